@@ -1,0 +1,128 @@
+import path from 'node:path';
+import { ConfigError } from '../errors.ts';
+
+/** Everything Balise reads from the environment, parsed once. Documented in README.md ("Configuration"). */
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl: string | undefined;
+  clickhouse: {
+    url: string | undefined;
+    user: string;
+    password: string;
+    database: string;
+    cluster: string | undefined;
+  };
+  dataDir: string;
+  planDir: string;
+  /** source name → write key; empty means "use the generated key in the data dir". */
+  writeKeys: Map<string, string>;
+  adminToken: string | undefined;
+  metabase: { url: string | undefined; user: string | undefined; password: string | undefined };
+  logLevel: string;
+  ingest: {
+    maxRequestBytes: number;
+    maxEventBytes: number;
+    maxBatchEvents: number;
+    /** Above this many waiting jobs the API answers 503 with Retry-After. */
+    maxQueueDepth: number;
+  };
+  worker: {
+    batchMaxRows: number;
+    batchMaxWaitMs: number;
+    concurrency: number;
+    attempts: number;
+    backoffMs: number;
+    dedupeWindowSeconds: number;
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `not a URL: "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got "${parsed.protocol}"`);
+  }
+  return raw;
+}
+
+export function parseWriteKeys(raw: string | undefined): Map<string, string> {
+  const keys = new Map<string, string>();
+  if (!raw) return keys;
+  for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf(':');
+    const source = at > 0 ? pair.slice(0, at).trim() : '';
+    const key = at > 0 ? pair.slice(at + 1).trim() : '';
+    if (!source || !key) throw new ConfigError('BALISE_WRITE_KEYS', `expected "source:key" pairs, got "${pair}"`);
+    if (key.length < 8) throw new ConfigError('BALISE_WRITE_KEYS', `key for source "${source}" is shorter than 8 characters`);
+    if (keys.has(source)) throw new ConfigError('BALISE_WRITE_KEYS', `source "${source}" is listed twice`);
+    keys.set(source, key);
+  }
+  return keys;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}`);
+  const database = env.CLICKHOUSE_DATABASE || 'balise';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new ConfigError('CLICKHOUSE_DATABASE', `not a valid identifier: "${database}"`);
+  const cluster = env.CLICKHOUSE_CLUSTER || undefined;
+  if (cluster && !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(cluster)) throw new ConfigError('CLICKHOUSE_CLUSTER', `not a valid cluster name: "${cluster}"`);
+  const adminToken = env.BALISE_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('BALISE_ADMIN_TOKEN', 'must be at least 16 characters');
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    clickhouse: {
+      url: url(env, 'CLICKHOUSE_URL', ['http:', 'https:']),
+      user: env.CLICKHOUSE_USER || 'default',
+      password: env.CLICKHOUSE_PASSWORD || '',
+      database,
+      cluster,
+    },
+    dataDir: path.resolve(cwd, env.BALISE_DATA_DIR || '.data'),
+    planDir: path.resolve(cwd, env.BALISE_PLAN_DIR || 'tracking-plan'),
+    writeKeys: parseWriteKeys(env.BALISE_WRITE_KEYS),
+    adminToken,
+    metabase: {
+      url: url(env, 'METABASE_URL', ['http:', 'https:']),
+      user: env.METABASE_USER || undefined,
+      password: env.METABASE_PASSWORD || undefined,
+    },
+    logLevel,
+    ingest: {
+      maxRequestBytes: integer(env, 'BALISE_MAX_REQUEST_BYTES', 500 * 1024, 1024, 100 * 1024 * 1024),
+      maxEventBytes: integer(env, 'BALISE_MAX_EVENT_BYTES', 32 * 1024, 256, 10 * 1024 * 1024),
+      maxBatchEvents: integer(env, 'BALISE_MAX_BATCH_EVENTS', 2500, 1, 100_000),
+      maxQueueDepth: integer(env, 'BALISE_MAX_QUEUE_DEPTH', 20_000, 1, 10_000_000),
+    },
+    worker: {
+      batchMaxRows: integer(env, 'BALISE_BATCH_MAX_ROWS', 10_000, 1, 10_000_000),
+      batchMaxWaitMs: integer(env, 'BALISE_BATCH_MAX_WAIT_MS', 1000, 1, 600_000),
+      concurrency: integer(env, 'BALISE_WORKER_CONCURRENCY', 400, 1, 100_000),
+      attempts: integer(env, 'BALISE_INSERT_ATTEMPTS', 12, 1, 1000),
+      backoffMs: integer(env, 'BALISE_INSERT_BACKOFF_MS', 500, 1, 3_600_000),
+      dedupeWindowSeconds: integer(env, 'BALISE_DEDUPE_WINDOW_SECONDS', 86_400, 60, 30 * 86_400),
+    },
+  };
+}

@@ -1,0 +1,98 @@
+/** Shared shapes that cross module boundaries: the normalised event and its warehouse row. */
+
+export type EventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';
+export const EVENT_TYPES: readonly EventType[] = ['track', 'identify', 'page', 'screen', 'group', 'alias'];
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/**
+ * An event after the ingest has normalised it (Segment spec field names, timestamps resolved
+ * to epoch milliseconds, ids checked to be strings). This is what the plan validates.
+ */
+export interface NormalizedEvent {
+  type: EventType;
+  messageId: string;
+  /** track: event name; page/screen: page or screen name ('' when absent); others ''. */
+  event: string;
+  userId: string;
+  anonymousId: string;
+  groupId: string;
+  previousId: string;
+  /** Corrected for client clock skew: receivedAt − (sentAt − timestamp). */
+  timestamp: number;
+  sentAt: number | null;
+  receivedAt: number;
+  properties: JsonObject;
+  traits: JsonObject;
+  context: JsonObject;
+  /** The plan version the client declared (context.plan.version), if any. */
+  declaredPlanVersion: string | undefined;
+  source: string;
+}
+
+/** One violation of the tracking plan, precise enough to fix the instrumentation. */
+export interface Violation {
+  /** JSON pointer into the event, e.g. "/properties/daily_rate". */
+  path: string;
+  /** Stable rule code, e.g. "required", "type", "enum", "unplanned_event", "deprecated_event". */
+  rule: string;
+  message: string;
+}
+
+/**
+ * The plan's verdict on one event. A violation is a result, not an exception.
+ * - valid: stored in `events`.
+ * - warned: stored in `events` with its violations recorded (mode `warn`).
+ * - unplanned: stored in `events` (unplanned policy `allow`).
+ * - quarantined: stored in `quarantine` with its violations (mode `enforce`).
+ */
+export interface PlanVerdict {
+  status: 'valid' | 'warned' | 'unplanned' | 'quarantined';
+  /** The version actually used to validate (the declared one when known, else the latest). */
+  planVersion: string;
+  violations: Violation[];
+}
+
+/** What the ingest needs from the tracking plan: compiled once, then called per event. */
+export interface PlanValidator {
+  readonly latestVersion: string;
+  readonly versions: readonly string[];
+  validate(event: NormalizedEvent): PlanVerdict;
+}
+
+/** A row of the `events` table, as inserted with JSONEachRow. */
+export interface EventRow {
+  message_id: string;
+  type: EventType;
+  event: string;
+  user_id: string;
+  anonymous_id: string;
+  group_id: string;
+  previous_id: string;
+  timestamp: number;
+  sent_at: number | null;
+  received_at: number;
+  properties: string;
+  traits: string;
+  context: string;
+  source: string;
+  library_name: string;
+  library_version: string;
+  plan_version: string;
+  plan_status: PlanVerdict['status'];
+  violations: string;
+}
+
+/** A row of the `quarantine` table. */
+export interface QuarantineRow {
+  message_id: string;
+  received_at: number;
+  source: string;
+  type: string;
+  event: string;
+  plan_version: string;
+  reasons: string[];
+  violations: string;
+  raw: string;
+}
