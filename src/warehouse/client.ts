@@ -3,6 +3,8 @@ import path from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
 
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
+
 export type Warehouse = {
   client: ClickHouseClient;
   database: string;
@@ -29,7 +31,9 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
   const chdbPath = path.join(config.dataDir, 'clickhouse');
   fs.mkdirSync(chdbPath, { recursive: true });
   const { createChdbConnection } = await import('chdb/connection');
-  const connection = createChdbConnection({ path: chdbPath });
+  // chdb implements the same Connection contract but against its own copy of
+  // @clickhouse/client-common, so the two nominal types differ only by package path.
+  const connection = createChdbConnection({ path: chdbPath }) as unknown as ClientConnection;
   const client = createClient({ connection });
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   // The chDB connection ignores the client's `database` option; its session keeps a current

@@ -1,0 +1,22 @@
+import { Command } from 'commander';
+import { BaliseError } from '../errors.ts';
+import { registerMigrateCommand } from './migrate.ts';
+import { registerReplayCommands } from './replay.ts';
+import { registerServeCommands } from './serve.ts';
+
+const program = new Command();
+program.name('balise').description('Balise: product-analytics event pipeline').showHelpAfterError();
+registerServeCommands(program);
+registerMigrateCommand(program);
+registerReplayCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // One clear line for expected failures (bad config, missing redis-server, server not running).
+  if (error instanceof BaliseError) {
+    console.error(`balise: ${error.message} [${error.code}]`);
+    process.exit(1);
+  }
+  throw error;
+}

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from './index.ts';
+
+/**
+ * Out of the box there is no key to configure: a write key and an admin token are generated
+ * into the data directory on first start (mode 600) and reused, so the demo and the CLI find
+ * them. BALISE_WRITE_KEYS / BALISE_ADMIN_TOKEN take precedence when set.
+ */
+function readOrCreate(file: string, make: () => string): string {
+  try {
+    const existing = fs.readFileSync(file, 'utf8').trim();
+    if (existing) return existing;
+  } catch {
+    // first start
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const value = make();
+  fs.writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  return value;
+}
+
+export const writeKeyFile = (dataDir: string) => path.join(dataDir, 'write-key');
+export const adminTokenFile = (dataDir: string) => path.join(dataDir, 'admin-token');
+
+export function resolveWriteKeys(config: Pick<Config, 'writeKeys' | 'dataDir'>): Map<string, string> {
+  if (config.writeKeys.size > 0) return config.writeKeys;
+  return new Map([['default', readOrCreate(writeKeyFile(config.dataDir), () => `wk_${randomBytes(16).toString('hex')}`)]]);
+}
+
+export function resolveAdminToken(config: Pick<Config, 'adminToken' | 'dataDir'>): string {
+  return config.adminToken ?? readOrCreate(adminTokenFile(config.dataDir), () => `adm_${randomBytes(24).toString('hex')}`);
+}
+
+/** For clients (CLI, demo) of a running server: the token without creating one. */
+export function readAdminToken(config: Pick<Config, 'adminToken' | 'dataDir'>): string | undefined {
+  if (config.adminToken) return config.adminToken;
+  try {
+    return fs.readFileSync(adminTokenFile(config.dataDir), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function readWriteKey(config: Pick<Config, 'writeKeys' | 'dataDir'>): string | undefined {
+  const first = config.writeKeys.values().next();
+  if (!first.done) return first.value;
+  try {
+    return fs.readFileSync(writeKeyFile(config.dataDir), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

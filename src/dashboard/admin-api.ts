@@ -1,0 +1,142 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import cookieParser from 'cookie-parser';
+import type { Queue } from 'bullmq';
+import type { Config } from '../config/index.ts';
+import { BaliseError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { IngestJobData } from '../queue/jobs.ts';
+import { replayDeadLetter } from '../queue/producer.ts';
+import type { PlanValidator } from '../types.ts';
+import type { Warehouse } from '../warehouse/client.ts';
+import { loadKpiDefinitions } from '../analytics/definitions.ts';
+import { loadPlan } from '../plan/load.ts';
+import { runFunnel, runKpis, runReadOnlySql } from '../analytics/run.ts';
+import { requireAdmin } from './auth.ts';
+import { loadHealth, planHealth } from './health-queries.ts';
+
+export interface AdminDependencies {
+  warehouse: Warehouse;
+  queue: Queue<IngestJobData>;
+  adminToken: string;
+  config: Config;
+  validator: () => PlanValidator;
+  reloadPlan: () => Promise<PlanValidator>;
+  logger: Logger;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Optional ISO date (YYYY-MM-DD or full ISO) from the query string, as epoch ms. */
+function dateParam(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const ms = typeof value === 'string' ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new BaliseError('invalid_parameter', `${name} must be a date such as 2026-01-31`);
+  return ms;
+}
+
+const stringParam = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/** Wraps async handlers so a BaliseError becomes a 400 with its code, anything else a 500. */
+function handle(logger: Logger, fn: (req: Request, res: Response) => Promise<unknown>) {
+  return (req: Request, res: Response, _next: NextFunction) => {
+    fn(req, res).catch((error: unknown) => {
+      if (error instanceof BaliseError) {
+        const status = error.code.endsWith('not_found') ? 404 : 400;
+        res.status(status).json({ code: error.code, message: error.message });
+        return;
+      }
+      logger.error({ err: error }, 'admin API error');
+      res.status(500).json({ code: 'internal_error', message: 'internal error' });
+    });
+  };
+}
+
+/** The read side of Balise, all behind the admin token: KPIs, funnels, SQL, health, replays. */
+export function createAdminRouter(deps: AdminDependencies): Router {
+  const router = express.Router();
+  let definitions = loadKpiDefinitions(deps.config.planDir);
+  router.use('/api', cookieParser(), requireAdmin(deps.adminToken), express.json({ limit: '100kb' }));
+
+  router.get(
+    '/api/kpis',
+    handle(deps.logger, async (req, res) => {
+      res.json(await runKpis(deps.warehouse, await definitions, { from: stringParam(req.query.from), to: stringParam(req.query.to) }));
+    }),
+  );
+  router.get(
+    '/api/funnels',
+    handle(deps.logger, async (_req, res) => {
+      res.json((await definitions).funnels);
+    }),
+  );
+  router.get(
+    '/api/funnels/:id',
+    handle(deps.logger, async (req, res) => {
+      res.json(
+        await runFunnel(deps.warehouse, await definitions, String(req.params.id), {
+          from: stringParam(req.query.from),
+          to: stringParam(req.query.to),
+          breakdown: stringParam(req.query.breakdown),
+        }),
+      );
+    }),
+  );
+  router.post(
+    '/api/sql',
+    handle(deps.logger, async (req, res) => {
+      const query = (req.body as { query?: unknown } | undefined)?.query;
+      if (typeof query !== 'string' || !query.trim()) throw new BaliseError('invalid_parameter', 'send {"query": "SELECT …"}');
+      res.json(await runReadOnlySql(deps.warehouse, query, { maxRows: 10_000, maxSeconds: 10 }));
+    }),
+  );
+  router.get(
+    '/api/health/plan',
+    handle(deps.logger, async (req, res) => {
+      const since = dateParam(req.query.from, 'from') ?? Date.now() - 30 * DAY_MS;
+      const health = await planHealth(deps.warehouse, since);
+      const validator = deps.validator();
+      const seen = new Set(health.eventsSeen.map((e) => e.event));
+      const planned = (await loadPlan(deps.config.planDir)).events.filter((e) => e.kind === 'track').map((e) => e.name);
+      res.json({
+        planVersion: validator.latestVersion,
+        versions: validator.versions,
+        ...health,
+        plannedNeverSeen: planned.filter((name) => !seen.has(name)),
+        unplannedSeen: health.eventsSeen.filter((e) => e.type === 'track' && !planned.includes(e.event)),
+      });
+    }),
+  );
+  router.get(
+    '/api/health/pipeline',
+    handle(deps.logger, async (_req, res) => {
+      const counts = await deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
+      res.json({ queue: counts, deadLetter: counts.failed ?? 0, ...(await loadHealth(deps.warehouse)) });
+    }),
+  );
+  router.post(
+    '/api/admin/replay/quarantine',
+    handle(deps.logger, async (req, res) => {
+      const body = (req.body ?? {}) as { event?: unknown; since?: unknown };
+      const since = dateParam(body.since, 'since');
+      const validator = await deps.reloadPlan();
+      const { replayQuarantine } = await import('../warehouse/replay-quarantine.ts');
+      res.json(await replayQuarantine(deps.warehouse, validator, { event: stringParam(body.event), since }));
+    }),
+  );
+  router.post(
+    '/api/admin/replay/dead-letter',
+    handle(deps.logger, async (_req, res) => {
+      res.json({ requeued: await replayDeadLetter(deps.queue) });
+    }),
+  );
+  router.post(
+    '/api/admin/plan/reload',
+    handle(deps.logger, async (_req, res) => {
+      const validator = await deps.reloadPlan();
+      definitions = loadKpiDefinitions(deps.config.planDir);
+      await definitions;
+      res.json({ planVersion: validator.latestVersion, versions: validator.versions });
+    }),
+  );
+  return router;
+}

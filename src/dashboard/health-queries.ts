@@ -1,0 +1,78 @@
+import type { Warehouse } from '../warehouse/client.ts';
+
+async function rows<T>(warehouse: Warehouse, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  const result = await warehouse.client.query({ query, query_params: params, format: 'JSONEachRow' });
+  return result.json<T>();
+}
+
+export interface PlanHealth {
+  eventsByPlanVersion: { plan_version: string; plan_status: string; events: number }[];
+  violationsByRule: { event: string; plan_version: string; rule: string; count: number }[];
+  quarantineExamples: { message_id: string; event: string; received_at: string; reasons: string[]; violations: string }[];
+  eventsSeen: { event: string; type: string; events: number; last_seen: string }[];
+  quarantinedTotal: number;
+  acceptedTotal: number;
+}
+
+/** What the data behind the KPIs looks like: versions in use, violations, examples. */
+export async function planHealth(warehouse: Warehouse, sinceMs: number): Promise<PlanHealth> {
+  const since = { since: sinceMs };
+  const [byVersion, violations, examples, seen] = await Promise.all([
+    rows<{ plan_version: string; plan_status: string; events: string }>(
+      warehouse,
+      `SELECT plan_version, plan_status, count() AS events FROM events WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY plan_version, plan_status ORDER BY plan_version, plan_status`,
+      since,
+    ),
+    rows<{ event: string; plan_version: string; rule: string; count: string }>(
+      warehouse,
+      `SELECT event, plan_version, arrayJoin(reasons) AS rule, count() AS count FROM quarantine WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})
+         AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
+       GROUP BY event, plan_version, rule ORDER BY count DESC LIMIT 200`,
+      since,
+    ),
+    rows<PlanHealth['quarantineExamples'][number]>(
+      warehouse,
+      `SELECT message_id, event, toString(received_at) AS received_at, reasons, violations FROM quarantine WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})
+         AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
+       ORDER BY received_at DESC LIMIT 1 BY event, reasons LIMIT 50`,
+      since,
+    ),
+    rows<{ event: string; type: string; events: string; last_seen: string }>(
+      warehouse,
+      `SELECT event, type, count() AS events, toString(max(timestamp)) AS last_seen FROM events WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY event, type ORDER BY events DESC LIMIT 500`,
+      since,
+    ),
+  ]);
+  return {
+    eventsByPlanVersion: byVersion.map((r) => ({ ...r, events: Number(r.events) })),
+    violationsByRule: violations.map((r) => ({ ...r, count: Number(r.count) })),
+    quarantineExamples: examples,
+    eventsSeen: seen.map((r) => ({ ...r, events: Number(r.events) })),
+    quarantinedTotal: violations.reduce((n, r) => n + Number(r.count), 0),
+    acceptedTotal: byVersion.reduce((n, r) => n + Number(r.events), 0),
+  };
+}
+
+export interface LoadHealth {
+  /** Seconds since the newest row was received; null on an empty table. */
+  freshnessSeconds: number | null;
+  insertedLastMinute: number;
+  insertedPerMinute: { minute: string; rows: number }[];
+}
+
+export async function loadHealth(warehouse: Warehouse): Promise<LoadHealth> {
+  const [fresh] = await rows<{ newest: string | null; last_minute: string }>(
+    warehouse,
+    `SELECT toUnixTimestamp64Milli(max(received_at)) AS newest, countIf(inserted_at >= now64(3) - INTERVAL 1 MINUTE) AS last_minute FROM events WHERE inserted_at >= now64(3) - INTERVAL 1 DAY`,
+  );
+  const perMinute = await rows<{ minute: string; rows: string }>(
+    warehouse,
+    `SELECT toString(toStartOfMinute(inserted_at)) AS minute, count() AS rows FROM events WHERE inserted_at >= now64(3) - INTERVAL 1 HOUR GROUP BY minute ORDER BY minute`,
+  );
+  const newest = fresh?.newest ? Number(fresh.newest) : 0;
+  return {
+    freshnessSeconds: newest > 0 ? Math.max(0, (Date.now() - newest) / 1000) : null,
+    insertedLastMinute: Number(fresh?.last_minute ?? 0),
+    insertedPerMinute: perMinute.map((r) => ({ minute: r.minute, rows: Number(r.rows) })),
+  };
+}

@@ -1,0 +1,184 @@
+import express, { type ErrorRequestHandler, type Express, type Request, type Response, type Router } from 'express';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { IngestJobData } from '../queue/jobs.ts';
+import type { EventType, PlanValidator } from '../types.ts';
+import { HttpError } from '../errors.ts';
+import { createWriteKeyResolver, presentedWriteKey } from './auth.ts';
+import { isPlainObject } from './normalize.ts';
+import { processEvents } from './process.ts';
+
+export interface IngestLimits {
+  maxRequestBytes: number;
+  maxEventBytes: number;
+  maxBatchEvents: number;
+  maxQueueDepth: number;
+}
+
+export interface AppDependencies {
+  limits: IngestLimits;
+  writeKeys: Map<string, string>;
+  validator: () => PlanValidator;
+  /** Resolves once Redis holds the job; rejects when the queue is unavailable. */
+  enqueue(job: IngestJobData): Promise<void>;
+  /** Jobs waiting to be loaded, as last sampled (sampling happens off the request path). */
+  queueDepth(): number;
+  readiness(): Promise<Record<string, boolean>>;
+  metrics: Metrics;
+  logger: Logger;
+  /** Mounted after the ingest routes: admin API, dashboard. */
+  routers?: Router[];
+}
+
+const SINGLE_EVENT_ROUTES: EventType[] = ['track', 'identify', 'page', 'screen', 'group', 'alias'];
+const JSON_TYPES = ['application/json', 'text/plain'];
+/** Retry-After, in seconds, sent with 429/503. */
+const RETRY_AFTER_SECONDS = 2;
+/** Requests parsed and waiting for Redis at once, per process; beyond this the API sheds load. */
+const MAX_IN_FLIGHT = 2000;
+
+function sendError(res: Response, error: HttpError): void {
+  if (error.status === 429 || error.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+  res.status(error.status).json({ success: false, code: error.code, message: error.message, ...(error.details ?? {}) });
+}
+
+function cors(req: Request, res: Response, next: () => void): void {
+  res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
+  res.setHeader('Vary', 'Origin');
+  res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
+  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Content-Encoding');
+  res.setHeader('Access-Control-Max-Age', '86400');
+  if (req.method === 'OPTIONS') {
+    res.status(204).end();
+    return;
+  }
+  next();
+}
+
+export function createApp(deps: AppDependencies): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  const resolveSource = createWriteKeyResolver(deps.writeKeys);
+  let inFlight = 0;
+
+  const rawBody = express.raw({ type: () => true, limit: deps.limits.maxRequestBytes, inflate: true });
+
+  const ingest = (routeType: EventType | undefined) => async (req: Request, res: Response) => {
+    const receivedAt = Date.now();
+    const fail = (error: HttpError) => {
+      deps.metrics.eventsRejected.inc({ code: error.code });
+      sendError(res, error);
+    };
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!JSON_TYPES.includes(contentType)) return fail(new HttpError(415, 'unsupported_content_type', 'send JSON with Content-Type: application/json'));
+    const buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let body: unknown;
+    try {
+      body = JSON.parse(buffer.toString('utf8'));
+    } catch {
+      return fail(new HttpError(400, 'invalid_json', 'the request body is not valid JSON'));
+    }
+    if (!isPlainObject(body)) return fail(new HttpError(400, 'invalid_body', 'the request body must be a JSON object'));
+    const presented = presentedWriteKey(req, body);
+    if (!presented) return fail(new HttpError(401, 'missing_write_key', 'send the write key as the HTTP Basic user or as "writeKey" in the body'));
+    const source = resolveSource(presented);
+    if (!source) return fail(new HttpError(401, 'invalid_write_key', 'unknown write key'));
+
+    let rawEvents: unknown[];
+    if (routeType) rawEvents = [body];
+    else {
+      if (!Array.isArray(body.batch)) return fail(new HttpError(400, 'invalid_batch', '"batch" must be an array of events'));
+      if (body.batch.length === 0) return fail(new HttpError(400, 'empty_batch', '"batch" is empty'));
+      if (body.batch.length > deps.limits.maxBatchEvents) return fail(new HttpError(400, 'batch_too_large', `a batch holds at most ${deps.limits.maxBatchEvents} events`, { maxBatchEvents: deps.limits.maxBatchEvents }));
+      rawEvents = body.batch;
+    }
+
+    if (deps.queueDepth() > deps.limits.maxQueueDepth) {
+      deps.metrics.requestsRefused.inc({ code: 'queue_full' });
+      return sendError(res, new HttpError(503, 'queue_full', 'the ingest queue is full; retry later'));
+    }
+    if (inFlight >= MAX_IN_FLIGHT) {
+      deps.metrics.requestsRefused.inc({ code: 'too_many_requests' });
+      return sendError(res, new HttpError(429, 'too_many_requests', 'too many requests in flight; retry later'));
+    }
+
+    const processed = processEvents(rawEvents, deps.validator(), {
+      receivedAt,
+      source,
+      routeType,
+      batchContext: routeType ? undefined : body.context,
+      batchSentAt: routeType ? undefined : body.sentAt,
+      maxEventBytes: deps.limits.maxEventBytes,
+    });
+
+    inFlight++;
+    try {
+      await deps.enqueue(processed.job);
+    } catch (error) {
+      deps.logger.error({ err: error }, 'could not queue an accepted request');
+      deps.metrics.requestsRefused.inc({ code: 'queue_unavailable' });
+      return sendError(res, new HttpError(503, 'queue_unavailable', 'the queue is unavailable; nothing was stored, retry later'));
+    } finally {
+      inFlight--;
+    }
+
+    deps.metrics.jobsQueued.inc();
+    if (processed.accepted) deps.metrics.eventsAccepted.inc({ source }, processed.accepted);
+    if (processed.quarantined) deps.metrics.eventsQuarantined.inc(processed.quarantined);
+    for (const labels of processed.violationLabels) deps.metrics.planViolations.inc(labels);
+    const allPlain = processed.outcomes.every((o) => o.status === 'accepted' && !o.violations);
+    res.status(200).json({
+      success: true,
+      accepted: processed.accepted,
+      quarantined: processed.quarantined,
+      ...(allPlain ? {} : { results: processed.outcomes }),
+    });
+  };
+
+  app.use(['/v1', '/v1/*splat'], cors);
+  app.post('/v1/batch', rawBody, ingest(undefined));
+  app.post('/v1/import', rawBody, ingest(undefined));
+  for (const type of SINGLE_EVENT_ROUTES) app.post(`/v1/${type}`, rawBody, ingest(type));
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/ready', async (_req, res) => {
+    const checks = await deps.readiness();
+    const ready = Object.values(checks).every(Boolean);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.send(await deps.metrics.registry.metrics());
+  });
+
+  for (const router of deps.routers ?? []) app.use(router);
+
+  app.use(['/v1', '/v1/*splat'], (_req: Request, res: Response) => sendError(res, new HttpError(404, 'not_found', 'no such endpoint')));
+
+  const errors: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
+    const type = isPlainObject(error) ? error.type : undefined;
+    const mapped =
+      error instanceof HttpError
+        ? error
+        : type === 'entity.too.large'
+          ? new HttpError(413, 'payload_too_large', `the request body is larger than ${deps.limits.maxRequestBytes} bytes (after decompression)`, { maxRequestBytes: deps.limits.maxRequestBytes })
+          : type === 'encoding.unsupported'
+            ? new HttpError(415, 'unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted')
+            : isPlainObject(error) && (error.code === 'Z_DATA_ERROR' || error.code === 'Z_BUF_ERROR')
+              ? new HttpError(400, 'invalid_gzip', 'the request body could not be decompressed')
+              : type === 'request.aborted'
+                ? new HttpError(400, 'request_aborted', 'the request was aborted')
+                : undefined;
+    if (mapped) {
+      deps.metrics.eventsRejected.inc({ code: mapped.code });
+      return sendError(res, mapped);
+    }
+    deps.logger.error({ err: error }, 'unhandled error');
+    sendError(res, new HttpError(500, 'internal_error', 'internal error'));
+  };
+  app.use(errors);
+  return app;
+}

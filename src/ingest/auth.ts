@@ -1,0 +1,41 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** `a` equals `b`, in time independent of where they differ (both are hashed to 32 bytes first). */
+export function constantTimeEquals(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+/** Write key from HTTP Basic (Segment's way: the key is the user, password empty), else undefined. */
+export function basicAuthUser(header: string | undefined): string | undefined {
+  if (!header || !header.startsWith('Basic ')) return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 ? decoded.slice(0, colon) : decoded;
+}
+
+export function bearerToken(header: string | undefined): string | undefined {
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+}
+
+/** Maps a presented write key to its source, checking every key so timing reveals nothing. */
+export function createWriteKeyResolver(keys: Map<string, string>): (presented: string) => string | undefined {
+  const entries = [...keys.entries()];
+  return (presented) => {
+    let source: string | undefined;
+    for (const [name, key] of entries) if (constantTimeEquals(presented, key)) source = name;
+    return source;
+  };
+}
+
+export function presentedWriteKey(req: Request, body: unknown): string | undefined {
+  const fromHeader = basicAuthUser(req.headers.authorization);
+  if (fromHeader) return fromHeader;
+  if (typeof body === 'object' && body !== null && 'writeKey' in body) {
+    const key = (body as { writeKey: unknown }).writeKey;
+    return typeof key === 'string' ? key : undefined;
+  }
+  return undefined;
+}

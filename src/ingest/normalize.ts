@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import { EVENT_TYPES, type EventType, type JsonObject, type NormalizedEvent } from '../types.ts';
+
+/** Why one event could not be normalised; the event is kept in quarantine with this code. */
+export interface EventRejection {
+  code:
+    | 'not_an_object'
+    | 'invalid_type'
+    | 'missing_event_name'
+    | 'invalid_event_name'
+    | 'invalid_id'
+    | 'missing_identity'
+    | 'invalid_field'
+    | 'invalid_timestamp'
+    | 'forbidden_key'
+    | 'too_deep'
+    | 'event_too_large';
+  message: string;
+}
+
+export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; rejection: EventRejection };
+
+export interface NormalizeContext {
+  receivedAt: number;
+  source: string;
+  /** Set by the single-event routes (/v1/track …); batch items carry their own `type`. */
+  routeType?: EventType;
+  /** Batch-level fields the Segment spec lets events inherit. */
+  batchContext?: JsonObject;
+  batchSentAt?: unknown;
+}
+
+export const MAX_DEPTH = 16;
+const MAX_ID_LENGTH = 255;
+const MAX_EVENT_NAME_LENGTH = 200;
+const EARLIEST_TIMESTAMP = Date.UTC(2000, 0, 1);
+/** After clock-skew correction a timestamp can only be in the future by this much. */
+const MAX_FUTURE_MS = 24 * 3600 * 1000;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function reject(code: EventRejection['code'], message: string): NormalizeResult {
+  return { ok: false, rejection: { code, message } };
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Depth and key check in one walk; returns the first problem found. */
+export function checkStructure(value: unknown, depth = 0): EventRejection | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (depth > MAX_DEPTH) return { code: 'too_deep', message: `nesting deeper than ${MAX_DEPTH} levels` };
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const problem = checkStructure(item, depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.has(key)) return { code: 'forbidden_key', message: `key "${key}" is not allowed` };
+    const problem = checkStructure((value as Record<string, unknown>)[key], depth + 1);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/** ISO-8601 strings (Segment's format) or epoch milliseconds. */
+export function parseTime(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== 'string' || value.length > 64) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function optionalId(raw: Record<string, unknown>, field: string): string | EventRejection {
+  const value = raw[field];
+  if (value === undefined || value === null || value === '') return '';
+  if (typeof value !== 'string') return { code: 'invalid_id', message: `${field} must be a string, got ${typeof value}` };
+  if (value.length > MAX_ID_LENGTH) return { code: 'invalid_id', message: `${field} is longer than ${MAX_ID_LENGTH} characters` };
+  return value;
+}
+
+/** Absent means empty; anything but a plain object is refused. Returns undefined when refused. */
+function optionalObject(raw: Record<string, unknown>, field: string): JsonObject | undefined {
+  const value = raw[field];
+  if (value === undefined || value === null) return {};
+  return isPlainObject(value) ? (value as JsonObject) : undefined;
+}
+
+/**
+ * Turns one Segment-spec event into a NormalizedEvent, or says why it cannot be stored as an
+ * event. Pure: the clock and the source come in through `ctx`.
+ */
+export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeResult {
+  if (!isPlainObject(raw)) return reject('not_an_object', 'each event must be a JSON object');
+  const structure = checkStructure(raw);
+  if (structure) return { ok: false, rejection: structure };
+
+  const type = ctx.routeType ?? raw.type;
+  if (typeof type !== 'string' || !EVENT_TYPES.includes(type as EventType)) {
+    return reject('invalid_type', `type must be one of ${EVENT_TYPES.join(', ')}`);
+  }
+  const eventType = type as EventType;
+
+  let event = '';
+  if (eventType === 'track') {
+    if (raw.event === undefined || raw.event === null || raw.event === '') return reject('missing_event_name', 'track events need an "event" name');
+    if (typeof raw.event !== 'string' || raw.event.length > MAX_EVENT_NAME_LENGTH) return reject('invalid_event_name', `event must be a string of at most ${MAX_EVENT_NAME_LENGTH} characters`);
+    event = raw.event;
+  } else if (eventType === 'page' || eventType === 'screen') {
+    if (raw.name !== undefined && raw.name !== null) {
+      if (typeof raw.name !== 'string' || raw.name.length > MAX_EVENT_NAME_LENGTH) return reject('invalid_event_name', `name must be a string of at most ${MAX_EVENT_NAME_LENGTH} characters`);
+      event = raw.name;
+    }
+  }
+
+  const ids: Record<'userId' | 'anonymousId' | 'groupId' | 'previousId' | 'messageId', string> = { userId: '', anonymousId: '', groupId: '', previousId: '', messageId: '' };
+  for (const field of Object.keys(ids) as (keyof typeof ids)[]) {
+    const value = optionalId(raw, field);
+    if (typeof value !== 'string') return { ok: false, rejection: value };
+    ids[field] = value;
+  }
+  if (!ids.userId && !ids.anonymousId) return reject('missing_identity', 'userId or anonymousId is required');
+  if (eventType === 'alias' && !ids.previousId) return reject('invalid_id', 'alias events need a previousId');
+  if (eventType === 'group' && !ids.groupId) return reject('invalid_id', 'group events need a groupId');
+
+  let properties = optionalObject(raw, 'properties');
+  const traits = optionalObject(raw, 'traits');
+  const ownContext = optionalObject(raw, 'context');
+  if (!properties) return reject('invalid_field', 'properties must be an object');
+  if (!traits) return reject('invalid_field', 'traits must be an object');
+  if (!ownContext) return reject('invalid_field', 'context must be an object');
+  const context = ctx.batchContext ? { ...ctx.batchContext, ...ownContext } : ownContext;
+  // Segment puts a page name in `name`; keep it with the properties for analysts too.
+  if ((eventType === 'page' || eventType === 'screen') && event && properties.name === undefined) properties = { ...properties, name: event };
+
+  const rawTimestamp = raw.timestamp ?? raw.originalTimestamp;
+  const clientTimestamp = rawTimestamp === undefined ? undefined : parseTime(rawTimestamp);
+  if (rawTimestamp !== undefined && clientTimestamp === undefined) return reject('invalid_timestamp', 'timestamp must be an ISO-8601 string or epoch milliseconds');
+  const rawSentAt = raw.sentAt ?? ctx.batchSentAt;
+  const sentAt = rawSentAt === undefined || rawSentAt === null ? null : parseTime(rawSentAt) ?? null;
+  if (rawSentAt !== undefined && rawSentAt !== null && sentAt === null) return reject('invalid_timestamp', 'sentAt must be an ISO-8601 string or epoch milliseconds');
+
+  // Clock-skew correction: the device clock may be wrong, but (sentAt − timestamp) is a
+  // duration measured on that same clock, so it is trustworthy relative to our receivedAt.
+  let timestamp = clientTimestamp ?? ctx.receivedAt;
+  if (clientTimestamp !== undefined && sentAt !== null) timestamp = ctx.receivedAt - (sentAt - clientTimestamp);
+  if (timestamp < EARLIEST_TIMESTAMP || timestamp > ctx.receivedAt + MAX_FUTURE_MS) {
+    return reject('invalid_timestamp', 'timestamp is before 2000 or more than a day in the future');
+  }
+
+  const plan = isPlainObject(context.plan) ? context.plan : undefined;
+  const declaredPlanVersion = plan && typeof plan.version === 'string' ? plan.version : undefined;
+
+  return {
+    ok: true,
+    event: {
+      type: eventType,
+      messageId: ids.messageId || randomUUID(),
+      event,
+      userId: ids.userId,
+      anonymousId: ids.anonymousId,
+      groupId: ids.groupId,
+      previousId: ids.previousId,
+      timestamp: Math.round(timestamp),
+      sentAt: sentAt === null ? null : Math.round(sentAt),
+      receivedAt: ctx.receivedAt,
+      properties,
+      traits,
+      context,
+      declaredPlanVersion,
+      source: ctx.source,
+    },
+  };
+}

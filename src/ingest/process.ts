@@ -1,0 +1,84 @@
+import type { EventType, JsonObject, PlanValidator, Violation } from '../types.ts';
+import type { IngestJobData } from '../queue/jobs.ts';
+import { isPlainObject, normalizeEvent } from './normalize.ts';
+import { toEventRow, toMalformedRow, toQuarantineRow } from './rows.ts';
+
+export type EventOutcome =
+  | { index: number; messageId: string; status: 'accepted'; planStatus: 'valid' | 'warned' | 'unplanned'; violations?: Violation[] }
+  | { index: number; messageId: string; status: 'quarantined'; code: string; violations: Violation[] };
+
+export interface ProcessedRequest {
+  job: IngestJobData;
+  outcomes: EventOutcome[];
+  accepted: number;
+  quarantined: number;
+  /** One entry per violation, labelled for metrics (unplanned names folded to keep labels bounded). */
+  violationLabels: { event: string; version: string; rule: string }[];
+}
+
+export interface ProcessOptions {
+  receivedAt: number;
+  source: string;
+  routeType?: EventType;
+  batchContext?: unknown;
+  batchSentAt?: unknown;
+  maxEventBytes: number;
+}
+
+function byteLength(text: string): number {
+  // Cheap upper bound first: a UTF-16 unit is at most 3 UTF-8 bytes.
+  return text.length * 3 < 1024 ? text.length : Buffer.byteLength(text);
+}
+
+/**
+ * Validates and shapes every event of one request. Nothing is dropped: each event becomes an
+ * `events` row (valid, warned, unplanned) or a `quarantine` row (plan violation or malformed).
+ */
+export function processEvents(rawEvents: unknown[], validator: PlanValidator, options: ProcessOptions): ProcessedRequest {
+  const job: IngestJobData = { events: [], ids: [], quarantine: [], receivedAt: options.receivedAt };
+  const outcomes: EventOutcome[] = [];
+  const violationLabels: ProcessedRequest['violationLabels'] = [];
+  const batchContext = isPlainObject(options.batchContext) ? (options.batchContext as JsonObject) : undefined;
+  rawEvents.forEach((raw, index) => {
+    const normalized = normalizeEvent(raw, {
+      receivedAt: options.receivedAt,
+      source: options.source,
+      routeType: options.routeType,
+      batchContext,
+      batchSentAt: options.batchSentAt,
+    });
+    if (!normalized.ok) {
+      const rawText = JSON.stringify(raw) ?? 'null';
+      const row = toMalformedRow(raw, normalized.rejection, options.receivedAt, options.source, rawText);
+      job.quarantine.push(JSON.stringify(row));
+      outcomes.push({ index, messageId: row.message_id, status: 'quarantined', code: normalized.rejection.code, violations: [{ path: '', rule: normalized.rejection.code, message: normalized.rejection.message }] });
+      violationLabels.push({ event: '(malformed)', version: '', rule: normalized.rejection.code });
+      return;
+    }
+    const event = normalized.event;
+    const verdict = validator.validate(event);
+    for (const v of verdict.violations) {
+      violationLabels.push({ event: v.rule === 'unplanned_event' ? '(unplanned)' : event.event || event.type, version: verdict.planVersion, rule: v.rule });
+    }
+    if (verdict.status === 'quarantined') {
+      job.quarantine.push(JSON.stringify(toQuarantineRow(event, verdict)));
+      outcomes.push({ index, messageId: event.messageId, status: 'quarantined', code: 'plan_violation', violations: verdict.violations });
+      return;
+    }
+    const line = JSON.stringify(toEventRow(event, verdict));
+    if (byteLength(line) > options.maxEventBytes) {
+      const rejection = { code: 'event_too_large' as const, message: `event is larger than ${options.maxEventBytes} bytes` };
+      job.quarantine.push(JSON.stringify(toMalformedRow(raw, rejection, options.receivedAt, options.source, JSON.stringify(raw))));
+      outcomes.push({ index, messageId: event.messageId, status: 'quarantined', code: rejection.code, violations: [{ path: '', rule: rejection.code, message: rejection.message }] });
+      return;
+    }
+    job.events.push(line);
+    job.ids.push(event.messageId);
+    outcomes.push(
+      verdict.violations.length
+        ? { index, messageId: event.messageId, status: 'accepted', planStatus: verdict.status, violations: verdict.violations }
+        : { index, messageId: event.messageId, status: 'accepted', planStatus: verdict.status },
+    );
+  });
+  return { job, outcomes, accepted: job.events.length, quarantined: job.quarantine.length, violationLabels };
+}

@@ -1,0 +1,71 @@
+import type { EventRow, JsonObject, NormalizedEvent, PlanVerdict, QuarantineRow, Violation } from '../types.ts';
+import type { EventRejection } from './normalize.ts';
+
+function libraryOf(context: JsonObject): { name: string; version: string } {
+  const library = context.library;
+  if (typeof library === 'object' && library !== null && !Array.isArray(library)) {
+    return { name: String(library.name ?? ''), version: String(library.version ?? '') };
+  }
+  return { name: '', version: '' };
+}
+
+/** The final warehouse row, built once at ingest (design decision 3). */
+export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventRow {
+  const library = libraryOf(event.context);
+  return {
+    message_id: event.messageId,
+    type: event.type,
+    event: event.event,
+    user_id: event.userId,
+    anonymous_id: event.anonymousId,
+    group_id: event.groupId,
+    previous_id: event.previousId,
+    timestamp: event.timestamp,
+    sent_at: event.sentAt,
+    received_at: event.receivedAt,
+    properties: JSON.stringify(event.properties),
+    traits: JSON.stringify(event.traits),
+    context: JSON.stringify(event.context),
+    source: event.source,
+    library_name: library.name,
+    library_version: library.version,
+    plan_version: verdict.planVersion,
+    plan_status: verdict.status,
+    violations: verdict.violations.length ? JSON.stringify(verdict.violations) : '',
+  };
+}
+
+/** A plan violation: the normalised event is kept whole so that replay can re-validate it. */
+export function toQuarantineRow(event: NormalizedEvent, verdict: PlanVerdict): QuarantineRow {
+  return {
+    message_id: event.messageId,
+    received_at: event.receivedAt,
+    source: event.source,
+    type: event.type,
+    event: event.event,
+    plan_version: verdict.planVersion,
+    reasons: [...new Set(verdict.violations.map((v) => v.rule))],
+    violations: JSON.stringify(verdict.violations),
+    raw: JSON.stringify(event),
+  };
+}
+
+/**
+ * An event too malformed to normalise is still kept, verbatim, with the reason. It cannot be
+ * replayed as-is (its `raw` is the client's payload, marked by reasons starting "malformed:").
+ */
+export function toMalformedRow(raw: unknown, rejection: EventRejection, receivedAt: number, source: string, rawText: string): QuarantineRow {
+  const obj = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const violation: Violation = { path: '', rule: rejection.code, message: rejection.message };
+  return {
+    message_id: typeof obj.messageId === 'string' ? obj.messageId.slice(0, 255) : '',
+    received_at: receivedAt,
+    source,
+    type: typeof obj.type === 'string' ? obj.type.slice(0, 32) : '',
+    event: typeof obj.event === 'string' ? obj.event.slice(0, 200) : '',
+    plan_version: '',
+    reasons: [`malformed:${rejection.code}`],
+    violations: JSON.stringify([violation]),
+    raw: rawText,
+  };
+}

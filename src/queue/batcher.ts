@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Warehouse } from '../warehouse/client.ts';
+import { insertJsonLines } from '../warehouse/insert.ts';
+import type { Deduper } from './dedupe.ts';
+import type { IngestJobData } from './jobs.ts';
+
+interface Pending {
+  data: IngestJobData;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export interface BatchLimits {
+  maxRows: number;
+  maxWaitMs: number;
+}
+
+export interface BatchInserter {
+  /** Resolves once the job's rows are in ClickHouse (or were already there). */
+  add(data: IngestJobData): Promise<void>;
+  /** Inserts whatever is pending now; used on shutdown. */
+  flush(): Promise<void>;
+}
+
+/** Which of `ids` are already in `events`: asked only for ids whose earlier claim never committed. */
+async function storedIds(warehouse: Warehouse, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const result = await warehouse.client.query({
+    query: 'SELECT DISTINCT message_id FROM events WHERE message_id IN {ids:Array(String)}',
+    query_params: { ids },
+    format: 'JSONEachRow',
+  });
+  return new Set((await result.json<{ message_id: string }>()).map((r) => r.message_id));
+}
+
+/**
+ * Gathers many jobs into one ClickHouse insert (design decision 3): a batch closes at
+ * `maxRows` rows or `maxWaitMs` after its first job, whichever comes first. Jobs complete
+ * only after the insert returns, so a crash before that leaves them to be retried.
+ */
+export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limits: BatchLimits, metrics: Metrics, logger: Logger): BatchInserter {
+  let pending: Pending[] = [];
+  let pendingRows = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+
+  async function insertBatch(batch: Pending[]): Promise<void> {
+    const batchId = randomUUID();
+    const ids = batch.flatMap((p) => p.data.ids);
+    const lines = batch.flatMap((p) => p.data.events);
+    const quarantine = batch.flatMap((p) => p.data.quarantine);
+    const claims = await deduper.claim(batchId, ids);
+    const uncertain = ids.filter((_, i) => claims[i] === 'uncertain');
+    const alreadyStored = await storedIds(warehouse, uncertain);
+    const keep: string[] = [];
+    lines.forEach((line, i) => {
+      const claim = claims[i];
+      if (claim === 'new' || (claim === 'uncertain' && !alreadyStored.has(ids[i]!))) keep.push(line);
+    });
+    const duplicates = lines.length - keep.length;
+    const started = process.hrtime.bigint();
+    try {
+      await insertJsonLines(warehouse, 'events', keep);
+      await insertJsonLines(warehouse, 'quarantine', quarantine);
+    } catch (error) {
+      await deduper.release(batchId, ids).catch(() => undefined);
+      throw error;
+    }
+    await deduper.commit(batchId);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.insertDuration.observe(seconds);
+    metrics.insertRows.observe(keep.length + quarantine.length);
+    if (keep.length) metrics.eventsInserted.inc({ table: 'events' }, keep.length);
+    if (quarantine.length) metrics.eventsInserted.inc({ table: 'quarantine' }, quarantine.length);
+    if (duplicates) metrics.duplicatesDropped.inc(duplicates);
+    const now = Date.now();
+    for (const p of batch) metrics.endToEndLag.observe((now - p.data.receivedAt) / 1000);
+    logger.debug({ rows: keep.length, quarantine: quarantine.length, duplicates, jobs: batch.length, seconds }, 'batch inserted');
+  }
+
+  function flushNow(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    const batch = pending;
+    pending = [];
+    pendingRows = 0;
+    if (batch.length === 0) return flushing;
+    // One insert at a time: ClickHouse prefers few large inserts to many concurrent ones.
+    flushing = flushing.then(async () => {
+      try {
+        await insertBatch(batch);
+        for (const p of batch) p.resolve();
+      } catch (error) {
+        metrics.insertFailures.inc();
+        logger.warn({ err: error, jobs: batch.length }, 'batch insert failed; its jobs will be retried');
+        for (const p of batch) p.reject(error);
+      }
+    });
+    return flushing;
+  }
+
+  return {
+    add(data) {
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ data, resolve, reject });
+        pendingRows += data.events.length + data.quarantine.length;
+        if (pendingRows >= limits.maxRows) void flushNow();
+        else if (!timer) timer = setTimeout(() => void flushNow(), limits.maxWaitMs);
+      });
+    },
+    flush: flushNow,
+  };
+}

@@ -1,0 +1,15 @@
+/** The payload of one ingest job: one accepted request, its rows already in final form. */
+export interface IngestJobData {
+  /** JSONEachRow lines for `events`, one per accepted event. */
+  events: string[];
+  /** message_id of each line in `events`, same order, for dedupe without re-parsing. */
+  ids: string[];
+  /** JSONEachRow lines for `quarantine`. */
+  quarantine: string[];
+  /** When the API received the request (epoch ms), for end-to-end lag. */
+  receivedAt: number;
+}
+
+export const INGEST_QUEUE = 'ingest';
+/** A hash-tagged prefix keeps all of the queue's keys in one slot, as Redis Cluster requires. */
+export const QUEUE_PREFIX = '{balise}';

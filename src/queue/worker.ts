@@ -1,0 +1,42 @@
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.ts';
+import type { BatchInserter } from './batcher.ts';
+import { INGEST_QUEUE, QUEUE_PREFIX, type IngestJobData } from './jobs.ts';
+
+export interface WorkerOptions {
+  concurrency: number;
+  /** How long a job may stay active before another worker takes it back (stalled). */
+  lockDurationMs?: number;
+}
+
+export interface IngestWorker {
+  /** Stops taking jobs, inserts what is pending, and waits for active jobs to complete. */
+  close(): Promise<void>;
+}
+
+/**
+ * Many jobs are active at once (concurrency), each parked in the batch inserter until the shared
+ * insert returns, so one ClickHouse insert completes many jobs.
+ */
+export function startIngestWorker(connection: Redis, inserter: BatchInserter, options: WorkerOptions, logger: Logger): IngestWorker {
+  const worker = new Worker<IngestJobData>(INGEST_QUEUE, (job) => inserter.add(job.data), {
+    connection,
+    prefix: QUEUE_PREFIX,
+    concurrency: options.concurrency,
+    lockDuration: options.lockDurationMs ?? 30_000,
+    stalledInterval: Math.max(1000, Math.floor((options.lockDurationMs ?? 30_000) / 2)),
+    maxStalledCount: 10,
+  });
+  worker.on('failed', (job, error) => {
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) logger.error({ jobId: job.id, err: error }, 'job exhausted its attempts and is in the dead letter (balise replay dead-letter)');
+  });
+  worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
+  return {
+    async close() {
+      const closing = worker.close();
+      await inserter.flush();
+      await closing;
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/index.ts';
+import { startBalise, type RunningBalise, type Roles } from '../../src/cli/runtime.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import type { Warehouse } from '../../src/warehouse/client.ts';
+
+export interface Stack {
+  baseUrl: string;
+  writeKey: string;
+  adminToken: string;
+  dataDir: string;
+  warehouse: Warehouse;
+  balise: RunningBalise;
+  query<T>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  /** Waits until `SELECT count() FROM table` reaches `count`. */
+  waitForRows(table: string, count: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  planDir?: string;
+  env?: Record<string, string>;
+  roles?: Roles;
+  lockDurationMs?: number;
+}
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+
+export function tempDir(prefix = 'balise-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * A real Balise for integration tests: redis-server (unix socket in a temp data dir), embedded
+ * chDB in the same dir, migrations applied, API on a free port and the worker, in this process.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const dataDir = options.env?.BALISE_DATA_DIR ?? tempDir();
+  const config = loadConfig(
+    {
+      PORT: '0',
+      BALISE_DATA_DIR: dataDir,
+      BALISE_PLAN_DIR: options.planDir ?? path.join(REPO_ROOT, 'tracking-plan'),
+      BALISE_WRITE_KEYS: 'test:test-write-key-123',
+      BALISE_ADMIN_TOKEN: 'test-admin-token-0123456789',
+      BALISE_BATCH_MAX_WAIT_MS: '100',
+      LOG_LEVEL: 'silent',
+      ...options.env,
+    },
+    REPO_ROOT,
+  );
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, { lockDurationMs: options.lockDurationMs });
+  const query = async <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => {
+    const result = await balise.warehouse.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+    return result.json<T>();
+  };
+  return {
+    baseUrl: balise.baseUrl ?? '',
+    writeKey: [...balise.writeKeys.values()][0]!,
+    adminToken: balise.adminToken,
+    dataDir,
+    warehouse: balise.warehouse,
+    balise,
+    query,
+    async waitForRows(table, count, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last = -1;
+      while (Date.now() < deadline) {
+        const [row] = await query<{ n: string }>(`SELECT count() AS n FROM ${table}`);
+        last = Number(row?.n ?? 0);
+        if (last >= count) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`${table} has ${last} rows after ${timeoutMs} ms, expected ${count}`);
+    },
+    stop: () => balise.stop(),
+  };
+}
+
+/** POSTs JSON to the stack with the write key as HTTP Basic user. */
+export async function post(stack: Pick<Stack, 'baseUrl' | 'writeKey'>, route: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const response = await fetch(`${stack.baseUrl}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${stack.writeKey}:`).toString('base64')}`, ...headers },
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    parsed = { text };
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
