@@ -1,13 +1,23 @@
 import { Command } from 'commander';
 import { BaliseError } from '../errors.ts';
+import { registerDemoCommand } from './demo.ts';
+import { registerFunnelCommand } from './funnel.ts';
+import { registerKpisCommand } from './kpis.ts';
 import { registerMigrateCommand } from './migrate.ts';
+import { registerPlanCommands } from './plan.ts';
 import { registerReplayCommands } from './replay.ts';
 import { registerServeCommands } from './serve.ts';
+import { registerSqlCommand } from './sql.ts';
 
 const program = new Command();
 program.name('balise').description('Balise: product-analytics event pipeline').showHelpAfterError();
 registerServeCommands(program);
 registerMigrateCommand(program);
+registerPlanCommands(program);
+registerFunnelCommand(program);
+registerKpisCommand(program);
+registerSqlCommand(program);
+registerDemoCommand(program);
 registerReplayCommands(program);
 
 try {

@@ -7,6 +7,8 @@ import { createApp } from '../ingest/app.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
+import { loadPlan } from '../plan/load.ts';
+import { applyViews } from '../warehouse/views.ts';
 import { createBatchInserter } from '../queue/batcher.ts';
 import { createDeduper } from '../queue/dedupe.ts';
 import { createIngestQueue, sampleQueueDepth } from '../queue/producer.ts';
@@ -50,6 +52,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   const warehouse = await openWarehouse(config);
   const report = await migrate(warehouse);
   if (report.applied.length) logger.info({ applied: report.applied }, 'migrations applied');
+  // Typed per-event views follow the current plan, so analysts never write JSON extraction.
+  const views = await applyViews(warehouse, await loadPlan(config.planDir));
+  logger.debug({ views: views.length }, 'plan views applied');
   let validator: PlanValidator = await loadPlanValidator(config.planDir);
   logger.info({ planVersion: validator.latestVersion, versions: validator.versions }, 'tracking plan loaded');
 
@@ -73,7 +78,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   let worker: IngestWorker | undefined;
   if (roles.worker) {
     const inserter = createBatchInserter(warehouse, createDeduper(dedupeConnection, config.worker.dedupeWindowSeconds), { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs }, metrics, logger);
-    worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs }, logger);
+    worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs }, logger);
   }
 
   let server: http.Server | undefined;

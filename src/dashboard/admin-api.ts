@@ -10,6 +10,7 @@ import type { PlanValidator } from '../types.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { loadPlan } from '../plan/load.ts';
+import { replayQuarantine } from '../warehouse/replay-quarantine.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../analytics/run.ts';
 import { requireAdmin } from './auth.ts';
 import { loadHealth, planHealth } from './health-queries.ts';
@@ -117,9 +118,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     '/api/admin/replay/quarantine',
     handle(deps.logger, async (req, res) => {
       const body = (req.body ?? {}) as { event?: unknown; since?: unknown };
-      const since = dateParam(body.since, 'since');
+      const since = typeof body.since === 'number' ? body.since : dateParam(body.since, 'since');
       const validator = await deps.reloadPlan();
-      const { replayQuarantine } = await import('../warehouse/replay-quarantine.ts');
       res.json(await replayQuarantine(deps.warehouse, validator, { event: stringParam(body.event), since }));
     }),
   );

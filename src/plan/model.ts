@@ -25,6 +25,8 @@ export interface PlanEvent {
   kpis: string[];
   /** Where it was defined, for file:line messages. */
   file: string;
+  /** Line numbers in `file` by JSON pointer ('' = the document, '/properties/x' = a property), for lint messages. */
+  lines?: Record<string, number>;
 }
 
 export interface TrackingPlan {
@@ -36,5 +38,9 @@ export interface TrackingPlan {
   defaults: { mode: EnforcementMode; unplanned: UnplannedPolicy };
   events: PlanEvent[];
   /** Planned identify traits (optional). */
-  traits: { properties: Record<string, PropertySchema>; required: string[] };
+  traits: { properties: Record<string, PropertySchema>; required: string[]; file?: string; lines?: Record<string, number> };
+  /** The plan file (plan.yaml) it was loaded from; absent for compiled artifacts. */
+  file?: string;
+  /** Line numbers in `file` by JSON pointer, for lint messages. */
+  lines?: Record<string, number>;
 }

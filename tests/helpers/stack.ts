@@ -85,7 +85,7 @@ export async function post(stack: Pick<Stack, 'baseUrl' | 'writeKey'>, route: st
   const response = await fetch(`${stack.baseUrl}${route}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${stack.writeKey}:`).toString('base64')}`, ...headers },
-    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+    body: typeof body === 'string' ? body : body instanceof Uint8Array ? new Blob([new Uint8Array(body)]) : JSON.stringify(body),
   });
   const text = await response.text();
   let parsed: Record<string, unknown> = {};

@@ -1,0 +1,64 @@
+/**
+ * Dev-mode validation: checks each event against the compiled plan before it is queued and logs
+ * console warnings. Imported only from `@balise/sdk/dev`, so production bundles never ship ajv.
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { WireEvent } from './types.ts';
+
+type Schema = Record<string, unknown>;
+
+/**
+ * Either the plan as compiled by `balise plan build` (an events array with name, kind,
+ * properties and required) or a map from event name to the JSON Schema of its properties.
+ */
+export interface CompiledPlanJson {
+  version?: string;
+  events:
+    | Array<{ name: string; kind?: string; properties?: Schema; required?: string[] }>
+    | Record<string, Schema>;
+  traits?: { properties?: Schema; required?: string[] };
+}
+
+export interface DevValidatorOptions {
+  /** Where warnings go (default console.warn). */
+  warn?: (message: string) => void;
+  /** Warn about track() names that the plan does not list (default true). */
+  unplanned?: boolean;
+}
+
+export function createDevValidator(plan: CompiledPlanJson, options: DevValidatorOptions = {}): (event: WireEvent) => void {
+  const warn = options.warn ?? ((m: string) => console.warn('[balise dev]', m));
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats.default(ajv);
+  const byName = new Map<string, ValidateFunction>();
+  const list = Array.isArray(plan.events)
+    ? plan.events.map((e) => [e.name, { type: 'object', properties: e.properties ?? {}, required: e.required ?? [] }] as const)
+    : Object.entries(plan.events);
+  for (const [name, schema] of list) byName.set(name, ajv.compile(schema));
+  const traits = plan.traits ? ajv.compile({ type: 'object', properties: plan.traits.properties ?? {}, required: [] }) : null;
+  const where = plan.version ? ` (plan ${plan.version})` : '';
+
+  return (event) => {
+    let fn: ValidateFunction | null | undefined;
+    let label: string;
+    let data: unknown;
+    if (event.type === 'identify') {
+      (fn = traits), (label = 'identify traits'), (data = event.traits ?? {});
+    } else if (event.type === 'track' || event.type === 'page' || event.type === 'screen') {
+      label = `${event.type} "${event.event ?? event.name ?? ''}"`;
+      fn = byName.get(event.event ?? event.name ?? '');
+      data = event.properties ?? {};
+      if (!fn) {
+        if (event.type === 'track' && options.unplanned !== false) warn(`${label} is not in the tracking plan${where}`);
+        return;
+      }
+    } else return;
+    if (fn && !fn(data)) {
+      for (const e of fn.errors ?? []) {
+        const at = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : 'properties';
+        warn(`${label}${where}: ${at} ${e.message ?? 'is invalid'}${e.keyword === 'required' ? ` (${String(e.params.missingProperty)})` : ''}`);
+      }
+    }
+  };
+}

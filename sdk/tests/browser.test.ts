@@ -1,0 +1,175 @@
+/**
+ * The built browser bundle in headless Chromium (Debian's), against an in-test recording server
+ * that speaks POST /v1/batch. The same scenarios can run against a real Balise (browser-scenarios.ts).
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectArrivedOnce, scenarioCloseDelivers, scenarioOfflineThenOnline, startHarness, waitFor, type Harness } from './browser-scenarios.ts';
+
+const WRITE_KEY = 'wk_browser_test';
+
+interface Recorder {
+  baseUrl: string;
+  arrivals: Map<string, number>;
+  bodies: { writeKey: string | undefined; contentType: string | undefined; batch: Record<string, unknown>[] }[];
+  /** Answer the next n batch requests with this status. */
+  failNext(n: number, status: number, retryAfter?: string): void;
+  close(): Promise<void>;
+}
+
+const readBody = (req: IncomingMessage) =>
+  new Promise<string>((resolve, reject) => {
+    let s = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (s += c));
+    req.on('end', () => resolve(s));
+    req.on('error', reject);
+  });
+
+async function startRecorder(): Promise<Recorder> {
+  const arrivals = new Map<string, number>();
+  const bodies: Recorder['bodies'] = [];
+  let fail = { n: 0, status: 503, retryAfter: undefined as string | undefined };
+  const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization, content-type', 'access-control-expose-headers': 'retry-after' };
+  const server: Server = createServer(async (req, res) => {
+    if (req.method === 'OPTIONS') return void res.writeHead(204, cors).end();
+    if (req.method !== 'POST' || req.url !== '/v1/batch') return void res.writeHead(404, cors).end();
+    const text = await readBody(req);
+    if (fail.n > 0) {
+      fail.n--;
+      return void res.writeHead(fail.status, { ...cors, ...(fail.retryAfter ? { 'retry-after': fail.retryAfter } : {}) }).end('{"code":"unavailable"}');
+    }
+    const body = JSON.parse(text) as { batch: Record<string, unknown>[]; writeKey?: string; sentAt: string };
+    if (body.writeKey !== WRITE_KEY) return void res.writeHead(401, cors).end('{"code":"unauthorized"}');
+    bodies.push({ writeKey: body.writeKey, contentType: req.headers['content-type'], batch: body.batch });
+    for (const e of body.batch) arrivals.set(String(e.messageId), (arrivals.get(String(e.messageId)) ?? 0) + 1);
+    res.writeHead(200, { ...cors, 'content-type': 'application/json' }).end(JSON.stringify({ results: body.batch.map(() => ({ status: 'valid' })) }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    arrivals,
+    bodies,
+    failNext: (n, status, retryAfter) => (fail = { n, status, retryAfter }),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+let h: Harness;
+let rec: Recorder;
+const countArrived = async () => new Map(rec.arrivals);
+
+beforeAll(async () => {
+  [h, rec] = await Promise.all([startHarness(), startRecorder()]);
+});
+afterAll(async () => {
+  await h?.close();
+  await rec?.close();
+});
+
+describe('browser bundle in Chromium', () => {
+  it('events tracked, then the page closed: they arrive by beacon, once, with automatic context', async () => {
+    const ids = await scenarioCloseDelivers(h, rec.baseUrl, WRITE_KEY, countArrived);
+    const events = rec.bodies.flatMap((b) => b.batch).filter((e) => ids.includes(String(e.messageId)));
+    expect(events).toHaveLength(12);
+    // A beacon cannot set headers: the key is in the body and the type is text/plain (no preflight).
+    expect(rec.bodies.every((b) => b.contentType?.startsWith('text/plain'))).toBe(true);
+    const ctx = events[0]!.context as Record<string, Record<string, unknown>>;
+    expect(ctx.library).toEqual({ name: 'balise-sdk', version: '0.1.0' });
+    expect(ctx.page!.url).toContain('utm_source=newsletter');
+    expect(ctx.campaign).toEqual({ source: 'newsletter', name: 'spring' });
+    expect(ctx.screen).toHaveProperty('width');
+    expect(typeof ctx.locale).toBe('string');
+    expect(typeof ctx.timezone).toBe('string');
+    expect(typeof ctx.userAgent).toBe('string');
+    expect(typeof ctx.sessionId).toBe('number');
+    expect(new Set(events.map((e) => e.anonymousId)).size).toBe(1);
+  });
+
+  it('offline, then back online: the events arrive exactly once', async () => {
+    await scenarioOfflineThenOnline(h, rec.baseUrl, WRITE_KEY, countArrived);
+  });
+
+  it('server answering 503 (with Retry-After), then recovering: the events arrive exactly once', async () => {
+    const context = await h.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(h.siteUrl);
+    rec.failNext(3, 503, '1');
+    const ids = await page.evaluate(
+      ([host, writeKey]) => {
+        const w = window as unknown as { Balise: { createBalise(o: object): { track(e: string): void } } };
+        const got: string[] = [];
+        const b = w.Balise.createBalise({ host, writeKey, flushAt: 3, retryBaseMs: 100, retryMaxMs: 300, devValidator: (e: { messageId: string }) => got.push(e.messageId) });
+        for (let i = 0; i < 6; i++) b.track('retry_' + i);
+        return got;
+      },
+      [rec.baseUrl, WRITE_KEY] as const,
+    );
+    await expectArrivedOnce(ids, countArrived);
+    await context.close();
+  });
+
+  it('a queue left in localStorage by a page that died offline is sent by the next page', async () => {
+    const context = await h.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(h.siteUrl);
+    await context.setOffline(true);
+    const ids = await page.evaluate(
+      ([host, writeKey]) => {
+        const w = window as unknown as { Balise: { createBalise(o: object): { track(e: string): void } } };
+        const got: string[] = [];
+        const b = w.Balise.createBalise({ host, writeKey, flushAt: 1000, flushInterval: 60_000, devValidator: (e: { messageId: string }) => got.push(e.messageId) });
+        for (let i = 0; i < 4; i++) b.track('stored_' + i);
+        return got;
+      },
+      [rec.baseUrl, WRITE_KEY] as const,
+    );
+    // Offline at unload: no beacon is attempted, the queue stays in storage.
+    await page.goto('about:blank');
+    await context.setOffline(false);
+    const stored = await waitFor('queue in storage', async () => {
+      const p = await context.newPage();
+      await p.goto(h.siteUrl);
+      const q = await p.evaluate(() => localStorage.getItem('balise_q'));
+      await p.close();
+      return q ?? undefined;
+    });
+    expect((JSON.parse(stored) as unknown[]).length).toBe(4);
+    expect(ids.some((id) => rec.arrivals.has(id))).toBe(false);
+    const next = await context.newPage();
+    await next.goto(h.siteUrl);
+    await next.evaluate(
+      ([host, writeKey]) => {
+        (window as unknown as { Balise: { createBalise(o: object): unknown } }).Balise.createBalise({ host, writeKey, flushInterval: 100 });
+      },
+      [rec.baseUrl, WRITE_KEY] as const,
+    );
+    await expectArrivedOnce(ids, countArrived);
+    await context.close();
+  });
+
+  it("with consent 'pending' nothing is stored or sent until granted", async () => {
+    const context = await h.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(h.siteUrl);
+    const ids = await page.evaluate(
+      ([host, writeKey]) => {
+        const w = window as unknown as { Balise: { createBalise(o: object): { track(e: string): void } }; b: unknown };
+        const got: string[] = [];
+        const b = w.Balise.createBalise({ host, writeKey, consent: 'pending', flushAt: 1, devValidator: (e: { messageId: string }) => got.push(e.messageId) });
+        w.b = b;
+        b.track('before_consent');
+        return got;
+      },
+      [rec.baseUrl, WRITE_KEY] as const,
+    );
+    await new Promise((r) => setTimeout(r, 700));
+    expect(await page.evaluate(() => [localStorage.length, document.cookie])).toEqual([0, '']);
+    expect(rec.arrivals.has(ids[0]!)).toBe(false);
+    await page.evaluate(() => (window as unknown as { b: { setConsent(c: string): void } }).b.setConsent('granted'));
+    await expectArrivedOnce(ids, countArrived, 300);
+    await context.close();
+  });
+});

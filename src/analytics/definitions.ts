@@ -1,0 +1,332 @@
+/**
+ * Loads tracking-plan/kpis/*.yaml into typed definitions and lints them against the plan.
+ * Structural problems and plan mismatches are both reported as file:line LintMessages, so
+ * `balise plan check` can print them beside the plan's own findings.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import type { LintMessage } from '../plan/lint.ts';
+import type { PlanEvent, TrackingPlan } from '../plan/model.ts';
+import { KpiDefinitionError } from './errors.ts';
+import {
+  IDENTIFIER,
+  type CohortGrain,
+  type FilterOp,
+  type FilterScalar,
+  type FunnelDefinition,
+  type FunnelStep,
+  type KpiDefinitions,
+  type MetricDefinition,
+  type OrderMode,
+  type PropertyFilter,
+  type TimeGrain,
+} from './model.ts';
+
+const ID = /^[a-z][a-z0-9_]{0,63}$/;
+const DURATION = /^(\d+)\s*(s|m|h|d|w)$/;
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const FILTER_OPS: readonly FilterOp[] = ['eq', 'neq', 'in', 'gt', 'lt'];
+
+/** "30d" → milliseconds; undefined when not a duration. */
+export function parseDuration(raw: unknown): number | undefined {
+  if (typeof raw !== 'string') return undefined;
+  const m = DURATION.exec(raw.trim());
+  if (!m) return undefined;
+  const ms = Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+  return ms > 0 ? ms : undefined;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isScalar = (v: unknown): v is FilterScalar => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
+/** Collects messages while parsing one file; `at` gives the line of a YAML node. */
+class FileContext {
+  readonly messages: LintMessage[] = [];
+  constructor(
+    readonly file: string,
+    private readonly lines: LineCounter,
+  ) {}
+  line(node: unknown): number {
+    const range = (node as YamlNode | undefined)?.range;
+    return range ? this.lines.linePos(range[0]).line : 1;
+  }
+  error(line: number, rule: string, message: string): void {
+    this.messages.push({ file: this.file, line, rule, message, severity: 'error' });
+  }
+}
+
+function seqItem(node: unknown, index: number): unknown {
+  return isSeq(node) ? node.items[index] : undefined;
+}
+function mapValue(node: unknown, key: string): unknown {
+  return isMap(node) ? node.get(key, true) : undefined;
+}
+
+function parseFilters(raw: unknown, where: string, line: number, ctx: FileContext): PropertyFilter[] {
+  if (raw === undefined) return [];
+  if (!isObj(raw)) {
+    ctx.error(line, 'kpi_filter', `${where}: "where" must map property names to a value or {op: value}`);
+    return [];
+  }
+  const filters: PropertyFilter[] = [];
+  for (const [property, spec] of Object.entries(raw)) {
+    if (!IDENTIFIER.test(property)) {
+      ctx.error(line, 'kpi_identifier', `${where}: property "${property}" is not a valid identifier`);
+      continue;
+    }
+    if (isScalar(spec)) {
+      filters.push({ property, op: 'eq', value: spec });
+      continue;
+    }
+    if (!isObj(spec) || Object.keys(spec).length !== 1) {
+      ctx.error(line, 'kpi_filter', `${where}: filter on "${property}" must be a value or one of {${FILTER_OPS.join('|')}: value}`);
+      continue;
+    }
+    const [op, value] = Object.entries(spec)[0] as [string, unknown];
+    if (!FILTER_OPS.includes(op as FilterOp)) {
+      ctx.error(line, 'kpi_filter', `${where}: unknown filter operator "${op}" on "${property}" (use ${FILTER_OPS.join(', ')})`);
+    } else if (op === 'in' ? !(Array.isArray(value) && value.length > 0 && value.every(isScalar) && new Set(value.map((v) => typeof v)).size === 1) : !isScalar(value)) {
+      ctx.error(line, 'kpi_filter', `${where}: "${op}" on "${property}" needs ${op === 'in' ? 'a non-empty list of values of one type' : 'a single value'}`);
+    } else if ((op === 'gt' || op === 'lt') && typeof value !== 'number') {
+      ctx.error(line, 'kpi_filter', `${where}: "${op}" on "${property}" needs a number`);
+    } else {
+      filters.push({ property, op: op as FilterOp, value: value as FilterScalar | FilterScalar[] });
+    }
+  }
+  return filters;
+}
+
+function text(raw: Obj, key: string, fallback = ''): string {
+  const v = raw[key];
+  return typeof v === 'string' ? v : fallback;
+}
+
+function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefinition | undefined {
+  const line = ctx.line(node);
+  if (!isObj(raw)) return void ctx.error(line, 'kpi_structure', 'a funnel must be a mapping');
+  const id = raw.id;
+  if (typeof id !== 'string' || !ID.test(id)) return void ctx.error(line, 'kpi_id', `funnel id must be snake_case, got ${JSON.stringify(id)}`);
+  const where = `funnel ${id}`;
+  const windowMs = parseDuration(raw.window ?? '30d');
+  if (windowMs === undefined) ctx.error(line, 'kpi_window', `${where}: window must look like 30d, 12h, 2w; got ${JSON.stringify(raw.window)}`);
+  const order = (raw.order ?? 'strict') as OrderMode;
+  if (order !== 'strict' && order !== 'any') ctx.error(line, 'kpi_order', `${where}: order must be strict or any`);
+  const cohort = (raw.cohort ?? 'week') as CohortGrain;
+  if (cohort !== 'week' && cohort !== 'month') ctx.error(line, 'kpi_cohort', `${where}: cohort must be week or month`);
+  let entity: FunnelDefinition['entity'] = { kind: 'person' };
+  if (raw.entity !== undefined && raw.entity !== 'person') {
+    if (typeof raw.entity === 'string' && IDENTIFIER.test(raw.entity)) entity = { kind: 'property', property: raw.entity };
+    else ctx.error(line, 'kpi_entity', `${where}: entity must be "person" or a property name`);
+  }
+  const breakdown = raw.breakdown;
+  if (breakdown !== undefined && (typeof breakdown !== 'string' || !IDENTIFIER.test(breakdown))) ctx.error(line, 'kpi_identifier', `${where}: breakdown must be a property name`);
+  const stepsNode = mapValue(node, 'steps');
+  if (!Array.isArray(raw.steps) || raw.steps.length < 2) {
+    ctx.error(line, 'kpi_steps', `${where}: needs at least two steps`);
+    return undefined;
+  }
+  const steps: FunnelStep[] = [];
+  raw.steps.forEach((s: unknown, i: number) => {
+    const stepLine = ctx.line(seqItem(stepsNode, i));
+    const step = typeof s === 'string' ? { event: s } : s;
+    if (!isObj(step) || typeof step.event !== 'string' || !IDENTIFIER.test(step.event)) {
+      ctx.error(stepLine, 'kpi_step', `${where}: step ${i + 1} needs an "event" that is a valid event name`);
+      return;
+    }
+    let withinMs: number | undefined;
+    if (step.within !== undefined) {
+      withinMs = parseDuration(step.within);
+      if (withinMs === undefined) ctx.error(stepLine, 'kpi_window', `${where}: step ${i + 1} "within" must look like 7d`);
+      if (i === 0) ctx.error(stepLine, 'kpi_window', `${where}: the first step cannot have "within" (it is the entry)`);
+    }
+    steps.push({ event: step.event, label: text(step, 'label', step.event), filters: parseFilters(step.where, `${where} step ${i + 1}`, stepLine, ctx), withinMs, line: stepLine });
+  });
+  return {
+    kind: 'funnel',
+    id,
+    title: text(raw, 'title', id),
+    description: text(raw, 'description'),
+    steps,
+    windowMs: windowMs ?? 0,
+    order,
+    entity,
+    breakdown: typeof breakdown === 'string' ? breakdown : undefined,
+    cohort,
+    file: ctx.file,
+    line,
+  };
+}
+
+const GRAINS: readonly TimeGrain[] = ['day', 'week', 'month'];
+
+function parseMetric(raw: unknown, node: unknown, ctx: FileContext): MetricDefinition | undefined {
+  const line = ctx.line(node);
+  if (!isObj(raw)) return void ctx.error(line, 'kpi_structure', 'a metric must be a mapping');
+  const id = raw.id;
+  if (typeof id !== 'string' || !ID.test(id)) return void ctx.error(line, 'kpi_id', `metric id must be snake_case, got ${JSON.stringify(id)}`);
+  const where = `metric ${id}`;
+  const grain = (raw.grain ?? 'week') as TimeGrain;
+  if (!GRAINS.includes(grain)) ctx.error(line, 'kpi_grain', `${where}: grain must be day, week or month`);
+  const base = { kind: 'metric' as const, id, title: text(raw, 'title', id), description: text(raw, 'description'), grain, unit: text(raw, 'unit'), file: ctx.file, line };
+  const type = raw.type;
+  if (type === 'ratio') {
+    if (typeof raw.numerator !== 'string' || typeof raw.denominator !== 'string') return void ctx.error(line, 'kpi_ratio', `${where}: a ratio needs "numerator" and "denominator" metric ids`);
+    return { ...base, type, numerator: raw.numerator, denominator: raw.denominator };
+  }
+  if (type !== 'count' && type !== 'unique_persons' && type !== 'average') {
+    return void ctx.error(line, 'kpi_metric_type', `${where}: type must be count, unique_persons, average or ratio`);
+  }
+  if (typeof raw.event !== 'string' || !IDENTIFIER.test(raw.event)) return void ctx.error(line, 'kpi_step', `${where}: needs an "event" that is a valid event name`);
+  const filters = parseFilters(raw.where, where, line, ctx);
+  if (type === 'average') {
+    if (typeof raw.property !== 'string' || !IDENTIFIER.test(raw.property)) return void ctx.error(line, 'kpi_identifier', `${where}: an average needs a numeric "property"`);
+    return { ...base, type, event: raw.event, filters, property: raw.property };
+  }
+  return { ...base, type, event: raw.event, filters };
+}
+
+interface ParsedKpis {
+  definitions: KpiDefinitions;
+  messages: LintMessage[];
+}
+
+/** Parses one kpis/*.yaml text. `file` is only used in messages. */
+export function parseKpiFile(file: string, source: string): ParsedKpis {
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false });
+  const ctx = new FileContext(file, lines);
+  const definitions: KpiDefinitions = { funnels: [], metrics: [] };
+  for (const e of doc.errors) ctx.error(lines.linePos(e.pos[0]).line, 'yaml_syntax', e.message.split('\n')[0] ?? e.message);
+  if (doc.errors.length > 0) return { definitions, messages: ctx.messages };
+  const data: unknown = doc.toJS();
+  if (data === null || data === undefined) return { definitions, messages: ctx.messages };
+  if (!isObj(data)) {
+    ctx.error(1, 'kpi_structure', 'a KPI file holds "funnels:" and/or "metrics:" lists');
+    return { definitions, messages: ctx.messages };
+  }
+  for (const key of Object.keys(data)) {
+    if (key !== 'funnels' && key !== 'metrics') ctx.error(ctx.line(mapValue(doc.contents, key)), 'kpi_structure', `unknown top-level key "${key}" (expected funnels, metrics)`);
+  }
+  for (const [key, parse] of [
+    ['funnels', parseFunnel],
+    ['metrics', parseMetric],
+  ] as const) {
+    const list = data[key];
+    if (list === undefined) continue;
+    const node = mapValue(doc.contents, key);
+    if (!Array.isArray(list)) {
+      ctx.error(ctx.line(node), 'kpi_structure', `"${key}" must be a list`);
+      continue;
+    }
+    list.forEach((item: unknown, i: number) => {
+      const def = parse(item, seqItem(node, i), ctx);
+      if (def?.kind === 'funnel') definitions.funnels.push(def);
+      else if (def?.kind === 'metric') definitions.metrics.push(def);
+    });
+  }
+  return { definitions, messages: ctx.messages };
+}
+
+/** Cross-definition checks that need every file: unique ids, ratio references. */
+function checkAcrossFiles(defs: KpiDefinitions): LintMessage[] {
+  const messages: LintMessage[] = [];
+  const seen = new Map<string, string>();
+  for (const d of [...defs.funnels, ...defs.metrics]) {
+    const previous = seen.get(d.id);
+    if (previous) messages.push({ file: d.file, line: d.line, rule: 'kpi_duplicate_id', message: `id "${d.id}" is already used in ${previous}`, severity: 'error' });
+    else seen.set(d.id, `${d.file}:${d.line}`);
+  }
+  const metricIds = new Map(defs.metrics.map((m) => [m.id, m]));
+  for (const m of defs.metrics) {
+    if (m.type !== 'ratio') continue;
+    for (const ref of [m.numerator, m.denominator]) {
+      const target = metricIds.get(ref);
+      if (!target) messages.push({ file: m.file, line: m.line, rule: 'kpi_ratio', message: `metric ${m.id}: ratio refers to unknown metric "${ref}"`, severity: 'error' });
+      else if (target.type === 'ratio') messages.push({ file: m.file, line: m.line, rule: 'kpi_ratio', message: `metric ${m.id}: a ratio of ratios is not supported ("${ref}")`, severity: 'error' });
+    }
+  }
+  return messages;
+}
+
+async function readKpis(planDir: string): Promise<ParsedKpis> {
+  const dir = path.join(planDir, 'kpis');
+  let names: string[];
+  try {
+    names = (await fs.readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { definitions: { funnels: [], metrics: [] }, messages: [] };
+    throw error;
+  }
+  const all: ParsedKpis = { definitions: { funnels: [], metrics: [] }, messages: [] };
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const parsed = parseKpiFile(path.relative(process.cwd(), file) || file, await fs.readFile(file, 'utf8'));
+    all.definitions.funnels.push(...parsed.definitions.funnels);
+    all.definitions.metrics.push(...parsed.definitions.metrics);
+    all.messages.push(...parsed.messages);
+  }
+  all.messages.push(...checkAcrossFiles(all.definitions));
+  return all;
+}
+
+/** Loads and validates `<planDir>/kpis/*.yaml`; throws KpiDefinitionError listing every problem. */
+export async function loadKpiDefinitions(planDir: string): Promise<KpiDefinitions> {
+  const { definitions, messages } = await readKpis(planDir);
+  const errors = messages.filter((m) => m.severity === 'error');
+  if (errors.length > 0) {
+    throw new KpiDefinitionError(`invalid KPI definitions:\n${errors.map((m) => `${m.file}:${m.line} ${m.message}`).join('\n')}`, errors);
+  }
+  return definitions;
+}
+
+/** Checks definitions against the plan: events planned (and active), properties declared. */
+export function lintDefinitionsAgainstPlan(plan: TrackingPlan, defs: KpiDefinitions): LintMessage[] {
+  const events = new Map<string, PlanEvent>(plan.events.map((e) => [e.name, e]));
+  const messages: LintMessage[] = [];
+  const push = (file: string, line: number, rule: string, message: string, severity: LintMessage['severity'] = 'error') =>
+    messages.push({ file, line, rule, message, severity });
+  const checkEvent = (file: string, line: number, where: string, name: string): PlanEvent | undefined => {
+    const ev = events.get(name);
+    if (!ev) push(file, line, 'kpi_unplanned_event', `${where}: event "${name}" is not in the tracking plan`);
+    else if (ev.status === 'deprecated') push(file, line, 'kpi_deprecated_event', `${where}: event "${name}" is deprecated`, 'warning');
+    return ev;
+  };
+  const checkProperty = (file: string, line: number, where: string, ev: PlanEvent, property: string, role: string) => {
+    if (!(property in ev.properties)) push(file, line, 'kpi_unknown_property', `${where}: ${role} property "${property}" is not a property of "${ev.name}"`);
+  };
+  for (const f of defs.funnels) {
+    const planned: PlanEvent[] = [];
+    f.steps.forEach((step, i) => {
+      const where = `funnel ${f.id} step ${i + 1}`;
+      const ev = checkEvent(f.file, step.line, where, step.event);
+      if (!ev) return;
+      planned.push(ev);
+      for (const filter of step.filters) checkProperty(f.file, step.line, where, ev, filter.property, 'filter');
+      if (f.entity.kind === 'property') checkProperty(f.file, step.line, where, ev, f.entity.property, 'entity');
+    });
+    if (f.breakdown && planned.length > 0 && !planned.some((ev) => f.breakdown! in ev.properties)) {
+      push(f.file, f.line, 'kpi_unknown_property', `funnel ${f.id}: breakdown property "${f.breakdown}" is on none of its step events`);
+    }
+  }
+  for (const m of defs.metrics) {
+    if (m.type === 'ratio') continue;
+    const where = `metric ${m.id}`;
+    const ev = checkEvent(m.file, m.line, where, m.event);
+    if (!ev) continue;
+    for (const filter of m.filters) checkProperty(m.file, m.line, where, ev, filter.property, 'filter');
+    if (m.type === 'average') {
+      checkProperty(m.file, m.line, where, ev, m.property, 'averaged');
+      const type = ev.properties[m.property]?.type;
+      if (type !== undefined && type !== 'number' && type !== 'integer') push(m.file, m.line, 'kpi_not_numeric', `${where}: "${m.property}" is not numeric (${JSON.stringify(type)})`);
+    }
+  }
+  return messages;
+}
+
+/** Everything `balise plan check` reports about kpis/*.yaml: structure, then plan references. */
+export async function lintKpiDefinitions(plan: TrackingPlan, planDir: string): Promise<LintMessage[]> {
+  const { definitions, messages } = await readKpis(planDir);
+  return [...messages, ...lintDefinitionsAgainstPlan(plan, definitions)];
+}

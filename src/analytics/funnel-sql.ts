@@ -1,0 +1,132 @@
+/**
+ * Compiles a funnel definition to one ClickHouse query.
+ *
+ * Semantics (documented in README "Funnels"):
+ * - An entity (a stitched person, or a property value such as mission_id) enters at its first
+ *   step-1 event inside [from, to). The cohort is the week or month of that entry.
+ * - strict order: step k is reached at the earliest step-k event strictly after step k-1 was
+ *   reached and no later than entry + window (inclusive). A per-step `within` also bounds the
+ *   gap to some step k-1 occurrence.
+ * - any order: step 1 comes first; step k counts once every step 2..k happened at or after
+ *   entry and within the window, in whatever order.
+ * Per entity, step timestamps are gathered into sorted arrays and matched with array
+ * functions: duplicates (same message_id twice) change no result, because a repeated
+ * timestamp never changes a minimum or an existence test.
+ */
+import type { FunnelDefinition } from './model.ts';
+import {
+  eventCondition,
+  ident,
+  IDENTITY_JOIN,
+  keyLiteral,
+  Params,
+  PERSON,
+  propertyText,
+  chDateTime,
+  type CompiledQuery,
+  type TimeRange,
+} from './sql-common.ts';
+
+export interface FunnelQueryOptions extends TimeRange {
+  /** Breakdown property (already checked by the caller to be an identifier). */
+  breakdown?: string | undefined;
+}
+
+/** Dimension labels of the result rows: one 'total' row, then per breakdown value and per cohort. */
+export type FunnelDimension = 'total' | 'breakdown' | 'cohort';
+
+/**
+ * Result columns: dim, value, entered, reached_2..reached_n, median_ms_2..median_ms_n
+ * (median time from reaching step k-1 to reaching step k, among entities that reached k).
+ */
+export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): CompiledQuery {
+  const params = new Params();
+  const steps = def.steps;
+  const n = steps.length;
+  const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(opts.fromMs));
+  const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(opts.toMs));
+  const scanTo = params.set('scan_to', "DateTime64(3, 'UTC')", chDateTime(opts.toMs + def.windowMs));
+  const window = params.set('window_ms', 'Int64', def.windowMs);
+  const breakdown = opts.breakdown ? ident(opts.breakdown) : undefined;
+
+  const entity = def.entity.kind === 'person' ? PERSON : propertyText('e.properties', keyLiteral(def.entity.property));
+  const conditions = steps.map((s) => eventCondition('e.event', s.event, s.filters, 'e.properties', params));
+  const events = [...new Set(steps.map((s) => `'${ident(s.event)}'`))].join(', ');
+
+  // Level 1: one row per event of interest, with the steps it matches.
+  const scanColumns = [
+    `${entity} AS entity`,
+    `toUnixTimestamp64Milli(e.timestamp) AS ts`,
+    `(e.timestamp >= ${from} AND e.timestamp < ${to}) AS in_period`,
+    ...conditions.map((c, i) => `(${c}) AS c${i}`),
+  ];
+  if (breakdown) scanColumns.push(`${propertyText('e.properties', keyLiteral(breakdown))} AS bd_value`);
+  const scan = [
+    `SELECT ${scanColumns.join(',\n      ')}`,
+    `    FROM events AS e${def.entity.kind === 'person' ? `\n    ${IDENTITY_JOIN}` : ''}`,
+    `    WHERE e.event IN (${events}) AND e.timestamp >= ${from} AND e.timestamp <= ${scanTo}`,
+  ].join('\n');
+
+  // Level 2: one row per entity: entry time and the sorted timestamps of every later step.
+  const entityColumns = [`entity`, `minIf(ts, c0 AND in_period) AS t0`];
+  for (let k = 1; k < n; k++) entityColumns.push(`arraySort(groupArrayIf(ts, c${k})) AS s${k}`);
+  entityColumns.push(breakdown ? `argMinIf(bd_value, ts, bd_value != '') AS bd` : `'' AS bd`);
+  const perEntity = [
+    `SELECT ${entityColumns.join(', ')}`,
+    `  FROM (\n    ${scan}\n  )`,
+    `  WHERE entity != ''`,
+    `  GROUP BY entity`,
+    `  HAVING countIf(c0 AND in_period) > 0`,
+  ].join('\n');
+
+  // Level 3: the moment each step was reached (0 = never) and the level reached.
+  const deadline = `t0 + ${window}`;
+  const reached: string[] = [];
+  const reachCols: string[] = [];
+  for (let k = 1; k < n; k++) {
+    const within = steps[k]?.withinMs;
+    const withinParam = within !== undefined ? params.set(`within_ms_${k}`, 'Int64', within) : undefined;
+    if (def.order === 'strict') {
+      const prev = k === 1 ? 't0' : `r${k - 1}`;
+      const set =
+        withinParam === undefined
+          ? `arrayFilter(x -> x > ${prev === 't0' ? 't0' : `${prev}[1]`} AND x <= ${deadline}, s${k})`
+          : k === 1
+            ? `arrayFilter(x -> x > t0 AND x <= ${deadline} AND x <= t0 + ${withinParam}, s${k})`
+            : `arrayFilter(x -> x <= ${deadline} AND arrayExists(y -> y < x AND x <= y + ${withinParam}, ${prev}), s${k})`;
+      // An unreached previous step yields an empty set, so later steps stay empty too.
+      reachCols.push(`${k === 1 ? set : `if(empty(${prev}), CAST([] AS Array(Int64)), ${set})`} AS r${k}`);
+      reachCols.push(`if(empty(r${k}), toInt64(0), r${k}[1]) AS t${k}`);
+    } else {
+      const bound = withinParam === undefined ? deadline : `least(${deadline}, t0 + ${withinParam})`;
+      reachCols.push(`arrayFirst(x -> x >= t0 AND x <= ${bound}, s${k}) AS a${k}`);
+      // Level k is reached once every step 2..k happened: at the latest of them.
+      const all = Array.from({ length: k }, (_, j) => `a${j + 1} > 0`).join(' AND ');
+      reachCols.push(`if(${all}, greatest(${['t0', ...Array.from({ length: k }, (_, j) => `a${j + 1}`)].join(', ')}), toInt64(0)) AS t${k}`);
+    }
+    reached.push(`t${k} > 0`);
+  }
+  const cohortFn = def.cohort === 'week' ? `toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1)` : `toStartOfMonth(fromUnixTimestamp64Milli(t0, 'UTC'))`;
+  const levels = [
+    `SELECT t0, bd, ${cohortFn} AS cohort,`,
+    `  ${reachCols.join(',\n  ')},`,
+    `  1 + ${reached.map((r) => `(${r})`).join(' + ')} AS level`,
+    `FROM (\n  ${perEntity}\n)`,
+  ].join('\n');
+
+  // Level 4: aggregate the entities once per dimension (total, breakdown value, cohort).
+  const dims = [`('total', '')`, ...(breakdown ? [`('breakdown', if(bd = '', '(none)', bd))`] : []), `('cohort', toString(cohort))`];
+  const aggregates = [`count() AS entered`];
+  for (let k = 1; k < n; k++) aggregates.push(`countIf(level >= ${k + 1}) AS reached_${k + 1}`);
+  for (let k = 1; k < n; k++) aggregates.push(`quantileExactInclusiveIf(0.5)(t${k} - ${k === 1 ? 't0' : `t${k - 1}`}, level >= ${k + 1}) AS median_ms_${k + 1}`);
+  const sql = [
+    `SELECT g.1 AS dim, g.2 AS value,`,
+    `  ${aggregates.join(',\n  ')}`,
+    `FROM (\n${levels}\n)`,
+    `ARRAY JOIN [${dims.join(', ')}] AS g`,
+    `GROUP BY dim, value`,
+    `ORDER BY dim, value`,
+    `SETTINGS join_use_nulls = 0`,
+  ].join('\n');
+  return { sql, params: params.values };
+}

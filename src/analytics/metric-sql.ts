@@ -1,0 +1,44 @@
+/**
+ * Compiles an event metric (count, unique persons, average of a property) to one query that
+ * answers the period, the previous period of the same length, and a series over the grain.
+ * Rows are deduplicated by message_id first, so a resent event never counts twice.
+ */
+import type { EventMetric, TimeGrain } from './model.ts';
+import { chDateTime, eventCondition, IDENTITY_JOIN, keyLiteral, Params, PERSON, type CompiledQuery, type TimeRange } from './sql-common.ts';
+
+const BUCKET: Record<TimeGrain, string> = {
+  day: `toDate(ts)`,
+  week: `toStartOfWeek(ts, 1)`,
+  month: `toStartOfMonth(ts)`,
+};
+
+/**
+ * Result columns: key ('current' | 'previous' | a bucket start 'YYYY-MM-DD...'), value.
+ * `grain` overrides the metric's own (ratios use their own grain for both sides).
+ */
+export function compileMetric(metric: EventMetric, range: TimeRange, grain: TimeGrain = metric.grain): CompiledQuery {
+  const params = new Params();
+  const previousFromMs = range.fromMs - (range.toMs - range.fromMs);
+  const prevFrom = params.set('previous_from', "DateTime64(3, 'UTC')", chDateTime(Math.max(0, previousFromMs)));
+  const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
+  const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
+  const condition = eventCondition('e.event', metric.event, metric.filters, 'e.properties', params);
+  const columns = [`e.message_id AS message_id`, `e.timestamp AS ts`];
+  if (metric.type === 'unique_persons') columns.push(`${PERSON} AS person`);
+  if (metric.type === 'average') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(metric.property)}) AS v`);
+  const aggregate = metric.type === 'count' ? 'toFloat64(count())' : metric.type === 'unique_persons' ? 'toFloat64(uniqExact(person))' : 'avg(v)';
+  const sql = [
+    `SELECT key, ${aggregate} AS value`,
+    `FROM (`,
+    `  SELECT ${columns.join(', ')}`,
+    `  FROM events AS e${metric.type === 'unique_persons' ? `\n  ${IDENTITY_JOIN}` : ''}`,
+    `  WHERE ${condition} AND e.timestamp >= ${prevFrom} AND e.timestamp < ${to}`,
+    `  LIMIT 1 BY message_id`,
+    `)`,
+    `ARRAY JOIN if(ts >= ${from}, ['current', toString(${BUCKET[grain]})], ['previous']) AS key`,
+    `GROUP BY key`,
+    `ORDER BY key`,
+    `SETTINGS join_use_nulls = 0`,
+  ].join('\n');
+  return { sql, params: params.values };
+}

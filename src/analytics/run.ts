@@ -1,0 +1,171 @@
+/**
+ * Executes compiled analytics queries against a Warehouse and shapes the answers. The HTTP
+ * routes and the dashboard call these; the CLI reaches them through the HTTP API.
+ */
+import type { Warehouse } from '../warehouse/client.ts';
+import { AnalyticsInputError, FunnelNotFoundError } from './errors.ts';
+import { compileFunnel } from './funnel-sql.ts';
+import { compileMetric } from './metric-sql.ts';
+import { IDENTIFIER, type EventMetric, type FunnelDefinition, type KpiDefinitions, type MetricDefinition, type TimeGrain } from './model.ts';
+import { checkSingleQuery, wrapReadOnly } from './readonly-sql.ts';
+import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, SqlResult } from './results.ts';
+import { parseDateInput, resolveRange, type CompiledQuery, type TimeRange } from './sql-common.ts';
+
+async function select<T>(warehouse: Warehouse, q: CompiledQuery): Promise<T[]> {
+  const result = await warehouse.client.query({ query: q.sql, query_params: q.params, format: 'JSONEachRow' });
+  return result.json<T>();
+}
+
+type FunnelRow = { dim: string; value: string } & Record<string, string | number | null>;
+
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
+
+export interface FunnelOptions {
+  from?: string | undefined;
+  to?: string | undefined;
+  breakdown?: string | undefined;
+  /** For tests and reproducible reports: the "now" that ends a default range. */
+  now?: number;
+}
+
+/** Builds the result from the rows of compileFunnel (exported for unit tests). */
+export function shapeFunnel(def: FunnelDefinition, range: TimeRange, breakdown: string | undefined, rows: FunnelRow[]): FunnelResult {
+  const n = def.steps.length;
+  const countsOf = (row: FunnelRow | undefined): number[] => [num(row?.entered), ...Array.from({ length: n - 1 }, (_, k) => num(row?.[`reached_${k + 2}`]))];
+  const group = (row: FunnelRow): FunnelGroupResult => {
+    const counts = countsOf(row);
+    return { value: row.value, entered: counts[0] as number, counts, conversion: ratio(counts[n - 1] as number, counts[0] as number) };
+  };
+  const total = rows.find((r) => r.dim === 'total');
+  const counts = countsOf(total);
+  const entered = counts[0] as number;
+  const steps = def.steps.map((step, i) => {
+    const count = counts[i] as number;
+    const previous = i === 0 ? count : (counts[i - 1] as number);
+    const median = i === 0 || !total || count === 0 ? null : total[`median_ms_${i + 1}`];
+    return {
+      index: i + 1,
+      event: step.event,
+      label: step.label,
+      count,
+      conversionFromPrevious: i === 0 ? (count > 0 ? 1 : 0) : ratio(count, previous),
+      conversionFromStart: ratio(count, entered),
+      dropOff: i === 0 ? 0 : previous - count,
+      medianMsFromPrevious: median === null || median === undefined ? null : Math.round(Number(median)),
+    };
+  });
+  return {
+    id: def.id,
+    title: def.title,
+    description: def.description,
+    entity: def.entity,
+    order: def.order,
+    windowMs: def.windowMs,
+    from: new Date(range.fromMs).toISOString(),
+    to: new Date(range.toMs).toISOString(),
+    entered,
+    converted: counts[n - 1] as number,
+    conversion: ratio(counts[n - 1] as number, entered),
+    steps,
+    breakdown: breakdown ? { property: breakdown, groups: rows.filter((r) => r.dim === 'breakdown').map(group).sort((a, b) => b.entered - a.entered || a.value.localeCompare(b.value)) } : null,
+    cohorts: { grain: def.cohort, rows: rows.filter((r) => r.dim === 'cohort').map(group) },
+  };
+}
+
+export function findFunnel(definitions: KpiDefinitions, id: string): FunnelDefinition {
+  const def = definitions.funnels.find((f) => f.id === id);
+  if (!def) throw new FunnelNotFoundError(id, definitions.funnels.map((f) => f.id));
+  return def;
+}
+
+/** Answers one funnel over [from, to) (default: all time up to now), optionally broken down. */
+export async function runFunnel(warehouse: Warehouse, definitions: KpiDefinitions, id: string, opts: FunnelOptions = {}): Promise<FunnelResult> {
+  const def = findFunnel(definitions, id);
+  const range = resolveRange(opts, opts.now);
+  const breakdown = opts.breakdown || def.breakdown;
+  if (breakdown !== undefined && !IDENTIFIER.test(breakdown)) throw new AnalyticsInputError('invalid_breakdown', `breakdown "${breakdown}" is not a property name`);
+  const rows = await select<FunnelRow>(warehouse, compileFunnel(def, { ...range, breakdown }));
+  return shapeFunnel(def, range, breakdown, rows);
+}
+
+const DEFAULT_KPI_PERIOD_MS = 30 * 86_400_000;
+
+interface MetricValues {
+  current: number | null;
+  previous: number | null;
+  buckets: Map<string, number | null>;
+}
+
+async function metricValues(warehouse: Warehouse, metric: EventMetric, range: TimeRange, grain: TimeGrain): Promise<MetricValues> {
+  const rows = await select<{ key: string; value: number | null }>(warehouse, compileMetric(metric, range, grain));
+  const values: MetricValues = { current: null, previous: null, buckets: new Map() };
+  for (const row of rows) {
+    const v = row.value === null || !Number.isFinite(Number(row.value)) ? null : Number(row.value);
+    if (row.key === 'current') values.current = v;
+    else if (row.key === 'previous') values.previous = v;
+    else values.buckets.set(row.key, v);
+  }
+  // Counts over an empty period are 0, not unknown; averages stay null.
+  if (metric.type !== 'average') {
+    values.current ??= 0;
+    values.previous ??= 0;
+  }
+  return values;
+}
+
+const divide = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
+
+/** Every metric's value over [from, to) (default: the last 30 days), the previous period and a series. */
+export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions, opts: { from?: string | undefined; to?: string | undefined; now?: number } = {}): Promise<KpiResult[]> {
+  const now = opts.now ?? Date.now();
+  const toMs = opts.to ? parseDateInput(opts.to, 'to') : now;
+  const fromMs = opts.from ? parseDateInput(opts.from, 'from') : toMs - DEFAULT_KPI_PERIOD_MS;
+  if (toMs <= fromMs) throw new AnalyticsInputError('invalid_range', 'the range is empty: --from must be before --to');
+  const range: TimeRange = { fromMs, toMs };
+  const byId = new Map<string, MetricDefinition>(definitions.metrics.map((m) => [m.id, m]));
+  const results: KpiResult[] = [];
+  for (const metric of definitions.metrics) {
+    let values: MetricValues;
+    if (metric.type === 'ratio') {
+      const num = byId.get(metric.numerator);
+      const den = byId.get(metric.denominator);
+      if (!num || !den || num.type === 'ratio' || den.type === 'ratio') throw new AnalyticsInputError('invalid_ratio', `metric ${metric.id}: ratio operands must be event metrics`);
+      const [a, b] = await Promise.all([metricValues(warehouse, num, range, metric.grain), metricValues(warehouse, den, range, metric.grain)]);
+      const buckets = new Map<string, number | null>();
+      for (const key of new Set([...a.buckets.keys(), ...b.buckets.keys()])) buckets.set(key, divide(a.buckets.get(key) ?? 0, b.buckets.get(key) ?? 0));
+      values = { current: divide(a.current, b.current), previous: divide(a.previous, b.previous), buckets };
+    } else {
+      values = await metricValues(warehouse, metric, range, metric.grain);
+    }
+    const series: KpiPoint[] = [...values.buckets.entries()].sort(([x], [y]) => x.localeCompare(y)).map(([bucket, value]) => ({ bucket, value }));
+    results.push({
+      id: metric.id,
+      title: metric.title,
+      description: metric.description,
+      type: metric.type,
+      unit: metric.unit,
+      grain: metric.grain,
+      from: new Date(range.fromMs).toISOString(),
+      to: new Date(range.toMs).toISOString(),
+      value: values.current,
+      previous: values.previous,
+      change: values.current !== null && values.previous ? (values.current - values.previous) / values.previous : null,
+      series,
+    });
+  }
+  return results;
+}
+
+/**
+ * Runs one analyst query read-only (readonly=1 in the query's own SETTINGS), bounded in time,
+ * rows and memory. Multi-statements and non-SELECT text are rejected before reaching ClickHouse.
+ */
+export async function runReadOnlySql(warehouse: Warehouse, sql: string, limits: { maxRows: number; maxSeconds: number; maxMemoryBytes?: number }): Promise<SqlResult> {
+  const statement = checkSingleQuery(sql);
+  const result = await warehouse.client.query({ query: wrapReadOnly(statement, limits), format: 'JSONCompactEachRowWithNamesAndTypes' });
+  const [names, types, ...rows] = await result.json<unknown[]>();
+  const columns = ((names ?? []) as string[]).map((name, i) => ({ name, type: String((types ?? [])[i] ?? '') }));
+  const maxRows = Math.max(1, Math.floor(limits.maxRows));
+  return { columns, rows: rows.slice(0, maxRows), truncated: rows.length > maxRows };
+}

@@ -1,0 +1,123 @@
+/**
+ * SQL fragments shared by the funnel and metric compilers. Identifiers are checked against
+ * IDENTIFIER before being embedded; every value goes through `Params.add` as a typed
+ * ClickHouse query parameter ({name:Type}).
+ */
+import { AnalyticsInputError } from './errors.ts';
+import { IDENTIFIER, type FilterScalar, type PropertyFilter } from './model.ts';
+
+export type ParamValue = string | number | boolean | string[] | number[];
+
+export interface CompiledQuery {
+  sql: string;
+  params: Record<string, ParamValue>;
+}
+
+/** Collects query parameters under generated names. */
+export class Params {
+  readonly values: Record<string, ParamValue> = {};
+  private counter = 0;
+  add(prefix: string, type: string, value: ParamValue): string {
+    const name = `${prefix}${this.counter++}`;
+    this.values[name] = value;
+    return `{${name}:${type}}`;
+  }
+  set(name: string, type: string, value: ParamValue): string {
+    this.values[name] = value;
+    return `{${name}:${type}}`;
+  }
+}
+
+/** Guards every identifier spliced into SQL, even those that came from validated files. */
+export function ident(name: string): string {
+  if (!IDENTIFIER.test(name)) throw new AnalyticsInputError('invalid_identifier', `"${name}" is not a valid identifier`);
+  return name;
+}
+
+/**
+ * A property's value as text: strings unquoted, numbers and booleans as their JSON text, so
+ * ids and breakdowns work whatever JSON type the client sent. '' when absent.
+ */
+export function propertyText(column: string, key: string): string {
+  return `if(JSONType(${column}, ${key}) = 'String', JSONExtractString(${column}, ${key}), JSONExtractRaw(${column}, ${key}))`;
+}
+
+/** A literal-quoted, validated property key. */
+export function keyLiteral(name: string): string {
+  return `'${ident(name)}'`;
+}
+
+function scalarType(v: FilterScalar): 'String' | 'Float64' | 'Bool' {
+  return typeof v === 'string' ? 'String' : typeof v === 'number' ? 'Float64' : 'Bool';
+}
+
+function extract(column: string, key: string, type: 'String' | 'Float64' | 'Bool'): string {
+  return type === 'String' ? `JSONExtractString(${column}, ${key})` : type === 'Float64' ? `JSONExtractFloat(${column}, ${key})` : `JSONExtractBool(${column}, ${key})`;
+}
+
+/** One property filter as a boolean SQL expression. Only events carrying the property match. */
+export function filterSql(column: string, filter: PropertyFilter, params: Params): string {
+  const key = keyLiteral(filter.property);
+  const has = `JSONHas(${column}, ${key})`;
+  if (filter.op === 'in') {
+    const values = filter.value as FilterScalar[];
+    const type = scalarType(values[0] as FilterScalar);
+    const param =
+      type === 'String'
+        ? params.add('f', 'Array(String)', values.map(String))
+        : type === 'Float64'
+          ? params.add('f', 'Array(Float64)', values.map(Number))
+          : params.add('f', 'Array(UInt8)', values.map((v) => (v ? 1 : 0)));
+    return `(${has} AND has(${param}, ${extract(column, key, type)}))`;
+  }
+  const value = filter.value as FilterScalar;
+  const type = scalarType(value);
+  const param = type === 'Bool' ? params.add('f', 'UInt8', value ? 1 : 0) : params.add('f', type, value as string | number);
+  const op = { eq: '=', neq: '!=', gt: '>', lt: '<' }[filter.op];
+  return `(${has} AND ${extract(column, key, type)} ${op} ${param})`;
+}
+
+export function eventCondition(column: string, event: string, filters: PropertyFilter[], propertiesColumn: string, params: Params): string {
+  return [`${column} = '${ident(event)}'`, ...filters.map((f) => filterSql(propertiesColumn, f, params))].join(' AND ');
+}
+
+/**
+ * Identity stitching. The key of an event is its user_id, or its anonymous_id before login;
+ * identity_links maps anonymous ids (and aliased previous ids) to the user they were linked
+ * to, keeping the earliest link, so pre-login events join the person who later identified.
+ */
+export const IDENTITY_LINKS_SUBQUERY = `(SELECT alias_id, argMin(user_id, first_seen) AS linked_user FROM identity_links GROUP BY alias_id)`;
+export const EVENT_KEY = `if(e.user_id != '', e.user_id, e.anonymous_id)`;
+export const PERSON = `if(links.linked_user != '', links.linked_user, ${EVENT_KEY})`;
+export const IDENTITY_JOIN = `LEFT JOIN ${IDENTITY_LINKS_SUBQUERY} AS links ON links.alias_id = ${EVENT_KEY}`;
+
+/** Renders epoch ms as the text ClickHouse accepts for DateTime64(3, 'UTC') parameters. */
+export function chDateTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Parses a user-supplied date: `YYYY-MM-DD` (UTC midnight) or an ISO date-time. For the end of
+ * a range, a bare date means "through that day", so its end is the next midnight.
+ */
+export function parseDateInput(raw: string, role: 'from' | 'to'): number {
+  const trimmed = raw.trim();
+  const ms = DATE_ONLY.test(trimmed) ? Date.parse(`${trimmed}T00:00:00.000Z`) : Date.parse(trimmed);
+  if (!Number.isFinite(ms) || ms < 0) throw new AnalyticsInputError('invalid_date', `--${role}: "${raw}" is not a date (use YYYY-MM-DD or an ISO date-time)`);
+  return DATE_ONLY.test(trimmed) && role === 'to' ? ms + 86_400_000 : ms;
+}
+
+export interface TimeRange {
+  fromMs: number;
+  toMs: number;
+}
+
+/** Default range: all time up to now. */
+export function resolveRange(opts: { from?: string | undefined; to?: string | undefined }, now: number = Date.now()): TimeRange {
+  const fromMs = opts.from ? parseDateInput(opts.from, 'from') : 0;
+  const toMs = opts.to ? parseDateInput(opts.to, 'to') : now;
+  if (toMs <= fromMs) throw new AnalyticsInputError('invalid_range', `the range is empty: --from must be before --to`);
+  return { fromMs, toMs };
+}

@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { formatFunnel } from '../analytics/format.ts';
+import type { FunnelResult } from '../analytics/results.ts';
+import { callApi } from './client.ts';
+
+/** `balise funnel <id>`: asks the running API (which owns the warehouse) and prints a table or JSON. */
+export function registerFunnelCommand(program: Command): void {
+  program
+    .command('funnel <id>')
+    .description('answer a funnel defined in tracking-plan/kpis (entered, conversion per step, median times, breakdown, cohorts)')
+    .option('--from <date>', 'entries from this date (YYYY-MM-DD or ISO), default: all time')
+    .option('--to <date>', 'entries up to this date, inclusive for a bare date; default: now')
+    .option('--breakdown <property>', 'break down by this event property')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { from?: string; to?: string; breakdown?: string; json?: boolean }) => {
+      const query = new URLSearchParams();
+      if (opts.from) query.set('from', opts.from);
+      if (opts.to) query.set('to', opts.to);
+      if (opts.breakdown) query.set('breakdown', opts.breakdown);
+      const suffix = query.size > 0 ? `?${query.toString()}` : '';
+      const result = await callApi<FunnelResult>('GET', `/api/funnels/${encodeURIComponent(id)}${suffix}`);
+      console.log(opts.json ? JSON.stringify(result, null, 2) : formatFunnel(result));
+    });
+}

@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { formatKpis } from '../analytics/format.ts';
+import type { KpiResult } from '../analytics/results.ts';
+import { callApi } from './client.ts';
+
+/** `balise kpis`: every metric of tracking-plan/kpis for the period and the previous one. */
+export function registerKpisCommand(program: Command): void {
+  program
+    .command('kpis')
+    .description('KPI tiles: value for the period (default: last 30 days), previous period, change')
+    .option('--from <date>', 'period start (YYYY-MM-DD or ISO)')
+    .option('--to <date>', 'period end, inclusive for a bare date; default: now')
+    .option('--json', 'print JSON')
+    .action(async (opts: { from?: string; to?: string; json?: boolean }) => {
+      const query = new URLSearchParams();
+      if (opts.from) query.set('from', opts.from);
+      if (opts.to) query.set('to', opts.to);
+      const result = await callApi<KpiResult[]>('GET', `/api/kpis${query.size > 0 ? `?${query.toString()}` : ''}`);
+      console.log(opts.json ? JSON.stringify(result, null, 2) : formatKpis(result));
+    });
+}

@@ -1,0 +1,197 @@
+/** `balise plan check | diff | build | codegen | docs | views`: the tracking plan's tool chain. */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Command } from 'commander';
+import { lintKpiDefinitions } from '../analytics/definitions.ts';
+import { loadConfig } from '../config/index.ts';
+import { BaliseError } from '../errors.ts';
+import { buildPlan } from '../plan/build.ts';
+import { codegen } from '../plan/codegen.ts';
+import { diff, type DiffReport } from '../plan/diff.ts';
+import { docs } from '../plan/docs.ts';
+import { lintPlanDir, type LintMessage } from '../plan/lint.ts';
+import { loadPlan, loadPlanVersions, PLAN_FILE } from '../plan/load.ts';
+import { viewsSql } from '../plan/views.ts';
+import { openWarehouse } from '../warehouse/client.ts';
+import { applyViews } from '../warehouse/views.ts';
+
+const run = promisify(execFile);
+
+function planDir(): string {
+  return loadConfig().planDir;
+}
+
+function formatMessage(dir: string, m: LintMessage): string {
+  const file = path.relative(process.cwd(), path.resolve(dir, m.file)) || m.file;
+  return `${file}:${m.line}: ${m.severity} ${m.rule}: ${m.message}`;
+}
+
+/** Lint of the plan plus the KPI definitions; exit code 1 on any error. */
+export async function planCheckAction(dir: string): Promise<{ messages: LintMessage[]; errors: number }> {
+  const { plan, messages } = await lintPlanDir(dir);
+  const kpiMessages = await lintKpiDefinitions(plan, dir);
+  const all = [...messages, ...kpiMessages];
+  return { messages: all, errors: all.filter((m) => m.severity === 'error').length };
+}
+
+/**
+ * Writes the tracking-plan directory as it was at `ref` into a temp dir, using git plumbing
+ * (read-only: ls-tree + show), so `plan diff origin/main` works in CI without a checkout.
+ */
+export async function materialiseAtRef(dir: string, ref: string): Promise<string> {
+  const absolute = path.resolve(dir);
+  let top: string;
+  try {
+    top = (await run('git', ['rev-parse', '--show-toplevel'], { cwd: absolute })).stdout.trim();
+  } catch {
+    throw new BaliseError('plan_diff_base', `"${ref}" is not a directory and ${absolute} is not in a git repository`);
+  }
+  const rel = path.relative(top, absolute).split(path.sep).join('/');
+  let listing: string;
+  try {
+    listing = (await run('git', ['ls-tree', '-r', '--name-only', ref, '--', rel], { cwd: top, maxBuffer: 64 * 1024 * 1024 })).stdout;
+  } catch {
+    throw new BaliseError('plan_diff_base', `"${ref}" is neither a directory nor a git ref`);
+  }
+  const files = listing.split('\n').filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'));
+  if (!files.some((f) => f === `${rel ? `${rel}/` : ''}${PLAN_FILE}`)) {
+    throw new BaliseError('plan_diff_base', `no ${rel}/${PLAN_FILE} at ${ref}`);
+  }
+  const out = await fs.mkdtemp(path.join(os.tmpdir(), 'balise-plan-base-'));
+  for (const f of files) {
+    const content = (await run('git', ['show', `${ref}:${f}`], { cwd: top, maxBuffer: 64 * 1024 * 1024 })).stdout;
+    const target = path.join(out, rel ? path.relative(rel, f) : f);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.writeFile(target, content);
+  }
+  return out;
+}
+
+export function formatDiff(report: DiffReport): string {
+  const lines: string[] = [`plan diff ${report.from} → ${report.to}`];
+  for (const level of ['breaking', 'non_breaking'] as const) {
+    const changes = report.changes.filter((c) => c.level === level);
+    if (changes.length === 0) continue;
+    lines.push('', level === 'breaking' ? 'Breaking changes:' : 'Non-breaking changes:');
+    for (const c of changes) lines.push(`  ${c.target}: ${c.message} [${c.code}, ${c.bump}]`);
+  }
+  lines.push('', `${report.ok ? 'OK' : 'FAIL'}: ${report.summary}`);
+  return lines.join('\n');
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  return fs.stat(p).then((s) => s.isDirectory(), () => false);
+}
+
+export async function planDiffAction(dir: string, base: string): Promise<DiffReport> {
+  const baseDir = (await isDirectory(base)) ? base : await materialiseAtRef(dir, base);
+  try {
+    return diff(await loadPlan(baseDir), await loadPlan(dir));
+  } finally {
+    if (baseDir !== base) await fs.rm(baseDir, { recursive: true, force: true });
+  }
+}
+
+/** Writes the generated module, or with `check` only compares; returns whether the file was current. */
+export async function planCodegenAction(dir: string, out: string, check: boolean): Promise<boolean> {
+  const text = codegen(await loadPlan(dir));
+  const current = await fs.readFile(out, 'utf8').catch(() => undefined);
+  if (check) return current === text;
+  if (current !== text) {
+    await fs.mkdir(path.dirname(out), { recursive: true });
+    await fs.writeFile(out, text);
+  }
+  return current === text;
+}
+
+export async function planDocsAction(dir: string, out: string): Promise<string[]> {
+  const { latest, versions } = await loadPlanVersions(dir);
+  const files = docs(latest, versions);
+  // Event pages of removed events must not linger: the events/ folder is entirely generated.
+  await fs.rm(path.join(out, 'events'), { recursive: true, force: true });
+  for (const [rel, content] of Object.entries(files)) {
+    const target = path.join(out, rel);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.writeFile(target, content);
+  }
+  return Object.keys(files);
+}
+
+export function registerPlanCommands(program: Command): void {
+  const plan = program.command('plan').description('the tracking plan: lint, diff, build, codegen, docs, SQL views');
+
+  plan
+    .command('check')
+    .description('lint the plan and KPI definitions (file:line messages); exits 1 on errors')
+    .action(async () => {
+      const dir = planDir();
+      const { messages, errors } = await planCheckAction(dir);
+      for (const m of messages) console.log(formatMessage(dir, m));
+      console.log(`${errors} error(s), ${messages.length - errors} warning(s)`);
+      if (errors > 0) process.exitCode = 1;
+    });
+
+  plan
+    .command('diff <base>')
+    .description('classify every change from <base> (git ref or directory) to the current plan; exits 1 when the version bump does not match')
+    .option('--json', 'print the report as JSON')
+    .action(async (base: string, opts: { json?: boolean }) => {
+      const report = await planDiffAction(planDir(), base);
+      console.log(opts.json ? JSON.stringify(report, null, 2) : formatDiff(report));
+      if (!report.ok) process.exitCode = 1;
+    });
+
+  plan
+    .command('build')
+    .description('publish the current version as build/plan-<version>.json (never rewrites a published version unless --force)')
+    .option('--force', 'overwrite a published version with different content')
+    .action(async (opts: { force?: boolean }) => {
+      const result = await buildPlan(planDir(), { force: opts.force === true });
+      console.log(`${result.file}: ${result.status}`);
+    });
+
+  plan
+    .command('codegen')
+    .description('generate TypeScript types for the SDK')
+    .requiredOption('--out <file>', 'output file, e.g. src/balise-plan.ts')
+    .option('--check', 'exit 1 when the file is stale instead of writing it')
+    .action(async (opts: { out: string; check?: boolean }) => {
+      const current = await planCodegenAction(planDir(), opts.out, opts.check === true);
+      if (opts.check) {
+        console.log(current ? `${opts.out} is up to date` : `${opts.out} is stale: run \`balise plan codegen --out ${opts.out}\``);
+        if (!current) process.exitCode = 1;
+      } else console.log(`${opts.out}: ${current ? 'unchanged' : 'written'}`);
+    });
+
+  plan
+    .command('docs')
+    .description('write the Markdown catalogue (index + one page per event)')
+    .requiredOption('--out <dir>', 'output directory')
+    .action(async (opts: { out: string }) => {
+      const files = await planDocsAction(planDir(), opts.out);
+      console.log(`wrote ${files.length} file(s) to ${opts.out}`);
+    });
+
+  plan
+    .command('views')
+    .description('print the typed per-event SQL views, or create them with --apply')
+    .option('--apply', 'create or replace the views in the warehouse (server mode; in embedded mode they are applied at start-up)')
+    .action(async (opts: { apply?: boolean }) => {
+      const config = loadConfig();
+      const current = await loadPlan(config.planDir);
+      if (!opts.apply) {
+        console.log(viewsSql(current, config.clickhouse.cluster ? { cluster: config.clickhouse.cluster } : {}));
+        return;
+      }
+      const warehouse = await openWarehouse(config);
+      try {
+        const names = await applyViews(warehouse, current);
+        console.log(`created or replaced ${names.length} view(s): ${names.join(', ')}`);
+      } finally {
+        await warehouse.close();
+      }
+    });
+}

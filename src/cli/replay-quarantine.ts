@@ -1,0 +1,41 @@
+/**
+ * `balise replay quarantine`: the lead's `replay` command calls replayQuarantineAction. In
+ * embedded mode chDB belongs to the running server, so this goes through its admin API
+ * (POST /api/admin/replay/quarantine), which runs replayQuarantine() in that process.
+ */
+import type { Command } from 'commander';
+import { BaliseError } from '../errors.ts';
+import type { ReplayQuarantineResult } from '../warehouse/replay-quarantine.ts';
+import { callApi } from './client.ts';
+
+/** Accepts epoch milliseconds or anything Date.parse understands (2024-01-31, ISO 8601). */
+export function parseSince(value: string | number | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value === 'number') return value;
+  const ms = /^\d+$/.test(value.trim()) ? Number(value) : Date.parse(value);
+  if (!Number.isFinite(ms)) throw new BaliseError('invalid_since', `--since: not a date or epoch milliseconds: "${value}"`);
+  return ms;
+}
+
+export async function replayQuarantineAction(opts: { event?: string; since?: string }, baseUrl?: string): Promise<ReplayQuarantineResult> {
+  const since = parseSince(opts.since);
+  const body: { event?: string; since?: number } = {};
+  if (opts.event) body.event = opts.event;
+  if (since !== undefined) body.since = since;
+  const result = await callApi<ReplayQuarantineResult>('POST', '/api/admin/replay/quarantine', body, baseUrl);
+  console.log(`examined ${result.examined}, moved ${result.moved} into events, still invalid ${result.stillInvalid}`);
+  return result;
+}
+
+/** For a program without the lead's `replay` parent: adds `replay quarantine`. */
+export function registerReplayQuarantineCommand(program: Command): void {
+  const replay = program.commands.find((c) => c.name() === 'replay') ?? program.command('replay').description('replay stored events');
+  replay
+    .command('quarantine')
+    .description('re-validate quarantined events against the current plan; move what now passes into events (exactly once)')
+    .option('--event <name>', 'only this event')
+    .option('--since <date>', 'only events received since this date (ISO date or epoch ms)')
+    .action(async (opts: { event?: string; since?: string }) => {
+      await replayQuarantineAction(opts);
+    });
+}

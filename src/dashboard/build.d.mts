@@ -1,0 +1,2 @@
+export declare const OUT_FILE: string;
+export declare function buildDashboard(options?: { minify?: boolean }): Promise<number>;

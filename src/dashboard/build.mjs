@@ -1,0 +1,31 @@
+// Bundles the dashboard front-end (web/*.ts + Chart.js) into public/app.js.
+// Run directly (`npm run build:dashboard`) or imported by the server (ensureDashboardBuilt).
+import { build } from 'esbuild';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const OUT_FILE = path.join(here, 'public', 'app.js');
+
+/** Builds public/app.js and returns its size in bytes. */
+export async function buildDashboard({ minify = true } = {}) {
+  const result = await build({
+    entryPoints: [path.join(here, 'web', 'main.ts')],
+    outfile: OUT_FILE,
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: ['es2020'],
+    minify,
+    sourcemap: true,
+    metafile: true,
+    legalComments: 'eof',
+    logLevel: 'silent',
+  });
+  return result.metafile.outputs[path.relative(process.cwd(), OUT_FILE)]?.bytes ?? 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const bytes = await buildDashboard();
+  console.log(`dashboard: ${path.relative(process.cwd(), OUT_FILE)} ${(bytes / 1024).toFixed(1)} KB`);
+}

@@ -1,0 +1,32 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildDashboard, OUT_FILE } from './build.mjs';
+
+const WEB_DIR = path.join(import.meta.dirname, 'web');
+export const DASHBOARD_BUNDLE = OUT_FILE;
+
+function newestSource(): number {
+  return Math.max(...fs.readdirSync(WEB_DIR).map((name) => fs.statSync(path.join(WEB_DIR, name)).mtimeMs));
+}
+
+function isStale(): boolean {
+  try {
+    return fs.statSync(OUT_FILE).mtimeMs < newestSource();
+  } catch {
+    return true;
+  }
+}
+
+let building: Promise<void> | undefined;
+
+/**
+ * Builds public/app.js when it is missing or older than its sources (once per process).
+ * The lead calls it at start-up so the first page load does not pay for the build.
+ */
+export function ensureDashboardBuilt(): Promise<void> {
+  building ??= (isStale() ? buildDashboard().then(() => undefined) : Promise.resolve()).catch((error: unknown) => {
+    building = undefined;
+    throw error;
+  });
+  return building;
+}

@@ -1,0 +1,91 @@
+import path from 'node:path';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import cookieParser from 'cookie-parser';
+import { constantTimeEquals } from '../ingest/auth.ts';
+import { presentedAdminToken, SESSION_COOKIE } from './auth.ts';
+import { DASHBOARD_BUNDLE, ensureDashboardBuilt } from './bundle.ts';
+import { appPage, loginPage } from './pages.ts';
+
+export { ensureDashboardBuilt } from './bundle.ts';
+
+const PUBLIC_DIR = path.join(import.meta.dirname, 'public');
+const SESSION_MS = 12 * 3_600_000;
+
+/** No inline script or style anywhere: everything the page runs comes from /dashboard/app.js. */
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('Content-Security-Policy', CSP);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('X-Frame-Options', 'DENY');
+  next();
+}
+
+function sendHtml(res: Response, html: string, status = 200): void {
+  res.status(status).setHeader('Cache-Control', 'no-store').type('html').send(html);
+}
+
+/**
+ * The built-in dashboard: GET / (the app, logged-in only), GET/POST /login, POST /logout and the
+ * static assets under /dashboard/. The data comes from the admin API (/api/*), which accepts the
+ * same cookie. Mount it after the admin router.
+ */
+export function createDashboardRouter(opts: { adminToken: string }): Router {
+  const router = express.Router();
+  const loggedIn = (req: Request) => {
+    const token = presentedAdminToken(req);
+    return token !== undefined && constantTimeEquals(token, opts.adminToken);
+  };
+  // Middleware per route, so requests for other routers (/api, /v1) pass through untouched.
+  const parseCookies = cookieParser();
+  const page: RequestHandler = (req, res, next) => parseCookies(req, res, (error?: unknown) => (error ? next(error) : securityHeaders(req, res, next)));
+
+  router.get('/', page, (req, res) => {
+    if (!loggedIn(req)) return res.redirect(302, '/login');
+    sendHtml(res, appPage());
+  });
+  router.get('/login', page, (req, res) => {
+    if (loggedIn(req)) return res.redirect(302, '/');
+    sendHtml(res, loginPage(false));
+  });
+  router.post('/login', page, express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
+    const token = (req.body as Record<string, unknown> | undefined)?.token;
+    if (typeof token !== 'string' || !constantTimeEquals(token, opts.adminToken)) {
+      // A short pause makes guessing slower without holding any state.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      return sendHtml(res, loginPage(true), 401);
+    }
+    res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/', maxAge: SESSION_MS });
+    res.redirect(303, '/');
+  });
+  router.post('/logout', page, (req, res) => {
+    res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
+    res.redirect(303, '/login');
+  });
+
+  router.get('/dashboard/app.js', page, async (_req, res, next) => {
+    try {
+      await ensureDashboardBuilt();
+    } catch (error) {
+      return next(error);
+    }
+    res.setHeader('Cache-Control', 'no-cache');
+    res.type('application/javascript').sendFile(DASHBOARD_BUNDLE);
+  });
+  router.get('/dashboard/style.css', page, (_req, res) => {
+    res.setHeader('Cache-Control', 'no-cache');
+    res.type('text/css').sendFile(path.join(PUBLIC_DIR, 'style.css'));
+  });
+  return router;
+}

@@ -1,0 +1,73 @@
+import express, { type Request, type Response, type Router } from 'express';
+import cookieParser from 'cookie-parser';
+import type { Warehouse } from '../warehouse/client.ts';
+import { requireAdmin } from './auth.ts';
+
+const DAY_MS = 86_400_000;
+const MAX_DAYS = 366;
+
+export interface TrendsResult {
+  from: string;
+  to: string;
+  /** Every day of the range (UTC, YYYY-MM-DD), so missing days plot as 0. */
+  days: string[];
+  /** The busiest events first; counts aligned with `days`. */
+  series: { event: string; total: number; counts: number[] }[];
+}
+
+/** `YYYY-MM-DD` or ISO text → epoch ms of that UTC day's start; undefined when absent or invalid. */
+function dayParam(value: unknown): number | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : Math.floor(ms / DAY_MS) * DAY_MS;
+}
+
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** Counts per day by event over [from, to] (whole UTC days), the `limit` busiest track events. */
+export async function eventTrends(warehouse: Warehouse, fromMs: number, toMs: number, limit: number): Promise<TrendsResult> {
+  const result = await warehouse.client.query({
+    query: `SELECT event, toString(toDate(timestamp)) AS day, count() AS n FROM events
+      WHERE type = 'track' AND timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND timestamp < fromUnixTimestamp64Milli({to:Int64})
+        AND event IN (SELECT event FROM events WHERE type = 'track' AND timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND timestamp < fromUnixTimestamp64Milli({to:Int64}) GROUP BY event ORDER BY count() DESC, event LIMIT {limit:UInt32})
+      GROUP BY event, day ORDER BY event, day`,
+    query_params: { from: fromMs, to: toMs + DAY_MS, limit },
+    format: 'JSONEachRow',
+  });
+  const rows = await result.json<{ event: string; day: string; n: string }>();
+  const days: string[] = [];
+  for (let d = fromMs; d <= toMs; d += DAY_MS) days.push(isoDay(d));
+  const index = new Map(days.map((d, i) => [d, i]));
+  const byEvent = new Map<string, number[]>();
+  for (const row of rows) {
+    const counts = byEvent.get(row.event) ?? days.map(() => 0);
+    const i = index.get(row.day);
+    if (i !== undefined) counts[i] = Number(row.n);
+    byEvent.set(row.event, counts);
+  }
+  const series = [...byEvent.entries()]
+    .map(([event, counts]) => ({ event, counts, total: counts.reduce((a, b) => a + b, 0) }))
+    .sort((a, b) => b.total - a.total || a.event.localeCompare(b.event));
+  return { from: isoDay(fromMs), to: isoDay(toMs), days, series };
+}
+
+/** GET /api/trends?from=YYYY-MM-DD&to=YYYY-MM-DD&limit=8, behind the admin token. Default: the last 30 days. */
+export function createTrendsRouter(opts: { warehouse: Warehouse; adminToken: string; now?: () => number }): Router {
+  const router = express.Router();
+  router.get('/api/trends', cookieParser(), requireAdmin(opts.adminToken), (req: Request, res: Response) => {
+    const today = Math.floor((opts.now ?? Date.now)() / DAY_MS) * DAY_MS;
+    const toMs = dayParam(req.query.to) ?? today;
+    const fromMs = dayParam(req.query.from) ?? toMs - 29 * DAY_MS;
+    const limitRaw = Number(req.query.limit ?? 8);
+    const limit = Number.isInteger(limitRaw) && limitRaw > 0 && limitRaw <= 50 ? limitRaw : 8;
+    if (toMs < fromMs || (toMs - fromMs) / DAY_MS >= MAX_DAYS) {
+      res.status(400).json({ code: 'invalid_range', message: `from must be before to, at most ${MAX_DAYS} days apart` });
+      return;
+    }
+    eventTrends(opts.warehouse, fromMs, toMs, limit).then(
+      (trends) => res.json(trends),
+      () => res.status(500).json({ code: 'internal_error', message: 'could not read event trends' }),
+    );
+  });
+  return router;
+}

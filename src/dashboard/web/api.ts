@@ -1,0 +1,25 @@
+/** Calls to the admin API with the login cookie; a 401 sends the user back to the login form. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function getJson<T>(path: string, params: Record<string, string | undefined> = {}): Promise<T> {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value) query.set(key, value);
+  const qs = query.toString();
+  const url = qs ? `${path}?${qs}` : path;
+  const response = await fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } });
+  if (response.status === 401) {
+    window.location.assign('/login');
+    throw new ApiError(401, 'unauthorized', 'signed out');
+  }
+  const body = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
+  if (!response.ok) throw new ApiError(response.status, body.code ?? 'http_error', body.message ?? `HTTP ${response.status}`);
+  return body as T;
+}

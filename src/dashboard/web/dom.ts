@@ -1,0 +1,50 @@
+/**
+ * DOM building without innerHTML: every piece of data becomes a text node, so event names or
+ * property values such as `<img onerror=…>` are shown as text and never parsed as markup.
+ */
+type Child = Node | string | number | null | undefined | false;
+type Attrs = Record<string, string | number | boolean | undefined>;
+
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === false) continue;
+    // Attribute values are never interpreted as markup; `on*` handlers are refused outright.
+    if (/^on/i.test(name)) throw new Error(`refusing event-handler attribute ${name}`);
+    node.setAttribute(name, value === true ? '' : String(value));
+  }
+  append(node, ...children);
+  return node;
+}
+
+export function append(parent: Node, ...children: Child[]): void {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    parent.appendChild(typeof child === 'string' || typeof child === 'number' ? document.createTextNode(String(child)) : child);
+  }
+}
+
+export function clear(node: Element): void {
+  node.replaceChildren();
+}
+
+export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`#${id} missing from the page`);
+  return node as T;
+}
+
+export interface Column<T> {
+  header: string;
+  cell: (row: T) => Child;
+  numeric?: boolean;
+}
+
+/** An accessible data table with a caption; `empty` is shown as one row when there is no data. */
+export function table<T>(caption: string, columns: Column<T>[], rows: T[], empty = 'No data for this period.', attrs: Attrs = {}): HTMLElement {
+  const head = el('tr', {}, ...columns.map((c) => el('th', { scope: 'col', class: c.numeric ? 'num' : undefined }, c.header)));
+  const body = rows.length
+    ? rows.map((row) => el('tr', {}, ...columns.map((c, i) => (i === 0 ? el('th', { scope: 'row' }, c.cell(row)) : el('td', { class: c.numeric ? 'num' : undefined }, c.cell(row))))))
+    : [el('tr', {}, el('td', { colspan: columns.length, class: 'empty' }, empty))];
+  return el('div', { class: 'table-wrap' }, el('table', attrs, el('caption', {}, caption), el('thead', {}, head), el('tbody', {}, ...body)));
+}

@@ -1,0 +1,115 @@
+import type { LoadHealth, PlanHealth } from '../health-queries.ts';
+import { getJson } from './api.ts';
+import { chartBox, draw, PALETTE } from './charts.ts';
+import { append, byId, clear, el, table } from './dom.ts';
+import { formatCount, formatDuration, formatPercent } from './format.ts';
+import type { Range } from './range.ts';
+
+export type PlanHealthResponse = PlanHealth & { planVersion: string; versions: string[]; plannedNeverSeen: string[]; unplannedSeen: PlanHealth['eventsSeen'] };
+export type PipelineHealthResponse = LoadHealth & { queue: Record<string, number>; deadLetter: number };
+
+type RuleRow = PlanHealth['violationsByRule'][number] & { rate: number };
+
+/**
+ * Violation rate of a rule on an event: quarantined-for-this-rule / (stored + quarantined) events
+ * of that name. An event breaking two rules is quarantined once, so the largest rule count of an
+ * event stands in for its quarantined total (exact with one rule, a lower bound otherwise).
+ */
+export function violationRates(health: Pick<PlanHealth, 'violationsByRule' | 'eventsSeen'>): RuleRow[] {
+  const stored = new Map<string, number>();
+  for (const e of health.eventsSeen) stored.set(e.event, (stored.get(e.event) ?? 0) + e.events);
+  const quarantined = new Map<string, number>();
+  for (const v of health.violationsByRule) quarantined.set(v.event, Math.max(quarantined.get(v.event) ?? 0, v.count));
+  return health.violationsByRule.map((v) => {
+    const total = (stored.get(v.event) ?? 0) + (quarantined.get(v.event) ?? 0);
+    return { ...v, rate: total > 0 ? v.count / total : 0 };
+  });
+}
+
+function stat(label: string, value: string, field: string, tone = ''): HTMLElement {
+  return el('div', { class: `stat ${tone}`, 'data-stat': field }, el('dt', {}, label), el('dd', {}, value));
+}
+
+function freshnessTone(seconds: number | null): string {
+  if (seconds === null) return 'warn';
+  return seconds > 3600 ? 'warn' : 'ok';
+}
+
+export async function renderDataHealth(range: Range): Promise<void> {
+  const [health, pipeline] = await Promise.all([getJson<PlanHealthResponse>('/api/health/plan', { from: range.from }), getJson<PipelineHealthResponse>('/api/health/pipeline')]);
+  const root = byId('health-body');
+  clear(root);
+  const total = health.acceptedTotal + health.quarantinedTotal;
+  append(
+    root,
+    el(
+      'dl',
+      { class: 'stats' },
+      stat('Plan version', health.planVersion, 'plan-version'),
+      stat('Events stored', formatCount(health.acceptedTotal), 'accepted'),
+      stat('Quarantined', `${formatCount(health.quarantinedTotal)} (${formatPercent(total ? health.quarantinedTotal / total : 0)})`, 'quarantined', health.quarantinedTotal ? 'warn' : 'ok'),
+      stat('Freshness', pipeline.freshnessSeconds === null ? 'no data yet' : `${formatDuration(pipeline.freshnessSeconds * 1000)} ago`, 'freshness', freshnessTone(pipeline.freshnessSeconds)),
+    ),
+    el(
+      'div',
+      { class: 'split' },
+      table('Events by plan version', [
+        { header: 'Plan version', cell: (r: PlanHealth['eventsByPlanVersion'][number]) => r.plan_version || '(none)' },
+        { header: 'Status', cell: (r) => r.plan_status },
+        { header: 'Events', cell: (r) => formatCount(r.events), numeric: true },
+      ], health.eventsByPlanVersion),
+      table('Violation rate by event and rule', [
+        { header: 'Event', cell: (r: RuleRow) => r.event },
+        { header: 'Rule', cell: (r) => r.rule },
+        { header: 'Version', cell: (r) => r.plan_version },
+        { header: 'Quarantined', cell: (r) => formatCount(r.count), numeric: true },
+        { header: 'Rate', cell: (r) => formatPercent(r.rate), numeric: true },
+      ], violationRates(health).slice(0, 20), 'No violations in this period.'),
+    ),
+    table('Quarantine examples (latest per event and rule)', [
+      { header: 'Event', cell: (q: PlanHealth['quarantineExamples'][number]) => q.event || '(no name)' },
+      { header: 'Rules', cell: (q) => q.reasons.join(', ') },
+      { header: 'Details', cell: (q) => el('code', { class: 'wrap' }, q.violations.length > 300 ? `${q.violations.slice(0, 300)}…` : q.violations) },
+      { header: 'Received', cell: (q) => q.received_at },
+    ], health.quarantineExamples.slice(0, 10), 'Nothing in quarantine.', { 'data-quarantine': 'examples' }),
+    el(
+      'div',
+      { class: 'split' },
+      el('div', {}, el('h3', {}, 'Planned events never seen'), list(health.plannedNeverSeen, 'Every planned event was seen.')),
+      table('Unplanned events seen', [
+        { header: 'Event', cell: (r: PlanHealth['eventsSeen'][number]) => r.event },
+        { header: 'Events', cell: (r) => formatCount(r.events), numeric: true },
+        { header: 'Last seen', cell: (r) => r.last_seen },
+      ], health.unplannedSeen, 'No unplanned events.', { 'data-unplanned': 'events' }),
+    ),
+  );
+}
+
+function list(items: string[], empty: string): HTMLElement {
+  return items.length ? el('ul', { class: 'pills' }, ...items.map((i) => el('li', {}, i))) : el('p', { class: 'muted' }, empty);
+}
+
+export async function renderPipeline(): Promise<void> {
+  const p = await getJson<PipelineHealthResponse>('/api/health/pipeline');
+  const root = byId('pipeline-body');
+  clear(root);
+  const depth = (p.queue.waiting ?? 0) + (p.queue.prioritized ?? 0) + (p.queue.delayed ?? 0);
+  const chart = chartBox('Rows inserted per minute over the last hour', 160);
+  append(
+    root,
+    el(
+      'dl',
+      { class: 'stats' },
+      stat('Queue depth', `${formatCount(depth)} waiting · ${formatCount(p.queue.active ?? 0)} active`, 'queue-depth', depth > 10_000 ? 'warn' : 'ok'),
+      stat('Insert rate', `${formatCount(p.insertedLastMinute)} rows / min`, 'insert-rate'),
+      stat('Lag', p.freshnessSeconds === null ? 'no data yet' : formatDuration(p.freshnessSeconds * 1000), 'lag', freshnessTone(p.freshnessSeconds)),
+      stat('Dead letter', formatCount(p.deadLetter), 'dead-letter', p.deadLetter ? 'bad' : 'ok'),
+    ),
+    chart.box,
+  );
+  draw(chart.canvas, {
+    type: 'bar',
+    data: { labels: p.insertedPerMinute.map((m) => m.minute.slice(11, 16)), datasets: [{ label: 'Rows inserted', data: p.insertedPerMinute.map((m) => m.rows), backgroundColor: PALETTE[2] }] },
+    options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: false } } },
+  });
+}

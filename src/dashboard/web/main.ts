@@ -1,0 +1,55 @@
+/** Dashboard entry point: reads the date range, loads every section, reports progress in #status. */
+import { byId } from './dom.ts';
+import { renderFunnels } from './funnels.ts';
+import { renderDataHealth, renderPipeline } from './health.ts';
+import { renderKpis } from './kpis.ts';
+import { defaultRange, type Range } from './range.ts';
+import { renderTrends } from './trends.ts';
+
+const status = byId('status');
+const form = byId<HTMLFormElement>('range');
+const fromInput = byId<HTMLInputElement>('from');
+const toInput = byId<HTMLInputElement>('to');
+
+function currentRange(): Range {
+  const fallback = defaultRange();
+  return { from: fromInput.value || fallback.from, to: toInput.value || fallback.to };
+}
+
+async function section(name: string, work: () => Promise<void>, failures: string[]): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    failures.push(`${name} (${(error as Error).message})`);
+  }
+}
+
+async function loadAll(): Promise<void> {
+  const range = currentRange();
+  status.textContent = 'Loading…';
+  document.body.setAttribute('aria-busy', 'true');
+  const started = performance.now();
+  const failures: string[] = [];
+  await Promise.all([
+    section('KPIs', () => renderKpis(range), failures),
+    section('funnels', () => renderFunnels(range), failures),
+    section('trends', () => renderTrends(range), failures),
+    section('data health', () => renderDataHealth(range), failures),
+    section('pipeline', () => renderPipeline(), failures),
+  ]);
+  document.body.setAttribute('aria-busy', 'false');
+  const took = Math.round(performance.now() - started);
+  status.textContent = failures.length
+    ? `Could not load: ${failures.join('; ')}`
+    : `Loaded ${range.from} to ${range.to} in ${took} ms.`;
+  status.className = failures.length ? 'status error' : 'status';
+}
+
+const initial = defaultRange();
+fromInput.value = initial.from;
+toInput.value = initial.to;
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void loadAll();
+});
+void loadAll();

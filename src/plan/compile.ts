@@ -1,0 +1,143 @@
+/**
+ * Turns the plan's versions into a PlanValidator. Every JSON Schema is compiled once, when the
+ * validator is built (identical schemas shared across versions compile once); validate() only
+ * looks up and runs compiled functions.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { NormalizedEvent, PlanValidator, PlanVerdict, Violation } from '../types.ts';
+import { PlanInvalidError } from './errors.ts';
+import { loadPlanVersions, type PlanVersions } from './load.ts';
+import type { EnforcementMode, PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
+
+interface CompiledEvent {
+  event: PlanEvent;
+  mode: EnforcementMode;
+  validate: ValidateFunction;
+}
+
+interface CompiledVersion {
+  plan: TrackingPlan;
+  events: Map<string, CompiledEvent>;
+  traits: ValidateFunction;
+}
+
+/** Which version validates an event: the declared one when published, else the latest. */
+export function resolveVersion(versions: readonly string[], latest: string, declared: string | undefined): { version: string; known: boolean } {
+  if (declared === undefined || declared === '') return { version: latest, known: true };
+  return versions.includes(declared) ? { version: declared, known: true } : { version: latest, known: false };
+}
+
+export function objectSchema(properties: Record<string, PropertySchema>, required: string[]): PropertySchema {
+  return { type: 'object', properties, required };
+}
+
+export function eventKey(kind: string, name: string): string {
+  return `${kind}:${name}`;
+}
+
+export function newAjv(): Ajv {
+  // strict is off at run time: `plan check` is where schema mistakes are reported.
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats.default(ajv);
+  return ajv;
+}
+
+/** ajv errors → violations with JSON pointers into the event ("/properties/daily_rate"). */
+export function toViolations(base: '/properties' | '/traits', errors: ErrorObject[] | null | undefined): Violation[] {
+  return (errors ?? []).map((e) => {
+    if (e.keyword === 'required') {
+      const missing = String(e.params.missingProperty);
+      return { path: `${base}${e.instancePath}/${missing}`, rule: 'required', message: `required property "${missing}" is missing` };
+    }
+    const pathTo = `${base}${e.instancePath}`;
+    const name = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : base.slice(1);
+    const allowed = e.keyword === 'enum' ? `: ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` : '';
+    return { path: pathTo, rule: e.keyword, message: `${name} ${e.message ?? 'is invalid'}${allowed}` };
+  });
+}
+
+function compileVersion(plan: TrackingPlan, compile: (schema: PropertySchema, where: string) => ValidateFunction): CompiledVersion {
+  const events = new Map<string, CompiledEvent>();
+  for (const event of plan.events) {
+    events.set(eventKey(event.kind, event.name), {
+      event,
+      mode: event.mode ?? plan.defaults.mode,
+      validate: compile(objectSchema(event.properties, event.required), `${plan.version} ${event.file}`),
+    });
+  }
+  return { plan, events, traits: compile(objectSchema(plan.traits.properties, plan.traits.required), `${plan.version} traits`) };
+}
+
+function verdict(status: PlanVerdict['status'], planVersion: string, violations: Violation[]): PlanVerdict {
+  return { status, planVersion, violations };
+}
+
+/** Builds the validator from already-loaded versions (pure apart from ajv compilation). */
+export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
+  const ajv = newAjv();
+  const cache = new Map<string, ValidateFunction>();
+  const compile = (schema: PropertySchema, where: string): ValidateFunction => {
+    const key = JSON.stringify(schema);
+    let fn = cache.get(key);
+    if (!fn) {
+      try {
+        fn = ajv.compile(schema);
+      } catch (err) {
+        throw new PlanInvalidError(`invalid JSON Schema in plan ${where}: ${(err as Error).message}`);
+      }
+      cache.set(key, fn);
+    }
+    return fn;
+  };
+  const compiled = new Map(loaded.versions.map((p) => [p.version, compileVersion(p, compile)]));
+  const versions = Object.freeze(loaded.versions.map((p) => p.version));
+  const latestVersion = loaded.latest.version;
+
+  return {
+    latestVersion,
+    versions,
+    validate(event: NormalizedEvent): PlanVerdict {
+      const { version, known } = resolveVersion(versions, latestVersion, event.declaredPlanVersion);
+      const target = compiled.get(version)!;
+      const notes: Violation[] = known
+        ? []
+        : [{ path: '/context/plan/version', rule: 'unknown_plan_version', message: `plan version "${event.declaredPlanVersion}" is not published; validated against ${latestVersion}` }];
+      const withNotes = (status: PlanVerdict['status'], violations: Violation[] = []): PlanVerdict => {
+        const all = [...notes, ...violations];
+        return verdict(status === 'valid' && all.length > 0 ? 'warned' : status, version, all);
+      };
+
+      if (event.type === 'group' || event.type === 'alias') return withNotes('valid');
+      if (event.type === 'identify') {
+        // Traits never quarantine: an identify also links anonymous and known ids, and losing
+        // that link would silently split people in every funnel. Violations are still recorded.
+        if (target.traits(event.traits)) return withNotes('valid');
+        return withNotes('warned', toViolations('/traits', target.traits.errors));
+      }
+
+      const planned = target.events.get(eventKey(event.type, event.event));
+      if (!planned) {
+        // Pages and screens are only checked when planned: most apps send many more than they plan.
+        if (event.type !== 'track') return withNotes('unplanned');
+        if (target.plan.defaults.unplanned === 'quarantine') {
+          return withNotes('quarantined', [{ path: '/event', rule: 'unplanned_event', message: `event "${event.event}" is not in tracking plan ${version}` }]);
+        }
+        return withNotes('unplanned');
+      }
+
+      const violations = planned.validate(event.properties) ? [] : toViolations('/properties', planned.validate.errors);
+      const deprecated: Violation[] = planned.event.status === 'deprecated'
+        ? [{ path: '/event', rule: 'deprecated_event', message: `event "${event.event}" is deprecated in tracking plan ${version}` }]
+        : [];
+      if (violations.length > 0 && planned.mode === 'enforce') return withNotes('quarantined', [...deprecated, ...violations]);
+      const all = [...deprecated, ...violations];
+      return withNotes(all.length > 0 ? 'warned' : 'valid', all);
+    },
+  };
+}
+
+/** Loads every published version plus the YAML plan and compiles them once. */
+export async function loadPlanValidator(planDir: string): Promise<PlanValidator> {
+  return compilePlanValidator(await loadPlanVersions(planDir));
+}

@@ -1,0 +1,267 @@
+/**
+ * Classifies every change between two tracking plans and checks the version bump. Pure.
+ * "Breaking" means an event that was valid under the old plan may be rejected (or lose data)
+ * under the new one; anything that only widens what is accepted is not.
+ */
+import type { JsonValue } from '../types.ts';
+import type { PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
+import { BUMP_RANK, bumpBetween, type Bump } from './semver.ts';
+
+export type ChangeLevel = 'breaking' | 'non_breaking';
+
+export interface PlanChange {
+  level: ChangeLevel;
+  /** Smallest bump this change needs on its own. */
+  bump: Exclude<Bump, 'none'>;
+  code: string;
+  /** "events/<name>", "events/<name>/properties/<prop>", "traits/<prop>" or "plan". */
+  target: string;
+  message: string;
+}
+
+export interface DiffReport {
+  from: string;
+  to: string;
+  changes: PlanChange[];
+  breaking: boolean;
+  requiredBump: Bump;
+  actualBump: Bump | 'downgrade' | 'invalid';
+  ok: boolean;
+  summary: string;
+}
+
+const breaking = (code: string, target: string, message: string): PlanChange => ({ level: 'breaking', bump: 'major', code, target, message });
+const addition = (code: string, target: string, message: string): PlanChange => ({ level: 'non_breaking', bump: 'minor', code, target, message });
+const cosmetic = (code: string, target: string, message: string): PlanChange => ({ level: 'non_breaking', bump: 'patch', code, target, message });
+
+function same(a: unknown, b: unknown): boolean {
+  return stable(a) === stable(b);
+}
+
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'undefined';
+}
+
+/** The set of JSON types a schema accepts (undefined = any). integer ⊂ number. */
+function typeSet(schema: PropertySchema): Set<string> | undefined {
+  const t = schema.type;
+  if (t === undefined) return undefined;
+  const list = Array.isArray(t) ? t.filter((x): x is string => typeof x === 'string') : typeof t === 'string' ? [t] : [];
+  return new Set(list);
+}
+
+function typeAccepts(types: Set<string> | undefined, t: string): boolean {
+  if (!types) return true;
+  return types.has(t) || (t === 'integer' && types.has('number'));
+}
+
+const LOWER_BOUNDS = ['minimum', 'exclusiveMinimum', 'minLength', 'minItems'] as const;
+const UPPER_BOUNDS = ['maximum', 'exclusiveMaximum', 'maxLength', 'maxItems'] as const;
+/** Keywords diffed explicitly; any other keyword change is treated as breaking (conservative). */
+const HANDLED = new Set<string>(['type', 'enum', 'pattern', 'format', 'description', 'examples', 'deprecated', 'items', ...LOWER_BOUNDS, ...UPPER_BOUNDS]);
+
+function num(v: JsonValue | undefined): number | undefined {
+  return typeof v === 'number' ? v : undefined;
+}
+
+/** Changes of one property schema (recursing into array items). */
+export function diffProperty(target: string, before: PropertySchema, after: PropertySchema): PlanChange[] {
+  const out: PlanChange[] = [];
+  const tb = typeSet(before);
+  const ta = typeSet(after);
+  if (!same(before.type, after.type)) {
+    const narrowed = tb === undefined ? ta !== undefined : [...tb].some((t) => !typeAccepts(ta, t));
+    out.push(narrowed
+      ? breaking('type_changed', target, `type changed from ${JSON.stringify(before.type ?? 'any')} to ${JSON.stringify(after.type ?? 'any')}`)
+      : addition('type_widened', target, `type widened from ${JSON.stringify(before.type)} to ${JSON.stringify(after.type ?? 'any')}`));
+  }
+
+  const eb = Array.isArray(before.enum) ? before.enum : undefined;
+  const ea = Array.isArray(after.enum) ? after.enum : undefined;
+  if (!same(eb, ea)) {
+    if (ea === undefined) out.push(addition('enum_removed', target, 'enum constraint removed (any value accepted)'));
+    else if (eb === undefined) out.push(breaking('enum_added', target, `enum constraint added: ${JSON.stringify(ea)}`));
+    else {
+      const removed = eb.filter((v) => !ea.some((w) => same(v, w)));
+      const added = ea.filter((v) => !eb.some((w) => same(v, w)));
+      if (removed.length > 0) out.push(breaking('enum_narrowed', target, `enum values removed: ${JSON.stringify(removed)}`));
+      if (added.length > 0) out.push(addition('enum_widened', target, `enum values added: ${JSON.stringify(added)}`));
+      if (removed.length === 0 && added.length === 0) out.push(cosmetic('enum_reordered', target, 'enum values reordered'));
+    }
+  }
+
+  for (const key of LOWER_BOUNDS) {
+    const b = num(before[key]);
+    const a = num(after[key]);
+    if (b === a) continue;
+    if (a !== undefined && (b === undefined || a > b)) out.push(breaking('range_narrowed', target, `${key} ${b === undefined ? 'added' : `raised from ${b}`} to ${a}`));
+    else out.push(addition('range_widened', target, `${key} ${a === undefined ? `${b} removed` : `lowered from ${b} to ${a}`}`));
+  }
+  for (const key of UPPER_BOUNDS) {
+    const b = num(before[key]);
+    const a = num(after[key]);
+    if (b === a) continue;
+    if (a !== undefined && (b === undefined || a < b)) out.push(breaking('range_narrowed', target, `${key} ${b === undefined ? 'added' : `lowered from ${b}`} to ${a}`));
+    else out.push(addition('range_widened', target, `${key} ${a === undefined ? `${b} removed` : `raised from ${b} to ${a}`}`));
+  }
+
+  for (const key of ['pattern', 'format'] as const) {
+    if (same(before[key], after[key])) continue;
+    if (after[key] === undefined) out.push(addition(`${key}_removed`, target, `${key} ${JSON.stringify(before[key])} removed`));
+    else if (before[key] === undefined) out.push(breaking(`${key}_added`, target, `${key} ${JSON.stringify(after[key])} added`));
+    else out.push(breaking(`${key}_changed`, target, `${key} changed from ${JSON.stringify(before[key])} to ${JSON.stringify(after[key])}`));
+  }
+
+  const ib = isSchema(before.items) ? before.items : undefined;
+  const ia = isSchema(after.items) ? after.items : undefined;
+  if (!same(ib, ia)) {
+    if (ib && ia) out.push(...diffProperty(`${target}/items`, ib, ia));
+    else if (ia) out.push(breaking('constraint_changed', `${target}/items`, 'items schema added'));
+    else out.push(addition('range_widened', `${target}/items`, 'items schema removed'));
+  }
+
+  if (!same(before.description, after.description)) out.push(cosmetic('description_changed', target, 'description changed'));
+  if (!same(before.examples, after.examples) || !same(before.deprecated, after.deprecated)) out.push(cosmetic('annotation_changed', target, 'examples or deprecated flag changed'));
+
+  const others = new Set([...Object.keys(before), ...Object.keys(after)].filter((k) => !HANDLED.has(k)));
+  for (const key of [...others].sort()) {
+    if (!same(before[key], after[key])) out.push(breaking('constraint_changed', target, `${key} changed from ${stable(before[key])} to ${stable(after[key])}`));
+  }
+  return out;
+}
+
+function isSchema(v: JsonValue | undefined): v is PropertySchema {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function sameSchema(a: PropertySchema, b: PropertySchema): boolean {
+  const { description: _da, ...ra } = a;
+  const { description: _db, ...rb } = b;
+  return same(ra, rb);
+}
+
+/** Property sets (event properties or traits). */
+function diffProperties(
+  base: string,
+  before: { properties: Record<string, PropertySchema>; required: string[] },
+  after: { properties: Record<string, PropertySchema>; required: string[] },
+): PlanChange[] {
+  const out: PlanChange[] = [];
+  const removed = Object.keys(before.properties).filter((p) => !(p in after.properties)).sort();
+  const added = Object.keys(after.properties).filter((p) => !(p in before.properties)).sort();
+  for (const p of removed) {
+    const renamedTo = added.find((q) => sameSchema(before.properties[p]!, after.properties[q]!));
+    out.push(renamedTo
+      ? breaking('property_renamed', `${base}/${p}`, `property "${p}" removed, apparently renamed to "${renamedTo}"`)
+      : breaking('property_removed', `${base}/${p}`, `property "${p}" removed`));
+  }
+  for (const p of added) {
+    out.push(after.required.includes(p)
+      ? breaking('required_property_added', `${base}/${p}`, `required property "${p}" added`)
+      : addition('property_added', `${base}/${p}`, `optional property "${p}" added`));
+  }
+  for (const p of Object.keys(before.properties).filter((q) => q in after.properties).sort()) {
+    const target = `${base}/${p}`;
+    const wasRequired = before.required.includes(p);
+    const isRequired = after.required.includes(p);
+    if (!wasRequired && isRequired) out.push(breaking('property_made_required', target, `property "${p}" is now required`));
+    if (wasRequired && !isRequired) out.push(addition('property_made_optional', target, `property "${p}" is now optional`));
+    out.push(...diffProperty(target, before.properties[p]!, after.properties[p]!));
+  }
+  return out;
+}
+
+function diffEvent(before: PlanEvent, after: PlanEvent, beforeMode: string, afterMode: string): PlanChange[] {
+  const target = `events/${after.name}`;
+  const out: PlanChange[] = [];
+  if (before.kind !== after.kind) out.push(breaking('kind_changed', target, `kind changed from ${before.kind} to ${after.kind}`));
+  if (before.status !== after.status) {
+    out.push(addition(after.status === 'deprecated' ? 'event_deprecated' : 'event_undeprecated', target, `status changed from ${before.status} to ${after.status}`));
+  }
+  if (beforeMode !== afterMode) {
+    // warn → enforce sends events that used to be stored to quarantine instead.
+    out.push(afterMode === 'enforce'
+      ? breaking('mode_enforced', target, `mode changed from ${beforeMode} to ${afterMode}`)
+      : addition('mode_relaxed', target, `mode changed from ${beforeMode} to ${afterMode}`));
+  }
+  if (before.description !== after.description) out.push(cosmetic('description_changed', target, 'description changed'));
+  if (before.owner !== after.owner) out.push(cosmetic('owner_changed', target, `owner changed from "${before.owner}" to "${after.owner}"`));
+  if (!same([...before.kpis].sort(), [...after.kpis].sort())) out.push(cosmetic('kpis_changed', target, `KPIs changed from ${JSON.stringify(before.kpis)} to ${JSON.stringify(after.kpis)}`));
+  out.push(...diffProperties(`${target}/properties`, before, after));
+  return out;
+}
+
+function eventsByKey(plan: TrackingPlan): Map<string, PlanEvent> {
+  return new Map(plan.events.map((e) => [`${e.kind}:${e.name}`, e]));
+}
+
+/** Every change from `before` to `after`, classified. */
+export function classifyChanges(before: TrackingPlan, after: TrackingPlan): PlanChange[] {
+  const out: PlanChange[] = [];
+  const b = eventsByKey(before);
+  const a = eventsByKey(after);
+  const removed = [...b.keys()].filter((k) => !a.has(k)).sort();
+  const added = [...a.keys()].filter((k) => !b.has(k)).sort();
+  for (const key of removed) {
+    const e = b.get(key)!;
+    const renamedTo = added.map((k) => a.get(k)!).find((n) => n.kind === e.kind && same(n.properties, e.properties) && same([...n.required].sort(), [...e.required].sort()));
+    out.push(renamedTo
+      ? breaking('event_renamed', `events/${e.name}`, `${e.kind} "${e.name}" removed, apparently renamed to "${renamedTo.name}"`)
+      : breaking('event_removed', `events/${e.name}`, `${e.kind} "${e.name}" removed`));
+  }
+  for (const key of added) {
+    const e = a.get(key)!;
+    out.push(addition('event_added', `events/${e.name}`, `${e.kind} "${e.name}" added`));
+  }
+  for (const key of [...b.keys()].filter((k) => a.has(k)).sort()) {
+    const eb = b.get(key)!;
+    const ea = a.get(key)!;
+    out.push(...diffEvent(eb, ea, eb.mode ?? before.defaults.mode, ea.mode ?? after.defaults.mode));
+  }
+  out.push(...diffProperties('traits', before.traits, after.traits));
+
+  if (before.defaults.unplanned !== after.defaults.unplanned) {
+    out.push(after.defaults.unplanned === 'quarantine'
+      ? breaking('unplanned_quarantined', 'plan', 'unplanned events are now quarantined')
+      : addition('unplanned_allowed', 'plan', 'unplanned events are now allowed'));
+  }
+  if (before.defaults.mode !== after.defaults.mode) {
+    // Per-event effects are reported above; this records the default itself.
+    out.push(cosmetic('default_mode_changed', 'plan', `default mode changed from ${before.defaults.mode} to ${after.defaults.mode}`));
+  }
+  if (before.name !== after.name || before.description !== after.description || !same(before.sources, after.sources)) {
+    out.push(cosmetic('plan_metadata_changed', 'plan', 'plan name, description or sources changed'));
+  }
+  return out;
+}
+
+/** Classifies the changes and checks that the version bump from `before` to `after` matches them. */
+export function diff(before: TrackingPlan, after: TrackingPlan): DiffReport {
+  const changes = classifyChanges(before, after);
+  const requiredBump = changes.reduce<Bump>((acc, c) => (BUMP_RANK[c.bump] > BUMP_RANK[acc] ? c.bump : acc), 'none');
+  const actualBump = bumpBetween(before.version, after.version);
+  const isBreaking = changes.some((c) => c.level === 'breaking');
+  let ok: boolean;
+  let summary: string;
+  if (actualBump === 'invalid') {
+    ok = false;
+    summary = `version "${after.version}" or "${before.version}" is not semver (MAJOR.MINOR.PATCH)`;
+  } else if (actualBump === 'downgrade') {
+    ok = false;
+    summary = `version went down from ${before.version} to ${after.version}`;
+  } else if (requiredBump === 'none') {
+    ok = true;
+    summary = actualBump === 'none' ? 'no change' : `no change to the plan; ${actualBump} bump to ${after.version} is allowed`;
+  } else if (BUMP_RANK[actualBump] >= BUMP_RANK[requiredBump]) {
+    ok = true;
+    summary = `${changes.length} change(s)${isBreaking ? ', breaking' : ''}: ${requiredBump} bump needed, ${before.version} → ${after.version} is a ${actualBump} bump`;
+  } else {
+    ok = false;
+    summary = `${changes.length} change(s)${isBreaking ? ', breaking' : ''} need a ${requiredBump} bump, but ${before.version} → ${after.version} is ${actualBump === 'none' ? 'no bump' : `a ${actualBump} bump`}`;
+  }
+  return { from: before.version, to: after.version, changes, breaking: isBreaking, requiredBump, actualBump, ok, summary };
+}

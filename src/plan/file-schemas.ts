@@ -1,0 +1,112 @@
+/**
+ * JSON Schemas for the plan's own YAML files. The loader validates every file against them,
+ * and `balise plan build` writes them to tracking-plan/schema/ so editors validate as you type
+ * (`# yaml-language-server: $schema=...`). Kept in code so the loader never depends on the
+ * copies in a user's plan directory.
+ */
+import type { JsonObject } from '../types.ts';
+
+const SNAKE = '^[a-z][a-z0-9]*(_[a-z0-9]+)*$';
+const SEMVER = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)$';
+
+const jsonType: JsonObject = { enum: ['string', 'number', 'integer', 'boolean', 'array', 'object', 'null'] };
+
+/** A property's JSON Schema: the subset of keywords the plan supports, so typos are caught. */
+const propertySchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    type: { oneOf: [jsonType, { type: 'array', items: jsonType, minItems: 1, uniqueItems: true }] },
+    description: { type: 'string' },
+    enum: { type: 'array', minItems: 1, uniqueItems: true },
+    const: {},
+    format: { enum: ['date', 'date-time', 'time', 'email', 'uri', 'uuid', 'hostname', 'ipv4', 'ipv6'] },
+    pattern: { type: 'string', format: 'regex' },
+    minimum: { type: 'number' },
+    maximum: { type: 'number' },
+    exclusiveMinimum: { type: 'number' },
+    exclusiveMaximum: { type: 'number' },
+    multipleOf: { type: 'number', exclusiveMinimum: 0 },
+    minLength: { type: 'integer', minimum: 0 },
+    maxLength: { type: 'integer', minimum: 0 },
+    minItems: { type: 'integer', minimum: 0 },
+    maxItems: { type: 'integer', minimum: 0 },
+    uniqueItems: { type: 'boolean' },
+    items: { $ref: '#/$defs/property' },
+    properties: { type: 'object', additionalProperties: { $ref: '#/$defs/property' } },
+    required: { type: 'array', items: { type: 'string' }, uniqueItems: true },
+    additionalProperties: { type: 'boolean' },
+    examples: { type: 'array' },
+    deprecated: { type: 'boolean' },
+  },
+};
+
+const propertiesMap: JsonObject = {
+  type: 'object',
+  propertyNames: { pattern: SNAKE },
+  additionalProperties: { $ref: '#/$defs/property' },
+};
+
+export const PLAN_FILE_SCHEMA: JsonObject = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://balise.dev/schema/plan.schema.json',
+  title: 'Balise tracking plan (plan.yaml)',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version', 'description', 'defaults'],
+  properties: {
+    name: { type: 'string', minLength: 1, description: 'Name of the product this plan describes.' },
+    version: { type: 'string', pattern: SEMVER, description: 'Semver. Breaking changes need a major bump (`balise plan diff`).' },
+    description: { type: 'string', minLength: 1 },
+    sources: { type: 'array', items: { type: 'string', pattern: SNAKE }, uniqueItems: true, description: 'Write-key sources expected to send these events.' },
+    defaults: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode', 'unplanned'],
+      properties: {
+        mode: { enum: ['enforce', 'warn'], description: 'enforce: invalid events go to quarantine; warn: stored with their violations.' },
+        unplanned: { enum: ['allow', 'quarantine'], description: 'What happens to track events the plan does not list.' },
+      },
+    },
+  },
+};
+
+export const EVENT_FILE_SCHEMA: JsonObject = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://balise.dev/schema/event.schema.json',
+  title: 'Balise tracking plan event (events/<name>.yaml)',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'kind', 'description', 'owner', 'status'],
+  properties: {
+    name: { type: 'string', pattern: SNAKE, description: 'snake_case, as sent in track(name) or page(name).' },
+    kind: { enum: ['track', 'page', 'screen'] },
+    description: { type: 'string', minLength: 1 },
+    owner: { type: 'string', minLength: 1, description: 'Team or person accountable for this event.' },
+    status: { enum: ['active', 'deprecated'] },
+    mode: { enum: ['enforce', 'warn'], description: 'Overrides defaults.mode of plan.yaml for this event.' },
+    properties: propertiesMap,
+    required: { type: 'array', items: { type: 'string' }, uniqueItems: true },
+    kpis: { type: 'array', items: { type: 'string', pattern: SNAKE }, uniqueItems: true, description: 'KPIs and funnels (tracking-plan/kpis/) that use this event.' },
+  },
+  $defs: { property: propertySchema },
+};
+
+export const TRAITS_FILE_SCHEMA: JsonObject = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://balise.dev/schema/traits.schema.json',
+  title: 'Balise tracking plan identify traits (traits.yaml)',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    properties: propertiesMap,
+    required: { type: 'array', items: { type: 'string' }, uniqueItems: true },
+  },
+  $defs: { property: propertySchema },
+};
+
+export const FILE_SCHEMAS: Readonly<Record<string, JsonObject>> = {
+  'plan.schema.json': PLAN_FILE_SCHEMA,
+  'event.schema.json': EVENT_FILE_SCHEMA,
+  'traits.schema.json': TRAITS_FILE_SCHEMA,
+};

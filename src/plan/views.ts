@@ -1,0 +1,117 @@
+/**
+ * Per-event typed SQL views over `events`, so analysts never write JSON extraction by hand.
+ * Pure: returns SQL text. Identifiers come from the plan, where lint enforces snake_case; they
+ * are still backtick-quoted, and JSON keys are passed as escaped string literals.
+ */
+import type { PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
+
+/** Columns every view carries, taken as is from `events`. */
+export const COMMON_COLUMNS = ['message_id', 'timestamp', 'user_id', 'anonymous_id', 'source', 'plan_version', 'plan_status'] as const;
+export const RESERVED_COLUMNS: readonly string[] = COMMON_COLUMNS;
+
+export interface ViewDefinition {
+  name: string;
+  event: string;
+  kind: PlanEvent['kind'];
+  /** Column name → ClickHouse type, for documentation and tests. */
+  columns: Array<{ name: string; type: string }>;
+  sql: string;
+}
+
+function ident(name: string): string {
+  return `\`${name.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
+}
+
+function literal(value: string): string {
+  return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+}
+
+export function viewName(event: Pick<PlanEvent, 'kind' | 'name'>): string {
+  return event.kind === 'track' ? `ev_${event.name}` : `ev_${event.kind}_${event.name}`;
+}
+
+function primaryType(schema: PropertySchema): string | undefined {
+  const t = schema.type;
+  if (typeof t === 'string') return t;
+  if (Array.isArray(t)) return t.find((x): x is string => typeof x === 'string' && x !== 'null');
+  if (Array.isArray(schema.enum)) {
+    const first = schema.enum[0];
+    return typeof first === 'number' ? 'number' : typeof first === 'boolean' ? 'boolean' : 'string';
+  }
+  return undefined;
+}
+
+/** The typed extraction expression and its ClickHouse type for one property. */
+export function columnFor(name: string, schema: PropertySchema): { expr: string; type: string } {
+  const key = literal(name);
+  const type = primaryType(schema);
+  switch (type) {
+    case 'integer':
+      return { expr: `JSONExtract(properties, ${key}, 'Nullable(Int64)')`, type: 'Nullable(Int64)' };
+    case 'number':
+      return { expr: `JSONExtract(properties, ${key}, 'Nullable(Float64)')`, type: 'Nullable(Float64)' };
+    case 'boolean':
+      return { expr: `JSONExtract(properties, ${key}, 'Nullable(Bool)')`, type: 'Nullable(Bool)' };
+    case 'array': {
+      const items = typeof schema.items === 'object' && schema.items !== null && !Array.isArray(schema.items) ? primaryType(schema.items) : undefined;
+      const inner = items === 'integer' ? 'Int64' : items === 'number' ? 'Float64' : items === 'boolean' ? 'Bool' : 'String';
+      return { expr: `JSONExtract(properties, ${key}, 'Array(${inner})')`, type: `Array(${inner})` };
+    }
+    case 'object':
+      return { expr: `JSONExtractRaw(properties, ${key})`, type: 'String' };
+    case 'string':
+      if (schema.format === 'date') return { expr: `toDate32OrNull(JSONExtractString(properties, ${key}))`, type: 'Nullable(Date32)' };
+      if (schema.format === 'date-time') {
+        return { expr: `parseDateTime64BestEffortOrNull(JSONExtractString(properties, ${key}), 3, 'UTC')`, type: "Nullable(DateTime64(3, 'UTC'))" };
+      }
+      return { expr: `JSONExtractString(properties, ${key})`, type: 'String' };
+    default:
+      // No usable type: keep the raw JSON so nothing is lost.
+      return { expr: `JSONExtractRaw(properties, ${key})`, type: 'String' };
+  }
+}
+
+export function viewFor(event: PlanEvent, options: { cluster?: string } = {}): ViewDefinition {
+  const name = viewName(event);
+  const columns: ViewDefinition['columns'] = [];
+  const select: string[] = [];
+  for (const c of COMMON_COLUMNS) {
+    select.push(`    ${ident(c)}`);
+  }
+  columns.push(
+    { name: 'message_id', type: 'String' },
+    { name: 'timestamp', type: "DateTime64(3, 'UTC')" },
+    { name: 'user_id', type: 'String' },
+    { name: 'anonymous_id', type: 'String' },
+    { name: 'source', type: 'LowCardinality(String)' },
+    { name: 'plan_version', type: 'LowCardinality(String)' },
+    { name: 'plan_status', type: 'LowCardinality(String)' },
+  );
+  for (const prop of Object.keys(event.properties).sort()) {
+    const { expr, type } = columnFor(prop, event.properties[prop]!);
+    const column = RESERVED_COLUMNS.includes(prop) ? `prop_${prop}` : prop;
+    select.push(`    CAST(${expr}, ${literal(type)}) AS ${ident(column)}`);
+    columns.push({ name: column, type });
+  }
+  const onCluster = options.cluster ? ` ON CLUSTER ${ident(options.cluster)}` : '';
+  const sql = [
+    `CREATE OR REPLACE VIEW ${ident(name)}${onCluster} AS`,
+    'SELECT',
+    select.join(',\n'),
+    'FROM events',
+    `WHERE type = ${literal(event.kind)} AND event = ${literal(event.name)}`,
+  ].join('\n');
+  return { name, event: event.name, kind: event.kind, columns, sql };
+}
+
+/** One view per planned event (deprecated ones included: their history is still queried). */
+export function views(plan: TrackingPlan, options: { cluster?: string } = {}): ViewDefinition[] {
+  return [...plan.events]
+    .sort((a, b) => viewName(a).localeCompare(viewName(b)))
+    .map((e) => viewFor(e, options));
+}
+
+/** All views as one SQL script, statements separated by `;`. */
+export function viewsSql(plan: TrackingPlan, options: { cluster?: string } = {}): string {
+  return `-- Typed views generated from tracking plan ${plan.name} ${plan.version} by \`balise plan views\`.\n${views(plan, options).map((v) => `${v.sql};\n`).join('\n')}`;
+}

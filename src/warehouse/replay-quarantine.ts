@@ -1,0 +1,101 @@
+/**
+ * Re-validates quarantined events against the current plan and moves those that now pass into
+ * `events`, exactly once: every moved message_id is recorded in `quarantine_replays`, and ids
+ * already there or already in `events` are skipped (covers a crash between the two inserts).
+ */
+import { toEventRow } from '../ingest/rows.ts';
+import type { EventRow, NormalizedEvent, PlanValidator } from '../types.ts';
+import type { Warehouse } from './client.ts';
+import { insertJsonLines } from './insert.ts';
+
+export interface ReplayQuarantineOptions {
+  /** Only this event name. */
+  event?: string;
+  /** Only rows received at or after this time (epoch milliseconds). */
+  since?: number;
+  /** Rows read per page (default 5000). */
+  batchSize?: number;
+}
+
+export interface ReplayQuarantineResult {
+  /** Quarantined events considered (not yet replayed, not already in events). */
+  examined: number;
+  /** Moved into `events`. */
+  moved: number;
+  /** Still invalid under the current plan (or unreadable); left in quarantine. */
+  stillInvalid: number;
+}
+
+interface Candidate {
+  message_id: string;
+  received_ms: string;
+  raw: string;
+}
+
+function parseRaw(raw: string): NormalizedEvent | undefined {
+  try {
+    const value: unknown = JSON.parse(raw);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    const e = value as Partial<NormalizedEvent>;
+    if (typeof e.type !== 'string' || typeof e.messageId !== 'string' || typeof e.event !== 'string') return undefined;
+    return {
+      ...(e as NormalizedEvent),
+      properties: e.properties ?? {},
+      traits: e.traits ?? {},
+      context: e.context ?? {},
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function replayQuarantine(warehouse: Warehouse, validator: PlanValidator, opts: ReplayQuarantineOptions = {}): Promise<ReplayQuarantineResult> {
+  const batchSize = opts.batchSize ?? 5000;
+  const filters = [
+    "message_id != ''",
+    // Rows too malformed to normalise keep the client's payload, not a NormalizedEvent.
+    "NOT arrayExists(r -> startsWith(r, 'malformed:'), reasons)",
+    'message_id NOT IN (SELECT message_id FROM quarantine_replays)',
+    opts.event === undefined ? 'message_id NOT IN (SELECT message_id FROM events)' : 'message_id NOT IN (SELECT message_id FROM events WHERE event = {event:String})',
+    '(toUnixTimestamp64Milli(received_at), message_id) > ({cursor_ms:Int64}, {cursor_id:String})',
+  ];
+  if (opts.event !== undefined) filters.push('event = {event:String}');
+  if (opts.since !== undefined) filters.push('received_at >= fromUnixTimestamp64Milli({since:Int64}, \'UTC\')');
+  const query = `SELECT message_id, toString(toUnixTimestamp64Milli(received_at)) AS received_ms, raw FROM quarantine WHERE ${filters.join(' AND ')} ORDER BY received_at, message_id LIMIT {limit:UInt32}`;
+
+  const result: ReplayQuarantineResult = { examined: 0, moved: 0, stillInvalid: 0 };
+  const seen = new Set<string>();
+  let cursor = { ms: '-1', id: '' };
+  for (;;) {
+    const params: Record<string, unknown> = { cursor_ms: cursor.ms, cursor_id: cursor.id, limit: batchSize };
+    if (opts.event !== undefined) params.event = opts.event;
+    if (opts.since !== undefined) params.since = Math.trunc(opts.since);
+    const rows = await (await warehouse.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<Candidate>();
+    if (rows.length === 0) break;
+    const last = rows[rows.length - 1]!;
+    cursor = { ms: last.received_ms, id: last.message_id };
+
+    const moved: EventRow[] = [];
+    for (const row of rows) {
+      // The same event may have been quarantined twice (client retry): examine it once.
+      if (seen.has(row.message_id)) continue;
+      seen.add(row.message_id);
+      result.examined++;
+      const event = parseRaw(row.raw);
+      const verdict = event ? validator.validate(event) : undefined;
+      if (!event || !verdict || verdict.status === 'quarantined') {
+        result.stillInvalid++;
+        continue;
+      }
+      moved.push(toEventRow(event, verdict));
+    }
+    if (moved.length > 0) {
+      await insertJsonLines(warehouse, 'events', moved.map((r) => JSON.stringify(r)));
+      const now = Date.now();
+      await insertJsonLines(warehouse, 'quarantine_replays', moved.map((r) => JSON.stringify({ message_id: r.message_id, replayed_at: now, plan_version: r.plan_version })));
+      result.moved += moved.length;
+    }
+    if (rows.length < batchSize) break;
+  }
+  return result;
+}

@@ -1,0 +1,384 @@
+/**
+ * Funnels, metrics and read-only SQL on the real embedded engine, with small hand-built event
+ * sets whose answers are worked out by hand in each test.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
+import { migrate } from '../../src/warehouse/migrations.ts';
+import { runFunnel, runKpis, runReadOnlySql } from '../../src/analytics/run.ts';
+import { loadKpiDefinitions, parseKpiFile } from '../../src/analytics/definitions.ts';
+import { generateMarketplace } from '../../src/demo/generate.ts';
+import { demoCallToRow } from '../../src/demo/rows.ts';
+import type { KpiDefinitions } from '../../src/analytics/model.ts';
+import type { EventRow, EventType } from '../../src/types.ts';
+
+
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2025-03-03T00:00:00.000Z'); // a Monday
+
+let warehouse: Warehouse;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-analytics-'));
+  warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_analytics_test', cluster: undefined }, dataDir });
+  await migrate(warehouse);
+});
+
+afterAll(async () => {
+  await warehouse?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  await warehouse.client.command({ query: 'TRUNCATE TABLE events' });
+  await warehouse.client.command({ query: 'TRUNCATE TABLE identity_links' });
+});
+
+let counter = 0;
+interface Ev {
+  event: string;
+  at: number;
+  user?: string;
+  anon?: string;
+  props?: Record<string, unknown>;
+  id?: string;
+  type?: EventType;
+  previous?: string;
+}
+function row(e: Ev): EventRow {
+  return {
+    message_id: e.id ?? `m${++counter}`,
+    type: e.type ?? 'track',
+    event: e.event,
+    user_id: e.user ?? '',
+    anonymous_id: e.anon ?? '',
+    group_id: '',
+    previous_id: e.previous ?? '',
+    timestamp: e.at,
+    sent_at: null,
+    received_at: e.at,
+    properties: JSON.stringify(e.props ?? {}),
+    traits: '{}',
+    context: '{}',
+    source: 'test',
+    library_name: 'test',
+    library_version: '0',
+    plan_version: '2.0.0',
+    plan_status: 'valid',
+    violations: '[]',
+  };
+}
+async function insert(events: Ev[]): Promise<void> {
+  const ndjson = events.map((e) => JSON.stringify(row(e))).join('\n');
+  await warehouse.client.exec({ query: 'INSERT INTO events FORMAT JSONEachRow', values: Readable.from([ndjson]) });
+}
+
+function defs(yaml: string): KpiDefinitions {
+  const parsed = parseKpiFile('test.yaml', yaml);
+  expect(parsed.messages).toEqual([]);
+  return parsed.definitions;
+}
+
+const ACTIVATION = defs(`
+funnels:
+  - id: activation
+    window: 30d
+    steps: [freelancer_signup_completed, mission_proposal_received, mission_completed]
+  - id: activation_any
+    window: 30d
+    order: any
+    steps: [freelancer_signup_completed, mission_proposal_received, mission_completed]
+`);
+
+const range = { from: '2025-03-01', to: '2025-03-31' };
+
+const S = 'freelancer_signup_completed';
+const R = 'mission_proposal_received';
+const C = 'mission_completed';
+
+describe('person funnels', () => {
+  beforeEach(async () => {
+    await insert([
+      // u1: in order, converts fully.
+      { event: S, user: 'u1', at: T0 },
+      { event: R, user: 'u1', at: T0 + DAY },
+      { event: C, user: 'u1', at: T0 + 2 * DAY },
+      // u2: completed before the proposal: converts only when order does not matter.
+      { event: S, user: 'u2', at: T0 },
+      { event: C, user: 'u2', at: T0 + DAY },
+      { event: R, user: 'u2', at: T0 + 2 * DAY },
+      // u3: proposal exactly at the window's end (inside), completion 1 ms later (outside).
+      { event: S, user: 'u3', at: T0 },
+      { event: R, user: 'u3', at: T0 + 30 * DAY },
+      { event: C, user: 'u3', at: T0 + 30 * DAY + 1 },
+      // u4: proposal 1 ms after the window.
+      { event: S, user: 'u4', at: T0 },
+      { event: R, user: 'u4', at: T0 + 30 * DAY + 1 },
+      // u5: proposal before sign-up does not count.
+      { event: R, user: 'u5', at: T0 - DAY },
+      { event: S, user: 'u5', at: T0 },
+      // u6: signed up before the period: never enters.
+      { event: S, user: 'u6', at: Date.parse('2025-02-20T00:00:00Z') },
+      { event: R, user: 'u6', at: T0 },
+    ]);
+  });
+
+  it('strict order: steps must follow each other inside the window (edges inclusive)', async () => {
+    const result = await runFunnel(warehouse, ACTIVATION, 'activation', range);
+    expect(result.steps.map((s) => s.count)).toEqual([5, 3, 1]);
+    expect(result.entered).toBe(5);
+    expect(result.converted).toBe(1);
+    expect(result.conversion).toBeCloseTo(0.2);
+    expect(result.steps.map((s) => s.dropOff)).toEqual([0, 2, 2]);
+    expect(result.steps[1]?.conversionFromPrevious).toBeCloseTo(0.6);
+    expect(result.steps[2]?.conversionFromPrevious).toBeCloseTo(1 / 3);
+    // Time to proposal: u1 1 day, u2 2 days, u3 30 days → median 2 days; to completion: u1 1 day.
+    expect(result.steps.map((s) => s.medianMsFromPrevious)).toEqual([null, 2 * DAY, DAY]);
+  });
+
+  it('any order: u2 (completion before proposal) converts too', async () => {
+    const result = await runFunnel(warehouse, ACTIVATION, 'activation_any', range);
+    expect(result.steps.map((s) => s.count)).toEqual([5, 3, 2]);
+  });
+
+  it('an empty period answers zeros, not errors', async () => {
+    const result = await runFunnel(warehouse, ACTIVATION, 'activation', { from: '2024-01-01', to: '2024-01-31' });
+    expect(result.entered).toBe(0);
+    expect(result.conversion).toBe(0);
+    expect(result.steps.map((s) => [s.count, s.conversionFromPrevious, s.medianMsFromPrevious])).toEqual([
+      [0, 0, null],
+      [0, 0, null],
+      [0, 0, null],
+    ]);
+    expect(result.cohorts.rows).toEqual([]);
+  });
+});
+
+describe('exactness and identity', () => {
+  it('counts an event sent twice (same message_id) once', async () => {
+    await insert([
+      { event: S, user: 'u1', at: T0, id: 'dup-1' },
+      { event: S, user: 'u1', at: T0, id: 'dup-1' },
+      { event: R, user: 'u1', at: T0 + DAY, id: 'dup-2' },
+      { event: R, user: 'u1', at: T0 + DAY, id: 'dup-2' },
+    ]);
+    const result = await runFunnel(warehouse, ACTIVATION, 'activation', range);
+    expect(result.steps.map((s) => s.count)).toEqual([1, 1, 0]);
+  });
+
+  it('stitches an anonymous step 1 and an identified step 2 into one converting person', async () => {
+    await insert([
+      { event: S, anon: 'anon-1', at: T0 },
+      { event: '', type: 'identify', user: 'u9', anon: 'anon-1', at: T0 + 3_600_000 },
+      { event: R, user: 'u9', anon: 'anon-1', at: T0 + DAY },
+      { event: C, user: 'u9', at: T0 + 2 * DAY },
+    ]);
+    const result = await runFunnel(warehouse, ACTIVATION, 'activation', range);
+    expect(result.steps.map((s) => s.count)).toEqual([1, 1, 1]);
+  });
+
+  it('follows an alias from an old user id to the new one', async () => {
+    await insert([
+      { event: S, user: 'old-id', at: T0 },
+      { event: '', type: 'alias', user: 'new-id', previous: 'old-id', at: T0 + 1000 },
+      { event: R, user: 'new-id', at: T0 + DAY },
+    ]);
+    const result = await runFunnel(warehouse, ACTIVATION, 'activation', range);
+    expect(result.steps.map((s) => s.count)).toEqual([1, 1, 0]);
+  });
+});
+
+const MORE = defs(`
+funnels:
+  - id: missions
+    entity: mission_id
+    window: 60d
+    steps: [mission_proposal_sent, mission_proposal_accepted, mission_started, mission_completed]
+  - id: by_community
+    window: 30d
+    breakdown: community
+    cohort: week
+    steps: [freelancer_signup_completed, mission_proposal_received, mission_completed]
+  - id: signup
+    window: 7d
+    steps:
+      - freelancer_signup_started
+      - freelancer_signup_completed
+      - event: freelancer_profile_completed
+        within: 3d
+  - id: filtered
+    window: 30d
+    steps:
+      - event: freelancer_signup_completed
+        where: { community: data }
+      - event: mission_proposal_received
+        where: { match_score: { gt: 0.5 }, category: { in: [bi, big_data] } }
+`);
+
+describe('entities, breakdowns, cohorts, filters', () => {
+  it('measures a funnel per mission_id whoever sends the events', async () => {
+    await insert([
+      { event: 'mission_proposal_sent', user: 'ops', at: T0, props: { mission_id: 'msn_1' } },
+      { event: 'mission_proposal_accepted', user: 'f1', at: T0 + DAY, props: { mission_id: 'msn_1' } },
+      { event: 'mission_started', user: 'c1', at: T0 + 5 * DAY, props: { mission_id: 'msn_1' } },
+      { event: 'mission_completed', user: 'c1', at: T0 + 20 * DAY, props: { mission_id: 'msn_1' } },
+      { event: 'mission_proposal_sent', user: 'ops', at: T0, props: { mission_id: 'msn_2' } },
+      { event: 'mission_proposal_sent', user: 'ops', at: T0 + 1, props: { mission_id: 'msn_2' } },
+      { event: 'mission_proposal_accepted', user: 'f2', at: T0 + 2 * DAY, props: { mission_id: 'msn_2' } },
+      { event: 'mission_proposal_sent', user: 'ops', at: T0 + DAY, props: { mission_id: 'msn_3' } },
+      // msn_4 starts without a proposal sent in the period: not an entry.
+      { event: 'mission_started', user: 'c1', at: T0, props: { mission_id: 'msn_4' } },
+    ]);
+    const result = await runFunnel(warehouse, MORE, 'missions', range);
+    expect(result.steps.map((s) => s.count)).toEqual([3, 2, 1, 1]);
+    expect(result.steps.map((s) => s.medianMsFromPrevious)).toEqual([null, 1.5 * DAY, 4 * DAY, 15 * DAY]);
+  });
+
+  it('breaks down by the first value a step event carries, and by weekly cohort', async () => {
+    await insert([
+      { event: S, user: 'u1', at: T0, props: { community: 'tech' } },
+      { event: R, user: 'u1', at: T0 + DAY },
+      { event: C, user: 'u1', at: T0 + 2 * DAY },
+      { event: S, user: 'u2', at: T0 + 7 * DAY, props: { community: 'data' } },
+      { event: R, user: 'u2', at: T0 + 8 * DAY },
+      { event: S, user: 'u3', at: T0 + 8 * DAY, props: { community: 'tech' } },
+      { event: S, user: 'u4', at: T0 + 9 * DAY },
+    ]);
+    const result = await runFunnel(warehouse, MORE, 'by_community', range);
+    expect(result.breakdown).toEqual({
+      property: 'community',
+      groups: [
+        { value: 'tech', entered: 2, counts: [2, 1, 1], conversion: 0.5 },
+        { value: '(none)', entered: 1, counts: [1, 0, 0], conversion: 0 },
+        { value: 'data', entered: 1, counts: [1, 1, 0], conversion: 0 },
+      ],
+    });
+    expect(result.cohorts.rows.map((r) => [r.value, r.counts])).toEqual([
+      ['2025-03-03', [1, 1, 1]],
+      ['2025-03-10', [3, 1, 0]],
+    ]);
+    // A breakdown asked for at request time replaces the default one.
+    const byCategory = await runFunnel(warehouse, MORE, 'by_community', { ...range, breakdown: 'category' });
+    expect(byCategory.breakdown?.groups.map((g) => [g.value, g.entered])).toEqual([['(none)', 4]]);
+  });
+
+  it('applies a per-step window to the gap from the previous step', async () => {
+    await insert([
+      { event: 'freelancer_signup_started', anon: 'a1', at: T0 },
+      { event: S, user: 'u1', anon: 'a1', at: T0 + DAY },
+      { event: 'freelancer_profile_completed', user: 'u1', at: T0 + 3 * DAY },
+      { event: 'freelancer_signup_started', anon: 'a2', at: T0 },
+      { event: S, user: 'u2', anon: 'a2', at: T0 + DAY },
+      { event: 'freelancer_profile_completed', user: 'u2', at: T0 + 5 * DAY },
+    ]);
+    const result = await runFunnel(warehouse, MORE, 'signup', range);
+    expect(result.steps.map((s) => s.count)).toEqual([2, 2, 1]);
+  });
+
+  it('filters steps on property values (eq, gt, in)', async () => {
+    await insert([
+      { event: S, user: 'u1', at: T0, props: { community: 'data' } },
+      { event: R, user: 'u1', at: T0 + DAY, props: { match_score: 0.9, category: 'bi' } },
+      { event: S, user: 'u2', at: T0, props: { community: 'data' } },
+      { event: R, user: 'u2', at: T0 + DAY, props: { match_score: 0.4, category: 'bi' } },
+      { event: S, user: 'u3', at: T0, props: { community: 'data' } },
+      { event: R, user: 'u3', at: T0 + DAY, props: { match_score: 0.9, category: 'front' } },
+      { event: S, user: 'u4', at: T0, props: { community: 'tech' } },
+      { event: R, user: 'u4', at: T0 + DAY, props: { match_score: 0.9, category: 'bi' } },
+    ]);
+    const result = await runFunnel(warehouse, MORE, 'filtered', range);
+    expect(result.steps.map((s) => s.count)).toEqual([3, 1]);
+  });
+});
+
+const METRICS = defs(`
+metrics:
+  - { id: signups, type: count, event: freelancer_signup_completed, grain: week }
+  - { id: receivers, type: unique_persons, event: mission_proposal_received, grain: week }
+  - { id: received, type: count, event: mission_proposal_received, grain: week }
+  - { id: accepted, type: count, event: mission_proposal_accepted, grain: week }
+  - { id: acceptance, type: ratio, numerator: accepted, denominator: received, grain: week }
+  - { id: rating, type: average, event: mission_rated, property: rating, grain: month }
+`);
+
+describe('metrics', () => {
+  it('answers the period, the previous period and a weekly series, counting duplicates once', async () => {
+    const W = T0 + 7 * DAY; // Monday 10 March
+    await insert([
+      { event: S, user: 'u0', at: T0 + DAY }, // previous period
+      { event: S, user: 'u1', at: W, id: 'same' },
+      { event: S, user: 'u1', at: W, id: 'same' },
+      { event: S, user: 'u2', at: W + DAY },
+      { event: S, user: 'u3', at: W + 6 * DAY },
+      { event: R, anon: 'anon-7', at: W },
+      { event: '', type: 'identify', user: 'u7', anon: 'anon-7', at: W + 1 },
+      { event: R, user: 'u7', at: W + DAY },
+      { event: R, user: 'u2', at: W + DAY },
+      { event: R, user: 'u2', at: W + 2 * DAY },
+      { event: 'mission_proposal_accepted', user: 'u2', at: W + 2 * DAY },
+      { event: 'mission_rated', user: 'c1', at: W, props: { rating: 5 }, id: 'r1' },
+      { event: 'mission_rated', user: 'c1', at: W, props: { rating: 5 }, id: 'r1' },
+      { event: 'mission_rated', user: 'u2', at: W, props: { rating: 4 } },
+    ]);
+    const kpis = await runKpis(warehouse, METRICS, { from: '2025-03-10T00:00:00Z', to: '2025-03-17T00:00:00Z' });
+    const byId = Object.fromEntries(kpis.map((k) => [k.id, k]));
+    expect([byId.signups?.value, byId.signups?.previous, byId.signups?.change]).toEqual([3, 1, 2]);
+    expect(byId.signups?.series).toEqual([{ bucket: '2025-03-10', value: 3 }]);
+    expect(byId.receivers?.value).toBe(2);
+    expect(byId.acceptance?.value).toBeCloseTo(0.25);
+    expect(byId.acceptance?.previous).toBeNull();
+    expect(byId.rating?.value).toBeCloseTo(4.5);
+    expect(byId.rating?.previous).toBeNull();
+  });
+});
+
+describe('read-only SQL', () => {
+  it.each([
+    ['INSERT INTO events (message_id) VALUES (\'x\')'],
+    ['DROP TABLE events'],
+    ['SELECT 1; DROP TABLE events'],
+    ['SELECT 1 SETTINGS readonly = 0'],
+    ['SELECT 1) UNION ALL (SELECT 2'],
+  ])('rejects %s before it reaches ClickHouse', async (sql) => {
+    await expect(runReadOnlySql(warehouse, sql, { maxRows: 10, maxSeconds: 5 })).rejects.toMatchObject({ code: 'sql_rejected' });
+  });
+
+  it('lets ClickHouse refuse anything that is not a read (readonly=1)', async () => {
+    await expect(runReadOnlySql(warehouse, "SELECT * FROM url('http://127.0.0.1:9/x', CSV, 'a String')", { maxRows: 10, maxSeconds: 5 })).rejects.toThrow(/readonly/i);
+    const after = await runReadOnlySql(warehouse, "SELECT getSetting('readonly') AS ro", { maxRows: 10, maxSeconds: 5 });
+    // Read-only applies to the analyst query only, never to the shared session.
+    expect(after.rows).toEqual([[1]]);
+    await insert([{ event: S, user: 'still-writable', at: T0 }]);
+  });
+
+  it('bounds rows and says when it truncated', async () => {
+    const big = await runReadOnlySql(warehouse, 'SELECT number FROM numbers(100000)', { maxRows: 10, maxSeconds: 5 });
+    expect(big.rows).toHaveLength(10);
+    expect(big.truncated).toBe(true);
+    expect(big.columns).toEqual([{ name: 'number', type: 'UInt64' }]);
+    const small = await runReadOnlySql(warehouse, "SELECT 'a;b' AS s;", { maxRows: 10, maxSeconds: 5 });
+    expect(small).toEqual({ columns: [{ name: 's', type: 'String' }], rows: [['a;b']], truncated: false });
+  });
+});
+
+describe('the demo marketplace', () => {
+  it('yields exactly the headline funnel its generator says it should', async () => {
+    const { events, truth } = generateMarketplace({ seed: 7, freelancers: 400, endMs: Date.parse('2025-06-01T00:00:00Z') });
+    const ndjson = events.map((c) => JSON.stringify(demoCallToRow(c))).join('\n');
+    await warehouse.client.exec({ query: 'INSERT INTO events FORMAT JSONEachRow', values: Readable.from([ndjson]) });
+    const definitions = await loadKpiDefinitions(path.resolve(import.meta.dirname, '../../tracking-plan'));
+    const result = await runFunnel(warehouse, definitions, 'freelancer_activation');
+    expect(truth.entered).toBe(400);
+    expect(result.steps.map((s) => s.count)).toEqual([truth.entered, truth.receivedProposal, truth.completedMission]);
+    // A healthy marketplace: most receive a proposal, a small fraction complete a mission.
+    expect(truth.receivedProposal / truth.entered).toBeGreaterThan(0.5);
+    expect(truth.completedMission / truth.entered).toBeLessThan(0.25);
+    expect(truth.completedMission).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,114 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toEventRow, toQuarantineRow } from '../../src/ingest/rows.ts';
+import { loadPlanValidator } from '../../src/plan/compile.ts';
+import { loadPlan } from '../../src/plan/load.ts';
+import type { JsonObject, NormalizedEvent } from '../../src/types.ts';
+import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
+import { insertJsonLines } from '../../src/warehouse/insert.ts';
+import { migrate } from '../../src/warehouse/migrations.ts';
+import { replayQuarantine } from '../../src/warehouse/replay-quarantine.ts';
+import { applyViews } from '../../src/warehouse/views.ts';
+
+const EXAMPLE = path.resolve(import.meta.dirname, '../../tracking-plan');
+let dataDir: string;
+let planDir: string;
+let warehouse: Warehouse;
+
+function ev(messageId: string, event: string, properties: JsonObject, declaredPlanVersion?: string): NormalizedEvent {
+  return {
+    type: 'track', messageId, event, userId: 'fr_42', anonymousId: 'anon_1', groupId: '', previousId: '', timestamp: Date.UTC(2024, 2, 1, 10), sentAt: null,
+    receivedAt: Date.UTC(2024, 2, 1, 10, 0, 1), properties, traits: {}, context: { library: { name: 'balise-js', version: '1.0.0' } }, declaredPlanVersion, source: 'web',
+  };
+}
+
+async function rows<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  return (await warehouse.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
+}
+
+beforeAll(async () => {
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'balise-plan-it-'));
+  planDir = path.join(dataDir, 'plan');
+  await fs.cp(EXAMPLE, planDir, { recursive: true });
+  warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'plan_it', cluster: undefined }, dataDir });
+  await migrate(warehouse);
+});
+
+afterAll(async () => {
+  await warehouse?.close();
+  await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+describe('plan versions, views and quarantine replay on the real engine', () => {
+  const declined = { mission_id: 'msn_7', freelancer_id: 'fr_42' };
+
+  it('accepts an event valid under the version it declares and quarantines it under the latest, with its violations', async () => {
+    const validator = await loadPlanValidator(planDir);
+    const old = ev('m-old', 'mission_proposal_declined', declined, '1.1.0');
+    const current = ev('m-new', 'mission_proposal_declined', declined);
+    const oldVerdict = validator.validate(old);
+    const newVerdict = validator.validate(current);
+    expect(oldVerdict).toEqual({ status: 'valid', planVersion: '1.1.0', violations: [] });
+    expect(newVerdict).toEqual({
+      status: 'quarantined', planVersion: '2.0.0',
+      violations: [{ path: '/properties/reason', rule: 'required', message: 'required property "reason" is missing' }],
+    });
+    await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(old, oldVerdict))]);
+    await insertJsonLines(warehouse, 'quarantine', [JSON.stringify(toQuarantineRow(current, newVerdict))]);
+    expect(await rows('SELECT message_id, plan_version, plan_status FROM events')).toEqual([{ message_id: 'm-old', plan_version: '1.1.0', plan_status: 'valid' }]);
+    const [q] = await rows<{ plan_version: string; reasons: string[]; violations: string }>('SELECT plan_version, reasons, violations FROM quarantine');
+    expect(q!.plan_version).toBe('2.0.0');
+    expect(q!.reasons).toEqual(['required']);
+    expect(JSON.parse(q!.violations)).toEqual(newVerdict.violations);
+  });
+
+  it('creates typed views that analysts query without JSON functions', async () => {
+    const plan = await loadPlan(planDir);
+    const names = await applyViews(warehouse, plan);
+    expect(names).toContain('ev_freelancer_profile_completed');
+    const validator = await loadPlanValidator(planDir);
+    const profile = ev('m-profile', 'freelancer_profile_completed', {
+      freelancer_id: 'fr_42', skills: ['python', 'dbt'], community: 'data', category: 'data_engineering', daily_rate: 650.5, remote_preference: 'hybrid', available_from: '2024-04-15',
+    });
+    const verdict = validator.validate(profile);
+    expect(verdict.status).toBe('valid');
+    await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(profile, verdict))]);
+
+    const [row] = await rows<Record<string, unknown>>(
+      'SELECT message_id, user_id, plan_version, skills, daily_rate, available_from, category, toTypeName(skills) AS t_skills, toTypeName(daily_rate) AS t_rate, toTypeName(available_from) AS t_from FROM ev_freelancer_profile_completed',
+    );
+    expect(row).toEqual({
+      message_id: 'm-profile', user_id: 'fr_42', plan_version: '2.0.0', skills: ['python', 'dbt'], daily_rate: 650.5, available_from: '2024-04-15', category: 'data_engineering',
+      t_skills: 'Array(String)', t_rate: 'Nullable(Float64)', t_from: 'Nullable(Date32)',
+    });
+    // Rows of other events stay out of the view; a reapply is idempotent.
+    expect(await rows('SELECT message_id, reason FROM ev_mission_proposal_declined')).toEqual([{ message_id: 'm-old', reason: '' }]);
+    await applyViews(warehouse, plan);
+  });
+
+  it('replays a quarantined event into events once the plan is fixed, exactly once', async () => {
+    const before = await replayQuarantine(warehouse, await loadPlanValidator(planDir), {});
+    expect(before).toEqual({ examined: 1, moved: 0, stillInvalid: 1 });
+
+    // The fix: reason becomes optional again (a minor bump).
+    const file = path.join(planDir, 'events/mission_proposal_declined.yaml');
+    await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('  - freelancer_id\n  - reason\n', '  - freelancer_id\n'));
+    await fs.writeFile(path.join(planDir, 'plan.yaml'), (await fs.readFile(path.join(planDir, 'plan.yaml'), 'utf8')).replace('version: 2.0.0', 'version: 2.1.0'));
+    const fixed = await loadPlanValidator(planDir);
+    expect(fixed.latestVersion).toBe('2.1.0');
+
+    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_rated' })).toEqual({ examined: 0, moved: 0, stillInvalid: 0 });
+    expect(await replayQuarantine(warehouse, fixed, { since: Date.UTC(2025, 0, 1) })).toEqual({ examined: 0, moved: 0, stillInvalid: 0 });
+    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_proposal_declined', since: Date.UTC(2024, 0, 1) })).toEqual({ examined: 1, moved: 1, stillInvalid: 0 });
+    expect(await replayQuarantine(warehouse, fixed, {})).toEqual({ examined: 0, moved: 0, stillInvalid: 0 });
+
+    expect(await rows('SELECT message_id, plan_version, plan_status, library_name, toString(toUnixTimestamp64Milli(timestamp)) AS ts FROM events WHERE message_id = {id:String}', { id: 'm-new' })).toEqual([
+      { message_id: 'm-new', plan_version: '2.1.0', plan_status: 'valid', library_name: 'balise-js', ts: String(Date.UTC(2024, 2, 1, 10)) },
+    ]);
+    expect(await rows('SELECT message_id, plan_version FROM quarantine_replays')).toEqual([{ message_id: 'm-new', plan_version: '2.1.0' }]);
+    // The replayed event now shows up in its typed view too.
+    expect(await rows('SELECT message_id FROM ev_mission_proposal_declined ORDER BY message_id')).toEqual([{ message_id: 'm-new' }, { message_id: 'm-old' }]);
+  });
+});

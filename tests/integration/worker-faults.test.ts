@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.ts';
+import { createBatchInserter } from '../../src/queue/batcher.ts';
+import { createDeduper, type Deduper } from '../../src/queue/dedupe.ts';
+import { startIngestWorker, type IngestWorker } from '../../src/queue/worker.ts';
+import { createRedis } from '../../src/redis/server.ts';
+import { post, startStack, type Stack } from '../helpers/stack.ts';
+
+// The API runs in the stack; the worker is assembled here so faults can be injected around it.
+let stack: Stack;
+let worker: IngestWorker | undefined;
+const connections: ReturnType<typeof createRedis>[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({ roles: { api: true, worker: false }, env: { BALISE_INSERT_BACKOFF_MS: '100', BALISE_INSERT_ATTEMPTS: '30' } });
+});
+afterAll(async () => {
+  await worker?.close();
+  for (const c of connections) c.disconnect();
+  await stack?.stop();
+});
+
+function startWorker(wrap: (deduper: Deduper) => Deduper = (d) => d): IngestWorker {
+  const workerConnection = createRedis(stack.balise.redisTarget, { maxRetriesPerRequest: null });
+  const dedupeConnection = createRedis(stack.balise.redisTarget);
+  connections.push(workerConnection, dedupeConnection);
+  const deduper = wrap(createDeduper(dedupeConnection, 3600));
+  const inserter = createBatchInserter(stack.warehouse, deduper, { maxRows: 10_000, maxWaitMs: 50 }, stack.balise.metrics, createLogger('silent'));
+  return startIngestWorker(workerConnection, inserter, { concurrency: 50, lockDurationMs: 2000 }, createLogger('silent'));
+}
+
+const events = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ type: 'track', event: 'fault_check', userId: 'u1', messageId: `${prefix}-${i}` }));
+
+async function countOf(prefix: string): Promise<{ total: number; distinct: number }> {
+  const [row] = await stack.query<{ total: string; distinct: string }>(`SELECT count() AS total, uniqExact(message_id) AS distinct FROM events WHERE startsWith(message_id, {p:String})`, { p: `${prefix}-` });
+  return { total: Number(row!.total), distinct: Number(row!.distinct) };
+}
+
+async function waitForDrained(): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const counts = await stack.balise.queue.getJobCounts('waiting', 'active', 'delayed');
+    if ((counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('queue not drained');
+}
+
+describe('worker faults', () => {
+  it('a worker that dies after its insert but before completing its jobs does not double count', async () => {
+    // The first batch is inserted, then the "process dies" before the batch commits and the
+    // jobs complete: the jobs are retried, and their rows must not be inserted again.
+    let crashes = 0;
+    worker = startWorker((deduper) => ({
+      ...deduper,
+      async commit(batchId) {
+        if (crashes++ === 0) throw new Error('simulated crash after insert');
+        return deduper.commit(batchId);
+      },
+    }));
+    const res = await post(stack, '/v1/batch', { batch: events('crash', 200) });
+    expect(res.status).toBe(200);
+    await waitForDrained();
+    expect(crashes).toBeGreaterThanOrEqual(2);
+    expect(await countOf('crash')).toEqual({ total: 200, distinct: 200 });
+    await worker.close();
+    worker = undefined;
+  });
+
+  it('inserts failing for a while (ClickHouse table unavailable) are retried and land exactly once', async () => {
+    worker = startWorker();
+    await stack.warehouse.client.command({ query: 'RENAME TABLE events TO events_offline' });
+    const sent = [];
+    for (let i = 0; i < 5; i++) sent.push(await post(stack, '/v1/batch', { batch: events(`outage-${i}`, 100) }));
+    expect(sent.every((r) => r.status === 200)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1500));
+    const metricsDuring = await stack.balise.metrics.registry.getSingleMetricAsString('balise_insert_failures_total');
+    expect(metricsDuring).toMatch(/balise_insert_failures_total [1-9]/);
+    await stack.warehouse.client.command({ query: 'RENAME TABLE events_offline TO events' });
+    await waitForDrained();
+    for (let i = 0; i < 5; i++) expect(await countOf(`outage-${i}`)).toEqual({ total: 100, distinct: 100 });
+  });
+
+  it('a client resending a batch whose answer it lost does not double count', async () => {
+    const dropped = async () => (await stack.balise.metrics.duplicatesDropped.get()).values[0]?.value ?? 0;
+    const droppedBefore = await dropped();
+    const batch = events('resend', 50);
+    await post(stack, '/v1/batch', { batch });
+    await waitForDrained();
+    await post(stack, '/v1/batch', { batch });
+    await waitForDrained();
+    expect(await countOf('resend')).toEqual({ total: 50, distinct: 50 });
+    expect((await dropped()) - droppedBefore).toBe(50);
+  });
+});

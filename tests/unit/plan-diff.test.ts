@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { diff, type PlanChange } from '../../src/plan/diff.ts';
+import type { PlanEvent, PropertySchema, TrackingPlan } from '../../src/plan/model.ts';
+
+function event(name: string, properties: Record<string, PropertySchema>, required: string[] = [], extra: Partial<PlanEvent> = {}): PlanEvent {
+  return { name, kind: 'track', description: `${name} happened`, owner: 'team-a', status: 'active', properties, required, kpis: [], file: `events/${name}.yaml`, ...extra };
+}
+
+function plan(version: string, events: PlanEvent[], extra: Partial<TrackingPlan> = {}): TrackingPlan {
+  return {
+    name: 'p', version, description: 'd', sources: ['web'], defaults: { mode: 'enforce', unplanned: 'allow' },
+    events, traits: { properties: {}, required: [] }, ...extra,
+  };
+}
+
+const rate: PropertySchema = { type: 'number', minimum: 100, maximum: 3000 };
+const remote: PropertySchema = { type: 'string', enum: ['remote', 'hybrid', 'on_site'] };
+const base = [event('mission_posted', { mission_id: { type: 'string' }, remote, daily_rate_max: rate }, ['mission_id'])];
+const withProps = (props: Record<string, PropertySchema>, required = ['mission_id'], extra: Partial<PlanEvent> = {}): PlanEvent[] => [
+  event('mission_posted', { mission_id: { type: 'string' }, remote, daily_rate_max: rate, ...props }, required, extra),
+];
+
+type Case = [label: string, after: PlanEvent[], code: string, level: PlanChange['level'], before?: PlanEvent[]];
+const cases: Case[] = [
+  ['event removed', [], 'event_removed', 'breaking'],
+  ['event added', [...base, event('mission_started', { mission_id: { type: 'string' } })], 'event_added', 'non_breaking'],
+  ['event renamed', [event('mission_published', base[0]!.properties, ['mission_id'])], 'event_renamed', 'breaking'],
+  ['property removed', [event('mission_posted', { mission_id: { type: 'string' }, remote }, ['mission_id'])], 'property_removed', 'breaking'],
+  ['optional property added', withProps({ duration_days: { type: 'integer' } }), 'property_added', 'non_breaking'],
+  ['required property added', withProps({ duration_days: { type: 'integer' } }, ['mission_id', 'duration_days']), 'required_property_added', 'breaking'],
+  ['property made required', withProps({}, ['mission_id', 'remote']), 'property_made_required', 'breaking'],
+  ['property made optional', withProps({}, []), 'property_made_optional', 'non_breaking'],
+  ['type changed', withProps({ daily_rate_max: { type: 'string' } }), 'type_changed', 'breaking'],
+  ['type narrowed number → integer', withProps({ daily_rate_max: { ...rate, type: 'integer' } }), 'type_changed', 'breaking'],
+  ['enum narrowed', withProps({ remote: { type: 'string', enum: ['remote', 'hybrid'] } }), 'enum_narrowed', 'breaking'],
+  ['enum widened', withProps({ remote: { type: 'string', enum: ['remote', 'hybrid', 'on_site', 'flexible'] } }), 'enum_widened', 'non_breaking'],
+  ['enum added to a free string', withProps({ mission_id: { type: 'string', enum: ['a'] } }), 'enum_added', 'breaking'],
+  ['minimum raised', withProps({ daily_rate_max: { ...rate, minimum: 200 } }), 'range_narrowed', 'breaking'],
+  ['maximum lowered', withProps({ daily_rate_max: { ...rate, maximum: 2000 } }), 'range_narrowed', 'breaking'],
+  ['maximum raised', withProps({ daily_rate_max: { ...rate, maximum: 5000 } }), 'range_widened', 'non_breaking'],
+  ['pattern added', withProps({ mission_id: { type: 'string', pattern: '^msn_' } }), 'pattern_added', 'breaking'],
+  ['format added', withProps({ mission_id: { type: 'string', format: 'uuid' } }), 'format_added', 'breaking'],
+  ['description changed', withProps({ remote: { ...remote, description: 'where' } }), 'description_changed', 'non_breaking'],
+  ['owner changed', withProps({}, ['mission_id'], { owner: 'team-b' }), 'owner_changed', 'non_breaking'],
+  ['event deprecated', withProps({}, ['mission_id'], { status: 'deprecated' }), 'event_deprecated', 'non_breaking'],
+  ['mode enforce → warn', withProps({}, ['mission_id'], { mode: 'warn' }), 'mode_relaxed', 'non_breaking'],
+  ['pattern removed', base, 'pattern_removed', 'non_breaking', withProps({ mission_id: { type: 'string', pattern: '^msn_' } })],
+  ['type widened integer → number', base, 'type_widened', 'non_breaking', withProps({ daily_rate_max: { ...rate, type: 'integer' } })],
+  ['mode warn → enforce', base, 'mode_enforced', 'breaking', withProps({}, ['mission_id'], { mode: 'warn' })],
+];
+
+describe('plan diff classification', () => {
+  it.each(cases)('%s → %s', (_label, after, code, level, before = base) => {
+    const report = diff(plan('1.0.0', before), plan('1.0.0', after));
+    const change = report.changes.find((c) => c.code === code);
+    expect(change, JSON.stringify(report.changes)).toBeDefined();
+    expect(change!.level).toBe(level);
+    expect(report.breaking).toBe(level === 'breaking');
+  });
+
+  it('reports the exact target of a property change', () => {
+    const report = diff(plan('1.0.0', base), plan('2.0.0', withProps({ remote: { type: 'string', enum: ['remote'] } })));
+    expect(report.changes).toEqual([
+      expect.objectContaining({ code: 'enum_narrowed', target: 'events/mission_posted/properties/remote', message: 'enum values removed: ["hybrid","on_site"]' }),
+    ]);
+  });
+
+  it('narrows array items through items', () => {
+    const before = plan('1.0.0', [event('p', { skills: { type: 'array', items: { type: 'string', enum: ['a', 'b'] } } })]);
+    const after = plan('1.0.0', [event('p', { skills: { type: 'array', items: { type: 'string', enum: ['a'] } } })]);
+    expect(diff(before, after).changes.map((c) => [c.code, c.target])).toEqual([['enum_narrowed', 'events/p/properties/skills/items']]);
+  });
+
+  it('treats traits like event properties', () => {
+    const before = plan('1.0.0', [], { traits: { properties: { email: { type: 'string' } }, required: [] } });
+    const after = plan('1.0.0', [], { traits: { properties: { email: { type: 'string' } }, required: ['email'] } });
+    expect(diff(before, after).changes.map((c) => c.code)).toEqual(['property_made_required']);
+  });
+
+  it('quarantining unplanned events is breaking', () => {
+    const after = plan('1.0.0', base, { defaults: { mode: 'enforce', unplanned: 'quarantine' } });
+    expect(diff(plan('1.0.0', base), after).breaking).toBe(true);
+  });
+});
+
+describe('semver bump check', () => {
+  const breakingAfter = withProps({}, ['mission_id', 'remote']);
+  const minorAfter = withProps({ duration_days: { type: 'integer' } });
+  const patchAfter = withProps({ remote: { ...remote, description: 'where' } });
+  it.each([
+    ['breaking with major bump', '1.4.2', '2.0.0', breakingAfter, true, 'major'],
+    ['breaking with minor bump', '1.4.2', '1.5.0', breakingAfter, false, 'major'],
+    ['breaking with no bump', '1.4.2', '1.4.2', breakingAfter, false, 'major'],
+    ['addition with minor bump', '1.4.2', '1.5.0', minorAfter, true, 'minor'],
+    ['addition with major bump', '1.4.2', '2.0.0', minorAfter, true, 'minor'],
+    ['addition with patch bump', '1.4.2', '1.4.3', minorAfter, false, 'minor'],
+    ['description with patch bump', '1.4.2', '1.4.3', patchAfter, true, 'patch'],
+    ['description with no bump', '1.4.2', '1.4.2', patchAfter, false, 'patch'],
+    ['no change, no bump', '1.4.2', '1.4.2', base, true, 'none'],
+    ['no change, patch bump', '1.4.2', '1.4.3', base, true, 'none'],
+    ['downgrade', '1.4.2', '1.4.1', patchAfter, false, 'patch'],
+    ['not semver', '1.4.2', 'v2', breakingAfter, false, 'major'],
+  ] as const)('%s', (_label, from, to, after, ok, required) => {
+    const report = diff(plan(from, base), plan(to, [...after]));
+    expect(report.requiredBump).toBe(required);
+    expect(report.ok).toBe(ok);
+  });
+});

@@ -1,0 +1,95 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lintPlanDir, type LintMessage } from '../../src/plan/lint.ts';
+
+const PLAN = `name: shop
+version: 1.0.0
+description: test plan
+sources: [web]
+defaults:
+  mode: enforce
+  unplanned: allow
+`;
+
+async function planDir(files: Record<string, string>): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'balise-lint-'));
+  for (const [rel, text] of Object.entries({ 'plan.yaml': PLAN, ...files })) {
+    await fs.mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+    await fs.writeFile(path.join(dir, rel), text);
+  }
+  return dir;
+}
+
+const good = `name: order_placed
+kind: track
+description: An order was placed.
+owner: team-shop
+status: active
+properties:
+  order_id:
+    type: string
+    description: Id.
+required: [order_id]
+`;
+
+const dirs: string[] = [];
+async function lintFiles(files: Record<string, string>): Promise<LintMessage[]> {
+  const dir = await planDir(files);
+  dirs.push(dir);
+  return (await lintPlanDir(dir)).messages;
+}
+afterAll(async () => {
+  for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
+});
+
+describe('plan lint', () => {
+  it('passes a clean plan and the committed example plan', async () => {
+    expect(await lintFiles({ 'events/order_placed.yaml': good })).toEqual([]);
+    const example = await lintPlanDir(path.resolve(import.meta.dirname, '../../tracking-plan'));
+    expect(example.messages.filter((m) => m.severity === 'error')).toEqual([]);
+    expect(example.plan.events.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it.each([
+    ['event name not snake_case', good.replace('name: order_placed', 'name: OrderPlaced'), 'snake_case', 1],
+    ['property name not snake_case', good.replace('  order_id:\n    type', '  orderId:\n    type').replace('[order_id]', '[orderId]'), 'snake_case', 7],
+    ['description missing', good.replace('description: An order was placed.\n', ''), 'file_schema', 1],
+    ['owner empty', good.replace('owner: team-shop', 'owner: ""'), 'file_schema', 4],
+    ['unknown schema keyword', good.replace('    description: Id.', '    description: Id.\n    maximun: 3'), 'file_schema', 10],
+    ['invalid type', good.replace('type: string', 'type: strnig'), 'file_schema', 8],
+    ['invalid regex', good.replace('    description: Id.', '    description: Id.\n    pattern: "(["'), 'file_schema', 10],
+    ['required unknown property', good.replace('[order_id]', '[order_id, total]'), 'required_unknown', 10],
+    ['enum values of the wrong type', good.replace('    description: Id.', '    description: Id.\n    enum: [1, 2]'), 'enum_type_mismatch', 7],
+    ['inverted range', good.replace('type: string\n    description: Id.', 'type: number\n    description: Id.\n    minimum: 5\n    maximum: 1'), 'range_inverted', 7],
+    ['property without description', good.replace('    description: Id.\n', ''), 'property_description_missing', 7],
+    ['YAML syntax error', good.replace('status: active', 'status: [active'), 'yaml_syntax', 6],
+    ['file named after another event', good, 'file_name_mismatch', 1, 'events/order.yaml'],
+  ])('%s', async (_label, text, rule, line, file = 'events/order_placed.yaml') => {
+    const messages = await lintFiles({ [file]: text });
+    const hit = messages.find((m) => m.rule === rule);
+    expect(hit, JSON.stringify(messages)).toMatchObject({ file, line });
+  });
+
+  it('reports duplicates with the location of the first definition', async () => {
+    const messages = await lintFiles({ 'events/order_placed.yaml': good, 'events/order_placed_again.yaml': good });
+    expect(messages).toContainEqual(expect.objectContaining({
+      rule: 'duplicate_event', file: 'events/order_placed_again.yaml', line: 1, severity: 'error',
+      message: 'track "order_placed" is already defined in events/order_placed.yaml:1',
+    }));
+  });
+
+  it('warns when a published version is edited without a bump', async () => {
+    const messages = await lintFiles({
+      'events/order_placed.yaml': good,
+      'build/plan-1.0.0.json': JSON.stringify({ format: 'balise-plan@1', plan: { name: 'shop', version: '1.0.0', description: 'old', sources: [], defaults: { mode: 'enforce', unplanned: 'allow' }, events: [], traits: { properties: {}, required: [] } } }),
+    });
+    expect(messages).toContainEqual(expect.objectContaining({ rule: 'version_not_bumped', file: 'plan.yaml', line: 2 }));
+  });
+
+  it('lints traits.yaml too', async () => {
+    const messages = await lintFiles({ 'traits.yaml': 'properties:\n  email:\n    type: string\n    description: e\nrequired: [email, role]\n' });
+    expect(messages).toContainEqual(expect.objectContaining({ rule: 'required_unknown', file: 'traits.yaml', line: 5 }));
+  });
+});
