@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { createLogger } from '../observability/logger.ts';
 import { startBalise, type Roles } from './runtime.ts';
-import { writeKeyFile } from '../config/secrets.ts';
+import { adminTokenFile, writeKeyFile } from '../config/secrets.ts';
 
 /** Runs until SIGTERM/SIGINT, then stops accepting, drains, flushes and closes. */
 async function run(roles: Roles): Promise<void> {
@@ -14,6 +14,11 @@ async function run(roles: Roles): Promise<void> {
       { url: balise.baseUrl, sources: [...balise.writeKeys.keys()], writeKeyFile: config.writeKeys.size ? undefined : writeKeyFile(config.dataDir) },
       `Balise is up: ingest at ${balise.baseUrl}/v1/batch, dashboard at ${balise.baseUrl}/`,
     );
+    if (process.stdout.isTTY) {
+      const keyHint = config.writeKeys.size ? 'from BALISE_WRITE_KEYS' : `in ${writeKeyFile(config.dataDir)}`;
+      const tokenHint = config.adminToken ? 'from BALISE_ADMIN_TOKEN' : `in ${adminTokenFile(config.dataDir)}`;
+      console.log(`\n  Balise is up\n  ingest     ${balise.baseUrl}/v1/batch  (write key ${keyHint})\n  dashboard  ${balise.baseUrl}/  (admin token ${tokenHint})\n  demo data  npx balise demo\n`);
+    }
   }
   let signals = 0;
   const shutdown = (signal: string) => {

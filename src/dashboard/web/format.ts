@@ -21,9 +21,12 @@ export function formatKpi(value: number | null, unit: string): string {
   return unit ? `${text} ${unit}`.replace(' /', '/') : text;
 }
 
-/** A signed change such as "+12.5%", "−3.0%", or "new" when the previous period was empty. */
-export function formatChange(change: number | null, previous: number | null): string {
-  if (change === null) return previous === 0 ? 'no previous data' : '–';
+/** A signed change such as "+12.5%", "−3.0%"; words when the previous period was empty. */
+export function formatChange(change: number | null, previous: number | null, value: number | null): string {
+  if (change === null) {
+    if (previous === 0) return value ? 'new this period' : 'no change';
+    return 'no comparison';
+  }
   const sign = change > 0 ? '+' : change < 0 ? '−' : '±';
   return `${sign}${Math.abs(change * 100).toFixed(1)}%`;
 }

@@ -22,10 +22,10 @@ function tile(kpi: KpiResult): HTMLElement {
       'p',
       { class: `change ${cls}` },
       el('span', { 'aria-hidden': 'true' }, arrow ? `${arrow} ` : ''),
-      formatChange(kpi.change, kpi.previous),
-      el('span', { class: 'muted' }, ` vs previous period (${formatKpi(kpi.previous, kpi.unit)})`),
+      formatChange(kpi.change, kpi.previous, kpi.value),
     ),
-    kpi.description ? el('p', { class: 'muted small' }, kpi.description) : null,
+    el('p', { class: 'muted small' }, `Previous period: ${formatKpi(kpi.previous, kpi.unit)}`),
+    kpi.description ? el('p', { class: 'muted small desc' }, kpi.description) : null,
   );
 }
 

@@ -1,0 +1,23 @@
+/** Small helpers shared by the benches: percentiles, timing, the result line the runner reads. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+export interface BenchFigure {
+  name: string;
+  value: number;
+  unit: string;
+  /** A baseline measured in the same run, and what the ratio means. */
+  baseline?: { name: string; value: number; unit: string };
+  ratio?: number;
+  target?: string;
+}
+
+/** One machine-readable line per bench; `balise bench` collects them into one table. */
+export function printResult(bench: string, figures: BenchFigure[]): void {
+  console.log(`BENCH_RESULT ${JSON.stringify({ bench, figures })}`);
+}
+
+export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { loadKpiDefinitions } from '../analytics/definitions.ts';
+import { loadConfig } from '../config/index.ts';
+import { MetabaseClient } from '../metabase/client.ts';
+import { provisionMetabase, type ProvisionReport } from '../metabase/provision.ts';
+import { clickhouseDetails, metabaseSettings } from '../metabase/settings.ts';
+
+export function formatProvisionReport(report: ProvisionReport): string[] {
+  const c = report.cards;
+  return [
+    `database "Balise ClickHouse" #${report.database.id}: ${report.database.action}`,
+    `collection "Balise" #${report.collection.id}: ${report.collection.action}`,
+    `questions: ${c.created.length} created, ${c.updated.length} updated, ${c.archived.length} archived, ${c.unchanged.length} unchanged`,
+    ...c.created.map((k) => `  + ${k}`),
+    ...c.updated.map((k) => `  ~ ${k}`),
+    ...c.archived.map((k) => `  - ${k} (archived)`),
+    `dashboard "Balise KPIs" #${report.dashboard.id}: ${report.dashboard.action}`,
+    report.writes === 0 ? 'Metabase was already up to date: nothing changed.' : `${report.writes} change(s) written to Metabase.`,
+  ];
+}
+
+export function registerMetabaseCommand(program: Command): void {
+  const metabase = program.command('metabase').description('Metabase as code');
+  metabase
+    .command('provision')
+    .description('create or update, idempotently, the ClickHouse connection, one question per KPI and funnel, and the "Balise KPIs" dashboard (METABASE_URL, METABASE_USER, METABASE_PASSWORD)')
+    .option('--clickhouse-url <url>', 'ClickHouse URL as Metabase reaches it (default: CLICKHOUSE_URL), e.g. http://clickhouse:8123 in docker compose')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { clickhouseUrl?: string; json?: boolean }) => {
+      const config = loadConfig();
+      const settings = metabaseSettings(config);
+      const details = clickhouseDetails(config, opts.clickhouseUrl);
+      const definitions = await loadKpiDefinitions(config.planDir);
+      const report = await provisionMetabase(new MetabaseClient(settings), { clickhouse: details, definitions });
+      console.log(opts.json ? JSON.stringify(report, null, 2) : formatProvisionReport(report).join('\n'));
+    });
+}

@@ -1,0 +1,218 @@
+/**
+ * The built-in dashboard in a real browser (Debian's chromium through playwright-core) against a
+ * real Balise: login redirect and keyboard login, funnel numbers equal to the API, hostile event
+ * names and property values rendered as inert text, no CSP violation, and a screenshot.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FunnelResult, KpiResult } from '../../src/analytics/results.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { createAdminRouter } from '../../src/dashboard/admin-api.ts';
+import { createDashboardRouter, ensureDashboardBuilt } from '../../src/dashboard/router.ts';
+import { createTrendsRouter } from '../../src/dashboard/trends-api.ts';
+import { formatCount, formatPercent } from '../../src/dashboard/web/format.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { loadPlanValidator } from '../../src/plan/compile.ts';
+import type { EventRow, QuarantineRow } from '../../src/types.ts';
+import { insertJsonLines } from '../../src/warehouse/insert.ts';
+import { REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
+
+const IMG = '<img src=x onerror="window.__xss=1">';
+const SCRIPT = '<script>window.__xss=1</script>';
+const DAY = 86_400_000;
+
+let stack: Stack;
+let server: http.Server;
+let baseUrl: string;
+let browser: Browser;
+
+let n = 0;
+function event(name: string, user: string, at: number, properties: Record<string, unknown> = {}): EventRow {
+  return {
+    message_id: `dash-${++n}`,
+    type: 'track',
+    event: name,
+    user_id: user,
+    anonymous_id: '',
+    group_id: '',
+    previous_id: '',
+    timestamp: at,
+    sent_at: null,
+    received_at: at,
+    properties: JSON.stringify(properties),
+    traits: '{}',
+    context: '{}',
+    source: 'test',
+    library_name: 'test',
+    library_version: '0',
+    plan_version: '1.0.0',
+    plan_status: name.startsWith('<') ? 'unplanned' : 'valid',
+    violations: '',
+  };
+}
+
+/** 12 freelancers sign up (3 with a hostile community), 8 get a proposal, 3 complete a mission. */
+function demoRows(now: number): EventRow[] {
+  const rows: EventRow[] = [];
+  for (let i = 0; i < 12; i++) {
+    const user = `f${i}`;
+    const start = now - (20 - i) * DAY;
+    const community = i < 3 ? SCRIPT : i % 2 ? 'tech' : 'data';
+    rows.push(event('freelancer_signup_started', user, start - 3_600_000, { signup_method: 'email' }));
+    rows.push(event('freelancer_signup_completed', user, start, { community, signup_method: 'email' }));
+    if (i < 8) rows.push(event('mission_proposal_received', user, start + 2 * DAY, { mission_id: `m${i}` }));
+    if (i < 3) rows.push(event('mission_completed', user, start + 9 * DAY, { mission_id: `m${i}` }));
+  }
+  rows.push(event(IMG, 'f1', now - DAY, { note: SCRIPT }));
+  return rows;
+}
+
+function quarantineRow(now: number): QuarantineRow {
+  return {
+    message_id: 'dash-q1',
+    received_at: now - 2 * DAY,
+    source: 'test',
+    type: 'track',
+    event: IMG,
+    plan_version: '1.0.0',
+    reasons: ['unplanned_event'],
+    violations: JSON.stringify([{ path: '/event', rule: 'unplanned_event', message: SCRIPT }]),
+    raw: '{}',
+  };
+}
+
+beforeAll(async () => {
+  stack = await startStack();
+  const now = Date.now();
+  await insertJsonLines(stack.warehouse, 'events', demoRows(now).map((r) => JSON.stringify(r)));
+  await insertJsonLines(stack.warehouse, 'quarantine', [JSON.stringify(quarantineRow(now))]);
+
+  // Until the lead mounts the dashboard in the runtime, the test serves it beside the admin API.
+  const config = loadConfig({ BALISE_PLAN_DIR: path.join(REPO_ROOT, 'tracking-plan'), BALISE_DATA_DIR: stack.dataDir }, REPO_ROOT);
+  let validator = await loadPlanValidator(config.planDir);
+  const app = express();
+  app.use(
+    createAdminRouter({
+      warehouse: stack.warehouse,
+      queue: stack.balise.queue,
+      adminToken: stack.adminToken,
+      config,
+      validator: () => validator,
+      reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)),
+      logger: createLogger('silent'),
+    }),
+  );
+  app.use(createTrendsRouter({ warehouse: stack.warehouse, adminToken: stack.adminToken }));
+  app.use(createDashboardRouter({ adminToken: stack.adminToken }));
+  await ensureDashboardBuilt();
+  server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await stack?.stop();
+});
+
+async function api<T>(route: string): Promise<T> {
+  const response = await fetch(`${baseUrl}${route}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+  expect(response.status).toBe(200);
+  return (await response.json()) as T;
+}
+
+describe('built-in dashboard in chromium', () => {
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  it('redirects an unauthenticated visitor to the login form', async () => {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    page = await context.newPage();
+    page.on('console', (m) => (m.type() === 'error' ? consoleErrors.push(m.text()) : undefined));
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    const response = await page.goto(`${baseUrl}/`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
+    const plain = await fetch(`${baseUrl}/`, { redirect: 'manual' });
+    expect(plain.status).toBe(302);
+    expect(plain.headers.get('location')).toBe('/login');
+  });
+
+  it('refuses a wrong token and accepts the right one, using only the keyboard', async () => {
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('token');
+    await page.keyboard.type('not-the-token-at-all');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#login-error');
+    expect(await page.textContent('#login-error')).toContain('not valid');
+
+    await page.focus('#token');
+    await page.keyboard.type(stack.adminToken);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Sign in');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${baseUrl}/`);
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'balise_admin');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Loaded'), undefined, { timeout: 30_000 });
+  });
+
+  it('shows the same funnel numbers as GET /api/funnels/:id', async () => {
+    const from = await page.inputValue('#from');
+    const to = await page.inputValue('#to');
+    const expected = await api<FunnelResult>(`/api/funnels/freelancer_activation?from=${from}&to=${to}`);
+    expect(expected.steps.map((s) => s.count)).toEqual([12, 8, 3]);
+    const table = page.locator('[data-funnel-steps="freelancer_activation"]');
+    expect(await table.locator('[data-field="count"]').allTextContents()).toEqual(expected.steps.map((s) => formatCount(s.count)));
+    expect(await table.locator('[data-field="dropoff"]').allTextContents()).toEqual(expected.steps.map((s, i) => (i === 0 ? '–' : formatCount(s.dropOff))));
+    const summary = page.locator('[data-funnel-summary="freelancer_activation"]');
+    expect(await summary.locator('[data-field="entered"]').textContent()).toBe(formatCount(expected.entered));
+    expect(await summary.locator('[data-field="overall"]').textContent()).toBe(formatPercent(expected.conversion));
+    // Every other funnel from the definitions has its card too.
+    const defs = await api<{ id: string }[]>('/api/funnels');
+    expect(await page.locator('[data-funnel]').evaluateAll((els) => els.map((e) => e.getAttribute('data-funnel')))).toEqual(defs.map((d) => d.id));
+  });
+
+  it('shows KPI tiles for every metric', async () => {
+    const kpis = await api<KpiResult[]>('/api/kpis');
+    expect(await page.locator('[data-kpi]').count()).toBe(kpis.length);
+    expect(await page.locator('[data-kpi="weekly_freelancer_signups"] .value').textContent()).toBe('12');
+  });
+
+  it('renders hostile event names and property values as inert text', async () => {
+    const text = await page.locator('main').innerText();
+    expect(text).toContain(SCRIPT); // the community breakdown value
+    expect(text).toContain(IMG); // unplanned event, trends and quarantine example
+    expect(await page.locator('[data-unplanned="events"]').innerText()).toContain(IMG);
+    expect(await page.locator('[data-quarantine="examples"]').innerText()).toContain(IMG);
+    expect(await page.locator('main img').count()).toBe(0);
+    expect(await page.locator('main script').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('saves a screenshot', async () => {
+    const dir = path.join(REPO_ROOT, 'test-results');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'dashboard.png');
+    await page.screenshot({ path: file, fullPage: true });
+    expect(fs.statSync(file).size).toBeGreaterThan(10_000);
+  });
+
+  it('signs out', async () => {
+    await page.click('text=Sign out');
+    await page.waitForURL(`${baseUrl}/login`);
+    const response = await page.request.get(`${baseUrl}/api/kpis`);
+    expect(response.status()).toBe(401);
+  });
+});

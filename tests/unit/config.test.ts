@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseWriteKeys } from '../../src/config/index.ts';
+import { ConfigError } from '../../src/errors.ts';
+
+describe('loadConfig', () => {
+  it('has documented defaults', () => {
+    const config = loadConfig({}, '/srv/balise');
+    expect(config.port).toBe(3000);
+    expect(config.dataDir).toBe('/srv/balise/.data');
+    expect(config.planDir).toBe('/srv/balise/tracking-plan');
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.clickhouse).toEqual({ url: undefined, user: 'default', password: '', database: 'balise', cluster: undefined });
+    expect(config.ingest).toEqual({ maxRequestBytes: 512_000, maxEventBytes: 32_768, maxBatchEvents: 2500, maxQueueDepth: 20_000 });
+    expect(config.worker.batchMaxRows).toBe(10_000);
+    expect(config.worker.batchMaxWaitMs).toBe(1000);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT: expected an integer, got "eighty"'],
+    [{ PORT: '70000' }, 'PORT: must be between 0 and 65535, got 70000'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL: expected a redis: or rediss: URL, got "localhost:"'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL: not a URL: "not a url"'],
+    [{ CLICKHOUSE_URL: 'tcp://ch:9000' }, 'CLICKHOUSE_URL: expected a http: or https: URL, got "tcp:"'],
+    [{ CLICKHOUSE_DATABASE: 'drop table;' }, 'CLICKHOUSE_DATABASE: not a valid identifier: "drop table;"'],
+    [{ BALISE_ADMIN_TOKEN: 'short' }, 'BALISE_ADMIN_TOKEN: must be at least 16 characters'],
+    [{ BALISE_WRITE_KEYS: 'web' }, 'BALISE_WRITE_KEYS: expected "source:key" pairs, got "web"'],
+    [{ BALISE_WRITE_KEYS: 'web:abc' }, 'BALISE_WRITE_KEYS: key for source "web" is shorter than 8 characters'],
+    [{ BALISE_WRITE_KEYS: 'web:abcdefgh,web:ijklmnop' }, 'BALISE_WRITE_KEYS: source "web" is listed twice'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent'],
+    [{ BALISE_BATCH_MAX_ROWS: '0' }, 'BALISE_BATCH_MAX_ROWS: must be between 1 and 10000000, got 0'],
+  ])('stops on %j with one clear line', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('parses write keys per source', () => {
+    expect([...parseWriteKeys(' web:key-for-web , backend:key-for-backend ')]).toEqual([
+      ['web', 'key-for-web'],
+      ['backend', 'key-for-backend'],
+    ]);
+  });
+});

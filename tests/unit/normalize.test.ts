@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { checkStructure, normalizeEvent, parseTime } from '../../src/ingest/normalize.ts';
+
+const receivedAt = Date.parse('2026-06-01T12:00:00.000Z');
+const ctx = { receivedAt, source: 'web' };
+const track = (extra: Record<string, unknown> = {}) => ({ type: 'track', event: 'mission_posted', userId: 'u1', messageId: 'm1', ...extra });
+
+describe('normalizeEvent', () => {
+  it.each([
+    ['not an object', 'hello', 'not_an_object'],
+    ['an array', [1], 'not_an_object'],
+    ['unknown type', { type: 'purchase', userId: 'u' }, 'invalid_type'],
+    ['track without event', { type: 'track', userId: 'u' }, 'missing_event_name'],
+    ['event name not a string', track({ event: 42 }), 'invalid_event_name'],
+    ['event name too long', track({ event: 'e'.repeat(201) }), 'invalid_event_name'],
+    ['numeric userId', track({ userId: 7 }), 'invalid_id'],
+    ['object anonymousId', { type: 'page', anonymousId: { a: 1 } }, 'invalid_id'],
+    ['id too long', track({ userId: 'u'.repeat(256) }), 'invalid_id'],
+    ['no identity', { type: 'track', event: 'e' }, 'missing_identity'],
+    ['alias without previousId', { type: 'alias', userId: 'u' }, 'invalid_id'],
+    ['group without groupId', { type: 'group', userId: 'u' }, 'invalid_id'],
+    ['properties an array', track({ properties: [1, 2] }), 'invalid_field'],
+    ['context a string', track({ context: 'x' }), 'invalid_field'],
+    ['unparseable timestamp', track({ timestamp: 'yesterday' }), 'invalid_timestamp'],
+    ['timestamp before 2000', track({ timestamp: '1999-12-31T23:59:59Z' }), 'invalid_timestamp'],
+    ['timestamp two days ahead', track({ timestamp: new Date(receivedAt + 2 * 86_400_000).toISOString() }), 'invalid_timestamp'],
+    ['unparseable sentAt', track({ sentAt: {} }), 'invalid_timestamp'],
+    ['__proto__ key', JSON.parse('{"type":"track","event":"e","userId":"u","properties":{"__proto__":{"x":1}}}'), 'forbidden_key'],
+    ['constructor key deep inside', track({ properties: { a: [{ constructor: 1 }] } }), 'forbidden_key'],
+    ['nesting too deep', track({ properties: JSON.parse('{"a":'.repeat(20) + '1' + '}'.repeat(20)) }), 'too_deep'],
+  ])('rejects %s with %s', (_name, raw, code) => {
+    const result = normalizeEvent(raw, ctx);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.rejection.code).toBe(code);
+  });
+
+  it.each([
+    ['no sentAt: the client timestamp is kept', { timestamp: '2026-06-01T11:00:00.000Z' }, Date.parse('2026-06-01T11:00:00.000Z')],
+    ['device clock 1 h fast: corrected', { timestamp: '2026-06-01T13:00:00.000Z', sentAt: '2026-06-01T13:00:05.000Z' }, receivedAt - 5000],
+    ['device clock 1 day slow: corrected', { timestamp: '2026-05-31T11:59:50.000Z', sentAt: '2026-05-31T12:00:00.000Z' }, receivedAt - 10_000],
+    ['epoch milliseconds accepted', { timestamp: receivedAt - 1000 }, receivedAt - 1000],
+    ['originalTimestamp used when timestamp is absent', { originalTimestamp: '2026-06-01T10:00:00.000Z' }, Date.parse('2026-06-01T10:00:00.000Z')],
+    ['no timestamp: receivedAt', {}, receivedAt],
+  ])('%s', (_name, extra, expected) => {
+    const result = normalizeEvent(track(extra), ctx);
+    expect(result.ok && result.event.timestamp).toBe(expected);
+  });
+
+  it('uses the batch sentAt and merges the batch context under the event context', () => {
+    const result = normalizeEvent(track({ timestamp: '2026-06-01T13:00:00.000Z', context: { locale: 'fr' } }), {
+      ...ctx,
+      batchSentAt: '2026-06-01T13:00:01.000Z',
+      batchContext: { locale: 'en', library: { name: 'analytics-node' } },
+    });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.event.timestamp).toBe(receivedAt - 1000);
+    expect(result.event.context).toEqual({ locale: 'fr', library: { name: 'analytics-node' } });
+  });
+
+  it('generates a messageId when the client sent none, and reads the declared plan version', () => {
+    const result = normalizeEvent(track({ messageId: undefined, context: { plan: { version: '1.1.0' } } }), ctx);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.event.messageId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(result.event.declaredPlanVersion).toBe('1.1.0');
+    expect(result.event.source).toBe('web');
+  });
+
+  it('takes the type from the route for /v1/track-style endpoints and the page name for pages', () => {
+    const page = normalizeEvent({ anonymousId: 'a', name: 'pricing', properties: { path: '/p' } }, { ...ctx, routeType: 'page' });
+    expect(page.ok && [page.event.type, page.event.event, page.event.properties]).toEqual(['page', 'pricing', { path: '/p', name: 'pricing' }]);
+  });
+});
+
+describe('helpers', () => {
+  it.each([
+    ['2026-01-02T03:04:05.678Z', Date.parse('2026-01-02T03:04:05.678Z')],
+    [1_700_000_000_000, 1_700_000_000_000],
+    ['garbage', undefined],
+    [Number.NaN, undefined],
+    [null, undefined],
+    ['x'.repeat(100), undefined],
+  ])('parseTime(%j)', (input, expected) => {
+    expect(parseTime(input)).toBe(expected);
+  });
+
+  it.each([
+    [{ a: { b: { c: 1 } } }, undefined],
+    [[[[[]]]], undefined],
+    [{ prototype: 1 }, 'forbidden_key'],
+  ])('checkStructure(%j)', (value, code) => {
+    expect(checkStructure(value)?.code).toBe(code);
+  });
+});
