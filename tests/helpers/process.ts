@@ -26,8 +26,8 @@ export const TEST_WRITE_KEY = 'proc-write-key-123';
 export const TEST_ADMIN_TOKEN = 'proc-admin-token-0123456789';
 
 /** Starts `balise <command>` as a real child process and waits until /ready answers 200. */
-export async function startBaliseProcess(command: string, dataDir: string, port: number, env: Record<string, string> = {}): Promise<BaliseProcess> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), command], {
+export async function startBaliseProcess(command: string, dataDir: string, port: number, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BaliseProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'bin/balise.js'), command], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

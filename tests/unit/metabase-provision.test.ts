@@ -1,0 +1,310 @@
+/**
+ * `balise metabase provision` against a recorded contract of Metabase's REST API: a small
+ * node:http server checks every request (method, path, body shape) against
+ * tests/fixtures/metabase/contract.json, replays the recorded responses and keeps state, so
+ * idempotence, archiving and a failed login are observed through the requests Balise sends.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
+import type { KpiDefinitions } from '../../src/analytics/model.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { MetabaseClient } from '../../src/metabase/client.ts';
+import { MetabaseError } from '../../src/metabase/errors.ts';
+import { provisionMetabase } from '../../src/metabase/provision.ts';
+import { clickhouseDetails, metabaseSettings } from '../../src/metabase/settings.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+type Shape = string | Shape[] | { [key: string]: Shape };
+interface Endpoint {
+  name: string;
+  method: string;
+  path: string;
+  query?: Record<string, string>;
+  request?: Record<string, Shape>;
+  response: { status: number; body: unknown };
+  failure?: { status: number; body: unknown };
+}
+const contract = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/fixtures/metabase/contract.json'), 'utf8')) as { endpoints: Endpoint[] };
+
+/** Problems with `value` against `shape` (empty when it conforms). */
+function shapeErrors(value: unknown, shape: Shape, at: string): string[] {
+  if (typeof shape === 'string') {
+    const actual = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
+    return actual === shape ? [] : [`${at}: expected ${shape}, got ${actual}`];
+  }
+  if (Array.isArray(shape)) {
+    if (!Array.isArray(value)) return [`${at}: expected an array`];
+    return value.flatMap((v, i) => shapeErrors(v, shape[0] as Shape, `${at}[${i}]`));
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${at}: expected an object`];
+  const errors: string[] = [];
+  const allowed = new Set(Object.keys(shape).map((k) => k.replace(/\?$/, '')));
+  for (const [rawKey, sub] of Object.entries(shape)) {
+    const key = rawKey.replace(/\?$/, '');
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) {
+      if (!rawKey.endsWith('?')) errors.push(`${at}.${key}: missing`);
+    } else errors.push(...shapeErrors(v, sub, `${at}.${key}`));
+  }
+  for (const key of Object.keys(value)) if (!allowed.has(key)) errors.push(`${at}.${key}: not in the contract`);
+  return errors;
+}
+
+type Row = Record<string, unknown> & { id: number };
+interface Logged {
+  method: string;
+  path: string;
+  body: unknown;
+}
+
+/** The replaying Metabase: state in memory, every request checked against the contract. */
+class ContractServer {
+  readonly log: Logged[] = [];
+  readonly violations: string[] = [];
+  databases: Row[] = [];
+  collections: Row[] = [];
+  cards: Row[] = [];
+  dashboards: Row[] = [];
+  password = 'correct-horse';
+  private nextId = 100;
+  private server = http.createServer((req, res) => void this.handle(req, res));
+  url = '';
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+  writes(): Logged[] {
+    return this.log.filter((l) => l.method !== 'GET' && l.path !== '/api/session');
+  }
+
+  private match(method: string, pathname: string): { endpoint: Endpoint; id: number | undefined } | undefined {
+    for (const endpoint of contract.endpoints) {
+      if (endpoint.method !== method) continue;
+      const pattern = new RegExp(`^${endpoint.path.replace(':id', '(\\d+)')}/?$`);
+      const m = pattern.exec(pathname);
+      if (m) return { endpoint, id: m[1] === undefined ? undefined : Number(m[1]) };
+    }
+    return undefined;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const body: unknown = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+    this.log.push({ method: req.method ?? '', path: url.pathname, body });
+    const send = (status: number, payload: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(payload));
+    };
+    const found = this.match(req.method ?? '', url.pathname);
+    if (!found) {
+      this.violations.push(`${req.method} ${url.pathname}: no such endpoint in the contract`);
+      return send(404, { message: 'not in contract' });
+    }
+    const { endpoint, id } = found;
+    const problems = [
+      ...(endpoint.request ? shapeErrors(body, endpoint.request, 'body') : body === undefined ? [] : ['body: none expected']),
+      ...Object.keys(endpoint.query ?? {}).filter((q) => !url.searchParams.has(q)).map((q) => `query ${q}: missing`),
+    ];
+    if (endpoint.path !== '/api/session' && req.headers['x-metabase-session'] !== (contract.endpoints[0]!.response.body as { id: string }).id) problems.push('X-Metabase-Session: missing or wrong');
+    if (problems.length) {
+      this.violations.push(...problems.map((p) => `${endpoint.name}: ${p}`));
+      return send(400, { errors: problems });
+    }
+    const recorded = endpoint.response.body as Record<string, unknown>;
+    const input = (body ?? {}) as Record<string, unknown>;
+    const create = (table: Row[], extra: Record<string, unknown> = {}) => {
+      const row = { ...recorded, ...input, ...extra, id: this.nextId++ } as Row;
+      table.push(row);
+      return send(200, row);
+    };
+    const update = (table: Row[]) => {
+      const row = table.find((r) => r.id === id);
+      if (!row) return send(404, { message: 'Not found.' });
+      Object.assign(row, input);
+      return send(200, row);
+    };
+    switch (endpoint.name) {
+      case 'login':
+        return input.password === this.password ? send(200, recorded) : send(endpoint.failure!.status, endpoint.failure!.body);
+      case 'list databases':
+        return send(200, { ...recorded, data: this.databases.map((d) => ({ ...d, details: { ...(d.details as object), password: '**MetabasePass**' } })), total: this.databases.length });
+      case 'create database':
+        return create(this.databases);
+      case 'update database':
+        return update(this.databases);
+      case 'list collections':
+        return send(200, [...(recorded as unknown as Row[]), ...this.collections]);
+      case 'create collection':
+        return create(this.collections, { archived: false });
+      case 'collection items': {
+        const items = this.dashboards.filter((d) => d.collection_id === id && !d.archived).map((d) => ({ id: d.id, name: d.name, description: d.description, model: 'dashboard' }));
+        return send(200, { ...recorded, data: items, total: items.length });
+      }
+      case 'list cards':
+        // f=all lists the cards that are not archived, as Metabase does.
+        return send(200, this.cards.filter((c) => !c.archived));
+      case 'create card':
+        return create(this.cards, { archived: false });
+      case 'update card':
+        return update(this.cards);
+      case 'create dashboard':
+        return create(this.dashboards, { dashcards: [] });
+      case 'get dashboard': {
+        const d = this.dashboards.find((r) => r.id === id);
+        return d ? send(200, d) : send(404, { message: 'Not found.' });
+      }
+      case 'update dashboard': {
+        const d = this.dashboards.find((r) => r.id === id);
+        if (!d) return send(404, { message: 'Not found.' });
+        if (Array.isArray(input.dashcards)) {
+          d.dashcards = (input.dashcards as Row[]).map((dc) => ({ ...dc, id: dc.id < 0 ? this.nextId++ : dc.id, dashboard_id: d.id }));
+        }
+        for (const key of ['name', 'description'] as const) if (input[key] !== undefined) d[key] = input[key];
+        return send(200, d);
+      }
+      default:
+        return send(500, { message: `unhandled ${endpoint.name}` });
+    }
+  }
+}
+
+const CLICKHOUSE = { host: 'clickhouse', port: 8123, user: 'default', password: 'secret', dbname: 'balise', ssl: false };
+let server: ContractServer;
+let definitions: KpiDefinitions;
+
+const client = (password = server.password) => new MetabaseClient({ url: server.url, username: 'admin@example.com', password });
+const provision = (defs: KpiDefinitions = definitions, password?: string) => provisionMetabase(client(password), { clickhouse: CLICKHOUSE, definitions: defs });
+const managedCards = () => server.cards.filter((c) => !c.archived);
+
+beforeEach(async () => {
+  server = new ContractServer();
+  await server.start();
+  definitions = await loadKpiDefinitions(path.join(ROOT, 'tracking-plan'));
+});
+afterEach(async () => {
+  expect(server.violations).toEqual([]);
+  await server.stop();
+});
+
+describe('metabase provision against the recorded contract', () => {
+  it('creates the database, the collection, one question per KPI and funnel, and the dashboard', async () => {
+    const report = await provision();
+    const expectedKeys = [...definitions.metrics.map((m) => `kpi:${m.id}`), ...definitions.funnels.map((f) => `funnel:${f.id}`)];
+    expect(report.database.action).toBe('created');
+    expect(report.collection.action).toBe('created');
+    expect(report.dashboard.action).toBe('created');
+    expect(report.cards.created).toEqual(expectedKeys);
+
+    expect(server.databases).toHaveLength(1);
+    expect(server.databases[0]).toMatchObject({ name: 'Balise ClickHouse', engine: 'clickhouse', details: CLICKHOUSE });
+    const db = server.databases[0]!.id;
+    const collection = server.collections[0]!.id;
+    expect(managedCards()).toHaveLength(expectedKeys.length);
+    for (const card of managedCards()) {
+      expect(card).toMatchObject({ collection_id: collection, dataset_query: { type: 'native', database: db } });
+      expect(String(card.description)).toMatch(/balise:(kpi|funnel):[a-z_]+/);
+      expect((card.dataset_query as { native: { query: string } }).native.query).not.toMatch(/\{[a-z_0-9]+:[A-Za-z]/); // every parameter inlined
+    }
+    const signups = managedCards().find((c) => String(c.description).includes('balise:kpi:weekly_freelancer_signups'))!;
+    expect(signups).toMatchObject({ name: 'Freelancer sign-ups', display: 'line' });
+    expect((signups.dataset_query as { native: { query: string } }).native.query).toContain("e.event = 'freelancer_signup_completed'");
+
+    const dashboard = server.dashboards[0]!;
+    expect(dashboard).toMatchObject({ name: 'Balise KPIs', collection_id: collection });
+    const dashcards = dashboard.dashcards as Row[];
+    expect(new Set(dashcards.map((d) => d.card_id))).toEqual(new Set(managedCards().map((c) => c.id)));
+    // No two dashcards overlap on the 24-column grid.
+    const cells = new Set<string>();
+    for (const d of dashcards as unknown as { row: number; col: number; size_x: number; size_y: number }[]) {
+      expect(d.col + d.size_x).toBeLessThanOrEqual(24);
+      for (let r = d.row; r < d.row + d.size_y; r++) for (let c = d.col; c < d.col + d.size_x; c++) {
+        expect(cells.has(`${r}:${c}`)).toBe(false);
+        cells.add(`${r}:${c}`);
+      }
+    }
+  });
+
+  it('changes nothing on a second run: no write request at all', async () => {
+    await provision();
+    const before = server.log.length;
+    const report = await provision();
+    const second = server.log.slice(before);
+    expect(second.filter((l) => l.method !== 'GET' && l.path !== '/api/session')).toEqual([]);
+    expect(report.writes).toBe(0);
+    expect(report.cards.unchanged).toHaveLength(definitions.metrics.length + definitions.funnels.length);
+    expect([report.database.action, report.collection.action, report.dashboard.action]).toEqual(['unchanged', 'unchanged', 'unchanged']);
+  });
+
+  it('archives the card of a KPI removed from the definitions and takes it off the dashboard', async () => {
+    await provision();
+    const removed = definitions.metrics.find((m) => m.id === 'average_mission_rating')!;
+    const card = server.cards.find((c) => String(c.description).includes('balise:kpi:average_mission_rating'))!;
+    const report = await provision({ ...definitions, metrics: definitions.metrics.filter((m) => m !== removed) });
+    expect(report.cards.archived).toEqual(['kpi:average_mission_rating']);
+    expect(report.cards.created).toEqual([]);
+    expect(card.archived).toBe(true);
+    const onDashboard = (server.dashboards[0]!.dashcards as Row[]).map((d) => d.card_id);
+    expect(onDashboard).not.toContain(card.id);
+    expect(onDashboard).toHaveLength(managedCards().length);
+    // Archiving is a PUT {archived: true}, never a DELETE.
+    expect(server.writes().filter((w) => w.path === `/api/card/${card.id}`)).toEqual([{ method: 'PUT', path: `/api/card/${card.id}`, body: { archived: true } }]);
+  });
+
+  it('updates a renamed KPI in place, found by its marker rather than its title', async () => {
+    await provision();
+    const count = server.cards.length;
+    const renamed = { ...definitions, metrics: definitions.metrics.map((m) => (m.id === 'weekly_missions_posted' ? { ...m, title: 'Missions published' } : m)) };
+    const report = await provision(renamed);
+    expect(report.cards.updated).toEqual(['kpi:weekly_missions_posted']);
+    expect(server.cards).toHaveLength(count);
+    const card = server.cards.find((c) => String(c.description).includes('balise:kpi:weekly_missions_posted'))!;
+    expect(card.name).toBe('Missions published');
+    expect(server.writes().at(-1)).toEqual({ method: 'PUT', path: `/api/card/${card.id}`, body: { name: 'Missions published', dataset_query: expect.any(Object), visualization_settings: expect.objectContaining({ 'graph.y_axis.title_text': 'Missions published' }) } });
+  });
+
+  it('fails a wrong password with a clear error and a stable code, sending nothing else', async () => {
+    const error = await provision(definitions, 'wrong-password').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MetabaseError);
+    expect(error).toMatchObject({ code: 'metabase_login_failed', message: expect.stringContaining('METABASE_PASSWORD') });
+    expect(server.log.map((l) => `${l.method} ${l.path}`)).toEqual(['POST /api/session']);
+  });
+
+  it('the contract check itself rejects a request shape Metabase would not accept', async () => {
+    const c = client();
+    await c.login();
+    const error = await c.createCard({ name: 'x', display: 'table' } as never).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'metabase_http_error' });
+    expect(server.violations.join('\n')).toContain('body.dataset_query: missing');
+    server.violations.length = 0;
+  });
+});
+
+describe('metabase settings', () => {
+  it.each([
+    [{}, 'metabase_not_configured', 'METABASE_URL is not set'],
+    [{ METABASE_URL: 'http://mb:3000' }, 'metabase_not_configured', 'METABASE_USER and METABASE_PASSWORD'],
+  ])('%j → %s', (env, code, message) => {
+    expect(() => metabaseSettings(loadConfig(env))).toThrow(expect.objectContaining({ code, message: expect.stringContaining(message) }));
+  });
+
+  it.each([
+    ['http://clickhouse:8123', { host: 'clickhouse', port: 8123, ssl: false }],
+    ['https://ch.example.com', { host: 'ch.example.com', port: 8443, ssl: true }],
+  ])('Metabase reaches ClickHouse at %s', (url, expected) => {
+    expect(clickhouseDetails(loadConfig({ CLICKHOUSE_URL: url, CLICKHOUSE_DATABASE: 'analytics' }))).toMatchObject({ ...expected, dbname: 'analytics', user: 'default' });
+  });
+
+  it('refuses the embedded engine, which Metabase cannot reach', () => {
+    expect(() => clickhouseDetails(loadConfig({}))).toThrow(expect.objectContaining({ code: 'metabase_needs_clickhouse_server' }));
+  });
+});
