@@ -3,6 +3,7 @@ import { BaliseError } from '../errors.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerFunnelCommand } from './funnel.ts';
 import { registerKpisCommand } from './kpis.ts';
+import { registerMetabaseCommand } from './metabase.ts';
 import { registerMigrateCommand } from './migrate.ts';
 import { registerPlanCommands } from './plan.ts';
 import { registerReplayCommands } from './replay.ts';
@@ -19,6 +20,7 @@ registerKpisCommand(program);
 registerSqlCommand(program);
 registerDemoCommand(program);
 registerReplayCommands(program);
+registerMetabaseCommand(program);
 
 try {
   await program.parseAsync(process.argv);

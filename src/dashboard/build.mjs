@@ -1,6 +1,5 @@
 // Bundles the dashboard front-end (web/*.ts + Chart.js) into public/app.js.
 // Run directly (`npm run build:dashboard`) or imported by the server (ensureDashboardBuilt).
-import { build } from 'esbuild';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -9,6 +8,9 @@ export const OUT_FILE = path.join(here, 'public', 'app.js');
 
 /** Builds public/app.js and returns its size in bytes. */
 export async function buildDashboard({ minify = true } = {}) {
+  // esbuild is a build tool (devDependency): loaded only when a build is needed, so a production
+  // install with the prebuilt bundle runs without it.
+  const { build } = await import('esbuild');
   const result = await build({
     entryPoints: [path.join(here, 'web', 'main.ts')],
     outfile: OUT_FILE,

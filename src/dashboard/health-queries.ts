@@ -32,9 +32,9 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number): Promise
     ),
     rows<PlanHealth['quarantineExamples'][number]>(
       warehouse,
-      `SELECT message_id, event, toString(received_at) AS received_at, reasons, violations FROM quarantine WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})
+      `SELECT message_id, event, toString(quarantine.received_at) AS received_at, reasons, violations FROM quarantine WHERE quarantine.received_at >= fromUnixTimestamp64Milli({since:Int64})
          AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
-       ORDER BY received_at DESC LIMIT 1 BY event, reasons LIMIT 50`,
+       ORDER BY quarantine.received_at DESC LIMIT 1 BY event, reasons LIMIT 50`,
       since,
     ),
     rows<{ event: string; type: string; events: string; last_seen: string }>(
