@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { BaliseError } from '../errors.ts';
+import { registerBenchCommand } from './bench.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerFunnelCommand } from './funnel.ts';
 import { registerKpisCommand } from './kpis.ts';
@@ -21,6 +22,7 @@ registerSqlCommand(program);
 registerDemoCommand(program);
 registerReplayCommands(program);
 registerMetabaseCommand(program);
+registerBenchCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -124,7 +124,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       concurrency: integer(env, 'BALISE_WORKER_CONCURRENCY', 400, 1, 100_000),
       attempts: integer(env, 'BALISE_INSERT_ATTEMPTS', 12, 1, 1000),
       backoffMs: integer(env, 'BALISE_INSERT_BACKOFF_MS', 500, 1, 3_600_000),
-      dedupeWindowSeconds: integer(env, 'BALISE_DEDUPE_WINDOW_SECONDS', 86_400, 60, 30 * 86_400),
+      dedupeWindowSeconds: integer(env, 'BALISE_DEDUPE_WINDOW_SECONDS', 3600, 60, 30 * 86_400),
       lockMs: integer(env, 'BALISE_WORKER_LOCK_MS', 30_000, 1000, 600_000),
     },
   };

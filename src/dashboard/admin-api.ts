@@ -37,6 +37,19 @@ function dateParam(value: unknown, name: string): number | undefined {
 
 const stringParam = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
 
+/**
+ * The analyst's own SQL failing in ClickHouse (unknown column, timeout, refused function) is a
+ * client error with the engine's reason, not a server fault.
+ */
+function sqlError(error: unknown): unknown {
+  if (error instanceof BaliseError || !(error instanceof Error)) return error;
+  const engineType = (error as Error & { type?: unknown }).type;
+  const timedOut = engineType === 'TIMEOUT_EXCEEDED' || /TIMEOUT_EXCEEDED|Timeout exceeded/i.test(error.message);
+  return timedOut
+    ? new BaliseError('query_timeout', 'the query ran longer than the time limit (10 s)')
+    : new BaliseError('sql_error', error.message.split('\n')[0]!.slice(0, 500));
+}
+
 /** Wraps async handlers so a BaliseError becomes a 400 with its code, anything else a 500. */
 function handle(logger: Logger, fn: (req: Request, res: Response) => Promise<unknown>) {
   return (req: Request, res: Response, _next: NextFunction) => {
@@ -87,7 +100,11 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (req, res) => {
       const query = (req.body as { query?: unknown } | undefined)?.query;
       if (typeof query !== 'string' || !query.trim()) throw new BaliseError('invalid_parameter', 'send {"query": "SELECT …"}');
-      res.json(await runReadOnlySql(deps.warehouse, query, { maxRows: 10_000, maxSeconds: 10 }));
+      try {
+        res.json(await runReadOnlySql(deps.warehouse, query, { maxRows: 10_000, maxSeconds: 10 }));
+      } catch (error) {
+        throw sqlError(error);
+      }
     }),
   );
   router.get(

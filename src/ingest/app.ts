@@ -5,7 +5,7 @@ import type { IngestJobData } from '../queue/jobs.ts';
 import type { EventType, PlanValidator } from '../types.ts';
 import { HttpError } from '../errors.ts';
 import { createWriteKeyResolver, presentedWriteKey } from './auth.ts';
-import { isPlainObject } from './normalize.ts';
+import { checkStructure, isPlainObject } from './normalize.ts';
 import { processEvents } from './process.ts';
 
 export interface IngestLimits {
@@ -32,6 +32,8 @@ export interface AppDependencies {
 
 const SINGLE_EVENT_ROUTES: EventType[] = ['track', 'identify', 'page', 'screen', 'group', 'alias'];
 const JSON_TYPES = ['application/json', 'text/plain'];
+/** Segment clients send gzip; anything else is refused before a byte is decoded. */
+const ENCODINGS = ['', 'identity', 'gzip', 'x-gzip', 'deflate'];
 /** Retry-After, in seconds, sent with 429/503. */
 const RETRY_AFTER_SECONDS = 2;
 /** Requests parsed and waiting for Redis at once, per process; beyond this the API sheds load. */
@@ -40,6 +42,12 @@ const MAX_IN_FLIGHT = 2000;
 function sendError(res: Response, error: HttpError): void {
   if (error.status === 429 || error.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   res.status(error.status).json({ success: false, code: error.code, message: error.message, ...(error.details ?? {}) });
+}
+
+function acceptedEncoding(req: Request, res: Response, next: () => void): void {
+  const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (ENCODINGS.includes(encoding)) return next();
+  sendError(res, new HttpError(415, 'unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted'));
 }
 
 function cors(req: Request, res: Response, next: () => void): void {
@@ -92,6 +100,9 @@ export function createApp(deps: AppDependencies): Express {
       if (body.batch.length === 0) return fail(new HttpError(400, 'empty_batch', '"batch" is empty'));
       if (body.batch.length > deps.limits.maxBatchEvents) return fail(new HttpError(400, 'batch_too_large', `a batch holds at most ${deps.limits.maxBatchEvents} events`, { maxBatchEvents: deps.limits.maxBatchEvents }));
       rawEvents = body.batch;
+      // Batch-level context is merged into every event, so it obeys the same structure rules.
+      const contextProblem = checkStructure(body.context);
+      if (contextProblem) return fail(new HttpError(400, contextProblem.code, `batch context: ${contextProblem.message}`));
     }
 
     if (deps.queueDepth() > deps.limits.maxQueueDepth) {
@@ -137,9 +148,9 @@ export function createApp(deps: AppDependencies): Express {
   };
 
   app.use(['/v1', '/v1/*splat'], cors);
-  app.post('/v1/batch', rawBody, ingest(undefined));
-  app.post('/v1/import', rawBody, ingest(undefined));
-  for (const type of SINGLE_EVENT_ROUTES) app.post(`/v1/${type}`, rawBody, ingest(type));
+  app.post('/v1/batch', acceptedEncoding, rawBody, ingest(undefined));
+  app.post('/v1/import', acceptedEncoding, rawBody, ingest(undefined));
+  for (const type of SINGLE_EVENT_ROUTES) app.post(`/v1/${type}`, acceptedEncoding, rawBody, ingest(type));
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
@@ -167,11 +178,13 @@ export function createApp(deps: AppDependencies): Express {
           ? new HttpError(413, 'payload_too_large', `the request body is larger than ${deps.limits.maxRequestBytes} bytes (after decompression)`, { maxRequestBytes: deps.limits.maxRequestBytes })
           : type === 'encoding.unsupported'
             ? new HttpError(415, 'unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted')
-            : isPlainObject(error) && (error.code === 'Z_DATA_ERROR' || error.code === 'Z_BUF_ERROR')
+            : isPlainObject(error) && typeof error.code === 'string' && error.code.startsWith('Z_')
               ? new HttpError(400, 'invalid_gzip', 'the request body could not be decompressed')
               : type === 'request.aborted'
                 ? new HttpError(400, 'request_aborted', 'the request was aborted')
-                : undefined;
+                : isPlainObject(error) && typeof error.status === 'number' && error.status >= 400 && error.status < 500
+                  ? new HttpError(error.status, 'invalid_request', 'the request body could not be read')
+                  : undefined;
     if (mapped) {
       deps.metrics.eventsRejected.inc({ code: mapped.code });
       return sendError(res, mapped);

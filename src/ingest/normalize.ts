@@ -65,6 +65,16 @@ export function checkStructure(value: unknown, depth = 0): EventRejection | unde
   return undefined;
 }
 
+/** A copy cut at `maxDepth`, so an event refused for its nesting can still be kept (and serialised). */
+export function truncateDepth(value: unknown, maxDepth = MAX_DEPTH, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth >= maxDepth) return '[truncated: nested too deep]';
+  if (Array.isArray(value)) return value.map((item) => truncateDepth(item, maxDepth, depth + 1));
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) copy[key] = truncateDepth(item, maxDepth, depth + 1);
+  return copy;
+}
+
 /** ISO-8601 strings (Segment's format) or epoch milliseconds. */
 export function parseTime(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;

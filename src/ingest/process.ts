@@ -1,6 +1,6 @@
 import type { EventType, JsonObject, PlanValidator, Violation } from '../types.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
-import { isPlainObject, normalizeEvent } from './normalize.ts';
+import { isPlainObject, normalizeEvent, truncateDepth } from './normalize.ts';
 import { toEventRow, toMalformedRow, toQuarantineRow } from './rows.ts';
 
 export type EventOutcome =
@@ -48,7 +48,8 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
       batchSentAt: options.batchSentAt,
     });
     if (!normalized.ok) {
-      const rawText = JSON.stringify(raw) ?? 'null';
+      // A too-deep event could overflow the stack when serialised whole: keep its top levels.
+      const rawText = JSON.stringify(normalized.rejection.code === 'too_deep' ? truncateDepth(raw) : raw) ?? 'null';
       const row = toMalformedRow(raw, normalized.rejection, options.receivedAt, options.source, rawText);
       job.quarantine.push(JSON.stringify(row));
       outcomes.push({ index, messageId: row.message_id, status: 'quarantined', code: normalized.rejection.code, violations: [{ path: '', rule: normalized.rejection.code, message: normalized.rejection.message }] });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Warehouse } from '../warehouse/client.ts';
@@ -47,7 +47,7 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
   let flushing: Promise<void> = Promise.resolve();
 
   async function insertBatch(batch: Pending[]): Promise<void> {
-    const batchId = randomUUID();
+    const batchId = randomBytes(9).toString('base64url');
     const ids = batch.flatMap((p) => p.data.ids);
     const lines = batch.flatMap((p) => p.data.events);
     const quarantine = batch.flatMap((p) => p.data.quarantine);
@@ -61,13 +61,8 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
     });
     const duplicates = lines.length - keep.length;
     const started = process.hrtime.bigint();
-    try {
-      await insertJsonLines(warehouse, 'events', keep);
-      await insertJsonLines(warehouse, 'quarantine', quarantine);
-    } catch (error) {
-      await deduper.release(batchId, ids).catch(() => undefined);
-      throw error;
-    }
+    await insertJsonLines(warehouse, 'events', keep);
+    await insertJsonLines(warehouse, 'quarantine', quarantine);
     await deduper.commit(batchId);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.insertDuration.observe(seconds);
@@ -94,8 +89,22 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
         for (const p of batch) p.resolve();
       } catch (error) {
         metrics.insertFailures.inc();
-        logger.warn({ err: error, jobs: batch.length }, 'batch insert failed; its jobs will be retried');
-        for (const p of batch) p.reject(error);
+        if (batch.length === 1) {
+          logger.warn({ err: error }, 'insert failed; the job will be retried');
+          batch[0]!.reject(error);
+          return;
+        }
+        // One job ClickHouse refuses must not hold back the others: retry them one by one, so only
+        // the job that fails again is retried later (and, if it never passes, dead-lettered).
+        logger.warn({ err: error, jobs: batch.length }, 'batch insert failed; inserting its jobs one by one');
+        for (const p of batch) {
+          try {
+            await insertBatch([p]);
+            p.resolve();
+          } catch (jobError) {
+            p.reject(jobError);
+          }
+        }
       }
     });
     return flushing;

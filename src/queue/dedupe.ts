@@ -5,8 +5,9 @@ import type { Redis } from 'ioredis';
  *
  * Each message id is claimed for the batch about to insert it (SET NX with the window as TTL).
  * A claim already held by a batch that committed means the row is stored: drop it. A claim held
- * by a batch that never committed (a worker killed between insert and commit, or a failed
- * insert) is uncertain: the worker asks ClickHouse about exactly those ids. All keys share one
+ * by a batch that never committed (a worker killed between insert and commit, or an insert that
+ * failed, possibly after part of it landed) is uncertain: the worker asks ClickHouse about exactly
+ * those ids. Claims are never released early, since only ClickHouse knows what a failed insert left. All keys share one
  * hash tag so the script also runs on Redis Cluster.
  */
 const CLAIM_SCRIPT = `
@@ -20,7 +21,7 @@ for i, key in ipairs(KEYS) do
     local owner = redis.call('GET', key)
     if owner == batch then
       out[i] = 1
-    elseif owner and redis.call('EXISTS', '{bdd}:committed:' .. owner) == 1 then
+    elseif owner and redis.call('EXISTS', '{bdd}:c:' .. owner) == 1 then
       out[i] = 1
     else
       redis.call('SET', key, batch, 'EX', ttl)
@@ -31,24 +32,16 @@ end
 return out
 `;
 
-const RELEASE_SCRIPT = `
-local n = 0
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key); n = n + 1 end
-end
-return n
-`;
-
 export type ClaimStatus = 'new' | 'duplicate' | 'uncertain';
 const STATUS: ClaimStatus[] = ['new', 'duplicate', 'uncertain'];
-const key = (messageId: string) => `{bdd}:id:${messageId}`;
+// Short keys and values: the window holds one key per event (~150 B of Redis memory each).
+const key = (messageId: string) => `{bdd}:${messageId}`;
 /** Scripts get their keys in slices, so one call never holds Redis for long. */
 const SLICE = 5000;
 
 export interface Deduper {
   claim(batchId: string, ids: string[]): Promise<ClaimStatus[]>;
   commit(batchId: string): Promise<void>;
-  release(batchId: string, ids: string[]): Promise<void>;
 }
 
 export function createDeduper(redis: Redis, windowSeconds: number): Deduper {
@@ -63,13 +56,7 @@ export function createDeduper(redis: Redis, windowSeconds: number): Deduper {
       return statuses;
     },
     async commit(batchId) {
-      await redis.set(`{bdd}:committed:${batchId}`, '1', 'EX', windowSeconds);
-    },
-    async release(batchId, ids) {
-      for (let i = 0; i < ids.length; i += SLICE) {
-        const slice = ids.slice(i, i + SLICE);
-        await redis.eval(RELEASE_SCRIPT, slice.length, ...slice.map(key), batchId);
-      }
+      await redis.set(`{bdd}:c:${batchId}`, '1', 'EX', windowSeconds);
     },
   };
 }

@@ -9,7 +9,7 @@ export type RedisTarget = { url: string } | { socket: string };
 
 export interface LocalRedis {
   target: RedisTarget;
-  /** False when an already-running server on the same socket was adopted (e.g. after a crash). */
+  /** False when an already-running server on the same socket was adopted (e.g. after a crash); it is stopped on exit all the same. */
   owned: boolean;
   stop(): Promise<void>;
 }
@@ -49,6 +49,19 @@ async function answersPing(socket: string): Promise<boolean> {
   }
 }
 
+/** SHUTDOWN makes redis-server fsync its AOF, then exit; used for a server we adopted. */
+async function shutdownAt(socket: string): Promise<void> {
+  const client = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await client.connect();
+    await client.shutdown();
+  } catch {
+    // The connection closes as the server exits: that is the expected outcome.
+  } finally {
+    client.disconnect();
+  }
+}
+
 function redisServerInstalled(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
@@ -63,7 +76,7 @@ export async function startLocalRedis(dataDir: string, timeoutMs = 10_000): Prom
   const dir = path.join(dataDir, 'redis');
   fs.mkdirSync(dir, { recursive: true });
   const socket = localRedisSocket(dataDir);
-  if (await answersPing(socket)) return { target: { socket }, owned: false, stop: async () => {} };
+  if (await answersPing(socket)) return { target: { socket }, owned: false, stop: () => shutdownAt(socket) };
   if (!redisServerInstalled()) throw new DependencyMissingError('redis-server', 'install it with `apt-get install -y redis-server` (Debian/Ubuntu) or set REDIS_URL');
   fs.rmSync(socket, { force: true });
   const child: ChildProcess = spawn(

@@ -154,6 +154,14 @@ describe('ingest → queue → ClickHouse', () => {
     ]);
   });
 
+  it('stores text with a lone UTF-16 surrogate (valid JSON, invalid Unicode) instead of failing the insert', async () => {
+    const body = JSON.stringify({ batch: [proposal('m-surrogate', { properties: { mission_id: 'msn_1', category: 'bi', note: 'x' } })] }).replace('"note":"x"', '"note":"a\\ud800b"');
+    expect(body).toContain('\\ud800');
+    const res = await post(stack, '/v1/batch', body);
+    expect(res.status).toBe(200);
+    expect(await waitFor(() => rowsFor(['m-surrogate']), 1)).toHaveLength(1);
+  });
+
   it('stores an event sent twice with the same messageId once', async () => {
     await post(stack, '/v1/batch', { batch: [proposal('m-dup'), proposal('m-dup')] });
     await post(stack, '/v1/batch', { batch: [proposal('m-dup')] });

@@ -36,6 +36,11 @@ async function countOf(prefix: string): Promise<{ total: number; distinct: numbe
   return { total: Number(row!.total), distinct: Number(row!.distinct) };
 }
 
+async function waitForCount(prefix: string, n: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while ((await countOf(prefix)).distinct < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
 async function waitForDrained(): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
@@ -79,6 +84,26 @@ describe('worker faults', () => {
     await stack.warehouse.client.command({ query: 'RENAME TABLE events_offline TO events' });
     await waitForDrained();
     for (let i = 0; i < 5; i++) expect(await countOf(`outage-${i}`)).toEqual({ total: 100, distinct: 100 });
+  });
+
+  it('a job ClickHouse refuses does not hold back the jobs batched with it, and its partly inserted rows are not duplicated', async () => {
+    // One job whose events rows are fine but whose quarantine row is not JSON: its events insert
+    // lands, its quarantine insert fails, on every attempt. Good jobs with the same few attempts
+    // are queued beside it: batched together, they would share its fate without isolation.
+    const row = (id: string) => JSON.stringify({ message_id: id, type: 'track', event: 'fault_check', user_id: 'u1', anonymous_id: '', group_id: '', previous_id: '', timestamp: Date.now(), sent_at: null, received_at: Date.now(), properties: '{}', traits: '{}', context: '{}', source: 'test', library_name: '', library_version: '', plan_version: '', plan_status: 'unplanned', violations: '' });
+    const job = (ids: string[], quarantine: string[]) => ({ events: ids.map(row), ids, quarantine, receivedAt: Date.now() });
+    const fewAttempts = { attempts: 3, backoff: { type: 'fixed', delay: 100 } };
+    await stack.balise.queue.addBulk([
+      { name: 'request', data: job(['poison-0'], ['{"message_id": "poison-q", this is not JSON']), opts: fewAttempts },
+      ...[0, 1, 2].map((i) => ({ name: 'request', data: job(Array.from({ length: 20 }, (_, k) => `beside-poison-${i}-${k}`), []), opts: fewAttempts })),
+    ]);
+    for (let i = 0; i < 3; i++) await waitForCount(`beside-poison-${i}`, 20);
+    const deadline = Date.now() + 20_000;
+    while ((await stack.balise.queue.getFailedCount()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitForDrained();
+    expect(await stack.balise.queue.getFailedCount()).toBe(1);
+    expect(await countOf('poison')).toEqual({ total: 1, distinct: 1 });
+    for (let i = 0; i < 3; i++) expect(await countOf(`beside-poison-${i}`)).toEqual({ total: 20, distinct: 20 });
   });
 
   it('a client resending a batch whose answer it lost does not double count', async () => {

@@ -1,0 +1,31 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { InvalidArgumentError, type Command } from 'commander';
+
+const BENCHES = ['ingest', 'sdk', 'funnel', 'soak'] as const;
+type BenchName = (typeof BENCHES)[number];
+
+interface BenchModule {
+  runBenches(options: { quick?: boolean; only?: BenchName; soak?: boolean }): Promise<boolean>;
+}
+
+function benchName(value: string): BenchName {
+  if (!(BENCHES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${BENCHES.join(', ')}`);
+  return value as BenchName;
+}
+
+/** `balise bench`: the benches live in bench/ (not shipped in the npm package), loaded on demand. */
+export function registerBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description('run the ingest, SDK and funnel benches and print one table of figures, same-run baselines and ratios')
+    .option('--quick', 'smaller sizes: a check of the whole chain in a few minutes')
+    .option('--only <bench>', `run one bench: ${BENCHES.join(' | ')}`, benchName)
+    .option('--soak', 'also run the soak (10 minutes at a steady rate, memory sampled)')
+    .action(async (opts: { quick?: boolean; only?: BenchName; soak?: boolean }) => {
+      const runner = pathToFileURL(path.resolve(import.meta.dirname, '../../bench/run.ts')).href;
+      const { runBenches } = (await import(runner)) as BenchModule;
+      const ok = await runBenches({ quick: opts.quick === true, only: opts.only, soak: opts.soak === true });
+      if (!ok) process.exitCode = 1;
+    });
+}
