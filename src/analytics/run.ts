@@ -163,9 +163,11 @@ export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions,
  */
 export async function runReadOnlySql(warehouse: Warehouse, sql: string, limits: { maxRows: number; maxSeconds: number; maxMemoryBytes?: number }): Promise<SqlResult> {
   const statement = checkSingleQuery(sql);
-  const result = await warehouse.client.query({ query: wrapReadOnly(statement, limits), format: 'JSONCompactEachRowWithNamesAndTypes' });
-  const [names, types, ...rows] = await result.json<unknown[]>();
-  const columns = ((names ?? []) as string[]).map((name, i) => ({ name, type: String((types ?? [])[i] ?? '') }));
+  // One JSON document carrying its column metadata: nothing to infer from line positions.
+  const result = await warehouse.client.query({ query: wrapReadOnly(statement, limits), format: 'JSONCompact' });
+  const body = await result.json<unknown[]>();
+  const columns = (body.meta ?? []).map(({ name, type }) => ({ name, type }));
+  const rows = body.data;
   const maxRows = Math.max(1, Math.floor(limits.maxRows));
   return { columns, rows: rows.slice(0, maxRows), truncated: rows.length > maxRows };
 }

@@ -23,6 +23,9 @@ import { createTrendsRouter } from '../dashboard/trends-api.ts';
 import type { Queue } from 'bullmq';
 import type { IngestJobData } from '../queue/jobs.ts';
 
+/** How long in-flight requests get to finish on shutdown before their connections are closed. */
+const SHUTDOWN_GRACE_MS = 5000;
+
 export interface Roles {
   api: boolean;
   worker: boolean;
@@ -85,6 +88,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
 
   let server: http.Server | undefined;
   let baseUrl: string | undefined;
+  let accepting = true;
   if (roles.api) {
     let migrated = false;
     await ensureDashboardBuilt();
@@ -107,6 +111,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         migrated = migrated || (clickhouse && (await migrationsUpToDate(warehouse)));
         return { redis, clickhouse, migrations: migrated };
       },
+      accepting: () => accepting,
       metrics,
       logger,
       routers,
@@ -125,9 +130,14 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   const stop = () =>
     (stopping ??= (async () => {
       if (server) {
+        // Requests already received finish (and are queued); new ones on kept-alive connections
+        // get 503 + Connection: close, so clients retry elsewhere; stragglers are cut after a grace.
+        accepting = false;
         const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
         server.closeIdleConnections();
+        const grace = setTimeout(() => server!.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await closed;
+        clearTimeout(grace);
       }
       stopSampling();
       if (worker) await worker.close();

@@ -103,6 +103,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       try {
         res.json(await runReadOnlySql(deps.warehouse, query, { maxRows: 10_000, maxSeconds: 10 }));
       } catch (error) {
+        // An audit trail of refused analyst queries; the query text is the analyst's, not a secret.
+        deps.logger.warn({ err: error, query: query.slice(0, 2000) }, 'SQL query refused');
         throw sqlError(error);
       }
     }),

@@ -24,6 +24,8 @@ export interface AppDependencies {
   /** Jobs waiting to be loaded, as last sampled (sampling happens off the request path). */
   queueDepth(): number;
   readiness(): Promise<Record<string, boolean>>;
+  /** False once shutdown has begun: keep-alive clients are told to go elsewhere. */
+  accepting(): boolean;
   metrics: Metrics;
   logger: Logger;
   /** Mounted after the ingest routes: admin API, dashboard. */
@@ -74,6 +76,10 @@ export function createApp(deps: AppDependencies): Express {
 
   const ingest = (routeType: EventType | undefined) => async (req: Request, res: Response) => {
     const receivedAt = Date.now();
+    if (!deps.accepting()) {
+      res.setHeader('Connection', 'close');
+      return sendError(res, new HttpError(503, 'shutting_down', 'this server is shutting down; retry'));
+    }
     const fail = (error: HttpError) => {
       deps.metrics.eventsRejected.inc({ code: error.code });
       sendError(res, error);
