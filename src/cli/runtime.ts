@@ -129,22 +129,26 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      if (server) {
-        // Requests already received finish (and are queued); new ones on kept-alive connections
-        // get 503 + Connection: close, so clients retry elsewhere; stragglers are cut after a grace.
-        accepting = false;
-        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
-        server.closeIdleConnections();
-        const grace = setTimeout(() => server!.closeAllConnections(), SHUTDOWN_GRACE_MS);
-        await closed;
-        clearTimeout(grace);
+      try {
+        if (server) {
+          // Requests already received finish (and are queued); new ones on kept-alive connections
+          // get 503 + Connection: close, so clients retry elsewhere; stragglers are cut after a grace.
+          accepting = false;
+          const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+          server.closeIdleConnections();
+          const grace = setTimeout(() => server!.closeAllConnections(), SHUTDOWN_GRACE_MS);
+          await closed;
+          clearTimeout(grace);
+        }
+        stopSampling();
+        if (worker) await worker.close();
+        await queue.close();
+        for (const c of [producerConnection, workerConnection, dedupeConnection]) await c.quit().catch(() => c.disconnect());
+        await warehouse.close();
+      } finally {
+        // Whatever failed above, the local redis-server (and its AOF) is closed last.
+        if (localRedis) await localRedis.stop();
       }
-      stopSampling();
-      if (worker) await worker.close();
-      await queue.close();
-      for (const c of [producerConnection, workerConnection, dedupeConnection]) await c.quit().catch(() => c.disconnect());
-      await warehouse.close();
-      if (localRedis) await localRedis.stop();
     })());
 
   return { baseUrl, writeKeys, adminToken, warehouse, queue, redisTarget, metrics, stop };
