@@ -68,7 +68,16 @@ function handle(logger: Logger, fn: (req: Request, res: Response) => Promise<unk
 /** The read side of Balise, all behind the admin token: KPIs, funnels, SQL, health, replays. */
 export function createAdminRouter(deps: AdminDependencies): Router {
   const router = express.Router();
+  // Read from disk once, and again only when the plan is reloaded (replay, reload endpoint).
   let definitions = loadKpiDefinitions(deps.config.planDir);
+  let plan = loadPlan(deps.config.planDir);
+  const reload = async () => {
+    const validator = await deps.reloadPlan();
+    definitions = loadKpiDefinitions(deps.config.planDir);
+    plan = loadPlan(deps.config.planDir);
+    await Promise.all([definitions, plan]);
+    return validator;
+  };
   router.use('/api', cookieParser(), requireAdmin(deps.adminToken), express.json({ limit: '100kb' }));
 
   router.get(
@@ -116,7 +125,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       const health = await planHealth(deps.warehouse, since);
       const validator = deps.validator();
       const seen = new Set(health.eventsSeen.map((e) => e.event));
-      const planned = (await loadPlan(deps.config.planDir)).events.filter((e) => e.kind === 'track').map((e) => e.name);
+      const planned = (await plan).events.filter((e) => e.kind === 'track').map((e) => e.name);
       res.json({
         planVersion: validator.latestVersion,
         versions: validator.versions,
@@ -138,7 +147,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (req, res) => {
       const body = (req.body ?? {}) as { event?: unknown; since?: unknown };
       const since = typeof body.since === 'number' ? body.since : dateParam(body.since, 'since');
-      const validator = await deps.reloadPlan();
+      const validator = await reload();
       res.json(await replayQuarantine(deps.warehouse, validator, { event: stringParam(body.event), since }));
     }),
   );
@@ -151,9 +160,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   router.post(
     '/api/admin/plan/reload',
     handle(deps.logger, async (_req, res) => {
-      const validator = await deps.reloadPlan();
-      definitions = loadKpiDefinitions(deps.config.planDir);
-      await definitions;
+      const validator = await reload();
       res.json({ planVersion: validator.latestVersion, versions: validator.versions });
     }),
   );
