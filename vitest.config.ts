@@ -9,7 +9,8 @@ export default defineConfig({
     include: ['tests/**/*.test.ts', 'sdk/tests/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: ['default'],
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
     globalSetup: ['tests/global-setup.ts'],
   },
 });
