@@ -1,27 +1,28 @@
-/** Maps demo calls straight to warehouse rows, for tests that skip the HTTP pipeline. */
-import type { EventRow } from '../types.ts';
+/** Maps demo calls to what the ingest would make of them, for tests that skip the HTTP pipeline. */
+import { toEventRow } from '../ingest/rows.ts';
+import type { EventRow, NormalizedEvent } from '../types.ts';
 import type { DemoCall } from './generate.ts';
 
-export function demoCallToRow(call: DemoCall): EventRow {
+export function demoCallToEvent(call: DemoCall): NormalizedEvent {
   return {
-    message_id: call.messageId,
     type: call.type,
+    messageId: call.messageId,
     event: call.event,
-    user_id: call.userId ?? '',
-    anonymous_id: call.anonymousId ?? '',
-    group_id: '',
-    previous_id: '',
+    userId: call.userId ?? '',
+    anonymousId: call.anonymousId ?? '',
+    groupId: '',
+    previousId: '',
     timestamp: call.timestamp,
-    sent_at: null,
-    received_at: call.timestamp,
-    properties: JSON.stringify(call.properties ?? {}),
-    traits: JSON.stringify(call.traits ?? {}),
-    context: '{}',
+    sentAt: null,
+    receivedAt: call.timestamp,
+    properties: call.properties ?? {},
+    traits: call.traits ?? {},
+    context: { library: { name: 'balise-demo', version: '0' } },
+    declaredPlanVersion: undefined,
     source: 'demo',
-    library_name: 'balise-demo',
-    library_version: '0',
-    plan_version: '',
-    plan_status: 'valid',
-    violations: '',
   };
+}
+
+export function demoCallToRow(call: DemoCall): EventRow {
+  return toEventRow(demoCallToEvent(call), { status: 'valid', planVersion: '', violations: [] });
 }

@@ -1,31 +1,11 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateMarketplace, type DemoCall } from '../../src/demo/generate.ts';
+import { generateMarketplace } from '../../src/demo/generate.ts';
 import { loadPlanValidator } from '../../src/plan/compile.ts';
-import type { NormalizedEvent } from '../../src/types.ts';
+import { demoCallToEvent } from '../../src/demo/rows.ts';
 
 const PLAN_DIR = path.resolve(import.meta.dirname, '../../tracking-plan');
 const END = Date.parse('2025-06-01T00:00:00Z');
-
-function normalized(call: DemoCall): NormalizedEvent {
-  return {
-    type: call.type,
-    messageId: call.messageId,
-    event: call.event,
-    userId: call.userId ?? '',
-    anonymousId: call.anonymousId ?? '',
-    groupId: '',
-    previousId: '',
-    timestamp: call.timestamp,
-    sentAt: null,
-    receivedAt: call.timestamp,
-    properties: call.properties ?? {},
-    traits: call.traits ?? {},
-    context: {},
-    declaredPlanVersion: undefined,
-    source: 'demo',
-  };
-}
 
 describe('demo marketplace generator', () => {
   it('is deterministic under a seed and differs across seeds', () => {
@@ -50,7 +30,7 @@ describe('demo marketplace generator', () => {
     const validator = await loadPlanValidator(PLAN_DIR);
     const { events } = generateMarketplace({ seed: 5, freelancers: 300, endMs: END });
     const problems = events
-      .map((call) => ({ call, verdict: validator.validate(normalized(call)) }))
+      .map((call) => ({ call, verdict: validator.validate(demoCallToEvent(call)) }))
       .filter(({ verdict }) => verdict.status !== 'valid')
       .map(({ call, verdict }) => `${call.type} ${call.event}: ${verdict.status} ${JSON.stringify(verdict.violations)}`);
     expect(problems).toEqual([]);
