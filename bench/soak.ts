@@ -7,7 +7,8 @@
  * chDB caches, JIT, connection pools). Redis is reported apart: it keeps one dedupe key per
  * messageId for the dedupe window, so it grows with traffic by design. Not part of CI.
  *
- *   SOAK_SECONDS=60 node --import tsx bench/soak.ts
+ *   SOAK_SECONDS=60 node --import { loadConfig } from '../src/config/index.ts';
+import tsx bench/soak.ts
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
     const redisFirst = samples[0]!.redis;
     const redisLast = samples.at(-1)!.redis;
     const redisBytesPerEvent = acknowledged ? ((redisLast - redisFirst) * 1024) / acknowledged : 0;
-    const windowSeconds = Number(process.env.BALISE_DEDUPE_WINDOW_SECONDS ?? 86_400);
+    const windowSeconds = loadConfig().worker.dedupeWindowSeconds;
     const projectedRedisGiB = (redisBytesPerEvent * RATE * windowSeconds) / 1024 ** 3;
     console.log(`achieved ${Math.round(acknowledged / elapsed)} events/s acknowledged (${refused} requests refused or skipped); stored ${stored} of ${acknowledged}`);
     console.log(`RSS server: first ${(samples[0]!.server / 1024).toFixed(0)} MiB, max ${(Math.max(...samples.map((x) => x.server)) / 1024).toFixed(0)} MiB, middle third ${(serverOnly.middle / 1024).toFixed(0)} MiB, last third ${(serverOnly.last / 1024).toFixed(0)} MiB`);
