@@ -7,10 +7,10 @@
  * chDB caches, JIT, connection pools). Redis is reported apart: it keeps one dedupe key per
  * messageId for the dedupe window, so it grows with traffic by design. Not part of CI.
  *
- *   SOAK_SECONDS=60 node --import { loadConfig } from '../src/config/index.ts';
-import tsx bench/soak.ts
+ *   SOAK_SECONDS=60 node --import tsx bench/soak.ts
  */
 import fs from 'node:fs';
+import { loadConfig } from '../src/config/index.ts';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY } from '../tests/helpers/process.ts';
