@@ -3,18 +3,16 @@
  * routes and the dashboard call these; the CLI reaches them through the HTTP API.
  */
 import type { Warehouse } from '../warehouse/client.ts';
+import { queryRows } from '../warehouse/query.ts';
 import { AnalyticsInputError, FunnelNotFoundError } from './errors.ts';
 import { compileFunnel } from './funnel-sql.ts';
 import { compileMetric } from './metric-sql.ts';
 import { IDENTIFIER, type EventMetric, type FunnelDefinition, type KpiDefinitions, type MetricDefinition, type TimeGrain } from './model.ts';
 import { checkSingleQuery, wrapReadOnly } from './readonly-sql.ts';
 import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, SqlResult } from './results.ts';
-import { parseDateInput, resolveRange, type CompiledQuery, type TimeRange } from './sql-common.ts';
+import { resolveRange, type CompiledQuery, type TimeRange } from './sql-common.ts';
 
-async function select<T>(warehouse: Warehouse, q: CompiledQuery): Promise<T[]> {
-  const result = await warehouse.client.query({ query: q.sql, query_params: q.params, format: 'JSONEachRow' });
-  return result.json<T>();
-}
+const select = <T>(warehouse: Warehouse, q: CompiledQuery): Promise<T[]> => queryRows<T>(warehouse, q.sql, q.params);
 
 type FunnelRow = { dim: string; value: string } & Record<string, string | number | null>;
 
@@ -118,11 +116,7 @@ const divide = (a: number | null, b: number | null): number | null => (a === nul
 
 /** Every metric's value over [from, to) (default: the last 30 days), the previous period and a series. */
 export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions, opts: { from?: string | undefined; to?: string | undefined; now?: number } = {}): Promise<KpiResult[]> {
-  const now = opts.now ?? Date.now();
-  const toMs = opts.to ? parseDateInput(opts.to, 'to') : now;
-  const fromMs = opts.from ? parseDateInput(opts.from, 'from') : toMs - DEFAULT_KPI_PERIOD_MS;
-  if (toMs <= fromMs) throw new AnalyticsInputError('invalid_range', 'the range is empty: --from must be before --to');
-  const range: TimeRange = { fromMs, toMs };
+  const range = resolveRange(opts, opts.now, DEFAULT_KPI_PERIOD_MS);
   const byId = new Map<string, MetricDefinition>(definitions.metrics.map((m) => [m.id, m]));
   const results: KpiResult[] = [];
   for (const metric of definitions.metrics) {

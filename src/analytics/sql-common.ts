@@ -114,10 +114,10 @@ export interface TimeRange {
   toMs: number;
 }
 
-/** Default range: all time up to now. */
-export function resolveRange(opts: { from?: string | undefined; to?: string | undefined }, now: number = Date.now()): TimeRange {
-  const fromMs = opts.from ? parseDateInput(opts.from, 'from') : 0;
+/** Default range: up to now, over `defaultSpanMs` before its end (all time when omitted). */
+export function resolveRange(opts: { from?: string | undefined; to?: string | undefined }, now: number = Date.now(), defaultSpanMs?: number): TimeRange {
   const toMs = opts.to ? parseDateInput(opts.to, 'to') : now;
+  const fromMs = opts.from ? parseDateInput(opts.from, 'from') : defaultSpanMs === undefined ? 0 : toMs - defaultSpanMs;
   if (toMs <= fromMs) throw new AnalyticsInputError('invalid_range', `the range is empty: --from must be before --to`);
   return { fromMs, toMs };
 }

@@ -1,6 +1,16 @@
-import { loadConfig } from '../config/index.ts';
+import { loadConfig, type Config } from '../config/index.ts';
 import { readAdminToken } from '../config/secrets.ts';
 import { BaliseError } from '../errors.ts';
+
+/** Where the CLI finds the running server by default. */
+export const apiBaseUrl = (config: Pick<Config, 'port'>) => `http://127.0.0.1:${config.port}`;
+
+/** `path?a=1&b=2`, leaving out empty values. */
+export function withQuery(path: string, params: Record<string, string | undefined>): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value) query.set(key, value);
+  return query.size > 0 ? `${path}?${query.toString()}` : path;
+}
 
 /**
  * CLI commands that read data go through the running server's HTTP API: in embedded mode the
@@ -8,7 +18,7 @@ import { BaliseError } from '../errors.ts';
  */
 export async function callApi<T>(method: 'GET' | 'POST', path: string, body?: unknown, baseUrlOverride?: string): Promise<T> {
   const config = loadConfig();
-  const baseUrl = baseUrlOverride ?? `http://127.0.0.1:${config.port}`;
+  const baseUrl = baseUrlOverride ?? apiBaseUrl(config);
   const token = readAdminToken(config);
   if (!token) throw new BaliseError('admin_token_missing', `no admin token: set BALISE_ADMIN_TOKEN or start Balise once so that ${config.dataDir}/admin-token exists`);
   let response: Response;

@@ -5,6 +5,7 @@ import { readWriteKey } from '../config/secrets.ts';
 import { BaliseError } from '../errors.ts';
 import { generateMarketplace, type DemoTruth } from '../demo/generate.ts';
 import { sendDemoCalls } from '../demo/send.ts';
+import { apiBaseUrl } from './client.ts';
 
 function printTruth(truth: DemoTruth): void {
   const pct = (n: number) => `${((n / Math.max(1, truth.entered)) * 100).toFixed(1)}%`;
@@ -33,7 +34,7 @@ export function registerDemoCommand(program: Command): void {
       if (!Number.isInteger(seed)) throw new BaliseError('invalid_parameter', '--seed must be an integer');
       if (!Number.isInteger(days) || days < 7 || days > 3650) throw new BaliseError('invalid_parameter', '--days must be an integer between 7 and 3650');
       const config = loadConfig();
-      const host = opts.host ?? `http://127.0.0.1:${config.port}`;
+      const host = opts.host ?? apiBaseUrl(config);
       const writeKey = readWriteKey(config);
       if (!writeKey) throw new BaliseError('write_key_missing', `no write key: set BALISE_WRITE_KEYS or start Balise once so that ${config.dataDir}/write-key exists`);
       const { events, truth } = generateMarketplace({ seed, freelancers, days });

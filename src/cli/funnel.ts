@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { formatFunnel } from '../analytics/format.ts';
 import type { FunnelResult } from '../analytics/results.ts';
-import { callApi } from './client.ts';
+import { callApi, withQuery } from './client.ts';
 
 /** `balise funnel <id>`: asks the running API (which owns the warehouse) and prints a table or JSON. */
 export function registerFunnelCommand(program: Command): void {
@@ -13,12 +13,8 @@ export function registerFunnelCommand(program: Command): void {
     .option('--breakdown <property>', 'break down by this event property')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { from?: string; to?: string; breakdown?: string; json?: boolean }) => {
-      const query = new URLSearchParams();
-      if (opts.from) query.set('from', opts.from);
-      if (opts.to) query.set('to', opts.to);
-      if (opts.breakdown) query.set('breakdown', opts.breakdown);
-      const suffix = query.size > 0 ? `?${query.toString()}` : '';
-      const result = await callApi<FunnelResult>('GET', `/api/funnels/${encodeURIComponent(id)}${suffix}`);
+      const path = withQuery(`/api/funnels/${encodeURIComponent(id)}`, { from: opts.from, to: opts.to, breakdown: opts.breakdown });
+      const result = await callApi<FunnelResult>('GET', path);
       console.log(opts.json ? JSON.stringify(result, null, 2) : formatFunnel(result));
     });
 }

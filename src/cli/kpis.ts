@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { formatKpis } from '../analytics/format.ts';
 import type { KpiResult } from '../analytics/results.ts';
-import { callApi } from './client.ts';
+import { callApi, withQuery } from './client.ts';
 
 /** `balise kpis`: every metric of tracking-plan/kpis for the period and the previous one. */
 export function registerKpisCommand(program: Command): void {
@@ -12,10 +12,7 @@ export function registerKpisCommand(program: Command): void {
     .option('--to <date>', 'period end, inclusive for a bare date; default: now')
     .option('--json', 'print JSON')
     .action(async (opts: { from?: string; to?: string; json?: boolean }) => {
-      const query = new URLSearchParams();
-      if (opts.from) query.set('from', opts.from);
-      if (opts.to) query.set('to', opts.to);
-      const result = await callApi<KpiResult[]>('GET', `/api/kpis${query.size > 0 ? `?${query.toString()}` : ''}`);
+      const result = await callApi<KpiResult[]>('GET', withQuery('/api/kpis', { from: opts.from, to: opts.to }));
       console.log(opts.json ? JSON.stringify(result, null, 2) : formatKpis(result));
     });
 }

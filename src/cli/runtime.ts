@@ -19,7 +19,6 @@ import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
 import { migrate, migrationsUpToDate } from '../warehouse/migrations.ts';
 import { createAdminRouter } from '../dashboard/admin-api.ts';
 import { createDashboardRouter, ensureDashboardBuilt } from '../dashboard/router.ts';
-import { createTrendsRouter } from '../dashboard/trends-api.ts';
 import type { Queue } from 'bullmq';
 import type { IngestJobData } from '../queue/jobs.ts';
 
@@ -94,7 +93,6 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     await ensureDashboardBuilt();
     const routers: Router[] = [
       createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger }),
-      createTrendsRouter({ warehouse, adminToken }),
       createDashboardRouter({ adminToken }),
     ];
     const app = createApp({

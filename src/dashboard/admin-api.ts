@@ -14,6 +14,8 @@ import { replayQuarantine } from '../warehouse/replay-quarantine.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../analytics/run.ts';
 import { requireAdmin } from './auth.ts';
 import { loadHealth, planHealth } from './health-queries.ts';
+import { eventTrends, trendsWindow } from './trends.ts';
+import { parseDateInput } from '../analytics/sql-common.ts';
 
 export interface AdminDependencies {
   warehouse: Warehouse;
@@ -27,15 +29,14 @@ export interface AdminDependencies {
 
 const DAY_MS = 86_400_000;
 
-/** Optional ISO date (YYYY-MM-DD or full ISO) from the query string, as epoch ms. */
-function dateParam(value: unknown, name: string): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const ms = typeof value === 'string' ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) throw new BaliseError('invalid_parameter', `${name} must be a date such as 2026-01-31`);
-  return ms;
-}
-
 const stringParam = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/** Optional start date from the query string or body (YYYY-MM-DD or ISO), as epoch ms. */
+function sinceParam(value: unknown): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new BaliseError('invalid_date', 'the date must be a string such as 2026-01-31');
+  return parseDateInput(value, 'from');
+}
 
 /**
  * The analyst's own SQL failing in ClickHouse (unknown column, timeout, refused function) is a
@@ -119,9 +120,16 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     }),
   );
   router.get(
+    '/api/trends',
+    handle(deps.logger, async (req, res) => {
+      const { fromMs, toMs, limit } = trendsWindow(req.query, Date.now());
+      res.json(await eventTrends(deps.warehouse, fromMs, toMs, limit));
+    }),
+  );
+  router.get(
     '/api/health/plan',
     handle(deps.logger, async (req, res) => {
-      const since = dateParam(req.query.from, 'from') ?? Date.now() - 30 * DAY_MS;
+      const since = sinceParam(req.query.from) ?? Date.now() - 30 * DAY_MS;
       const health = await planHealth(deps.warehouse, since);
       const validator = deps.validator();
       const seen = new Set(health.eventsSeen.map((e) => e.event));
@@ -146,7 +154,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     '/api/admin/replay/quarantine',
     handle(deps.logger, async (req, res) => {
       const body = (req.body ?? {}) as { event?: unknown; since?: unknown };
-      const since = typeof body.since === 'number' ? body.since : dateParam(body.since, 'since');
+      const since = typeof body.since === 'number' ? body.since : sinceParam(body.since);
       const validator = await reload();
       res.json(await replayQuarantine(deps.warehouse, validator, { event: stringParam(body.event), since }));
     }),

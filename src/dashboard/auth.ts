@@ -9,10 +9,14 @@ export function presentedAdminToken(req: Request): string | undefined {
   return bearerToken(req.headers.authorization) ?? cookies?.[SESSION_COOKIE];
 }
 
+export function isAdmin(req: Request, adminToken: string): boolean {
+  const presented = presentedAdminToken(req);
+  return presented !== undefined && constantTimeEquals(presented, adminToken);
+}
+
 export function requireAdmin(adminToken: string) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const presented = presentedAdminToken(req);
-    if (presented && constantTimeEquals(presented, adminToken)) return next();
+    if (isAdmin(req, adminToken)) return next();
     res.status(401).json({ code: 'unauthorized', message: 'send the admin token as "Authorization: Bearer <token>" or log in' });
   };
 }

@@ -1,9 +1,5 @@
 import type { Warehouse } from '../warehouse/client.ts';
-
-async function rows<T>(warehouse: Warehouse, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
-  const result = await warehouse.client.query({ query, query_params: params, format: 'JSONEachRow' });
-  return result.json<T>();
-}
+import { queryRows as rows } from '../warehouse/query.ts';
 
 export interface PlanHealth {
   eventsByPlanVersion: { plan_version: string; plan_status: string; events: number }[];

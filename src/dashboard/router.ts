@@ -2,7 +2,7 @@ import path from 'node:path';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import cookieParser from 'cookie-parser';
 import { constantTimeEquals } from '../ingest/auth.ts';
-import { presentedAdminToken, SESSION_COOKIE } from './auth.ts';
+import { isAdmin, SESSION_COOKIE } from './auth.ts';
 import { DASHBOARD_BUNDLE, ensureDashboardBuilt } from './bundle.ts';
 import { appPage, loginPage } from './pages.ts';
 
@@ -43,10 +43,7 @@ function sendHtml(res: Response, html: string, status = 200): void {
  */
 export function createDashboardRouter(opts: { adminToken: string }): Router {
   const router = express.Router();
-  const loggedIn = (req: Request) => {
-    const token = presentedAdminToken(req);
-    return token !== undefined && constantTimeEquals(token, opts.adminToken);
-  };
+  const loggedIn = (req: Request) => isAdmin(req, opts.adminToken);
   // Middleware per route, so requests for other routers (/api, /v1) pass through untouched.
   const parseCookies = cookieParser();
   const page: RequestHandler = (req, res, next) => parseCookies(req, res, (error?: unknown) => (error ? next(error) : securityHeaders(req, res, next)));

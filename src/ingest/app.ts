@@ -46,12 +46,6 @@ function sendError(res: Response, error: HttpError): void {
   res.status(error.status).json({ success: false, code: error.code, message: error.message, ...(error.details ?? {}) });
 }
 
-function acceptedEncoding(req: Request, res: Response, next: () => void): void {
-  const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
-  if (ENCODINGS.includes(encoding)) return next();
-  sendError(res, new HttpError(415, 'unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted'));
-}
-
 function cors(req: Request, res: Response, next: () => void): void {
   res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
   res.setHeader('Vary', 'Origin');
@@ -74,18 +68,37 @@ export function createApp(deps: AppDependencies): Express {
 
   const rawBody = express.raw({ type: () => true, limit: deps.limits.maxRequestBytes, inflate: true });
 
-  const ingest = (routeType: EventType | undefined) => async (req: Request, res: Response) => {
-    const receivedAt = Date.now();
+  /** Refusals that need no body come before it is read, so a stopping or overloaded server spends nothing on it. */
+  const admit = (req: Request, res: Response, next: () => void) => {
     if (!deps.accepting()) {
       res.setHeader('Connection', 'close');
       return sendError(res, new HttpError(503, 'shutting_down', 'this server is shutting down; retry'));
     }
+    const refuse = (error: HttpError) => {
+      deps.metrics.eventsRejected.inc({ code: error.code });
+      sendError(res, error);
+    };
+    const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
+    if (!ENCODINGS.includes(encoding)) return refuse(new HttpError(415, 'unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted'));
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!JSON_TYPES.includes(contentType)) return refuse(new HttpError(415, 'unsupported_content_type', 'send JSON with Content-Type: application/json'));
+    if (deps.queueDepth() > deps.limits.maxQueueDepth) {
+      deps.metrics.requestsRefused.inc({ code: 'queue_full' });
+      return sendError(res, new HttpError(503, 'queue_full', 'the ingest queue is full; retry later'));
+    }
+    if (inFlight >= MAX_IN_FLIGHT) {
+      deps.metrics.requestsRefused.inc({ code: 'too_many_requests' });
+      return sendError(res, new HttpError(429, 'too_many_requests', 'too many requests in flight; retry later'));
+    }
+    next();
+  };
+
+  const ingest = (routeType: EventType | undefined) => async (req: Request, res: Response) => {
+    const receivedAt = Date.now();
     const fail = (error: HttpError) => {
       deps.metrics.eventsRejected.inc({ code: error.code });
       sendError(res, error);
     };
-    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (!JSON_TYPES.includes(contentType)) return fail(new HttpError(415, 'unsupported_content_type', 'send JSON with Content-Type: application/json'));
     const buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let body: unknown;
     try {
@@ -109,15 +122,6 @@ export function createApp(deps: AppDependencies): Express {
       // Batch-level context is merged into every event, so it obeys the same structure rules.
       const contextProblem = checkStructure(body.context);
       if (contextProblem) return fail(new HttpError(400, contextProblem.code, `batch context: ${contextProblem.message}`));
-    }
-
-    if (deps.queueDepth() > deps.limits.maxQueueDepth) {
-      deps.metrics.requestsRefused.inc({ code: 'queue_full' });
-      return sendError(res, new HttpError(503, 'queue_full', 'the ingest queue is full; retry later'));
-    }
-    if (inFlight >= MAX_IN_FLIGHT) {
-      deps.metrics.requestsRefused.inc({ code: 'too_many_requests' });
-      return sendError(res, new HttpError(429, 'too_many_requests', 'too many requests in flight; retry later'));
     }
 
     const processed = processEvents(rawEvents, deps.validator(), {
@@ -154,9 +158,9 @@ export function createApp(deps: AppDependencies): Express {
   };
 
   app.use(['/v1', '/v1/*splat'], cors);
-  app.post('/v1/batch', acceptedEncoding, rawBody, ingest(undefined));
-  app.post('/v1/import', acceptedEncoding, rawBody, ingest(undefined));
-  for (const type of SINGLE_EVENT_ROUTES) app.post(`/v1/${type}`, acceptedEncoding, rawBody, ingest(type));
+  app.post('/v1/batch', admit, rawBody, ingest(undefined));
+  app.post('/v1/import', admit, rawBody, ingest(undefined));
+  for (const type of SINGLE_EVENT_ROUTES) app.post(`/v1/${type}`, admit, rawBody, ingest(type));
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });

@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { insertJsonLines } from '../warehouse/insert.ts';
+import { queryRows } from '../warehouse/query.ts';
 import type { Deduper } from './dedupe.ts';
 import type { IngestJobData } from './jobs.ts';
 
@@ -27,12 +28,8 @@ export interface BatchInserter {
 /** Which of `ids` are already in `events`: asked only for ids whose earlier claim never committed. */
 async function storedIds(warehouse: Warehouse, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const result = await warehouse.client.query({
-    query: 'SELECT DISTINCT message_id FROM events WHERE message_id IN {ids:Array(String)}',
-    query_params: { ids },
-    format: 'JSONEachRow',
-  });
-  return new Set((await result.json<{ message_id: string }>()).map((r) => r.message_id));
+  const rows = await queryRows<{ message_id: string }>(warehouse, 'SELECT DISTINCT message_id FROM events WHERE message_id IN {ids:Array(String)}', { ids });
+  return new Set(rows.map((r) => r.message_id));
 }
 
 /**

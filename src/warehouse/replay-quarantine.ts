@@ -7,6 +7,7 @@ import { toEventRow } from '../ingest/rows.ts';
 import type { EventRow, NormalizedEvent, PlanValidator } from '../types.ts';
 import type { Warehouse } from './client.ts';
 import { insertJsonLines } from './insert.ts';
+import { queryRows } from './query.ts';
 
 export interface ReplayQuarantineOptions {
   /** Only this event name. */
@@ -70,7 +71,7 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
     const params: Record<string, unknown> = { cursor_ms: cursor.ms, cursor_id: cursor.id, limit: batchSize };
     if (opts.event !== undefined) params.event = opts.event;
     if (opts.since !== undefined) params.since = Math.trunc(opts.since);
-    const rows = await (await warehouse.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<Candidate>();
+    const rows = await queryRows<Candidate>(warehouse, query, params);
     if (rows.length === 0) break;
     const last = rows[rows.length - 1]!;
     cursor = { ms: last.received_ms, id: last.message_id };

@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { startBalise, type RunningBalise, type Roles } from '../../src/cli/runtime.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import type { Warehouse } from '../../src/warehouse/client.ts';
+import { queryRows } from '../../src/warehouse/query.ts';
 
 export interface Stack {
   baseUrl: string;
@@ -53,10 +54,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   );
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, { lockDurationMs: options.lockDurationMs });
-  const query = async <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => {
-    const result = await balise.warehouse.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
-    return result.json<T>();
-  };
+  const query = <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => queryRows<T>(balise.warehouse, sql, params);
   return {
     baseUrl: balise.baseUrl ?? '',
     writeKey: [...balise.writeKeys.values()][0]!,

@@ -84,7 +84,7 @@ beforeAll(async () => {
   await insertJsonLines(stack.warehouse, 'events', demoRows(now).map((r) => JSON.stringify(r)));
   await insertJsonLines(stack.warehouse, 'quarantine', [JSON.stringify(quarantineRow(now))]);
 
-  // The dashboard is served by the real Balise (runtime mounts the admin, trends and dashboard routers).
+  // The dashboard is served by the real Balise (runtime mounts the admin and dashboard routers).
   baseUrl = stack.baseUrl;
 
   browser = await chromium.launch({

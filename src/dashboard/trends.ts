@@ -1,7 +1,6 @@
-import express, { type Request, type Response, type Router } from 'express';
-import cookieParser from 'cookie-parser';
+import { BaliseError } from '../errors.ts';
 import type { Warehouse } from '../warehouse/client.ts';
-import { requireAdmin } from './auth.ts';
+import { queryRows } from '../warehouse/query.ts';
 
 const DAY_MS = 86_400_000;
 const MAX_DAYS = 366;
@@ -26,15 +25,14 @@ const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /** Counts per day by event over [from, to] (whole UTC days), the `limit` busiest track events. */
 export async function eventTrends(warehouse: Warehouse, fromMs: number, toMs: number, limit: number): Promise<TrendsResult> {
-  const result = await warehouse.client.query({
-    query: `SELECT event, toString(toDate(timestamp)) AS day, count() AS n FROM events
+  const rows = await queryRows<{ event: string; day: string; n: string }>(
+    warehouse,
+    `SELECT event, toString(toDate(timestamp)) AS day, count() AS n FROM events
       WHERE type = 'track' AND timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND timestamp < fromUnixTimestamp64Milli({to:Int64})
         AND event IN (SELECT event FROM events WHERE type = 'track' AND timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND timestamp < fromUnixTimestamp64Milli({to:Int64}) GROUP BY event ORDER BY count() DESC, event LIMIT {limit:UInt32})
       GROUP BY event, day ORDER BY event, day`,
-    query_params: { from: fromMs, to: toMs + DAY_MS, limit },
-    format: 'JSONEachRow',
-  });
-  const rows = await result.json<{ event: string; day: string; n: string }>();
+    { from: fromMs, to: toMs + DAY_MS, limit },
+  );
   const days: string[] = [];
   for (let d = fromMs; d <= toMs; d += DAY_MS) days.push(isoDay(d));
   const index = new Map(days.map((d, i) => [d, i]));
@@ -51,23 +49,16 @@ export async function eventTrends(warehouse: Warehouse, fromMs: number, toMs: nu
   return { from: isoDay(fromMs), to: isoDay(toMs), days, series };
 }
 
-/** GET /api/trends?from=YYYY-MM-DD&to=YYYY-MM-DD&limit=8, behind the admin token. Default: the last 30 days. */
-export function createTrendsRouter(opts: { warehouse: Warehouse; adminToken: string; now?: () => number }): Router {
-  const router = express.Router();
-  router.get('/api/trends', cookieParser(), requireAdmin(opts.adminToken), (req: Request, res: Response) => {
-    const today = Math.floor((opts.now ?? Date.now)() / DAY_MS) * DAY_MS;
-    const toMs = dayParam(req.query.to) ?? today;
-    const fromMs = dayParam(req.query.from) ?? toMs - 29 * DAY_MS;
-    const limitRaw = Number(req.query.limit ?? 8);
-    const limit = Number.isInteger(limitRaw) && limitRaw > 0 && limitRaw <= 50 ? limitRaw : 8;
-    if (toMs < fromMs || (toMs - fromMs) / DAY_MS >= MAX_DAYS) {
-      res.status(400).json({ code: 'invalid_range', message: `from must be before to, at most ${MAX_DAYS} days apart` });
-      return;
-    }
-    eventTrends(opts.warehouse, fromMs, toMs, limit).then(
-      (trends) => res.json(trends),
-      () => res.status(500).json({ code: 'internal_error', message: 'could not read event trends' }),
-    );
-  });
-  return router;
+/**
+ * The window of GET /api/trends?from=YYYY-MM-DD&to=YYYY-MM-DD&limit=8: whole UTC days, the last
+ * 30 by default, at most a year; an unreadable limit falls back to 8.
+ */
+export function trendsWindow(query: Record<string, unknown>, now: number): { fromMs: number; toMs: number; limit: number } {
+  const today = Math.floor(now / DAY_MS) * DAY_MS;
+  const toMs = dayParam(query.to) ?? today;
+  const fromMs = dayParam(query.from) ?? toMs - 29 * DAY_MS;
+  const limitRaw = Number(query.limit ?? 8);
+  const limit = Number.isInteger(limitRaw) && limitRaw > 0 && limitRaw <= 50 ? limitRaw : 8;
+  if (toMs < fromMs || (toMs - fromMs) / DAY_MS >= MAX_DAYS) throw new BaliseError('invalid_range', `from must be before to, at most ${MAX_DAYS} days apart`);
+  return { fromMs, toMs, limit };
 }
