@@ -2,8 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
-
-type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
+import { withCleanSessionAfterErrors, type ClientConnection } from './embedded-session.ts';
 
 export type Warehouse = {
   client: ClickHouseClient;
@@ -33,7 +32,7 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
   const { createChdbConnection } = await import('chdb/connection');
   // chdb implements the same Connection contract but against its own copy of
   // @clickhouse/client-common, so the two nominal types differ only by package path.
-  const connection = createChdbConnection({ path: chdbPath }) as unknown as ClientConnection;
+  const connection = withCleanSessionAfterErrors(createChdbConnection({ path: chdbPath }) as unknown as ClientConnection);
   const client = createClient({ connection });
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   // The chDB connection ignores the client's `database` option; its session keeps a current

@@ -1,0 +1,43 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
+import { queryRows } from '../../src/warehouse/query.ts';
+import { runReadOnlySql } from '../../src/analytics/run.ts';
+
+// A query that writes output, then fails part-way (after 200 blocks of rows).
+const failsAfterOutput = 'SELECT number, throwIf(number = 200000) AS boom FROM numbers(300000) SETTINGS max_block_size = 1000';
+
+describe('embedded chDB session after a failed query', () => {
+  let dataDir: string;
+  let warehouse: Warehouse;
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-embedded-'));
+    warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_embedded', cluster: undefined }, dataDir });
+  });
+  afterAll(async () => {
+    await warehouse.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it.each(['JSONEachRow', 'JSONCompact', 'CSVWithNames'] as const)('the next query sees only its own result (%s output of the failed one)', async (format) => {
+    await expect(warehouse.client.query({ query: failsAfterOutput, format }).then((r) => r.text())).rejects.toThrow(/throwIf/);
+    expect(await queryRows(warehouse, 'SELECT 42 AS answer')).toEqual([{ answer: 42 }]);
+  });
+
+  it('a query issued while another is failing is not handed its leftovers', async () => {
+    const failing = warehouse.client.query({ query: failsAfterOutput, format: 'JSONEachRow' }).then((r) => r.text());
+    const concurrent = queryRows(warehouse, 'SELECT 7 AS seven');
+    await expect(failing).rejects.toThrow(/throwIf/);
+    expect(await concurrent).toEqual([{ seven: 7 }]);
+  });
+
+  it('an analyst query that times out leaves the next analyst query readable', { timeout: 20_000 }, async () => {
+    const limits = { maxRows: 100, maxSeconds: 1 };
+    await expect(runReadOnlySql(warehouse, 'SELECT count() FROM system.numbers', limits)).rejects.toThrow(/Timeout exceeded/);
+    const next = await runReadOnlySql(warehouse, "SELECT currentDatabase() AS db", limits);
+    expect(next.rows).toEqual([['balise_embedded']]);
+  });
+});
