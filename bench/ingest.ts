@@ -10,6 +10,7 @@
  * insert of the same rows into the same schema (embedded chDB in this process).
  */
 import http from 'node:http';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY } from '../tests/helpers/process.ts';
 import { tempDir } from '../tests/helpers/stack.ts';
@@ -19,6 +20,7 @@ import { insertJsonLines } from '../src/warehouse/insert.ts';
 import { processEvents } from '../src/ingest/process.ts';
 import { loadPlanValidator } from '../src/plan/compile.ts';
 import { percentile, printResult, round } from './lib.ts';
+import { cpuMs, redisChildPid } from './proc.ts';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BATCH = 100;
@@ -111,6 +113,10 @@ async function main() {
     // two cores with Balise, spends the measured time sending, not serialising.
     const batches = Math.ceil(TOTAL / BATCH);
     const bodies = Array.from({ length: batches }, (_, b) => makeBody('sus', b));
+    // CPU time of every party during phase 1: what a 2-core box spends per event, and where.
+    const serverPid = server.child.pid!;
+    const redisPid = redisChildPid(serverPid);
+    const cpuBefore = { server: cpuMs(serverPid), redis: redisPid ? cpuMs(redisPid) : 0, generator: process.cpuUsage() };
     let next = 0;
     const start = performance.now();
     await Promise.all(
@@ -122,6 +128,15 @@ async function main() {
     const sentSeconds = (performance.now() - start) / 1000;
     while ((await countEvents(server.baseUrl, 'sus')) < batches * BATCH) await new Promise((r) => setTimeout(r, 100));
     const e2eSeconds = (performance.now() - start) / 1000;
+    const generatorCpu = process.cpuUsage(cpuBefore.generator);
+    const events = batches * BATCH;
+    const cpuPerEventUs = {
+      server: ((cpuMs(serverPid) - cpuBefore.server) * 1000) / events,
+      redis: redisPid ? ((cpuMs(redisPid) - cpuBefore.redis) * 1000) / events : 0,
+      generator: (generatorCpu.user + generatorCpu.system) / events,
+    };
+    const cpuPerEventTotal = cpuPerEventUs.server + cpuPerEventUs.redis + cpuPerEventUs.generator;
+    const rawInsertCpuUs = 1e6 / rawInsertRate;
     const e2eRate = (batches * BATCH) / e2eSeconds;
     const acceptRate = (batches * BATCH) / sentSeconds;
 
@@ -178,11 +193,15 @@ async function main() {
     console.log(`events: ${batches * BATCH} of ~${Math.round(bytesPerEvent)} B, batches of ${BATCH}, concurrency ${CONCURRENCY}`);
     console.log(`sustained end to end: ${Math.round(e2eRate)} events/s (accepted by the API at ${Math.round(acceptRate)} events/s)`);
     console.log(`half load (${Math.round(halfRate)} events/s): request p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms; freshness p50 ${round(percentile(freshness, 50))} ms, p95 ${round(percentile(freshness, 95))} ms (${freshness.length} probes)`);
+    console.log(`CPU per event (phase 1): balise ${round(cpuPerEventUs.server)} µs (API, worker and chDB), redis-server ${round(cpuPerEventUs.redis)} µs, load generator ${round(cpuPerEventUs.generator)} µs; ${os.availableParallelism()} cores allow ${round((os.availableParallelism() * 1e6) / 100_000)} µs per event at 100,000 events/s`);
     console.log(`baselines: JSON.parse ${Math.round(parseRate)} events/s; raw ClickHouse insert ${Math.round(rawInsertRate)} rows/s`);
     printResult('ingest', [
       { name: 'sustained end-to-end throughput', value: Math.round(e2eRate), unit: 'events/s', baseline: { name: 'JSON.parse of the same bodies', value: Math.round(parseRate), unit: 'events/s' }, ratio: round(e2eRate / parseRate, 3), target: '≥ 100,000 events/s' },
       { name: 'sustained end-to-end throughput vs raw insert', value: Math.round(e2eRate), unit: 'events/s', baseline: { name: 'one raw ClickHouse insert of the same rows', value: Math.round(rawInsertRate), unit: 'rows/s' }, ratio: round(e2eRate / rawInsertRate, 3) },
       { name: 'API accept rate (to Redis)', value: Math.round(acceptRate), unit: 'events/s', baseline: { name: 'JSON.parse', value: Math.round(parseRate), unit: 'events/s' }, ratio: round(acceptRate / parseRate, 3) },
+      { name: 'CPU per event, balise process (API + worker + chDB)', value: round(cpuPerEventUs.server), unit: 'µs', baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' }, ratio: round(cpuPerEventUs.server / rawInsertCpuUs, 2) },
+      { name: 'CPU per event, redis-server', value: round(cpuPerEventUs.redis), unit: 'µs' },
+      { name: 'CPU per event, all parties (budget at 100k events/s)', value: round(cpuPerEventTotal), unit: 'µs', target: `≤ ${round((os.availableParallelism() * 1e6) / 100_000)} µs` },
       { name: 'request latency p50 at half load', value: round(percentile(latencies, 50)), unit: 'ms' },
       { name: 'request latency p99 at half load', value: round(percentile(latencies, 99)), unit: 'ms', target: '≤ 20 ms' },
       { name: 'freshness p50 (send → queryable)', value: round(percentile(freshness, 50)), unit: 'ms' },

@@ -16,44 +16,13 @@ import { performance } from 'node:perf_hooks';
 import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY } from '../tests/helpers/process.ts';
 import { tempDir } from '../tests/helpers/stack.ts';
 import { printResult, round } from './lib.ts';
+import { redisChildPid, rssKiB } from './proc.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const RATE = Number(process.env.SOAK_RATE ?? 5000);
 const MAX_GROWTH_PCT = Number(process.env.SOAK_MAX_GROWTH_PCT ?? 10);
 const SAMPLE_MS = 5000;
 const BATCH = 100;
-
-/** VmRSS of one process in KiB, or 0 when it is gone. */
-function rssKiB(pid: number): number {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-/** Direct children of a process, from /proc/<pid>/task/<tid>/children (Linux). */
-function childPids(pid: number): number[] {
-  const pids: number[] = [];
-  try {
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-      const text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-      if (text) pids.push(...text.split(/\s+/).map(Number));
-    }
-  } catch {
-    // process gone or /proc unavailable
-  }
-  return pids;
-}
-
-const commandOf = (pid: number) => {
-  try {
-    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-};
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
@@ -98,7 +67,6 @@ async function main(): Promise<void> {
   const dataDir = tempDir('balise-soak-');
   const server = await startBaliseProcess('up', dataDir, port, { LOG_LEVEL: 'error', BALISE_MAX_QUEUE_DEPTH: '100000' });
   const pid = server.child.pid!;
-  const redisPid = () => childPids(pid).find((p) => commandOf(p).startsWith('redis-server'));
   const samples: { t: number; server: number; redis: number; total: number; sent: number; refused: number }[] = [];
   let sent = 0;
   let acknowledged = 0;
@@ -108,7 +76,7 @@ async function main(): Promise<void> {
   try {
     const start = performance.now();
     const sample = () => {
-      const r = redisPid();
+      const r = redisChildPid(pid);
       const s = rssKiB(pid);
       const rr = r ? rssKiB(r) : 0;
       samples.push({ t: Math.round((performance.now() - start) / 1000), server: s, redis: rr, total: s + rr, sent: acknowledged, refused });

@@ -1,0 +1,41 @@
+/** Linux /proc readings of the process under test: memory, CPU time, its redis-server child. */
+import fs from 'node:fs';
+
+const read = (file: string): string | undefined => {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined; // process gone or /proc unavailable
+  }
+};
+
+/** VmRSS of one process in KiB, or 0 when it is gone. */
+export function rssKiB(pid: number): number {
+  return Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(read(`/proc/${pid}/status`) ?? '')?.[1] ?? 0);
+}
+
+/** User + system CPU time of one process, all threads, in ms (0 when it is gone). */
+export function cpuMs(pid: number): number {
+  const stat = read(`/proc/${pid}/stat`);
+  if (!stat) return 0;
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux Node supports
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
+/** Direct children of a process, from /proc/<pid>/task/<tid>/children. */
+function childPids(pid: number): number[] {
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tids.flatMap((tid) => (read(`/proc/${pid}/task/${tid}/children`) ?? '').trim().split(/\s+/).filter(Boolean).map(Number));
+}
+
+/** The redis-server that `balise up` started for itself, if any. */
+export function redisChildPid(pid: number): number | undefined {
+  return childPids(pid).find((child) => (read(`/proc/${child}/comm`) ?? '').trim().startsWith('redis-server'));
+}
