@@ -177,7 +177,9 @@ export function createApp(deps: AppDependencies): Express {
 
   for (const router of deps.routers ?? []) app.use(router);
 
-  app.use(['/v1', '/v1/*splat'], (_req: Request, res: Response) => sendError(res, new HttpError(404, 'not_found', 'no such endpoint')));
+  // Every unmatched method and path (including `/v1/..`, which clients normalise to `/`) gets the
+  // same JSON answer with a stable code, never express's HTML page.
+  app.use((_req: Request, res: Response) => sendError(res, new HttpError(404, 'not_found', 'no such endpoint')));
 
   const errors: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
     const type = isPlainObject(error) ? error.type : undefined;

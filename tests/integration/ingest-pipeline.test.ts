@@ -191,6 +191,20 @@ describe('bad requests get a stable code and disturb nothing', () => {
     expect(res.body.success).toBe(false);
   });
 
+  it.each([
+    ['PATCH', '/'],
+    ['PUT', '/v1/batch'],
+    ['DELETE', '/v1/track'],
+    ['GET', '/v1/nope'],
+    ['POST', '/nope'],
+    ['GET', '/assets/../../etc/passwd'],
+  ])('answers %s %s with a JSON 404 not_found', async (method, route) => {
+    const res = await fetch(`${stack.baseUrl}${route}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(((await res.json()) as { code: string }).code).toBe('not_found');
+  });
+
   it('accepts the write key in the body (beacons cannot set headers) as text/plain', async () => {
     const res = await post(stack, '/v1/batch', JSON.stringify({ writeKey: stack.writeKey, batch: [proposal('m-body-key')] }), { authorization: '', 'content-type': 'text/plain;charset=UTF-8' });
     expect(res.status).toBe(200);
