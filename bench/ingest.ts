@@ -19,7 +19,7 @@ import { migrate } from '../src/warehouse/migrations.ts';
 import { insertJsonLines } from '../src/warehouse/insert.ts';
 import { processEvents } from '../src/ingest/process.ts';
 import { loadPlanValidator } from '../src/plan/compile.ts';
-import { percentile, printResult, round } from './lib.ts';
+import { percentile, printResult, round, shippedWorkerSettings } from './lib.ts';
 import { cpuMs, redisChildPid } from './proc.ts';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -107,7 +107,7 @@ async function main() {
 
   const port = await freePort();
   const dataDir = tempDir('balise-bench-');
-  const server = await startBaliseProcess('up', dataDir, port, { BALISE_MAX_QUEUE_DEPTH: '100000', LOG_LEVEL: 'error' });
+  const server = await startBaliseProcess('up', dataDir, port, { ...shippedWorkerSettings(), BALISE_MAX_QUEUE_DEPTH: '100000', LOG_LEVEL: 'error' });
   try {
     // Phase 1: sustained. Bodies are built beforehand so the load generator, which shares the
     // two cores with Balise, spends the measured time sending, not serialising.

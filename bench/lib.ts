@@ -1,4 +1,6 @@
 /** Small helpers shared by the benches: percentiles, timing, the result line the runner reads. */
+import { loadConfig } from '../src/config/index.ts';
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -21,3 +23,12 @@ export function printResult(bench: string, figures: BenchFigure[]): void {
 }
 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/**
+ * The test helper that starts `balise up` shortens batch waits and worker locks so tests run
+ * fast; a bench measures what users get, so it puts the shipped defaults back.
+ */
+export function shippedWorkerSettings(): Record<string, string> {
+  const { worker } = loadConfig({});
+  return { BALISE_BATCH_MAX_WAIT_MS: String(worker.batchMaxWaitMs), BALISE_WORKER_LOCK_MS: String(worker.lockMs) };
+}

@@ -15,7 +15,7 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY } from '../tests/helpers/process.ts';
 import { tempDir } from '../tests/helpers/stack.ts';
-import { printResult, round } from './lib.ts';
+import { printResult, round, shippedWorkerSettings } from './lib.ts';
 import { redisChildPid, rssKiB } from './proc.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
@@ -65,7 +65,7 @@ function makeBody(b: number): string {
 async function main(): Promise<void> {
   const port = await freePort();
   const dataDir = tempDir('balise-soak-');
-  const server = await startBaliseProcess('up', dataDir, port, { LOG_LEVEL: 'error', BALISE_MAX_QUEUE_DEPTH: '100000' });
+  const server = await startBaliseProcess('up', dataDir, port, { ...shippedWorkerSettings(), LOG_LEVEL: 'error', BALISE_MAX_QUEUE_DEPTH: '100000' });
   const pid = server.child.pid!;
   const samples: { t: number; server: number; redis: number; total: number; sent: number; refused: number }[] = [];
   let sent = 0;

@@ -36,8 +36,11 @@ export type ClaimStatus = 'new' | 'duplicate' | 'uncertain';
 const STATUS: ClaimStatus[] = ['new', 'duplicate', 'uncertain'];
 // Short keys and values: the window holds one key per event (~150 B of Redis memory each).
 const key = (messageId: string) => `{bdd}:${messageId}`;
-/** Scripts get their keys in slices, so one call never holds Redis for long. */
-const SLICE = 5000;
+/**
+ * Scripts get their keys in slices: Redis runs one script at a time, and a 5,000-key script held
+ * it for ~17 ms, delaying every request waiting to queue its job. 500 keys take ~1.5 ms.
+ */
+const SLICE = 500;
 
 export interface Deduper {
   claim(batchId: string, ids: string[]): Promise<ClaimStatus[]>;

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
-import { withCleanSessionAfterErrors, type ClientConnection } from './embedded-session.ts';
+import { openEmbeddedSession, type InsertSettings } from './embedded-session.ts';
 
 export type Warehouse = {
   client: ClickHouseClient;
@@ -10,8 +11,21 @@ export type Warehouse = {
   cluster: string | undefined;
   /** 'embedded' = in-process chDB; 'server' = HTTP to a ClickHouse server or cluster. */
   mode: 'embedded' | 'server';
+  /** One INSERT of already-serialised JSONEachRow bytes (see insert.ts). */
+  insertJsonEachRow(table: string, body: Buffer, settings: InsertSettings): Promise<void>;
   close(): Promise<void>;
 };
+
+/** Over HTTP the bytes are the request body; the settings travel in the statement. */
+async function insertOverHttp(client: ClickHouseClient, table: string, body: Buffer, settings: InsertSettings): Promise<void> {
+  const clause = Object.entries(settings).map(([name, value]) => `${name} = ${typeof value === 'number' ? value : `'${value.replace(/'/g, "''")}'`}`);
+  const result = await client.exec({
+    query: `INSERT INTO ${table}${clause.length ? ` SETTINGS ${clause.join(', ')}` : ''} FORMAT JSONEachRow`,
+    values: Readable.from([body]),
+  });
+  // Drain the (empty) response so the connection goes back to the pool.
+  for await (const _chunk of result.stream) void _chunk;
+}
 
 /**
  * One ClickHouse code path: the same @clickhouse/client either talks HTTP to a server
@@ -25,18 +39,22 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}${cluster ? ` ON CLUSTER ${cluster}` : ''}` });
     await bootstrap.close();
     const client = createClient({ url, username: user, password, database, request_timeout: 60_000 });
-    return { client, database, cluster, mode: 'server', close: () => client.close() };
+    return { client, database, cluster, mode: 'server', insertJsonEachRow: (table, body, settings) => insertOverHttp(client, table, body, settings), close: () => client.close() };
   }
   const chdbPath = path.join(config.dataDir, 'clickhouse');
   fs.mkdirSync(chdbPath, { recursive: true });
-  const { createChdbConnection } = await import('chdb/connection');
-  // chdb implements the same Connection contract but against its own copy of
-  // @clickhouse/client-common, so the two nominal types differ only by package path.
-  const connection = withCleanSessionAfterErrors(createChdbConnection({ path: chdbPath }) as unknown as ClientConnection);
-  const client = createClient({ connection });
+  const session = await openEmbeddedSession(chdbPath);
+  const client = createClient({ connection: session.connection });
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   // The chDB connection ignores the client's `database` option; its session keeps a current
   // database instead, so unqualified table names resolve the same way as on a server.
   await client.command({ query: `USE ${database}` });
-  return { client, database, cluster: undefined, mode: 'embedded', close: () => client.close() };
+  return {
+    client,
+    database,
+    cluster: undefined,
+    mode: 'embedded',
+    insertJsonEachRow: (table, body, settings) => session.insertJsonEachRow(`${database}.${table}`, body, settings),
+    close: () => client.close(),
+  };
 }

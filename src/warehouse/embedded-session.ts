@@ -3,17 +3,36 @@ import type { createClient } from '@clickhouse/client';
 /** The connection contract that `createClient({ connection })` accepts. */
 export type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
 
+export type InsertSettings = Record<string, string | number>;
+
+export interface EmbeddedSession {
+  /** For `createClient({ connection })`. */
+  connection: ClientConnection;
+  /**
+   * One JSONEachRow INSERT whose payload is handed to the engine as bytes. The generic
+   * connection turns the payload back into a JS string and glues it to the SQL, which blocks the
+   * event loop for tens of milliseconds on a large batch and delays every request meanwhile.
+   */
+  insertJsonEachRow(table: string, body: Buffer, settings: InsertSettings): Promise<void>;
+}
+
 /**
+ * The in-process chDB engine, imported lazily so server deployments never load it.
+ *
  * chDB keeps one output buffer per session and does not clear it when a query fails part-way:
  * whatever the failed query had already written (a JSON header, thousands of JSONEachRow lines)
  * is handed back as the start of the next query's result. A timed-out analyst query would then
- * corrupt the worker's dedupe check or a dashboard panel.
- *
- * The engine already runs one query at a time per session, so running calls in order here costs
- * no throughput; it guarantees that after a failure a throw-away query drains the stale output
- * before any other caller's query runs.
+ * corrupt the worker's dedupe check or a dashboard panel. The engine already runs one query at a
+ * time per session, so running calls in order here costs no throughput; it guarantees that after
+ * a failure a throw-away query drains the stale output before any other caller's query runs.
  */
-export function withCleanSessionAfterErrors(inner: ClientConnection): ClientConnection {
+export async function openEmbeddedSession(dataPath: string): Promise<EmbeddedSession> {
+  const { createChdbConnection } = await import('chdb/connection');
+  const chdb = createChdbConnection({ path: dataPath });
+  // chdb implements the same Connection contract but against its own copy of
+  // @clickhouse/client-common, so the two nominal types differ only by package path.
+  const inner = chdb as unknown as ClientConnection;
+
   let tail: Promise<unknown> = Promise.resolve();
   const inOrder = <T>(operation: () => Promise<T>): Promise<T> => {
     const result = tail.then(operation).catch(async (error: unknown) => {
@@ -23,12 +42,18 @@ export function withCleanSessionAfterErrors(inner: ClientConnection): ClientConn
     tail = result.catch(() => undefined);
     return result;
   };
+
   return {
-    ping: (params) => inOrder(() => inner.ping(params)),
-    query: (params) => inOrder(() => inner.query(params)),
-    insert: (params) => inOrder(() => inner.insert(params)),
-    command: (params) => inOrder(() => inner.command(params)),
-    exec: (params) => inOrder(() => inner.exec(params)),
-    close: () => inOrder(() => inner.close()),
+    connection: {
+      ping: (params) => inOrder(() => inner.ping(params)),
+      query: (params) => inOrder(() => inner.query(params)),
+      insert: (params) => inOrder(() => inner.insert(params)),
+      command: (params) => inOrder(() => inner.command(params)),
+      exec: (params) => inOrder(() => inner.exec(params)),
+      close: () => inOrder(() => inner.close()),
+    },
+    async insertJsonEachRow(table, body, settings) {
+      await inOrder(() => chdb.chdb.rawInsert({ table, values: body, format: 'JSONEachRow', settings }));
+    },
   };
 }

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { Warehouse } from './client.ts';
 
 /**
@@ -9,10 +8,5 @@ import type { Warehouse } from './client.ts';
  */
 export async function insertJsonLines(warehouse: Warehouse, table: string, lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
-  const result = await warehouse.client.exec({
-    query: `INSERT INTO ${table} SETTINGS input_format_json_throw_on_bad_escape_sequence = 0 FORMAT JSONEachRow`,
-    values: Readable.from([Buffer.from(lines.join('\n'))]),
-  });
-  // Drain the (empty) response so an HTTP connection goes back to the pool.
-  for await (const _chunk of result.stream) void _chunk;
+  await warehouse.insertJsonEachRow(table, Buffer.from(lines.join('\n')), { input_format_json_throw_on_bad_escape_sequence: 0 });
 }
