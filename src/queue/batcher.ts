@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Warehouse } from '../warehouse/client.ts';
-import { insertJsonLines } from '../warehouse/insert.ts';
+import { insertJsonChunks, jsonLinesBytes } from '../warehouse/insert.ts';
 import { queryRows } from '../warehouse/query.ts';
 import type { Deduper } from './dedupe.ts';
 import type { IngestJobData } from './jobs.ts';
 
 interface Pending {
   data: IngestJobData;
+  /** The job's event rows as bytes, encoded on arrival so a large batch is not encoded in one go. */
+  eventBytes: Buffer;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -46,30 +48,36 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
   async function insertBatch(batch: Pending[]): Promise<void> {
     const batchId = randomBytes(9).toString('base64url');
     const ids = batch.flatMap((p) => p.data.ids);
-    const lines = batch.flatMap((p) => p.data.events);
     const quarantine = batch.flatMap((p) => p.data.quarantine);
     const claims = await deduper.claim(batchId, ids);
     const uncertain = ids.filter((_, i) => claims[i] === 'uncertain');
     const alreadyStored = await storedIds(warehouse, uncertain);
-    const keep: string[] = [];
-    lines.forEach((line, i) => {
-      const claim = claims[i];
-      if (claim === 'new' || (claim === 'uncertain' && !alreadyStored.has(ids[i]!))) keep.push(line);
-    });
-    const duplicates = lines.length - keep.length;
+    const keepAt = (i: number) => claims[i] === 'new' || (claims[i] === 'uncertain' && !alreadyStored.has(ids[i]!));
+    // A job whose rows are all new goes as the bytes encoded on arrival; otherwise only its kept rows.
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let offset = 0;
+    for (const p of batch) {
+      const rows = p.data.events;
+      const keep = rows.filter((_, k) => keepAt(offset + k));
+      chunks.push(keep.length === rows.length ? p.eventBytes : jsonLinesBytes(keep));
+      kept += keep.length;
+      offset += rows.length;
+    }
+    const duplicates = ids.length - kept;
     const started = process.hrtime.bigint();
-    await insertJsonLines(warehouse, 'events', keep);
-    await insertJsonLines(warehouse, 'quarantine', quarantine);
+    await insertJsonChunks(warehouse, 'events', chunks);
+    await insertJsonChunks(warehouse, 'quarantine', [jsonLinesBytes(quarantine)]);
     await deduper.commit(batchId);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.insertDuration.observe(seconds);
-    metrics.insertRows.observe(keep.length + quarantine.length);
-    if (keep.length) metrics.eventsInserted.inc({ table: 'events' }, keep.length);
+    metrics.insertRows.observe(kept + quarantine.length);
+    if (kept) metrics.eventsInserted.inc({ table: 'events' }, kept);
     if (quarantine.length) metrics.eventsInserted.inc({ table: 'quarantine' }, quarantine.length);
     if (duplicates) metrics.duplicatesDropped.inc(duplicates);
     const now = Date.now();
     for (const p of batch) metrics.endToEndLag.observe((now - p.data.receivedAt) / 1000);
-    logger.debug({ rows: keep.length, quarantine: quarantine.length, duplicates, jobs: batch.length, seconds }, 'batch inserted');
+    logger.debug({ rows: kept, quarantine: quarantine.length, duplicates, jobs: batch.length, seconds }, 'batch inserted');
   }
 
   function flushNow(): Promise<void> {
@@ -110,7 +118,7 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
   return {
     add(data) {
       return new Promise<void>((resolve, reject) => {
-        pending.push({ data, resolve, reject });
+        pending.push({ data, eventBytes: jsonLinesBytes(data.events), resolve, reject });
         pendingRows += data.events.length + data.quarantine.length;
         if (pendingRows >= limits.maxRows) void flushNow();
         else if (!timer) timer = setTimeout(() => void flushNow(), limits.maxWaitMs);

@@ -1,12 +1,26 @@
 import type { Warehouse } from './client.ts';
 
+const NEWLINE = Buffer.from('\n');
+
+/** JSONEachRow lines as the bytes of one payload. */
+export function jsonLinesBytes(lines: readonly string[]): Buffer {
+  return Buffer.from(lines.join('\n'));
+}
+
 /**
- * Inserts already-serialised JSONEachRow lines in one INSERT. Rows are built once at ingest, so
- * they go to ClickHouse as bytes without being parsed and re-serialised here. A client may send a
+ * Inserts already-serialised JSONEachRow rows in one INSERT. Rows are built once at ingest, so
+ * they go to ClickHouse as bytes without being parsed and re-serialised here; `chunks` are
+ * payloads of whole lines, which lets callers encode them ahead of time. A client may send a
  * lone UTF-16 surrogate (valid JSON, invalid Unicode): it is stored as sent rather than failing
  * the whole insert.
  */
-export async function insertJsonLines(warehouse: Warehouse, table: string, lines: readonly string[]): Promise<void> {
-  if (lines.length === 0) return;
-  await warehouse.insertJsonEachRow(table, Buffer.from(lines.join('\n')), { input_format_json_throw_on_bad_escape_sequence: 0 });
+export async function insertJsonChunks(warehouse: Warehouse, table: string, chunks: readonly Buffer[]): Promise<void> {
+  const nonEmpty = chunks.filter((chunk) => chunk.length > 0);
+  if (nonEmpty.length === 0) return;
+  const body = nonEmpty.length === 1 ? nonEmpty[0]! : Buffer.concat(nonEmpty.flatMap((chunk, i) => (i === 0 ? [chunk] : [NEWLINE, chunk])));
+  await warehouse.insertJsonEachRow(table, body, { input_format_json_throw_on_bad_escape_sequence: 0 });
+}
+
+export function insertJsonLines(warehouse: Warehouse, table: string, lines: readonly string[]): Promise<void> {
+  return insertJsonChunks(warehouse, table, [jsonLinesBytes(lines)]);
 }
