@@ -126,8 +126,13 @@ describe('browser bundle in Chromium', () => {
       },
       [rec.baseUrl, WRITE_KEY] as const,
     );
-    // Offline at unload: no beacon is attempted, the queue stays in storage.
-    await page.goto('about:blank');
+    // The page dies (its renderer crashes): no unload handler runs, so only storage is left. A
+    // closed page would not do: Chromium lifts a page's offline emulation while closing it.
+    const crashed = new Promise((resolve) => page.once('crash', resolve));
+    const cdp = await context.newCDPSession(page);
+    void cdp.send('Page.crash').catch(() => undefined);
+    await crashed;
+    await page.close();
     await context.setOffline(false);
     const stored = await waitFor('queue in storage', async () => {
       const p = await context.newPage();
