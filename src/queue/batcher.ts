@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Warehouse } from '../warehouse/client.ts';
-import { insertJsonChunks, jsonLinesBytes } from '../warehouse/insert.ts';
+import { insertJsonChunks, insertJsonLines, jsonLinesBytes } from '../warehouse/insert.ts';
 import { queryRows } from '../warehouse/query.ts';
 import type { Deduper } from './dedupe.ts';
 import type { IngestJobData } from './jobs.ts';
@@ -67,7 +67,7 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
     const duplicates = ids.length - kept;
     const started = process.hrtime.bigint();
     await insertJsonChunks(warehouse, 'events', chunks);
-    await insertJsonChunks(warehouse, 'quarantine', [jsonLinesBytes(quarantine)]);
+    await insertJsonLines(warehouse, 'quarantine', quarantine);
     await deduper.commit(batchId);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.insertDuration.observe(seconds);

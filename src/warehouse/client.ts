@@ -18,7 +18,7 @@ export type Warehouse = {
 
 /** Over HTTP the bytes are the request body; the settings travel in the statement. */
 async function insertOverHttp(client: ClickHouseClient, table: string, body: Buffer, settings: InsertSettings): Promise<void> {
-  const clause = Object.entries(settings).map(([name, value]) => `${name} = ${typeof value === 'number' ? value : `'${value.replace(/'/g, "''")}'`}`);
+  const clause = Object.entries(settings).map(([name, value]) => `${name} = ${value}`);
   const result = await client.exec({
     query: `INSERT INTO ${table}${clause.length ? ` SETTINGS ${clause.join(', ')}` : ''} FORMAT JSONEachRow`,
     values: Readable.from([body]),

@@ -3,7 +3,8 @@ import type { createClient } from '@clickhouse/client';
 /** The connection contract that `createClient({ connection })` accepts. */
 export type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
 
-export type InsertSettings = Record<string, string | number>;
+/** Numeric engine settings for one insert. */
+export type InsertSettings = Record<string, number>;
 
 export interface EmbeddedSession {
   /** For `createClient({ connection })`. */
