@@ -1,4 +1,5 @@
 /** Shared shapes that cross module boundaries: the normalised event and its warehouse row. */
+import type { TrackingPlan } from './plan/model.ts';
 
 export type EventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';
 export const EVENT_TYPES: readonly EventType[] = ['track', 'identify', 'page', 'screen', 'group', 'alias'];
@@ -56,6 +57,8 @@ export interface PlanVerdict {
 
 /** What the ingest needs from the tracking plan: compiled once, then called per event. */
 export interface PlanValidator {
+  /** The current plan (plan.yaml, else the newest published version), as loaded. */
+  readonly plan: TrackingPlan;
   readonly latestVersion: string;
   readonly versions: readonly string[];
   validate(event: NormalizedEvent): PlanVerdict;

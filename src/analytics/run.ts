@@ -118,6 +118,14 @@ const divide = (a: number | null, b: number | null): number | null => (a === nul
 export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions, opts: { from?: string | undefined; to?: string | undefined; now?: number } = {}): Promise<KpiResult[]> {
   const range = resolveRange(opts, opts.now, DEFAULT_KPI_PERIOD_MS);
   const byId = new Map<string, MetricDefinition>(definitions.metrics.map((m) => [m.id, m]));
+  // A ratio's operands are usually KPIs of their own at the same grain: query each pair once.
+  const computed = new Map<string, Promise<MetricValues>>();
+  const valuesOf = (metric: EventMetric, grain: TimeGrain): Promise<MetricValues> => {
+    const key = `${metric.id}@${grain}`;
+    let values = computed.get(key);
+    if (!values) computed.set(key, (values = metricValues(warehouse, metric, range, grain)));
+    return values;
+  };
   const results: KpiResult[] = [];
   for (const metric of definitions.metrics) {
     let values: MetricValues;
@@ -125,12 +133,12 @@ export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions,
       const num = byId.get(metric.numerator);
       const den = byId.get(metric.denominator);
       if (!num || !den || num.type === 'ratio' || den.type === 'ratio') throw new AnalyticsInputError('invalid_ratio', `metric ${metric.id}: ratio operands must be event metrics`);
-      const [a, b] = await Promise.all([metricValues(warehouse, num, range, metric.grain), metricValues(warehouse, den, range, metric.grain)]);
+      const [a, b] = await Promise.all([valuesOf(num, metric.grain), valuesOf(den, metric.grain)]);
       const buckets = new Map<string, number | null>();
       for (const key of new Set([...a.buckets.keys(), ...b.buckets.keys()])) buckets.set(key, divide(a.buckets.get(key) ?? 0, b.buckets.get(key) ?? 0));
       values = { current: divide(a.current, b.current), previous: divide(a.previous, b.previous), buckets };
     } else {
-      values = await metricValues(warehouse, metric, range, metric.grain);
+      values = await valuesOf(metric, metric.grain);
     }
     const series: KpiPoint[] = [...values.buckets.entries()].sort(([x], [y]) => x.localeCompare(y)).map(([bucket, value]) => ({ bucket, value }));
     results.push({

@@ -7,7 +7,6 @@ import { createApp } from '../ingest/app.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
-import { loadPlan } from '../plan/load.ts';
 import { applyViews } from '../warehouse/views.ts';
 import { createBatchInserter } from '../queue/batcher.ts';
 import { createDeduper } from '../queue/dedupe.ts';
@@ -56,10 +55,10 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   const warehouse = await openWarehouse(config);
   const report = await migrate(warehouse);
   if (report.applied.length) logger.info({ applied: report.applied }, 'migrations applied');
-  // Typed per-event views follow the current plan, so analysts never write JSON extraction.
-  const views = await applyViews(warehouse, await loadPlan(config.planDir));
-  logger.debug({ views: views.length }, 'plan views applied');
   let validator: PlanValidator = await loadPlanValidator(config.planDir);
+  // Typed per-event views follow the current plan, so analysts never write JSON extraction.
+  const views = await applyViews(warehouse, validator.plan);
+  logger.debug({ views: views.length }, 'plan views applied');
   logger.info({ planVersion: validator.latestVersion, versions: validator.versions }, 'tracking plan loaded');
 
   const metrics = createMetrics();
@@ -73,11 +72,14 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   const queue = createIngestQueue(producerConnection, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
   queue.on('error', (err) => logger.warn({ err }, 'queue error'));
 
+  // Only the API reads the depth (admission, /metrics); a worker-only process does not poll for it.
   let depth = 0;
-  const stopSampling = sampleQueueDepth(queue, 250, (counts) => {
-    depth = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
-    for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ state }, n);
-  });
+  const stopSampling = roles.api
+    ? sampleQueueDepth(queue, 250, (counts) => {
+        depth = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+        for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ state }, n);
+      })
+    : () => undefined;
 
   let worker: IngestWorker | undefined;
   if (roles.worker) {

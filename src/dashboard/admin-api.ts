@@ -9,7 +9,6 @@ import { replayDeadLetter } from '../queue/producer.ts';
 import type { PlanValidator } from '../types.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
-import { loadPlan } from '../plan/load.ts';
 import { replayQuarantine } from '../warehouse/replay-quarantine.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../analytics/run.ts';
 import { requireAdmin } from './auth.ts';
@@ -70,13 +69,14 @@ function handle(logger: Logger, fn: (req: Request, res: Response) => Promise<unk
 export function createAdminRouter(deps: AdminDependencies): Router {
   const router = express.Router();
   // Read from disk once, and again only when the plan is reloaded (replay, reload endpoint).
+  // The plan itself comes with the validator, loaded once by the runtime.
   let definitions = loadKpiDefinitions(deps.config.planDir);
-  let plan = loadPlan(deps.config.planDir);
+  // Invalid definitions fail the requests that need them, never the process (unhandled rejection).
+  definitions.catch(() => undefined);
   const reload = async () => {
     const validator = await deps.reloadPlan();
     definitions = loadKpiDefinitions(deps.config.planDir);
-    plan = loadPlan(deps.config.planDir);
-    await Promise.all([definitions, plan]);
+    await definitions;
     return validator;
   };
   router.use('/api', cookieParser(), requireAdmin(deps.adminToken), express.json({ limit: '100kb' }));
@@ -133,7 +133,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       const health = await planHealth(deps.warehouse, since);
       const validator = deps.validator();
       const seen = new Set(health.eventsSeen.map((e) => e.event));
-      const planned = (await plan).events.filter((e) => e.kind === 'track').map((e) => e.name);
+      const planned = validator.plan.events.filter((e) => e.kind === 'track').map((e) => e.name);
       res.json({
         planVersion: validator.latestVersion,
         versions: validator.versions,

@@ -2,7 +2,7 @@ import express, { type ErrorRequestHandler, type Express, type Request, type Res
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
-import type { EventType, PlanValidator } from '../types.ts';
+import { EVENT_TYPES, type EventType, type PlanValidator } from '../types.ts';
 import { HttpError } from '../errors.ts';
 import { createWriteKeyResolver, presentedWriteKey } from './auth.ts';
 import { checkStructure, isPlainObject } from './normalize.ts';
@@ -32,10 +32,9 @@ export interface AppDependencies {
   routers?: Router[];
 }
 
-const SINGLE_EVENT_ROUTES: EventType[] = ['track', 'identify', 'page', 'screen', 'group', 'alias'];
 const JSON_TYPES = ['application/json', 'text/plain'];
 /** Segment clients send gzip; anything else is refused before a byte is decoded. */
-const ENCODINGS = ['', 'identity', 'gzip', 'x-gzip', 'deflate'];
+const ENCODINGS = ['', 'identity', 'gzip', 'deflate'];
 /** Retry-After, in seconds, sent with 429/503. */
 const RETRY_AFTER_SECONDS = 2;
 /** Requests parsed and waiting for Redis at once, per process; beyond this the API sheds load. */
@@ -160,7 +159,8 @@ export function createApp(deps: AppDependencies): Express {
   app.use(['/v1', '/v1/*splat'], cors);
   app.post('/v1/batch', admit, rawBody, ingest(undefined));
   app.post('/v1/import', admit, rawBody, ingest(undefined));
-  for (const type of SINGLE_EVENT_ROUTES) app.post(`/v1/${type}`, admit, rawBody, ingest(type));
+  // One single-event route per Segment call type: /v1/track, /v1/identify…
+  for (const type of EVENT_TYPES) app.post(`/v1/${type}`, admit, rawBody, ingest(type));
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });

@@ -9,7 +9,7 @@ export function constantTimeEquals(a: string, b: string): boolean {
 }
 
 /** Write key from HTTP Basic (Segment's way: the key is the user, password empty), else undefined. */
-export function basicAuthUser(header: string | undefined): string | undefined {
+function basicAuthUser(header: string | undefined): string | undefined {
   if (!header || !header.startsWith('Basic ')) return undefined;
   const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
@@ -22,10 +22,12 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 /** Maps a presented write key to its source, checking every key so timing reveals nothing. */
 export function createWriteKeyResolver(keys: Map<string, string>): (presented: string) => string | undefined {
-  const entries = [...keys.entries()];
+  // The configured keys are hashed once; each request hashes only the key it presents.
+  const entries = [...keys.entries()].map(([name, key]) => [name, digest(key)] as const);
   return (presented) => {
+    const hashed = digest(presented);
     let source: string | undefined;
-    for (const [name, key] of entries) if (constantTimeEquals(presented, key)) source = name;
+    for (const [name, key] of entries) if (timingSafeEqual(hashed, key)) source = name;
     return source;
   };
 }

@@ -1,9 +1,9 @@
 import type { EventRow, JsonObject, NormalizedEvent, PlanVerdict, QuarantineRow, Violation } from '../types.ts';
-import type { EventRejection } from './normalize.ts';
+import { isPlainObject, type EventRejection } from './normalize.ts';
 
 function libraryOf(context: JsonObject): { name: string; version: string } {
   const library = context.library;
-  if (typeof library === 'object' && library !== null && !Array.isArray(library)) {
+  if (isPlainObject(library)) {
     return { name: String(library.name ?? ''), version: String(library.version ?? '') };
   }
   return { name: '', version: '' };
@@ -55,7 +55,7 @@ export function toQuarantineRow(event: NormalizedEvent, verdict: PlanVerdict): Q
  * replayed as-is (its `raw` is the client's payload, marked by reasons starting "malformed:").
  */
 export function toMalformedRow(raw: unknown, rejection: EventRejection, receivedAt: number, source: string, rawText: string): QuarantineRow {
-  const obj = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const obj = isPlainObject(raw) ? raw : {};
   const violation: Violation = { path: '', rule: rejection.code, message: rejection.message };
   return {
     message_id: typeof obj.messageId === 'string' ? obj.messageId.slice(0, 255) : '',

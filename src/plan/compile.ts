@@ -8,7 +8,7 @@ import addFormats from 'ajv-formats';
 import type { NormalizedEvent, PlanValidator, PlanVerdict, Violation } from '../types.ts';
 import { PlanInvalidError } from './errors.ts';
 import { loadPlanVersions, type PlanVersions } from './load.ts';
-import type { EnforcementMode, PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
+import { eventKey, type EnforcementMode, type PlanEvent, type PropertySchema, type TrackingPlan } from './model.ts';
 
 interface CompiledEvent {
   event: PlanEvent;
@@ -30,10 +30,6 @@ export function resolveVersion(versions: readonly string[], latest: string, decl
 
 export function objectSchema(properties: Record<string, PropertySchema>, required: string[]): PropertySchema {
   return { type: 'object', properties, required };
-}
-
-export function eventKey(kind: string, name: string): string {
-  return `${kind}:${name}`;
 }
 
 export function newAjv(): Ajv {
@@ -95,6 +91,7 @@ export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
   const latestVersion = loaded.latest.version;
 
   return {
+    plan: loaded.latest,
     latestVersion,
     versions,
     validate(event: NormalizedEvent): PlanVerdict {

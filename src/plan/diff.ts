@@ -4,7 +4,7 @@
  * under the new one; anything that only widens what is accepted is not.
  */
 import type { JsonValue } from '../types.ts';
-import type { PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
+import { eventKey, type PlanEvent, type PropertySchema, type TrackingPlan } from './model.ts';
 import { BUMP_RANK, bumpBetween, type Bump } from './semver.ts';
 
 export type ChangeLevel = 'breaking' | 'non_breaking';
@@ -196,7 +196,7 @@ function diffEvent(before: PlanEvent, after: PlanEvent, beforeMode: string, afte
 }
 
 function eventsByKey(plan: TrackingPlan): Map<string, PlanEvent> {
-  return new Map(plan.events.map((e) => [`${e.kind}:${e.name}`, e]));
+  return new Map(plan.events.map((e) => [eventKey(e.kind, e.name), e]));
 }
 
 /** Every change from `before` to `after`, classified. */

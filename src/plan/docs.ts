@@ -2,7 +2,7 @@
  * The Markdown catalogue analysts and PMs read: an index and one page per event. Pure and
  * deterministic: returns relative file path → content.
  */
-import type { PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
+import { eventKey, type PlanEvent, type PropertySchema, type TrackingPlan } from './model.ts';
 import { compareSemver } from './semver.ts';
 import { tsType } from './codegen.ts';
 import { viewName } from './views.ts';
@@ -42,9 +42,7 @@ function propertiesTable(properties: Record<string, PropertySchema>, required: s
   return ['| Property | Type | Required | Constraints | Description |', '|---|---|---|---|---|', ...rows, ''].join('\n');
 }
 
-function eventKey(e: Pick<PlanEvent, 'kind' | 'name'>): string {
-  return `${e.kind}:${e.name}`;
-}
+const keyOf = (e: Pick<PlanEvent, 'kind' | 'name'>): string => eventKey(e.kind, e.name);
 
 export function eventPagePath(e: Pick<PlanEvent, 'kind' | 'name'>): string {
   return e.kind === 'track' ? `events/${e.name}.md` : `events/${e.kind}_${e.name}.md`;
@@ -77,14 +75,14 @@ function eventPage(plan: TrackingPlan, event: PlanEvent, inVersions: string[]): 
 /** The catalogue of `plan` (the latest); `versions` are every version, to say where each event exists. */
 export function docs(plan: TrackingPlan, versions: TrackingPlan[] = [plan]): Record<string, string> {
   const all = [...versions.filter((v) => v.version !== plan.version), plan].sort((a, b) => compareSemver(a.version, b.version));
-  const present = (e: PlanEvent): string[] => all.filter((v) => v.events.some((o) => eventKey(o) === eventKey(e))).map((v) => v.version);
+  const present = (e: PlanEvent): string[] => all.filter((v) => v.events.some((o) => keyOf(o) === keyOf(e))).map((v) => v.version);
   const events = [...plan.events].sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
   const files: Record<string, string> = {};
   const rows = events.map((e) => `| [${e.name}](${eventPagePath(e)}) | ${e.kind} | ${e.status} | ${cell(e.owner)} | ${cell(e.description)} |`);
   const removed = all
     .flatMap((v) => v.events.map((e) => ({ e, v: v.version })))
-    .filter(({ e }) => !plan.events.some((o) => eventKey(o) === eventKey(e)));
-  const removedNames = [...new Map(removed.map(({ e, v }) => [eventKey(e), `${e.name} (${e.kind}, last in ${v})`])).values()];
+    .filter(({ e }) => !plan.events.some((o) => keyOf(o) === keyOf(e)));
+  const removedNames = [...new Map(removed.map(({ e, v }) => [keyOf(e), `${e.name} (${e.kind}, last in ${v})`])).values()];
   files['README.md'] = [
     `# Tracking plan: ${plan.name} ${plan.version}`,
     '',

@@ -6,7 +6,8 @@
  */
 import type { JsonObject } from '../types.ts';
 
-const SNAKE = '^[a-z][a-z0-9]*(_[a-z0-9]+)*$';
+/** snake_case names: events, properties, sources, KPI ids. */
+export const SNAKE = '^[a-z][a-z0-9]*(_[a-z0-9]+)*$';
 const SEMVER = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)$';
 
 const jsonType: JsonObject = { enum: ['string', 'number', 'integer', 'boolean', 'array', 'object', 'null'] };

@@ -2,7 +2,8 @@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { loadPlanFiles, loadPublished, serializeArtifact } from './load.ts';
-import type { PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
+import { eventKey, type PlanEvent, type PropertySchema, type TrackingPlan } from './model.ts';
+import { SNAKE } from './file-schemas.ts';
 import { compareSemver } from './semver.ts';
 import { RESERVED_COLUMNS } from './views.ts';
 
@@ -15,7 +16,7 @@ export type LintMessage = {
   severity: 'error' | 'warning';
 };
 
-const SNAKE_CASE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+const SNAKE_CASE = new RegExp(SNAKE);
 
 export interface LintOptions {
   /** Published versions (build/plan-*.json), to check the YAML version moved on from them. */
@@ -104,7 +105,7 @@ export function lint(plan: TrackingPlan, options: LintOptions = {}): LintMessage
   const seen = new Map<string, PlanEvent>();
   for (const event of plan.events) {
     out.push(...lintEvent(ajv, event));
-    const key = `${event.kind}:${event.name}`;
+    const key = eventKey(event.kind, event.name);
     const first = seen.get(key);
     if (first) {
       out.push({ file: event.file, line: lineOf(event.lines, '/name', ''), rule: 'duplicate_event', message: `${event.kind} "${event.name}" is already defined in ${first.file}:${lineOf(first.lines, '/name', '')}`, severity: 'error' });

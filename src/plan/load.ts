@@ -10,7 +10,7 @@ import addFormats from 'ajv-formats';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { JsonObject, JsonValue } from '../types.ts';
 import { PlanInvalidError } from './errors.ts';
-import { EVENT_FILE_SCHEMA, PLAN_FILE_SCHEMA, TRAITS_FILE_SCHEMA } from './file-schemas.ts';
+import { EVENT_FILE_SCHEMA, PLAN_FILE_SCHEMA, SNAKE, TRAITS_FILE_SCHEMA } from './file-schemas.ts';
 import type { LintMessage } from './lint.ts';
 import type { PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
 import { compareSemver } from './semver.ts';
@@ -94,14 +94,12 @@ function isLint(x: ParsedYaml | LintMessage): x is LintMessage {
   return 'rule' in x;
 }
 
-const SNAKE_PATTERN = '^[a-z][a-z0-9]*(_[a-z0-9]+)*$';
-
 function structuralMessages(parsed: ParsedYaml, errors: ErrorObject[] | null | undefined): LintMessage[] {
   // Snake-case names are reported by lint itself, with the offending name; skip ajv's copies.
   const lintCovers = (e: ErrorObject): boolean =>
-    e.keyword === 'propertyNames' || e.propertyName !== undefined || (e.keyword === 'pattern' && e.params.pattern === SNAKE_PATTERN && (e.instancePath === '/name' || e.instancePath.startsWith('/kpis')));
+    e.keyword === 'propertyNames' || e.propertyName !== undefined || (e.keyword === 'pattern' && e.params.pattern === SNAKE && (e.instancePath === '/name' || e.instancePath.startsWith('/kpis')));
   return (errors ?? []).filter((e) => !lintCovers(e)).map((e) => {
-    const snake = e.keyword === 'propertyNames' || (e.keyword === 'pattern' && e.params.pattern === SNAKE_PATTERN);
+    const snake = e.keyword === 'propertyNames' || (e.keyword === 'pattern' && e.params.pattern === SNAKE);
     const extra = e.keyword === 'additionalProperties' ? ` (unknown key "${String(e.params.additionalProperty)}")` : '';
     const where = e.instancePath || '/';
     const pointer = e.keyword === 'additionalProperties' ? `${e.instancePath}/${String(e.params.additionalProperty)}` : e.instancePath;

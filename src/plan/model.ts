@@ -44,3 +44,8 @@ export interface TrackingPlan {
   /** Line numbers in `file` by JSON pointer, for lint messages. */
   lines?: Record<string, number>;
 }
+
+/** How an event is identified across the plan, its versions and its validators: kind plus name. */
+export function eventKey(kind: string, name: string): string {
+  return `${kind}:${name}`;
+}

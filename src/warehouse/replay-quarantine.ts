@@ -3,6 +3,7 @@
  * `events`, exactly once: every moved message_id is recorded in `quarantine_replays`, and ids
  * already there or already in `events` are skipped (covers a crash between the two inserts).
  */
+import { isPlainObject } from '../ingest/normalize.ts';
 import { toEventRow } from '../ingest/rows.ts';
 import type { EventRow, NormalizedEvent, PlanValidator } from '../types.ts';
 import type { Warehouse } from './client.ts';
@@ -36,7 +37,7 @@ interface Candidate {
 function parseRaw(raw: string): NormalizedEvent | undefined {
   try {
     const value: unknown = JSON.parse(raw);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    if (!isPlainObject(value)) return undefined;
     const e = value as Partial<NormalizedEvent>;
     if (typeof e.type !== 'string' || typeof e.messageId !== 'string' || typeof e.event !== 'string') return undefined;
     return {

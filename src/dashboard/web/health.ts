@@ -35,8 +35,11 @@ function freshnessTone(seconds: number | null): string {
   return seconds > 3600 ? 'warn' : 'ok';
 }
 
-export async function renderDataHealth(range: Range): Promise<void> {
-  const [health, pipeline] = await Promise.all([getJson<PlanHealthResponse>('/api/health/plan', { from: range.from }), getJson<PipelineHealthResponse>('/api/health/pipeline')]);
+/** One request serves both health sections. */
+export const loadPipelineHealth = () => getJson<PipelineHealthResponse>('/api/health/pipeline');
+
+export async function renderDataHealth(range: Range, pipelineHealth: Promise<PipelineHealthResponse>): Promise<void> {
+  const [health, pipeline] = await Promise.all([getJson<PlanHealthResponse>('/api/health/plan', { from: range.from }), pipelineHealth]);
   const root = byId('health-body');
   clear(root);
   const total = health.acceptedTotal + health.quarantinedTotal;
@@ -89,8 +92,8 @@ function list(items: string[], empty: string): HTMLElement {
   return items.length ? el('ul', { class: 'pills' }, ...items.map((i) => el('li', {}, i))) : el('p', { class: 'muted' }, empty);
 }
 
-export async function renderPipeline(): Promise<void> {
-  const p = await getJson<PipelineHealthResponse>('/api/health/pipeline');
+export async function renderPipeline(pipelineHealth: Promise<PipelineHealthResponse>): Promise<void> {
+  const p = await pipelineHealth;
   const root = byId('pipeline-body');
   clear(root);
   const depth = (p.queue.waiting ?? 0) + (p.queue.prioritized ?? 0) + (p.queue.delayed ?? 0);

@@ -1,7 +1,7 @@
 /** Dashboard entry point: reads the date range, loads every section, reports progress in #status. */
 import { byId } from './dom.ts';
 import { renderFunnels } from './funnels.ts';
-import { renderDataHealth, renderPipeline } from './health.ts';
+import { loadPipelineHealth, renderDataHealth, renderPipeline } from './health.ts';
 import { renderKpis } from './kpis.ts';
 import { defaultRange, type Range } from './range.ts';
 import { renderTrends } from './trends.ts';
@@ -30,12 +30,13 @@ async function loadAll(): Promise<void> {
   document.body.setAttribute('aria-busy', 'true');
   const started = performance.now();
   const failures: string[] = [];
+  const pipelineHealth = loadPipelineHealth();
   await Promise.all([
     section('KPIs', () => renderKpis(range), failures),
     section('funnels', () => renderFunnels(range), failures),
     section('trends', () => renderTrends(range), failures),
-    section('data health', () => renderDataHealth(range), failures),
-    section('pipeline', () => renderPipeline(), failures),
+    section('data health', () => renderDataHealth(range, pipelineHealth), failures),
+    section('pipeline', () => renderPipeline(pipelineHealth), failures),
   ]);
   document.body.setAttribute('aria-busy', 'false');
   const took = Math.round(performance.now() - started);
