@@ -261,8 +261,8 @@ async function readKpis(planDir: string): Promise<ParsedKpis> {
   }
   const all: ParsedKpis = { definitions: { funnels: [], metrics: [] }, messages: [] };
   for (const name of names) {
-    const file = path.join(dir, name);
-    const parsed = parseKpiFile(path.relative(process.cwd(), file) || file, await fs.readFile(file, 'utf8'));
+    // Named relative to the plan directory, like every plan lint message.
+    const parsed = parseKpiFile(path.posix.join('kpis', name), await fs.readFile(path.join(dir, name), 'utf8'));
     all.definitions.funnels.push(...parsed.definitions.funnels);
     all.definitions.metrics.push(...parsed.definitions.metrics);
     all.messages.push(...parsed.messages);

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lintKpiDefinitions, loadKpiDefinitions, parseDuration, parseKpiFile } from '../../src/analytics/definitions.ts';
@@ -180,6 +182,18 @@ describe('lint against the tracking plan', () => {
     expect(await lintKpiDefinitions(plan, PLAN_DIR)).toEqual([]);
     const loaded = await loadKpiDefinitions(PLAN_DIR);
     expect(loaded.funnels.map((f) => f.id)).toContain('freelancer_activation');
+  });
+
+  it('names KPI files relative to the plan directory, as plan messages are, so `plan check` prints a path that exists', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-kpi-lint-'));
+    fs.cpSync(PLAN_DIR, dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'kpis', 'broken.yaml'), 'funnels:\n  - id: Bad-Id\n    steps: [freelancer_signup_completed, mission_completed]\n');
+    plan ??= await loadPlan(PLAN_DIR);
+    const messages = await lintKpiDefinitions(plan, dir);
+    const problem = messages.find((m) => m.rule === 'kpi_id');
+    expect(problem?.file).toBe('kpis/broken.yaml');
+    expect(fs.existsSync(path.join(dir, problem!.file))).toBe(true);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('points at unplanned events and unknown properties with file:line', async () => {
