@@ -1,7 +1,11 @@
 import type { NextFunction, Request, Response } from 'express';
-import { bearerToken, constantTimeEquals } from '../ingest/auth.ts';
+import { constantTimeEquals } from '../util/constant-time.ts';
 
 export const SESSION_COOKIE = 'balise_admin';
+
+function bearerToken(header: string | undefined): string | undefined {
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+}
 
 /** The admin token, from `Authorization: Bearer …` (API clients) or the login cookie (dashboard). */
 export function presentedAdminToken(req: Request): string | undefined {

@@ -1,5 +1,5 @@
 /** Maps demo calls to what the ingest would make of them, for tests that skip the HTTP pipeline. */
-import { toEventRow } from '../ingest/rows.ts';
+import { toEventRow } from '../warehouse/rows.ts';
 import type { EventRow, NormalizedEvent } from '../types.ts';
 import type { DemoCall } from './generate.ts';
 

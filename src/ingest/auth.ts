@@ -1,12 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/** `a` equals `b`, in time independent of where they differ (both are hashed to 32 bytes first). */
-export function constantTimeEquals(a: string, b: string): boolean {
-  return timingSafeEqual(digest(a), digest(b));
-}
+import { secretDigest as digest } from '../util/constant-time.ts';
 
 /** Write key from HTTP Basic (Segment's way: the key is the user, password empty), else undefined. */
 function basicAuthUser(header: string | undefined): string | undefined {
@@ -14,10 +8,6 @@ function basicAuthUser(header: string | undefined): string | undefined {
   const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   return colon >= 0 ? decoded.slice(0, colon) : decoded;
-}
-
-export function bearerToken(header: string | undefined): string | undefined {
-  return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
 }
 
 /** Maps a presented write key to its source, checking every key so timing reveals nothing. */

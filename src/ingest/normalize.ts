@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_TYPES, type EventType, type JsonObject, type NormalizedEvent } from '../types.ts';
+import { isPlainObject } from '../util/objects.ts';
+
+// Re-exported: the ingest's files import it from here.
+export { isPlainObject };
 
 /** Why one event could not be normalised; the event is kept in quarantine with this code. */
 export interface EventRejection {
@@ -40,10 +44,6 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function reject(code: EventRejection['code'], message: string): NormalizeResult {
   return { ok: false, rejection: { code, message } };
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Depth and key check in one walk; returns the first problem found. */

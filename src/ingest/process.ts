@@ -1,7 +1,7 @@
 import type { EventType, JsonObject, PlanValidator, Violation } from '../types.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
 import { isPlainObject, normalizeEvent, truncateDepth } from './normalize.ts';
-import { toEventRow, toMalformedRow, toQuarantineRow } from './rows.ts';
+import { toEventRow, toMalformedRow, toQuarantineRow } from '../warehouse/rows.ts';
 
 export type EventOutcome =
   | { index: number; messageId: string; status: 'accepted'; planStatus: 'valid' | 'warned' | 'unplanned'; violations?: Violation[] }

@@ -35,9 +35,9 @@ async function storedIds(warehouse: Warehouse, ids: string[]): Promise<Set<strin
 }
 
 /**
- * Gathers many jobs into one ClickHouse insert (design decision 3): a batch closes at
- * `maxRows` rows or `maxWaitMs` after its first job, whichever comes first. Jobs complete
- * only after the insert returns, so a crash before that leaves them to be retried.
+ * Gathers many jobs into one ClickHouse insert (docs/decisions/0003-one-job-per-request.md):
+ * a batch closes at `maxRows` rows or `maxWaitMs` after its first job, whichever comes first.
+ * Jobs complete only after the insert returns, so a crash before that leaves them to be retried.
  */
 export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limits: BatchLimits, metrics: Metrics, logger: Logger): BatchInserter {
   let pending: Pending[] = [];

@@ -3,12 +3,12 @@
  * `events`, exactly once: every moved message_id is recorded in `quarantine_replays`, and ids
  * already there or already in `events` are skipped (covers a crash between the two inserts).
  */
-import { isPlainObject } from '../ingest/normalize.ts';
-import { toEventRow } from '../ingest/rows.ts';
+import { isPlainObject } from '../util/objects.ts';
 import type { EventRow, NormalizedEvent, PlanValidator } from '../types.ts';
 import type { Warehouse } from './client.ts';
 import { insertJsonLines } from './insert.ts';
 import { queryRows } from './query.ts';
+import { toEventRow } from './rows.ts';
 
 export interface ReplayQuarantineOptions {
   /** Only this event name. */

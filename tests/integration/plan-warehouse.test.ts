@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toEventRow, toQuarantineRow } from '../../src/ingest/rows.ts';
+import { toEventRow, toQuarantineRow } from '../../src/warehouse/rows.ts';
 import { loadPlanValidator } from '../../src/plan/compile.ts';
 import { loadPlan } from '../../src/plan/load.ts';
 import type { JsonObject, NormalizedEvent } from '../../src/types.ts';

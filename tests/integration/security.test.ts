@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { constantTimeEquals } from '../../src/ingest/auth.ts';
+import { constantTimeEquals } from '../../src/util/constant-time.ts';
 import { startLoggedStack, type LoggedStack } from '../helpers/logged-stack.ts';
 
 // One stack for the file (chDB binds one data dir per process), logging at debug into memory so

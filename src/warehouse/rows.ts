@@ -1,5 +1,9 @@
+/**
+ * How an event becomes a row of `events` or `quarantine`. Pure: the ingest builds its rows here,
+ * and quarantine replay and the demo build theirs with the same functions.
+ */
 import type { EventRow, JsonObject, NormalizedEvent, PlanVerdict, QuarantineRow, Violation } from '../types.ts';
-import { isPlainObject, type EventRejection } from './normalize.ts';
+import { isPlainObject } from '../util/objects.ts';
 
 function libraryOf(context: JsonObject): { name: string; version: string } {
   const library = context.library;
@@ -9,7 +13,7 @@ function libraryOf(context: JsonObject): { name: string; version: string } {
   return { name: '', version: '' };
 }
 
-/** The final warehouse row, built once at ingest (design decision 3). */
+/** The final warehouse row, built once at ingest (docs/decisions/0003-one-job-per-request.md). */
 export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventRow {
   const library = libraryOf(event.context);
   return {
@@ -54,7 +58,7 @@ export function toQuarantineRow(event: NormalizedEvent, verdict: PlanVerdict): Q
  * An event too malformed to normalise is still kept, verbatim, with the reason. It cannot be
  * replayed as-is (its `raw` is the client's payload, marked by reasons starting "malformed:").
  */
-export function toMalformedRow(raw: unknown, rejection: EventRejection, receivedAt: number, source: string, rawText: string): QuarantineRow {
+export function toMalformedRow(raw: unknown, rejection: { code: string; message: string }, receivedAt: number, source: string, rawText: string): QuarantineRow {
   const obj = isPlainObject(raw) ? raw : {};
   const violation: Violation = { path: '', rule: rejection.code, message: rejection.message };
   return {
