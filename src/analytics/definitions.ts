@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { SNAKE } from '../plan/file-schemas.ts';
 import type { LintMessage } from '../plan/lint.ts';
 import type { PlanEvent, TrackingPlan } from '../plan/model.ts';
 import { KpiDefinitionError } from './errors.ts';
@@ -23,7 +24,9 @@ import {
   type TimeGrain,
 } from './model.ts';
 
-const ID = /^[a-z][a-z0-9_]{0,63}$/;
+/** KPI ids are the plan's snake_case (events list them under `kpis:`), at most 64 characters. */
+const SNAKE_CASE = new RegExp(SNAKE);
+const isKpiId = (id: unknown): id is string => typeof id === 'string' && id.length <= 64 && SNAKE_CASE.test(id);
 const DURATION = /^(\d+)\s*(s|m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const FILTER_OPS: readonly FilterOp[] = ['eq', 'neq', 'in', 'gt', 'lt'];
@@ -107,7 +110,7 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
   const line = ctx.line(node);
   if (!isObj(raw)) return void ctx.error(line, 'kpi_structure', 'a funnel must be a mapping');
   const id = raw.id;
-  if (typeof id !== 'string' || !ID.test(id)) return void ctx.error(line, 'kpi_id', `funnel id must be snake_case, got ${JSON.stringify(id)}`);
+  if (!isKpiId(id)) return void ctx.error(line, 'kpi_id', `funnel id must be snake_case, got ${JSON.stringify(id)}`);
   const where = `funnel ${id}`;
   const windowMs = parseDuration(raw.window ?? '30d');
   if (windowMs === undefined) ctx.error(line, 'kpi_window', `${where}: window must look like 30d, 12h, 2w; got ${JSON.stringify(raw.window)}`);
@@ -165,7 +168,7 @@ function parseMetric(raw: unknown, node: unknown, ctx: FileContext): MetricDefin
   const line = ctx.line(node);
   if (!isObj(raw)) return void ctx.error(line, 'kpi_structure', 'a metric must be a mapping');
   const id = raw.id;
-  if (typeof id !== 'string' || !ID.test(id)) return void ctx.error(line, 'kpi_id', `metric id must be snake_case, got ${JSON.stringify(id)}`);
+  if (!isKpiId(id)) return void ctx.error(line, 'kpi_id', `metric id must be snake_case, got ${JSON.stringify(id)}`);
   const where = `metric ${id}`;
   const grain = (raw.grain ?? 'week') as TimeGrain;
   if (!GRAINS.includes(grain)) ctx.error(line, 'kpi_grain', `${where}: grain must be day, week or month`);

@@ -1,17 +1,9 @@
 /** Plain-text renderings of analytics results for the CLI (pure: rows of cells in, strings out). */
 import Table from 'cli-table3';
+import { formatDuration } from '../util/duration.ts';
 import type { FunnelResult, KpiResult, SqlResult } from './results.ts';
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-
-export function formatDuration(ms: number | null): string {
-  if (ms === null) return '–';
-  const minutes = ms / 60_000;
-  if (minutes < 60) return `${Math.round(minutes)} min`;
-  const hours = minutes / 60;
-  if (hours < 48) return `${hours.toFixed(1)} h`;
-  return `${(hours / 24).toFixed(1)} d`;
-}
 
 function fmtNumber(v: number | null, unit = ''): string {
   if (v === null) return '–';

@@ -139,6 +139,10 @@ funnels:
 describe('definitions', () => {
   it.each([
     ['funnels:\n  - id: Bad-Id\n    steps: [a, b]\n', 2, 'kpi_id'],
+    // The plan's snake_case: an event could not list `a__b` or `a_` under its `kpis:`.
+    ['funnels:\n  - id: a__b\n    steps: [a, b]\n', 2, 'kpi_id'],
+    ['metrics:\n  - id: m_\n    type: count\n    event: a\n', 2, 'kpi_id'],
+    [`metrics:\n  - id: ${'m'.repeat(65)}\n    type: count\n    event: a\n`, 2, 'kpi_id'],
     ['funnels:\n  - id: f\n    steps: [a]\n', 2, 'kpi_steps'],
     ['funnels:\n  - id: f\n    window: soon\n    steps: [a, b]\n', 2, 'kpi_window'],
     ['funnels:\n  - id: f\n    steps:\n      - a\n      - event: b\n        where: { x: { like: "%" } }\n', 5, 'kpi_filter'],

@@ -1,5 +1,7 @@
 /** Number formatting shared by every section (pure, unit-tested). */
 
+export { formatDuration } from '../../util/duration.ts';
+
 const integer = new Intl.NumberFormat('en-GB', { maximumFractionDigits: 0 });
 const decimal = new Intl.NumberFormat('en-GB', { maximumFractionDigits: 2 });
 
@@ -29,14 +31,4 @@ export function formatChange(change: number | null, previous: number | null, val
   }
   const sign = change > 0 ? '+' : change < 0 ? '−' : '±';
   return `${sign}${Math.abs(change * 100).toFixed(1)}%`;
-}
-
-/** Milliseconds → "3 h", "2.5 d", "45 min", "12 s". */
-export function formatDuration(ms: number | null): string {
-  if (ms === null || !Number.isFinite(ms)) return '–';
-  const s = ms / 1000;
-  if (s < 60) return `${Math.round(s)} s`;
-  if (s < 3600) return `${Math.round(s / 60)} min`;
-  if (s < 86_400) return `${decimal.format(Math.round((s / 3600) * 10) / 10)} h`;
-  return `${decimal.format(Math.round((s / 86_400) * 10) / 10)} d`;
 }
