@@ -19,7 +19,7 @@ import { migrate, migrationsUpToDate } from '../warehouse/migrations.ts';
 import { createAdminRouter } from '../dashboard/admin-api.ts';
 import { createDashboardRouter, ensureDashboardBuilt } from '../dashboard/router.ts';
 import type { Queue } from 'bullmq';
-import type { IngestJobData } from '../queue/jobs.ts';
+import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueueKeys } from '../queue/jobs.ts';
 
 /** How long in-flight requests get to finish on shutdown before their connections are closed. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -35,6 +35,8 @@ export interface RunningBalise {
   adminToken: string;
   warehouse: Warehouse;
   queue: Queue<IngestJobData>;
+  /** The Redis names of that queue and of the dedupe window. */
+  queueKeys: QueueKeys;
   redisTarget: RedisTarget;
   metrics: Metrics;
   /** Stop accepting, drain, flush, close: nothing accepted is lost. */
@@ -43,6 +45,8 @@ export interface RunningBalise {
 
 export interface RuntimeOptions {
   lockDurationMs?: number;
+  /** Another queue and dedupe window than Balise's own (tests sharing one Redis). */
+  queueKeys?: Partial<QueueKeys>;
 }
 
 export async function startBalise(config: Config, roles: Roles, logger: Logger, options: RuntimeOptions = {}): Promise<RunningBalise> {
@@ -69,7 +73,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   producerConnection.on('error', (err) => logger.warn({ err }, 'redis (producer) error'));
   workerConnection.on('error', (err) => logger.warn({ err }, 'redis (worker) error'));
   dedupeConnection.on('error', (err) => logger.warn({ err }, 'redis (dedupe) error'));
-  const queue = createIngestQueue(producerConnection, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
+  const queueKeys: QueueKeys = { ...DEFAULT_QUEUE_KEYS, ...options.queueKeys };
+  const queue = createIngestQueue(producerConnection, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs }, queueKeys);
   queue.on('error', (err) => logger.warn({ err }, 'queue error'));
 
   // Only the API reads the depth (admission, /metrics); a worker-only process does not poll for it.
@@ -83,8 +88,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
 
   let worker: IngestWorker | undefined;
   if (roles.worker) {
-    const inserter = createBatchInserter(warehouse, createDeduper(dedupeConnection, config.worker.dedupeWindowSeconds), { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs }, metrics, logger);
-    worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs }, logger);
+    const inserter = createBatchInserter(warehouse, createDeduper(dedupeConnection, config.worker.dedupeWindowSeconds, queueKeys.dedupePrefix), { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs }, metrics, logger);
+    worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs, keys: queueKeys }, logger);
   }
 
   let server: http.Server | undefined;
@@ -151,5 +156,5 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       }
     })());
 
-  return { baseUrl, writeKeys, adminToken, warehouse, queue, redisTarget, metrics, stop };
+  return { baseUrl, writeKeys, adminToken, warehouse, queue, queueKeys, redisTarget, metrics, stop };
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { DEFAULT_QUEUE_KEYS } from './jobs.ts';
 
 /**
  * messageId dedupe window, enforced before insert (not left to eventual merges).
@@ -8,11 +9,12 @@ import type { Redis } from 'ioredis';
  * by a batch that never committed (a worker killed between insert and commit, or an insert that
  * failed, possibly after part of it landed) is uncertain: the worker asks ClickHouse about exactly
  * those ids. Claims are never released early, since only ClickHouse knows what a failed insert left. All keys share one
- * hash tag so the script also runs on Redis Cluster.
+ * hash tag (the prefix) so the script also runs on Redis Cluster.
  */
 const CLAIM_SCRIPT = `
 local batch = ARGV[1]
 local ttl = tonumber(ARGV[2])
+local committed = ARGV[3] .. ':c:'
 local out = {}
 for i, key in ipairs(KEYS) do
   if redis.call('SET', key, batch, 'NX', 'EX', ttl) then
@@ -21,7 +23,7 @@ for i, key in ipairs(KEYS) do
     local owner = redis.call('GET', key)
     if owner == batch then
       out[i] = 1
-    elseif owner and redis.call('EXISTS', '{bdd}:c:' .. owner) == 1 then
+    elseif owner and redis.call('EXISTS', committed .. owner) == 1 then
       out[i] = 1
     else
       redis.call('SET', key, batch, 'EX', ttl)
@@ -35,7 +37,6 @@ return out
 export type ClaimStatus = 'new' | 'duplicate' | 'uncertain';
 const STATUS: ClaimStatus[] = ['new', 'duplicate', 'uncertain'];
 // Short keys and values: the window holds one key per event (~150 B of Redis memory each).
-const key = (messageId: string) => `{bdd}:${messageId}`;
 /**
  * Scripts get their keys in slices: Redis runs one script at a time, and a 5,000-key script held
  * it for ~17 ms, delaying every request waiting to queue its job. 500 keys take ~1.5 ms.
@@ -47,19 +48,20 @@ export interface Deduper {
   commit(batchId: string): Promise<void>;
 }
 
-export function createDeduper(redis: Redis, windowSeconds: number): Deduper {
+export function createDeduper(redis: Redis, windowSeconds: number, prefix = DEFAULT_QUEUE_KEYS.dedupePrefix): Deduper {
+  const key = (messageId: string) => `${prefix}:${messageId}`;
   return {
     async claim(batchId, ids) {
       const statuses: ClaimStatus[] = [];
       for (let i = 0; i < ids.length; i += SLICE) {
         const slice = ids.slice(i, i + SLICE);
-        const codes = (await redis.eval(CLAIM_SCRIPT, slice.length, ...slice.map(key), batchId, String(windowSeconds))) as number[];
+        const codes = (await redis.eval(CLAIM_SCRIPT, slice.length, ...slice.map(key), batchId, String(windowSeconds), prefix)) as number[];
         for (const code of codes) statuses.push(STATUS[code] ?? 'uncertain');
       }
       return statuses;
     },
     async commit(batchId) {
-      await redis.set(`{bdd}:c:${batchId}`, '1', 'EX', windowSeconds);
+      await redis.set(`${prefix}:c:${batchId}`, '1', 'EX', windowSeconds);
     },
   };
 }

@@ -1,16 +1,16 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { INGEST_QUEUE, QUEUE_PREFIX, type IngestJobData } from './jobs.ts';
+import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueueKeys } from './jobs.ts';
 
 export interface RetryPolicy {
   attempts: number;
   backoffMs: number;
 }
 
-export function createIngestQueue(connection: Redis, retry: RetryPolicy): Queue<IngestJobData> {
-  return new Queue<IngestJobData>(INGEST_QUEUE, {
+export function createIngestQueue(connection: Redis, retry: RetryPolicy, keys: Pick<QueueKeys, 'name' | 'prefix'> = DEFAULT_QUEUE_KEYS): Queue<IngestJobData> {
+  return new Queue<IngestJobData>(keys.name, {
     connection,
-    prefix: QUEUE_PREFIX,
+    prefix: keys.prefix,
     defaultJobOptions: {
       attempts: retry.attempts,
       backoff: { type: 'exponential', delay: retry.backoffMs },

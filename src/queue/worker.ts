@@ -2,12 +2,14 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.ts';
 import type { BatchInserter } from './batcher.ts';
-import { INGEST_QUEUE, QUEUE_PREFIX, type IngestJobData } from './jobs.ts';
+import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueueKeys } from './jobs.ts';
 
 export interface WorkerOptions {
   concurrency: number;
   /** How long a job may stay active before another worker takes it back (stalled). */
   lockDurationMs?: number;
+  /** Which queue to work (default: Balise's own). */
+  keys?: Pick<QueueKeys, 'name' | 'prefix'>;
 }
 
 export interface IngestWorker {
@@ -20,9 +22,10 @@ export interface IngestWorker {
  * insert returns, so one ClickHouse insert completes many jobs.
  */
 export function startIngestWorker(connection: Redis, inserter: BatchInserter, options: WorkerOptions, logger: Logger): IngestWorker {
-  const worker = new Worker<IngestJobData>(INGEST_QUEUE, (job) => inserter.add(job.data), {
+  const keys = options.keys ?? DEFAULT_QUEUE_KEYS;
+  const worker = new Worker<IngestJobData>(keys.name, (job) => inserter.add(job.data), {
     connection,
-    prefix: QUEUE_PREFIX,
+    prefix: keys.prefix,
     concurrency: options.concurrency,
     lockDuration: options.lockDurationMs ?? 30_000,
     stalledInterval: Math.max(1000, Math.floor((options.lockDurationMs ?? 30_000) / 2)),

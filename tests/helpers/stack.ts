@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config/index.ts';
 import { startBalise, type RunningBalise, type Roles } from '../../src/cli/runtime.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import type { QueueKeys } from '../../src/queue/jobs.ts';
 import type { Warehouse } from '../../src/warehouse/client.ts';
 import { queryRows } from '../../src/warehouse/query.ts';
 
@@ -25,6 +26,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   roles?: Roles;
   lockDurationMs?: number;
+  /** Its own queue and dedupe window (default: Balise's own, in the stack's own redis-server). */
+  queueKeys?: Partial<QueueKeys>;
 }
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -53,7 +56,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     REPO_ROOT,
   );
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, { lockDurationMs: options.lockDurationMs });
+  const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, { lockDurationMs: options.lockDurationMs, queueKeys: options.queueKeys });
   const query = <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => queryRows<T>(balise.warehouse, sql, params);
   return {
     baseUrl: balise.baseUrl ?? '',

@@ -1,12 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createBatchInserter } from '../../src/queue/batcher.ts';
 import { createDeduper, type Deduper } from '../../src/queue/dedupe.ts';
+import type { IngestJobData, QueueKeys } from '../../src/queue/jobs.ts';
+import { createIngestQueue } from '../../src/queue/producer.ts';
 import { startIngestWorker, type IngestWorker } from '../../src/queue/worker.ts';
 import { createRedis } from '../../src/redis/server.ts';
 import { post, startStack, type Stack } from '../helpers/stack.ts';
 
 // The API runs in the stack; the worker is assembled here so faults can be injected around it.
+// Each test starts its own worker (and closes it after), so any one of them runs alone.
 let stack: Stack;
 let worker: IngestWorker | undefined;
 const connections: ReturnType<typeof createRedis>[] = [];
@@ -14,19 +18,23 @@ const connections: ReturnType<typeof createRedis>[] = [];
 beforeAll(async () => {
   stack = await startStack({ roles: { api: true, worker: false }, env: { BALISE_INSERT_BACKOFF_MS: '100', BALISE_INSERT_ATTEMPTS: '30' } });
 });
+afterEach(async () => {
+  await worker?.close();
+  worker = undefined;
+});
 afterAll(async () => {
   await worker?.close();
   for (const c of connections) c.disconnect();
   await stack?.stop();
 });
 
-function startWorker(wrap: (deduper: Deduper) => Deduper = (d) => d): IngestWorker {
+function startWorker(wrap: (deduper: Deduper) => Deduper = (d) => d, keys: QueueKeys = stack.balise.queueKeys): IngestWorker {
   const workerConnection = createRedis(stack.balise.redisTarget, { maxRetriesPerRequest: null });
   const dedupeConnection = createRedis(stack.balise.redisTarget);
   connections.push(workerConnection, dedupeConnection);
-  const deduper = wrap(createDeduper(dedupeConnection, 3600));
+  const deduper = wrap(createDeduper(dedupeConnection, 3600, keys.dedupePrefix));
   const inserter = createBatchInserter(stack.warehouse, deduper, { maxRows: 10_000, maxWaitMs: 50 }, stack.balise.metrics, createLogger('silent'));
-  return startIngestWorker(workerConnection, inserter, { concurrency: 50, lockDurationMs: 2000 }, createLogger('silent'));
+  return startIngestWorker(workerConnection, inserter, { concurrency: 50, lockDurationMs: 2000, keys }, createLogger('silent'));
 }
 
 const events = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ type: 'track', event: 'fault_check', userId: 'u1', messageId: `${prefix}-${i}` }));
@@ -41,10 +49,10 @@ async function waitForCount(prefix: string, n: number): Promise<void> {
   while ((await countOf(prefix)).distinct < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
-async function waitForDrained(): Promise<void> {
+async function waitForDrained(queue: Queue<IngestJobData> = stack.balise.queue): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const counts = await stack.balise.queue.getJobCounts('waiting', 'active', 'delayed');
+    const counts = await queue.getJobCounts('waiting', 'active', 'delayed');
     if ((counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) === 0) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -68,20 +76,23 @@ describe('worker faults', () => {
     await waitForDrained();
     expect(crashes).toBeGreaterThanOrEqual(2);
     expect(await countOf('crash')).toEqual({ total: 200, distinct: 200 });
-    await worker.close();
-    worker = undefined;
   });
 
   it('inserts failing for a while (ClickHouse table unavailable) are retried and land exactly once', async () => {
     worker = startWorker();
     await stack.warehouse.client.command({ query: 'RENAME TABLE events TO events_offline' });
-    const sent = [];
-    for (let i = 0; i < 5; i++) sent.push(await post(stack, '/v1/batch', { batch: events(`outage-${i}`, 100) }));
-    expect(sent.every((r) => r.status === 200)).toBe(true);
-    await new Promise((r) => setTimeout(r, 1500));
-    const metricsDuring = await stack.balise.metrics.registry.getSingleMetricAsString('balise_insert_failures_total');
-    expect(metricsDuring).toMatch(/balise_insert_failures_total [1-9]/);
-    await stack.warehouse.client.command({ query: 'RENAME TABLE events_offline TO events' });
+    try {
+      const sent = [];
+      for (let i = 0; i < 5; i++) sent.push(await post(stack, '/v1/batch', { batch: events(`outage-${i}`, 100) }));
+      expect(sent.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+      // The table comes back only once inserts have been seen to fail (not after a guessed sleep).
+      const failures = () => stack.balise.metrics.registry.getSingleMetricAsString('balise_insert_failures_total');
+      const deadline = Date.now() + 20_000;
+      while (!/balise_insert_failures_total [1-9]/.test(await failures()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await failures()).toMatch(/balise_insert_failures_total [1-9]/);
+    } finally {
+      await stack.warehouse.client.command({ query: 'RENAME TABLE events_offline TO events' });
+    }
     await waitForDrained();
     for (let i = 0; i < 5; i++) expect(await countOf(`outage-${i}`)).toEqual({ total: 100, distinct: 100 });
   });
@@ -93,20 +104,28 @@ describe('worker faults', () => {
     const row = (id: string) => JSON.stringify({ message_id: id, type: 'track', event: 'fault_check', user_id: 'u1', anonymous_id: '', group_id: '', previous_id: '', timestamp: Date.now(), sent_at: null, received_at: Date.now(), properties: '{}', traits: '{}', context: '{}', source: 'test', library_name: '', library_version: '', plan_version: '', plan_status: 'unplanned', violations: '' });
     const job = (ids: string[], quarantine: string[]) => ({ events: ids.map(row), ids, quarantine, receivedAt: Date.now() });
     const fewAttempts = { attempts: 3, backoff: { type: 'fixed', delay: 100 } };
-    await stack.balise.queue.addBulk([
+    // A queue of its own: the dead letter counted below holds this test's jobs and nothing else.
+    const keys: QueueKeys = { name: 'poison', prefix: '{wf-poison}', dedupePrefix: '{wf-poison-dd}' };
+    const producer = createRedis(stack.balise.redisTarget);
+    connections.push(producer);
+    const queue = createIngestQueue(producer, { attempts: 3, backoffMs: 100 }, keys);
+    worker = startWorker(undefined, keys);
+    await queue.addBulk([
       { name: 'request', data: job(['poison-0'], ['{"message_id": "poison-q", this is not JSON']), opts: fewAttempts },
       ...[0, 1, 2].map((i) => ({ name: 'request', data: job(Array.from({ length: 20 }, (_, k) => `beside-poison-${i}-${k}`), []), opts: fewAttempts })),
     ]);
     for (let i = 0; i < 3; i++) await waitForCount(`beside-poison-${i}`, 20);
     const deadline = Date.now() + 20_000;
-    while ((await stack.balise.queue.getFailedCount()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    await waitForDrained();
-    expect(await stack.balise.queue.getFailedCount()).toBe(1);
+    while ((await queue.getFailedCount()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitForDrained(queue);
+    expect(await queue.getFailedCount()).toBe(1);
     expect(await countOf('poison')).toEqual({ total: 1, distinct: 1 });
     for (let i = 0; i < 3; i++) expect(await countOf(`beside-poison-${i}`)).toEqual({ total: 20, distinct: 20 });
+    await queue.close();
   });
 
   it('a client resending a batch whose answer it lost does not double count', async () => {
+    worker = startWorker();
     const dropped = async () => (await stack.balise.metrics.duplicatesDropped.get()).values[0]?.value ?? 0;
     const droppedBefore = await dropped();
     const batch = events('resend', 50);

@@ -63,7 +63,7 @@ function sourceFiles(dir: string): string[] {
   return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
     const rel = `${dir}/${entry.name}`;
     if (entry.isDirectory()) return sourceFiles(rel);
-    return /\.(ts|mts|mjs|js)$/.test(entry.name) ? [rel] : [];
+    return /\.(ts|mts|mjs)$/.test(entry.name) ? [rel] : [];
   });
 }
 
