@@ -14,8 +14,7 @@ import { applyViews } from '../../src/warehouse/views.ts';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../tracking-plan');
 let dataDir: string;
-let planDir: string;
-let warehouse: Warehouse;
+const opened: Warehouse[] = [];
 
 function ev(messageId: string, event: string, properties: JsonObject, declaredPlanVersion?: string): NormalizedEvent {
   return {
@@ -24,27 +23,31 @@ function ev(messageId: string, event: string, properties: JsonObject, declaredPl
   };
 }
 
-async function rows<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
-  return (await warehouse.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
-}
-
 beforeAll(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'balise-plan-it-'));
-  planDir = path.join(dataDir, 'plan');
-  await fs.cp(EXAMPLE, planDir, { recursive: true });
-  warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'plan_it', cluster: undefined }, dataDir });
-  await migrate(warehouse);
 });
 
 afterAll(async () => {
-  await warehouse?.close();
+  for (const w of opened) await w.close();
   await fs.rm(dataDir, { recursive: true, force: true });
 });
+
+/** Each test gets its own copy of the example plan and its own database: any one runs alone. */
+async function fresh(name: string) {
+  const planDir = path.join(dataDir, `plan-${name}`);
+  await fs.cp(EXAMPLE, planDir, { recursive: true });
+  const warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: `plan_it_${name}`, cluster: undefined }, dataDir });
+  opened.push(warehouse);
+  await migrate(warehouse);
+  const rows = async <T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> => (await warehouse.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
+  return { planDir, warehouse, rows };
+}
 
 describe('plan versions, views and quarantine replay on the real engine', () => {
   const declined = { mission_id: 'msn_7', freelancer_id: 'fr_42' };
 
   it('accepts an event valid under the version it declares and quarantines it under the latest, with its violations', async () => {
+    const { planDir, warehouse, rows } = await fresh('versions');
     const validator = await loadPlanValidator(planDir);
     const old = ev('m-old', 'mission_proposal_declined', declined, '1.1.0');
     const current = ev('m-new', 'mission_proposal_declined', declined);
@@ -65,10 +68,13 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
   });
 
   it('creates typed views that analysts query without JSON functions', async () => {
+    const { planDir, warehouse, rows } = await fresh('views');
     const plan = await loadPlan(planDir);
     const names = await applyViews(warehouse, plan);
     expect(names).toContain('ev_freelancer_profile_completed');
     const validator = await loadPlanValidator(planDir);
+    const old = ev('m-old', 'mission_proposal_declined', declined, '1.1.0');
+    await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(old, validator.validate(old)))]);
     const profile = ev('m-profile', 'freelancer_profile_completed', {
       freelancer_id: 'fr_42', skills: ['python', 'dbt'], community: 'data', category: 'data_engineering', daily_rate: 650.5, remote_preference: 'hybrid', available_from: '2024-04-15',
     });
@@ -89,6 +95,14 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
   });
 
   it('replays a quarantined event into events once the plan is fixed, exactly once', async () => {
+    const { planDir, warehouse, rows } = await fresh('replay');
+    await applyViews(warehouse, await loadPlan(planDir));
+    const validator = await loadPlanValidator(planDir);
+    const old = ev('m-old', 'mission_proposal_declined', declined, '1.1.0');
+    const current = ev('m-new', 'mission_proposal_declined', declined);
+    await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(old, validator.validate(old)))]);
+    await insertJsonLines(warehouse, 'quarantine', [JSON.stringify(toQuarantineRow(current, validator.validate(current)))]);
+
     const before = await replayQuarantine(warehouse, await loadPlanValidator(planDir), {});
     expect(before).toEqual({ examined: 1, moved: 0, stillInvalid: 1 });
 
