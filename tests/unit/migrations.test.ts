@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseMigrationFile, readMigrations, renderStatement, splitStatements } from '../../src/warehouse/migrations.ts';
 
@@ -24,9 +27,26 @@ describe('migrations', () => {
     expect(parseMigrationFile('001_a.sql', 'SELECT 1;').checksum).not.toBe(parseMigrationFile('001_a.sql', 'SELECT 2;').checksum);
   });
 
-  it('reads the shipped migrations in order', async () => {
-    const migrations = await readMigrations(new URL('../../migrations', import.meta.url).pathname);
-    expect(migrations.map((m) => m.version)).toEqual([...migrations.map((m) => m.version)].sort((a, b) => a - b));
-    expect(migrations[0]!.statements.some((s) => s.startsWith('CREATE TABLE IF NOT EXISTS events'))).toBe(true);
+  it('reads migrations in version order, not file-name order, and skips other files', async () => {
+    // 10 sorts before 9 as text: only a numeric order puts them right.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-migrations-'));
+    for (const name of ['10_ten.sql', '9_nine.sql', '002_two.sql', 'README.md']) fs.writeFileSync(path.join(dir, name), `SELECT ${name.length};\n`);
+    try {
+      expect((await readMigrations(dir)).map((m) => [m.version, m.name])).toEqual([
+        [2, '002_two.sql'],
+        [9, '9_nine.sql'],
+        [10, '10_ten.sql'],
+      ]);
+      fs.writeFileSync(path.join(dir, '0009_again.sql'), 'SELECT 1;\n');
+      await expect(readMigrations(dir)).rejects.toThrow(/share version 9/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ships the events table as the first migration', async () => {
+    const [first] = await readMigrations(new URL('../../migrations', import.meta.url).pathname);
+    expect(first!.version).toBe(1);
+    expect(first!.statements.some((s) => s.startsWith('CREATE TABLE IF NOT EXISTS events'))).toBe(true);
   });
 });
