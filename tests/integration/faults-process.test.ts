@@ -9,6 +9,30 @@ afterAll(async () => {
   await new Promise((r) => setTimeout(r, 100));
 });
 
+/** Polls `condition` until it holds: the test acts on what the process shows, not on a guessed sleep. */
+async function waitUntil(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`still waiting after ${timeoutMs} ms for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Rows the process has inserted into `events`, from its /metrics (0 while it is unreachable). */
+async function rowsInserted(baseUrl: string): Promise<number> {
+  const text = await fetch(`${baseUrl}/metrics`).then((r) => r.text(), () => '');
+  return Number(/^balise_rows_inserted_total\{table="events"\} (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+/** Mid-batch: hundreds of events acknowledged, some already inserted, others still queued or in flight. */
+async function midBatch(balise: BaliseProcess, acknowledged: Set<string>): Promise<void> {
+  await waitUntil('events acknowledged and partly inserted', async () => {
+    if (acknowledged.size < 600) return false;
+    const inserted = await rowsInserted(balise.baseUrl);
+    return inserted > 0 && inserted < acknowledged.size;
+  });
+}
+
 async function start(dataDir: string, port: number): Promise<BaliseProcess> {
   const p = await startBaliseProcess('up', dataDir, port);
   running.push(p);
@@ -50,13 +74,15 @@ describe('a real `balise up` process under load', () => {
     const port = await freePort();
     let balise = await start(dataDir, port);
     const load = generateLoad(() => balise.baseUrl, 'kill', 50);
-    await new Promise((r) => setTimeout(r, 1500));
+    await midBatch(balise, load.result.acknowledged);
     balise.child.kill('SIGKILL');
     await balise.exited;
-    // Clients keep retrying while it is down; it comes back on the same data directory.
-    await new Promise((r) => setTimeout(r, 300));
+    // Clients keep retrying while it is down (and see it down); it comes back on the same data directory.
+    const refusedWhenKilled = load.result.refused;
+    await waitUntil('a client refused while the process is down', () => load.result.refused > refusedWhenKilled);
     balise = await start(dataDir, port);
-    await new Promise((r) => setTimeout(r, 1000));
+    const acknowledgedBeforeRestart = load.result.acknowledged.size;
+    await waitUntil('the restarted process acknowledging batches', () => load.result.acknowledged.size >= acknowledgedBeforeRestart + 500);
     const result = await load.stop();
     expect(result.acknowledged.size).toBeGreaterThan(500);
     await expectExactlyOnce(balise.baseUrl, 'kill', result.acknowledged);
@@ -69,7 +95,7 @@ describe('a real `balise up` process under load', () => {
     const port = await freePort();
     let balise = await start(dataDir, port);
     const load = generateLoad(() => balise.baseUrl, 'term', 50);
-    await new Promise((r) => setTimeout(r, 1500));
+    await midBatch(balise, load.result.acknowledged);
     balise.child.kill('SIGTERM');
     expect(await balise.exited).toBe(0);
     const result = await load.stop();
