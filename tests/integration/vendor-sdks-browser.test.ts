@@ -240,6 +240,15 @@ describe('@rudderstack/analytics-js v3 in Chromium', () => {
     await context.close();
   });
 
+  it('XHR delivery: events fired as the page navigates away are sent from the stored queue by the next page, once', async () => {
+    const { context, page } = await open('rudder-xhr');
+    const from = Date.now();
+    await fireAndLeave(page, rudderCalls('rudnav'), `${site.url}/missions?sdk=rudder-xhr`);
+    // The next page's queue takes over the abandoned one once its ack is 10 s old (the SDK's timing).
+    expectFiveCalls(await storedEvents(stack, 'rudnav', 5, 30_000), 'rudnav', 'RudderLabs JavaScript SDK', [from, Date.now()]);
+    await context.close();
+  });
+
   it('beacon delivery: events fired as the page navigates away arrive on /beacon/v1/batch?writeKey=', async () => {
     const { context, page } = await open('rudder-beacon');
     const before = proxy.seen.length;
