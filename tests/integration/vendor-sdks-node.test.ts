@@ -108,3 +108,43 @@ describe('vendor Node SDKs, unchanged, against a real Balise', () => {
     for (const row of rows) expect(row.library_name).toBe('@jitsu/js');
   });
 });
+
+describe('the routes and headers vendor SDKs need', () => {
+  const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+  const event = (tag: string) => ({ batch: [{ type: 'track', event: 'mission_proposal_received', userId: `${tag}-u`, properties: proposal }] });
+
+  it('answers a preflight by echoing the requested headers, and exposes Retry-After', async () => {
+    const preflight = await fetch(`${stack.baseUrl}/v1/t`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'anonymousid,authorization,content-type,rsa-retry-attempt,sentat,x-retry-count' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('anonymousid,authorization,content-type,rsa-retry-attempt,sentat,x-retry-count');
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    const answer = await fetch(`${stack.baseUrl}/v1/b`, { method: 'POST', headers: { origin: 'https://shop.example', authorization: basic(stack.writeKey) }, body: JSON.stringify(event('routes1')) });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('access-control-expose-headers')).toBe('Retry-After');
+    await storedEvents(stack, 'routes1', 1);
+  });
+
+  it('reads the write key from the query string on the beacon path only', async () => {
+    const beacon = await fetch(`${stack.baseUrl}/beacon/v1/batch?writeKey=${stack.writeKey}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(event('routes2')) });
+    expect(beacon.status).toBe(200);
+    await storedEvents(stack, 'routes2', 1);
+    const elsewhere = await fetch(`${stack.baseUrl}/v1/batch?writeKey=${stack.writeKey}`, { method: 'POST', body: JSON.stringify(event('routes3')) });
+    expect([elsewhere.status, ((await elsewhere.json()) as { code: string }).code]).toEqual([401, 'missing_write_key']);
+    const wrong = await fetch(`${stack.baseUrl}/beacon/v1/batch?writeKey=nope-nope-nope`, { method: 'POST', body: JSON.stringify(event('routes4')) });
+    expect([wrong.status, ((await wrong.json()) as { code: string }).code]).toEqual([401, 'invalid_write_key']);
+  });
+
+  it('serves SDK settings only for a known write key', async () => {
+    const segment = await fetch(`${stack.baseUrl}/v1/projects/${stack.writeKey}/settings`, { headers: { 'x-forwarded-proto': 'https' } });
+    const settings = (await segment.json()) as { integrations: Record<string, { apiHost: string; protocol: string }> };
+    expect(settings.integrations['Segment.io']).toMatchObject({ apiHost: `${new URL(stack.baseUrl).host}/v1`, protocol: 'https' });
+    expect((await fetch(`${stack.baseUrl}/v1/projects/nope-nope-nope/settings`)).status).toBe(404);
+    const rudder = await fetch(`${stack.baseUrl}/sourceConfig/?writeKey=${stack.writeKey}`);
+    expect(((await rudder.json()) as { source: { id: string } }).source.id).toBe('test');
+    expect((await fetch(`${stack.baseUrl}/sourceConfig`)).status).toBe(401);
+    expect((await fetch(`${stack.baseUrl}/sourceConfig`, { headers: { authorization: basic('nope-nope-nope') } })).status).toBe(401);
+  });
+});
