@@ -4,7 +4,9 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
 import { EVENT_TYPES, type EventType, type PlanValidator } from '../types.ts';
 import { HttpError } from '../errors.ts';
-import { createWriteKeyResolver, presentedWriteKey } from './auth.ts';
+import { createWriteKeyResolver, presentedWriteKey, type WriteKeySources } from './auth.ts';
+import { rudderSourceConfig, segmentCdnSettings } from './client-config.ts';
+import { ingestCors } from './cors.ts';
 import { checkStructure, isPlainObject } from './normalize.ts';
 import { processEvents } from './process.ts';
 
@@ -32,7 +34,8 @@ export interface AppDependencies {
   routers?: Router[];
 }
 
-const JSON_TYPES = ['application/json', 'text/plain'];
+/** Segment's browser SDK posts to one-letter paths: /v1/t, /v1/p… (and /v1/b for batches). */
+const SHORT_PATHS: Record<string, EventType> = { t: 'track', i: 'identify', p: 'page', s: 'screen', g: 'group', a: 'alias' };
 /** Segment clients send gzip; anything else is refused before a byte is decoded. */
 const ENCODINGS = ['', 'identity', 'gzip', 'deflate'];
 /** Retry-After, in seconds, sent with 429/503. */
@@ -43,19 +46,6 @@ const MAX_IN_FLIGHT = 2000;
 function sendError(res: Response, error: HttpError): void {
   if (error.status === 429 || error.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   res.status(error.status).json({ success: false, code: error.code, message: error.message, ...(error.details ?? {}) });
-}
-
-function cors(req: Request, res: Response, next: () => void): void {
-  res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
-  res.setHeader('Vary', 'Origin');
-  res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
-  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Content-Encoding');
-  res.setHeader('Access-Control-Max-Age', '86400');
-  if (req.method === 'OPTIONS') {
-    res.status(204).end();
-    return;
-  }
-  next();
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -79,8 +69,8 @@ export function createApp(deps: AppDependencies): Express {
     };
     const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
     if (!ENCODINGS.includes(encoding)) return refuse(new HttpError(415, 'unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted'));
-    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (!JSON_TYPES.includes(contentType)) return refuse(new HttpError(415, 'unsupported_content_type', 'send JSON with Content-Type: application/json'));
+    // No Content-Type check: real clients label JSON as text/plain (beacons), application/json, or
+    // application/x-www-form-urlencoded (RudderStack's Node SDK, gzip); the body must parse as JSON.
     if (deps.queueDepth() > deps.limits.maxQueueDepth) {
       deps.metrics.requestsRefused.inc({ code: 'queue_full' });
       return sendError(res, new HttpError(503, 'queue_full', 'the ingest queue is full; retry later'));
@@ -92,7 +82,7 @@ export function createApp(deps: AppDependencies): Express {
     next();
   };
 
-  const ingest = (routeType: EventType | undefined) => async (req: Request, res: Response) => {
+  const ingest = (routeType: EventType | undefined, keySources: WriteKeySources = {}) => async (req: Request, res: Response) => {
     const receivedAt = Date.now();
     const fail = (error: HttpError) => {
       deps.metrics.eventsRejected.inc({ code: error.code });
@@ -106,8 +96,8 @@ export function createApp(deps: AppDependencies): Express {
       return fail(new HttpError(400, 'invalid_json', 'the request body is not valid JSON'));
     }
     if (!isPlainObject(body)) return fail(new HttpError(400, 'invalid_body', 'the request body must be a JSON object'));
-    const presented = presentedWriteKey(req, body);
-    if (!presented) return fail(new HttpError(401, 'missing_write_key', 'send the write key as the HTTP Basic user or as "writeKey" in the body'));
+    const presented = presentedWriteKey(req, body, keySources);
+    if (!presented) return fail(new HttpError(401, 'missing_write_key', 'send the write key as the HTTP Basic user, as X-Write-Key or as "writeKey" in the body'));
     const source = resolveSource(presented);
     if (!source) return fail(new HttpError(401, 'invalid_write_key', 'unknown write key'));
 
@@ -156,11 +146,31 @@ export function createApp(deps: AppDependencies): Express {
     });
   };
 
-  app.use(['/v1', '/v1/*splat'], cors);
-  app.post('/v1/batch', admit, rawBody, ingest(undefined));
+  app.use(['/v1', '/beacon/v1', '/api/s', '/sourceConfig'], ingestCors);
+  app.post(['/v1/batch', '/v1/b'], admit, rawBody, ingest(undefined));
   app.post('/v1/import', admit, rawBody, ingest(undefined));
+  // RudderStack's beacon mode: sendBeacon cannot set headers, so the key is in the query string.
+  app.post('/beacon/v1/batch', admit, rawBody, ingest(undefined, { query: true }));
   // One single-event route per Segment call type: /v1/track, /v1/identify…
   for (const type of EVENT_TYPES) app.post(`/v1/${type}`, admit, rawBody, ingest(type));
+  for (const [letter, type] of Object.entries(SHORT_PATHS)) app.post(`/v1/${letter}`, admit, rawBody, ingest(type));
+  // Jitsu's protocol: one event per request, its type in the path, the key in X-Write-Key.
+  for (const type of EVENT_TYPES) app.post([`/api/s/${type}`, `/api/s/s2s/${type}`], admit, rawBody, ingest(type));
+
+  // The settings the Segment and RudderStack browser SDKs fetch before sending (cdnURL, configUrl).
+  app.get('/v1/projects/:writeKey/settings', (req, res) => {
+    const writeKey = String(req.params.writeKey);
+    if (!resolveSource(writeKey)) return sendError(res, new HttpError(404, 'invalid_write_key', 'unknown write key'));
+    res.setHeader('Cache-Control', 'private, max-age=60');
+    res.json(segmentCdnSettings(req, writeKey));
+  });
+  app.get(['/sourceConfig', '/sourceConfig/'], (req, res) => {
+    const presented = presentedWriteKey(req, undefined, { query: true });
+    const source = presented ? resolveSource(presented) : undefined;
+    if (!source) return sendError(res, new HttpError(401, presented ? 'invalid_write_key' : 'missing_write_key', 'send the write key as the HTTP Basic user or ?writeKey='));
+    res.setHeader('Cache-Control', 'private, max-age=60');
+    res.json(rudderSourceConfig(source));
+  });
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });

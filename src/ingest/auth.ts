@@ -22,9 +22,25 @@ export function createWriteKeyResolver(keys: Map<string, string>): (presented: s
   };
 }
 
-export function presentedWriteKey(req: Request, body: unknown): string | undefined {
+export interface WriteKeySources {
+  /** Also read `?writeKey=` (RudderStack's beacon path: sendBeacon cannot set headers). */
+  query?: boolean;
+}
+
+/**
+ * The write key as the client presents it: HTTP Basic user (Segment, RudderStack), then
+ * `X-Write-Key` (Jitsu, which masks the key it copies into the body), then the query string
+ * where allowed, then `writeKey` in the body (Segment's beacons).
+ */
+export function presentedWriteKey(req: Request, body: unknown, sources: WriteKeySources = {}): string | undefined {
   const fromHeader = basicAuthUser(req.headers.authorization);
   if (fromHeader) return fromHeader;
+  const headerKey = req.headers['x-write-key'];
+  if (typeof headerKey === 'string' && headerKey) return headerKey;
+  if (sources.query) {
+    const queryKey = (req.query as Record<string, unknown> | undefined)?.writeKey;
+    if (typeof queryKey === 'string' && queryKey) return queryKey;
+  }
   if (typeof body === 'object' && body !== null && 'writeKey' in body) {
     const key = (body as { writeKey: unknown }).writeKey;
     return typeof key === 'string' ? key : undefined;

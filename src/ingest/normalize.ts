@@ -136,14 +136,23 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
   if (eventType === 'group' && !ids.groupId) return reject('invalid_id', 'group events need a groupId');
 
   let properties = optionalObject(raw, 'properties');
-  const traits = optionalObject(raw, 'traits');
+  let traits = optionalObject(raw, 'traits');
   const ownContext = optionalObject(raw, 'context');
   if (!properties) return reject('invalid_field', 'properties must be an object');
   if (!traits) return reject('invalid_field', 'traits must be an object');
   if (!ownContext) return reject('invalid_field', 'context must be an object');
   const context = ctx.batchContext ? { ...ctx.batchContext, ...ownContext } : ownContext;
-  // Segment puts a page name in `name`; keep it with the properties for analysts too.
-  if ((eventType === 'page' || eventType === 'screen') && event && properties.name === undefined) properties = { ...properties, name: event };
+  // RudderStack sends identify traits only in context.traits (on group, context.traits are the
+  // user's, not the group's, so only identify borrows them).
+  if (eventType === 'identify' && raw.traits === undefined && isPlainObject(context.traits)) traits = context.traits as JsonObject;
+  if (eventType === 'page' || eventType === 'screen') {
+    // Segment puts a page name in `name` and its category in `category`; keep both with the
+    // properties for analysts (Segment's browser SDK copies category there itself). Jitsu sends
+    // the name only in the properties.
+    if (event && properties.name === undefined) properties = { ...properties, name: event };
+    if (!event && typeof properties.name === 'string' && properties.name.length <= MAX_EVENT_NAME_LENGTH) event = properties.name;
+    if (typeof raw.category === 'string' && raw.category && properties.category === undefined) properties = { ...properties, category: raw.category };
+  }
 
   const rawTimestamp = raw.timestamp ?? raw.originalTimestamp;
   const clientTimestamp = rawTimestamp === undefined ? undefined : parseTime(rawTimestamp);

@@ -181,7 +181,7 @@ describe('bad requests get a stable code and disturb nothing', () => {
     ['no write key', { authorization: '' }, JSON.stringify({ batch: [proposal('x1')] }), 401, 'missing_write_key'],
     ['wrong write key', { authorization: basic('nope-nope-nope') }, JSON.stringify({ batch: [proposal('x2')] }), 401, 'invalid_write_key'],
     ['malformed JSON', {}, '{"batch": [', 400, 'invalid_json'],
-    ['wrong content type', { 'content-type': 'application/x-www-form-urlencoded' }, 'a=1', 415, 'unsupported_content_type'],
+    ['a form body (any content type is read, the body must be JSON)', { 'content-type': 'application/x-www-form-urlencoded' }, 'a=1', 400, 'invalid_json'],
     ['batch not an array', {}, JSON.stringify({ batch: {} }), 400, 'invalid_batch'],
     ['empty batch', {}, JSON.stringify({ batch: [] }), 400, 'empty_batch'],
     ['batch too long', {}, JSON.stringify({ batch: Array.from({ length: 2501 }, (_, i) => ({ type: 'track', event: 'e', userId: 'u', messageId: `b${i}` })) }), 400, 'batch_too_large'],

@@ -71,6 +71,24 @@ describe('normalizeEvent', () => {
     const page = normalizeEvent({ anonymousId: 'a', name: 'pricing', properties: { path: '/p' } }, { ...ctx, routeType: 'page' });
     expect(page.ok && [page.event.type, page.event.event, page.event.properties]).toEqual(['page', 'pricing', { path: '/p', name: 'pricing' }]);
   });
+
+  it("keeps a page's Segment category in its properties unless the client put one there", () => {
+    const legacy = normalizeEvent({ type: 'page', anonymousId: 'a', name: 'Pricing', category: 'Docs', properties: {} }, ctx);
+    expect(legacy.ok && legacy.event.properties).toEqual({ name: 'Pricing', category: 'Docs' });
+    const own = normalizeEvent({ type: 'page', anonymousId: 'a', name: 'Pricing', category: 'Docs', properties: { category: 'bi' } }, ctx);
+    expect(own.ok && own.event.properties).toEqual({ name: 'Pricing', category: 'bi' });
+    const jitsu = normalizeEvent({ type: 'page', anonymousId: 'a', properties: { name: 'Pricing' } }, ctx);
+    expect(jitsu.ok && jitsu.event.event).toBe('Pricing');
+  });
+
+  it("takes identify traits from context.traits when the event has none (RudderStack's browser SDK)", () => {
+    const rudder = normalizeEvent({ type: 'identify', userId: 'u1', context: { traits: { role: 'freelancer' } } }, ctx);
+    expect(rudder.ok && rudder.event.traits).toEqual({ role: 'freelancer' });
+    const own = normalizeEvent({ type: 'identify', userId: 'u1', traits: { role: 'company_member' }, context: { traits: { role: 'freelancer' } } }, ctx);
+    expect(own.ok && own.event.traits).toEqual({ role: 'company_member' });
+    const tracked = normalizeEvent(track({ context: { traits: { role: 'freelancer' } } }), ctx);
+    expect(tracked.ok && tracked.event.traits).toEqual({});
+  });
 });
 
 describe('helpers', () => {
