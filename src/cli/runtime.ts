@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Router } from 'express';
+import type { Express, Router } from 'express';
 import type { Config } from '../config/index.ts';
 import { resolveAdminToken, resolveWriteKeys } from '../config/secrets.ts';
 import { createApp } from '../ingest/app.ts';
@@ -37,6 +37,8 @@ export interface RunningBalise {
   queue: Queue<IngestJobData>;
   redisTarget: RedisTarget;
   metrics: Metrics;
+  /** The express app when this process serves the API (the OpenAPI drift test reads its routes). */
+  app: Express | undefined;
   /** Stop accepting, drain, flush, close: nothing accepted is lost. */
   stop(): Promise<void>;
 }
@@ -88,6 +90,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   }
 
   let server: http.Server | undefined;
+  let app: Express | undefined;
   let baseUrl: string | undefined;
   let accepting = true;
   if (roles.api) {
@@ -97,7 +100,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger }),
       createDashboardRouter({ adminToken }),
     ];
-    const app = createApp({
+    app = createApp({
       limits: config.ingest,
       writeKeys,
       validator: () => validator,
@@ -151,5 +154,5 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       }
     })());
 
-  return { baseUrl, writeKeys, adminToken, warehouse, queue, redisTarget, metrics, stop };
+  return { baseUrl, writeKeys, adminToken, warehouse, queue, redisTarget, metrics, app, stop };
 }
