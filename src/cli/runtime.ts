@@ -6,6 +6,7 @@ import { resolveAdminToken, resolveWriteKeys } from '../config/secrets.ts';
 import { createApp } from '../ingest/app.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
 import { applyViews } from '../warehouse/views.ts';
 import { createBatchInserter } from '../queue/batcher.ts';
@@ -39,6 +40,8 @@ export interface RunningBalise {
   metrics: Metrics;
   /** The express app when this process serves the API (the OpenAPI drift test reads its routes). */
   app: Express | undefined;
+  /** GET /health and /metrics of a worker-only process (BALISE_WORKER_METRICS_PORT), if any. */
+  opsUrl: string | undefined;
   /** Stop accepting, drain, flush, close: nothing accepted is lost. */
   stop(): Promise<void>;
 }
@@ -129,6 +132,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     baseUrl = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
   }
 
+  // A worker-only process has no API: it exposes its health and metrics (insert latency, lag) apart.
+  const ops: OpsServer | undefined = !roles.api && config.worker.metricsPort !== undefined ? await startOpsServer(metrics, config.host, config.worker.metricsPort) : undefined;
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -144,6 +150,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
           clearTimeout(grace);
         }
         stopSampling();
+        await ops?.close();
         if (worker) await worker.close();
         await queue.close();
         for (const c of [producerConnection, workerConnection, dedupeConnection]) await c.quit().catch(() => c.disconnect());
@@ -154,5 +161,5 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       }
     })());
 
-  return { baseUrl, writeKeys, adminToken, warehouse, queue, redisTarget, metrics, app, stop };
+  return { baseUrl, writeKeys, adminToken, warehouse, queue, redisTarget, metrics, app, opsUrl: ops?.url, stop };
 }
