@@ -1,11 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Router } from 'express';
+import type { Express, Router } from 'express';
 import type { Config } from '../config/index.ts';
 import { resolveAdminToken, resolveWriteKeys } from '../config/secrets.ts';
 import { createApp } from '../ingest/app.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
 import { applyViews } from '../warehouse/views.ts';
 import { createBatchInserter } from '../queue/batcher.ts';
@@ -39,6 +40,10 @@ export interface RunningBalise {
   queueKeys: QueueKeys;
   redisTarget: RedisTarget;
   metrics: Metrics;
+  /** The express app when this process serves the API (the OpenAPI drift test reads its routes). */
+  app: Express | undefined;
+  /** GET /health and /metrics of a worker-only process (BALISE_WORKER_METRICS_PORT), if any. */
+  opsUrl: string | undefined;
   /** Stop accepting, drain, flush, close: nothing accepted is lost. */
   stop(): Promise<void>;
 }
@@ -93,6 +98,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   }
 
   let server: http.Server | undefined;
+  let app: Express | undefined;
   let baseUrl: string | undefined;
   let accepting = true;
   if (roles.api) {
@@ -102,7 +108,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger }),
       createDashboardRouter({ adminToken }),
     ];
-    const app = createApp({
+    app = createApp({
       limits: config.ingest,
       writeKeys,
       validator: () => validator,
@@ -131,6 +137,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     baseUrl = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
   }
 
+  // A worker-only process has no API: it exposes its health and metrics (insert latency, lag) apart.
+  const ops: OpsServer | undefined = !roles.api && config.worker.metricsPort !== undefined ? await startOpsServer(metrics, config.host, config.worker.metricsPort) : undefined;
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -146,6 +155,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
           clearTimeout(grace);
         }
         stopSampling();
+        await ops?.close();
         if (worker) await worker.close();
         await queue.close();
         for (const c of [producerConnection, workerConnection, dedupeConnection]) await c.quit().catch(() => c.disconnect());
@@ -156,5 +166,5 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       }
     })());
 
-  return { baseUrl, writeKeys, adminToken, warehouse, queue, queueKeys, redisTarget, metrics, stop };
+  return { baseUrl, writeKeys, adminToken, warehouse, queue, queueKeys, redisTarget, metrics, app, opsUrl: ops?.url, stop };
 }

@@ -36,6 +36,8 @@ export interface Config {
     dedupeWindowSeconds: number;
     /** A job active this long without its worker renewing the lock is taken back (worker died). */
     lockMs: number;
+    /** `balise worker` alone serves GET /health and /metrics on this port when set. */
+    metricsPort: number | undefined;
   };
 }
 
@@ -126,6 +128,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       backoffMs: integer(env, 'BALISE_INSERT_BACKOFF_MS', 500, 1, 3_600_000),
       dedupeWindowSeconds: integer(env, 'BALISE_DEDUPE_WINDOW_SECONDS', 3600, 60, 30 * 86_400),
       lockMs: integer(env, 'BALISE_WORKER_LOCK_MS', 30_000, 1000, 600_000),
+      metricsPort: env.BALISE_WORKER_METRICS_PORT ? integer(env, 'BALISE_WORKER_METRICS_PORT', 0, 0, 65535) : undefined,
     },
   };
 }

@@ -1,6 +1,8 @@
 import express, { type ErrorRequestHandler, type Express, type Request, type Response, type Router } from 'express';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { httpMetrics } from '../observability/http-metrics.ts';
+import { openApiHandler } from './openapi.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
 import { EVENT_TYPES, type EventType, type PlanValidator } from '../types.ts';
 import { HttpError } from '../errors.ts';
@@ -52,6 +54,7 @@ export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.use(httpMetrics(deps.metrics));
   const resolveSource = createWriteKeyResolver(deps.writeKeys);
   let inFlight = 0;
 
@@ -184,6 +187,8 @@ export function createApp(deps: AppDependencies): Express {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
   });
+
+  app.get('/openapi.json', openApiHandler());
 
   for (const router of deps.routers ?? []) app.use(router);
 

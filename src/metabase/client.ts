@@ -42,9 +42,11 @@ export interface CardInput {
   collection_id: number;
 }
 
-export interface MetabaseCard extends CardInput {
+export interface MetabaseCard extends Omit<CardInput, 'dataset_query'> {
   id: number;
   archived: boolean;
+  /** Legacy native MBQL before 0.57, MBQL 5 from 0.57 (see query-format.ts): read it, never trust its shape. */
+  dataset_query: unknown;
 }
 
 export interface DashcardInput {

@@ -6,6 +6,7 @@
  */
 import type { KpiDefinitions } from '../analytics/model.ts';
 import type { CardInput, ClickHouseDetails, DashcardInput, MetabaseCard, MetabaseClient, MetabaseDashboard } from './client.ts';
+import { canonical, sameNativeQuery } from './query-format.ts';
 import { keyFromDescription, questionsFor, type Question } from './questions.ts';
 
 export const DATABASE_NAME = 'Balise ClickHouse';
@@ -40,18 +41,6 @@ function cardInput(q: Question, databaseId: number, collectionId: number): CardI
   };
 }
 
-/** Stable JSON (sorted keys) so that key order in Metabase's answers never looks like a change. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** The fields of `card` that differ from `wanted` (only the fields Balise manages). */
 export function cardChanges(card: MetabaseCard, wanted: CardInput): Partial<CardInput> {
   const changes: Partial<CardInput> = {};
@@ -63,8 +52,9 @@ export function cardChanges(card: MetabaseCard, wanted: CardInput): Partial<Card
   if (Object.entries(wanted.visualization_settings).some(([k, v]) => canonical(settings[k]) !== canonical(v))) {
     changes.visualization_settings = { ...settings, ...wanted.visualization_settings };
   }
-  const q = card.dataset_query;
-  if (q?.type !== 'native' || q.native?.query !== wanted.dataset_query.native.query || q.database !== wanted.dataset_query.database) {
+  const { database, native } = wanted.dataset_query;
+  // Metabase 0.57+ answers MBQL 5 ({"lib/type": "mbql/query", stages: [...]}) whatever was sent: compare meanings, not shapes.
+  if (!sameNativeQuery(card.dataset_query, { database, sql: native.query, templateTags: native['template-tags'] ?? {} })) {
     changes.dataset_query = wanted.dataset_query;
   }
   return changes;

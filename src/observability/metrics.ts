@@ -16,11 +16,14 @@ export interface Metrics {
   insertDuration: Histogram;
   insertRows: Histogram;
   endToEndLag: Histogram;
+  httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'balise_process_' });
+  // prom-client's standard names (process_cpu_seconds_total, nodejs_eventloop_lag_seconds…), which
+  // stock Node.js dashboards query; no prefix.
+  collectDefaultMetrics({ register: registry });
   const r = [registry];
   return {
     registry,
@@ -37,5 +40,13 @@ export function createMetrics(): Metrics {
     insertDuration: new Histogram({ name: 'balise_insert_duration_seconds', help: 'Duration of one ClickHouse batch insert', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r }),
     insertRows: new Histogram({ name: 'balise_insert_rows', help: 'Rows per ClickHouse insert', buckets: [10, 100, 1000, 5000, 10000, 25000, 50000, 100000], registers: r }),
     endToEndLag: new Histogram({ name: 'balise_end_to_end_lag_seconds', help: 'From receipt by the API to insert in ClickHouse', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: r }),
+    // The conventional name and labels of Node.js HTTP servers; `route` is the express route pattern.
+    httpRequestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP requests by method, route pattern (never the raw URL) and status code',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    }),
   };
 }

@@ -13,6 +13,8 @@ describe('loadConfig', () => {
     expect(config.ingest).toEqual({ maxRequestBytes: 512_000, maxEventBytes: 32_768, maxBatchEvents: 2500, maxQueueDepth: 20_000 });
     expect(config.worker.batchMaxRows).toBe(10_000);
     expect(config.worker.batchMaxWaitMs).toBe(1000);
+    expect(config.worker.metricsPort).toBeUndefined();
+    expect(loadConfig({ BALISE_WORKER_METRICS_PORT: '9464' }).worker.metricsPort).toBe(9464);
   });
 
   it.each([
@@ -28,6 +30,7 @@ describe('loadConfig', () => {
     [{ BALISE_WRITE_KEYS: 'web:abcdefgh,web:ijklmnop' }, 'BALISE_WRITE_KEYS: source "web" is listed twice'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent'],
     [{ BALISE_BATCH_MAX_ROWS: '0' }, 'BALISE_BATCH_MAX_ROWS: must be between 1 and 10000000, got 0'],
+    [{ BALISE_WORKER_METRICS_PORT: 'metrics' }, 'BALISE_WORKER_METRICS_PORT: expected an integer, got "metrics"'],
   ])('stops on %j with one clear line', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -1,8 +1,10 @@
 /**
- * `balise metabase provision` against a recorded contract of Metabase's REST API: a small
+ * `balise metabase provision` against recorded contracts of Metabase's REST API: a small
  * node:http server checks every request (method, path, body shape) against
- * tests/fixtures/metabase/contract.json, replays the recorded responses and keeps state, so
- * idempotence, archiving and a failed login are observed through the requests Balise sends.
+ * tests/fixtures/metabase/contract.json (0.47–0.56, legacy queries) or contract-0.57.json (0.57+,
+ * every card query stored and answered as MBQL 5), replays the recorded responses and keeps
+ * state, so idempotence, archiving and a failed login are observed through the requests Balise
+ * sends. Every test runs against both contracts.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -15,10 +17,12 @@ import { loadConfig } from '../../src/config/index.ts';
 import { MetabaseClient } from '../../src/metabase/client.ts';
 import { MetabaseError } from '../../src/metabase/errors.ts';
 import { provisionMetabase } from '../../src/metabase/provision.ts';
+import { readNativeQuery } from '../../src/metabase/query-format.ts';
+import { keyFromDescription } from '../../src/metabase/questions.ts';
 import { clickhouseDetails, metabaseSettings } from '../../src/metabase/settings.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-type Shape = string | Shape[] | { [key: string]: Shape };
+type Shape = string | Shape[] | { oneOf: Shape[] } | { [key: string]: Shape };
 interface Endpoint {
   name: string;
   method: string;
@@ -28,7 +32,15 @@ interface Endpoint {
   response: { status: number; body: unknown };
   failure?: { status: number; body: unknown };
 }
-const contract = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/fixtures/metabase/contract.json'), 'utf8')) as { endpoints: Endpoint[] };
+interface Contract {
+  queryFormat: 'legacy' | 'mbql5';
+  endpoints: Endpoint[];
+}
+const loadContract = (file: string) => JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/fixtures/metabase', file), 'utf8')) as Contract;
+const CONTRACTS = [
+  ['Metabase 0.47–0.56 (legacy queries)', loadContract('contract.json')],
+  ['Metabase 0.57+ (MBQL 5 queries)', loadContract('contract-0.57.json')],
+] as const;
 
 /** Problems with `value` against `shape` (empty when it conforms). */
 function shapeErrors(value: unknown, shape: Shape, at: string): string[] {
@@ -39,6 +51,10 @@ function shapeErrors(value: unknown, shape: Shape, at: string): string[] {
   if (Array.isArray(shape)) {
     if (!Array.isArray(value)) return [`${at}: expected an array`];
     return value.flatMap((v, i) => shapeErrors(v, shape[0] as Shape, `${at}[${i}]`));
+  }
+  if (Array.isArray(shape.oneOf)) {
+    const tries = (shape.oneOf as Shape[]).map((alternative) => shapeErrors(value, alternative, at));
+    return tries.some((t) => t.length === 0) ? [] : [`${at}: matches none of its alternatives (${tries.map((t) => t.join('; ')).join(' | ')})`];
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${at}: expected an object`];
   const errors: string[] = [];
@@ -55,10 +71,24 @@ function shapeErrors(value: unknown, shape: Shape, at: string): string[] {
 }
 
 type Row = Record<string, unknown> & { id: number };
+const isPlainRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 interface Logged {
   method: string;
   path: string;
   body: unknown;
+}
+
+/**
+ * What Metabase 0.57+ stores for a saved query (transform-query-in → normalize-query): a legacy
+ * native query becomes one MBQL 5 native stage; an MBQL 5 query is kept. Anything else is refused.
+ */
+function toMbql5(query: unknown): Record<string, unknown> | undefined {
+  const q = query as Record<string, unknown> & { native?: { query?: unknown; 'template-tags'?: unknown } };
+  if (q['lib/type'] === 'mbql/query') return q;
+  if (q.type === 'native' && typeof q.native?.query === 'string') {
+    return { 'lib/type': 'mbql/query', database: q.database, stages: [{ 'lib/type': 'mbql.stage/native', native: q.native.query, 'template-tags': q.native['template-tags'] ?? {} }] };
+  }
+  return undefined;
 }
 
 /** The replaying Metabase: state in memory, every request checked against the contract. */
@@ -74,6 +104,8 @@ class ContractServer {
   private server = http.createServer((req, res) => void this.handle(req, res));
   url = '';
 
+  constructor(private readonly contract: Contract) {}
+
   async start(): Promise<void> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -86,7 +118,7 @@ class ContractServer {
   }
 
   private match(method: string, pathname: string): { endpoint: Endpoint; id: number | undefined } | undefined {
-    for (const endpoint of contract.endpoints) {
+    for (const endpoint of this.contract.endpoints) {
       if (endpoint.method !== method) continue;
       const pattern = new RegExp(`^${endpoint.path.replace(':id', '(\\d+)')}/?$`);
       const m = pattern.exec(pathname);
@@ -115,15 +147,22 @@ class ContractServer {
       ...(endpoint.request ? shapeErrors(body, endpoint.request, 'body') : body === undefined ? [] : ['body: none expected']),
       ...Object.keys(endpoint.query ?? {}).filter((q) => !url.searchParams.has(q)).map((q) => `query ${q}: missing`),
     ];
-    if (endpoint.path !== '/api/session' && req.headers['x-metabase-session'] !== (contract.endpoints[0]!.response.body as { id: string }).id) problems.push('X-Metabase-Session: missing or wrong');
+    if (endpoint.path !== '/api/session' && req.headers['x-metabase-session'] !== (this.contract.endpoints[0]!.response.body as { id: string }).id) problems.push('X-Metabase-Session: missing or wrong');
+    const input = { ...((body ?? {}) as Record<string, unknown>) };
+    if (this.contract.queryFormat === 'mbql5' && input.dataset_query !== undefined) {
+      const stored = toMbql5(input.dataset_query);
+      if (!stored) problems.push('body.dataset_query: not a native query Metabase can normalise');
+      else input.dataset_query = stored;
+    }
     if (problems.length) {
       this.violations.push(...problems.map((p) => `${endpoint.name}: ${p}`));
       return send(400, { errors: problems });
     }
     const recorded = endpoint.response.body as Record<string, unknown>;
-    const input = (body ?? {}) as Record<string, unknown>;
     const create = (table: Row[], extra: Record<string, unknown> = {}) => {
       const row = { ...recorded, ...input, ...extra, id: this.nextId++ } as Row;
+      // 0.57's built-in driver adds its defaults (scan-all-databases…) to the submitted details.
+      if (this.contract.queryFormat === 'mbql5' && isPlainRecord(input.details)) row.details = { ...(recorded.details as object), ...input.details };
       table.push(row);
       return send(200, row);
     };
@@ -167,7 +206,9 @@ class ContractServer {
         const d = this.dashboards.find((r) => r.id === id);
         if (!d) return send(404, { message: 'Not found.' });
         if (Array.isArray(input.dashcards)) {
-          d.dashcards = (input.dashcards as Row[]).map((dc) => ({ ...dc, id: dc.id < 0 ? this.nextId++ : dc.id, dashboard_id: d.id }));
+          // 0.57 answers each dashcard with its tab, mappings, settings and the hydrated card.
+          const hydrated = (dc: Row) => (this.contract.queryFormat === 'mbql5' ? { dashboard_tab_id: null, parameter_mappings: [], visualization_settings: {}, series: [], card: this.cards.find((c) => c.id === dc.card_id) ?? null } : {});
+          d.dashcards = (input.dashcards as Row[]).map((dc) => ({ ...hydrated(dc), ...dc, id: dc.id < 0 ? this.nextId++ : dc.id, dashboard_id: d.id }));
         }
         for (const key of ['name', 'description'] as const) if (input[key] !== undefined) d[key] = input[key];
         return send(200, d);
@@ -181,22 +222,24 @@ class ContractServer {
 const CLICKHOUSE = { host: 'clickhouse', port: 8123, user: 'default', password: 'secret', dbname: 'balise', ssl: false };
 let server: ContractServer;
 let definitions: KpiDefinitions;
+/** The SQL and database of a stored card, whichever shape the contract's Metabase stores. */
+const nativeOf = (card: Row) => readNativeQuery(card.dataset_query)!;
 
 const client = (password = server.password) => new MetabaseClient({ url: server.url, username: 'admin@example.com', password });
 const provision = (defs: KpiDefinitions = definitions, password?: string) => provisionMetabase(client(password), { clickhouse: CLICKHOUSE, definitions: defs });
 const managedCards = () => server.cards.filter((c) => !c.archived);
 
-beforeEach(async () => {
-  server = new ContractServer();
-  await server.start();
-  definitions = await loadKpiDefinitions(path.join(ROOT, 'tracking-plan'));
-});
-afterEach(async () => {
-  expect(server.violations).toEqual([]);
-  await server.stop();
-});
+describe.each(CONTRACTS)('metabase provision against the recorded contract of %s', (_label, contract) => {
+  beforeEach(async () => {
+    server = new ContractServer(contract);
+    await server.start();
+    definitions = await loadKpiDefinitions(path.join(ROOT, 'tracking-plan'));
+  });
+  afterEach(async () => {
+    expect(server.violations).toEqual([]);
+    await server.stop();
+  });
 
-describe('metabase provision against the recorded contract', () => {
   it('creates the database, the collection, one question per KPI and funnel, and the dashboard', async () => {
     const report = await provision();
     const expectedKeys = [...definitions.metrics.map((m) => `kpi:${m.id}`), ...definitions.funnels.map((f) => `funnel:${f.id}`)];
@@ -211,13 +254,19 @@ describe('metabase provision against the recorded contract', () => {
     const collection = server.collections[0]!.id;
     expect(managedCards()).toHaveLength(expectedKeys.length);
     for (const card of managedCards()) {
-      expect(card).toMatchObject({ collection_id: collection, dataset_query: { type: 'native', database: db } });
+      expect(card).toMatchObject({ collection_id: collection });
+      if (contract.queryFormat === 'mbql5') expect(card.dataset_query).toMatchObject({ 'lib/type': 'mbql/query', stages: [{ 'lib/type': 'mbql.stage/native' }] });
+      else expect(card.dataset_query).toMatchObject({ type: 'native' });
+      expect(nativeOf(card).database).toBe(db);
       expect(String(card.description)).toMatch(/balise:(kpi|funnel):[a-z_]+/);
-      expect((card.dataset_query as { native: { query: string } }).native.query).not.toMatch(/\{[a-z_0-9]+:[A-Za-z]/); // every parameter inlined
+      expect(nativeOf(card).sql).not.toMatch(/\{[a-z_0-9]+:[A-Za-z]/); // every parameter inlined
+      // Some ClickHouse JDBC versions fail on a leading comment: the SQL starts with SELECT.
+      expect(nativeOf(card).sql).toMatch(/^SELECT /);
     }
     const signups = managedCards().find((c) => String(c.description).includes('balise:kpi:weekly_freelancer_signups'))!;
     expect(signups).toMatchObject({ name: 'Freelancer sign-ups', display: 'line' });
-    expect((signups.dataset_query as { native: { query: string } }).native.query).toContain("e.event = 'freelancer_signup_completed'");
+    expect(String(signups.description)).toContain('Freelancer sign-ups per week, generated by Balise from kpis/');
+    expect(nativeOf(signups).sql).toContain("e.event = 'freelancer_signup_completed'");
 
     const dashboard = server.dashboards[0]!;
     expect(dashboard).toMatchObject({ name: 'Balise KPIs', collection_id: collection });
@@ -245,6 +294,42 @@ describe('metabase provision against the recorded contract', () => {
     expect([report.database.action, report.collection.action, report.dashboard.action]).toEqual(['unchanged', 'unchanged', 'unchanged']);
   });
 
+  /** Replaces a stored card's query the way the contract's Metabase would store it. */
+  const storeQuery = (card: Row, sql: string, extraStages: unknown[] = []) => {
+    const { database } = nativeOf(card);
+    card.dataset_query =
+      contract.queryFormat === 'mbql5'
+        ? { 'lib/type': 'mbql/query', database, stages: [{ 'lib/type': 'mbql.stage/native', native: sql, 'template-tags': {} }, ...extraStages] }
+        : { type: 'native', native: { query: sql }, database };
+  };
+
+  it('rewrites once a question an older Balise wrote with a leading SQL comment, then leaves it alone', async () => {
+    await provision();
+    const card = server.cards.find((c) => String(c.description).includes('balise:funnel:freelancer_activation'))!;
+    const sql = nativeOf(card).sql;
+    storeQuery(card, `-- Freelancer activation, generated by Balise\n${sql}`);
+    const report = await provision();
+    expect(report.cards.updated).toEqual(['funnel:freelancer_activation']);
+    expect(report.writes).toBe(1);
+    expect(nativeOf(card).sql).toBe(sql);
+    expect((await provision()).writes).toBe(0);
+  });
+
+  it('restores a question edited in Metabase (SQL changed, a template tag or a query-builder stage added)', async () => {
+    await provision();
+    const cards = managedCards().slice(0, 3);
+    const sqls = cards.map((c) => nativeOf(c).sql);
+    storeQuery(cards[0]!, `${sqls[0]} LIMIT 1`);
+    const tagged = contract.queryFormat === 'mbql5' ? { 'lib/type': 'mbql/query', database: nativeOf(cards[1]!).database, stages: [{ 'lib/type': 'mbql.stage/native', native: sqls[1], 'template-tags': { x: { name: 'x', 'display-name': 'X', type: 'text' } } }] } : { type: 'native', native: { query: sqls[1], 'template-tags': { x: { name: 'x', 'display-name': 'X', type: 'text' } } }, database: nativeOf(cards[1]!).database };
+    cards[1]!.dataset_query = tagged;
+    if (contract.queryFormat === 'mbql5') storeQuery(cards[2]!, sqls[2]!, [{ 'lib/type': 'mbql.stage/mbql', limit: 10 }]);
+    else storeQuery(cards[2]!, sqls[2]!.replace('SELECT', 'SELECT DISTINCT'));
+    const report = await provision();
+    expect(report.cards.updated.sort()).toEqual(cards.map((c) => keyFromDescription(String(c.description))!).sort());
+    cards.forEach((c, i) => expect(readNativeQuery(c.dataset_query)).toEqual({ database: nativeOf(c).database, sql: sqls[i], templateTags: {} }));
+    expect((await provision()).writes).toBe(0);
+  });
+
   it('archives the card of a KPI removed from the definitions and takes it off the dashboard', async () => {
     await provision();
     const removed = definitions.metrics.find((m) => m.id === 'average_mission_rating')!;
@@ -269,7 +354,8 @@ describe('metabase provision against the recorded contract', () => {
     expect(server.cards).toHaveLength(count);
     const card = server.cards.find((c) => String(c.description).includes('balise:kpi:weekly_missions_posted'))!;
     expect(card.name).toBe('Missions published');
-    expect(server.writes().at(-1)).toEqual({ method: 'PUT', path: `/api/card/${card.id}`, body: { name: 'Missions published', dataset_query: expect.any(Object), visualization_settings: expect.objectContaining({ 'graph.y_axis.title_text': 'Missions published' }) } });
+    // The title lives in the description, not in the SQL: the query (and its re-run) is left alone.
+    expect(server.writes().at(-1)).toEqual({ method: 'PUT', path: `/api/card/${card.id}`, body: { name: 'Missions published', description: expect.stringContaining('Missions published per week'), visualization_settings: expect.objectContaining({ 'graph.y_axis.title_text': 'Missions published' }) } });
   });
 
   it('fails a wrong password with a clear error and a stable code, sending nothing else', async () => {

@@ -1,0 +1,32 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Metrics } from './metrics.ts';
+
+/** The known methods; anything else is one label value, so a client cannot mint label values. */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * The route label of a finished request: the pattern of the express route that handled it
+ * (`/api/funnels/:id`), never the raw URL, so the label set stays bounded whatever clients send.
+ * Requests no route handled are `preflight` (CORS, answered by middleware) or `unmatched` (404).
+ */
+export function routeLabel(req: Request): string {
+  const route = (req as Request & { route?: { path?: unknown } }).route;
+  if (route && typeof route.path === 'string') return `${req.baseUrl}${route.path}`;
+  return req.method === 'OPTIONS' ? 'preflight' : 'unmatched';
+}
+
+/** Observes every request's duration once its response is finished (or its connection closed). */
+export function httpMetrics(metrics: Pick<Metrics, 'httpRequestDuration'>) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const stop = metrics.httpRequestDuration.startTimer();
+    let done = false;
+    const observe = () => {
+      if (done) return;
+      done = true;
+      stop({ method: METHODS.has(req.method) ? req.method : 'OTHER', route: routeLabel(req), status_code: String(res.statusCode) });
+    };
+    res.once('finish', observe);
+    res.once('close', observe);
+    next();
+  };
+}
