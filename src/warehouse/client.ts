@@ -3,7 +3,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
-import { openEmbeddedSession, type InsertSettings } from './embedded-session.ts';
+import { BaliseError } from '../errors.ts';
+import { openEmbeddedSession, type EmbeddedSession, type InsertSettings } from './embedded-session.ts';
+import { describeEngineOwner } from './engine-owner.ts';
 
 export type Warehouse = {
   client: ClickHouseClient;
@@ -43,7 +45,19 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
   }
   const chdbPath = path.join(config.dataDir, 'clickhouse');
   fs.mkdirSync(chdbPath, { recursive: true });
-  const session = await openEmbeddedSession(chdbPath);
+  let session: EmbeddedSession;
+  try {
+    session = await openEmbeddedSession(chdbPath);
+  } catch (error) {
+    // The engine's own lock on its data directory: another process (a running Balise) has it.
+    if (error instanceof Error && /Cannot lock file/.test(error.message)) {
+      throw new BaliseError(
+        'engine_locked',
+        `the embedded ClickHouse engine in ${chdbPath} is held by ${describeEngineOwner(config.dataDir)}: in embedded mode one process owns it, so stop that process first, go through its API, or set CLICKHOUSE_URL`,
+      );
+    }
+    throw error;
+  }
   const client = createClient({ connection: session.connection });
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   // The chDB connection ignores the client's `database` option; its session keeps a current

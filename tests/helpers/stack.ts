@@ -25,6 +25,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   roles?: Roles;
   lockDurationMs?: number;
+  /** Off for tests that stage a Redis outage themselves. */
+  superviseRedis?: boolean;
 }
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -53,14 +55,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     REPO_ROOT,
   );
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, { lockDurationMs: options.lockDurationMs });
-  const query = <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => queryRows<T>(balise.warehouse, sql, params);
+  const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, { lockDurationMs: options.lockDurationMs, superviseRedis: options.superviseRedis });
+  const warehouse = balise.warehouse;
+  if (!warehouse) throw new Error('the test stack opens the engine in this process');
+  const query = <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => queryRows<T>(warehouse, sql, params);
   return {
     baseUrl: balise.baseUrl ?? '',
     writeKey: [...balise.writeKeys.values()][0]!,
     adminToken: balise.adminToken,
     dataDir,
-    warehouse: balise.warehouse,
+    warehouse,
     balise,
     query,
     async waitForRows(table, count, timeoutMs = 20_000) {
