@@ -129,6 +129,16 @@ export async function expectExactlyOnce(baseUrl: string, prefix: string, acknowl
   expect(duplicated).toEqual([]);
 }
 
+/** Runs a one-shot `balise <args>` command to completion: its exit code and everything it printed. */
+export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, output };
+}
+
 /** Read-only SQL through the running server (chDB belongs to that process). */
 export async function sqlViaApi(baseUrl: string, query: string): Promise<unknown[][]> {
   const response = await fetch(`${baseUrl}/api/sql`, {

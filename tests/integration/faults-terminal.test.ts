@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectExactlyOnce, freePort, generateLoad, redisServersOf, startBaliseInTerminal, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
-import { REPO_ROOT, tempDir } from '../helpers/stack.ts';
+import { expectExactlyOnce, freePort, generateLoad, redisServersOf, runCli, startBaliseInTerminal, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { tempDir } from '../helpers/stack.ts';
 
 const running: BaliseProcess[] = [];
 const dataDirs: string[] = [];
@@ -36,16 +34,6 @@ async function track(baseUrl: string, messageId: string): Promise<number> {
   });
   await res.arrayBuffer();
   return res.status;
-}
-
-/** Runs `balise <args>` to completion (a one-shot CLI command) and returns its exit code and output. */
-async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, output };
 }
 
 describe('`balise up` in a terminal', () => {
