@@ -136,7 +136,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     // ioredis reports every reconnect attempt: one line when Redis goes away, one when it is back.
     for (const connection of connections) {
       connection.on('error', (err) => closing || failures.report('redis_connection', err, 'Redis is unreachable: ingest answers 503 until it is back'));
-      connection.on('ready', () => failures.recover('redis_connection'));
+      connection.on('ready', () => failures.recover('redis_connection', 'Redis is reachable again'));
     }
     let redisDownSince: number | undefined;
     producerConnection.on('close', () => (redisDownSince ??= Date.now()));

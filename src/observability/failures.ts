@@ -7,7 +7,7 @@ export interface FailureLog {
   /** Logs the first failure of a kind, then a reminder at most once a minute while it lasts. */
   report(kind: string, error: unknown, message: string): void;
   /** Logs that a failing kind recovered (and how many failures were not logged); no-op otherwise. */
-  recover(kind: string): void;
+  recover(kind: string, message?: string): void;
   /** Since when a kind has been failing, or undefined. */
   failingSince(kind: string): number | undefined;
 }
@@ -34,11 +34,11 @@ export function createFailureLog(logger: Logger, now: () => number = Date.now): 
         logger.error({ kind, failures: state.count, failingForSeconds: Math.round((t - state.since) / 1000), reason: error instanceof Error ? error.message : String(error) }, `${message} (still failing)`);
       }
     },
-    recover(kind) {
+    recover(kind, message) {
       const state = failing.get(kind);
       if (!state) return;
       failing.delete(kind);
-      logger.info({ kind, failures: state.count, downSeconds: Math.round((now() - state.since) / 1000) }, `${kind}: recovered`);
+      logger.info({ kind, failures: state.count, downSeconds: Math.round((now() - state.since) / 1000) }, message ?? `${kind}: recovered`);
     },
     failingSince(kind) {
       return failing.get(kind)?.since;

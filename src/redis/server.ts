@@ -250,7 +250,7 @@ export async function startLocalRedis(dataDir: string, options: LocalRedisOption
           try {
             child = await spawnServer(dataDir, timeoutMs);
             watch(child);
-            failures?.recover('redis_server');
+            failures?.recover('redis_server', 'the local redis-server was restarted on its AOF');
             return;
           } catch (error) {
             failures?.report('redis_server', error, 'the local redis-server could not be restarted');
