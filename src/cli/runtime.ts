@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express, Router } from 'express';
 import type { Config } from '../config/index.ts';
+import { BaliseError } from '../errors.ts';
 import { resolveAdminToken, resolveWriteKeys } from '../config/secrets.ts';
 import { createApp } from '../ingest/app.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -14,16 +15,27 @@ import { createDeduper } from '../queue/dedupe.ts';
 import { createIngestQueue, sampleQueueDepth } from '../queue/producer.ts';
 import { startIngestWorker, type IngestWorker } from '../queue/worker.ts';
 import { createRedis, startLocalRedis, type LocalRedis, type RedisTarget } from '../redis/server.ts';
+import { createFailureLog } from '../observability/failures.ts';
+import { clearEngineOwner, writeEngineOwner } from '../warehouse/engine-owner.ts';
+import { createEngineProxyRouter } from '../dashboard/engine-proxy.ts';
 import type { PlanValidator } from '../types.ts';
 import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
 import { migrate, migrationsUpToDate } from '../warehouse/migrations.ts';
 import { createAdminRouter } from '../dashboard/admin-api.ts';
 import { createDashboardRouter, ensureDashboardBuilt } from '../dashboard/router.ts';
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueueKeys } from '../queue/jobs.ts';
 
+/** Shutdown budget: requests, the worker's drain and the queue get this long in all, whatever state Redis is in. */
+export const SHUTDOWN_GRACE_MS = 10_000;
 /** How long in-flight requests get to finish on shutdown before their connections are closed. */
-const SHUTDOWN_GRACE_MS = 5000;
+const HTTP_DRAIN_MS = 5000;
+/** Redis unreachable this long makes /health fail: the process cannot take a single event. */
+const REDIS_LIVENESS_GRACE_MS = 30_000;
+/** /ready writes to ClickHouse at most this often; probes in between get the last answer. */
+const WRITE_PROBE_INTERVAL_MS = 2000;
+const PROBE_TIMEOUT_MS = 3000;
 
 export interface Roles {
   api: boolean;
@@ -34,7 +46,8 @@ export interface RunningBalise {
   baseUrl: string | undefined;
   writeKeys: Map<string, string>;
   adminToken: string;
-  warehouse: Warehouse;
+  /** Undefined for an API-only process in embedded mode: the engine belongs to `balise up`. */
+  warehouse: Warehouse | undefined;
   queue: Queue<IngestJobData>;
   /** The Redis names of that queue and of the dedupe window. */
   queueKeys: QueueKeys;
@@ -44,7 +57,7 @@ export interface RunningBalise {
   app: Express | undefined;
   /** GET /health and /metrics of a worker-only process (BALISE_WORKER_METRICS_PORT), if any. */
   opsUrl: string | undefined;
-  /** Stop accepting, drain, flush, close: nothing accepted is lost. */
+  /** Stop accepting, drain, flush, close: nothing accepted is lost. Bounded by SHUTDOWN_GRACE_MS (plus Redis's own fsync). */
   stop(): Promise<void>;
 }
 
@@ -52,119 +65,221 @@ export interface RuntimeOptions {
   lockDurationMs?: number;
   /** Another queue and dedupe window than Balise's own (tests sharing one Redis). */
   queueKeys?: Partial<QueueKeys>;
+  /**
+   * 'share' (API-only processes in split mode): use the local redis-server run by the engine's
+   * owner on the same data directory, and go through that owner for reads, never opening chDB.
+   */
+  split?: boolean;
+  /** Restart the local redis-server when it dies (default true; tests that stage an outage turn it off). */
+  superviseRedis?: boolean;
+  redisLivenessGraceMs?: number;
+}
+
+/** Resolves true when `promise` settles within `ms`, false otherwise (it keeps running). */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)));
+  return Promise.race([promise, timedOut]).finally(() => clearTimeout(timer));
 }
 
 export async function startBalise(config: Config, roles: Roles, logger: Logger, options: RuntimeOptions = {}): Promise<RunningBalise> {
   const writeKeys = resolveWriteKeys(config);
   const adminToken = resolveAdminToken(config);
-  const localRedis: LocalRedis | undefined = config.redisUrl ? undefined : await startLocalRedis(config.dataDir);
+  const failures = createFailureLog(logger);
+  // An API-only process in embedded mode needs no engine for ingest: reads go to the owner.
+  const proxyReads = Boolean(options.split) && !config.clickhouse.url;
+  const localRedis: LocalRedis | undefined = config.redisUrl
+    ? undefined
+    : await startLocalRedis(config.dataDir, { mode: options.split ? 'share' : 'own', supervise: options.superviseRedis, failures });
   const redisTarget: RedisTarget = config.redisUrl ? { url: config.redisUrl } : localRedis!.target;
-  if (localRedis) logger.info({ owned: localRedis.owned }, 'local redis-server ready');
+  if (localRedis) logger.info({ owned: localRedis.owned }, localRedis.owned ? 'local redis-server ready' : 'using the local redis-server of the Balise process that owns this data directory');
 
-  const warehouse = await openWarehouse(config);
-  const report = await migrate(warehouse);
-  if (report.applied.length) logger.info({ applied: report.applied }, 'migrations applied');
-  let validator: PlanValidator = await loadPlanValidator(config.planDir);
-  // Typed per-event views follow the current plan, so analysts never write JSON extraction.
-  const views = await applyViews(warehouse, validator.plan);
-  logger.debug({ views: views.length }, 'plan views applied');
-  logger.info({ planVersion: validator.latestVersion, versions: validator.versions }, 'tracking plan loaded');
-
-  const metrics = createMetrics();
-  // The producer fails fast when Redis is down (the API answers 503); the worker waits it out.
-  const producerConnection = createRedis(redisTarget, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  const workerConnection = createRedis(redisTarget, { maxRetriesPerRequest: null });
-  const dedupeConnection = createRedis(redisTarget, { maxRetriesPerRequest: 3 });
-  producerConnection.on('error', (err) => logger.warn({ err }, 'redis (producer) error'));
-  workerConnection.on('error', (err) => logger.warn({ err }, 'redis (worker) error'));
-  dedupeConnection.on('error', (err) => logger.warn({ err }, 'redis (dedupe) error'));
-  const queueKeys: QueueKeys = { ...DEFAULT_QUEUE_KEYS, ...options.queueKeys };
-  const queue = createIngestQueue(producerConnection, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs }, queueKeys);
-  queue.on('error', (err) => logger.warn({ err }, 'queue error'));
-
-  // Only the API reads the depth (admission, /metrics); a worker-only process does not poll for it.
-  let depth = 0;
-  const stopSampling = roles.api
-    ? sampleQueueDepth(queue, 250, (counts) => {
-        depth = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
-        for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ state }, n);
-      })
-    : () => undefined;
-
-  let worker: IngestWorker | undefined;
-  if (roles.worker) {
-    const inserter = createBatchInserter(warehouse, createDeduper(dedupeConnection, config.worker.dedupeWindowSeconds, queueKeys.dedupePrefix), { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs }, metrics, logger);
-    worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs, keys: queueKeys }, logger);
-  }
-
+  // Everything opened from here on is closed again if start-up fails (migrations, a port in use),
+  // so a failed start never leaves its redis-server behind.
+  let warehouse: Warehouse | undefined;
+  const connections: Redis[] = [];
+  let queue: Queue<IngestJobData> | undefined;
   let server: http.Server | undefined;
-  let app: Express | undefined;
-  let baseUrl: string | undefined;
-  let accepting = true;
-  if (roles.api) {
-    let migrated = false;
-    await ensureDashboardBuilt();
-    const routers: Router[] = [
-      createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger }),
-      createDashboardRouter({ adminToken }),
-    ];
-    app = createApp({
-      limits: config.ingest,
-      writeKeys,
-      validator: () => validator,
-      enqueue: async (job) => {
-        await queue.add('request', job);
-      },
-      queueDepth: () => depth,
-      readiness: async () => {
-        const redis = await producerConnection.ping().then(() => true, () => false);
-        const clickhouse = await warehouse.client.ping().then((r) => r.success, () => false);
-        migrated = migrated || (clickhouse && (await migrationsUpToDate(warehouse)));
-        return { redis, clickhouse, migrations: migrated };
-      },
-      accepting: () => accepting,
-      metrics,
-      logger,
-      routers,
-    });
-    server = http.createServer(app);
-    server.keepAliveTimeout = 65_000;
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(config.port, config.host, () => resolve());
-    });
-    const address = server.address() as AddressInfo;
-    baseUrl = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
-  }
+  // Once closing, connections dropping is expected, not an outage worth a log line.
+  let closing = false;
+  const cleanUp = async () => {
+    closing = true;
+    server?.close();
+    // BullMQ reports a connection closed before it was ready as an unhandled 'error'.
+    if (queue) await within(queue.waitUntilReady(), 2000);
+    await queue?.close().catch(() => undefined);
+    for (const c of connections) c.disconnect();
+    await warehouse?.close().catch(() => undefined);
+    if (warehouse?.mode === 'embedded') clearEngineOwner(config.dataDir);
+    await localRedis?.stop();
+  };
+  try {
+    let validator: PlanValidator = await loadPlanValidator(config.planDir);
+    if (!proxyReads) {
+      warehouse = await openWarehouse(config);
+      if (warehouse.mode === 'embedded') writeEngineOwner(config.dataDir, { pid: process.pid });
+      const report = await migrate(warehouse);
+      if (report.applied.length) logger.info({ applied: report.applied }, 'migrations applied');
+      // Typed per-event views follow the current plan, so analysts never write JSON extraction.
+      const views = await applyViews(warehouse, validator.plan);
+      logger.debug({ views: views.length }, 'plan views applied');
+    }
+    logger.info({ planVersion: validator.latestVersion, versions: validator.versions }, 'tracking plan loaded');
 
-  // A worker-only process has no API: it exposes its health and metrics (insert latency, lag) apart.
-  const ops: OpsServer | undefined = !roles.api && config.worker.metricsPort !== undefined ? await startOpsServer(metrics, config.host, config.worker.metricsPort) : undefined;
+    const metrics = createMetrics();
+    // The producer fails fast when Redis is down (the API answers 503); the worker waits it out.
+    const producerConnection = createRedis(redisTarget, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    const workerConnection = createRedis(redisTarget, { maxRetriesPerRequest: null });
+    const dedupeConnection = createRedis(redisTarget, { maxRetriesPerRequest: 3 });
+    connections.push(producerConnection, workerConnection, dedupeConnection);
+    // ioredis reports every reconnect attempt: one line when Redis goes away, one when it is back.
+    for (const connection of connections) {
+      connection.on('error', (err) => closing || failures.report('redis_connection', err, 'Redis is unreachable: ingest answers 503 until it is back'));
+      connection.on('ready', () => failures.recover('redis_connection', 'Redis is reachable again'));
+    }
+    let redisDownSince: number | undefined;
+    producerConnection.on('close', () => (redisDownSince ??= Date.now()));
+    producerConnection.on('ready', () => (redisDownSince = undefined));
+    const queueKeys: QueueKeys = { ...DEFAULT_QUEUE_KEYS, ...options.queueKeys };
+    queue = createIngestQueue(producerConnection, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs }, queueKeys);
+    const ingestQueue = queue;
+    queue.on('error', (err) => closing || failures.report('redis_connection', err, 'Redis is unreachable: ingest answers 503 until it is back'));
 
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      try {
-        if (server) {
-          // Requests already received finish (and are queued); new ones on kept-alive connections
-          // get 503 + Connection: close, so clients retry elsewhere; stragglers are cut after a grace.
-          accepting = false;
-          const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
-          server.closeIdleConnections();
-          const grace = setTimeout(() => server!.closeAllConnections(), SHUTDOWN_GRACE_MS);
-          await closed;
-          clearTimeout(grace);
+    // Only the API reads the depth (admission, /metrics); a worker-only process does not poll for it.
+    let depth = 0;
+    const stopSampling = roles.api
+      ? sampleQueueDepth(queue, 250, (counts) => {
+          depth = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+          for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ state }, n);
+        })
+      : () => undefined;
+
+    let worker: IngestWorker | undefined;
+    if (roles.worker) {
+      if (!warehouse) throw new Error('the worker needs the engine');
+      const inserter = createBatchInserter(warehouse, createDeduper(dedupeConnection, config.worker.dedupeWindowSeconds, queueKeys.dedupePrefix), { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs }, metrics, logger);
+      worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs, keys: queueKeys, failures }, logger);
+    }
+
+    let baseUrl: string | undefined;
+    let app: Express | undefined;
+    let accepting = true;
+    if (roles.api) {
+      let migrated = false;
+      let lastWrite: { at: number; ok: boolean } | undefined;
+      // A tiny insert proves the engine can write a part (a full or read-only disk still pings).
+      const engineWrites = async (wh: Warehouse): Promise<boolean> => {
+        if (lastWrite && Date.now() - lastWrite.at < WRITE_PROBE_INTERVAL_MS) return lastWrite.ok;
+        const ok = await withTimeout(wh.client.command({ query: 'INSERT INTO health_probe SELECT now64(3), hostName()' }), PROBE_TIMEOUT_MS, 'ClickHouse write probe').then(
+          () => {
+            failures.recover('clickhouse_write');
+            return true;
+          },
+          (err: unknown) => {
+            failures.report('clickhouse_write', err, 'ClickHouse refuses writes: /ready fails until it accepts them again');
+            return false;
+          },
+        );
+        lastWrite = { at: Date.now(), ok };
+        return ok;
+      };
+      await ensureDashboardBuilt();
+      const readRouter = warehouse
+        ? createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger })
+        : createEngineProxyRouter({ dataDir: config.dataDir, logger });
+      const routers: Router[] = [readRouter, createDashboardRouter({ adminToken })];
+      const readyKey = `balise:ready:${process.pid}`;
+      app = createApp({
+        limits: config.ingest,
+        writeKeys,
+        validator: () => validator,
+        enqueue: async (job) => {
+          await ingestQueue.add('request', job);
+        },
+        queueDepth: () => depth,
+        readiness: async (): Promise<Record<string, boolean>> => {
+          // A write, not a ping: Redis out of memory or read-only (a replica, a failed AOF write) still pings.
+          const redis = await withTimeout(producerConnection.set(readyKey, '1', 'PX', 10_000), PROBE_TIMEOUT_MS, 'Redis write probe').then((r) => r === 'OK', () => false);
+          if (!warehouse) return { redis };
+          const clickhouse = await engineWrites(warehouse);
+          migrated = migrated || (clickhouse && (await migrationsUpToDate(warehouse)));
+          return { redis, clickhouse, migrations: migrated };
+        },
+        liveness: () => {
+          const grace = options.redisLivenessGraceMs ?? REDIS_LIVENESS_GRACE_MS;
+          if (redisDownSince !== undefined && Date.now() - redisDownSince > grace) return { ok: false, reason: `Redis unreachable for ${Math.round((Date.now() - redisDownSince) / 1000)} s` };
+          return { ok: true };
+        },
+        failures,
+        accepting: () => accepting,
+        metrics,
+        logger,
+        routers,
+      });
+      server = http.createServer(app);
+      server.keepAliveTimeout = 65_000;
+      const listening = server;
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', (error: NodeJS.ErrnoException) =>
+          reject(error.code === 'EADDRINUSE' ? new BaliseError('port_in_use', `${config.host}:${config.port} is already in use (EADDRINUSE): stop what listens there or set PORT`) : error),
+        );
+        listening.listen(config.port, config.host, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      baseUrl = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
+      // `serve` replicas of this data directory send their reads here.
+      if (warehouse?.mode === 'embedded') writeEngineOwner(config.dataDir, { pid: process.pid, url: baseUrl });
+    }
+
+    // A worker-only process has no API: it exposes its health and metrics (insert latency, lag) apart.
+    const ops: OpsServer | undefined = !roles.api && config.worker.metricsPort !== undefined ? await startOpsServer(metrics, config.host, config.worker.metricsPort) : undefined;
+
+    const httpServer = server;
+    const ownedWarehouse = warehouse;
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        closing = true;
+        const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+        const left = () => Math.max(0, deadline - Date.now());
+        try {
+          if (httpServer) {
+            // Requests already received finish (and are queued); new ones on kept-alive connections
+            // get 503 + Connection: close, so clients retry elsewhere; stragglers are cut after a grace.
+            accepting = false;
+            const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+            httpServer.closeIdleConnections();
+            if (!(await within(closed, Math.min(HTTP_DRAIN_MS, left())))) httpServer.closeAllConnections();
+          }
+          stopSampling();
+          await ops?.close();
+          // The worker inserts what it holds and completes its jobs; whatever is not completed in
+          // time stays in Redis (active, then stalled) and is taken back at the next start.
+          if (worker && !(await within(worker.close(), left()))) logger.warn('the worker did not finish within the shutdown grace period: its unfinished jobs stay queued for the next start');
+          await within(ingestQueue.close(), Math.max(left(), 1000));
+          // Commands still waiting on an unreachable Redis are rejected by disconnect, not kept forever.
+          for (const c of connections) if (!(await within(c.quit(), Math.min(left(), 1000) || 100))) c.disconnect();
+          if (ownedWarehouse) await within(ownedWarehouse.close(), 5000);
+        } finally {
+          if (ownedWarehouse?.mode === 'embedded') clearEngineOwner(config.dataDir);
+          // Whatever failed above, the local redis-server (and its AOF) is closed last.
+          if (localRedis) await localRedis.stop();
         }
-        stopSampling();
-        await ops?.close();
-        if (worker) await worker.close();
-        await queue.close();
-        for (const c of [producerConnection, workerConnection, dedupeConnection]) await c.quit().catch(() => c.disconnect());
-        await warehouse.close();
-      } finally {
-        // Whatever failed above, the local redis-server (and its AOF) is closed last.
-        if (localRedis) await localRedis.stop();
-      }
-    })());
+      })());
 
-  return { baseUrl, writeKeys, adminToken, warehouse, queue, queueKeys, redisTarget, metrics, app, opsUrl: ops?.url, stop };
+    return { baseUrl, writeKeys, adminToken, warehouse, queue, queueKeys, redisTarget, metrics, app, opsUrl: ops?.url, stop };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
 }

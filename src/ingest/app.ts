@@ -1,4 +1,5 @@
 import express, { type ErrorRequestHandler, type Express, type Request, type Response, type Router } from 'express';
+import type { FailureLog } from '../observability/failures.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { httpMetrics } from '../observability/http-metrics.ts';
@@ -28,6 +29,10 @@ export interface AppDependencies {
   /** Jobs waiting to be loaded, as last sampled (sampling happens off the request path). */
   queueDepth(): number;
   readiness(): Promise<Record<string, boolean>>;
+  /** Whether the process can work at all (/health): false makes a liveness probe restart it. */
+  liveness?(): { ok: boolean; reason?: string };
+  /** One log line per failure kind (a dead Redis must not log one stack trace per request). */
+  failures?: FailureLog;
   /** False once shutdown has begun: keep-alive clients are told to go elsewhere. */
   accepting(): boolean;
   metrics: Metrics;
@@ -129,12 +134,14 @@ export function createApp(deps: AppDependencies): Express {
     try {
       await deps.enqueue(processed.job);
     } catch (error) {
-      deps.logger.error({ err: error }, 'could not queue an accepted request');
+      if (deps.failures) deps.failures.report('queue_unavailable', error, 'could not queue requests: answering 503 queue_unavailable');
+      else deps.logger.error({ err: error }, 'could not queue an accepted request');
       deps.metrics.requestsRefused.inc({ code: 'queue_unavailable' });
       return sendError(res, new HttpError(503, 'queue_unavailable', 'the queue is unavailable; nothing was stored, retry later'));
     } finally {
       inFlight--;
     }
+    deps.failures?.recover('queue_unavailable');
 
     deps.metrics.jobsQueued.inc();
     if (processed.accepted) deps.metrics.eventsAccepted.inc({ source }, processed.accepted);
@@ -176,7 +183,9 @@ export function createApp(deps: AppDependencies): Express {
   });
 
   app.get('/health', (_req, res) => {
-    res.json({ status: 'ok' });
+    const live = deps.liveness?.() ?? { ok: true };
+    if (live.ok) res.json({ status: 'ok' });
+    else res.status(503).json({ status: 'failing', reason: live.reason });
   });
   app.get('/ready', async (_req, res) => {
     const checks = await deps.readiness();

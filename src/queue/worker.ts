@@ -1,5 +1,6 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { FailureLog } from '../observability/failures.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BatchInserter } from './batcher.ts';
 import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueueKeys } from './jobs.ts';
@@ -10,6 +11,8 @@ export interface WorkerOptions {
   lockDurationMs?: number;
   /** Which queue to work (default: Balise's own). */
   keys?: Pick<QueueKeys, 'name' | 'prefix'>;
+  /** When given, worker errors (Redis gone: one per retry) are logged once per outage. */
+  failures?: FailureLog;
 }
 
 export interface IngestWorker {
@@ -34,7 +37,7 @@ export function startIngestWorker(connection: Redis, inserter: BatchInserter, op
   worker.on('failed', (job, error) => {
     if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) logger.error({ jobId: job.id, err: error }, 'job exhausted its attempts and is in the dead letter (balise replay dead-letter)');
   });
-  worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
+  worker.on('error', (error) => (options.failures ? options.failures.report('redis_connection', error, 'Redis is unreachable: ingest answers 503 until it is back') : logger.warn({ err: error }, 'worker error')));
   return {
     async close() {
       const closing = worker.close();

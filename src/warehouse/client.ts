@@ -3,7 +3,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
-import { openEmbeddedSession, type InsertSettings } from './embedded-session.ts';
+import { BaliseError } from '../errors.ts';
+import { openEmbeddedSession, type EmbeddedSession, type InsertSettings } from './embedded-session.ts';
+import { describeEngineOwner, readEngineOwner } from './engine-owner.ts';
 
 export type Warehouse = {
   client: ClickHouseClient;
@@ -15,6 +17,12 @@ export type Warehouse = {
   insertJsonEachRow(table: string, body: Buffer, settings: InsertSettings): Promise<void>;
   close(): Promise<void>;
 };
+
+/** The engine's own lock on its data directory (the message is on the error or its cause). */
+function isLockError(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) if (/Cannot lock file|Failed to create connection/.test(e.message)) return true;
+  return false;
+}
 
 /** Over HTTP the bytes are the request body; the settings travel in the statement. */
 async function insertOverHttp(client: ClickHouseClient, table: string, body: Buffer, settings: InsertSettings): Promise<void> {
@@ -43,7 +51,21 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
   }
   const chdbPath = path.join(config.dataDir, 'clickhouse');
   fs.mkdirSync(chdbPath, { recursive: true });
-  const session = await openEmbeddedSession(chdbPath);
+  // chDB locks its directory: a second process gets a native stack trace. Say who holds it instead.
+  const locked = () =>
+    new BaliseError(
+      'engine_locked',
+      `the embedded ClickHouse engine in ${chdbPath} is held by ${describeEngineOwner(config.dataDir)}: in embedded mode one process owns it, so go through its API (\`balise sql\`, \`balise serve\`), stop it first, or set CLICKHOUSE_URL`,
+    );
+  const owner = readEngineOwner(config.dataDir);
+  if (owner && owner.pid !== process.pid) throw locked();
+  let session: EmbeddedSession;
+  try {
+    session = await openEmbeddedSession(chdbPath);
+  } catch (error) {
+    if (isLockError(error)) throw locked();
+    throw error;
+  }
   const client = createClient({ connection: session.connection });
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   // The chDB connection ignores the client's `database` option; its session keeps a current

@@ -46,7 +46,7 @@ export async function startLoggedStack(level = 'debug', env: Record<string, stri
     balise,
     logs: () => captured,
     async query<T>(sql: string, params: Record<string, unknown> = {}) {
-      const result = await balise.warehouse.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+      const result = await balise.warehouse!.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
       return result.json<T>();
     },
     stop: () => balise.stop(),

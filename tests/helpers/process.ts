@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { REPO_ROOT } from './stack.ts';
 
 export async function freePort(): Promise<number> {
@@ -25,23 +27,22 @@ export interface BaliseProcess {
 export const TEST_WRITE_KEY = 'proc-write-key-123';
 export const TEST_ADMIN_TOKEN = 'proc-admin-token-0123456789';
 
-/** Starts `balise <command>` as a real child process and waits until /ready answers 200. */
-export async function startBaliseProcess(command: string, dataDir: string, port: number, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BaliseProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'bin/balise.js'), command], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      BALISE_DATA_DIR: dataDir,
-      BALISE_WRITE_KEYS: `test:${TEST_WRITE_KEY}`,
-      BALISE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      BALISE_BATCH_MAX_WAIT_MS: '100',
-      BALISE_WORKER_LOCK_MS: '3000',
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function baliseEnv(dataDir: string, port: number, env: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PORT: String(port),
+    BALISE_DATA_DIR: dataDir,
+    BALISE_WRITE_KEYS: `test:${TEST_WRITE_KEY}`,
+    BALISE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    BALISE_BATCH_MAX_WAIT_MS: '100',
+    BALISE_WORKER_LOCK_MS: '3000',
+    LOG_LEVEL: 'warn',
+    ...env,
+  };
+}
+
+/** Collects a child's output and waits until its /ready answers 200. */
+async function untilReady(child: ChildProcess, what: string, port: number): Promise<BaliseProcess> {
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
@@ -49,16 +50,93 @@ export async function startBaliseProcess(command: string, dataDir: string, port:
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`balise ${command} exited with ${child.exitCode}:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}:\n${output}`);
     const ready = await fetch(`${baseUrl}/ready`).then((r) => r.ok, () => false);
     if (ready) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`balise ${command} not ready after 60 s:\n${output}`);
+      throw new Error(`${what} not ready after 60 s:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   return { child, baseUrl, exited, output: () => output };
+}
+
+/** Starts `balise <command>` as a real child process and waits until /ready answers 200. */
+export async function startBaliseProcess(command: string, dataDir: string, port: number, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BaliseProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'bin/balise.js'), command], {
+    cwd: REPO_ROOT,
+    env: baliseEnv(dataDir, port, env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return untilReady(child, `balise ${command}`, port);
+}
+
+/**
+ * Runs `balise <command>` under a real pseudo-terminal (util-linux `script`), as a user's shell
+ * would: it is the terminal's foreground process group, so a Ctrl-C written to the terminal
+ * (`\x03`) is turned by the line discipline into SIGINT for every process of that group.
+ */
+export async function startBaliseInTerminal(command: string, dataDir: string, port: number, env: Record<string, string> = {}): Promise<BaliseProcess & { press(keys: string): void }> {
+  const line = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(REPO_ROOT, 'bin/balise.js'))} ${command}`;
+  const child = spawn('script', ['-qfec', line, '/dev/null'], { cwd: REPO_ROOT, env: baliseEnv(dataDir, port, env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const running = await untilReady(child, `balise ${command} (in a terminal)`, port);
+  return { ...running, press: (keys: string) => child.stdin?.write(keys) };
+}
+
+/** Pids of the redis-servers running on this data directory's socket, from /proc (whoever started them). */
+export function redisServersOf(dataDir: string): number[] {
+  const socket = path.join(dataDir, 'redis', 'redis.sock');
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.startsWith('redis-server') && cmdline.includes(socket)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+/**
+ * Every acknowledged event present exactly once. Batches are acknowledged whole, so the check is
+ * per batch (a few hundred rows, within the SQL endpoint's row cap): each acknowledged batch has
+ * all of its events, and no message id is stored twice.
+ */
+export async function expectExactlyOnce(baseUrl: string, prefix: string, acknowledged: Set<string>): Promise<void> {
+  const expected = new Map<string, number>();
+  for (const id of acknowledged) {
+    const batch = id.split('-')[1]!;
+    expected.set(batch, (expected.get(batch) ?? 0) + 1);
+  }
+  const storedPerBatch = async () =>
+    new Map(
+      (await sqlViaApi(baseUrl, `SELECT splitByChar('-', message_id)[2] AS b, count() AS n, uniqExact(message_id) AS d FROM events WHERE message_id LIKE '${prefix}-%' GROUP BY b`)).map(
+        (r) => [String(r[0]), { total: Number(r[1]), distinct: Number(r[2]) }] as const,
+      ),
+    );
+  const deadline = Date.now() + 90_000;
+  let stored = await storedPerBatch();
+  const missing = () => [...expected].filter(([batch, n]) => (stored.get(batch)?.distinct ?? 0) < n).map(([batch]) => batch);
+  while (missing().length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    stored = await storedPerBatch();
+  }
+  expect(missing()).toEqual([]);
+  const duplicated = [...stored].filter(([, s]) => s.total !== s.distinct).map(([batch]) => batch);
+  expect(duplicated).toEqual([]);
+}
+
+/** Runs a one-shot `balise <args>` command to completion: its exit code and everything it printed. */
+export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, output };
 }
 
 /** Read-only SQL through the running server (chDB belongs to that process). */

@@ -28,6 +28,8 @@ export interface StackOptions {
   lockDurationMs?: number;
   /** Its own queue and dedupe window (default: Balise's own, in the stack's own redis-server). */
   queueKeys?: Partial<QueueKeys>;
+  /** Off for tests that stage a Redis outage themselves. */
+  superviseRedis?: boolean;
 }
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -56,14 +58,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     REPO_ROOT,
   );
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, { lockDurationMs: options.lockDurationMs, queueKeys: options.queueKeys });
-  const query = <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => queryRows<T>(balise.warehouse, sql, params);
+  const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, { lockDurationMs: options.lockDurationMs, queueKeys: options.queueKeys, superviseRedis: options.superviseRedis });
+  const warehouse = balise.warehouse;
+  if (!warehouse) throw new Error('the test stack opens the engine in this process');
+  const query = <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => queryRows<T>(warehouse, sql, params);
   return {
     baseUrl: balise.baseUrl ?? '',
     writeKey: [...balise.writeKeys.values()][0]!,
     adminToken: balise.adminToken,
     dataDir,
-    warehouse: balise.warehouse,
+    warehouse,
     balise,
     query,
     async waitForRows(table, count, timeoutMs = 20_000) {

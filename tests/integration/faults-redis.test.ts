@@ -13,7 +13,8 @@ let worker: IngestWorker | undefined;
 const connections: ReturnType<typeof createRedis>[] = [];
 
 beforeAll(async () => {
-  stack = await startStack({ roles: { api: true, worker: false } });
+  // Supervision off: this test stages the outage and brings Redis back itself.
+  stack = await startStack({ roles: { api: true, worker: false }, superviseRedis: false });
 });
 afterAll(async () => {
   await worker?.close();

@@ -6,7 +6,7 @@ import { formatCount, formatDuration, formatPercent } from './format.ts';
 import type { Range } from './range.ts';
 
 export type PlanHealthResponse = PlanHealth & { planVersion: string; versions: string[]; plannedNeverSeen: string[]; unplannedSeen: PlanHealth['eventsSeen'] };
-export type PipelineHealthResponse = LoadHealth & { queue: Record<string, number>; deadLetter: number };
+export type PipelineHealthResponse = LoadHealth & { redis?: 'up' | 'down'; queue: Record<string, number>; deadLetter: number };
 
 type RuleRow = PlanHealth['violationsByRule'][number] & { rate: number };
 
@@ -103,7 +103,9 @@ export async function renderPipeline(pipelineHealth: Promise<PipelineHealthRespo
     el(
       'dl',
       { class: 'stats' },
-      stat('Queue depth', `${formatCount(depth)} waiting · ${formatCount(p.queue.active ?? 0)} active`, 'queue-depth', depth > 10_000 ? 'warn' : 'ok'),
+      p.redis === 'down'
+        ? stat('Queue depth', 'Redis is down: ingest answers 503', 'queue-depth', 'bad')
+        : stat('Queue depth', `${formatCount(depth)} waiting · ${formatCount(p.queue.active ?? 0)} active`, 'queue-depth', depth > 10_000 ? 'warn' : 'ok'),
       stat('Insert rate', `${formatCount(p.insertedLastMinute)} rows / min`, 'insert-rate'),
       stat('Lag', p.freshnessSeconds === null ? 'no data yet' : formatDuration(p.freshnessSeconds * 1000), 'lag', freshnessTone(p.freshnessSeconds)),
       stat('Dead letter', formatCount(p.deadLetter), 'dead-letter', p.deadLetter ? 'bad' : 'ok'),

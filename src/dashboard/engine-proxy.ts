@@ -1,0 +1,44 @@
+import express, { type Request, type Response, type Router } from 'express';
+import type { Logger } from '../observability/logger.ts';
+import { readEngineOwner } from '../warehouse/engine-owner.ts';
+
+/** Headers the read API needs from the caller (auth, body type) and sends back (body type). */
+const FORWARDED_REQUEST_HEADERS = ['authorization', 'cookie', 'content-type'];
+const PROXY_TIMEOUT_MS = 30_000;
+
+/**
+ * The read API of a `serve` process in embedded mode. The chDB engine belongs to one process
+ * (`balise up`) and a second one would read an empty engine of its own, so every `/api` request
+ * goes to the process that owns the engine of the same data directory, found in its engine.json;
+ * without one, it answers 503 `engine_unavailable`, never an empty result.
+ */
+export function createEngineProxyRouter(opts: { dataDir: string; logger: Logger }): Router {
+  const router = express.Router();
+  router.use('/api', express.raw({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
+    const owner = readEngineOwner(opts.dataDir);
+    if (!owner?.url) {
+      res.setHeader('Retry-After', '5');
+      res.status(503).json({
+        code: 'engine_unavailable',
+        message: `this process (balise serve, embedded mode) has no ClickHouse engine: the read API is served by \`balise up\` on the same data directory (${opts.dataDir}), and none is running${owner ? ' with an API' : ''}`,
+      });
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED_REQUEST_HEADERS) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const body = Buffer.isBuffer(req.body) && req.body.length > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? new Uint8Array(req.body) : undefined;
+    try {
+      const answer = await fetch(`${owner.url}${req.originalUrl}`, { method: req.method, headers, body, signal: AbortSignal.timeout(PROXY_TIMEOUT_MS) });
+      const type = answer.headers.get('content-type');
+      if (type) res.setHeader('Content-Type', type);
+      res.status(answer.status).send(Buffer.from(await answer.arrayBuffer()));
+    } catch (error) {
+      opts.logger.warn({ err: error, owner: owner.url }, 'the engine owner did not answer a proxied read');
+      res.status(502).json({ code: 'engine_unreachable', message: `the process that owns the ClickHouse engine (${owner.url}) did not answer` });
+    }
+  });
+  return router;
+}

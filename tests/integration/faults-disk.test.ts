@@ -1,0 +1,84 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectExactlyOnce, freePort, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { tempDir } from '../helpers/stack.ts';
+
+const running: BaliseProcess[] = [];
+const mounts: string[] = [];
+afterAll(async () => {
+  for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  await Promise.all(running.map((p) => p.exited));
+  // Lazy: the engine's files may still be open for a moment.
+  for (const dir of mounts) execFileSync('umount', ['-l', dir]);
+});
+
+/** Fills a file system to the last byte; returns the filler so it can be removed. */
+function fill(dir: string): string {
+  const filler = path.join(dir, 'filler');
+  const fd = fs.openSync(filler, 'w');
+  const chunk = Buffer.alloc(1 << 20, 1);
+  try {
+    for (;;) fs.writeSync(fd, chunk);
+  } catch (error) {
+    expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+  }
+  // The last partial megabyte, too.
+  try {
+    for (;;) fs.writeSync(fd, chunk.subarray(0, 4096));
+  } catch {
+    // ENOSPC again: full.
+  } finally {
+    fs.closeSync(fd);
+  }
+  return filler;
+}
+
+async function readyChecks(baseUrl: string): Promise<{ status: number; checks: Record<string, boolean> }> {
+  const res = await fetch(`${baseUrl}/ready`);
+  return { status: res.status, checks: ((await res.json()) as { checks: Record<string, boolean> }).checks };
+}
+
+async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    value = await probe();
+  }
+  return value;
+}
+
+describe('/ready proves the engine can write', () => {
+  // The engine's directory on a file system of its own (a small tmpfs, mounted as root like a
+  // data volume), so it can be filled for real: ClickHouse still answers pings but refuses every insert.
+  it('fails with clickhouse:false while the chDB disk is full, and recovers when space is freed', { timeout: 150_000 }, async () => {
+    const dataDir = tempDir();
+    const engineDir = path.join(dataDir, 'clickhouse');
+    fs.mkdirSync(engineDir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256m', 'tmpfs', engineDir]);
+    mounts.push(engineDir);
+    const balise = await startBaliseProcess('up', dataDir, await freePort());
+    running.push(balise);
+    expect(await readyChecks(balise.baseUrl)).toEqual({ status: 200, checks: { redis: true, clickhouse: true, migrations: true } });
+
+    const filler = fill(engineDir);
+    const full = await until(() => readyChecks(balise.baseUrl), (r) => r.status === 503);
+    expect(full).toEqual({ status: 503, checks: { redis: true, clickhouse: false, migrations: true } });
+    // Accepted meanwhile (it waits in Redis), and stored once the disk has room again.
+    const ingest = await fetch(`${balise.baseUrl}/v1/track`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}` },
+      body: JSON.stringify({ type: 'track', event: 'disk_full', userId: 'u1', messageId: 'disk-full-1' }),
+    });
+    expect(ingest.status).toBe(200);
+
+    fs.rmSync(filler);
+    const back = await until(() => readyChecks(balise.baseUrl), (r) => r.status === 200);
+    expect(back).toEqual({ status: 200, checks: { redis: true, clickhouse: true, migrations: true } });
+    await expectExactlyOnce(balise.baseUrl, 'disk', new Set(['disk-full-1']));
+    balise.child.kill('SIGTERM');
+    expect(await balise.exited).toBe(0);
+  });
+});

@@ -1,0 +1,165 @@
+import net from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectExactlyOnce, freePort, generateLoad, redisServersOf, runCli, startBaliseInTerminal, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { tempDir } from '../helpers/stack.ts';
+
+const running: BaliseProcess[] = [];
+const dataDirs: string[] = [];
+afterAll(async () => {
+  for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  // Whatever a failed assertion left running on our data directories.
+  for (const dir of dataDirs) for (const pid of redisServersOf(dir)) process.kill(pid, 'SIGKILL');
+});
+
+function newDataDir(): string {
+  const dir = tempDir();
+  dataDirs.push(dir);
+  return dir;
+}
+
+/** Resolves with the exit code, or 'hung' if the process is still running after `ms`. */
+async function exitWithin(p: BaliseProcess, ms: number): Promise<number | null | 'hung'> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), ms)));
+  const code = await Promise.race([p.exited, hung]);
+  clearTimeout(timer);
+  return code;
+}
+
+async function track(baseUrl: string, messageId: string): Promise<number> {
+  const res = await fetch(`${baseUrl}/v1/track`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}` },
+    body: JSON.stringify({ type: 'track', event: 'terminal_test', userId: 'u1', messageId }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe('`balise up` in a terminal', () => {
+  it('stops within the grace period on Ctrl-C under load, leaves no redis-server, and loses nothing acknowledged', { timeout: 180_000 }, async () => {
+    const dataDir = newDataDir();
+    const port = await freePort();
+    const balise = await startBaliseInTerminal('up', dataDir, port, { LOG_LEVEL: 'info' });
+    running.push(balise);
+    const redisBefore = redisServersOf(dataDir);
+    expect(redisBefore).toHaveLength(1);
+
+    const load = generateLoad(() => balise.baseUrl, 'ctrlc', 50);
+    await new Promise((r) => setTimeout(r, 2500));
+    // Ctrl-C typed in the terminal: SIGINT to the whole foreground process group.
+    balise.press('\x03');
+    // The shutdown grace (10 s) plus Redis's own stop; a hang (the bug) never gets here.
+    expect(await exitWithin(balise, 25_000)).toBe(0);
+    const result = await load.stop();
+    expect(result.acknowledged.size).toBeGreaterThan(200);
+    expect(balise.output()).toContain('stopped cleanly');
+    expect(redisServersOf(dataDir)).toEqual([]);
+
+    // Started again on the same data directory, every acknowledged event is there exactly once.
+    const again = await startBaliseProcess('up', dataDir, port);
+    running.push(again);
+    await expectExactlyOnce(again.baseUrl, 'ctrlc', result.acknowledged);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+    expect(redisServersOf(dataDir)).toEqual([]);
+  });
+
+  it('exits at once on a second Ctrl-C, and still stops its redis-server', { timeout: 120_000 }, async () => {
+    const dataDir = newDataDir();
+    const port = await freePort();
+    const balise = await startBaliseInTerminal('up', dataDir, port);
+    running.push(balise);
+    const load = generateLoad(() => balise.baseUrl, 'twice', 50);
+    await new Promise((r) => setTimeout(r, 1000));
+    balise.press('\x03');
+    await new Promise((r) => setTimeout(r, 20));
+    balise.press('\x03');
+    expect(await exitWithin(balise, 15_000)).not.toBe('hung');
+    await load.stop();
+    const deadline = Date.now() + 10_000;
+    while (redisServersOf(dataDir).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(redisServersOf(dataDir)).toEqual([]);
+  });
+});
+
+describe('the local redis-server is supervised', () => {
+  it('is restarted after kill -9, ingest answers again, its death is logged once, nothing acknowledged is lost', { timeout: 180_000 }, async () => {
+    const dataDir = newDataDir();
+    const port = await freePort();
+    const balise = await startBaliseProcess('up', dataDir, port);
+    running.push(balise);
+    const [redisPid] = redisServersOf(dataDir);
+    expect(redisPid).toBeGreaterThan(0);
+
+    const load = generateLoad(() => balise.baseUrl, 'kill9', 50);
+    await new Promise((r) => setTimeout(r, 1000));
+    process.kill(redisPid!, 'SIGKILL');
+    // Clients keep sending through the outage; the supervisor brings Redis back on its AOF.
+    const deadline = Date.now() + 30_000;
+    let status = 0;
+    while (Date.now() < deadline) {
+      status = await track(balise.baseUrl, `kill9-probe-${Date.now()}`);
+      if (status === 200 && redisServersOf(dataDir).some((pid) => pid !== redisPid)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1000));
+    const result = await load.stop();
+    expect(result.acknowledged.size).toBeGreaterThan(500);
+    expect(redisServersOf(dataDir)).toHaveLength(1);
+    expect((await fetch(`${balise.baseUrl}/health`)).status).toBe(200);
+    expect((await fetch(`${balise.baseUrl}/ready`)).status).toBe(200);
+
+    await expectExactlyOnce(balise.baseUrl, 'kill9', result.acknowledged);
+    const died = balise.output().split('\n').filter((line) => line.includes('the local redis-server died'));
+    expect(died).toHaveLength(1);
+    // One line per failure kind, not one stack trace per refused request.
+    const queueFailures = balise.output().split('\n').filter((line) => line.includes('could not queue'));
+    expect(queueFailures.length).toBeLessThanOrEqual(1);
+
+    balise.child.kill('SIGTERM');
+    expect(await balise.exited).toBe(0);
+    expect(redisServersOf(dataDir)).toEqual([]);
+  });
+
+  it('a Balise killed with SIGKILL leaves its redis-server, which the next start stops and replaces', { timeout: 120_000 }, async () => {
+    const dataDir = newDataDir();
+    const port = await freePort();
+    const first = await startBaliseProcess('up', dataDir, port);
+    running.push(first);
+    expect(await track(first.baseUrl, 'stale-1')).toBe(200);
+    const [stale] = redisServersOf(dataDir);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // Detached from Balise's process group, it survives (with the queued job) until the next start.
+    expect(redisServersOf(dataDir)).toEqual([stale]);
+
+    const second = await startBaliseProcess('up', dataDir, port);
+    running.push(second);
+    const now = redisServersOf(dataDir);
+    expect(now).toHaveLength(1);
+    expect(now[0]).not.toBe(stale);
+    await expectExactlyOnce(second.baseUrl, 'stale', new Set(['stale-1']));
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(redisServersOf(dataDir)).toEqual([]);
+  });
+});
+
+describe('a failed start-up', () => {
+  it('with its port taken exits with one line and leaves no redis-server behind', { timeout: 120_000 }, async () => {
+    const dataDir = newDataDir();
+    const port = await freePort();
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const { code, output } = await runCli(['up'], { PORT: String(port), BALISE_DATA_DIR: dataDir, BALISE_WRITE_KEYS: `test:${TEST_WRITE_KEY}`, BALISE_ADMIN_TOKEN: 'proc-admin-token-0123456789' });
+      expect(code).not.toBe(0);
+      expect(output).toContain('[port_in_use]');
+      expect(redisServersOf(dataDir)).toEqual([]);
+    } finally {
+      blocker.close();
+    }
+  });
+});

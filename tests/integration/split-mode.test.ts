@@ -1,0 +1,62 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectExactlyOnce, freePort, runCli, sqlViaApi, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { tempDir } from '../helpers/stack.ts';
+
+const running: BaliseProcess[] = [];
+afterAll(async () => {
+  for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGTERM');
+  await Promise.all(running.map((p) => p.exited));
+});
+
+const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+const basic = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
+
+async function sendBatch(baseUrl: string, ids: string[]): Promise<number> {
+  const batch = ids.map((messageId) => ({ type: 'track', event: 'split_test', userId: 'u1', messageId }));
+  const res = await fetch(`${baseUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic }, body: JSON.stringify({ batch }) });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe('split mode with the embedded engine', () => {
+  it('`serve` replicas share the Redis of `balise up`, ingest through it and read through it; the CLI says the engine is held', { timeout: 180_000 }, async () => {
+    const dataDir = tempDir();
+    const owner = await startBaliseProcess('up', dataDir, await freePort());
+    running.push(owner);
+    const replica = await startBaliseProcess('serve', dataDir, await freePort());
+    running.push(replica);
+
+    // Ingest on the replica: queued in the shared Redis, loaded by the owner's worker.
+    const ids = Array.from({ length: 40 }, (_, i) => `split-0-${i}`);
+    expect(await sendBatch(replica.baseUrl, ids)).toBe(200);
+    // Read on the replica: the owner's engine answers (not an empty engine of the replica's own).
+    await expectExactlyOnce(replica.baseUrl, 'split', new Set(ids));
+    const count = `SELECT count() FROM events WHERE event = 'split_test'`;
+    expect(await sqlViaApi(replica.baseUrl, count)).toEqual(await sqlViaApi(owner.baseUrl, count));
+    expect((await fetch(`${replica.baseUrl}/api/kpis`, { headers: admin })).status).toBe(200);
+    expect((await fetch(`${replica.baseUrl}/api/kpis`)).status).toBe(401);
+
+    // A command that needs the engine itself says in one line who holds it.
+    const migrate = await runCli(['migrate'], { BALISE_DATA_DIR: dataDir });
+    expect(migrate.code).not.toBe(0);
+    expect(migrate.output).toContain('[engine_locked]');
+    expect(migrate.output).toContain(`Balise process ${owner.child.pid}`);
+    expect(migrate.output).not.toContain('ChdbConnectionError');
+
+    // The owner gone: reads answer 503 with a code, never an empty result.
+    owner.child.kill('SIGTERM');
+    expect(await owner.exited).toBe(0);
+    const orphaned = await fetch(`${replica.baseUrl}/api/kpis`, { headers: admin });
+    expect(orphaned.status).toBe(503);
+    expect(((await orphaned.json()) as { code: string }).code).toBe('engine_unavailable');
+    replica.child.kill('SIGTERM');
+    expect(await replica.exited).toBe(0);
+  });
+
+  it('`serve` alone on an embedded data directory refuses to start, in one line', { timeout: 60_000 }, async () => {
+    const { code, output } = await runCli(['serve'], { BALISE_DATA_DIR: tempDir(), PORT: String(await freePort()), BALISE_WRITE_KEYS: `test:${TEST_WRITE_KEY}`, BALISE_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    expect(code).not.toBe(0);
+    expect(output.trim().split('\n')).toHaveLength(1);
+    expect(output).toContain('[redis_owner_missing]');
+  });
+});
