@@ -81,9 +81,11 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       })
     : () => undefined;
 
+  // One messageId window for live ingest and quarantine replay: a replayed event resent later is a duplicate.
+  const deduper = createDeduper(dedupeConnection, config.worker.dedupeWindowSeconds);
   let worker: IngestWorker | undefined;
   if (roles.worker) {
-    const inserter = createBatchInserter(warehouse, createDeduper(dedupeConnection, config.worker.dedupeWindowSeconds), { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs }, metrics, logger);
+    const inserter = createBatchInserter(warehouse, deduper, { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs }, metrics, logger);
     worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs }, logger);
   }
 
@@ -94,7 +96,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     let migrated = false;
     await ensureDashboardBuilt();
     const routers: Router[] = [
-      createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger }),
+      createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger, deduper }),
       createDashboardRouter({ adminToken }),
     ];
     const app = createApp({
