@@ -6,3 +6,4 @@ export interface SdkBuildSizes {
 }
 export function buildSdk(options?: { declarations?: boolean }): Promise<SdkBuildSizes>;
 export function buildDeclarations(): Promise<void>;
+export function browserSizes(): Promise<{ core: number; snippet: number }>;

@@ -46,6 +46,15 @@ export async function buildDeclarations() {
 const iife = { ...browser, format: 'iife', minify: true, mangleProps: /^_/ };
 const gzipSize = (f) => gzipSync(readFileSync(f), { level: 9 }).length;
 
+/** min+gzip bytes of the core and snippet bundles, built in memory (for the size check in tests). */
+export async function browserSizes() {
+  const gzipped = async (entry) => {
+    const out = await build({ ...iife, entryPoints: [src(entry)], write: false });
+    return gzipSync(out.outputFiles[0].contents, { level: 9 }).length;
+  };
+  return { core: await gzipped('browser-global.ts'), snippet: await gzipped('browser-snippet.ts') };
+}
+
 /** Builds every bundle; returns the browser core's sizes in bytes (and the snippet bundle's). */
 export async function buildSdk({ declarations = true } = {}) {
   await Promise.all([

@@ -4,6 +4,7 @@ import type { Router } from 'express';
 import type { Config } from '../config/index.ts';
 import { resolveAdminToken, resolveWriteKeys } from '../config/secrets.ts';
 import { createApp } from '../ingest/app.ts';
+import { createSdkAssetRouter, ensureSdkBuilt } from '../ingest/sdk-asset.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
@@ -94,8 +95,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   let accepting = true;
   if (roles.api) {
     let migrated = false;
-    await ensureDashboardBuilt();
+    await Promise.all([ensureDashboardBuilt(), ensureSdkBuilt()]);
     const routers: Router[] = [
+      createSdkAssetRouter(),
       createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger, deduper }),
       createDashboardRouter({ adminToken }),
     ];
