@@ -34,11 +34,18 @@ export async function storedIds(warehouse: Warehouse, ids: string[], table: Dedu
   return new Set(rows.map((r) => r.message_id));
 }
 
-/** The message_id of each quarantine line (read from the lines for jobs queued without them). */
+/**
+ * The message_id of each quarantine line, read from the lines for jobs queued without them; a
+ * line that is not JSON gets '' (kept, not deduplicated) and is left for ClickHouse to refuse.
+ */
 function quarantineIdsOf(data: IngestJobData): string[] {
   return data.quarantineIds ?? data.quarantine.map((line) => {
-    const id = (JSON.parse(line) as { message_id?: unknown }).message_id;
-    return typeof id === 'string' ? id : '';
+    try {
+      const id = (JSON.parse(line) as { message_id?: unknown }).message_id;
+      return typeof id === 'string' ? id : '';
+    } catch {
+      return '';
+    }
   });
 }
 
