@@ -22,6 +22,8 @@ export interface NormalizedEvent {
   previousId: string;
   /** Corrected for client clock skew: receivedAt − (sentAt − timestamp). */
   timestamp: number;
+  /** The client's own timestamp before that correction (null when it sent none). */
+  originalTimestamp?: number | null;
   sentAt: number | null;
   receivedAt: number;
   properties: JsonObject;
@@ -74,6 +76,8 @@ export interface EventRow {
   group_id: string;
   previous_id: string;
   timestamp: number;
+  /** The client's timestamp before clock-skew correction (migration 002). */
+  original_timestamp?: number | null;
   sent_at: number | null;
   received_at: number;
   properties: string;

@@ -51,6 +51,8 @@ export interface CoreDeps {
 export interface Core<P extends PlanShape> extends Balise<P> {
   /** Hand everything queued to a synchronous sender in chunks of at most `max` bytes (unload). */
   _unload(send: (body: string) => boolean, max: number): void;
+  /** Give up on everything still queued: counted in stats().dropped and reported to onDrop. */
+  _end(why: DropReason): void;
 }
 
 const Q = 'q', AID = 'aid', UID = 'uid';
@@ -205,7 +207,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
       ...f,
       userId: (c && c.userId) || uid,
       anonymousId: (c && c.anonymousId) || anon,
-      messageId: uuid(),
+      messageId: (c && c.messageId) || uuid(),
       timestamp: new Date(c && c.timestamp != null ? c.timestamp : now).toISOString(),
       context: c && c.context ? { ...auto, ...c.context } : auto,
     } as WireEvent;
@@ -254,8 +256,8 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
       if (u) put(UID, (uid = u));
       add('identify', { traits: obj('traits', t) }, c);
     }),
-    page: view('page'),
-    screen: view('screen'),
+    page: view('page') as Core<P>['page'],
+    screen: view('screen') as Core<P>['screen'],
     group: safe((g: string, t?: Record<string, unknown>, c?: CallOptions) =>
       add('group', { groupId: str('groupId', g), traits: obj('traits', t) }, c),
     ),
@@ -288,6 +290,12 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
       }
     }),
     stats: (): Stats => ({ queued: q.length + (fl ? fl.length : 0), ...st }),
+    _end: (why) => {
+      drop(fl ? fl.concat(q) : q, why);
+      q = [];
+      fl = null;
+      save();
+    },
     _unload: (f, max) => {
       if (!can()) return;
       try {

@@ -20,6 +20,12 @@ export interface CompiledPlanJson {
   traits?: { properties?: Schema; required?: string[] };
 }
 
+/** What `balise plan build` writes to tracking-plan/build/plan-<version>.json. */
+export interface BuiltPlanFile {
+  format: string;
+  plan: CompiledPlanJson;
+}
+
 export interface DevValidatorOptions {
   /** Where warnings go (default console.warn). */
   warn?: (message: string) => void;
@@ -27,15 +33,21 @@ export interface DevValidatorOptions {
   unplanned?: boolean;
 }
 
-export function createDevValidator(plan: CompiledPlanJson, options: DevValidatorOptions = {}): (event: WireEvent) => void {
+/**
+ * Accepts the file `balise plan build` writes (`{ format, plan }`, import it as JSON) as well as
+ * the plan inside it or a name → schema map.
+ */
+export function createDevValidator(input: CompiledPlanJson | BuiltPlanFile, options: DevValidatorOptions = {}): (event: WireEvent) => void {
+  const plan: CompiledPlanJson = 'format' in input && typeof input.plan === 'object' && input.plan !== null ? input.plan : (input as CompiledPlanJson);
   const warn = options.warn ?? ((m: string) => console.warn('[balise dev]', m));
   const ajv = new Ajv({ allErrors: true, strict: false });
   addFormats.default(ajv);
+  // Keyed by kind and name (a page and a track event may share a name); a name → schema map applies to every kind.
   const byName = new Map<string, ValidateFunction>();
   const list = Array.isArray(plan.events)
-    ? plan.events.map((e) => [e.name, { type: 'object', properties: e.properties ?? {}, required: e.required ?? [] }] as const)
-    : Object.entries(plan.events);
-  for (const [name, schema] of list) byName.set(name, ajv.compile(schema));
+    ? plan.events.map((e) => [`${e.kind ?? 'track'}:${e.name}`, { type: 'object', properties: e.properties ?? {}, required: e.required ?? [] }] as const)
+    : Object.entries(plan.events).map(([name, schema]) => [`*:${name}`, schema] as const);
+  for (const [key, schema] of list) byName.set(key, ajv.compile(schema));
   const traits = plan.traits ? ajv.compile({ type: 'object', properties: plan.traits.properties ?? {}, required: [] }) : null;
   const where = plan.version ? ` (plan ${plan.version})` : '';
 
@@ -47,7 +59,8 @@ export function createDevValidator(plan: CompiledPlanJson, options: DevValidator
       (fn = traits), (label = 'identify traits'), (data = event.traits ?? {});
     } else if (event.type === 'track' || event.type === 'page' || event.type === 'screen') {
       label = `${event.type} "${event.event ?? event.name ?? ''}"`;
-      fn = byName.get(event.event ?? event.name ?? '');
+      const name = event.event ?? event.name ?? '';
+      fn = byName.get(`${event.type}:${name}`) ?? byName.get(`*:${name}`);
       data = event.properties ?? {};
       if (!fn) {
         if (event.type === 'track' && options.unplanned !== false) warn(`${label} is not in the tracking plan${where}`);

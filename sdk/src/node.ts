@@ -3,7 +3,7 @@
  * onDrop), HTTP(S) through the global fetch with Basic auth, and a flush on shutdown.
  */
 import { backoff, createCore } from './core.ts';
-import type { Balise, CoreOptions, PlanShape, Transport, UntypedPlan } from './types.ts';
+import type { Balise, CoreOptions, PlanShape, Stats, Transport, UntypedPlan } from './types.ts';
 
 export type * from './types.ts';
 export { VERSION, backoff, LIMITS } from './core.ts';
@@ -14,8 +14,14 @@ export interface NodeOptions extends CoreOptions {
 }
 
 export interface NodeBalise<P extends PlanShape = UntypedPlan> extends Balise<P> {
-  /** Flush (waiting out retries up to `timeoutMs`, default 10 s), then stop. Never rejects. */
-  close(timeoutMs?: number): Promise<void>;
+  /**
+   * Flush (waiting out retries up to `timeoutMs`, default 10 s), then stop. Never rejects.
+   * What could not be sent by then is given up loudly: handed to `onDrop` with reason
+   * `undelivered` (or, without `onDrop`, named in a console warning) and counted in the resolved
+   * stats' `dropped`. The process stays alive while close() waits, so `await sdk.close()` at the
+   * top level of a module never ends in Node's exit code 13 (unsettled top-level await).
+   */
+  close(timeoutMs?: number): Promise<Stats>;
 }
 
 export const fetchTransport: Transport = async (r) => {
@@ -39,7 +45,10 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
     setTimeout: (f: () => void, ms: number) => setTimeout(f, ms).unref(),
     clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout),
   };
-  const core = createCore<P>(o, {
+  // Without onDrop, events given up are still named on the console: never lost silently.
+  const onDrop: CoreOptions['onDrop'] =
+    o.onDrop || ((events, reason) => reason === 'undelivered' && console.warn(`[balise] ${events.length} event(s) could not be delivered to ${o.host || 'http://localhost:3000'}; messageIds: ${events.map((e) => e.messageId).join(', ')}`));
+  const core = createCore<P>({ ...o, onDrop }, {
     _transport: o.transport || fetchTransport,
     _clock: clock,
     _flushAt: o.flushAt || 100,
@@ -47,13 +56,18 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
     _maxQueueSize: o.maxQueueSize || 10_000,
     _host: o.host || 'http://localhost:3000',
   });
-  /** Send until empty or `ms` have passed, sleeping with backoff between failed attempts. */
-  const drain = async (ms: number) => {
+  /**
+   * Send until empty or `ms` have passed, sleeping with backoff between failed attempts. `hold`
+   * sleeps on a ref'd timer: the awaiting caller (close) keeps the process alive until it is done.
+   */
+  const drain = async (ms: number, hold = false) => {
     const end = clock.now() + ms;
+    const sleep = (wait: number) =>
+      new Promise<void>((r) => (hold && !o.clock ? setTimeout(r, wait) : clock.setTimeout(r, wait)));
     for (let i = 0; core.stats().queued && clock.now() < end; i++) {
       await core.flush();
       const wait = Math.min(end - clock.now(), backoff(i, o.random || Math.random, o.retryBaseMs || 1000, o.retryMaxMs || 60_000));
-      if (core.stats().queued && wait > 0) await new Promise<void>((r) => clock.setTimeout(r, wait));
+      if (core.stats().queued && wait > 0) await sleep(wait);
     }
   };
   let exiting = false;
@@ -66,18 +80,24 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
       if (!core.stats().queued) exiting = false;
     });
   };
-  if (o.flushOnExit !== false) process.on('beforeExit', onExit);
+  // The process is ending with events still queued (the ingest unreachable): give them up loudly.
+  const onEnd = () => {
+    if (core.stats().queued) core._end('undelivered');
+  };
+  if (o.flushOnExit !== false) process.on('beforeExit', onExit).on('exit', onEnd);
   return {
     ...core,
     close: async (timeoutMs = 10_000) => {
-      process.off('beforeExit', onExit);
+      process.off('beforeExit', onExit).off('exit', onEnd);
       try {
-        await drain(timeoutMs);
+        await drain(timeoutMs, true);
       } catch {
         /* never rejects */
       }
-      // Nothing more is accepted; stats().queued before close tells what could not be delivered.
+      core._end('undelivered');
+      // Nothing more is accepted.
       core.setConsent('denied');
+      return core.stats();
     },
   };
 }

@@ -9,6 +9,10 @@
 export interface PlanShape {
   events: object;
   traits: object;
+  /** page(name, properties); absent (or no page planned): any page. */
+  pages?: object;
+  /** screen(name, properties); absent (or no screen planned): any screen. */
+  screens?: object;
 }
 
 /** The default plan: any event name, any properties. */
@@ -16,6 +20,17 @@ export interface UntypedPlan {
   events: Record<string, Record<string, unknown>>;
   traits: Record<string, unknown>;
 }
+
+type AnyViews = Record<string, Record<string, unknown>>;
+/** The planned pages (or screens) of P; any name when the plan lists none. */
+export type Views<M> = [M] extends [object] ? ([keyof M] extends [never] ? AnyViews : M) : AnyViews;
+export type ViewName<M> = Extract<keyof Views<M>, string>;
+export type ViewProps<M, N> = N extends keyof Views<M> ? Views<M>[N] : never;
+
+/** page()/screen(): typed by name like track() when the plan lists them; nameless only when it does not. */
+export type ViewCall<M> = string extends ViewName<M>
+  ? (name?: string | null, properties?: Record<string, unknown>, options?: CallOptions) => void
+  : <N extends ViewName<M>>(name: N, ...args: TrackArgs<{ events: Views<M>; traits: object }, N>) => void;
 
 export type EventName<P extends PlanShape> = Extract<keyof P['events'], string>;
 export type EventProps<P extends PlanShape, E> = E extends keyof P['events'] ? P['events'][E] : never;
@@ -28,7 +43,8 @@ export type TrackArgs<P extends PlanShape, E> =
 
 export type Consent = 'pending' | 'granted' | 'denied';
 export type EventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';
-export type DropReason = 'queue_full' | 'too_large' | 'unserializable';
+/** Why events were given up: `undelivered` is what Node's close() could not send in time. */
+export type DropReason = 'queue_full' | 'too_large' | 'unserializable' | 'undelivered';
 
 /** Per-call overrides; on a server these carry the user the event is about. */
 export interface CallOptions {
@@ -36,6 +52,11 @@ export interface CallOptions {
   anonymousId?: string;
   /** When the event happened (defaults to now). */
   timestamp?: Date | string | number;
+  /**
+   * The event's id (defaults to a random UUID). Give a deterministic one when the same event may
+   * be sent twice (a job re-run, an import): the ingest stores it once.
+   */
+  messageId?: string;
   /** Merged over the automatic context. */
   context?: Record<string, unknown>;
 }
@@ -95,7 +116,7 @@ export interface Stats {
   queued: number;
   /** Events acknowledged with a 2xx (or handed to sendBeacon). */
   sent: number;
-  /** Events dropped by the SDK (queue full, too large, unserializable). */
+  /** Events dropped by the SDK (queue full, too large, unserializable, undelivered at close). */
   dropped: number;
   /** Events the server refused with a 4xx other than 429 (not retried). */
   rejected: number;
@@ -142,8 +163,8 @@ export interface Limits {
 export interface Balise<P extends PlanShape = UntypedPlan> {
   track<E extends EventName<P>>(event: E, ...args: TrackArgs<P, E>): void;
   identify(userId?: string | null, traits?: Partial<P['traits']>, options?: CallOptions): void;
-  page(name?: string | null, properties?: Record<string, unknown>, options?: CallOptions): void;
-  screen(name?: string | null, properties?: Record<string, unknown>, options?: CallOptions): void;
+  page: ViewCall<P extends { pages: infer M } ? M : undefined>;
+  screen: ViewCall<P extends { screens: infer M } ? M : undefined>;
   group(groupId: string, traits?: Record<string, unknown>, options?: CallOptions): void;
   alias(userId: string, previousId?: string, options?: CallOptions): void;
   /** Forget the user: new anonymousId, no userId, new session. */

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createDevValidator } from '../src/dev.ts';
+import { createDevValidator, type BuiltPlanFile } from '../src/dev.ts';
 import { createBalise, type NodeBalise } from '../src/node.ts';
 import { scriptedTransport } from './helpers.ts';
 
@@ -42,5 +44,26 @@ describe.each([
     });
     expect(warnings[0]).toMatch(/budget/);
     expect(warnings[1]).toMatch(/"mision_created" is not in the tracking plan/);
+  });
+});
+
+describe('dev validator from what `balise plan build` writes', () => {
+  // The committed build artifact of the example plan: { format: 'balise-plan@1', plan: {...} }.
+  const built = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../tracking-plan/build/plan-2.0.0.json'), 'utf8')) as BuiltPlanFile;
+
+  it('accepts the { format, plan } file as written, checking track events and planned pages', () => {
+    expect(built.format).toMatch(/^balise-plan@/);
+    const warnings: string[] = [];
+    const validate = createDevValidator(built, { warn: (m) => warnings.push(m) });
+    const t = scriptedTransport();
+    const sdk = createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, devValidator: validate });
+    sdk.track('mission_rated', { mission_id: 'msn_1', rater_side: 'company', rating: 5 });
+    sdk.page('mission_detail', { mission_id: 'msn_1' });
+    expect(warnings).toEqual([]);
+    sdk.track('mission_rated', { mission_id: 'msn_1', rater_side: 'company', rating: 9 });
+    sdk.page('mission_detail', {});
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/track "mission_rated" \(plan 2\.0\.0\): rating must be <= 5/);
+    expect(warnings[1]).toMatch(/page "mission_detail" \(plan 2\.0\.0\).*mission_id/);
   });
 });

@@ -2,7 +2,7 @@
  * The typing contract with `balise plan codegen`: with the generated BalisePlan, a wrong event
  * name or property must not compile; without it, anything goes. Checked with the real compiler.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import ts from 'typescript';
@@ -94,5 +94,88 @@ b.track('whatever');
 b.track('anything_else', { a: 1, nested: { b: [1, 2] } });
 b.identify('u', { any: 'trait' });`),
     ).toEqual([]);
+  });
+});
+
+describe('page() and screen() typed from the plan like track()', () => {
+  // The real output of `balise plan codegen` for the example plan: two pages, no screen.
+  const generated = resolve(import.meta.dirname, '../../tracking-plan/generated/balise-plan.ts');
+  const withGenerated = (body: string) =>
+    compile(`import type { BalisePlan as Generated } from ${JSON.stringify(generated)};\nconst g = createBalise<Generated>({ writeKey: 'k' });\n${body}`);
+
+  it('accepts planned pages with their properties, and any screen when none is planned', () => {
+    expect(
+      withGenerated(`g.page('mission_detail', { mission_id: 'msn_1' });
+g.page('mission_list');
+g.page('mission_list', { remote: 'hybrid', results_count: 3 }, { userId: 'fr_1', messageId: 'pv-1' });
+g.screen('anything', { a: 1 });
+g.screen();`),
+    ).toEqual([]);
+  });
+
+  it.each([
+    ['an unplanned page name', `g.page('mision_detail', { mission_id: 'msn_1' });`],
+    ['a missing required page property', `g.page('mission_detail', {});`],
+    ['omitted properties when some are required', `g.page('mission_detail');`],
+    ['a page property outside its enum', `g.page('mission_list', { remote: 'mars' });`],
+    ['a nameless page when the plan lists pages', `g.page();`],
+  ])('rejects %s', (_, call) => {
+    expect(withGenerated(call).length).toBeGreaterThan(0);
+  });
+
+  it('untyped, page() takes any name or none', () => {
+    expect(compile(`void PLAN_VERSION; const x: BalisePlan | null = null; void x;
+const b = createBalise({ writeKey: 'k' });
+b.page();
+b.page(null, { path: '/' });
+b.page('Home', { anything: 1 });`)).toEqual([]);
+  });
+});
+
+describe('a strict TypeScript consumer of the built package', () => {
+  // As installed from npm: node_modules/@balise/sdk → sdk/, with its built dist/types/*.d.ts.
+  const consumer = mkdtempSync(join(tmpdir(), 'balise-sdk-consumer-'));
+  afterAll(() => rmSync(consumer, { recursive: true, force: true }));
+
+  it.each([
+    ['NodeNext', { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext }],
+    ['bundler', { module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler }],
+  ])('compiles under %s resolution (no TS5097), with the plan types enforced', async (_, resolution) => {
+    const { buildDeclarations } = await import('../build.mjs');
+    await buildDeclarations();
+    mkdirSync(join(consumer, 'node_modules/@balise'), { recursive: true });
+    if (!existsSync(join(consumer, 'node_modules/@balise/sdk'))) symlinkSync(resolve(import.meta.dirname, '..'), join(consumer, 'node_modules/@balise/sdk'), 'dir');
+    writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+    writeFileSync(join(consumer, 'plan.ts'), plan);
+    const file = join(consumer, `app-${_}.ts`);
+    writeFileSync(
+      file,
+      `import { createBalise, type NodeBalise, type Stats } from '@balise/sdk';
+import { createBalise as createBrowser } from '@balise/sdk/browser';
+import { createDevValidator } from '@balise/sdk/dev';
+import type { BalisePlan } from './plan.js';
+const b: NodeBalise<BalisePlan> = createBalise<BalisePlan>({ writeKey: 'k', devValidator: createDevValidator({ events: {} }), onDrop: (events, reason) => console.log(events.length, reason) });
+b.track('mission_created', { mission_id: 'm1', budget: 3 }, { messageId: 'job-42' });
+const stats: Promise<Stats> = b.close();
+void stats;
+createBrowser<BalisePlan>({ writeKey: 'k' }).track('signed_up');
+// @ts-expect-error a misspelt event must not compile through the package either
+b.track('mission_creatd', { mission_id: 'm1', budget: 3 });
+`,
+    );
+    const program = ts.createProgram([file], {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      ...resolution,
+      skipLibCheck: false,
+      lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+      types: [],
+    });
+    const problems = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ''} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    expect(problems).toEqual([]);
+    // The declarations are what resolved, not the .ts sources.
+    expect(program.getSourceFiles().map((f) => f.fileName).filter((f) => f.includes('/sdk/'))).toEqual(expect.arrayContaining([expect.stringMatching(/sdk\/dist\/types\/node\.d\.ts$/)]));
+    expect(program.getSourceFiles().some((f) => /sdk\/src\//.test(f.fileName))).toBe(false);
   });
 });

@@ -23,7 +23,7 @@ export async function replayQuarantineAction(opts: { event?: string; since?: str
   if (opts.event) body.event = opts.event;
   if (since !== undefined) body.since = since;
   const result = await callApi<ReplayQuarantineResult>('POST', '/api/admin/replay/quarantine', body, baseUrl);
-  console.log(`examined ${result.examined}, moved ${result.moved} into events, still invalid ${result.stillInvalid}`);
+  console.log(`examined ${result.examined}, moved ${result.moved} into events, still invalid ${result.stillInvalid}, already stored (resent by the client) ${result.alreadyStored ?? 0}`);
   return result;
 }
 

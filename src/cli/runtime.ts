@@ -5,6 +5,7 @@ import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
 import { resolveAdminToken, resolveWriteKeys } from '../config/secrets.ts';
 import { createApp } from '../ingest/app.ts';
+import { createSdkAssetRouter, ensureSdkBuilt } from '../ingest/sdk-asset.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
@@ -164,10 +165,12 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         })
       : () => undefined;
 
+    // One messageId window for live ingest and quarantine replay: a replayed event resent later is a duplicate.
+    const deduper = createDeduper(dedupeConnection, config.worker.dedupeWindowSeconds, queueKeys.dedupePrefix);
     let worker: IngestWorker | undefined;
     if (roles.worker) {
       if (!warehouse) throw new Error('the worker needs the engine');
-      const inserter = createBatchInserter(warehouse, createDeduper(dedupeConnection, config.worker.dedupeWindowSeconds, queueKeys.dedupePrefix), { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs }, metrics, logger);
+      const inserter = createBatchInserter(warehouse, deduper, { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs }, metrics, logger);
       worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs, keys: queueKeys, failures }, logger);
     }
 
@@ -193,11 +196,11 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         lastWrite = { at: Date.now(), ok };
         return ok;
       };
-      await ensureDashboardBuilt();
+      await Promise.all([ensureDashboardBuilt(), ensureSdkBuilt()]);
       const readRouter = warehouse
-        ? createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger })
+        ? createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger, deduper })
         : createEngineProxyRouter({ dataDir: config.dataDir, logger });
-      const routers: Router[] = [readRouter, createDashboardRouter({ adminToken })];
+      const routers: Router[] = [createSdkAssetRouter(), readRouter, createDashboardRouter({ adminToken })];
       const readyKey = `balise:ready:${process.pid}`;
       app = createApp({
         limits: config.ingest,

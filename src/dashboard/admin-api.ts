@@ -4,6 +4,7 @@ import type { Queue } from 'bullmq';
 import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { Deduper } from '../queue/dedupe.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
 import { replayDeadLetter } from '../queue/producer.ts';
 import type { PlanValidator } from '../types.ts';
@@ -24,6 +25,8 @@ export interface AdminDependencies {
   validator: () => PlanValidator;
   reloadPlan: () => Promise<PlanValidator>;
   logger: Logger;
+  /** The live ingest's messageId window, shared with quarantine replay. */
+  deduper?: Deduper;
 }
 
 const DAY_MS = 86_400_000;
@@ -161,7 +164,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       const body = (req.body ?? {}) as { event?: unknown; since?: unknown };
       const since = typeof body.since === 'number' ? body.since : sinceParam(body.since);
       const validator = await reload();
-      res.json(await replayQuarantine(deps.warehouse, validator, { event: stringParam(body.event), since }));
+      res.json(await replayQuarantine(deps.warehouse, validator, { event: stringParam(body.event), since, deduper: deps.deduper }));
     }),
   );
   router.post(

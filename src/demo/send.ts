@@ -23,7 +23,8 @@ export interface SendOptions {
 function dispatch(balise: NodeBalise, call: DemoCall): void {
   // Server-side calls carry their user explicitly; a stable per-user anonymous id keeps the SDK
   // from stamping its own process-wide one on every event.
-  const options = { userId: call.userId, anonymousId: call.anonymousId ?? `srv-${call.userId ?? 'unknown'}`, timestamp: call.timestamp };
+  // The generator's deterministic messageId: running the demo twice stores each event once.
+  const options = { userId: call.userId, anonymousId: call.anonymousId ?? `srv-${call.userId ?? 'unknown'}`, timestamp: call.timestamp, messageId: call.messageId };
   if (call.type === 'track') balise.track(call.event, call.properties ?? {}, options);
   else if (call.type === 'page') balise.page(call.event, call.properties ?? {}, options);
   else {

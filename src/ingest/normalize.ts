@@ -40,6 +40,8 @@ const MAX_EVENT_NAME_LENGTH = 200;
 const EARLIEST_TIMESTAMP = Date.UTC(2000, 0, 1);
 /** After clock-skew correction a timestamp can only be in the future by this much. */
 const MAX_FUTURE_MS = 24 * 3600 * 1000;
+const STORABLE_MIN = Date.UTC(1900, 0, 1);
+const STORABLE_MAX = Date.UTC(2299, 11, 31);
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function reject(code: EventRejection['code'], message: string): NormalizeResult {
@@ -75,12 +77,43 @@ export function truncateDepth(value: unknown, maxDepth = MAX_DEPTH, depth = 0): 
   return copy;
 }
 
-/** ISO-8601 strings (Segment's format) or epoch milliseconds. */
+/**
+ * ISO 8601 date-times, as every Segment/RudderStack SDK writes them: `2026-12-01T10:00:00.000Z`,
+ * with an offset (`+01:00`, `+0100`, `+01`), 1 to 9 fractional digits (Python and Go send micro-
+ * and nanoseconds), a space instead of `T` (RFC 3339 allows it). A date-time without a zone is
+ * read as UTC, never as the server's local time. Dates alone, week dates, and anything
+ * `Date.parse` would guess at ("12", "Dec 1 2026") are refused.
+ */
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/** Epoch ms of a strict ISO 8601 date-time, or undefined (out-of-range fields included). */
+export function parseIsoDateTime(text: string): number | undefined {
+  const m = ISO_DATE_TIME.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
+  const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const local = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  // Date.UTC rolls 2026-02-30 over into March: refuse a day the month does not have.
+  if (new Date(local).getUTCDate() !== d) return undefined;
+  const zone = m[8];
+  if (!zone || zone === 'Z' || zone === 'z') return local;
+  const oh = Number(zone.slice(1, 3));
+  const om = Number(zone.replace(':', '').slice(3, 5) || '0');
+  if (oh > 23 || om > 59) return undefined;
+  return local - (zone[0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
+}
+
+/** ISO 8601 date-time strings (Segment's format) or epoch milliseconds; nothing else. */
 export function parseTime(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value !== 'string' || value.length > 64) return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : ms;
+  return parseIsoDateTime(value.trim());
+}
+
+/** DateTime64(3) holds 1900-01-01 … 2299-12-31: a device clock outside that is not kept. */
+function storableTime(ms: number | undefined): number | null {
+  return ms === undefined || ms < STORABLE_MIN || ms > STORABLE_MAX ? null : Math.round(ms);
 }
 
 function optionalId(raw: Record<string, unknown>, field: string): string | EventRejection {
@@ -156,10 +189,10 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
 
   const rawTimestamp = raw.timestamp ?? raw.originalTimestamp;
   const clientTimestamp = rawTimestamp === undefined ? undefined : parseTime(rawTimestamp);
-  if (rawTimestamp !== undefined && clientTimestamp === undefined) return reject('invalid_timestamp', 'timestamp must be an ISO-8601 string or epoch milliseconds');
+  if (rawTimestamp !== undefined && clientTimestamp === undefined) return reject('invalid_timestamp', `timestamp ${JSON.stringify(rawTimestamp)?.slice(0, 80)} is not an ISO 8601 date-time (e.g. 2026-12-01T10:00:00.000Z) or epoch milliseconds`);
   const rawSentAt = raw.sentAt ?? ctx.batchSentAt;
   const sentAt = rawSentAt === undefined || rawSentAt === null ? null : parseTime(rawSentAt) ?? null;
-  if (rawSentAt !== undefined && rawSentAt !== null && sentAt === null) return reject('invalid_timestamp', 'sentAt must be an ISO-8601 string or epoch milliseconds');
+  if (rawSentAt !== undefined && rawSentAt !== null && sentAt === null) return reject('invalid_timestamp', `sentAt ${JSON.stringify(rawSentAt)?.slice(0, 80)} is not an ISO 8601 date-time (e.g. 2026-12-01T10:00:00.000Z) or epoch milliseconds`);
 
   // Clock-skew correction: the device clock may be wrong, but (sentAt − timestamp) is a
   // duration measured on that same clock, so it is trustworthy relative to our receivedAt.
@@ -183,6 +216,7 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
       groupId: ids.groupId,
       previousId: ids.previousId,
       timestamp: Math.round(timestamp),
+      originalTimestamp: storableTime(clientTimestamp),
       sentAt: sentAt === null ? null : Math.round(sentAt),
       receivedAt: ctx.receivedAt,
       properties,

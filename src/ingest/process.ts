@@ -35,7 +35,8 @@ function byteLength(text: string): number {
  * `events` row (valid, warned, unplanned) or a `quarantine` row (plan violation or malformed).
  */
 export function processEvents(rawEvents: unknown[], validator: PlanValidator, options: ProcessOptions): ProcessedRequest {
-  const job: IngestJobData = { events: [], ids: [], quarantine: [], receivedAt: options.receivedAt };
+  const quarantineIds: string[] = [];
+  const job: IngestJobData = { events: [], ids: [], quarantine: [], quarantineIds, receivedAt: options.receivedAt };
   const outcomes: EventOutcome[] = [];
   const violationLabels: ProcessedRequest['violationLabels'] = [];
   const batchContext = isPlainObject(options.batchContext) ? (options.batchContext as JsonObject) : undefined;
@@ -52,6 +53,7 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
       const rawText = JSON.stringify(normalized.rejection.code === 'too_deep' ? truncateDepth(raw) : raw) ?? 'null';
       const row = toMalformedRow(raw, normalized.rejection, options.receivedAt, options.source, rawText);
       job.quarantine.push(JSON.stringify(row));
+      quarantineIds.push(row.message_id);
       outcomes.push({ index, messageId: row.message_id, status: 'quarantined', code: normalized.rejection.code, violations: [{ path: '', rule: normalized.rejection.code, message: normalized.rejection.message }] });
       violationLabels.push({ event: '(malformed)', version: '', rule: normalized.rejection.code });
       return;
@@ -63,13 +65,16 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
     }
     if (verdict.status === 'quarantined') {
       job.quarantine.push(JSON.stringify(toQuarantineRow(event, verdict)));
+      quarantineIds.push(event.messageId);
       outcomes.push({ index, messageId: event.messageId, status: 'quarantined', code: 'plan_violation', violations: verdict.violations });
       return;
     }
     const line = JSON.stringify(toEventRow(event, verdict));
     if (byteLength(line) > options.maxEventBytes) {
       const rejection = { code: 'event_too_large' as const, message: `event is larger than ${options.maxEventBytes} bytes` };
-      job.quarantine.push(JSON.stringify(toMalformedRow(raw, rejection, options.receivedAt, options.source, JSON.stringify(raw))));
+      const row = toMalformedRow(raw, rejection, options.receivedAt, options.source, JSON.stringify(raw));
+      job.quarantine.push(JSON.stringify(row));
+      quarantineIds.push(row.message_id);
       outcomes.push({ index, messageId: event.messageId, status: 'quarantined', code: rejection.code, violations: [{ path: '', rule: rejection.code, message: rejection.message }] });
       return;
     }

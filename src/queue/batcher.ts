@@ -4,7 +4,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { insertJsonChunks, insertJsonLines, jsonLinesBytes } from '../warehouse/insert.ts';
 import { queryRows } from '../warehouse/query.ts';
-import type { Deduper } from './dedupe.ts';
+import type { DedupeTable, Deduper } from './dedupe.ts';
 import type { IngestJobData } from './jobs.ts';
 
 interface Pending {
@@ -27,11 +27,47 @@ export interface BatchInserter {
   flush(): Promise<void>;
 }
 
-/** Which of `ids` are already in `events`: asked only for ids whose earlier claim never committed. */
-async function storedIds(warehouse: Warehouse, ids: string[]): Promise<Set<string>> {
+/** Which of `ids` are already in `table`: asked only for ids whose earlier claim never committed. */
+export async function storedIds(warehouse: Warehouse, ids: string[], table: DedupeTable = 'events'): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = await queryRows<{ message_id: string }>(warehouse, 'SELECT DISTINCT message_id FROM events WHERE message_id IN {ids:Array(String)}', { ids });
+  const rows = await queryRows<{ message_id: string }>(warehouse, `SELECT DISTINCT message_id FROM ${table} WHERE message_id IN {ids:Array(String)}`, { ids });
   return new Set(rows.map((r) => r.message_id));
+}
+
+/**
+ * The message_id of each quarantine line, read from the lines for jobs queued without them; a
+ * line that is not JSON gets '' (kept, not deduplicated) and is left for ClickHouse to refuse.
+ */
+function quarantineIdsOf(data: IngestJobData): string[] {
+  return data.quarantineIds ?? data.quarantine.map((line) => {
+    try {
+      const id = (JSON.parse(line) as { message_id?: unknown }).message_id;
+      return typeof id === 'string' ? id : '';
+    } catch {
+      return '';
+    }
+  });
+}
+
+/**
+ * A resent event the plan rejects is one quarantine row, not two: quarantine rows are claimed
+ * like events (in their own key space). Rows without a messageId cannot be matched and are kept.
+ */
+async function keptQuarantine(warehouse: Warehouse, deduper: Deduper, batchId: string, batch: Pending[]): Promise<string[]> {
+  const lines = batch.flatMap((p) => p.data.quarantine);
+  if (lines.length === 0) return lines;
+  const ids = batch.flatMap((p) => quarantineIdsOf(p.data));
+  const claimable = ids.filter((id) => id !== '');
+  // One status per claimable id, in order; a repeat inside the batch is a duplicate of the first.
+  const claims = await deduper.claim(batchId, claimable, 'quarantine');
+  const stored = await storedIds(warehouse, claimable.filter((_, i) => claims[i] === 'uncertain'), 'quarantine');
+  let c = 0;
+  return lines.filter((_, i) => {
+    const id = ids[i]!;
+    if (id === '') return true;
+    const claim = claims[c++];
+    return claim === 'new' || (claim === 'uncertain' && !stored.has(id));
+  });
 }
 
 /**
@@ -48,7 +84,6 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
   async function insertBatch(batch: Pending[]): Promise<void> {
     const batchId = randomBytes(9).toString('base64url');
     const ids = batch.flatMap((p) => p.data.ids);
-    const quarantine = batch.flatMap((p) => p.data.quarantine);
     const claims = await deduper.claim(batchId, ids);
     const uncertain = ids.filter((_, i) => claims[i] === 'uncertain');
     const alreadyStored = await storedIds(warehouse, uncertain);
@@ -64,7 +99,8 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
       kept += keep.length;
       offset += rows.length;
     }
-    const duplicates = ids.length - kept;
+    const quarantine = await keptQuarantine(warehouse, deduper, batchId, batch);
+    const duplicates = ids.length - kept + batch.reduce((n, p) => n + p.data.quarantine.length, 0) - quarantine.length;
     const started = process.hrtime.bigint();
     await insertJsonChunks(warehouse, 'events', chunks);
     await insertJsonLines(warehouse, 'quarantine', quarantine);

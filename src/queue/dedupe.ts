@@ -36,7 +36,14 @@ return out
 
 export type ClaimStatus = 'new' | 'duplicate' | 'uncertain';
 const STATUS: ClaimStatus[] = ['new', 'duplicate', 'uncertain'];
+/**
+ * Which table a claim is for. A quarantined event and the same event stored later in `events`
+ * (resent after the plan was fixed) are different rows, so each table has its own keys.
+ */
+export type DedupeTable = 'events' | 'quarantine';
 // Short keys and values: the window holds one key per event (~150 B of Redis memory each).
+// Quarantine keys differ before the first `:`, so no messageId can make the two collide.
+const TABLE_SUFFIX: Record<DedupeTable, string> = { events: ':', quarantine: 'q:' };
 /**
  * Scripts get their keys in slices: Redis runs one script at a time, and a 5,000-key script held
  * it for ~17 ms, delaying every request waiting to queue its job. 500 keys take ~1.5 ms.
@@ -44,18 +51,19 @@ const STATUS: ClaimStatus[] = ['new', 'duplicate', 'uncertain'];
 const SLICE = 500;
 
 export interface Deduper {
-  claim(batchId: string, ids: string[]): Promise<ClaimStatus[]>;
+  /** Claims `ids` for `batchId` (in `events` unless told otherwise); one status per id, same order. */
+  claim(batchId: string, ids: string[], table?: DedupeTable): Promise<ClaimStatus[]>;
   commit(batchId: string): Promise<void>;
 }
 
 export function createDeduper(redis: Redis, windowSeconds: number, prefix = DEFAULT_QUEUE_KEYS.dedupePrefix): Deduper {
-  const key = (messageId: string) => `${prefix}:${messageId}`;
   return {
-    async claim(batchId, ids) {
+    async claim(batchId, ids, table = 'events') {
       const statuses: ClaimStatus[] = [];
+      const keyPrefix = prefix + TABLE_SUFFIX[table];
       for (let i = 0; i < ids.length; i += SLICE) {
         const slice = ids.slice(i, i + SLICE);
-        const codes = (await redis.eval(CLAIM_SCRIPT, slice.length, ...slice.map(key), batchId, String(windowSeconds), prefix)) as number[];
+        const codes = (await redis.eval(CLAIM_SCRIPT, slice.length, ...slice.map((id) => keyPrefix + id), batchId, String(windowSeconds), prefix)) as number[];
         for (const code of codes) statuses.push(STATUS[code] ?? 'uncertain');
       }
       return statuses;

@@ -6,6 +6,11 @@ export interface IngestJobData {
   ids: string[];
   /** JSONEachRow lines for `quarantine`. */
   quarantine: string[];
+  /**
+   * message_id of each line in `quarantine`, same order ('' when the client sent none: never
+   * deduplicated). Absent in jobs queued before it existed: the worker reads the lines then.
+   */
+  quarantineIds?: string[];
   /** When the API received the request (epoch ms), for end-to-end lag. */
   receivedAt: number;
 }

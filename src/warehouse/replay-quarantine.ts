@@ -2,12 +2,16 @@
  * Re-validates quarantined events against the current plan and moves those that now pass into
  * `events`, exactly once: every moved message_id is recorded in `quarantine_replays`, and ids
  * already there or already in `events` are skipped (covers a crash between the two inserts).
+ * With a deduper, moved ids are claimed in the same window as live ingest: the client resending
+ * a replayed event later is a duplicate, and an event the client already resent is not moved.
  */
+import { randomBytes } from 'node:crypto';
+import { storedIds } from '../queue/batcher.ts';
+import type { Deduper } from '../queue/dedupe.ts';
 import { isPlainObject } from '../util/objects.ts';
 import type { EventRow, NormalizedEvent, PlanValidator } from '../types.ts';
 import type { Warehouse } from './client.ts';
 import { insertJsonLines } from './insert.ts';
-import { queryRows } from './query.ts';
 import { toEventRow } from './rows.ts';
 
 export interface ReplayQuarantineOptions {
@@ -17,6 +21,8 @@ export interface ReplayQuarantineOptions {
   since?: number;
   /** Rows read per page (default 5000). */
   batchSize?: number;
+  /** The live ingest's messageId window (the worker's); without it only ClickHouse is checked. */
+  deduper?: Deduper;
 }
 
 export interface ReplayQuarantineResult {
@@ -26,6 +32,8 @@ export interface ReplayQuarantineResult {
   moved: number;
   /** Still invalid under the current plan (or unreadable); left in quarantine. */
   stillInvalid: number;
+  /** Valid now, but already stored in `events` by live ingest (the client resent it): not moved again. */
+  alreadyStored: number;
 }
 
 interface Candidate {
@@ -51,6 +59,14 @@ function parseRaw(raw: string): NormalizedEvent | undefined {
   }
 }
 
+/** The rows whose messageId live ingest has not stored, claimed so that it will not store them either. */
+async function claimForEvents(warehouse: Warehouse, deduper: Deduper, batchId: string, rows: EventRow[]): Promise<EventRow[]> {
+  const claims = await deduper.claim(batchId, rows.map((r) => r.message_id), 'events');
+  const uncertain = rows.filter((_, i) => claims[i] === 'uncertain').map((r) => r.message_id);
+  const stored = await storedIds(warehouse, uncertain, 'events');
+  return rows.filter((r, i) => claims[i] === 'new' || (claims[i] === 'uncertain' && !stored.has(r.message_id)));
+}
+
 export async function replayQuarantine(warehouse: Warehouse, validator: PlanValidator, opts: ReplayQuarantineOptions = {}): Promise<ReplayQuarantineResult> {
   const batchSize = opts.batchSize ?? 5000;
   const filters = [
@@ -65,7 +81,7 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
   if (opts.since !== undefined) filters.push('received_at >= fromUnixTimestamp64Milli({since:Int64}, \'UTC\')');
   const query = `SELECT message_id, toString(toUnixTimestamp64Milli(received_at)) AS received_ms, raw FROM quarantine WHERE ${filters.join(' AND ')} ORDER BY received_at, message_id LIMIT {limit:UInt32}`;
 
-  const result: ReplayQuarantineResult = { examined: 0, moved: 0, stillInvalid: 0 };
+  const result: ReplayQuarantineResult = { examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0 };
   const seen = new Set<string>();
   let cursor = { ms: '-1', id: '' };
   for (;;) {
@@ -77,7 +93,7 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
     const last = rows[rows.length - 1]!;
     cursor = { ms: last.received_ms, id: last.message_id };
 
-    const moved: EventRow[] = [];
+    let moved: EventRow[] = [];
     for (const row of rows) {
       // The same event may have been quarantined twice (client retry): examine it once.
       if (seen.has(row.message_id)) continue;
@@ -91,10 +107,18 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
       }
       moved.push(toEventRow(event, verdict));
     }
+    const batchId = randomBytes(9).toString('base64url');
+    if (moved.length > 0 && opts.deduper) {
+      const valid = moved.length;
+      moved = await claimForEvents(warehouse, opts.deduper, batchId, moved);
+      result.alreadyStored += valid - moved.length;
+    }
     if (moved.length > 0) {
       await insertJsonLines(warehouse, 'events', moved.map((r) => JSON.stringify(r)));
       const now = Date.now();
       await insertJsonLines(warehouse, 'quarantine_replays', moved.map((r) => JSON.stringify({ message_id: r.message_id, replayed_at: now, plan_version: r.plan_version })));
+      // Committed only once stored: a crash before leaves the claims "uncertain", checked against ClickHouse.
+      await opts.deduper?.commit(batchId);
       result.moved += moved.length;
     }
     if (rows.length < batchSize) break;

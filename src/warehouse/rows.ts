@@ -25,6 +25,7 @@ export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventR
     group_id: event.groupId,
     previous_id: event.previousId,
     timestamp: event.timestamp,
+    original_timestamp: event.originalTimestamp ?? null,
     sent_at: event.sentAt,
     received_at: event.receivedAt,
     properties: JSON.stringify(event.properties),

@@ -30,4 +30,31 @@ describe('the demo marketplace, end to end', () => {
     expect(truth.completedMission / truth.entered).toBeGreaterThan(0);
     expect(truth.completedMission / truth.entered).toBeLessThan(0.3);
   });
+
+  it("run twice, it counts once: the SDK sends the generator's deterministic messageIds", async () => {
+    const { events, truth } = generateMarketplace({ seed: 11, freelancers: 60 });
+    const ids = events.map((e) => e.messageId);
+    const stored = async () => Number((await stack.query<{ n: string }>('SELECT count() AS n FROM events WHERE message_id IN {ids:Array(String)}', { ids }))[0]!.n);
+    const duplicatesDropped = async () => {
+      const text = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+      return Number(/^balise_duplicates_dropped_total (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const first = await sendDemoCalls(events, { host: stack.baseUrl, writeKey: stack.writeKey });
+    expect(first).toMatchObject({ sent: events.length, dropped: 0 });
+    const deadline = Date.now() + 60_000;
+    while ((await stored()) < events.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await stored()).toBe(events.length);
+
+    const droppedBefore = await duplicatesDropped();
+    const second = await sendDemoCalls(events, { host: stack.baseUrl, writeKey: stack.writeKey });
+    expect(second).toMatchObject({ sent: events.length, dropped: 0 });
+    // Every event of the second run reaches the worker and is recognised as already stored.
+    while ((await duplicatesDropped()) - droppedBefore < events.length && Date.now() < deadline + 60_000) await new Promise((r) => setTimeout(r, 100));
+    expect((await duplicatesDropped()) - droppedBefore).toBe(events.length);
+    expect(await stored()).toBe(events.length);
+    // The messageIds are the generator's, so `balise demo` can be re-run without doubling the KPIs.
+    const [sample] = await stack.query<{ message_id: string }>('SELECT message_id FROM events WHERE message_id IN {ids:Array(String)} LIMIT 1', { ids });
+    expect(sample!.message_id).toMatch(/^demo-11-/);
+    expect(truth.entered).toBeGreaterThan(0);
+  });
 });

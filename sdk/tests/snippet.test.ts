@@ -1,0 +1,83 @@
+/**
+ * The README's one-line <script> snippet, copied from README.md, in a page on another origin in
+ * Chromium, against a real Balise (redis-server, embedded ClickHouse, API + worker): the server
+ * serves the SDK (versioned, immutable, CORS) and the page's events are stored.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSizes } from '../build.mjs';
+import { sdkAssetPath } from '../../src/ingest/sdk-asset.ts';
+import { startStack, type Stack } from '../../tests/helpers/stack.ts';
+import { CHROMIUM_ARGS, waitFor } from './browser-scenarios.ts';
+
+const README = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+/** The snippet exactly as the README gives it (its host and key are placeholders). */
+const SNIPPET = README.split('\n').find((line) => line.startsWith('<script') && line.includes('/sdk/v'))!;
+
+let stack: Stack;
+let browser: Browser;
+let site: Server;
+let siteUrl: string;
+beforeAll(async () => {
+  stack = await startStack();
+  const html = `<!doctype html><html><head><title>Pricing</title>${SNIPPET.replace('http://127.0.0.1:3000', stack.baseUrl).replace('YOUR_WRITE_KEY', stack.writeKey)}</head><body><h1>pricing</h1></body></html>`;
+  // The customer's site: its own origin (localhost, not the API's 127.0.0.1).
+  site = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end(html));
+  await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
+  siteUrl = `http://localhost:${(site.address() as AddressInfo).port}/pricing`;
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((r) => (site ? site.close(r) : r(undefined)));
+  await stack?.stop();
+});
+
+describe('bundle sizes', () => {
+  it('the browser core stays within 3,072 B min+gzip; the snippet bundle adds only its auto-start', async () => {
+    const { core, snippet } = await browserSizes();
+    console.log(`browser core ${core} B, snippet bundle ${snippet} B (min+gzip)`);
+    expect(core).toBeLessThanOrEqual(3072);
+    expect(snippet - core).toBeLessThan(200);
+  });
+});
+
+describe('the README snippet', () => {
+  it('names the versioned path the server serves, with a long immutable cache and CORS', async () => {
+    expect(SNIPPET).toContain(`src="http://127.0.0.1:3000${sdkAssetPath()}"`);
+    const res = await fetch(stack.baseUrl + sdkAssetPath(), { headers: { origin: 'http://localhost:1234' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(await res.text()).toContain('createBalise');
+    expect((await fetch(`${stack.baseUrl}/sdk/v0.0.0-nope/balise.min.js`)).status).toBe(404);
+  });
+
+  it('in a page in Chromium: the page view and a track call are stored in ClickHouse', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(siteUrl);
+    await page.waitForFunction(() => 'balise' in window);
+    await page.evaluate(() => (window as unknown as { balise: { track(e: string, p: object, o: object): void } }).balise.track('snippet_clicked', { plan: 'pro' }, { messageId: 'snippet-click-1' }));
+    // Leaving the page sends what is queued by beacon.
+    await page.goto('about:blank');
+    const rows = await waitFor('the snippet events in ClickHouse', async () => {
+      const found = await stack.query<{ type: string; event: string; url: string; title: string; library: string }>(
+        "SELECT type, event, JSONExtractString(context, 'page', 'url') AS url, JSONExtractString(context, 'page', 'title') AS title, library_name AS library FROM events WHERE JSONExtractString(context, 'page', 'url') = {url:String} ORDER BY type",
+        { url: siteUrl },
+      );
+      return found.length >= 2 ? found : undefined;
+    }, 30_000);
+    expect(rows).toEqual([
+      { type: 'page', event: '', url: siteUrl, title: 'Pricing', library: 'balise-sdk' },
+      { type: 'track', event: 'snippet_clicked', url: siteUrl, title: 'Pricing', library: 'balise-sdk' },
+    ]);
+    expect(await stack.query('SELECT message_id FROM events WHERE event = {e:String}', { e: 'snippet_clicked' })).toEqual([{ message_id: 'snippet-click-1' }]);
+    await context.close();
+  });
+});

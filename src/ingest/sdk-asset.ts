@@ -1,0 +1,61 @@
+/**
+ * Serves Balise's own browser SDK, so a page needs one <script> line (README): the snippet bundle
+ * at a versioned path with a year-long immutable cache (a new SDK version is a new URL), readable
+ * from any origin. The bundle is built from sdk/src when missing or older than its sources.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import express, { type Request, type Response, type Router } from 'express';
+import { buildSdk } from '../../sdk/build.mjs';
+
+const SDK_DIR = path.resolve(import.meta.dirname, '../../sdk');
+export const SDK_BUNDLE = path.join(SDK_DIR, 'dist/balise.min.js');
+
+/** The SDK's version, from its package.json: the path segment of the immutable URL. */
+export function sdkVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(SDK_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Where the snippet bundle is served, relative to the API's base URL. */
+export const sdkAssetPath = (version = sdkVersion()) => `/sdk/v${version}/balise.min.js`;
+
+function isStale(): boolean {
+  try {
+    const built = fs.statSync(SDK_BUNDLE).mtimeMs;
+    return fs.readdirSync(path.join(SDK_DIR, 'src')).some((f) => fs.statSync(path.join(SDK_DIR, 'src', f)).mtimeMs > built);
+  } catch {
+    return true;
+  }
+}
+
+let building: Promise<void> | undefined;
+
+/** Builds sdk/dist when missing or stale (once per process; declarations are left to `npm run build:sdk`). */
+export function ensureSdkBuilt(): Promise<void> {
+  building ??= (isStale() ? buildSdk({ declarations: false }).then(() => undefined) : Promise.resolve()).catch((error: unknown) => {
+    building = undefined;
+    throw error;
+  });
+  return building;
+}
+
+export function createSdkAssetRouter(): Router {
+  const router = express.Router();
+  const version = sdkVersion();
+  let bundle: Buffer | undefined;
+  const send = (cacheControl: string) => async (_req: Request, res: Response) => {
+    await ensureSdkBuilt();
+    bundle ??= fs.readFileSync(SDK_BUNDLE);
+    res.setHeader('Content-Type', 'text/javascript; charset=utf-8');
+    res.setHeader('Cache-Control', cacheControl);
+    // Loaded by customers' pages on other origins (and with crossorigin/SRI): readable from anywhere.
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.send(bundle);
+  };
+  router.get(sdkAssetPath(version), send('public, max-age=31536000, immutable'));
+  // Unversioned: always the current SDK, briefly cached (for trying things out, not for production pages).
+  router.get('/sdk/balise.min.js', send('public, max-age=300'));
+  return router;
+}
