@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
-import { createLogger } from '../observability/logger.ts';
+import { createLogger, logStyle } from '../observability/logger.ts';
 import type { Roles } from './runtime.ts';
 import { adminTokenFile, writeKeyFile } from '../config/secrets.ts';
 
 /** Runs until SIGTERM/SIGINT, then stops accepting, drains, flushes and closes. */
 async function run(roles: Roles): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, logStyle(config));
   // The server (express, BullMQ, the dashboard…) loads only for the commands that run it.
   const { startBalise } = await import('./runtime.ts');
   const balise = await startBalise(config, roles, logger);
