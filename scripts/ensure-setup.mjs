@@ -20,7 +20,8 @@ if (major < 20) fail(`Node.js 20 or later is required (this is ${process.version
 
 if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json')) && !fs.existsSync(path.join(root, 'node_modules', 'chdb'))) {
   console.log('balise: installing node modules (first run)…');
-  if (!run('npm', ['install', '--no-audit', '--no-fund'])) fail('`npm install` failed; run it yourself to see why.');
+  // `npm ci`: exactly the locked versions, and the lock file is left as committed.
+  if (!run('npm', ['ci', '--no-audit', '--no-fund'])) fail('`npm ci` failed; run it yourself to see why.');
 }
 
 const aptPackages = [];

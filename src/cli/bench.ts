@@ -1,6 +1,8 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
+import { BaliseError } from '../errors.ts';
 
 const BENCHES = ['ingest', 'sdk', 'funnel', 'soak'] as const;
 type BenchName = (typeof BENCHES)[number];
@@ -23,8 +25,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--only <bench>', `run one bench: ${BENCHES.join(' | ')}`, benchName)
     .option('--soak', 'also run the soak (10 minutes at a steady rate, memory sampled)')
     .action(async (opts: { quick?: boolean; only?: BenchName; soak?: boolean }) => {
-      const runner = pathToFileURL(path.resolve(import.meta.dirname, '../../bench/run.ts')).href;
-      const { runBenches } = (await import(runner)) as BenchModule;
+      const runnerFile = path.resolve(import.meta.dirname, '../../bench/run.ts');
+      if (!fs.existsSync(runnerFile)) throw new BaliseError('bench_unavailable', 'the benches (and the test helpers they drive) ship with the source repository, not the npm package: run `npm run bench` in a clone');
+      const { runBenches } = (await import(pathToFileURL(runnerFile).href)) as BenchModule;
       const ok = await runBenches({ quick: opts.quick === true, only: opts.only, soak: opts.soak === true });
       if (!ok) process.exitCode = 1;
     });

@@ -2,8 +2,24 @@ import { loadConfig, type Config } from '../config/index.ts';
 import { readAdminToken } from '../config/secrets.ts';
 import { BaliseError } from '../errors.ts';
 
-/** Where the CLI finds the running server by default. */
-export const apiBaseUrl = (config: Pick<Config, 'port'>) => `http://127.0.0.1:${config.port}`;
+let serverUrlOption: string | undefined;
+
+/** `--url` on the command line; it wins over BALISE_URL. */
+export function setServerUrl(url: string | undefined): void {
+  if (url !== undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) throw new BaliseError('usage', `--url: expected an http(s) URL, got "${url}"`);
+  }
+  serverUrlOption = url?.replace(/\/+$/, '');
+}
+
+/** Where the CLI finds the running server: --url, else BALISE_URL, else this machine's PORT. */
+export const apiBaseUrl = (config: Pick<Config, 'port' | 'serverUrl'>) => serverUrlOption ?? config.serverUrl ?? `http://127.0.0.1:${config.port}`;
 
 /** `path?a=1&b=2`, leaving out empty values. */
 export function withQuery(path: string, params: Record<string, string | undefined>): string {
@@ -29,7 +45,7 @@ export async function callApi<T>(method: 'GET' | 'POST', path: string, body?: un
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new BaliseError('server_unreachable', `Balise is not running at ${baseUrl}: start it with \`npm start\` (or \`npx balise up\`)`);
+    throw new BaliseError('server_unreachable', `Balise is not running at ${baseUrl}: start it with \`balise up\`, or point the CLI at it with --url or BALISE_URL`);
   }
   const payload = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
   if (!response.ok) throw new BaliseError(payload.code ?? `http_${response.status}`, payload.message ?? `HTTP ${response.status}`);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatFunnel } from '../analytics/format.ts';
 import type { FunnelResult } from '../analytics/results.ts';
+import { tableOptions } from './output.ts';
 import { callApi, withQuery } from './client.ts';
 
 /** `balise funnel <id>`: asks the running API (which owns the warehouse) and prints a table or JSON. */
@@ -15,6 +16,6 @@ export function registerFunnelCommand(program: Command): void {
     .action(async (id: string, opts: { from?: string; to?: string; breakdown?: string; json?: boolean }) => {
       const path = withQuery(`/api/funnels/${encodeURIComponent(id)}`, { from: opts.from, to: opts.to, breakdown: opts.breakdown });
       const result = await callApi<FunnelResult>('GET', path);
-      console.log(opts.json ? JSON.stringify(result, null, 2) : formatFunnel(result));
+      console.log(opts.json ? JSON.stringify(result, null, 2) : formatFunnel(result, tableOptions()));
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatKpis } from '../analytics/format.ts';
 import type { KpiResult } from '../analytics/results.ts';
+import { tableOptions } from './output.ts';
 import { callApi, withQuery } from './client.ts';
 
 /** `balise kpis`: every metric of tracking-plan/kpis for the period and the previous one. */
@@ -13,6 +14,6 @@ export function registerKpisCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { from?: string; to?: string; json?: boolean }) => {
       const result = await callApi<KpiResult[]>('GET', withQuery('/api/kpis', { from: opts.from, to: opts.to }));
-      console.log(opts.json ? JSON.stringify(result, null, 2) : formatKpis(result));
+      console.log(opts.json ? JSON.stringify(result, null, 2) : formatKpis(result, tableOptions()));
     });
 }

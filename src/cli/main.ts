@@ -1,18 +1,36 @@
-import { Command } from 'commander';
+import fs from 'node:fs';
+import { Command, CommanderError } from 'commander';
 import { BaliseError } from '../errors.ts';
 import { registerBenchCommand } from './bench.ts';
+import { setServerUrl } from './client.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerFunnelCommand } from './funnel.ts';
+import { registerInitCommand } from './init.ts';
 import { registerKpisCommand } from './kpis.ts';
 import { registerMetabaseCommand } from './metabase.ts';
 import { registerMigrateCommand } from './migrate.ts';
+import { exitCodeFor, formatJsonError, wantsJson } from './output.ts';
 import { registerPlanCommands } from './plan.ts';
 import { registerReplayCommands } from './replay.ts';
 import { registerServeCommands } from './serve.ts';
 import { registerSqlCommand } from './sql.ts';
 
+const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const json = wantsJson(process.argv.slice(2));
+
 const program = new Command();
-program.name('balise').description('Balise: product-analytics event pipeline').showHelpAfterError();
+program
+  .name('balise')
+  .description('Balise: product-analytics event pipeline')
+  .version(version, '-V, --version', 'print the version')
+  .option('--url <url>', 'the Balise server that data commands talk to (default: BALISE_URL, else http://127.0.0.1:$PORT)')
+  // Errors become exceptions (settings inherited by every command registered below), so that
+  // the exit code and the --json form are decided in one place.
+  .exitOverride()
+  .configureOutput(json ? { outputError: () => undefined, writeErr: () => undefined } : {})
+  .showHelpAfterError()
+  .hook('preAction', () => setServerUrl(program.opts<{ url?: string }>().url));
+registerInitCommand(program);
 registerServeCommands(program);
 registerMigrateCommand(program);
 registerPlanCommands(program);
@@ -27,10 +45,10 @@ registerBenchCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  // One clear line for expected failures (bad config, missing redis-server, server not running).
-  if (error instanceof BaliseError) {
-    console.error(`balise: ${error.message} [${error.code}]`);
-    process.exit(1);
-  }
-  throw error;
+  const code = exitCodeFor(error);
+  // Commander has already printed its own usage message (and help); --json gets one JSON object.
+  if (json && code !== 0) console.log(formatJsonError(error));
+  else if (error instanceof BaliseError) console.error(`balise: ${error.message} [${error.code}]`);
+  else if (!(error instanceof CommanderError)) console.error(error);
+  process.exit(code);
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
-import { createLogger } from '../observability/logger.ts';
+import { createLogger, logStyle } from '../observability/logger.ts';
 import type { Roles, RunningBalise } from './runtime.ts';
 import { adminTokenFile, writeKeyFile } from '../config/secrets.ts';
 
@@ -14,7 +14,7 @@ const HARD_EXIT_MS = 20_000;
  */
 async function run(roles: Roles, split = false): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, logStyle(config));
   // Signals are handled from the start: a Ctrl-C during start-up (migrations, a long AOF load)
   // still stops the local redis-server on the way out.
   const started: { balise?: RunningBalise } = {};

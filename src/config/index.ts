@@ -20,6 +20,12 @@ export interface Config {
   adminToken: string | undefined;
   metabase: { url: string | undefined; user: string | undefined; password: string | undefined };
   logLevel: string;
+  /** `json` (one object per line), `pretty` (pino-pretty), or `auto`: pretty on a terminal, JSON otherwise. */
+  logFormat: LogFormat;
+  /** NO_COLOR is set (https://no-color.org): no ANSI colour in logs or CLI tables, even on a terminal. */
+  noColor: boolean;
+  /** Where CLI commands find the running server (BALISE_URL); unset: http://127.0.0.1:PORT. */
+  serverUrl: string | undefined;
   ingest: {
     maxRequestBytes: number;
     maxEventBytes: number;
@@ -42,6 +48,9 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>;
+
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -87,6 +96,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}`);
+  const logFormat = (env.LOG_FORMAT || 'auto') as LogFormat;
+  if (!LOG_FORMATS.includes(logFormat)) throw new ConfigError('LOG_FORMAT', `expected one of ${LOG_FORMATS.join(', ')}, got "${env.LOG_FORMAT}"`);
   const database = env.CLICKHOUSE_DATABASE || 'balise';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new ConfigError('CLICKHOUSE_DATABASE', `not a valid identifier: "${database}"`);
   const cluster = env.CLICKHOUSE_CLUSTER || undefined;
@@ -114,6 +125,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       password: env.METABASE_PASSWORD || undefined,
     },
     logLevel,
+    logFormat,
+    noColor: Boolean(env.NO_COLOR),
+    serverUrl: url(env, 'BALISE_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
     ingest: {
       maxRequestBytes: integer(env, 'BALISE_MAX_REQUEST_BYTES', 500 * 1024, 1024, 100 * 1024 * 1024),
       maxEventBytes: integer(env, 'BALISE_MAX_EVENT_BYTES', 32 * 1024, 256, 10 * 1024 * 1024),

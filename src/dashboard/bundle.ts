@@ -1,8 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { BaliseError } from '../errors.ts';
 import { buildDashboard, OUT_FILE } from './build.mjs';
 
 const WEB_DIR = path.join(import.meta.dirname, 'web');
+/**
+ * A git checkout rebuilds a stale bundle as its sources change. An installed package (npm, the
+ * Docker image) serves the bundle built at pack time: its build tools (esbuild, Chart.js) are
+ * devDependencies and are not there.
+ */
+const DEV_CHECKOUT = fs.existsSync(path.resolve(import.meta.dirname, '../../.git'));
 export const DASHBOARD_BUNDLE = OUT_FILE;
 
 function newestSource(): number {
@@ -23,8 +30,14 @@ let building: Promise<void> | undefined;
  * Builds public/app.js when it is missing or older than its sources (once per process).
  * The lead calls it at start-up so the first page load does not pay for the build.
  */
+async function buildIfNeeded(): Promise<void> {
+  if (DEV_CHECKOUT ? !isStale() : fs.existsSync(OUT_FILE)) return;
+  if (!DEV_CHECKOUT) throw new BaliseError('dashboard_missing', `the dashboard bundle ${OUT_FILE} is missing: this install was packed without its prepack build (npm pack runs it)`);
+  await buildDashboard();
+}
+
 export function ensureDashboardBuilt(): Promise<void> {
-  building ??= (isStale() ? buildDashboard().then(() => undefined) : Promise.resolve()).catch((error: unknown) => {
+  building ??= buildIfNeeded().catch((error: unknown) => {
     building = undefined;
     throw error;
   });

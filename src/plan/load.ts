@@ -285,7 +285,7 @@ export async function loadPublished(planDir: string): Promise<TrackingPlan[]> {
 export async function loadPlanVersions(planDir: string): Promise<PlanVersions> {
   const published = await loadPublished(planDir);
   const hasYaml = await exists(path.join(planDir, PLAN_FILE));
-  if (!hasYaml && published.length === 0) throw new PlanInvalidError(`no tracking plan in ${planDir}: neither ${PLAN_FILE} nor ${BUILD_DIR}/plan-*.json`);
+  if (!hasYaml && published.length === 0) throw new PlanInvalidError(`no tracking plan in ${planDir}: neither ${PLAN_FILE} nor ${BUILD_DIR}/plan-*.json (write one with \`balise init\`, or set BALISE_PLAN_DIR)`);
   const byVersion = new Map(published.map((p) => [p.version, p]));
   let latest = published[published.length - 1]!;
   if (hasYaml) {

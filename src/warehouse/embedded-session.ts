@@ -1,4 +1,5 @@
 import type { createClient } from '@clickhouse/client';
+import { BaliseError } from '../errors.ts';
 
 /** The connection contract that `createClient({ connection })` accepts. */
 export type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
@@ -17,6 +18,24 @@ export interface EmbeddedSession {
   insertJsonEachRow(table: string, body: Buffer, settings: InsertSettings): Promise<void>;
 }
 
+type ChdbModule = typeof import('chdb/connection');
+
+/**
+ * chDB is an optional dependency (≈ 550 MB of native engine): server images that talk to a
+ * ClickHouse server leave it out, and only embedded mode ever imports it.
+ */
+export async function loadChdb(importer: () => Promise<ChdbModule> = () => import('chdb/connection')): Promise<ChdbModule> {
+  try {
+    return await importer();
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new BaliseError('chdb_missing', 'embedded ClickHouse (the optional package chdb) is not installed here: set CLICKHOUSE_URL to a ClickHouse server, or install it with `npm install chdb`', { cause: (error as Error).message });
+    }
+    throw error;
+  }
+}
+
 /**
  * The in-process chDB engine, imported lazily so server deployments never load it.
  *
@@ -28,7 +47,7 @@ export interface EmbeddedSession {
  * a failure a throw-away query drains the stale output before any other caller's query runs.
  */
 export async function openEmbeddedSession(dataPath: string): Promise<EmbeddedSession> {
-  const { createChdbConnection } = await import('chdb/connection');
+  const { createChdbConnection } = await loadChdb();
   const chdb = createChdbConnection({ path: dataPath });
   // chdb implements the same Connection contract but against its own copy of
   // @clickhouse/client-common, so the two nominal types differ only by package path.

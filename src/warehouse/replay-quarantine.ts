@@ -12,6 +12,7 @@ import { isPlainObject } from '../util/objects.ts';
 import type { EventRow, NormalizedEvent, PlanValidator } from '../types.ts';
 import type { Warehouse } from './client.ts';
 import { insertJsonLines } from './insert.ts';
+import { queryRows } from './query.ts';
 import { toEventRow } from './rows.ts';
 
 export interface ReplayQuarantineOptions {
