@@ -34,6 +34,38 @@ async function storedIds(warehouse: Warehouse, ids: string[]): Promise<Set<strin
   return new Set(rows.map((r) => r.message_id));
 }
 
+/** Which of `ids` are already in `quarantine` (same rule as storedIds, for resent invalid events). */
+async function quarantinedIds(warehouse: Warehouse, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await queryRows<{ message_id: string }>(warehouse, 'SELECT DISTINCT message_id FROM quarantine WHERE message_id IN {ids:Array(String)}', { ids });
+  return new Set(rows.map((r) => r.message_id));
+}
+
+/** The message_id of a quarantine row ('' when the client sent none: such rows are always kept). */
+function quarantineMessageId(line: string): string {
+  const id = (JSON.parse(line) as { message_id?: unknown }).message_id;
+  return typeof id === 'string' ? id : '';
+}
+
+/**
+ * A resent invalid event (a client retry, an import resumed after a crash) is one quarantine row,
+ * not two: quarantine rows are claimed like events, in their own dedupe space.
+ */
+async function newQuarantineRows(warehouse: Warehouse, deduper: Deduper, batchId: string, lines: string[]): Promise<string[]> {
+  const ids = lines.map(quarantineMessageId);
+  const claimable = ids.filter((id) => id !== '');
+  if (claimable.length === 0) return lines;
+  const claims = await deduper.claim(batchId, claimable, 'quarantine');
+  const uncertain = claimable.filter((_, i) => claims[i] === 'uncertain');
+  const already = await quarantinedIds(warehouse, uncertain);
+  let c = 0;
+  return lines.filter((_, i) => {
+    if (ids[i] === '') return true;
+    const status = claims[c++];
+    return status === 'new' || (status === 'uncertain' && !already.has(ids[i]!));
+  });
+}
+
 /**
  * Gathers many jobs into one ClickHouse insert (design decision 3): a batch closes at
  * `maxRows` rows or `maxWaitMs` after its first job, whichever comes first. Jobs complete
@@ -48,7 +80,7 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
   async function insertBatch(batch: Pending[]): Promise<void> {
     const batchId = randomBytes(9).toString('base64url');
     const ids = batch.flatMap((p) => p.data.ids);
-    const quarantine = batch.flatMap((p) => p.data.quarantine);
+    const quarantine = await newQuarantineRows(warehouse, deduper, batchId, batch.flatMap((p) => p.data.quarantine));
     const claims = await deduper.claim(batchId, ids);
     const uncertain = ids.filter((_, i) => claims[i] === 'uncertain');
     const alreadyStored = await storedIds(warehouse, uncertain);

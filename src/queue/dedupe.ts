@@ -33,9 +33,12 @@ return out
 `;
 
 export type ClaimStatus = 'new' | 'duplicate' | 'uncertain';
+/** Events and quarantine rows are deduplicated separately: a replayed event may be in both. */
+export type ClaimSpace = 'events' | 'quarantine';
 const STATUS: ClaimStatus[] = ['new', 'duplicate', 'uncertain'];
 // Short keys and values: the window holds one key per event (~150 B of Redis memory each).
-const key = (messageId: string) => `{bdd}:${messageId}`;
+// Quarantine claims live beside event claims (same hash tag) but can never collide with them.
+const key = (messageId: string, space: ClaimSpace) => (space === 'quarantine' ? `{bdd}q:${messageId}` : `{bdd}:${messageId}`);
 /**
  * Scripts get their keys in slices: Redis runs one script at a time, and a 5,000-key script held
  * it for ~17 ms, delaying every request waiting to queue its job. 500 keys take ~1.5 ms.
@@ -43,17 +46,17 @@ const key = (messageId: string) => `{bdd}:${messageId}`;
 const SLICE = 500;
 
 export interface Deduper {
-  claim(batchId: string, ids: string[]): Promise<ClaimStatus[]>;
+  claim(batchId: string, ids: string[], space?: ClaimSpace): Promise<ClaimStatus[]>;
   commit(batchId: string): Promise<void>;
 }
 
 export function createDeduper(redis: Redis, windowSeconds: number): Deduper {
   return {
-    async claim(batchId, ids) {
+    async claim(batchId, ids, space = 'events') {
       const statuses: ClaimStatus[] = [];
       for (let i = 0; i < ids.length; i += SLICE) {
         const slice = ids.slice(i, i + SLICE);
-        const codes = (await redis.eval(CLAIM_SCRIPT, slice.length, ...slice.map(key), batchId, String(windowSeconds))) as number[];
+        const codes = (await redis.eval(CLAIM_SCRIPT, slice.length, ...slice.map((id) => key(id, space)), batchId, String(windowSeconds))) as number[];
         for (const code of codes) statuses.push(STATUS[code] ?? 'uncertain');
       }
       return statuses;
