@@ -14,6 +14,8 @@ export interface SendOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   onRetry?: (reason: string) => void;
+  /** A request unanswered this long is abandoned and retried (its events, if stored, are deduplicated). */
+  timeoutMs?: number;
 }
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
@@ -35,7 +37,7 @@ export async function sendBatch(body: string, options: SendOptions): Promise<Ver
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     let response: Response;
     try {
-      response = await fetch(options.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body });
+      response = await fetch(options.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body, signal: AbortSignal.timeout(options.timeoutMs ?? 120_000) });
     } catch (error) {
       lastReason = `unreachable (${(error as Error).message})`;
       options.onRetry?.(lastReason);
