@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import type { BenchFigure } from './lib.ts';
 
-export const BENCH_NAMES = ['ingest', 'sdk', 'funnel', 'soak'] as const;
+export const BENCH_NAMES = ['ingest', 'sdk', 'funnel', 'import', 'soak'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
 
 export interface BenchOptions {
@@ -65,6 +65,7 @@ function specs(options: BenchOptions): BenchSpec[] {
     { name: 'ingest', args: [...TSX, 'bench/ingest.ts'], env: quick ? { BENCH_EVENTS: '200000', BENCH_HALF_SECONDS: '5' } : {} },
     { name: 'sdk', args: ['sdk/bench.mjs'], env: quick ? { ROUNDS: '20' } : {}, parse: parseSdkOutput },
     { name: 'funnel', args: [...TSX, 'bench/funnel.ts', ...(quick ? ['--events', '1000000', '--persons', '50000', '--runs', '2'] : [])], env: {} },
+    { name: 'import', args: [...TSX, 'bench/import.ts'], env: quick ? { BENCH_IMPORT_PERSONS: '25000' } : {} },
     { name: 'soak', args: [...TSX, 'bench/soak.ts'], env: quick ? { SOAK_SECONDS: '60' } : {} },
   ];
   return all.filter((s) => {

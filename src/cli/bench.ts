@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
 import { BaliseError } from '../errors.ts';
 
-const BENCHES = ['ingest', 'sdk', 'funnel', 'soak'] as const;
+const BENCHES = ['ingest', 'sdk', 'funnel', 'import', 'soak'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 interface BenchModule {
@@ -20,7 +20,7 @@ function benchName(value: string): BenchName {
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('run the ingest, SDK and funnel benches and print one table of figures, same-run baselines and ratios')
+    .description('run the ingest, SDK, funnel and import benches and print one table of figures, same-run baselines and ratios')
     .option('--quick', 'smaller sizes: a check of the whole chain in a few minutes')
     .option('--only <bench>', `run one bench: ${BENCHES.join(' | ')}`, benchName)
     .option('--soak', 'also run the soak (10 minutes at a steady rate, memory sampled)')

@@ -90,7 +90,7 @@ export function createApp(deps: AppDependencies): Express {
     next();
   };
 
-  const ingest = (routeType: EventType | undefined, keySources: WriteKeySources = {}) => async (req: Request, res: Response) => {
+  const ingest = (routeType: EventType | undefined, keySources: WriteKeySources = {}, historical = false) => async (req: Request, res: Response) => {
     const receivedAt = Date.now();
     const fail = (error: HttpError) => {
       deps.metrics.eventsRejected.inc({ code: error.code });
@@ -128,6 +128,7 @@ export function createApp(deps: AppDependencies): Express {
       batchContext: routeType ? undefined : body.context,
       batchSentAt: routeType ? undefined : body.sentAt,
       maxEventBytes: deps.limits.maxEventBytes,
+      historical,
     });
 
     inFlight++;
@@ -158,7 +159,9 @@ export function createApp(deps: AppDependencies): Express {
 
   app.use(['/v1', '/beacon/v1', '/api/s', '/sourceConfig'], ingestCors);
   app.post(['/v1/batch', '/v1/b'], admit, rawBody, ingest(undefined));
-  app.post('/v1/import', admit, rawBody, ingest(undefined));
+  // `balise import`: the same validation, quarantine and dedupe as /v1/batch, but back-dated
+  // timestamps are kept as the archive has them (no clock-skew correction against sentAt).
+  app.post('/v1/import', admit, rawBody, ingest(undefined, {}, true));
   // RudderStack's beacon mode: sendBeacon cannot set headers, so the key is in the query string.
   app.post('/beacon/v1/batch', admit, rawBody, ingest(undefined, { query: true }));
   // One single-event route per Segment call type: /v1/track, /v1/identify…

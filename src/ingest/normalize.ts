@@ -32,6 +32,11 @@ export interface NormalizeContext {
   /** Batch-level fields the Segment spec lets events inherit. */
   batchContext?: JsonObject;
   batchSentAt?: unknown;
+  /**
+   * Imported history (`POST /v1/import`): the archive's timestamp is already the corrected one,
+   * and its sentAt is years before our receivedAt, so no clock-skew correction is applied.
+   */
+  historical?: boolean;
 }
 
 export const MAX_DEPTH = 16;
@@ -197,7 +202,7 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
   // Clock-skew correction: the device clock may be wrong, but (sentAt − timestamp) is a
   // duration measured on that same clock, so it is trustworthy relative to our receivedAt.
   let timestamp = clientTimestamp ?? ctx.receivedAt;
-  if (clientTimestamp !== undefined && sentAt !== null) timestamp = ctx.receivedAt - (sentAt - clientTimestamp);
+  if (clientTimestamp !== undefined && sentAt !== null && !ctx.historical) timestamp = ctx.receivedAt - (sentAt - clientTimestamp);
   if (timestamp < EARLIEST_TIMESTAMP || timestamp > ctx.receivedAt + MAX_FUTURE_MS) {
     return reject('invalid_timestamp', 'timestamp is before 2000 or more than a day in the future');
   }

@@ -23,6 +23,8 @@ export interface ProcessOptions {
   batchContext?: unknown;
   batchSentAt?: unknown;
   maxEventBytes: number;
+  /** Imported history: timestamps are kept as they are (no clock-skew correction). */
+  historical?: boolean;
 }
 
 function byteLength(text: string): number {
@@ -47,6 +49,7 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
       routeType: options.routeType,
       batchContext,
       batchSentAt: options.batchSentAt,
+      historical: options.historical,
     });
     if (!normalized.ok) {
       // A too-deep event could overflow the stack when serialised whole: keep its top levels.
