@@ -144,7 +144,8 @@ const waitUntilLoaded = (page: Page) => page.waitForFunction(() => /^(Loaded|Cou
 async function openDashboard(): Promise<{ page: Page; consoleErrors: string[] }> {
   const opened = await openPage();
   await opened.page.context().addCookies([{ name: 'balise_admin', value: stack.adminToken, url: baseUrl, httpOnly: true, sameSite: 'Strict' }]);
-  await opened.page.goto(`${baseUrl}/`);
+  // The first load may build the bundle: bounded like the data load below, not by the 5 s default.
+  await opened.page.goto(`${baseUrl}/`, { timeout: 30_000 });
   await waitUntilLoaded(opened.page);
   return opened;
 }
@@ -152,7 +153,7 @@ async function openDashboard(): Promise<{ page: Page; consoleErrors: string[] }>
 describe('built-in dashboard in chromium: signing in', () => {
   it('redirects an unauthenticated visitor to the login form', async () => {
     const { page } = await openPage();
-    const response = await page.goto(`${baseUrl}/`);
+    const response = await page.goto(`${baseUrl}/`, { timeout: 30_000 });
     expect(new URL(page.url()).pathname).toBe('/login');
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
     const plain = await fetch(`${baseUrl}/`, { redirect: 'manual' });
@@ -162,7 +163,7 @@ describe('built-in dashboard in chromium: signing in', () => {
 
   it('refuses a wrong token and accepts the right one, using only the keyboard', async () => {
     const { page, consoleErrors } = await openPage();
-    await page.goto(`${baseUrl}/login`);
+    await page.goto(`${baseUrl}/login`, { timeout: 30_000 });
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('token');
     await page.keyboard.type('not-the-token-at-all');
     await page.keyboard.press('Enter');
