@@ -101,6 +101,13 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.volumes ?? {})).toContain(volume!.split(':')[0]);
   });
 
+  it('ops/prometheus/prometheus.yml scrapes the API and the worker where the compose file serves their metrics', () => {
+    const prometheus = parse(fs.readFileSync(path.join(ROOT, 'ops/prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+    const targets = prometheus.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
+    expect(targets.sort()).toEqual(['api:3000', `worker:${compose.services.worker!.environment!.BALISE_WORKER_METRICS_PORT}`].sort());
+    expect(compose.services.api!.environment!.PORT).toBe('3000');
+  });
+
   it('matches the Metabase service the README describes (image and environment)', () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('## Docker Compose'));
