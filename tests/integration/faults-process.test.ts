@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectExactlyOnce, freePort, generateLoad, startBaliseProcess, type BaliseProcess } from '../helpers/process.ts';
+import { freePort, generateLoad, startBaliseProcess, type BaliseProcess } from '../helpers/process.ts';
+import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { tempDir } from '../helpers/stack.ts';
 
 const running: BaliseProcess[] = [];

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectExactlyOnce, freePort, generateLoad, redisServersOf, runCli, startBaliseInTerminal, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { freePort, generateLoad, redisServersOf, runCli, startBaliseInTerminal, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { tempDir } from '../helpers/stack.ts';
 
 const running: BaliseProcess[] = [];
