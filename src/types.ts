@@ -24,6 +24,13 @@ export interface NormalizedEvent {
   timestamp: number;
   sentAt: number | null;
   receivedAt: number;
+  /**
+   * The message's own time, from the body alone: the client's timestamp as sent (uncorrected),
+   * else its sentAt, else receivedAt. Unlike `timestamp` it does not move when the same body is
+   * resent later, so the warehouse keys duplicates on it (migration 003). Absent from events
+   * quarantined before it existed.
+   */
+  messageTime?: number;
   properties: JsonObject;
   traits: JsonObject;
   context: JsonObject;
@@ -76,6 +83,8 @@ export interface EventRow {
   timestamp: number;
   sent_at: number | null;
   received_at: number;
+  /** Day of `messageTime` (YYYY-MM-DD); when absent the table derives it from the columns above. */
+  message_date?: string;
   properties: string;
   traits: string;
   context: string;
