@@ -4,6 +4,7 @@ import type { Router } from 'express';
 import type { Config } from '../config/index.ts';
 import { resolveAdminToken, resolveWriteKeys } from '../config/secrets.ts';
 import { createApp } from '../ingest/app.ts';
+import { serverTimeouts } from '../ingest/admission.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
@@ -116,7 +117,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       logger,
       routers,
     });
-    server = http.createServer(app);
+    server = http.createServer(serverTimeouts(config.ingest), app);
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);

@@ -5,10 +5,11 @@ import type { IngestJobData } from '../queue/jobs.ts';
 import { EVENT_TYPES, type EventType, type PlanValidator } from '../types.ts';
 import { HttpError } from '../errors.ts';
 import { createWriteKeyResolver, presentedWriteKey } from './auth.ts';
+import { createAdmission, type AdmissionLimits } from './admission.ts';
 import { checkStructure, isPlainObject } from './normalize.ts';
 import { processEvents } from './process.ts';
 
-export interface IngestLimits {
+export interface IngestLimits extends AdmissionLimits {
   maxRequestBytes: number;
   maxEventBytes: number;
   maxBatchEvents: number;
@@ -37,8 +38,12 @@ const JSON_TYPES = ['application/json', 'text/plain'];
 const ENCODINGS = ['', 'identity', 'gzip', 'deflate'];
 /** Retry-After, in seconds, sent with 429/503. */
 const RETRY_AFTER_SECONDS = 2;
-/** Requests parsed and waiting for Redis at once, per process; beyond this the API sheds load. */
-const MAX_IN_FLIGHT = 2000;
+/**
+ * Strict UTF-8: Buffer#toString would turn each invalid byte into U+FFFD, so "id-\xff" and
+ * "id-\xfe" became one id. simdutf-backed, no slower than toString (~2.6 ns/B here, a tenth of
+ * JSON.parse). The BOM is kept, as before, so JSON.parse still refuses it.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function sendError(res: Response, error: HttpError): void {
   if (error.status === 429 || error.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
@@ -63,7 +68,14 @@ export function createApp(deps: AppDependencies): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   const resolveSource = createWriteKeyResolver(deps.writeKeys);
-  let inFlight = 0;
+  const admission = createAdmission({
+    limits: deps.limits,
+    registry: deps.metrics.registry,
+    refuse: (res, refusal) => {
+      deps.metrics.requestsRefused.inc({ code: refusal.code });
+      sendError(res, new HttpError(refusal.status, refusal.code, refusal.message));
+    },
+  });
 
   const rawBody = express.raw({ type: () => true, limit: deps.limits.maxRequestBytes, inflate: true });
 
@@ -85,11 +97,7 @@ export function createApp(deps: AppDependencies): Express {
       deps.metrics.requestsRefused.inc({ code: 'queue_full' });
       return sendError(res, new HttpError(503, 'queue_full', 'the ingest queue is full; retry later'));
     }
-    if (inFlight >= MAX_IN_FLIGHT) {
-      deps.metrics.requestsRefused.inc({ code: 'too_many_requests' });
-      return sendError(res, new HttpError(429, 'too_many_requests', 'too many requests in flight; retry later'));
-    }
-    next();
+    admission.admit(req, res, next);
   };
 
   const ingest = (routeType: EventType | undefined) => async (req: Request, res: Response) => {
@@ -99,9 +107,15 @@ export function createApp(deps: AppDependencies): Express {
       sendError(res, error);
     };
     const buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let text: string;
+    try {
+      text = UTF8.decode(buffer);
+    } catch {
+      return fail(new HttpError(400, 'invalid_utf8', 'the request body is not valid UTF-8'));
+    }
     let body: unknown;
     try {
-      body = JSON.parse(buffer.toString('utf8'));
+      body = JSON.parse(text);
     } catch {
       return fail(new HttpError(400, 'invalid_json', 'the request body is not valid JSON'));
     }
@@ -132,15 +146,15 @@ export function createApp(deps: AppDependencies): Express {
       maxEventBytes: deps.limits.maxEventBytes,
     });
 
-    inFlight++;
+    // A client that gave up (timed out, disconnected) was acknowledged nothing and will resend:
+    // queuing its events now would only make its resend a duplicate.
+    if (res.destroyed || req.socket.destroyed) return;
     try {
       await deps.enqueue(processed.job);
     } catch (error) {
       deps.logger.error({ err: error }, 'could not queue an accepted request');
       deps.metrics.requestsRefused.inc({ code: 'queue_unavailable' });
       return sendError(res, new HttpError(503, 'queue_unavailable', 'the queue is unavailable; nothing was stored, retry later'));
-    } finally {
-      inFlight--;
     }
 
     deps.metrics.jobsQueued.inc();
@@ -157,10 +171,10 @@ export function createApp(deps: AppDependencies): Express {
   };
 
   app.use(['/v1', '/v1/*splat'], cors);
-  app.post('/v1/batch', admit, rawBody, ingest(undefined));
-  app.post('/v1/import', admit, rawBody, ingest(undefined));
+  app.post('/v1/batch', admit, rawBody, admission.bodyRead, ingest(undefined));
+  app.post('/v1/import', admit, rawBody, admission.bodyRead, ingest(undefined));
   // One single-event route per Segment call type: /v1/track, /v1/identify…
-  for (const type of EVENT_TYPES) app.post(`/v1/${type}`, admit, rawBody, ingest(type));
+  for (const type of EVENT_TYPES) app.post(`/v1/${type}`, admit, rawBody, admission.bodyRead, ingest(type));
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
@@ -182,6 +196,8 @@ export function createApp(deps: AppDependencies): Express {
   app.use((_req: Request, res: Response) => sendError(res, new HttpError(404, 'not_found', 'no such endpoint')));
 
   const errors: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
+    // Already answered (a body deadline cut the request short): the read error is its echo.
+    if (res.headersSent) return;
     const type = isPlainObject(error) ? error.type : undefined;
     const mapped =
       error instanceof HttpError
