@@ -22,6 +22,8 @@ import { createDashboardRouter, ensureDashboardBuilt } from '../dashboard/router
 import type { Queue } from 'bullmq';
 import type { IngestJobData } from '../queue/jobs.ts';
 
+/** Pending connections the kernel may hold for the API (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
 /** How long in-flight requests get to finish on shutdown before their connections are closed. */
 const SHUTDOWN_GRACE_MS = 5000;
 
@@ -121,7 +123,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
-      server!.listen(config.port, config.host, () => resolve());
+      // A deep accept queue: a burst of connections beyond Node's default 511 had its SYNs dropped.
+      server!.listen(config.port, config.host, LISTEN_BACKLOG, () => resolve());
     });
     const address = server.address() as AddressInfo;
     baseUrl = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;

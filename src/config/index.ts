@@ -34,6 +34,8 @@ export interface Config {
     /** A body not received within this gets 408 `body_timeout` and its connection closed. */
     bodyTimeoutMs: number;
     headersTimeoutMs: number;
+    /** Admitted but not reached within this (loop or CPU busy): 503 `overloaded`, not processed. */
+    maxRequestWaitMs: number;
   };
   worker: {
     batchMaxRows: number;
@@ -130,6 +132,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxEventLoopDelayMs: integer(env, 'BALISE_MAX_EVENT_LOOP_DELAY_MS', 100, 1, 60_000),
       bodyTimeoutMs: integer(env, 'BALISE_BODY_TIMEOUT_MS', 10_000, 100, 600_000),
       headersTimeoutMs: integer(env, 'BALISE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      maxRequestWaitMs: integer(env, 'BALISE_MAX_REQUEST_WAIT_MS', 2000, 10, 600_000),
     },
     worker: {
       batchMaxRows: integer(env, 'BALISE_BATCH_MAX_ROWS', 10_000, 1, 10_000_000),

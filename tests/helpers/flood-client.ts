@@ -39,6 +39,8 @@ export interface FloodResult {
   /** Batches sent again after a client timeout: what would make a duplicate. */
   resentAfterTimeout: number;
   seconds: number;
+  /** The largest delay of this client's own event loop, ms: a starved client sees timeouts of its own. */
+  clientLoopDelayMaxMs: number;
 }
 
 function makeBody(o: FloodOptions, batch: number): Buffer {
@@ -60,7 +62,13 @@ export async function flood(o: FloodOptions): Promise<FloodResult> {
   const target = new URL('/v1/batch', o.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections });
   const auth = `Basic ${Buffer.from(`${o.writeKey}:`).toString('base64')}`;
-  const result: FloodResult = { acknowledged: [], latencies: [], statuses: {}, withoutRetryAfter: 0, timeouts: 0, errors: 0, resentAfterTimeout: 0, seconds: 0 };
+  const result: FloodResult = { acknowledged: [], latencies: [], statuses: {}, withoutRetryAfter: 0, timeouts: 0, errors: 0, resentAfterTimeout: 0, seconds: 0, clientLoopDelayMaxMs: 0 };
+  let tick = performance.now();
+  const loopProbe = setInterval(() => {
+    const now = performance.now();
+    result.clientLoopDelayMaxMs = Math.max(result.clientLoopDelayMaxMs, now - tick - 50);
+    tick = now;
+  }, 50);
   const retryDelay = o.retryDelayMs ?? 200;
 
   const attempt = (body: Buffer): Promise<{ status: number; retryAfter: boolean } | 'timeout' | 'error'> =>
@@ -130,6 +138,7 @@ export async function flood(o: FloodOptions): Promise<FloodResult> {
     await new Promise((r) => setTimeout(r, 2));
   }
   await Promise.all(running);
+  clearInterval(loopProbe);
   agent.destroy();
   result.seconds = (performance.now() - start) / 1000;
   return result;

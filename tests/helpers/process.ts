@@ -39,6 +39,7 @@ export async function startBaliseProcess(command: string, dataDir: string, port:
       BALISE_WORKER_LOCK_MS: '3000',
       // Other test files load the same two cores; event-loop shedding is tested in tests/faults.
       BALISE_MAX_EVENT_LOOP_DELAY_MS: '60000',
+      BALISE_MAX_REQUEST_WAIT_MS: '60000',
       LOG_LEVEL: 'warn',
       ...env,
     },
