@@ -7,6 +7,8 @@ export default defineConfig({
     poolOptions: { forks: { singleFork: false, maxForks: 2, minForks: 1 } },
     fileParallelism: true,
     include: ['tests/**/*.test.ts', 'sdk/tests/**/*.test.ts'],
+    // The fault suite runs on its own: `npm run test:faults` (vitest.faults.config.ts).
+    exclude: ['tests/faults/**', '**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default', 'json'],

@@ -25,10 +25,11 @@ export function printResult(bench: string, figures: BenchFigure[]): void {
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /**
- * The test helper that starts `balise up` shortens batch waits and worker locks so tests run
- * fast; a bench measures what users get, so it puts the shipped defaults back.
+ * The test helper that starts `balise up` shortens batch waits and worker locks and turns
+ * event-loop shedding off so tests run fast and steady; a bench measures what users get, so it
+ * puts the shipped defaults back.
  */
 export function shippedWorkerSettings(): Record<string, string> {
-  const { worker } = loadConfig({});
-  return { BALISE_BATCH_MAX_WAIT_MS: String(worker.batchMaxWaitMs), BALISE_WORKER_LOCK_MS: String(worker.lockMs) };
+  const { worker, ingest } = loadConfig({});
+  return { BALISE_BATCH_MAX_WAIT_MS: String(worker.batchMaxWaitMs), BALISE_WORKER_LOCK_MS: String(worker.lockMs), BALISE_MAX_EVENT_LOOP_DELAY_MS: String(ingest.maxEventLoopDelayMs), BALISE_MAX_REQUEST_WAIT_MS: String(ingest.maxRequestWaitMs) };
 }

@@ -26,6 +26,13 @@ export interface NormalizedEvent {
   originalTimestamp?: number | null;
   sentAt: number | null;
   receivedAt: number;
+  /**
+   * The message's own time, from the body alone: the client's timestamp as sent (uncorrected),
+   * else its sentAt, else receivedAt. Unlike `timestamp` it does not move when the same body is
+   * resent later, so the warehouse keys duplicates on it (migration 003). Absent from events
+   * quarantined before it existed.
+   */
+  messageTime?: number;
   properties: JsonObject;
   traits: JsonObject;
   context: JsonObject;
@@ -80,6 +87,8 @@ export interface EventRow {
   original_timestamp?: number | null;
   sent_at: number | null;
   received_at: number;
+  /** Day of `messageTime` (YYYY-MM-DD); when absent the table derives it from the columns above. */
+  message_date?: string;
   properties: string;
   traits: string;
   context: string;

@@ -11,7 +11,8 @@
  *   entry and within the window, in whatever order.
  * Per entity, step timestamps are gathered into sorted arrays and matched with array
  * functions: duplicates (same message_id twice) change no result, because a repeated
- * timestamp never changes a minimum or an existence test.
+ * timestamp never changes a minimum or an existence test. A late resend carries another
+ * (corrected) timestamp, so `events FINAL` folds it to the first copy first.
  */
 import type { FunnelDefinition } from './model.ts';
 import {
@@ -63,7 +64,7 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   if (breakdown) scanColumns.push(`${propertyText('e.properties', keyLiteral(breakdown))} AS bd_value`);
   const scan = [
     `SELECT ${scanColumns.join(',\n      ')}`,
-    `    FROM events AS e${def.entity.kind === 'person' ? `\n    ${IDENTITY_JOIN}` : ''}`,
+    `    FROM events AS e FINAL${def.entity.kind === 'person' ? `\n    ${IDENTITY_JOIN}` : ''}`,
     `    WHERE e.event IN (${events}) AND e.timestamp >= ${from} AND e.timestamp <= ${scanTo}`,
   ].join('\n');
 

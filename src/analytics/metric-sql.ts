@@ -1,7 +1,9 @@
 /**
  * Compiles an event metric (count, unique persons, average of a property) to one query that
  * answers the period, the previous period of the same length, and a series over the grain.
- * Rows are deduplicated by message_id first, so a resent event never counts twice.
+ * Rows are deduplicated by message_id first (FINAL folds a late resend under the same key,
+ * keeping the first copy; LIMIT 1 BY catches what only shares the id), so a resent event never
+ * counts twice.
  */
 import type { EventMetric, TimeGrain } from './model.ts';
 import { chDateTime, eventCondition, IDENTITY_JOIN, keyLiteral, Params, PERSON, type CompiledQuery, type TimeRange } from './sql-common.ts';
@@ -31,7 +33,7 @@ export function compileMetric(metric: EventMetric, range: TimeRange, grain: Time
     `SELECT key, ${aggregate} AS value`,
     `FROM (`,
     `  SELECT ${columns.join(', ')}`,
-    `  FROM events AS e${metric.type === 'unique_persons' ? `\n  ${IDENTITY_JOIN}` : ''}`,
+    `  FROM events AS e FINAL${metric.type === 'unique_persons' ? `\n  ${IDENTITY_JOIN}` : ''}`,
     `  WHERE ${condition} AND e.timestamp >= ${prevFrom} AND e.timestamp < ${to}`,
     `  LIMIT 1 BY message_id`,
     `)`,

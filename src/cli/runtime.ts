@@ -6,6 +6,7 @@ import { BaliseError } from '../errors.ts';
 import { resolveAdminToken, resolveWriteKeys } from '../config/secrets.ts';
 import { createApp } from '../ingest/app.ts';
 import { createSdkAssetRouter, ensureSdkBuilt } from '../ingest/sdk-asset.ts';
+import { serverTimeouts } from '../ingest/admission.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
@@ -30,6 +31,8 @@ import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueueKeys } from '../queue
 
 /** Shutdown budget: requests, the worker's drain and the queue get this long in all, whatever state Redis is in. */
 export const SHUTDOWN_GRACE_MS = 10_000;
+/** Pending connections the kernel may hold for the API (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
 /** How long in-flight requests get to finish on shutdown before their connections are closed. */
 const HTTP_DRAIN_MS = 5000;
 /** Redis unreachable this long makes /health fail: the process cannot take a single event. */
@@ -229,14 +232,15 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         logger,
         routers,
       });
-      server = http.createServer(app);
+      server = http.createServer(serverTimeouts(config.ingest), app);
       server.keepAliveTimeout = 65_000;
       const listening = server;
       await new Promise<void>((resolve, reject) => {
         listening.once('error', (error: NodeJS.ErrnoException) =>
           reject(error.code === 'EADDRINUSE' ? new BaliseError('port_in_use', `${config.host}:${config.port} is already in use (EADDRINUSE): stop what listens there or set PORT`) : error),
         );
-        listening.listen(config.port, config.host, () => resolve());
+        // A deep accept queue: a burst of connections beyond Node's default 511 had its SYNs dropped.
+        listening.listen(config.port, config.host, LISTEN_BACKLOG, () => resolve());
       });
       const address = server.address() as AddressInfo;
       baseUrl = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;

@@ -32,6 +32,16 @@ export interface Config {
     maxBatchEvents: number;
     /** Above this many waiting jobs the API answers 503 with Retry-After. */
     maxQueueDepth: number;
+    /** Load shedding (src/ingest/admission.ts): requests and body bytes admitted at once. */
+    maxRequestsInFlight: number;
+    maxBytesInFlight: number;
+    /** Smoothed event-loop delay above which new ingest requests get 503 `overloaded`. */
+    maxEventLoopDelayMs: number;
+    /** A body not received within this gets 408 `body_timeout` and its connection closed. */
+    bodyTimeoutMs: number;
+    headersTimeoutMs: number;
+    /** Admitted but not reached within this (loop or CPU busy): 503 `overloaded`, not processed. */
+    maxRequestWaitMs: number;
   };
   worker: {
     batchMaxRows: number;
@@ -133,6 +143,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxEventBytes: integer(env, 'BALISE_MAX_EVENT_BYTES', 32 * 1024, 256, 10 * 1024 * 1024),
       maxBatchEvents: integer(env, 'BALISE_MAX_BATCH_EVENTS', 2500, 1, 100_000),
       maxQueueDepth: integer(env, 'BALISE_MAX_QUEUE_DEPTH', 20_000, 1, 10_000_000),
+      maxRequestsInFlight: integer(env, 'BALISE_MAX_REQUESTS_IN_FLIGHT', 256, 1, 1_000_000),
+      maxBytesInFlight: integer(env, 'BALISE_MAX_BYTES_IN_FLIGHT', 32 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
+      maxEventLoopDelayMs: integer(env, 'BALISE_MAX_EVENT_LOOP_DELAY_MS', 100, 1, 60_000),
+      bodyTimeoutMs: integer(env, 'BALISE_BODY_TIMEOUT_MS', 10_000, 100, 600_000),
+      headersTimeoutMs: integer(env, 'BALISE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      maxRequestWaitMs: integer(env, 'BALISE_MAX_REQUEST_WAIT_MS', 2000, 10, 600_000),
     },
     worker: {
       batchMaxRows: integer(env, 'BALISE_BATCH_MAX_ROWS', 10_000, 1, 10_000_000),
@@ -140,7 +156,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       concurrency: integer(env, 'BALISE_WORKER_CONCURRENCY', 400, 1, 100_000),
       attempts: integer(env, 'BALISE_INSERT_ATTEMPTS', 12, 1, 1000),
       backoffMs: integer(env, 'BALISE_INSERT_BACKOFF_MS', 500, 1, 3_600_000),
-      dedupeWindowSeconds: integer(env, 'BALISE_DEDUPE_WINDOW_SECONDS', 3600, 60, 30 * 86_400),
+      dedupeWindowSeconds: integer(env, 'BALISE_DEDUPE_WINDOW_SECONDS', 3600, 1, 30 * 86_400),
       lockMs: integer(env, 'BALISE_WORKER_LOCK_MS', 30_000, 1000, 600_000),
       metricsPort: env.BALISE_WORKER_METRICS_PORT ? integer(env, 'BALISE_WORKER_METRICS_PORT', 0, 0, 65535) : undefined,
     },

@@ -16,7 +16,7 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number): Promise
   const [byVersion, violations, examples, seen] = await Promise.all([
     rows<{ plan_version: string; plan_status: string; events: string }>(
       warehouse,
-      `SELECT plan_version, plan_status, count() AS events FROM events WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY plan_version, plan_status ORDER BY plan_version, plan_status`,
+      `SELECT plan_version, plan_status, count() AS events FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY plan_version, plan_status ORDER BY plan_version, plan_status`,
       since,
     ),
     rows<{ event: string; plan_version: string; rule: string; count: string }>(

@@ -27,7 +27,7 @@ const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 export async function eventTrends(warehouse: Warehouse, fromMs: number, toMs: number, limit: number): Promise<TrendsResult> {
   const rows = await queryRows<{ event: string; day: string; n: string }>(
     warehouse,
-    `SELECT event, toString(toDate(timestamp)) AS day, count() AS n FROM events
+    `SELECT event, toString(toDate(timestamp)) AS day, count() AS n FROM events FINAL
       WHERE type = 'track' AND timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND timestamp < fromUnixTimestamp64Milli({to:Int64})
         AND event IN (SELECT event FROM events WHERE type = 'track' AND timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND timestamp < fromUnixTimestamp64Milli({to:Int64}) GROUP BY event ORDER BY count() DESC, event LIMIT {limit:UInt32})
       GROUP BY event, day ORDER BY event, day`,

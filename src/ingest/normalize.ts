@@ -47,14 +47,22 @@ const EARLIEST_TIMESTAMP = Date.UTC(2000, 0, 1);
 const MAX_FUTURE_MS = 24 * 3600 * 1000;
 const STORABLE_MIN = Date.UTC(1900, 0, 1);
 const STORABLE_MAX = Date.UTC(2299, 11, 31);
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/**
+ * Keys that can pollute prototypes once a parsed body meets a naive merge or Object.assign:
+ * `__proto__` directly, and `constructor.prototype` as a two-step path. `constructor` alone is a
+ * legitimate property name (a builder's name, a design field) and is harmless without a
+ * `prototype` under it, as is `prototype` anywhere else on a plain object.
+ */
+const PROTO_KEY = '__proto__';
+/** A lone UTF-16 surrogate (JSON's "\ud800" escape): with the u flag a valid pair is one code point. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 function reject(code: EventRejection['code'], message: string): NormalizeResult {
   return { ok: false, rejection: { code, message } };
 }
 
 /** Depth and key check in one walk; returns the first problem found. */
-export function checkStructure(value: unknown, depth = 0): EventRejection | undefined {
+export function checkStructure(value: unknown, depth = 0, underConstructor = false): EventRejection | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   if (depth > MAX_DEPTH) return { code: 'too_deep', message: `nesting deeper than ${MAX_DEPTH} levels` };
   if (Array.isArray(value)) {
@@ -65,8 +73,10 @@ export function checkStructure(value: unknown, depth = 0): EventRejection | unde
     return undefined;
   }
   for (const key of Object.keys(value)) {
-    if (FORBIDDEN_KEYS.has(key)) return { code: 'forbidden_key', message: `key "${key}" is not allowed` };
-    const problem = checkStructure((value as Record<string, unknown>)[key], depth + 1);
+    if (key === PROTO_KEY || (underConstructor && key === 'prototype')) {
+      return { code: 'forbidden_key', message: underConstructor ? `key "constructor.prototype" is not allowed` : `key "${key}" is not allowed` };
+    }
+    const problem = checkStructure((value as Record<string, unknown>)[key], depth + 1, key === 'constructor');
     if (problem) return problem;
   }
   return undefined;
@@ -126,6 +136,9 @@ function optionalId(raw: Record<string, unknown>, field: string): string | Event
   if (value === undefined || value === null || value === '') return '';
   if (typeof value !== 'string') return { code: 'invalid_id', message: `${field} must be a string, got ${typeof value}` };
   if (value.length > MAX_ID_LENGTH) return { code: 'invalid_id', message: `${field} is longer than ${MAX_ID_LENGTH} characters` };
+  // Not Unicode: every encoder downstream (Redis keys, ClickHouse) turns it into U+FFFD, so two
+  // different ids would become one (a dropped "duplicate", two people merged).
+  if (LONE_SURROGATE.test(value)) return { code: 'invalid_id', message: `${field} contains a lone UTF-16 surrogate (not valid Unicode)` };
   return value;
 }
 
@@ -155,10 +168,12 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
   if (eventType === 'track') {
     if (raw.event === undefined || raw.event === null || raw.event === '') return reject('missing_event_name', 'track events need an "event" name');
     if (typeof raw.event !== 'string' || raw.event.length > MAX_EVENT_NAME_LENGTH) return reject('invalid_event_name', `event must be a string of at most ${MAX_EVENT_NAME_LENGTH} characters`);
+    if (LONE_SURROGATE.test(raw.event)) return reject('invalid_event_name', 'event contains a lone UTF-16 surrogate (not valid Unicode)');
     event = raw.event;
   } else if (eventType === 'page' || eventType === 'screen') {
     if (raw.name !== undefined && raw.name !== null) {
       if (typeof raw.name !== 'string' || raw.name.length > MAX_EVENT_NAME_LENGTH) return reject('invalid_event_name', `name must be a string of at most ${MAX_EVENT_NAME_LENGTH} characters`);
+      if (LONE_SURROGATE.test(raw.name)) return reject('invalid_event_name', 'name contains a lone UTF-16 surrogate (not valid Unicode)');
       event = raw.name;
     }
   }
@@ -224,6 +239,7 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
       originalTimestamp: storableTime(clientTimestamp),
       sentAt: sentAt === null ? null : Math.round(sentAt),
       receivedAt: ctx.receivedAt,
+      messageTime: clientTimestamp ?? sentAt ?? ctx.receivedAt,
       properties,
       traits,
       context,

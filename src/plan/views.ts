@@ -98,7 +98,8 @@ export function viewFor(event: PlanEvent, options: { cluster?: string } = {}): V
     `CREATE OR REPLACE VIEW ${ident(name)}${onCluster} AS`,
     'SELECT',
     select.join(',\n'),
-    'FROM events',
+    // FINAL: a resend that reached the table (after the dedupe window) is one row here too.
+    'FROM events FINAL',
     `WHERE type = ${literal(event.kind)} AND event = ${literal(event.name)}`,
   ].join('\n');
   return { name, event: event.name, kind: event.kind, columns, sql };

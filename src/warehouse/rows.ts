@@ -13,6 +13,20 @@ function libraryOf(context: JsonObject): { name: string; version: string } {
   return { name: '', version: '' };
 }
 
+const DAY_MS = 86_400_000;
+const YEAR_2000 = Date.UTC(2000, 0, 1);
+const YEAR_2100 = Date.UTC(2100, 0, 1);
+
+/**
+ * The day the warehouse keys an event on (migration 003). Clocks outside 2000–2099 share
+ * 1970-01-01, so a broken device clock cannot spread rows over unbounded partitions.
+ */
+export function messageDate(messageTime: number | undefined): string | undefined {
+  if (messageTime === undefined || !Number.isFinite(messageTime)) return undefined;
+  if (messageTime < YEAR_2000 || messageTime >= YEAR_2100) return '1970-01-01';
+  return new Date(Math.floor(messageTime / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+}
+
 /** The final warehouse row, built once at ingest (docs/decisions/0003-one-job-per-request.md). */
 export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventRow {
   const library = libraryOf(event.context);
@@ -28,6 +42,7 @@ export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventR
     original_timestamp: event.originalTimestamp ?? null,
     sent_at: event.sentAt,
     received_at: event.receivedAt,
+    message_date: messageDate(event.messageTime),
     properties: JSON.stringify(event.properties),
     traits: JSON.stringify(event.traits),
     context: JSON.stringify(event.context),

@@ -35,6 +35,9 @@ function baliseEnv(dataDir: string, port: number, env: Record<string, string>): 
     BALISE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     BALISE_BATCH_MAX_WAIT_MS: '100',
     BALISE_WORKER_LOCK_MS: '3000',
+    // Other test files load the same two cores; event-loop shedding is tested in tests/faults.
+    BALISE_MAX_EVENT_LOOP_DELAY_MS: '60000',
+    BALISE_MAX_REQUEST_WAIT_MS: '60000',
     LOG_LEVEL: 'warn',
     ...env,
   };

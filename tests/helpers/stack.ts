@@ -52,6 +52,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       BALISE_WRITE_KEYS: 'test:test-write-key-123',
       BALISE_ADMIN_TOKEN: 'test-admin-token-0123456789',
       BALISE_BATCH_MAX_WAIT_MS: '100',
+      // The test process shares the loop with the stack (and chDB queries block it) and the box
+      // with other test files: event-loop shedding is tested on its own (tests/faults).
+      BALISE_MAX_EVENT_LOOP_DELAY_MS: '60000',
+      BALISE_MAX_REQUEST_WAIT_MS: '60000',
       LOG_LEVEL: 'silent',
       ...options.env,
     },

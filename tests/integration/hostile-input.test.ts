@@ -36,6 +36,11 @@ const REQUEST_CODES = [
   'queue_full',
   'too_many_requests',
   'queue_unavailable',
+  'invalid_utf8',
+  // Load shedding (src/ingest/admission.ts).
+  'overloaded',
+  'too_many_bytes',
+  'body_timeout',
   // Batch-level fields (context, sentAt) are held to the event limits: refusing the whole request
   // with the event code is as acceptable as quarantining its events.
   'too_deep',

@@ -53,7 +53,7 @@ FROM (
       (e.event = 'freelancer_signup_completed' AND (JSONHas(e.properties, 'community') AND JSONExtractString(e.properties, 'community') = {f0:String})) AS c0,
       (e.event = 'mission_proposal_received') AS c1,
       if(JSONType(e.properties, 'category') = 'String', JSONExtractString(e.properties, 'category'), JSONExtractRaw(e.properties, 'category')) AS bd_value
-    FROM events AS e
+    FROM events AS e FINAL
     LEFT JOIN (SELECT alias_id, argMin(user_id, first_seen) AS linked_user FROM identity_links GROUP BY alias_id) AS links ON links.alias_id = if(e.user_id != '', e.user_id, e.anonymous_id)
     WHERE e.event IN ('freelancer_signup_completed', 'mission_proposal_received') AND e.timestamp >= {from:DateTime64(3, 'UTC')} AND e.timestamp <= {scan_to:DateTime64(3, 'UTC')}
   )
@@ -70,7 +70,7 @@ SETTINGS join_use_nulls = 0`;
 const METRIC_SQL = `SELECT key, avg(v) AS value
 FROM (
   SELECT e.message_id AS message_id, e.timestamp AS ts, JSONExtractFloat(e.properties, 'rating') AS v
-  FROM events AS e
+  FROM events AS e FINAL
   WHERE e.event = 'mission_rated' AND (JSONHas(e.properties, 'rater_side') AND JSONExtractString(e.properties, 'rater_side') = {f0:String}) AND e.timestamp >= {previous_from:DateTime64(3, 'UTC')} AND e.timestamp < {to:DateTime64(3, 'UTC')}
   LIMIT 1 BY message_id
 )

@@ -26,12 +26,24 @@ describe('normalizeEvent', () => {
     ['timestamp two days ahead', track({ timestamp: new Date(receivedAt + 2 * 86_400_000).toISOString() }), 'invalid_timestamp'],
     ['unparseable sentAt', track({ sentAt: {} }), 'invalid_timestamp'],
     ['__proto__ key', JSON.parse('{"type":"track","event":"e","userId":"u","properties":{"__proto__":{"x":1}}}'), 'forbidden_key'],
-    ['constructor key deep inside', track({ properties: { a: [{ constructor: 1 }] } }), 'forbidden_key'],
+    ['constructor.prototype path deep inside', track({ properties: { a: [{ constructor: { prototype: { polluted: true } } }] } }), 'forbidden_key'],
+    ['messageId with a lone high surrogate', track({ messageId: 'coll-\ud800' }), 'invalid_id'],
+    ['userId with a lone low surrogate', track({ userId: 'u-\udc00' }), 'invalid_id'],
+    ['event name with a lone surrogate', track({ event: 'e\udbff' }), 'invalid_event_name'],
     ['nesting too deep', track({ properties: JSON.parse('{"a":'.repeat(20) + '1' + '}'.repeat(20)) }), 'too_deep'],
   ])('rejects %s with %s', (_name, raw, code) => {
     const result = normalizeEvent(raw, ctx);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.rejection.code).toBe(code);
+  });
+
+  it('keeps a property legitimately named constructor, and ids with valid surrogate pairs', () => {
+    const result = normalizeEvent(track({ messageId: 'm-\u{1F600}', properties: { constructor: 'Acme Builders', builder: { constructor: 'x' } } }), ctx);
+    expect(result.ok).toBe(true);
+    if (result.ok) {
+      expect(result.event.properties).toEqual({ constructor: 'Acme Builders', builder: { constructor: 'x' } });
+      expect(result.event.messageId).toBe('m-\u{1F600}');
+    }
   });
 
   it.each([
@@ -106,7 +118,10 @@ describe('helpers', () => {
   it.each([
     [{ a: { b: { c: 1 } } }, undefined],
     [[[[[]]]], undefined],
-    [{ prototype: 1 }, 'forbidden_key'],
+    [{ prototype: 1 }, undefined],
+    [{ constructor: 'Acme Builders' }, undefined],
+    [{ constructor: { name: 'x', prototype: 1 } }, 'forbidden_key'],
+    [JSON.parse('{"a":{"__proto__":1}}'), 'forbidden_key'],
   ])('checkStructure(%j)', (value, code) => {
     expect(checkStructure(value)?.code).toBe(code);
   });
