@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { BaliseError } from '../errors.ts';
-import type { ReplayQuarantineResult } from '../warehouse/replay-quarantine.ts';
+import type { ReplayQuarantineResult } from '../queue/replay-quarantine.ts';
 import { callApi } from './client.ts';
 
 /** Accepts epoch milliseconds or anything Date.parse understands (2024-01-31, ISO 8601). */

@@ -10,7 +10,7 @@ import { replayDeadLetter } from '../queue/producer.ts';
 import type { PlanValidator } from '../types.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
-import { replayQuarantine } from '../warehouse/replay-quarantine.ts';
+import { replayQuarantine } from '../queue/replay-quarantine.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../analytics/run.ts';
 import { requireAdmin } from './auth.ts';
 import { loadHealth, planHealth } from './health-queries.ts';

@@ -5,7 +5,7 @@
  * user_properties, $insert_id, uuid, library, os_name, ip_address, city, country, …
  * Each becomes a Segment-spec message: `$identify` an identify call, anything else a track call.
  */
-import { isPlainObject as isRecord } from '../ingest/normalize.ts';
+import { isPlainObject as isRecord } from '../util/objects.ts';
 import type { Message } from './formats.ts';
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined);

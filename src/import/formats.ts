@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { fromAmplitudeEvent } from './amplitude.ts';
 import { fromSegmentMessage } from './segment.ts';
-import { isPlainObject as isRecord } from '../ingest/normalize.ts';
+import { isPlainObject as isRecord } from '../util/objects.ts';
 
 export const IMPORT_FORMATS = ['segment', 'rudderstack', 'amplitude'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];

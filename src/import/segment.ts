@@ -7,7 +7,7 @@
  *   rudder-logs/{source-id}/{date}/{file}.json.gz (rudderlabs/rudder-server, batch router).
  * Fields that describe the vendor's own pipeline are dropped; the rest goes through the ingest.
  */
-import { isPlainObject as isRecord } from '../ingest/normalize.ts';
+import { isPlainObject as isRecord } from '../util/objects.ts';
 import type { Message } from './formats.ts';
 
 /** Vendor bookkeeping, meaningless to Balise (ours are set again at ingest). */

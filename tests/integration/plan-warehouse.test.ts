@@ -9,7 +9,7 @@ import type { JsonObject, NormalizedEvent } from '../../src/types.ts';
 import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
 import { insertJsonLines } from '../../src/warehouse/insert.ts';
 import { migrate } from '../../src/warehouse/migrations.ts';
-import { replayQuarantine } from '../../src/warehouse/replay-quarantine.ts';
+import { replayQuarantine } from '../../src/queue/replay-quarantine.ts';
 import { applyViews } from '../../src/warehouse/views.ts';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../tracking-plan');

@@ -6,14 +6,14 @@
  * a replayed event later is a duplicate, and an event the client already resent is not moved.
  */
 import { randomBytes } from 'node:crypto';
-import { storedIds } from '../queue/batcher.ts';
-import type { Deduper } from '../queue/dedupe.ts';
+import { storedIds } from './batcher.ts';
+import type { Deduper } from './dedupe.ts';
 import { isPlainObject } from '../util/objects.ts';
 import type { EventRow, NormalizedEvent, PlanValidator } from '../types.ts';
-import type { Warehouse } from './client.ts';
-import { insertJsonLines } from './insert.ts';
-import { queryRows } from './query.ts';
-import { toEventRow } from './rows.ts';
+import type { Warehouse } from '../warehouse/client.ts';
+import { insertJsonLines } from '../warehouse/insert.ts';
+import { queryRows } from '../warehouse/query.ts';
+import { toEventRow } from '../warehouse/rows.ts';
 
 export interface ReplayQuarantineOptions {
   /** Only this event name. */
