@@ -43,7 +43,13 @@ async function quarantinedIds(warehouse: Warehouse, ids: string[]): Promise<Set<
 
 /** The message_id of a quarantine row ('' when the client sent none: such rows are always kept). */
 function quarantineMessageId(line: string): string {
-  const id = (JSON.parse(line) as { message_id?: unknown }).message_id;
+  let id: unknown;
+  try {
+    id = (JSON.parse(line) as { message_id?: unknown }).message_id;
+  } catch {
+    // Not ours to judge here: the insert refuses it, and the job is retried, then dead-lettered.
+    return '';
+  }
   return typeof id === 'string' ? id : '';
 }
 
