@@ -6,10 +6,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { type Request, type Response, type Router } from 'express';
-import { buildSdk } from '../../sdk/build.mjs';
+import { BaliseError } from '../errors.ts';
 
 const SDK_DIR = path.resolve(import.meta.dirname, '../../sdk');
 export const SDK_BUNDLE = path.join(SDK_DIR, 'dist/balise.min.js');
+/**
+ * A git checkout rebuilds a stale bundle from sdk/src; an installed package (npm, the Docker
+ * image) serves the one built at pack time, since esbuild is a devDependency there.
+ */
+const DEV_CHECKOUT = fs.existsSync(path.resolve(import.meta.dirname, '../../.git'));
 
 /** The SDK's version, from its package.json: the path segment of the immutable URL. */
 export function sdkVersion(): string {
@@ -30,9 +35,16 @@ function isStale(): boolean {
 
 let building: Promise<void> | undefined;
 
+async function buildIfNeeded(): Promise<void> {
+  if (DEV_CHECKOUT ? !isStale() : fs.existsSync(SDK_BUNDLE)) return;
+  if (!DEV_CHECKOUT) throw new BaliseError('sdk_bundle_missing', `the browser SDK bundle ${SDK_BUNDLE} is missing: this install was packed without its prepack build (npm pack runs it)`);
+  const { buildSdk } = await import('../../sdk/build.mjs');
+  await buildSdk({ declarations: false });
+}
+
 /** Builds sdk/dist when missing or stale (once per process; declarations are left to `npm run build:sdk`). */
 export function ensureSdkBuilt(): Promise<void> {
-  building ??= (isStale() ? buildSdk({ declarations: false }).then(() => undefined) : Promise.resolve()).catch((error: unknown) => {
+  building ??= buildIfNeeded().catch((error: unknown) => {
     building = undefined;
     throw error;
   });
@@ -54,7 +66,9 @@ export function createSdkAssetRouter(): Router {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.send(bundle);
   };
-  router.get(sdkAssetPath(version), send('public, max-age=31536000, immutable'));
+  const immutable = send('public, max-age=31536000, immutable');
+  // One route for every version (the OpenAPI file describes it as such); only the current one exists.
+  router.get('/sdk/v:version/balise.min.js', (req, res, next) => (req.params.version === version ? immutable(req, res) : next()));
   // Unversioned: always the current SDK, briefly cached (for trying things out, not for production pages).
   router.get('/sdk/balise.min.js', send('public, max-age=300'));
   return router;
