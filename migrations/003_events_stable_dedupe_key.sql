@@ -9,8 +9,11 @@
 -- Now the key and the partition use `message_date`: the day of the message's own time, taken
 -- from the body only: the client's timestamp as sent (uncorrected), else its sentAt, else the
 -- day it was first received. A resend of the same body has the same message_date, so it lands
--- under the same key and folds. Times outside 2000–2099 (a device with a dead clock battery)
--- go to 1970-01-01, so a wrong clock cannot spread rows over unbounded partitions.
+-- under the same key and folds. That time is the device's clock, unchecked: partitions are by
+-- year, and times outside 2000–2098 (a dead clock battery, a hostile client) go to 1970-01-01,
+-- so one insert never spans more than 100 partitions (ClickHouse refuses an insert block over
+-- max_partitions_per_insert_block = 100: random client clocks made monthly partitions fail whole
+-- batches, valid events included).
 -- Rows from before this migration get it from their stored columns, which hold exactly that:
 -- with a sentAt, timestamp − received_at + sent_at is the client's timestamp (or sentAt).
 --
@@ -27,7 +30,7 @@
 -- The message's own time, in epoch ms, recovered from stored columns (see above).
 ALTER TABLE events {on_cluster}
     ADD COLUMN IF NOT EXISTS message_date Date DEFAULT if(
-        if(isNull(sent_at), toUnixTimestamp64Milli(timestamp), toUnixTimestamp64Milli(timestamp) - toUnixTimestamp64Milli(received_at) + toUnixTimestamp64Milli(assumeNotNull(sent_at))) BETWEEN 946684800000 AND 4102444799999,
+        if(isNull(sent_at), toUnixTimestamp64Milli(timestamp), toUnixTimestamp64Milli(timestamp) - toUnixTimestamp64Milli(received_at) + toUnixTimestamp64Milli(assumeNotNull(sent_at))) BETWEEN 946684800000 AND 4070908799999,
         toDate(fromUnixTimestamp64Milli(if(isNull(sent_at), toUnixTimestamp64Milli(timestamp), toUnixTimestamp64Milli(timestamp) - toUnixTimestamp64Milli(received_at) + toUnixTimestamp64Milli(assumeNotNull(sent_at))), 'UTC')),
         toDate('1970-01-01')
     ) AFTER received_at;
@@ -40,7 +43,7 @@ DROP TABLE IF EXISTS events_003 {on_cluster};
 
 CREATE TABLE events_003 {on_cluster} AS events
 ENGINE = ReplacingMergeTree(keep_first)
-PARTITION BY toYYYYMM(message_date)
+PARTITION BY toYear(message_date)
 ORDER BY (event, message_date, message_id);
 
 ALTER TABLE events_003 {on_cluster} ADD INDEX IF NOT EXISTS idx_timestamp timestamp TYPE minmax GRANULARITY 1;

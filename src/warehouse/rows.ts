@@ -15,15 +15,15 @@ function libraryOf(context: JsonObject): { name: string; version: string } {
 
 const DAY_MS = 86_400_000;
 const YEAR_2000 = Date.UTC(2000, 0, 1);
-const YEAR_2100 = Date.UTC(2100, 0, 1);
+const YEAR_2099 = Date.UTC(2099, 0, 1);
 
 /**
- * The day the warehouse keys an event on (migration 003). Clocks outside 2000–2099 share
- * 1970-01-01, so a broken device clock cannot spread rows over unbounded partitions.
+ * The day the warehouse keys an event on (migration 003). Clocks outside 2000–2098 share
+ * 1970-01-01, so with yearly partitions one insert never spans more than 100 of them.
  */
 export function messageDate(messageTime: number | undefined): string | undefined {
   if (messageTime === undefined || !Number.isFinite(messageTime)) return undefined;
-  if (messageTime < YEAR_2000 || messageTime >= YEAR_2100) return '1970-01-01';
+  if (messageTime < YEAR_2000 || messageTime >= YEAR_2099) return '1970-01-01';
   return new Date(Math.floor(messageTime / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
 }
 
