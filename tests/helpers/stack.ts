@@ -18,6 +18,11 @@ export interface Stack {
   query<T>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
   /** Waits until `SELECT count() FROM table` reaches `count`. */
   waitForRows(table: string, count: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Waits until the queue holds no waiting, delayed or active job: every job acknowledged so far
+   * is then inserted (a job completes only after its insert). The timeout bounds a hang only.
+   */
+  waitForDrained(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -84,6 +89,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         await new Promise((r) => setTimeout(r, 50));
       }
       throw new Error(`${table} has ${last} rows after ${timeoutMs} ms, expected ${count}`);
+    },
+    async waitForDrained(timeoutMs = 600_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const counts = await balise.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+        if (Object.values(counts).every((n) => n === 0)) return;
+        if (Date.now() > deadline) throw new Error(`queue not drained after ${timeoutMs} ms: ${JSON.stringify(counts)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     },
     stop: () => balise.stop(),
   };
