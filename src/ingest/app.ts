@@ -148,7 +148,6 @@ export function createApp(deps: AppDependencies): Express {
     } finally {
       inFlight--;
     }
-    deps.failures?.recover('queue_unavailable');
 
     deps.metrics.jobsQueued.inc();
     if (processed.accepted) deps.metrics.eventsAccepted.inc({ source }, processed.accepted);
