@@ -70,8 +70,9 @@ export interface RuntimeOptions {
   /** Another queue and dedupe window than Balise's own (tests sharing one Redis). */
   queueKeys?: Partial<QueueKeys>;
   /**
-   * 'share' (API-only processes in split mode): use the local redis-server run by the engine's
-   * owner on the same data directory, and go through that owner for reads, never opening chDB.
+   * An API-only process in split mode (`serve`): it shares the local redis-server run by
+   * `up`/`worker` on the same data directory, and with the embedded engine it sends reads to the
+   * process that owns it rather than opening a second, empty one.
    */
   split?: boolean;
   /** Restart the local redis-server when it dies (default true; tests that stage an outage turn it off). */
@@ -153,7 +154,11 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     }
     let redisDownSince: number | undefined;
     producerConnection.on('close', () => (redisDownSince ??= Date.now()));
-    producerConnection.on('ready', () => (redisDownSince = undefined));
+    producerConnection.on('ready', () => {
+      redisDownSince = undefined;
+      // Requests refused meanwhile were logged once; the next outage is news again.
+      failures.recover('queue_unavailable', 'the queue accepts requests again');
+    });
     const queueKeys: QueueKeys = { ...DEFAULT_QUEUE_KEYS, ...options.queueKeys };
     queue = createIngestQueue(producerConnection, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs }, queueKeys);
     const ingestQueue = queue;

@@ -156,7 +156,6 @@ export function createApp(deps: AppDependencies): Express {
       deps.metrics.requestsRefused.inc({ code: 'queue_unavailable' });
       return sendError(res, new HttpError(503, 'queue_unavailable', 'the queue is unavailable; nothing was stored, retry later'));
     }
-    deps.failures?.recover('queue_unavailable');
 
     deps.metrics.jobsQueued.inc();
     if (processed.accepted) deps.metrics.eventsAccepted.inc({ source }, processed.accepted);
