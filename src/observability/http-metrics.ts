@@ -15,8 +15,8 @@ export function routeLabel(req: Request): string {
   // One route, several literal paths (`/v1/batch` and its short alias `/v1/b`): the one requested
   // is one of that fixed list, so the label set stays bounded.
   if (route && Array.isArray(route.path)) {
-    const paths = route.path.filter((p): p is string => typeof p === 'string');
-    const path = paths.find((p) => p === req.path) ?? paths[0];
+    const paths = (route.path as unknown[]).filter((p): p is string => typeof p === 'string');
+    const path = paths.find((candidate) => candidate === req.path) ?? paths[0];
     if (path !== undefined) return `${req.baseUrl}${path}`;
   }
   return req.method === 'OPTIONS' ? 'preflight' : 'unmatched';
