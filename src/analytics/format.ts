@@ -8,9 +8,15 @@ export interface FormatOptions {
   colour?: boolean;
 }
 
-/** cli-table3 colours the header and borders unless told otherwise. */
+const cyan = (text: string) => `\x1b[36m${text}\x1b[39m`;
+
+/**
+ * The header in colour when the CLI asks for it. cli-table3's own colouring is off: its colour
+ * library second-guesses the CLI's decision (it turns itself off whenever a CI variable is set,
+ * even on a terminal), and the CLI alone knows about NO_COLOR and the terminal.
+ */
 function table(head: string[], options: FormatOptions): Table.Table {
-  return new Table({ head, style: options.colour ? {} : { head: [], border: [] } });
+  return new Table({ head: options.colour ? head.map(cyan) : head, style: { head: [], border: [] } });
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
