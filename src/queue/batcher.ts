@@ -34,6 +34,8 @@ export async function storedIds(warehouse: Warehouse, ids: string[], table: Dedu
   return new Set(rows.map((r) => r.message_id));
 }
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /**
  * The message_id of each quarantine line, read from the lines for jobs queued without them; a
  * line that is not JSON gets '' (kept, not deduplicated) and is left for ClickHouse to refuse.
@@ -56,7 +58,9 @@ function quarantineIdsOf(data: IngestJobData): string[] {
 async function keptQuarantine(warehouse: Warehouse, deduper: Deduper, batchId: string, batch: Pending[]): Promise<string[]> {
   const lines = batch.flatMap((p) => p.data.quarantine);
   if (lines.length === 0) return lines;
-  const ids = batch.flatMap((p) => quarantineIdsOf(p.data));
+  // An id with a lone surrogate cannot be a Redis key of its own (it is sent as UTF-8, where every
+  // lone surrogate is U+FFFD): such ids would collide, so their rows are kept, like rows without one.
+  const ids = batch.flatMap((p) => quarantineIdsOf(p.data)).map((id) => (LONE_SURROGATE.test(id) ? '' : id));
   const claimable = ids.filter((id) => id !== '');
   // One status per claimable id, in order; a repeat inside the batch is a duplicate of the first.
   const claims = await deduper.claim(batchId, claimable, 'quarantine');
