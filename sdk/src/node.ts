@@ -94,7 +94,8 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
       } catch {
         /* never rejects */
       }
-      core._end('undelivered');
+      // What is still queued could not be sent in time; with nothing left, nobody is told anything.
+      if (core.stats().queued) core._end('undelivered');
       // Nothing more is accepted.
       core.setConsent('denied');
       return core.stats();

@@ -46,6 +46,17 @@ describe('close() with the ingest unreachable', () => {
     expect(stats).toMatchObject({ queued: 0, sent: 0, dropped: 5 });
   });
 
+  it('tells nobody anything when everything was delivered (no onDrop call, no warning)', async () => {
+    const dropped: [WireEvent[], DropReason][] = [];
+    const t = scriptedTransport();
+    const sdk = createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, onDrop: (events, reason) => dropped.push([events, reason]) });
+    for (let i = 0; i < 3; i++) sdk.track('e', { i }, { messageId: `ok-${i}` });
+    const stats = await sdk.close(2000);
+    expect(t.events().map((e) => e.messageId)).toEqual(['ok-0', 'ok-1', 'ok-2']);
+    expect(dropped).toEqual([]);
+    expect(stats).toMatchObject({ queued: 0, sent: 3, dropped: 0 });
+  });
+
   it('a module awaiting close() at top level exits 0 (not 13) and reports what it could not send', async () => {
     const port = await closedPort();
     const run = runModule(
