@@ -1,15 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BaliseError } from '../errors.ts';
+import { IS_GIT_CHECKOUT as DEV_CHECKOUT } from '../util/checkout.ts';
 import { buildDashboard, OUT_FILE } from './build.mjs';
 
 const WEB_DIR = path.join(import.meta.dirname, 'web');
-/**
- * A git checkout rebuilds a stale bundle as its sources change. An installed package (npm, the
- * Docker image) serves the bundle built at pack time: its build tools (esbuild, Chart.js) are
- * devDependencies and are not there.
- */
-const DEV_CHECKOUT = fs.existsSync(path.resolve(import.meta.dirname, '../../.git'));
 export const DASHBOARD_BUNDLE = OUT_FILE;
 
 function newestSource(): number {

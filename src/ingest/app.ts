@@ -11,7 +11,8 @@ import { createWriteKeyResolver, presentedWriteKey, type WriteKeySources } from 
 import { rudderSourceConfig, segmentCdnSettings } from './client-config.ts';
 import { ingestCors } from './cors.ts';
 import { createAdmission, type AdmissionLimits } from './admission.ts';
-import { checkStructure, isPlainObject } from './normalize.ts';
+import { isPlainObject } from '../util/objects.ts';
+import { checkStructure } from './normalize.ts';
 import { processEvents } from './process.ts';
 
 export interface IngestLimits extends AdmissionLimits {

@@ -3,7 +3,6 @@ import { EVENT_TYPES, type EventType, type JsonObject, type NormalizedEvent } fr
 import { isPlainObject } from '../util/objects.ts';
 
 // Re-exported: the ingest's files import it from here.
-export { isPlainObject };
 
 /** Why one event could not be normalised; the event is kept in quarantine with this code. */
 export interface EventRejection {

@@ -1,6 +1,7 @@
 import type { EventType, JsonObject, PlanValidator, Violation } from '../types.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
-import { isPlainObject, normalizeEvent, truncateDepth } from './normalize.ts';
+import { isPlainObject } from '../util/objects.ts';
+import { normalizeEvent, truncateDepth } from './normalize.ts';
 import { toEventRow, toMalformedRow, toQuarantineRow } from '../warehouse/rows.ts';
 
 export type EventOutcome =

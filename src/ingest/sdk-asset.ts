@@ -7,14 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express, { type Request, type Response, type Router } from 'express';
 import { BaliseError } from '../errors.ts';
+import { IS_GIT_CHECKOUT as DEV_CHECKOUT } from '../util/checkout.ts';
 
 const SDK_DIR = path.resolve(import.meta.dirname, '../../sdk');
 export const SDK_BUNDLE = path.join(SDK_DIR, 'dist/balise.min.js');
-/**
- * A git checkout rebuilds a stale bundle from sdk/src; an installed package (npm, the Docker
- * image) serves the one built at pack time, since esbuild is a devDependency there.
- */
-const DEV_CHECKOUT = fs.existsSync(path.resolve(import.meta.dirname, '../../.git'));
 
 /** The SDK's version, from its package.json: the path segment of the immutable URL. */
 export function sdkVersion(): string {
