@@ -23,7 +23,7 @@ import { createEngineProxyRouter } from '../dashboard/engine-proxy.ts';
 import type { PlanValidator } from '../types.ts';
 import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
 import { migrate, migrationsUpToDate } from '../warehouse/migrations.ts';
-import { createAdminRouter } from '../dashboard/admin-api.ts';
+import { createAdminRouter } from '../api/router.ts';
 import { createDashboardRouter, ensureDashboardBuilt } from '../dashboard/router.ts';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import cookieParser from 'cookie-parser';
 import { constantTimeEquals } from '../util/constant-time.ts';
-import { isAdmin, SESSION_COOKIE } from './auth.ts';
+import { isAdmin, SESSION_COOKIE } from '../api/auth.ts';
 import { DASHBOARD_BUNDLE, ensureDashboardBuilt } from './bundle.ts';
 import { appPage, loginPage } from './pages.ts';
 

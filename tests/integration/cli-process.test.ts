@@ -34,7 +34,7 @@ function baliseOnTty(args: string[], env: Record<string, string> = {}): Promise<
   return balise(['-qec', quoted, '/dev/null'], env, 'script', []);
 }
 
-// Stands in for the running Balise server's POST /api/sql (src/dashboard/admin-api.ts), so the
+// Stands in for the running Balise server's POST /api/sql (src/api/router.ts), so the
 // test sees which URL the CLI called and with which token.
 let server: http.Server;
 let serverUrl: string;

@@ -1,4 +1,4 @@
-import type { LoadHealth, PlanHealth } from '../health-queries.ts';
+import type { LoadHealth, PlanHealth } from '../../api/health-queries.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
 import { append, byId, clear, el, table } from './dom.ts';

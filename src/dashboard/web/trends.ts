@@ -1,4 +1,4 @@
-import type { TrendsResult } from '../trends.ts';
+import type { TrendsResult } from '../../api/trends.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
 import { append, byId, clear, el, table } from './dom.ts';
