@@ -26,6 +26,8 @@ const TOTAL = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BATCH = 100;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 24);
 const HALF_LOAD_SECONDS = Number(process.env.BENCH_HALF_SECONDS ?? 10);
+/** Extra node flags for the server under test, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const CATEGORIES = ['fullstack', 'front', 'back', 'devops', 'mobile', 'data_science', 'data_engineering', 'bi', 'big_data', 'web_analytics'];
 
 function makeBody(prefix: string, b: number): string {
@@ -107,7 +109,7 @@ async function main() {
 
   const port = await freePort();
   const dataDir = tempDir('balise-bench-');
-  const server = await startBaliseProcess('up', dataDir, port, { ...shippedWorkerSettings(), BALISE_MAX_QUEUE_DEPTH: '100000', LOG_LEVEL: 'error' });
+  const server = await startBaliseProcess('up', dataDir, port, { ...shippedWorkerSettings(), BALISE_MAX_QUEUE_DEPTH: '100000', LOG_LEVEL: 'error' }, NODE_ARGS);
   try {
     // Phase 1: sustained. Bodies are built beforehand so the load generator, which shares the
     // two cores with Balise, spends the measured time sending, not serialising.

@@ -166,7 +166,8 @@ export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions,
 export async function runReadOnlySql(warehouse: Warehouse, sql: string, limits: { maxRows: number; maxSeconds: number; maxMemoryBytes?: number }): Promise<SqlResult> {
   const statement = checkSingleQuery(sql);
   // One JSON document carrying its column metadata: nothing to infer from line positions.
-  const result = await warehouse.client.query({ query: wrapReadOnly(statement, limits), format: 'JSONCompact' });
+  // The analyst lane: a slow ad-hoc query must not hold the dashboard or the worker's inserts.
+  const result = await warehouse.analyst.query({ query: wrapReadOnly(statement, limits), format: 'JSONCompact' });
   const body = await result.json<unknown[]>();
   const columns = (body.meta ?? []).map(({ name, type }) => ({ name, type }));
   const rows = body.data;

@@ -9,6 +9,12 @@ import { describeEngineOwner, readEngineOwner } from './engine-owner.ts';
 
 export type Warehouse = {
   client: ClickHouseClient;
+  /**
+   * Where analysts' own SQL runs. Embedded: a second engine connection on the same data, so a
+   * long ad-hoc query runs beside the dashboard and the worker's inserts instead of in front of
+   * them (docs/decisions/0014-analyst-sql-has-its-own-lane.md). Server: the same client.
+   */
+  analyst: ClickHouseClient;
   database: string;
   cluster: string | undefined;
   /** 'embedded' = in-process chDB; 'server' = HTTP to a ClickHouse server or cluster. */
@@ -47,7 +53,7 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}${cluster ? ` ON CLUSTER ${cluster}` : ''}` });
     await bootstrap.close();
     const client = createClient({ url, username: user, password, database, request_timeout: 60_000 });
-    return { client, database, cluster, mode: 'server', insertJsonEachRow: (table, body, settings) => insertOverHttp(client, table, body, settings), close: () => client.close() };
+    return { client, analyst: client, database, cluster, mode: 'server', insertJsonEachRow: (table, body, settings) => insertOverHttp(client, table, body, settings), close: () => client.close() };
   }
   const chdbPath = path.join(config.dataDir, 'clickhouse');
   fs.mkdirSync(chdbPath, { recursive: true });
@@ -60,23 +66,32 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
   const owner = readEngineOwner(config.dataDir);
   if (owner && owner.pid !== process.pid) throw locked();
   let session: EmbeddedSession;
+  let analystSession: EmbeddedSession;
   try {
     session = await openEmbeddedSession(chdbPath);
+    // Connections on one path share the engine and its data but run their queries in parallel.
+    analystSession = await openEmbeddedSession(chdbPath);
   } catch (error) {
     if (isLockError(error)) throw locked();
     throw error;
   }
   const client = createClient({ connection: session.connection });
+  const analyst = createClient({ connection: analystSession.connection });
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
-  // The chDB connection ignores the client's `database` option; its session keeps a current
+  // The chDB connection ignores the client's `database` option; each connection keeps a current
   // database instead, so unqualified table names resolve the same way as on a server.
   await client.command({ query: `USE ${database}` });
+  await analyst.command({ query: `USE ${database}` });
   return {
     client,
+    analyst,
     database,
     cluster: undefined,
     mode: 'embedded',
     insertJsonEachRow: (table, body, settings) => session.insertJsonEachRow(`${database}.${table}`, body, settings),
-    close: () => client.close(),
+    close: async () => {
+      await analyst.close();
+      await client.close();
+    },
   };
 }

@@ -41,3 +41,44 @@ describe('embedded chDB session after a failed query', () => {
     expect(next.rows).toEqual([['balise_embedded']]);
   });
 });
+
+describe('embedded chDB: analyst SQL has its own lane', () => {
+  let dataDir: string;
+  let warehouse: Warehouse;
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-embedded-lane-'));
+    warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_lane', cluster: undefined }, dataDir });
+    await warehouse.client.command({ query: 'CREATE TABLE lane_rows (n UInt64) ENGINE = MergeTree ORDER BY n' });
+  });
+  afterAll(async () => {
+    await warehouse.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  // Order, not time: a query that only ends when its limit cuts it is still running when the
+  // dashboard's query and the worker's insert, issued after it, have both returned. Before the
+  // lane existed, both queued behind it on the engine's one connection.
+  it('a long analyst query does not hold dashboard reads or inserts behind it', { timeout: 30_000 }, async () => {
+    const order: string[] = [];
+    const analyst = runReadOnlySql(warehouse, 'SELECT count() FROM system.numbers', { maxRows: 10, maxSeconds: 3 }).then(
+      () => order.push('analyst'),
+      () => order.push('analyst'),
+    );
+    // Give the analyst query time to reach the engine first.
+    await new Promise((r) => setTimeout(r, 300));
+    await warehouse.insertJsonEachRow('lane_rows', Buffer.from('{"n":1}\n{"n":2}'), {});
+    order.push('insert');
+    const rows = await queryRows<{ c: string }>(warehouse, 'SELECT count() AS c FROM lane_rows');
+    order.push('dashboard');
+    await analyst;
+    expect(Number(rows[0]!.c)).toBe(2);
+    expect(order).toEqual(['insert', 'dashboard', 'analyst']);
+  });
+
+  it('the analyst lane reads the same data, in the same database', async () => {
+    await warehouse.insertJsonEachRow('lane_rows', Buffer.from('{"n":10}'), {});
+    const result = await runReadOnlySql(warehouse, 'SELECT currentDatabase() AS db, countIf(n = 10) AS tens FROM lane_rows', { maxRows: 10, maxSeconds: 5 });
+    expect(result.rows).toEqual([['balise_lane', 1]]);
+  });
+});
