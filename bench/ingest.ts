@@ -4,15 +4,20 @@
  *
  * Phase 1 (sustained): N events in batches of 100 (~500 B each) as fast as the API takes them;
  *   throughput = N / (first send → all N queryable).
- * Phase 2 (half load): paced at half the phase-1 rate: request latency p50/p99, and freshness
- *   (send → queryable) of probe events, p50/p95.
+ * Phase 2 (half load): paced at half the phase-1 rate: request latency p50/p99, freshness
+ *   (send → queryable) of probe events p50/p95, and the dashboard API's latency (GET /api/kpis).
+ * Phase 3 (dashboard under load): half load again while an analyst query runs all along (one
+ *   10 s query after another through /api/sql): dashboard API p95, against phase 2's.
+ * Phase 4 (two API processes): a `balise serve` on the same data directory and Redis next to
+ *   `balise up`, the load spread over both: sustained end-to-end rate against phase 1's, and the
+ *   CPU per event of each process.
  * Baselines, same run, same machine: JSON.parse of the same request bodies; one raw ClickHouse
  * insert of the same rows into the same schema (embedded chDB in this process).
  */
 import http from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY } from '../tests/helpers/process.ts';
+import { freePort, sqlViaApi, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../tests/helpers/process.ts';
 import { tempDir } from '../tests/helpers/stack.ts';
 import { openWarehouse } from '../src/warehouse/client.ts';
 import { migrate } from '../src/warehouse/migrations.ts';
@@ -26,6 +31,10 @@ const TOTAL = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BATCH = 100;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 24);
 const HALF_LOAD_SECONDS = Number(process.env.BENCH_HALF_SECONDS ?? 10);
+/** Events of phase 4 (two API processes); a share of phase 1's by default. */
+const SPLIT_TOTAL = Number(process.env.BENCH_SPLIT_EVENTS ?? Math.round(TOTAL / 2));
+/** What an analyst might run: a scan the query's own 10 s limit ends (the issue's "10 s analyst query"). */
+const ANALYST_SQL = 'SELECT count() FROM system.numbers WHERE sipHash64(number) % 7 = 3';
 /** Extra node flags for the server under test, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const CATEGORIES = ['fullstack', 'front', 'back', 'devops', 'mobile', 'data_science', 'data_engineering', 'bi', 'big_data', 'web_analytics'];
@@ -109,111 +118,203 @@ async function main() {
 
   const port = await freePort();
   const dataDir = tempDir('balise-bench-');
-  const server = await startBaliseProcess('up', dataDir, port, { ...shippedWorkerSettings(), BALISE_MAX_QUEUE_DEPTH: '100000', LOG_LEVEL: 'error' }, NODE_ARGS);
+  const settings = { ...shippedWorkerSettings(), BALISE_MAX_QUEUE_DEPTH: '100000', LOG_LEVEL: 'error' };
+  const server = await startBaliseProcess('up', dataDir, port, settings, NODE_ARGS);
+  let replica: BaliseProcess | undefined;
   try {
-    // Phase 1: sustained. Bodies are built beforehand so the load generator, which shares the
-    // two cores with Balise, spends the measured time sending, not serialising.
-    const batches = Math.ceil(TOTAL / BATCH);
-    const bodies = Array.from({ length: batches }, (_, b) => makeBody('sus', b));
-    // CPU time of every party during phase 1: what a 2-core box spends per event, and where.
     const serverPid = server.child.pid!;
     const redisPid = redisChildPid(serverPid);
-    const cpuBefore = { server: cpuMs(serverPid), redis: redisPid ? cpuMs(redisPid) : 0, generator: process.cpuUsage() };
-    let next = 0;
-    const start = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < batches) await sendAccepted(port, bodies[next++]!);
-      }),
-    );
-    bodies.length = 0;
-    const sentSeconds = (performance.now() - start) / 1000;
-    while ((await countEvents(server.baseUrl, 'sus')) < batches * BATCH) await new Promise((r) => setTimeout(r, 100));
-    const e2eSeconds = (performance.now() - start) / 1000;
-    const generatorCpu = process.cpuUsage(cpuBefore.generator);
-    const events = batches * BATCH;
-    const cpuPerEventUs = {
-      server: ((cpuMs(serverPid) - cpuBefore.server) * 1000) / events,
-      redis: redisPid ? ((cpuMs(redisPid) - cpuBefore.redis) * 1000) / events : 0,
-      generator: (generatorCpu.user + generatorCpu.system) / events,
-    };
-    const cpuPerEventTotal = cpuPerEventUs.server + cpuPerEventUs.redis + cpuPerEventUs.generator;
+
+    // Phase 1: sustained, one API process (the `up` process itself).
+    const one = await sustained([server], server.baseUrl, 'sus', TOTAL, [serverPid, redisPid ?? 0]);
+    const e2eRate = one.e2eRate;
+    const [serverCpu = 0, redisCpu = 0] = one.cpuPerEventUs;
+    const cpuPerEventTotal = serverCpu + redisCpu + one.generatorCpuUs;
     const rawInsertCpuUs = 1e6 / rawInsertRate;
-    const e2eRate = (batches * BATCH) / e2eSeconds;
-    const acceptRate = (batches * BATCH) / sentSeconds;
 
-    // Phase 2: half load, paced; latency and freshness.
+    // Phase 2: half load, paced; latency, freshness, and the dashboard API as a baseline.
     const targetRequestsPerSecond = e2eRate / 2 / BATCH;
-    const latencies: number[] = [];
-    const probes = new Map<string, number>();
-    const freshness: number[] = [];
-    let stop = false;
-    const poller = (async () => {
-      while (!stop || probes.size) {
-        const pending = [...probes.keys()];
-        if (pending.length) {
-          const found = await sqlViaApi(server.baseUrl, `SELECT DISTINCT message_id FROM events WHERE message_id IN (${pending.map((p) => `'${p}'`).join(',')})`);
-          const now = performance.now();
-          for (const [id] of found) {
-            const sentAt = probes.get(String(id));
-            if (sentAt !== undefined) {
-              freshness.push(now - sentAt);
-              probes.delete(String(id));
-            }
-          }
-        }
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    })();
-    const halfStart = performance.now();
-    let sentRequests = 0;
-    const inflight: Promise<void>[] = [];
-    while (performance.now() - halfStart < HALF_LOAD_SECONDS * 1000) {
-      const due = Math.floor(((performance.now() - halfStart) / 1000) * targetRequestsPerSecond);
-      while (sentRequests < due) {
-        const n = sentRequests++;
-        const body = makeBody('half', n);
-        const probeId = `half-${n}-0`;
-        inflight.push(
-          (async () => {
-            const t0 = performance.now();
-            await sendAccepted(port, body);
-            latencies.push(performance.now() - t0);
-            if (n % 10 === 0) probes.set(probeId, t0);
-          })(),
-        );
-      }
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    await Promise.all(inflight);
-    stop = true;
-    await poller;
-    latencies.sort((a, b) => a - b);
-    freshness.sort((a, b) => a - b);
+    const half = await halfLoad(server, port, targetRequestsPerSecond, 'half', { probes: true, analyst: false });
+    // Phase 3: the same half load while an analyst query runs all along.
+    const busy = await halfLoad(server, port, targetRequestsPerSecond, 'busy', { probes: false, analyst: true });
 
-    const halfRate = (sentRequests * BATCH) / HALF_LOAD_SECONDS;
-    console.log(`events: ${batches * BATCH} of ~${Math.round(bytesPerEvent)} B, batches of ${BATCH}, concurrency ${CONCURRENCY}`);
-    console.log(`sustained end to end: ${Math.round(e2eRate)} events/s (accepted by the API at ${Math.round(acceptRate)} events/s)`);
-    console.log(`half load (${Math.round(halfRate)} events/s): request p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms; freshness p50 ${round(percentile(freshness, 50))} ms, p95 ${round(percentile(freshness, 95))} ms (${freshness.length} probes)`);
-    console.log(`CPU per event (phase 1): balise ${round(cpuPerEventUs.server)} µs (API, worker and chDB), redis-server ${round(cpuPerEventUs.redis)} µs, load generator ${round(cpuPerEventUs.generator)} µs; ${os.availableParallelism()} cores allow ${round((os.availableParallelism() * 1e6) / 100_000)} µs per event at 100,000 events/s`);
+    // Phase 4: a second API process on the same Redis (split mode), the load spread over both.
+    const replicaPort = await freePort();
+    replica = await startBaliseProcess('serve', dataDir, replicaPort, settings, NODE_ARGS);
+    const two = await sustained([server, replica], server.baseUrl, 'two', SPLIT_TOTAL, [serverPid, replica.child.pid!, redisPid ?? 0]);
+    const [upCpu2 = 0, serveCpu2 = 0, redisCpu2 = 0] = two.cpuPerEventUs;
+
+    const { latencies, freshness } = half;
+    console.log(`events: ${one.events} of ~${Math.round(bytesPerEvent)} B, batches of ${BATCH}, concurrency ${CONCURRENCY}`);
+    console.log(`sustained end to end, 1 API process: ${Math.round(e2eRate)} events/s (accepted by the API at ${Math.round(one.acceptRate)} events/s)`);
+    console.log(`half load (${Math.round(half.rate)} events/s): request p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms; freshness p50 ${round(percentile(freshness, 50))} ms, p95 ${round(percentile(freshness, 95))} ms (${freshness.length} probes)`);
+    console.log(`dashboard API (GET /api/kpis) p95: ${round(percentile(half.dashboard, 95))} ms at half load, ${round(percentile(busy.dashboard, 95))} ms at half load with an analyst query running (${busy.analystQueries} analyst queries; ${busy.dashboard.length} dashboard calls)`);
+    console.log(`CPU per event (phase 1): balise ${round(serverCpu)} µs (API, worker and chDB), redis-server ${round(redisCpu)} µs, load generator ${round(one.generatorCpuUs)} µs; ${os.availableParallelism()} cores allow ${round((os.availableParallelism() * 1e6) / 100_000)} µs per event at 100,000 events/s`);
+    console.log(`sustained end to end, 2 API processes (up + serve): ${Math.round(two.e2eRate)} events/s over ${two.events} events; CPU per event: up ${round(upCpu2)} µs, serve ${round(serveCpu2)} µs, redis-server ${round(redisCpu2)} µs, load generator ${round(two.generatorCpuUs)} µs`);
     console.log(`baselines: JSON.parse ${Math.round(parseRate)} events/s; raw ClickHouse insert ${Math.round(rawInsertRate)} rows/s`);
+    const rawBaseline = { name: 'one raw ClickHouse insert of the same rows', value: Math.round(rawInsertRate), unit: 'rows/s' };
     printResult('ingest', [
-      { name: 'sustained end-to-end throughput', value: Math.round(e2eRate), unit: 'events/s', baseline: { name: 'JSON.parse of the same bodies', value: Math.round(parseRate), unit: 'events/s' }, ratio: round(e2eRate / parseRate, 3), target: '≥ 100,000 events/s' },
-      { name: 'sustained end-to-end throughput vs raw insert', value: Math.round(e2eRate), unit: 'events/s', baseline: { name: 'one raw ClickHouse insert of the same rows', value: Math.round(rawInsertRate), unit: 'rows/s' }, ratio: round(e2eRate / rawInsertRate, 3) },
-      { name: 'API accept rate (to Redis)', value: Math.round(acceptRate), unit: 'events/s', baseline: { name: 'JSON.parse', value: Math.round(parseRate), unit: 'events/s' }, ratio: round(acceptRate / parseRate, 3) },
-      { name: 'CPU per event, balise process (API + worker + chDB)', value: round(cpuPerEventUs.server), unit: 'µs', baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' }, ratio: round(cpuPerEventUs.server / rawInsertCpuUs, 2) },
-      { name: 'CPU per event, redis-server', value: round(cpuPerEventUs.redis), unit: 'µs' },
+      { name: 'sustained end-to-end throughput', value: Math.round(e2eRate), unit: 'events/s', baseline: { name: 'JSON.parse of the same bodies', value: Math.round(parseRate), unit: 'events/s' }, ratio: round(e2eRate / parseRate, 3), target: '≥ 50,000 events/s' },
+      { name: 'sustained end-to-end throughput vs raw insert', value: Math.round(e2eRate), unit: 'events/s', baseline: rawBaseline, ratio: round(e2eRate / rawInsertRate, 3), target: '≥ 0.5 (ratio)' },
+      { name: 'API accept rate (to Redis)', value: Math.round(one.acceptRate), unit: 'events/s', baseline: { name: 'JSON.parse', value: Math.round(parseRate), unit: 'events/s' }, ratio: round(one.acceptRate / parseRate, 3) },
+      { name: 'CPU per event, balise process (API + worker + chDB)', value: round(serverCpu), unit: 'µs', baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' }, ratio: round(serverCpu / rawInsertCpuUs, 2) },
+      { name: 'CPU per event, redis-server', value: round(redisCpu), unit: 'µs', baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' }, ratio: round(redisCpu / rawInsertCpuUs, 2) },
+      { name: 'CPU per event, load generator', value: round(one.generatorCpuUs), unit: 'µs', baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' }, ratio: round(one.generatorCpuUs / rawInsertCpuUs, 2) },
       { name: 'CPU per event, all parties (budget at 100k events/s)', value: round(cpuPerEventTotal), unit: 'µs', target: `≤ ${round((os.availableParallelism() * 1e6) / 100_000)} µs` },
-      { name: 'request latency p50 at half load', value: round(percentile(latencies, 50)), unit: 'ms' },
-      { name: 'request latency p99 at half load', value: round(percentile(latencies, 99)), unit: 'ms', target: '≤ 20 ms' },
+      { name: 'request latency p50 at half load', value: round(percentile(latencies, 50)), unit: 'ms', baseline: { name: 'half load', value: Math.round(half.rate), unit: 'events/s' } },
+      { name: 'request latency p99 at half load', value: round(percentile(latencies, 99)), unit: 'ms', baseline: { name: 'p50', value: round(percentile(latencies, 50)), unit: 'ms' }, ratio: round(percentile(latencies, 99) / Math.max(0.1, percentile(latencies, 50)), 1), target: '≤ 20 ms' },
       { name: 'freshness p50 (send → queryable)', value: round(percentile(freshness, 50)), unit: 'ms' },
-      { name: 'freshness p95 (send → queryable)', value: round(percentile(freshness, 95)), unit: 'ms', target: '≤ 2,000 ms' },
+      { name: 'freshness p95 (send → queryable)', value: round(percentile(freshness, 95)), unit: 'ms', baseline: { name: 'p50', value: round(percentile(freshness, 50)), unit: 'ms' }, ratio: round(percentile(freshness, 95) / Math.max(1, percentile(freshness, 50)), 2), target: '≤ 2,000 ms' },
+      { name: 'dashboard API p95, half load + an analyst query', value: round(percentile(busy.dashboard, 95)), unit: 'ms', baseline: { name: 'half load, no analyst query', value: round(percentile(half.dashboard, 95)), unit: 'ms' }, ratio: round(percentile(busy.dashboard, 95) / Math.max(1, percentile(half.dashboard, 95)), 2), target: '≤ 1,000 ms' },
+      { name: 'sustained end-to-end, 2 API processes (up + serve)', value: Math.round(two.e2eRate), unit: 'events/s', baseline: { name: '1 API process (phase 1)', value: Math.round(e2eRate), unit: 'events/s' }, ratio: round(two.e2eRate / e2eRate, 2) },
+      { name: '2 API processes vs raw insert', value: Math.round(two.e2eRate), unit: 'events/s', baseline: rawBaseline, ratio: round(two.e2eRate / rawInsertRate, 3), target: '≥ 0.5 (ratio)' },
+      { name: 'CPU per event, 2 API processes: up (API + worker + chDB)', value: round(upCpu2), unit: 'µs', baseline: { name: '1 API process', value: round(serverCpu), unit: 'µs' }, ratio: round(upCpu2 / Math.max(0.1, serverCpu), 2) },
+      { name: 'CPU per event, 2 API processes: serve (API)', value: round(serveCpu2), unit: 'µs' },
+      { name: 'CPU per event, 2 API processes: redis-server', value: round(redisCpu2), unit: 'µs', baseline: { name: '1 API process', value: round(redisCpu), unit: 'µs' }, ratio: round(redisCpu2 / Math.max(0.1, redisCpu), 2) },
     ]);
   } finally {
+    if (replica) {
+      replica.child.kill('SIGTERM');
+      await replica.exited;
+    }
     server.child.kill('SIGTERM');
     await server.exited;
     agent.destroy();
   }
+}
+
+interface Sustained {
+  events: number;
+  e2eRate: number;
+  acceptRate: number;
+  /** CPU µs per event of each pid given, in order. */
+  cpuPerEventUs: number[];
+  generatorCpuUs: number;
+}
+
+/**
+ * Sends `total` events as fast as the API processes take them (requests spread over them in
+ * turn) and waits until all are queryable. Bodies are built beforehand so the load generator,
+ * which shares the two cores with Balise, spends the measured time sending, not serialising.
+ */
+async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string, total: number, pids: number[]): Promise<Sustained> {
+  const ports = apis.map((api) => Number(new URL(api.baseUrl).port));
+  const batches = Math.ceil(total / BATCH);
+  const bodies = Array.from({ length: batches }, (_, b) => makeBody(prefix, b));
+  // CPU time of every party: what a 2-core box spends per event, and where.
+  const before = pids.map((pid) => (pid ? cpuMs(pid) : 0));
+  const generatorBefore = process.cpuUsage();
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, sender) => {
+      const port = ports[sender % ports.length]!;
+      while (next < batches) await sendAccepted(port, bodies[next++]!);
+    }),
+  );
+  bodies.length = 0;
+  const sentSeconds = (performance.now() - start) / 1000;
+  while ((await countEvents(queryUrl, prefix)) < batches * BATCH) await new Promise((r) => setTimeout(r, 100));
+  const e2eSeconds = (performance.now() - start) / 1000;
+  const events = batches * BATCH;
+  const generator = process.cpuUsage(generatorBefore);
+  return {
+    events,
+    e2eRate: events / e2eSeconds,
+    acceptRate: events / sentSeconds,
+    cpuPerEventUs: pids.map((pid, i) => (pid ? ((cpuMs(pid) - before[i]!) * 1000) / events : 0)),
+    generatorCpuUs: (generator.user + generator.system) / events,
+  };
+}
+
+interface HalfLoad {
+  rate: number;
+  latencies: number[];
+  freshness: number[];
+  /** Latencies of GET /api/kpis, polled throughout. */
+  dashboard: number[];
+  analystQueries: number;
+}
+
+/** Paced load at `requestsPerSecond` for HALF_LOAD_SECONDS, with optional freshness probes and an analyst query running all along. */
+async function halfLoad(server: BaliseProcess, port: number, requestsPerSecond: number, prefix: string, options: { probes: boolean; analyst: boolean }): Promise<HalfLoad> {
+  const latencies: number[] = [];
+  const probes = new Map<string, number>();
+  const freshness: number[] = [];
+  const dashboard: number[] = [];
+  const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+  let stop = false;
+  let analystQueries = 0;
+  // Cuts the analyst query still running when the phase ends (the bench would otherwise wait on it).
+  const analystAbort = new AbortController();
+  const poller = (async () => {
+    while (!stop || probes.size) {
+      const pending = [...probes.keys()];
+      if (pending.length) {
+        const found = await sqlViaApi(server.baseUrl, `SELECT DISTINCT message_id FROM events WHERE message_id IN (${pending.map((p) => `'${p}'`).join(',')})`);
+        const now = performance.now();
+        for (const [id] of found) {
+          const sentAt = probes.get(String(id));
+          if (sentAt !== undefined) {
+            freshness.push(now - sentAt);
+            probes.delete(String(id));
+          }
+        }
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  // What a dashboard does: its KPI panel, asked again and again.
+  const dashboardPoller = (async () => {
+    while (!stop) {
+      const t0 = performance.now();
+      const res = await fetch(`${server.baseUrl}/api/kpis`, { headers: admin });
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`GET /api/kpis answered ${res.status}`);
+      dashboard.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  const analyst = options.analyst
+    ? (async () => {
+        while (!stop) {
+          // Ends on its own time limit (an error answer): what matters is that it held the engine.
+          const res = await fetch(`${server.baseUrl}/api/sql`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ query: ANALYST_SQL }), signal: analystAbort.signal }).catch(() => undefined);
+          await res?.arrayBuffer().catch(() => undefined);
+          analystQueries++;
+        }
+      })()
+    : Promise.resolve();
+  // Let the analyst query reach the engine before the load starts.
+  if (options.analyst) await new Promise((r) => setTimeout(r, 500));
+  const start = performance.now();
+  let sent = 0;
+  const inflight: Promise<void>[] = [];
+  while (performance.now() - start < HALF_LOAD_SECONDS * 1000) {
+    const due = Math.floor(((performance.now() - start) / 1000) * requestsPerSecond);
+    while (sent < due) {
+      const n = sent++;
+      const body = makeBody(prefix, n);
+      const probeId = `${prefix}-${n}-0`;
+      inflight.push(
+        (async () => {
+          const t0 = performance.now();
+          await sendAccepted(port, body);
+          latencies.push(performance.now() - t0);
+          if (options.probes && n % 10 === 0) probes.set(probeId, t0);
+        })(),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(inflight);
+  stop = true;
+  analystAbort.abort();
+  await Promise.all([poller, dashboardPoller, analyst]);
+  latencies.sort((a, b) => a - b);
+  freshness.sort((a, b) => a - b);
+  dashboard.sort((a, b) => a - b);
+  return { rate: (sent * BATCH) / HALF_LOAD_SECONDS, latencies, freshness, dashboard, analystQueries };
 }
 
 await main();

@@ -65,6 +65,8 @@ export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  // A hash of every JSON answer (one per ingest request) for conditional GETs nobody sends here.
+  app.set('etag', false);
   app.use(httpMetrics(deps.metrics));
   const resolveSource = createWriteKeyResolver(deps.writeKeys);
   const admission = createAdmission({
