@@ -2,7 +2,7 @@ import type { EventType, JsonObject, PlanValidator, Violation } from '../types.t
 import type { IngestJobData } from '../queue/jobs.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { normalizeEvent, truncateDepth } from './normalize.ts';
-import { toEventRow, toMalformedRow, toQuarantineRow } from '../warehouse/rows.ts';
+import { eventRowLine, toMalformedRow, toQuarantineRow } from '../warehouse/rows.ts';
 
 export type EventOutcome =
   | { index: number; messageId: string; status: 'accepted'; planStatus: 'valid' | 'warned' | 'unplanned'; violations?: Violation[] }
@@ -73,7 +73,7 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
       outcomes.push({ index, messageId: event.messageId, status: 'quarantined', code: 'plan_violation', violations: verdict.violations });
       return;
     }
-    const line = JSON.stringify(toEventRow(event, verdict));
+    const line = eventRowLine(event, verdict);
     if (byteLength(line) > options.maxEventBytes) {
       const rejection = { code: 'event_too_large' as const, message: `event is larger than ${options.maxEventBytes} bytes` };
       const row = toMalformedRow(raw, rejection, options.receivedAt, options.source, JSON.stringify(raw));

@@ -27,8 +27,9 @@ export function messageDate(messageTime: number | undefined): string | undefined
   return new Date(Math.floor(messageTime / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
 }
 
-/** The final warehouse row, built once at ingest (docs/decisions/0003-one-job-per-request.md). */
-export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventRow {
+type Encoded<T> = Omit<EventRow, 'properties' | 'traits' | 'context'> & { properties: T; traits: T; context: T };
+
+function eventRowOf<T>(event: NormalizedEvent, verdict: PlanVerdict, encode: (value: JsonObject) => T): Encoded<T> {
   const library = libraryOf(event.context);
   return {
     message_id: event.messageId,
@@ -43,9 +44,9 @@ export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventR
     sent_at: event.sentAt,
     received_at: event.receivedAt,
     message_date: messageDate(event.messageTime),
-    properties: JSON.stringify(event.properties),
-    traits: JSON.stringify(event.traits),
-    context: JSON.stringify(event.context),
+    properties: encode(event.properties),
+    traits: encode(event.traits),
+    context: encode(event.context),
     source: event.source,
     library_name: library.name,
     library_version: library.version,
@@ -53,6 +54,22 @@ export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventR
     plan_status: verdict.status,
     violations: verdict.violations.length ? JSON.stringify(verdict.violations) : '',
   };
+}
+
+/** The final warehouse row, built once at ingest (docs/decisions/0003-one-job-per-request.md). */
+export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventRow {
+  return eventRowOf(event, verdict, (value) => JSON.stringify(value));
+}
+
+/**
+ * The same row as one JSONEachRow line, encoded once: `properties`, `traits` and `context` stay
+ * JSON objects in the line, and ClickHouse stores each object's text as the String column
+ * (`input_format_json_read_objects_as_strings`, set on every insert in insert.ts): the stored
+ * text is what JSON.stringify of the object gives, without stringifying it twice and escaping
+ * every quote of it in the line (docs/decisions/0015-rows-encoded-once.md).
+ */
+export function eventRowLine(event: NormalizedEvent, verdict: PlanVerdict): string {
+  return JSON.stringify(eventRowOf(event, verdict, (value) => value));
 }
 
 /** A plan violation: the normalised event is kept whole so that replay can re-validate it. */

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toEventRow, toQuarantineRow } from '../../src/warehouse/rows.ts';
+import { eventRowLine, toEventRow, toQuarantineRow } from '../../src/warehouse/rows.ts';
 import { loadPlanValidator } from '../../src/plan/compile.ts';
 import { loadPlan } from '../../src/plan/load.ts';
 import type { JsonObject, NormalizedEvent } from '../../src/types.ts';
@@ -124,5 +124,22 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     expect(await rows('SELECT message_id, plan_version FROM quarantine_replays')).toEqual([{ message_id: 'm-new', plan_version: '2.1.0' }]);
     // The replayed event now shows up in its typed view too.
     expect(await rows('SELECT message_id FROM ev_mission_proposal_declined ORDER BY message_id')).toEqual([{ message_id: 'm-new' }, { message_id: 'm-old' }]);
+  });
+});
+
+describe('rows encoded once', () => {
+  // The ingest's line keeps properties, traits and context as JSON objects (no second
+  // stringify, no escaped quotes): the engine must store exactly the text toEventRow would.
+  it('stores the same text for properties, traits and context as the row stringified twice', async () => {
+    const { warehouse, rows } = await fresh('encoded_once');
+    const tricky: JsonObject = { quote: 'say "hi"', backslash: 'a\\b\\', unicode: 'é 漢 \u2028 \u0000', lone: '\ud800x', big: 1e21, small: 5e-7, nested: { empty: {}, list: [1, null, true, 'q', { k: [] }] } };
+    const event = { ...ev('m-once', 'mission_proposal_declined', tricky), traits: { name: 'Zoë "Z"' }, context: { library: { name: 'balise-js', version: '1.0.0' }, page: { url: 'https://x.test/?a=1&b="2"' } } };
+    const verdict = { status: 'unplanned' as const, planVersion: '2.0.0', violations: [] };
+    const line = eventRowLine(event, verdict);
+    const twice = toEventRow(event, verdict);
+    expect(line.length).toBeLessThan(JSON.stringify(twice).length);
+    await insertJsonLines(warehouse, 'events', [line]);
+    const [stored] = await rows<{ properties: string; traits: string; context: string; library_name: string }>("SELECT properties, traits, context, library_name FROM events WHERE message_id = 'm-once'");
+    expect(stored).toEqual({ properties: twice.properties, traits: twice.traits, context: twice.context, library_name: 'balise-js' });
   });
 });
