@@ -38,6 +38,9 @@ interface Entry {
   at: number;
 }
 
+/** Batches claimed but not committed that are remembered (one insert runs at a time; failed ones linger). */
+const MAX_OPEN_BATCHES = 1000;
+
 /** Table and id in one key; the table tag ends at the first NUL, which no tag contains. */
 const keyOf = (table: DedupeTable, id: string) => `${table}\u0000${id}`;
 
@@ -54,10 +57,9 @@ export function createDeduper(window: DedupeWindow, now: () => number = Date.now
       if (entries.size <= window.maxIds && entry.at >= horizon) break;
       entries.delete(key);
     }
-    // Batches that never commit (failed inserts) must not pile up either.
-    for (const [batch, keys] of claimed) {
-      const first = keys[0] === undefined ? undefined : entries.get(keys[0]);
-      if (first?.batch === batch) break;
+    // Batches that never commit (failed inserts) must not pile up either: the oldest go first.
+    for (const batch of claimed.keys()) {
+      if (claimed.size <= MAX_OPEN_BATCHES) break;
       claimed.delete(batch);
     }
   }
