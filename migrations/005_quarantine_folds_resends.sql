@@ -25,8 +25,10 @@ ALTER TABLE quarantine {on_cluster}
 -- Left over by an interrupted run (its rows are all in `quarantine`).
 DROP TABLE IF EXISTS quarantine_005 {on_cluster};
 
+-- PARTITION BY tuple(): without it, `AS quarantine` would keep the old monthly partitions.
 CREATE TABLE quarantine_005 {on_cluster} AS quarantine
 ENGINE = ReplacingMergeTree(keep_first)
+PARTITION BY tuple()
 ORDER BY (event, dedupe_key);
 
 ALTER TABLE quarantine_005 {on_cluster} ADD INDEX IF NOT EXISTS idx_received_at received_at TYPE minmax GRANULARITY 1;
