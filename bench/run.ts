@@ -3,7 +3,7 @@
  * other (they would otherwise fight over the same two cores), collects their `BENCH_RESULT`
  * lines and prints one table of absolute figures, same-run baselines, ratios and targets.
  *
- *   node --import tsx bench/run.ts [--quick] [--only ingest|flood|sdk|funnel|soak] [--soak]
+ *   node --import tsx bench/run.ts [--quick] [--only ingest|flood|sdk|funnel|import|dedupe|soak] [--soak]
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import type { BenchFigure } from './lib.ts';
 
-export const BENCH_NAMES = ['ingest', 'flood', 'sdk', 'funnel', 'import', 'soak'] as const;
+export const BENCH_NAMES = ['ingest', 'flood', 'sdk', 'funnel', 'import', 'dedupe', 'soak'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
 
 export interface BenchOptions {
@@ -67,6 +67,7 @@ function specs(options: BenchOptions): BenchSpec[] {
     { name: 'sdk', args: ['sdk/bench.mjs'], env: quick ? { ROUNDS: '20' } : {}, parse: parseSdkOutput },
     { name: 'funnel', args: [...TSX, 'bench/funnel.ts', ...(quick ? ['--events', '1000000', '--persons', '50000', '--runs', '2'] : [])], env: {} },
     { name: 'import', args: [...TSX, 'bench/import.ts'], env: quick ? { BENCH_IMPORT_PERSONS: '25000' } : {} },
+    { name: 'dedupe', args: [...TSX, 'bench/dedupe.ts'], env: quick ? { BENCH_DEDUPE_EVENTS: '50000', BENCH_DEDUPE_HISTORY: '500000' } : {} },
     { name: 'soak', args: [...TSX, 'bench/soak.ts'], env: quick ? { SOAK_SECONDS: '60' } : {} },
   ];
   return all.filter((s) => {

@@ -28,7 +28,7 @@ export interface NormalizedEvent {
   receivedAt: number;
   /**
    * The message's own time, from the body alone: the client's timestamp as sent (uncorrected),
-   * else its sentAt, else receivedAt. Unlike `timestamp` it does not move when the same body is
+   * else its sentAt, else 0 (no time in the body: keyed on 1970-01-01). Unlike `timestamp` it does not move when the same body is
    * resent later, so the warehouse keys duplicates on it (migration 003). Absent from events
    * quarantined before it existed.
    */

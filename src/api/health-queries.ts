@@ -21,21 +21,21 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number): Promise
     ),
     rows<{ event: string; plan_version: string; rule: string; count: string }>(
       warehouse,
-      `SELECT event, plan_version, arrayJoin(reasons) AS rule, count() AS count FROM quarantine WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})
+      `SELECT event, plan_version, arrayJoin(reasons) AS rule, count() AS count FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})
          AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
        GROUP BY event, plan_version, rule ORDER BY count DESC LIMIT 200`,
       since,
     ),
     rows<PlanHealth['quarantineExamples'][number]>(
       warehouse,
-      `SELECT message_id, event, toString(quarantine.received_at) AS received_at, reasons, violations FROM quarantine WHERE quarantine.received_at >= fromUnixTimestamp64Milli({since:Int64})
+      `SELECT message_id, event, toString(quarantine.received_at) AS received_at, reasons, violations FROM quarantine FINAL WHERE quarantine.received_at >= fromUnixTimestamp64Milli({since:Int64})
          AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
        ORDER BY quarantine.received_at DESC LIMIT 1 BY event, reasons LIMIT 50`,
       since,
     ),
     rows<{ event: string; type: string; events: string; last_seen: string }>(
       warehouse,
-      `SELECT event, type, count() AS events, toString(max(timestamp)) AS last_seen FROM events WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY event, type ORDER BY events DESC LIMIT 500`,
+      `SELECT event, type, count() AS events, toString(max(timestamp)) AS last_seen FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY event, type ORDER BY events DESC LIMIT 500`,
       since,
     ),
   ]);

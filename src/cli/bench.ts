@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
 import { BaliseError } from '../errors.ts';
 
-const BENCHES = ['ingest', 'sdk', 'funnel', 'import', 'soak'] as const;
+const BENCHES = ['ingest', 'sdk', 'funnel', 'import', 'dedupe', 'soak'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 interface BenchModule {

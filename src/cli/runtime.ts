@@ -145,8 +145,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     // The producer fails fast when Redis is down (the API answers 503); the worker waits it out.
     const producerConnection = createRedis(redisTarget, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     const workerConnection = createRedis(redisTarget, { maxRetriesPerRequest: null });
-    const dedupeConnection = createRedis(redisTarget, { maxRetriesPerRequest: 3 });
-    connections.push(producerConnection, workerConnection, dedupeConnection);
+    connections.push(producerConnection, workerConnection);
     // ioredis reports every reconnect attempt: one line when Redis goes away, one when it is back.
     for (const connection of connections) {
       connection.on('error', (err) => closing || failures.report('redis_connection', err, 'Redis is unreachable: ingest answers 503 until it is back'));
@@ -173,8 +172,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         })
       : () => undefined;
 
-    // One messageId window for live ingest and quarantine replay: a replayed event resent later is a duplicate.
-    const deduper = createDeduper(dedupeConnection, config.worker.dedupeWindowSeconds, queueKeys.dedupePrefix);
+    // One messageId window for live ingest and quarantine replay in this process: a replayed event
+    // resent later is dropped before insert. Exactness does not rest on it (decision 0011).
+    const deduper = createDeduper({ windowSeconds: config.worker.dedupeWindowSeconds, maxIds: config.worker.dedupeMaxIds });
     let worker: IngestWorker | undefined;
     if (roles.worker) {
       if (!warehouse) throw new Error('the worker needs the engine');

@@ -49,7 +49,10 @@ export interface Config {
     concurrency: number;
     attempts: number;
     backoffMs: number;
+    /** How long the worker remembers a stored messageId (its in-memory fast path; decision 0011). */
     dedupeWindowSeconds: number;
+    /** At most this many messageIds remembered per worker process: the bound on that memory. */
+    dedupeMaxIds: number;
     /** A job active this long without its worker renewing the lock is taken back (worker died). */
     lockMs: number;
     /** `balise worker` alone serves GET /health and /metrics on this port when set. */
@@ -157,6 +160,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       attempts: integer(env, 'BALISE_INSERT_ATTEMPTS', 12, 1, 1000),
       backoffMs: integer(env, 'BALISE_INSERT_BACKOFF_MS', 500, 1, 3_600_000),
       dedupeWindowSeconds: integer(env, 'BALISE_DEDUPE_WINDOW_SECONDS', 3600, 1, 30 * 86_400),
+      dedupeMaxIds: integer(env, 'BALISE_DEDUPE_MAX_IDS', 200_000, 0, 100_000_000),
       lockMs: integer(env, 'BALISE_WORKER_LOCK_MS', 30_000, 1000, 600_000),
       metricsPort: env.BALISE_WORKER_METRICS_PORT ? integer(env, 'BALISE_WORKER_METRICS_PORT', 0, 0, 65535) : undefined,
     },

@@ -49,7 +49,7 @@ export async function countImported(api: AdminApi, checkpoint: Checkpoint): Prom
   if (!/^[0-9a-f]{16}$/.test(checkpoint.run)) throw new BaliseError('import_checkpoint_invalid', 'the checkpoint run id is not 16 hex digits');
   const query = `SELECT
   (SELECT uniqExact(message_id) FROM events WHERE JSONExtractString(context, 'import', 'run') = '${checkpoint.run}') AS stored,
-  (SELECT count() FROM quarantine WHERE position(raw, '"run":"${checkpoint.run}"') > 0) AS quarantined`;
+  (SELECT count() FROM quarantine FINAL WHERE position(raw, '"run":"${checkpoint.run}"') > 0) AS quarantined`;
   const result = await call<{ rows: unknown[][] }>(api, 'POST', '/api/sql', { query });
   const [stored, quarantined] = (result.rows[0] ?? []).map(Number) as [number, number];
   return { stored, quarantined, duplicates: Math.max(0, checkpoint.totals.accepted - stored) };

@@ -238,7 +238,9 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
       originalTimestamp: storableTime(clientTimestamp),
       sentAt: sentAt === null ? null : Math.round(sentAt),
       receivedAt: ctx.receivedAt,
-      messageTime: clientTimestamp ?? sentAt ?? ctx.receivedAt,
+      // A body with no time at all gets 0 (keyed on 1970-01-01), not its arrival: every resend of
+      // it, whatever day it arrives, must land under one key and fold (decision 0011).
+      messageTime: clientTimestamp ?? sentAt ?? 0,
       properties,
       traits,
       context,

@@ -4,11 +4,13 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { insertJsonChunks, insertJsonLines, jsonLinesBytes } from '../warehouse/insert.ts';
 import { queryRows } from '../warehouse/query.ts';
-import type { DedupeTable, Deduper } from './dedupe.ts';
+import type { ClaimStatus, DedupeTable, Deduper } from './dedupe.ts';
 import type { IngestJobData } from './jobs.ts';
 
 interface Pending {
   data: IngestJobData;
+  /** Delivered before (a worker died between insert and completion, or an insert failed): its ids are checked against ClickHouse. */
+  redelivered: boolean;
   /** The job's event rows as bytes, encoded on arrival so a large batch is not encoded in one go. */
   eventBytes: Buffer;
   resolve: () => void;
@@ -21,8 +23,11 @@ export interface BatchLimits {
 }
 
 export interface BatchInserter {
-  /** Resolves once the job's rows are in ClickHouse (or were already there). */
-  add(data: IngestJobData): Promise<void>;
+  /**
+   * Resolves once the job's rows are in ClickHouse (or were already there). `redelivered`: the
+   * queue has handed this job out before, so its rows may already be stored.
+   */
+  add(data: IngestJobData, redelivered?: boolean): Promise<void>;
   /** Inserts whatever is pending now; used on shutdown. */
   flush(): Promise<void>;
 }
@@ -33,8 +38,6 @@ export async function storedIds(warehouse: Warehouse, ids: string[], table: Dedu
   const rows = await queryRows<{ message_id: string }>(warehouse, `SELECT DISTINCT message_id FROM ${table} WHERE message_id IN {ids:Array(String)}`, { ids });
   return new Set(rows.map((r) => r.message_id));
 }
-
-const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * The message_id of each quarantine line, read from the lines for jobs queued without them; a
@@ -52,18 +55,34 @@ function quarantineIdsOf(data: IngestJobData): string[] {
 }
 
 /**
+ * The claims of a batch's ids, with every id of a redelivered job made uncertain: a claim made by
+ * a worker that died is gone with its memory, so only ClickHouse knows whether its insert landed.
+ */
+async function claimAll(deduper: Deduper, batchId: string, batch: Pending[], idsOf: (p: Pending) => string[], table: DedupeTable): Promise<ClaimStatus[]> {
+  const ids = batch.flatMap(idsOf);
+  const claims = await deduper.claim(batchId, ids, table);
+  let i = 0;
+  for (const p of batch) {
+    const n = idsOf(p).length;
+    if (p.redelivered) for (let k = i; k < i + n; k++) if (claims[k] === 'new') claims[k] = 'uncertain';
+    i += n;
+  }
+  return claims;
+}
+
+/**
  * A resent event the plan rejects is one quarantine row, not two: quarantine rows are claimed
- * like events (in their own key space). Rows without a messageId cannot be matched and are kept.
+ * like events (in their own key space), and the table folds what gets past (migration 005).
+ * Rows without a messageId cannot be matched and are kept.
  */
 async function keptQuarantine(warehouse: Warehouse, deduper: Deduper, batchId: string, batch: Pending[]): Promise<string[]> {
   const lines = batch.flatMap((p) => p.data.quarantine);
   if (lines.length === 0) return lines;
-  // An id with a lone surrogate cannot be a Redis key of its own (it is sent as UTF-8, where every
-  // lone surrogate is U+FFFD): such ids would collide, so their rows are kept, like rows without one.
-  const ids = batch.flatMap((p) => quarantineIdsOf(p.data)).map((id) => (LONE_SURROGATE.test(id) ? '' : id));
-  const claimable = ids.filter((id) => id !== '');
+  const ids = batch.flatMap((p) => quarantineIdsOf(p.data));
+  const claimableOf = (p: Pending) => quarantineIdsOf(p.data).filter((id) => id !== '');
+  const claimable = batch.flatMap(claimableOf);
   // One status per claimable id, in order; a repeat inside the batch is a duplicate of the first.
-  const claims = await deduper.claim(batchId, claimable, 'quarantine');
+  const claims = await claimAll(deduper, batchId, batch, claimableOf, 'quarantine');
   const stored = await storedIds(warehouse, claimable.filter((_, i) => claims[i] === 'uncertain'), 'quarantine');
   let c = 0;
   return lines.filter((_, i) => {
@@ -88,7 +107,7 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
   async function insertBatch(batch: Pending[]): Promise<void> {
     const batchId = randomBytes(9).toString('base64url');
     const ids = batch.flatMap((p) => p.data.ids);
-    const claims = await deduper.claim(batchId, ids);
+    const claims = await claimAll(deduper, batchId, batch, (p) => p.data.ids, 'events');
     const uncertain = ids.filter((_, i) => claims[i] === 'uncertain');
     const alreadyStored = await storedIds(warehouse, uncertain);
     const keepAt = (i: number) => claims[i] === 'new' || (claims[i] === 'uncertain' && !alreadyStored.has(ids[i]!));
@@ -144,7 +163,8 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
         logger.warn({ err: error, jobs: batch.length }, 'batch insert failed; inserting its jobs one by one');
         for (const p of batch) {
           try {
-            await insertBatch([p]);
+            // Part of the failed insert may have landed: check these ids against ClickHouse.
+            await insertBatch([{ ...p, redelivered: true }]);
             p.resolve();
           } catch (jobError) {
             p.reject(jobError);
@@ -156,9 +176,9 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
   }
 
   return {
-    add(data) {
+    add(data, redelivered = false) {
       return new Promise<void>((resolve, reject) => {
-        pending.push({ data, eventBytes: jsonLinesBytes(data.events), resolve, reject });
+        pending.push({ data, redelivered, eventBytes: jsonLinesBytes(data.events), resolve, reject });
         pendingRows += data.events.length + data.quarantine.length;
         if (pendingRows >= limits.maxRows) void flushNow();
         else if (!timer) timer = setTimeout(() => void flushNow(), limits.maxWaitMs);

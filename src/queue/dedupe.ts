@@ -1,75 +1,97 @@
-import type { Redis } from 'ioredis';
-import { DEFAULT_QUEUE_KEYS } from './jobs.ts';
-
 /**
- * messageId dedupe window, enforced before insert (not left to eventual merges).
+ * The worker's recent-messageId window: a fast path that drops a resend before it is inserted.
+ * It is not what makes counts exact (docs/decisions/0011-dedupe-in-clickhouse.md): `events` and
+ * `quarantine` fold every copy of a messageId under one key, and every reader uses FINAL. So the
+ * window holds no Redis memory at all, lives in the worker's own memory, bounded by a count and
+ * an age, and may be lost on restart without losing or doubling anything.
  *
- * Each message id is claimed for the batch about to insert it (SET NX with the window as TTL).
- * A claim already held by a batch that committed means the row is stored: drop it. A claim held
- * by a batch that never committed (a worker killed between insert and commit, or an insert that
- * failed, possibly after part of it landed) is uncertain: the worker asks ClickHouse about exactly
- * those ids. Claims are never released early, since only ClickHouse knows what a failed insert left. All keys share one
- * hash tag (the prefix) so the script also runs on Redis Cluster.
+ * Each id is claimed for the batch about to insert it and remembered once that batch commits.
+ * An id claimed by a batch that never committed (its insert failed, perhaps after part of it
+ * landed) is `uncertain`: the caller asks ClickHouse about exactly those ids. A job redelivered
+ * by the queue (a worker killed between insert and completion) is uncertain too, whatever the
+ * window says: the batcher checks it against ClickHouse (`BatchInserter.add`).
  */
-const CLAIM_SCRIPT = `
-local batch = ARGV[1]
-local ttl = tonumber(ARGV[2])
-local committed = ARGV[3] .. ':c:'
-local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, batch, 'NX', 'EX', ttl) then
-    out[i] = 0
-  else
-    local owner = redis.call('GET', key)
-    if owner == batch then
-      out[i] = 1
-    elseif owner and redis.call('EXISTS', committed .. owner) == 1 then
-      out[i] = 1
-    else
-      redis.call('SET', key, batch, 'EX', ttl)
-      out[i] = 2
-    end
-  end
-end
-return out
-`;
-
 export type ClaimStatus = 'new' | 'duplicate' | 'uncertain';
-const STATUS: ClaimStatus[] = ['new', 'duplicate', 'uncertain'];
 /**
  * Which table a claim is for. A quarantined event and the same event stored later in `events`
- * (resent after the plan was fixed) are different rows, so each table has its own keys.
+ * (resent after the plan was fixed) are different rows, so each table has its own ids.
  */
 export type DedupeTable = 'events' | 'quarantine';
-// Short keys and values: the window holds one key per event (~150 B of Redis memory each).
-// Quarantine keys differ before the first `:`, so no messageId can make the two collide.
-const TABLE_SUFFIX: Record<DedupeTable, string> = { events: ':', quarantine: 'q:' };
-/**
- * Scripts get their keys in slices: Redis runs one script at a time, and a 5,000-key script held
- * it for ~17 ms, delaying every request waiting to queue its job. 500 keys take ~1.5 ms.
- */
-const SLICE = 500;
 
 export interface Deduper {
   /** Claims `ids` for `batchId` (in `events` unless told otherwise); one status per id, same order. */
   claim(batchId: string, ids: string[], table?: DedupeTable): Promise<ClaimStatus[]>;
+  /** The batch's rows are stored: its ids become duplicates for the rest of the window. */
   commit(batchId: string): Promise<void>;
 }
 
-export function createDeduper(redis: Redis, windowSeconds: number, prefix = DEFAULT_QUEUE_KEYS.dedupePrefix): Deduper {
+export interface DedupeWindow {
+  /** How long a stored id is remembered. */
+  windowSeconds: number;
+  /** At most this many ids are remembered (the oldest go first): the bound on the worker's memory. */
+  maxIds: number;
+}
+
+interface Entry {
+  /** The batch that claimed it, until that batch commits. */
+  batch: string | undefined;
+  at: number;
+}
+
+/** Batches claimed but not committed that are remembered (one insert runs at a time; failed ones linger). */
+const MAX_OPEN_BATCHES = 1000;
+
+/** Table and id in one key; the table tag ends at the first NUL, which no tag contains. */
+const keyOf = (table: DedupeTable, id: string) => `${table}\u0000${id}`;
+
+export function createDeduper(window: DedupeWindow, now: () => number = Date.now): Deduper {
+  // Insertion order is age order (an entry is re-inserted when it is claimed again), so the
+  // oldest entries are always first: eviction is a walk from the front.
+  const entries = new Map<string, Entry>();
+  const claimed = new Map<string, string[]>();
+  const windowMs = window.windowSeconds * 1000;
+
+  function evict(): void {
+    const horizon = now() - windowMs;
+    for (const [key, entry] of entries) {
+      if (entries.size <= window.maxIds && entry.at >= horizon) break;
+      entries.delete(key);
+    }
+    // Batches that never commit (failed inserts) must not pile up either: the oldest go first.
+    for (const batch of claimed.keys()) {
+      if (claimed.size <= MAX_OPEN_BATCHES) break;
+      claimed.delete(batch);
+    }
+  }
+
   return {
     async claim(batchId, ids, table = 'events') {
-      const statuses: ClaimStatus[] = [];
-      const keyPrefix = prefix + TABLE_SUFFIX[table];
-      for (let i = 0; i < ids.length; i += SLICE) {
-        const slice = ids.slice(i, i + SLICE);
-        const codes = (await redis.eval(CLAIM_SCRIPT, slice.length, ...slice.map((id) => keyPrefix + id), batchId, String(windowSeconds), prefix)) as number[];
-        for (const code of codes) statuses.push(STATUS[code] ?? 'uncertain');
-      }
+      const at = now();
+      const keys: string[] = [];
+      const statuses = ids.map((id): ClaimStatus => {
+        const key = keyOf(table, id);
+        const entry = entries.get(key);
+        if (entry && entry.at >= at - windowMs && (entry.batch === undefined || entry.batch === batchId)) return 'duplicate';
+        entries.delete(key);
+        entries.set(key, { batch: batchId, at });
+        keys.push(key);
+        // Held by a batch that did not commit: only ClickHouse knows what its insert left.
+        return entry?.batch !== undefined ? 'uncertain' : 'new';
+      });
+      claimed.set(batchId, [...(claimed.get(batchId) ?? []), ...keys]);
+      evict();
       return statuses;
     },
     async commit(batchId) {
-      await redis.set(`${prefix}:c:${batchId}`, '1', 'EX', windowSeconds);
+      const at = now();
+      for (const key of claimed.get(batchId) ?? []) {
+        const entry = entries.get(key);
+        if (entry?.batch !== batchId) continue;
+        entries.delete(key);
+        entries.set(key, { batch: undefined, at });
+      }
+      claimed.delete(batchId);
+      evict();
     },
   };
 }

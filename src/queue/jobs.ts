@@ -20,16 +20,14 @@ export const INGEST_QUEUE = 'ingest';
 export const QUEUE_PREFIX = '{balise}';
 
 /**
- * Where the ingest queue and the dedupe window live in Redis. The defaults are Balise's own;
- * another set lets two queues share one Redis (a test each, or two deployments).
+ * Where the ingest queue lives in Redis. The defaults are Balise's own; another set lets two
+ * queues share one Redis (a test each, or two deployments).
  */
 export interface QueueKeys {
   /** BullMQ queue name. */
   name: string;
   /** BullMQ key prefix; keep a `{hash tag}` so the queue stays in one Redis Cluster slot. */
   prefix: string;
-  /** Prefix of the dedupe window's keys; a `{hash tag}` too, for the same reason. */
-  dedupePrefix: string;
 }
 
-export const DEFAULT_QUEUE_KEYS: Readonly<QueueKeys> = { name: INGEST_QUEUE, prefix: QUEUE_PREFIX, dedupePrefix: '{bdd}' };
+export const DEFAULT_QUEUE_KEYS: Readonly<QueueKeys> = { name: INGEST_QUEUE, prefix: QUEUE_PREFIX };

@@ -80,7 +80,7 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
   ];
   if (opts.event !== undefined) filters.push('event = {event:String}');
   if (opts.since !== undefined) filters.push('received_at >= fromUnixTimestamp64Milli({since:Int64}, \'UTC\')');
-  const query = `SELECT message_id, toString(toUnixTimestamp64Milli(received_at)) AS received_ms, raw FROM quarantine WHERE ${filters.join(' AND ')} ORDER BY received_at, message_id LIMIT {limit:UInt32}`;
+  const query = `SELECT message_id, toString(toUnixTimestamp64Milli(received_at)) AS received_ms, raw FROM quarantine FINAL WHERE ${filters.join(' AND ')} ORDER BY received_at, message_id LIMIT {limit:UInt32}`;
 
   const result: ReplayQuarantineResult = { examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0 };
   const seen = new Set<string>();

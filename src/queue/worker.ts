@@ -26,7 +26,8 @@ export interface IngestWorker {
  */
 export function startIngestWorker(connection: Redis, inserter: BatchInserter, options: WorkerOptions, logger: Logger): IngestWorker {
   const keys = options.keys ?? DEFAULT_QUEUE_KEYS;
-  const worker = new Worker<IngestJobData>(keys.name, (job) => inserter.add(job.data), {
+  // A job started before (a worker died holding it, or an attempt failed) may have its rows stored already.
+  const worker = new Worker<IngestJobData>(keys.name, (job) => inserter.add(job.data, job.attemptsStarted > 1 || job.attemptsMade > 0 || job.stalledCounter > 0), {
     connection,
     prefix: keys.prefix,
     concurrency: options.concurrency,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
 import { openEmbeddedSession, type EmbeddedSession, type InsertSettings } from './embedded-session.ts';
@@ -52,7 +52,11 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     const bootstrap = createClient({ url, username: user, password });
     await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}${cluster ? ` ON CLUSTER ${cluster}` : ''}` });
     await bootstrap.close();
-    const client = createClient({ url, username: user, password, database, request_timeout: 60_000 });
+    // On a cluster (decision 0012): an insert returns once the shards have the rows, not when
+    // they are queued on the node that received it (jobs complete only after the insert); and a
+    // subquery over a Distributed table (the identity graph, replayed ids) reads every shard.
+    const clickhouse_settings: ClickHouseSettings = cluster ? { insert_distributed_sync: 1, distributed_product_mode: 'global' } : {};
+    const client = createClient({ url, username: user, password, database, request_timeout: 60_000, clickhouse_settings });
     return { client, analyst: client, database, cluster, mode: 'server', insertJsonEachRow: (table, body, settings) => insertOverHttp(client, table, body, settings), close: () => client.close() };
   }
   const chdbPath = path.join(config.dataDir, 'clickhouse');

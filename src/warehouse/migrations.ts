@@ -28,10 +28,17 @@ export function splitStatements(sql: string): string[] {
     .filter(Boolean);
 }
 
-/** `{on_cluster}` becomes `ON CLUSTER name` for cluster deployments and disappears otherwise. */
+/**
+ * `{on_cluster}` becomes `ON CLUSTER name` for cluster deployments and disappears otherwise;
+ * `{cluster}` (used by cluster variants only) becomes the name as a string literal. The
+ * `{shard}`, `{replica}` and `{database}` macros are left for the server to expand.
+ */
 export function renderStatement(statement: string, cluster: string | undefined): string {
-  return statement.replaceAll('{on_cluster}', cluster ? `ON CLUSTER ${cluster}` : '');
+  return statement.replaceAll('{on_cluster}', cluster ? `ON CLUSTER ${cluster}` : '').replaceAll('{cluster}', `'${cluster ?? ''}'`);
 }
+
+/** Where a migration's cluster variant lives (decision 0012): same number, same name. */
+export const CLUSTER_VARIANTS = 'cluster';
 
 export function parseMigrationFile(fileName: string, sql: string): Migration {
   const match = /^(\d+)_([a-z0-9_]+)\.sql$/.exec(fileName);
@@ -44,8 +51,21 @@ export function parseMigrationFile(fileName: string, sql: string): Migration {
   };
 }
 
-export async function readMigrations(dir: string): Promise<Migration[]> {
-  const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
+/**
+ * The migrations in version order. For a cluster (`cluster` true), a file of the same version in
+ * `dir/cluster/` replaces the single-node one: the cluster layout (replicated local tables and
+ * Distributed tables over them) cannot be derived from single-node DDL statement by statement.
+ */
+export async function readMigrations(dir: string, cluster = false): Promise<Migration[]> {
+  const single = await readMigrationDir(dir);
+  if (!cluster) return single;
+  const variantsDir = path.join(dir, CLUSTER_VARIANTS);
+  const variants = new Map((await readMigrationDir(variantsDir).catch(() => [])).map((m) => [m.version, m]));
+  return single.map((m) => variants.get(m.version) ?? m);
+}
+
+async function readMigrationDir(dir: string): Promise<Migration[]> {
+  const files = (await fs.readdir(dir, { withFileTypes: true })).filter((f) => f.isFile() && f.name.endsWith('.sql')).map((f) => f.name).sort();
   const migrations = await Promise.all(files.map(async (f) => parseMigrationFile(f, await fs.readFile(path.join(dir, f), 'utf8'))));
   const seen = new Set<number>();
   for (const m of migrations) {
@@ -56,6 +76,15 @@ export async function readMigrations(dir: string): Promise<Migration[]> {
 }
 
 export const DEFAULT_MIGRATIONS_DIR = path.resolve(import.meta.dirname, '../../migrations');
+
+/**
+ * The history table. On a cluster every node is a replica of one copy (no `{shard}` in its
+ * path), so whichever node a process talks to knows what was applied.
+ */
+export const SCHEMA_MIGRATIONS = {
+  single: `CREATE TABLE IF NOT EXISTS schema_migrations {on_cluster} (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree ORDER BY version`,
+  cluster: `CREATE TABLE IF NOT EXISTS schema_migrations {on_cluster} (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{database}/schema_migrations', '{shard}-{replica}') ORDER BY version`,
+} as const;
 
 interface AppliedRow {
   version: number;
@@ -70,15 +99,10 @@ interface AppliedRow {
  */
 export async function migrate(warehouse: Warehouse, dir = DEFAULT_MIGRATIONS_DIR): Promise<MigrationReport> {
   const { client, cluster } = warehouse;
-  await client.command({
-    query: renderStatement(
-      `CREATE TABLE IF NOT EXISTS schema_migrations {on_cluster} (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree ORDER BY version`,
-      cluster,
-    ),
-  });
+  await client.command({ query: renderStatement(SCHEMA_MIGRATIONS[cluster ? 'cluster' : 'single'], cluster) });
   const applied = await appliedMigrations(warehouse);
   const report: MigrationReport = { applied: [], alreadyApplied: [] };
-  for (const migration of await readMigrations(dir)) {
+  for (const migration of await readMigrations(dir, cluster !== undefined)) {
     const previous = applied.get(migration.version);
     if (previous) {
       if (previous.checksum !== migration.checksum) {
@@ -116,7 +140,7 @@ async function appliedMigrations(warehouse: Warehouse): Promise<Map<number, Appl
 export async function migrationsUpToDate(warehouse: Warehouse, dir = DEFAULT_MIGRATIONS_DIR): Promise<boolean> {
   try {
     const applied = await appliedMigrations(warehouse);
-    return (await readMigrations(dir)).every((m) => applied.get(m.version)?.checksum === m.checksum);
+    return (await readMigrations(dir, warehouse.cluster !== undefined)).every((m) => applied.get(m.version)?.checksum === m.checksum);
   } catch {
     return false;
   }

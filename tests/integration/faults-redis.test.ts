@@ -29,9 +29,8 @@ const events = (prefix: string, n: number) => Array.from({ length: n }, (_, i) =
 
 function startWorker(): IngestWorker {
   const workerConnection = createRedis(stack.balise.redisTarget, { maxRetriesPerRequest: null });
-  const dedupeConnection = createRedis(stack.balise.redisTarget);
-  connections.push(workerConnection, dedupeConnection);
-  const inserter = createBatchInserter(stack.warehouse, createDeduper(dedupeConnection, 3600), { maxRows: 10_000, maxWaitMs: 50 }, stack.balise.metrics, createLogger('silent'));
+  connections.push(workerConnection);
+  const inserter = createBatchInserter(stack.warehouse, createDeduper({ windowSeconds: 3600, maxIds: 100_000 }), { maxRows: 10_000, maxWaitMs: 50 }, stack.balise.metrics, createLogger('silent'));
   return startIngestWorker(workerConnection, inserter, { concurrency: 50, lockDurationMs: 2000 }, createLogger('silent'));
 }
 

@@ -119,4 +119,35 @@ describe('a late duplicate (resent after the dedupe window)', () => {
     const posted = (await runKpis(stack.warehouse, shipped, { from: iso(midnight - 7 * DAY), to: iso(midnight + DAY) })).find((k) => k.id === 'weekly_missions_posted');
     expect(posted!.value).toBe(1);
   });
+
+  it('a quarantined event resent after the window is one quarantine row for FINAL and for data health', { timeout: 60_000 }, async () => {
+    // The plan rejects a rating of 9; the same body is sent twice, past the worker's 1 s window,
+    // so both copies reach the table (migration 005 folds them under one key).
+    const messageId = `late-q-${Date.now()}`;
+    const body = { batch: [{ type: 'track', event: 'mission_rated', userId: 'fr_late', messageId, properties: { mission_id: 'msn_lq', rater_side: 'company', rating: 9 } }] };
+    const quarantineRows = async () => {
+      const metric = await stack.balise.metrics.eventsInserted.get();
+      return metric.values.filter((v) => v.labels.table === 'quarantine').reduce((sum, v) => sum + v.value, 0);
+    };
+    const before = await quarantineRows();
+    expect((await post(stack, '/v1/batch', body)).body).toMatchObject({ quarantined: 1 });
+    await waitUntil(async () => (await quarantineRows()) >= before + 1, 'the first copy');
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await post(stack, '/v1/batch', body)).body).toMatchObject({ quarantined: 1 });
+    await waitUntil(async () => (await quarantineRows()) >= before + 2, 'the resend to be inserted');
+
+    const [raw] = await stack.query<{ n: string }>(`SELECT count() AS n FROM quarantine WHERE message_id = {id:String}`, { id: messageId });
+    const [final] = await stack.query<{ n: string }>(`SELECT count() AS n FROM quarantine FINAL WHERE message_id = {id:String}`, { id: messageId });
+    // Two rows stored (unless a merge already folded them), one counted.
+    expect(Number(raw!.n)).toBeGreaterThanOrEqual(1);
+    expect(Number(final!.n)).toBe(1);
+
+    // Data health (the dashboard's violations and examples) counts it once.
+    const res = await fetch(`${stack.baseUrl}/api/health/plan`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+    const health = (await res.json()) as { violationsByRule: { event: string; rule: string; count: number }[]; quarantineExamples: { message_id: string }[] };
+    const rated = health.violationsByRule.filter((v) => v.event === 'mission_rated');
+    expect(rated.length).toBeGreaterThan(0);
+    expect(rated.reduce((n, v) => n + v.count, 0)).toBe(rated.length);
+    expect(health.quarantineExamples.filter((e) => e.message_id === messageId)).toHaveLength(1);
+  });
 });

@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import { Worker, type Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createBatchInserter } from '../../src/queue/batcher.ts';
@@ -30,9 +30,8 @@ afterAll(async () => {
 
 function startWorker(wrap: (deduper: Deduper) => Deduper = (d) => d, keys: QueueKeys = stack.balise.queueKeys): IngestWorker {
   const workerConnection = createRedis(stack.balise.redisTarget, { maxRetriesPerRequest: null });
-  const dedupeConnection = createRedis(stack.balise.redisTarget);
-  connections.push(workerConnection, dedupeConnection);
-  const deduper = wrap(createDeduper(dedupeConnection, 3600, keys.dedupePrefix));
+  connections.push(workerConnection);
+  const deduper = wrap(createDeduper({ windowSeconds: 3600, maxIds: 100_000 }));
   const inserter = createBatchInserter(stack.warehouse, deduper, { maxRows: 10_000, maxWaitMs: 50 }, stack.balise.metrics, createLogger('silent'));
   return startIngestWorker(workerConnection, inserter, { concurrency: 50, lockDurationMs: 2000, keys }, createLogger('silent'));
 }
@@ -78,6 +77,27 @@ describe('worker faults', () => {
     expect(await countOf('crash')).toEqual({ total: 200, distinct: 200 });
   });
 
+  it('a worker killed between insert and completion, its memory gone, does not double count once another takes its jobs', async () => {
+    // The first worker inserts, then never completes (its commit hangs) and is closed by force: its
+    // locks lapse and a fresh worker, whose recent-id window has never seen these ids, gets the
+    // jobs back. Only ClickHouse knows they are stored (decision 0011).
+    const keys = stack.balise.queueKeys;
+    const deadConnection = createRedis(stack.balise.redisTarget, { maxRetriesPerRequest: null });
+    connections.push(deadConnection);
+    const hanging: Deduper = { ...createDeduper({ windowSeconds: 3600, maxIds: 100_000 }), commit: () => new Promise<void>(() => undefined) };
+    const doomed = createBatchInserter(stack.warehouse, hanging, { maxRows: 10_000, maxWaitMs: 50 }, stack.balise.metrics, createLogger('silent'));
+    const dying = new Worker<IngestJobData>(keys.name, (job) => doomed.add(job.data), { connection: deadConnection, prefix: keys.prefix, concurrency: 50, lockDuration: 2000, stalledInterval: 1000 });
+    const res = await post(stack, '/v1/batch', { batch: events('killed', 120) });
+    expect(res.status).toBe(200);
+    await waitForCount('killed', 120);
+    // Killed: its connection drops (no more lock renewals), then it is closed without waiting.
+    deadConnection.disconnect();
+    void dying.close(true).catch(() => undefined);
+    worker = startWorker();
+    await waitForDrained();
+    expect(await countOf('killed')).toEqual({ total: 120, distinct: 120 });
+  });
+
   it('inserts failing for a while (ClickHouse table unavailable) are retried and land exactly once', async () => {
     worker = startWorker();
     await stack.warehouse.client.command({ query: 'RENAME TABLE events TO events_offline' });
@@ -105,7 +125,7 @@ describe('worker faults', () => {
     const job = (ids: string[], quarantine: string[]) => ({ events: ids.map(row), ids, quarantine, receivedAt: Date.now() });
     const fewAttempts = { attempts: 3, backoff: { type: 'fixed', delay: 100 } };
     // A queue of its own: the dead letter counted below holds this test's jobs and nothing else.
-    const keys: QueueKeys = { name: 'poison', prefix: '{wf-poison}', dedupePrefix: '{wf-poison-dd}' };
+    const keys: QueueKeys = { name: 'poison', prefix: '{wf-poison}' };
     const producer = createRedis(stack.balise.redisTarget);
     connections.push(producer);
     const queue = createIngestQueue(producer, { attempts: 3, backoffMs: 100 }, keys);

@@ -86,6 +86,19 @@ describe('the original timestamp is kept beside the corrected one', () => {
     expect(toEventRow(result.event, { status: 'valid', planVersion: '1', violations: [] })).toMatchObject({ timestamp: receivedAt, original_timestamp: null });
   });
 
+  it('no time in the body at all: the dedupe day is the same for every arrival, so a resend on another day folds (decision 0011)', () => {
+    const rowOn = (at: number) => {
+      const result = normalizeEvent(track({}), { ...ctx, receivedAt: at });
+      if (!result.ok) throw new Error(result.rejection.message);
+      return toEventRow(result.event, { status: 'valid', planVersion: '1', violations: [] });
+    };
+    const first = rowOn(Date.UTC(2026, 11, 1, 23, 59, 59));
+    const resend = rowOn(Date.UTC(2026, 11, 2, 0, 0, 5));
+    // Stamped with each arrival (the analysts' time) but keyed on one day: no Redis window needed.
+    expect(first.timestamp).not.toBe(resend.timestamp);
+    expect([first.message_date, resend.message_date]).toEqual(['1970-01-01', '1970-01-01']);
+  });
+
   it("RudderStack's originalTimestamp is the original when timestamp is absent", () => {
     const result = normalizeEvent(track({ originalTimestamp: '2026-12-01T11:59:00.000Z', sentAt: '2026-12-01T11:59:30.000Z' }), ctx);
     if (!result.ok) throw new Error(result.rejection.message);

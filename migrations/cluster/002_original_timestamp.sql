@@ -1,0 +1,1 @@
+-- Cluster layout: already part of migrations/cluster/001_events.sql (decision 0012); nothing to do.
