@@ -1,7 +1,8 @@
 /** Plain-text renderings of analytics results for the CLI (pure: rows of cells in, strings out). */
 import Table from 'cli-table3';
 import { formatDuration } from '../util/duration.ts';
-import type { FunnelResult, KpiResult, SqlResult } from './results.ts';
+import type { FunnelResult, KpiResult, RetentionResult, SqlResult } from './results.ts';
+import type { RangeInfo } from './sql-common.ts';
 
 /** Whether tables may carry ANSI colour: only for a terminal, never under NO_COLOR (the CLI decides). */
 export interface FormatOptions {
@@ -28,9 +29,39 @@ function fmtNumber(v: number | null, unit = ''): string {
   return unit ? `${text} ${unit}` : text;
 }
 
+/** "2026-01-01 → 2026-03-31 (default: last 90 days)": bare dates with `to` inclusive, as typed. */
+export function formatRange(range: RangeInfo): string {
+  const lastDay = new Date(Date.parse(range.to) - 1).toISOString().slice(0, 10);
+  return `${range.from.slice(0, 10)} → ${lastDay}${range.isDefault ? ` (default: last ${range.defaultDays} days)` : ''}`;
+}
+
+/**
+ * One retention cell: the share of the cohort, "…" after it while the period is under way (a
+ * lower bound, not a drop), blank for a period that has not started.
+ */
+function retentionCell(cell: RetentionResult['cohorts'][number]['cells'][number]): string {
+  if (cell.status === 'future' || cell.rate === null) return '';
+  return `${pct(cell.rate)}${cell.status === 'incomplete' ? '…' : ''}`;
+}
+
+export function formatRetention(result: RetentionResult, options: FormatOptions = {}): string {
+  const entity = result.entity.kind === 'person' ? 'persons' : result.entity.property;
+  const lines = [
+    `${result.title} (${result.id}) · ${entity} · ${result.start.event} → ${result.return.event} · by ${result.grain}`,
+    `cohorts entered ${formatRange(result.range)}; returns seen up to ${result.asOf.slice(0, 16).replace('T', ' ')} UTC`,
+  ];
+  const periods = Array.from({ length: result.periods }, (_, k) => `${result.grain[0]?.toUpperCase()}${k}`);
+  const t = table([`${result.grain} of entry`, 'Entered', ...periods], options);
+  for (const c of result.cohorts) t.push([c.cohort, c.entered.toLocaleString('en-US'), ...c.cells.map(retentionCell)]);
+  const curve = result.curve.map((p) => (p.rate === null ? '' : pct(p.rate)));
+  t.push(['All complete', '', ...curve]);
+  lines.push(t.toString(), `… = period under way (lower bound); blank = not started yet. "All complete" counts only cohorts that lived the whole period.`);
+  return lines.join('\n');
+}
+
 export function formatFunnel(result: FunnelResult, options: FormatOptions = {}): string {
   const entity = result.entity.kind === 'person' ? 'persons' : result.entity.property;
-  const lines = [`${result.title} (${result.id}) · ${entity} · ${result.order} order · window ${formatDuration(result.windowMs)}`, `${result.from.slice(0, 10)} → ${result.to.slice(0, 10)}`];
+  const lines = [`${result.title} (${result.id}) · ${entity} · ${result.order} order · window ${formatDuration(result.windowMs)}`, formatRange(result.range)];
   const steps = table(['#', 'Step', 'Count', 'From previous', 'From start', 'Drop-off', 'Median time'], options);
   for (const s of result.steps) {
     steps.push([s.index, s.label, s.count.toLocaleString('en-US'), s.index === 1 ? '' : pct(s.conversionFromPrevious), pct(s.conversionFromStart), s.index === 1 ? '' : s.dropOff.toLocaleString('en-US'), formatDuration(s.medianMsFromPrevious)]);
@@ -53,7 +84,7 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
 export function formatKpis(kpis: KpiResult[], options: FormatOptions = {}): string {
   const t = table(['KPI', 'Value', 'Previous', 'Change', 'Period'], options);
   for (const k of kpis) {
-    t.push([k.title, fmtNumber(k.value, k.unit), fmtNumber(k.previous, k.unit), k.change === null ? '–' : `${k.change >= 0 ? '+' : ''}${pct(k.change)}`, `${k.from.slice(0, 10)} → ${k.to.slice(0, 10)}`]);
+    t.push([k.title, fmtNumber(k.value, k.unit), fmtNumber(k.previous, k.unit), k.change === null ? '–' : `${k.change >= 0 ? '+' : ''}${pct(k.change)}`, formatRange(k.range)]);
   }
   return t.toString();
 }

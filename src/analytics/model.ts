@@ -79,7 +79,34 @@ export type MetricDefinition =
 
 export type EventMetric = Exclude<MetricDefinition, { type: 'ratio' }>;
 
+/** An event that starts or renews retention, with its own filters. */
+export interface RetentionEvent {
+  event: string;
+  filters: PropertyFilter[];
+}
+
+/**
+ * Retention as code: entities (stitched persons, or a property such as mission_id) enter a
+ * cohort at their first start event in the range; period k counts those with a return event
+ * strictly after that start, in the k-th calendar bucket (day/week/month) after the cohort's.
+ */
+export interface RetentionDefinition {
+  kind: 'retention';
+  id: string;
+  title: string;
+  description: string;
+  start: RetentionEvent;
+  return: RetentionEvent;
+  grain: TimeGrain;
+  /** Number of periods shown: 0 (the start's own bucket) to periods − 1. */
+  periods: number;
+  entity: FunnelEntity;
+  file: string;
+  line: number;
+}
+
 export interface KpiDefinitions {
   funnels: FunnelDefinition[];
   metrics: MetricDefinition[];
+  retention: RetentionDefinition[];
 }

@@ -1,5 +1,6 @@
 /** Shapes returned by the analytics layer (JSON over /api, tables in the CLI). */
-import type { FunnelEntity, OrderMode, TimeGrain } from './model.ts';
+import type { FunnelEntity, OrderMode, RetentionEvent, TimeGrain } from './model.ts';
+import type { RangeInfo } from './sql-common.ts';
 
 export interface FunnelStepResult {
   index: number;
@@ -32,6 +33,8 @@ export interface FunnelResult {
   windowMs: number;
   from: string;
   to: string;
+  /** The range again, with whether it is the default (for "last 90 days" labels). */
+  range: RangeInfo;
   entered: number;
   converted: number;
   /** Overall conversion: last step / entered (0 when nobody entered). */
@@ -55,6 +58,7 @@ export interface KpiResult {
   grain: TimeGrain;
   from: string;
   to: string;
+  range: RangeInfo;
   /** Value over [from, to); null when undefined (an average or ratio over nothing). */
   value: number | null;
   /** Value over the previous period of the same length. */
@@ -68,4 +72,55 @@ export interface SqlResult {
   columns: { name: string; type: string }[];
   rows: unknown[][];
   truncated: boolean;
+}
+
+/** complete: the period's bucket ended before asOf; incomplete: it is under way (a lower bound); future: not started. */
+export type RetentionCellStatus = 'complete' | 'incomplete' | 'future';
+
+export interface RetentionCell {
+  period: number;
+  /** First day of the period's bucket (UTC). */
+  start: string;
+  status: RetentionCellStatus;
+  /** Entities with a return in the period; null when the period has not started. */
+  entities: number | null;
+  /** entities / the cohort's size; null for a future period. */
+  rate: number | null;
+}
+
+export interface RetentionCohortResult {
+  /** First day of the cohort's bucket (UTC). */
+  cohort: string;
+  entered: number;
+  cells: RetentionCell[];
+}
+
+export interface RetentionCurvePoint {
+  period: number;
+  /** How many cohorts have lived this period to its end (only those are counted). */
+  cohorts: number;
+  entered: number;
+  retained: number;
+  /** retained / entered over complete cohorts; null when no cohort has completed the period. */
+  rate: number | null;
+}
+
+export interface RetentionResult {
+  id: string;
+  title: string;
+  description: string;
+  entity: FunnelEntity;
+  start: RetentionEvent;
+  return: RetentionEvent;
+  grain: TimeGrain;
+  periods: number;
+  /** Entries (cohorts) are taken in [from, to). */
+  from: string;
+  to: string;
+  /** Returns are observed up to here (the time of the request). */
+  asOf: string;
+  range: RangeInfo;
+  entered: number;
+  cohorts: RetentionCohortResult[];
+  curve: RetentionCurvePoint[];
 }

@@ -4,13 +4,15 @@
  */
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
-import { AnalyticsInputError, FunnelNotFoundError } from './errors.ts';
+import { AnalyticsInputError, FunnelNotFoundError, RetentionNotFoundError } from './errors.ts';
 import { compileFunnel } from './funnel-sql.ts';
 import { compileMetric } from './metric-sql.ts';
-import { IDENTIFIER, type EventMetric, type FunnelDefinition, type KpiDefinitions, type MetricDefinition, type TimeGrain } from './model.ts';
+import { IDENTIFIER, type EventMetric, type FunnelDefinition, type KpiDefinitions, type MetricDefinition, type RetentionDefinition, type TimeGrain } from './model.ts';
 import { checkSingleQuery, wrapReadOnly } from './readonly-sql.ts';
-import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, SqlResult } from './results.ts';
-import { resolveRange, type CompiledQuery, type TimeRange } from './sql-common.ts';
+import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, RetentionResult, SqlResult } from './results.ts';
+import { compileRetention } from './retention-sql.ts';
+import { shapeRetention, type RetentionRow } from './retention-shape.ts';
+import { rangeInfo, resolveRange, type CompiledQuery, type TimeRange } from './sql-common.ts';
 
 const select = <T>(warehouse: Warehouse, q: CompiledQuery): Promise<T[]> => queryRows<T>(warehouse, q.sql, q.params);
 
@@ -28,7 +30,7 @@ export interface FunnelOptions {
 }
 
 /** Builds the result from the rows of compileFunnel (exported for unit tests). */
-export function shapeFunnel(def: FunnelDefinition, range: TimeRange, breakdown: string | undefined, rows: FunnelRow[]): FunnelResult {
+export function shapeFunnel(def: FunnelDefinition, range: TimeRange & { isDefault?: boolean }, breakdown: string | undefined, rows: FunnelRow[]): FunnelResult {
   const n = def.steps.length;
   const countsOf = (row: FunnelRow | undefined): number[] => [num(row?.entered), ...Array.from({ length: n - 1 }, (_, k) => num(row?.[`reached_${k + 2}`]))];
   const group = (row: FunnelRow): FunnelGroupResult => {
@@ -62,6 +64,7 @@ export function shapeFunnel(def: FunnelDefinition, range: TimeRange, breakdown: 
     windowMs: def.windowMs,
     from: new Date(range.fromMs).toISOString(),
     to: new Date(range.toMs).toISOString(),
+    range: rangeInfo(range),
     entered,
     converted: counts[n - 1] as number,
     conversion: ratio(counts[n - 1] as number, entered),
@@ -77,7 +80,7 @@ export function findFunnel(definitions: KpiDefinitions, id: string): FunnelDefin
   return def;
 }
 
-/** Answers one funnel over [from, to) (default: all time up to now), optionally broken down. */
+/** Answers one funnel over [from, to) (default: the last 90 days), optionally broken down. */
 export async function runFunnel(warehouse: Warehouse, definitions: KpiDefinitions, id: string, opts: FunnelOptions = {}): Promise<FunnelResult> {
   const def = findFunnel(definitions, id);
   const range = resolveRange(opts, opts.now);
@@ -86,8 +89,6 @@ export async function runFunnel(warehouse: Warehouse, definitions: KpiDefinition
   const rows = await select<FunnelRow>(warehouse, compileFunnel(def, { ...range, breakdown }));
   return shapeFunnel(def, range, breakdown, rows);
 }
-
-const DEFAULT_KPI_PERIOD_MS = 30 * 86_400_000;
 
 interface MetricValues {
   current: number | null;
@@ -114,9 +115,9 @@ async function metricValues(warehouse: Warehouse, metric: EventMetric, range: Ti
 
 const divide = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
 
-/** Every metric's value over [from, to) (default: the last 30 days), the previous period and a series. */
+/** Every metric's value over [from, to) (default: the last 90 days), the previous period and a series. */
 export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions, opts: { from?: string | undefined; to?: string | undefined; now?: number } = {}): Promise<KpiResult[]> {
-  const range = resolveRange(opts, opts.now, DEFAULT_KPI_PERIOD_MS);
+  const range = resolveRange(opts, opts.now);
   const byId = new Map<string, MetricDefinition>(definitions.metrics.map((m) => [m.id, m]));
   // A ratio's operands are usually KPIs of their own at the same grain: query each pair once.
   const computed = new Map<string, Promise<MetricValues>>();
@@ -150,6 +151,7 @@ export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions,
       grain: metric.grain,
       from: new Date(range.fromMs).toISOString(),
       to: new Date(range.toMs).toISOString(),
+      range: rangeInfo(range),
       value: values.current,
       previous: values.previous,
       change: values.current !== null && values.previous ? (values.current - values.previous) / values.previous : null,
@@ -157,6 +159,31 @@ export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions,
     });
   }
   return results;
+}
+
+export function findRetention(definitions: KpiDefinitions, id: string): RetentionDefinition {
+  const def = definitions.retention.find((r) => r.id === id);
+  if (!def) throw new RetentionNotFoundError(id, definitions.retention.map((r) => r.id));
+  return def;
+}
+
+export interface RetentionOptions {
+  from?: string | undefined;
+  to?: string | undefined;
+  /** The end of observation; also what ends a default range. */
+  now?: number;
+}
+
+/** Runs a retention definition (from kpis/*.yaml, or built ad hoc by the API): cohorts entered in [from, to). */
+export async function runRetentionDefinition(warehouse: Warehouse, def: RetentionDefinition, opts: RetentionOptions = {}): Promise<RetentionResult> {
+  const asOfMs = opts.now ?? Date.now();
+  const range = resolveRange(opts, asOfMs);
+  const rows = await select<RetentionRow>(warehouse, compileRetention(def, { ...range, asOfMs }));
+  return shapeRetention(def, range, asOfMs, rows);
+}
+
+export async function runRetention(warehouse: Warehouse, definitions: KpiDefinitions, id: string, opts: RetentionOptions = {}): Promise<RetentionResult> {
+  return runRetentionDefinition(warehouse, findRetention(definitions, id), opts);
 }
 
 /**

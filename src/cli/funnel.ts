@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatFunnel } from '../analytics/format.ts';
 import type { FunnelResult } from '../analytics/results.ts';
+import { DEFAULT_RANGE_DAYS } from '../util/default-range.ts';
 import { tableOptions } from './output.ts';
 import { callApi, withQuery } from './client.ts';
 
@@ -9,8 +10,8 @@ export function registerFunnelCommand(program: Command): void {
   program
     .command('funnel <id>')
     .description('answer a funnel defined in tracking-plan/kpis (entered, conversion per step, median times, breakdown, cohorts)')
-    .option('--from <date>', 'entries from this date (YYYY-MM-DD or ISO), default: all time')
-    .option('--to <date>', 'entries up to this date, inclusive for a bare date; default: now')
+    .option('--from <date>', `entries from this date (YYYY-MM-DD or ISO); default: the last ${DEFAULT_RANGE_DAYS} days`)
+    .option('--to <date>', 'entries up to this date, inclusive for a bare date; default: today')
     .option('--breakdown <property>', 'break down by this event property')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { from?: string; to?: string; breakdown?: string; json?: boolean }) => {
