@@ -1,0 +1,138 @@
+/**
+ * A small generated marketplace whose answers are known exactly, computed here in plain
+ * TypeScript from the simulation itself (never from Balise's SQL): retention by weekly
+ * cohort, first- and last-touch breakdowns, exclusions. Deterministic under a seed.
+ */
+import { Readable } from 'node:stream';
+import { createRng } from '../../src/demo/prng.ts';
+import type { EventRow, EventType } from '../../src/types.ts';
+import type { Warehouse } from '../../src/warehouse/client.ts';
+
+export const DAY = 86_400_000;
+/** A Monday: cohorts are the four weeks that start here. */
+export const WORLD_START = Date.parse('2025-03-03T00:00:00.000Z');
+
+export interface WorldEvent {
+  event: string;
+  at: number;
+  user?: string;
+  anon?: string;
+  props?: Record<string, unknown>;
+  traits?: Record<string, unknown>;
+  id?: string;
+  type?: EventType;
+  previous?: string;
+}
+
+let counter = 0;
+export function worldRow(e: WorldEvent): EventRow {
+  return {
+    message_id: e.id ?? `w${++counter}`,
+    type: e.type ?? 'track',
+    event: e.event,
+    user_id: e.user ?? '',
+    anonymous_id: e.anon ?? '',
+    group_id: '',
+    previous_id: e.previous ?? '',
+    timestamp: e.at,
+    sent_at: null,
+    received_at: e.at,
+    properties: JSON.stringify(e.props ?? {}),
+    traits: JSON.stringify(e.traits ?? {}),
+    context: '{}',
+    source: 'test',
+    library_name: 'test',
+    library_version: '0',
+    plan_version: '2.0.0',
+    plan_status: 'valid',
+    violations: '[]',
+  };
+}
+
+export async function insertWorld(warehouse: Warehouse, events: WorldEvent[]): Promise<void> {
+  const ndjson = events.map((e) => JSON.stringify(worldRow(e))).join('\n');
+  await warehouse.client.exec({ query: 'INSERT INTO events FORMAT JSONEachRow', values: Readable.from([ndjson]) });
+}
+
+export interface WorldPerson {
+  id: string;
+  anon: string;
+  community: 'tech' | 'data';
+  /** The person's category trait (identify), which a proposal's own category need not match. */
+  category: string;
+  signupAt: number;
+  /** Accepted proposals (epoch ms), some before sign-up, some sent twice. */
+  accepts: number[];
+}
+
+export interface World {
+  persons: WorldPerson[];
+  events: WorldEvent[];
+}
+
+const CATEGORIES = ['front', 'back', 'bi', 'data_science'] as const;
+
+/** Sign-ups over four weeks from WORLD_START; accepted proposals from 3 days before to 70 days after. */
+export function generateWorld(seed: number, size = 120): World {
+  const rng = createRng(seed);
+  const persons: WorldPerson[] = [];
+  const events: WorldEvent[] = [];
+  for (let i = 0; i < size; i++) {
+    const p: WorldPerson = {
+      id: `fr_w${seed}x${i}`,
+      anon: `anon-w${seed}-${i}`,
+      community: rng.chance(0.5) ? 'tech' : 'data',
+      category: rng.pick(CATEGORIES),
+      signupAt: WORLD_START + rng.int(0, 28 * 24 - 1) * 3_600_000 + rng.int(0, 59) * 60_000,
+      accepts: [],
+    };
+    persons.push(p);
+    // Anonymous sign-up, then identify: only stitching ties it to the later accepts.
+    events.push({ event: 'freelancer_signup_completed', anon: p.anon, at: p.signupAt, props: { freelancer_id: p.id, community: p.community, signup_method: 'email' } });
+    events.push({ event: '', type: 'identify', user: p.id, anon: p.anon, at: p.signupAt + 1000, traits: { role: 'freelancer', community: p.community, category: p.category } });
+    const n = rng.int(0, 4);
+    for (let k = 0; k < n; k++) {
+      const at = p.signupAt + rng.int(-3 * 24, 70 * 24) * 3_600_000 + rng.int(1, 59) * 60_000;
+      p.accepts.push(at);
+      const id = `acc-${seed}-${i}-${k}`;
+      const props = { mission_id: `msn_w${i}k${k}`, freelancer_id: p.id, hours_to_answer: 5 };
+      // Accepts before the identify are made under the anonymous id, the others under the user id.
+      const who = at < p.signupAt + 1000 ? { anon: p.anon } : { user: p.id };
+      events.push({ event: 'mission_proposal_accepted', ...who, at, props, id });
+      if (rng.chance(0.2)) events.push({ event: 'mission_proposal_accepted', ...who, at, props, id }); // resent: same message_id
+    }
+  }
+  return { persons, events };
+}
+
+const monday = (ms: number): number => {
+  const day = Math.floor(ms / DAY) * DAY;
+  const weekday = (new Date(day).getUTCDay() + 6) % 7; // Monday = 0
+  return day - weekday * DAY;
+};
+
+export interface RetentionTruth {
+  /** cohort (YYYY-MM-DD) → entered, and per period how many returned (up to asOf). */
+  cohorts: Map<string, { entered: number; returned: number[] }>;
+}
+
+/** Weekly retention of sign-up → accepted proposal, entries in [fromMs, toMs), returns seen before asOfMs. */
+export function weeklyRetentionTruth(world: World, fromMs: number, toMs: number, asOfMs: number, periods: number): RetentionTruth {
+  const cohorts = new Map<string, { entered: number; returned: number[] }>();
+  for (const p of world.persons) {
+    if (p.signupAt < fromMs || p.signupAt >= toMs) continue;
+    const cohortMs = monday(p.signupAt);
+    const key = new Date(cohortMs).toISOString().slice(0, 10);
+    let c = cohorts.get(key);
+    if (!c) cohorts.set(key, (c = { entered: 0, returned: Array.from({ length: periods }, () => 0) }));
+    c.entered++;
+    const hit = new Set<number>();
+    for (const at of p.accepts) {
+      if (at <= p.signupAt || at >= asOfMs) continue;
+      const period = Math.round((monday(at) - cohortMs) / (7 * DAY));
+      if (period < periods) hit.add(period);
+    }
+    for (const period of hit) c.returned[period]!++;
+  }
+  return { cohorts };
+}
