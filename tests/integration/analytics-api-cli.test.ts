@@ -1,0 +1,87 @@
+/**
+ * Retention and funnel answers through the real HTTP API and the real `balise` CLI process,
+ * on a generated world whose answers are known exactly (tests/helpers/known-world.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/process.ts';
+import { startStack, type Stack } from '../helpers/stack.ts';
+import { DAY, generateWorld, insertWorld, weeklyRetentionTruth, WORLD_START, type World } from '../helpers/known-world.ts';
+import type { RetentionResult } from '../../src/analytics/results.ts';
+
+let stack: Stack;
+let world: World;
+
+beforeAll(async () => {
+  stack = await startStack();
+  world = generateWorld(33, 120);
+  await insertWorld(stack.warehouse, world.events);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function api<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${stack.baseUrl}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${stack.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+const cli = (args: string[]) => runCli(args, { BALISE_URL: stack.baseUrl, BALISE_ADMIN_TOKEN: stack.adminToken, NO_COLOR: '1' });
+
+/** cohort → [entered, returned per period], from a result. */
+const table = (r: RetentionResult) => r.cohorts.map((c) => [c.cohort, c.entered, c.cells.map((x) => x.entities)]);
+
+describe('retention over HTTP and the CLI', () => {
+  it('answers the shipped definition exactly, by id and ad hoc, and the CLI prints the same', async () => {
+    const list = await api<{ id: string }[]>('GET', '/api/retention');
+    expect(list.body.map((d) => d.id)).toContain('freelancer_proposal_retention');
+
+    const truth = weeklyRetentionTruth(world, WORLD_START, WORLD_START + 28 * DAY, Date.now(), 8);
+    const expected = [...truth.cohorts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([cohort, c]) => [cohort, c.entered, c.returned]);
+    expect(expected).toHaveLength(4);
+
+    const byId = await api<RetentionResult>('GET', '/api/retention/freelancer_proposal_retention?from=2025-03-03&to=2025-03-30');
+    expect(byId.status).toBe(200);
+    expect(table(byId.body)).toEqual(expected);
+    expect(byId.body.range).toEqual({ from: '2025-03-03T00:00:00.000Z', to: '2025-03-31T00:00:00.000Z', isDefault: false, defaultDays: 90 });
+    expect(byId.body.cohorts.flatMap((c) => c.cells).every((c) => c.status === 'complete')).toBe(true);
+
+    const adHoc = await api<RetentionResult>('POST', '/api/retention?from=2025-03-03&to=2025-03-30', { start: 'freelancer_signup_completed', return: 'mission_proposal_accepted', grain: 'week', periods: 8 });
+    expect(adHoc.status).toBe(200);
+    expect(table(adHoc.body)).toEqual(expected);
+
+    const json = await cli(['retention', 'freelancer_proposal_retention', '--from', '2025-03-03', '--to', '2025-03-30', '--json']);
+    expect(json.code).toBe(0);
+    expect(table(JSON.parse(json.output) as RetentionResult)).toEqual(expected);
+
+    const text = await cli(['retention', 'freelancer_proposal_retention', '--from', '2025-03-03', '--to', '2025-03-30']);
+    expect(text.code).toBe(0);
+    expect(text.output).toContain('2025-03-03 → 2025-03-30');
+    const [cohort, entered] = expected[0] as [string, number];
+    expect(text.output).toMatch(new RegExp(`│ ${cohort}\\s+│ ${entered}\\s+│`));
+  }, 60_000);
+
+  it('refuses an ad-hoc definition the plan does not know, and an unknown id, with stable codes', async () => {
+    const bad = await api<{ code: string; message: string }>('POST', '/api/retention', { start: 'freelancer_signup_completed', return: 'mission_proposal_acepted' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('kpi_definition_invalid');
+    expect(bad.body.message).toContain('"mission_proposal_acepted" is not in the tracking plan');
+    const missing = await api<{ code: string }>('GET', '/api/retention/nope');
+    expect([missing.status, missing.body.code]).toEqual([404, 'retention_not_found']);
+    const run = await cli(['retention', 'nope', '--json']);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.output)).toMatchObject({ error: { code: 'retention_not_found' } });
+  }, 60_000);
+
+  it('uses the one default range when none is given, and says so', async () => {
+    const r = await api<RetentionResult>('GET', '/api/retention/freelancer_proposal_retention');
+    expect(r.body.range.isDefault).toBe(true);
+    expect((Date.parse(r.body.range.to) - Date.parse(r.body.range.from)) / DAY).toBe(90);
+    const kpis = await api<{ range: { isDefault: boolean; from: string } }[]>('GET', '/api/kpis');
+    expect(kpis.body[0]?.range).toEqual(r.body.range);
+  });
+});
