@@ -12,6 +12,7 @@ import type { PlanEvent, TrackingPlan } from '../plan/model.ts';
 import { KpiDefinitionError } from './errors.ts';
 import {
   IDENTIFIER,
+  parseBreakdown,
   type CohortGrain,
   type FilterOp,
   type FilterScalar,
@@ -122,7 +123,9 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
   if (cohort !== 'week' && cohort !== 'month') ctx.error(line, 'kpi_cohort', `${where}: cohort must be week or month`);
   const entity = parseEntity(raw.entity, where, line, ctx);
   const breakdown = raw.breakdown;
-  if (breakdown !== undefined && (typeof breakdown !== 'string' || !IDENTIFIER.test(breakdown))) ctx.error(line, 'kpi_identifier', `${where}: breakdown must be a property name`);
+  if (breakdown !== undefined && (typeof breakdown !== 'string' || !parseBreakdown(breakdown))) ctx.error(line, 'kpi_identifier', `${where}: breakdown must be a property name, person.trait or group.trait`);
+  const attribution = raw.attribution ?? 'first';
+  if (attribution !== 'first' && attribution !== 'last') ctx.error(line, 'kpi_attribution', `${where}: attribution must be first or last`);
   const stepsNode = mapValue(node, 'steps');
   if (!Array.isArray(raw.steps) || raw.steps.length < 2) {
     ctx.error(line, 'kpi_steps', `${where}: needs at least two steps`);
@@ -154,6 +157,7 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
     order,
     entity,
     breakdown: typeof breakdown === 'string' ? breakdown : undefined,
+    attribution: attribution === 'last' ? 'last' : 'first',
     cohort,
     file: ctx.file,
     line,
@@ -359,8 +363,15 @@ export function lintDefinitionsAgainstPlan(plan: TrackingPlan, defs: KpiDefiniti
       for (const filter of step.filters) checkProperty(f.file, step.line, where, ev, filter.property, 'filter');
       if (f.entity.kind === 'property') checkProperty(f.file, step.line, where, ev, f.entity.property, 'entity');
     });
-    if (f.breakdown && planned.length > 0 && !planned.some((ev) => f.breakdown! in ev.properties)) {
-      push(f.file, f.line, 'kpi_unknown_property', `funnel ${f.id}: breakdown property "${f.breakdown}" is on none of its step events`);
+    const spec = f.breakdown ? parseBreakdown(f.breakdown) : undefined;
+    if (spec?.source === 'person' && !(spec.property in plan.traits.properties)) {
+      push(f.file, f.line, 'kpi_unknown_property', `funnel ${f.id}: breakdown trait "${spec.property}" is not a planned identify trait`);
+    }
+    // First touch reads the entry event: a property only later steps carry would be "(none)" for everyone.
+    const candidates = f.attribution === 'first' ? planned.filter((ev) => ev.name === f.steps[0]?.event) : planned;
+    if (spec?.source === 'event' && candidates.length > 0 && !candidates.some((ev) => spec.property in ev.properties)) {
+      const where = f.attribution === 'first' ? `the entry event "${f.steps[0]?.event}"` : 'any of its step events';
+      push(f.file, f.line, 'kpi_unknown_property', `funnel ${f.id}: breakdown property "${spec.property}" is not a property of ${where}`);
     }
   }
   for (const r of defs.retention) {

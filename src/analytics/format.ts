@@ -71,7 +71,8 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
   if (result.breakdown) {
     const t = table([result.breakdown.property, ...head.slice(1)], options);
     for (const g of result.breakdown.groups) t.push([g.value, ...g.counts.map(String), pct(g.conversion)]);
-    lines.push(`By ${result.breakdown.property}:`, t.toString());
+    const touch = result.breakdown.source === 'event' ? (result.breakdown.attribution === 'first' ? ' (value at the entry step)' : ' (value at the last step reached)') : ' (latest traits)';
+    lines.push(`By ${result.breakdown.property}${touch}:`, t.toString());
   }
   if (result.cohorts.rows.length > 0) {
     const t = table([`${result.cohorts.grain} of entry`, ...head.slice(1)], options);

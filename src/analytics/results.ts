@@ -40,7 +40,8 @@ export interface FunnelResult {
   /** Overall conversion: last step / entered (0 when nobody entered). */
   conversion: number;
   steps: FunnelStepResult[];
-  breakdown: { property: string; groups: FunnelGroupResult[] } | null;
+  /** `property` is what was asked (`category`, `person.category`); entities without a value are "(none)". */
+  breakdown: { property: string; source: 'event' | 'person' | 'group'; attribution: 'first' | 'last'; groups: FunnelGroupResult[] } | null;
   cohorts: { grain: 'week' | 'month'; rows: FunnelGroupResult[] };
 }
 

@@ -2,12 +2,13 @@
  * Executes compiled analytics queries against a Warehouse and shapes the answers. The HTTP
  * routes and the dashboard call these; the CLI reaches them through the HTTP API.
  */
+import type { TrackingPlan } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { AnalyticsInputError, FunnelNotFoundError, RetentionNotFoundError } from './errors.ts';
 import { compileFunnel } from './funnel-sql.ts';
 import { compileMetric } from './metric-sql.ts';
-import { IDENTIFIER, type EventMetric, type FunnelDefinition, type KpiDefinitions, type MetricDefinition, type RetentionDefinition, type TimeGrain } from './model.ts';
+import { breakdownLabel, parseBreakdown, type Attribution, type BreakdownSpec, type EventMetric, type FunnelDefinition, type KpiDefinitions, type MetricDefinition, type RetentionDefinition, type TimeGrain } from './model.ts';
 import { checkSingleQuery, wrapReadOnly } from './readonly-sql.ts';
 import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, RetentionResult, SqlResult } from './results.ts';
 import { compileRetention } from './retention-sql.ts';
@@ -24,13 +25,23 @@ const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
 export interface FunnelOptions {
   from?: string | undefined;
   to?: string | undefined;
+  /** `property`, `person.trait` or `group.trait`; default: the definition's own. */
   breakdown?: string | undefined;
+  /** `first` (default: the entry event's value) or `last` (the last reached step's). */
+  attribution?: string | undefined;
+  /** When given, the breakdown is checked against it: an unknown property is refused, not "(none)". */
+  plan?: TrackingPlan | undefined;
   /** For tests and reproducible reports: the "now" that ends a default range. */
   now?: number;
 }
 
 /** Builds the result from the rows of compileFunnel (exported for unit tests). */
-export function shapeFunnel(def: FunnelDefinition, range: TimeRange & { isDefault?: boolean }, breakdown: string | undefined, rows: FunnelRow[]): FunnelResult {
+export function shapeFunnel(
+  def: FunnelDefinition,
+  range: TimeRange & { isDefault?: boolean },
+  breakdown: { spec: BreakdownSpec; attribution: Attribution } | undefined,
+  rows: FunnelRow[],
+): FunnelResult {
   const n = def.steps.length;
   const countsOf = (row: FunnelRow | undefined): number[] => [num(row?.entered), ...Array.from({ length: n - 1 }, (_, k) => num(row?.[`reached_${k + 2}`]))];
   const group = (row: FunnelRow): FunnelGroupResult => {
@@ -69,7 +80,14 @@ export function shapeFunnel(def: FunnelDefinition, range: TimeRange & { isDefaul
     converted: counts[n - 1] as number,
     conversion: ratio(counts[n - 1] as number, entered),
     steps,
-    breakdown: breakdown ? { property: breakdown, groups: rows.filter((r) => r.dim === 'breakdown').map(group).sort((a, b) => b.entered - a.entered || a.value.localeCompare(b.value)) } : null,
+    breakdown: breakdown
+      ? {
+          property: breakdownLabel(breakdown.spec),
+          source: breakdown.spec.source,
+          attribution: breakdown.attribution,
+          groups: rows.filter((r) => r.dim === 'breakdown').map(group).sort((a, b) => b.entered - a.entered || a.value.localeCompare(b.value)),
+        }
+      : null,
     cohorts: { grain: def.cohort, rows: rows.filter((r) => r.dim === 'cohort').map(group) },
   };
 }
@@ -80,13 +98,47 @@ export function findFunnel(definitions: KpiDefinitions, id: string): FunnelDefin
   return def;
 }
 
+/**
+ * The breakdown asked for, checked: a property the entry step's event does not declare (or, for
+ * last touch, none of the steps' events), a trait the plan does not list, or a group trait never
+ * seen is refused with `unknown_breakdown_property` instead of answering "(none)" for everyone.
+ */
+async function checkedBreakdown(warehouse: Warehouse, def: FunnelDefinition, opts: FunnelOptions): Promise<{ spec: BreakdownSpec; attribution: Attribution } | undefined> {
+  const raw = opts.breakdown || def.breakdown;
+  const attribution = (opts.attribution || def.attribution) as Attribution;
+  if (attribution !== 'first' && attribution !== 'last') throw new AnalyticsInputError('invalid_attribution', `attribution must be "first" or "last", got "${attribution}"`);
+  if (raw === undefined) return undefined;
+  const spec = parseBreakdown(raw);
+  if (!spec) throw new AnalyticsInputError('invalid_breakdown', `breakdown "${raw}" is not a property name (use property, person.trait or group.trait)`);
+  if (spec.source === 'group') {
+    const [seen] = await queryRows<{ n: number | string }>(warehouse, `SELECT count() AS n FROM (SELECT 1 FROM events WHERE type = 'group' AND JSONHas(traits, {key:String}) LIMIT 1)`, { key: spec.property });
+    if (Number(seen?.n ?? 0) === 0) throw new AnalyticsInputError('unknown_breakdown_property', `no group call has ever carried the trait "${spec.property}"`);
+    return { spec, attribution };
+  }
+  const plan = opts.plan;
+  if (!plan) return { spec, attribution };
+  if (spec.source === 'person') {
+    if (!(spec.property in plan.traits.properties)) {
+      throw new AnalyticsInputError('unknown_breakdown_property', `"${spec.property}" is not a planned identify trait (traits: ${Object.keys(plan.traits.properties).join(', ') || 'none'})`);
+    }
+    return { spec, attribution };
+  }
+  const events = new Map(plan.events.map((e) => [e.name, e]));
+  const steps = attribution === 'first' ? def.steps.slice(0, 1) : def.steps;
+  if (!steps.some((s) => spec.property in (events.get(s.event)?.properties ?? {}))) {
+    const where = attribution === 'first' ? `the entry event "${def.steps[0]?.event}" (first touch)` : `any step event (last touch)`;
+    const hint = spec.property in plan.traits.properties ? `; to break down by the person's trait, use person.${spec.property}` : '';
+    throw new AnalyticsInputError('unknown_breakdown_property', `breakdown "${spec.property}" is not a property of ${where}${hint}`);
+  }
+  return { spec, attribution };
+}
+
 /** Answers one funnel over [from, to) (default: the last 90 days), optionally broken down. */
 export async function runFunnel(warehouse: Warehouse, definitions: KpiDefinitions, id: string, opts: FunnelOptions = {}): Promise<FunnelResult> {
   const def = findFunnel(definitions, id);
   const range = resolveRange(opts, opts.now);
-  const breakdown = opts.breakdown || def.breakdown;
-  if (breakdown !== undefined && !IDENTIFIER.test(breakdown)) throw new AnalyticsInputError('invalid_breakdown', `breakdown "${breakdown}" is not a property name`);
-  const rows = await select<FunnelRow>(warehouse, compileFunnel(def, { ...range, breakdown }));
+  const breakdown = await checkedBreakdown(warehouse, def, opts);
+  const rows = await select<FunnelRow>(warehouse, compileFunnel(def, { ...range, breakdown: breakdown?.spec, attribution: breakdown?.attribution }));
   return shapeFunnel(def, range, breakdown, rows);
 }
 

@@ -119,6 +119,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
           from: stringParam(req.query.from),
           to: stringParam(req.query.to),
           breakdown: stringParam(req.query.breakdown),
+          attribution: stringParam(req.query.attribution),
+          plan: deps.validator().plan,
         }),
       );
     }),

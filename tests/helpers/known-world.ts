@@ -22,6 +22,7 @@ export interface WorldEvent {
   id?: string;
   type?: EventType;
   previous?: string;
+  groupId?: string;
 }
 
 let counter = 0;
@@ -32,7 +33,7 @@ export function worldRow(e: WorldEvent): EventRow {
     event: e.event,
     user_id: e.user ?? '',
     anonymous_id: e.anon ?? '',
-    group_id: '',
+    group_id: e.groupId ?? '',
     previous_id: e.previous ?? '',
     timestamp: e.at,
     sent_at: null,
@@ -63,6 +64,12 @@ export interface WorldPerson {
   signupAt: number;
   /** Accepted proposals (epoch ms), some before sign-up, some sent twice. */
   accepts: number[];
+  /** hours_to_answer carried by each accept (same order as accepts). */
+  hours: number[];
+  /** The category of the mission behind each accept: a proposal received one hour before carries it. */
+  missionCategories: string[];
+  /** The group (company) the person last joined. */
+  group: string;
 }
 
 export interface World {
@@ -85,24 +92,65 @@ export function generateWorld(seed: number, size = 120): World {
       category: rng.pick(CATEGORIES),
       signupAt: WORLD_START + rng.int(0, 28 * 24 - 1) * 3_600_000 + rng.int(0, 59) * 60_000,
       accepts: [],
+      hours: [],
+      missionCategories: [],
+      group: `grp_${i % 4}`,
     };
     persons.push(p);
     // Anonymous sign-up, then identify: only stitching ties it to the later accepts.
     events.push({ event: 'freelancer_signup_completed', anon: p.anon, at: p.signupAt, props: { freelancer_id: p.id, community: p.community, signup_method: 'email' } });
     events.push({ event: '', type: 'identify', user: p.id, anon: p.anon, at: p.signupAt + 1000, traits: { role: 'freelancer', community: p.community, category: p.category } });
+    events.push({ event: '', type: 'group', user: p.id, at: p.signupAt + 2000, props: {}, groupId: p.group });
     const n = rng.int(0, 4);
     for (let k = 0; k < n; k++) {
       const at = p.signupAt + rng.int(-3 * 24, 70 * 24) * 3_600_000 + rng.int(1, 59) * 60_000;
+      const hours = rng.int(1, 72);
+      const missionCategory = rng.pick(CATEGORIES);
       p.accepts.push(at);
+      p.hours.push(hours);
+      p.missionCategories.push(missionCategory);
       const id = `acc-${seed}-${i}-${k}`;
-      const props = { mission_id: `msn_w${i}k${k}`, freelancer_id: p.id, hours_to_answer: 5 };
+      const props = { mission_id: `msn_w${i}k${k}`, freelancer_id: p.id, hours_to_answer: hours };
       // Accepts before the identify are made under the anonymous id, the others under the user id.
       const who = at < p.signupAt + 1000 ? { anon: p.anon } : { user: p.id };
+      const before = at - 3_600_000 < p.signupAt + 1000 ? { anon: p.anon } : { user: p.id };
+      events.push({ event: 'mission_proposal_received', ...before, at: at - 3_600_000, props: { mission_id: `msn_w${i}k${k}`, freelancer_id: p.id, category: missionCategory, match_score: 0.8 } });
       events.push({ event: 'mission_proposal_accepted', ...who, at, props, id });
       if (rng.chance(0.2)) events.push({ event: 'mission_proposal_accepted', ...who, at, props, id }); // resent: same message_id
     }
   }
+  // Group traits: grp_0 starts free and is upgraded later (latest wins), grp_3 never says.
+  events.push({ event: '', type: 'group', user: 'admin', at: WORLD_START - DAY, groupId: 'grp_0', traits: { tier: 'free' } });
+  events.push({ event: '', type: 'group', user: 'admin', at: WORLD_START + 40 * DAY, groupId: 'grp_0', traits: { tier: 'pro' } });
+  events.push({ event: '', type: 'group', user: 'admin', at: WORLD_START - DAY, groupId: 'grp_1', traits: { tier: 'free' } });
+  events.push({ event: '', type: 'group', user: 'admin', at: WORLD_START - DAY, groupId: 'grp_2', traits: { tier: 'pro' } });
   return { persons, events };
+}
+
+export const GROUP_TIER: Record<string, string> = { grp_0: 'pro', grp_1: 'free', grp_2: 'pro', grp_3: '(none)' };
+
+/** A funnel answer per breakdown value: [value, entered, reached step 2]. */
+export type BreakdownTruth = [string, number, number][];
+
+/**
+ * sign-up → accepted proposal within `windowMs` (strict order), entries in [fromMs, toMs),
+ * broken down by `valueOf(person, firstAccept)` (firstAccept: index of the accept that converted, or −1).
+ */
+export function signupToAcceptTruth(world: World, fromMs: number, toMs: number, windowMs: number, valueOf: (p: WorldPerson, converting: number) => string): BreakdownTruth {
+  const groups = new Map<string, [number, number]>();
+  for (const p of world.persons) {
+    if (p.signupAt < fromMs || p.signupAt >= toMs) continue;
+    let converting = -1;
+    p.accepts.forEach((at, k) => {
+      if (at > p.signupAt && at <= p.signupAt + windowMs && (converting === -1 || at < p.accepts[converting]!)) converting = k;
+    });
+    const value = valueOf(p, converting);
+    const g = groups.get(value) ?? [0, 0];
+    g[0]++;
+    if (converting >= 0) g[1]++;
+    groups.set(value, g);
+  }
+  return [...groups.entries()].map(([v, [e, c]]): [string, number, number] => [v, e, c]).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 }
 
 const monday = (ms: number): number => {

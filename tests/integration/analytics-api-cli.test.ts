@@ -35,6 +35,35 @@ const cli = (args: string[]) => runCli(args, { BALISE_URL: stack.baseUrl, BALISE
 /** cohort → [entered, returned per period], from a result. */
 const table = (r: RetentionResult) => r.cohorts.map((c) => [c.cohort, c.entered, c.cells.map((x) => x.entities)]);
 
+describe('funnel breakdowns over HTTP and the CLI', () => {
+  it('refuses a breakdown property the entry step lacks (it used to show every category converting 100%)', async () => {
+    const res = await api<{ code: string; message: string }>('GET', '/api/funnels/freelancer_activation?breakdown=category');
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('unknown_breakdown_property');
+    const run = await cli(['funnel', 'freelancer_activation', '--breakdown', 'category', '--json']);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.output)).toMatchObject({ error: { code: 'unknown_breakdown_property', message: expect.stringContaining('person.category') } });
+  }, 60_000);
+
+  it("breaks the shipped activation funnel down by the person's category trait, exactly", async () => {
+    const res = await api<{ breakdown: { groups: { value: string; entered: number; counts: number[] }[] } }>('GET', '/api/funnels/freelancer_activation?from=2025-03-03&to=2025-03-30&breakdown=person.category');
+    expect(res.status).toBe(200);
+    // Sign-up → a proposal received within 90 days → a completed mission (none in this world).
+    const expected = new Map<string, [number, number]>();
+    for (const p of world.persons) {
+      const g = expected.get(p.category) ?? [0, 0];
+      g[0]++;
+      if (p.accepts.some((at) => at - 3_600_000 > p.signupAt && at - 3_600_000 <= p.signupAt + 90 * DAY)) g[1]++;
+      expected.set(p.category, g);
+    }
+    const got = new Map(res.body.breakdown.groups.map((g) => [g.value, [g.entered, g.counts[1]]]));
+    expect(got).toEqual(expected);
+    const text = await cli(['funnel', 'freelancer_activation', '--from', '2025-03-03', '--to', '2025-03-30', '--breakdown', 'person.category']);
+    expect(text.code).toBe(0);
+    expect(text.output).toContain('By person.category (latest traits):');
+  }, 60_000);
+});
+
 describe('retention over HTTP and the CLI', () => {
   it('answers the shipped definition exactly, by id and ad hoc, and the CLI prints the same', async () => {
     const list = await api<{ id: string }[]>('GET', '/api/retention');

@@ -240,7 +240,7 @@ describe('entities, breakdowns, cohorts, filters', () => {
     expect(result.steps.map((s) => s.medianMsFromPrevious)).toEqual([null, 1.5 * DAY, 4 * DAY, 15 * DAY]);
   });
 
-  it('breaks down by the first value a step event carries, and by weekly cohort', async () => {
+  it('breaks down by the value on the entry event (first touch), and by weekly cohort', async () => {
     await insert([
       { event: S, user: 'u1', at: T0, props: { community: 'tech' } },
       { event: R, user: 'u1', at: T0 + DAY },
@@ -253,6 +253,8 @@ describe('entities, breakdowns, cohorts, filters', () => {
     const result = await runFunnel(warehouse, MORE, 'by_community', range);
     expect(result.breakdown).toEqual({
       property: 'community',
+      source: 'event',
+      attribution: 'first',
       groups: [
         { value: 'tech', entered: 2, counts: [2, 1, 1], conversion: 0.5 },
         { value: '(none)', entered: 1, counts: [1, 0, 0], conversion: 0 },

@@ -40,12 +40,13 @@ const FUNNEL_SQL = `SELECT g.1 AS dim, g.2 AS value,
   countIf(level >= 2) AS reached_2,
   quantileExactInclusiveIf(0.5)(t1 - t0, level >= 2) AS median_ms_2
 FROM (
-SELECT t0, bd, toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1) AS cohort,
+SELECT t0, toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1) AS cohort,
   arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1,
   if(empty(r1), toInt64(0), r1[1]) AS t1,
+  bd0 AS bd,
   1 + (t1 > 0) AS level
 FROM (
-  SELECT entity, minIf(ts, c0 AND in_period) AS t0, arraySort(groupArrayIf(ts, c1)) AS s1, argMinIf(bd_value, ts, bd_value != '') AS bd
+  SELECT entity, minIf(ts, c0 AND in_period) AS t0, arraySort(groupArrayIf(ts, c1)) AS s1, argMinIf(bd_value, ts, c0 AND in_period) AS bd0
   FROM (
     SELECT if(links.linked_user != '', links.linked_user, if(e.user_id != '', e.user_id, e.anonymous_id)) AS entity,
       toUnixTimestamp64Milli(e.timestamp) AS ts,
@@ -60,7 +61,7 @@ FROM (
   WHERE entity != ''
   GROUP BY entity
   HAVING countIf(c0 AND in_period) > 0
-)
+) AS pe
 )
 ARRAY JOIN [('total', ''), ('breakdown', if(bd = '', '(none)', bd)), ('cohort', toString(cohort))] AS g
 GROUP BY dim, value
@@ -83,7 +84,7 @@ describe('SQL compilation', () => {
   it.each([
     [
       'a two-step person funnel with a filter and a breakdown',
-      () => compileFunnel(FUNNEL, { ...JAN, breakdown: 'category' }),
+      () => compileFunnel(FUNNEL, { ...JAN, breakdown: { source: 'event', property: 'category' } }),
       FUNNEL_SQL,
       { from: '2025-01-01 00:00:00.000', to: '2025-02-01 00:00:00.000', scan_to: '2025-03-03 00:00:00.000', window_ms: 2_592_000_000, f0: 'data' },
     ],
@@ -115,7 +116,7 @@ funnels:
   });
 
   it.each(["category'); DROP TABLE events; --", 'a b', '1abc', ''])('refuses the breakdown %j as an identifier', (breakdown) => {
-    expect(() => compileFunnel(FUNNEL, { ...JAN, breakdown: breakdown || ' ' })).toThrow(/not a valid identifier/);
+    expect(() => compileFunnel(FUNNEL, { ...JAN, breakdown: { source: 'event', property: breakdown || ' ' } })).toThrow(/not a valid identifier/);
   });
 
   it('compiles per-step windows and any-order funnels into different matching', () => {
@@ -220,7 +221,7 @@ metrics:
       '6 kpi_unknown_property funnel f step 1: entity property "mission_id" is not a property of "freelancer_signup_completed"',
       '7 kpi_unplanned_event funnel f step 2: event "mission_proposal_recieved" is not in the tracking plan',
       '8 kpi_unknown_property funnel f step 3: filter property "colour" is not a property of "mission_completed"',
-      '2 kpi_unknown_property funnel f: breakdown property "shoe_size" is on none of its step events',
+      '2 kpi_unknown_property funnel f: breakdown property "shoe_size" is not a property of the entry event "freelancer_signup_completed"',
       '11 kpi_not_numeric metric r: "category" is not numeric ("string")',
     ]);
   });
