@@ -95,3 +95,14 @@ export function formatSql(result: SqlResult, options: FormatOptions = {}): strin
   for (const row of result.rows) t.push(row.map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))));
   return `${t.toString()}\n${result.rows.length} row(s)${result.truncated ? ' (truncated)' : ''}`;
 }
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break; objects as JSON. */
+function csvField(v: unknown): string {
+  const text = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The rows as CSV with a header line (CRLF line ends, as RFC 4180 and spreadsheets expect). */
+export function formatSqlCsv(result: SqlResult): string {
+  return [result.columns.map((c) => csvField(c.name)), ...result.rows.map((row) => row.map(csvField))].map((cells) => cells.join(',')).join('\r\n') + '\r\n';
+}

@@ -2,9 +2,12 @@
  * Retention and funnel answers through the real HTTP API and the real `balise` CLI process,
  * on a generated world whose answers are known exactly (tests/helpers/known-world.ts).
  */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/process.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { REPO_ROOT, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 import { DAY, generateWorld, insertWorld, weeklyRetentionTruth, WORLD_START, type World } from '../helpers/known-world.ts';
 import type { RetentionResult } from '../../src/analytics/results.ts';
 
@@ -113,4 +116,47 @@ describe('retention over HTTP and the CLI', () => {
     const kpis = await api<{ range: { isDefault: boolean; from: string } }[]>('GET', '/api/kpis');
     expect(kpis.body[0]?.range).toEqual(r.body.range);
   });
+});
+
+/** `balise sql` with `input` piped to its standard input; stdout alone. */
+function cliWithStdin(args: string[], input: string): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), ...args], {
+    env: { ...process.env, BALISE_URL: stack.baseUrl, BALISE_ADMIN_TOKEN: stack.adminToken, LOG_LEVEL: 'warn' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stdin.end(input);
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout })));
+}
+
+describe('balise sql formats and sources', () => {
+  const QUERY = "SELECT 'a,b' AS text, 'say \"hi\"' AS quoted, 3 AS n";
+
+  it('prints CSV (RFC 4180 quoting), JSON and a table, from an argument, a file or standard input', async () => {
+    const csv = await cli(['sql', '--format', 'csv', QUERY]);
+    expect(csv.code).toBe(0);
+    expect(csv.output).toBe('text,quoted,n\r\n"a,b","say ""hi""",3\r\n');
+
+    const dir = tempDir('balise-sql-file-');
+    const file = path.join(dir, 'q.sql');
+    fs.writeFileSync(file, `-- a saved question\n${QUERY};\n`);
+    const json = await cli(['sql', '--file', file, '--format', 'json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.output)).toEqual({ columns: [{ name: 'text', type: 'String' }, { name: 'quoted', type: 'String' }, { name: 'n', type: 'UInt8' }], rows: [['a,b', 'say "hi"', 3]], truncated: false });
+    fs.rmSync(dir, { recursive: true, force: true });
+
+    const piped = await cliWithStdin(['sql', '--format', 'csv'], 'SELECT count() AS persons FROM persons');
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toBe(`persons\r\n${new Set(world.persons.map((p) => p.id)).size * 2}\r\n`);
+    const dash = await cliWithStdin(['sql', '-'], 'SELECT 42 AS answer');
+    expect(dash.stdout).toContain('│ 42     │');
+  }, 60_000);
+
+  it('refuses a bad format and an argument given twice as usage errors', async () => {
+    expect((await cli(['sql', '--format', 'xml', 'SELECT 1'])).code).toBe(2);
+    const both = await cli(['sql', 'SELECT 1', '--file', '/nonexistent', '--json']);
+    expect(both.code).toBe(2);
+    expect(JSON.parse(both.output)).toMatchObject({ error: { code: 'usage' } });
+  }, 60_000);
 });
