@@ -12,6 +12,7 @@ import { migrate } from '../../src/warehouse/migrations.ts';
 import { runRetention } from '../../src/analytics/run.ts';
 import { parseKpiFile } from '../../src/analytics/definitions.ts';
 import type { KpiDefinitions } from '../../src/analytics/model.ts';
+import { retentionQuestion } from '../../src/metabase/questions.ts';
 import { DAY, generateWorld, insertWorld, weeklyRetentionTruth, WORLD_START } from '../helpers/known-world.ts';
 
 let warehouse: Warehouse;
@@ -170,6 +171,26 @@ describe('retention edges', () => {
         ],
       },
     ]);
+  });
+
+  it('the Metabase question (SQL relative to now) gives the same cells as the API', async () => {
+    const now = Date.now();
+    const start = Math.floor((now - 30 * DAY) / DAY) * DAY + 10 * 3_600_000;
+    await insertWorld(warehouse, [
+      { event: U, user: 'q1', at: start },
+      { event: A, user: 'q1', at: start + 8 * DAY },
+      { event: A, user: 'q1', at: start + 27 * DAY },
+      { event: U, user: 'q2', at: start + 1000 },
+      { event: A, user: 'q2', at: now - 3_600_000 },
+      { event: U, user: 'q3', at: start + 2 * DAY },
+    ]);
+    const def = DEFS.retention.find((r) => r.id === 'weekly')!;
+    const rows = await (await warehouse.client.query({ query: retentionQuestion(def).sql, format: 'JSONEachRow' })).json<Record<string, unknown>>();
+    const api = await runRetention(warehouse, DEFS, 'weekly', { from: new Date(now - 84 * DAY).toISOString(), to: new Date(now).toISOString(), now });
+    const expected = api.cohorts.flatMap((c) => c.cells.filter((x) => (x.entities ?? 0) > 0).map((x) => [c.cohort, x.period, c.entered, x.entities, x.status]));
+    expect(rows.map((r) => [String(r.cohort), Number(r.period), Number(r.entered), Number(r.retained), r.status])).toEqual(expected);
+    expect(expected.length).toBeGreaterThanOrEqual(3);
+    expect(expected.some((row) => row[4] === 'incomplete')).toBe(true);
   });
 
   it('refuses an unknown retention id with a stable code', async () => {
