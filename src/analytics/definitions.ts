@@ -145,7 +145,17 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
       if (withinMs === undefined) ctx.error(stepLine, 'kpi_window', `${where}: step ${i + 1} "within" must look like 7d`);
       if (i === 0) ctx.error(stepLine, 'kpi_window', `${where}: the first step cannot have "within" (it is the entry)`);
     }
-    steps.push({ event: step.event, label: text(step, 'label', step.event), filters: parseFilters(step.where, `${where} step ${i + 1}`, stepLine, ctx), withinMs, line: stepLine });
+    const exclude: FunnelStep['exclude'] = [];
+    if (step.exclude !== undefined) {
+      const list = Array.isArray(step.exclude) ? step.exclude : [step.exclude];
+      for (const item of list) {
+        const parsed = parseRetentionEvent(item, 'exclude', `${where} step ${i + 1}`, stepLine, ctx);
+        if (parsed) exclude.push(parsed);
+      }
+      if (i === 0) ctx.error(stepLine, 'kpi_exclude', `${where}: the first step cannot have "exclude" (nothing comes before it)`);
+      if (order !== 'strict') ctx.error(stepLine, 'kpi_exclude', `${where}: "exclude" needs order: strict (in any order, "between" has no meaning)`);
+    }
+    steps.push({ event: step.event, label: text(step, 'label', step.event), filters: parseFilters(step.where, `${where} step ${i + 1}`, stepLine, ctx), withinMs, exclude, line: stepLine });
   });
   return {
     kind: 'funnel',
@@ -175,7 +185,7 @@ function parseEntity(raw: unknown, where: string, line: number, ctx: FileContext
   return { kind: 'person' };
 }
 
-function parseRetentionEvent(raw: unknown, role: 'start' | 'return', where: string, line: number, ctx: FileContext): RetentionEvent | undefined {
+function parseRetentionEvent(raw: unknown, role: 'start' | 'return' | 'exclude', where: string, line: number, ctx: FileContext): RetentionEvent | undefined {
   const spec = typeof raw === 'string' ? { event: raw } : raw;
   if (!isObj(spec) || typeof spec.event !== 'string' || !IDENTIFIER.test(spec.event)) {
     ctx.error(line, 'kpi_step', `${where}: "${role}" needs an "event" that is a valid event name`);
@@ -362,6 +372,12 @@ export function lintDefinitionsAgainstPlan(plan: TrackingPlan, defs: KpiDefiniti
       planned.push(ev);
       for (const filter of step.filters) checkProperty(f.file, step.line, where, ev, filter.property, 'filter');
       if (f.entity.kind === 'property') checkProperty(f.file, step.line, where, ev, f.entity.property, 'entity');
+      for (const ex of step.exclude) {
+        const exEvent = checkEvent(f.file, step.line, `${where} exclude`, ex.event);
+        if (!exEvent) continue;
+        for (const filter of ex.filters) checkProperty(f.file, step.line, `${where} exclude`, exEvent, filter.property, 'filter');
+        if (f.entity.kind === 'property') checkProperty(f.file, step.line, `${where} exclude`, exEvent, f.entity.property, 'entity');
+      }
     });
     const spec = f.breakdown ? parseBreakdown(f.breakdown) : undefined;
     if (spec?.source === 'person' && !(spec.property in plan.traits.properties)) {

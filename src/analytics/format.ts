@@ -67,6 +67,10 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
     steps.push([s.index, s.label, s.count.toLocaleString('en-US'), s.index === 1 ? '' : pct(s.conversionFromPrevious), pct(s.conversionFromStart), s.index === 1 ? '' : s.dropOff.toLocaleString('en-US'), formatDuration(s.medianMsFromPrevious)]);
   }
   lines.push(steps.toString(), `Overall conversion: ${pct(result.conversion)} (${result.converted} of ${result.entered})`);
+  const ttc = result.timeToConvert;
+  if (ttc) lines.push(`Time to convert: median ${formatDuration(ttc.median)} (10% ${formatDuration(ttc.p10)}, 25% ${formatDuration(ttc.p25)}, 75% ${formatDuration(ttc.p75)}, 90% ${formatDuration(ttc.p90)})`);
+  const rules = result.steps.filter((s) => s.withinMs !== null || s.exclude.length > 0).map((s) => `step ${s.index}${s.withinMs !== null ? ` within ${formatDuration(s.withinMs)} of the previous` : ''}${s.exclude.length ? ` without ${s.exclude.join(' or ')} in between` : ''}`);
+  if (rules.length) lines.push(`Step rules: ${rules.join('; ')}`);
   const head = ['', 'Entered', ...result.steps.slice(1).map((s) => s.label), 'Conversion'];
   if (result.breakdown) {
     const t = table([result.breakdown.property, ...head.slice(1)], options);

@@ -69,7 +69,8 @@ export type FunnelDimension = 'total' | 'breakdown' | 'cohort';
 
 /**
  * Result columns: dim, value, entered, reached_2..reached_n, median_ms_2..median_ms_n
- * (median time from reaching step k-1 to reaching step k, among entities that reached k).
+ * (median time from reaching step k-1 to reaching step k, among entities that reached k), ttc
+ * (quantiles 10/25/50/75/90 % of the time from entry to the last step, among converters).
  */
 export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): CompiledQuery {
   const params = new Params();
@@ -87,7 +88,8 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
 
   const entity = def.entity.kind === 'person' ? PERSON : propertyText('e.properties', keyLiteral(def.entity.property));
   const conditions = steps.map((s) => eventCondition('e.event', s.event, s.filters, 'e.properties', params));
-  const events = [...new Set(steps.map((s) => `'${ident(s.event)}'`))].join(', ');
+  const exclusions = steps.map((s) => (s.exclude.length ? s.exclude.map((x) => `(${eventCondition('e.event', x.event, x.filters, 'e.properties', params)})`).join(' OR ') : undefined));
+  const events = [...new Set([...steps.map((s) => s.event), ...steps.flatMap((s) => s.exclude.map((x) => x.event))].map((e) => `'${ident(e)}'`))].join(', ');
 
   // Level 1: one row per event of interest, with the steps it matches.
   const scanColumns = [
@@ -95,6 +97,7 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
     `toUnixTimestamp64Milli(e.timestamp) AS ts`,
     `(e.timestamp >= ${from} AND e.timestamp < ${to}) AS in_period`,
     ...conditions.map((c, i) => `(${c}) AS c${i}`),
+    ...exclusions.flatMap((x, i) => (x === undefined ? [] : [`(${x}) AS x${i}`])),
   ];
   if (breakdown?.source === 'event') scanColumns.push(`${propertyText('e.properties', keyLiteral(breakdown.property))} AS bd_value`);
   if (byTrait) scanColumns.push(`${PERSON} AS person`);
@@ -107,6 +110,7 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   // Level 2: one row per entity: entry time and the sorted timestamps of every later step.
   const entityColumns = [`entity`, `minIf(ts, c0 AND in_period) AS t0`];
   for (let k = 1; k < n; k++) entityColumns.push(`arraySort(groupArrayIf(ts, c${k})) AS s${k}`);
+  for (let k = 1; k < n; k++) if (exclusions[k] !== undefined) entityColumns.push(`groupArrayIf(ts, x${k}) AS e${k}`);
   // First touch: the value on the entry event itself (the one t0 is the time of), '' when it has none.
   if (breakdown?.source === 'event') entityColumns.push(`argMinIf(bd_value, ts, c0 AND in_period) AS bd0`);
   else if (byTrait) entityColumns.push(`argMinIf(person, ts, c0 AND in_period) AS bd_person`);
@@ -135,8 +139,12 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
           : k === 1
             ? `arrayFilter(x -> x > t0 AND x <= ${deadline} AND x <= t0 + ${withinParam}, s${k})`
             : `arrayFilter(x -> x <= ${deadline} AND arrayExists(y -> y < x AND x <= y + ${withinParam}, ${prev}), s${k})`;
+      // An excluded event after the previous step was reached and before this step voids it: the
+      // first step-k event must come before any exclusion (a later one would have it in between too).
+      const since = k === 1 ? 't0' : `t${k - 1}`;
+      const guarded = exclusions[k] === undefined ? set : `arrayFilter(x -> NOT arrayExists(z -> z > ${since} AND z < x, e${k}), ${set})`;
       // An unreached previous step yields an empty set, so later steps stay empty too.
-      reachCols.push(`${k === 1 ? set : `if(empty(${prev}), CAST([] AS Array(Int64)), ${set})`} AS r${k}`);
+      reachCols.push(`${k === 1 ? guarded : `if(empty(${prev}), CAST([] AS Array(Int64)), ${guarded})`} AS r${k}`);
       reachCols.push(`if(empty(r${k}), toInt64(0), r${k}[1]) AS t${k}`);
     } else {
       const bound = withinParam === undefined ? deadline : `least(${deadline}, t0 + ${withinParam})`;
@@ -172,6 +180,8 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   const aggregates = [`count() AS entered`];
   for (let k = 1; k < n; k++) aggregates.push(`countIf(level >= ${k + 1}) AS reached_${k + 1}`);
   for (let k = 1; k < n; k++) aggregates.push(`quantileExactInclusiveIf(0.5)(t${k} - ${k === 1 ? 't0' : `t${k - 1}`}, level >= ${k + 1}) AS median_ms_${k + 1}`);
+  // Time to convert (entry → last step), as a distribution among those who converted.
+  aggregates.push(`quantilesExactInclusiveIf(0.1, 0.25, 0.5, 0.75, 0.9)(t${n - 1} - t0, level >= ${n}) AS ttc`);
   const sql = [
     `SELECT g.1 AS dim, g.2 AS value,`,
     `  ${aggregates.join(',\n  ')}`,

@@ -23,6 +23,11 @@ export interface FunnelStep {
   filters: PropertyFilter[];
   /** Optional per-step window: this step must happen within this long after the previous one. */
   withinMs: number | undefined;
+  /**
+   * Exclusions: the step counts only if none of these events happened between the moment the
+   * previous step was reached and this step ("… without a declined proposal in between").
+   */
+  exclude: { event: string; filters: PropertyFilter[] }[];
   line: number;
 }
 

@@ -15,6 +15,10 @@ export interface FunnelStepResult {
   dropOff: number;
   /** Median time from reaching the previous step to reaching this one; null for step 1 or no data. */
   medianMsFromPrevious: number | null;
+  /** The step's own window from the previous step (`within`), null when only the funnel's applies. */
+  withinMs: number | null;
+  /** Events that void this step when they happen between the previous step and it. */
+  exclude: string[];
 }
 
 export interface FunnelGroupResult {
@@ -40,6 +44,8 @@ export interface FunnelResult {
   /** Overall conversion: last step / entered (0 when nobody entered). */
   conversion: number;
   steps: FunnelStepResult[];
+  /** Time from entry to the last step among those who converted (ms, quantiles); null when none did. */
+  timeToConvert: { p10: number; p25: number; median: number; p75: number; p90: number } | null;
   /** `property` is what was asked (`category`, `person.category`); entities without a value are "(none)". */
   breakdown: { property: string; source: 'event' | 'person' | 'group'; attribution: 'first' | 'last'; groups: FunnelGroupResult[] } | null;
   cohorts: { grain: 'week' | 'month'; rows: FunnelGroupResult[] };

@@ -17,7 +17,7 @@ import { rangeInfo, resolveRange, type CompiledQuery, type TimeRange } from './s
 
 const select = <T>(warehouse: Warehouse, q: CompiledQuery): Promise<T[]> => queryRows<T>(warehouse, q.sql, q.params);
 
-type FunnelRow = { dim: string; value: string } & Record<string, string | number | null>;
+type FunnelRow = { dim: string; value: string } & Record<string, string | number | null | number[]>;
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
@@ -64,8 +64,12 @@ export function shapeFunnel(
       conversionFromStart: ratio(count, entered),
       dropOff: i === 0 ? 0 : previous - count,
       medianMsFromPrevious: median === null || median === undefined ? null : Math.round(Number(median)),
+      withinMs: step.withinMs ?? null,
+      exclude: step.exclude.map((x) => x.event),
     };
   });
+  const ttc = Array.isArray(total?.ttc) ? (total.ttc as unknown[]).map((v) => Math.round(Number(v))) : [];
+  const converted = counts[n - 1] as number;
   return {
     id: def.id,
     title: def.title,
@@ -77,9 +81,10 @@ export function shapeFunnel(
     to: new Date(range.toMs).toISOString(),
     range: rangeInfo(range),
     entered,
-    converted: counts[n - 1] as number,
-    conversion: ratio(counts[n - 1] as number, entered),
+    converted,
+    conversion: ratio(converted, entered),
     steps,
+    timeToConvert: converted > 0 && ttc.length === 5 ? { p10: ttc[0] as number, p25: ttc[1] as number, median: ttc[2] as number, p75: ttc[3] as number, p90: ttc[4] as number } : null,
     breakdown: breakdown
       ? {
           property: breakdownLabel(breakdown.spec),

@@ -38,7 +38,8 @@ metrics:
 const FUNNEL_SQL = `SELECT g.1 AS dim, g.2 AS value,
   count() AS entered,
   countIf(level >= 2) AS reached_2,
-  quantileExactInclusiveIf(0.5)(t1 - t0, level >= 2) AS median_ms_2
+  quantileExactInclusiveIf(0.5)(t1 - t0, level >= 2) AS median_ms_2,
+  quantilesExactInclusiveIf(0.1, 0.25, 0.5, 0.75, 0.9)(t1 - t0, level >= 2) AS ttc
 FROM (
 SELECT t0, toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1) AS cohort,
   arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1,
@@ -119,6 +120,26 @@ funnels:
     expect(() => compileFunnel(FUNNEL, { ...JAN, breakdown: { source: 'event', property: breakdown || ' ' } })).toThrow(/not a valid identifier/);
   });
 
+  it('compiles an exclusion as "no excluded event between the previous step and this one"', () => {
+    const [f] = defs(`
+funnels:
+  - id: x
+    steps:
+      - mission_proposal_received
+      - event: mission_proposal_accepted
+        exclude: [{ event: mission_proposal_declined, where: { reason: other } }]
+      - event: mission_started
+        exclude: mission_proposal_declined
+`).funnels;
+    const q = compileFunnel(f!, JAN);
+    expect(q.sql).toContain("WHERE e.event IN ('mission_proposal_received', 'mission_proposal_accepted', 'mission_started', 'mission_proposal_declined')");
+    expect(q.sql).toContain("((e.event = 'mission_proposal_declined' AND (JSONHas(e.properties, 'reason') AND JSONExtractString(e.properties, 'reason') = {f0:String}))) AS x1");
+    expect(q.sql).toContain('groupArrayIf(ts, x1) AS e1, groupArrayIf(ts, x2) AS e2');
+    expect(q.sql).toContain('arrayFilter(x -> NOT arrayExists(z -> z > t0 AND z < x, e1), arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1)) AS r1');
+    expect(q.sql).toContain('NOT arrayExists(z -> z > t1 AND z < x, e2)');
+    expect(q.params.f0).toBe('other');
+  });
+
   it('compiles per-step windows and any-order funnels into different matching', () => {
     const [strict, any] = defs(`
 funnels:
@@ -148,6 +169,9 @@ describe('definitions', () => {
     ['funnels:\n  - id: f\n    window: soon\n    steps: [a, b]\n', 2, 'kpi_window'],
     ['funnels:\n  - id: f\n    steps:\n      - a\n      - event: b\n        where: { x: { like: "%" } }\n', 5, 'kpi_filter'],
     ['funnels:\n  - id: f\n    entity: "mission id"\n    steps: [a, b]\n', 2, 'kpi_entity'],
+    ['funnels:\n  - id: f\n    steps:\n      - { event: a, exclude: [c] }\n      - b\n', 4, 'kpi_exclude'],
+    ['funnels:\n  - id: f\n    order: any\n    steps:\n      - a\n      - { event: b, exclude: [c] }\n', 6, 'kpi_exclude'],
+    ['funnels:\n  - id: f\n    steps:\n      - a\n      - { event: b, exclude: [{ where: { x: 1 } }] }\n', 5, 'kpi_step'],
     ['metrics:\n  - id: m\n    type: median\n    event: a\n', 2, 'kpi_metric_type'],
     ['metrics:\n  - id: r\n    type: ratio\n    numerator: x\n', 2, 'kpi_ratio'],
     ['dashboards: []\n', 1, 'kpi_structure'],
