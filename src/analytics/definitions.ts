@@ -12,6 +12,7 @@ import type { PlanEvent, TrackingPlan } from '../plan/model.ts';
 import { KpiDefinitionError } from './errors.ts';
 import {
   IDENTIFIER,
+  parseBreakdown,
   type CohortGrain,
   type FilterOp,
   type FilterScalar,
@@ -21,6 +22,8 @@ import {
   type MetricDefinition,
   type OrderMode,
   type PropertyFilter,
+  type RetentionDefinition,
+  type RetentionEvent,
   type TimeGrain,
 } from './model.ts';
 
@@ -118,13 +121,11 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
   if (order !== 'strict' && order !== 'any') ctx.error(line, 'kpi_order', `${where}: order must be strict or any`);
   const cohort = (raw.cohort ?? 'week') as CohortGrain;
   if (cohort !== 'week' && cohort !== 'month') ctx.error(line, 'kpi_cohort', `${where}: cohort must be week or month`);
-  let entity: FunnelDefinition['entity'] = { kind: 'person' };
-  if (raw.entity !== undefined && raw.entity !== 'person') {
-    if (typeof raw.entity === 'string' && IDENTIFIER.test(raw.entity)) entity = { kind: 'property', property: raw.entity };
-    else ctx.error(line, 'kpi_entity', `${where}: entity must be "person" or a property name`);
-  }
+  const entity = parseEntity(raw.entity, where, line, ctx);
   const breakdown = raw.breakdown;
-  if (breakdown !== undefined && (typeof breakdown !== 'string' || !IDENTIFIER.test(breakdown))) ctx.error(line, 'kpi_identifier', `${where}: breakdown must be a property name`);
+  if (breakdown !== undefined && (typeof breakdown !== 'string' || !parseBreakdown(breakdown))) ctx.error(line, 'kpi_identifier', `${where}: breakdown must be a property name, person.trait or group.trait`);
+  const attribution = raw.attribution ?? 'first';
+  if (attribution !== 'first' && attribution !== 'last') ctx.error(line, 'kpi_attribution', `${where}: attribution must be first or last`);
   const stepsNode = mapValue(node, 'steps');
   if (!Array.isArray(raw.steps) || raw.steps.length < 2) {
     ctx.error(line, 'kpi_steps', `${where}: needs at least two steps`);
@@ -144,7 +145,17 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
       if (withinMs === undefined) ctx.error(stepLine, 'kpi_window', `${where}: step ${i + 1} "within" must look like 7d`);
       if (i === 0) ctx.error(stepLine, 'kpi_window', `${where}: the first step cannot have "within" (it is the entry)`);
     }
-    steps.push({ event: step.event, label: text(step, 'label', step.event), filters: parseFilters(step.where, `${where} step ${i + 1}`, stepLine, ctx), withinMs, line: stepLine });
+    const exclude: FunnelStep['exclude'] = [];
+    if (step.exclude !== undefined) {
+      const list = Array.isArray(step.exclude) ? step.exclude : [step.exclude];
+      for (const item of list) {
+        const parsed = parseRetentionEvent(item, 'exclude', `${where} step ${i + 1}`, stepLine, ctx);
+        if (parsed) exclude.push(parsed);
+      }
+      if (i === 0) ctx.error(stepLine, 'kpi_exclude', `${where}: the first step cannot have "exclude" (nothing comes before it)`);
+      if (order !== 'strict') ctx.error(stepLine, 'kpi_exclude', `${where}: "exclude" needs order: strict (in any order, "between" has no meaning)`);
+    }
+    steps.push({ event: step.event, label: text(step, 'label', step.event), filters: parseFilters(step.where, `${where} step ${i + 1}`, stepLine, ctx), withinMs, exclude, line: stepLine });
   });
   return {
     kind: 'funnel',
@@ -156,6 +167,7 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
     order,
     entity,
     breakdown: typeof breakdown === 'string' ? breakdown : undefined,
+    attribution: attribution === 'last' ? 'last' : 'first',
     cohort,
     file: ctx.file,
     line,
@@ -163,6 +175,55 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
 }
 
 const GRAINS: readonly TimeGrain[] = ['day', 'week', 'month'];
+/** Past a year of days, a cohort table stops being readable and the query grows for nothing. */
+export const MAX_RETENTION_PERIODS = 366;
+
+function parseEntity(raw: unknown, where: string, line: number, ctx: FileContext): FunnelDefinition['entity'] {
+  if (raw === undefined || raw === 'person') return { kind: 'person' };
+  if (typeof raw === 'string' && IDENTIFIER.test(raw)) return { kind: 'property', property: raw };
+  ctx.error(line, 'kpi_entity', `${where}: entity must be "person" or a property name`);
+  return { kind: 'person' };
+}
+
+function parseRetentionEvent(raw: unknown, role: 'start' | 'return' | 'exclude', where: string, line: number, ctx: FileContext): RetentionEvent | undefined {
+  const spec = typeof raw === 'string' ? { event: raw } : raw;
+  if (!isObj(spec) || typeof spec.event !== 'string' || !IDENTIFIER.test(spec.event)) {
+    ctx.error(line, 'kpi_step', `${where}: "${role}" needs an "event" that is a valid event name`);
+    return undefined;
+  }
+  return { event: spec.event, filters: parseFilters(spec.where, `${where} ${role}`, line, ctx) };
+}
+
+function parseRetention(raw: unknown, node: unknown, ctx: FileContext): RetentionDefinition | undefined {
+  const line = ctx.line(node);
+  if (!isObj(raw)) return void ctx.error(line, 'kpi_structure', 'a retention must be a mapping');
+  const id = raw.id;
+  if (!isKpiId(id)) return void ctx.error(line, 'kpi_id', `retention id must be snake_case, got ${JSON.stringify(id)}`);
+  const where = `retention ${id}`;
+  const grain = (raw.grain ?? 'week') as TimeGrain;
+  if (!GRAINS.includes(grain)) ctx.error(line, 'kpi_grain', `${where}: grain must be day, week or month`);
+  const periods = raw.periods ?? 8;
+  if (typeof periods !== 'number' || !Number.isInteger(periods) || periods < 1 || periods > MAX_RETENTION_PERIODS) {
+    ctx.error(line, 'kpi_periods', `${where}: periods must be a whole number from 1 to ${MAX_RETENTION_PERIODS}`);
+  }
+  const entity = parseEntity(raw.entity, where, line, ctx);
+  const start = parseRetentionEvent(raw.start, 'start', where, mapValue(node, 'start') ? ctx.line(mapValue(node, 'start')) : line, ctx);
+  const ret = parseRetentionEvent(raw.return, 'return', where, mapValue(node, 'return') ? ctx.line(mapValue(node, 'return')) : line, ctx);
+  if (!start || !ret) return undefined;
+  return {
+    kind: 'retention',
+    id,
+    title: text(raw, 'title', id),
+    description: text(raw, 'description'),
+    start,
+    return: ret,
+    grain,
+    periods: typeof periods === 'number' ? periods : 8,
+    entity,
+    file: ctx.file,
+    line,
+  };
+}
 
 function parseMetric(raw: unknown, node: unknown, ctx: FileContext): MetricDefinition | undefined {
   const line = ctx.line(node);
@@ -200,21 +261,22 @@ export function parseKpiFile(file: string, source: string): ParsedKpis {
   const lines = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false });
   const ctx = new FileContext(file, lines);
-  const definitions: KpiDefinitions = { funnels: [], metrics: [] };
+  const definitions: KpiDefinitions = { funnels: [], metrics: [], retention: [] };
   for (const e of doc.errors) ctx.error(lines.linePos(e.pos[0]).line, 'yaml_syntax', e.message.split('\n')[0] ?? e.message);
   if (doc.errors.length > 0) return { definitions, messages: ctx.messages };
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) return { definitions, messages: ctx.messages };
   if (!isObj(data)) {
-    ctx.error(1, 'kpi_structure', 'a KPI file holds "funnels:" and/or "metrics:" lists');
+    ctx.error(1, 'kpi_structure', 'a KPI file holds "funnels:", "metrics:" and/or "retention:" lists');
     return { definitions, messages: ctx.messages };
   }
   for (const key of Object.keys(data)) {
-    if (key !== 'funnels' && key !== 'metrics') ctx.error(ctx.line(mapValue(doc.contents, key)), 'kpi_structure', `unknown top-level key "${key}" (expected funnels, metrics)`);
+    if (key !== 'funnels' && key !== 'metrics' && key !== 'retention') ctx.error(ctx.line(mapValue(doc.contents, key)), 'kpi_structure', `unknown top-level key "${key}" (expected funnels, metrics, retention)`);
   }
   for (const [key, parse] of [
     ['funnels', parseFunnel],
     ['metrics', parseMetric],
+    ['retention', parseRetention],
   ] as const) {
     const list = data[key];
     if (list === undefined) continue;
@@ -227,6 +289,7 @@ export function parseKpiFile(file: string, source: string): ParsedKpis {
       const def = parse(item, seqItem(node, i), ctx);
       if (def?.kind === 'funnel') definitions.funnels.push(def);
       else if (def?.kind === 'metric') definitions.metrics.push(def);
+      else if (def?.kind === 'retention') definitions.retention.push(def);
     });
   }
   return { definitions, messages: ctx.messages };
@@ -236,7 +299,7 @@ export function parseKpiFile(file: string, source: string): ParsedKpis {
 function checkAcrossFiles(defs: KpiDefinitions): LintMessage[] {
   const messages: LintMessage[] = [];
   const seen = new Map<string, string>();
-  for (const d of [...defs.funnels, ...defs.metrics]) {
+  for (const d of [...defs.funnels, ...defs.metrics, ...defs.retention]) {
     const previous = seen.get(d.id);
     if (previous) messages.push({ file: d.file, line: d.line, rule: 'kpi_duplicate_id', message: `id "${d.id}" is already used in ${previous}`, severity: 'error' });
     else seen.set(d.id, `${d.file}:${d.line}`);
@@ -259,15 +322,16 @@ async function readKpis(planDir: string): Promise<ParsedKpis> {
   try {
     names = (await fs.readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { definitions: { funnels: [], metrics: [] }, messages: [] };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { definitions: { funnels: [], metrics: [], retention: [] }, messages: [] };
     throw error;
   }
-  const all: ParsedKpis = { definitions: { funnels: [], metrics: [] }, messages: [] };
+  const all: ParsedKpis = { definitions: { funnels: [], metrics: [], retention: [] }, messages: [] };
   for (const name of names) {
     // Named relative to the plan directory, like every plan lint message.
     const parsed = parseKpiFile(path.posix.join('kpis', name), await fs.readFile(path.join(dir, name), 'utf8'));
     all.definitions.funnels.push(...parsed.definitions.funnels);
     all.definitions.metrics.push(...parsed.definitions.metrics);
+    all.definitions.retention.push(...parsed.definitions.retention);
     all.messages.push(...parsed.messages);
   }
   all.messages.push(...checkAcrossFiles(all.definitions));
@@ -308,9 +372,32 @@ export function lintDefinitionsAgainstPlan(plan: TrackingPlan, defs: KpiDefiniti
       planned.push(ev);
       for (const filter of step.filters) checkProperty(f.file, step.line, where, ev, filter.property, 'filter');
       if (f.entity.kind === 'property') checkProperty(f.file, step.line, where, ev, f.entity.property, 'entity');
+      for (const ex of step.exclude) {
+        const exEvent = checkEvent(f.file, step.line, `${where} exclude`, ex.event);
+        if (!exEvent) continue;
+        for (const filter of ex.filters) checkProperty(f.file, step.line, `${where} exclude`, exEvent, filter.property, 'filter');
+        if (f.entity.kind === 'property') checkProperty(f.file, step.line, `${where} exclude`, exEvent, f.entity.property, 'entity');
+      }
     });
-    if (f.breakdown && planned.length > 0 && !planned.some((ev) => f.breakdown! in ev.properties)) {
-      push(f.file, f.line, 'kpi_unknown_property', `funnel ${f.id}: breakdown property "${f.breakdown}" is on none of its step events`);
+    const spec = f.breakdown ? parseBreakdown(f.breakdown) : undefined;
+    if (spec?.source === 'person' && !(spec.property in plan.traits.properties)) {
+      push(f.file, f.line, 'kpi_unknown_property', `funnel ${f.id}: breakdown trait "${spec.property}" is not a planned identify trait`);
+    }
+    // First touch reads the entry event: a property only later steps carry would be "(none)" for everyone.
+    const candidates = f.attribution === 'first' ? planned.filter((ev) => ev.name === f.steps[0]?.event) : planned;
+    if (spec?.source === 'event' && candidates.length > 0 && !candidates.some((ev) => spec.property in ev.properties)) {
+      const where = f.attribution === 'first' ? `the entry event "${f.steps[0]?.event}"` : 'any of its step events';
+      push(f.file, f.line, 'kpi_unknown_property', `funnel ${f.id}: breakdown property "${spec.property}" is not a property of ${where}`);
+    }
+  }
+  for (const r of defs.retention) {
+    for (const role of ['start', 'return'] as const) {
+      const where = `retention ${r.id} ${role}`;
+      const spec = r[role];
+      const ev = checkEvent(r.file, r.line, where, spec.event);
+      if (!ev) continue;
+      for (const filter of spec.filters) checkProperty(r.file, r.line, where, ev, filter.property, 'filter');
+      if (r.entity.kind === 'property') checkProperty(r.file, r.line, where, ev, r.entity.property, 'entity');
     }
   }
   for (const m of defs.metrics) {

@@ -17,6 +17,12 @@ export class FunnelNotFoundError extends BaliseError {
   }
 }
 
+export class RetentionNotFoundError extends BaliseError {
+  constructor(id: string, known: string[]) {
+    super('retention_not_found', `no retention "${id}" (known: ${known.join(', ') || 'none'})`, { id });
+  }
+}
+
 /** A request parameter (date, breakdown property) that cannot be used. */
 export class AnalyticsInputError extends BaliseError {
   constructor(code: string, message: string) {

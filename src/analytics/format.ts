@@ -1,7 +1,8 @@
 /** Plain-text renderings of analytics results for the CLI (pure: rows of cells in, strings out). */
 import Table from 'cli-table3';
 import { formatDuration } from '../util/duration.ts';
-import type { FunnelResult, KpiResult, SqlResult } from './results.ts';
+import type { FunnelResult, KpiResult, RetentionResult, SqlResult } from './results.ts';
+import type { RangeInfo } from './sql-common.ts';
 
 /** Whether tables may carry ANSI colour: only for a terminal, never under NO_COLOR (the CLI decides). */
 export interface FormatOptions {
@@ -28,19 +29,54 @@ function fmtNumber(v: number | null, unit = ''): string {
   return unit ? `${text} ${unit}` : text;
 }
 
+/** "2026-01-01 → 2026-03-31 (default: last 90 days)": bare dates with `to` inclusive, as typed. */
+export function formatRange(range: RangeInfo): string {
+  const lastDay = new Date(Date.parse(range.to) - 1).toISOString().slice(0, 10);
+  return `${range.from.slice(0, 10)} → ${lastDay}${range.isDefault ? ` (default: last ${range.defaultDays} days)` : ''}`;
+}
+
+/**
+ * One retention cell: the share of the cohort, "…" after it while the period is under way (a
+ * lower bound, not a drop), blank for a period that has not started.
+ */
+function retentionCell(cell: RetentionResult['cohorts'][number]['cells'][number]): string {
+  if (cell.status === 'future' || cell.rate === null) return '';
+  return `${pct(cell.rate)}${cell.status === 'incomplete' ? '…' : ''}`;
+}
+
+export function formatRetention(result: RetentionResult, options: FormatOptions = {}): string {
+  const entity = result.entity.kind === 'person' ? 'persons' : result.entity.property;
+  const lines = [
+    `${result.title} (${result.id}) · ${entity} · ${result.start.event} → ${result.return.event} · by ${result.grain}`,
+    `cohorts entered ${formatRange(result.range)}; returns seen up to ${result.asOf.slice(0, 16).replace('T', ' ')} UTC`,
+  ];
+  const periods = Array.from({ length: result.periods }, (_, k) => `${result.grain[0]?.toUpperCase()}${k}`);
+  const t = table([`${result.grain} of entry`, 'Entered', ...periods], options);
+  for (const c of result.cohorts) t.push([c.cohort, c.entered.toLocaleString('en-US'), ...c.cells.map(retentionCell)]);
+  const curve = result.curve.map((p) => (p.rate === null ? '' : pct(p.rate)));
+  t.push(['All complete', '', ...curve]);
+  lines.push(t.toString(), `… = period under way (lower bound); blank = not started yet. "All complete" counts only cohorts that lived the whole period.`);
+  return lines.join('\n');
+}
+
 export function formatFunnel(result: FunnelResult, options: FormatOptions = {}): string {
   const entity = result.entity.kind === 'person' ? 'persons' : result.entity.property;
-  const lines = [`${result.title} (${result.id}) · ${entity} · ${result.order} order · window ${formatDuration(result.windowMs)}`, `${result.from.slice(0, 10)} → ${result.to.slice(0, 10)}`];
+  const lines = [`${result.title} (${result.id}) · ${entity} · ${result.order} order · window ${formatDuration(result.windowMs)}`, formatRange(result.range)];
   const steps = table(['#', 'Step', 'Count', 'From previous', 'From start', 'Drop-off', 'Median time'], options);
   for (const s of result.steps) {
     steps.push([s.index, s.label, s.count.toLocaleString('en-US'), s.index === 1 ? '' : pct(s.conversionFromPrevious), pct(s.conversionFromStart), s.index === 1 ? '' : s.dropOff.toLocaleString('en-US'), formatDuration(s.medianMsFromPrevious)]);
   }
   lines.push(steps.toString(), `Overall conversion: ${pct(result.conversion)} (${result.converted} of ${result.entered})`);
+  const ttc = result.timeToConvert;
+  if (ttc) lines.push(`Time to convert: median ${formatDuration(ttc.median)} (10% ${formatDuration(ttc.p10)}, 25% ${formatDuration(ttc.p25)}, 75% ${formatDuration(ttc.p75)}, 90% ${formatDuration(ttc.p90)})`);
+  const rules = result.steps.filter((s) => s.withinMs !== null || s.exclude.length > 0).map((s) => `step ${s.index}${s.withinMs !== null ? ` within ${formatDuration(s.withinMs)} of the previous` : ''}${s.exclude.length ? ` without ${s.exclude.join(' or ')} in between` : ''}`);
+  if (rules.length) lines.push(`Step rules: ${rules.join('; ')}`);
   const head = ['', 'Entered', ...result.steps.slice(1).map((s) => s.label), 'Conversion'];
   if (result.breakdown) {
     const t = table([result.breakdown.property, ...head.slice(1)], options);
     for (const g of result.breakdown.groups) t.push([g.value, ...g.counts.map(String), pct(g.conversion)]);
-    lines.push(`By ${result.breakdown.property}:`, t.toString());
+    const touch = result.breakdown.source === 'event' ? (result.breakdown.attribution === 'first' ? ' (value at the entry step)' : ' (value at the last step reached)') : ' (latest traits)';
+    lines.push(`By ${result.breakdown.property}${touch}:`, t.toString());
   }
   if (result.cohorts.rows.length > 0) {
     const t = table([`${result.cohorts.grain} of entry`, ...head.slice(1)], options);
@@ -53,7 +89,7 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
 export function formatKpis(kpis: KpiResult[], options: FormatOptions = {}): string {
   const t = table(['KPI', 'Value', 'Previous', 'Change', 'Period'], options);
   for (const k of kpis) {
-    t.push([k.title, fmtNumber(k.value, k.unit), fmtNumber(k.previous, k.unit), k.change === null ? '–' : `${k.change >= 0 ? '+' : ''}${pct(k.change)}`, `${k.from.slice(0, 10)} → ${k.to.slice(0, 10)}`]);
+    t.push([k.title, fmtNumber(k.value, k.unit), fmtNumber(k.previous, k.unit), k.change === null ? '–' : `${k.change >= 0 ? '+' : ''}${pct(k.change)}`, formatRange(k.range)]);
   }
   return t.toString();
 }
@@ -62,4 +98,15 @@ export function formatSql(result: SqlResult, options: FormatOptions = {}): strin
   const t = table(result.columns.map((c) => c.name), options);
   for (const row of result.rows) t.push(row.map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))));
   return `${t.toString()}\n${result.rows.length} row(s)${result.truncated ? ' (truncated)' : ''}`;
+}
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break; objects as JSON. */
+function csvField(v: unknown): string {
+  const text = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The rows as CSV with a header line (CRLF line ends, as RFC 4180 and spreadsheets expect). */
+export function formatSqlCsv(result: SqlResult): string {
+  return [result.columns.map((c) => csvField(c.name)), ...result.rows.map((row) => row.map(csvField))].map((cells) => cells.join(',')).join('\r\n') + '\r\n';
 }

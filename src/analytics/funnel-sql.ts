@@ -14,7 +14,7 @@
  * timestamp never changes a minimum or an existence test. A late resend carries another
  * (corrected) timestamp, so `events FINAL` folds it to the first copy first.
  */
-import type { FunnelDefinition } from './model.ts';
+import type { Attribution, BreakdownSpec, FunnelDefinition } from './model.ts';
 import {
   eventCondition,
   ident,
@@ -29,8 +29,39 @@ import {
 } from './sql-common.ts';
 
 export interface FunnelQueryOptions extends TimeRange {
-  /** Breakdown property (already checked by the caller to be an identifier). */
-  breakdown?: string | undefined;
+  /** What to break down by (identifiers are checked again when spliced in). */
+  breakdown?: BreakdownSpec | undefined;
+  /** Whose value counts: the entry event's (default) or the last reached step's. */
+  attribution?: Attribution | undefined;
+}
+
+/**
+ * (person, trait) for every stitched person: the trait's value in their latest identify that
+ * carries it, or (group) in the latest group call of the group they last joined.
+ */
+function traitTable(spec: BreakdownSpec): string {
+  const key = keyLiteral(spec.property);
+  if (spec.source === 'person') {
+    return [
+      `(SELECT ${PERSON} AS person, argMax(${propertyText('e.traits', key)}, e.timestamp) AS trait`,
+      `    FROM events AS e FINAL`,
+      `    ${IDENTITY_JOIN}`,
+      `    WHERE e.type = 'identify' AND JSONHas(e.traits, ${key})`,
+      `    GROUP BY person)`,
+    ].join('\n');
+  }
+  return [
+    `(SELECT pg.person AS person, gt.trait AS trait`,
+    `    FROM (SELECT ${PERSON} AS person, argMax(e.group_id, e.timestamp) AS group_id`,
+    `      FROM events AS e FINAL`,
+    `      ${IDENTITY_JOIN}`,
+    `      WHERE e.type = 'group' AND e.group_id != ''`,
+    `      GROUP BY person) AS pg`,
+    `    INNER JOIN (SELECT e.group_id AS group_id, argMax(${propertyText('e.traits', key)}, e.timestamp) AS trait`,
+    `      FROM events AS e FINAL`,
+    `      WHERE e.type = 'group' AND JSONHas(e.traits, ${key})`,
+    `      GROUP BY group_id) AS gt ON gt.group_id = pg.group_id)`,
+  ].join('\n');
 }
 
 /** Dimension labels of the result rows: one 'total' row, then per breakdown value and per cohort. */
@@ -38,7 +69,8 @@ export type FunnelDimension = 'total' | 'breakdown' | 'cohort';
 
 /**
  * Result columns: dim, value, entered, reached_2..reached_n, median_ms_2..median_ms_n
- * (median time from reaching step k-1 to reaching step k, among entities that reached k).
+ * (median time from reaching step k-1 to reaching step k, among entities that reached k), ttc
+ * (quantiles 10/25/50/75/90 % of the time from entry to the last step, among converters).
  */
 export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): CompiledQuery {
   const params = new Params();
@@ -48,11 +80,16 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(opts.toMs));
   const scanTo = params.set('scan_to', "DateTime64(3, 'UTC')", chDateTime(opts.toMs + def.windowMs));
   const window = params.set('window_ms', 'Int64', def.windowMs);
-  const breakdown = opts.breakdown ? ident(opts.breakdown) : undefined;
+  const breakdown = opts.breakdown ? { ...opts.breakdown, property: ident(opts.breakdown.property) } : undefined;
+  const byTrait = breakdown !== undefined && breakdown.source !== 'event';
+  const lastTouch = breakdown?.source === 'event' && opts.attribution === 'last';
+  // Traits belong to persons: an entity funnel (mission_id) takes those of whoever did its entry event.
+  const needsPerson = def.entity.kind === 'person' || byTrait;
 
   const entity = def.entity.kind === 'person' ? PERSON : propertyText('e.properties', keyLiteral(def.entity.property));
   const conditions = steps.map((s) => eventCondition('e.event', s.event, s.filters, 'e.properties', params));
-  const events = [...new Set(steps.map((s) => `'${ident(s.event)}'`))].join(', ');
+  const exclusions = steps.map((s) => (s.exclude.length ? s.exclude.map((x) => `(${eventCondition('e.event', x.event, x.filters, 'e.properties', params)})`).join(' OR ') : undefined));
+  const events = [...new Set([...steps.map((s) => s.event), ...steps.flatMap((s) => s.exclude.map((x) => x.event))].map((e) => `'${ident(e)}'`))].join(', ');
 
   // Level 1: one row per event of interest, with the steps it matches.
   const scanColumns = [
@@ -60,18 +97,25 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
     `toUnixTimestamp64Milli(e.timestamp) AS ts`,
     `(e.timestamp >= ${from} AND e.timestamp < ${to}) AS in_period`,
     ...conditions.map((c, i) => `(${c}) AS c${i}`),
+    ...exclusions.flatMap((x, i) => (x === undefined ? [] : [`(${x}) AS x${i}`])),
   ];
-  if (breakdown) scanColumns.push(`${propertyText('e.properties', keyLiteral(breakdown))} AS bd_value`);
+  if (breakdown?.source === 'event') scanColumns.push(`${propertyText('e.properties', keyLiteral(breakdown.property))} AS bd_value`);
+  if (byTrait) scanColumns.push(`${PERSON} AS person`);
   const scan = [
     `SELECT ${scanColumns.join(',\n      ')}`,
-    `    FROM events AS e FINAL${def.entity.kind === 'person' ? `\n    ${IDENTITY_JOIN}` : ''}`,
+    `    FROM events AS e FINAL${needsPerson ? `\n    ${IDENTITY_JOIN}` : ''}`,
     `    WHERE e.event IN (${events}) AND e.timestamp >= ${from} AND e.timestamp <= ${scanTo}`,
   ].join('\n');
 
   // Level 2: one row per entity: entry time and the sorted timestamps of every later step.
   const entityColumns = [`entity`, `minIf(ts, c0 AND in_period) AS t0`];
   for (let k = 1; k < n; k++) entityColumns.push(`arraySort(groupArrayIf(ts, c${k})) AS s${k}`);
-  entityColumns.push(breakdown ? `argMinIf(bd_value, ts, bd_value != '') AS bd` : `'' AS bd`);
+  for (let k = 1; k < n; k++) if (exclusions[k] !== undefined) entityColumns.push(`groupArrayIf(ts, x${k}) AS e${k}`);
+  // First touch: the value on the entry event itself (the one t0 is the time of), '' when it has none.
+  if (breakdown?.source === 'event') entityColumns.push(`argMinIf(bd_value, ts, c0 AND in_period) AS bd0`);
+  else if (byTrait) entityColumns.push(`argMinIf(person, ts, c0 AND in_period) AS bd_person`);
+  else entityColumns.push(`'' AS bd0`);
+  if (lastTouch) for (let k = 1; k < n; k++) entityColumns.push(`groupArrayIf((ts, bd_value), c${k}) AS v${k}`);
   const perEntity = [
     `SELECT ${entityColumns.join(', ')}`,
     `  FROM (\n    ${scan}\n  )`,
@@ -95,8 +139,12 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
           : k === 1
             ? `arrayFilter(x -> x > t0 AND x <= ${deadline} AND x <= t0 + ${withinParam}, s${k})`
             : `arrayFilter(x -> x <= ${deadline} AND arrayExists(y -> y < x AND x <= y + ${withinParam}, ${prev}), s${k})`;
+      // An excluded event after the previous step was reached and before this step voids it: the
+      // first step-k event must come before any exclusion (a later one would have it in between too).
+      const since = k === 1 ? 't0' : `t${k - 1}`;
+      const guarded = exclusions[k] === undefined ? set : `arrayFilter(x -> NOT arrayExists(z -> z > ${since} AND z < x, e${k}), ${set})`;
       // An unreached previous step yields an empty set, so later steps stay empty too.
-      reachCols.push(`${k === 1 ? set : `if(empty(${prev}), CAST([] AS Array(Int64)), ${set})`} AS r${k}`);
+      reachCols.push(`${k === 1 ? guarded : `if(empty(${prev}), CAST([] AS Array(Int64)), ${guarded})`} AS r${k}`);
       reachCols.push(`if(empty(r${k}), toInt64(0), r${k}[1]) AS t${k}`);
     } else {
       const bound = withinParam === undefined ? deadline : `least(${deadline}, t0 + ${withinParam})`;
@@ -107,12 +155,24 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
     }
     reached.push(`t${k} > 0`);
   }
+  // Last touch: the value on the event that reached the deepest level (found by its time).
+  let bdColumn = byTrait ? `tr.trait AS bd` : `bd0 AS bd`;
+  if (lastTouch) {
+    const arms: string[] = [];
+    for (let k = n - 1; k >= 1; k--) {
+      const candidates = def.order === 'strict' ? `v${k}` : `arrayConcat(${Array.from({ length: k }, (_, j) => `v${j + 1}`).join(', ')})`;
+      arms.push(`t${k} > 0, arrayFirst(p -> p.1 = t${k}, ${candidates}).2`);
+    }
+    bdColumn = `multiIf(${arms.join(', ')}, bd0) AS bd`;
+  }
   const cohortFn = def.cohort === 'week' ? `toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1)` : `toStartOfMonth(fromUnixTimestamp64Milli(t0, 'UTC'))`;
   const levels = [
-    `SELECT t0, bd, ${cohortFn} AS cohort,`,
+    `SELECT t0, ${cohortFn} AS cohort,`,
     `  ${reachCols.join(',\n  ')},`,
+    `  ${bdColumn},`,
     `  1 + ${reached.map((r) => `(${r})`).join(' + ')} AS level`,
-    `FROM (\n  ${perEntity}\n)`,
+    `FROM (\n  ${perEntity}\n) AS pe`,
+    ...(breakdown && byTrait ? [`LEFT JOIN ${traitTable(breakdown)} AS tr ON tr.person = pe.bd_person`] : []),
   ].join('\n');
 
   // Level 4: aggregate the entities once per dimension (total, breakdown value, cohort).
@@ -120,6 +180,8 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   const aggregates = [`count() AS entered`];
   for (let k = 1; k < n; k++) aggregates.push(`countIf(level >= ${k + 1}) AS reached_${k + 1}`);
   for (let k = 1; k < n; k++) aggregates.push(`quantileExactInclusiveIf(0.5)(t${k} - ${k === 1 ? 't0' : `t${k - 1}`}, level >= ${k + 1}) AS median_ms_${k + 1}`);
+  // Time to convert (entry → last step), as a distribution among those who converted.
+  aggregates.push(`quantilesExactInclusiveIf(0.1, 0.25, 0.5, 0.75, 0.9)(t${n - 1} - t0, level >= ${n}) AS ttc`);
   const sql = [
     `SELECT g.1 AS dim, g.2 AS value,`,
     `  ${aggregates.join(',\n  ')}`,

@@ -23,6 +23,11 @@ export interface FunnelStep {
   filters: PropertyFilter[];
   /** Optional per-step window: this step must happen within this long after the previous one. */
   withinMs: number | undefined;
+  /**
+   * Exclusions: the step counts only if none of these events happened between the moment the
+   * previous step was reached and this step ("… without a declined proposal in between").
+   */
+  exclude: { event: string; filters: PropertyFilter[] }[];
   line: number;
 }
 
@@ -34,6 +39,25 @@ export type FunnelEntity = { kind: 'person' } | { kind: 'property'; property: st
  * any: step 1 happens first (it is the entry), the others in any order after it.
  */
 export type OrderMode = 'strict' | 'any';
+
+/**
+ * What a funnel is broken down by: a property of the step events (`category`), a trait of the
+ * person from their latest identify (`person.category`), or a trait of the person's group from
+ * its latest group call (`group.company_size`).
+ */
+export type BreakdownSpec = { source: 'event'; property: string } | { source: 'person'; property: string } | { source: 'group'; property: string };
+
+/** first: the value on the entry (step 1) event; last: on the event of the last step reached. */
+export type Attribution = 'first' | 'last';
+
+/** `person.x`, `group.x` or `x` → a spec; undefined when it is none of these. */
+export function parseBreakdown(raw: string): BreakdownSpec | undefined {
+  const m = /^(?:(person|group)\.)?([A-Za-z_][A-Za-z0-9_]{0,127})$/.exec(raw);
+  if (!m) return undefined;
+  return { source: (m[1] ?? 'event') as BreakdownSpec['source'], property: m[2] as string };
+}
+
+export const breakdownLabel = (b: BreakdownSpec): string => (b.source === 'event' ? b.property : `${b.source}.${b.property}`);
 export type CohortGrain = 'week' | 'month';
 export type TimeGrain = 'day' | 'week' | 'month';
 
@@ -47,8 +71,10 @@ export interface FunnelDefinition {
   windowMs: number;
   order: OrderMode;
   entity: FunnelEntity;
-  /** Default breakdown property (overridable per request). */
+  /** Default breakdown: `property`, `person.trait` or `group.trait` (overridable per request). */
   breakdown: string | undefined;
+  /** Whose value a breakdown takes: the entry event's (first, default) or the last reached step's. */
+  attribution: Attribution;
   cohort: CohortGrain;
   file: string;
   line: number;
@@ -79,7 +105,34 @@ export type MetricDefinition =
 
 export type EventMetric = Exclude<MetricDefinition, { type: 'ratio' }>;
 
+/** An event that starts or renews retention, with its own filters. */
+export interface RetentionEvent {
+  event: string;
+  filters: PropertyFilter[];
+}
+
+/**
+ * Retention as code: entities (stitched persons, or a property such as mission_id) enter a
+ * cohort at their first start event in the range; period k counts those with a return event
+ * strictly after that start, in the k-th calendar bucket (day/week/month) after the cohort's.
+ */
+export interface RetentionDefinition {
+  kind: 'retention';
+  id: string;
+  title: string;
+  description: string;
+  start: RetentionEvent;
+  return: RetentionEvent;
+  grain: TimeGrain;
+  /** Number of periods shown: 0 (the start's own bucket) to periods − 1. */
+  periods: number;
+  entity: FunnelEntity;
+  file: string;
+  line: number;
+}
+
 export interface KpiDefinitions {
   funnels: FunnelDefinition[];
   metrics: MetricDefinition[];
+  retention: RetentionDefinition[];
 }

@@ -1,5 +1,6 @@
 /** Shapes returned by the analytics layer (JSON over /api, tables in the CLI). */
-import type { FunnelEntity, OrderMode, TimeGrain } from './model.ts';
+import type { FunnelEntity, OrderMode, RetentionEvent, TimeGrain } from './model.ts';
+import type { RangeInfo } from './sql-common.ts';
 
 export interface FunnelStepResult {
   index: number;
@@ -14,6 +15,10 @@ export interface FunnelStepResult {
   dropOff: number;
   /** Median time from reaching the previous step to reaching this one; null for step 1 or no data. */
   medianMsFromPrevious: number | null;
+  /** The step's own window from the previous step (`within`), null when only the funnel's applies. */
+  withinMs: number | null;
+  /** Events that void this step when they happen between the previous step and it. */
+  exclude: string[];
 }
 
 export interface FunnelGroupResult {
@@ -32,12 +37,17 @@ export interface FunnelResult {
   windowMs: number;
   from: string;
   to: string;
+  /** The range again, with whether it is the default (for "last 90 days" labels). */
+  range: RangeInfo;
   entered: number;
   converted: number;
   /** Overall conversion: last step / entered (0 when nobody entered). */
   conversion: number;
   steps: FunnelStepResult[];
-  breakdown: { property: string; groups: FunnelGroupResult[] } | null;
+  /** Time from entry to the last step among those who converted (ms, quantiles); null when none did. */
+  timeToConvert: { p10: number; p25: number; median: number; p75: number; p90: number } | null;
+  /** `property` is what was asked (`category`, `person.category`); entities without a value are "(none)". */
+  breakdown: { property: string; source: 'event' | 'person' | 'group'; attribution: 'first' | 'last'; groups: FunnelGroupResult[] } | null;
   cohorts: { grain: 'week' | 'month'; rows: FunnelGroupResult[] };
 }
 
@@ -55,6 +65,7 @@ export interface KpiResult {
   grain: TimeGrain;
   from: string;
   to: string;
+  range: RangeInfo;
   /** Value over [from, to); null when undefined (an average or ratio over nothing). */
   value: number | null;
   /** Value over the previous period of the same length. */
@@ -68,4 +79,55 @@ export interface SqlResult {
   columns: { name: string; type: string }[];
   rows: unknown[][];
   truncated: boolean;
+}
+
+/** complete: the period's bucket ended before asOf; incomplete: it is under way (a lower bound); future: not started. */
+export type RetentionCellStatus = 'complete' | 'incomplete' | 'future';
+
+export interface RetentionCell {
+  period: number;
+  /** First day of the period's bucket (UTC). */
+  start: string;
+  status: RetentionCellStatus;
+  /** Entities with a return in the period; null when the period has not started. */
+  entities: number | null;
+  /** entities / the cohort's size; null for a future period. */
+  rate: number | null;
+}
+
+export interface RetentionCohortResult {
+  /** First day of the cohort's bucket (UTC). */
+  cohort: string;
+  entered: number;
+  cells: RetentionCell[];
+}
+
+export interface RetentionCurvePoint {
+  period: number;
+  /** How many cohorts have lived this period to its end (only those are counted). */
+  cohorts: number;
+  entered: number;
+  retained: number;
+  /** retained / entered over complete cohorts; null when no cohort has completed the period. */
+  rate: number | null;
+}
+
+export interface RetentionResult {
+  id: string;
+  title: string;
+  description: string;
+  entity: FunnelEntity;
+  start: RetentionEvent;
+  return: RetentionEvent;
+  grain: TimeGrain;
+  periods: number;
+  /** Entries (cohorts) are taken in [from, to). */
+  from: string;
+  to: string;
+  /** Returns are observed up to here (the time of the request). */
+  asOf: string;
+  range: RangeInfo;
+  entered: number;
+  cohorts: RetentionCohortResult[];
+  curve: RetentionCurvePoint[];
 }

@@ -2,19 +2,22 @@
  * Executes compiled analytics queries against a Warehouse and shapes the answers. The HTTP
  * routes and the dashboard call these; the CLI reaches them through the HTTP API.
  */
+import type { TrackingPlan } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
-import { AnalyticsInputError, FunnelNotFoundError } from './errors.ts';
+import { AnalyticsInputError, FunnelNotFoundError, RetentionNotFoundError } from './errors.ts';
 import { compileFunnel } from './funnel-sql.ts';
 import { compileMetric } from './metric-sql.ts';
-import { IDENTIFIER, type EventMetric, type FunnelDefinition, type KpiDefinitions, type MetricDefinition, type TimeGrain } from './model.ts';
+import { breakdownLabel, parseBreakdown, type Attribution, type BreakdownSpec, type EventMetric, type FunnelDefinition, type KpiDefinitions, type MetricDefinition, type RetentionDefinition, type TimeGrain } from './model.ts';
 import { checkSingleQuery, wrapReadOnly } from './readonly-sql.ts';
-import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, SqlResult } from './results.ts';
-import { resolveRange, type CompiledQuery, type TimeRange } from './sql-common.ts';
+import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, RetentionResult, SqlResult } from './results.ts';
+import { compileRetention } from './retention-sql.ts';
+import { shapeRetention, type RetentionRow } from './retention-shape.ts';
+import { rangeInfo, resolveRange, type CompiledQuery, type TimeRange } from './sql-common.ts';
 
 const select = <T>(warehouse: Warehouse, q: CompiledQuery): Promise<T[]> => queryRows<T>(warehouse, q.sql, q.params);
 
-type FunnelRow = { dim: string; value: string } & Record<string, string | number | null>;
+type FunnelRow = { dim: string; value: string } & Record<string, string | number | null | number[]>;
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
@@ -22,13 +25,23 @@ const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
 export interface FunnelOptions {
   from?: string | undefined;
   to?: string | undefined;
+  /** `property`, `person.trait` or `group.trait`; default: the definition's own. */
   breakdown?: string | undefined;
+  /** `first` (default: the entry event's value) or `last` (the last reached step's). */
+  attribution?: string | undefined;
+  /** When given, the breakdown is checked against it: an unknown property is refused, not "(none)". */
+  plan?: TrackingPlan | undefined;
   /** For tests and reproducible reports: the "now" that ends a default range. */
   now?: number;
 }
 
 /** Builds the result from the rows of compileFunnel (exported for unit tests). */
-export function shapeFunnel(def: FunnelDefinition, range: TimeRange, breakdown: string | undefined, rows: FunnelRow[]): FunnelResult {
+export function shapeFunnel(
+  def: FunnelDefinition,
+  range: TimeRange & { isDefault?: boolean },
+  breakdown: { spec: BreakdownSpec; attribution: Attribution } | undefined,
+  rows: FunnelRow[],
+): FunnelResult {
   const n = def.steps.length;
   const countsOf = (row: FunnelRow | undefined): number[] => [num(row?.entered), ...Array.from({ length: n - 1 }, (_, k) => num(row?.[`reached_${k + 2}`]))];
   const group = (row: FunnelRow): FunnelGroupResult => {
@@ -51,8 +64,12 @@ export function shapeFunnel(def: FunnelDefinition, range: TimeRange, breakdown: 
       conversionFromStart: ratio(count, entered),
       dropOff: i === 0 ? 0 : previous - count,
       medianMsFromPrevious: median === null || median === undefined ? null : Math.round(Number(median)),
+      withinMs: step.withinMs ?? null,
+      exclude: step.exclude.map((x) => x.event),
     };
   });
+  const ttc = Array.isArray(total?.ttc) ? (total.ttc as unknown[]).map((v) => Math.round(Number(v))) : [];
+  const converted = counts[n - 1] as number;
   return {
     id: def.id,
     title: def.title,
@@ -62,11 +79,20 @@ export function shapeFunnel(def: FunnelDefinition, range: TimeRange, breakdown: 
     windowMs: def.windowMs,
     from: new Date(range.fromMs).toISOString(),
     to: new Date(range.toMs).toISOString(),
+    range: rangeInfo(range),
     entered,
-    converted: counts[n - 1] as number,
-    conversion: ratio(counts[n - 1] as number, entered),
+    converted,
+    conversion: ratio(converted, entered),
     steps,
-    breakdown: breakdown ? { property: breakdown, groups: rows.filter((r) => r.dim === 'breakdown').map(group).sort((a, b) => b.entered - a.entered || a.value.localeCompare(b.value)) } : null,
+    timeToConvert: converted > 0 && ttc.length === 5 ? { p10: ttc[0] as number, p25: ttc[1] as number, median: ttc[2] as number, p75: ttc[3] as number, p90: ttc[4] as number } : null,
+    breakdown: breakdown
+      ? {
+          property: breakdownLabel(breakdown.spec),
+          source: breakdown.spec.source,
+          attribution: breakdown.attribution,
+          groups: rows.filter((r) => r.dim === 'breakdown').map(group).sort((a, b) => b.entered - a.entered || a.value.localeCompare(b.value)),
+        }
+      : null,
     cohorts: { grain: def.cohort, rows: rows.filter((r) => r.dim === 'cohort').map(group) },
   };
 }
@@ -77,17 +103,49 @@ export function findFunnel(definitions: KpiDefinitions, id: string): FunnelDefin
   return def;
 }
 
-/** Answers one funnel over [from, to) (default: all time up to now), optionally broken down. */
+/**
+ * The breakdown asked for, checked: a property the entry step's event does not declare (or, for
+ * last touch, none of the steps' events), a trait the plan does not list, or a group trait never
+ * seen is refused with `unknown_breakdown_property` instead of answering "(none)" for everyone.
+ */
+async function checkedBreakdown(warehouse: Warehouse, def: FunnelDefinition, opts: FunnelOptions): Promise<{ spec: BreakdownSpec; attribution: Attribution } | undefined> {
+  const raw = opts.breakdown || def.breakdown;
+  const attribution = (opts.attribution || def.attribution) as Attribution;
+  if (attribution !== 'first' && attribution !== 'last') throw new AnalyticsInputError('invalid_attribution', `attribution must be "first" or "last", got "${attribution}"`);
+  if (raw === undefined) return undefined;
+  const spec = parseBreakdown(raw);
+  if (!spec) throw new AnalyticsInputError('invalid_breakdown', `breakdown "${raw}" is not a property name (use property, person.trait or group.trait)`);
+  if (spec.source === 'group') {
+    const [seen] = await queryRows<{ n: number | string }>(warehouse, `SELECT count() AS n FROM (SELECT 1 FROM events WHERE type = 'group' AND JSONHas(traits, {key:String}) LIMIT 1)`, { key: spec.property });
+    if (Number(seen?.n ?? 0) === 0) throw new AnalyticsInputError('unknown_breakdown_property', `no group call has ever carried the trait "${spec.property}"`);
+    return { spec, attribution };
+  }
+  const plan = opts.plan;
+  if (!plan) return { spec, attribution };
+  if (spec.source === 'person') {
+    if (!(spec.property in plan.traits.properties)) {
+      throw new AnalyticsInputError('unknown_breakdown_property', `"${spec.property}" is not a planned identify trait (traits: ${Object.keys(plan.traits.properties).join(', ') || 'none'})`);
+    }
+    return { spec, attribution };
+  }
+  const events = new Map(plan.events.map((e) => [e.name, e]));
+  const steps = attribution === 'first' ? def.steps.slice(0, 1) : def.steps;
+  if (!steps.some((s) => spec.property in (events.get(s.event)?.properties ?? {}))) {
+    const where = attribution === 'first' ? `the entry event "${def.steps[0]?.event}" (first touch)` : `any step event (last touch)`;
+    const hint = spec.property in plan.traits.properties ? `; to break down by the person's trait, use person.${spec.property}` : '';
+    throw new AnalyticsInputError('unknown_breakdown_property', `breakdown "${spec.property}" is not a property of ${where}${hint}`);
+  }
+  return { spec, attribution };
+}
+
+/** Answers one funnel over [from, to) (default: the last 90 days), optionally broken down. */
 export async function runFunnel(warehouse: Warehouse, definitions: KpiDefinitions, id: string, opts: FunnelOptions = {}): Promise<FunnelResult> {
   const def = findFunnel(definitions, id);
   const range = resolveRange(opts, opts.now);
-  const breakdown = opts.breakdown || def.breakdown;
-  if (breakdown !== undefined && !IDENTIFIER.test(breakdown)) throw new AnalyticsInputError('invalid_breakdown', `breakdown "${breakdown}" is not a property name`);
-  const rows = await select<FunnelRow>(warehouse, compileFunnel(def, { ...range, breakdown }));
+  const breakdown = await checkedBreakdown(warehouse, def, opts);
+  const rows = await select<FunnelRow>(warehouse, compileFunnel(def, { ...range, breakdown: breakdown?.spec, attribution: breakdown?.attribution }));
   return shapeFunnel(def, range, breakdown, rows);
 }
-
-const DEFAULT_KPI_PERIOD_MS = 30 * 86_400_000;
 
 interface MetricValues {
   current: number | null;
@@ -114,9 +172,9 @@ async function metricValues(warehouse: Warehouse, metric: EventMetric, range: Ti
 
 const divide = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
 
-/** Every metric's value over [from, to) (default: the last 30 days), the previous period and a series. */
+/** Every metric's value over [from, to) (default: the last 90 days), the previous period and a series. */
 export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions, opts: { from?: string | undefined; to?: string | undefined; now?: number } = {}): Promise<KpiResult[]> {
-  const range = resolveRange(opts, opts.now, DEFAULT_KPI_PERIOD_MS);
+  const range = resolveRange(opts, opts.now);
   const byId = new Map<string, MetricDefinition>(definitions.metrics.map((m) => [m.id, m]));
   // A ratio's operands are usually KPIs of their own at the same grain: query each pair once.
   const computed = new Map<string, Promise<MetricValues>>();
@@ -150,6 +208,7 @@ export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions,
       grain: metric.grain,
       from: new Date(range.fromMs).toISOString(),
       to: new Date(range.toMs).toISOString(),
+      range: rangeInfo(range),
       value: values.current,
       previous: values.previous,
       change: values.current !== null && values.previous ? (values.current - values.previous) / values.previous : null,
@@ -157,6 +216,31 @@ export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions,
     });
   }
   return results;
+}
+
+export function findRetention(definitions: KpiDefinitions, id: string): RetentionDefinition {
+  const def = definitions.retention.find((r) => r.id === id);
+  if (!def) throw new RetentionNotFoundError(id, definitions.retention.map((r) => r.id));
+  return def;
+}
+
+export interface RetentionOptions {
+  from?: string | undefined;
+  to?: string | undefined;
+  /** The end of observation; also what ends a default range. */
+  now?: number;
+}
+
+/** Runs a retention definition (from kpis/*.yaml, or built ad hoc by the API): cohorts entered in [from, to). */
+export async function runRetentionDefinition(warehouse: Warehouse, def: RetentionDefinition, opts: RetentionOptions = {}): Promise<RetentionResult> {
+  const asOfMs = opts.now ?? Date.now();
+  const range = resolveRange(opts, asOfMs);
+  const rows = await select<RetentionRow>(warehouse, compileRetention(def, { ...range, asOfMs }));
+  return shapeRetention(def, range, asOfMs, rows);
+}
+
+export async function runRetention(warehouse: Warehouse, definitions: KpiDefinitions, id: string, opts: RetentionOptions = {}): Promise<RetentionResult> {
+  return runRetentionDefinition(warehouse, findRetention(definitions, id), opts);
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { AnalyticsInputError } from './errors.ts';
 import { IDENTIFIER, type FilterScalar, type PropertyFilter } from './model.ts';
+import { DEFAULT_RANGE_DAYS, defaultRangeMs } from '../util/default-range.ts';
 
 export type ParamValue = string | number | boolean | string[] | number[];
 
@@ -114,10 +115,28 @@ export interface TimeRange {
   toMs: number;
 }
 
-/** Default range: up to now, over `defaultSpanMs` before its end (all time when omitted). */
-export function resolveRange(opts: { from?: string | undefined; to?: string | undefined }, now: number = Date.now(), defaultSpanMs?: number): TimeRange {
-  const toMs = opts.to ? parseDateInput(opts.to, 'to') : now;
-  const fromMs = opts.from ? parseDateInput(opts.from, 'from') : defaultSpanMs === undefined ? 0 : toMs - defaultSpanMs;
+/** How a range came about, returned with every result so screens and the CLI can say it. */
+export interface RangeInfo {
+  from: string;
+  to: string;
+  /** True when neither --from nor --to was given: the range is Balise's default. */
+  isDefault: boolean;
+  /** The default's length, for "last 90 days" labels. */
+  defaultDays: number;
+}
+
+/**
+ * The requested range, or the default one (DEFAULT_RANGE_DAYS whole UTC days up to the end of
+ * today). A bare `to` date keeps the default length before it; a bare `from` runs to today's end.
+ */
+export function resolveRange(opts: { from?: string | undefined; to?: string | undefined }, now: number = Date.now()): TimeRange & { isDefault: boolean } {
+  const fallback = defaultRangeMs(now);
+  const toMs = opts.to ? parseDateInput(opts.to, 'to') : fallback.toMs;
+  const fromMs = opts.from ? parseDateInput(opts.from, 'from') : toMs - (fallback.toMs - fallback.fromMs);
   if (toMs <= fromMs) throw new AnalyticsInputError('invalid_range', `the range is empty: --from must be before --to`);
-  return { fromMs, toMs };
+  return { fromMs, toMs, isDefault: !opts.from && !opts.to };
+}
+
+export function rangeInfo(range: TimeRange & { isDefault?: boolean }): RangeInfo {
+  return { from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString(), isDefault: range.isDefault ?? false, defaultDays: DEFAULT_RANGE_DAYS };
 }

@@ -9,9 +9,11 @@ import type { IngestJobData } from '../queue/jobs.ts';
 import { replayDeadLetter } from '../queue/producer.ts';
 import type { PlanValidator } from '../types.ts';
 import type { Warehouse } from '../warehouse/client.ts';
-import { loadKpiDefinitions } from '../analytics/definitions.ts';
+import { lintDefinitionsAgainstPlan, loadKpiDefinitions, parseKpiFile } from '../analytics/definitions.ts';
+import { KpiDefinitionError } from '../analytics/errors.ts';
+import type { RetentionDefinition } from '../analytics/model.ts';
 import { replayQuarantine } from '../queue/replay-quarantine.ts';
-import { runFunnel, runKpis, runReadOnlySql } from '../analytics/run.ts';
+import { runFunnel, runKpis, runReadOnlySql, runRetention, runRetentionDefinition } from '../analytics/run.ts';
 import { requireAdmin } from './auth.ts';
 import { loadHealth, planHealth } from './health-queries.ts';
 import { eventTrends, trendsWindow } from './trends.ts';
@@ -51,6 +53,19 @@ function sqlError(error: unknown): unknown {
   return timedOut
     ? new BaliseError('query_timeout', 'the query ran longer than the time limit (10 s)')
     : new BaliseError('sql_error', error.message.split('\n')[0]!.slice(0, 500));
+}
+
+/**
+ * An ad-hoc retention sent as JSON, in the same shape as a `retention:` entry of
+ * kpis/*.yaml (JSON is YAML), checked by the same parser and plan lint as the files.
+ */
+function adHocRetention(body: unknown, validator: PlanValidator): RetentionDefinition {
+  const raw = { id: 'ad_hoc', ...(typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) };
+  const parsed = parseKpiFile('request', JSON.stringify({ retention: [raw] }));
+  const messages = [...parsed.messages, ...lintDefinitionsAgainstPlan(validator.plan, parsed.definitions)].filter((m) => m.severity === 'error');
+  const def = parsed.definitions.retention[0];
+  if (messages.length > 0 || !def) throw new KpiDefinitionError(`invalid retention: ${messages.map((m) => m.message).join('; ') || 'send a retention definition'}`, messages);
+  return def;
 }
 
 /** Wraps async handlers so a BaliseError becomes a 400 with its code, anything else a 500. */
@@ -104,8 +119,30 @@ export function createAdminRouter(deps: AdminDependencies): Router {
           from: stringParam(req.query.from),
           to: stringParam(req.query.to),
           breakdown: stringParam(req.query.breakdown),
+          attribution: stringParam(req.query.attribution),
+          plan: deps.validator().plan,
         }),
       );
+    }),
+  );
+  router.get(
+    '/api/retention',
+    handle(deps.logger, async (_req, res) => {
+      res.json((await definitions).retention);
+    }),
+  );
+  router.get(
+    '/api/retention/:id',
+    handle(deps.logger, async (req, res) => {
+      res.json(await runRetention(deps.warehouse, await definitions, String(req.params.id), { from: stringParam(req.query.from), to: stringParam(req.query.to) }));
+    }),
+  );
+  // Ad hoc: the definition travels in the body (what the dashboard's explorer builds), the range in the query.
+  router.post(
+    '/api/retention',
+    handle(deps.logger, async (req, res) => {
+      const def = adHocRetention(req.body, deps.validator());
+      res.json(await runRetentionDefinition(deps.warehouse, def, { from: stringParam(req.query.from), to: stringParam(req.query.to) }));
     }),
   );
   router.post(

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatKpis } from '../analytics/format.ts';
 import type { KpiResult } from '../analytics/results.ts';
+import { DEFAULT_RANGE_DAYS } from '../util/default-range.ts';
 import { tableOptions } from './output.ts';
 import { callApi, withQuery } from './client.ts';
 
@@ -8,9 +9,9 @@ import { callApi, withQuery } from './client.ts';
 export function registerKpisCommand(program: Command): void {
   program
     .command('kpis')
-    .description('KPI tiles: value for the period (default: last 30 days), previous period, change')
+    .description(`KPI tiles: value for the period (default: the last ${DEFAULT_RANGE_DAYS} days), previous period, change`)
     .option('--from <date>', 'period start (YYYY-MM-DD or ISO)')
-    .option('--to <date>', 'period end, inclusive for a bare date; default: now')
+    .option('--to <date>', 'period end, inclusive for a bare date; default: today')
     .option('--json', 'print JSON')
     .action(async (opts: { from?: string; to?: string; json?: boolean }) => {
       const result = await callApi<KpiResult[]>('GET', withQuery('/api/kpis', { from: opts.from, to: opts.to }));

@@ -13,6 +13,7 @@ import { registerMigrateCommand } from './migrate.ts';
 import { exitCodeFor, formatJsonError, wantsJson } from './output.ts';
 import { registerPlanCommands } from './plan.ts';
 import { registerReplayCommands } from './replay.ts';
+import { registerRetentionCommand } from './retention.ts';
 import { registerServeCommands } from './serve.ts';
 import { registerSqlCommand } from './sql.ts';
 
@@ -36,6 +37,7 @@ registerServeCommands(program);
 registerMigrateCommand(program);
 registerPlanCommands(program);
 registerFunnelCommand(program);
+registerRetentionCommand(program);
 registerKpisCommand(program);
 registerSqlCommand(program);
 registerDemoCommand(program);

@@ -34,7 +34,7 @@ export function appPage(): string {
 <header class="top">
   <h1>Balise</h1>
   <nav aria-label="Sections">
-    <a href="#kpis">KPIs</a><a href="#funnels">Funnels</a><a href="#trends">Trends</a><a href="#data-health">Data health</a><a href="#pipeline">Pipeline</a>
+    <a href="#kpis">KPIs</a><a href="#funnels">Funnels</a><a href="#retention">Retention</a><a href="#trends">Trends</a><a href="#data-health">Data health</a><a href="#pipeline">Pipeline</a>
   </nav>
   <form id="range" class="range" aria-label="Date range">
     <label for="from">From</label><input id="from" name="from" type="date">
@@ -47,6 +47,7 @@ export function appPage(): string {
 <main id="main" tabindex="-1">
   <section id="kpis" aria-labelledby="kpis-h"><h2 id="kpis-h">KPIs</h2><div class="tiles" id="kpi-tiles"></div></section>
   <section id="funnels" aria-labelledby="funnels-h"><h2 id="funnels-h">Funnels</h2><div id="funnel-list"></div></section>
+  <section id="retention" aria-labelledby="retention-h"><h2 id="retention-h">Retention</h2><div id="retention-list"></div></section>
   <section id="trends" aria-labelledby="trends-h"><h2 id="trends-h">Event trends</h2><div id="trends-body"></div></section>
   <section id="data-health" aria-labelledby="health-h"><h2 id="health-h">Data health</h2><div id="health-body"></div></section>
   <section id="pipeline" aria-labelledby="pipeline-h"><h2 id="pipeline-h">Pipeline health</h2><div id="pipeline-body"></div></section>

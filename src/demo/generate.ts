@@ -2,13 +2,15 @@
  * A deterministic simulation of the freelance marketplace (same seed → same events) that
  * knows its ground truth: while emitting events it records, per freelancer, when sign-up
  * completed, when proposals arrived and when missions completed, and from that computes the
- * expected `freelancer_activation` funnel (strict order, 90-day window, all time).
+ * expected `freelancer_activation` funnel (strict order, 90-day window, over Balise's default
+ * range: the last 90 days up to the day the simulation ends).
  *
  * Every event is valid against tracking-plan/ (ids match their patterns, enums are respected),
  * so nothing lands in quarantine. Sign-up happens anonymously and is followed by identify, so
  * the headline funnel only adds up with identity stitching.
  */
 import type { JsonObject } from '../types.ts';
+import { DEFAULT_RANGE_DAYS, defaultRangeMs } from '../util/default-range.ts';
 import { createRng, type Rng } from './prng.ts';
 
 export interface DemoCall {
@@ -27,8 +29,10 @@ export interface DemoCall {
 export interface DemoTruth {
   funnel: 'freelancer_activation';
   windowDays: number;
-  /** The funnel's default range: all time up to now. */
-  range: 'all time';
+  /** Balise's default range on the day the simulation ends (the day the demo runs). */
+  range: string;
+  /** First entry counted (epoch ms): the start of that default range. */
+  fromMs: number;
   entered: number;
   receivedProposal: number;
   completedMission: number;
@@ -218,16 +222,17 @@ export function generateMarketplace(options: MarketplaceOptions): Marketplace {
   }
 
   events.sort((a, b) => a.timestamp - b.timestamp || a.messageId.localeCompare(b.messageId));
-  return { events, truth: activationTruth(freelancers, lastMs, companies.length, missions) };
+  return { events, truth: activationTruth(freelancers, defaultRangeMs(endMs).fromMs, lastMs, companies.length, missions) };
 }
 
 /** The headline funnel as the simulation lived it: first proposal after sign-up within the window, then a completion after it. */
-function activationTruth(freelancers: Freelancer[], lastMs: number, companies: number, missions: number): DemoTruth {
+function activationTruth(freelancers: Freelancer[], fromMs: number, lastMs: number, companies: number, missions: number): DemoTruth {
   let entered = 0;
   let received = 0;
   let completed = 0;
   for (const f of freelancers) {
-    if (f.signupAt > lastMs) continue;
+    // The funnel is read over the default range: entries before it are not in the answer.
+    if (f.signupAt > lastMs || f.signupAt < fromMs) continue;
     entered++;
     const deadline = f.signupAt + WINDOW;
     const first = f.proposals.filter((t) => t > f.signupAt && t <= deadline).sort((a, b) => a - b)[0];
@@ -235,5 +240,5 @@ function activationTruth(freelancers: Freelancer[], lastMs: number, companies: n
     received++;
     if (f.completions.some((t) => t > first && t <= deadline)) completed++;
   }
-  return { funnel: 'freelancer_activation', windowDays: ACTIVATION_WINDOW_DAYS, range: 'all time', entered, receivedProposal: received, completedMission: completed, freelancers: freelancers.length, companies, missions };
+  return { funnel: 'freelancer_activation', windowDays: ACTIVATION_WINDOW_DAYS, range: `last ${DEFAULT_RANGE_DAYS} days`, fromMs, entered, receivedProposal: received, completedMission: completed, freelancers: freelancers.length, companies, missions };
 }

@@ -60,13 +60,14 @@ export function cardChanges(card: MetabaseCard, wanted: CardInput): Partial<Card
   return changes;
 }
 
-/** KPI cards three to a row, then funnels two to a row. */
+/** KPI cards three to a row, then funnels two to a row, then retention tables two to a row. */
 export function layout(questions: Question[], cardIds: Map<string, number>): Omit<DashcardInput, 'id'>[] {
   const placed: Omit<DashcardInput, 'id'>[] = [];
   let row = 0;
   for (const [kind, perRow, height] of [
     ['kpi', 3, 5],
     ['funnel', 2, 7],
+    ['retention', 2, 7],
   ] as const) {
     const group = questions.filter((q) => q.kind === kind);
     const width = GRID / perRow;

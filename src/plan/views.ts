@@ -41,8 +41,19 @@ function primaryType(schema: PropertySchema): string | undefined {
   return undefined;
 }
 
-/** The typed extraction expression and its ClickHouse type for one property. */
-export function columnFor(name: string, schema: PropertySchema): { expr: string; type: string } {
+/**
+ * The typed extraction expression and its ClickHouse type for one property. An optional
+ * property that is absent is NULL, not '' (strings, objects, untyped) or 0: "not sent" and
+ * "sent empty" stay apart. Numbers, booleans and dates are Nullable whatever; arrays are empty
+ * (ClickHouse has no Nullable(Array)); a required string stays a plain String.
+ */
+export function columnFor(name: string, schema: PropertySchema, required = true): { expr: string; type: string } {
+  const column = textColumnFor(name, schema);
+  if (required || column.type !== 'String') return column;
+  return { expr: `if(JSONHas(properties, ${literal(name)}), ${column.expr}, NULL)`, type: 'Nullable(String)' };
+}
+
+function textColumnFor(name: string, schema: PropertySchema): { expr: string; type: string } {
   const key = literal(name);
   const type = primaryType(schema);
   switch (type) {
@@ -88,7 +99,7 @@ export function viewFor(event: PlanEvent, options: { cluster?: string } = {}): V
     { name: 'plan_status', type: 'LowCardinality(String)' },
   );
   for (const prop of Object.keys(event.properties).sort()) {
-    const { expr, type } = columnFor(prop, event.properties[prop]!);
+    const { expr, type } = columnFor(prop, event.properties[prop]!, event.required.includes(prop));
     const column = RESERVED_COLUMNS.includes(prop) ? `prop_${prop}` : prop;
     select.push(`    CAST(${expr}, ${literal(type)}) AS ${ident(column)}`);
     columns.push({ name: column, type });
@@ -98,9 +109,11 @@ export function viewFor(event: PlanEvent, options: { cluster?: string } = {}): V
     `CREATE OR REPLACE VIEW ${ident(name)}${onCluster} AS`,
     'SELECT',
     select.join(',\n'),
-    // FINAL: a resend that reached the table (after the dedupe window) is one row here too.
+    // FINAL: a resend that reached the table (after the dedupe window) is one row here too;
+    // LIMIT 1 BY folds any copy FINAL cannot (the same message_id under another key).
     'FROM events FINAL',
     `WHERE type = ${literal(event.kind)} AND event = ${literal(event.name)}`,
+    'LIMIT 1 BY message_id',
   ].join('\n');
   return { name, event: event.name, kind: event.kind, columns, sql };
 }

@@ -212,6 +212,12 @@ funnels:
       - freelancer_signup_completed
       - event: freelancer_profile_completed
         within: 3d
+  - id: without_decline
+    window: 30d
+    steps:
+      - mission_proposal_received
+      - event: mission_proposal_accepted
+        exclude: [mission_proposal_declined]
   - id: filtered
     window: 30d
     steps:
@@ -240,7 +246,7 @@ describe('entities, breakdowns, cohorts, filters', () => {
     expect(result.steps.map((s) => s.medianMsFromPrevious)).toEqual([null, 1.5 * DAY, 4 * DAY, 15 * DAY]);
   });
 
-  it('breaks down by the first value a step event carries, and by weekly cohort', async () => {
+  it('breaks down by the value on the entry event (first touch), and by weekly cohort', async () => {
     await insert([
       { event: S, user: 'u1', at: T0, props: { community: 'tech' } },
       { event: R, user: 'u1', at: T0 + DAY },
@@ -253,6 +259,8 @@ describe('entities, breakdowns, cohorts, filters', () => {
     const result = await runFunnel(warehouse, MORE, 'by_community', range);
     expect(result.breakdown).toEqual({
       property: 'community',
+      source: 'event',
+      attribution: 'first',
       groups: [
         { value: 'tech', entered: 2, counts: [2, 1, 1], conversion: 0.5 },
         { value: '(none)', entered: 1, counts: [1, 0, 0], conversion: 0 },
@@ -279,6 +287,33 @@ describe('entities, breakdowns, cohorts, filters', () => {
     ]);
     const result = await runFunnel(warehouse, MORE, 'signup', range);
     expect(result.steps.map((s) => s.count)).toEqual([2, 2, 1]);
+  });
+
+  it('excludes a conversion with a declined proposal in between, and reports time to convert', async () => {
+    const P = 'mission_proposal_received';
+    const A = 'mission_proposal_accepted';
+    const D = 'mission_proposal_declined';
+    await insert([
+      { event: P, user: 'u1', at: T0 },
+      { event: A, user: 'u1', at: T0 + DAY },
+      { event: P, user: 'u2', at: T0 },
+      { event: D, user: 'u2', at: T0 + 3_600_000 }, // in between: u2 does not count
+      { event: A, user: 'u2', at: T0 + DAY },
+      { event: P, user: 'u3', at: T0 },
+      { event: A, user: 'u3', at: T0 + 2 * DAY },
+      { event: D, user: 'u3', at: T0 + 3 * DAY }, // after: u3 counts
+      { event: D, user: 'u4', at: T0 - DAY }, // before the previous step: u4 counts
+      { event: P, user: 'u4', at: T0 },
+      { event: A, user: 'u4', at: T0 + 3 * DAY },
+    ]);
+    const result = await runFunnel(warehouse, MORE, 'without_decline', range);
+    expect(result.steps.map((s) => s.count)).toEqual([4, 3]);
+    expect(result.steps[1]?.exclude).toEqual([D]);
+    // Converters took 1, 2 and 3 days: exact quantiles, interpolated.
+    expect(result.timeToConvert).toEqual({ p10: 1.2 * DAY, p25: 1.5 * DAY, median: 2 * DAY, p75: 2.5 * DAY, p90: Math.round(2.8 * DAY) });
+    const signup = await runFunnel(warehouse, MORE, 'signup', range);
+    expect(signup.steps.map((s) => s.withinMs)).toEqual([null, null, 3 * DAY]);
+    expect(signup.timeToConvert).toBeNull();
   });
 
   it('filters steps on property values (eq, gt, in)', async () => {
@@ -373,8 +408,10 @@ describe('the demo marketplace', () => {
     const ndjson = events.map((c) => JSON.stringify(demoCallToRow(c))).join('\n');
     await warehouse.client.exec({ query: 'INSERT INTO events FORMAT JSONEachRow', values: Readable.from([ndjson]) });
     const definitions = await loadKpiDefinitions(path.resolve(import.meta.dirname, '../../tracking-plan'));
-    const result = await runFunnel(warehouse, definitions, 'freelancer_activation');
-    expect(truth.entered).toBe(400);
+    // No range given: the default one (last 90 days), on the day the simulation ends.
+    const result = await runFunnel(warehouse, definitions, 'freelancer_activation', { now: Date.parse('2025-06-01T00:00:00Z') });
+    expect(result.range).toEqual({ from: '2025-03-04T00:00:00.000Z', to: '2025-06-02T00:00:00.000Z', isDefault: true, defaultDays: 90 });
+    expect(truth.entered).toBeGreaterThan(200);
     expect(result.steps.map((s) => s.count)).toEqual([truth.entered, truth.receivedProposal, truth.completedMission]);
     // A healthy marketplace: most receive a proposal, a small fraction complete a mission.
     expect(truth.receivedProposal / truth.entered).toBeGreaterThan(0.5);

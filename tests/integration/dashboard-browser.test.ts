@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FunnelResult, KpiResult } from '../../src/analytics/results.ts';
+import type { FunnelResult, KpiResult, RetentionResult } from '../../src/analytics/results.ts';
 import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
 import { questionsFor } from '../../src/metabase/questions.ts';
 import { formatCount, formatPercent } from '../../src/dashboard/web/format.ts';
@@ -59,6 +59,9 @@ function demoRows(now: number): EventRow[] {
     rows.push(event('freelancer_signup_completed', user, start, { community, signup_method: 'email' }));
     if (i < 8) rows.push(event('mission_proposal_received', user, start + 2 * DAY, { mission_id: `m${i}` }));
     if (i < 3) rows.push(event('mission_completed', user, start + 9 * DAY, { mission_id: `m${i}` }));
+    // Retention: six come back a week later, two within the last hour (a period under way).
+    if (i < 6) rows.push(event('mission_proposal_accepted', user, start + 8 * DAY, { mission_id: `m${i}`, freelancer_id: user, hours_to_answer: 3 }));
+    if (i < 2) rows.push(event('mission_proposal_accepted', user, now - 3_600_000, { mission_id: `n${i}`, freelancer_id: user, hours_to_answer: 3 }));
   }
   rows.push(event(IMG, 'f1', now - DAY, { note: SCRIPT }));
   return rows;
@@ -214,6 +217,21 @@ describe('built-in dashboard in chromium: what it shows', () => {
     // Every other funnel from the definitions has its card too.
     const defs = await api<{ id: string }[]>('/api/funnels');
     expect(await page.locator('[data-funnel]').evaluateAll((els) => els.map((e) => e.getAttribute('data-funnel')))).toEqual(defs.map((d) => d.id));
+  });
+
+  it('shows the retention table of GET /api/retention/:id, periods under way marked, none shown as 0%', async () => {
+    const from = await page.inputValue('#from');
+    const to = await page.inputValue('#to');
+    const expected = await api<RetentionResult>(`/api/retention/freelancer_proposal_retention?from=${from}&to=${to}`);
+    expect(expected.entered).toBe(12);
+    const table = page.locator('[data-retention-table="freelancer_proposal_retention"]');
+    const shown = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('[data-status]')].map((c) => [c.getAttribute('data-status'), c.textContent])));
+    const wanted = expected.cohorts.map((c) => c.cells.map((x) => [x.status, x.status === 'future' || x.rate === null ? '' : `${formatPercent(x.rate)}${x.status === 'incomplete' ? '…' : ''}`]));
+    expect(shown).toEqual(wanted);
+    // Some cell is under way and some has not started: both exist, and neither reads 0%.
+    expect(shown.flat().some(([status]) => status === 'incomplete')).toBe(true);
+    expect(shown.flat().some(([status]) => status === 'future')).toBe(true);
+    expect(shown.flat().filter(([status]) => status !== 'complete').every(([, text]) => text === '' || text!.endsWith('…'))).toBe(true);
   });
 
   it('shows KPI tiles for every metric', async () => {

@@ -89,6 +89,12 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
       message_id: 'm-profile', user_id: 'fr_42', plan_version: '2.0.0', skills: ['python', 'dbt'], daily_rate: 650.5, available_from: '2024-04-15', category: 'data_engineering',
       t_skills: 'Array(String)', t_rate: 'Nullable(Float64)', t_from: 'Nullable(Date32)',
     });
+    // An optional text property not sent is NULL, not '' (industry is optional); a copy sent twice is one row.
+    const bare = ev('m-bare', 'company_signed_up', { company_id: 'cmp_43', company_size: 'startup' });
+    expect(validator.validate(bare).status).toBe('valid');
+    await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(bare, validator.validate(bare)))]);
+    await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(bare, validator.validate(bare)))]);
+    expect(await rows('SELECT message_id, industry, company_size FROM ev_company_signed_up')).toEqual([{ message_id: 'm-bare', industry: null, company_size: 'startup' }]);
     // Rows of other events stay out of the view; a reapply is idempotent.
     expect(await rows('SELECT message_id, reason FROM ev_mission_proposal_declined')).toEqual([{ message_id: 'm-old', reason: '' }]);
     await applyViews(warehouse, plan);

@@ -38,14 +38,16 @@ metrics:
 const FUNNEL_SQL = `SELECT g.1 AS dim, g.2 AS value,
   count() AS entered,
   countIf(level >= 2) AS reached_2,
-  quantileExactInclusiveIf(0.5)(t1 - t0, level >= 2) AS median_ms_2
+  quantileExactInclusiveIf(0.5)(t1 - t0, level >= 2) AS median_ms_2,
+  quantilesExactInclusiveIf(0.1, 0.25, 0.5, 0.75, 0.9)(t1 - t0, level >= 2) AS ttc
 FROM (
-SELECT t0, bd, toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1) AS cohort,
+SELECT t0, toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1) AS cohort,
   arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1,
   if(empty(r1), toInt64(0), r1[1]) AS t1,
+  bd0 AS bd,
   1 + (t1 > 0) AS level
 FROM (
-  SELECT entity, minIf(ts, c0 AND in_period) AS t0, arraySort(groupArrayIf(ts, c1)) AS s1, argMinIf(bd_value, ts, bd_value != '') AS bd
+  SELECT entity, minIf(ts, c0 AND in_period) AS t0, arraySort(groupArrayIf(ts, c1)) AS s1, argMinIf(bd_value, ts, c0 AND in_period) AS bd0
   FROM (
     SELECT if(links.linked_user != '', links.linked_user, if(e.user_id != '', e.user_id, e.anonymous_id)) AS entity,
       toUnixTimestamp64Milli(e.timestamp) AS ts,
@@ -60,7 +62,7 @@ FROM (
   WHERE entity != ''
   GROUP BY entity
   HAVING countIf(c0 AND in_period) > 0
-)
+) AS pe
 )
 ARRAY JOIN [('total', ''), ('breakdown', if(bd = '', '(none)', bd)), ('cohort', toString(cohort))] AS g
 GROUP BY dim, value
@@ -83,7 +85,7 @@ describe('SQL compilation', () => {
   it.each([
     [
       'a two-step person funnel with a filter and a breakdown',
-      () => compileFunnel(FUNNEL, { ...JAN, breakdown: 'category' }),
+      () => compileFunnel(FUNNEL, { ...JAN, breakdown: { source: 'event', property: 'category' } }),
       FUNNEL_SQL,
       { from: '2025-01-01 00:00:00.000', to: '2025-02-01 00:00:00.000', scan_to: '2025-03-03 00:00:00.000', window_ms: 2_592_000_000, f0: 'data' },
     ],
@@ -115,7 +117,27 @@ funnels:
   });
 
   it.each(["category'); DROP TABLE events; --", 'a b', '1abc', ''])('refuses the breakdown %j as an identifier', (breakdown) => {
-    expect(() => compileFunnel(FUNNEL, { ...JAN, breakdown: breakdown || ' ' })).toThrow(/not a valid identifier/);
+    expect(() => compileFunnel(FUNNEL, { ...JAN, breakdown: { source: 'event', property: breakdown || ' ' } })).toThrow(/not a valid identifier/);
+  });
+
+  it('compiles an exclusion as "no excluded event between the previous step and this one"', () => {
+    const [f] = defs(`
+funnels:
+  - id: x
+    steps:
+      - mission_proposal_received
+      - event: mission_proposal_accepted
+        exclude: [{ event: mission_proposal_declined, where: { reason: other } }]
+      - event: mission_started
+        exclude: mission_proposal_declined
+`).funnels;
+    const q = compileFunnel(f!, JAN);
+    expect(q.sql).toContain("WHERE e.event IN ('mission_proposal_received', 'mission_proposal_accepted', 'mission_started', 'mission_proposal_declined')");
+    expect(q.sql).toContain("((e.event = 'mission_proposal_declined' AND (JSONHas(e.properties, 'reason') AND JSONExtractString(e.properties, 'reason') = {f0:String}))) AS x1");
+    expect(q.sql).toContain('groupArrayIf(ts, x1) AS e1, groupArrayIf(ts, x2) AS e2');
+    expect(q.sql).toContain('arrayFilter(x -> NOT arrayExists(z -> z > t0 AND z < x, e1), arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1)) AS r1');
+    expect(q.sql).toContain('NOT arrayExists(z -> z > t1 AND z < x, e2)');
+    expect(q.params.f0).toBe('other');
   });
 
   it('compiles per-step windows and any-order funnels into different matching', () => {
@@ -147,6 +169,9 @@ describe('definitions', () => {
     ['funnels:\n  - id: f\n    window: soon\n    steps: [a, b]\n', 2, 'kpi_window'],
     ['funnels:\n  - id: f\n    steps:\n      - a\n      - event: b\n        where: { x: { like: "%" } }\n', 5, 'kpi_filter'],
     ['funnels:\n  - id: f\n    entity: "mission id"\n    steps: [a, b]\n', 2, 'kpi_entity'],
+    ['funnels:\n  - id: f\n    steps:\n      - { event: a, exclude: [c] }\n      - b\n', 4, 'kpi_exclude'],
+    ['funnels:\n  - id: f\n    order: any\n    steps:\n      - a\n      - { event: b, exclude: [c] }\n', 6, 'kpi_exclude'],
+    ['funnels:\n  - id: f\n    steps:\n      - a\n      - { event: b, exclude: [{ where: { x: 1 } }] }\n', 5, 'kpi_step'],
     ['metrics:\n  - id: m\n    type: median\n    event: a\n', 2, 'kpi_metric_type'],
     ['metrics:\n  - id: r\n    type: ratio\n    numerator: x\n', 2, 'kpi_ratio'],
     ['dashboards: []\n', 1, 'kpi_structure'],
@@ -220,7 +245,7 @@ metrics:
       '6 kpi_unknown_property funnel f step 1: entity property "mission_id" is not a property of "freelancer_signup_completed"',
       '7 kpi_unplanned_event funnel f step 2: event "mission_proposal_recieved" is not in the tracking plan',
       '8 kpi_unknown_property funnel f step 3: filter property "colour" is not a property of "mission_completed"',
-      '2 kpi_unknown_property funnel f: breakdown property "shoe_size" is on none of its step events',
+      '2 kpi_unknown_property funnel f: breakdown property "shoe_size" is not a property of the entry event "freelancer_signup_completed"',
       '11 kpi_not_numeric metric r: "category" is not numeric ("string")',
     ]);
   });
@@ -232,6 +257,18 @@ describe('read-only SQL guard', () => {
     ['  select count() from events ;  ', 'select count() from events'],
     ["SELECT ';' AS s, '(' AS p", "SELECT ';' AS s, '(' AS p"],
     ['WITH x AS (SELECT 1) SELECT * FROM x', 'WITH x AS (SELECT 1) SELECT * FROM x'],
+    ['SELECT 1 -- why: a note\n', 'SELECT 1'],
+    ["/* lead */ SELECT '--not a comment' AS s /* tail */;  -- after", "SELECT '--not a comment' AS s"],
+    ['SELECT 1 UNION ALL SELECT 2', 'SELECT 1 UNION ALL SELECT 2'],
+    ['(SELECT 1) UNION DISTINCT (SELECT 2)', '(SELECT 1) UNION DISTINCT (SELECT 2)'],
+    ["SELECT JSONExtractString(properties, 'format') AS format FROM events", "SELECT JSONExtractString(properties, 'format') AS format FROM events"],
+    ['SELECT formatDateTime(timestamp, \'%F\') AS day, settings FROM t ORDER BY format', "SELECT formatDateTime(timestamp, '%F') AS day, settings FROM t ORDER BY format"],
+    ['EXPLAIN SELECT 1', 'EXPLAIN SELECT 1'],
+    ['explain syntax select 1', 'explain syntax select 1'],
+    ['DESCRIBE TABLE events', "SELECT name, type, default_kind AS default_type, default_expression, comment FROM system.columns WHERE database = currentDatabase() AND table = 'events' ORDER BY position"],
+    ['desc balise.events;', "SELECT name, type, default_kind AS default_type, default_expression, comment FROM system.columns WHERE database = 'balise' AND table = 'events' ORDER BY position"],
+    ['SHOW TABLES', 'SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name'],
+    ['show create table events', "SELECT create_table_query AS statement FROM system.tables WHERE database = currentDatabase() AND name = 'events'"],
   ])('accepts %j', (sql, statement) => {
     expect(checkSingleQuery(sql)).toBe(statement);
   });
@@ -240,7 +277,15 @@ describe('read-only SQL guard', () => {
     ['SELECT 1; SELECT 2', /one statement/],
     ['INSERT INTO events VALUES (1)', /only SELECT/],
     ['ALTER TABLE events DELETE WHERE 1', /only SELECT/],
-    ['SELECT 1 -- hi', /comments/],
+    ['SELECT 1 /* open', /unterminated/],
+    ['SELECT 1; -- fine\nSELECT 2', /one statement/],
+    ['EXPLAIN INSERT INTO events VALUES (1)', /EXPLAIN/],
+    ['SHOW GRANTS', /accepted: DESCRIBE/],
+    ["DESCRIBE events'; DROP", /unterminated|accepted/],
+    ['SELECT 1 FORMAT JSONEachRow', /FORMAT/],
+    ['SELECT format FORMAT CSV', /FORMAT/],
+    ['SELECT * FROM (SELECT 1 SETTINGS max_threads = 64)', /SETTINGS/],
+    ["SELECT 1 INTO OUTFILE '/tmp/x'", /OUTFILE/],
     ['SELECT (1', /parentheses/],
     ['SELECT 1) UNION ALL (SELECT 2', /parentheses/],
     ["SELECT 'open", /unterminated/],

@@ -242,7 +242,7 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
 
   it('creates the database, the collection, one question per KPI and funnel, and the dashboard', async () => {
     const report = await provision();
-    const expectedKeys = [...definitions.metrics.map((m) => `kpi:${m.id}`), ...definitions.funnels.map((f) => `funnel:${f.id}`)];
+    const expectedKeys = [...definitions.metrics.map((m) => `kpi:${m.id}`), ...definitions.funnels.map((f) => `funnel:${f.id}`), ...definitions.retention.map((r) => `retention:${r.id}`)];
     expect(report.database.action).toBe('created');
     expect(report.collection.action).toBe('created');
     expect(report.dashboard.action).toBe('created');
@@ -258,7 +258,7 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
       if (contract.queryFormat === 'mbql5') expect(card.dataset_query).toMatchObject({ 'lib/type': 'mbql/query', stages: [{ 'lib/type': 'mbql.stage/native' }] });
       else expect(card.dataset_query).toMatchObject({ type: 'native' });
       expect(nativeOf(card).database).toBe(db);
-      expect(String(card.description)).toMatch(/balise:(kpi|funnel):[a-z_]+/);
+      expect(String(card.description)).toMatch(/balise:(kpi|funnel|retention):[a-z_]+/);
       expect(nativeOf(card).sql).not.toMatch(/\{[a-z_0-9]+:[A-Za-z]/); // every parameter inlined
       // Some ClickHouse JDBC versions fail on a leading comment: the SQL starts with SELECT.
       expect(nativeOf(card).sql).toMatch(/^SELECT /);
@@ -290,7 +290,7 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
     const second = server.log.slice(before);
     expect(second.filter((l) => l.method !== 'GET' && l.path !== '/api/session')).toEqual([]);
     expect(report.writes).toBe(0);
-    expect(report.cards.unchanged).toHaveLength(definitions.metrics.length + definitions.funnels.length);
+    expect(report.cards.unchanged).toHaveLength(definitions.metrics.length + definitions.funnels.length + definitions.retention.length);
     expect([report.database.action, report.collection.action, report.dashboard.action]).toEqual(['unchanged', 'unchanged', 'unchanged']);
   });
 

@@ -43,7 +43,8 @@ describe('Metabase question SQL', () => {
   it('one question per metric and funnel, with stable SQL relative to now and no placeholders left', async () => {
     const defs = await loadKpiDefinitions(path.join(ROOT, 'tracking-plan'));
     const first = questionsFor(defs);
-    expect(first.map((q) => q.key)).toEqual([...defs.metrics.map((m) => `kpi:${m.id}`), ...defs.funnels.map((f) => `funnel:${f.id}`)]);
+    expect(first.map((q) => q.key)).toEqual([...defs.metrics.map((m) => `kpi:${m.id}`), ...defs.funnels.map((f) => `funnel:${f.id}`), ...defs.retention.map((r) => `retention:${r.id}`)]);
+    expect(defs.retention.length).toBeGreaterThan(0);
     for (const q of first) {
       expect(q.sql).not.toMatch(/\{[a-z_0-9]+:/);
       // No leading comment (some ClickHouse JDBC versions fail on it): the origin is in the description.
@@ -56,6 +57,10 @@ describe('Metabase question SQL', () => {
     expect(questionsFor(defs)).toEqual(first);
     const funnel = first.find((q) => q.key === 'funnel:freelancer_activation')!;
     expect(funnel.sql).toContain("('1. Signed up', entered), ('2. Received a proposal', reached_2), ('3. Completed a mission', reached_3)");
+    const retention = first.find((q) => q.key === 'retention:freelancer_proposal_retention')!;
+    expect(retention.display).toBe('table');
+    expect(retention.sql).toContain("if(addWeeks(cohort, period + 1) <= toDate(now64(3, 'UTC')), 'complete', 'incomplete') AS status");
+    expect(retention.sql).toContain("e.timestamp >= now64(3, 'UTC') - INTERVAL 12 WEEK AND e.timestamp < now64(3, 'UTC')");
   });
 });
 

@@ -20,16 +20,24 @@ describe('typed SQL views', () => {
     expect(columnFor(name, schema)).toEqual({ expr, type });
   });
 
+  it('makes an absent optional text property NULL, not an empty string', () => {
+    expect(columnFor('s', { type: 'string' }, false)).toEqual({ expr: "if(JSONHas(properties, 's'), JSONExtractString(properties, 's'), NULL)", type: 'Nullable(String)' });
+    expect(columnFor('o', { type: 'object' }, false)).toEqual({ expr: "if(JSONHas(properties, 'o'), JSONExtractRaw(properties, 'o'), NULL)", type: 'Nullable(String)' });
+    // Already Nullable, or an array (empty when absent): unchanged.
+    expect(columnFor('n', { type: 'number' }, false).type).toBe('Nullable(Float64)');
+    expect(columnFor('a', { type: 'array', items: { type: 'string' } }, false).type).toBe('Array(String)');
+  });
+
   it('builds one view per event with the common columns first', () => {
     const event: PlanEvent = {
-      name: 'mission_rated', kind: 'track', description: '', owner: '', status: 'active', required: [], kpis: [], file: '',
-      properties: { rating: { type: 'integer' }, mission_id: { type: 'string' }, timestamp: { type: 'string' } },
+      name: 'mission_rated', kind: 'track', description: '', owner: '', status: 'active', kpis: [], file: '',
+      properties: { rating: { type: 'integer' }, mission_id: { type: 'string' }, timestamp: { type: 'string' } }, required: ['mission_id', 'timestamp'],
     };
     const v = viewFor(event);
     expect(v.name).toBe('ev_mission_rated');
     expect(v.columns.map((c) => c.name)).toEqual(['message_id', 'timestamp', 'user_id', 'anonymous_id', 'source', 'plan_version', 'plan_status', 'mission_id', 'rating', 'prop_timestamp']);
     expect(v.sql).toMatch(/^CREATE OR REPLACE VIEW `ev_mission_rated` AS\nSELECT\n/);
-    expect(v.sql).toContain("WHERE type = 'track' AND event = 'mission_rated'");
+    expect(v.sql).toContain("WHERE type = 'track' AND event = 'mission_rated'\nLIMIT 1 BY message_id");
     expect(v.sql).toContain("CAST(JSONExtract(properties, 'rating', 'Nullable(Int64)'), 'Nullable(Int64)') AS `rating`");
     expect(viewFor({ ...event, kind: 'page', name: 'mission_list' }).name).toBe('ev_page_mission_list');
     expect(viewFor(event, { cluster: 'prod' }).sql).toContain('ON CLUSTER `prod`');

@@ -9,12 +9,12 @@ import type { Range } from './range.ts';
 type Step = FunnelResult['steps'][number];
 type Group = FunnelResult['cohorts']['rows'][number];
 
-/** Breakdown choices: none, the funnel's own default, and the others' defaults (same marketplace). */
-function breakdownChoices(def: FunnelDefinition, all: FunnelDefinition[]): string[] {
-  const props = new Set<string>();
-  if (def.breakdown) props.add(def.breakdown);
-  for (const other of all) if (other.breakdown) props.add(other.breakdown);
-  return [...props];
+/**
+ * Breakdown choices: the funnel's own default. Other funnels' defaults are not offered: the API
+ * refuses a property the entry step does not carry (unknown_breakdown_property).
+ */
+function breakdownChoices(def: FunnelDefinition): string[] {
+  return def.breakdown ? [def.breakdown] : [];
 }
 
 function stepsTable(result: FunnelResult): HTMLElement {
@@ -97,7 +97,7 @@ export async function renderFunnels(range: Range): Promise<void> {
     defs.map(async (def) => {
       const selectId = `breakdown-${def.id}`;
       // The API falls back to the definition's breakdown, so "None" exists only when it has none.
-      const select = el('select', { id: selectId }, def.breakdown ? null : el('option', { value: '' }, 'None'), ...breakdownChoices(def, defs).map((p) => el('option', { value: p }, p)));
+      const select = el('select', { id: selectId }, def.breakdown ? null : el('option', { value: '' }, 'None'), ...breakdownChoices(def).map((p) => el('option', { value: p }, p)));
       select.value = def.breakdown ?? '';
       const body = el('div', { class: 'funnel-body', 'aria-busy': 'true' }, 'Loading…');
       const card = el(

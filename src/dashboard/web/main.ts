@@ -4,6 +4,7 @@ import { renderFunnels } from './funnels.ts';
 import { loadPipelineHealth, renderDataHealth, renderPipeline } from './health.ts';
 import { renderKpis } from './kpis.ts';
 import { defaultRange, type Range } from './range.ts';
+import { renderRetention } from './retention.ts';
 import { renderTrends } from './trends.ts';
 
 const status = byId('status');
@@ -34,6 +35,7 @@ async function loadAll(): Promise<void> {
   await Promise.all([
     section('KPIs', () => renderKpis(range), failures),
     section('funnels', () => renderFunnels(range), failures),
+    section('retention', () => renderRetention(range), failures),
     section('trends', () => renderTrends(range), failures),
     section('data health', () => renderDataHealth(range, pipelineHealth), failures),
     section('pipeline', () => renderPipeline(pipelineHealth), failures),

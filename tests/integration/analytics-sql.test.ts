@@ -1,0 +1,102 @@
+/**
+ * The analyst SQL surface on the real embedded engine: what the read-only guard now accepts
+ * (comments, UNION, EXPLAIN, DESCRIBE, SHOW, names containing FORMAT/SETTINGS) really runs, and
+ * what it refuses still cannot write; the `persons` view joins without inflating counts.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
+import { migrate } from '../../src/warehouse/migrations.ts';
+import { runReadOnlySql } from '../../src/analytics/run.ts';
+import { DAY, insertWorld, WORLD_START } from '../helpers/known-world.ts';
+
+let warehouse: Warehouse;
+let dataDir: string;
+const LIMITS = { maxRows: 100, maxSeconds: 10 };
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-sql-'));
+  warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_sql_test', cluster: undefined }, dataDir });
+  await migrate(warehouse);
+});
+
+afterAll(async () => {
+  await warehouse?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  await warehouse.client.command({ query: 'TRUNCATE TABLE events' });
+  await warehouse.client.command({ query: 'TRUNCATE TABLE identity_links' });
+});
+
+const sql = (query: string) => runReadOnlySql(warehouse, query, LIMITS);
+
+describe('what the guard accepts runs on the engine', () => {
+  it('comments, UNION and words that merely contain FORMAT or SETTINGS', async () => {
+    await insertWorld(warehouse, [{ event: 'mission_posted', user: 'c1', at: WORLD_START, props: { format: 'remote', settings: 2 } }]);
+    expect((await sql('-- how many?\nSELECT count() AS n FROM events /* all */ -- end')).rows).toEqual([[1]]);
+    expect((await sql('SELECT 1 AS x UNION ALL SELECT 2 AS x')).rows.flat().sort()).toEqual([1, 2]);
+    expect((await sql('(SELECT 1 AS x) UNION DISTINCT (SELECT 1)')).rows).toEqual([[1]]);
+    const named = await sql("SELECT JSONExtractString(properties, 'format') AS format, JSONExtractInt(properties, 'settings') AS settings, formatDateTime(timestamp, '%F') AS day FROM events");
+    expect(named.rows).toEqual([['remote', 2, '2025-03-03']]);
+  });
+
+  it('DESCRIBE, SHOW and EXPLAIN', async () => {
+    const describe = await sql('DESCRIBE TABLE events');
+    expect(describe.columns.map((c) => c.name)).toEqual(['name', 'type', 'default_type', 'default_expression', 'comment']);
+    expect(describe.rows.slice(0, 2).map((r) => r.slice(0, 2))).toEqual([
+      ['message_id', 'String'],
+      ['type', 'LowCardinality(String)'],
+    ]);
+    expect((await sql('SHOW TABLES')).rows.flat()).toEqual(expect.arrayContaining(['events', 'identity_links', 'persons', 'quarantine']));
+    expect(String((await sql('SHOW CREATE TABLE persons')).rows[0]?.[0])).toContain('VIEW');
+    expect((await sql('EXPLAIN SELECT count() FROM events')).rows.length).toBeGreaterThan(0);
+  });
+
+  it('still refuses writes, settings and formats, and EXPLAIN cannot smuggle one in', async () => {
+    for (const query of ['INSERT INTO events (message_id) VALUES (1)', 'SELECT 1 SETTINGS readonly = 0', 'SELECT 1 FORMAT CSV', "SELECT 1 INTO OUTFILE '/tmp/x'", 'EXPLAIN INSERT INTO events (message_id) VALUES (1)']) {
+      await expect(sql(query), query).rejects.toMatchObject({ code: 'sql_rejected' });
+    }
+    // EXPLAIN runs with readonly = 2: it may not lift readonly itself nor write.
+    await expect(sql('EXPLAIN SELECT * FROM url(\'http://127.0.0.1:9/x\', CSV, \'a String\')')).resolves.toBeDefined();
+    await expect(sql("SELECT * FROM url('http://127.0.0.1:9/x', CSV, 'a String')")).rejects.toThrow(/readonly/i);
+  });
+});
+
+describe('the persons view', () => {
+  it('gives one person per id, so a join counts each event once and agrees with stitching', async () => {
+    await insertWorld(warehouse, [
+      { event: 'freelancer_signup_started', anon: 'a1', at: WORLD_START },
+      // identify twice (two rows linking a1 → u1), the second resent with the same message_id
+      { event: '', type: 'identify', user: 'u1', anon: 'a1', at: WORLD_START + 1000 },
+      { event: '', type: 'identify', user: 'u1', anon: 'a1', at: WORLD_START + 2000, id: 'dup' },
+      { event: '', type: 'identify', user: 'u1', anon: 'a1', at: WORLD_START + 2000, id: 'dup' },
+      // a1 later signs in as somebody else: the earliest link stands
+      { event: '', type: 'identify', user: 'u2', anon: 'a1', at: WORLD_START + DAY },
+      { event: 'freelancer_signup_completed', user: 'u1', at: WORLD_START + 3000 },
+      // an alias from an old user id to a new one
+      { event: 'mission_posted', user: 'old', at: WORLD_START },
+      { event: '', type: 'alias', user: 'new', previous: 'old', at: WORLD_START + 5000 },
+      { event: 'mission_posted', user: 'new', at: WORLD_START + DAY },
+      { event: 'mission_posted', anon: 'never-linked', at: WORLD_START },
+    ]);
+    const persons = await sql('SELECT id, person_id, is_alias FROM persons ORDER BY id');
+    expect(persons.rows).toEqual([
+      ['a1', 'u1', 1],
+      ['new', 'new', 0],
+      ['old', 'new', 1],
+      ['u1', 'u1', 0],
+      ['u2', 'u2', 0],
+    ]);
+    const joined = await sql(`SELECT count() AS events, uniqExact(if(p.person_id != '', p.person_id, if(e.user_id != '', e.user_id, e.anonymous_id))) AS people
+      FROM events AS e LEFT JOIN persons AS p ON p.id = if(e.user_id != '', e.user_id, e.anonymous_id)
+      WHERE e.type = 'track'`);
+    // 5 track events; people: u1 (a1's and u1's events), new (old's and new's), never-linked.
+    expect(joined.rows).toEqual([[5, 3]]);
+    const naive = await sql(`SELECT count() FROM events AS e LEFT JOIN identity_links AS l ON l.alias_id = if(e.user_id != '', e.user_id, e.anonymous_id) WHERE e.type = 'track'`);
+    expect(Number(naive.rows[0]?.[0])).toBeGreaterThan(5); // what the view exists to avoid
+  });
+});
