@@ -31,6 +31,12 @@ import {
 export interface FunnelQueryOptions extends TimeRange {
   /** Breakdown property (already checked by the caller to be an identifier). */
   breakdown?: string | undefined;
+  /**
+   * Instead of the aggregates, list the entities whose last reached step is this one (1-based):
+   * columns entity, t0 (entry, epoch ms), earliest entries first, at most `limit` rows.
+   */
+  entitiesAtLevel?: number | undefined;
+  limit?: number | undefined;
 }
 
 /** Dimension labels of the result rows: one 'total' row, then per breakdown value and per cohort. */
@@ -109,11 +115,18 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   }
   const cohortFn = def.cohort === 'week' ? `toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1)` : `toStartOfMonth(fromUnixTimestamp64Milli(t0, 'UTC'))`;
   const levels = [
-    `SELECT t0, bd, ${cohortFn} AS cohort,`,
+    `SELECT entity, t0, bd, ${cohortFn} AS cohort,`,
     `  ${reachCols.join(',\n  ')},`,
     `  1 + ${reached.map((r) => `(${r})`).join(' + ')} AS level`,
     `FROM (\n  ${perEntity}\n)`,
   ].join('\n');
+
+  if (opts.entitiesAtLevel !== undefined) {
+    const level = params.set('level', 'UInt32', opts.entitiesAtLevel);
+    const limit = params.set('limit', 'UInt32', opts.limit ?? 200);
+    const sql = [`SELECT entity, t0`, `FROM (\n${levels}\n)`, `WHERE level = ${level}`, `ORDER BY t0, entity`, `LIMIT ${limit}`, `SETTINGS join_use_nulls = 0`].join('\n');
+    return { sql, params: params.values };
+  }
 
   // Level 4: aggregate the entities once per dimension (total, breakdown value, cohort).
   const dims = [`('total', '')`, ...(breakdown ? [`('breakdown', if(bd = '', '(none)', bd))`] : []), `('cohort', toString(cohort))`];
