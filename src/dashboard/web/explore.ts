@@ -203,7 +203,8 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
     const unit = '';
     const labels = result.buckets.map((b, i) => `${b}${result.incomplete[i] ? '*' : ''}`);
     const chart = chartBox(`Trend ${result.id} per ${result.grain}`, 260);
-    const title = `${MEASURES.find((m) => m.type === result.type)?.label ?? result.type}${def?.property && (result.type === 'sum' || result.type === 'average') ? ` of ${def.property}` : ''} · ${def?.event ?? ''} per ${result.grain}`;
+    const measure = result.type === 'sum' || result.type === 'average' ? `${result.type === 'sum' ? 'Sum' : 'Average'} of ${def?.property ?? ''}` : (MEASURES.find((m) => m.type === result.type)?.label ?? result.type);
+    const title = `${measure} · ${def?.event ?? ''} per ${result.grain}${result.breakdown ? ` by ${result.breakdown}` : ''}`;
     const rows = result.buckets.map((bucket, i) => ({ bucket, i }));
     append(
       resultBox,
@@ -237,7 +238,7 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
           backgroundColor: PALETTE[i % PALETTE.length],
           borderWidth: 2,
           pointRadius: 2,
-          segment: { borderDash: (ctx) => (result.incomplete[ctx.p1DataIndex] ? [5, 4] : undefined) },
+          segment: { borderDash: (ctx) => (result.incomplete[ctx.p0DataIndex] || result.incomplete[ctx.p1DataIndex] ? [5, 4] : undefined) },
         })),
       },
       options: { interaction: { mode: 'index', intersect: false }, scales: { y: { beginAtZero: true } }, plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } } },
