@@ -176,6 +176,10 @@ describe('dashboard at 1280 px: layout details', () => {
     // Not scrolled out of view either: the table fits its scroll container.
     expect(await table.evaluate((t) => t.parentElement!.scrollWidth <= t.parentElement!.clientWidth)).toBe(true);
     expect(await table.locator('tbody tr td.num').last().textContent()).toBe('100.0%');
+    // Every funnel's step table fits too (its last column, the median time, is not scrolled away).
+    const funnels = page.locator('[data-funnel-steps]');
+    expect(await funnels.count()).toBe(4);
+    expect(await funnels.evaluateAll((ts) => ts.filter((t) => t.parentElement!.scrollWidth > t.parentElement!.clientWidth).map((t) => t.getAttribute('data-funnel-steps')))).toEqual([]);
   });
 
   it('a section link puts its heading below the sticky header', async () => {

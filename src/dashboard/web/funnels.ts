@@ -108,7 +108,7 @@ export function renderFunnelResult(container: HTMLElement, result: FunnelResult,
   const left = el('div', {}, bars.box);
   const dropOffs = el('div', { class: 'dropoffs', 'aria-live': 'polite' });
   const right = el('div', {}, stepsTable(result, load, dropOffs));
-  append(container, summary, el('div', { class: 'split' }, left, right), dropOffs);
+  append(container, summary, el('div', { class: 'split wide-right' }, left, right), dropOffs);
   draw(bars.canvas, {
     type: 'bar',
     data: {
@@ -134,7 +134,7 @@ export function renderFunnelResult(container: HTMLElement, result: FunnelResult,
     container,
     el('h4', {}, `Conversion by ${result.cohorts.grain} cohort`),
     partial.some(Boolean) ? el('p', { class: 'muted small' }, 'Incomplete: cut by the range, or entrants still inside their conversion window; the figure can still rise.') : null,
-    el('div', { class: 'split' }, cohortChart.box, groupTable(`${result.title} by ${result.cohorts.grain} cohort`, 'Cohort', result, cohorts, label)),
+    el('div', { class: 'split wide-right' }, cohortChart.box, groupTable(`${result.title} by ${result.cohorts.grain} cohort`, 'Cohort', result, cohorts, label)),
   );
   draw(cohortChart.canvas, {
     type: 'line',
