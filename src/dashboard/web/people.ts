@@ -56,7 +56,7 @@ function render(root: HTMLElement, timeline: Timeline, range: Range): void {
       ],
       shown,
       'No event of theirs in this range: widen it to see more.',
-      { 'data-timeline': '' },
+      { 'data-timeline': '', class: 'stack-narrow' },
     ),
   );
 }
