@@ -14,7 +14,7 @@ import { AnalyticsInputError, KpiDefinitionError } from './errors.ts';
 import { compileFunnel } from './funnel-sql.ts';
 import { compileTrend } from './metric-sql.ts';
 import type { EventMetric, FunnelDefinition, MetricDefinition, TimeGrain } from './model.ts';
-import { bucketStarts, isIncomplete } from './periods.ts';
+import { bucketStarts, isIncomplete } from '../util/periods.ts';
 import type { TimeRange } from './sql-common.ts';
 
 export type AdHocKind = 'metric' | 'funnel';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { definitionYaml } from '../../src/analytics/explore.ts';
-import { bucketStarts, isIncomplete } from '../../src/analytics/periods.ts';
+import { bucketStarts, isIncomplete } from '../../src/util/periods.ts';
 import { planCatalog } from '../../src/api/catalog.ts';
 import { planCheckAction } from '../../src/cli/plan.ts';
 import { csvCell, csvFileName, toCsv } from '../../src/dashboard/web/csv.ts';

@@ -1,6 +1,6 @@
 import type { FunnelEntityRow } from '../../analytics/explore.ts';
 import type { FunnelDefinition, FunnelEntity } from '../../analytics/model.ts';
-import { nextBucket } from '../../analytics/periods.ts';
+import { nextBucket } from '../../util/periods.ts';
 import type { FunnelResult } from '../../analytics/results.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';

@@ -1,4 +1,4 @@
-import { isIncomplete } from '../../analytics/periods.ts';
+import { isIncomplete } from '../../util/periods.ts';
 import type { KpiResult } from '../../analytics/results.ts';
 import { getJson } from './api.ts';
 import { append, byId, clear, el } from './dom.ts';

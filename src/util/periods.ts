@@ -1,8 +1,10 @@
 /**
  * Time buckets of a range (UTC, like the SQL: toDate, toStartOfWeek(…, 1), toStartOfMonth), and
- * whether a bucket is complete. Pure: shared by the API and the dashboard's sparklines.
+ * whether a bucket is complete. Pure, in util/ because the browser bundle uses it too (sparklines,
+ * cohorts) and browser code may import values only from util/.
  */
-import type { TimeGrain } from './model.ts';
+/** The analytics' TimeGrain, restated here so util imports nothing. */
+export type TimeGrain = 'day' | 'week' | 'month';
 
 const DAY_MS = 86_400_000;
 const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
