@@ -115,7 +115,7 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   }
   const cohortFn = def.cohort === 'week' ? `toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1)` : `toStartOfMonth(fromUnixTimestamp64Milli(t0, 'UTC'))`;
   const levels = [
-    `SELECT entity, t0, bd, ${cohortFn} AS cohort,`,
+    `SELECT ${opts.entitiesAtLevel !== undefined ? 'entity, ' : ''}t0, bd, ${cohortFn} AS cohort,`,
     `  ${reachCols.join(',\n  ')},`,
     `  1 + ${reached.map((r) => `(${r})`).join(' + ')} AS level`,
     `FROM (\n  ${perEntity}\n)`,

@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { definitionYaml } from '../../src/analytics/explore.ts';
+import { compileFunnel } from '../../src/analytics/funnel-sql.ts';
+import { compileMetric, compileTrend } from '../../src/analytics/metric-sql.ts';
 import { bucketStarts, isIncomplete } from '../../src/util/periods.ts';
 import { planCatalog } from '../../src/api/catalog.ts';
 import { planCheckAction } from '../../src/cli/plan.ts';
@@ -144,5 +146,30 @@ describe('dashboard range, CSV and numbers', () => {
   it('sparkline points scale into the box, with gaps for missing values', () => {
     const pts = sparkPoints([0, 5, null, 10], 100, 20, 0);
     expect(pts).toEqual([{ x: 0, y: 20 }, { x: 100 / 3, y: 10 }, null, { x: 100, y: 0 }]);
+  });
+});
+
+describe('SQL for the new options (also run on the engine in tests/integration/explore-people-api.test.ts)', () => {
+  const range = { fromMs: Date.parse('2026-01-01T00:00:00Z'), toMs: Date.parse('2026-02-01T00:00:00Z') };
+  const base = { kind: 'metric' as const, id: 'm', title: 'm', description: '', unit: '', file: 'f', line: 1, event: 'mission_proposal_sent', filters: [] };
+
+  it('a sum over a property, split by a breakdown, with a whole-range total per value', () => {
+    const q = compileTrend({ ...base, type: 'sum', property: 'match_score', breakdown: 'company_id', grain: 'week' }, range);
+    expect(q.sql).toContain("SELECT key, bd, sum(v) AS value");
+    expect(q.sql).toContain("JSONExtractFloat(e.properties, 'match_score') AS v");
+    expect(q.sql).toContain("if(JSONType(e.properties, 'company_id') = 'String', JSONExtractString(e.properties, 'company_id'), JSONExtractRaw(e.properties, 'company_id')) AS bd");
+    expect(q.sql).toContain("ARRAY JOIN ['total', toString(toStartOfWeek(ts, 1))] AS key");
+    expect(q.params).toEqual({ from: '2026-01-01 00:00:00.000', to: '2026-02-01 00:00:00.000' });
+    expect(compileMetric({ ...base, type: 'sum', property: 'match_score', grain: 'week' }, range).sql).toContain('SELECT key, sum(v) AS value');
+  });
+
+  it('a funnel lists the entities stopped at a level, and its usual SQL is unchanged by the option', () => {
+    const def = { kind: 'funnel' as const, id: 'f', title: 'f', description: '', windowMs: 86_400_000, order: 'strict' as const, entity: { kind: 'person' as const }, breakdown: undefined, cohort: 'week' as const, file: 'f', line: 1,
+      steps: [{ event: 'a', label: 'a', filters: [], withinMs: undefined, line: 1 }, { event: 'b', label: 'b', filters: [], withinMs: undefined, line: 2 }] };
+    const list = compileFunnel(def, { ...range, entitiesAtLevel: 1, limit: 10 });
+    expect(list.sql).toMatch(/^SELECT entity, t0\nFROM \(\nSELECT entity, t0, bd,/);
+    expect(list.sql).toContain('WHERE level = {level:UInt32}\nORDER BY t0, entity\nLIMIT {limit:UInt32}');
+    expect(list.params).toMatchObject({ level: 1, limit: 10 });
+    expect(compileFunnel(def, range).sql).toContain('FROM (\nSELECT t0, bd,');
   });
 });
