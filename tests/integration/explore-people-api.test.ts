@@ -194,3 +194,17 @@ describe('explore: ad-hoc trends and funnels, validated like kpis/*.yaml', () =>
     expect(bad).toEqual({ status: 400, body: expect.objectContaining({ code: 'invalid_parameter' }) });
   });
 });
+
+describe('data health honours the end of the range', () => {
+  it('counts only what happened up to the end day', async () => {
+    type Health = { acceptedTotal: number; quarantinedTotal: number; eventsSeen: { event: string }[] };
+    // Up to 10 January: Alice's old proposal (9th) and the three sign-up starts and two identifies of the 10th.
+    const early = await call<Health>('GET', '/api/health/plan?from=2026-01-01&to=2026-01-10');
+    expect(early.body.acceptedTotal).toBe(6);
+    expect(early.body.quarantinedTotal).toBe(0);
+    expect(early.body.eventsSeen.map((e) => e.event)).not.toContain('mission_completed');
+    const all = await call<Health>('GET', '/api/health/plan?from=2026-01-01&to=2026-01-31');
+    expect(all.body.acceptedTotal).toBe(ALICE.length + BOB.length + CAROL.length);
+    expect(all.body.quarantinedTotal).toBe(1);
+  });
+});
