@@ -11,6 +11,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KpiResult } from '../../src/analytics/results.ts';
+import type { PlanCatalog } from '../../src/api/catalog.ts';
 import { planCheckAction } from '../../src/cli/plan.ts';
 import type { EventRow, QuarantineRow } from '../../src/types.ts';
 import { insertJsonLines } from '../../src/warehouse/insert.ts';
@@ -206,6 +207,21 @@ describe('dashboard at 1280 px: layout details', () => {
     await page.click('#range button[type="submit"]');
     await page.waitForFunction((f) => new URL(location.href).searchParams.get('from') === f, from);
     expect(await page.inputValue('#preset')).toBe('custom');
+  });
+
+  it("offers each funnel's own breakdown properties, from its steps in the plan", async () => {
+    const { page } = await open(1280, '/');
+    const catalog = await api<PlanCatalog>('/api/plan/catalog');
+    const funnels = await api<{ id: string; breakdown?: string; steps: { event: string }[] }[]>('/api/funnels');
+    const lists: string[][] = [];
+    for (const f of funnels) {
+      const options = await page.locator(`#breakdown-${f.id} option`).evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+      const planned = new Set(f.steps.flatMap((s) => catalog.events.find((e) => e.name === s.event)?.properties.map((p) => p.name) ?? []));
+      expect(options.filter((o) => o !== '' && !planned.has(o)), f.id).toEqual([]);
+      expect(options.length, f.id).toBeGreaterThan(2);
+      lists.push(options);
+    }
+    expect(new Set(lists.map((l) => l.join())).size).toBe(funnels.length);
   });
 
   it('downloads a table as CSV, with the numbers shown', async () => {

@@ -1,4 +1,6 @@
 import type { FunnelEntityRow } from '../../analytics/explore.ts';
+import type { PlanCatalog } from '../../api/catalog.ts';
+import { anyStepProperties } from './explore-model.ts';
 import type { FunnelDefinition, FunnelEntity } from '../../analytics/model.ts';
 import { nextBucket } from '../../util/periods.ts';
 import type { FunnelResult } from '../../analytics/results.ts';
@@ -11,11 +13,14 @@ import type { Range } from './range.ts';
 type Step = FunnelResult['steps'][number];
 type Group = FunnelResult['cohorts']['rows'][number];
 
-/** Breakdown choices: none, the funnel's own default, and the others' defaults (same marketplace). */
-function breakdownChoices(def: FunnelDefinition, all: FunnelDefinition[]): string[] {
+/**
+ * Breakdown choices: the funnel's default first, then every property of its step events in the
+ * plan (each funnel gets its own list, and only names that exist).
+ */
+function breakdownChoices(def: FunnelDefinition, catalog: PlanCatalog): string[] {
   const props = new Set<string>();
   if (def.breakdown) props.add(def.breakdown);
-  for (const other of all) if (other.breakdown) props.add(other.breakdown);
+  for (const p of anyStepProperties(catalog.events, def.steps.map((s) => s.event))) props.add(p);
   return [...props];
 }
 
@@ -157,7 +162,7 @@ export function renderFunnelResult(container: HTMLElement, result: FunnelResult,
 
 /** One card per funnel definition, each with its own breakdown selector; all share the date range. */
 export async function renderFunnels(range: Range): Promise<void> {
-  const defs = await getJson<FunnelDefinition[]>('/api/funnels');
+  const [defs, catalog] = await Promise.all([getJson<FunnelDefinition[]>('/api/funnels'), getJson<PlanCatalog>('/api/plan/catalog')]);
   const root = byId('funnel-list');
   clear(root);
   if (!defs.length) append(root, el('p', { class: 'empty' }, 'No funnels are defined in tracking-plan/kpis/.'));
@@ -165,7 +170,7 @@ export async function renderFunnels(range: Range): Promise<void> {
     defs.map(async (def) => {
       const selectId = `breakdown-${def.id}`;
       // The API falls back to the definition's breakdown, so "None" exists only when it has none.
-      const select = el('select', { id: selectId }, def.breakdown ? null : el('option', { value: '' }, 'None'), ...breakdownChoices(def, defs).map((p) => el('option', { value: p }, p)));
+      const select = el('select', { id: selectId }, def.breakdown ? null : el('option', { value: '' }, 'None'), ...breakdownChoices(def, catalog).map((p) => el('option', { value: p }, p)));
       select.value = def.breakdown ?? '';
       const body = el('div', { class: 'funnel-body', 'aria-busy': 'true' }, 'Loading…');
       const card = el(
