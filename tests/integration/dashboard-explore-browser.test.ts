@@ -150,6 +150,11 @@ describe.each([390, 1280])('dashboard at %i px', (width) => {
     expect(await page.locator('[data-kpi="proposal_acceptance_rate"] .value').textContent()).toBe('25.0%');
     expect(await page.locator('[data-kpi="proposal_acceptance_rate"] [data-field="change"]').textContent()).toBe('▼ −25.0 pts');
     expect(await page.locator('[data-kpi="proposals_received"] [data-field="change"]').textContent()).toBe('▲ +100.0%');
+    // Long client-sent event names wrap: the violation table's rate is on screen, not scrolled away.
+    const rate = page.locator('[data-violations="rates"] tbody tr td.num').last();
+    const box = await rate.boundingBox();
+    expect(box!.x + box!.width).toBeLessThanOrEqual(width);
+    expect(await page.locator('[data-violations="rates"]').evaluate((t) => t.parentElement!.scrollWidth <= t.parentElement!.clientWidth)).toBe(true);
     await screenshot(page, `overview-${width}`);
     expect(errors).toEqual([]);
   });

@@ -64,13 +64,13 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
         { header: 'Version', cell: (r) => r.plan_version },
         { header: 'Quarantined', cell: (r) => formatCount(r.count), numeric: true },
         { header: 'Rate', cell: (r) => formatPercent(r.rate), numeric: true },
-      ], violationRates(health).slice(0, 20), 'No violations in this period.', { 'data-violations': 'rates' }),
+      ], violationRates(health).slice(0, 20), 'No violations in this period.', { 'data-violations': 'rates', class: 'stack-narrow' }),
     table('Quarantine examples (latest per event and rule)', [
       { header: 'Event', cell: (q: PlanHealth['quarantineExamples'][number]) => q.event || '(no name)' },
       { header: 'Rules', cell: (q) => q.reasons.join(', ') },
       { header: 'Details', cell: (q) => el('code', { class: 'wrap' }, q.violations.length > 300 ? `${q.violations.slice(0, 300)}…` : q.violations) },
       { header: 'Received', cell: (q) => q.received_at },
-    ], health.quarantineExamples.slice(0, 10), 'Nothing in quarantine.', { 'data-quarantine': 'examples' }),
+    ], health.quarantineExamples.slice(0, 10), 'Nothing in quarantine.', { 'data-quarantine': 'examples', class: 'stack-narrow' }),
     el(
       'div',
       { class: 'split' },
@@ -79,7 +79,7 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
         { header: 'Event', cell: (r: PlanHealth['eventsSeen'][number]) => r.event },
         { header: 'Events', cell: (r) => formatCount(r.events), numeric: true },
         { header: 'Last seen', cell: (r) => r.last_seen },
-      ], health.unplannedSeen, 'No unplanned events.', { 'data-unplanned': 'events' }),
+      ], health.unplannedSeen, 'No unplanned events.', { 'data-unplanned': 'events', class: 'stack-narrow' }),
     ),
   );
 }
