@@ -239,16 +239,19 @@ function parseMetric(raw: unknown, node: unknown, ctx: FileContext): MetricDefin
     if (typeof raw.numerator !== 'string' || typeof raw.denominator !== 'string') return void ctx.error(line, 'kpi_ratio', `${where}: a ratio needs "numerator" and "denominator" metric ids`);
     return { ...base, type, numerator: raw.numerator, denominator: raw.denominator };
   }
-  if (type !== 'count' && type !== 'unique_persons' && type !== 'average') {
-    return void ctx.error(line, 'kpi_metric_type', `${where}: type must be count, unique_persons, average or ratio`);
+  if (type !== 'count' && type !== 'unique_persons' && type !== 'average' && type !== 'sum') {
+    return void ctx.error(line, 'kpi_metric_type', `${where}: type must be count, unique_persons, sum, average or ratio`);
   }
   if (typeof raw.event !== 'string' || !IDENTIFIER.test(raw.event)) return void ctx.error(line, 'kpi_step', `${where}: needs an "event" that is a valid event name`);
   const filters = parseFilters(raw.where, where, line, ctx);
-  if (type === 'average') {
-    if (typeof raw.property !== 'string' || !IDENTIFIER.test(raw.property)) return void ctx.error(line, 'kpi_identifier', `${where}: an average needs a numeric "property"`);
-    return { ...base, type, event: raw.event, filters, property: raw.property };
+  const breakdown = raw.breakdown;
+  if (breakdown !== undefined && (typeof breakdown !== 'string' || !IDENTIFIER.test(breakdown))) return void ctx.error(line, 'kpi_identifier', `${where}: breakdown must be a property name`);
+  const source = { event: raw.event, filters, ...(breakdown === undefined ? {} : { breakdown }) };
+  if (type === 'average' || type === 'sum') {
+    if (typeof raw.property !== 'string' || !IDENTIFIER.test(raw.property)) return void ctx.error(line, 'kpi_identifier', `${where}: ${type === 'sum' ? 'a sum' : 'an average'} needs a numeric "property"`);
+    return { ...base, type, ...source, property: raw.property };
   }
-  return { ...base, type, event: raw.event, filters };
+  return { ...base, type, ...source };
 }
 
 interface ParsedKpis {
@@ -406,8 +409,9 @@ export function lintDefinitionsAgainstPlan(plan: TrackingPlan, defs: KpiDefiniti
     const ev = checkEvent(m.file, m.line, where, m.event);
     if (!ev) continue;
     for (const filter of m.filters) checkProperty(m.file, m.line, where, ev, filter.property, 'filter');
-    if (m.type === 'average') {
-      checkProperty(m.file, m.line, where, ev, m.property, 'averaged');
+    if (m.breakdown) checkProperty(m.file, m.line, where, ev, m.breakdown, 'breakdown');
+    if (m.type === 'average' || m.type === 'sum') {
+      checkProperty(m.file, m.line, where, ev, m.property, m.type === 'sum' ? 'summed' : 'averaged');
       const type = ev.properties[m.property]?.type;
       if (type !== undefined && type !== 'number' && type !== 'integer') push(m.file, m.line, 'kpi_not_numeric', `${where}: "${m.property}" is not numeric (${JSON.stringify(type)})`);
     }

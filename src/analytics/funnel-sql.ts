@@ -33,6 +33,12 @@ export interface FunnelQueryOptions extends TimeRange {
   breakdown?: BreakdownSpec | undefined;
   /** Whose value counts: the entry event's (default) or the last reached step's. */
   attribution?: Attribution | undefined;
+  /**
+   * Instead of the aggregates, list the entities whose last reached step is this one (1-based):
+   * columns entity, t0 (entry, epoch ms), earliest entries first, at most `limit` rows.
+   */
+  entitiesAtLevel?: number | undefined;
+  limit?: number | undefined;
 }
 
 /**
@@ -167,13 +173,20 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   }
   const cohortFn = def.cohort === 'week' ? `toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1)` : `toStartOfMonth(fromUnixTimestamp64Milli(t0, 'UTC'))`;
   const levels = [
-    `SELECT t0, ${cohortFn} AS cohort,`,
+    `SELECT ${opts.entitiesAtLevel !== undefined ? 'entity, ' : ''}t0, ${cohortFn} AS cohort,`,
     `  ${reachCols.join(',\n  ')},`,
     `  ${bdColumn},`,
     `  1 + ${reached.map((r) => `(${r})`).join(' + ')} AS level`,
     `FROM (\n  ${perEntity}\n) AS pe`,
     ...(breakdown && byTrait ? [`LEFT JOIN ${traitTable(breakdown)} AS tr ON tr.person = pe.bd_person`] : []),
   ].join('\n');
+
+  if (opts.entitiesAtLevel !== undefined) {
+    const level = params.set('level', 'UInt32', opts.entitiesAtLevel);
+    const limit = params.set('limit', 'UInt32', opts.limit ?? 200);
+    const sql = [`SELECT entity, t0`, `FROM (\n${levels}\n)`, `WHERE level = ${level}`, `ORDER BY t0, entity`, `LIMIT ${limit}`, `SETTINGS join_use_nulls = 0`].join('\n');
+    return { sql, params: params.values };
+  }
 
   // Level 4: aggregate the entities once per dimension (total, breakdown value, cohort).
   const dims = [`('total', '')`, ...(breakdown ? [`('breakdown', if(bd = '', '(none)', bd))`] : []), `('cohort', toString(cohort))`];

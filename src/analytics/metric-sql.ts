@@ -1,17 +1,24 @@
 /**
- * Compiles an event metric (count, unique persons, average of a property) to one query that
+ * Compiles an event metric (count, unique persons, sum or average of a property) to one query that
  * answers the period, the previous period of the same length, and a series over the grain.
  * Rows are deduplicated by message_id first (FINAL folds a late resend under the same key,
  * keeping the first copy; LIMIT 1 BY catches what only shares the id), so a resent event never
  * counts twice.
  */
 import type { EventMetric, TimeGrain } from './model.ts';
-import { chDateTime, eventCondition, IDENTITY_JOIN, keyLiteral, Params, PERSON, type CompiledQuery, type TimeRange } from './sql-common.ts';
+import { chDateTime, eventCondition, IDENTITY_JOIN, keyLiteral, Params, PERSON, propertyText, type CompiledQuery, type TimeRange } from './sql-common.ts';
 
 const BUCKET: Record<TimeGrain, string> = {
   day: `toDate(ts)`,
   week: `toStartOfWeek(ts, 1)`,
   month: `toStartOfMonth(ts)`,
+};
+
+const AGGREGATE: Record<EventMetric['type'], string> = {
+  count: 'toFloat64(count())',
+  unique_persons: 'toFloat64(uniqExact(person))',
+  sum: 'sum(v)',
+  average: 'avg(v)',
 };
 
 /**
@@ -27,8 +34,8 @@ export function compileMetric(metric: EventMetric, range: TimeRange, grain: Time
   const condition = eventCondition('e.event', metric.event, metric.filters, 'e.properties', params);
   const columns = [`e.message_id AS message_id`, `e.timestamp AS ts`];
   if (metric.type === 'unique_persons') columns.push(`${PERSON} AS person`);
-  if (metric.type === 'average') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(metric.property)}) AS v`);
-  const aggregate = metric.type === 'count' ? 'toFloat64(count())' : metric.type === 'unique_persons' ? 'toFloat64(uniqExact(person))' : 'avg(v)';
+  if (metric.type === 'average' || metric.type === 'sum') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(metric.property)}) AS v`);
+  const aggregate = AGGREGATE[metric.type];
   const sql = [
     `SELECT key, ${aggregate} AS value`,
     `FROM (`,
@@ -40,6 +47,37 @@ export function compileMetric(metric: EventMetric, range: TimeRange, grain: Time
     `ARRAY JOIN if(ts >= ${from}, ['current', toString(${BUCKET[grain]})], ['previous']) AS key`,
     `GROUP BY key`,
     `ORDER BY key`,
+    `SETTINGS join_use_nulls = 0`,
+  ].join('\n');
+  return { sql, params: params.values };
+}
+
+/**
+ * An ad-hoc trend: the metric per bucket of `grain` over [from, to), split by the metric's
+ * breakdown property when it has one. Result columns: key ('total' | a bucket start), bd (the
+ * breakdown value, '' when the event lacks it or there is no breakdown), value. The 'total' row of
+ * each value is computed over the whole range (unique persons are not a sum of buckets).
+ */
+export function compileTrend(metric: EventMetric, range: TimeRange, grain: TimeGrain = metric.grain): CompiledQuery {
+  const params = new Params();
+  const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
+  const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
+  const condition = eventCondition('e.event', metric.event, metric.filters, 'e.properties', params);
+  const columns = [`e.message_id AS message_id`, `e.timestamp AS ts`];
+  if (metric.type === 'unique_persons') columns.push(`${PERSON} AS person`);
+  if (metric.type === 'average' || metric.type === 'sum') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(metric.property)}) AS v`);
+  columns.push(`${metric.breakdown ? propertyText('e.properties', keyLiteral(metric.breakdown)) : "''"} AS bd`);
+  const sql = [
+    `SELECT key, bd, ${AGGREGATE[metric.type]} AS value`,
+    `FROM (`,
+    `  SELECT ${columns.join(', ')}`,
+    `  FROM events AS e FINAL${metric.type === 'unique_persons' ? `\n  ${IDENTITY_JOIN}` : ''}`,
+    `  WHERE ${condition} AND e.timestamp >= ${from} AND e.timestamp < ${to}`,
+    `  LIMIT 1 BY message_id`,
+    `)`,
+    `ARRAY JOIN ['total', toString(${BUCKET[grain]})] AS key`,
+    `GROUP BY key, bd`,
+    `ORDER BY key, bd`,
     `SETTINGS join_use_nulls = 0`,
   ].join('\n');
   return { sql, params: params.values };

@@ -95,12 +95,15 @@ interface MetricBase {
 export interface EventMetricSource {
   event: string;
   filters: PropertyFilter[];
+  /** Optional property to split the series by (ad-hoc trends; a tile shows the total). */
+  breakdown?: string | undefined;
 }
 
 export type MetricDefinition =
   | (MetricBase & { type: 'count' } & EventMetricSource)
   | (MetricBase & { type: 'unique_persons' } & EventMetricSource)
   | (MetricBase & { type: 'average'; property: string } & EventMetricSource)
+  | (MetricBase & { type: 'sum'; property: string } & EventMetricSource)
   | (MetricBase & { type: 'ratio'; numerator: string; denominator: string });
 
 export type EventMetric = Exclude<MetricDefinition, { type: 'ratio' }>;

@@ -60,7 +60,7 @@ export interface KpiResult {
   id: string;
   title: string;
   description: string;
-  type: 'count' | 'unique_persons' | 'average' | 'ratio';
+  type: 'count' | 'unique_persons' | 'sum' | 'average' | 'ratio';
   unit: string;
   grain: TimeGrain;
   from: string;

@@ -11,31 +11,31 @@ export interface PlanHealth {
 }
 
 /** What the data behind the KPIs looks like: versions in use, violations, examples. */
-export async function planHealth(warehouse: Warehouse, sinceMs: number): Promise<PlanHealth> {
-  const since = { since: sinceMs };
+export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs: number = Date.now() + 86_400_000): Promise<PlanHealth> {
+  const since = { since: sinceMs, until: untilMs };
   const [byVersion, violations, examples, seen] = await Promise.all([
     rows<{ plan_version: string; plan_status: string; events: string }>(
       warehouse,
-      `SELECT plan_version, plan_status, count() AS events FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY plan_version, plan_status ORDER BY plan_version, plan_status`,
+      `SELECT plan_version, plan_status, count() AS events FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64}) GROUP BY plan_version, plan_status ORDER BY plan_version, plan_status`,
       since,
     ),
     rows<{ event: string; plan_version: string; rule: string; count: string }>(
       warehouse,
-      `SELECT event, plan_version, arrayJoin(reasons) AS rule, count() AS count FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})
+      `SELECT event, plan_version, arrayJoin(reasons) AS rule, count() AS count FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64})
          AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
        GROUP BY event, plan_version, rule ORDER BY count DESC LIMIT 200`,
       since,
     ),
     rows<PlanHealth['quarantineExamples'][number]>(
       warehouse,
-      `SELECT message_id, event, toString(quarantine.received_at) AS received_at, reasons, violations FROM quarantine FINAL WHERE quarantine.received_at >= fromUnixTimestamp64Milli({since:Int64})
+      `SELECT message_id, event, toString(quarantine.received_at) AS received_at, reasons, violations FROM quarantine FINAL WHERE quarantine.received_at >= fromUnixTimestamp64Milli({since:Int64}) AND quarantine.received_at < fromUnixTimestamp64Milli({until:Int64})
          AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
        ORDER BY quarantine.received_at DESC LIMIT 1 BY event, reasons LIMIT 50`,
       since,
     ),
     rows<{ event: string; type: string; events: string; last_seen: string }>(
       warehouse,
-      `SELECT event, type, count() AS events, toString(max(timestamp)) AS last_seen FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY event, type ORDER BY events DESC LIMIT 500`,
+      `SELECT event, type, count() AS events, toString(max(timestamp)) AS last_seen FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64}) GROUP BY event, type ORDER BY events DESC LIMIT 500`,
       since,
     ),
   ]);

@@ -17,7 +17,11 @@ import { runFunnel, runKpis, runReadOnlySql, runRetention, runRetentionDefinitio
 import { requireAdmin } from './auth.ts';
 import { loadHealth, planHealth } from './health-queries.ts';
 import { eventTrends, trendsWindow } from './trends.ts';
-import { parseDateInput } from '../analytics/sql-common.ts';
+import { parseDateInput, resolveRange } from '../analytics/sql-common.ts';
+import { adHocFunnel, adHocMetric, funnelDropOffs, runTrend } from '../analytics/explore.ts';
+import { AnalyticsInputError } from '../analytics/errors.ts';
+import { entityTimeline, personTimeline } from './people.ts';
+import { planCatalog } from './catalog.ts';
 
 export interface AdminDependencies {
   warehouse: Warehouse;
@@ -67,6 +71,17 @@ function adHocRetention(body: unknown, validator: PlanValidator): RetentionDefin
   if (messages.length > 0 || !def) throw new KpiDefinitionError(`invalid retention: ${messages.map((m) => m.message).join('; ') || 'send a retention definition'}`, messages);
   return def;
 }
+
+/** The date range of an explore request body: {from, to} as YYYY-MM-DD or ISO. */
+function bodyRange(body: Record<string, unknown>) {
+  return resolveRange({ from: stringParam(body.from), to: stringParam(body.to) }, Date.now());
+}
+
+const bodyOf = (req: Request): Record<string, unknown> => {
+  const body: unknown = req.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AnalyticsInputError('explore_invalid', 'send a JSON object {definition, from, to}');
+  return body as Record<string, unknown>;
+};
 
 /** Wraps async handlers so a BaliseError becomes a 400 with its code, anything else a 500. */
 function handle(logger: Logger, fn: (req: Request, res: Response) => Promise<unknown>) {
@@ -145,6 +160,62 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       res.json(await runRetentionDefinition(deps.warehouse, def, { from: stringParam(req.query.from), to: stringParam(req.query.to) }));
     }),
   );
+  router.get(
+    '/api/funnels/:id/dropoffs',
+    handle(deps.logger, async (req, res) => {
+      const def = (await definitions).funnels.find((f) => f.id === String(req.params.id));
+      if (!def) throw new BaliseError('funnel_not_found', `no funnel "${String(req.params.id)}"`);
+      const range = resolveRange({ from: stringParam(req.query.from), to: stringParam(req.query.to) }, Date.now());
+      res.json(await funnelDropOffs(deps.warehouse, def, range, Number(req.query.step)));
+    }),
+  );
+  router.get(
+    '/api/plan/catalog',
+    handle(deps.logger, async (_req, res) => {
+      const validator = deps.validator();
+      res.json(planCatalog(validator.plan, validator.latestVersion));
+    }),
+  );
+  router.post(
+    '/api/explore/trend',
+    handle(deps.logger, async (req, res) => {
+      const body = bodyOf(req);
+      const adHoc = adHocMetric(body.definition, deps.validator().plan);
+      res.json({ yaml: adHoc.yaml, warnings: adHoc.warnings, result: await runTrend(deps.warehouse, adHoc.definition, bodyRange(body)) });
+    }),
+  );
+  router.post(
+    '/api/explore/funnel',
+    handle(deps.logger, async (req, res) => {
+      const body = bodyOf(req);
+      const adHoc = adHocFunnel(body.definition, deps.validator().plan);
+      const range = bodyRange(body);
+      const only = { funnels: [adHoc.definition], metrics: [], retention: [] };
+      const opts = { from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString() };
+      const result = await runFunnel(deps.warehouse, only, adHoc.definition.id, opts);
+      const step = body.dropOffStep;
+      const dropOffs = step === undefined ? undefined : await funnelDropOffs(deps.warehouse, adHoc.definition, range, Number(step));
+      res.json({ yaml: adHoc.yaml, warnings: adHoc.warnings, result, dropOffs });
+    }),
+  );
+  router.get(
+    '/api/people/:id',
+    handle(deps.logger, async (req, res) => {
+      const timeline = await personTimeline(deps.warehouse, String(req.params.id));
+      if (!timeline) throw new BaliseError('person_not_found', `no event carries the id "${String(req.params.id)}" (as userId, anonymousId or an alias)`);
+      res.json(timeline);
+    }),
+  );
+  router.get(
+    '/api/entities/:property/:value',
+    handle(deps.logger, async (req, res) => {
+      const property = String(req.params.property);
+      if (!deps.validator().plan.events.some((e) => property in e.properties)) {
+        throw new AnalyticsInputError('unknown_property', `"${property}" is a property of no event in the tracking plan`);
+      }
+      res.json(await entityTimeline(deps.warehouse, property, String(req.params.value)));
+    }),
+  );
   router.post(
     '/api/sql',
     handle(deps.logger, async (req, res) => {
@@ -169,8 +240,10 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   router.get(
     '/api/health/plan',
     handle(deps.logger, async (req, res) => {
-      const since = sinceParam(req.query.from) ?? Date.now() - 30 * DAY_MS;
-      const health = await planHealth(deps.warehouse, since);
+      // The range's end is honoured too: health "as of" a past period shows that period only.
+      const until = stringParam(req.query.to) ? parseDateInput(String(req.query.to), 'to') : Date.now() + DAY_MS;
+      const since = sinceParam(req.query.from) ?? until - 30 * DAY_MS;
+      const health = await planHealth(deps.warehouse, since, until);
       const validator = deps.validator();
       const seen = new Set(health.eventsSeen.map((e) => e.event));
       const planned = validator.plan.events.filter((e) => e.kind === 'track').map((e) => e.name);

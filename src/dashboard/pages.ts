@@ -27,30 +27,70 @@ export function loginPage(failed: boolean): string {
 </html>`;
 }
 
-export function appPage(): string {
-  return `${head('Balise · dashboard')}
-<body>
-<a class="skip" href="#main">Skip to content</a>
-<header class="top">
-  <h1>Balise</h1>
-  <nav aria-label="Sections">
+export type AppPage = 'overview' | 'explore' | 'people';
+
+const NAV: { page: AppPage; href: string; label: string }[] = [
+  { page: 'overview', href: '/', label: 'Overview' },
+  { page: 'explore', href: '/explore', label: 'Explore' },
+  { page: 'people', href: '/people', label: 'People' },
+];
+
+const SECTIONS = `<nav class="sections" aria-label="Sections">
     <a href="#kpis">KPIs</a><a href="#funnels">Funnels</a><a href="#retention">Retention</a><a href="#trends">Trends</a><a href="#data-health">Data health</a><a href="#pipeline">Pipeline</a>
-  </nav>
-  <form id="range" class="range" aria-label="Date range">
-    <label for="from">From</label><input id="from" name="from" type="date">
-    <label for="to">To</label><input id="to" name="to" type="date">
-    <button type="submit">Apply</button>
-  </form>
-  <form method="post" action="/logout"><button type="submit" class="secondary">Sign out</button></form>
-</header>
-<p id="status" class="status" role="status" aria-live="polite"></p>
-<main id="main" tabindex="-1">
+  </nav>`;
+
+const BODIES: Record<AppPage, string> = {
+  overview: `
   <section id="kpis" aria-labelledby="kpis-h"><h2 id="kpis-h">KPIs</h2><div class="tiles" id="kpi-tiles"></div></section>
   <section id="funnels" aria-labelledby="funnels-h"><h2 id="funnels-h">Funnels</h2><div id="funnel-list"></div></section>
   <section id="retention" aria-labelledby="retention-h"><h2 id="retention-h">Retention</h2><div id="retention-list"></div></section>
   <section id="trends" aria-labelledby="trends-h"><h2 id="trends-h">Event trends</h2><div id="trends-body"></div></section>
   <section id="data-health" aria-labelledby="health-h"><h2 id="health-h">Data health</h2><div id="health-body"></div></section>
-  <section id="pipeline" aria-labelledby="pipeline-h"><h2 id="pipeline-h">Pipeline health</h2><div id="pipeline-body"></div></section>
+  <section id="pipeline" aria-labelledby="pipeline-h"><h2 id="pipeline-h">Pipeline health</h2><div id="pipeline-body"></div></section>`,
+  explore: `
+  <section id="explore" aria-labelledby="explore-h"><h2 id="explore-h">Explore</h2>
+    <p class="muted">Build a trend or a funnel from the tracking plan's events and properties. The link holds the whole question; the YAML below it is ready for <code>tracking-plan/kpis/</code>.</p>
+    <div id="explore-form" class="card"></div>
+    <div id="explore-result"></div>
+    <div id="explore-yaml"></div>
+  </section>`,
+  people: `
+  <section id="people" aria-labelledby="people-h"><h2 id="people-h">People and entities</h2>
+    <form id="lookup" class="card lookup" aria-label="Look up a person or an entity">
+      <div class="field"><label for="lookup-property">Look up</label><select id="lookup-property" name="property"><option value="">a person (userId, anonymousId or alias)</option></select></div>
+      <div class="field grow"><label for="lookup-id">Id</label><input id="lookup-id" name="id" required autocomplete="off" spellcheck="false"></div>
+      <button type="submit">Show timeline</button>
+    </form>
+    <div id="people-result"></div>
+  </section>`,
+};
+
+export function appPage(page: AppPage = 'overview'): string {
+  const title = NAV.find((n) => n.page === page)?.label ?? 'Overview';
+  const nav = NAV.map((n) => `<a href="${n.href}"${n.page === page ? ' aria-current="page"' : ''}>${n.label}</a>`).join('');
+  return `${head(`Balise · ${title}`)}
+<body data-page="${page}">
+<a class="skip" href="#main">Skip to content</a>
+<header class="top" id="top">
+  <div class="top-row">
+    <h1>Balise</h1>
+    <nav class="pages" aria-label="Pages">${nav}</nav>
+    <form method="post" action="/logout" class="signout"><button type="submit" class="secondary">Sign out</button></form>
+  </div>
+  <div class="top-row">
+    <form id="range" class="range" aria-label="Date range">
+      <label for="preset">Range</label>
+      <select id="preset" name="range"></select>
+      <span class="dates"><label for="from">From</label><input id="from" name="from" type="date">
+      <label for="to">To</label><input id="to" name="to" type="date"></span>
+      <button type="submit">Apply</button>
+    </form>
+    ${page === 'overview' ? SECTIONS : ''}
+  </div>
+  <p id="range-text" class="range-text" data-field="range"></p>
+</header>
+<p id="status" class="status" role="status" aria-live="polite"></p>
+<main id="main" tabindex="-1">${BODIES[page]}
 </main>
 <script src="/dashboard/app.js" defer></script>
 </body>

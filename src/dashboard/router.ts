@@ -48,10 +48,16 @@ export function createDashboardRouter(opts: { adminToken: string }): Router {
   const parseCookies = cookieParser();
   const page: RequestHandler = (req, res, next) => parseCookies(req, res, (error?: unknown) => (error ? next(error) : securityHeaders(req, res, next)));
 
-  router.get('/', page, (req, res) => {
-    if (!loggedIn(req)) return res.redirect(302, '/login');
-    sendHtml(res, appPage());
-  });
+  for (const [route, name] of [
+    ['/', 'overview'],
+    ['/explore', 'explore'],
+    ['/people', 'people'],
+  ] as const) {
+    router.get(route, page, (req, res) => {
+      if (!loggedIn(req)) return res.redirect(302, '/login');
+      sendHtml(res, appPage(name));
+    });
+  }
   router.get('/login', page, (req, res) => {
     if (loggedIn(req)) return res.redirect(302, '/');
     sendHtml(res, loginPage(false));

@@ -60,6 +60,11 @@ const ADMIN_ENDPOINTS: [string, string, unknown?][] = [
   ['POST', '/api/admin/replay/quarantine', {}],
   ['POST', '/api/admin/replay/dead-letter', {}],
   ['POST', '/api/admin/plan/reload', {}],
+  ['GET', '/api/plan/catalog'],
+  ['GET', '/api/funnels/freelancer_activation/dropoffs?step=2'],
+  ['POST', '/api/explore/trend', { definition: { id: 'x', type: 'count', event: 'mission_posted' } }],
+  ['POST', '/api/explore/funnel', { definition: { id: 'f', steps: ['freelancer_signup_started', 'freelancer_signup_completed'] } }],
+  ['GET', '/api/entities/mission_id/msn_1'],
 ];
 
 describe('the admin token guards every read endpoint', () => {

@@ -23,3 +23,15 @@ export async function getJson<T>(path: string, params: Record<string, string | u
   if (!response.ok) throw new ApiError(response.status, body.code ?? 'http_error', body.message ?? `HTTP ${response.status}`);
   return body as T;
 }
+
+/** POST with a JSON body; errors as for getJson. */
+export async function postJson<T>(path: string, body: unknown): Promise<T> {
+  const response = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (response.status === 401) {
+    window.location.assign('/login');
+    throw new ApiError(401, 'unauthorized', 'signed out');
+  }
+  const parsed = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
+  if (!response.ok) throw new ApiError(response.status, parsed.code ?? 'http_error', parsed.message ?? `HTTP ${response.status}`);
+  return parsed as T;
+}

@@ -2,6 +2,8 @@
  * DOM building without innerHTML: every piece of data becomes a text node, so event names or
  * property values such as `<img onerror=…>` are shown as text and never parsed as markup.
  */
+import { downloadCsv } from './csv.ts';
+
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | undefined>;
 
@@ -40,11 +42,17 @@ export interface Column<T> {
   numeric?: boolean;
 }
 
-/** An accessible data table with a caption; `empty` is shown as one row when there is no data. */
+/**
+ * An accessible data table with a caption and a CSV download of what it shows; `empty` is shown
+ * as one row when there is no data.
+ */
 export function table<T>(caption: string, columns: Column<T>[], rows: T[], empty = 'No data for this period.', attrs: Attrs = {}): HTMLElement {
   const head = el('tr', {}, ...columns.map((c) => el('th', { scope: 'col', class: c.numeric ? 'num' : undefined }, c.header)));
   const body = rows.length
-    ? rows.map((row) => el('tr', {}, ...columns.map((c, i) => (i === 0 ? el('th', { scope: 'row' }, c.cell(row)) : el('td', { class: c.numeric ? 'num' : undefined }, c.cell(row))))))
+    ? rows.map((row) => el('tr', {}, ...columns.map((c, i) => (i === 0 ? el('th', { scope: 'row', 'data-label': c.header }, c.cell(row)) : el('td', { class: c.numeric ? 'num' : undefined, 'data-label': c.header }, c.cell(row))))))
     : [el('tr', {}, el('td', { colspan: columns.length, class: 'empty' }, empty))];
-  return el('div', { class: 'table-wrap' }, el('table', attrs, el('caption', {}, caption), el('thead', {}, head), el('tbody', {}, ...body)));
+  const tableEl = el('table', attrs, el('caption', {}, caption), el('thead', {}, head), el('tbody', {}, ...body));
+  const csv = el('button', { type: 'button', class: 'link csv', 'aria-label': `Download “${caption}” as CSV`, 'data-csv': '' }, 'CSV');
+  csv.addEventListener('click', () => downloadCsv(tableEl, caption));
+  return el('div', { class: 'table-block' }, el('div', { class: 'table-tools' }, csv), el('div', { class: 'table-wrap' }, tableEl));
 }

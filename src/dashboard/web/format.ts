@@ -32,3 +32,15 @@ export function formatChange(change: number | null, previous: number | null, val
   const sign = change > 0 ? '+' : change < 0 ? '−' : '±';
   return `${sign}${Math.abs(change * 100).toFixed(1)}%`;
 }
+
+/**
+ * The change of a ratio in percentage points: 0.42 → 0.45 is "+3.0 pts", not "+7.1%" (a relative
+ * change of a rate reads as a bigger move than it is).
+ */
+export function formatPointChange(value: number | null, previous: number | null): string {
+  if (value === null || previous === null || !Number.isFinite(value) || !Number.isFinite(previous)) return 'no comparison';
+  const points = (value - previous) * 100;
+  const rounded = Math.round(points * 10) / 10;
+  const sign = rounded > 0 ? '+' : rounded < 0 ? '−' : '±';
+  return `${sign}${Math.abs(rounded).toFixed(1)} pts`;
+}

@@ -1,4 +1,8 @@
-import type { FunnelDefinition } from '../../analytics/model.ts';
+import type { FunnelEntityRow } from '../../analytics/explore.ts';
+import type { PlanCatalog } from '../../api/catalog.ts';
+import { anyStepProperties } from './explore-model.ts';
+import type { FunnelDefinition, FunnelEntity } from '../../analytics/model.ts';
+import { nextBucket } from '../../util/periods.ts';
 import type { FunnelResult } from '../../analytics/results.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
@@ -10,14 +14,63 @@ type Step = FunnelResult['steps'][number];
 type Group = FunnelResult['cohorts']['rows'][number];
 
 /**
- * Breakdown choices: the funnel's own default. Other funnels' defaults are not offered: the API
- * refuses a property the entry step does not carry (unknown_breakdown_property).
- */
-function breakdownChoices(def: FunnelDefinition): string[] {
-  return def.breakdown ? [def.breakdown] : [];
+  * Breakdown choices: the funnel's default first, then the properties its entry step's event has
+  * in the plan. A breakdown takes the entry event's value (first touch), so the API refuses a
+  * property that event does not carry (unknown_breakdown_property): only these are offered.
+  */
+function breakdownChoices(def: FunnelDefinition, catalog: PlanCatalog): string[] {
+  const props = new Set<string>();
+  if (def.breakdown) props.add(def.breakdown);
+  const entry = def.steps[0];
+  if (entry) for (const p of anyStepProperties(catalog.events, [entry.event])) props.add(p);
+  return [...props];
 }
 
-function stepsTable(result: FunnelResult): HTMLElement {
+export type DropOffLoader = (step: number) => Promise<{ entities: FunnelEntityRow[]; truncated: boolean }>;
+
+/** Where a dropped-off entity's timeline is: the People page, by person id or by property value. */
+export function timelineHref(entity: FunnelEntity, id: string): string {
+  const q = new URLSearchParams(entity.kind === 'person' ? { id } : { property: entity.property, value: id });
+  return `/people?${q.toString()}`;
+}
+
+function dropOffCell(result: FunnelResult, s: Step, load: DropOffLoader | undefined, target: HTMLElement): HTMLElement | string {
+  if (s.index === 1) return '–';
+  const count = el('span', { 'data-field': 'dropoff' }, formatCount(s.dropOff));
+  if (!load || s.dropOff === 0) return count;
+  const button = el('button', { type: 'button', class: 'link', 'data-dropoffs': s.index, 'aria-label': `List who dropped off before step ${s.index}` }, 'who?');
+  button.addEventListener('click', () => {
+    clear(target);
+    append(target, el('p', { class: 'muted', 'aria-busy': 'true' }, 'Loading…'));
+    load(s.index)
+      .then(({ entities, truncated }) => {
+        clear(target);
+        append(
+          target,
+          el('h4', {}, `Reached step ${s.index - 1} but not “${s.label}”${truncated ? ` (first ${entities.length})` : ''}`),
+          el('ul', { class: 'pills', 'data-dropoff-list': s.index }, ...entities.map((e) => el('li', {}, el('a', { href: timelineHref(result.entity, e.entity) }, e.entity)))),
+        );
+      })
+      .catch((error: unknown) => {
+        clear(target);
+        append(target, el('p', { class: 'error', role: 'alert' }, `Could not list drop-offs: ${(error as Error).message}`));
+      });
+  });
+  return el('span', {}, count, ' ', button);
+}
+
+/**
+ * A cohort is still converting while some of its entrants are inside their window, and partial
+ * when the range cuts it: its conversion is not final, so it is marked rather than read as low.
+ */
+export function cohortIncomplete(cohortStart: string, grain: 'week' | 'month', windowMs: number, range: { from: string; to: string }, now: number): boolean {
+  const start = Date.parse(`${cohortStart.slice(0, 10)}T00:00:00Z`);
+  const end = nextBucket(start, grain);
+  return start < Date.parse(range.from) || end > Date.parse(range.to) || end + windowMs > now;
+}
+
+function stepsTable(result: FunnelResult, load?: DropOffLoader, target?: HTMLElement): HTMLElement {
+  const list = target ?? el('div');
   return table<Step>(
     `${result.title}: entities reaching each step`,
     [
@@ -25,7 +78,7 @@ function stepsTable(result: FunnelResult): HTMLElement {
       { header: 'Reached', cell: (s) => el('span', { 'data-field': 'count' }, formatCount(s.count)), numeric: true },
       { header: 'From previous', cell: (s) => el('span', { 'data-field': 'conversion' }, s.index === 1 ? '–' : formatPercent(s.conversionFromPrevious)), numeric: true },
       { header: 'From start', cell: (s) => formatPercent(s.conversionFromStart), numeric: true },
-      { header: 'Drop-off', cell: (s) => el('span', { 'data-field': 'dropoff' }, s.index === 1 ? '–' : formatCount(s.dropOff)), numeric: true },
+      { header: 'Drop-off', cell: (s) => (s.index === 1 ? el('span', { 'data-field': 'dropoff' }, '–') : dropOffCell(result, s, load, list)), numeric: true },
       { header: 'Median time', cell: (s) => formatDuration(s.medianMsFromPrevious), numeric: true },
     ],
     result.steps,
@@ -34,11 +87,11 @@ function stepsTable(result: FunnelResult): HTMLElement {
   );
 }
 
-function groupTable(caption: string, firstHeader: string, result: FunnelResult, rows: Group[]): HTMLElement {
+function groupTable(caption: string, firstHeader: string, result: FunnelResult, rows: Group[], label: (g: Group) => string = (g) => g.value): HTMLElement {
   return table<Group>(
     caption,
     [
-      { header: firstHeader, cell: (g) => g.value },
+      { header: firstHeader, cell: label },
       ...result.steps.map((s, i) => ({ header: s.label, cell: (g: Group) => formatCount(g.counts[i] ?? 0), numeric: true })),
       { header: 'Conversion', cell: (g) => formatPercent(g.conversion), numeric: true },
     ],
@@ -46,7 +99,7 @@ function groupTable(caption: string, firstHeader: string, result: FunnelResult, 
   );
 }
 
-function renderResult(container: HTMLElement, result: FunnelResult): void {
+export function renderFunnelResult(container: HTMLElement, result: FunnelResult, load?: DropOffLoader): void {
   clear(container);
   const summary = el(
     'p',
@@ -60,8 +113,9 @@ function renderResult(container: HTMLElement, result: FunnelResult): void {
   );
   const bars = chartBox(`${result.title}: bar chart of entities reaching each step`);
   const left = el('div', {}, bars.box);
-  const right = el('div', {}, stepsTable(result));
-  append(container, summary, el('div', { class: 'split' }, left, right));
+  const dropOffs = el('div', { class: 'dropoffs', 'aria-live': 'polite' });
+  const right = el('div', {}, stepsTable(result, load, dropOffs));
+  append(container, summary, el('div', { class: 'split wide-right' }, left, right), dropOffs);
   draw(bars.canvas, {
     type: 'bar',
     data: {
@@ -78,18 +132,39 @@ function renderResult(container: HTMLElement, result: FunnelResult): void {
     append(container, groupTable(`${result.title} by ${result.breakdown.property}`, result.breakdown.property, result, result.breakdown.groups.slice(0, 12)));
   }
   const cohorts = result.cohorts.rows;
+  const now = Date.now();
+  const range = { from: result.from, to: result.to };
+  const partial = cohorts.map((c) => cohortIncomplete(c.value, result.cohorts.grain, result.windowMs, range, now));
   const cohortChart = chartBox(`${result.title}: overall conversion by ${result.cohorts.grain} of entry`, 180);
-  append(container, el('h4', {}, `Conversion by ${result.cohorts.grain} cohort`), el('div', { class: 'split' }, cohortChart.box, groupTable(`${result.title} by ${result.cohorts.grain} cohort`, 'Cohort', result, cohorts)));
+  const label = (g: Group) => `${g.value.slice(0, 10)}${partial[cohorts.indexOf(g)] ? ' (incomplete)' : ''}`;
+  append(
+    container,
+    el('h4', {}, `Conversion by ${result.cohorts.grain} cohort`),
+    partial.some(Boolean) ? el('p', { class: 'muted small' }, 'Incomplete: cut by the range, or entrants still inside their conversion window; the figure can still rise.') : null,
+    el('div', { class: 'split wide-right' }, cohortChart.box, groupTable(`${result.title} by ${result.cohorts.grain} cohort`, 'Cohort', result, cohorts, label)),
+  );
   draw(cohortChart.canvas, {
     type: 'line',
-    data: { labels: cohorts.map((c) => c.value.slice(0, 10)), datasets: [{ label: 'Conversion %', data: cohorts.map((c) => Math.round(c.conversion * 1000) / 10), borderColor: PALETTE[1], backgroundColor: PALETTE[1] }] },
+    data: {
+      labels: cohorts.map((c, i) => `${c.value.slice(0, 10)}${partial[i] ? '*' : ''}`),
+      datasets: [
+        {
+          label: 'Conversion %',
+          data: cohorts.map((c) => Math.round(c.conversion * 1000) / 10),
+          borderColor: PALETTE[1],
+          backgroundColor: PALETTE[1],
+          pointStyle: cohorts.map((_, i) => (partial[i] ? 'rectRot' : 'circle')),
+          segment: { borderDash: (ctx) => (partial[ctx.p0DataIndex] || partial[ctx.p1DataIndex] ? [5, 4] : undefined) },
+        },
+      ],
+    },
     options: { scales: { y: { beginAtZero: true, title: { display: true, text: '%' } } }, plugins: { legend: { display: false } } },
   });
 }
 
 /** One card per funnel definition, each with its own breakdown selector; all share the date range. */
 export async function renderFunnels(range: Range): Promise<void> {
-  const defs = await getJson<FunnelDefinition[]>('/api/funnels');
+  const [defs, catalog] = await Promise.all([getJson<FunnelDefinition[]>('/api/funnels'), getJson<PlanCatalog>('/api/plan/catalog')]);
   const root = byId('funnel-list');
   clear(root);
   if (!defs.length) append(root, el('p', { class: 'empty' }, 'No funnels are defined in tracking-plan/kpis/.'));
@@ -97,7 +172,7 @@ export async function renderFunnels(range: Range): Promise<void> {
     defs.map(async (def) => {
       const selectId = `breakdown-${def.id}`;
       // The API falls back to the definition's breakdown, so "None" exists only when it has none.
-      const select = el('select', { id: selectId }, def.breakdown ? null : el('option', { value: '' }, 'None'), ...breakdownChoices(def).map((p) => el('option', { value: p }, p)));
+      const select = el('select', { id: selectId }, def.breakdown ? null : el('option', { value: '' }, 'None'), ...breakdownChoices(def, catalog).map((p) => el('option', { value: p }, p)));
       select.value = def.breakdown ?? '';
       const body = el('div', { class: 'funnel-body', 'aria-busy': 'true' }, 'Loading…');
       const card = el(
@@ -113,7 +188,7 @@ export async function renderFunnels(range: Range): Promise<void> {
         body.setAttribute('aria-busy', 'true');
         try {
           const result = await getJson<FunnelResult>(`/api/funnels/${encodeURIComponent(def.id)}`, { from: range.from, to: range.to, breakdown: select.value || undefined });
-          renderResult(body, result);
+          renderFunnelResult(body, result, (step) => getJson(`/api/funnels/${encodeURIComponent(def.id)}/dropoffs`, { from: range.from, to: range.to, step: String(step) }));
         } catch (error) {
           clear(body);
           append(body, el('p', { class: 'error', role: 'alert' }, `Could not load this funnel: ${(error as Error).message}`));

@@ -1,18 +1,28 @@
+import { isIncomplete } from '../../util/periods.ts';
 import type { KpiResult } from '../../analytics/results.ts';
 import { getJson } from './api.ts';
 import { append, byId, clear, el } from './dom.ts';
-import { formatChange, formatKpi } from './format.ts';
+import { formatChange, formatKpi, formatPointChange } from './format.ts';
 import type { Range } from './range.ts';
+import { sparkline } from './sparkline.ts';
 
 /** Up is good for every Balise KPI today; a definition flag can flip this later. */
-function trendClass(change: number | null): string {
-  if (change === null || change === 0) return 'flat';
-  return change > 0 ? 'up' : 'down';
+function trendClass(delta: number | null): string {
+  if (delta === null || delta === 0) return 'flat';
+  return delta > 0 ? 'up' : 'down';
 }
 
-function tile(kpi: KpiResult): HTMLElement {
-  const cls = trendClass(kpi.change);
+/** A rate (a ratio, or a value shown in %) changes in points; anything else in relative %. */
+const isRate = (kpi: KpiResult) => kpi.type === 'ratio' || kpi.unit === '%';
+
+function tile(kpi: KpiResult, now: number): HTMLElement {
+  const rate = isRate(kpi);
+  const delta = rate ? (kpi.value !== null && kpi.previous !== null ? kpi.value - kpi.previous : null) : kpi.change;
+  const cls = trendClass(delta);
   const arrow = cls === 'up' ? '▲' : cls === 'down' ? '▼' : '';
+  const range = { fromMs: Date.parse(kpi.from), toMs: Date.parse(kpi.to) };
+  const incomplete = kpi.series.map((p) => isIncomplete(p.bucket, kpi.grain, range, now));
+  const partial = incomplete.some(Boolean);
   return el(
     'article',
     { class: 'tile', 'data-kpi': kpi.id },
@@ -20,11 +30,23 @@ function tile(kpi: KpiResult): HTMLElement {
     el('p', { class: 'value' }, formatKpi(kpi.value, kpi.unit)),
     el(
       'p',
-      { class: `change ${cls}` },
+      { class: `change ${cls}`, 'data-field': 'change' },
       el('span', { 'aria-hidden': 'true' }, arrow ? `${arrow} ` : ''),
-      formatChange(kpi.change, kpi.previous, kpi.value),
+      rate ? formatPointChange(kpi.value, kpi.previous) : formatChange(kpi.change, kpi.previous, kpi.value),
     ),
     el('p', { class: 'muted small' }, `Previous period: ${formatKpi(kpi.previous, kpi.unit)}`),
+    kpi.series.length
+      ? el(
+          'div',
+          { class: 'spark-box', 'data-field': 'sparkline', 'data-points': kpi.series.length },
+          sparkline(
+            kpi.series.map((p) => p.value),
+            incomplete,
+            `${kpi.title} per ${kpi.grain}: ${kpi.series.map((p) => `${p.bucket.slice(0, 10)} ${formatKpi(p.value, kpi.unit)}`).join(', ')}`,
+          ),
+          el('span', { class: 'muted small' }, `per ${kpi.grain}${partial ? ' · dashed: incomplete' : ''}`),
+        )
+      : null,
     kpi.description ? el('p', { class: 'muted small desc' }, kpi.description) : null,
   );
 }
@@ -34,5 +56,6 @@ export async function renderKpis(range: Range): Promise<void> {
   const root = byId('kpi-tiles');
   clear(root);
   if (!kpis.length) append(root, el('p', { class: 'empty' }, 'No KPIs are defined in tracking-plan/kpis/.'));
-  append(root, ...kpis.map(tile));
+  const now = Date.now();
+  append(root, ...kpis.map((k) => tile(k, now)));
 }

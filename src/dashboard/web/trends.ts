@@ -10,9 +10,12 @@ export async function renderTrends(range: Range): Promise<void> {
   const root = byId('trends-body');
   clear(root);
   const chart = chartBox('Events per day for the busiest events', 260);
+  // Today is still going: its count is partial, drawn dashed and starred rather than as a drop.
+  const today = new Date().toISOString().slice(0, 10);
+  const partial = trends.days.map((d) => d >= today);
   append(
     root,
-    el('p', { class: 'muted' }, `Track events per day (UTC), the ${trends.series.length} busiest events from ${trends.from} to ${trends.to}.`),
+    el('p', { class: 'muted' }, `Track events per day (UTC), the ${trends.series.length} busiest events from ${trends.from} to ${trends.to}.${partial.some(Boolean) ? ' * today is not over yet.' : ''}`),
     el(
       'div',
       { class: 'split wide-left' },
@@ -26,8 +29,16 @@ export async function renderTrends(range: Range): Promise<void> {
   draw(chart.canvas, {
     type: 'line',
     data: {
-      labels: trends.days,
-      datasets: trends.series.map((s, i) => ({ label: s.event, data: s.counts, borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length], pointRadius: 0, borderWidth: 2 })),
+      labels: trends.days.map((d, i) => (partial[i] ? `${d}*` : d)),
+      datasets: trends.series.map((s, i) => ({
+        label: s.event,
+        data: s.counts,
+        borderColor: PALETTE[i % PALETTE.length],
+        backgroundColor: PALETTE[i % PALETTE.length],
+        pointRadius: 0,
+        borderWidth: 2,
+        segment: { borderDash: (ctx) => (partial[ctx.p1DataIndex] ? [5, 4] : undefined) },
+      })),
     },
     options: { interaction: { mode: 'index', intersect: false }, scales: { y: { beginAtZero: true } }, plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } } },
   });

@@ -1,0 +1,38 @@
+/**
+ * CSV export of any dashboard table: the cells as shown (header row first), RFC 4180 quoting,
+ * and a leading apostrophe on cells that a spreadsheet would run as a formula (=, +, -, @), since
+ * event names and property values come from clients.
+ */
+export function csvCell(text: string): string {
+  const safe = /^[=+\-@\t\r]/.test(text) && !/^[-+]?\d[\d.,]*%?$/.test(text) ? `'${text}` : text;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function toCsv(rows: string[][]): string {
+  return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
+}
+
+/** The rows of a rendered table, header first, without its caption or empty-state row. */
+export function tableRows(table: HTMLTableElement): string[][] {
+  return [...table.querySelectorAll('tr')]
+    .filter((tr) => !tr.querySelector('td.empty'))
+    .map((tr) => [...tr.querySelectorAll('th, td')].map((c) => (c.textContent ?? '').trim()));
+}
+
+/** A file name from a caption: "Events by plan version" → "events-by-plan-version.csv". */
+export function csvFileName(caption: string): string {
+  const slug = caption.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80);
+  return `${slug || 'table'}.csv`;
+}
+
+export function downloadCsv(table: HTMLTableElement, caption: string): void {
+  const blob = new Blob([toCsv(tableRows(table))], { type: 'text/csv;charset=utf-8' });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = csvFileName(caption);
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -1,0 +1,301 @@
+/**
+ * The Explore page: a trend or a funnel built from the plan's catalog (only real event and
+ * property names can be picked), its whole state in the URL (?q=…), the answer from the API, and
+ * the YAML definition the API validated, ready to paste into tracking-plan/kpis/.
+ */
+import type { PlanCatalog } from '../../api/catalog.ts';
+import type { FunnelEntityRow, TrendResult } from '../../analytics/explore.ts';
+import type { FunnelResult } from '../../analytics/results.ts';
+import { ApiError, getJson, postJson } from './api.ts';
+import { chartBox, draw, PALETTE } from './charts.ts';
+import { append, byId, clear, el, table } from './dom.ts';
+import {
+  anyStepProperties,
+  defaultFunnel,
+  defaultTrend,
+  FILTER_OPS,
+  isNumeric,
+  MEASURES,
+  propertiesOf,
+  sharedProperties,
+  stateFromParam,
+  stateToParam,
+  toDefinition,
+  type ExploreState,
+  type FilterRow,
+} from './explore-model.ts';
+import { formatKpi } from './format.ts';
+import { renderFunnelResult } from './funnels.ts';
+import type { Range } from './range.ts';
+
+type Loader = (range: Range, work: () => Promise<void>) => Promise<void>;
+
+let uid = 0;
+const nextId = (prefix: string) => `${prefix}-${++uid}`;
+
+function field(label: string, control: HTMLElement, extra = ''): HTMLElement {
+  const id = control.id || nextId('f');
+  control.id = id;
+  return el('div', { class: `field ${extra}`.trim() }, el('label', { for: id }, label), control);
+}
+
+function select(name: string, options: { value: string; label: string }[], value: string, onChange: (v: string) => void): HTMLSelectElement {
+  const s = el('select', { name, 'data-control': name }, ...options.map((o) => el('option', { value: o.value }, o.label)));
+  s.value = value;
+  s.addEventListener('change', () => onChange(s.value));
+  return s;
+}
+
+function input(name: string, value: string, onChange: (v: string) => void, attrs: Record<string, string> = {}): HTMLInputElement {
+  const i = el('input', { name, value, 'data-control': name, autocomplete: 'off', spellcheck: 'false', ...attrs });
+  i.value = value;
+  i.addEventListener('change', () => onChange(i.value));
+  return i;
+}
+
+const opts = (names: string[], none?: string) => [...(none === undefined ? [] : [{ value: '', label: none }]), ...names.map((n) => ({ value: n, label: n }))];
+
+export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
+  const form = byId('explore-form');
+  const resultBox = byId('explore-result');
+  const yamlBox = byId('explore-yaml');
+  let catalog: PlanCatalog | undefined;
+  let state: ExploreState | undefined;
+  let range: Range | undefined;
+
+  const writeUrl = () => {
+    if (!state) return;
+    const params = new URLSearchParams(window.location.search);
+    params.set('q', stateToParam(state));
+    history.replaceState(null, '', `${window.location.pathname}?${params.toString()}`);
+  };
+
+  const filterRows = (rows: FilterRow[], eventName: string, where: string, rerender: () => void): HTMLElement => {
+    const props = propertiesOf(catalog?.events ?? [], eventName);
+    const list = el('div', { class: 'filters', 'data-filters': where });
+    rows.forEach((row, i) => {
+      const remove = el('button', { type: 'button', class: 'link', 'aria-label': `Remove filter ${i + 1} of ${where}` }, 'remove');
+      remove.addEventListener('click', () => {
+        rows.splice(i, 1);
+        rerender();
+      });
+      append(
+        list,
+        el(
+          'div',
+          { class: 'filter-row' },
+          field('Where', select('filter-property', opts(props.map((p) => p.name)), row.property, (v) => ((row.property = v), rerender()))),
+          field('is', select('filter-op', FILTER_OPS.map((o) => ({ value: o.op, label: o.label })), row.op, (v) => ((row.op = v as FilterRow['op']), rerender()))),
+          field('Value', input('filter-value', row.value, (v) => ((row.value = v), changed())), 'grow'),
+          remove,
+        ),
+      );
+    });
+    const add = el('button', { type: 'button', class: 'secondary', 'data-add-filter': where }, '+ Filter');
+    add.addEventListener('click', () => {
+      rows.push({ property: props[0]?.name ?? '', op: 'eq', value: '' });
+      rerender();
+    });
+    append(list, add);
+    return list;
+  };
+
+  const render = () => {
+    if (!catalog || !state) return;
+    const events = catalog.events;
+    const names = events.map((e) => e.name);
+    const s = state;
+    clear(form);
+    const kind = select('kind', [{ value: 'trend', label: 'Trend' }, { value: 'funnel', label: 'Funnel' }], s.kind, (v) => {
+      state = v === 'funnel' ? defaultFunnel(events) : defaultTrend(events);
+      rerender();
+    });
+    const common = [field('Question', kind), field('Id (snake_case)', input('id', s.id, (v) => ((s.id = v.trim()), changed()), { pattern: '[a-z][a-z0-9_]*' })), field('Title', input('title', s.title, (v) => ((s.title = v), changed())), 'grow')];
+    append(form, el('div', { class: 'row' }, ...common));
+    if (s.kind === 'trend') {
+      const numeric = propertiesOf(events, s.event).filter(isNumeric).map((p) => p.name);
+      const needsProperty = s.type === 'sum' || s.type === 'average';
+      if (needsProperty && !numeric.includes(s.property)) s.property = numeric[0] ?? '';
+      append(
+        form,
+        el(
+          'div',
+          { class: 'row' },
+          field('Event', select('event', opts(names), s.event, (v) => ((s.event = v), (s.where = []), (s.breakdown = ''), rerender()))),
+          field('Measure', select('type', MEASURES.map((m) => ({ value: m.type, label: m.label })), s.type, (v) => ((s.type = v as typeof s.type), rerender()))),
+          needsProperty ? field('Of property', select('property', opts(numeric), s.property, (v) => ((s.property = v), rerender()))) : null,
+          field('By', select('grain', ['day', 'week', 'month'].map((g) => ({ value: g, label: g })), s.grain, (v) => ((s.grain = v as typeof s.grain), rerender()))),
+          field('Breakdown', select('breakdown', opts(propertiesOf(events, s.event).map((p) => p.name), 'None'), s.breakdown, (v) => ((s.breakdown = v), rerender()))),
+        ),
+        filterRows(s.where, s.event, 'trend', rerender),
+      );
+    } else {
+      const stepNames = s.steps.map((st) => st.event);
+      const entities = ['person', ...sharedProperties(events, stepNames)];
+      if (!entities.includes(s.entity)) s.entity = 'person';
+      const breakdowns = anyStepProperties(events, stepNames);
+      if (s.breakdown && !breakdowns.includes(s.breakdown)) s.breakdown = '';
+      const steps = el('ol', { class: 'steps' });
+      s.steps.forEach((step, i) => {
+        const remove = el('button', { type: 'button', class: 'link', 'aria-label': `Remove step ${i + 1}`, disabled: s.steps.length <= 2 }, 'remove step');
+        remove.addEventListener('click', () => {
+          s.steps.splice(i, 1);
+          rerender();
+        });
+        append(
+          steps,
+          el(
+            'li',
+            { 'data-step': i + 1 },
+            el('div', { class: 'row' }, field(`Step ${i + 1}`, select('step-event', opts(names), step.event, (v) => ((step.event = v), (step.where = []), rerender()))), remove),
+            filterRows(step.where, step.event, `step ${i + 1}`, rerender),
+          ),
+        );
+      });
+      const addStep = el('button', { type: 'button', class: 'secondary', 'data-add-step': '' }, '+ Step');
+      addStep.addEventListener('click', () => {
+        s.steps.push({ event: names[0] ?? '', where: [] });
+        rerender();
+      });
+      append(
+        form,
+        steps,
+        addStep,
+        el(
+          'div',
+          { class: 'row' },
+          field('Entity', select('entity', entities.map((e) => ({ value: e, label: e === 'person' ? 'person (stitched)' : e })), s.entity, (v) => ((s.entity = v), rerender()))),
+          field('Order', select('order', [{ value: 'strict', label: 'strict' }, { value: 'any', label: 'any (step 1 first)' }], s.order, (v) => ((s.order = v as typeof s.order), rerender()))),
+          field('Window', input('window', s.window, (v) => ((s.window = v.trim()), changed()), { size: '5' })),
+          field('Breakdown', select('breakdown', opts(breakdowns, 'None'), s.breakdown, (v) => ((s.breakdown = v), rerender()))),
+          field('Cohort', select('cohort', [{ value: 'week', label: 'week' }, { value: 'month', label: 'month' }], s.cohort, (v) => ((s.cohort = v as typeof s.cohort), rerender()))),
+        ),
+      );
+    }
+  };
+
+  const showYaml = (yaml: string) => {
+    clear(yamlBox);
+    const code = el('code', { 'data-field': 'yaml' }, yaml);
+    const copy = el('button', { type: 'button', class: 'secondary' }, 'Copy YAML');
+    copy.addEventListener('click', () => {
+      void navigator.clipboard?.writeText(yaml).then(() => (copy.textContent = 'Copied'));
+    });
+    append(
+      yamlBox,
+      el('h3', {}, 'Save as code'),
+      el('p', { class: 'muted' }, 'Paste into a file under tracking-plan/kpis/ (merge the list into an existing one), then review it like the plan: ', el('code', {}, 'balise plan check'), ' lints it.'),
+      el('pre', { class: 'yaml' }, code),
+      copy,
+    );
+  };
+
+  const showError = (error: unknown) => {
+    clear(resultBox);
+    clear(yamlBox);
+    const message = error instanceof ApiError ? `${error.message} (${error.code})` : (error as Error).message;
+    append(resultBox, el('p', { class: 'error', role: 'alert', 'data-field': 'explore-error' }, message));
+  };
+
+  const trendView = (result: TrendResult, yaml: string) => {
+    clear(resultBox);
+    const def = state && state.kind === 'trend' ? state : undefined;
+    const unit = '';
+    const labels = result.buckets.map((b, i) => `${b}${result.incomplete[i] ? '*' : ''}`);
+    const chart = chartBox(`Trend ${result.id} per ${result.grain}`, 260);
+    const measure = result.type === 'sum' || result.type === 'average' ? `${result.type === 'sum' ? 'Sum' : 'Average'} of ${def?.property ?? ''}` : (MEASURES.find((m) => m.type === result.type)?.label ?? result.type);
+    const title = `${measure} · ${def?.event ?? ''} per ${result.grain}${result.breakdown ? ` by ${result.breakdown}` : ''}`;
+    const rows = result.buckets.map((bucket, i) => ({ bucket, i }));
+    append(
+      resultBox,
+      el('h3', {}, title),
+      result.incomplete.some(Boolean) ? el('p', { class: 'muted small' }, '* incomplete period (cut by the range, or not over yet): the value can still change.') : null,
+      chart.box,
+      table(
+        `Trend ${result.id}${result.breakdown ? ` by ${result.breakdown}` : ''}`,
+        [
+          { header: result.grain, cell: (r: { bucket: string; i: number }) => `${r.bucket}${result.incomplete[r.i] ? ' (incomplete)' : ''}` },
+          ...result.series.map((s) => ({ header: s.value || 'Value', cell: (r: { bucket: string; i: number }) => formatKpi(s.values[r.i] ?? null, unit), numeric: true })),
+        ],
+        rows,
+        'No events in this range.',
+        { 'data-trend': result.id },
+      ),
+      table('Totals over the range', [
+        { header: result.breakdown ?? 'Series', cell: (s: TrendResult['series'][number]) => s.value || 'All events' },
+        { header: 'Total', cell: (s) => el('span', { 'data-field': 'total' }, formatKpi(s.total, unit)), numeric: true },
+      ], result.series, 'No events in this range.', { 'data-trend-totals': result.id }),
+      result.otherValues ? el('p', { class: 'muted small' }, `${result.otherValues} more breakdown values not shown.`) : null,
+    );
+    draw(chart.canvas, {
+      type: 'line',
+      data: {
+        labels,
+        datasets: result.series.map((s, i) => ({
+          label: s.value || 'Value',
+          data: s.values,
+          borderColor: PALETTE[i % PALETTE.length],
+          backgroundColor: PALETTE[i % PALETTE.length],
+          borderWidth: 2,
+          pointRadius: 2,
+          segment: { borderDash: (ctx) => (result.incomplete[ctx.p0DataIndex] || result.incomplete[ctx.p1DataIndex] ? [5, 4] : undefined) },
+        })),
+      },
+      options: { interaction: { mode: 'index', intersect: false }, scales: { y: { beginAtZero: true } }, plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } } },
+    });
+    showYaml(yaml);
+  };
+
+  const run = async () => {
+    if (!catalog || !state || !range) return;
+    const definition = toDefinition(state, catalog.events);
+    const body = { definition, from: range.from, to: range.to };
+    resultBox.setAttribute('aria-busy', 'true');
+    try {
+      if (state.kind === 'trend') {
+        const answer = await postJson<{ yaml: string; result: TrendResult }>('/api/explore/trend', body);
+        trendView(answer.result, answer.yaml);
+      } else {
+        const answer = await postJson<{ yaml: string; result: FunnelResult }>('/api/explore/funnel', body);
+        clear(resultBox);
+        const box = el('div', { 'data-explore-funnel': '' });
+        append(resultBox, box);
+        renderFunnelResult(box, answer.result, async (step) => {
+          const r = await postJson<{ dropOffs: { entities: FunnelEntityRow[]; truncated: boolean } }>('/api/explore/funnel', { ...body, dropOffStep: step });
+          return r.dropOffs;
+        });
+        showYaml(answer.yaml);
+      }
+    } catch (error) {
+      // A definition the plan refuses is an answer to show, not a page failure.
+      if (error instanceof ApiError && error.status === 400) showError(error);
+      else throw error;
+    } finally {
+      resultBox.setAttribute('aria-busy', 'false');
+    }
+  };
+
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  function changed(): void {
+    writeUrl();
+    if (pending) clearTimeout(pending);
+    pending = setTimeout(() => range && void load(range, run), 250);
+  }
+  function rerender(): void {
+    render();
+    changed();
+  }
+
+  return async (r: Range) => {
+    range = r;
+    await load(r, async () => {
+      if (!catalog) {
+        catalog = await getJson<PlanCatalog>('/api/plan/catalog');
+        state = stateFromParam(new URLSearchParams(window.location.search).get('q'), catalog.events);
+        render();
+        writeUrl();
+      }
+      await run();
+    });
+  };
+}

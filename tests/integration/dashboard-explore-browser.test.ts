@@ -1,0 +1,320 @@
+/**
+ * The dashboard in Chromium at a phone width (390 px) and a desktop width (1280 px): no sideways
+ * overflow, the violation table's last column visible, anchors below the sticky header, the range
+ * in the URL across a reload, sparklines and a ratio's change in points, CSV downloads, the Explore
+ * page's numbers and its YAML passing plan check, and a drop-off opening a person's timeline.
+ * Screenshots go to test-results/ (dashboard-<page>-<width>.png).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KpiResult } from '../../src/analytics/results.ts';
+import type { PlanCatalog } from '../../src/api/catalog.ts';
+import { planCheckAction } from '../../src/cli/plan.ts';
+import type { EventRow, QuarantineRow } from '../../src/types.ts';
+import { insertJsonLines } from '../../src/warehouse/insert.ts';
+import { REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
+
+const H = 3_600_000;
+const D = 24 * H;
+const LONG_EVENT = 'freelancer_signup_step_completed_with_a_very_long_unplanned_suffix_name';
+
+let stack: Stack;
+let browser: Browser;
+const NOW = Date.now();
+const T0 = NOW - 20 * D;
+
+let n = 0;
+function row(type: EventRow['type'], event: string, ids: { user?: string; anon?: string }, at: number, properties: Record<string, unknown> = {}): EventRow {
+  return {
+    message_id: `eb-${++n}`,
+    type,
+    event,
+    user_id: ids.user ?? '',
+    anonymous_id: ids.anon ?? '',
+    group_id: '',
+    previous_id: '',
+    timestamp: at,
+    sent_at: null,
+    received_at: at,
+    properties: JSON.stringify(properties),
+    traits: '{}',
+    context: '{}',
+    source: 'test',
+    library_name: 'test',
+    library_version: '0',
+    plan_version: '2.0.0',
+    plan_status: 'valid',
+    violations: '',
+  };
+}
+
+/** Alice (two anonymous ids) converts; Bob stops after a proposal; Carol after starting sign-up. */
+function world(): EventRow[] {
+  const received = (ids: { user?: string; anon?: string }, at: number, mission: string) => row('track', 'mission_proposal_received', ids, at, { mission_id: mission, category: 'bi', match_score: 0.5 });
+  const accepted = (ids: { user?: string; anon?: string }, at: number, mission: string) => row('track', 'mission_proposal_accepted', ids, at, { mission_id: mission, freelancer_id: 'fr_x', company_id: 'cmp_1' });
+  return [
+    row('track', 'freelancer_signup_started', { anon: 'anon_a1' }, T0),
+    row('identify', '', { user: 'u_alice', anon: 'anon_a1' }, T0 + 60_000),
+    received({ anon: 'anon_a2' }, T0 + D, 'msn_1'),
+    row('identify', '', { user: 'u_alice', anon: 'anon_a2' }, T0 + D + 60_000),
+    row('track', 'mission_completed', { user: 'u_alice' }, T0 + 3 * D, { mission_id: 'msn_1', freelancer_id: 'fr_a', company_id: 'cmp_1' }),
+    row('track', 'freelancer_signup_started', { anon: 'anon_b1' }, T0 + H),
+    row('identify', '', { user: 'u_bob', anon: 'anon_b1' }, T0 + 2 * H),
+    received({ user: 'u_bob' }, T0 + 2 * D, 'msn_2'),
+    received({ user: 'u_bob' }, T0 + 2 * D + H, 'msn_3'),
+    received({ user: 'u_bob' }, T0 + 2 * D + 2 * H, 'msn_4'),
+    accepted({ user: 'u_alice' }, T0 + 2 * D, 'msn_1'),
+    row('track', 'freelancer_signup_started', { anon: 'anon_c1' }, T0 + 4 * H),
+    // The previous 90 days: 2 proposals received, 1 accepted (50%); now 4 and 1 (25%): −25.0 pts.
+    received({ user: 'u_old' }, NOW - 100 * D, 'msn_8'),
+    received({ user: 'u_old' }, NOW - 100 * D + H, 'msn_9'),
+    accepted({ user: 'u_old' }, NOW - 100 * D + 2 * H, 'msn_8'),
+  ];
+}
+
+function quarantined(i: number, event: string, anon: string): QuarantineRow {
+  return {
+    message_id: `eb-q${i}`,
+    received_at: T0 + D + i * H,
+    source: 'test',
+    type: 'track',
+    event,
+    plan_version: '2.0.0',
+    reasons: ['unplanned_event_in_a_long_rule_name'],
+    violations: JSON.stringify([{ path: '/event', rule: 'unplanned_event', message: 'not in the plan' }]),
+    raw: JSON.stringify({ type: 'track', event, userId: '', anonymousId: anon, timestamp: T0 + D + i * H, properties: {} }),
+  };
+}
+
+beforeAll(async () => {
+  stack = await startStack();
+  await insertJsonLines(stack.warehouse, 'events', world().map((r) => JSON.stringify(r)));
+  await insertJsonLines(stack.warehouse, 'quarantine', [quarantined(1, LONG_EVENT, 'anon_a2'), quarantined(2, `${LONG_EVENT}_two`, 'anon_zz')].map((r) => JSON.stringify(r)));
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+async function open(width: number, route: string): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width, height: 900 }, acceptDownloads: true });
+  await context.addCookies([{ name: 'balise_admin', value: stack.adminToken, url: stack.baseUrl, httpOnly: true, sameSite: 'Strict' }]);
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const errors: string[] = [];
+  page.on('console', (m) => (m.type() === 'error' && !m.text().startsWith('Failed to load resource') ? errors.push(m.text()) : undefined));
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${stack.baseUrl}${route}`, { timeout: 60_000 });
+  await loaded(page);
+  return { page, errors };
+}
+
+const loaded = (page: Page) => page.waitForFunction(() => /^(Loaded|Could not)/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 60_000 });
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = path.join(REPO_ROOT, 'test-results');
+  fs.mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `dashboard-${name}.png`), fullPage: true });
+}
+
+async function api<T>(route: string): Promise<T> {
+  const response = await fetch(`${stack.baseUrl}${route}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+  expect(response.status).toBe(200);
+  return (await response.json()) as T;
+}
+
+const overflow = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+
+describe.each([390, 1280])('dashboard at %i px', (width) => {
+  it('overview: no sideways overflow, the range said on screen, a sparkline per tile, the ratio in points', async () => {
+    const { page, errors } = await open(width, '/');
+    expect(await page.textContent('#status')).toMatch(/^Loaded /);
+    expect(await overflow(page)).toBeLessThanOrEqual(0);
+    expect(await page.textContent('#range-text')).toMatch(/^Last 90 days: .* \(90 days, UTC; the last day is not over yet\)$/);
+    expect(new URL(page.url()).searchParams.get('range')).toBe('90d');
+    // A sparkline on every tile whose KPI has a series (the API's answer for the same range).
+    const kpis = await api<KpiResult[]>(`/api/kpis?from=${await page.inputValue('#from')}&to=${await page.inputValue('#to')}`);
+    const withSeries = kpis.filter((k) => k.series.length > 0).map((k) => k.id);
+    expect(withSeries.length).toBeGreaterThanOrEqual(4);
+    expect(await page.locator('[data-kpi]:has([data-field="sparkline"] svg)').evaluateAll((els) => els.map((e) => e.getAttribute('data-kpi')))).toEqual(withSeries);
+    const points = kpis.find((k) => k.id === 'proposals_received')!.series.length;
+    expect(await page.locator('[data-kpi="proposals_received"] [data-field="sparkline"]').getAttribute('data-points')).toBe(String(points));
+    expect(await page.locator('[data-kpi="proposal_acceptance_rate"] .value').textContent()).toBe('25.0%');
+    expect(await page.locator('[data-kpi="proposal_acceptance_rate"] [data-field="change"]').textContent()).toBe('▼ −25.0 pts');
+    expect(await page.locator('[data-kpi="proposals_received"] [data-field="change"]').textContent()).toBe('▲ +100.0%');
+    // Long client-sent event names wrap: the violation table's rate is on screen, not scrolled away.
+    const rate = page.locator('[data-violations="rates"] tbody tr td.num').last();
+    const box = await rate.boundingBox();
+    expect(box!.x + box!.width).toBeLessThanOrEqual(width);
+    expect(await page.locator('[data-violations="rates"]').evaluate((t) => t.parentElement!.scrollWidth <= t.parentElement!.clientWidth)).toBe(true);
+    await screenshot(page, `overview-${width}`);
+    expect(errors).toEqual([]);
+  });
+
+  it('explore and people pages fit the width too', async () => {
+    for (const route of ['/explore', '/people?id=anon_a2']) {
+      const { page, errors } = await open(width, route);
+      expect(await page.textContent('#status'), route).toMatch(/^Loaded /);
+      expect(await overflow(page), route).toBeLessThanOrEqual(0);
+      await screenshot(page, `${route.slice(1, 7)}-${width}`);
+      expect(errors).toEqual([]);
+    }
+  });
+});
+
+describe('dashboard at 1280 px: layout details', () => {
+  it('shows the violation table with its RATE column inside the page', async () => {
+    const { page } = await open(1280, '/');
+    const table = page.locator('[data-violations="rates"]');
+    expect(await table.locator('tbody tr').count()).toBe(2);
+    const rate = table.locator('thead th', { hasText: 'Rate' });
+    const box = await rate.boundingBox();
+    expect(box).not.toBeNull();
+    expect(box!.x + box!.width).toBeLessThanOrEqual(1280);
+    // Not scrolled out of view either: the table fits its scroll container.
+    expect(await table.evaluate((t) => t.parentElement!.scrollWidth <= t.parentElement!.clientWidth)).toBe(true);
+    expect(await table.locator('tbody tr td.num').last().textContent()).toBe('100.0%');
+    // Every funnel's step table fits too (its last column, the median time, is not scrolled away).
+    const funnels = page.locator('[data-funnel-steps]');
+    expect(await funnels.count()).toBe(4);
+    expect(await funnels.evaluateAll((ts) => ts.filter((t) => t.parentElement!.scrollWidth > t.parentElement!.clientWidth).map((t) => t.getAttribute('data-funnel-steps')))).toEqual([]);
+  });
+
+  it('a section link puts its heading below the sticky header', async () => {
+    const { page } = await open(1280, '/');
+    await page.click('nav.sections a[href="#data-health"]');
+    await page.waitForFunction(() => window.scrollY > 0);
+    const header = await page.locator('#top').boundingBox();
+    const heading = await page.locator('#health-h').boundingBox();
+    expect(heading!.y).toBeGreaterThanOrEqual(header!.y + header!.height);
+  });
+
+  it('keeps the range in the URL: a preset survives a reload, and dates make it custom', async () => {
+    const { page } = await open(1280, '/?range=7d');
+    expect(await page.inputValue('#preset')).toBe('7d');
+    await page.selectOption('#preset', '30d');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('range') === '30d');
+    await loaded(page);
+    await page.reload();
+    await loaded(page);
+    expect(await page.inputValue('#preset')).toBe('30d');
+    expect(await page.textContent('#range-text')).toMatch(/^Last 30 days: /);
+    const from = new Date(NOW - 40 * D).toISOString().slice(0, 10);
+    await page.fill('#from', from);
+    await page.click('#range button[type="submit"]');
+    await page.waitForFunction((f) => new URL(location.href).searchParams.get('from') === f, from);
+    expect(await page.inputValue('#preset')).toBe('custom');
+  });
+
+  it("offers each funnel's own breakdown properties, from its steps in the plan", async () => {
+    const { page } = await open(1280, '/');
+    const catalog = await api<PlanCatalog>('/api/plan/catalog');
+    const funnels = await api<{ id: string; breakdown?: string; steps: { event: string }[] }[]>('/api/funnels');
+    const lists: string[][] = [];
+    for (const f of funnels) {
+      const options = await page.locator(`#breakdown-${f.id} option`).evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+      const planned = new Set(f.steps.flatMap((s) => catalog.events.find((e) => e.name === s.event)?.properties.map((p) => p.name) ?? []));
+      expect(options.filter((o) => o !== '' && !planned.has(o)), f.id).toEqual([]);
+      expect(options.length, f.id).toBeGreaterThan(2);
+      lists.push(options);
+    }
+    expect(new Set(lists.map((l) => l.join())).size).toBe(funnels.length);
+  });
+
+  it('downloads a table as CSV, with the numbers shown', async () => {
+    const { page } = await open(1280, '/');
+    const block = page.locator('.table-block', { has: page.locator('[data-funnel-steps="freelancer_activation"]') });
+    const [download] = await Promise.all([page.waitForEvent('download'), block.locator('[data-csv]').click()]);
+    expect(download.suggestedFilename()).toBe('freelancer-activation-entities-reaching-each-step.csv');
+    const text = fs.readFileSync((await download.path())!, 'utf8');
+    const lines = text.trim().split('\r\n');
+    expect(lines[0]).toBe('Step,Reached,From previous,From start,Drop-off,Median time');
+    // Signed up: nobody here completed sign-up (the funnel starts at signup_completed): 0 entered.
+    expect(lines).toHaveLength(4);
+    expect(lines[1]!.startsWith('1. Signed up,0,')).toBe(true);
+  });
+});
+
+/** `balise plan check` on a copy of the plan with the page's YAML saved in kpis/. */
+async function planCheckWith(yaml: string) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-explore-'));
+  fs.cpSync(path.join(REPO_ROOT, 'tracking-plan'), dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'kpis', 'explored.yaml'), yaml);
+  try {
+    return await planCheckAction(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe.each([390, 1280])('explore at %i px', (width) => {
+  it('builds a trend from the pickers, shows its numbers and YAML that passes plan check, in a shareable URL', async () => {
+    const { page, errors } = await open(width, '/explore?range=30d');
+    await page.selectOption('[data-control="event"]', 'mission_proposal_received');
+    await page.selectOption('[data-control="type"]', 'unique_persons');
+    await page.selectOption('[data-control="grain"]', 'month');
+    await page.waitForFunction(() => document.querySelector('[data-field="yaml"]')?.textContent?.includes('unique_persons'));
+    await loaded(page);
+    // Alice (under anon_a2, stitched) and Bob: 2 persons; every picker option is a planned name.
+    expect(await page.locator('[data-trend-totals] [data-field="total"]').allTextContents()).toEqual(['2']);
+    const options = await page.locator('[data-control="event"] option').allTextContents();
+    expect(options).toContain('mission_completed');
+    expect(options).not.toContain(LONG_EVENT);
+    const yaml = (await page.locator('[data-field="yaml"]').textContent())!;
+    expect(yaml).toContain('type: unique_persons');
+    const check = await planCheckWith(yaml);
+    expect(check.messages.filter((m) => m.file.includes('explored'))).toEqual([]);
+    expect(check.errors).toBe(0);
+    // The URL holds the question: opened afresh, it shows the same answer.
+    const again = await open(width, new URL(page.url()).pathname + new URL(page.url()).search);
+    await again.page.waitForSelector('[data-trend-totals] [data-field="total"]');
+    expect(await again.page.locator('[data-trend-totals] [data-field="total"]').allTextContents()).toEqual(['2']);
+    expect(await again.page.inputValue('[data-control="type"]')).toBe('unique_persons');
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('explore at 1280 px: a funnel, its drop-offs, and a timeline', () => {
+  it('lists who dropped off at a step and opens their stitched timeline', async () => {
+    const { page, errors } = await open(1280, '/explore?range=30d');
+    await page.selectOption('[data-control="kind"]', 'funnel');
+    await page.locator('[data-control="step-event"]').nth(0).selectOption('freelancer_signup_started');
+    await page.locator('[data-control="step-event"]').nth(1).selectOption('mission_proposal_received');
+    await page.click('[data-add-step]');
+    await page.locator('[data-control="step-event"]').nth(2).selectOption('mission_completed');
+    await page.waitForFunction(() => document.querySelector('[data-field="yaml"]')?.textContent?.includes('mission_completed'));
+    await loaded(page);
+    const steps = page.locator('[data-explore-funnel] [data-funnel-steps] [data-field="count"]');
+    expect(await steps.allTextContents()).toEqual(['3', '2', '1']);
+    const yaml = (await page.locator('[data-field="yaml"]').textContent())!;
+    expect((await planCheckWith(yaml)).errors).toBe(0);
+
+    await page.click('[data-dropoffs="3"]');
+    const list = page.locator('[data-dropoff-list="3"] a');
+    await list.first().waitFor();
+    expect(await list.allTextContents()).toEqual(['u_bob']);
+    await list.first().click();
+    await page.waitForURL(/\/people\?id=u_bob/);
+    await loaded(page);
+    expect(await page.locator('[data-person]').getAttribute('data-person')).toBe('u_bob');
+    expect(await page.locator('[data-field="ids"] li').allTextContents()).toEqual(['u_bob', 'anon_b1']);
+    expect(await page.locator('[data-timeline] [data-field="event"]').allTextContents()).toEqual(['freelancer_signup_started', 'identify', 'mission_proposal_received', 'mission_proposal_received', 'mission_proposal_received']);
+    expect(errors).toEqual([]);
+  });
+
+  it('shows a person found by an anonymous id with their quarantined event', async () => {
+    const { page } = await open(1280, '/people?id=anon_a2&range=30d');
+    expect(await page.locator('[data-person]').getAttribute('data-person')).toBe('u_alice');
+    expect(await page.locator('[data-field="events"]').textContent()).toBe('7');
+    expect(await page.locator('[data-field="quarantined"]').textContent()).toBe('1');
+    expect(await page.locator('[data-timeline] [data-field="verdict"]', { hasText: 'quarantined' }).count()).toBe(1);
+  });
+});

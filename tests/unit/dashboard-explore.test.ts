@@ -1,0 +1,175 @@
+/**
+ * The Explore page's pure parts: the YAML it offers passes `balise plan check` (run on a copy of
+ * the real tracking plan with the file added), its URL state round-trips, and the range, CSV,
+ * points and period helpers say what the page shows.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { definitionYaml } from '../../src/analytics/explore.ts';
+import { compileFunnel } from '../../src/analytics/funnel-sql.ts';
+import { compileMetric, compileTrend } from '../../src/analytics/metric-sql.ts';
+import { bucketStarts, isIncomplete } from '../../src/util/periods.ts';
+import { planCatalog } from '../../src/api/catalog.ts';
+import { planCheckAction } from '../../src/cli/plan.ts';
+import { csvCell, csvFileName, toCsv } from '../../src/dashboard/web/csv.ts';
+import { stateFromParam, stateToParam, toDefinition, type ExploreState } from '../../src/dashboard/web/explore-model.ts';
+import { formatPointChange } from '../../src/dashboard/web/format.ts';
+import { describeRange, presetRange, rangeFromSearch, rangeToSearch } from '../../src/dashboard/web/range.ts';
+import { sparkPoints } from '../../src/dashboard/web/sparkline.ts';
+import { loadPlan } from '../../src/plan/load.ts';
+import { REPO_ROOT } from '../helpers/stack.ts';
+
+const PLAN = path.join(REPO_ROOT, 'tracking-plan');
+
+/** `balise plan check` on a copy of the repository's plan with `yaml` saved as kpis/explored.yaml. */
+async function planCheckWith(yaml: string) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-explore-'));
+  fs.cpSync(PLAN, dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'kpis', 'explored.yaml'), yaml);
+  try {
+    return await planCheckAction(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const TREND: ExploreState = {
+  kind: 'trend',
+  id: 'proposal_score_sum',
+  title: 'Match score sent',
+  type: 'sum',
+  event: 'mission_proposal_sent',
+  property: 'match_score',
+  grain: 'week',
+  where: [
+    { property: 'match_score', op: 'gt', value: '0.5' },
+    { property: 'company_id', op: 'in', value: 'cmp_1, cmp_2' },
+  ],
+  breakdown: 'company_id',
+};
+
+const FUNNEL: ExploreState = {
+  kind: 'funnel',
+  id: 'mission_to_completion',
+  title: '',
+  steps: [
+    { event: 'mission_proposal_sent', where: [{ property: 'match_score', op: 'gt', value: '0.3' }] },
+    { event: 'mission_proposal_accepted', where: [] },
+    { event: 'mission_completed', where: [] },
+  ],
+  entity: 'mission_id',
+  window: '60d',
+  order: 'strict',
+  breakdown: 'company_id',
+  cohort: 'month',
+};
+
+describe('Explore: save as code', () => {
+  it('the YAML of a trend and of a funnel built from the catalog passes plan check', async () => {
+    const catalog = planCatalog(await loadPlan(PLAN), 'x');
+    for (const state of [TREND, FUNNEL]) {
+      const yaml = definitionYaml(state.kind === 'trend' ? 'metric' : 'funnel', toDefinition(state, catalog.events));
+      const { messages, errors } = await planCheckWith(yaml);
+      expect(messages.filter((m) => m.file.includes('explored')), yaml).toEqual([]);
+      expect(errors, yaml).toBe(0);
+    }
+  });
+
+  it('writes typed values: numbers for numeric properties, lists for "in"', async () => {
+    const catalog = planCatalog(await loadPlan(PLAN), 'x');
+    const yaml = definitionYaml('metric', toDefinition(TREND, catalog.events));
+    expect(yaml).toContain('match_score:\n        gt: 0.5');
+    expect(yaml).toContain('in:\n          - cmp_1\n          - cmp_2');
+    expect(yaml.startsWith('metrics:\n  - id: proposal_score_sum\n    title: Match score sent\n    type: sum\n')).toBe(true);
+  });
+
+  it('plan check refuses what the page would never offer (so the check above can fail)', async () => {
+    const catalog = planCatalog(await loadPlan(PLAN), 'x');
+    const wrong = { ...TREND, property: 'freelancer_id' } as ExploreState; // a string, not numeric
+    const { errors, messages } = await planCheckWith(definitionYaml('metric', toDefinition(wrong, catalog.events)));
+    expect(errors).toBe(1);
+    expect(messages.map((m) => m.rule)).toContain('kpi_not_numeric');
+  });
+
+  it('the URL state round-trips, and a mangled link falls back field by field', async () => {
+    const catalog = planCatalog(await loadPlan(PLAN), 'x');
+    expect(stateFromParam(stateToParam(TREND), catalog.events)).toEqual(TREND);
+    expect(stateFromParam(stateToParam(FUNNEL), catalog.events)).toEqual(FUNNEL);
+    const mangled = stateFromParam('{"kind":"trend","type":"median","grain":7,"event":"mission_posted"}', catalog.events);
+    expect(mangled).toMatchObject({ kind: 'trend', type: 'count', grain: 'week', event: 'mission_posted', where: [] });
+    expect(stateFromParam('not json', catalog.events).kind).toBe('trend');
+  });
+});
+
+describe('dashboard range, CSV and numbers', () => {
+  const NOW = Date.parse('2026-03-18T10:00:00Z');
+
+  it('presets and the URL', () => {
+    expect(presetRange('7d', NOW)).toEqual({ from: '2026-03-12', to: '2026-03-18', preset: '7d' });
+    expect(presetRange('this-month', NOW)).toEqual({ from: '2026-03-01', to: '2026-03-18', preset: 'this-month' });
+    expect(presetRange('last-month', NOW)).toEqual({ from: '2026-02-01', to: '2026-02-28', preset: 'last-month' });
+    expect(presetRange('this-quarter', NOW)).toEqual({ from: '2026-01-01', to: '2026-03-18', preset: 'this-quarter' });
+    expect(rangeFromSearch('?range=30d', NOW)).toEqual({ from: '2026-02-17', to: '2026-03-18', preset: '30d' });
+    expect(rangeFromSearch('?from=2026-01-05&to=2026-01-11', NOW)).toEqual({ from: '2026-01-05', to: '2026-01-11' });
+    // Reversed, unreadable or absent: the 90-day default.
+    for (const bad of ['?from=2026-01-11&to=2026-01-05', '?from=x&to=y', '', '?range=nope']) expect(rangeFromSearch(bad, NOW).preset).toBe('90d');
+    expect(rangeToSearch({ from: '2026-01-05', to: '2026-01-11' }, new URLSearchParams('range=7d&q=1')).toString()).toBe('q=1&from=2026-01-05&to=2026-01-11');
+    expect(describeRange({ from: '2026-03-12', to: '2026-03-18', preset: '7d' }, NOW)).toBe('Last 7 days: 12 Mar 2026 – 18 Mar 2026 (7 days, UTC; the last day is not over yet)');
+    expect(describeRange({ from: '2026-01-05', to: '2026-01-11' }, NOW)).toBe('5 Jan 2026 – 11 Jan 2026 (7 days, UTC)');
+  });
+
+  it('a ratio changes in points', () => {
+    expect(formatPointChange(0.18, 0.254)).toBe('−7.4 pts');
+    expect(formatPointChange(0.5, 0.42)).toBe('+8.0 pts');
+    expect(formatPointChange(0.3, 0.3)).toBe('±0.0 pts');
+    expect(formatPointChange(0.3, null)).toBe('no comparison');
+  });
+
+  it('CSV quotes, and defuses formulas from client-sent names', () => {
+    expect(toCsv([['Event', 'Events'], ['a,b', '1,234'], ['=HYPERLINK("x")', '-3.0%'], ['say "hi"', '+1']])).toBe(
+      'Event,Events\r\n"a,b","1,234"\r\n"\'=HYPERLINK(""x"")",-3.0%\r\n"say ""hi""",+1\r\n',
+    );
+    expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(csvFileName('Violation rate by event and rule')).toBe('violation-rate-by-event-and-rule.csv');
+  });
+
+  it('periods: buckets of a range and which are incomplete', () => {
+    const range = { fromMs: Date.parse('2026-03-04T00:00:00Z'), toMs: Date.parse('2026-03-19T00:00:00Z') };
+    // Weeks start on Monday (toStartOfWeek(…, 1)): 2 Mar, 9 Mar, 16 Mar.
+    expect(bucketStarts(range, 'week')).toEqual(['2026-03-02', '2026-03-09', '2026-03-16']);
+    expect(bucketStarts(range, 'week').map((b) => isIncomplete(b, 'week', range, NOW))).toEqual([true, false, true]);
+    expect(bucketStarts({ fromMs: Date.parse('2026-01-31T00:00:00Z'), toMs: Date.parse('2026-03-01T00:00:00Z') }, 'month')).toEqual(['2026-01-01', '2026-02-01']);
+  });
+
+  it('sparkline points scale into the box, with gaps for missing values', () => {
+    const pts = sparkPoints([0, 5, null, 10], 100, 20, 0);
+    expect(pts).toEqual([{ x: 0, y: 20 }, { x: 100 / 3, y: 10 }, null, { x: 100, y: 0 }]);
+  });
+});
+
+describe('SQL for the new options (also run on the engine in tests/integration/explore-people-api.test.ts)', () => {
+  const range = { fromMs: Date.parse('2026-01-01T00:00:00Z'), toMs: Date.parse('2026-02-01T00:00:00Z') };
+  const base = { kind: 'metric' as const, id: 'm', title: 'm', description: '', unit: '', file: 'f', line: 1, event: 'mission_proposal_sent', filters: [] };
+
+  it('a sum over a property, split by a breakdown, with a whole-range total per value', () => {
+    const q = compileTrend({ ...base, type: 'sum', property: 'match_score', breakdown: 'company_id', grain: 'week' }, range);
+    expect(q.sql).toContain("SELECT key, bd, sum(v) AS value");
+    expect(q.sql).toContain("JSONExtractFloat(e.properties, 'match_score') AS v");
+    expect(q.sql).toContain("if(JSONType(e.properties, 'company_id') = 'String', JSONExtractString(e.properties, 'company_id'), JSONExtractRaw(e.properties, 'company_id')) AS bd");
+    expect(q.sql).toContain("ARRAY JOIN ['total', toString(toStartOfWeek(ts, 1))] AS key");
+    expect(q.params).toEqual({ from: '2026-01-01 00:00:00.000', to: '2026-02-01 00:00:00.000' });
+    expect(compileMetric({ ...base, type: 'sum', property: 'match_score', grain: 'week' }, range).sql).toContain('SELECT key, sum(v) AS value');
+  });
+
+  it('a funnel lists the entities stopped at a level, and its usual SQL is unchanged by the option', () => {
+    const def = { kind: 'funnel' as const, id: 'f', title: 'f', description: '', windowMs: 86_400_000, order: 'strict' as const, entity: { kind: 'person' as const }, breakdown: undefined, attribution: 'first' as const, cohort: 'week' as const, file: 'f', line: 1,
+      steps: [{ event: 'a', label: 'a', filters: [], withinMs: undefined, exclude: [], line: 1 }, { event: 'b', label: 'b', filters: [], withinMs: undefined, exclude: [], line: 2 }] };
+    const list = compileFunnel(def, { ...range, entitiesAtLevel: 1, limit: 10 });
+    expect(list.sql).toMatch(/^SELECT entity, t0\nFROM \(\nSELECT entity, t0, toStartOfWeek\(/);
+    expect(list.sql).toContain('WHERE level = {level:UInt32}\nORDER BY t0, entity\nLIMIT {limit:UInt32}');
+    expect(list.params).toMatchObject({ level: 1, limit: 10 });
+    expect(compileFunnel(def, range).sql).toContain('FROM (\nSELECT t0, toStartOfWeek(');
+  });
+});
