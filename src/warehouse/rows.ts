@@ -43,7 +43,8 @@ export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventR
     sent_at: event.sentAt,
     received_at: event.receivedAt,
     message_date: messageDate(event.messageTime),
-    properties: JSON.stringify(event.properties),
+    // The plan may have stripped undeclared properties (policy `strip`).
+    properties: JSON.stringify(verdict.properties ?? event.properties),
     traits: JSON.stringify(event.traits),
     context: JSON.stringify(event.context),
     source: event.source,
