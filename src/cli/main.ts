@@ -15,6 +15,7 @@ import { registerPlanCommands } from './plan.ts';
 import { registerReplayCommands } from './replay.ts';
 import { registerServeCommands } from './serve.ts';
 import { registerSqlCommand } from './sql.ts';
+import { registerTailCommand } from './tail.ts';
 
 const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const json = wantsJson(process.argv.slice(2));
@@ -41,6 +42,7 @@ registerSqlCommand(program);
 registerDemoCommand(program);
 registerImportCommand(program);
 registerReplayCommands(program);
+registerTailCommand(program);
 registerMetabaseCommand(program);
 registerBenchCommand(program);
 
