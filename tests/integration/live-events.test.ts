@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createBalise } from '../../sdk/src/node.ts';
+import { withViolations, type ViolationReport } from '../../sdk/src/violations.ts';
 import type { LiveEvent } from '../../src/live/model.ts';
 import { post, REPO_ROOT, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 
@@ -124,6 +126,57 @@ describe('property policy at ingest', () => {
     expect(warnedRules).toContainEqual(['page_viewed', 'undeclared_property']);
     expect(warnedRules).toContainEqual(['refund_issued', 'unplanned_event']);
     expect(health.warnedByRule.find((r) => r.event === 'page_viewed')!.example).toContain('property "secret" is not declared');
+  });
+});
+
+describe('the SDK tells developers', () => {
+  it('Node: onViolation gets each warned or quarantined event with its violations; development mode logs them; stats count them', async () => {
+    const reports: ViolationReport[] = [];
+    const logged: string[] = [];
+    const warn = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void logged.push(args.join(' ')));
+    try {
+      const sdk = createBalise({ writeKey: stack.writeKey, host: stack.baseUrl, flushOnExit: false, development: true, onViolation: (r) => reports.push(r) });
+      sdk.track('order_placed', { total: 10 }, { userId: 'dev-1' });
+      sdk.track('order_placed', { total: 11, colour: 'red' }, { userId: 'dev-1', messageId: 'sdk-warned-1' });
+      sdk.track('card_saved', { brand: 'visa', pan: '4111' }, { userId: 'dev-1', messageId: 'sdk-quarantined-1' });
+      const stats = await sdk.close();
+      expect(stats).toMatchObject({ sent: 3, warned: 1, quarantined: 1, dropped: 0 });
+    } finally {
+      warn.mockRestore();
+    }
+    expect(reports.map((r) => [r.event.messageId, r.status, r.code, r.violations.map((v) => v.rule)])).toEqual([
+      ['sdk-warned-1', 'warned', undefined, ['undeclared_property']],
+      ['sdk-quarantined-1', 'quarantined', 'plan_violation', ['undeclared_property']],
+    ]);
+    expect(reports[1]!.event.properties).toEqual({ brand: 'visa', pan: '4111' });
+    expect(logged).toEqual([
+      '[balise] track "order_placed" stored with warnings (messageId sdk-warned-1):\n  - property "colour" is not declared for "order_placed" in tracking plan 1.0.0 (policy warn: stored, flagged) [undeclared_property at /properties/colour]',
+      '[balise] track "card_saved" quarantined by the server (messageId sdk-quarantined-1):\n  - property "pan" is not declared for "card_saved" in tracking plan 1.0.0 (policy quarantine: the event is quarantined) [undeclared_property at /properties/pan]',
+    ]);
+  });
+
+  it('Node: silent without onViolation and outside development mode', async () => {
+    const warn = vi.spyOn(console, 'warn');
+    try {
+      const sdk = createBalise({ writeKey: stack.writeKey, host: stack.baseUrl, flushOnExit: false, development: false });
+      sdk.track('card_saved', { brand: 'visa', pan: '1' }, { userId: 'dev-2' });
+      const stats = await sdk.close();
+      expect(stats).toMatchObject({ sent: 1 });
+      expect(stats).not.toHaveProperty('quarantined');
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('the opt-in browser entry: withViolations over plain fetch (write key in the body, as the browser SDK sends it)', async () => {
+    const reports: ViolationReport[] = [];
+    const transport = withViolations(undefined, { onViolation: (r) => reports.push(r) });
+    const body = JSON.stringify({ writeKey: stack.writeKey, batch: [track('order_placed', { total: 1 }), { ...track('order_placed', { total: 'x' }), messageId: 'fetch-bad-1' }] });
+    const res = await transport({ url: `${stack.baseUrl}/v1/batch`, body, writeKey: stack.writeKey });
+    expect(res.status).toBe(200);
+    expect(reports.map((r) => [r.event.messageId, r.status, r.violations.map((v) => v.rule)])).toEqual([['fetch-bad-1', 'quarantined', ['type']]]);
+    expect(transport.counts).toEqual({ warned: 0, quarantined: 1 });
   });
 });
 
