@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBalise } from '../../sdk/src/node.ts';
 import { withViolations, type ViolationReport } from '../../sdk/src/violations.ts';
 import type { LiveEvent } from '../../src/live/model.ts';
+import { build } from 'esbuild';
+import { CHROMIUM_ARGS, startSite } from '../../sdk/tests/browser-scenarios.ts';
 import { post, REPO_ROOT, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 
 const PLAN = {
@@ -282,10 +284,7 @@ describe('a hung viewer', () => {
 describe('live events page in chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   });
   afterAll(async () => {
     await browser?.close();
@@ -302,6 +301,11 @@ describe('live events page in chromium', () => {
     await page.goto(`${stack.baseUrl}/live`, { timeout: 60_000 });
     await page.waitForSelector('body[data-live="ready"]', { timeout: 30_000 });
 
+    // A first event warms the path (JIT, the page's first render) so the timed one measures delivery.
+    const warm = track('order_placed', { total: 4 });
+    expect((await post(stack, '/v1/track', warm)).status).toBe(200);
+    await page.waitForSelector(`tr[data-message-id="${warm.messageId}"]`, { timeout: 10_000 });
+
     const event = track('order_placed', { total: 5, promo: 'spring' });
     const sent = Date.now();
     expect((await post(stack, '/v1/track', event)).status).toBe(200);
@@ -312,6 +316,38 @@ describe('live events page in chromium', () => {
     expect(await row.getAttribute('data-verdict')).toBe('warned');
     expect(errors).toEqual([]);
     await context.close();
+  }, 120_000);
+
+  it('the browser SDK with @balise/sdk/violations logs a quarantined event in the console and calls onViolation', async () => {
+    // The real browser SDK and the opt-in entry, bundled as an app would, on a site of its own origin.
+    const bundle = await build({
+      stdin: { contents: "import { createBalise } from './browser.ts'; import { withViolations } from './violations.ts'; Object.assign(window, { createBalise, withViolations });", resolveDir: path.join(REPO_ROOT, 'sdk/src'), loader: 'ts' },
+      bundle: true, format: 'iife', target: 'es2020', write: false,
+    });
+    const site = await startSite(bundle.outputFiles[0]!.text);
+    const page = await browser.newPage();
+    try {
+      const consoleLines: string[] = [];
+      page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+      await page.goto(site.url);
+      const reports = await page.evaluate(async ({ host, writeKey }) => {
+        const w = window as unknown as {
+          createBalise(o: Record<string, unknown>): { track(e: string, p: Record<string, unknown>, c?: Record<string, unknown>): void; flush(): Promise<void> };
+          withViolations(base: undefined, o: Record<string, unknown>): unknown;
+        };
+        const seen: unknown[] = [];
+        const sdk = w.createBalise({ writeKey, host, transport: w.withViolations(undefined, { log: true, onViolation: (r: unknown) => seen.push(r) }) });
+        sdk.track('order_placed', { total: 3 }, { messageId: 'browser-ok-1' });
+        sdk.track('card_saved', { brand: 'visa', pan: '4111' }, { messageId: 'browser-bad-1' });
+        await sdk.flush();
+        return seen as { status: string; event: { messageId: string }; violations: { rule: string }[] }[];
+      }, { host: stack.baseUrl, writeKey: stack.writeKey });
+      expect(reports.map((r) => [r.event.messageId, r.status, r.violations.map((v) => v.rule)])).toEqual([['browser-bad-1', 'quarantined', ['undeclared_property']]]);
+      expect(consoleLines).toContainEqual(expect.stringMatching(/^warning: \[balise\] track "card_saved" quarantined by the server \(messageId browser-bad-1\):\n {2}- property "pan" is not declared for "card_saved"/));
+    } finally {
+      await page.close();
+      await site.close();
+    }
   }, 120_000);
 });
 
