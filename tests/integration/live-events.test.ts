@@ -238,6 +238,8 @@ describe('balise tail', () => {
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ code: 'invalid_live_filter' });
     expect((await fetch(`${stack.baseUrl}/api/live`)).status).toBe(401);
+    // The write key writes; it does not watch.
+    expect((await fetch(`${stack.baseUrl}/api/live`, { headers: { authorization: `Bearer ${stack.writeKey}` } })).status).toBe(401);
   });
 });
 
