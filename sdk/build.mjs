@@ -19,7 +19,7 @@ const browser = { ...common, platform: 'browser', target: 'es2020', tsconfigRaw:
  */
 export async function buildDeclarations() {
   const { default: ts } = await import('typescript');
-  const program = ts.createProgram(['node.ts', 'browser.ts', 'dev.ts'].map(src), {
+  const program = ts.createProgram(['node.ts', 'browser.ts', 'dev.ts', 'violations.ts'].map(src), {
     declaration: true,
     emitDeclarationOnly: true,
     outDir: dist('types'),
@@ -64,6 +64,7 @@ export async function buildSdk({ declarations = true } = {}) {
     build({ ...browser, entryPoints: [src('browser.ts')], outfile: dist('browser.mjs'), format: 'esm' }),
     build({ ...common, entryPoints: [src('node.ts')], outfile: dist('node.mjs'), format: 'esm', platform: 'node', target: 'node20' }),
     build({ ...common, entryPoints: [src('dev.ts')], outfile: dist('dev.mjs'), format: 'esm', platform: 'neutral', external: ['ajv', 'ajv-formats'] }),
+    build({ ...common, entryPoints: [src('violations.ts')], outfile: dist('violations.mjs'), format: 'esm', platform: 'neutral' }),
   ]);
   if (declarations) await buildDeclarations();
   const min = readFileSync(dist('balise.browser.min.js'));

@@ -53,7 +53,7 @@ export interface Violation {
 /**
  * The plan's verdict on one event. A violation is a result, not an exception.
  * - valid: stored in `events`.
- * - warned: stored in `events` with its violations recorded (mode `warn`).
+ * - warned: stored in `events` with its violations recorded (mode `warn`, policies `warn`/`strip`).
  * - unplanned: stored in `events` (unplanned policy `allow`).
  * - quarantined: stored in `quarantine` with its violations (mode `enforce`).
  */
@@ -62,6 +62,8 @@ export interface PlanVerdict {
   /** The version actually used to validate (the declared one when known, else the latest). */
   planVersion: string;
   violations: Violation[];
+  /** Set when the plan strips undeclared properties: what to store instead of the event's own. */
+  properties?: JsonObject;
 }
 
 /** What the ingest needs from the tracking plan: compiled once, then called per event. */

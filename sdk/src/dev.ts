@@ -14,8 +14,10 @@ type Schema = Record<string, unknown>;
  */
 export interface CompiledPlanJson {
   version?: string;
+  /** The plan's policy for properties an event does not declare (allow when absent). */
+  defaults?: { undeclared?: string };
   events:
-    | Array<{ name: string; kind?: string; properties?: Schema; required?: string[] }>
+    | Array<{ name: string; kind?: string; properties?: Schema; required?: string[]; undeclared?: string }>
     | Record<string, Schema>;
   traits?: { properties?: Schema; required?: string[] };
 }
@@ -48,6 +50,15 @@ export function createDevValidator(input: CompiledPlanJson | BuiltPlanFile, opti
     ? plan.events.map((e) => [`${e.kind ?? 'track'}:${e.name}`, { type: 'object', properties: e.properties ?? {}, required: e.required ?? [] }] as const)
     : Object.entries(plan.events).map(([name, schema]) => [`*:${name}`, schema] as const);
   for (const [key, schema] of list) byName.set(key, ajv.compile(schema));
+  // Properties the plan does not declare, for events whose policy is not `allow`: the server
+  // would flag, strip or quarantine them (decision 0026), so say so before it does.
+  const strict = new Map<string, { declared: Schema; policy: string }>();
+  if (Array.isArray(plan.events)) {
+    for (const e of plan.events) {
+      const policy = e.undeclared ?? plan.defaults?.undeclared ?? 'allow';
+      if (policy !== 'allow') strict.set(`${e.kind ?? 'track'}:${e.name}`, { declared: e.properties ?? {}, policy });
+    }
+  }
   const traits = plan.traits ? ajv.compile({ type: 'object', properties: plan.traits.properties ?? {}, required: [] }) : null;
   const where = plan.version ? ` (plan ${plan.version})` : '';
 
@@ -67,6 +78,12 @@ export function createDevValidator(input: CompiledPlanJson | BuiltPlanFile, opti
         return;
       }
     } else return;
+    const rule = strict.get(`${event.type}:${event.event ?? event.name ?? ''}`);
+    if (rule && event.type !== 'identify') {
+      for (const key of Object.keys(event.properties ?? {})) {
+        if (!Object.hasOwn(rule.declared, key)) warn(`${label}${where}: property "${key}" is not declared (the plan's policy: ${rule.policy})`);
+      }
+    }
     if (fn && !fn(data)) {
       for (const e of fn.errors ?? []) {
         const at = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : 'properties';

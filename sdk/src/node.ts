@@ -4,14 +4,27 @@
  */
 import { backoff, createCore } from './core.ts';
 import type { Balise, CoreOptions, PlanShape, Stats, Transport, UntypedPlan } from './types.ts';
+import { withViolations, type ViolationCounts, type ViolationReport } from './violations.ts';
 
 export type * from './types.ts';
+export type { ServerViolation, ViolationReport } from './violations.ts';
 export { VERSION, backoff, LIMITS } from './core.ts';
+export { describeViolation } from './violations.ts';
 
 export interface NodeOptions extends CoreOptions {
   /** Flush what is queued when the event loop empties (default true). */
   flushOnExit?: boolean;
+  /** Called for each event the server warned about or quarantined, with its violations. */
+  onViolation?: (report: ViolationReport) => void;
+  /**
+   * Log each warned or quarantined event with its violations (console.warn). Default: on when
+   * NODE_ENV is "development".
+   */
+  development?: boolean;
 }
+
+/** Node's stats add what the server said of the events it acknowledged. */
+export type NodeStats = Stats & Partial<ViolationCounts>;
 
 export interface NodeBalise<P extends PlanShape = UntypedPlan> extends Balise<P> {
   /**
@@ -21,7 +34,9 @@ export interface NodeBalise<P extends PlanShape = UntypedPlan> extends Balise<P>
    * stats' `dropped`. The process stays alive while close() waits, so `await sdk.close()` at the
    * top level of a module never ends in Node's exit code 13 (unsettled top-level await).
    */
-  close(timeoutMs?: number): Promise<Stats>;
+  close(timeoutMs?: number): Promise<NodeStats>;
+  /** With onViolation or development mode, also how many sent events were warned or quarantined. */
+  stats(): NodeStats;
 }
 
 export const fetchTransport: Transport = async (r) => {
@@ -33,9 +48,9 @@ export const fetchTransport: Transport = async (r) => {
       Authorization: 'Basic ' + Buffer.from(r.writeKey + ':').toString('base64'),
     },
   });
-  // Drain the body so that the connection returns to the pool.
-  await res.arrayBuffer().catch(() => undefined);
-  return res;
+  // Read the body, so that the connection returns to the pool (and verdicts can be reported).
+  const payload = await res.text().catch(() => '');
+  return { status: res.status, headers: res.headers, payload };
 };
 
 export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions): NodeBalise<P> {
@@ -48,8 +63,10 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
   // Without onDrop, events given up are still named on the console: never lost silently.
   const onDrop: CoreOptions['onDrop'] =
     o.onDrop || ((events, reason) => reason === 'undelivered' && console.warn(`[balise] ${events.length} event(s) could not be delivered to ${o.host || 'http://localhost:3000'}; messageIds: ${events.map((e) => e.messageId).join(', ')}`));
+  const development = o.development ?? process.env.NODE_ENV === 'development';
+  const verdicts = o.onViolation || development ? withViolations(o.transport || fetchTransport, { onViolation: o.onViolation, log: development }) : undefined;
   const core = createCore<P>({ ...o, onDrop }, {
-    _transport: o.transport || fetchTransport,
+    _transport: verdicts || o.transport || fetchTransport,
     _clock: clock,
     _flushAt: o.flushAt || 100,
     _flushInterval: o.flushInterval || 10_000,
@@ -85,8 +102,10 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
     if (core.stats().queued) core._end('undelivered');
   };
   if (o.flushOnExit !== false) process.on('beforeExit', onExit).on('exit', onEnd);
+  const stats = (): NodeStats => (verdicts ? { ...core.stats(), ...verdicts.counts } : core.stats());
   return {
     ...core,
+    stats,
     close: async (timeoutMs = 10_000) => {
       process.off('beforeExit', onExit).off('exit', onEnd);
       try {
@@ -98,7 +117,7 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
       if (core.stats().queued) core._end('undelivered');
       // Nothing more is accepted.
       core.setConsent('denied');
-      return core.stats();
+      return stats();
     },
   };
 }

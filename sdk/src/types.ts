@@ -92,6 +92,10 @@ export interface TransportRequest {
 export interface TransportResponse {
   status: number;
   headers?: { get(name: string): string | null };
+  /** The body, when the transport already read it (read by `@balise/sdk/violations`). */
+  payload?: string;
+  /** Or a way to read it (a fetch Response). */
+  text?(): Promise<string>;
 }
 
 /** A transport resolves with the HTTP response; it rejects on network errors. */

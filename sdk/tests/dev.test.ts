@@ -67,3 +67,27 @@ describe('dev validator from what `balise plan build` writes', () => {
     expect(warnings[1]).toMatch(/page "mission_detail" \(plan 2\.0\.0\).*mission_id/);
   });
 });
+
+describe('dev validator and the plan policy for undeclared properties', () => {
+  const plan = (undeclared?: string, eventPolicy?: string) => ({
+    version: '1.0.0',
+    ...(undeclared ? { defaults: { undeclared } } : {}),
+    events: [{ name: 'order_placed', kind: 'track', properties: { total: { type: 'number' } }, required: ['total'], ...(eventPolicy ? { undeclared: eventPolicy } : {}) }],
+  });
+  const warningsFor = (p: ReturnType<typeof plan>) => {
+    const warnings: string[] = [];
+    createDevValidator(p, { warn: (m) => warnings.push(m) })({ type: 'track', event: 'order_placed', properties: { total: 1, foo: 2 }, messageId: 'm', timestamp: '', anonymousId: 'a' } as never);
+    return warnings;
+  };
+
+  it('says nothing under allow (the default), as the server does', () => {
+    expect(warningsFor(plan())).toEqual([]);
+  });
+
+  it.each([
+    ['the plan default', plan('strip'), 'strip'],
+    ['the event, over the default', plan('allow', 'quarantine'), 'quarantine'],
+  ])('names the undeclared property and the policy from %s', (_label, p, policy) => {
+    expect(warningsFor(p)).toEqual([`track "order_placed" (plan 1.0.0): property "foo" is not declared (the plan's policy: ${policy})`]);
+  });
+});

@@ -4,6 +4,8 @@ import { queryRows as rows } from '../warehouse/query.ts';
 export interface PlanHealth {
   eventsByPlanVersion: { plan_version: string; plan_status: string; events: number }[];
   violationsByRule: { event: string; plan_version: string; rule: string; count: number }[];
+  /** Stored but flagged (mode warn, policies warn/strip): events per event and rule, with one example message. */
+  warnedByRule: { event: string; plan_version: string; rule: string; count: number; example: string }[];
   quarantineExamples: { message_id: string; event: string; received_at: string; reasons: string[]; violations: string }[];
   eventsSeen: { event: string; type: string; events: number; last_seen: string }[];
   quarantinedTotal: number;
@@ -13,7 +15,7 @@ export interface PlanHealth {
 /** What the data behind the KPIs looks like: versions in use, violations, examples. */
 export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs: number = Date.now() + 86_400_000): Promise<PlanHealth> {
   const since = { since: sinceMs, until: untilMs };
-  const [byVersion, violations, examples, seen] = await Promise.all([
+  const [byVersion, violations, examples, seen, warned] = await Promise.all([
     rows<{ plan_version: string; plan_status: string; events: string }>(
       warehouse,
       `SELECT plan_version, plan_status, count() AS events FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64}) GROUP BY plan_version, plan_status ORDER BY plan_version, plan_status`,
@@ -38,12 +40,24 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
       `SELECT event, type, count() AS events, toString(max(timestamp)) AS last_seen FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64}) GROUP BY event, type ORDER BY events DESC LIMIT 500`,
       since,
     ),
+    rows<{ event: string; plan_version: string; rule: string; count: string; example: string }>(
+      warehouse,
+      // An event counts once per rule it broke, however many properties broke it.
+      `SELECT event, plan_version, rule, count() AS count, any(message) AS example FROM (
+         SELECT message_id, event, plan_version, JSONExtractString(v, 'rule') AS rule, any(JSONExtractString(v, 'message')) AS message
+         FROM events FINAL ARRAY JOIN JSONExtractArrayRaw(violations) AS v
+         WHERE plan_status = 'warned' AND timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64})
+         GROUP BY message_id, event, plan_version, rule)
+       GROUP BY event, plan_version, rule ORDER BY count DESC LIMIT 200`,
+      since,
+    ),
   ]);
   return {
     eventsByPlanVersion: byVersion.map((r) => ({ ...r, events: Number(r.events) })),
     violationsByRule: violations.map((r) => ({ ...r, count: Number(r.count) })),
     quarantineExamples: examples,
     eventsSeen: seen.map((r) => ({ ...r, events: Number(r.events) })),
+    warnedByRule: warned.map((r) => ({ ...r, count: Number(r.count) })),
     quarantinedTotal: violations.reduce((n, r) => n + Number(r.count), 0),
     acceptedTotal: byVersion.reduce((n, r) => n + Number(r.events), 0),
   };

@@ -33,21 +33,27 @@ export function withQuery(path: string, params: Record<string, string | undefine
  * chDB engine belongs to that process (one data directory per process).
  */
 export async function callApi<T>(method: 'GET' | 'POST', path: string, body?: unknown, baseUrlOverride?: string): Promise<T> {
+  const response = await requestApi(method, path, body, baseUrlOverride);
+  const payload = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
+  if (!response.ok) throw new BaliseError(payload.code ?? `http_${response.status}`, payload.message ?? `HTTP ${response.status}`);
+  return payload as T;
+}
+
+/** The server's raw answer, authenticated with the admin token (streams read it as it comes). */
+export async function requestApi(method: 'GET' | 'POST', path: string, body?: unknown, baseUrlOverride?: string, signal?: AbortSignal): Promise<Response> {
   const config = loadConfig();
   const baseUrl = baseUrlOverride ?? apiBaseUrl(config);
   const token = readAdminToken(config);
   if (!token) throw new BaliseError('admin_token_missing', `no admin token: set BALISE_ADMIN_TOKEN or start Balise once so that ${config.dataDir}/admin-token exists`);
-  let response: Response;
   try {
-    response = await fetch(`${baseUrl}${path}`, {
+    return await fetch(`${baseUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
     });
-  } catch {
+  } catch (error) {
+    if (signal?.aborted) throw error;
     throw new BaliseError('server_unreachable', `Balise is not running at ${baseUrl}: start it with \`balise up\`, or point the CLI at it with --url or BALISE_URL`);
   }
-  const payload = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
-  if (!response.ok) throw new BaliseError(payload.code ?? `http_${response.status}`, payload.message ?? `HTTP ${response.status}`);
-  return payload as T;
 }

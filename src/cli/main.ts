@@ -16,6 +16,7 @@ import { registerReplayCommands } from './replay.ts';
 import { registerRetentionCommand } from './retention.ts';
 import { registerServeCommands } from './serve.ts';
 import { registerSqlCommand } from './sql.ts';
+import { registerTailCommand } from './tail.ts';
 
 const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const json = wantsJson(process.argv.slice(2));
@@ -43,6 +44,7 @@ registerSqlCommand(program);
 registerDemoCommand(program);
 registerImportCommand(program);
 registerReplayCommands(program);
+registerTailCommand(program);
 registerMetabaseCommand(program);
 registerBenchCommand(program);
 

@@ -24,6 +24,8 @@ import type { PlanValidator } from '../types.ts';
 import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
 import { migrate, migrationsUpToDate } from '../warehouse/migrations.ts';
 import { createAdminRouter } from '../api/router.ts';
+import { createLiveRouter } from '../api/live.ts';
+import { LiveHub, type LiveHubOptions } from '../live/hub.ts';
 import { createDashboardRouter, ensureDashboardBuilt } from '../dashboard/router.ts';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -59,6 +61,8 @@ export interface RunningBalise {
   metrics: Metrics;
   /** The express app when this process serves the API (the OpenAPI drift test reads its routes). */
   app: Express | undefined;
+  /** This process's live view of events (GET /api/live), when it serves the API. */
+  live: LiveHub;
   /** GET /health and /metrics of a worker-only process (BALISE_WORKER_METRICS_PORT), if any. */
   opsUrl: string | undefined;
   /** Stop accepting, drain, flush, close: nothing accepted is lost. Bounded by SHUTDOWN_GRACE_MS (plus Redis's own fsync). */
@@ -67,6 +71,8 @@ export interface RunningBalise {
 
 export interface RuntimeOptions {
   lockDurationMs?: number;
+  /** The live view's rate cap and per-viewer queue (tests make them small). */
+  live?: LiveHubOptions;
   /** Another queue and dedupe window than Balise's own (tests sharing one Redis). */
   queueKeys?: Partial<QueueKeys>;
   /**
@@ -184,6 +190,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
 
     let baseUrl: string | undefined;
     let app: Express | undefined;
+    // Per process: each API process shows the events it judges (decision 0025).
+    const live = new LiveHub(options.live);
     let accepting = true;
     if (roles.api) {
       let migrated = false;
@@ -208,7 +216,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       const readRouter = warehouse
         ? createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger, deduper })
         : createEngineProxyRouter({ dataDir: config.dataDir, logger });
-      const routers: Router[] = [createSdkAssetRouter(), readRouter, createDashboardRouter({ adminToken })];
+      // Before the read router: in split mode that one forwards /api/* to the engine's owner, and
+      // the live view must show this process's own events.
+      const routers: Router[] = [createSdkAssetRouter(), createLiveRouter({ hub: live, adminToken }), readRouter, createDashboardRouter({ adminToken })];
       const readyKey = `balise:ready:${process.pid}`;
       app = createApp({
         limits: config.ingest,
@@ -236,6 +246,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         metrics,
         logger,
         routers,
+        live,
       });
       server = http.createServer(serverTimeouts(config.ingest), app);
       server.keepAliveTimeout = 65_000;
@@ -269,6 +280,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             // Requests already received finish (and are queued); new ones on kept-alive connections
             // get 503 + Connection: close, so clients retry elsewhere; stragglers are cut after a grace.
             accepting = false;
+            live.closeAll();
             const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
             httpServer.closeIdleConnections();
             if (!(await within(closed, Math.min(HTTP_DRAIN_MS, left())))) httpServer.closeAllConnections();
@@ -289,7 +301,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         }
       })());
 
-    return { baseUrl, writeKeys, adminToken, warehouse, queue, queueKeys, redisTarget, metrics, app, opsUrl: ops?.url, stop };
+    return { baseUrl, writeKeys, adminToken, warehouse, queue, queueKeys, redisTarget, metrics, app, live, opsUrl: ops?.url, stop };
   } catch (error) {
     await cleanUp();
     throw error;

@@ -2,10 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BaliseError } from '../errors.ts';
 import { IS_GIT_CHECKOUT as DEV_CHECKOUT } from '../util/checkout.ts';
-import { buildDashboard, OUT_FILE } from './build.mjs';
+import { buildDashboard, LIVE_OUT_FILE, OUT_FILE } from './build.mjs';
 
 const WEB_DIR = path.join(import.meta.dirname, 'web');
 export const DASHBOARD_BUNDLE = OUT_FILE;
+export const LIVE_BUNDLE = LIVE_OUT_FILE;
 
 function newestSource(): number {
   return Math.max(...fs.readdirSync(WEB_DIR).map((name) => fs.statSync(path.join(WEB_DIR, name)).mtimeMs));
@@ -13,7 +14,7 @@ function newestSource(): number {
 
 function isStale(): boolean {
   try {
-    return fs.statSync(OUT_FILE).mtimeMs < newestSource();
+    return Math.min(fs.statSync(OUT_FILE).mtimeMs, fs.statSync(LIVE_OUT_FILE).mtimeMs) < newestSource();
   } catch {
     return true;
   }
@@ -26,7 +27,7 @@ let building: Promise<void> | undefined;
  * The lead calls it at start-up so the first page load does not pay for the build.
  */
 async function buildIfNeeded(): Promise<void> {
-  if (DEV_CHECKOUT ? !isStale() : fs.existsSync(OUT_FILE)) return;
+  if (DEV_CHECKOUT ? !isStale() : fs.existsSync(OUT_FILE) && fs.existsSync(LIVE_OUT_FILE)) return;
   if (!DEV_CHECKOUT) throw new BaliseError('dashboard_missing', `the dashboard bundle ${OUT_FILE} is missing: this install was packed without its prepack build (npm pack runs it)`);
   await buildDashboard();
 }

@@ -29,11 +29,14 @@ export function loginPage(failed: boolean): string {
 
 export type AppPage = 'overview' | 'explore' | 'people';
 
-const NAV: { page: AppPage; href: string; label: string }[] = [
+const NAV: { page: AppPage | 'live'; href: string; label: string }[] = [
   { page: 'overview', href: '/', label: 'Overview' },
   { page: 'explore', href: '/explore', label: 'Explore' },
   { page: 'people', href: '/people', label: 'People' },
+  { page: 'live', href: '/live', label: 'Live events' },
 ];
+
+const navLinks = (current: AppPage | 'live') => NAV.map((n) => `<a href="${n.href}"${n.page === current ? ' aria-current="page"' : ''}>${n.label}</a>`).join('');
 
 const SECTIONS = `<nav class="sections" aria-label="Sections">
     <a href="#kpis">KPIs</a><a href="#funnels">Funnels</a><a href="#retention">Retention</a><a href="#trends">Trends</a><a href="#data-health">Data health</a><a href="#pipeline">Pipeline</a>
@@ -67,7 +70,7 @@ const BODIES: Record<AppPage, string> = {
 
 export function appPage(page: AppPage = 'overview'): string {
   const title = NAV.find((n) => n.page === page)?.label ?? 'Overview';
-  const nav = NAV.map((n) => `<a href="${n.href}"${n.page === page ? ' aria-current="page"' : ''}>${n.label}</a>`).join('');
+  const nav = navLinks(page);
   return `${head(`Balise · ${title}`)}
 <body data-page="${page}">
 <a class="skip" href="#main">Skip to content</a>
@@ -93,6 +96,35 @@ export function appPage(page: AppPage = 'overview'): string {
 <main id="main" tabindex="-1">${BODIES[page]}
 </main>
 <script src="/dashboard/app.js" defer></script>
+</body>
+</html>`;
+}
+
+/** Events as the server judges them (GET /api/live): filters, then one row per event, newest first. */
+export function livePage(): string {
+  return `${head('Balise · live events')}
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header class="top">
+  <h1>Balise</h1>
+  <nav class="pages" aria-label="Pages">${navLinks('live')}</nav>
+  <form id="live-filter" class="range" aria-label="Filter live events">
+    <label for="f-source">Source</label><input id="f-source" name="source" placeholder="write key source or SDK">
+    <label for="f-event">Event</label><input id="f-event" name="event">
+    <label for="f-person">Person</label><input id="f-person" name="person" placeholder="userId or anonymousId">
+    <label for="f-verdict">Verdict</label><select id="f-verdict" name="verdict"><option value="">any</option><option>valid</option><option>warned</option><option>unplanned</option><option>quarantined</option><option value="accepted">accepted (stored)</option><option value="flagged">flagged (warned or quarantined)</option></select>
+    <button type="submit">Watch</button>
+  </form>
+  <form method="post" action="/logout"><button type="submit" class="secondary">Sign out</button></form>
+</header>
+<p id="live-status" class="status" role="status" aria-live="polite">Connecting…</p>
+<main id="main" tabindex="-1">
+  <section aria-labelledby="live-h"><h2 id="live-h">Live events</h2>
+  <p class="muted">Events as this server accepts or quarantines them, newest first (the last 200). Sampled under heavy load; the counts of what was skipped are shown above.</p>
+  <div class="table-wrap"><table id="live-events"><thead><tr><th>Time</th><th>Verdict</th><th>Event</th><th>Person</th><th>Source</th><th>Plan</th><th>Violations</th></tr></thead><tbody></tbody></table></div>
+  </section>
+</main>
+<script src="/dashboard/live.js" defer></script>
 </body>
 </html>`;
 }

@@ -3,8 +3,8 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import cookieParser from 'cookie-parser';
 import { constantTimeEquals } from '../util/constant-time.ts';
 import { isAdmin, SESSION_COOKIE } from '../api/auth.ts';
-import { DASHBOARD_BUNDLE, ensureDashboardBuilt } from './bundle.ts';
-import { appPage, loginPage } from './pages.ts';
+import { DASHBOARD_BUNDLE, ensureDashboardBuilt, LIVE_BUNDLE } from './bundle.ts';
+import { appPage, livePage, loginPage } from './pages.ts';
 
 export { ensureDashboardBuilt } from './bundle.ts';
 
@@ -58,6 +58,10 @@ export function createDashboardRouter(opts: { adminToken: string }): Router {
       sendHtml(res, appPage(name));
     });
   }
+  router.get('/live', page, (req, res) => {
+    if (!loggedIn(req)) return res.redirect(302, '/login');
+    sendHtml(res, livePage());
+  });
   router.get('/login', page, (req, res) => {
     if (loggedIn(req)) return res.redirect(302, '/');
     sendHtml(res, loginPage(false));
@@ -85,6 +89,15 @@ export function createDashboardRouter(opts: { adminToken: string }): Router {
     }
     res.setHeader('Cache-Control', 'no-cache');
     res.type('application/javascript').sendFile(DASHBOARD_BUNDLE);
+  });
+  router.get('/dashboard/live.js', page, async (_req, res, next) => {
+    try {
+      await ensureDashboardBuilt();
+    } catch (error) {
+      return next(error);
+    }
+    res.setHeader('Cache-Control', 'no-cache');
+    res.type('application/javascript').sendFile(LIVE_BUNDLE);
   });
   router.get('/dashboard/style.css', page, (_req, res) => {
     res.setHeader('Cache-Control', 'no-cache');

@@ -14,6 +14,7 @@ import { createAdmission, type AdmissionLimits } from './admission.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { checkStructure } from './normalize.ts';
 import { processEvents } from './process.ts';
+import type { LiveHub } from '../live/hub.ts';
 
 export interface IngestLimits extends AdmissionLimits {
   maxRequestBytes: number;
@@ -39,6 +40,8 @@ export interface AppDependencies {
   accepting(): boolean;
   metrics: Metrics;
   logger: Logger;
+  /** Live view of events as they are judged (absent: none). Costs one comparison per request while nobody watches. */
+  live?: Pick<LiveHub, 'take' | 'publish'>;
   /** Mounted after the ingest routes: admin API, dashboard. */
   routers?: Router[];
 }
@@ -146,6 +149,7 @@ export function createApp(deps: AppDependencies): Express {
       batchSentAt: routeType ? undefined : body.sentAt,
       maxEventBytes: deps.limits.maxEventBytes,
       historical,
+      liveBudget: deps.live?.take(rawEvents.length) ?? 0,
     });
 
     // A client that gave up (timed out, disconnected) was acknowledged nothing and will resend:
@@ -160,6 +164,8 @@ export function createApp(deps: AppDependencies): Express {
       return sendError(res, new HttpError(503, 'queue_unavailable', 'the queue is unavailable; nothing was stored, retry later'));
     }
 
+    // Only once queued: the live view shows what was accepted or quarantined, never what a 503 refused.
+    if (processed.live.length > 0) deps.live?.publish(processed.live);
     deps.metrics.jobsQueued.inc();
     if (processed.accepted) deps.metrics.eventsAccepted.inc({ source }, processed.accepted);
     if (processed.quarantined) deps.metrics.eventsQuarantined.inc(processed.quarantined);

@@ -3,6 +3,7 @@ import type { IngestJobData } from '../queue/jobs.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { normalizeEvent, truncateDepth } from './normalize.ts';
 import { eventRowLine, toMalformedRow, toQuarantineRow } from '../warehouse/rows.ts';
+import type { LiveEvent } from '../live/model.ts';
 
 export type EventOutcome =
   | { index: number; messageId: string; status: 'accepted'; planStatus: 'valid' | 'warned' | 'unplanned'; violations?: Violation[] }
@@ -15,6 +16,8 @@ export interface ProcessedRequest {
   quarantined: number;
   /** One entry per violation, labelled for metrics (unplanned names folded to keep labels bounded). */
   violationLabels: { event: string; version: string; rule: string }[];
+  /** For the live view: the first `liveBudget` events, as they were judged (empty when nobody watches). */
+  live: LiveEvent[];
 }
 
 export interface ProcessOptions {
@@ -26,6 +29,25 @@ export interface ProcessOptions {
   maxEventBytes: number;
   /** Imported history: timestamps are kept as they are (no clock-skew correction). */
   historical?: boolean;
+  /** How many events to describe for the live view (0 or absent: none, at no cost). */
+  liveBudget?: number;
+}
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+function libraryName(context: JsonObject | undefined): string {
+  const library = context?.library;
+  return isPlainObject(library) ? text(library.name) : '';
+}
+
+/** A malformed event has no normalised form: show what the client sent, as far as it reads. */
+function liveMalformed(raw: unknown, messageId: string, options: ProcessOptions, code: string, violations: Violation[]): LiveEvent {
+  const r = isPlainObject(raw) ? raw : {};
+  return {
+    receivedAt: options.receivedAt, messageId, type: text(r.type) || (options.routeType ?? ''), event: text(r.event) || text(r.name), source: options.source,
+    library: libraryName(isPlainObject(r.context) ? (r.context as JsonObject) : undefined), userId: text(r.userId), anonymousId: text(r.anonymousId),
+    verdict: 'quarantined', code, planVersion: '', violations, properties: isPlainObject(r.properties) ? (r.properties as JsonObject) : {},
+  };
 }
 
 function byteLength(text: string): number {
@@ -43,6 +65,8 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
   const outcomes: EventOutcome[] = [];
   const violationLabels: ProcessedRequest['violationLabels'] = [];
   const batchContext = isPlainObject(options.batchContext) ? (options.batchContext as JsonObject) : undefined;
+  const live: LiveEvent[] = [];
+  const liveBudget = options.liveBudget ?? 0;
   rawEvents.forEach((raw, index) => {
     const normalized = normalizeEvent(raw, {
       receivedAt: options.receivedAt,
@@ -58,12 +82,22 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
       const row = toMalformedRow(raw, normalized.rejection, options.receivedAt, options.source, rawText);
       job.quarantine.push(JSON.stringify(row));
       quarantineIds.push(row.message_id);
-      outcomes.push({ index, messageId: row.message_id, status: 'quarantined', code: normalized.rejection.code, violations: [{ path: '', rule: normalized.rejection.code, message: normalized.rejection.message }] });
+      const violations = [{ path: '', rule: normalized.rejection.code, message: normalized.rejection.message }];
+      outcomes.push({ index, messageId: row.message_id, status: 'quarantined', code: normalized.rejection.code, violations });
       violationLabels.push({ event: '(malformed)', version: '', rule: normalized.rejection.code });
+      if (live.length < liveBudget) live.push(liveMalformed(raw, row.message_id, options, normalized.rejection.code, violations));
       return;
     }
     const event = normalized.event;
     const verdict = validator.validate(event);
+    const observe = (status: LiveEvent['verdict'], code?: string, violations = verdict.violations): void => {
+      if (live.length >= liveBudget) return;
+      live.push({
+        receivedAt: event.receivedAt, messageId: event.messageId, type: event.type, event: event.event, source: event.source, library: libraryName(event.context),
+        userId: event.userId, anonymousId: event.anonymousId, verdict: status, ...(code ? { code } : {}), planVersion: verdict.planVersion, violations,
+        properties: verdict.properties ?? event.properties,
+      });
+    };
     for (const v of verdict.violations) {
       violationLabels.push({ event: v.rule === 'unplanned_event' ? '(unplanned)' : event.event || event.type, version: verdict.planVersion, rule: v.rule });
     }
@@ -71,6 +105,7 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
       job.quarantine.push(JSON.stringify(toQuarantineRow(event, verdict)));
       quarantineIds.push(event.messageId);
       outcomes.push({ index, messageId: event.messageId, status: 'quarantined', code: 'plan_violation', violations: verdict.violations });
+      observe('quarantined', 'plan_violation');
       return;
     }
     const line = eventRowLine(event, verdict);
@@ -79,7 +114,9 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
       const row = toMalformedRow(raw, rejection, options.receivedAt, options.source, JSON.stringify(raw));
       job.quarantine.push(JSON.stringify(row));
       quarantineIds.push(row.message_id);
-      outcomes.push({ index, messageId: event.messageId, status: 'quarantined', code: rejection.code, violations: [{ path: '', rule: rejection.code, message: rejection.message }] });
+      const violations = [{ path: '', rule: rejection.code, message: rejection.message }];
+      outcomes.push({ index, messageId: event.messageId, status: 'quarantined', code: rejection.code, violations });
+      observe('quarantined', rejection.code, violations);
       return;
     }
     job.events.push(line);
@@ -89,6 +126,7 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
         ? { index, messageId: event.messageId, status: 'accepted', planStatus: verdict.status, violations: verdict.violations }
         : { index, messageId: event.messageId, status: 'accepted', planStatus: verdict.status },
     );
+    observe(verdict.status);
   });
-  return { job, outcomes, accepted: job.events.length, quarantined: job.quarantine.length, violationLabels };
+  return { job, outcomes, accepted: job.events.length, quarantined: job.quarantine.length, violationLabels, live };
 }

@@ -5,15 +5,36 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { NormalizedEvent, PlanValidator, PlanVerdict, Violation } from '../types.ts';
+import type { JsonObject, NormalizedEvent, PlanValidator, PlanVerdict, Violation } from '../types.ts';
 import { PlanInvalidError } from './errors.ts';
 import { loadPlanVersions, type PlanVersions } from './load.ts';
-import { eventKey, type EnforcementMode, type PlanEvent, type PropertySchema, type TrackingPlan } from './model.ts';
+import { eventKey, undeclaredPolicy, type EnforcementMode, type PlanEvent, type PropertyPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
 
 interface CompiledEvent {
   event: PlanEvent;
   mode: EnforcementMode;
+  undeclared: PropertyPolicy;
   validate: ValidateFunction;
+}
+
+/** Top-level properties the event sends that its plan entry does not declare. */
+export function undeclaredProperties(declared: Record<string, PropertySchema>, sent: JsonObject): string[] {
+  return Object.keys(sent).filter((k) => !Object.hasOwn(declared, k));
+}
+
+function undeclaredViolations(names: string[], policy: PropertyPolicy, eventName: string, version: string): Violation[] {
+  const outcome = policy === 'strip' ? 'removed before storing' : policy === 'quarantine' ? 'the event is quarantined' : 'stored, flagged';
+  return names.map((name) => ({
+    path: `/properties/${name}`,
+    rule: 'undeclared_property',
+    message: `property "${name}" is not declared for "${eventName}" in tracking plan ${version} (policy ${policy}: ${outcome})`,
+  }));
+}
+
+function without(properties: JsonObject, names: string[]): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(properties)) if (!names.includes(k)) out[k] = v;
+  return out;
 }
 
 interface CompiledVersion {
@@ -59,6 +80,7 @@ function compileVersion(plan: TrackingPlan, compile: (schema: PropertySchema, wh
     events.set(eventKey(event.kind, event.name), {
       event,
       mode: event.mode ?? plan.defaults.mode,
+      undeclared: undeclaredPolicy(plan, event),
       validate: compile(objectSchema(event.properties, event.required), `${plan.version} ${event.file}`),
     });
   }
@@ -117,19 +139,22 @@ export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
       if (!planned) {
         // Pages and screens are only checked when planned: most apps send many more than they plan.
         if (event.type !== 'track') return withNotes('unplanned');
-        if (target.plan.defaults.unplanned === 'quarantine') {
-          return withNotes('quarantined', [{ path: '/event', rule: 'unplanned_event', message: `event "${event.event}" is not in tracking plan ${version}` }]);
-        }
-        return withNotes('unplanned');
+        const policy = target.plan.defaults.unplanned;
+        if (policy === 'allow') return withNotes('unplanned');
+        const unplanned: Violation = { path: '/event', rule: 'unplanned_event', message: `event "${event.event}" is not in tracking plan ${version}` };
+        return withNotes(policy === 'quarantine' ? 'quarantined' : 'warned', [unplanned]);
       }
 
       const violations = planned.validate(event.properties) ? [] : toViolations('/properties', planned.validate.errors);
       const deprecated: Violation[] = planned.event.status === 'deprecated'
         ? [{ path: '/event', rule: 'deprecated_event', message: `event "${event.event}" is deprecated in tracking plan ${version}` }]
         : [];
-      if (violations.length > 0 && planned.mode === 'enforce') return withNotes('quarantined', [...deprecated, ...violations]);
-      const all = [...deprecated, ...violations];
-      return withNotes(all.length > 0 ? 'warned' : 'valid', all);
+      const extra = planned.undeclared === 'allow' ? [] : undeclaredProperties(planned.event.properties, event.properties);
+      const undeclared = undeclaredViolations(extra, planned.undeclared, event.event, version);
+      const all = [...deprecated, ...violations, ...undeclared];
+      if ((violations.length > 0 && planned.mode === 'enforce') || (extra.length > 0 && planned.undeclared === 'quarantine')) return withNotes('quarantined', all);
+      const result = withNotes(all.length > 0 ? 'warned' : 'valid', all);
+      return extra.length > 0 && planned.undeclared === 'strip' ? { ...result, properties: without(event.properties, extra) } : result;
     },
   };
 }

@@ -4,7 +4,7 @@
  * under the new one; anything that only widens what is accepted is not.
  */
 import type { JsonValue } from '../types.ts';
-import { eventKey, type PlanEvent, type PropertySchema, type TrackingPlan } from './model.ts';
+import { eventKey, undeclaredPolicy, type PlanEvent, type PropertyPolicy, type UnplannedPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
 import { BUMP_RANK, bumpBetween, type Bump } from './semver.ts';
 
 export type ChangeLevel = 'breaking' | 'non_breaking';
@@ -175,6 +175,24 @@ function diffProperties(
   return out;
 }
 
+// Stricter to the right. Moving right to `strip` or `quarantine` changes what is stored for
+// events that were accepted whole before (breaking); `warn` only flags them (decision 0026).
+const POLICY_RANK: Record<PropertyPolicy, number> = { allow: 0, warn: 1, strip: 2, quarantine: 3 };
+
+function diffUndeclared(target: string, before: PropertyPolicy, after: PropertyPolicy): PlanChange[] {
+  if (before === after) return [];
+  const message = `undeclared properties policy changed from ${before} to ${after}`;
+  return [POLICY_RANK[after] > POLICY_RANK[before] && POLICY_RANK[after] >= POLICY_RANK.strip
+    ? breaking('undeclared_policy_tightened', target, message)
+    : addition(POLICY_RANK[after] > POLICY_RANK[before] ? 'undeclared_policy_flagged' : 'undeclared_policy_relaxed', target, message)];
+}
+
+function diffUnplanned(before: UnplannedPolicy, after: UnplannedPolicy): PlanChange[] {
+  if (before === after) return [];
+  if (after === 'quarantine') return [breaking('unplanned_quarantined', 'plan', 'unplanned events are now quarantined')];
+  return [addition(after === 'warn' ? 'unplanned_warned' : 'unplanned_allowed', 'plan', `unplanned events are now ${after === 'warn' ? 'stored and flagged' : 'allowed'}`)];
+}
+
 function diffEvent(before: PlanEvent, after: PlanEvent, beforeMode: string, afterMode: string): PlanChange[] {
   const target = `events/${after.name}`;
   const out: PlanChange[] = [];
@@ -221,13 +239,14 @@ export function classifyChanges(before: TrackingPlan, after: TrackingPlan): Plan
     const eb = b.get(key)!;
     const ea = a.get(key)!;
     out.push(...diffEvent(eb, ea, eb.mode ?? before.defaults.mode, ea.mode ?? after.defaults.mode));
+    out.push(...diffUndeclared(`events/${ea.name}`, undeclaredPolicy(before, eb), undeclaredPolicy(after, ea)));
   }
   out.push(...diffProperties('traits', before.traits, after.traits));
 
-  if (before.defaults.unplanned !== after.defaults.unplanned) {
-    out.push(after.defaults.unplanned === 'quarantine'
-      ? breaking('unplanned_quarantined', 'plan', 'unplanned events are now quarantined')
-      : addition('unplanned_allowed', 'plan', 'unplanned events are now allowed'));
+  out.push(...diffUnplanned(before.defaults.unplanned, after.defaults.unplanned));
+  if ((before.defaults.undeclared ?? 'allow') !== (after.defaults.undeclared ?? 'allow')) {
+    // Per-event effects are reported above; this records the default itself.
+    out.push(cosmetic('default_undeclared_changed', 'plan', `default undeclared properties policy changed from ${before.defaults.undeclared ?? 'allow'} to ${after.defaults.undeclared ?? 'allow'}`));
   }
   if (before.defaults.mode !== after.defaults.mode) {
     // Per-event effects are reported above; this records the default itself.

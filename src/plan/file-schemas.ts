@@ -66,7 +66,8 @@ export const PLAN_FILE_SCHEMA: JsonObject = {
       required: ['mode', 'unplanned'],
       properties: {
         mode: { enum: ['enforce', 'warn'], description: 'enforce: invalid events go to quarantine; warn: stored with their violations.' },
-        unplanned: { enum: ['allow', 'quarantine'], description: 'What happens to track events the plan does not list.' },
+        unplanned: { enum: ['allow', 'warn', 'quarantine'], description: 'Track events the plan does not list. allow: stored as unplanned; warn: stored and flagged in data health; quarantine: kept aside, replayable.' },
+        undeclared: { enum: ['allow', 'warn', 'strip', 'quarantine'], description: 'Properties a planned event sends that it does not declare (default allow). warn: stored and flagged; strip: removed before storing, flagged; quarantine: the event is kept aside.' },
       },
     },
   },
@@ -86,6 +87,7 @@ export const EVENT_FILE_SCHEMA: JsonObject = {
     owner: { type: 'string', minLength: 1, description: 'Team or person accountable for this event.' },
     status: { enum: ['active', 'deprecated'] },
     mode: { enum: ['enforce', 'warn'], description: 'Overrides defaults.mode of plan.yaml for this event.' },
+    undeclared: { enum: ['allow', 'warn', 'strip', 'quarantine'], description: 'Overrides defaults.undeclared of plan.yaml for this event: what to do with properties it does not declare.' },
     properties: propertiesMap,
     required: { type: 'array', items: { type: 'string' }, uniqueItems: true },
     kpis: { type: 'array', items: { type: 'string', pattern: SNAKE }, uniqueItems: true, description: 'KPIs and funnels (tracking-plan/kpis/) that use this event.' },

@@ -90,6 +90,9 @@ function lintEvent(ajv: Ajv, event: PlanEvent): LintMessage[] {
   if (event.owner.trim() === '') at('/owner', 'owner_missing', `event "${event.name}" has no owner`);
   const base = event.file.split('/').pop()?.replace(/\.ya?ml$/, '');
   if (base !== undefined && base !== event.name) at('/name', 'file_name_mismatch', `event "${event.name}" is defined in ${event.file}; name the file ${event.name}.yaml`, 'warning');
+  if ((event.undeclared === 'strip' || event.undeclared === 'quarantine') && Object.keys(event.properties).length === 0) {
+    at('/undeclared', 'undeclared_policy_without_properties', `event "${event.name}" declares no properties, so undeclared: ${event.undeclared} applies to every property it is sent with`, 'warning');
+  }
   for (const kpi of event.kpis) if (!SNAKE_CASE.test(kpi)) at('/kpis', 'snake_case', `event "${event.name}": KPI id "${kpi}" must be snake_case`);
   out.push(...lintProperties(ajv, event.file, event.lines, event.properties, event.required, `event "${event.name}"`));
   return out;

@@ -12,7 +12,7 @@ import type { JsonObject, JsonValue } from '../types.ts';
 import { PlanInvalidError } from './errors.ts';
 import { EVENT_FILE_SCHEMA, PLAN_FILE_SCHEMA, SNAKE, TRAITS_FILE_SCHEMA } from './file-schemas.ts';
 import type { LintMessage } from './lint.ts';
-import type { PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
+import { PROPERTY_POLICIES, UNPLANNED_POLICIES, type PlanEvent, type PropertyPolicy, type PropertySchema, type TrackingPlan, type UnplannedPolicy } from './model.ts';
 import { compareSemver } from './semver.ts';
 
 export const PLAN_FILE = 'plan.yaml';
@@ -133,10 +133,19 @@ function propertiesOf(value: JsonValue | undefined): Record<string, PropertySche
   return out;
 }
 
+function propertyPolicy(value: JsonValue | undefined): PropertyPolicy | undefined {
+  return PROPERTY_POLICIES.find((p) => p === value);
+}
+
+function unplannedPolicy(value: JsonValue | undefined): UnplannedPolicy {
+  return UNPLANNED_POLICIES.find((p) => p === value) ?? 'allow';
+}
+
 function toEvent(parsed: ParsedYaml): PlanEvent {
   const d = asObject(parsed.data);
   const properties = propertiesOf(d.properties);
   const mode = d.mode === 'enforce' || d.mode === 'warn' ? d.mode : undefined;
+  const undeclared = propertyPolicy(d.undeclared);
   const event: PlanEvent = {
     name: typeof d.name === 'string' ? d.name : path.basename(parsed.file, '.yaml'),
     kind: d.kind === 'page' || d.kind === 'screen' ? d.kind : 'track',
@@ -147,9 +156,10 @@ function toEvent(parsed: ParsedYaml): PlanEvent {
     required: stringList(d.required),
     kpis: stringList(d.kpis),
     file: parsed.file,
-    lines: linesOf(parsed, ['/name', '/description', '/owner', '/status', '/mode', '/required', '/kpis', '/properties', ...Object.keys(properties).map((p) => `/properties/${p}`)]),
+    lines: linesOf(parsed, ['/name', '/description', '/owner', '/status', '/mode', '/undeclared', '/required', '/kpis', '/properties', ...Object.keys(properties).map((p) => `/properties/${p}`)]),
   };
   if (mode) event.mode = mode;
+  if (undeclared) event.undeclared = undeclared;
   return event;
 }
 
@@ -208,12 +218,15 @@ export async function loadPlanFiles(planDir: string): Promise<LoadResult> {
     sources: stringList(header.sources),
     defaults: {
       mode: defaults.mode === 'warn' ? 'warn' : 'enforce',
-      unplanned: defaults.unplanned === 'quarantine' ? 'quarantine' : 'allow',
+      unplanned: unplannedPolicy(defaults.unplanned),
     },
     events,
     traits,
     file: PLAN_FILE,
   };
+  // Only when written, so a plan that does not use it serialises as it did before it existed.
+  const undeclared = propertyPolicy(defaults.undeclared);
+  if (undeclared) plan.defaults.undeclared = undeclared;
   if (planLines) plan.lines = planLines;
   return { plan, messages };
 }

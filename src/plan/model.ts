@@ -5,7 +5,15 @@
 import type { JsonObject } from '../types.ts';
 
 export type EnforcementMode = 'enforce' | 'warn';
-export type UnplannedPolicy = 'allow' | 'quarantine';
+/** Track events the plan does not list: stored as "unplanned", stored and flagged, or quarantined (decision 0026). */
+export type UnplannedPolicy = 'allow' | 'warn' | 'quarantine';
+/**
+ * Properties a planned event sends that its schema does not declare: stored silently, stored and
+ * flagged, removed before storing (flagged too), or the whole event quarantined (decision 0026).
+ */
+export type PropertyPolicy = 'allow' | 'warn' | 'strip' | 'quarantine';
+export const PROPERTY_POLICIES: readonly PropertyPolicy[] = ['allow', 'warn', 'strip', 'quarantine'];
+export const UNPLANNED_POLICIES: readonly UnplannedPolicy[] = ['allow', 'warn', 'quarantine'];
 
 /** A JSON Schema fragment for one property (type, enum, format, pattern, minimum, ...). */
 export type PropertySchema = JsonObject;
@@ -19,6 +27,8 @@ export interface PlanEvent {
   status: 'active' | 'deprecated';
   /** Overrides the plan default when set. */
   mode?: EnforcementMode;
+  /** Overrides the plan's `defaults.undeclared` when set. */
+  undeclared?: PropertyPolicy;
   properties: Record<string, PropertySchema>;
   required: string[];
   /** Ids of the KPIs and funnels that use this event. */
@@ -35,7 +45,8 @@ export interface TrackingPlan {
   version: string;
   description: string;
   sources: string[];
-  defaults: { mode: EnforcementMode; unplanned: UnplannedPolicy };
+  /** `undeclared` is absent from plans published before it existed: read as 'allow'. */
+  defaults: { mode: EnforcementMode; unplanned: UnplannedPolicy; undeclared?: PropertyPolicy };
   events: PlanEvent[];
   /** Planned identify traits (optional). */
   traits: { properties: Record<string, PropertySchema>; required: string[]; file?: string; lines?: Record<string, number> };
@@ -48,4 +59,9 @@ export interface TrackingPlan {
 /** How an event is identified across the plan, its versions and its validators: kind plus name. */
 export function eventKey(kind: string, name: string): string {
   return `${kind}:${name}`;
+}
+
+/** The policy for undeclared properties that applies to one event of a plan. */
+export function undeclaredPolicy(plan: TrackingPlan, event: PlanEvent): PropertyPolicy {
+  return event.undeclared ?? plan.defaults.undeclared ?? 'allow';
 }

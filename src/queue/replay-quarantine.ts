@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { storedIds } from './batcher.ts';
 import type { Deduper } from './dedupe.ts';
 import { isPlainObject } from '../util/objects.ts';
-import type { EventRow, NormalizedEvent, PlanValidator } from '../types.ts';
+import type { EventRow, NormalizedEvent, PlanValidator, PlanVerdict, Violation } from '../types.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { insertJsonLines } from '../warehouse/insert.ts';
 import { queryRows } from '../warehouse/query.ts';
@@ -24,6 +24,20 @@ export interface ReplayQuarantineOptions {
   batchSize?: number;
   /** The live ingest's messageId window (the worker's); without it only ClickHouse is checked. */
   deduper?: Deduper;
+  /** How many events that stay are explained one by one in `stays` (default 100). */
+  maxExplained?: number;
+}
+
+/** Why one event stays in quarantine, per plan version tried. */
+export interface QuarantineStay {
+  messageId: string;
+  event: string;
+  /** The version the client declared (context.plan.version), if any. */
+  declaredVersion?: string;
+  /** Each version tried, in order (its own, then the current one), with what it refused. */
+  tried: { version: string; violations: Violation[] }[];
+  /** The same in one sentence. */
+  why: string;
 }
 
 export interface ReplayQuarantineResult {
@@ -35,6 +49,33 @@ export interface ReplayQuarantineResult {
   stillInvalid: number;
   /** Valid now, but already stored in `events` by live ingest (the client resent it): not moved again. */
   alreadyStored: number;
+  /** Moved because the current version accepts them although the version they declare does not. */
+  movedUnderCurrent: number;
+  /** Why each event stays (the first `maxExplained`); `staysNotExplained` counts the rest. */
+  stays: QuarantineStay[];
+  staysNotExplained: number;
+}
+
+const summary = (violations: Violation[]): string => violations.map((v) => v.message).join('; ') || 'no reason recorded';
+
+/**
+ * Re-validates one event: against the version it declares (as at ingest), then, when that
+ * version cannot accept it, against the current one. The plan is usually fixed by publishing a
+ * new version, and the client's declared version never changes (decision 0027).
+ */
+export function revalidate(validator: PlanValidator, event: NormalizedEvent): { verdict: PlanVerdict; underCurrent: boolean; tried: QuarantineStay['tried'] } {
+  const own = validator.validate(event);
+  const tried = [{ version: own.planVersion, violations: own.violations }];
+  if (own.status !== 'quarantined' || own.planVersion === validator.latestVersion) return { verdict: own, underCurrent: false, tried };
+  const current = validator.validate({ ...event, declaredPlanVersion: validator.latestVersion });
+  tried.push({ version: current.planVersion, violations: current.violations });
+  return current.status === 'quarantined' ? { verdict: own, underCurrent: false, tried } : { verdict: current, underCurrent: true, tried };
+}
+
+function explain(messageId: string, event: NormalizedEvent, tried: QuarantineStay['tried']): QuarantineStay {
+  const declared = event.declaredPlanVersion;
+  const parts = tried.map((t, i) => `${i === 0 && declared === t.version ? `declared version ${t.version}` : `version ${t.version}${i > 0 ? ' (current)' : ''}`}: ${summary(t.violations)}`);
+  return { messageId, event: event.event || event.type, ...(declared ? { declaredVersion: declared } : {}), tried, why: parts.join(' | ') };
 }
 
 interface Candidate {
@@ -82,7 +123,13 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
   if (opts.since !== undefined) filters.push('received_at >= fromUnixTimestamp64Milli({since:Int64}, \'UTC\')');
   const query = `SELECT message_id, toString(toUnixTimestamp64Milli(received_at)) AS received_ms, raw FROM quarantine FINAL WHERE ${filters.join(' AND ')} ORDER BY received_at, message_id LIMIT {limit:UInt32}`;
 
-  const result: ReplayQuarantineResult = { examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0 };
+  const result: ReplayQuarantineResult = { examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 };
+  const maxExplained = opts.maxExplained ?? 100;
+  const stay = (s: QuarantineStay): void => {
+    result.stillInvalid++;
+    if (result.stays.length < maxExplained) result.stays.push(s);
+    else result.staysNotExplained++;
+  };
   const seen = new Set<string>();
   let cursor = { ms: '-1', id: '' };
   for (;;) {
@@ -95,17 +142,23 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
     cursor = { ms: last.received_ms, id: last.message_id };
 
     let moved: EventRow[] = [];
+    const underCurrent = new Set<string>();
     for (const row of rows) {
       // The same event may have been quarantined twice (client retry): examine it once.
       if (seen.has(row.message_id)) continue;
       seen.add(row.message_id);
       result.examined++;
       const event = parseRaw(row.raw);
-      const verdict = event ? validator.validate(event) : undefined;
-      if (!event || !verdict || verdict.status === 'quarantined') {
-        result.stillInvalid++;
+      if (!event) {
+        stay({ messageId: row.message_id, event: '', tried: [], why: 'the stored event cannot be read back (not a normalised event)' });
         continue;
       }
+      const { verdict, underCurrent: current, tried } = revalidate(validator, event);
+      if (verdict.status === 'quarantined') {
+        stay(explain(row.message_id, event, tried));
+        continue;
+      }
+      if (current) underCurrent.add(event.messageId);
       moved.push(toEventRow(event, verdict));
     }
     const batchId = randomBytes(9).toString('base64url');
@@ -121,6 +174,7 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
       // Committed only once stored: a crash before leaves the claims "uncertain", checked against ClickHouse.
       await opts.deduper?.commit(batchId);
       result.moved += moved.length;
+      result.movedUnderCurrent += moved.filter((r) => underCurrent.has(r.message_id)).length;
     }
     if (rows.length < batchSize) break;
   }

@@ -44,7 +44,8 @@ function eventRowOf<T>(event: NormalizedEvent, verdict: PlanVerdict, encode: (va
     sent_at: event.sentAt,
     received_at: event.receivedAt,
     message_date: messageDate(event.messageTime),
-    properties: encode(event.properties),
+    // The plan may have stripped undeclared properties (policy `strip`).
+    properties: encode(verdict.properties ?? event.properties),
     traits: encode(event.traits),
     context: encode(event.context),
     source: event.source,

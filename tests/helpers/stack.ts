@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { startBalise, type RunningBalise, type Roles } from '../../src/cli/runtime.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import type { QueueKeys } from '../../src/queue/jobs.ts';
+import type { LiveHubOptions } from '../../src/live/hub.ts';
 import type { Warehouse } from '../../src/warehouse/client.ts';
 import { queryRows } from '../../src/warehouse/query.ts';
 
@@ -35,6 +36,8 @@ export interface StackOptions {
   queueKeys?: Partial<QueueKeys>;
   /** Off for tests that stage a Redis outage themselves. */
   superviseRedis?: boolean;
+  /** The live view's rate cap and per-viewer queue. */
+  live?: LiveHubOptions;
 }
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -67,7 +70,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     REPO_ROOT,
   );
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, { lockDurationMs: options.lockDurationMs, queueKeys: options.queueKeys, superviseRedis: options.superviseRedis });
+  const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, { lockDurationMs: options.lockDurationMs, queueKeys: options.queueKeys, superviseRedis: options.superviseRedis, live: options.live });
   const warehouse = balise.warehouse;
   if (!warehouse) throw new Error('the test stack opens the engine in this process');
   const query = <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => queryRows<T>(warehouse, sql, params);

@@ -110,7 +110,8 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     await insertJsonLines(warehouse, 'quarantine', [JSON.stringify(toQuarantineRow(current, validator.validate(current)))]);
 
     const before = await replayQuarantine(warehouse, await loadPlanValidator(planDir), {});
-    expect(before).toEqual({ examined: 1, moved: 0, stillInvalid: 1, alreadyStored: 0 });
+    expect(before).toMatchObject({ examined: 1, moved: 0, stillInvalid: 1, alreadyStored: 0, movedUnderCurrent: 0, staysNotExplained: 0 });
+    expect(before.stays.map((s) => [s.messageId, s.why])).toEqual([['m-new', 'version 2.0.0: required property "reason" is missing']]);
 
     // The fix: reason becomes optional again (a minor bump).
     const file = path.join(planDir, 'events/mission_proposal_declined.yaml');
@@ -119,10 +120,10 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     const fixed = await loadPlanValidator(planDir);
     expect(fixed.latestVersion).toBe('2.1.0');
 
-    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_rated' })).toEqual({ examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0 });
-    expect(await replayQuarantine(warehouse, fixed, { since: Date.UTC(2025, 0, 1) })).toEqual({ examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0 });
-    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_proposal_declined', since: Date.UTC(2024, 0, 1) })).toEqual({ examined: 1, moved: 1, stillInvalid: 0, alreadyStored: 0 });
-    expect(await replayQuarantine(warehouse, fixed, {})).toEqual({ examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0 });
+    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_rated' })).toEqual({ examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 });
+    expect(await replayQuarantine(warehouse, fixed, { since: Date.UTC(2025, 0, 1) })).toEqual({ examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 });
+    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_proposal_declined', since: Date.UTC(2024, 0, 1) })).toEqual({ examined: 1, moved: 1, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 });
+    expect(await replayQuarantine(warehouse, fixed, {})).toEqual({ examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 });
 
     expect(await rows('SELECT message_id, plan_version, plan_status, library_name, toString(toUnixTimestamp64Milli(timestamp)) AS ts FROM events WHERE message_id = {id:String}', { id: 'm-new' })).toEqual([
       { message_id: 'm-new', plan_version: '2.1.0', plan_status: 'valid', library_name: 'balise-js', ts: String(Date.UTC(2024, 2, 1, 10)) },

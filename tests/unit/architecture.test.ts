@@ -25,22 +25,24 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   plan: [],
   observability: ['config'],
   redis: ['observability'],
+  // The live view of events: what a viewer sees, the fan-out to viewers (pure but for timers).
+  live: [],
   // The pipeline, in the direction data flows: ingest → queue → warehouse; analytics reads the warehouse.
   warehouse: ['config', 'plan', 'observability'],
   queue: ['config', 'plan', 'observability', 'redis', 'warehouse'],
   // `sdk`: the API serves the browser SDK's build (sdk-asset.ts).
-  ingest: ['config', 'plan', 'observability', 'queue', 'warehouse', 'sdk'],
+  ingest: ['config', 'plan', 'observability', 'queue', 'warehouse', 'live', 'sdk'],
   analytics: ['config', 'plan', 'observability', 'warehouse'],
   // Edges that read the pipeline's results.
   metabase: ['config', 'plan', 'observability', 'analytics'],
   // The read and admin API that the CLI and the dashboard share.
-  api: ['config', 'plan', 'observability', 'queue', 'warehouse', 'analytics'],
-  dashboard: ['config', 'plan', 'observability', 'warehouse', 'analytics', 'api'],
+  api: ['config', 'plan', 'observability', 'queue', 'warehouse', 'analytics', 'live'],
+  dashboard: ['config', 'plan', 'observability', 'warehouse', 'analytics', 'api', 'live'],
   demo: ['config', 'plan', 'warehouse', 'sdk'],
   // `balise import`: archive readers and format mappers; sends through the server's HTTP ingest.
   import: [],
   // Entry points: wire everything together.
-  cli: ['config', 'plan', 'observability', 'redis', 'warehouse', 'queue', 'ingest', 'analytics', 'metabase', 'api', 'dashboard', 'demo', 'import'],
+  cli: ['config', 'plan', 'observability', 'redis', 'live', 'warehouse', 'queue', 'ingest', 'analytics', 'metabase', 'api', 'dashboard', 'demo', 'import'],
 };
 /** Importable from anywhere; it imports only what its own row allows (nothing: it knows no layer). */
 const FOUNDATION = new Set(['types.ts', 'errors.ts', 'util']);

@@ -98,3 +98,58 @@ describe('policies', () => {
     expect(verdict.violations.map((x) => x.rule)).toEqual([rule]);
   });
 });
+
+describe('undeclared properties and unplanned events policy', () => {
+  const event: PlanEvent = { name: 'order_placed', kind: 'track', description: 'd', owner: 'o', status: 'active', properties: { total: { type: 'number' } }, required: ['total'], kpis: [], file: 'e' };
+  const plan = (defaults: Partial<TrackingPlan['defaults']>, events: PlanEvent[] = [event]): TrackingPlan => ({
+    name: 'p', version: '1.0.0', description: 'd', sources: [], defaults: { mode: 'enforce', unplanned: 'allow', ...defaults }, events, traits: { properties: {}, required: [] },
+  });
+  const validate = (p: TrackingPlan, e: NormalizedEvent) => compilePlanValidator({ latest: p, versions: [p] }).validate(e);
+  const sent = { total: 12, foo: 'x', bar: 1 };
+
+  it.each([
+    ['allow by default (as before): stored, nothing said', {}, 'valid', []],
+    ['warn: stored and flagged, each property named', { undeclared: 'warn' }, 'warned', ['/properties/bar', '/properties/foo']],
+    ['strip: flagged, stored without them', { undeclared: 'strip' }, 'warned', ['/properties/bar', '/properties/foo']],
+    ['quarantine: the event is kept aside', { undeclared: 'quarantine' }, 'quarantined', ['/properties/bar', '/properties/foo']],
+  ] as const)('%s', (_label, defaults, status, paths) => {
+    const verdict = validate(plan(defaults), ev('track', 'order_placed', sent));
+    expect(verdict.status).toBe(status);
+    expect(verdict.violations.map((v) => v.path).sort()).toEqual(paths);
+    expect(verdict.violations.every((v) => v.rule === 'undeclared_property')).toBe(true);
+    expect(verdict.properties).toEqual(status === 'warned' && paths.length > 0 && _label.startsWith('strip') ? { total: 12 } : undefined);
+  });
+
+  it('says which property, for which event, and what happened to it', () => {
+    const [violation] = validate(plan({ undeclared: 'strip' }), ev('track', 'order_placed', { total: 1, foo: 2 })).violations;
+    expect(violation?.message).toBe('property "foo" is not declared for "order_placed" in tracking plan 1.0.0 (policy strip: removed before storing)');
+  });
+
+  it('an event overrides the plan default, both ways', () => {
+    const strictEvent = validate(plan({ undeclared: 'allow' }, [{ ...event, undeclared: 'quarantine' }]), ev('track', 'order_placed', sent));
+    expect(strictEvent.status).toBe('quarantined');
+    const looseEvent = validate(plan({ undeclared: 'quarantine' }, [{ ...event, undeclared: 'allow' }]), ev('track', 'order_placed', sent));
+    expect(looseEvent).toEqual({ status: 'valid', planVersion: '1.0.0', violations: [] });
+  });
+
+  it('undeclared quarantine applies in warn mode too; declared properties alone pass', () => {
+    expect(validate(plan({ mode: 'warn', undeclared: 'quarantine' }), ev('track', 'order_placed', sent)).status).toBe('quarantined');
+    expect(validate(plan({ undeclared: 'quarantine' }), ev('track', 'order_placed', { total: 3 })).status).toBe('valid');
+  });
+
+  it('strip keeps the other violations: a bad declared property still quarantines in enforce mode', () => {
+    const verdict = validate(plan({ undeclared: 'strip' }), ev('track', 'order_placed', { total: 'x', foo: 1 }));
+    expect(verdict.status).toBe('quarantined');
+    expect(verdict.violations.map((v) => v.rule).sort()).toEqual(['type', 'undeclared_property']);
+  });
+
+  it.each([
+    ['allow', 'unplanned', []],
+    ['warn', 'warned', ['unplanned_event']],
+    ['quarantine', 'quarantined', ['unplanned_event']],
+  ] as const)('unplanned events, policy %s → %s', (unplanned, status, rules) => {
+    const verdict = validate(plan({ unplanned }), ev('track', 'refund_issued', { foo: 1 }));
+    expect(verdict.status).toBe(status);
+    expect(verdict.violations.map((v) => v.rule)).toEqual(rules);
+  });
+});

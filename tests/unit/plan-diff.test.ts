@@ -106,3 +106,34 @@ describe('semver bump check', () => {
     expect(report.ok).toBe(ok);
   });
 });
+
+describe('undeclared properties and unplanned events policy changes', () => {
+  const codes = (before: TrackingPlan, after: TrackingPlan): [string, string][] => diff(before, after).changes.map((c) => [c.code, c.level]);
+  it.each([
+    ['allow → warn flags only: non-breaking', 'allow', 'warn', 'undeclared_policy_flagged', 'non_breaking'],
+    ['allow → strip changes what is stored: breaking', 'allow', 'strip', 'undeclared_policy_tightened', 'breaking'],
+    ['warn → quarantine: breaking', 'warn', 'quarantine', 'undeclared_policy_tightened', 'breaking'],
+    ['quarantine → allow: relaxed, non-breaking', 'quarantine', 'allow', 'undeclared_policy_relaxed', 'non_breaking'],
+  ] as const)('per event: %s', (_label, from, to, code, level) => {
+    const before = plan('1.0.0', withProps({}, ['mission_id'], { undeclared: from }));
+    const after = plan('1.0.0', withProps({}, ['mission_id'], { undeclared: to }));
+    expect(codes(before, after)).toEqual([[code, level]]);
+  });
+
+  it('a plan default change is reported on every event that inherits it, plus the default itself', () => {
+    const before = plan('1.0.0', [...base, event('mission_started', {}, [], { undeclared: 'warn' })]);
+    const after = plan('1.0.0', [...base, event('mission_started', {}, [], { undeclared: 'warn' })], { defaults: { mode: 'enforce', unplanned: 'allow', undeclared: 'quarantine' } });
+    const report = diff(before, after);
+    expect(codes(before, after)).toEqual([['undeclared_policy_tightened', 'breaking'], ['default_undeclared_changed', 'non_breaking']]);
+    expect(report.changes[0]!.target).toBe('events/mission_posted');
+    expect(report.requiredBump).toBe('major');
+  });
+
+  it.each([
+    ['allow', 'warn', 'unplanned_warned', 'non_breaking'],
+    ['warn', 'quarantine', 'unplanned_quarantined', 'breaking'],
+    ['quarantine', 'warn', 'unplanned_warned', 'non_breaking'],
+  ] as const)('unplanned %s → %s', (from, to, code, level) => {
+    expect(codes(plan('1.0.0', base, { defaults: { mode: 'enforce', unplanned: from } }), plan('1.0.0', base, { defaults: { mode: 'enforce', unplanned: to } }))).toEqual([[code, level]]);
+  });
+});

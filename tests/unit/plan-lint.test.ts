@@ -93,3 +93,34 @@ describe('plan lint', () => {
     expect(messages).toContainEqual(expect.objectContaining({ rule: 'required_unknown', file: 'traits.yaml', line: 5 }));
   });
 });
+
+describe('plan lint: undeclared properties and unplanned events policy', () => {
+  it('loads the policies from plan.yaml and the event file', async () => {
+    const dir = await planDir({
+      'plan.yaml': PLAN.replace('  unplanned: allow', '  unplanned: warn\n  undeclared: strip'),
+      'events/order_placed.yaml': `${good}undeclared: quarantine\n`,
+    });
+    dirs.push(dir);
+    const { plan, messages } = await lintPlanDir(dir);
+    expect(messages).toEqual([]);
+    expect(plan.defaults).toEqual({ mode: 'enforce', unplanned: 'warn', undeclared: 'strip' });
+    expect(plan.events[0]!.undeclared).toBe('quarantine');
+  });
+
+  it('a plan that does not set it reads as before (no undeclared key, allow)', async () => {
+    const dir = await planDir({ 'events/order_placed.yaml': good });
+    dirs.push(dir);
+    const { plan } = await lintPlanDir(dir);
+    expect(plan.defaults).toEqual({ mode: 'enforce', unplanned: 'allow' });
+  });
+
+  it.each([
+    ['an unknown plan policy', { 'plan.yaml': PLAN.replace('  unplanned: allow', '  unplanned: allow\n  undeclared: drop'), 'events/order_placed.yaml': good }, 'file_schema', 'error'],
+    ['strip for unplanned events (it would drop them)', { 'plan.yaml': PLAN.replace('  unplanned: allow', '  unplanned: strip'), 'events/order_placed.yaml': good }, 'file_schema', 'error'],
+    ['an unknown event policy', { 'events/order_placed.yaml': `${good}undeclared: maybe\n` }, 'file_schema', 'error'],
+    ['a strict policy on an event that declares no properties', { 'events/order_placed.yaml': `${good.replace(/properties:[\s\S]*$/, '')}undeclared: quarantine\n` }, 'undeclared_policy_without_properties', 'warning'],
+  ] as const)('%s', async (_label, files, rule, severity) => {
+    const messages = await lintFiles(files);
+    expect(messages.map((m) => [m.rule, m.severity])).toContainEqual([rule, severity]);
+  });
+});

@@ -65,6 +65,13 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
         { header: 'Quarantined', cell: (r) => formatCount(r.count), numeric: true },
         { header: 'Rate', cell: (r) => formatPercent(r.rate), numeric: true },
       ], violationRates(health).slice(0, 20), 'No violations in this period.', { 'data-violations': 'rates', class: 'stack-narrow' }),
+    table('Stored with warnings (by event and rule)', [
+      { header: 'Event', cell: (r: PlanHealth['warnedByRule'][number]) => r.event || '(no name)' },
+      { header: 'Rule', cell: (r) => r.rule },
+      { header: 'Version', cell: (r) => r.plan_version },
+      { header: 'Events', cell: (r) => formatCount(r.count), numeric: true },
+      { header: 'Example', cell: (r) => el('code', { class: 'wrap' }, r.example) },
+    ], health.warnedByRule.slice(0, 20), 'No warned events in this period.', { 'data-warned': 'rules', class: 'stack-narrow' }),
     table('Quarantine examples (latest per event and rule)', [
       { header: 'Event', cell: (q: PlanHealth['quarantineExamples'][number]) => q.event || '(no name)' },
       { header: 'Rules', cell: (q) => q.reasons.join(', ') },

@@ -1,0 +1,101 @@
+/**
+ * Replay says why (issue 16): events that declare a plan version (the SDK's planVersion) are
+ * re-validated against the current version when their own cannot accept them, and every event
+ * that stays in quarantine comes with the reason, through the API and `balise replay quarantine`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPlan } from '../../src/plan/build.ts';
+import type { ReplayQuarantineResult } from '../../src/queue/replay-quarantine.ts';
+import { runCli } from '../helpers/process.ts';
+import { post, startStack, tempDir, type Stack } from '../helpers/stack.ts';
+
+const PLAN = (version: string) => `name: shop
+version: ${version}
+description: Fixture plan for quarantine replay.
+defaults:
+  mode: enforce
+  unplanned: allow
+`;
+const ORDER = (extra: string) => `name: order_placed
+kind: track
+description: An order was placed.
+owner: team-shop
+status: active
+undeclared: quarantine
+properties:
+  total: { type: number, description: Amount. }
+${extra}required: [total]
+`;
+
+let stack: Stack;
+let planDir: string;
+
+beforeAll(async () => {
+  planDir = tempDir('balise-replay-plan-');
+  fs.mkdirSync(path.join(planDir, 'events'));
+  fs.writeFileSync(path.join(planDir, 'plan.yaml'), PLAN('1.0.0'));
+  fs.writeFileSync(path.join(planDir, 'events/order_placed.yaml'), ORDER(''));
+  // 1.0.0 is published: the SDK of the app in the field declares it.
+  await buildPlan(planDir);
+  stack = await startStack({ planDir });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const declaring = (messageId: string, properties: Record<string, unknown>) => ({
+  type: 'track', event: 'order_placed', userId: 'u1', messageId, properties, context: { plan: { version: '1.0.0' } },
+});
+
+describe('replay of events that declare a plan version', () => {
+  it('moves what the current version accepts although the declared one does not, and says why each other event stays (API and CLI)', async () => {
+    const fixedLater = declaring('rq-coupon', { total: 5, coupon: 'SPRING' });
+    const stillBad = declaring('rq-typo', { total: 'five', colour: 'red' });
+    const res = await post(stack, '/v1/batch', { batch: [fixedLater, stillBad] });
+    expect(res.body).toMatchObject({ accepted: 0, quarantined: 2 });
+    await stack.waitForDrained();
+    await stack.waitForRows('quarantine', 2);
+
+    // The plan is fixed in 1.1.0 (coupon declared); the app in the field still declares 1.0.0.
+    fs.writeFileSync(path.join(planDir, 'plan.yaml'), PLAN('1.1.0'));
+    fs.writeFileSync(path.join(planDir, 'events/order_placed.yaml'), ORDER('  coupon: { type: string, description: Coupon code. }\n'));
+
+    const replay = await fetch(`${stack.baseUrl}/api/admin/replay/quarantine`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(replay.status).toBe(200);
+    const result = (await replay.json()) as ReplayQuarantineResult;
+    expect(result).toMatchObject({ examined: 2, moved: 1, movedUnderCurrent: 1, stillInvalid: 1, staysNotExplained: 0 });
+    expect(result.stays).toEqual([{
+      messageId: 'rq-typo',
+      event: 'order_placed',
+      declaredVersion: '1.0.0',
+      tried: [
+        { version: '1.0.0', violations: [
+          { path: '/properties/total', rule: 'type', message: 'total must be number' },
+          { path: '/properties/colour', rule: 'undeclared_property', message: 'property "colour" is not declared for "order_placed" in tracking plan 1.0.0 (policy quarantine: the event is quarantined)' },
+        ] },
+        { version: '1.1.0', violations: [
+          { path: '/properties/total', rule: 'type', message: 'total must be number' },
+          { path: '/properties/colour', rule: 'undeclared_property', message: 'property "colour" is not declared for "order_placed" in tracking plan 1.1.0 (policy quarantine: the event is quarantined)' },
+        ] },
+      ],
+      why: 'declared version 1.0.0: total must be number; property "colour" is not declared for "order_placed" in tracking plan 1.0.0 (policy quarantine: the event is quarantined) | version 1.1.0 (current): total must be number; property "colour" is not declared for "order_placed" in tracking plan 1.1.0 (policy quarantine: the event is quarantined)',
+    }]);
+    const [moved] = await stack.query<{ plan_version: string; plan_status: string; properties: string }>('SELECT plan_version, plan_status, properties FROM events FINAL WHERE message_id = {id:String}', { id: 'rq-coupon' });
+    expect(moved).toEqual({ plan_version: '1.1.0', plan_status: 'valid', properties: JSON.stringify({ total: 5, coupon: 'SPRING' }) });
+
+    // The CLI prints the same reasons (the moved event is not examined again).
+    const cli = await runCli(['replay', 'quarantine'], { BALISE_URL: stack.baseUrl, BALISE_ADMIN_TOKEN: stack.adminToken, BALISE_DATA_DIR: stack.dataDir });
+    expect(cli.code, cli.output).toBe(0);
+    expect(cli.output).toContain('examined 1, moved 0 into events, still invalid 1');
+    expect(cli.output).toContain('still in quarantine, and why:');
+    expect(cli.output).toContain('rq-typo order_placed: declared version 1.0.0: total must be number;');
+    expect(cli.output).toContain('| version 1.1.0 (current): total must be number;');
+  }, 120_000);
+});
