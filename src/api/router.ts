@@ -1,4 +1,4 @@
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Router } from 'express';
 import cookieParser from 'cookie-parser';
 import type { Queue } from 'bullmq';
 import type { Config } from '../config/index.ts';
@@ -13,6 +13,9 @@ import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { replayQuarantine } from '../queue/replay-quarantine.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../analytics/run.ts';
 import { requireAdmin } from './auth.ts';
+import { handle } from './handle.ts';
+import { registerPrivacyRoutes } from './privacy-routes.ts';
+import type { SuppressionList } from '../privacy/suppression.ts';
 import { loadHealth, planHealth } from './health-queries.ts';
 import { eventTrends, trendsWindow } from './trends.ts';
 import { parseDateInput } from '../analytics/sql-common.ts';
@@ -27,6 +30,8 @@ export interface AdminDependencies {
   logger: Logger;
   /** The live ingest's messageId window, shared with quarantine replay. */
   deduper?: Deduper;
+  /** The suppression list, when BALISE_SUPPRESS_ERASED is on. */
+  suppression?: SuppressionList;
 }
 
 const DAY_MS = 86_400_000;
@@ -51,21 +56,6 @@ function sqlError(error: unknown): unknown {
   return timedOut
     ? new BaliseError('query_timeout', 'the query ran longer than the time limit (10 s)')
     : new BaliseError('sql_error', error.message.split('\n')[0]!.slice(0, 500));
-}
-
-/** Wraps async handlers so a BaliseError becomes a 400 with its code, anything else a 500. */
-function handle(logger: Logger, fn: (req: Request, res: Response) => Promise<unknown>) {
-  return (req: Request, res: Response, _next: NextFunction) => {
-    fn(req, res).catch((error: unknown) => {
-      if (error instanceof BaliseError) {
-        const status = error.code.endsWith('not_found') ? 404 : 400;
-        res.status(status).json({ code: error.code, message: error.message });
-        return;
-      }
-      logger.error({ err: error }, 'admin API error');
-      res.status(500).json({ code: 'internal_error', message: 'internal error' });
-    });
-  };
 }
 
 /** The read side of Balise, all behind the admin token: KPIs, funnels, SQL, health, replays. */
@@ -180,5 +170,6 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       res.json({ planVersion: validator.latestVersion, versions: validator.versions });
     }),
   );
+  registerPrivacyRoutes(router, deps);
   return router;
 }

@@ -12,6 +12,7 @@ import { registerMetabaseCommand } from './metabase.ts';
 import { registerMigrateCommand } from './migrate.ts';
 import { exitCodeFor, formatJsonError, wantsJson } from './output.ts';
 import { registerPlanCommands } from './plan.ts';
+import { registerPrivacyCommands } from './privacy.ts';
 import { registerReplayCommands } from './replay.ts';
 import { registerServeCommands } from './serve.ts';
 import { registerSqlCommand } from './sql.ts';
@@ -41,6 +42,7 @@ registerSqlCommand(program);
 registerDemoCommand(program);
 registerImportCommand(program);
 registerReplayCommands(program);
+registerPrivacyCommands(program);
 registerMetabaseCommand(program);
 registerBenchCommand(program);
 

@@ -27,6 +27,7 @@ import { createAdminRouter } from '../api/router.ts';
 import { createDashboardRouter, ensureDashboardBuilt } from '../dashboard/router.ts';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { createSuppressionList, type SuppressionList } from '../privacy/suppression.ts';
 import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueueKeys } from '../queue/jobs.ts';
 
 /** Shutdown budget: requests, the worker's drain and the queue get this long in all, whatever state Redis is in. */
@@ -115,10 +116,12 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   const connections: Redis[] = [];
   let queue: Queue<IngestJobData> | undefined;
   let server: http.Server | undefined;
+  let suppression: SuppressionList | undefined;
   // Once closing, connections dropping is expected, not an outage worth a log line.
   let closing = false;
   const cleanUp = async () => {
     closing = true;
+    suppression?.stop();
     server?.close();
     // BullMQ reports a connection closed before it was ready as an unhandled 'error'.
     if (queue) await within(queue.waitUntilReady(), 2000);
@@ -175,6 +178,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
 
     // One messageId window for live ingest and quarantine replay: a replayed event resent later is a duplicate.
     const deduper = createDeduper(dedupeConnection, config.worker.dedupeWindowSeconds, queueKeys.dedupePrefix);
+    // Erased people's ids (hashed), checked in memory at ingest; shared by API replicas through Redis.
+    suppression = roles.api && config.privacy.suppressErased ? createSuppressionList(dedupeConnection, queueKeys.prefix) : undefined;
     let worker: IngestWorker | undefined;
     if (roles.worker) {
       if (!warehouse) throw new Error('the worker needs the engine');
@@ -206,7 +211,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       };
       await Promise.all([ensureDashboardBuilt(), ensureSdkBuilt()]);
       const readRouter = warehouse
-        ? createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger, deduper })
+        ? createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger, deduper, suppression })
         : createEngineProxyRouter({ dataDir: config.dataDir, logger });
       const routers: Router[] = [createSdkAssetRouter(), readRouter, createDashboardRouter({ adminToken })];
       const readyKey = `balise:ready:${process.pid}`;
@@ -218,6 +223,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
           await ingestQueue.add('request', job);
         },
         queueDepth: () => depth,
+        isSuppressed: suppression?.has,
         readiness: async (): Promise<Record<string, boolean>> => {
           // A write, not a ping: Redis out of memory or read-only (a replica, a failed AOF write) still pings.
           const redis = await withTimeout(producerConnection.set(readyKey, '1', 'PX', 10_000), PROBE_TIMEOUT_MS, 'Redis write probe').then((r) => r === 'OK', () => false);
@@ -274,6 +280,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             if (!(await within(closed, Math.min(HTTP_DRAIN_MS, left())))) httpServer.closeAllConnections();
           }
           stopSampling();
+          suppression?.stop();
           await ops?.close();
           // The worker inserts what it holds and completes its jobs; whatever is not completed in
           // time stays in Redis (active, then stalled) and is taken back at the next start.

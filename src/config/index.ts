@@ -43,6 +43,10 @@ export interface Config {
     /** Admitted but not reached within this (loop or CPU busy): 503 `overloaded`, not processed. */
     maxRequestWaitMs: number;
   };
+  privacy: {
+    /** BALISE_SUPPRESS_ERASED: events from an erased person's ids are dropped at ingest. */
+    suppressErased: boolean;
+  };
   worker: {
     batchMaxRows: number;
     batchMaxWaitMs: number;
@@ -69,6 +73,13 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {
@@ -149,6 +160,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       bodyTimeoutMs: integer(env, 'BALISE_BODY_TIMEOUT_MS', 10_000, 100, 600_000),
       headersTimeoutMs: integer(env, 'BALISE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
       maxRequestWaitMs: integer(env, 'BALISE_MAX_REQUEST_WAIT_MS', 2000, 10, 600_000),
+    },
+    privacy: {
+      suppressErased: flag(env, 'BALISE_SUPPRESS_ERASED'),
     },
     worker: {
       batchMaxRows: integer(env, 'BALISE_BATCH_MAX_ROWS', 10_000, 1, 10_000_000),

@@ -39,6 +39,8 @@ export interface AppDependencies {
   accepting(): boolean;
   metrics: Metrics;
   logger: Logger;
+  /** The suppression list's check (BALISE_SUPPRESS_ERASED); absent: nothing is suppressed. */
+  isSuppressed?: (ids: readonly string[]) => boolean;
   /** Mounted after the ingest routes: admin API, dashboard. */
   routers?: Router[];
 }
@@ -144,8 +146,14 @@ export function createApp(deps: AppDependencies): Express {
       batchSentAt: routeType ? undefined : body.sentAt,
       maxEventBytes: deps.limits.maxEventBytes,
       historical,
+      isSuppressed: deps.isSuppressed,
     });
 
+    // Nothing left to queue (every event suppressed): nothing to wait for either.
+    if (processed.job.events.length === 0 && processed.job.quarantine.length === 0) {
+      res.status(200).json({ success: true, accepted: 0, quarantined: 0, suppressed: processed.suppressed, results: processed.outcomes });
+      return;
+    }
     // A client that gave up (timed out, disconnected) was acknowledged nothing and will resend:
     // queuing its events now would only make its resend a duplicate.
     if (res.destroyed || req.socket.destroyed) return;
@@ -167,6 +175,7 @@ export function createApp(deps: AppDependencies): Express {
       success: true,
       accepted: processed.accepted,
       quarantined: processed.quarantined,
+      ...(processed.suppressed ? { suppressed: processed.suppressed } : {}),
       ...(allPlain ? {} : { results: processed.outcomes }),
     });
   };

@@ -6,13 +6,16 @@ import { toEventRow, toMalformedRow, toQuarantineRow } from '../warehouse/rows.t
 
 export type EventOutcome =
   | { index: number; messageId: string; status: 'accepted'; planStatus: 'valid' | 'warned' | 'unplanned'; violations?: Violation[] }
-  | { index: number; messageId: string; status: 'quarantined'; code: string; violations: Violation[] };
+  | { index: number; messageId: string; status: 'quarantined'; code: string; violations: Violation[] }
+  /** From a person erased with suppression on (BALISE_SUPPRESS_ERASED): not stored anywhere. */
+  | { index: number; messageId: string; status: 'suppressed' };
 
 export interface ProcessedRequest {
   job: IngestJobData;
   outcomes: EventOutcome[];
   accepted: number;
   quarantined: number;
+  suppressed: number;
   /** One entry per violation, labelled for metrics (unplanned names folded to keep labels bounded). */
   violationLabels: { event: string; version: string; rule: string }[];
 }
@@ -26,6 +29,8 @@ export interface ProcessOptions {
   maxEventBytes: number;
   /** Imported history: timestamps are kept as they are (no clock-skew correction). */
   historical?: boolean;
+  /** True when one of these ids belongs to an erased person on the suppression list. */
+  isSuppressed?: (ids: readonly string[]) => boolean;
 }
 
 function byteLength(text: string): number {
@@ -42,6 +47,7 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
   const job: IngestJobData = { events: [], ids: [], quarantine: [], quarantineIds, receivedAt: options.receivedAt };
   const outcomes: EventOutcome[] = [];
   const violationLabels: ProcessedRequest['violationLabels'] = [];
+  let suppressed = 0;
   const batchContext = isPlainObject(options.batchContext) ? (options.batchContext as JsonObject) : undefined;
   rawEvents.forEach((raw, index) => {
     const normalized = normalizeEvent(raw, {
@@ -63,6 +69,11 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
       return;
     }
     const event = normalized.event;
+    if (options.isSuppressed?.([event.userId, event.anonymousId, event.previousId])) {
+      suppressed++;
+      outcomes.push({ index, messageId: event.messageId, status: 'suppressed' });
+      return;
+    }
     const verdict = validator.validate(event);
     for (const v of verdict.violations) {
       violationLabels.push({ event: v.rule === 'unplanned_event' ? '(unplanned)' : event.event || event.type, version: verdict.planVersion, rule: v.rule });
@@ -90,5 +101,5 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
         : { index, messageId: event.messageId, status: 'accepted', planStatus: verdict.status },
     );
   });
-  return { job, outcomes, accepted: job.events.length, quarantined: job.quarantine.length, violationLabels };
+  return { job, outcomes, accepted: job.events.length, quarantined: job.quarantine.length, suppressed, violationLabels };
 }
