@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express, Router } from 'express';
 import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
-import { resolveAdminToken, resolveWriteKeys } from '../config/secrets.ts';
+import { resolveAdminToken, resolvePiiKey, resolveWriteKeys } from '../config/secrets.ts';
 import { createApp } from '../ingest/app.ts';
 import { createSdkAssetRouter, ensureSdkBuilt } from '../ingest/sdk-asset.ts';
 import { serverTimeouts } from '../ingest/admission.ts';
@@ -224,6 +224,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         },
         queueDepth: () => depth,
         isSuppressed: suppression?.has,
+        piiKey: resolvePiiKey(config),
         readiness: async (): Promise<Record<string, boolean>> => {
           // A write, not a ping: Redis out of memory or read-only (a replica, a failed AOF write) still pings.
           const redis = await withTimeout(producerConnection.set(readyKey, '1', 'PX', 10_000), PROBE_TIMEOUT_MS, 'Redis write probe').then((r) => r === 'OK', () => false);

@@ -18,6 +18,8 @@ export interface Config {
   /** source name → write key; empty means "use the generated key in the data dir". */
   writeKeys: Map<string, string>;
   adminToken: string | undefined;
+  /** BALISE_PII_KEY: HMAC key of `pii_action: hash`; unset: generated into the data dir. */
+  piiKey: string | undefined;
   metabase: { url: string | undefined; user: string | undefined; password: string | undefined };
   logLevel: string;
   /** `json` (one object per line), `pretty` (pino-pretty), or `auto`: pretty on a terminal, JSON otherwise. */
@@ -125,6 +127,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (cluster && !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(cluster)) throw new ConfigError('CLICKHOUSE_CLUSTER', `not a valid cluster name: "${cluster}"`);
   const adminToken = env.BALISE_ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('BALISE_ADMIN_TOKEN', 'must be at least 16 characters');
+  const piiKey = env.BALISE_PII_KEY || undefined;
+  if (piiKey !== undefined && piiKey.length < 32) throw new ConfigError('BALISE_PII_KEY', 'must be at least 32 characters');
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -140,6 +144,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     planDir: path.resolve(cwd, env.BALISE_PLAN_DIR || 'tracking-plan'),
     writeKeys: parseWriteKeys(env.BALISE_WRITE_KEYS),
     adminToken,
+    piiKey,
     metabase: {
       url: url(env, 'METABASE_URL', ['http:', 'https:']),
       user: env.METABASE_USER || undefined,

@@ -39,6 +39,8 @@ export interface AppDependencies {
   accepting(): boolean;
   metrics: Metrics;
   logger: Logger;
+  /** HMAC key for `pii_action: hash` (src/config/secrets.ts). */
+  piiKey: string;
   /** The suppression list's check (BALISE_SUPPRESS_ERASED); absent: nothing is suppressed. */
   isSuppressed?: (ids: readonly string[]) => boolean;
   /** Mounted after the ingest routes: admin API, dashboard. */
@@ -147,6 +149,7 @@ export function createApp(deps: AppDependencies): Express {
       maxEventBytes: deps.limits.maxEventBytes,
       historical,
       isSuppressed: deps.isSuppressed,
+      piiKey: deps.piiKey,
     });
 
     // Nothing left to queue (every event suppressed): nothing to wait for either.

@@ -2,6 +2,7 @@ import type { EventType, JsonObject, PlanValidator, Violation } from '../types.t
 import type { IngestJobData } from '../queue/jobs.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { normalizeEvent, truncateDepth } from './normalize.ts';
+import { applyPii, applyPiiToRaw, piiRules } from './pii.ts';
 import { toEventRow, toMalformedRow, toQuarantineRow } from '../warehouse/rows.ts';
 
 export type EventOutcome =
@@ -29,6 +30,8 @@ export interface ProcessOptions {
   maxEventBytes: number;
   /** Imported history: timestamps are kept as they are (no clock-skew correction). */
   historical?: boolean;
+  /** HMAC key of the plan's `pii_action: hash` (src/config/secrets.ts). */
+  piiKey: string;
   /** True when one of these ids belongs to an erased person on the suppression list. */
   isSuppressed?: (ids: readonly string[]) => boolean;
 }
@@ -48,6 +51,8 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
   const outcomes: EventOutcome[] = [];
   const violationLabels: ProcessedRequest['violationLabels'] = [];
   let suppressed = 0;
+  // The current plan's rules, whichever version validates: they say what may be stored now.
+  const pii = piiRules(validator.plan);
   const batchContext = isPlainObject(options.batchContext) ? (options.batchContext as JsonObject) : undefined;
   rawEvents.forEach((raw, index) => {
     const normalized = normalizeEvent(raw, {
@@ -60,7 +65,8 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
     });
     if (!normalized.ok) {
       // A too-deep event could overflow the stack when serialised whole: keep its top levels.
-      const rawText = JSON.stringify(normalized.rejection.code === 'too_deep' ? truncateDepth(raw) : raw) ?? 'null';
+      const kept = applyPiiToRaw(normalized.rejection.code === 'too_deep' ? truncateDepth(raw) : raw, options.source, pii, options.piiKey);
+      const rawText = JSON.stringify(kept) ?? 'null';
       const row = toMalformedRow(raw, normalized.rejection, options.receivedAt, options.source, rawText);
       job.quarantine.push(JSON.stringify(row));
       quarantineIds.push(row.message_id);
@@ -68,13 +74,15 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
       violationLabels.push({ event: '(malformed)', version: '', rule: normalized.rejection.code });
       return;
     }
-    const event = normalized.event;
-    if (options.isSuppressed?.([event.userId, event.anonymousId, event.previousId])) {
+    const original = normalized.event;
+    if (options.isSuppressed?.([original.userId, original.anonymousId, original.previousId])) {
       suppressed++;
-      outcomes.push({ index, messageId: event.messageId, status: 'suppressed' });
+      outcomes.push({ index, messageId: original.messageId, status: 'suppressed' });
       return;
     }
-    const verdict = validator.validate(event);
+    // Validated as sent (a hashed email is no longer an email), stored as the plan allows.
+    const verdict = validator.validate(original);
+    const event = applyPii(original, pii, options.piiKey);
     for (const v of verdict.violations) {
       violationLabels.push({ event: v.rule === 'unplanned_event' ? '(unplanned)' : event.event || event.type, version: verdict.planVersion, rule: v.rule });
     }
@@ -87,7 +95,7 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
     const line = JSON.stringify(toEventRow(event, verdict));
     if (byteLength(line) > options.maxEventBytes) {
       const rejection = { code: 'event_too_large' as const, message: `event is larger than ${options.maxEventBytes} bytes` };
-      const row = toMalformedRow(raw, rejection, options.receivedAt, options.source, JSON.stringify(raw));
+      const row = toMalformedRow(raw, rejection, options.receivedAt, options.source, JSON.stringify(applyPiiToRaw(raw, options.source, pii, options.piiKey)));
       job.quarantine.push(JSON.stringify(row));
       quarantineIds.push(row.message_id);
       outcomes.push({ index, messageId: event.messageId, status: 'quarantined', code: rejection.code, violations: [{ path: '', rule: rejection.code, message: rejection.message }] });

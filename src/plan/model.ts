@@ -3,6 +3,7 @@
  * files (load, compile, lint, diff, codegen, docs, views) all work on this shape.
  */
 import type { JsonObject } from '../types.ts';
+import type { PrivacyPolicy } from './pii.ts';
 
 export type EnforcementMode = 'enforce' | 'warn';
 export type UnplannedPolicy = 'allow' | 'quarantine';
@@ -36,6 +37,8 @@ export interface TrackingPlan {
   description: string;
   sources: string[];
   defaults: { mode: EnforcementMode; unplanned: UnplannedPolicy };
+  /** `privacy:` of plan.yaml (PII default action, IP, user agent); absent means DEFAULT_PRIVACY. */
+  privacy?: PrivacyPolicy;
   events: PlanEvent[];
   /** Planned identify traits (optional). */
   traits: { properties: Record<string, PropertySchema>; required: string[]; file?: string; lines?: Record<string, number> };
