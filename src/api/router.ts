@@ -14,6 +14,7 @@ import { replayQuarantine } from '../queue/replay-quarantine.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../analytics/run.ts';
 import { requireAdmin } from './auth.ts';
 import { handle } from './handle.ts';
+import { retentionState } from '../warehouse/retention.ts';
 import { registerPrivacyRoutes } from './privacy-routes.ts';
 import type { SuppressionList } from '../privacy/suppression.ts';
 import { loadHealth, planHealth } from './health-queries.ts';
@@ -145,7 +146,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), 2000).unref()),
       ]).catch(() => undefined);
       const load = await loadHealth(deps.warehouse);
-      res.json({ redis: counts ? 'up' : 'down', queue: counts ?? {}, deadLetter: counts?.failed ?? 0, ...load });
+      const retention = await retentionState(deps.warehouse, deps.config.privacy.retentionDays);
+      res.json({ redis: counts ? 'up' : 'down', queue: counts ?? {}, deadLetter: counts?.failed ?? 0, ...load, retention });
     }),
   );
   router.post(

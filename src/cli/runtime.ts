@@ -23,6 +23,7 @@ import { createEngineProxyRouter } from '../dashboard/engine-proxy.ts';
 import type { PlanValidator } from '../types.ts';
 import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
 import { migrate, migrationsUpToDate } from '../warehouse/migrations.ts';
+import { applyRetention } from '../warehouse/retention.ts';
 import { createAdminRouter } from '../api/router.ts';
 import { createDashboardRouter, ensureDashboardBuilt } from '../dashboard/router.ts';
 import type { Queue } from 'bullmq';
@@ -138,6 +139,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       if (warehouse.mode === 'embedded') writeEngineOwner(config.dataDir, { pid: process.pid });
       const report = await migrate(warehouse);
       if (report.applied.length) logger.info({ applied: report.applied }, 'migrations applied');
+      // Retention periods are settings, applied after migrations at every start (idempotent).
+      const retention = (await applyRetention(warehouse, config.privacy.retentionDays)).filter((c) => c.action !== 'unchanged');
+      if (retention.length) logger.info({ retention }, 'retention periods applied');
       // Typed per-event views follow the current plan, so analysts never write JSON extraction.
       const views = await applyViews(warehouse, validator.plan);
       logger.debug({ views: views.length }, 'plan views applied');

@@ -48,6 +48,8 @@ export interface Config {
   privacy: {
     /** BALISE_SUPPRESS_ERASED: events from an erased person's ids are dropped at ingest. */
     suppressErased: boolean;
+    /** BALISE_RETENTION_DAYS: table → days its rows are kept (a ClickHouse TTL); absent tables keep rows forever. */
+    retentionDays: Map<string, number>;
   };
   worker: {
     batchMaxRows: number;
@@ -114,6 +116,24 @@ export function parseWriteKeys(raw: string | undefined): Map<string, string> {
   return keys;
 }
 
+/** Tables that take a retention period (src/warehouse/retention.ts keeps the column each is aged by). */
+export const RETENTION_TABLES = ['events', 'events_before_003', 'quarantine', 'quarantine_replays', 'identity_links', 'privacy_requests', 'audit_log'] as const;
+
+/** "events:395,quarantine:90" → table → days. */
+export function parseRetention(raw: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pair of (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^([a-z_0-9]+)\s*:\s*(\d+)$/.exec(pair);
+    if (!match) throw new ConfigError('BALISE_RETENTION_DAYS', `expected "table:days" pairs, got "${pair}"`);
+    const [, table, days] = match as unknown as [string, string, string];
+    if (!(RETENTION_TABLES as readonly string[]).includes(table)) throw new ConfigError('BALISE_RETENTION_DAYS', `"${table}" is not one of ${RETENTION_TABLES.join(', ')}`);
+    if (Number(days) < 1 || Number(days) > 36_500) throw new ConfigError('BALISE_RETENTION_DAYS', `${table}: days must be between 1 and 36500, got ${days}`);
+    if (out.has(table)) throw new ConfigError('BALISE_RETENTION_DAYS', `"${table}" is listed twice`);
+    out.set(table, Number(days));
+  }
+  return out;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
@@ -168,6 +188,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     privacy: {
       suppressErased: flag(env, 'BALISE_SUPPRESS_ERASED'),
+      retentionDays: parseRetention(env.BALISE_RETENTION_DAYS),
     },
     worker: {
       batchMaxRows: integer(env, 'BALISE_BATCH_MAX_ROWS', 10_000, 1, 10_000_000),
