@@ -4,6 +4,7 @@ import { BaliseError } from '../errors.ts';
 import { erasePerson } from '../privacy/erase.ts';
 import { exportPerson } from '../privacy/export.ts';
 import { listRequests } from '../privacy/requests.ts';
+import { principalOf } from './auth.ts';
 import { handle } from './handle.ts';
 import type { AdminDependencies } from './router.ts';
 
@@ -19,7 +20,8 @@ export function registerPrivacyRoutes(router: Router, deps: AdminDependencies): 
     handle(deps.logger, async (req, res) => {
       const subject = subjectOf(req.body);
       const dryRun = (req.body as { dryRun?: unknown }).dryRun === true;
-      const report = await erasePerson({ warehouse: deps.warehouse, queue: deps.queue, suppression: deps.suppression }, subject, { actor: 'admin', dryRun });
+      const report = await erasePerson({ warehouse: deps.warehouse, queue: deps.queue, suppression: deps.suppression }, subject, { actor: principalOf(res)?.name ?? '', dryRun });
+      if (report.requestId) res.locals.requestId = report.requestId;
       // The ids are the subject's own: logged as a count, never by value.
       deps.logger.info({ requestId: report.requestId, ids: report.ids.length, dryRun }, 'privacy erasure');
       res.json(report);
@@ -28,7 +30,9 @@ export function registerPrivacyRoutes(router: Router, deps: AdminDependencies): 
   router.post(
     '/api/admin/privacy/export',
     handle(deps.logger, async (req, res) => {
-      res.json(await exportPerson({ warehouse: deps.warehouse, queue: deps.queue }, subjectOf(req.body), 'admin'));
+      const data = await exportPerson({ warehouse: deps.warehouse, queue: deps.queue }, subjectOf(req.body), principalOf(res)?.name ?? '');
+      res.locals.requestId = data.requestId;
+      res.json(data);
     }),
   );
   router.get(

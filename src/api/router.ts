@@ -12,7 +12,8 @@ import type { Warehouse } from '../warehouse/client.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { replayQuarantine } from '../queue/replay-quarantine.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../analytics/run.ts';
-import { requireAdmin } from './auth.ts';
+import { authorize, principalOf, type Credentials } from './auth.ts';
+import { auditAdminActions, readAudit, recordAudit } from './audit.ts';
 import { handle } from './handle.ts';
 import { retentionState } from '../warehouse/retention.ts';
 import { registerPrivacyRoutes } from './privacy-routes.ts';
@@ -24,7 +25,8 @@ import { parseDateInput } from '../analytics/sql-common.ts';
 export interface AdminDependencies {
   warehouse: Warehouse;
   queue: Queue<IngestJobData>;
-  adminToken: string;
+  /** The admin token, the role tokens (hashed) and the dashboard sessions. */
+  credentials: Credentials;
   config: Config;
   validator: () => PlanValidator;
   reloadPlan: () => Promise<PlanValidator>;
@@ -73,7 +75,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     await definitions;
     return validator;
   };
-  router.use('/api', cookieParser(), requireAdmin(deps.adminToken), express.json({ limit: '100kb' }));
+  router.use('/api', cookieParser(), authorize(deps.credentials), express.json({ limit: '100kb' }));
+  router.use('/api/admin', auditAdminActions(deps.warehouse, deps.logger));
 
   router.get(
     '/api/kpis',
@@ -170,6 +173,23 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (_req, res) => {
       const validator = await reload();
       res.json({ planVersion: validator.latestVersion, versions: validator.versions });
+    }),
+  );
+  router.get(
+    '/api/admin/audit',
+    handle(deps.logger, async (req, res) => {
+      const limit = Math.min(Math.max(Number(req.query.limit) || 200, 1), 10_000);
+      res.json({ entries: await readAudit(deps.warehouse, limit) });
+    }),
+  );
+  // An admin action done by a client elsewhere (the CLI's Metabase provisioning) reports itself here.
+  router.post(
+    '/api/admin/audit',
+    handle(deps.logger, async (req, res) => {
+      const action = (req.body as { action?: unknown } | undefined)?.action;
+      if (typeof action !== 'string' || !/^[a-z][a-z0-9_.:-]{0,99}$/.test(action)) throw new BaliseError('invalid_parameter', 'send {"action": "metabase.provision"}');
+      await recordAudit(deps.warehouse, principalOf(res)!, action, 200);
+      res.json({ recorded: true });
     }),
   );
   registerPrivacyRoutes(router, deps);

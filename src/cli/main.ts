@@ -16,6 +16,7 @@ import { registerPrivacyCommands } from './privacy.ts';
 import { registerReplayCommands } from './replay.ts';
 import { registerServeCommands } from './serve.ts';
 import { registerSqlCommand } from './sql.ts';
+import { registerTokenCommand } from './token.ts';
 
 const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const json = wantsJson(process.argv.slice(2));
@@ -43,6 +44,7 @@ registerDemoCommand(program);
 registerImportCommand(program);
 registerReplayCommands(program);
 registerPrivacyCommands(program);
+registerTokenCommand(program);
 registerMetabaseCommand(program);
 registerBenchCommand(program);
 

@@ -25,6 +25,7 @@ import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
 import { migrate, migrationsUpToDate } from '../warehouse/migrations.ts';
 import { applyRetention } from '../warehouse/retention.ts';
 import { createAdminRouter } from '../api/router.ts';
+import { createSessionStore } from '../api/sessions.ts';
 import { createDashboardRouter, ensureDashboardBuilt } from '../dashboard/router.ts';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -191,6 +192,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs, keys: queueKeys, failures }, logger);
     }
 
+    // Who may call the API: the admin token, the role tokens (hashed) and dashboard sessions in Redis.
+    const credentials = { adminToken, tokens: config.tokens, sessions: createSessionStore(dedupeConnection, queueKeys.prefix) };
     let baseUrl: string | undefined;
     let app: Express | undefined;
     let accepting = true;
@@ -215,9 +218,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       };
       await Promise.all([ensureDashboardBuilt(), ensureSdkBuilt()]);
       const readRouter = warehouse
-        ? createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger, deduper, suppression })
+        ? createAdminRouter({ warehouse, queue, credentials, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger, deduper, suppression })
         : createEngineProxyRouter({ dataDir: config.dataDir, logger });
-      const routers: Router[] = [createSdkAssetRouter(), readRouter, createDashboardRouter({ adminToken })];
+      const routers: Router[] = [createSdkAssetRouter(), readRouter, createDashboardRouter({ credentials })];
       const readyKey = `balise:ready:${process.pid}`;
       app = createApp({
         limits: config.ingest,

@@ -18,6 +18,8 @@ export interface Config {
   /** source name → write key; empty means "use the generated key in the data dir". */
   writeKeys: Map<string, string>;
   adminToken: string | undefined;
+  /** BALISE_TOKENS: SHA-256 of each role token → its name and role (the tokens themselves are never configured). */
+  tokens: Map<string, { name: string; role: TokenRole }>;
   /** BALISE_PII_KEY: HMAC key of `pii_action: hash`; unset: generated into the data dir. */
   piiKey: string | undefined;
   metabase: { url: string | undefined; user: string | undefined; password: string | undefined };
@@ -134,6 +136,25 @@ export function parseRetention(raw: string | undefined): Map<string, number> {
   return out;
 }
 
+export const TOKEN_ROLES = ['viewer', 'analyst', 'admin'] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];
+
+/** "pm:viewer:<sha256 hex>,ana:analyst:<sha256 hex>" (print one with `balise token new`). */
+export function parseTokens(raw: string | undefined): Map<string, { name: string; role: TokenRole }> {
+  const out = new Map<string, { name: string; role: TokenRole }>();
+  const names = new Set<string>();
+  for (const entry of (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^([A-Za-z0-9_.@-]{1,64}):([a-z]+):([0-9a-f]{64})$/.exec(entry);
+    if (!match) throw new ConfigError('BALISE_TOKENS', `expected "name:role:sha256-hex" entries, got "${entry.slice(0, 80)}"`);
+    const [, name, role, hash] = match as unknown as [string, string, string, string];
+    if (!(TOKEN_ROLES as readonly string[]).includes(role)) throw new ConfigError('BALISE_TOKENS', `${name}: role must be one of ${TOKEN_ROLES.join(', ')}, got "${role}"`);
+    if (names.has(name) || out.has(hash)) throw new ConfigError('BALISE_TOKENS', `"${name}" (or its token) is listed twice`);
+    names.add(name);
+    out.set(hash, { name, role: role as TokenRole });
+  }
+  return out;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
@@ -164,6 +185,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     planDir: path.resolve(cwd, env.BALISE_PLAN_DIR || 'tracking-plan'),
     writeKeys: parseWriteKeys(env.BALISE_WRITE_KEYS),
     adminToken,
+    tokens: parseTokens(env.BALISE_TOKENS),
     piiKey,
     metabase: {
       url: url(env, 'METABASE_URL', ['http:', 'https:']),
