@@ -72,13 +72,17 @@ async function personMessageIds(warehouse: Warehouse, tables: readonly PersonTab
 
 const valuesFor = async (warehouse: Warehouse, table: PersonTable, tables: readonly PersonTable[], ids: readonly string[]) => (table.byMessageId ? personMessageIds(warehouse, tables, ids) : ids);
 
+/**
+ * ALTER TABLE … DELETE, waited for on every replica (mutations_sync = 2): the rows are gone from
+ * disk when it returns, not merely hidden until a merge (see decision 0031). One per slice of values.
+ */
+export function deleteStatements(table: PersonTable, values: readonly string[], cluster: string | undefined): string[] {
+  const onCluster = cluster ? ` ON CLUSTER ${cluster}` : '';
+  return chunks(values, CHUNK).map((slice) => `ALTER TABLE ${table.table}${onCluster} DELETE WHERE ${mutationCondition(table, slice.map(hashId))} SETTINGS mutations_sync = 2`);
+}
+
 async function deleteRows(warehouse: Warehouse, table: PersonTable, values: readonly string[]): Promise<void> {
-  const onCluster = warehouse.cluster ? ` ON CLUSTER ${warehouse.cluster}` : '';
-  // ALTER TABLE … DELETE, waited for on every replica (mutations_sync = 2): the rows are gone
-  // from disk when it returns, not merely hidden until a merge (see decision 0031).
-  for (const slice of chunks(values, CHUNK)) {
-    await warehouse.client.command({ query: `ALTER TABLE ${table.table}${onCluster} DELETE WHERE ${mutationCondition(table, slice.map(hashId))} SETTINGS mutations_sync = 2` });
-  }
+  for (const query of deleteStatements(table, values, warehouse.cluster)) await warehouse.client.command({ query });
 }
 
 export async function erasePerson(deps: ErasureDependencies, subject: string, options: ErasureOptions): Promise<ErasureReport> {

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyRetention } from '../../src/warehouse/retention.ts';
+import { deleteStatements } from '../../src/privacy/erase.ts';
+import { personTables } from '../../src/privacy/tables.ts';
+import { applyRetention, ttlExpression } from '../../src/warehouse/retention.ts';
 import { REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 
 let stack: Stack;
@@ -49,5 +51,13 @@ describe('retention periods', () => {
     await stack.warehouse.client.insert({ table: 'events', values: rows, format: 'JSONEachRow' });
     await stack.warehouse.client.command({ query: 'OPTIMIZE TABLE events FINAL' });
     expect(await stack.query(`SELECT message_id FROM events WHERE user_id = 'u-ret' ORDER BY message_id`)).toEqual([{ message_id: 'ret-new' }]);
+  });
+
+  it('and erasure use statements the engine parses ON CLUSTER (no ClickHouse cluster runs here)', async () => {
+    const formatted = async (query: string) => (await stack.query<{ q: string }>('SELECT formatQuery({q:String}) AS q', { q: query }))[0]!.q;
+    const events = (await personTables(stack.warehouse)).find((t) => t.table === 'events')!;
+    const [erase] = deleteStatements(events, ['user-1', 'anon-1'], 'balise_cluster');
+    expect(await formatted(erase!)).toMatch(/^ALTER TABLE events ON CLUSTER balise_cluster\s+\(DELETE WHERE/);
+    expect(await formatted(`ALTER TABLE events ON CLUSTER balise_cluster MODIFY TTL ${ttlExpression('timestamp', 30)}`)).toContain('MODIFY TTL toDateTime(timestamp) + toIntervalDay(30)');
   });
 });
