@@ -109,7 +109,7 @@ async function main() {
   const lines: string[] = [];
   for (let b = 0; b < rawRows / BATCH; b++) {
     const body = JSON.parse(makeBody('raw', b)) as { batch: unknown[] };
-    lines.push(...processEvents(body.batch, validator, { receivedAt: Date.now(), source: 'bench', maxEventBytes: 32_768 }).job.events);
+    lines.push(...processEvents(body.batch, validator, { receivedAt: Date.now(), source: 'bench', maxEventBytes: 32_768, piiKey: 'bench-pii-key' }).job.events);
   }
   const insertStart = performance.now();
   await insertJsonLines(raw, 'events', lines);

@@ -23,7 +23,7 @@ const batch = Array.from({ length: BATCH }, (_, i) => ({ type: 'track', event: '
 async function run(hub: LiveHub | undefined): Promise<number> {
   const started = process.hrtime.bigint();
   for (let r = 0; r < REQUESTS; r++) {
-    const processed = processEvents(batch, validator, { receivedAt: Date.now(), source: 'bench', maxEventBytes: 32_000, liveBudget: hub?.take(BATCH) ?? 0 });
+    const processed = processEvents(batch, validator, { receivedAt: Date.now(), source: 'bench', maxEventBytes: 32_000, piiKey: 'bench-pii-key', liveBudget: hub?.take(BATCH) ?? 0 });
     if (hub && processed.live.length) hub.publish(processed.live);
     // Let the hub's deliveries run, as the event loop would between requests.
     if (r % 100 === 0) await new Promise((resolve) => setImmediate(resolve));

@@ -1,26 +1,61 @@
+import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { constantTimeEquals } from '../util/constant-time.ts';
+import { mayCall, type Principal, type Role } from './access.ts';
+import type { SessionStore } from './sessions.ts';
 
-export const SESSION_COOKIE = 'balise_admin';
+/** The dashboard's login cookie: a session id (src/api/sessions.ts), never a token. */
+export const SESSION_COOKIE = 'balise_session';
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export interface Credentials {
+  /** BALISE_ADMIN_TOKEN (or the generated one): the admin role, as before roles existed. */
+  adminToken: string;
+  /** BALISE_TOKENS: SHA-256 of each token → who it is. Only hashes are configured or kept. */
+  tokens: ReadonlyMap<string, { name: string; role: Role }>;
+  sessions?: SessionStore;
+}
 
 function bearerToken(header: string | undefined): string | undefined {
   return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
 }
 
-/** The admin token, from `Authorization: Bearer …` (API clients) or the login cookie (dashboard). */
-export function presentedAdminToken(req: Request): string | undefined {
-  const cookies = (req as Request & { cookies?: Record<string, string> }).cookies;
-  return bearerToken(req.headers.authorization) ?? cookies?.[SESSION_COOKIE];
+/** Who a token is: the admin token, or one of BALISE_TOKENS (looked up by hash). */
+export function principalOfToken(token: string, credentials: Credentials): Principal | undefined {
+  if (token === '') return undefined;
+  if (constantTimeEquals(token, credentials.adminToken)) return { name: 'admin', role: 'admin' };
+  return credentials.tokens.get(hashToken(token));
 }
 
-export function isAdmin(req: Request, adminToken: string): boolean {
-  const presented = presentedAdminToken(req);
-  return presented !== undefined && constantTimeEquals(presented, adminToken);
+/** Who is calling: `Authorization: Bearer <token>` (API clients, the CLI) or the login cookie (dashboard). */
+export async function authenticate(req: Request, credentials: Credentials): Promise<Principal | undefined> {
+  const bearer = bearerToken(req.headers.authorization);
+  if (bearer !== undefined) return principalOfToken(bearer, credentials);
+  const session = (req as Request & { cookies?: Record<string, string> }).cookies?.[SESSION_COOKIE];
+  return session && credentials.sessions ? credentials.sessions.get(session).catch(() => undefined) : undefined;
 }
 
-export function requireAdmin(adminToken: string) {
+export const principalOf = (res: Response): Principal | undefined => res.locals.principal as Principal | undefined;
+
+/** 401 without valid credentials, 403 when the role may not call this route (src/api/access.ts). */
+export function authorize(credentials: Credentials) {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (isAdmin(req, adminToken)) return next();
-    res.status(401).json({ code: 'unauthorized', message: 'send the admin token as "Authorization: Bearer <token>" or log in' });
+    authenticate(req, credentials).then(
+      (principal) => {
+        if (!principal) {
+          res.status(401).json({ code: 'unauthorized', message: 'send a token as "Authorization: Bearer <token>" or log in' });
+          return;
+        }
+        const path = `${req.baseUrl}${req.path}`;
+        if (!mayCall(principal.role, req.method, path)) {
+          res.status(403).json({ code: 'forbidden', message: `the ${principal.role} role may not call ${req.method} ${path}` });
+          return;
+        }
+        res.locals.principal = principal;
+        next();
+      },
+      (error: unknown) => next(error),
+    );
   };
 }

@@ -9,11 +9,11 @@ import express, { type Request, type Response, type Router } from 'express';
 import cookieParser from 'cookie-parser';
 import type { LiveHub } from '../live/hub.ts';
 import { isVerdictFilter, VERDICT_FILTERS, type LiveFilter } from '../live/model.ts';
-import { requireAdmin } from './auth.ts';
+import { authorize, type Credentials } from './auth.ts';
 
 export interface LiveRouterDependencies {
   hub: LiveHub;
-  adminToken: string;
+  credentials: Credentials;
   heartbeatMs?: number;
 }
 
@@ -40,7 +40,7 @@ export function parseLiveFilter(query: Request['query']): LiveFilter | { error: 
 
 export function createLiveRouter(deps: LiveRouterDependencies): Router {
   const router = express.Router();
-  router.get('/api/live', cookieParser(), requireAdmin(deps.adminToken), (req: Request, res: Response) => {
+  router.get('/api/live', cookieParser(), authorize(deps.credentials), (req: Request, res: Response) => {
     const filter = parseLiveFilter(req.query);
     if ('error' in filter) {
       res.status(400).json({ code: 'invalid_live_filter', message: filter.error });

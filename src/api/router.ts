@@ -1,4 +1,4 @@
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Request, type Router } from 'express';
 import cookieParser from 'cookie-parser';
 import type { Queue } from 'bullmq';
 import type { Config } from '../config/index.ts';
@@ -14,7 +14,12 @@ import { KpiDefinitionError } from '../analytics/errors.ts';
 import type { RetentionDefinition } from '../analytics/model.ts';
 import { replayQuarantine } from '../queue/replay-quarantine.ts';
 import { runFunnel, runKpis, runReadOnlySql, runRetention, runRetentionDefinition } from '../analytics/run.ts';
-import { requireAdmin } from './auth.ts';
+import { authorize, principalOf, type Credentials } from './auth.ts';
+import { auditAdminActions, readAudit, recordAudit } from './audit.ts';
+import { handle } from './handle.ts';
+import { retentionState } from '../warehouse/retention.ts';
+import { registerPrivacyRoutes } from './privacy-routes.ts';
+import type { SuppressionList } from '../privacy/suppression.ts';
 import { loadHealth, planHealth } from './health-queries.ts';
 import { eventTrends, trendsWindow } from './trends.ts';
 import { parseDateInput, resolveRange } from '../analytics/sql-common.ts';
@@ -26,13 +31,16 @@ import { planCatalog } from './catalog.ts';
 export interface AdminDependencies {
   warehouse: Warehouse;
   queue: Queue<IngestJobData>;
-  adminToken: string;
+  /** The admin token, the role tokens (hashed) and the dashboard sessions. */
+  credentials: Credentials;
   config: Config;
   validator: () => PlanValidator;
   reloadPlan: () => Promise<PlanValidator>;
   logger: Logger;
   /** The live ingest's messageId window, shared with quarantine replay. */
   deduper?: Deduper;
+  /** The suppression list, when BALISE_SUPPRESS_ERASED is on. */
+  suppression?: SuppressionList;
 }
 
 const DAY_MS = 86_400_000;
@@ -83,21 +91,6 @@ const bodyOf = (req: Request): Record<string, unknown> => {
   return body as Record<string, unknown>;
 };
 
-/** Wraps async handlers so a BaliseError becomes a 400 with its code, anything else a 500. */
-function handle(logger: Logger, fn: (req: Request, res: Response) => Promise<unknown>) {
-  return (req: Request, res: Response, _next: NextFunction) => {
-    fn(req, res).catch((error: unknown) => {
-      if (error instanceof BaliseError) {
-        const status = error.code.endsWith('not_found') ? 404 : 400;
-        res.status(status).json({ code: error.code, message: error.message });
-        return;
-      }
-      logger.error({ err: error }, 'admin API error');
-      res.status(500).json({ code: 'internal_error', message: 'internal error' });
-    });
-  };
-}
-
 /** The read side of Balise, all behind the admin token: KPIs, funnels, SQL, health, replays. */
 export function createAdminRouter(deps: AdminDependencies): Router {
   const router = express.Router();
@@ -112,7 +105,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     await definitions;
     return validator;
   };
-  router.use('/api', cookieParser(), requireAdmin(deps.adminToken), express.json({ limit: '100kb' }));
+  router.use('/api', cookieParser(), authorize(deps.credentials), express.json({ limit: '100kb' }));
+  router.use('/api/admin', auditAdminActions(deps.warehouse, deps.logger));
 
   router.get(
     '/api/kpis',
@@ -265,7 +259,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), 2000).unref()),
       ]).catch(() => undefined);
       const load = await loadHealth(deps.warehouse);
-      res.json({ redis: counts ? 'up' : 'down', queue: counts ?? {}, deadLetter: counts?.failed ?? 0, ...load });
+      const retention = await retentionState(deps.warehouse, deps.config.privacy.retentionDays);
+      res.json({ redis: counts ? 'up' : 'down', queue: counts ?? {}, deadLetter: counts?.failed ?? 0, ...load, retention });
     }),
   );
   router.post(
@@ -290,5 +285,23 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       res.json({ planVersion: validator.latestVersion, versions: validator.versions });
     }),
   );
+  router.get(
+    '/api/admin/audit',
+    handle(deps.logger, async (req, res) => {
+      const limit = Math.min(Math.max(Number(req.query.limit) || 200, 1), 10_000);
+      res.json({ entries: await readAudit(deps.warehouse, limit) });
+    }),
+  );
+  // An admin action done by a client elsewhere (the CLI's Metabase provisioning) reports itself here.
+  router.post(
+    '/api/admin/audit',
+    handle(deps.logger, async (req, res) => {
+      const action = (req.body as { action?: unknown } | undefined)?.action;
+      if (typeof action !== 'string' || !/^[a-z][a-z0-9_.:-]{0,99}$/.test(action)) throw new BaliseError('invalid_parameter', 'send {"action": "metabase.provision"}');
+      await recordAudit(deps.warehouse, principalOf(res)!, action, 200);
+      res.json({ recorded: true });
+    }),
+  );
+  registerPrivacyRoutes(router, deps);
   return router;
 }

@@ -12,11 +12,13 @@ import { registerMetabaseCommand } from './metabase.ts';
 import { registerMigrateCommand } from './migrate.ts';
 import { exitCodeFor, formatJsonError, wantsJson } from './output.ts';
 import { registerPlanCommands } from './plan.ts';
+import { registerPrivacyCommands } from './privacy.ts';
 import { registerReplayCommands } from './replay.ts';
 import { registerRetentionCommand } from './retention.ts';
 import { registerServeCommands } from './serve.ts';
 import { registerSqlCommand } from './sql.ts';
 import { registerTailCommand } from './tail.ts';
+import { registerTokenCommand } from './token.ts';
 
 const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const json = wantsJson(process.argv.slice(2));
@@ -45,6 +47,8 @@ registerDemoCommand(program);
 registerImportCommand(program);
 registerReplayCommands(program);
 registerTailCommand(program);
+registerPrivacyCommands(program);
+registerTokenCommand(program);
 registerMetabaseCommand(program);
 registerBenchCommand(program);
 

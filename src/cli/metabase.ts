@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { loadConfig } from '../config/index.ts';
+import { callApi } from './client.ts';
 import { MetabaseClient } from '../metabase/client.ts';
 import { provisionMetabase, type ProvisionReport } from '../metabase/provision.ts';
 import { clickhouseDetails, metabaseSettings } from '../metabase/settings.ts';
@@ -33,5 +34,9 @@ export function registerMetabaseCommand(program: Command): void {
       const definitions = await loadKpiDefinitions(config.planDir);
       const report = await provisionMetabase(new MetabaseClient(settings), { clickhouse: details, definitions });
       console.log(opts.json ? JSON.stringify(report, null, 2) : formatProvisionReport(report).join('\n'));
+      // Provisioning talks to Metabase, not to Balise: it reports itself to the audit log when a server is up.
+      await callApi('POST', '/api/admin/audit', { action: 'metabase.provision' }).catch((error: unknown) =>
+        console.error(`balise: provisioned, but not recorded in the audit log (${error instanceof Error ? error.message : String(error)})`),
+      );
     });
 }

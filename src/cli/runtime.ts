@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express, Router } from 'express';
 import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
-import { resolveAdminToken, resolveWriteKeys } from '../config/secrets.ts';
+import { resolveAdminToken, resolvePiiKey, resolveWriteKeys } from '../config/secrets.ts';
 import { createApp } from '../ingest/app.ts';
 import { createSdkAssetRouter, ensureSdkBuilt } from '../ingest/sdk-asset.ts';
 import { serverTimeouts } from '../ingest/admission.ts';
@@ -23,12 +23,15 @@ import { createEngineProxyRouter } from '../dashboard/engine-proxy.ts';
 import type { PlanValidator } from '../types.ts';
 import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
 import { migrate, migrationsUpToDate } from '../warehouse/migrations.ts';
+import { applyRetention } from '../warehouse/retention.ts';
 import { createAdminRouter } from '../api/router.ts';
 import { createLiveRouter } from '../api/live.ts';
 import { LiveHub, type LiveHubOptions } from '../live/hub.ts';
+import { createSessionStore } from '../api/sessions.ts';
 import { createDashboardRouter, ensureDashboardBuilt } from '../dashboard/router.ts';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { createSuppressionList, type SuppressionList } from '../privacy/suppression.ts';
 import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueueKeys } from '../queue/jobs.ts';
 
 /** Shutdown budget: requests, the worker's drain and the queue get this long in all, whatever state Redis is in. */
@@ -121,10 +124,12 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   const connections: Redis[] = [];
   let queue: Queue<IngestJobData> | undefined;
   let server: http.Server | undefined;
+  let suppression: SuppressionList | undefined;
   // Once closing, connections dropping is expected, not an outage worth a log line.
   let closing = false;
   const cleanUp = async () => {
     closing = true;
+    suppression?.stop();
     server?.close();
     // BullMQ reports a connection closed before it was ready as an unhandled 'error'.
     if (queue) await within(queue.waitUntilReady(), 2000);
@@ -141,6 +146,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       if (warehouse.mode === 'embedded') writeEngineOwner(config.dataDir, { pid: process.pid });
       const report = await migrate(warehouse);
       if (report.applied.length) logger.info({ applied: report.applied }, 'migrations applied');
+      // Retention periods are settings, applied after migrations at every start (idempotent).
+      const retention = (await applyRetention(warehouse, config.privacy.retentionDays)).filter((c) => c.action !== 'unchanged');
+      if (retention.length) logger.info({ retention }, 'retention periods applied');
       // Typed per-event views follow the current plan, so analysts never write JSON extraction.
       const views = await applyViews(warehouse, validator.plan);
       logger.debug({ views: views.length }, 'plan views applied');
@@ -151,7 +159,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     // The producer fails fast when Redis is down (the API answers 503); the worker waits it out.
     const producerConnection = createRedis(redisTarget, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     const workerConnection = createRedis(redisTarget, { maxRetriesPerRequest: null });
-    connections.push(producerConnection, workerConnection);
+    // Dashboard sessions and the suppression list: plain commands, a few retries.
+    const stateConnection = createRedis(redisTarget, { maxRetriesPerRequest: 3 });
+    connections.push(producerConnection, workerConnection, stateConnection);
     // ioredis reports every reconnect attempt: one line when Redis goes away, one when it is back.
     for (const connection of connections) {
       connection.on('error', (err) => closing || failures.report('redis_connection', err, 'Redis is unreachable: ingest answers 503 until it is back'));
@@ -181,6 +191,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     // One messageId window for live ingest and quarantine replay in this process: a replayed event
     // resent later is dropped before insert. Exactness does not rest on it (decision 0011).
     const deduper = createDeduper({ windowSeconds: config.worker.dedupeWindowSeconds, maxIds: config.worker.dedupeMaxIds });
+    // Erased people's ids (hashed), checked in memory at ingest; shared by API replicas through Redis.
+    suppression = roles.api && config.privacy.suppressErased ? createSuppressionList(stateConnection, queueKeys.prefix) : undefined;
     let worker: IngestWorker | undefined;
     if (roles.worker) {
       if (!warehouse) throw new Error('the worker needs the engine');
@@ -188,6 +200,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs, keys: queueKeys, failures }, logger);
     }
 
+    // Who may call the API: the admin token, the role tokens (hashed) and dashboard sessions in Redis.
+    const credentials = { adminToken, tokens: config.tokens, sessions: createSessionStore(stateConnection, queueKeys.prefix) };
     let baseUrl: string | undefined;
     let app: Express | undefined;
     // Per process: each API process shows the events it judges (decision 0025).
@@ -214,11 +228,11 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       };
       await Promise.all([ensureDashboardBuilt(), ensureSdkBuilt()]);
       const readRouter = warehouse
-        ? createAdminRouter({ warehouse, queue, adminToken, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger, deduper })
+        ? createAdminRouter({ warehouse, queue, credentials, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger, deduper, suppression })
         : createEngineProxyRouter({ dataDir: config.dataDir, logger });
       // Before the read router: in split mode that one forwards /api/* to the engine's owner, and
       // the live view must show this process's own events.
-      const routers: Router[] = [createSdkAssetRouter(), createLiveRouter({ hub: live, adminToken }), readRouter, createDashboardRouter({ adminToken })];
+      const routers: Router[] = [createSdkAssetRouter(), createLiveRouter({ hub: live, credentials }), readRouter, createDashboardRouter({ credentials })];
       const readyKey = `balise:ready:${process.pid}`;
       app = createApp({
         limits: config.ingest,
@@ -228,6 +242,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
           await ingestQueue.add('request', job);
         },
         queueDepth: () => depth,
+        isSuppressed: suppression?.has,
+        piiKey: resolvePiiKey(config),
         readiness: async (): Promise<Record<string, boolean>> => {
           // A write, not a ping: Redis out of memory or read-only (a replica, a failed AOF write) still pings.
           const redis = await withTimeout(producerConnection.set(readyKey, '1', 'PX', 10_000), PROBE_TIMEOUT_MS, 'Redis write probe').then((r) => r === 'OK', () => false);
@@ -286,6 +302,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             if (!(await within(closed, Math.min(HTTP_DRAIN_MS, left())))) httpServer.closeAllConnections();
           }
           stopSampling();
+          suppression?.stop();
           await ops?.close();
           // The worker inserts what it holds and completes its jobs; whatever is not completed in
           // time stays in Redis (active, then stalled) and is taken back at the next start.

@@ -18,6 +18,10 @@ export interface Config {
   /** source name → write key; empty means "use the generated key in the data dir". */
   writeKeys: Map<string, string>;
   adminToken: string | undefined;
+  /** BALISE_TOKENS: SHA-256 of each role token → its name and role (the tokens themselves are never configured). */
+  tokens: Map<string, { name: string; role: TokenRole }>;
+  /** BALISE_PII_KEY: HMAC key of `pii_action: hash`; unset: generated into the data dir. */
+  piiKey: string | undefined;
   metabase: { url: string | undefined; user: string | undefined; password: string | undefined };
   logLevel: string;
   /** `json` (one object per line), `pretty` (pino-pretty), or `auto`: pretty on a terminal, JSON otherwise. */
@@ -42,6 +46,12 @@ export interface Config {
     headersTimeoutMs: number;
     /** Admitted but not reached within this (loop or CPU busy): 503 `overloaded`, not processed. */
     maxRequestWaitMs: number;
+  };
+  privacy: {
+    /** BALISE_SUPPRESS_ERASED: events from an erased person's ids are dropped at ingest. */
+    suppressErased: boolean;
+    /** BALISE_RETENTION_DAYS: table → days its rows are kept (a ClickHouse TTL); absent tables keep rows forever. */
+    retentionDays: Map<string, number>;
   };
   worker: {
     batchMaxRows: number;
@@ -74,6 +84,13 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
+}
+
 function url(env: Env, name: string, protocols: string[]): string | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -104,6 +121,43 @@ export function parseWriteKeys(raw: string | undefined): Map<string, string> {
   return keys;
 }
 
+/** Tables that take a retention period (src/warehouse/retention.ts keeps the column each is aged by). */
+export const RETENTION_TABLES = ['events', 'events_before_003', 'quarantine', 'quarantine_replays', 'identity_links', 'privacy_requests', 'audit_log'] as const;
+
+/** "events:395,quarantine:90" → table → days. */
+export function parseRetention(raw: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pair of (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^([a-z_0-9]+)\s*:\s*(\d+)$/.exec(pair);
+    if (!match) throw new ConfigError('BALISE_RETENTION_DAYS', `expected "table:days" pairs, got "${pair}"`);
+    const [, table, days] = match as unknown as [string, string, string];
+    if (!(RETENTION_TABLES as readonly string[]).includes(table)) throw new ConfigError('BALISE_RETENTION_DAYS', `"${table}" is not one of ${RETENTION_TABLES.join(', ')}`);
+    if (Number(days) < 1 || Number(days) > 36_500) throw new ConfigError('BALISE_RETENTION_DAYS', `${table}: days must be between 1 and 36500, got ${days}`);
+    if (out.has(table)) throw new ConfigError('BALISE_RETENTION_DAYS', `"${table}" is listed twice`);
+    out.set(table, Number(days));
+  }
+  return out;
+}
+
+export const TOKEN_ROLES = ['viewer', 'analyst', 'admin'] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];
+
+/** "pm:viewer:<sha256 hex>,ana:analyst:<sha256 hex>" (print one with `balise token new`). */
+export function parseTokens(raw: string | undefined): Map<string, { name: string; role: TokenRole }> {
+  const out = new Map<string, { name: string; role: TokenRole }>();
+  const names = new Set<string>();
+  for (const entry of (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^([A-Za-z0-9_.@-]{1,64}):([a-z]+):([0-9a-f]{64})$/.exec(entry);
+    if (!match) throw new ConfigError('BALISE_TOKENS', `expected "name:role:sha256-hex" entries, got "${entry.slice(0, 80)}"`);
+    const [, name, role, hash] = match as unknown as [string, string, string, string];
+    if (!(TOKEN_ROLES as readonly string[]).includes(role)) throw new ConfigError('BALISE_TOKENS', `${name}: role must be one of ${TOKEN_ROLES.join(', ')}, got "${role}"`);
+    if (names.has(name) || out.has(hash)) throw new ConfigError('BALISE_TOKENS', `"${name}" (or its token) is listed twice`);
+    names.add(name);
+    out.set(hash, { name, role: role as TokenRole });
+  }
+  return out;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
@@ -117,6 +171,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (cluster && !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(cluster)) throw new ConfigError('CLICKHOUSE_CLUSTER', `not a valid cluster name: "${cluster}"`);
   const adminToken = env.BALISE_ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('BALISE_ADMIN_TOKEN', 'must be at least 16 characters');
+  const piiKey = env.BALISE_PII_KEY || undefined;
+  if (piiKey !== undefined && piiKey.length < 32) throw new ConfigError('BALISE_PII_KEY', 'must be at least 32 characters');
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -132,6 +188,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     planDir: path.resolve(cwd, env.BALISE_PLAN_DIR || 'tracking-plan'),
     writeKeys: parseWriteKeys(env.BALISE_WRITE_KEYS),
     adminToken,
+    tokens: parseTokens(env.BALISE_TOKENS),
+    piiKey,
     metabase: {
       url: url(env, 'METABASE_URL', ['http:', 'https:']),
       user: env.METABASE_USER || undefined,
@@ -152,6 +210,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       bodyTimeoutMs: integer(env, 'BALISE_BODY_TIMEOUT_MS', 10_000, 100, 600_000),
       headersTimeoutMs: integer(env, 'BALISE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
       maxRequestWaitMs: integer(env, 'BALISE_MAX_REQUEST_WAIT_MS', 2000, 10, 600_000),
+    },
+    privacy: {
+      suppressErased: flag(env, 'BALISE_SUPPRESS_ERASED'),
+      retentionDays: parseRetention(env.BALISE_RETENTION_DAYS),
     },
     worker: {
       batchMaxRows: integer(env, 'BALISE_BATCH_MAX_ROWS', 10_000, 1, 10_000_000),

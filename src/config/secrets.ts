@@ -6,7 +6,7 @@ import type { Config } from './index.ts';
 /**
  * Out of the box there is no key to configure: a write key and an admin token are generated
  * into the data directory on first start (mode 600) and reused, so the demo and the CLI find
- * them. BALISE_WRITE_KEYS / BALISE_ADMIN_TOKEN take precedence when set.
+ * them. BALISE_WRITE_KEYS / BALISE_ADMIN_TOKEN / BALISE_PII_KEY take precedence when set.
  */
 function readOrCreate(file: string, make: () => string): string {
   try {
@@ -23,6 +23,16 @@ function readOrCreate(file: string, make: () => string): string {
 
 export const writeKeyFile = (dataDir: string) => path.join(dataDir, 'write-key');
 export const adminTokenFile = (dataDir: string) => path.join(dataDir, 'admin-token');
+export const piiKeyFile = (dataDir: string) => path.join(dataDir, 'pii-key');
+
+/**
+ * The HMAC key of `pii_action: hash`. Every API process must use the same one (else one value
+ * gets two hashes and joins break): BALISE_PII_KEY when set, else generated into the data dir.
+ * Changing it changes every hash from then on.
+ */
+export function resolvePiiKey(config: Pick<Config, 'piiKey' | 'dataDir'>): string {
+  return config.piiKey ?? readOrCreate(piiKeyFile(config.dataDir), () => randomBytes(32).toString('hex'));
+}
 
 export function resolveWriteKeys(config: Pick<Config, 'writeKeys' | 'dataDir'>): Map<string, string> {
   if (config.writeKeys.size > 0) return config.writeKeys;

@@ -1,15 +1,17 @@
 import path from 'node:path';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import cookieParser from 'cookie-parser';
-import { constantTimeEquals } from '../util/constant-time.ts';
-import { isAdmin, SESSION_COOKIE } from '../api/auth.ts';
+import { authenticate, principalOfToken, SESSION_COOKIE, type Credentials } from '../api/auth.ts';
+import type { SessionStore } from '../api/sessions.ts';
 import { DASHBOARD_BUNDLE, ensureDashboardBuilt, LIVE_BUNDLE } from './bundle.ts';
 import { appPage, livePage, loginPage } from './pages.ts';
 
 export { ensureDashboardBuilt } from './bundle.ts';
 
 const PUBLIC_DIR = path.join(import.meta.dirname, 'public');
-const SESSION_MS = 12 * 3_600_000;
+import { SESSION_TTL_SECONDS } from '../api/sessions.ts';
+
+const SESSION_MS = SESSION_TTL_SECONDS * 1000;
 
 /** No inline script or style anywhere: everything the page runs comes from /dashboard/app.js. */
 const CSP = [
@@ -41,9 +43,10 @@ function sendHtml(res: Response, html: string, status = 200): void {
  * static assets under /dashboard/. The data comes from the admin API (/api/*), which accepts the
  * same cookie. Mount it after the admin router.
  */
-export function createDashboardRouter(opts: { adminToken: string }): Router {
+export function createDashboardRouter(opts: { credentials: Credentials & { sessions: SessionStore } }): Router {
   const router = express.Router();
-  const loggedIn = (req: Request) => isAdmin(req, opts.adminToken);
+  // Any role may read the dashboard; the API behind it says what each role may do.
+  const loggedIn = async (req: Request) => (await authenticate(req, opts.credentials)) !== undefined;
   // Middleware per route, so requests for other routers (/api, /v1) pass through untouched.
   const parseCookies = cookieParser();
   const page: RequestHandler = (req, res, next) => parseCookies(req, res, (error?: unknown) => (error ? next(error) : securityHeaders(req, res, next)));
@@ -53,30 +56,35 @@ export function createDashboardRouter(opts: { adminToken: string }): Router {
     ['/explore', 'explore'],
     ['/people', 'people'],
   ] as const) {
-    router.get(route, page, (req, res) => {
-      if (!loggedIn(req)) return res.redirect(302, '/login');
+    router.get(route, page, async (req, res) => {
+      if (!(await loggedIn(req))) return res.redirect(302, '/login');
       sendHtml(res, appPage(name));
     });
   }
-  router.get('/live', page, (req, res) => {
-    if (!loggedIn(req)) return res.redirect(302, '/login');
+  router.get('/live', page, async (req, res) => {
+    if (!(await loggedIn(req))) return res.redirect(302, '/login');
     sendHtml(res, livePage());
   });
-  router.get('/login', page, (req, res) => {
-    if (loggedIn(req)) return res.redirect(302, '/');
+  router.get('/login', page, async (req, res) => {
+    if (await loggedIn(req)) return res.redirect(302, '/');
     sendHtml(res, loginPage(false));
   });
   router.post('/login', page, express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
     const token = (req.body as Record<string, unknown> | undefined)?.token;
-    if (typeof token !== 'string' || !constantTimeEquals(token, opts.adminToken)) {
+    const principal = typeof token === 'string' ? principalOfToken(token, opts.credentials) : undefined;
+    if (!principal) {
       // A short pause makes guessing slower without holding any state.
       await new Promise((resolve) => setTimeout(resolve, 250));
       return sendHtml(res, loginPage(true), 401);
     }
-    res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/', maxAge: SESSION_MS });
+    // The cookie holds a session id: the token itself never leaves the login form.
+    const sessionId = await opts.credentials.sessions.create(principal);
+    res.cookie(SESSION_COOKIE, sessionId, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/', maxAge: SESSION_MS });
     res.redirect(303, '/');
   });
-  router.post('/logout', page, (req, res) => {
+  router.post('/logout', page, async (req, res) => {
+    const session = (req as Request & { cookies?: Record<string, string> }).cookies?.[SESSION_COOKIE];
+    if (session) await opts.credentials.sessions.destroy(session).catch(() => undefined);
     res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
     res.redirect(303, '/login');
   });

@@ -42,6 +42,10 @@ export interface AppDependencies {
   logger: Logger;
   /** Live view of events as they are judged (absent: none). Costs one comparison per request while nobody watches. */
   live?: Pick<LiveHub, 'take' | 'publish'>;
+  /** HMAC key for `pii_action: hash` (src/config/secrets.ts). */
+  piiKey: string;
+  /** The suppression list's check (BALISE_SUPPRESS_ERASED); absent: nothing is suppressed. */
+  isSuppressed?: (ids: readonly string[]) => boolean;
   /** Mounted after the ingest routes: admin API, dashboard. */
   routers?: Router[];
 }
@@ -150,8 +154,15 @@ export function createApp(deps: AppDependencies): Express {
       maxEventBytes: deps.limits.maxEventBytes,
       historical,
       liveBudget: deps.live?.take(rawEvents.length) ?? 0,
+      isSuppressed: deps.isSuppressed,
+      piiKey: deps.piiKey,
     });
 
+    // Nothing left to queue (every event suppressed): nothing to wait for either.
+    if (processed.job.events.length === 0 && processed.job.quarantine.length === 0) {
+      res.status(200).json({ success: true, accepted: 0, quarantined: 0, suppressed: processed.suppressed, results: processed.outcomes });
+      return;
+    }
     // A client that gave up (timed out, disconnected) was acknowledged nothing and will resend:
     // queuing its events now would only make its resend a duplicate.
     if (res.destroyed || req.socket.destroyed) return;
@@ -175,6 +186,7 @@ export function createApp(deps: AppDependencies): Express {
       success: true,
       accepted: processed.accepted,
       quarantined: processed.quarantined,
+      ...(processed.suppressed ? { suppressed: processed.suppressed } : {}),
       ...(allPlain ? {} : { results: processed.outcomes }),
     });
   };

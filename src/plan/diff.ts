@@ -5,6 +5,7 @@
  */
 import type { JsonValue } from '../types.ts';
 import { eventKey, undeclaredPolicy, type PlanEvent, type PropertyPolicy, type UnplannedPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
+import { piiSummary, privacyOf } from './pii.ts';
 import { BUMP_RANK, bumpBetween, type Bump } from './semver.ts';
 
 export type ChangeLevel = 'breaking' | 'non_breaking';
@@ -62,7 +63,8 @@ function typeAccepts(types: Set<string> | undefined, t: string): boolean {
 const LOWER_BOUNDS = ['minimum', 'exclusiveMinimum', 'minLength', 'minItems'] as const;
 const UPPER_BOUNDS = ['maximum', 'exclusiveMaximum', 'maxLength', 'maxItems'] as const;
 /** Keywords diffed explicitly; any other keyword change is treated as breaking (conservative). */
-const HANDLED = new Set<string>(['type', 'enum', 'pattern', 'format', 'description', 'examples', 'deprecated', 'items', ...LOWER_BOUNDS, ...UPPER_BOUNDS]);
+// pii and pii_action are compared with the plan's default action in piiChanges().
+const HANDLED = new Set<string>(['pii', 'pii_action', 'type', 'enum', 'pattern', 'format', 'description', 'examples', 'deprecated', 'items', ...LOWER_BOUNDS, ...UPPER_BOUNDS]);
 
 function num(v: JsonValue | undefined): number | undefined {
   return typeof v === 'number' ? v : undefined;
@@ -217,6 +219,33 @@ function eventsByKey(plan: TrackingPlan): Map<string, PlanEvent> {
   return new Map(plan.events.map((e) => [eventKey(e.kind, e.name), e]));
 }
 
+/**
+ * A change of what happens to personal data at ingest is significant whichever way it goes:
+ * keep → hash breaks joins on raw values and analyses of them, hash → keep stores personal data
+ * that was not stored before, drop loses the property. Compared as effective rules, so a change of
+ * the plan's default action shows on every property it applies to.
+ */
+function piiChanges(before: TrackingPlan, after: TrackingPlan): PlanChange[] {
+  const out: PlanChange[] = [];
+  const pb = privacyOf(before);
+  const pa = privacyOf(after);
+  const compare = (target: string, b: PropertySchema, a: PropertySchema) => {
+    const sb = piiSummary(b, pb.piiAction) ?? 'not personal';
+    const sa = piiSummary(a, pa.piiAction) ?? 'not personal';
+    if (sb !== sa) out.push(breaking('pii_action_changed', target, `personal data rule changed from "${sb}" to "${sa}"`));
+  };
+  const b = eventsByKey(before);
+  for (const event of after.events) {
+    const old = b.get(eventKey(event.kind, event.name));
+    if (!old) continue;
+    for (const [p, schema] of Object.entries(event.properties)) if (old.properties[p]) compare(`events/${event.name}/properties/${p}`, old.properties[p]!, schema);
+  }
+  for (const [p, schema] of Object.entries(after.traits.properties)) if (before.traits.properties[p]) compare(`traits/${p}`, before.traits.properties[p]!, schema);
+  if (pb.ip !== pa.ip) out.push(breaking('privacy_policy_changed', 'plan', `context.ip handling changed from ${pb.ip} to ${pa.ip}`));
+  if (pb.userAgent !== pa.userAgent) out.push(breaking('privacy_policy_changed', 'plan', `user agent handling changed from ${pb.userAgent} to ${pa.userAgent}`));
+  return out;
+}
+
 /** Every change from `before` to `after`, classified. */
 export function classifyChanges(before: TrackingPlan, after: TrackingPlan): PlanChange[] {
   const out: PlanChange[] = [];
@@ -242,6 +271,7 @@ export function classifyChanges(before: TrackingPlan, after: TrackingPlan): Plan
     out.push(...diffUndeclared(`events/${ea.name}`, undeclaredPolicy(before, eb), undeclaredPolicy(after, ea)));
   }
   out.push(...diffProperties('traits', before.traits, after.traits));
+  out.push(...piiChanges(before, after));
 
   out.push(...diffUnplanned(before.defaults.unplanned, after.defaults.unplanned));
   if ((before.defaults.undeclared ?? 'allow') !== (after.defaults.undeclared ?? 'allow')) {

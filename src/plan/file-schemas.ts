@@ -5,12 +5,15 @@
  * copies in a user's plan directory.
  */
 import type { JsonObject } from '../types.ts';
+import { IP_ACTIONS, PII_ACTIONS, USER_AGENT_ACTIONS } from './pii.ts';
 
 /** snake_case names: events, properties, sources, KPI ids. */
 export const SNAKE = '^[a-z][a-z0-9]*(_[a-z0-9]+)*$';
 const SEMVER = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)$';
 
 const jsonType: JsonObject = { enum: ['string', 'number', 'integer', 'boolean', 'array', 'object', 'null'] };
+
+const piiAction: JsonObject = { enum: [...PII_ACTIONS] };
 
 /** A property's JSON Schema: the subset of keywords the plan supports, so typos are caught. */
 const propertySchema: JsonObject = {
@@ -39,6 +42,11 @@ const propertySchema: JsonObject = {
     additionalProperties: { type: 'boolean' },
     examples: { type: 'array' },
     deprecated: { type: 'boolean' },
+    pii: { type: 'boolean', description: 'Personal data: handled at ingest by pii_action (else privacy.pii_action of plan.yaml).' },
+    pii_action: {
+      description: 'keep, hash (keyed HMAC: equal values still join) or drop, for every source, or per source: {default: hash, backend: keep}.',
+      oneOf: [piiAction, { type: 'object', minProperties: 1, additionalProperties: piiAction }],
+    },
   },
 };
 
@@ -68,6 +76,16 @@ export const PLAN_FILE_SCHEMA: JsonObject = {
         mode: { enum: ['enforce', 'warn'], description: 'enforce: invalid events go to quarantine; warn: stored with their violations.' },
         unplanned: { enum: ['allow', 'warn', 'quarantine'], description: 'Track events the plan does not list. allow: stored as unplanned; warn: stored and flagged in data health; quarantine: kept aside, replayable.' },
         undeclared: { enum: ['allow', 'warn', 'strip', 'quarantine'], description: 'Properties a planned event sends that it does not declare (default allow). warn: stored and flagged; strip: removed before storing, flagged; quarantine: the event is kept aside.' },
+      },
+    },
+    privacy: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Personal data at ingest, applied before anything is queued.',
+      properties: {
+        pii_action: { ...piiAction, description: 'Action of a pii: true property without its own pii_action (default hash).' },
+        ip: { enum: [...IP_ACTIONS], description: 'context.ip: keep, truncate (IPv4 /24, IPv6 /48) or drop (default keep).' },
+        user_agent: { enum: [...USER_AGENT_ACTIONS], description: 'context.userAgent (and userAgentData): keep or drop (default keep).' },
       },
     },
   },

@@ -4,6 +4,7 @@ import addFormats from 'ajv-formats';
 import { loadPlanFiles, loadPublished, serializeArtifact } from './load.ts';
 import { eventKey, type PlanEvent, type PropertySchema, type TrackingPlan } from './model.ts';
 import { SNAKE } from './file-schemas.ts';
+import { piiProblems } from './pii.ts';
 import { compareSemver } from './semver.ts';
 import { RESERVED_COLUMNS } from './views.ts';
 
@@ -27,6 +28,8 @@ function strictAjv(): Ajv {
   // strict mode turns unknown keywords and misplaced constraints into compile errors.
   const ajv = new Ajv({ strict: true, strictTypes: false, strictTuples: false, strictRequired: false, allErrors: true });
   addFormats.default(ajv);
+  // Balise's own annotations (src/plan/pii.ts), not validation keywords.
+  ajv.addVocabulary(['pii', 'pii_action']);
   return ajv;
 }
 
@@ -46,6 +49,7 @@ function lintProperties(
   properties: Record<string, PropertySchema>,
   required: string[],
   owner: string,
+  sources: readonly string[],
 ): LintMessage[] {
   const out: LintMessage[] = [];
   const at = (pointer: string, rule: string, message: string, severity: LintMessage['severity'] = 'error'): void => {
@@ -57,6 +61,7 @@ function lintProperties(
     if (RESERVED_COLUMNS.includes(name)) at(pointer, 'reserved_name', `${owner}: property "${name}" shadows a common column of the typed SQL views; it is exposed there as prop_${name}`, 'warning');
     if (typeof schema.description !== 'string' || schema.description.trim() === '') at(pointer, 'property_description_missing', `${owner}: property "${name}" has no description`, 'warning');
     if (schema.type === undefined && schema.enum === undefined && schema.const === undefined) at(pointer, 'type_missing', `${owner}: property "${name}" has no type`);
+    for (const problem of piiProblems(name, schema, sources, owner)) at(problem.pointer, problem.rule, problem.message);
     try {
       ajv.compile(schema);
     } catch (err) {
@@ -80,7 +85,7 @@ function lintProperties(
   return out;
 }
 
-function lintEvent(ajv: Ajv, event: PlanEvent): LintMessage[] {
+function lintEvent(ajv: Ajv, event: PlanEvent, sources: readonly string[]): LintMessage[] {
   const out: LintMessage[] = [];
   const at = (pointer: string, rule: string, message: string, severity: LintMessage['severity'] = 'error'): void => {
     out.push({ file: event.file, line: lineOf(event.lines, pointer, ''), rule, message, severity });
@@ -94,7 +99,7 @@ function lintEvent(ajv: Ajv, event: PlanEvent): LintMessage[] {
     at('/undeclared', 'undeclared_policy_without_properties', `event "${event.name}" declares no properties, so undeclared: ${event.undeclared} applies to every property it is sent with`, 'warning');
   }
   for (const kpi of event.kpis) if (!SNAKE_CASE.test(kpi)) at('/kpis', 'snake_case', `event "${event.name}": KPI id "${kpi}" must be snake_case`);
-  out.push(...lintProperties(ajv, event.file, event.lines, event.properties, event.required, `event "${event.name}"`));
+  out.push(...lintProperties(ajv, event.file, event.lines, event.properties, event.required, `event "${event.name}"`, sources));
   return out;
 }
 
@@ -107,7 +112,7 @@ export function lint(plan: TrackingPlan, options: LintOptions = {}): LintMessage
   const out: LintMessage[] = [];
   const seen = new Map<string, PlanEvent>();
   for (const event of plan.events) {
-    out.push(...lintEvent(ajv, event));
+    out.push(...lintEvent(ajv, event, plan.sources));
     const key = eventKey(event.kind, event.name);
     const first = seen.get(key);
     if (first) {
@@ -115,7 +120,7 @@ export function lint(plan: TrackingPlan, options: LintOptions = {}): LintMessage
     } else seen.set(key, event);
   }
   if (plan.traits.file !== undefined || Object.keys(plan.traits.properties).length > 0) {
-    out.push(...lintProperties(ajv, plan.traits.file ?? 'traits.yaml', plan.traits.lines, plan.traits.properties, plan.traits.required, 'traits'));
+    out.push(...lintProperties(ajv, plan.traits.file ?? 'traits.yaml', plan.traits.lines, plan.traits.properties, plan.traits.required, 'traits', plan.sources));
   }
   const planFile = plan.file ?? 'plan.yaml';
   for (const published of options.published ?? []) {

@@ -3,6 +3,7 @@
  * into TrackingPlan values. Structural problems become file:line LintMessages rather than a
  * first-error exception, so `plan check` can report all of them at once.
  */
+import { DEFAULT_PRIVACY, IP_ACTIONS, PII_ACTIONS, USER_AGENT_ACTIONS, type PrivacyPolicy } from './pii.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
@@ -119,6 +120,16 @@ function linesOf(parsed: ParsedYaml, pointers: string[]): Record<string, number>
   return lines;
 }
 
+/** plan.yaml `privacy:` (its values were checked against PLAN_FILE_SCHEMA); unset keys keep the defaults. */
+function privacyPolicy(raw: JsonObject): PrivacyPolicy {
+  const pick = <T extends string>(value: JsonValue | undefined, allowed: readonly T[], fallback: T): T => (allowed.includes(value as T) ? (value as T) : fallback);
+  return {
+    piiAction: pick(raw.pii_action, PII_ACTIONS, DEFAULT_PRIVACY.piiAction),
+    ip: pick(raw.ip, IP_ACTIONS, DEFAULT_PRIVACY.ip),
+    userAgent: pick(raw.user_agent, USER_AGENT_ACTIONS, DEFAULT_PRIVACY.userAgent),
+  };
+}
+
 function asObject(value: unknown): JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as JsonObject) : {};
 }
@@ -227,6 +238,7 @@ export async function loadPlanFiles(planDir: string): Promise<LoadResult> {
   // Only when written, so a plan that does not use it serialises as it did before it existed.
   const undeclared = propertyPolicy(defaults.undeclared);
   if (undeclared) plan.defaults.undeclared = undeclared;
+  if (header.privacy !== undefined) plan.privacy = privacyPolicy(asObject(header.privacy));
   if (planLines) plan.lines = planLines;
   return { plan, messages };
 }

@@ -3,6 +3,7 @@
  * files (load, compile, lint, diff, codegen, docs, views) all work on this shape.
  */
 import type { JsonObject } from '../types.ts';
+import type { PrivacyPolicy } from './pii.ts';
 
 export type EnforcementMode = 'enforce' | 'warn';
 /** Track events the plan does not list: stored as "unplanned", stored and flagged, or quarantined (decision 0026). */
@@ -47,6 +48,8 @@ export interface TrackingPlan {
   sources: string[];
   /** `undeclared` is absent from plans published before it existed: read as 'allow'. */
   defaults: { mode: EnforcementMode; unplanned: UnplannedPolicy; undeclared?: PropertyPolicy };
+  /** `privacy:` of plan.yaml (PII default action, IP, user agent); absent means DEFAULT_PRIVACY. */
+  privacy?: PrivacyPolicy;
   events: PlanEvent[];
   /** Planned identify traits (optional). */
   traits: { properties: Record<string, PropertySchema>; required: string[]; file?: string; lines?: Record<string, number> };

@@ -146,7 +146,11 @@ const waitUntilLoaded = (page: Page) => page.waitForFunction(() => /^(Loaded|Cou
 /** The dashboard, signed in with the login cookie and fully loaded. */
 async function openDashboard(): Promise<{ page: Page; consoleErrors: string[] }> {
   const opened = await openPage();
-  await opened.page.context().addCookies([{ name: 'balise_admin', value: stack.adminToken, url: baseUrl, httpOnly: true, sameSite: 'Strict' }]);
+  // The cookie holds a session id from a real login, not the token.
+  const login = await fetch(`${baseUrl}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(stack.adminToken)}` });
+  const session = /balise_session=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')?.[1];
+  if (!session) throw new Error(`login failed: ${login.status}`);
+  await opened.page.context().addCookies([{ name: 'balise_session', value: session, url: baseUrl, httpOnly: true, sameSite: 'Strict' }]);
   // The first load may build the bundle: bounded like the data load below, not by the 5 s default.
   await opened.page.goto(`${baseUrl}/`, { timeout: 30_000 });
   await waitUntilLoaded(opened.page);
@@ -179,7 +183,7 @@ describe('built-in dashboard in chromium: signing in', () => {
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Sign in');
     await page.keyboard.press('Enter');
     await page.waitForURL(`${baseUrl}/`);
-    const cookie = (await page.context().cookies()).find((c) => c.name === 'balise_admin');
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'balise_session');
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
     await waitUntilLoaded(page);
     expect(await page.textContent('#status')).toMatch(/^Loaded /);

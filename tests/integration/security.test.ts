@@ -74,7 +74,8 @@ describe('the admin token guards every read endpoint', () => {
     ['the write key as a bearer token', () => ({ authorization: bearer(stack.writeKey) })],
     ['the write key as HTTP Basic', () => ({ authorization: basic(stack.writeKey) })],
     ['the admin token as HTTP Basic', () => ({ authorization: basic(stack.adminToken) })],
-    ['a forged session cookie', () => ({ cookie: 'balise_admin=not-the-token' })],
+    ['a forged session cookie', () => ({ cookie: 'balise_session=not-a-session' })],
+    ['the admin token as the session cookie', () => ({ cookie: `balise_session=${stack.adminToken}` })],
     ['an empty bearer token', () => ({ authorization: 'Bearer ' })],
   ];
   const cases = ADMIN_ENDPOINTS.flatMap(([method, route, body]) => credentials.map(([who, headers]) => [method, route, who, headers, body] as const));

@@ -33,16 +33,18 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   // `sdk`: the API serves the browser SDK's build (sdk-asset.ts).
   ingest: ['config', 'plan', 'observability', 'queue', 'warehouse', 'live', 'sdk'],
   analytics: ['config', 'plan', 'observability', 'warehouse'],
+  // Data-subject requests: a person's rows in the warehouse and in the queue.
+  privacy: ['config', 'observability', 'queue', 'warehouse'],
   // Edges that read the pipeline's results.
   metabase: ['config', 'plan', 'observability', 'analytics'],
   // The read and admin API that the CLI and the dashboard share.
-  api: ['config', 'plan', 'observability', 'queue', 'warehouse', 'analytics', 'live'],
+  api: ['config', 'plan', 'observability', 'queue', 'warehouse', 'analytics', 'live', 'privacy'],
   dashboard: ['config', 'plan', 'observability', 'warehouse', 'analytics', 'api', 'live'],
   demo: ['config', 'plan', 'warehouse', 'sdk'],
   // `balise import`: archive readers and format mappers; sends through the server's HTTP ingest.
   import: [],
   // Entry points: wire everything together.
-  cli: ['config', 'plan', 'observability', 'redis', 'live', 'warehouse', 'queue', 'ingest', 'analytics', 'metabase', 'api', 'dashboard', 'demo', 'import'],
+  cli: ['config', 'plan', 'observability', 'redis', 'live', 'warehouse', 'queue', 'ingest', 'analytics', 'metabase', 'api', 'dashboard', 'demo', 'import', 'privacy'],
 };
 /** Importable from anywhere; it imports only what its own row allows (nothing: it knows no layer). */
 const FOUNDATION = new Set(['types.ts', 'errors.ts', 'util']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseWriteKeys } from '../../src/config/index.ts';
+import { loadConfig, parseRetention, parseWriteKeys } from '../../src/config/index.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 describe('loadConfig', () => {
@@ -41,5 +41,15 @@ describe('loadConfig', () => {
       ['web', 'key-for-web'],
       ['backend', 'key-for-backend'],
     ]);
+  });
+});
+
+describe('BALISE_RETENTION_DAYS', () => {
+  it('reads table:days pairs', () => {
+    expect(parseRetention('events:395, quarantine:90')).toEqual(new Map([['events', 395], ['quarantine', 90]]));
+    expect(parseRetention(undefined)).toEqual(new Map());
+  });
+  it.each(['events', 'events:0', 'users:30', 'events:30,events:40', 'events:-3'])('refuses %j with one line naming the variable', (raw) => {
+    expect(() => parseRetention(raw)).toThrow(/BALISE_RETENTION_DAYS/);
   });
 });

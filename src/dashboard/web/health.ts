@@ -1,4 +1,5 @@
 import type { LoadHealth, PlanHealth } from '../../api/health-queries.ts';
+import type { RetentionState } from '../../warehouse/retention.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
 import { append, byId, clear, el, table } from './dom.ts';
@@ -6,7 +7,13 @@ import { formatCount, formatDuration, formatPercent } from './format.ts';
 import type { Range } from './range.ts';
 
 export type PlanHealthResponse = PlanHealth & { planVersion: string; versions: string[]; plannedNeverSeen: string[]; unplannedSeen: PlanHealth['eventsSeen'] };
-export type PipelineHealthResponse = LoadHealth & { redis?: 'up' | 'down'; queue: Record<string, number>; deadLetter: number };
+export type PipelineHealthResponse = LoadHealth & { redis?: 'up' | 'down'; queue: Record<string, number>; deadLetter: number; retention?: RetentionState[] };
+
+/** "events 395 d · quarantine 90 d": how long each table keeps its rows (kept forever when unset). */
+function retentionText(retention: RetentionState[] | undefined): string {
+  const set = (retention ?? []).filter((r) => r.days !== null);
+  return set.length ? set.map((r) => `${r.table} ${r.days} d`).join(' · ') : 'kept forever (BALISE_RETENTION_DAYS unset)';
+}
 
 type RuleRow = PlanHealth['violationsByRule'][number] & { rate: number };
 
@@ -112,6 +119,7 @@ export async function renderPipeline(pipelineHealth: Promise<PipelineHealthRespo
       stat('Insert rate', `${formatCount(p.insertedLastMinute)} rows / min`, 'insert-rate'),
       stat('Lag', p.freshnessSeconds === null ? 'no data yet' : formatDuration(p.freshnessSeconds * 1000), 'lag', freshnessTone(p.freshnessSeconds)),
       stat('Dead letter', formatCount(p.deadLetter), 'dead-letter', p.deadLetter ? 'bad' : 'ok'),
+      stat('Retention', retentionText(p.retention), 'retention'),
     ),
     chart.box,
   );

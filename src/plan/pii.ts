@@ -1,0 +1,87 @@
+/**
+ * Personal data in the plan (pure). A property or trait marked `pii: true` gets an action at
+ * ingest, before anything is queued: `keep`, `hash` (keyed HMAC, so equal values still join) or
+ * `drop`; `pii_action` sets it for every source or per source (`{default: hash, backend: keep}`),
+ * falling back to the plan's `privacy.pii_action`. The plan also says what becomes of
+ * `context.ip` and the user agent. See docs/decisions/0032-pii-rules-in-the-plan.md.
+ */
+import type { JsonValue } from '../types.ts';
+import type { PropertySchema, TrackingPlan } from './model.ts';
+
+export const PII_ACTIONS = ['keep', 'hash', 'drop'] as const;
+export type PiiAction = (typeof PII_ACTIONS)[number];
+export const IP_ACTIONS = ['keep', 'truncate', 'drop'] as const;
+export type IpAction = (typeof IP_ACTIONS)[number];
+export const USER_AGENT_ACTIONS = ['keep', 'drop'] as const;
+export type UserAgentAction = (typeof USER_AGENT_ACTIONS)[number];
+
+export interface PrivacyPolicy {
+  /** The action of a `pii: true` property without its own `pii_action`. */
+  piiAction: PiiAction;
+  ip: IpAction;
+  userAgent: UserAgentAction;
+}
+
+/** What a plan without a `privacy:` section (or a version published before it existed) means: nothing changes. */
+export const DEFAULT_PRIVACY: Readonly<PrivacyPolicy> = { piiAction: 'hash', ip: 'keep', userAgent: 'keep' };
+
+export const privacyOf = (plan: Pick<TrackingPlan, 'privacy'>): PrivacyPolicy => ({ ...DEFAULT_PRIVACY, ...plan.privacy });
+
+const isAction = (v: JsonValue | undefined): v is PiiAction => typeof v === 'string' && (PII_ACTIONS as readonly string[]).includes(v);
+
+/** True when the property is marked personal. */
+export const isPii = (schema: PropertySchema) => schema.pii === true;
+
+/** The action for one source, or undefined when the property is not personal. */
+export function piiActionFor(schema: PropertySchema, source: string, fallback: PiiAction): PiiAction | undefined {
+  if (!isPii(schema)) return undefined;
+  const action = schema.pii_action;
+  if (isAction(action)) return action;
+  if (action !== null && typeof action === 'object' && !Array.isArray(action)) {
+    const own = action[source];
+    if (isAction(own)) return own;
+    if (isAction(action.default)) return action.default;
+  }
+  return fallback;
+}
+
+/**
+ * The effective rule in words, e.g. "hash" or "hash; backend: keep": what `plan docs` shows and
+ * what `plan diff` compares (so a change of the plan's default action counts where it applies).
+ */
+export function piiSummary(schema: PropertySchema, fallback: PiiAction): string | undefined {
+  if (!isPii(schema)) return undefined;
+  const action = schema.pii_action;
+  const base = piiActionFor(schema, '\u0000', fallback)!;
+  if (action === null || typeof action !== 'object' || Array.isArray(action)) return base;
+  const overrides = Object.keys(action)
+    .filter((k) => k !== 'default' && isAction(action[k]) && action[k] !== base)
+    .sort()
+    .map((k) => `${k}: ${String(action[k])}`);
+  return [base, ...overrides].join('; ');
+}
+
+export interface PiiProblem {
+  /** JSON pointer of the property in its file ('/properties/email'). */
+  pointer: string;
+  rule: 'pii_action_without_pii' | 'pii_unknown_source' | 'pii_invalid_action';
+  message: string;
+}
+
+/** Lint of one property's PII marks against the plan's sources. */
+export function piiProblems(name: string, schema: PropertySchema, sources: readonly string[], owner: string): PiiProblem[] {
+  const pointer = `/properties/${name}`;
+  const action = schema.pii_action;
+  if (action === undefined) return [];
+  const out: PiiProblem[] = [];
+  if (!isPii(schema)) out.push({ pointer, rule: 'pii_action_without_pii', message: `${owner}: "${name}" has pii_action but is not marked pii: true` });
+  if (action !== null && typeof action === 'object' && !Array.isArray(action)) {
+    for (const [source, value] of Object.entries(action)) {
+      if (!isAction(value)) out.push({ pointer, rule: 'pii_invalid_action', message: `${owner}: "${name}" pii_action.${source} must be one of ${PII_ACTIONS.join(', ')}` });
+      if (source !== 'default' && !sources.includes(source)) {
+        out.push({ pointer, rule: 'pii_unknown_source', message: `${owner}: "${name}" pii_action names source "${source}", which plan.yaml does not list under sources` });
+      }
+    }
+  } else if (!isAction(action)) out.push({ pointer, rule: 'pii_invalid_action', message: `${owner}: "${name}" pii_action must be one of ${PII_ACTIONS.join(', ')} or a map of source → action` });
+  return out;
+}

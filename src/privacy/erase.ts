@@ -1,0 +1,143 @@
+/**
+ * Erasing one person (a data-subject request): every id stitched to them, every row in every
+ * table that holds one, their rows still queued in Redis, verified afterwards. Resumable: the
+ * resolved ids, the counts and each finished step are saved in `privacy_requests` before the next
+ * step runs, and every step is an idempotent delete, so a run that dies half way is completed by
+ * asking again (docs/decisions/0031-erasure-by-mutation.md).
+ */
+import type { Queue } from 'bullmq';
+import type { IngestJobData } from '../queue/jobs.ts';
+import type { Warehouse } from '../warehouse/client.ts';
+import { queryRows } from '../warehouse/query.ts';
+import { resolveIds } from './identity.ts';
+import { eraseQueued } from './queued.ts';
+import { dropEarlierVersions, hashId, newRequest, saveRequest, unfinishedErasure, type PrivacyRequest, type TableReport } from './requests.ts';
+import type { SuppressionList } from './suppression.ts';
+import { mutationCondition, personTables, selectCondition, type PersonTable } from './tables.ts';
+
+/** Values per mutation: keeps its text well under max_query_size (256 KiB). */
+const CHUNK = 2000;
+/** Deletes re-run when rows of an in-flight job landed after the first pass. */
+const VERIFY_PASSES = 3;
+/** The step that removes queued and dead-lettered rows, in the report beside the tables. */
+export const QUEUE_STEP = 'redis_queue';
+
+export interface ErasureDependencies {
+  warehouse: Warehouse;
+  queue: Queue<IngestJobData>;
+  /** Set when BALISE_SUPPRESS_ERASED is on: the ids are added before anything is deleted. */
+  suppression?: SuppressionList;
+}
+
+export interface ErasureOptions {
+  /** Who asked (the token's name), kept in the request log. */
+  actor: string;
+  /** Resolve and count only: nothing is written or deleted. */
+  dryRun?: boolean;
+  /** Called after each finished step (tests stop a run half way here). */
+  onStep?: (step: string) => void | Promise<void>;
+}
+
+export interface ErasureReport {
+  requestId: string | undefined;
+  subject: string;
+  /** Every id resolved through identity stitching. */
+  ids: string[];
+  state: 'dry_run' | 'done';
+  /** True when this run finished one that had stopped half way. */
+  resumed: boolean;
+  suppressed: boolean;
+  /** Per table (and the Redis queue): rows found when resolved, rows left at the end. */
+  tables: Record<string, TableReport>;
+}
+
+const chunks = <T>(items: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+
+async function count(warehouse: Warehouse, table: PersonTable, values: readonly string[]): Promise<number> {
+  if (values.length === 0) return 0;
+  const [row] = await queryRows<{ n: string }>(warehouse, `SELECT count() AS n FROM ${table.table} WHERE ${selectCondition(table)}`, { values });
+  return Number(row?.n ?? 0);
+}
+
+/** Message ids of the person's rows, for the tables that hold only message ids. */
+async function personMessageIds(warehouse: Warehouse, tables: readonly PersonTable[], ids: readonly string[]): Promise<string[]> {
+  const out = new Set<string>();
+  for (const table of tables) {
+    if (table.byMessageId || !table.hasMessageId) continue;
+    const rows = await queryRows<{ m: string }>(warehouse, `SELECT DISTINCT message_id AS m FROM ${table.table} WHERE ${selectCondition(table)} AND message_id != ''`, { values: ids });
+    for (const { m } of rows) out.add(m);
+  }
+  return [...out];
+}
+
+const valuesFor = async (warehouse: Warehouse, table: PersonTable, tables: readonly PersonTable[], ids: readonly string[]) => (table.byMessageId ? personMessageIds(warehouse, tables, ids) : ids);
+
+/**
+ * ALTER TABLE … DELETE, waited for on every replica (mutations_sync = 2): the rows are gone from
+ * disk when it returns, not merely hidden until a merge (see decision 0031). One per slice of values.
+ */
+export function deleteStatements(table: PersonTable, values: readonly string[], cluster: string | undefined): string[] {
+  const onCluster = cluster ? ` ON CLUSTER ${cluster}` : '';
+  return chunks(values, CHUNK).map((slice) => `ALTER TABLE ${table.table}${onCluster} DELETE WHERE ${mutationCondition(table, slice.map(hashId))} SETTINGS mutations_sync = 2`);
+}
+
+async function deleteRows(warehouse: Warehouse, table: PersonTable, values: readonly string[]): Promise<void> {
+  for (const query of deleteStatements(table, values, warehouse.cluster)) await warehouse.client.command({ query });
+}
+
+export async function erasePerson(deps: ErasureDependencies, subject: string, options: ErasureOptions): Promise<ErasureReport> {
+  const { warehouse } = deps;
+  const tables = await personTables(warehouse);
+  let request: PrivacyRequest | undefined = options.dryRun ? undefined : await unfinishedErasure(warehouse, subject);
+  const resumed = request !== undefined;
+  if (!request) {
+    const ids = await resolveIds(warehouse, subject);
+    const report: Record<string, TableReport> = {};
+    for (const table of tables) report[table.table] = { found: await count(warehouse, table, await valuesFor(warehouse, table, tables, ids)), remaining: 0 };
+    if (options.dryRun) {
+      for (const table of Object.values(report)) table.remaining = table.found;
+      return { requestId: undefined, subject, ids, state: 'dry_run', resumed: false, suppressed: false, tables: report };
+    }
+    request = await saveRequest(warehouse, { ...newRequest('erase', subject, options.actor), ids, report });
+  }
+  const ids = request.ids;
+  const finishStep = async (step: string, extra?: Record<string, TableReport>) => {
+    request = await saveRequest(warehouse, { ...request!, stepsDone: [...request!.stepsDone, step], report: { ...request!.report, ...extra } });
+    await options.onStep?.(step);
+  };
+
+  // Suppress first: what the person sends while the deletes run is dropped, not stored after them.
+  if (deps.suppression && !request.stepsDone.includes('suppress')) {
+    await deps.suppression.add(ids);
+    await finishStep('suppress');
+  }
+  if (!request.stepsDone.includes(QUEUE_STEP)) {
+    const removed = await eraseQueued(deps.queue, new Set(ids));
+    await finishStep(QUEUE_STEP, { [QUEUE_STEP]: { found: removed, remaining: 0 } });
+  }
+  // Message-id tables first: their rows are found through the rows deleted after them.
+  for (const table of tables) {
+    if (request.stepsDone.includes(table.table)) continue;
+    await deleteRows(warehouse, table, await valuesFor(warehouse, table, tables, ids));
+    await finishStep(table.table, request.report[table.table] ? undefined : { [table.table]: { found: 0, remaining: 0 } });
+  }
+
+  // Verify; rows of a job that was being inserted during the deletes may have landed since.
+  const report: Record<string, TableReport> = { ...request.report };
+  for (let pass = 0; pass < VERIFY_PASSES; pass++) {
+    let left = 0;
+    for (const table of tables) {
+      const values = await valuesFor(warehouse, table, tables, ids);
+      const remaining = await count(warehouse, table, values);
+      report[table.table] = { found: report[table.table]?.found ?? 0, remaining };
+      if (remaining > 0) {
+        left += remaining;
+        await deleteRows(warehouse, table, values);
+      }
+    }
+    if (left === 0) break;
+  }
+  // Done: the log keeps hashes of who, and what was removed, never the ids themselves.
+  await dropEarlierVersions(warehouse, await saveRequest(warehouse, { ...request, state: 'done', subject: hashId(request.subject), ids: ids.map(hashId), report }));
+  return { requestId: request.requestId, subject, ids, state: 'done', resumed, suppressed: Boolean(deps.suppression), tables: report };
+}

@@ -1,0 +1,87 @@
+/**
+ * A person's rows still in Redis: jobs waiting to be loaded and the dead letter (jobs that
+ * exhausted their insert attempts, kept for `replay dead-letter`). Their lines are the final
+ * warehouse rows (NDJSON), so the same ids find them. Active jobs are being inserted right now and
+ * cannot be edited safely: their rows land in ClickHouse, where the erasure's verification pass
+ * finds and deletes them.
+ */
+import type { Job, Queue } from 'bullmq';
+import type { IngestJobData } from '../queue/jobs.ts';
+
+const STATES = ['waiting', 'paused', 'prioritized', 'delayed', 'failed'] as const;
+const PAGE = 500;
+
+function parse(line: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(line);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+const ROW_KEYS = ['user_id', 'anonymous_id', 'previous_id'];
+const RAW_KEYS = ['userId', 'anonymousId', 'previousId', 'user_id', 'anonymous_id', 'previous_id'];
+
+const matches = (record: Record<string, unknown>, keys: readonly string[], ids: ReadonlySet<string>) =>
+  keys.some((key) => {
+    const value = record[key];
+    return (typeof value === 'string' || typeof value === 'number') && ids.has(String(value));
+  });
+
+/** Whether one `events` line belongs to the person. */
+export const isPersonEventLine = (line: string, ids: ReadonlySet<string>) => matches(parse(line), ROW_KEYS, ids);
+
+/** Whether one `quarantine` line belongs to the person (its raw event names them). */
+export function isPersonQuarantineLine(line: string, ids: ReadonlySet<string>): boolean {
+  const raw = parse(line).raw;
+  return typeof raw === 'string' && matches(parse(raw), RAW_KEYS, ids);
+}
+
+/** The job without the person's lines, or undefined when nothing in it is theirs. */
+export function withoutPerson(data: IngestJobData, ids: ReadonlySet<string>): { data: IngestJobData; removed: number } | undefined {
+  const keepEvent = data.events.map((line) => !isPersonEventLine(line, ids));
+  const keepQuarantine = data.quarantine.map((line) => !isPersonQuarantineLine(line, ids));
+  const removed = keepEvent.filter((k) => !k).length + keepQuarantine.filter((k) => !k).length;
+  if (removed === 0) return undefined;
+  const next: IngestJobData = {
+    ...data,
+    events: data.events.filter((_, i) => keepEvent[i]),
+    ids: data.ids.filter((_, i) => keepEvent[i]),
+    quarantine: data.quarantine.filter((_, i) => keepQuarantine[i]),
+  };
+  if (data.quarantineIds) next.quarantineIds = data.quarantineIds.filter((_, i) => keepQuarantine[i]);
+  return { data: next, removed };
+}
+
+async function allJobs(queue: Queue<IngestJobData>): Promise<Job<IngestJobData>[]> {
+  const jobs: Job<IngestJobData>[] = [];
+  for (let start = 0; ; start += PAGE) {
+    const page = (await queue.getJobs([...STATES], start, start + PAGE - 1, true)) as Job<IngestJobData>[];
+    jobs.push(...page.filter(Boolean));
+    if (page.length < PAGE) return jobs;
+  }
+}
+
+/** The person's queued rows, as they would be inserted (for export). */
+export async function queuedRows(queue: Queue<IngestJobData>, ids: ReadonlySet<string>): Promise<{ events: string[]; quarantine: string[] }> {
+  const out = { events: [] as string[], quarantine: [] as string[] };
+  for (const job of await allJobs(queue)) {
+    out.events.push(...job.data.events.filter((line) => isPersonEventLine(line, ids)));
+    out.quarantine.push(...job.data.quarantine.filter((line) => isPersonQuarantineLine(line, ids)));
+  }
+  return out;
+}
+
+/** Removes the person's lines from queued and dead-lettered jobs; a job left empty is removed. Returns the lines removed. */
+export async function eraseQueued(queue: Queue<IngestJobData>, ids: ReadonlySet<string>): Promise<number> {
+  let removed = 0;
+  for (const job of await allJobs(queue)) {
+    const edited = withoutPerson(job.data, ids);
+    if (!edited) continue;
+    if (edited.data.events.length === 0 && edited.data.quarantine.length === 0) await job.remove();
+    else await job.updateData(edited.data);
+    removed += edited.removed;
+  }
+  return removed;
+}

@@ -1,0 +1,79 @@
+/**
+ * Where a person's rows are: every MergeTree table of the database, found by its columns rather
+ * than by a fixed list, so a table added later (a copy kept by a migration such as
+ * `events_before_003`, a derived table, a cluster's local tables) is covered without being named
+ * here. Views (the typed `ev_*` views, `persons`) read these tables and hold nothing themselves.
+ */
+import type { Warehouse } from '../warehouse/client.ts';
+import { queryRows } from '../warehouse/query.ts';
+
+/** Columns that hold one of a person's ids directly. */
+export const ID_COLUMNS = ['user_id', 'anonymous_id', 'previous_id', 'alias_id'] as const;
+/**
+ * Keys of the raw event JSON kept by `quarantine` (the normalised event is camelCase; a malformed
+ * payload is what the client sent, which some libraries spell in snake_case).
+ */
+const RAW_ID_KEYS = ['userId', 'anonymousId', 'previousId', 'user_id', 'anonymous_id', 'previous_id'] as const;
+/** Balise's own bookkeeping: no person's data in them (the request log hashes its subjects). */
+const NOT_PERSONAL = new Set(['schema_migrations', 'health_probe', 'privacy_requests', 'audit_log', 'access_tokens']);
+
+export interface PersonTable {
+  table: string;
+  /** The expressions that hold an id of the person (or, when byMessageId, the message id). */
+  keys: string[];
+  /** True when the rows are found by message id (rows that name no person themselves). */
+  byMessageId: boolean;
+  /** Whether the table has a message_id column (the ids of its rows, for message-id tables). */
+  hasMessageId: boolean;
+}
+
+/** The table's id expressions, or undefined when it holds no person data. */
+export function personCondition(table: string, columns: ReadonlySet<string>): PersonTable | undefined {
+  if (NOT_PERSONAL.has(table)) return undefined;
+  const keys: string[] = [];
+  for (const column of ID_COLUMNS) if (columns.has(column)) keys.push(column);
+  if (columns.has('raw')) {
+    // JSONExtractRaw catches numeric ids ("userId": 42) that JSONExtractString reads as ''.
+    for (const key of RAW_ID_KEYS) keys.push(`JSONExtractString(raw, '${key}')`, `JSONExtractRaw(raw, '${key}')`);
+  }
+  const hasMessageId = columns.has('message_id');
+  if (keys.length > 0) return { table, keys, byMessageId: false, hasMessageId };
+  // `quarantine_replays` and the like: one row per message, naming no one.
+  if (hasMessageId) return { table, keys: ['message_id'], byMessageId: true, hasMessageId };
+  return undefined;
+}
+
+/** For reads: the condition with the values as a query parameter ({values:Array(String)}). */
+export const selectCondition = (table: PersonTable) => table.keys.map((key) => `${key} IN {values:Array(String)}`).join(' OR ');
+
+/**
+ * For mutations: the condition with the values' SHA-256 hashes inlined. A mutation's text stays
+ * in system.mutations (and the query log) and is sent as is to every node ON CLUSTER, so it names
+ * hashes, never the ids themselves; hex digits need no escaping.
+ */
+export function mutationCondition(table: PersonTable, hashes: readonly string[]): string {
+  if (hashes.some((h) => !/^[0-9a-f]{64}$/.test(h))) throw new Error('mutationCondition takes SHA-256 hex digests');
+  const list = `(${hashes.map((h) => `'${h}'`).join(', ')})`;
+  return table.keys.map((key) => `lower(hex(SHA256(${key}))) IN ${list}`).join(' OR ');
+}
+
+/** The tables of the warehouse's database that can hold a person's rows; message-id tables first. */
+export async function personTables(warehouse: Warehouse): Promise<PersonTable[]> {
+  const rows = await queryRows<{ table: string; column: string }>(
+    warehouse,
+    `SELECT c.table AS table, c.name AS column
+     FROM system.columns AS c
+     INNER JOIN system.tables AS t ON t.database = c.database AND t.name = c.table
+     WHERE c.database = currentDatabase() AND t.engine LIKE '%MergeTree' AND NOT t.is_temporary
+     ORDER BY c.table`,
+  );
+  const columnsByTable = new Map<string, Set<string>>();
+  for (const row of rows) {
+    const columns = columnsByTable.get(row.table) ?? new Set<string>();
+    columns.add(row.column);
+    columnsByTable.set(row.table, columns);
+  }
+  const tables = [...columnsByTable].map(([table, columns]) => personCondition(table, columns)).filter((t): t is PersonTable => t !== undefined);
+  // Rows found by message id must go before the rows that give their message ids.
+  return tables.sort((a, b) => Number(b.byMessageId) - Number(a.byMessageId) || a.table.localeCompare(b.table));
+}

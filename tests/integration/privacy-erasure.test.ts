@@ -1,0 +1,208 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import type { Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { erasePerson, type ErasureReport } from '../../src/privacy/erase.ts';
+import type { PersonExport } from '../../src/privacy/export.ts';
+import type { IngestJobData } from '../../src/queue/jobs.ts';
+import { post, REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
+
+const FIXTURE_PLAN = path.join(REPO_ROOT, 'tests/fixtures/privacy-plan');
+const BIN = path.join(REPO_ROOT, 'bin/balise.js');
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({
+    planDir: FIXTURE_PLAN,
+    queueKeys: { name: 'privacy-erasure', prefix: '{perase}' },
+    env: { BALISE_SUPPRESS_ERASED: 'true' },
+  });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** Every id of one person: three anonymous ids, a user id, and an alias (previousId) merged into it. */
+const idsOf = (tag: string) => ({ user: `user-${tag}`, anon1: `anon-${tag}-1`, anon2: `anon-${tag}-2`, anon3: `anon-${tag}-3`, old: `old-${tag}` });
+
+/**
+ * One person's history. anon3 is linked to the user only by a quarantined event, so only
+ * stitching through quarantine finds the page view sent under anon3 alone.
+ */
+function history(tag: string) {
+  const id = idsOf(tag);
+  const events = [
+    { type: 'track', event: 'page_seen', anonymousId: id.anon1, messageId: `${tag}-01` },
+    { type: 'track', event: 'page_seen', anonymousId: id.anon1, messageId: `${tag}-02` },
+    { type: 'identify', anonymousId: id.anon1, userId: id.user, traits: { email: `${tag}@example.com` }, messageId: `${tag}-03` },
+    { type: 'track', event: 'order_placed', anonymousId: id.anon2, userId: id.user, properties: { order_id: `o-${tag}`, amount: 10 }, messageId: `${tag}-04` },
+    { type: 'track', event: 'page_seen', userId: id.old, messageId: `${tag}-05` },
+    { type: 'alias', previousId: id.old, userId: id.user, messageId: `${tag}-06` },
+    { type: 'track', event: 'page_seen', anonymousId: id.anon3, messageId: `${tag}-10` },
+  ];
+  // Missing `amount`: quarantined by the plan.
+  const quarantined = [
+    { type: 'track', event: 'order_placed', userId: id.user, properties: { order_id: 'q1' }, messageId: `${tag}-07` },
+    { type: 'track', event: 'order_placed', anonymousId: id.anon2, properties: { order_id: 'q2' }, messageId: `${tag}-08` },
+    { type: 'track', event: 'order_placed', anonymousId: id.anon3, userId: id.user, properties: { order_id: 'q3' }, messageId: `${tag}-09` },
+  ];
+  return { events, quarantined, eventIds: events.map((e) => e.messageId).sort(), quarantineIds: quarantined.map((e) => e.messageId).sort() };
+}
+
+/**
+ * Stores a person's history through the real ingest and worker, plus what other tables hold:
+ * a row in the copy migration 003 keeps (`events_before_003`) and a replay record.
+ */
+async function seed(tag: string) {
+  const h = history(tag);
+  const res = await post(stack, '/v1/batch', { batch: [...h.events, ...h.quarantined] });
+  expect(res.body).toMatchObject({ accepted: h.events.length, quarantined: h.quarantined.length });
+  await stack.waitForDrained();
+  await stack.warehouse.client.command({
+    query: `INSERT INTO events_before_003 (message_id, type, event, user_id, anonymous_id, timestamp, received_at) SELECT message_id, type, event, user_id, anonymous_id, timestamp, received_at FROM events WHERE message_id = {m:String}`,
+    query_params: { m: `${tag}-01` },
+  });
+  await stack.warehouse.client.insert({ table: 'quarantine_replays', values: [{ message_id: `${tag}-07`, replayed_at: Date.now(), plan_version: '1.0.0' }], format: 'JSONEachRow' });
+  return h;
+}
+
+/** Rows of every table and view of the database whose text contains any of these ids. */
+async function traces(ids: string[]): Promise<Record<string, number>> {
+  const objects = await stack.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT IN ('MaterializedView') ORDER BY name`);
+  expect(objects.map((o) => o.name)).toEqual(expect.arrayContaining(['events', 'quarantine', 'identity_links', 'events_before_003', 'quarantine_replays', 'ev_order_placed']));
+  const out: Record<string, number> = {};
+  for (const { name } of objects) {
+    const [row] = await stack.query<{ n: string }>(`SELECT count() AS n FROM ${name} WHERE multiSearchAny(formatRow('TabSeparated', *), {ids:Array(String)})`, { ids });
+    const n = Number(row?.n ?? 0);
+    if (n > 0) out[name] = n;
+  }
+  return out;
+}
+
+const allIds = (tag: string) => [...Object.values(idsOf(tag)), `${tag}@example.com`];
+
+async function api<T>(route: string, body: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${stack.baseUrl}${route}`, { method: 'POST', headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+const CLICKHOUSE_TABLES = ['events', 'events_before_003', 'identity_links', 'quarantine', 'quarantine_replays'];
+const clickhouseCounts = (report: ErasureReport) => Object.fromEntries(CLICKHOUSE_TABLES.map((t) => [t, report.tables[t]]));
+
+describe('a data-subject request', () => {
+  it('exports exactly the rows of the person, found from any of their ids', async () => {
+    const h = await seed('xpa');
+    await seed('xpb'); // someone else, whose rows must not be in it
+    // Asked by the alias, the export still covers every id stitched to it.
+    const { status, body } = await api<PersonExport>('/api/admin/privacy/export', { id: idsOf('xpa').old });
+    expect(status).toBe(200);
+    expect(body.ids).toEqual(Object.values(idsOf('xpa')).sort());
+    const ids = (table: string) => body.tables[table]!.map((r) => String(r.message_id)).sort();
+    expect(ids('events')).toEqual(h.eventIds);
+    expect(ids('quarantine')).toEqual(h.quarantineIds);
+    expect(ids('events_before_003')).toEqual(['xpa-01']);
+    expect(ids('quarantine_replays')).toEqual(['xpa-07']);
+    expect(body.tables.identity_links!.map((r) => `${String(r.alias_id)}→${String(r.user_id)}`).sort()).toEqual(
+      [`anon-xpa-1→user-xpa`, `anon-xpa-2→user-xpa`, `old-xpa→user-xpa`].sort(),
+    );
+    expect(body.tables.redis_queue).toEqual([]);
+    expect(JSON.stringify(body.tables)).not.toContain('xpb');
+  });
+
+  it('erases a person with several anonymous ids, an alias and quarantined events from every table and view, through the CLI', async () => {
+    const h = await seed('era');
+    await seed('erb');
+    const before = await traces(allIds('erb'));
+    // Rows accepted but not loaded yet: the erasure takes them out of the queued job.
+    await stack.balise.queue.pause();
+    const late = { type: 'track', event: 'page_seen', anonymousId: idsOf('era').anon2, messageId: 'era-11' };
+    const other = { type: 'track', event: 'page_seen', anonymousId: idsOf('erb').anon2, messageId: 'erb-11' };
+    expect((await post(stack, '/v1/batch', { batch: [late, other] })).body).toMatchObject({ accepted: 2 });
+    expect(Object.keys(await traces(allIds('era'))).length).toBeGreaterThan(4);
+
+    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [BIN, 'privacy', 'erase', idsOf('era').anon1, '--json', '--url', stack.baseUrl], { env: { ...process.env, BALISE_ADMIN_TOKEN: stack.adminToken } }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as ErasureReport;
+    expect(report.ids).toEqual(Object.values(idsOf('era')).sort());
+    expect(report.tables).toEqual({
+      events: { found: h.eventIds.length, remaining: 0 },
+      events_before_003: { found: 1, remaining: 0 },
+      identity_links: { found: 3, remaining: 0 },
+      quarantine: { found: h.quarantineIds.length, remaining: 0 },
+      quarantine_replays: { found: 1, remaining: 0 },
+      redis_queue: { found: 1, remaining: 0 },
+    });
+
+    const [job] = (await stack.balise.queue.getJobs(['waiting', 'paused'])) as Job<IngestJobData>[];
+    expect(job?.data.ids).toEqual(['erb-11']);
+    await stack.balise.queue.resume();
+    await stack.waitForDrained();
+
+    expect(await traces(allIds('era'))).toEqual({});
+    // Everyone else is untouched (their one new event aside).
+    const after = await traces(allIds('erb'));
+    expect(after).toEqual({ ...before, events: before.events! + 1, ev_page_seen: after.ev_page_seen });
+    // The log says what was erased and when, without saying who.
+    const [logged] = await stack.query<{ state: string; subject: string; ids: string[] }>(`SELECT state, subject, ids FROM privacy_requests FINAL WHERE request_id = {r:String}`, { r: report.requestId });
+    expect(logged?.state).toBe('done');
+    expect(logged?.subject).toMatch(/^[0-9a-f]{64}$/);
+    expect(logged?.ids).toHaveLength(5);
+  });
+
+  it('finishes an erasure that died half way when asked again, with the same result as an uninterrupted one', async () => {
+    const a = await seed('cra');
+    await seed('crb');
+    const clean = await api<ErasureReport>('/api/admin/privacy/erase', { id: idsOf('cra').user });
+    expect(clean.status).toBe(200);
+    expect(clean.body.tables.events).toEqual({ found: a.eventIds.length, remaining: 0 });
+
+    // The process "dies" right after deleting from `events`: later steps never ran.
+    const crash = erasePerson({ warehouse: stack.warehouse, queue: stack.balise.queue }, idsOf('crb').user, {
+      actor: 'test',
+      onStep: (step) => {
+        if (step === 'events') throw new Error('killed half way');
+      },
+    });
+    await expect(crash).rejects.toThrow('killed half way');
+    const half = await traces(allIds('crb'));
+    expect(half.events).toBeUndefined();
+    expect(half.identity_links).toBe(3);
+    expect(half.quarantine).toBe(3);
+
+    const rerun = await api<ErasureReport>('/api/admin/privacy/erase', { id: idsOf('crb').anon2 });
+    expect(rerun.status).toBe(200);
+    expect(rerun.body.resumed).toBe(true);
+    expect(clickhouseCounts(rerun.body)).toEqual(clickhouseCounts(clean.body));
+    expect(await traces(allIds('crb'))).toEqual({});
+    expect(await traces(allIds('cra'))).toEqual({});
+    // A third request for the same person finds nothing left and deletes nothing.
+    const again = await api<ErasureReport>('/api/admin/privacy/erase', { id: idsOf('crb').user, dryRun: true });
+    expect(again.body.ids).toEqual([idsOf('crb').user]);
+    expect(Object.values(again.body.tables).every((t) => t.found === 0)).toBe(true);
+  });
+
+  it('drops later events from an erased person at ingest when suppression is on', async () => {
+    await seed('spa');
+    expect((await api<ErasureReport>('/api/admin/privacy/erase', { id: idsOf('spa').anon3 })).body.suppressed).toBe(true);
+    const res = await post(stack, '/v1/batch', {
+      batch: [
+        { type: 'track', event: 'page_seen', anonymousId: idsOf('spa').anon1, messageId: 'spa-20' },
+        { type: 'track', event: 'page_seen', anonymousId: 'someone-else', messageId: 'spa-21' },
+      ],
+    });
+    expect(res.body).toMatchObject({ accepted: 1, quarantined: 0, suppressed: 1 });
+    await stack.waitForDrained();
+    expect(await traces(allIds('spa'))).toEqual({});
+    expect(await stack.query(`SELECT message_id FROM events WHERE message_id IN ('spa-20', 'spa-21')`)).toEqual([{ message_id: 'spa-21' }]);
+  });
+
+  it('refuses a request without an id', async () => {
+    const res = await api<{ code: string }>('/api/admin/privacy/erase', { id: '' });
+    expect(res).toEqual({ status: 400, body: expect.objectContaining({ code: 'invalid_parameter' }) });
+  });
+});
