@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { planDiffAction } from '../../src/cli/plan.ts';
-import { REPO_ROOT, tempDir } from '../helpers/stack.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
+import { tempDir } from '../helpers/stack.ts';
 
 // `balise plan diff origin/main` as a CI gate: the base plan is read from git, not a checkout.
 let repo: string;
@@ -17,7 +18,7 @@ const edit = (file: string, from: string | RegExp, to: string) => {
 beforeAll(() => {
   repo = tempDir('balise-plan-git-');
   planDir = path.join(repo, 'tracking-plan');
-  fs.cpSync(path.join(REPO_ROOT, 'tracking-plan'), planDir, { recursive: true });
+  fs.cpSync(FIXTURE_PLAN, planDir, { recursive: true });
   git('init', '-q', '-b', 'main');
   git('add', '-A');
   git('commit', '-qm', 'plan 2.0.0');
