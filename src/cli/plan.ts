@@ -5,13 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
-import { lintKpiDefinitions } from '../analytics/definitions.ts';
+import { lintKpiDefinitions, loadKpiDefinitions } from '../analytics/definitions.ts';
+import { kpisByEvent } from '../analytics/event-kpis.ts';
 import { loadConfig } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
 import { buildPlan } from '../plan/build.ts';
 import { codegen } from '../plan/codegen.ts';
 import { diff, type DiffReport } from '../plan/diff.ts';
 import { docs } from '../plan/docs.ts';
+import { writeEventKpis } from '../plan/event-kpis-write.ts';
 import { lintPlanDir, type LintMessage } from '../plan/lint.ts';
 import { loadPlan, loadPlanVersions, PLAN_FILE } from '../plan/load.ts';
 import { viewsSql } from '../plan/views.ts';
@@ -35,6 +37,22 @@ export async function planCheckAction(dir: string): Promise<{ messages: LintMess
   const kpiMessages = await lintKpiDefinitions(plan, dir);
   const all = [...messages, ...kpiMessages];
   return { messages: all, errors: all.filter((m) => m.severity === 'error').length };
+}
+
+/**
+ * Rewrites every event's `kpis:` list to what kpis/*.yaml says uses it; returns the files
+ * changed. Does nothing while the KPI definitions themselves are invalid (check reports why).
+ */
+export async function planFixKpisAction(dir: string): Promise<string[]> {
+  const plan = await loadPlan(dir);
+  const derived = kpisByEvent(await loadKpiDefinitions(dir));
+  const changed: string[] = [];
+  for (const event of plan.events) {
+    const expected = derived.get(event.name) ?? [];
+    const same = expected.length === event.kpis.length && expected.every((k) => event.kpis.includes(k));
+    if (!same && (await writeEventKpis(dir, event.file, expected))) changed.push(event.file);
+  }
+  return changed;
 }
 
 /**
@@ -126,8 +144,10 @@ export function registerPlanCommands(program: Command): void {
   plan
     .command('check')
     .description('lint the plan and KPI definitions (file:line messages); exits 1 on errors')
-    .action(async () => {
+    .option('--fix', "rewrite each event's kpis: list from kpis/*.yaml first")
+    .action(async (opts: { fix?: boolean }) => {
       const dir = planDir();
+      if (opts.fix) for (const file of await planFixKpisAction(dir)) console.log(`${file}: kpis: list rewritten from kpis/*.yaml`);
       const { messages, errors } = await planCheckAction(dir);
       for (const m of messages) console.log(formatMessage(dir, m));
       console.log(`${errors} error(s), ${messages.length - errors} warning(s)`);

@@ -21,7 +21,7 @@ interface Step {
 async function editYaml(file: string, edit: (doc: Document) => void): Promise<void> {
   const doc = parseDocument(await fs.readFile(file, 'utf8'));
   edit(doc);
-  await fs.writeFile(file, doc.toString());
+  await fs.writeFile(file, doc.toString({ lineWidth: 0, flowCollectionPadding: false }));
 }
 
 async function setVersion(planDir: string, version: string): Promise<void> {
@@ -46,6 +46,8 @@ properties:
 required:
   - mission_id
   - freelancer_id
+kpis:
+  - weekly_missions_bookmarked
 `;
 
 export const EVOLUTION: readonly Step[] = [

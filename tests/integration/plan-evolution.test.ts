@@ -38,7 +38,8 @@ function vitest(cwd: string, files: string[]): Promise<{ code: number | null; ou
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+  // eslint-disable-next-line no-control-regex -- colour codes, whatever the terminal settings
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output: output.replace(/\x1b\[[0-9;]*m/g, '') })));
 }
 
 it('the test files that read the example plan pass against it evolved by four versions', { timeout: 15 * 60_000 }, async () => {
