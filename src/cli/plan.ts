@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { lintKpiDefinitions, loadKpiDefinitions } from '../analytics/definitions.ts';
 import { kpisByEvent } from '../analytics/event-kpis.ts';
+import type { KpiDefinitions } from '../analytics/model.ts';
+import { planReview, renderReviewMarkdown, type PlanReview } from '../analytics/plan-review.ts';
 import { loadConfig } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
 import { buildPlan } from '../plan/build.ts';
@@ -105,9 +107,20 @@ async function isDirectory(p: string): Promise<boolean> {
 }
 
 export async function planDiffAction(dir: string, base: string): Promise<DiffReport> {
+  return (await planReviewAction(dir, base)).report;
+}
+
+/** KPI definitions for the review; a plan whose kpis/ is invalid counts as having none (`plan check` says why). */
+async function kpisOrNone(dir: string): Promise<KpiDefinitions> {
+  return loadKpiDefinitions(dir).catch(() => ({ funnels: [], metrics: [] }));
+}
+
+/** The diff from `base` (git ref or directory) and the KPIs it touches, for the PR comment. */
+export async function planReviewAction(dir: string, base: string): Promise<PlanReview> {
   const baseDir = (await isDirectory(base)) ? base : await materialiseAtRef(dir, base);
   try {
-    return diff(await loadPlan(baseDir), await loadPlan(dir));
+    const report = diff(await loadPlan(baseDir), await loadPlan(dir));
+    return planReview(report, await kpisOrNone(baseDir), await kpisOrNone(dir));
   } finally {
     if (baseDir !== base) await fs.rm(baseDir, { recursive: true, force: true });
   }
@@ -157,11 +170,15 @@ export function registerPlanCommands(program: Command): void {
   plan
     .command('diff <base>')
     .description('classify every change from <base> (git ref or directory) to the current plan; exits 1 when the version bump does not match')
-    .option('--json', 'print the report as JSON')
-    .action(async (base: string, opts: { json?: boolean }) => {
-      const report = await planDiffAction(planDir(), base);
-      console.log(opts.json ? JSON.stringify(report, null, 2) : formatDiff(report));
-      if (!report.ok) process.exitCode = 1;
+    .option('--format <format>', 'text, json, or markdown (a pull-request comment: changes, the KPIs and dashboards they touch, the bump)', 'text')
+    .option('--json', 'the same as --format json')
+    .action(async (base: string, opts: { json?: boolean; format: string }) => {
+      const format = opts.json ? 'json' : opts.format;
+      if (!['text', 'json', 'markdown'].includes(format)) throw new BaliseError('invalid_argument', `--format must be text, json or markdown, not "${format}"`);
+      const review = await planReviewAction(planDir(), base);
+      if (format === 'markdown') console.log(renderReviewMarkdown(review));
+      else console.log(format === 'json' ? JSON.stringify(review.report, null, 2) : formatDiff(review.report));
+      if (!review.report.ok) process.exitCode = 1;
     });
 
   plan
