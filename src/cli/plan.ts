@@ -138,17 +138,32 @@ export async function planCodegenAction(dir: string, out: string, check: boolean
   return current === text;
 }
 
-export async function planDocsAction(dir: string, out: string): Promise<string[]> {
+export interface DocsResult {
+  /** Every page of the catalogue. */
+  files: string[];
+  /** Pages written because they were new or changed; the others were left untouched. */
+  written: string[];
+  /** Pages of events no longer in the plan, deleted. */
+  removed: string[];
+}
+
+/** Writes the catalogue, touching only the pages whose content changed (a one-property change rewrites one page). */
+export async function planDocsAction(dir: string, out: string): Promise<DocsResult> {
   const { latest, versions } = await loadPlanVersions(dir);
   const files = docs(latest, versions);
-  // Event pages of removed events must not linger: the events/ folder is entirely generated.
-  await fs.rm(path.join(out, 'events'), { recursive: true, force: true });
+  const written: string[] = [];
   for (const [rel, content] of Object.entries(files)) {
     const target = path.join(out, rel);
+    if ((await fs.readFile(target, 'utf8').catch(() => undefined)) === content) continue;
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.writeFile(target, content);
+    written.push(rel);
   }
-  return Object.keys(files);
+  // Pages of removed events must not linger: the events/ folder is entirely generated.
+  const existing = await fs.readdir(path.join(out, 'events')).catch(() => [] as string[]);
+  const removed = existing.map((f) => `events/${f}`).filter((rel) => rel.endsWith('.md') && !(rel in files));
+  for (const rel of removed) await fs.rm(path.join(out, rel), { force: true });
+  return { files: Object.keys(files), written, removed };
 }
 
 export function registerPlanCommands(program: Command): void {
@@ -208,8 +223,8 @@ export function registerPlanCommands(program: Command): void {
     .description('write the Markdown catalogue (index + one page per event)')
     .requiredOption('--out <dir>', 'output directory')
     .action(async (opts: { out: string }) => {
-      const files = await planDocsAction(planDir(), opts.out);
-      console.log(`wrote ${files.length} file(s) to ${opts.out}`);
+      const result = await planDocsAction(planDir(), opts.out);
+      console.log(`${opts.out}: ${result.written.length} page(s) written, ${result.files.length - result.written.length} unchanged${result.removed.length > 0 ? `, ${result.removed.length} removed` : ''}`);
     });
 
   plan

@@ -31,13 +31,30 @@ function constraints(schema: PropertySchema): string {
   return parts.join('; ');
 }
 
+/**
+ * The type as a reader of the catalogue knows it: the TypeScript type, except that an integer
+ * stays `integer` (TypeScript has only `number`, and the difference is checked at ingest).
+ */
+export function docType(schema: PropertySchema): string {
+  const t = schema.type;
+  const types = Array.isArray(t) ? t.filter((x): x is string => typeof x === 'string') : typeof t === 'string' ? [t] : [];
+  if (schema.enum === undefined && schema.const === undefined && types.includes('integer')) {
+    return [...new Set(types.map((x) => (x === 'integer' ? 'integer' : tsType({ ...schema, type: x }))))].join(' | ');
+  }
+  if (schema.enum === undefined && types.length === 1 && types[0] === 'array' && schema.items !== null && typeof schema.items === 'object' && !Array.isArray(schema.items)) {
+    const items = docType(schema.items);
+    if (items.includes('integer')) return `${items.includes(' ') ? `(${items})` : items}[]`;
+  }
+  return tsType(schema);
+}
+
 function propertiesTable(properties: Record<string, PropertySchema>, required: string[]): string {
   const names = Object.keys(properties).sort((a, b) => Number(required.includes(b)) - Number(required.includes(a)) || a.localeCompare(b));
   if (names.length === 0) return '_No properties._\n';
   const rows = names.map((n) => {
     const s = properties[n]!;
     const description = typeof s.description === 'string' ? s.description : '';
-    return `| \`${n}\` | \`${cell(tsType(s).replace(/\s+/g, ' '))}\` | ${required.includes(n) ? 'yes' : 'no'} | ${cell(constraints(s))} | ${cell(description)} |`;
+    return `| \`${n}\` | \`${cell(docType(s).replace(/\s+/g, ' '))}\` | ${required.includes(n) ? 'yes' : 'no'} | ${cell(constraints(s))} | ${cell(description)} |`;
   });
   return ['| Property | Type | Required | Constraints | Description |', '|---|---|---|---|---|', ...rows, ''].join('\n');
 }

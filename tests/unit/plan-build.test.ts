@@ -85,7 +85,7 @@ describe('plan docs', () => {
 
   it('writes an index and one page per event with owner, versions and KPIs', async () => {
     const out = path.join(tmp, 'docs');
-    const files = await planDocsAction(FIXTURE_PLAN, out);
+    const { files } = await planDocsAction(FIXTURE_PLAN, out);
     expect(files).toContain('README.md');
     const page = await fs.readFile(path.join(out, 'events/freelancer_availability_updated.md'), 'utf8');
     expect(page).toContain('- **Owner**: team-freelancer-experience');
@@ -94,5 +94,26 @@ describe('plan docs', () => {
     expect(signup).toContain('`freelancer_activation`');
     expect(signup).toMatch(/\| `community` \| `'tech' \\\| 'data'` \| yes \|/);
     expect(await fs.readFile(path.join(out, 'README.md'), 'utf8')).toContain('[mission_rated](events/mission_rated.md)');
+  });
+
+  it('shows an integer as integer, and a one-property change rewrites that one page only', async () => {
+    const dir = path.join(tmp, 'docs-plan');
+    const out = path.join(tmp, 'docs-incremental');
+    await fs.cp(FIXTURE_PLAN, dir, { recursive: true });
+    const first = await planDocsAction(dir, out);
+    expect(first.written.sort()).toEqual([...first.files].sort());
+    const rated = await fs.readFile(path.join(out, 'events/mission_rated.md'), 'utf8');
+    expect(rated).toMatch(/\| `rating` \| `integer` \| yes \| 1 to 5 \|/);
+    expect(await fs.readFile(path.join(out, 'events/mission_posted.md'), 'utf8')).toMatch(/\| `daily_rate_max` \| `number` \|/);
+
+    const stamp = (await fs.stat(path.join(out, 'README.md'))).mtimeMs;
+    expect(await planDocsAction(dir, out)).toMatchObject({ written: [], removed: [] });
+    const posted = path.join(dir, 'events/mission_posted.yaml');
+    await fs.writeFile(posted, (await fs.readFile(posted, 'utf8')).replace('properties:\n', 'properties:\n  seniority:\n    type: string\n    description: Seniority wanted.\n'));
+    expect(await planDocsAction(dir, out)).toMatchObject({ written: ['events/mission_posted.md'], removed: [] });
+    expect((await fs.stat(path.join(out, 'README.md'))).mtimeMs).toBe(stamp);
+
+    await fs.rm(path.join(dir, 'events/freelancer_cv_uploaded.yaml'));
+    expect(await planDocsAction(dir, out)).toMatchObject({ written: ['README.md'], removed: ['events/freelancer_cv_uploaded.md'] });
   });
 });

@@ -79,7 +79,7 @@ describe("an event's kpis: list, derived from kpis/*.yaml", () => {
     const dir = await fixtureCopy();
     const file = path.join(dir, 'events/company_signed_up.yaml');
     const original = await fs.readFile(file, 'utf8');
-    await fs.writeFile(file, original.replace(/kpis:\n(  - .*\n)+/, 'kpis:\n  - weekly_missions_posted\n'));
+    await fs.writeFile(file, original.replace(/kpis:\n( {2}- .*\n)+/, 'kpis:\n  - weekly_missions_posted\n'));
     const completed = path.join(dir, 'events/mission_completed.yaml');
     await fs.writeFile(completed, (await fs.readFile(completed, 'utf8')).replace('  - company_hiring\n', ''));
 
