@@ -10,6 +10,7 @@ import { replayDeadLetter } from '../queue/producer.ts';
 import type { PlanValidator } from '../types.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
+import { applyViews } from '../warehouse/views.ts';
 import { replayQuarantine } from '../queue/replay-quarantine.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../analytics/run.ts';
 import { requireAdmin } from './auth.ts';
@@ -76,11 +77,15 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   let definitions = loadKpiDefinitions(deps.config.planDir);
   // Invalid definitions fail the requests that need them, never the process (unhandled rejection).
   definitions.catch(() => undefined);
+  // Validators, typed views and KPI definitions move together: a property added to the plan
+  // is validated, shows up in its ev_* view and can be used by a KPI after one reload.
   const reload = async () => {
     const validator = await deps.reloadPlan();
+    const views = await applyViews(deps.warehouse, validator.plan);
     definitions = loadKpiDefinitions(deps.config.planDir);
-    await definitions;
-    return validator;
+    definitions.catch(() => undefined);
+    const loaded = await definitions;
+    return { validator, views, kpis: loaded.metrics.length + loaded.funnels.length };
   };
   router.use('/api', cookieParser(), requireAdmin(deps.adminToken), express.json({ limit: '100kb' }));
 
@@ -163,7 +168,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (req, res) => {
       const body = (req.body ?? {}) as { event?: unknown; since?: unknown };
       const since = typeof body.since === 'number' ? body.since : sinceParam(body.since);
-      const validator = await reload();
+      const { validator } = await reload();
       res.json(await replayQuarantine(deps.warehouse, validator, { event: stringParam(body.event), since, deduper: deps.deduper }));
     }),
   );
@@ -176,8 +181,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   router.post(
     '/api/admin/plan/reload',
     handle(deps.logger, async (_req, res) => {
-      const validator = await reload();
-      res.json({ planVersion: validator.latestVersion, versions: validator.versions });
+      const { validator, views, kpis } = await reload();
+      res.json({ planVersion: validator.latestVersion, versions: validator.versions, views, kpis });
     }),
   );
   return router;

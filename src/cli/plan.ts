@@ -20,7 +20,9 @@ import { lintPlanDir, type LintMessage } from '../plan/lint.ts';
 import { loadPlan, loadPlanVersions, PLAN_FILE } from '../plan/load.ts';
 import { viewsSql } from '../plan/views.ts';
 import { openWarehouse } from '../warehouse/client.ts';
+import { readEngineOwner } from '../warehouse/engine-owner.ts';
 import { applyViews } from '../warehouse/views.ts';
+import { callApi } from './client.ts';
 
 const run = promisify(execFile);
 
@@ -230,12 +232,19 @@ export function registerPlanCommands(program: Command): void {
   plan
     .command('views')
     .description('print the typed per-event SQL views, or create them with --apply')
-    .option('--apply', 'create or replace the views in the warehouse (server mode; in embedded mode they are applied at start-up)')
+    .option('--apply', 'create or replace the views in the warehouse (through the running Balise when it owns the embedded engine)')
     .action(async (opts: { apply?: boolean }) => {
       const config = loadConfig();
       const current = await loadPlan(config.planDir);
       if (!opts.apply) {
         console.log(viewsSql(current, config.clickhouse.cluster ? { cluster: config.clickhouse.cluster } : {}));
+        return;
+      }
+      // The embedded engine belongs to the running Balise: it reloads the plan and applies them.
+      const owner = config.clickhouse.url ? undefined : readEngineOwner(config.dataDir);
+      if (owner?.url) {
+        const reloaded = await callApi<{ planVersion: string; views: string[] }>('POST', '/api/admin/plan/reload', undefined, owner.url);
+        console.log(`the running Balise (${owner.url}) reloaded plan ${reloaded.planVersion} and created or replaced ${reloaded.views.length} view(s): ${reloaded.views.join(', ')}`);
         return;
       }
       const warehouse = await openWarehouse(config);
