@@ -11,6 +11,7 @@ import type { PlanValidator } from '../types.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { applyViews } from '../warehouse/views.ts';
+import { queryRows } from '../warehouse/query.ts';
 import { replayQuarantine } from '../queue/replay-quarantine.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../analytics/run.ts';
 import { requireAdmin } from './auth.ts';
@@ -176,6 +177,18 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     '/api/admin/replay/dead-letter',
     handle(deps.logger, async (_req, res) => {
       res.json({ requeued: await replayDeadLetter(deps.queue) });
+    }),
+  );
+  router.get(
+    '/api/alerts',
+    handle(deps.logger, async (_req, res) => {
+      // The latest notice of each alert says whether it is firing; the history is the last 100.
+      const history = await queryRows<{ at: string; alert: string; status: string; value: number | null; message: string }>(
+        deps.warehouse,
+        "SELECT formatDateTime(at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS at, alert, status, value, message FROM alert_events ORDER BY at DESC, status ASC LIMIT 100",
+      );
+      const latest = await queryRows<{ alert: string; status: string }>(deps.warehouse, 'SELECT alert, argMax(status, at) AS status FROM alert_events GROUP BY alert ORDER BY alert');
+      res.json({ firing: latest.filter((r) => r.status === 'firing').map((r) => r.alert), history });
     }),
   );
   router.post(

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
+import { readAlerts } from '../alerts/load.ts';
 import { lintKpiDefinitions, loadKpiDefinitions } from '../analytics/definitions.ts';
 import { kpisByEvent } from '../analytics/event-kpis.ts';
 import type { KpiDefinitions } from '../analytics/model.ts';
@@ -39,7 +40,9 @@ function formatMessage(dir: string, m: LintMessage): string {
 export async function planCheckAction(dir: string): Promise<{ messages: LintMessage[]; errors: number }> {
   const { plan, messages } = await lintPlanDir(dir);
   const kpiMessages = await lintKpiDefinitions(plan, dir);
-  const all = [...messages, ...kpiMessages];
+  const kpis = await loadKpiDefinitions(dir).catch(() => undefined);
+  const alertMessages = (await readAlerts(dir, plan, kpis)).messages;
+  const all = [...messages, ...kpiMessages, ...alertMessages];
   return { messages: all, errors: all.filter((m) => m.severity === 'error').length };
 }
 

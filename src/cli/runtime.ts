@@ -12,6 +12,9 @@ import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
 import { applyViews } from '../warehouse/views.ts';
+import { loadAlerts } from '../alerts/load.ts';
+import { startAlertScheduler } from '../alerts/scheduler.ts';
+import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { createBatchInserter } from '../queue/batcher.ts';
 import { createDeduper } from '../queue/dedupe.ts';
 import { createIngestQueue, sampleQueueDepth } from '../queue/producer.ts';
@@ -182,6 +185,21 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs, keys: queueKeys, failures }, logger);
     }
 
+    // Alerts as code (tracking-plan/alerts.yaml): every process with the engine runs the
+    // scheduler; a Redis leader key lets one of them evaluate.
+    const alertsWarehouse = warehouse;
+    const alerts = alertsWarehouse
+      ? startAlertScheduler({
+          warehouse: alertsWarehouse,
+          redis: dedupeConnection,
+          prefix: queueKeys.prefix,
+          alerts: async () => loadAlerts(config.planDir),
+          kpis: () => loadKpiDefinitions(config.planDir),
+          deadLetterCount: async () => (await ingestQueue.getJobCounts('failed')).failed ?? 0,
+          logger,
+        })
+      : undefined;
+
     let baseUrl: string | undefined;
     let app: Express | undefined;
     let accepting = true;
@@ -274,6 +292,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             if (!(await within(closed, Math.min(HTTP_DRAIN_MS, left())))) httpServer.closeAllConnections();
           }
           stopSampling();
+          await alerts?.stop();
           await ops?.close();
           // The worker inserts what it holds and completes its jobs; whatever is not completed in
           // time stays in Redis (active, then stalled) and is taken back at the next start.

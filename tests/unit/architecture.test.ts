@@ -35,12 +35,14 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   metabase: ['config', 'plan', 'observability', 'analytics'],
   // The read and admin API that the CLI and the dashboard share.
   api: ['config', 'plan', 'observability', 'queue', 'warehouse', 'analytics'],
+  // Alerts as code: measures through the warehouse and analytics, notifies webhooks; Redis is injected.
+  alerts: ['config', 'plan', 'observability', 'warehouse', 'analytics'],
   dashboard: ['config', 'plan', 'observability', 'warehouse', 'analytics', 'api'],
   demo: ['config', 'plan', 'warehouse', 'sdk'],
   // `balise import`: archive readers and format mappers; sends through the server's HTTP ingest.
   import: [],
   // Entry points: wire everything together.
-  cli: ['config', 'plan', 'observability', 'redis', 'warehouse', 'queue', 'ingest', 'analytics', 'metabase', 'api', 'dashboard', 'demo', 'import'],
+  cli: ['config', 'plan', 'observability', 'redis', 'warehouse', 'queue', 'ingest', 'analytics', 'metabase', 'api', 'dashboard', 'demo', 'import', 'alerts'],
 };
 /** Importable from anywhere; it imports only what its own row allows (nothing: it knows no layer). */
 const FOUNDATION = new Set(['types.ts', 'errors.ts', 'util']);
