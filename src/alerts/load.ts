@@ -18,6 +18,8 @@ import type { AlertRule, AlertsConfig, Webhook } from './model.ts';
 
 export const ALERTS_FILE = 'alerts.yaml';
 const DEFAULT_EVERY_MS = 60_000;
+/** In the order of the oneOf branches of ALERTS_FILE_SCHEMA. */
+const ALERT_TYPES = ['kpi', 'event_silent', 'violation_rate', 'freshness', 'dead_letter'];
 
 type Raw = Record<string, unknown>;
 
@@ -65,10 +67,22 @@ export async function readAlerts(planDir: string, plan?: TrackingPlan, kpis?: Kp
   addFormats.default(ajv);
   const validate = ajv.compile(ALERTS_FILE_SCHEMA);
   if (!validate(data)) {
-    // oneOf reports every branch; the shortest path to the problem is the useful one.
+    // oneOf reports every branch: keep the errors of the branch the item's `type` names.
+    const items = (data as { alerts?: unknown }).alerts;
+    const branchOf = (instancePath: string): number | undefined => {
+      const m = /^\/alerts\/(\d+)/.exec(instancePath);
+      const item = m && Array.isArray(items) ? (items[Number(m[1])] as Raw | undefined) : undefined;
+      const index = ALERT_TYPES.indexOf(String(item?.type));
+      return index >= 0 ? index : undefined;
+    };
     const seen = new Set<string>();
     for (const e of validate.errors ?? []) {
-      if (e.keyword === 'oneOf' || e.keyword === 'const') continue;
+      const branch = /\/oneOf\/(\d+)\//.exec(e.schemaPath);
+      const wanted = branchOf(e.instancePath);
+      if (branch && wanted !== undefined && Number(branch[1]) !== wanted) continue;
+      if (e.keyword === 'oneOf' && wanted !== undefined) continue;
+      if (e.keyword === 'const') continue;
+      if (e.keyword === 'oneOf') e.message = `type must be one of ${ALERT_TYPES.join(', ')}`;
       const key = `${e.instancePath} ${e.message}`;
       if (seen.has(key)) continue;
       seen.add(key);
