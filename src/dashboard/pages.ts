@@ -50,6 +50,7 @@ export function appPage(): string {
   <section id="trends" aria-labelledby="trends-h"><h2 id="trends-h">Event trends</h2><div id="trends-body"></div></section>
   <section id="data-health" aria-labelledby="health-h"><h2 id="health-h">Data health</h2><div id="health-body"></div></section>
   <section id="pipeline" aria-labelledby="pipeline-h"><h2 id="pipeline-h">Pipeline health</h2><div id="pipeline-body"></div></section>
+  <section id="alerts" aria-labelledby="alerts-h"><h2 id="alerts-h">Alerts</h2><div id="alerts-body"></div></section>
 </main>
 <script src="/dashboard/app.js" defer></script>
 </body>

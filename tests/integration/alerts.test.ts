@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAlerts } from '../../src/alerts/load.ts';
 import { startAlertScheduler } from '../../src/alerts/scheduler.ts';
@@ -92,6 +93,22 @@ describe('alerts as code', () => {
     const body = (await response.json()) as { firing: string[]; history: Array<{ alert: string; status: string }> };
     expect(body.firing).toEqual([]);
     expect(body.history.map((h) => `${h.alert} ${h.status}`)).toEqual(['missions_silent resolved', 'missions_silent firing']);
+
+    // The dashboard's Alerts section shows the same history.
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    try {
+      const context = await browser.newContext();
+      await context.addCookies([{ name: 'balise_admin', value: stack.adminToken, url: stack.baseUrl }]);
+      const page = await context.newPage();
+      await page.goto(`${stack.baseUrl}/`);
+      const rows = page.locator('#alerts-body tbody tr');
+      await rows.nth(1).waitFor({ timeout: 30_000 });
+      expect(await page.locator('#alerts-body p').textContent()).toBe('No alert is firing.');
+      const cells = await rows.evaluateAll((trs) => trs.map((tr) => [...tr.children].slice(1, 3).map((c) => c.textContent)));
+      expect(cells).toEqual([['missions_silent', 'resolved'], ['missions_silent', 'firing']]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('a second scheduler on the same Redis does not evaluate while the first leads', async () => {

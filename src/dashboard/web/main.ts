@@ -1,4 +1,5 @@
 /** Dashboard entry point: reads the date range, loads every section, reports progress in #status. */
+import { renderAlerts } from './alerts.ts';
 import { byId } from './dom.ts';
 import { renderFunnels } from './funnels.ts';
 import { loadPipelineHealth, renderDataHealth, renderPipeline } from './health.ts';
@@ -37,6 +38,7 @@ async function loadAll(): Promise<void> {
     section('trends', () => renderTrends(range), failures),
     section('data health', () => renderDataHealth(range, pipelineHealth), failures),
     section('pipeline', () => renderPipeline(pipelineHealth), failures),
+    section('alerts', () => renderAlerts(), failures),
   ]);
   document.body.setAttribute('aria-busy', 'false');
   const took = Math.round(performance.now() - started);
