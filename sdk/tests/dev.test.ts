@@ -48,8 +48,8 @@ describe.each([
 });
 
 describe('dev validator from what `balise plan build` writes', () => {
-  // The committed build artifact of the example plan: { format: 'balise-plan@1', plan: {...} }.
-  const built = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../tracking-plan/build/plan-2.0.0.json'), 'utf8')) as BuiltPlanFile;
+  // A committed build artifact (of the fixture plan, a copy of the example's 2.0.0): { format: 'balise-plan@1', plan: {...} }.
+  const built = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../tests/fixtures/plans/marketplace/build/plan-2.0.0.json'), 'utf8')) as BuiltPlanFile;
 
   it('accepts the { format, plan } file as written, checking track events and planned pages', () => {
     expect(built.format).toMatch(/^balise-plan@/);

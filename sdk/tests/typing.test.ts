@@ -98,8 +98,8 @@ b.identify('u', { any: 'trait' });`),
 });
 
 describe('page() and screen() typed from the plan like track()', () => {
-  // The real output of `balise plan codegen` for the example plan: two pages, no screen.
-  const generated = resolve(import.meta.dirname, '../../tracking-plan/generated/balise-plan.ts');
+  // The real output of `balise plan codegen` for the fixture plan (the example's 2.0.0): two pages, no screen.
+  const generated = resolve(import.meta.dirname, '../../tests/fixtures/plans/marketplace/generated/balise-plan.ts');
   const withGenerated = (body: string) =>
     compile(`import type { BalisePlan as Generated } from ${JSON.stringify(generated)};\nconst g = createBalise<Generated>({ writeKey: 'k' });\n${body}`);
 

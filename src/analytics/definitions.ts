@@ -10,6 +10,7 @@ import { SNAKE } from '../plan/file-schemas.ts';
 import type { LintMessage } from '../plan/lint.ts';
 import type { PlanEvent, TrackingPlan } from '../plan/model.ts';
 import { KpiDefinitionError } from './errors.ts';
+import { lintEventKpiLists } from './event-kpis.ts';
 import {
   IDENTIFIER,
   parseBreakdown,
@@ -422,5 +423,5 @@ export function lintDefinitionsAgainstPlan(plan: TrackingPlan, defs: KpiDefiniti
 /** Everything `balise plan check` reports about kpis/*.yaml: structure, then plan references. */
 export async function lintKpiDefinitions(plan: TrackingPlan, planDir: string): Promise<LintMessage[]> {
   const { definitions, messages } = await readKpis(planDir);
-  return [...messages, ...lintDefinitionsAgainstPlan(plan, definitions)];
+  return [...messages, ...lintDefinitionsAgainstPlan(plan, definitions), ...lintEventKpiLists(plan, definitions)];
 }

@@ -12,6 +12,8 @@ import type { Warehouse } from '../warehouse/client.ts';
 import { lintDefinitionsAgainstPlan, loadKpiDefinitions, parseKpiFile } from '../analytics/definitions.ts';
 import { KpiDefinitionError } from '../analytics/errors.ts';
 import type { RetentionDefinition } from '../analytics/model.ts';
+import { applyViews } from '../warehouse/views.ts';
+import { queryRows } from '../warehouse/query.ts';
 import { replayQuarantine } from '../queue/replay-quarantine.ts';
 import { runFunnel, runKpis, runReadOnlySql, runRetention, runRetentionDefinition } from '../analytics/run.ts';
 import { authorize, principalOf, type Credentials } from './auth.ts';
@@ -99,11 +101,15 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   let definitions = loadKpiDefinitions(deps.config.planDir);
   // Invalid definitions fail the requests that need them, never the process (unhandled rejection).
   definitions.catch(() => undefined);
+  // Validators, typed views and KPI definitions move together: a property added to the plan
+  // is validated, shows up in its ev_* view and can be used by a KPI after one reload.
   const reload = async () => {
     const validator = await deps.reloadPlan();
+    const views = await applyViews(deps.warehouse, validator.plan);
     definitions = loadKpiDefinitions(deps.config.planDir);
-    await definitions;
-    return validator;
+    definitions.catch(() => undefined);
+    const loaded = await definitions;
+    return { validator, views, kpis: loaded.metrics.length + loaded.funnels.length };
   };
   router.use('/api', cookieParser(), authorize(deps.credentials), express.json({ limit: '100kb' }));
   router.use('/api/admin', auditAdminActions(deps.warehouse, deps.logger));
@@ -268,7 +274,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (req, res) => {
       const body = (req.body ?? {}) as { event?: unknown; since?: unknown };
       const since = typeof body.since === 'number' ? body.since : sinceParam(body.since);
-      const validator = await reload();
+      const { validator } = await reload();
       res.json(await replayQuarantine(deps.warehouse, validator, { event: stringParam(body.event), since, deduper: deps.deduper }));
     }),
   );
@@ -278,11 +284,23 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       res.json({ requeued: await replayDeadLetter(deps.queue) });
     }),
   );
+  router.get(
+    '/api/alerts',
+    handle(deps.logger, async (_req, res) => {
+      // The latest notice of each alert says whether it is firing; the history is the last 100.
+      const history = await queryRows<{ at: string; alert: string; status: string; value: number | null; message: string }>(
+        deps.warehouse,
+        "SELECT formatDateTime(at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS at, alert, status, value, message FROM alert_events ORDER BY at DESC, status ASC LIMIT 100",
+      );
+      const latest = await queryRows<{ alert: string; status: string }>(deps.warehouse, 'SELECT alert, argMax(status, at) AS status FROM alert_events GROUP BY alert ORDER BY alert');
+      res.json({ firing: latest.filter((r) => r.status === 'firing').map((r) => r.alert), history });
+    }),
+  );
   router.post(
     '/api/admin/plan/reload',
     handle(deps.logger, async (_req, res) => {
-      const validator = await reload();
-      res.json({ planVersion: validator.latestVersion, versions: validator.versions });
+      const { validator, views, kpis } = await reload();
+      res.json({ planVersion: validator.latestVersion, versions: validator.versions, views, kpis });
     }),
   );
   router.get(

@@ -5,18 +5,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
-import { lintKpiDefinitions } from '../analytics/definitions.ts';
+import { readAlerts } from '../alerts/load.ts';
+import { lintKpiDefinitions, loadKpiDefinitions } from '../analytics/definitions.ts';
+import { kpisByEvent } from '../analytics/event-kpis.ts';
+import type { KpiDefinitions } from '../analytics/model.ts';
+import { planReview, renderReviewMarkdown, type PlanReview } from '../analytics/plan-review.ts';
 import { loadConfig } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
 import { buildPlan } from '../plan/build.ts';
 import { codegen } from '../plan/codegen.ts';
 import { diff, type DiffReport } from '../plan/diff.ts';
 import { docs } from '../plan/docs.ts';
+import { writeEventKpis } from '../plan/event-kpis-write.ts';
 import { lintPlanDir, type LintMessage } from '../plan/lint.ts';
 import { loadPlan, loadPlanVersions, PLAN_FILE } from '../plan/load.ts';
 import { viewsSql } from '../plan/views.ts';
 import { openWarehouse } from '../warehouse/client.ts';
+import { readEngineOwner } from '../warehouse/engine-owner.ts';
 import { applyViews } from '../warehouse/views.ts';
+import { callApi } from './client.ts';
 
 const run = promisify(execFile);
 
@@ -33,8 +40,26 @@ function formatMessage(dir: string, m: LintMessage): string {
 export async function planCheckAction(dir: string): Promise<{ messages: LintMessage[]; errors: number }> {
   const { plan, messages } = await lintPlanDir(dir);
   const kpiMessages = await lintKpiDefinitions(plan, dir);
-  const all = [...messages, ...kpiMessages];
+  const kpis = await loadKpiDefinitions(dir).catch(() => undefined);
+  const alertMessages = (await readAlerts(dir, plan, kpis)).messages;
+  const all = [...messages, ...kpiMessages, ...alertMessages];
   return { messages: all, errors: all.filter((m) => m.severity === 'error').length };
+}
+
+/**
+ * Rewrites every event's `kpis:` list to what kpis/*.yaml says uses it; returns the files
+ * changed. Does nothing while the KPI definitions themselves are invalid (check reports why).
+ */
+export async function planFixKpisAction(dir: string): Promise<string[]> {
+  const plan = await loadPlan(dir);
+  const derived = kpisByEvent(await loadKpiDefinitions(dir));
+  const changed: string[] = [];
+  for (const event of plan.events) {
+    const expected = derived.get(event.name) ?? [];
+    const same = expected.length === event.kpis.length && expected.every((k) => event.kpis.includes(k));
+    if (!same && (await writeEventKpis(dir, event.file, expected))) changed.push(event.file);
+  }
+  return changed;
 }
 
 /**
@@ -87,9 +112,20 @@ async function isDirectory(p: string): Promise<boolean> {
 }
 
 export async function planDiffAction(dir: string, base: string): Promise<DiffReport> {
+  return (await planReviewAction(dir, base)).report;
+}
+
+/** KPI definitions for the review; a plan whose kpis/ is invalid counts as having none (`plan check` says why). */
+async function kpisOrNone(dir: string): Promise<KpiDefinitions> {
+  return loadKpiDefinitions(dir).catch(() => ({ funnels: [], metrics: [], retention: [] }));
+}
+
+/** The diff from `base` (git ref or directory) and the KPIs it touches, for the PR comment. */
+export async function planReviewAction(dir: string, base: string): Promise<PlanReview> {
   const baseDir = (await isDirectory(base)) ? base : await materialiseAtRef(dir, base);
   try {
-    return diff(await loadPlan(baseDir), await loadPlan(dir));
+    const report = diff(await loadPlan(baseDir), await loadPlan(dir));
+    return planReview(report, await kpisOrNone(baseDir), await kpisOrNone(dir));
   } finally {
     if (baseDir !== base) await fs.rm(baseDir, { recursive: true, force: true });
   }
@@ -107,17 +143,32 @@ export async function planCodegenAction(dir: string, out: string, check: boolean
   return current === text;
 }
 
-export async function planDocsAction(dir: string, out: string): Promise<string[]> {
+export interface DocsResult {
+  /** Every page of the catalogue. */
+  files: string[];
+  /** Pages written because they were new or changed; the others were left untouched. */
+  written: string[];
+  /** Pages of events no longer in the plan, deleted. */
+  removed: string[];
+}
+
+/** Writes the catalogue, touching only the pages whose content changed (a one-property change rewrites one page). */
+export async function planDocsAction(dir: string, out: string): Promise<DocsResult> {
   const { latest, versions } = await loadPlanVersions(dir);
   const files = docs(latest, versions);
-  // Event pages of removed events must not linger: the events/ folder is entirely generated.
-  await fs.rm(path.join(out, 'events'), { recursive: true, force: true });
+  const written: string[] = [];
   for (const [rel, content] of Object.entries(files)) {
     const target = path.join(out, rel);
+    if ((await fs.readFile(target, 'utf8').catch(() => undefined)) === content) continue;
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.writeFile(target, content);
+    written.push(rel);
   }
-  return Object.keys(files);
+  // Pages of removed events must not linger: the events/ folder is entirely generated.
+  const existing = await fs.readdir(path.join(out, 'events')).catch(() => [] as string[]);
+  const removed = existing.map((f) => `events/${f}`).filter((rel) => rel.endsWith('.md') && !(rel in files));
+  for (const rel of removed) await fs.rm(path.join(out, rel), { force: true });
+  return { files: Object.keys(files), written, removed };
 }
 
 export function registerPlanCommands(program: Command): void {
@@ -126,8 +177,10 @@ export function registerPlanCommands(program: Command): void {
   plan
     .command('check')
     .description('lint the plan and KPI definitions (file:line messages); exits 1 on errors')
-    .action(async () => {
+    .option('--fix', "rewrite each event's kpis: list from kpis/*.yaml first")
+    .action(async (opts: { fix?: boolean }) => {
       const dir = planDir();
+      if (opts.fix) for (const file of await planFixKpisAction(dir)) console.log(`${file}: kpis: list rewritten from kpis/*.yaml`);
       const { messages, errors } = await planCheckAction(dir);
       for (const m of messages) console.log(formatMessage(dir, m));
       console.log(`${errors} error(s), ${messages.length - errors} warning(s)`);
@@ -137,11 +190,15 @@ export function registerPlanCommands(program: Command): void {
   plan
     .command('diff <base>')
     .description('classify every change from <base> (git ref or directory) to the current plan; exits 1 when the version bump does not match')
-    .option('--json', 'print the report as JSON')
-    .action(async (base: string, opts: { json?: boolean }) => {
-      const report = await planDiffAction(planDir(), base);
-      console.log(opts.json ? JSON.stringify(report, null, 2) : formatDiff(report));
-      if (!report.ok) process.exitCode = 1;
+    .option('--format <format>', 'text, json, or markdown (a pull-request comment: changes, the KPIs and dashboards they touch, the bump)', 'text')
+    .option('--json', 'the same as --format json')
+    .action(async (base: string, opts: { json?: boolean; format: string }) => {
+      const format = opts.json ? 'json' : opts.format;
+      if (!['text', 'json', 'markdown'].includes(format)) throw new BaliseError('invalid_argument', `--format must be text, json or markdown, not "${format}"`);
+      const review = await planReviewAction(planDir(), base);
+      if (format === 'markdown') console.log(renderReviewMarkdown(review));
+      else console.log(format === 'json' ? JSON.stringify(review.report, null, 2) : formatDiff(review.report));
+      if (!review.report.ok) process.exitCode = 1;
     });
 
   plan
@@ -171,19 +228,26 @@ export function registerPlanCommands(program: Command): void {
     .description('write the Markdown catalogue (index + one page per event)')
     .requiredOption('--out <dir>', 'output directory')
     .action(async (opts: { out: string }) => {
-      const files = await planDocsAction(planDir(), opts.out);
-      console.log(`wrote ${files.length} file(s) to ${opts.out}`);
+      const result = await planDocsAction(planDir(), opts.out);
+      console.log(`${opts.out}: ${result.written.length} page(s) written, ${result.files.length - result.written.length} unchanged${result.removed.length > 0 ? `, ${result.removed.length} removed` : ''}`);
     });
 
   plan
     .command('views')
     .description('print the typed per-event SQL views, or create them with --apply')
-    .option('--apply', 'create or replace the views in the warehouse (server mode; in embedded mode they are applied at start-up)')
+    .option('--apply', 'create or replace the views in the warehouse (through the running Balise when it owns the embedded engine)')
     .action(async (opts: { apply?: boolean }) => {
       const config = loadConfig();
       const current = await loadPlan(config.planDir);
       if (!opts.apply) {
         console.log(viewsSql(current, config.clickhouse.cluster ? { cluster: config.clickhouse.cluster } : {}));
+        return;
+      }
+      // The embedded engine belongs to the running Balise: it reloads the plan and applies them.
+      const owner = config.clickhouse.url ? undefined : readEngineOwner(config.dataDir);
+      if (owner?.url) {
+        const reloaded = await callApi<{ planVersion: string; views: string[] }>('POST', '/api/admin/plan/reload', undefined, owner.url);
+        console.log(`the running Balise (${owner.url}) reloaded plan ${reloaded.planVersion} and created or replaced ${reloaded.views.length} view(s): ${reloaded.views.join(', ')}`);
         return;
       }
       const warehouse = await openWarehouse(config);

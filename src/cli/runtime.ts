@@ -12,6 +12,9 @@ import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
 import { applyViews } from '../warehouse/views.ts';
+import { loadAlerts } from '../alerts/load.ts';
+import { startAlertScheduler } from '../alerts/scheduler.ts';
+import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { createBatchInserter } from '../queue/batcher.ts';
 import { createDeduper } from '../queue/dedupe.ts';
 import { createIngestQueue, sampleQueueDepth } from '../queue/producer.ts';
@@ -202,6 +205,21 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
 
     // Who may call the API: the admin token, the role tokens (hashed) and dashboard sessions in Redis.
     const credentials = { adminToken, tokens: config.tokens, sessions: createSessionStore(stateConnection, queueKeys.prefix) };
+    // Alerts as code (tracking-plan/alerts.yaml): every process with the engine runs the
+    // scheduler; a Redis leader key lets one of them evaluate.
+    const alertsWarehouse = warehouse;
+    const alerts = alertsWarehouse
+      ? startAlertScheduler({
+          warehouse: alertsWarehouse,
+          redis: stateConnection,
+          prefix: queueKeys.prefix,
+          alerts: async () => loadAlerts(config.planDir),
+          kpis: () => loadKpiDefinitions(config.planDir),
+          deadLetterCount: async () => (await ingestQueue.getJobCounts('failed')).failed ?? 0,
+          logger,
+        })
+      : undefined;
+
     let baseUrl: string | undefined;
     let app: Express | undefined;
     // Per process: each API process shows the events it judges (decision 0025).
@@ -303,6 +321,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
           }
           stopSampling();
           suppression?.stop();
+          await alerts?.stop();
           await ops?.close();
           // The worker inserts what it holds and completes its jobs; whatever is not completed in
           // time stays in Redis (active, then stalled) and is taken back at the next start.

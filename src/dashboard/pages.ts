@@ -39,7 +39,7 @@ const NAV: { page: AppPage | 'live'; href: string; label: string }[] = [
 const navLinks = (current: AppPage | 'live') => NAV.map((n) => `<a href="${n.href}"${n.page === current ? ' aria-current="page"' : ''}>${n.label}</a>`).join('');
 
 const SECTIONS = `<nav class="sections" aria-label="Sections">
-    <a href="#kpis">KPIs</a><a href="#funnels">Funnels</a><a href="#retention">Retention</a><a href="#trends">Trends</a><a href="#data-health">Data health</a><a href="#pipeline">Pipeline</a>
+    <a href="#kpis">KPIs</a><a href="#funnels">Funnels</a><a href="#retention">Retention</a><a href="#trends">Trends</a><a href="#data-health">Data health</a><a href="#pipeline">Pipeline</a><a href="#alerts">Alerts</a>
   </nav>`;
 
 const BODIES: Record<AppPage, string> = {
@@ -49,7 +49,8 @@ const BODIES: Record<AppPage, string> = {
   <section id="retention" aria-labelledby="retention-h"><h2 id="retention-h">Retention</h2><div id="retention-list"></div></section>
   <section id="trends" aria-labelledby="trends-h"><h2 id="trends-h">Event trends</h2><div id="trends-body"></div></section>
   <section id="data-health" aria-labelledby="health-h"><h2 id="health-h">Data health</h2><div id="health-body"></div></section>
-  <section id="pipeline" aria-labelledby="pipeline-h"><h2 id="pipeline-h">Pipeline health</h2><div id="pipeline-body"></div></section>`,
+  <section id="pipeline" aria-labelledby="pipeline-h"><h2 id="pipeline-h">Pipeline health</h2><div id="pipeline-body"></div></section>
+  <section id="alerts" aria-labelledby="alerts-h"><h2 id="alerts-h">Alerts</h2><div id="alerts-body"></div></section>`,
   explore: `
   <section id="explore" aria-labelledby="explore-h"><h2 id="explore-h">Explore</h2>
     <p class="muted">Build a trend or a funnel from the tracking plan's events and properties. The link holds the whole question; the YAML below it is ready for <code>tracking-plan/kpis/</code>.</p>

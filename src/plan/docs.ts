@@ -32,6 +32,23 @@ function constraints(schema: PropertySchema): string {
   return parts.join('; ');
 }
 
+/**
+ * The type as a reader of the catalogue knows it: the TypeScript type, except that an integer
+ * stays `integer` (TypeScript has only `number`, and the difference is checked at ingest).
+ */
+export function docType(schema: PropertySchema): string {
+  const t = schema.type;
+  const types = Array.isArray(t) ? t.filter((x): x is string => typeof x === 'string') : typeof t === 'string' ? [t] : [];
+  if (schema.enum === undefined && schema.const === undefined && types.includes('integer')) {
+    return [...new Set(types.map((x) => (x === 'integer' ? 'integer' : tsType({ ...schema, type: x }))))].join(' | ');
+  }
+  if (schema.enum === undefined && types.length === 1 && types[0] === 'array' && schema.items !== null && typeof schema.items === 'object' && !Array.isArray(schema.items)) {
+    const items = docType(schema.items);
+    if (items.includes('integer')) return `${items.includes(' ') ? `(${items})` : items}[]`;
+  }
+  return tsType(schema);
+}
+
 /** Constraints, then the personal-data rule in bold: the first thing a reader of the row must know. */
 function constraintsCell(schema: PropertySchema, fallback: PiiAction): string {
   const pii = piiSummary(schema, fallback);
@@ -44,7 +61,7 @@ function propertiesTable(properties: Record<string, PropertySchema>, required: s
   const rows = names.map((n) => {
     const s = properties[n]!;
     const description = typeof s.description === 'string' ? s.description : '';
-    return `| \`${n}\` | \`${cell(tsType(s).replace(/\s+/g, ' '))}\` | ${required.includes(n) ? 'yes' : 'no'} | ${cell(constraintsCell(s, fallback))} | ${cell(description)} |`;
+    return `| \`${n}\` | \`${cell(docType(s).replace(/\s+/g, ' '))}\` | ${required.includes(n) ? 'yes' : 'no'} | ${cell(constraintsCell(s, fallback))} | ${cell(description)} |`;
   });
   return ['| Property | Type | Required | Constraints | Description |', '|---|---|---|---|---|', ...rows, ''].join('\n');
 }

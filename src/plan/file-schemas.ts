@@ -126,8 +126,54 @@ export const TRAITS_FILE_SCHEMA: JsonObject = {
   $defs: { property: propertySchema },
 };
 
+const DURATION = '^[1-9][0-9]*(s|m|h|d|w)$';
+const alertBase = (type: string, extra: Record<string, JsonObject>, required: string[]): JsonObject => ({
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'type', ...required],
+  properties: { id: { type: 'string', pattern: SNAKE }, type: { const: type }, description: { type: 'string' }, ...extra },
+});
+
+/** tracking-plan/alerts.yaml: alerts as code, evaluated on a schedule by one Balise process (src/alerts). */
+export const ALERTS_FILE_SCHEMA: JsonObject = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://balise.dev/schema/alerts.schema.json',
+  title: 'Balise alerts (alerts.yaml)',
+  type: 'object',
+  additionalProperties: false,
+  required: ['alerts'],
+  properties: {
+    every: { type: 'string', pattern: DURATION, description: 'How often the alerts are evaluated (default 1m).' },
+    webhooks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['url'],
+        properties: {
+          url: { type: 'string', format: 'uri', pattern: '^https?://' },
+          format: { enum: ['json', 'slack'], description: 'json (default): Balise\'s body; slack: {"text": ...} for Slack-compatible incoming webhooks.' },
+        },
+      },
+    },
+    alerts: {
+      type: 'array',
+      items: {
+        oneOf: [
+          alertBase('kpi', { kpi: { type: 'string', pattern: SNAKE }, below: { type: 'number' }, above: { type: 'number' }, change_pct: { type: 'number', exclusiveMinimum: 0, description: 'Fires when the KPI moves by more than this many percent versus the previous period.' } }, ['kpi']),
+          alertBase('event_silent', { event: { type: 'string', pattern: SNAKE }, for: { type: 'string', pattern: DURATION } }, ['event', 'for']),
+          alertBase('violation_rate', { above: { type: 'number', minimum: 0, maximum: 1 }, window: { type: 'string', pattern: DURATION } }, ['above']),
+          alertBase('freshness', { above: { type: 'string', pattern: DURATION, description: 'Fires when the newest stored event arrived longer ago than this.' } }, ['above']),
+          alertBase('dead_letter', {}, []),
+        ],
+      },
+    },
+  },
+};
+
 export const FILE_SCHEMAS: Readonly<Record<string, JsonObject>> = {
   'plan.schema.json': PLAN_FILE_SCHEMA,
   'event.schema.json': EVENT_FILE_SCHEMA,
   'traits.schema.json': TRAITS_FILE_SCHEMA,
+  'alerts.schema.json': ALERTS_FILE_SCHEMA,
 };

@@ -1,8 +1,8 @@
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/index.ts';
 import { startBalise, type RunningBalise } from '../../src/cli/runtime.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import { FIXTURE_PLAN } from './plans.ts';
 import { REPO_ROOT, tempDir } from './stack.ts';
 
 export interface LoggedStack {
@@ -22,7 +22,7 @@ export async function startLoggedStack(level = 'debug', env: Record<string, stri
     {
       PORT: '0',
       BALISE_DATA_DIR: tempDir('balise-logged-'),
-      BALISE_PLAN_DIR: path.join(REPO_ROOT, 'tracking-plan'),
+      BALISE_PLAN_DIR: FIXTURE_PLAN,
       BALISE_WRITE_KEYS: 'web:wk-logged-secret-4f9a2c',
       BALISE_ADMIN_TOKEN: 'adm-logged-secret-token-8e1d77',
       BALISE_BATCH_MAX_WAIT_MS: '100',

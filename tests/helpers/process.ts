@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { FIXTURE_PLAN } from './plans.ts';
 import { REPO_ROOT } from './stack.ts';
 
 export async function freePort(): Promise<number> {
@@ -39,6 +40,7 @@ function baliseEnv(dataDir: string, port: number, env: Record<string, string>): 
     BALISE_MAX_EVENT_LOOP_DELAY_MS: '60000',
     BALISE_MAX_REQUEST_WAIT_MS: '60000',
     LOG_LEVEL: 'warn',
+    BALISE_PLAN_DIR: FIXTURE_PLAN,
     ...env,
   };
 }
@@ -104,7 +106,7 @@ export function redisServersOf(dataDir: string): number[] {
 
 /** Runs a one-shot `balise <args>` command to completion: its exit code and everything it printed. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn', BALISE_PLAN_DIR: FIXTURE_PLAN, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));

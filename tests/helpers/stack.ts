@@ -8,6 +8,7 @@ import type { QueueKeys } from '../../src/queue/jobs.ts';
 import type { LiveHubOptions } from '../../src/live/hub.ts';
 import type { Warehouse } from '../../src/warehouse/client.ts';
 import { queryRows } from '../../src/warehouse/query.ts';
+import { FIXTURE_PLAN } from './plans.ts';
 
 export interface Stack {
   baseUrl: string;
@@ -56,7 +57,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     {
       PORT: '0',
       BALISE_DATA_DIR: dataDir,
-      BALISE_PLAN_DIR: options.planDir ?? path.join(REPO_ROOT, 'tracking-plan'),
+      BALISE_PLAN_DIR: options.planDir ?? FIXTURE_PLAN,
       BALISE_WRITE_KEYS: 'test:test-write-key-123',
       BALISE_ADMIN_TOKEN: 'test-admin-token-0123456789',
       BALISE_BATCH_MAX_WAIT_MS: '100',

@@ -13,6 +13,7 @@ import { questionsFor } from '../../src/metabase/questions.ts';
 import { formatCount, formatPercent } from '../../src/dashboard/web/format.ts';
 import type { EventRow, QuarantineRow } from '../../src/types.ts';
 import { insertJsonLines } from '../../src/warehouse/insert.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 
 const IMG = '<img src=x onerror="window.__xss=1">';
@@ -109,7 +110,7 @@ async function api<T>(route: string): Promise<T> {
 
 describe('Metabase questions on the real engine', () => {
   it('every generated question runs, and the funnel question gives the API funnel counts', async () => {
-    const definitions = await loadKpiDefinitions(path.join(REPO_ROOT, 'tracking-plan'));
+    const definitions = await loadKpiDefinitions(FIXTURE_PLAN);
     const results = new Map<string, Record<string, unknown>[]>();
     for (const question of questionsFor(definitions)) {
       const result = await stack.warehouse.client.query({ query: question.sql, format: 'JSONEachRow' });

@@ -2,11 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunnelResult } from '../../src/analytics/results.ts';
 import { generateMarketplace } from '../../src/demo/generate.ts';
 import { sendDemoCalls } from '../../src/demo/send.ts';
+import { EXAMPLE_PLAN } from '../helpers/plans.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack();
+  // The demo is written for the example plan: it runs against tracking-plan/ as shipped.
+  stack = await startStack({ planDir: EXAMPLE_PLAN });
 });
 afterAll(async () => {
   await stack?.stop();

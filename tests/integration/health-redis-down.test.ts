@@ -1,10 +1,10 @@
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBalise, type RunningBalise } from '../../src/cli/runtime.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createRedis } from '../../src/redis/server.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { REPO_ROOT, tempDir } from '../helpers/stack.ts';
 
 const WRITE_KEY = 'down-write-key-123';
@@ -18,7 +18,7 @@ beforeAll(async () => {
     {
       PORT: '0',
       BALISE_DATA_DIR: tempDir(),
-      BALISE_PLAN_DIR: path.join(REPO_ROOT, 'tracking-plan'),
+      BALISE_PLAN_DIR: FIXTURE_PLAN,
       BALISE_WRITE_KEYS: `test:${WRITE_KEY}`,
       BALISE_ADMIN_TOKEN: ADMIN_TOKEN,
       LOG_LEVEL: 'info',

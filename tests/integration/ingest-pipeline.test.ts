@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPlanValidator } from '../../src/plan/compile.ts';
-import { post, REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
+import { post, startStack, type Stack } from '../helpers/stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -72,7 +72,7 @@ describe('ingest → queue → ClickHouse', () => {
     expect(JSON.parse(rows[0]!.properties)).toEqual({ mission_id: 'msn_42', category: 'data_engineering', match_score: 0.9 });
     expect(Number(rows[0]!.ts)).toBe(Date.parse('2026-03-01T10:00:00.000Z'));
     // No version declared: validated against, and stamped with, the plan's latest version.
-    expect(rows[0]!.plan_version).toBe((await loadPlanValidator(path.join(REPO_ROOT, 'tracking-plan'))).latestVersion);
+    expect(rows[0]!.plan_version).toBe((await loadPlanValidator(FIXTURE_PLAN)).latestVersion);
     expect(rows[0]!.plan_status).toBe('valid');
   });
 

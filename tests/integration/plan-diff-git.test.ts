@@ -1,8 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { planDiffAction } from '../../src/cli/plan.ts';
+import { parse } from 'yaml';
+import { renderReviewMarkdown } from '../../src/analytics/plan-review.ts';
+import { planDiffAction, planReviewAction } from '../../src/cli/plan.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { REPO_ROOT, tempDir } from '../helpers/stack.ts';
 
 // `balise plan diff origin/main` as a CI gate: the base plan is read from git, not a checkout.
@@ -17,7 +20,7 @@ const edit = (file: string, from: string | RegExp, to: string) => {
 beforeAll(() => {
   repo = tempDir('balise-plan-git-');
   planDir = path.join(repo, 'tracking-plan');
-  fs.cpSync(path.join(REPO_ROOT, 'tracking-plan'), planDir, { recursive: true });
+  fs.cpSync(FIXTURE_PLAN, planDir, { recursive: true });
   git('init', '-q', '-b', 'main');
   git('add', '-A');
   git('commit', '-qm', 'plan 2.0.0');
@@ -44,5 +47,53 @@ describe('plan diff against a git ref', () => {
 
   it('refuses a ref that does not exist with a stable code', async () => {
     await expect(planDiffAction(planDir, 'no-such-ref')).rejects.toMatchObject({ code: 'plan_diff_base' });
+  });
+});
+
+describe('the pull-request comment and the CI workflow shipped in docs/ci', () => {
+  it('plan diff --format markdown says what changes, breaking or not, the KPIs and dashboards touched and the bump', async () => {
+    const posted = path.join(planDir, 'events/mission_posted.yaml');
+    fs.writeFileSync(posted, fs.readFileSync(posted, 'utf8').replace('properties:\n', 'properties:\n  seniority:\n    type: string\n    description: Seniority wanted.\n'));
+    edit('events/mission_proposal_declined.yaml', 'mission_too_short, other]', 'other]');
+    edit('plan.yaml', /^version: 2\.0\.0$/m, 'version: 2.1.0');
+    const review = await planReviewAction(planDir, 'HEAD');
+    const md = renderReviewMarkdown(review);
+    expect(md).toContain('### ❌ Tracking plan 2.0.0 → 2.1.0');
+    expect(md).toContain('**Breaking.** Required bump: **major**; this change is a **minor** bump.');
+    expect(md).toContain('| ⚠️ breaking | `events/mission_proposal_declined/properties/reason` | enum values removed: ["mission_too_short"] | major |');
+    expect(md).toContain('| non-breaking | `events/mission_posted/properties/seniority` | optional property "seniority" added | minor |');
+    // mission_posted feeds a metric and a funnel; mission_proposal_declined feeds nothing.
+    expect(review.impacts.map((i) => [i.id, i.breaking])).toEqual([['company_hiring', false], ['weekly_missions_posted', false]]);
+    expect(md).toContain('| `weekly_missions_posted` (metric: Missions posted) | event `mission_posted` changes | built-in dashboard (KPIs tile), Metabase "Balise KPIs" |');
+    git('checkout', '-q', '--', '.');
+  });
+
+  it('the workflow\'s own check and diff steps pass a good PR and fail a bad one, writing the comment', () => {
+    const workflow = parse(fs.readFileSync(path.join(REPO_ROOT, 'docs/ci/plan-review.yml'), 'utf8')) as { on: { pull_request: { paths: string[] } }; jobs: Record<string, { steps: Array<{ id?: string; run?: string }> }> };
+    expect(workflow.on.pull_request.paths).toEqual(['tracking-plan/**']);
+    const steps = Object.values(workflow.jobs).flatMap((j) => j.steps);
+    const command = (id: string) => steps.find((s) => s.id === id)!.run!
+      .replaceAll('npx balise', `"${process.execPath}" "${path.join(REPO_ROOT, 'bin/balise.js')}"`)
+      .replaceAll('${{ github.base_ref }}', 'main');
+    const runStep = (id: string) => spawnSync('sh', ['-c', command(id)], { cwd: repo, env: { ...process.env, BALISE_PLAN_DIR: 'tracking-plan', LOG_LEVEL: 'warn' }, encoding: 'utf8' });
+    // The base branch as actions/checkout with fetch-depth 0 leaves it.
+    git('update-ref', 'refs/remotes/origin/main', 'HEAD');
+    git('checkout', '-q', '-b', 'feature');
+
+    edit('events/mission_proposal_declined.yaml', 'mission_too_short, other]', 'other]');
+    edit('plan.yaml', /^version: 2\.0\.0$/m, 'version: 2.1.0');
+    expect(runStep('check').status).toBe(0);
+    expect(runStep('diff').status).toBe(1);
+    expect(fs.readFileSync(path.join(repo, 'plan-review.md'), 'utf8')).toContain('### ❌ Tracking plan 2.0.0 → 2.1.0');
+
+    edit('plan.yaml', /^version: 2\.1\.0$/m, 'version: 3.0.0');
+    const good = runStep('diff');
+    expect(good.status, good.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(repo, 'plan-review.md'), 'utf8')).toContain('### ✅ Tracking plan 2.0.0 → 3.0.0');
+
+    edit('events/mission_posted.yaml', 'owner: team-company-growth', 'owner: ""');
+    expect(runStep('check').status).toBe(1);
+    git('checkout', '-q', '--', '.');
+    git('checkout', '-q', 'main');
   });
 });

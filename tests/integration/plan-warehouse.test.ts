@@ -11,8 +11,8 @@ import { insertJsonLines } from '../../src/warehouse/insert.ts';
 import { migrate } from '../../src/warehouse/migrations.ts';
 import { replayQuarantine } from '../../src/queue/replay-quarantine.ts';
 import { applyViews } from '../../src/warehouse/views.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
-const EXAMPLE = path.resolve(import.meta.dirname, '../../tracking-plan');
 let dataDir: string;
 const opened: Warehouse[] = [];
 
@@ -35,7 +35,7 @@ afterAll(async () => {
 /** Each test gets its own copy of the example plan and its own database: any one runs alone. */
 async function fresh(name: string) {
   const planDir = path.join(dataDir, `plan-${name}`);
-  await fs.cp(EXAMPLE, planDir, { recursive: true });
+  await fs.cp(FIXTURE_PLAN, planDir, { recursive: true });
   const warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: `plan_it_${name}`, cluster: undefined }, dataDir });
   opened.push(warehouse);
   await migrate(warehouse);

@@ -38,6 +38,7 @@ const LEAST_ROLE: Record<string, Role> = {
   'GET /api/people/:id': 'analyst',
   'GET /api/entities/:property/:value': 'analyst',
   'GET /api/live': 'analyst',
+  'GET /api/alerts': 'viewer',
   'POST /api/sql': 'analyst',
   'POST /api/admin/replay/quarantine': 'admin',
   'POST /api/admin/replay/dead-letter': 'admin',

@@ -9,13 +9,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, readMigrations, renderStatement } from '../../src/warehouse/migrations.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { post, REPO_ROOT, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 
 let stack: Stack;
 let planDir: string;
 beforeAll(async () => {
   planDir = path.join(tempDir('balise-resends-plan-'), 'plan');
-  await fs.cp(path.join(REPO_ROOT, 'tracking-plan'), planDir, { recursive: true });
+  await fs.cp(FIXTURE_PLAN, planDir, { recursive: true });
   stack = await startStack({ planDir });
 });
 afterAll(async () => {

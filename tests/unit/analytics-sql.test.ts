@@ -10,8 +10,9 @@ import { checkSingleQuery, wrapReadOnly } from '../../src/analytics/readonly-sql
 import { parseDateInput } from '../../src/analytics/sql-common.ts';
 import { loadPlan } from '../../src/plan/load.ts';
 import type { TrackingPlan } from '../../src/plan/model.ts';
+import { EXAMPLE_PLAN, FIXTURE_PLAN } from '../helpers/plans.ts';
 
-const PLAN_DIR = path.resolve(import.meta.dirname, '../../tracking-plan');
+const PLAN_DIR = FIXTURE_PLAN;
 const JAN = { fromMs: Date.parse('2025-01-01T00:00:00Z'), toMs: Date.parse('2025-02-01T00:00:00Z') };
 
 function defs(yaml: string): KpiDefinitions {
@@ -207,6 +208,7 @@ describe('definitions', () => {
 describe('lint against the tracking plan', () => {
   let plan: TrackingPlan;
   it('finds nothing wrong with the shipped KPIs and funnels', async () => {
+    expect(await lintKpiDefinitions(await loadPlan(EXAMPLE_PLAN), EXAMPLE_PLAN)).toEqual([]);
     plan = await loadPlan(PLAN_DIR);
     expect(await lintKpiDefinitions(plan, PLAN_DIR)).toEqual([]);
     const loaded = await loadKpiDefinitions(PLAN_DIR);

@@ -39,12 +39,14 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   metabase: ['config', 'plan', 'observability', 'analytics'],
   // The read and admin API that the CLI and the dashboard share.
   api: ['config', 'plan', 'observability', 'queue', 'warehouse', 'analytics', 'live', 'privacy'],
+  // Alerts as code: measures through the warehouse and analytics, notifies webhooks; Redis is injected.
+  alerts: ['config', 'plan', 'observability', 'warehouse', 'analytics'],
   dashboard: ['config', 'plan', 'observability', 'warehouse', 'analytics', 'api', 'live'],
   demo: ['config', 'plan', 'warehouse', 'sdk'],
   // `balise import`: archive readers and format mappers; sends through the server's HTTP ingest.
   import: [],
   // Entry points: wire everything together.
-  cli: ['config', 'plan', 'observability', 'redis', 'live', 'warehouse', 'queue', 'ingest', 'analytics', 'metabase', 'api', 'dashboard', 'demo', 'import', 'privacy'],
+  cli: ['config', 'plan', 'observability', 'redis', 'live', 'warehouse', 'queue', 'ingest', 'analytics', 'metabase', 'api', 'dashboard', 'demo', 'import', 'privacy', 'alerts'],
 };
 /** Importable from anywhere; it imports only what its own row allows (nothing: it knows no layer). */
 const FOUNDATION = new Set(['types.ts', 'errors.ts', 'util']);

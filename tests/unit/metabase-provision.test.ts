@@ -20,6 +20,7 @@ import { provisionMetabase } from '../../src/metabase/provision.ts';
 import { readNativeQuery } from '../../src/metabase/query-format.ts';
 import { keyFromDescription } from '../../src/metabase/questions.ts';
 import { clickhouseDetails, metabaseSettings } from '../../src/metabase/settings.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 type Shape = string | Shape[] | { oneOf: Shape[] } | { [key: string]: Shape };
@@ -233,7 +234,7 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
   beforeEach(async () => {
     server = new ContractServer(contract);
     await server.start();
-    definitions = await loadKpiDefinitions(path.join(ROOT, 'tracking-plan'));
+    definitions = await loadKpiDefinitions(FIXTURE_PLAN);
   });
   afterEach(async () => {
     expect(server.violations).toEqual([]);

@@ -1,12 +1,10 @@
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
 import { inlineParams, keyFromDescription, quote, questionsFor } from '../../src/metabase/questions.ts';
 import { readNativeQuery } from '../../src/metabase/query-format.ts';
 import { formatChange, formatDuration, formatKpi, formatPercent } from '../../src/dashboard/web/format.ts';
 import { violationRates } from '../../src/dashboard/web/health.ts';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
 describe('Metabase question SQL', () => {
   it.each([
@@ -41,7 +39,7 @@ describe('Metabase question SQL', () => {
   });
 
   it('one question per metric and funnel, with stable SQL relative to now and no placeholders left', async () => {
-    const defs = await loadKpiDefinitions(path.join(ROOT, 'tracking-plan'));
+    const defs = await loadKpiDefinitions(FIXTURE_PLAN);
     const first = questionsFor(defs);
     expect(first.map((q) => q.key)).toEqual([...defs.metrics.map((m) => `kpi:${m.id}`), ...defs.funnels.map((f) => `funnel:${f.id}`), ...defs.retention.map((r) => `retention:${r.id}`)]);
     expect(defs.retention.length).toBeGreaterThan(0);

@@ -6,9 +6,10 @@ import { planDiffAction, planDocsAction } from '../../src/cli/plan.ts';
 import { buildPlan } from '../../src/plan/build.ts';
 import { docs } from '../../src/plan/docs.ts';
 import { FILE_SCHEMAS } from '../../src/plan/file-schemas.ts';
-import { loadPlanVersions } from '../../src/plan/load.ts';
+import { loadPlan, loadPlanVersions } from '../../src/plan/load.ts';
+import { EXAMPLE_PLAN, FIXTURE_PLAN } from '../helpers/plans.ts';
 
-const EXAMPLE = path.resolve(import.meta.dirname, '../../tracking-plan');
+const EXAMPLE = EXAMPLE_PLAN;
 const DOCS = path.resolve(import.meta.dirname, '../../docs/tracking-plan');
 let tmp: string;
 let planDir: string;
@@ -23,7 +24,7 @@ async function edit(file: string, from: string, to: string): Promise<void> {
 beforeAll(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'balise-build-'));
   planDir = path.join(tmp, 'plan');
-  await fs.cp(EXAMPLE, planDir, { recursive: true });
+  await fs.cp(FIXTURE_PLAN, planDir, { recursive: true });
 });
 afterAll(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
@@ -32,6 +33,13 @@ afterAll(async () => {
 describe('plan build', () => {
   it('the committed artifact of the current version is up to date', async () => {
     expect(await buildPlan(planDir)).toEqual({ version: '2.0.0', file: 'build/plan-2.0.0.json', status: 'unchanged' });
+  });
+
+  it('the example plan has published its current version', async () => {
+    const example = path.join(tmp, 'example');
+    await fs.cp(EXAMPLE, example, { recursive: true });
+    const { version } = await loadPlan(EXAMPLE);
+    expect(await buildPlan(example)).toEqual({ version, file: `build/plan-${version}.json`, status: 'unchanged' });
   });
 
   it('refuses to rewrite a published version, unless forced; a bumped version is written beside it', async () => {
@@ -55,15 +63,15 @@ describe('editor schemas', () => {
 describe('plan diff against a directory', () => {
   it('fails when a breaking change comes without a major bump, passes with one', async () => {
     const dir = path.join(tmp, 'next');
-    await fs.cp(EXAMPLE, dir, { recursive: true });
+    await fs.cp(FIXTURE_PLAN, dir, { recursive: true });
     const text = await fs.readFile(path.join(dir, 'events/mission_posted.yaml'), 'utf8');
     await fs.writeFile(path.join(dir, 'events/mission_posted.yaml'), text.replace('enum: [remote, hybrid, on_site]', 'enum: [remote, on_site]'));
     await fs.writeFile(path.join(dir, 'plan.yaml'), (await fs.readFile(path.join(dir, 'plan.yaml'), 'utf8')).replace('version: 2.0.0', 'version: 2.1.0'));
-    const report = await planDiffAction(dir, EXAMPLE);
+    const report = await planDiffAction(dir, FIXTURE_PLAN);
     expect(report).toMatchObject({ ok: false, breaking: true, requiredBump: 'major', actualBump: 'minor' });
     expect(report.changes).toEqual([expect.objectContaining({ code: 'enum_narrowed', target: 'events/mission_posted/properties/remote' })]);
     await fs.writeFile(path.join(dir, 'plan.yaml'), (await fs.readFile(path.join(dir, 'plan.yaml'), 'utf8')).replace('version: 2.1.0', 'version: 3.0.0'));
-    expect((await planDiffAction(dir, EXAMPLE)).ok).toBe(true);
+    expect((await planDiffAction(dir, FIXTURE_PLAN)).ok).toBe(true);
   });
 });
 
@@ -77,7 +85,7 @@ describe('plan docs', () => {
 
   it('writes an index and one page per event with owner, versions and KPIs', async () => {
     const out = path.join(tmp, 'docs');
-    const files = await planDocsAction(EXAMPLE, out);
+    const { files } = await planDocsAction(FIXTURE_PLAN, out);
     expect(files).toContain('README.md');
     const page = await fs.readFile(path.join(out, 'events/freelancer_availability_updated.md'), 'utf8');
     expect(page).toContain('- **Owner**: team-freelancer-experience');
@@ -86,5 +94,26 @@ describe('plan docs', () => {
     expect(signup).toContain('`freelancer_activation`');
     expect(signup).toMatch(/\| `community` \| `'tech' \\\| 'data'` \| yes \|/);
     expect(await fs.readFile(path.join(out, 'README.md'), 'utf8')).toContain('[mission_rated](events/mission_rated.md)');
+  });
+
+  it('shows an integer as integer, and a one-property change rewrites that one page only', async () => {
+    const dir = path.join(tmp, 'docs-plan');
+    const out = path.join(tmp, 'docs-incremental');
+    await fs.cp(FIXTURE_PLAN, dir, { recursive: true });
+    const first = await planDocsAction(dir, out);
+    expect(first.written.sort()).toEqual([...first.files].sort());
+    const rated = await fs.readFile(path.join(out, 'events/mission_rated.md'), 'utf8');
+    expect(rated).toMatch(/\| `rating` \| `integer` \| yes \| 1 to 5 \|/);
+    expect(await fs.readFile(path.join(out, 'events/mission_posted.md'), 'utf8')).toMatch(/\| `daily_rate_max` \| `number` \|/);
+
+    const stamp = (await fs.stat(path.join(out, 'README.md'))).mtimeMs;
+    expect(await planDocsAction(dir, out)).toMatchObject({ written: [], removed: [] });
+    const posted = path.join(dir, 'events/mission_posted.yaml');
+    await fs.writeFile(posted, (await fs.readFile(posted, 'utf8')).replace('properties:\n', 'properties:\n  seniority:\n    type: string\n    description: Seniority wanted.\n'));
+    expect(await planDocsAction(dir, out)).toMatchObject({ written: ['events/mission_posted.md'], removed: [] });
+    expect((await fs.stat(path.join(out, 'README.md'))).mtimeMs).toBe(stamp);
+
+    await fs.rm(path.join(dir, 'events/freelancer_cv_uploaded.yaml'));
+    expect(await planDocsAction(dir, out)).toMatchObject({ written: ['README.md'], removed: ['events/freelancer_cv_uploaded.md'] });
   });
 });

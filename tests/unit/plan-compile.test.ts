@@ -1,10 +1,9 @@
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compilePlanValidator, loadPlanValidator, resolveVersion } from '../../src/plan/compile.ts';
 import type { PlanEvent, TrackingPlan } from '../../src/plan/model.ts';
 import type { JsonObject, NormalizedEvent, PlanValidator } from '../../src/types.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
-const PLAN_DIR = path.resolve(import.meta.dirname, '../../tracking-plan');
 
 function ev(type: NormalizedEvent['type'], event: string, properties: JsonObject = {}, declaredPlanVersion?: string, traits: JsonObject = {}): NormalizedEvent {
   return {
@@ -28,10 +27,10 @@ describe('version resolution', () => {
   });
 });
 
-describe('the example plan validator', () => {
+describe('the validator of the marketplace fixture plan', () => {
   let v: PlanValidator;
   beforeAll(async () => {
-    v = await loadPlanValidator(PLAN_DIR);
+    v = await loadPlanValidator(FIXTURE_PLAN);
   });
 
   it('loads every published version side by side, the YAML being the latest', () => {

@@ -1,8 +1,8 @@
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPlan } from '../../src/plan/load.ts';
 import type { PlanEvent, PropertySchema } from '../../src/plan/model.ts';
 import { columnFor, viewFor, views, viewsSql } from '../../src/plan/views.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
 describe('typed SQL views', () => {
   it.each<[string, PropertySchema, string, string]>([
@@ -43,8 +43,8 @@ describe('typed SQL views', () => {
     expect(viewFor(event, { cluster: 'prod' }).sql).toContain('ON CLUSTER `prod`');
   });
 
-  it('covers every event of the example plan', async () => {
-    const plan = await loadPlan(path.resolve(import.meta.dirname, '../../tracking-plan'));
+  it('covers every event of a plan', async () => {
+    const plan = await loadPlan(FIXTURE_PLAN);
     const defs = views(plan);
     expect(defs).toHaveLength(plan.events.length);
     expect(defs.find((d) => d.name === 'ev_freelancer_profile_completed')!.columns).toEqual(expect.arrayContaining([

@@ -1,4 +1,5 @@
 /** Dashboard entry point: the shared header, then the page's own sections; progress in #status. */
+import { renderAlerts } from './alerts.ts';
 import { byId } from './dom.ts';
 import { setUpExplore } from './explore.ts';
 import { renderFunnels } from './funnels.ts';
@@ -43,6 +44,7 @@ function overview(range: Range): Promise<void> {
     trends: () => renderTrends(range),
     'data health': () => renderDataHealth(range, pipelineHealth),
     pipeline: () => renderPipeline(pipelineHealth),
+    alerts: () => renderAlerts(),
   });
 }
 

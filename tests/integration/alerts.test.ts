@@ -1,0 +1,137 @@
+/**
+ * Alerts as code against a real Balise and a local webhook receiver: an alert fires once to a
+ * generic JSON webhook and a Slack-compatible one, is not repeated while it keeps firing, resolves
+ * when the data comes back, and the history is served by GET /api/alerts. A second scheduler on
+ * the same Redis stays idle while the first holds the leader key.
+ */
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import pino from 'pino';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAlerts } from '../../src/alerts/load.ts';
+import { startAlertScheduler } from '../../src/alerts/scheduler.ts';
+import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
+import { createRedis } from '../../src/redis/server.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
+import { post, startStack, tempDir, type Stack } from '../helpers/stack.ts';
+
+type Received = { path: string; body: Record<string, unknown> };
+const received: Received[] = [];
+let receiver: http.Server;
+let stack: Stack;
+let planDir: string;
+
+beforeAll(async () => {
+  receiver = http.createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', body: JSON.parse(text) as Record<string, unknown> });
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const port = (receiver.address() as AddressInfo).port;
+  planDir = path.join(tempDir('balise-alerts-plan-'), 'plan');
+  await fs.cp(FIXTURE_PLAN, planDir, { recursive: true });
+  await fs.writeFile(path.join(planDir, 'alerts.yaml'), `every: 1s
+webhooks:
+  - url: http://127.0.0.1:${port}/json
+  - url: http://127.0.0.1:${port}/slack
+    format: slack
+alerts:
+  - id: missions_silent
+    type: event_silent
+    event: mission_posted
+    for: 1h
+  - id: dead_letter
+    type: dead_letter
+`);
+  stack = await startStack({ planDir });
+});
+afterAll(async () => {
+  await stack?.stop();
+  receiver?.close();
+});
+
+async function until<T>(what: string, f: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms; received ${JSON.stringify(received)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const notices = (p: string) => received.filter((r) => r.path === p);
+
+describe('alerts as code', () => {
+  it('fires once to both webhooks, stays quiet while firing, resolves when the event comes back, with a history', async () => {
+    const fired = await until('the firing notice', () => (notices('/json').length > 0 && notices('/slack').length > 0 ? notices('/json')[0] : undefined));
+    expect(fired.body).toMatchObject({ source: 'balise', alert: 'missions_silent', status: 'firing', value: null, message: 'event mission_posted has never been received' });
+    expect(notices('/slack')[0]!.body).toEqual({ text: ':rotating_light: Balise alert *missions_silent* is firing: event mission_posted has never been received' });
+
+    // Three more evaluations (every 1 s) while it still fires: no repeat. The dead letter is empty: never fired.
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(notices('/json')).toHaveLength(1);
+    expect(notices('/slack')).toHaveLength(1);
+
+    const sent = await post(stack, '/v1/track', { userId: 'cmp_a1', event: 'mission_posted', messageId: 'alert-1', properties: { mission_id: 'msn_a1', company_id: 'cmp_a1', category: 'bi', remote: 'remote' } });
+    expect(sent.status).toBe(200);
+    await stack.waitForDrained();
+    const resolved = await until('the resolved notice', () => notices('/json').find((r) => r.body.status === 'resolved'));
+    expect(resolved.body).toMatchObject({ alert: 'missions_silent', status: 'resolved', message: expect.stringMatching(/^event mission_posted last received \d+s ago$/) });
+    await until('the resolved Slack notice', () => (notices('/slack').length === 2 ? true : undefined));
+    expect(notices('/slack')[1]!.body.text).toMatch(/^:white_check_mark: Balise alert \*missions_silent\* resolved: /);
+
+    const response = await fetch(`${stack.baseUrl}/api/alerts`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { firing: string[]; history: Array<{ alert: string; status: string }> };
+    expect(body.firing).toEqual([]);
+    expect(body.history.map((h) => `${h.alert} ${h.status}`)).toEqual(['missions_silent resolved', 'missions_silent firing']);
+
+    // The dashboard's Alerts section shows the same history.
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    try {
+      const context = await browser.newContext();
+      await context.addCookies([{ name: 'balise_admin', value: stack.adminToken, url: stack.baseUrl }]);
+      const page = await context.newPage();
+      await page.goto(`${stack.baseUrl}/`);
+      const rows = page.locator('#alerts-body tbody tr');
+      await rows.nth(1).waitFor({ timeout: 30_000 });
+      expect(await page.locator('#alerts-body p').textContent()).toBe('No alert is firing.');
+      const cells = await rows.evaluateAll((trs) => trs.map((tr) => [...tr.children].slice(1, 3).map((c) => c.textContent)));
+      expect(cells).toEqual([['missions_silent', 'resolved'], ['missions_silent', 'firing']]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('a second scheduler on the same Redis does not evaluate while the first leads', async () => {
+    const redis = createRedis(stack.balise.redisTarget);
+    const second = startAlertScheduler({
+      warehouse: stack.warehouse,
+      redis,
+      prefix: stack.balise.queueKeys.prefix,
+      alerts: () => loadAlerts(planDir),
+      kpis: () => loadKpiDefinitions(planDir),
+      deadLetterCount: async () => 1,
+      logger: pino({ level: 'silent' }),
+      everyMs: 60_000,
+    });
+    try {
+      // Run alone, this test must not race the stack's first evaluation for the key.
+      for (let i = 0; i < 300 && (await redis.exists(`${stack.balise.queueKeys.prefix}:alerts:leader`)) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      // It would fire dead_letter (count 1) if it evaluated.
+      expect(await second.tick()).toEqual([]);
+      expect(await redis.exists(`${stack.balise.queueKeys.prefix}:alerts:leader`)).toBe(1);
+    } finally {
+      await second.stop();
+      redis.disconnect();
+    }
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * Changing the plan while Balise runs: one reload refreshes the validators, the typed ev_* views
+ * and the KPI definitions together; `balise plan views --apply` goes through the running server,
+ * and `balise migrate` says in one line, with a stable code, that the server owns the engine.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
+import { runCli } from '../helpers/process.ts';
+import { post, startStack, tempDir, type Stack } from '../helpers/stack.ts';
+
+let stack: Stack;
+let planDir: string;
+beforeAll(async () => {
+  planDir = path.join(tempDir('balise-reload-plan-'), 'plan');
+  await fs.cp(FIXTURE_PLAN, planDir, { recursive: true });
+  stack = await startStack({ planDir });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function addProperty(name: string, yaml: string, version: string): Promise<void> {
+  const file = path.join(planDir, 'events/mission_posted.yaml');
+  await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('properties:\n', `properties:\n  ${name}:\n${yaml}`));
+  const plan = path.join(planDir, 'plan.yaml');
+  await fs.writeFile(plan, (await fs.readFile(plan, 'utf8')).replace(/^version: .*$/m, `version: ${version}`));
+}
+
+const admin = (route: string, method = 'GET') => fetch(`${stack.baseUrl}${route}`, { method, headers: { authorization: `Bearer ${stack.adminToken}` } });
+const columns = async (view: string) => (await stack.query<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}`, { t: view })).map((c) => c.name);
+
+describe('changing the plan while Balise runs', () => {
+  it('POST /api/admin/plan/reload: a new property is validated, appears in ev_mission_posted, and a new KPI on it is served', async () => {
+    expect(await columns('ev_mission_posted')).not.toContain('seniority');
+    await addProperty('seniority', '    type: string\n    enum: [junior, senior]\n    description: Seniority wanted.\n', '2.1.0');
+    const metrics = path.join(planDir, 'kpis/metrics.yaml');
+    await fs.appendFile(metrics, '\n  - id: senior_missions_posted\n    title: Senior missions posted\n    type: count\n    event: mission_posted\n    where: { seniority: senior }\n    grain: week\n');
+
+    const reload = await admin('/api/admin/plan/reload', 'POST');
+    expect(reload.status).toBe(200);
+    const body = (await reload.json()) as { planVersion: string; views: string[]; kpis: number };
+    expect(body.planVersion).toBe('2.1.0');
+    expect(body.views).toContain('ev_mission_posted');
+    expect(await columns('ev_mission_posted')).toContain('seniority');
+
+    const sent = await post(stack, '/v1/track', { userId: 'cmp_r1', event: 'mission_posted', messageId: 'reload-1', properties: { mission_id: 'msn_r1', company_id: 'cmp_r1', category: 'bi', remote: 'remote', seniority: 'senior' } });
+    expect(sent.status).toBe(200);
+    const bad = await post(stack, '/v1/track', { userId: 'cmp_r1', event: 'mission_posted', messageId: 'reload-2', properties: { mission_id: 'msn_r2', company_id: 'cmp_r1', category: 'bi', remote: 'remote', seniority: 'intern' } });
+    expect(bad.body).toMatchObject({ quarantined: 1 });
+    await stack.waitForDrained();
+    expect(await stack.query('SELECT seniority, plan_version FROM ev_mission_posted WHERE message_id = {id:String}', { id: 'reload-1' })).toEqual([{ seniority: 'senior', plan_version: '2.1.0' }]);
+
+    const kpis = (await (await admin('/api/kpis')).json()) as Array<{ id: string; value: number }>;
+    expect(kpis.find((k) => k.id === 'senior_missions_posted')).toMatchObject({ value: 1 });
+    expect(body.kpis).toBe(kpis.length + ((await (await admin('/api/funnels')).json()) as unknown[]).length);
+  });
+
+  it('`balise plan views --apply` goes through the running server; `balise migrate` says in one line that it owns the engine', async () => {
+    await addProperty('urgent', '    type: boolean\n    description: Must start this week.\n', '2.2.0');
+    const env = { BALISE_DATA_DIR: stack.dataDir, BALISE_PLAN_DIR: planDir, BALISE_ADMIN_TOKEN: stack.adminToken };
+    const views = await runCli(['plan', 'views', '--apply'], env);
+    expect(views.output).toMatch(/^the running Balise \(http:\/\/127\.0\.0\.1:\d+\) reloaded plan 2\.2\.0 and created or replaced \d+ view\(s\): .*ev_mission_posted/);
+    expect(views.code).toBe(0);
+    expect(await columns('ev_mission_posted')).toContain('urgent');
+
+    const migrate = await runCli(['migrate'], env);
+    expect(migrate.code).not.toBe(0);
+    expect(migrate.output.trim().split('\n')).toEqual([expect.stringMatching(/^balise: the embedded ClickHouse engine in .* is held by Balise process \d+ \(http:.*\).*\[engine_locked\]$/)]);
+    expect(migrate.output).not.toMatch(/Cannot lock/);
+  });
+});
