@@ -1,6 +1,7 @@
 /**
  * Compiled SQL asserted and run, in the manner of Kysely's tests: each option of the metric
- * compiler (every filter operator with each value type, every grain) is asserted as SQL with its
+ * compiler (every filter operator with each value type, every grain) and of the funnel compiler
+ * (order modes, per-step window, entity, breakdown, cohort grain) is asserted as SQL with its
  * parameters, then run on the real engine (chDB) against a small fixture whose answer is known.
  */
 import fs from 'node:fs';
@@ -8,8 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileFunnel } from '../../src/analytics/funnel-sql.ts';
 import { compileMetric } from '../../src/analytics/metric-sql.ts';
-import type { EventMetric, PropertyFilter, TimeGrain } from '../../src/analytics/model.ts';
+import type { EventMetric, FunnelDefinition, PropertyFilter, TimeGrain } from '../../src/analytics/model.ts';
 import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
 import { migrate } from '../../src/warehouse/migrations.ts';
 import { queryRows } from '../../src/warehouse/query.ts';
@@ -19,13 +21,27 @@ const DAY = 86_400_000;
 const RANGE = { fromMs: Date.parse('2025-03-01T00:00:00.000Z'), toMs: Date.parse('2025-04-01T00:00:00.000Z') };
 
 /** The fixture: five `order` events in March 2025 (and one other event), their properties chosen so each filter has a known count. */
-const FIXTURE: { id: string; at: number; props: Record<string, unknown>; event?: string }[] = [
+const HOUR = 3_600_000;
+const FIXTURE: { id: string; at: number; props: Record<string, unknown>; event?: string; user?: string }[] = [
   { id: 'o1', at: T0, props: { country: 'fr', total: 10, paid: true } },
   { id: 'o2', at: T0 + DAY, props: { country: 'de', total: 25.5, paid: false } },
   { id: 'o3', at: T0 + 8 * DAY, props: { country: 'fr', total: 40, paid: true } },
   { id: 'o4', at: T0 + 20 * DAY, props: { country: 'it', total: 5 } },
   { id: 'o5', at: T0 + 21 * DAY, props: {} },
   { id: 'x1', at: T0, props: { country: 'fr', total: 10, paid: true }, event: 'other' },
+  // Funnel a → b → c. u1 in order; u2 reaches c before b; u3 reaches b after two days; u4 never
+  // enters (no a); v1 and v2 are two people on one mission (m5).
+  { id: 'f1', user: 'u1', event: 'a', at: T0, props: { mission_id: 'm1', plan: 'pro' } },
+  { id: 'f2', user: 'u1', event: 'b', at: T0 + HOUR, props: { mission_id: 'm1' } },
+  { id: 'f3', user: 'u1', event: 'c', at: T0 + 2 * HOUR, props: { mission_id: 'm1' } },
+  { id: 'f4', user: 'u2', event: 'a', at: T0, props: { mission_id: 'm2', plan: 'free' } },
+  { id: 'f5', user: 'u2', event: 'c', at: T0 + HOUR, props: { mission_id: 'm2' } },
+  { id: 'f6', user: 'u2', event: 'b', at: T0 + 3 * HOUR, props: { mission_id: 'm2' } },
+  { id: 'f7', user: 'u3', event: 'a', at: T0, props: { mission_id: 'm3' } },
+  { id: 'f8', user: 'u3', event: 'b', at: T0 + 2 * DAY, props: { mission_id: 'm3' } },
+  { id: 'f9', user: 'u4', event: 'b', at: T0, props: { mission_id: 'm4' } },
+  { id: 'f10', user: 'v1', event: 'a', at: T0, props: { mission_id: 'm5' } },
+  { id: 'f11', user: 'v2', event: 'b', at: T0 + HOUR, props: { mission_id: 'm5' } },
 ];
 
 let warehouse: Warehouse;
@@ -35,7 +51,7 @@ beforeAll(async () => {
   warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_compiled_sql_test', cluster: undefined }, dataDir });
   await migrate(warehouse);
   const rows = FIXTURE.map((e) => ({
-    message_id: e.id, type: 'track', event: e.event ?? 'order', user_id: `u-${e.id}`, anonymous_id: '', group_id: '', previous_id: '',
+    message_id: e.id, type: 'track', event: e.event ?? 'order', user_id: e.user ?? `u-${e.id}`, anonymous_id: '', group_id: '', previous_id: '',
     timestamp: e.at, sent_at: null, received_at: e.at, properties: JSON.stringify(e.props), traits: '{}', context: '{}', source: 'test',
     library_name: 'test', library_version: '0', plan_version: '1.0.0', plan_status: 'valid', violations: '',
   }));
@@ -101,5 +117,51 @@ describe('metric grains', () => {
     expect(params).toEqual(DATES);
     const { current, ...buckets } = await run(m);
     expect([current, buckets]).toEqual([5, series]);
+  });
+});
+
+const step = (event: string, withinMs?: number) => ({ event, label: event, filters: [], withinMs, line: 1 });
+const funnel = (extra: Partial<FunnelDefinition> = {}): FunnelDefinition => ({
+  kind: 'funnel', id: 'abc', title: 'ABC', description: '', steps: [step('a'), step('b'), step('c')], windowMs: 30 * DAY, order: 'strict',
+  entity: { kind: 'person' }, breakdown: undefined, cohort: 'week', file: 'kpis/test.yaml', line: 1, ...extra,
+});
+const FUNNEL_PARAMS = { from: '2025-03-01 00:00:00.000', to: '2025-04-01 00:00:00.000', scan_to: '2025-05-01 00:00:00.000', window_ms: 30 * DAY };
+
+/** dim/value → [entered, reached_2, reached_3]. */
+async function runFunnelSql(def: FunnelDefinition, breakdown?: string): Promise<Record<string, number[]>> {
+  const { sql, params } = compileFunnel(def, { ...RANGE, breakdown });
+  const rows = await queryRows<{ dim: string; value: string; entered: number; reached_2: number; reached_3: number }>(warehouse, sql, params);
+  return Object.fromEntries(rows.map((r) => [`${r.dim}/${r.value}`, [Number(r.entered), Number(r.reached_2), Number(r.reached_3)]]));
+}
+
+describe('funnel options', () => {
+  it.each<[string, FunnelDefinition, string | undefined, string[], Record<string, unknown>, Record<string, number[]>]>([
+    ['strict order, person entity, week cohorts', funnel(), undefined,
+      ['arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1', 'arrayFilter(x -> x > r1[1] AND x <= t0 + {window_ms:Int64}, s2)', 'LEFT JOIN (SELECT alias_id', "toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1) AS cohort"],
+      {}, { 'total/': [4, 3, 1], 'cohort/2025-03-03': [4, 3, 1] }],
+    ['any order', funnel({ order: 'any' }), undefined,
+      ['arrayFirst(x -> x >= t0 AND x <= t0 + {window_ms:Int64}, s1) AS a1', 'if(a1 > 0 AND a2 > 0, greatest(t0, a1, a2), toInt64(0)) AS t2'],
+      {}, { 'total/': [4, 3, 2], 'cohort/2025-03-03': [4, 3, 2] }],
+    ['strict order with a per-step window (b within 1 day of a)', funnel({ steps: [step('a'), step('b', DAY), step('c')] }), undefined,
+      ['arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64} AND x <= t0 + {within_ms_1:Int64}, s1) AS r1'],
+      { within_ms_1: DAY }, { 'total/': [4, 2, 1], 'cohort/2025-03-03': [4, 2, 1] }],
+    ['any order with a per-step window', funnel({ order: 'any', steps: [step('a'), step('b', DAY), step('c')] }), undefined,
+      ['arrayFirst(x -> x >= t0 AND x <= least(t0 + {window_ms:Int64}, t0 + {within_ms_1:Int64}), s1) AS a1'],
+      { within_ms_1: DAY }, { 'total/': [4, 2, 2], 'cohort/2025-03-03': [4, 2, 2] }],
+    ['a property as the entity (mission_id)', funnel({ entity: { kind: 'property', property: 'mission_id' } }), undefined,
+      ["if(JSONType(e.properties, 'mission_id') = 'String', JSONExtractString(e.properties, 'mission_id'), JSONExtractRaw(e.properties, 'mission_id')) AS entity"],
+      {}, { 'total/': [4, 4, 1], 'cohort/2025-03-03': [4, 4, 1] }],
+    ['a breakdown by a property of the entry event', funnel(), 'plan',
+      ["JSONExtractRaw(e.properties, 'plan')) AS bd_value", "argMinIf(bd_value, ts, bd_value != '') AS bd", "('breakdown', if(bd = '', '(none)', bd))"],
+      {}, { 'total/': [4, 3, 1], 'breakdown/(none)': [2, 1, 0], 'breakdown/free': [1, 1, 0], 'breakdown/pro': [1, 1, 1], 'cohort/2025-03-03': [4, 3, 1] }],
+    ['month cohorts', funnel({ cohort: 'month' }), undefined,
+      ["toStartOfMonth(fromUnixTimestamp64Milli(t0, 'UTC')) AS cohort"],
+      {}, { 'total/': [4, 3, 1], 'cohort/2025-03-01': [4, 3, 1] }],
+  ])('%s', async (_label, def, breakdown, fragments, extraParams, expected) => {
+    const { sql, params } = compileFunnel(def, { ...RANGE, breakdown });
+    for (const fragment of fragments) expect(sql).toContain(fragment);
+    expect(sql).toContain("WHERE e.event IN ('a', 'b', 'c') AND e.timestamp >= {from:DateTime64(3, 'UTC')} AND e.timestamp <= {scan_to:DateTime64(3, 'UTC')}");
+    expect(params).toEqual({ ...FUNNEL_PARAMS, ...extraParams });
+    expect(await runFunnelSql(def, breakdown)).toEqual(expected);
   });
 });
