@@ -6,7 +6,8 @@
  */
 import type { KpiDefinitions } from '../analytics/model.ts';
 import type { CardInput, ClickHouseDetails, DashcardInput, MetabaseCard, MetabaseClient, MetabaseDashboard } from './client.ts';
-import { canonical, sameNativeQuery } from './query-format.ts';
+import { sameNativeQuery } from './query-format.ts';
+import { stableJson } from '../util/stable-json.ts';
 import { keyFromDescription, questionsFor, type Question } from './questions.ts';
 
 export const DATABASE_NAME = 'Balise ClickHouse';
@@ -49,7 +50,7 @@ export function cardChanges(card: MetabaseCard, wanted: CardInput): Partial<Card
   if (card.display !== wanted.display) changes.display = wanted.display;
   if (card.collection_id !== wanted.collection_id) changes.collection_id = wanted.collection_id;
   const settings = card.visualization_settings ?? {};
-  if (Object.entries(wanted.visualization_settings).some(([k, v]) => canonical(settings[k]) !== canonical(v))) {
+  if (Object.entries(wanted.visualization_settings).some(([k, v]) => stableJson(settings[k]) !== stableJson(v))) {
     changes.visualization_settings = { ...settings, ...wanted.visualization_settings };
   }
   const { database, native } = wanted.dataset_query;

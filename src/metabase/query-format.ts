@@ -6,6 +6,7 @@
  * Balise writes the legacy shape, which every version accepts (0.57+ normalises it to MBQL 5 on
  * save), and compares what it reads back by meaning, so neither shape looks like a change.
  */
+import { stableJson } from '../util/stable-json.ts';
 
 export interface NativeQueryView {
   database: number;
@@ -37,20 +38,8 @@ export function readNativeQuery(datasetQuery: unknown): NativeQueryView | undefi
   return undefined;
 }
 
-/** Stable JSON (sorted keys), so that key order in Metabase's answers never looks like a change. */
-export function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (isObject(value)) {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** Whether the stored query is the wanted one: same database, same SQL, same template tags. */
 export function sameNativeQuery(stored: unknown, wanted: NativeQueryView): boolean {
   const current = readNativeQuery(stored);
-  return current !== undefined && current.database === wanted.database && current.sql === wanted.sql && canonical(current.templateTags) === canonical(wanted.templateTags);
+  return current !== undefined && current.database === wanted.database && current.sql === wanted.sql && stableJson(current.templateTags) === stableJson(wanted.templateTags);
 }

@@ -5,6 +5,8 @@
  * now(): the question stays current and its SQL text is stable, which keeps provisioning
  * idempotent.
  */
+import { SNAKE_NAME } from '../plan/file-schemas.ts';
+import { quoteString } from '../util/sql-quote.ts';
 import { basename } from 'node:path';
 import { compileFunnel } from '../analytics/funnel-sql.ts';
 import { compileMetric } from '../analytics/metric-sql.ts';
@@ -26,15 +28,14 @@ export interface Question {
 
 /** The marker that identifies a Balise-managed card whatever its title becomes. */
 export const markerOf = (key: string) => `balise:${key}`;
-const MARKER = /\bbalise:((?:kpi|funnel|retention):[a-z][a-z0-9_]*)\b/;
+/** The key after "balise:", with the plan's own KPI id pattern (it refused `a__b`, the marker took it). */
+const MARKER = new RegExp(`\\bbalise:((?:kpi|funnel|retention):${SNAKE_NAME})\\b`);
 export function keyFromDescription(description: string | null | undefined): string | undefined {
   return description ? MARKER.exec(description)?.[1] : undefined;
 }
 
-/** A ClickHouse string literal: backslashes and quotes escaped, so any text is inert. */
-export function quote(text: string): string {
-  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
+/** A ClickHouse string literal (util/sql-quote.ts). */
+export const quote = quoteString;
 
 function literal(value: ParamValue, type: string): string {
   if (Array.isArray(value)) return `[${(value as (string | number)[]).map((v) => literal(v, type.replace(/^Array\((.*)\)$/, '$1'))).join(', ')}]`;

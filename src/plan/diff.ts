@@ -3,6 +3,7 @@
  * "Breaking" means an event that was valid under the old plan may be rejected (or lose data)
  * under the new one; anything that only widens what is accepted is not.
  */
+import { stableJson } from '../util/stable-json.ts';
 import type { JsonValue } from '../types.ts';
 import { eventKey, undeclaredPolicy, type PlanEvent, type PropertyPolicy, type UnplannedPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
 import { piiSummary, privacyOf } from './pii.ts';
@@ -36,16 +37,9 @@ const addition = (code: string, target: string, message: string): PlanChange => 
 const cosmetic = (code: string, target: string, message: string): PlanChange => ({ level: 'non_breaking', bump: 'patch', code, target, message });
 
 function same(a: unknown, b: unknown): boolean {
-  return stable(a) === stable(b);
+  return stableJson(a) === stableJson(b);
 }
 
-function stable(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'undefined';
-}
 
 /** The set of JSON types a schema accepts (undefined = any). integer ⊂ number. */
 function typeSet(schema: PropertySchema): Set<string> | undefined {
@@ -131,7 +125,7 @@ export function diffProperty(target: string, before: PropertySchema, after: Prop
 
   const others = new Set([...Object.keys(before), ...Object.keys(after)].filter((k) => !HANDLED.has(k)));
   for (const key of [...others].sort()) {
-    if (!same(before[key], after[key])) out.push(breaking('constraint_changed', target, `${key} changed from ${stable(before[key])} to ${stable(after[key])}`));
+    if (!same(before[key], after[key])) out.push(breaking('constraint_changed', target, `${key} changed from ${stableJson(before[key])} to ${stableJson(after[key])}`));
   }
   return out;
 }

@@ -7,8 +7,10 @@
 import type { JsonObject } from '../types.ts';
 import { IP_ACTIONS, PII_ACTIONS, USER_AGENT_ACTIONS } from './pii.ts';
 
+/** A snake_case name (no leading, trailing or double underscore), unanchored, to build patterns from. */
+export const SNAKE_NAME = '[a-z][a-z0-9]*(_[a-z0-9]+)*';
 /** snake_case names: events, properties, sources, KPI ids. */
-export const SNAKE = '^[a-z][a-z0-9]*(_[a-z0-9]+)*$';
+export const SNAKE = `^${SNAKE_NAME}$`;
 const SEMVER = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)$';
 
 const jsonType: JsonObject = { enum: ['string', 'number', 'integer', 'boolean', 'array', 'object', 'null'] };

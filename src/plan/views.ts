@@ -3,6 +3,7 @@
  * Pure: returns SQL text. Identifiers come from the plan, where lint enforces snake_case; they
  * are still backtick-quoted, and JSON keys are passed as escaped string literals.
  */
+import { quoteIdentifier, quoteString } from '../util/sql-quote.ts';
 import type { PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
 
 /** Columns every view carries, taken as is from `events`. */
@@ -18,13 +19,8 @@ export interface ViewDefinition {
   sql: string;
 }
 
-function ident(name: string): string {
-  return `\`${name.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
-}
-
-function literal(value: string): string {
-  return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
-}
+const ident = quoteIdentifier;
+const literal = quoteString;
 
 export function viewName(event: Pick<PlanEvent, 'kind' | 'name'>): string {
   return event.kind === 'track' ? `ev_${event.name}` : `ev_${event.kind}_${event.name}`;
