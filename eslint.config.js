@@ -12,6 +12,21 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // Type-aware rules that find real bugs: a promise nobody awaits or catches (an unhandled
+  // rejection ends the process), a promise where a boolean or a void callback is expected
+  // (express handlers, if (promise)), awaiting what is not a promise, throwing a non-Error.
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['vitest.config.ts', 'vitest.faults.config.ts'] }, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      // Rethrowing what a catch received (unknown) is the idiom, not a bug.
+      '@typescript-eslint/only-throw-error': ['error', { allowThrowingUnknown: true }],
+      '@typescript-eslint/no-for-in-array': 'error',
+    },
+  },
   // The browser SDK is written for a 3 KB budget: comma and short-circuit expressions are its
   // idiom, and its ASCII test is a control-character range on purpose.
   { files: ['sdk/src/**/*.ts'], rules: { '@typescript-eslint/no-unused-expressions': 'off', 'no-control-regex': 'off' } },

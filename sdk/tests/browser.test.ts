@@ -2,7 +2,7 @@
  * The built browser bundle in headless Chromium (Debian's), against an in-test recording server
  * that speaks POST /v1/batch. The same scenarios can run against a real Balise (browser-scenarios.ts).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectArrivedOnce, scenarioCloseDelivers, scenarioOfflineThenOnline, startHarness, waitFor, type Harness } from './browser-scenarios.ts';
@@ -32,7 +32,7 @@ async function startRecorder(): Promise<Recorder> {
   const bodies: Recorder['bodies'] = [];
   let fail = { n: 0, status: 503, retryAfter: undefined as string | undefined };
   const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization, content-type', 'access-control-expose-headers': 'retry-after' };
-  const server: Server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'OPTIONS') return void res.writeHead(204, cors).end();
     if (req.method !== 'POST' || req.url !== '/v1/batch') return void res.writeHead(404, cors).end();
     const text = await readBody(req);
@@ -45,7 +45,9 @@ async function startRecorder(): Promise<Recorder> {
     bodies.push({ writeKey: body.writeKey, contentType: req.headers['content-type'], batch: body.batch });
     for (const e of body.batch) arrivals.set(String(e.messageId), (arrivals.get(String(e.messageId)) ?? 0) + 1);
     res.writeHead(200, { ...cors, 'content-type': 'application/json' }).end(JSON.stringify({ results: body.batch.map(() => ({ status: 'valid' })) }));
-  });
+  };
+  // A handler that throws (a body that is not JSON) answers 500 instead of an unhandled rejection.
+  const server: Server = createServer((req, res) => void handle(req, res).catch(() => res.writeHead(500, cors).end()));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {

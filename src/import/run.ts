@@ -86,7 +86,8 @@ export async function runImport(options: ImportOptions): Promise<ImportRun> {
     const ledger = new Ledger(checkpoint);
     const concurrency = Math.max(1, options.concurrency ?? 4);
     const inFlight = new Set<Promise<void>>();
-    let fatal: unknown;
+    // Boxed, so that even a falsy rejection reason stops the import.
+    let fatal: { error: unknown } | undefined;
     const bytesTotal = inputs.sources.reduce((sum, s) => sum + s.size, 0);
     let bytesDone = 0;
     let linesSeen = 0;
@@ -107,12 +108,12 @@ export async function runImport(options: ImportOptions): Promise<ImportRun> {
       const sending: Promise<void> = sendBatch(batchBody(messages), { url: `${options.baseUrl}/v1/import`, writeKey: options.writeKey, maxAttempts: options.maxAttempts, onRetry: options.onRetry })
         .then((verdict) => acknowledge(seq, verdict))
         .catch((error: unknown) => {
-          fatal ??= error;
+          fatal ??= { error };
         })
         .finally(() => inFlight.delete(sending));
       inFlight.add(sending);
       while (inFlight.size >= concurrency) await Promise.race(inFlight);
-      if (fatal) throw fatal;
+      if (fatal) throw fatal.error;
     };
 
     for (const source of inputs.sources) {
@@ -168,7 +169,7 @@ export async function runImport(options: ImportOptions): Promise<ImportRun> {
       bytesDone += source.size;
     }
     await Promise.all(inFlight);
-    if (fatal) throw fatal;
+    if (fatal) throw fatal.error;
     checkpoint.completed = true;
     saveCheckpoint(options.checkpointFile, checkpoint);
     options.onProgress?.({ bytesDone: bytesTotal, bytesTotal, lines: linesSeen });

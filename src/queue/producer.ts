@@ -30,9 +30,10 @@ export function sampleQueueDepth(queue: Queue<IngestJobData>, intervalMs: number
     } catch {
       // Redis unavailable: enqueue will fail and answer 503 on its own.
     }
-    if (!stopped) timer = setTimeout(tick, intervalMs);
+    if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
   };
-  let timer = setTimeout(tick, 0);
+  // tick never rejects (it catches Redis errors itself), so nothing is lost by not awaiting it.
+  let timer = setTimeout(() => void tick(), 0);
   return () => {
     stopped = true;
     clearTimeout(timer);
