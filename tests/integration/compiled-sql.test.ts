@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFunnel } from '../../src/analytics/funnel-sql.ts';
 import { compileMetric } from '../../src/analytics/metric-sql.ts';
-import type { EventMetric, FunnelDefinition, PropertyFilter, TimeGrain } from '../../src/analytics/model.ts';
+import { parseBreakdown, type EventMetric, type FunnelDefinition, type PropertyFilter, type TimeGrain } from '../../src/analytics/model.ts';
 import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
 import { migrate } from '../../src/warehouse/migrations.ts';
 import { queryRows } from '../../src/warehouse/query.ts';
@@ -51,9 +51,25 @@ beforeAll(async () => {
   warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_compiled_sql_test', cluster: undefined }, dataDir });
   await migrate(warehouse);
   const rows = FIXTURE.map((e) => ({
-    message_id: e.id, type: 'track', event: e.event ?? 'order', user_id: e.user ?? `u-${e.id}`, anonymous_id: '', group_id: '', previous_id: '',
-    timestamp: e.at, sent_at: null, received_at: e.at, properties: JSON.stringify(e.props), traits: '{}', context: '{}', source: 'test',
-    library_name: 'test', library_version: '0', plan_version: '1.0.0', plan_status: 'valid', violations: '',
+    message_id: e.id,
+    type: 'track',
+    event: e.event ?? 'order',
+    user_id: e.user ?? `u-${e.id}`,
+    anonymous_id: '',
+    group_id: '',
+    previous_id: '',
+    timestamp: e.at,
+    sent_at: null,
+    received_at: e.at,
+    properties: JSON.stringify(e.props),
+    traits: '{}',
+    context: '{}',
+    source: 'test',
+    library_name: 'test',
+    library_version: '0',
+    plan_version: '1.0.0',
+    plan_status: 'valid',
+    violations: '',
   }));
   await warehouse.client.exec({ query: 'INSERT INTO events FORMAT JSONEachRow', values: Readable.from([rows.map((r) => JSON.stringify(r)).join('\n')]) });
 });
@@ -63,7 +79,17 @@ afterAll(async () => {
 });
 
 const metric = (filters: PropertyFilter[], grain: TimeGrain = 'week'): EventMetric => ({
-  kind: 'metric', id: 'orders', title: 'Orders', description: '', grain, unit: '', file: 'kpis/test.yaml', line: 1, type: 'count', event: 'order', filters,
+  kind: 'metric',
+  id: 'orders',
+  title: 'Orders',
+  description: '',
+  grain,
+  unit: '',
+  file: 'kpis/test.yaml',
+  line: 1,
+  type: 'count',
+  event: 'order',
+  filters,
 });
 const DATES = { previous_from: '2025-01-29 00:00:00.000', from: '2025-03-01 00:00:00.000', to: '2025-04-01 00:00:00.000' };
 
@@ -91,15 +117,22 @@ describe('metric filters: every operator with each value type', () => {
     const m = metric([filter]);
     const { sql, params } = compileMetric(m, RANGE);
     // Only events that carry the property match; the comparison follows.
-    expect(sql).toContain(`WHERE e.event = 'order' AND (JSONHas(e.properties, '${filter.property}') AND ${expression}) AND e.timestamp >= {previous_from:DateTime64(3, 'UTC')} AND e.timestamp < {to:DateTime64(3, 'UTC')}`);
+    expect(sql).toContain(
+      `WHERE e.event = 'order' AND (JSONHas(e.properties, '${filter.property}') AND ${expression}) AND e.timestamp >= {previous_from:DateTime64(3, 'UTC')} AND e.timestamp < {to:DateTime64(3, 'UTC')}`,
+    );
     expect(params).toEqual({ ...DATES, ...filterParams });
     expect((await run(m)).current).toBe(count);
   });
 
   it('joins several filters with AND, each with its own parameter', async () => {
-    const m = metric([{ property: 'country', op: 'eq', value: 'fr' }, { property: 'total', op: 'gt', value: 20 }]);
+    const m = metric([
+      { property: 'country', op: 'eq', value: 'fr' },
+      { property: 'total', op: 'gt', value: 20 },
+    ]);
     const { sql, params } = compileMetric(m, RANGE);
-    expect(sql).toContain("(JSONHas(e.properties, 'country') AND JSONExtractString(e.properties, 'country') = {f0:String}) AND (JSONHas(e.properties, 'total') AND JSONExtractFloat(e.properties, 'total') > {f1:Float64})");
+    expect(sql).toContain(
+      "(JSONHas(e.properties, 'country') AND JSONExtractString(e.properties, 'country') = {f0:String}) AND (JSONHas(e.properties, 'total') AND JSONExtractFloat(e.properties, 'total') > {f1:Float64})",
+    );
     expect(params).toEqual({ ...DATES, f0: 'fr', f1: 20 });
     expect((await run(m)).current).toBe(1);
   });
@@ -120,45 +153,90 @@ describe('metric grains', () => {
   });
 });
 
-const step = (event: string, withinMs?: number) => ({ event, label: event, filters: [], withinMs, line: 1 });
+const step = (event: string, withinMs?: number) => ({ event, label: event, filters: [], withinMs, exclude: [], line: 1 });
 const funnel = (extra: Partial<FunnelDefinition> = {}): FunnelDefinition => ({
-  kind: 'funnel', id: 'abc', title: 'ABC', description: '', steps: [step('a'), step('b'), step('c')], windowMs: 30 * DAY, order: 'strict',
-  entity: { kind: 'person' }, breakdown: undefined, cohort: 'week', file: 'kpis/test.yaml', line: 1, ...extra,
+  kind: 'funnel',
+  id: 'abc',
+  title: 'ABC',
+  description: '',
+  steps: [step('a'), step('b'), step('c')],
+  windowMs: 30 * DAY,
+  order: 'strict',
+  entity: { kind: 'person' },
+  breakdown: undefined,
+  attribution: 'first',
+  cohort: 'week',
+  file: 'kpis/test.yaml',
+  line: 1,
+  ...extra,
 });
 const FUNNEL_PARAMS = { from: '2025-03-01 00:00:00.000', to: '2025-04-01 00:00:00.000', scan_to: '2025-05-01 00:00:00.000', window_ms: 30 * DAY };
 
 /** dim/value → [entered, reached_2, reached_3]. */
 async function runFunnelSql(def: FunnelDefinition, breakdown?: string): Promise<Record<string, number[]>> {
-  const { sql, params } = compileFunnel(def, { ...RANGE, breakdown });
+  const { sql, params } = compileFunnel(def, { ...RANGE, breakdown: breakdown === undefined ? undefined : parseBreakdown(breakdown) });
   const rows = await queryRows<{ dim: string; value: string; entered: number; reached_2: number; reached_3: number }>(warehouse, sql, params);
   return Object.fromEntries(rows.map((r) => [`${r.dim}/${r.value}`, [Number(r.entered), Number(r.reached_2), Number(r.reached_3)]]));
 }
 
 describe('funnel options', () => {
   it.each<[string, FunnelDefinition, string | undefined, string[], Record<string, unknown>, Record<string, number[]>]>([
-    ['strict order, person entity, week cohorts', funnel(), undefined,
-      ['arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1', 'arrayFilter(x -> x > r1[1] AND x <= t0 + {window_ms:Int64}, s2)', 'LEFT JOIN (SELECT alias_id', "toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1) AS cohort"],
-      {}, { 'total/': [4, 3, 1], 'cohort/2025-03-03': [4, 3, 1] }],
-    ['any order', funnel({ order: 'any' }), undefined,
+    [
+      'strict order, person entity, week cohorts',
+      funnel(),
+      undefined,
+      [
+        'arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1',
+        'arrayFilter(x -> x > r1[1] AND x <= t0 + {window_ms:Int64}, s2)',
+        'LEFT JOIN (SELECT alias_id',
+        "toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1) AS cohort",
+      ],
+      {},
+      { 'total/': [4, 3, 1], 'cohort/2025-03-03': [4, 3, 1] },
+    ],
+    [
+      'any order',
+      funnel({ order: 'any' }),
+      undefined,
       ['arrayFirst(x -> x >= t0 AND x <= t0 + {window_ms:Int64}, s1) AS a1', 'if(a1 > 0 AND a2 > 0, greatest(t0, a1, a2), toInt64(0)) AS t2'],
-      {}, { 'total/': [4, 3, 2], 'cohort/2025-03-03': [4, 3, 2] }],
-    ['strict order with a per-step window (b within 1 day of a)', funnel({ steps: [step('a'), step('b', DAY), step('c')] }), undefined,
+      {},
+      { 'total/': [4, 3, 2], 'cohort/2025-03-03': [4, 3, 2] },
+    ],
+    [
+      'strict order with a per-step window (b within 1 day of a)',
+      funnel({ steps: [step('a'), step('b', DAY), step('c')] }),
+      undefined,
       ['arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64} AND x <= t0 + {within_ms_1:Int64}, s1) AS r1'],
-      { within_ms_1: DAY }, { 'total/': [4, 2, 1], 'cohort/2025-03-03': [4, 2, 1] }],
-    ['any order with a per-step window', funnel({ order: 'any', steps: [step('a'), step('b', DAY), step('c')] }), undefined,
+      { within_ms_1: DAY },
+      { 'total/': [4, 2, 1], 'cohort/2025-03-03': [4, 2, 1] },
+    ],
+    [
+      'any order with a per-step window',
+      funnel({ order: 'any', steps: [step('a'), step('b', DAY), step('c')] }),
+      undefined,
       ['arrayFirst(x -> x >= t0 AND x <= least(t0 + {window_ms:Int64}, t0 + {within_ms_1:Int64}), s1) AS a1'],
-      { within_ms_1: DAY }, { 'total/': [4, 2, 2], 'cohort/2025-03-03': [4, 2, 2] }],
-    ['a property as the entity (mission_id)', funnel({ entity: { kind: 'property', property: 'mission_id' } }), undefined,
+      { within_ms_1: DAY },
+      { 'total/': [4, 2, 2], 'cohort/2025-03-03': [4, 2, 2] },
+    ],
+    [
+      'a property as the entity (mission_id)',
+      funnel({ entity: { kind: 'property', property: 'mission_id' } }),
+      undefined,
       ["if(JSONType(e.properties, 'mission_id') = 'String', JSONExtractString(e.properties, 'mission_id'), JSONExtractRaw(e.properties, 'mission_id')) AS entity"],
-      {}, { 'total/': [4, 4, 1], 'cohort/2025-03-03': [4, 4, 1] }],
-    ['a breakdown by a property of the entry event', funnel(), 'plan',
-      ["JSONExtractRaw(e.properties, 'plan')) AS bd_value", "argMinIf(bd_value, ts, bd_value != '') AS bd", "('breakdown', if(bd = '', '(none)', bd))"],
-      {}, { 'total/': [4, 3, 1], 'breakdown/(none)': [2, 1, 0], 'breakdown/free': [1, 1, 0], 'breakdown/pro': [1, 1, 1], 'cohort/2025-03-03': [4, 3, 1] }],
-    ['month cohorts', funnel({ cohort: 'month' }), undefined,
-      ["toStartOfMonth(fromUnixTimestamp64Milli(t0, 'UTC')) AS cohort"],
-      {}, { 'total/': [4, 3, 1], 'cohort/2025-03-01': [4, 3, 1] }],
+      {},
+      { 'total/': [4, 4, 1], 'cohort/2025-03-03': [4, 4, 1] },
+    ],
+    [
+      'a breakdown by a property of the entry event',
+      funnel(),
+      'plan',
+      ["JSONExtractRaw(e.properties, 'plan')) AS bd_value", 'argMinIf(bd_value, ts, c0 AND in_period) AS bd0', "('breakdown', if(bd = '', '(none)', bd))"],
+      {},
+      { 'total/': [4, 3, 1], 'breakdown/(none)': [2, 1, 0], 'breakdown/free': [1, 1, 0], 'breakdown/pro': [1, 1, 1], 'cohort/2025-03-03': [4, 3, 1] },
+    ],
+    ['month cohorts', funnel({ cohort: 'month' }), undefined, ["toStartOfMonth(fromUnixTimestamp64Milli(t0, 'UTC')) AS cohort"], {}, { 'total/': [4, 3, 1], 'cohort/2025-03-01': [4, 3, 1] }],
   ])('%s', async (_label, def, breakdown, fragments, extraParams, expected) => {
-    const { sql, params } = compileFunnel(def, { ...RANGE, breakdown });
+    const { sql, params } = compileFunnel(def, { ...RANGE, breakdown: breakdown === undefined ? undefined : parseBreakdown(breakdown) });
     for (const fragment of fragments) expect(sql).toContain(fragment);
     expect(sql).toContain("WHERE e.event IN ('a', 'b', 'c') AND e.timestamp >= {from:DateTime64(3, 'UTC')} AND e.timestamp <= {scan_to:DateTime64(3, 'UTC')}");
     expect(params).toEqual({ ...FUNNEL_PARAMS, ...extraParams });

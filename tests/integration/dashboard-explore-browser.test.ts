@@ -12,7 +12,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KpiResult } from '../../src/analytics/results.ts';
 import type { PlanCatalog } from '../../src/api/catalog.ts';
-import { planCheckAction } from '../../src/cli/plan.ts';
+import { planCheckAction, planFixKpisAction } from '../../src/cli/plan.ts';
 import type { EventRow, QuarantineRow } from '../../src/types.ts';
 import { insertJsonLines } from '../../src/warehouse/insert.ts';
 import { REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
@@ -53,8 +53,10 @@ function row(type: EventRow['type'], event: string, ids: { user?: string; anon?:
 
 /** Alice (two anonymous ids) converts; Bob stops after a proposal; Carol after starting sign-up. */
 function world(): EventRow[] {
-  const received = (ids: { user?: string; anon?: string }, at: number, mission: string) => row('track', 'mission_proposal_received', ids, at, { mission_id: mission, category: 'bi', match_score: 0.5 });
-  const accepted = (ids: { user?: string; anon?: string }, at: number, mission: string) => row('track', 'mission_proposal_accepted', ids, at, { mission_id: mission, freelancer_id: 'fr_x', company_id: 'cmp_1' });
+  const received = (ids: { user?: string; anon?: string }, at: number, mission: string) =>
+    row('track', 'mission_proposal_received', ids, at, { mission_id: mission, category: 'bi', match_score: 0.5 });
+  const accepted = (ids: { user?: string; anon?: string }, at: number, mission: string) =>
+    row('track', 'mission_proposal_accepted', ids, at, { mission_id: mission, freelancer_id: 'fr_x', company_id: 'cmp_1' });
   return [
     row('track', 'freelancer_signup_started', { anon: 'anon_a1' }, T0),
     row('identify', '', { user: 'u_alice', anon: 'anon_a1' }, T0 + 60_000),
@@ -91,8 +93,16 @@ function quarantined(i: number, event: string, anon: string): QuarantineRow {
 
 beforeAll(async () => {
   stack = await startStack();
-  await insertJsonLines(stack.warehouse, 'events', world().map((r) => JSON.stringify(r)));
-  await insertJsonLines(stack.warehouse, 'quarantine', [quarantined(1, LONG_EVENT, 'anon_a2'), quarantined(2, `${LONG_EVENT}_two`, 'anon_zz')].map((r) => JSON.stringify(r)));
+  await insertJsonLines(
+    stack.warehouse,
+    'events',
+    world().map((r) => JSON.stringify(r)),
+  );
+  await insertJsonLines(
+    stack.warehouse,
+    'quarantine',
+    [quarantined(1, LONG_EVENT, 'anon_a2'), quarantined(2, `${LONG_EVENT}_two`, 'anon_zz')].map((r) => JSON.stringify(r)),
+  );
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -222,7 +232,10 @@ describe('dashboard at 1280 px: layout details', () => {
     for (const f of funnels) {
       const options = await page.locator(`#breakdown-${f.id} option`).evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
       const planned = new Set(f.steps.flatMap((s) => catalog.events.find((e) => e.name === s.event)?.properties.map((p) => p.name) ?? []));
-      expect(options.filter((o) => o !== '' && !planned.has(o)), f.id).toEqual([]);
+      expect(
+        options.filter((o) => o !== '' && !planned.has(o)),
+        f.id,
+      ).toEqual([]);
       expect(options.length, f.id).toBeGreaterThan(2);
       lists.push(options);
     }
@@ -243,12 +256,13 @@ describe('dashboard at 1280 px: layout details', () => {
   });
 });
 
-/** `balise plan check` on a copy of the plan with the page's YAML saved in kpis/. */
+/** `balise plan check --fix`, as the page says, on a copy of the plan with the page's YAML saved in kpis/. */
 async function planCheckWith(yaml: string) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-explore-'));
   fs.cpSync(path.join(REPO_ROOT, 'tracking-plan'), dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'kpis', 'explored.yaml'), yaml);
   try {
+    await planFixKpisAction(dir);
     return await planCheckAction(dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -306,7 +320,13 @@ describe('explore at 1280 px: a funnel, its drop-offs, and a timeline', () => {
     await loaded(page);
     expect(await page.locator('[data-person]').getAttribute('data-person')).toBe('u_bob');
     expect(await page.locator('[data-field="ids"] li').allTextContents()).toEqual(['u_bob', 'anon_b1']);
-    expect(await page.locator('[data-timeline] [data-field="event"]').allTextContents()).toEqual(['freelancer_signup_started', 'identify', 'mission_proposal_received', 'mission_proposal_received', 'mission_proposal_received']);
+    expect(await page.locator('[data-timeline] [data-field="event"]').allTextContents()).toEqual([
+      'freelancer_signup_started',
+      'identify',
+      'mission_proposal_received',
+      'mission_proposal_received',
+      'mission_proposal_received',
+    ]);
     expect(errors).toEqual([]);
   });
 

@@ -12,7 +12,7 @@ import { compileFunnel } from '../../src/analytics/funnel-sql.ts';
 import { compileMetric, compileTrend } from '../../src/analytics/metric-sql.ts';
 import { bucketStarts, isIncomplete } from '../../src/util/periods.ts';
 import { planCatalog } from '../../src/api/catalog.ts';
-import { planCheckAction } from '../../src/cli/plan.ts';
+import { planCheckAction, planFixKpisAction } from '../../src/cli/plan.ts';
 import { csvCell, csvFileName, toCsv } from '../../src/dashboard/web/csv.ts';
 import { stateFromParam, stateToParam, toDefinition, type ExploreState } from '../../src/dashboard/web/explore-model.ts';
 import { formatPointChange } from '../../src/dashboard/web/format.ts';
@@ -23,12 +23,16 @@ import { REPO_ROOT } from '../helpers/stack.ts';
 
 const PLAN = path.join(REPO_ROOT, 'tracking-plan');
 
-/** `balise plan check` on a copy of the repository's plan with `yaml` saved as kpis/explored.yaml. */
+/**
+ * `balise plan check --fix` (what the page tells the user to run) on a copy of the repository's
+ * plan with `yaml` saved as kpis/explored.yaml: --fix adds the new KPI to its events' kpis: lists.
+ */
 async function planCheckWith(yaml: string) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-explore-'));
   fs.cpSync(PLAN, dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'kpis', 'explored.yaml'), yaml);
   try {
+    await planFixKpisAction(dir);
     return await planCheckAction(dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -72,7 +76,10 @@ describe('Explore: save as code', () => {
     for (const state of [TREND, FUNNEL]) {
       const yaml = definitionYaml(state.kind === 'trend' ? 'metric' : 'funnel', toDefinition(state, catalog.events));
       const { messages, errors } = await planCheckWith(yaml);
-      expect(messages.filter((m) => m.file.includes('explored')), yaml).toEqual([]);
+      expect(
+        messages.filter((m) => m.file.includes('explored')),
+        yaml,
+      ).toEqual([]);
       expect(errors, yaml).toBe(0);
     }
   });
@@ -128,9 +135,14 @@ describe('dashboard range, CSV and numbers', () => {
   });
 
   it('CSV quotes, and defuses formulas from client-sent names', () => {
-    expect(toCsv([['Event', 'Events'], ['a,b', '1,234'], ['=HYPERLINK("x")', '-3.0%'], ['say "hi"', '+1']])).toBe(
-      'Event,Events\r\n"a,b","1,234"\r\n"\'=HYPERLINK(""x"")",-3.0%\r\n"say ""hi""",+1\r\n',
-    );
+    expect(
+      toCsv([
+        ['Event', 'Events'],
+        ['a,b', '1,234'],
+        ['=HYPERLINK("x")', '-3.0%'],
+        ['say "hi"', '+1'],
+      ]),
+    ).toBe('Event,Events\r\n"a,b","1,234"\r\n"\'=HYPERLINK(""x"")",-3.0%\r\n"say ""hi""",+1\r\n');
     expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
     expect(csvFileName('Violation rate by event and rule')).toBe('violation-rate-by-event-and-rule.csv');
   });
@@ -155,7 +167,7 @@ describe('SQL for the new options (also run on the engine in tests/integration/e
 
   it('a sum over a property, split by a breakdown, with a whole-range total per value', () => {
     const q = compileTrend({ ...base, type: 'sum', property: 'match_score', breakdown: 'company_id', grain: 'week' }, range);
-    expect(q.sql).toContain("SELECT key, bd, sum(v) AS value");
+    expect(q.sql).toContain('SELECT key, bd, sum(v) AS value');
     expect(q.sql).toContain("JSONExtractFloat(e.properties, 'match_score') AS v");
     expect(q.sql).toContain("if(JSONType(e.properties, 'company_id') = 'String', JSONExtractString(e.properties, 'company_id'), JSONExtractRaw(e.properties, 'company_id')) AS bd");
     expect(q.sql).toContain("ARRAY JOIN ['total', toString(toStartOfWeek(ts, 1))] AS key");
@@ -164,8 +176,24 @@ describe('SQL for the new options (also run on the engine in tests/integration/e
   });
 
   it('a funnel lists the entities stopped at a level, and its usual SQL is unchanged by the option', () => {
-    const def = { kind: 'funnel' as const, id: 'f', title: 'f', description: '', windowMs: 86_400_000, order: 'strict' as const, entity: { kind: 'person' as const }, breakdown: undefined, attribution: 'first' as const, cohort: 'week' as const, file: 'f', line: 1,
-      steps: [{ event: 'a', label: 'a', filters: [], withinMs: undefined, exclude: [], line: 1 }, { event: 'b', label: 'b', filters: [], withinMs: undefined, exclude: [], line: 2 }] };
+    const def = {
+      kind: 'funnel' as const,
+      id: 'f',
+      title: 'f',
+      description: '',
+      windowMs: 86_400_000,
+      order: 'strict' as const,
+      entity: { kind: 'person' as const },
+      breakdown: undefined,
+      attribution: 'first' as const,
+      cohort: 'week' as const,
+      file: 'f',
+      line: 1,
+      steps: [
+        { event: 'a', label: 'a', filters: [], withinMs: undefined, exclude: [], line: 1 },
+        { event: 'b', label: 'b', filters: [], withinMs: undefined, exclude: [], line: 2 },
+      ],
+    };
     const list = compileFunnel(def, { ...range, entitiesAtLevel: 1, limit: 10 });
     expect(list.sql).toMatch(/^SELECT entity, t0\nFROM \(\nSELECT entity, t0, toStartOfWeek\(/);
     expect(list.sql).toContain('WHERE level = {level:UInt32}\nORDER BY t0, entity\nLIMIT {limit:UInt32}');

@@ -84,9 +84,24 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
         el(
           'div',
           { class: 'filter-row' },
-          field('Where', select('filter-property', opts(props.map((p) => p.name)), row.property, (v) => ((row.property = v), rerender()))),
-          field('is', select('filter-op', FILTER_OPS.map((o) => ({ value: o.op, label: o.label })), row.op, (v) => ((row.op = v as FilterRow['op']), rerender()))),
-          field('Value', input('filter-value', row.value, (v) => ((row.value = v), changed())), 'grow'),
+          field(
+            'Where',
+            select('filter-property', opts(props.map((p) => p.name)), row.property, (v) => ((row.property = v), rerender())),
+          ),
+          field(
+            'is',
+            select(
+              'filter-op',
+              FILTER_OPS.map((o) => ({ value: o.op, label: o.label })),
+              row.op,
+              (v) => ((row.op = v as FilterRow['op']), rerender()),
+            ),
+          ),
+          field(
+            'Value',
+            input('filter-value', row.value, (v) => ((row.value = v), changed())),
+            'grow',
+          ),
           remove,
         ),
       );
@@ -106,14 +121,35 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
     const names = events.map((e) => e.name);
     const s = state;
     clear(form);
-    const kind = select('kind', [{ value: 'trend', label: 'Trend' }, { value: 'funnel', label: 'Funnel' }], s.kind, (v) => {
-      state = v === 'funnel' ? defaultFunnel(events) : defaultTrend(events);
-      rerender();
-    });
-    const common = [field('Question', kind), field('Id (snake_case)', input('id', s.id, (v) => ((s.id = v.trim()), changed()), { pattern: '[a-z][a-z0-9_]*' })), field('Title', input('title', s.title, (v) => ((s.title = v), changed())), 'grow')];
+    const kind = select(
+      'kind',
+      [
+        { value: 'trend', label: 'Trend' },
+        { value: 'funnel', label: 'Funnel' },
+      ],
+      s.kind,
+      (v) => {
+        state = v === 'funnel' ? defaultFunnel(events) : defaultTrend(events);
+        rerender();
+      },
+    );
+    const common = [
+      field('Question', kind),
+      field(
+        'Id (snake_case)',
+        input('id', s.id, (v) => ((s.id = v.trim()), changed()), { pattern: '[a-z][a-z0-9_]*' }),
+      ),
+      field(
+        'Title',
+        input('title', s.title, (v) => ((s.title = v), changed())),
+        'grow',
+      ),
+    ];
     append(form, el('div', { class: 'row' }, ...common));
     if (s.kind === 'trend') {
-      const numeric = propertiesOf(events, s.event).filter(isNumeric).map((p) => p.name);
+      const numeric = propertiesOf(events, s.event)
+        .filter(isNumeric)
+        .map((p) => p.name);
       const needsProperty = s.type === 'sum' || s.type === 'average';
       if (needsProperty && !numeric.includes(s.property)) s.property = numeric[0] ?? '';
       append(
@@ -121,11 +157,46 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
         el(
           'div',
           { class: 'row' },
-          field('Event', select('event', opts(names), s.event, (v) => ((s.event = v), (s.where = []), (s.breakdown = ''), rerender()))),
-          field('Measure', select('type', MEASURES.map((m) => ({ value: m.type, label: m.label })), s.type, (v) => ((s.type = v as typeof s.type), rerender()))),
-          needsProperty ? field('Of property', select('property', opts(numeric), s.property, (v) => ((s.property = v), rerender()))) : null,
-          field('By', select('grain', ['day', 'week', 'month'].map((g) => ({ value: g, label: g })), s.grain, (v) => ((s.grain = v as typeof s.grain), rerender()))),
-          field('Breakdown', select('breakdown', opts(propertiesOf(events, s.event).map((p) => p.name), 'None'), s.breakdown, (v) => ((s.breakdown = v), rerender()))),
+          field(
+            'Event',
+            select('event', opts(names), s.event, (v) => ((s.event = v), (s.where = []), (s.breakdown = ''), rerender())),
+          ),
+          field(
+            'Measure',
+            select(
+              'type',
+              MEASURES.map((m) => ({ value: m.type, label: m.label })),
+              s.type,
+              (v) => ((s.type = v as typeof s.type), rerender()),
+            ),
+          ),
+          needsProperty
+            ? field(
+                'Of property',
+                select('property', opts(numeric), s.property, (v) => ((s.property = v), rerender())),
+              )
+            : null,
+          field(
+            'By',
+            select(
+              'grain',
+              ['day', 'week', 'month'].map((g) => ({ value: g, label: g })),
+              s.grain,
+              (v) => ((s.grain = v as typeof s.grain), rerender()),
+            ),
+          ),
+          field(
+            'Breakdown',
+            select(
+              'breakdown',
+              opts(
+                propertiesOf(events, s.event).map((p) => p.name),
+                'None',
+              ),
+              s.breakdown,
+              (v) => ((s.breakdown = v), rerender()),
+            ),
+          ),
         ),
         filterRows(s.where, s.event, 'trend', rerender),
       );
@@ -147,7 +218,15 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
           el(
             'li',
             { 'data-step': i + 1 },
-            el('div', { class: 'row' }, field(`Step ${i + 1}`, select('step-event', opts(names), step.event, (v) => ((step.event = v), (step.where = []), rerender()))), remove),
+            el(
+              'div',
+              { class: 'row' },
+              field(
+                `Step ${i + 1}`,
+                select('step-event', opts(names), step.event, (v) => ((step.event = v), (step.where = []), rerender())),
+              ),
+              remove,
+            ),
             filterRows(step.where, step.event, `step ${i + 1}`, rerender),
           ),
         );
@@ -164,11 +243,47 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
         el(
           'div',
           { class: 'row' },
-          field('Entity', select('entity', entities.map((e) => ({ value: e, label: e === 'person' ? 'person (stitched)' : e })), s.entity, (v) => ((s.entity = v), rerender()))),
-          field('Order', select('order', [{ value: 'strict', label: 'strict' }, { value: 'any', label: 'any (step 1 first)' }], s.order, (v) => ((s.order = v as typeof s.order), rerender()))),
-          field('Window', input('window', s.window, (v) => ((s.window = v.trim()), changed()), { size: '5' })),
-          field('Breakdown', select('breakdown', opts(breakdowns, 'None'), s.breakdown, (v) => ((s.breakdown = v), rerender()))),
-          field('Cohort', select('cohort', [{ value: 'week', label: 'week' }, { value: 'month', label: 'month' }], s.cohort, (v) => ((s.cohort = v as typeof s.cohort), rerender()))),
+          field(
+            'Entity',
+            select(
+              'entity',
+              entities.map((e) => ({ value: e, label: e === 'person' ? 'person (stitched)' : e })),
+              s.entity,
+              (v) => ((s.entity = v), rerender()),
+            ),
+          ),
+          field(
+            'Order',
+            select(
+              'order',
+              [
+                { value: 'strict', label: 'strict' },
+                { value: 'any', label: 'any (step 1 first)' },
+              ],
+              s.order,
+              (v) => ((s.order = v as typeof s.order), rerender()),
+            ),
+          ),
+          field(
+            'Window',
+            input('window', s.window, (v) => ((s.window = v.trim()), changed()), { size: '5' }),
+          ),
+          field(
+            'Breakdown',
+            select('breakdown', opts(breakdowns, 'None'), s.breakdown, (v) => ((s.breakdown = v), rerender())),
+          ),
+          field(
+            'Cohort',
+            select(
+              'cohort',
+              [
+                { value: 'week', label: 'week' },
+                { value: 'month', label: 'month' },
+              ],
+              s.cohort,
+              (v) => ((s.cohort = v as typeof s.cohort), rerender()),
+            ),
+          ),
         ),
       );
     }
@@ -184,7 +299,13 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
     append(
       yamlBox,
       el('h3', {}, 'Save as code'),
-      el('p', { class: 'muted' }, 'Paste into a file under tracking-plan/kpis/ (merge the list into an existing one), then review it like the plan: ', el('code', {}, 'balise plan check'), ' lints it.'),
+      el(
+        'p',
+        { class: 'muted' },
+        'Paste into a file under tracking-plan/kpis/ (merge the list into an existing one), then review it like the plan: ',
+        el('code', {}, 'balise plan check --fix'),
+        " lints it and adds it to its events' kpis: lists.",
+      ),
       el('pre', { class: 'yaml' }, code),
       copy,
     );
@@ -203,7 +324,10 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
     const unit = '';
     const labels = result.buckets.map((b, i) => `${b}${result.incomplete[i] ? '*' : ''}`);
     const chart = chartBox(`Trend ${result.id} per ${result.grain}`, 260);
-    const measure = result.type === 'sum' || result.type === 'average' ? `${result.type === 'sum' ? 'Sum' : 'Average'} of ${def?.property ?? ''}` : (MEASURES.find((m) => m.type === result.type)?.label ?? result.type);
+    const measure =
+      result.type === 'sum' || result.type === 'average'
+        ? `${result.type === 'sum' ? 'Sum' : 'Average'} of ${def?.property ?? ''}`
+        : (MEASURES.find((m) => m.type === result.type)?.label ?? result.type);
     const title = `${measure} · ${def?.event ?? ''} per ${result.grain}${result.breakdown ? ` by ${result.breakdown}` : ''}`;
     const rows = result.buckets.map((bucket, i) => ({ bucket, i }));
     append(
@@ -221,10 +345,16 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
         'No events in this range.',
         { 'data-trend': result.id },
       ),
-      table('Totals over the range', [
-        { header: result.breakdown ?? 'Series', cell: (s: TrendResult['series'][number]) => s.value || 'All events' },
-        { header: 'Total', cell: (s) => el('span', { 'data-field': 'total' }, formatKpi(s.total, unit)), numeric: true },
-      ], result.series, 'No events in this range.', { 'data-trend-totals': result.id }),
+      table(
+        'Totals over the range',
+        [
+          { header: result.breakdown ?? 'Series', cell: (s: TrendResult['series'][number]) => s.value || 'All events' },
+          { header: 'Total', cell: (s) => el('span', { 'data-field': 'total' }, formatKpi(s.total, unit)), numeric: true },
+        ],
+        result.series,
+        'No events in this range.',
+        { 'data-trend-totals': result.id },
+      ),
       result.otherValues ? el('p', { class: 'muted small' }, `${result.otherValues} more breakdown values not shown.`) : null,
     );
     draw(chart.canvas, {
