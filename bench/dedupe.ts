@@ -64,7 +64,12 @@ async function ingest(baseUrl: string, prefix: string, n: number): Promise<void>
     Array.from({ length: 8 }, async () => {
       while (next < batches) {
         const b = next++;
-        const batch = Array.from({ length: Math.min(BATCH, n - b * BATCH) }, (_, i) => ({ type: 'track', event: 'bench_dedupe', userId: `u${i % 100}`, messageId: `${prefix}${b}-${i}-${'x'.repeat(8)}` }));
+        const batch = Array.from({ length: Math.min(BATCH, n - b * BATCH) }, (_, i) => ({
+          type: 'track',
+          event: 'bench_dedupe',
+          userId: `u${i % 100}`,
+          messageId: `${prefix}${b}-${i}-${'x'.repeat(8)}`,
+        }));
         const body = JSON.stringify({ batch });
         // A 503 (queue deep, or the shared box busy) is retried, as a client would.
         for (;;) {
@@ -145,7 +150,9 @@ async function main(): Promise<void> {
   await stop(withHistory.server);
   const withOldKeys = await start(dataDir);
   await stop(withOldKeys.server);
-  console.log(`Restart to ready: first start ${round(empty.seconds, 2)} s; empty history ${round(restartEmpty.seconds, 2)} s; ${history} events of history ${round(withHistory.seconds, 2)} s; plus ${HISTORY} pre-0011 claims in Redis ${round(withOldKeys.seconds, 2)} s (loaded box: compare ratios)`);
+  console.log(
+    `Restart to ready: first start ${round(empty.seconds, 2)} s; empty history ${round(restartEmpty.seconds, 2)} s; ${history} events of history ${round(withHistory.seconds, 2)} s; plus ${HISTORY} pre-0011 claims in Redis ${round(withOldKeys.seconds, 2)} s (loaded box: compare ratios)`,
+  );
   figures.push({
     name: `restart to ready, ${HISTORY} events of dedupe history`,
     value: round(withHistory.seconds, 2),

@@ -77,7 +77,12 @@ async function main() {
   const port = await freePort();
   const server = await startBaliseProcess('up', tempDir('balise-bench-flood-'), port, { ...shippedWorkerSettings(), LOG_LEVEL: 'error' });
   const pid = server.child.pid!;
-  const base: Omit<FloodOptions, 'prefix' | 'connections' | 'requestsPerSecond' | 'durationMs'> = { url: server.baseUrl, writeKey: TEST_WRITE_KEY, batchSize: BATCH, clientTimeoutMs: CLIENT_TIMEOUT_MS };
+  const base: Omit<FloodOptions, 'prefix' | 'connections' | 'requestsPerSecond' | 'durationMs'> = {
+    url: server.baseUrl,
+    writeKey: TEST_WRITE_KEY,
+    batchSize: BATCH,
+    clientTimeoutMs: CLIENT_TIMEOUT_MS,
+  };
   try {
     const capacity = await phase(pid, server.baseUrl, { ...base, prefix: 'cap', connections: 16, requestsPerSecond: 100_000, durationMs: CAPACITY_SECONDS * 1000 });
     const duplicatesBefore = await metricValue(server.baseUrl, 'balise_duplicates_dropped_total');
@@ -101,16 +106,64 @@ async function main() {
     console.log(
       `flood (${FACTOR}× = ${Math.round(offered * BATCH)} events/s offered over up to ${CONNECTIONS} connections, ${FLOOD_SECONDS} s): goodput ${Math.round(flood.goodput)} events/s, p99 of accepted ${round(flood.p99)} ms, RSS peak ${Math.round(flood.rssPeakMiB)} MiB; answers ${JSON.stringify(flood.flood.statuses)}, client timeouts ${flood.flood.timeouts}, errors ${flood.flood.errors}; slowest /health or /metrics ${Math.round(flood.slowestProbeMs)} ms (${flood.probeFailures} failed); the load generator's own event loop was late by up to ${Math.round(flood.flood.clientLoopDelayMaxMs)} ms (${Math.round(capacity.flood.clientLoopDelayMaxMs)} ms unflooded)`,
     );
-    console.log(`after the flood: ${stored.distinct} of ${acknowledged} acknowledged events stored, ${stored.total - stored.distinct} stored twice; ${processedTwice} processed twice (duplicates dropped)`);
+    console.log(
+      `after the flood: ${stored.distinct} of ${acknowledged} acknowledged events stored, ${stored.total - stored.distinct} stored twice; ${processedTwice} processed twice (duplicates dropped)`,
+    );
     printResult('flood', [
-      { name: `goodput under a ${FACTOR}× flood`, value: Math.round(flood.goodput), unit: 'events/s', baseline: { name: 'unflooded capacity', value: Math.round(capacity.goodput), unit: 'events/s' }, ratio: round(flood.goodput / capacity.goodput, 2), target: '≥ 0.8 (ratio)' },
-      { name: 'p99 of accepted requests, flood', value: round(flood.p99), unit: 'ms', baseline: { name: 'p99 unflooded', value: round(capacity.p99), unit: 'ms' }, ratio: round(flood.p99 / capacity.p99, 2), target: `≤ ${CLIENT_TIMEOUT_MS / 10} ms` },
-      { name: 'RSS peak, flood', value: Math.round(flood.rssPeakMiB), unit: 'MiB', baseline: { name: 'RSS peak unflooded', value: Math.round(capacity.rssPeakMiB), unit: 'MiB' }, ratio: round(flood.rssPeakMiB / capacity.rssPeakMiB, 2) },
-      { name: 'events processed twice, flood', value: processedTwice, unit: 'events', baseline: { name: 'events acknowledged', value: acknowledged, unit: 'events' }, ratio: round(processedTwice / Math.max(1, acknowledged), 4), target: '≤ 0 events' },
-      { name: 'requests refused (429/503), flood', value: refused, unit: 'requests', baseline: { name: 'requests acknowledged', value: flood.flood.acknowledged.length, unit: 'requests' }, ratio: round(refused / Math.max(1, flood.flood.acknowledged.length), 2) },
-      { name: 'slowest /health or /metrics, flood', value: Math.round(flood.slowestProbeMs), unit: 'ms', baseline: { name: 'unflooded', value: Math.round(capacity.slowestProbeMs), unit: 'ms' }, ratio: round(flood.slowestProbeMs / Math.max(1, capacity.slowestProbeMs), 1), target: '≤ 1,000 ms' },
+      {
+        name: `goodput under a ${FACTOR}× flood`,
+        value: Math.round(flood.goodput),
+        unit: 'events/s',
+        baseline: { name: 'unflooded capacity', value: Math.round(capacity.goodput), unit: 'events/s' },
+        ratio: round(flood.goodput / capacity.goodput, 2),
+        target: '≥ 0.8 (ratio)',
+      },
+      {
+        name: 'p99 of accepted requests, flood',
+        value: round(flood.p99),
+        unit: 'ms',
+        baseline: { name: 'p99 unflooded', value: round(capacity.p99), unit: 'ms' },
+        ratio: round(flood.p99 / capacity.p99, 2),
+        target: `≤ ${CLIENT_TIMEOUT_MS / 10} ms`,
+      },
+      {
+        name: 'RSS peak, flood',
+        value: Math.round(flood.rssPeakMiB),
+        unit: 'MiB',
+        baseline: { name: 'RSS peak unflooded', value: Math.round(capacity.rssPeakMiB), unit: 'MiB' },
+        ratio: round(flood.rssPeakMiB / capacity.rssPeakMiB, 2),
+      },
+      {
+        name: 'events processed twice, flood',
+        value: processedTwice,
+        unit: 'events',
+        baseline: { name: 'events acknowledged', value: acknowledged, unit: 'events' },
+        ratio: round(processedTwice / Math.max(1, acknowledged), 4),
+        target: '≤ 0 events',
+      },
+      {
+        name: 'requests refused (429/503), flood',
+        value: refused,
+        unit: 'requests',
+        baseline: { name: 'requests acknowledged', value: flood.flood.acknowledged.length, unit: 'requests' },
+        ratio: round(refused / Math.max(1, flood.flood.acknowledged.length), 2),
+      },
+      {
+        name: 'slowest /health or /metrics, flood',
+        value: Math.round(flood.slowestProbeMs),
+        unit: 'ms',
+        baseline: { name: 'unflooded', value: Math.round(capacity.slowestProbeMs), unit: 'ms' },
+        ratio: round(flood.slowestProbeMs / Math.max(1, capacity.slowestProbeMs), 1),
+        target: '≤ 1,000 ms',
+      },
       // A starved load generator sees timeouts of its own: a server stall and a client stall look alike from the client.
-      { name: "load generator's event-loop delay, flood", value: Math.round(flood.flood.clientLoopDelayMaxMs), unit: 'ms', baseline: { name: 'unflooded', value: Math.round(capacity.flood.clientLoopDelayMaxMs), unit: 'ms' }, ratio: round(flood.flood.clientLoopDelayMaxMs / Math.max(1, capacity.flood.clientLoopDelayMaxMs), 1) },
+      {
+        name: "load generator's event-loop delay, flood",
+        value: Math.round(flood.flood.clientLoopDelayMaxMs),
+        unit: 'ms',
+        baseline: { name: 'unflooded', value: Math.round(capacity.flood.clientLoopDelayMaxMs), unit: 'ms' },
+        ratio: round(flood.flood.clientLoopDelayMaxMs / Math.max(1, capacity.flood.clientLoopDelayMaxMs), 1),
+      },
       { name: 'acknowledged events not stored once', value: acknowledged - stored.distinct + (stored.total - stored.distinct), unit: 'events', target: '≤ 0 events' },
     ]);
   } finally {

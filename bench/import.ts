@@ -19,7 +19,11 @@ const PERSONS = Number(process.env.BENCH_IMPORT_PERSONS ?? 100_000); // × 4 eve
 
 async function parseRate(dir: string): Promise<number> {
   const files: string[] = [];
-  const walk = (d: string) => fs.readdirSync(d).sort().forEach((n) => (fs.statSync(path.join(d, n)).isDirectory() ? walk(path.join(d, n)) : files.push(path.join(d, n))));
+  const walk = (d: string) =>
+    fs
+      .readdirSync(d)
+      .sort()
+      .forEach((n) => (fs.statSync(path.join(d, n)).isDirectory() ? walk(path.join(d, n)) : files.push(path.join(d, n))));
   walk(dir);
   let parsed = 0;
   const started = performance.now();
@@ -59,9 +63,17 @@ async function main(): Promise<void> {
     const report = JSON.parse(stdout) as { stored: number; sent: number };
     if (report.stored !== archive.expectedStored) console.error(`warning: stored ${report.stored}, expected ${archive.expectedStored}`);
     const rate = archive.events / seconds;
-    console.log(`import: ${archive.events} events (${archive.lines} lines) in ${round(seconds, 2)} s = ${Math.round(rate)} events/s, stored ${report.stored}; baseline gunzip + JSON.parse ${Math.round(baseline)} events/s`);
+    console.log(
+      `import: ${archive.events} events (${archive.lines} lines) in ${round(seconds, 2)} s = ${Math.round(rate)} events/s, stored ${report.stored}; baseline gunzip + JSON.parse ${Math.round(baseline)} events/s`,
+    );
     printResult('import', [
-      { name: 'import rate (archive → stored and counted)', value: Math.round(rate), unit: 'events/s', baseline: { name: 'gunzip + JSON.parse of the same lines', value: Math.round(baseline), unit: 'events/s' }, ratio: round(rate / baseline, 3) },
+      {
+        name: 'import rate (archive → stored and counted)',
+        value: Math.round(rate),
+        unit: 'events/s',
+        baseline: { name: 'gunzip + JSON.parse of the same lines', value: Math.round(baseline), unit: 'events/s' },
+        ratio: round(rate / baseline, 3),
+      },
     ]);
   } finally {
     server.child.kill('SIGTERM');

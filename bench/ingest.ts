@@ -67,10 +67,13 @@ const auth = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
 
 function send(port: number, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/v1/batch', method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: auth, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/v1/batch', method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: auth, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -147,30 +150,108 @@ async function main() {
     const { latencies, freshness } = half;
     console.log(`events: ${one.events} of ~${Math.round(bytesPerEvent)} B, batches of ${BATCH}, concurrency ${CONCURRENCY}`);
     console.log(`sustained end to end, 1 API process: ${Math.round(e2eRate)} events/s (accepted by the API at ${Math.round(one.acceptRate)} events/s)`);
-    console.log(`half load (${Math.round(half.rate)} events/s): request p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms; freshness p50 ${round(percentile(freshness, 50))} ms, p95 ${round(percentile(freshness, 95))} ms (${freshness.length} probes)`);
-    console.log(`dashboard API (GET /api/kpis) p95: ${round(percentile(half.dashboard, 95))} ms at half load, ${round(percentile(busy.dashboard, 95))} ms at half load with an analyst query running (${busy.analystQueries} analyst queries; ${busy.dashboard.length} dashboard calls)`);
-    console.log(`CPU per event (phase 1): balise ${round(serverCpu)} µs (API, worker and chDB), redis-server ${round(redisCpu)} µs, load generator ${round(one.generatorCpuUs)} µs; ${os.availableParallelism()} cores allow ${round((os.availableParallelism() * 1e6) / 100_000)} µs per event at 100,000 events/s`);
-    console.log(`sustained end to end, 2 API processes (up + serve): ${Math.round(two.e2eRate)} events/s over ${two.events} events; CPU per event: up ${round(upCpu2)} µs, serve ${round(serveCpu2)} µs, redis-server ${round(redisCpu2)} µs, load generator ${round(two.generatorCpuUs)} µs`);
+    console.log(
+      `half load (${Math.round(half.rate)} events/s): request p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms; freshness p50 ${round(percentile(freshness, 50))} ms, p95 ${round(percentile(freshness, 95))} ms (${freshness.length} probes)`,
+    );
+    console.log(
+      `dashboard API (GET /api/kpis) p95: ${round(percentile(half.dashboard, 95))} ms at half load, ${round(percentile(busy.dashboard, 95))} ms at half load with an analyst query running (${busy.analystQueries} analyst queries; ${busy.dashboard.length} dashboard calls)`,
+    );
+    console.log(
+      `CPU per event (phase 1): balise ${round(serverCpu)} µs (API, worker and chDB), redis-server ${round(redisCpu)} µs, load generator ${round(one.generatorCpuUs)} µs; ${os.availableParallelism()} cores allow ${round((os.availableParallelism() * 1e6) / 100_000)} µs per event at 100,000 events/s`,
+    );
+    console.log(
+      `sustained end to end, 2 API processes (up + serve): ${Math.round(two.e2eRate)} events/s over ${two.events} events; CPU per event: up ${round(upCpu2)} µs, serve ${round(serveCpu2)} µs, redis-server ${round(redisCpu2)} µs, load generator ${round(two.generatorCpuUs)} µs`,
+    );
     console.log(`baselines: JSON.parse ${Math.round(parseRate)} events/s; raw ClickHouse insert ${Math.round(rawInsertRate)} rows/s`);
     const rawBaseline = { name: 'one raw ClickHouse insert of the same rows', value: Math.round(rawInsertRate), unit: 'rows/s' };
     printResult('ingest', [
-      { name: 'sustained end-to-end throughput', value: Math.round(e2eRate), unit: 'events/s', baseline: { name: 'JSON.parse of the same bodies', value: Math.round(parseRate), unit: 'events/s' }, ratio: round(e2eRate / parseRate, 3), target: '≥ 50,000 events/s' },
+      {
+        name: 'sustained end-to-end throughput',
+        value: Math.round(e2eRate),
+        unit: 'events/s',
+        baseline: { name: 'JSON.parse of the same bodies', value: Math.round(parseRate), unit: 'events/s' },
+        ratio: round(e2eRate / parseRate, 3),
+        target: '≥ 50,000 events/s',
+      },
       { name: 'sustained end-to-end throughput vs raw insert', value: Math.round(e2eRate), unit: 'events/s', baseline: rawBaseline, ratio: round(e2eRate / rawInsertRate, 3), target: '≥ 0.5 (ratio)' },
-      { name: 'API accept rate (to Redis)', value: Math.round(one.acceptRate), unit: 'events/s', baseline: { name: 'JSON.parse', value: Math.round(parseRate), unit: 'events/s' }, ratio: round(one.acceptRate / parseRate, 3) },
-      { name: 'CPU per event, balise process (API + worker + chDB)', value: round(serverCpu), unit: 'µs', baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' }, ratio: round(serverCpu / rawInsertCpuUs, 2) },
-      { name: 'CPU per event, redis-server', value: round(redisCpu), unit: 'µs', baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' }, ratio: round(redisCpu / rawInsertCpuUs, 2) },
-      { name: 'CPU per event, load generator', value: round(one.generatorCpuUs), unit: 'µs', baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' }, ratio: round(one.generatorCpuUs / rawInsertCpuUs, 2) },
+      {
+        name: 'API accept rate (to Redis)',
+        value: Math.round(one.acceptRate),
+        unit: 'events/s',
+        baseline: { name: 'JSON.parse', value: Math.round(parseRate), unit: 'events/s' },
+        ratio: round(one.acceptRate / parseRate, 3),
+      },
+      {
+        name: 'CPU per event, balise process (API + worker + chDB)',
+        value: round(serverCpu),
+        unit: 'µs',
+        baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' },
+        ratio: round(serverCpu / rawInsertCpuUs, 2),
+      },
+      {
+        name: 'CPU per event, redis-server',
+        value: round(redisCpu),
+        unit: 'µs',
+        baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' },
+        ratio: round(redisCpu / rawInsertCpuUs, 2),
+      },
+      {
+        name: 'CPU per event, load generator',
+        value: round(one.generatorCpuUs),
+        unit: 'µs',
+        baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' },
+        ratio: round(one.generatorCpuUs / rawInsertCpuUs, 2),
+      },
       { name: 'CPU per event, all parties (budget at 100k events/s)', value: round(cpuPerEventTotal), unit: 'µs', target: `≤ ${round((os.availableParallelism() * 1e6) / 100_000)} µs` },
       { name: 'request latency p50 at half load', value: round(percentile(latencies, 50)), unit: 'ms', baseline: { name: 'half load', value: Math.round(half.rate), unit: 'events/s' } },
-      { name: 'request latency p99 at half load', value: round(percentile(latencies, 99)), unit: 'ms', baseline: { name: 'p50', value: round(percentile(latencies, 50)), unit: 'ms' }, ratio: round(percentile(latencies, 99) / Math.max(0.1, percentile(latencies, 50)), 1), target: '≤ 20 ms' },
+      {
+        name: 'request latency p99 at half load',
+        value: round(percentile(latencies, 99)),
+        unit: 'ms',
+        baseline: { name: 'p50', value: round(percentile(latencies, 50)), unit: 'ms' },
+        ratio: round(percentile(latencies, 99) / Math.max(0.1, percentile(latencies, 50)), 1),
+        target: '≤ 20 ms',
+      },
       { name: 'freshness p50 (send → queryable)', value: round(percentile(freshness, 50)), unit: 'ms' },
-      { name: 'freshness p95 (send → queryable)', value: round(percentile(freshness, 95)), unit: 'ms', baseline: { name: 'p50', value: round(percentile(freshness, 50)), unit: 'ms' }, ratio: round(percentile(freshness, 95) / Math.max(1, percentile(freshness, 50)), 2), target: '≤ 2,000 ms' },
-      { name: 'dashboard API p95, half load + an analyst query', value: round(percentile(busy.dashboard, 95)), unit: 'ms', baseline: { name: 'half load, no analyst query', value: round(percentile(half.dashboard, 95)), unit: 'ms' }, ratio: round(percentile(busy.dashboard, 95) / Math.max(1, percentile(half.dashboard, 95)), 2), target: '≤ 1,000 ms' },
-      { name: 'sustained end-to-end, 2 API processes (up + serve)', value: Math.round(two.e2eRate), unit: 'events/s', baseline: { name: '1 API process (phase 1)', value: Math.round(e2eRate), unit: 'events/s' }, ratio: round(two.e2eRate / e2eRate, 2) },
+      {
+        name: 'freshness p95 (send → queryable)',
+        value: round(percentile(freshness, 95)),
+        unit: 'ms',
+        baseline: { name: 'p50', value: round(percentile(freshness, 50)), unit: 'ms' },
+        ratio: round(percentile(freshness, 95) / Math.max(1, percentile(freshness, 50)), 2),
+        target: '≤ 2,000 ms',
+      },
+      {
+        name: 'dashboard API p95, half load + an analyst query',
+        value: round(percentile(busy.dashboard, 95)),
+        unit: 'ms',
+        baseline: { name: 'half load, no analyst query', value: round(percentile(half.dashboard, 95)), unit: 'ms' },
+        ratio: round(percentile(busy.dashboard, 95) / Math.max(1, percentile(half.dashboard, 95)), 2),
+        target: '≤ 1,000 ms',
+      },
+      {
+        name: 'sustained end-to-end, 2 API processes (up + serve)',
+        value: Math.round(two.e2eRate),
+        unit: 'events/s',
+        baseline: { name: '1 API process (phase 1)', value: Math.round(e2eRate), unit: 'events/s' },
+        ratio: round(two.e2eRate / e2eRate, 2),
+      },
       { name: '2 API processes vs raw insert', value: Math.round(two.e2eRate), unit: 'events/s', baseline: rawBaseline, ratio: round(two.e2eRate / rawInsertRate, 3), target: '≥ 0.5 (ratio)' },
-      { name: 'CPU per event, 2 API processes: up (API + worker + chDB)', value: round(upCpu2), unit: 'µs', baseline: { name: '1 API process', value: round(serverCpu), unit: 'µs' }, ratio: round(upCpu2 / Math.max(0.1, serverCpu), 2) },
+      {
+        name: 'CPU per event, 2 API processes: up (API + worker + chDB)',
+        value: round(upCpu2),
+        unit: 'µs',
+        baseline: { name: '1 API process', value: round(serverCpu), unit: 'µs' },
+        ratio: round(upCpu2 / Math.max(0.1, serverCpu), 2),
+      },
       { name: 'CPU per event, 2 API processes: serve (API)', value: round(serveCpu2), unit: 'µs' },
-      { name: 'CPU per event, 2 API processes: redis-server', value: round(redisCpu2), unit: 'µs', baseline: { name: '1 API process', value: round(redisCpu), unit: 'µs' }, ratio: round(redisCpu2 / Math.max(0.1, redisCpu), 2) },
+      {
+        name: 'CPU per event, 2 API processes: redis-server',
+        value: round(redisCpu2),
+        unit: 'µs',
+        baseline: { name: '1 API process', value: round(redisCpu), unit: 'µs' },
+        ratio: round(redisCpu2 / Math.max(0.1, redisCpu), 2),
+      },
     ]);
   } finally {
     if (replica) {
@@ -279,7 +360,12 @@ async function halfLoad(server: BaliseProcess, port: number, requestsPerSecond: 
     ? (async () => {
         while (!stop) {
           // Ends on its own time limit (an error answer): what matters is that it held the engine.
-          const res = await fetch(`${server.baseUrl}/api/sql`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ query: ANALYST_SQL }), signal: analystAbort.signal }).catch(() => undefined);
+          const res = await fetch(`${server.baseUrl}/api/sql`, {
+            method: 'POST',
+            headers: { ...admin, 'content-type': 'application/json' },
+            body: JSON.stringify({ query: ANALYST_SQL }),
+            signal: analystAbort.signal,
+          }).catch(() => undefined);
           await res?.arrayBuffer().catch(() => undefined);
           analystQueries++;
         }

@@ -31,5 +31,10 @@ export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 1
  */
 export function shippedWorkerSettings(): Record<string, string> {
   const { worker, ingest } = loadConfig({});
-  return { BALISE_BATCH_MAX_WAIT_MS: String(worker.batchMaxWaitMs), BALISE_WORKER_LOCK_MS: String(worker.lockMs), BALISE_MAX_EVENT_LOOP_DELAY_MS: String(ingest.maxEventLoopDelayMs), BALISE_MAX_REQUEST_WAIT_MS: String(ingest.maxRequestWaitMs) };
+  return {
+    BALISE_BATCH_MAX_WAIT_MS: String(worker.batchMaxWaitMs),
+    BALISE_WORKER_LOCK_MS: String(worker.lockMs),
+    BALISE_MAX_EVENT_LOOP_DELAY_MS: String(ingest.maxEventLoopDelayMs),
+    BALISE_MAX_REQUEST_WAIT_MS: String(ingest.maxRequestWaitMs),
+  };
 }

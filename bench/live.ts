@@ -41,12 +41,24 @@ flood.subscribe({}, () => true);
 
 await run(undefined); // warm-up
 const results: { label: string; ms: number }[] = [];
-for (const [label, hub] of [['no hub (baseline)', undefined], ['hub, nobody watching', idle], ['one viewer reading (cap 200/s)', reading], ['one viewer that never reads', hung], ['one viewer, no rate cap (every event built)', flood]] as const) {
+for (const [label, hub] of [
+  ['no hub (baseline)', undefined],
+  ['hub, nobody watching', idle],
+  ['one viewer reading (cap 200/s)', reading],
+  ['one viewer that never reads', hung],
+  ['one viewer, no rate cap (every event built)', flood],
+] as const) {
   results.push({ label, ms: await run(hub) });
 }
 const base = results[0]!;
 for (const r of results) console.log(`${r.label.padEnd(48)} ${round(r.ms).toString().padStart(8)} ms  ratio ${round(r.ms / base.ms, 3)}`);
-printResult('live', results.slice(1).map((r) => ({
-  name: `${REQUESTS} requests of ${BATCH} events: ${r.label}`, value: round(r.ms), unit: 'ms',
-  baseline: { name: base.label, value: round(base.ms), unit: 'ms' }, ratio: round(r.ms / base.ms, 3),
-})));
+printResult(
+  'live',
+  results.slice(1).map((r) => ({
+    name: `${REQUESTS} requests of ${BATCH} events: ${r.label}`,
+    value: round(r.ms),
+    unit: 'ms',
+    baseline: { name: base.label, value: round(base.ms), unit: 'ms' },
+    ratio: round(r.ms / base.ms, 3),
+  })),
+);

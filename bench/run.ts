@@ -42,7 +42,14 @@ export function parseSdkOutput(output: string): BenchFigure[] {
   const figures: BenchFigure[] = [];
   const size = /browser core[^:]*:\s*([\d,]+) B minified,\s*([\d,]+) B min\+gzip(?:.*?budget\s*([\d,]+) B)?/.exec(output);
   if (size) {
-    figures.push({ name: 'browser SDK size, min+gzip', value: number(size[2]), unit: 'B', baseline: { name: 'minified, not gzipped', value: number(size[1]), unit: 'B' }, ratio: Math.round((number(size[2]) / number(size[1])) * 1000) / 1000, target: `≤ ${size[3] ?? '3,072'} B` });
+    figures.push({
+      name: 'browser SDK size, min+gzip',
+      value: number(size[2]),
+      unit: 'B',
+      baseline: { name: 'minified, not gzipped', value: number(size[1]), unit: 'B' },
+      ratio: Math.round((number(size[2]) / number(size[1])) * 1000) / 1000,
+      target: `≤ ${size[3] ?? '3,072'} B`,
+    });
   }
   const base = /^baseline:[^\n]*?([\d,]+) calls\/s/m.exec(output);
   const sdk = /^sdk:[^\n]*?([\d,]+) calls\/s/m.exec(output);
@@ -89,7 +96,15 @@ interface BenchRun {
 function runOne(spec: BenchSpec): Promise<BenchRun> {
   return new Promise((resolve) => {
     const started = Date.now();
-    console.log(`\n▶ ${spec.name}: node ${spec.args.join(' ')}${Object.keys(spec.env).length ? `  (${Object.entries(spec.env).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}`);
+    console.log(
+      `\n▶ ${spec.name}: node ${spec.args.join(' ')}${
+        Object.keys(spec.env).length
+          ? `  (${Object.entries(spec.env)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')})`
+          : ''
+      }`,
+    );
     const child = spawn(process.execPath, spec.args, { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const echo = (chunk: Buffer) => {

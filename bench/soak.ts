@@ -39,10 +39,13 @@ const auth = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
 
 function send(port: number, body: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/v1/batch', method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: auth, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/v1/batch', method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: auth, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', () => resolve(0));
     req.end(body);
   });
@@ -81,7 +84,9 @@ async function main(): Promise<void> {
       const rr = r ? rssKiB(r) : 0;
       samples.push({ t: Math.round((performance.now() - start) / 1000), server: s, redis: rr, total: s + rr, sent: acknowledged, refused });
       const last = samples.at(-1)!;
-      console.log(`  t=${String(last.t).padStart(4)} s  server ${(s / 1024).toFixed(0).padStart(5)} MiB  redis ${(rr / 1024).toFixed(0).padStart(4)} MiB  acknowledged ${acknowledged}  refused ${refused}`);
+      console.log(
+        `  t=${String(last.t).padStart(4)} s  server ${(s / 1024).toFixed(0).padStart(5)} MiB  redis ${(rr / 1024).toFixed(0).padStart(4)} MiB  acknowledged ${acknowledged}  refused ${refused}`,
+      );
     };
     sample();
     const sampler = setInterval(sample, SAMPLE_MS);
@@ -134,16 +139,34 @@ async function main(): Promise<void> {
     const windowSeconds = loadConfig().worker.dedupeWindowSeconds;
     const projectedRedisGiB = (redisBytesPerEvent * RATE * windowSeconds) / 1024 ** 3;
     console.log(`achieved ${Math.round(acknowledged / elapsed)} events/s acknowledged (${refused} requests refused or skipped); stored ${stored} of ${acknowledged}`);
-    console.log(`RSS server: first ${(samples[0]!.server / 1024).toFixed(0)} MiB, max ${(Math.max(...samples.map((x) => x.server)) / 1024).toFixed(0)} MiB, middle third ${(serverOnly.middle / 1024).toFixed(0)} MiB, last third ${(serverOnly.last / 1024).toFixed(0)} MiB`);
-    console.log(`RSS redis: ${(redisFirst / 1024).toFixed(0)} → ${(redisLast / 1024).toFixed(0)} MiB, ${redisBytesPerEvent.toFixed(0)} B per acknowledged event (dedupe keys); at ${RATE} events/s a ${windowSeconds} s dedupe window needs ~${projectedRedisGiB.toFixed(1)} GiB`);
-    console.log(`verdict: server RSS growth, last vs middle third ${serverOnly.growthPct.toFixed(1)} % (server + redis ${combined.growthPct.toFixed(1)} %) → ${levelled ? 'LEVELS OFF' : `STILL GROWING (> ${MAX_GROWTH_PCT} %)`}`);
+    console.log(
+      `RSS server: first ${(samples[0]!.server / 1024).toFixed(0)} MiB, max ${(Math.max(...samples.map((x) => x.server)) / 1024).toFixed(0)} MiB, middle third ${(serverOnly.middle / 1024).toFixed(0)} MiB, last third ${(serverOnly.last / 1024).toFixed(0)} MiB`,
+    );
+    console.log(
+      `RSS redis: ${(redisFirst / 1024).toFixed(0)} → ${(redisLast / 1024).toFixed(0)} MiB, ${redisBytesPerEvent.toFixed(0)} B per acknowledged event (dedupe keys); at ${RATE} events/s a ${windowSeconds} s dedupe window needs ~${projectedRedisGiB.toFixed(1)} GiB`,
+    );
+    console.log(
+      `verdict: server RSS growth, last vs middle third ${serverOnly.growthPct.toFixed(1)} % (server + redis ${combined.growthPct.toFixed(1)} %) → ${levelled ? 'LEVELS OFF' : `STILL GROWING (> ${MAX_GROWTH_PCT} %)`}`,
+    );
     printResult('soak', [
       { name: `soak ${SECONDS} s: acknowledged rate`, value: Math.round(acknowledged / elapsed), unit: 'events/s', target: `${RATE} events/s steady` },
       { name: 'soak: stored / acknowledged', value: round(acknowledged ? stored / acknowledged : 0, 4), unit: 'ratio', target: '1' },
-      { name: 'soak: server RSS, last third', value: round(serverOnly.last / 1024), unit: 'MiB', baseline: { name: 'middle third', value: round(serverOnly.middle / 1024), unit: 'MiB' }, ratio: round(serverOnly.middle ? serverOnly.last / serverOnly.middle : 0, 3), target: `growth ≤ ${MAX_GROWTH_PCT} %` },
+      {
+        name: 'soak: server RSS, last third',
+        value: round(serverOnly.last / 1024),
+        unit: 'MiB',
+        baseline: { name: 'middle third', value: round(serverOnly.middle / 1024), unit: 'MiB' },
+        ratio: round(serverOnly.middle ? serverOnly.last / serverOnly.middle : 0, 3),
+        target: `growth ≤ ${MAX_GROWTH_PCT} %`,
+      },
       { name: 'soak: server RSS growth, last vs middle third', value: round(serverOnly.growthPct, 2), unit: '%', target: `≤ ${MAX_GROWTH_PCT} %` },
       { name: 'soak: server + redis RSS growth', value: round(combined.growthPct, 2), unit: '%' },
-      { name: 'soak: redis memory per event (dedupe window)', value: Math.round(redisBytesPerEvent), unit: 'B/event', target: `projected ${projectedRedisGiB.toFixed(1)} GiB at ${RATE}/s over ${windowSeconds} s` },
+      {
+        name: 'soak: redis memory per event (dedupe window)',
+        value: Math.round(redisBytesPerEvent),
+        unit: 'B/event',
+        target: `projected ${projectedRedisGiB.toFixed(1)} GiB at ${RATE}/s over ${windowSeconds} s`,
+      },
     ]);
   } finally {
     server.child.kill('SIGTERM');

@@ -31,7 +31,9 @@ if (aptPackages.length) {
   const root_ = typeof process.getuid === 'function' && process.getuid() === 0;
   const canSudo = !root_ && has('sudo') && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
   if (!has('apt-get') || (!root_ && !canSudo)) {
-    fail(`missing ${aptPackages.join(' and ')}: install ${aptPackages.length > 1 ? 'them' : 'it'} (Debian/Ubuntu: sudo apt-get install -y ${aptPackages.join(' ')})${aptPackages.includes('redis-server') ? ', or set REDIS_URL' : ''}.`);
+    fail(
+      `missing ${aptPackages.join(' and ')}: install ${aptPackages.length > 1 ? 'them' : 'it'} (Debian/Ubuntu: sudo apt-get install -y ${aptPackages.join(' ')})${aptPackages.includes('redis-server') ? ', or set REDIS_URL' : ''}.`,
+    );
   }
   const sudo = root_ ? [] : ['sudo', '-n'];
   console.log(`balise: installing ${aptPackages.join(', ')} with apt-get…`);

@@ -21,6 +21,10 @@ console.log(`example plan evolved through ${versions.join(', ')} in ${dest}`);
 // A vitest run started from inside a vitest worker must not inherit the worker's identity; the
 // copy does not run the evolution test itself again.
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'NODE_ENV' && k !== 'TEST'));
-const result = spawnSync(process.execPath, [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--exclude', 'tests/integration/plan-evolution.test.ts', ...files], { cwd: dest, stdio: 'inherit', env });
+const result = spawnSync(process.execPath, [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--exclude', 'tests/integration/plan-evolution.test.ts', ...files], {
+  cwd: dest,
+  stdio: 'inherit',
+  env,
+});
 if (!keep) fs.rmSync(dest, { recursive: true, force: true });
 process.exit(result.status ?? 1);

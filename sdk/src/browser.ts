@@ -21,8 +21,7 @@ export const storageKV = (s: Storage, prefix = 'balise_'): KeyValue => ({
 
 /** Cookie mode: the anonymousId lives in a first-party cookie, everything else in `inner`. */
 const cookieKV = (inner: KeyValue | null): KeyValue => {
-  const c = (v: string, age: number) =>
-    (document.cookie = `balise_aid=${v};path=/;max-age=${age};SameSite=Lax`);
+  const c = (v: string, age: number) => (document.cookie = `balise_aid=${v};path=/;max-age=${age};SameSite=Lax`);
   return {
     get: (k) => (k == 'aid' ? (document.cookie.match(/(?:^|; )balise_aid=([^;]*)/) || [])[1] || null : inner && inner.get(k)),
     set: (k, v) => (k == 'aid' ? void c(v, 31536000) : inner && inner.set(k, v)),

@@ -5,10 +5,7 @@
  * Written as one closure with short local names on purpose: the browser bundle must stay under
  * 3 KB min+gzip, and a minifier can shorten locals but not class members.
  */
-import type {
-  Balise, CallOptions, Clock, Consent, CoreOptions, DropReason, EventType, KeyValue, Limits,
-  PlanShape, SdkError, Stats, Transport, UntypedPlan, WireEvent,
-} from './types.ts';
+import type { Balise, CallOptions, Clock, Consent, CoreOptions, DropReason, EventType, KeyValue, Limits, PlanShape, SdkError, Stats, Transport, UntypedPlan, WireEvent } from './types.ts';
 
 export const VERSION = '0.1.0';
 
@@ -16,24 +13,16 @@ export const VERSION = '0.1.0';
 export const LIMITS: Limits = { batchBytes: 500_000, eventBytes: 32_000, batchEvents: 2500 };
 
 /** Full jitter: uniform in [0, min(cap, base·2^attempt)]. */
-export const backoff = (attempt: number, random: () => number, base: number, cap: number): number =>
-  random() * Math.min(cap, base * 2 ** attempt);
-
+export const backoff = (attempt: number, random: () => number, base: number, cap: number): number => random() * Math.min(cap, base * 2 ** attempt);
 
 const cr = globalThis.crypto;
 /** crypto.randomUUID only exists in secure contexts: fall back to a v4-shaped random id. */
-export const uuid = (): string =>
-  cr && cr.randomUUID
-    ? cr.randomUUID()
-    : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
-        (+c ^ ((Math.random() * 16) >> (+c / 4))).toString(16),
-      );
+export const uuid = (): string => (cr && cr.randomUUID ? cr.randomUUID() : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) => (+c ^ ((Math.random() * 16) >> (+c / 4))).toString(16)));
 
 /** UTF-8 byte length; only non-ASCII text pays for encoding. */
 const size = (s: string): number => (/[^\x00-\x7f]/.test(s) ? new Blob([s]).size : s.length);
 
-export const err = (code: SdkError['code'], message: string, status?: number): SdkError =>
-  Object.assign(new Error(message), { code, status });
+export const err = (code: SdkError['code'], message: string, status?: number): SdkError => Object.assign(new Error(message), { code, status });
 
 export interface CoreDeps {
   _transport: Transport;
@@ -55,7 +44,9 @@ export interface Core<P extends PlanShape> extends Balise<P> {
   _end(why: DropReason): void;
 }
 
-const Q = 'q', AID = 'aid', UID = 'uid';
+const Q = 'q',
+  AID = 'aid',
+  UID = 'uid';
 
 export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d: CoreDeps): Core<P> {
   const clk = d._clock;
@@ -85,8 +76,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
       return undefined;
     }
   };
-  const report = (e: SdkError, quiet?: boolean) =>
-    calm(() => (o.onError ? o.onError(e) : quiet || console.warn('[balise]', e.message)));
+  const report = (e: SdkError, quiet?: boolean) => calm(() => (o.onError ? o.onError(e) : quiet || console.warn('[balise]', e.message)));
   const can = () => consent === 'granted';
   const get = (k: string): string | null => (kv && calm(() => kv.get(k))) || null;
   const put = (k: string, v: string) => kv && can() && calm(() => kv.set(k, v));
@@ -163,7 +153,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
   const send = async (): Promise<boolean> => {
     if (!can() || !q.length) return false;
     const p = pack(lim.batchBytes);
-    if (!p.length) return save(), q.length > 0;
+    if (!p.length) return (save(), q.length > 0);
     const cur = (fl = q.splice(0, p.length));
     let r: Awaited<ReturnType<Transport>> | undefined;
     try {
@@ -222,8 +212,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
     throw new TypeError('invalid ' + what);
   };
   /** A shallow copy, so that later changes by the host do not alter a queued event. */
-  const obj = (name: string, v: unknown) =>
-    v != null && (typeof v !== 'object' || Array.isArray(v)) ? bad(name) : { ...(v as Record<string, unknown>) };
+  const obj = (name: string, v: unknown) => (v != null && (typeof v !== 'object' || Array.isArray(v)) ? bad(name) : { ...(v as Record<string, unknown>) });
   const str = (name: string, v: unknown) => (typeof v !== 'string' || !v ? bad(name) : v);
 
   // Every public method is wrapped: a bad argument becomes a report, never an exception.
@@ -238,9 +227,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
     };
 
   const view = (t: 'page' | 'screen') =>
-    safe((n?: string | null, p?: Record<string, unknown>, c?: CallOptions) =>
-      add(t, { name: n == null ? undefined : str('name', n), properties: obj('properties', p) }, c),
-    );
+    safe((n?: string | null, p?: Record<string, unknown>, c?: CallOptions) => add(t, { name: n == null ? undefined : str('name', n), properties: obj('properties', p) }, c));
 
   const flush = async (): Promise<void> => {
     until = 0;
@@ -248,9 +235,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
   };
 
   const api: Core<P> = {
-    track: safe((e: unknown, p?: unknown, c?: CallOptions) =>
-      add('track', { event: str('event', e), properties: obj('properties', p) }, c),
-    ) as Core<P>['track'],
+    track: safe((e: unknown, p?: unknown, c?: CallOptions) => add('track', { event: str('event', e), properties: obj('properties', p) }, c)) as Core<P>['track'],
     identify: safe((u?: string | null, t?: unknown, c?: CallOptions) => {
       if (u != null) str('userId', u);
       if (u) put(UID, (uid = u));
@@ -258,9 +243,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
     }),
     page: view('page') as Core<P>['page'],
     screen: view('screen') as Core<P>['screen'],
-    group: safe((g: string, t?: Record<string, unknown>, c?: CallOptions) =>
-      add('group', { groupId: str('groupId', g), traits: obj('traits', t) }, c),
-    ),
+    group: safe((g: string, t?: Record<string, unknown>, c?: CallOptions) => add('group', { groupId: str('groupId', g), traits: obj('traits', t) }, c)),
     alias: safe((u: string, prev?: string, c?: CallOptions) => {
       const previousId = prev || uid || anon;
       put(UID, (uid = str('userId', u)));
@@ -299,7 +282,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
     _unload: (f, max) => {
       if (!can()) return;
       try {
-        if (fl) (q = fl.concat(q)), (fl = null);
+        if (fl) ((q = fl.concat(q)), (fl = null));
         while (q.length) {
           const p = pack(max);
           if (!p.length || !f(body(p))) break;
@@ -313,6 +296,6 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
     },
   };
   // What a previous page left in storage goes out right away.
-  if (can()) load(), q.length && sched(0);
+  if (can()) (load(), q.length && sched(0));
   return api;
 }

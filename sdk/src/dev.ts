@@ -16,9 +16,7 @@ export interface CompiledPlanJson {
   version?: string;
   /** The plan's policy for properties an event does not declare (allow when absent). */
   defaults?: { undeclared?: string };
-  events:
-    | Array<{ name: string; kind?: string; properties?: Schema; required?: string[]; undeclared?: string }>
-    | Record<string, Schema>;
+  events: Array<{ name: string; kind?: string; properties?: Schema; required?: string[]; undeclared?: string }> | Record<string, Schema>;
   traits?: { properties?: Schema; required?: string[] };
 }
 
@@ -67,7 +65,7 @@ export function createDevValidator(input: CompiledPlanJson | BuiltPlanFile, opti
     let label: string;
     let data: unknown;
     if (event.type === 'identify') {
-      (fn = traits), (label = 'identify traits'), (data = event.traits ?? {});
+      ((fn = traits), (label = 'identify traits'), (data = event.traits ?? {}));
     } else if (event.type === 'track' || event.type === 'page' || event.type === 'screen') {
       label = `${event.type} "${event.event ?? event.name ?? ''}"`;
       const name = event.event ?? event.name ?? '';

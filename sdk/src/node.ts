@@ -62,25 +62,30 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
   };
   // Without onDrop, events given up are still named on the console: never lost silently.
   const onDrop: CoreOptions['onDrop'] =
-    o.onDrop || ((events, reason) => reason === 'undelivered' && console.warn(`[balise] ${events.length} event(s) could not be delivered to ${o.host || 'http://localhost:3000'}; messageIds: ${events.map((e) => e.messageId).join(', ')}`));
+    o.onDrop ||
+    ((events, reason) =>
+      reason === 'undelivered' &&
+      console.warn(`[balise] ${events.length} event(s) could not be delivered to ${o.host || 'http://localhost:3000'}; messageIds: ${events.map((e) => e.messageId).join(', ')}`));
   const development = o.development ?? process.env.NODE_ENV === 'development';
   const verdicts = o.onViolation || development ? withViolations(o.transport || fetchTransport, { onViolation: o.onViolation, log: development }) : undefined;
-  const core = createCore<P>({ ...o, onDrop }, {
-    _transport: verdicts || o.transport || fetchTransport,
-    _clock: clock,
-    _flushAt: o.flushAt || 100,
-    _flushInterval: o.flushInterval || 10_000,
-    _maxQueueSize: o.maxQueueSize || 10_000,
-    _host: o.host || 'http://localhost:3000',
-  });
+  const core = createCore<P>(
+    { ...o, onDrop },
+    {
+      _transport: verdicts || o.transport || fetchTransport,
+      _clock: clock,
+      _flushAt: o.flushAt || 100,
+      _flushInterval: o.flushInterval || 10_000,
+      _maxQueueSize: o.maxQueueSize || 10_000,
+      _host: o.host || 'http://localhost:3000',
+    },
+  );
   /**
    * Send until empty or `ms` have passed, sleeping with backoff between failed attempts. `hold`
    * sleeps on a ref'd timer: the awaiting caller (close) keeps the process alive until it is done.
    */
   const drain = async (ms: number, hold = false) => {
     const end = clock.now() + ms;
-    const sleep = (wait: number) =>
-      new Promise<void>((r) => (hold && !o.clock ? setTimeout(r, wait) : clock.setTimeout(r, wait)));
+    const sleep = (wait: number) => new Promise<void>((r) => (hold && !o.clock ? setTimeout(r, wait) : clock.setTimeout(r, wait)));
     for (let i = 0; core.stats().queued && clock.now() < end; i++) {
       await core.flush();
       const wait = Math.min(end - clock.now(), backoff(i, o.random || Math.random, o.retryBaseMs || 1000, o.retryMaxMs || 60_000));

@@ -28,18 +28,17 @@ export type ViewName<M> = Extract<keyof Views<M>, string>;
 export type ViewProps<M, N> = N extends keyof Views<M> ? Views<M>[N] : never;
 
 /** page()/screen(): typed by name like track() when the plan lists them; nameless only when it does not. */
-export type ViewCall<M> = string extends ViewName<M>
-  ? (name?: string | null, properties?: Record<string, unknown>, options?: CallOptions) => void
-  : <N extends ViewName<M>>(name: N, ...args: TrackArgs<{ events: Views<M>; traits: object }, N>) => void;
+export type ViewCall<M> =
+  string extends ViewName<M>
+    ? (name?: string | null, properties?: Record<string, unknown>, options?: CallOptions) => void
+    : <N extends ViewName<M>>(name: N, ...args: TrackArgs<{ events: Views<M>; traits: object }, N>) => void;
 
 export type EventName<P extends PlanShape> = Extract<keyof P['events'], string>;
 export type EventProps<P extends PlanShape, E> = E extends keyof P['events'] ? P['events'][E] : never;
 
 /** Properties may be omitted only when the event has no required property. */
 export type TrackArgs<P extends PlanShape, E> =
-  Record<string, never> extends EventProps<P, E>
-    ? [properties?: EventProps<P, E>, options?: CallOptions]
-    : [properties: EventProps<P, E>, options?: CallOptions];
+  Record<string, never> extends EventProps<P, E> ? [properties?: EventProps<P, E>, options?: CallOptions] : [properties: EventProps<P, E>, options?: CallOptions];
 
 export type Consent = 'pending' | 'granted' | 'denied';
 export type EventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';

@@ -123,7 +123,10 @@ describe('batching', () => {
     sdk.track('ok2');
     await sdk.flush();
     expect(t.events().map((e) => e.event)).toEqual(['ok', 'ok2']);
-    expect(drops).toEqual([[1, 'too_large'], [1, 'unserializable']]);
+    expect(drops).toEqual([
+      [1, 'too_large'],
+      [1, 'unserializable'],
+    ]);
     expect(sdk.stats()).toMatchObject({ dropped: 2, sent: 2, queued: 0 });
   });
 });
@@ -235,7 +238,10 @@ describe('browser persistence (injected Storage)', () => {
     const up = scriptedTransport();
     const second = stored(storage, up.transport);
     await second.clock.advance(0); // no explicit flush: loading a stored queue schedules one
-    expect(up.events().map((e) => [e.type, e.event ?? e.userId])).toEqual([['track', 'before_reload'], ['identify', 'user-9']]);
+    expect(up.events().map((e) => [e.type, e.event ?? e.userId])).toEqual([
+      ['track', 'before_reload'],
+      ['identify', 'user-9'],
+    ]);
     second.sdk.track('after');
     await second.sdk.flush();
     const after = up.events().at(-1)!;

@@ -66,13 +66,17 @@ describe('the README snippet', () => {
     await page.evaluate(() => (window as unknown as { balise: { track(e: string, p: object, o: object): void } }).balise.track('snippet_clicked', { plan: 'pro' }, { messageId: 'snippet-click-1' }));
     // Leaving the page sends what is queued by beacon.
     await page.goto('about:blank');
-    const rows = await waitFor('the snippet events in ClickHouse', async () => {
-      const found = await stack.query<{ type: string; event: string; url: string; title: string; library: string }>(
-        "SELECT type, event, JSONExtractString(context, 'page', 'url') AS url, JSONExtractString(context, 'page', 'title') AS title, library_name AS library FROM events WHERE JSONExtractString(context, 'page', 'url') = {url:String} ORDER BY type",
-        { url: siteUrl },
-      );
-      return found.length >= 2 ? found : undefined;
-    }, 30_000);
+    const rows = await waitFor(
+      'the snippet events in ClickHouse',
+      async () => {
+        const found = await stack.query<{ type: string; event: string; url: string; title: string; library: string }>(
+          "SELECT type, event, JSONExtractString(context, 'page', 'url') AS url, JSONExtractString(context, 'page', 'title') AS title, library_name AS library FROM events WHERE JSONExtractString(context, 'page', 'url') = {url:String} ORDER BY type",
+          { url: siteUrl },
+        );
+        return found.length >= 2 ? found : undefined;
+      },
+      30_000,
+    );
     expect(rows).toEqual([
       { type: 'page', event: '', url: siteUrl, title: 'Pricing', library: 'balise-sdk' },
       { type: 'track', event: 'snippet_clicked', url: siteUrl, title: 'Pricing', library: 'balise-sdk' },

@@ -17,9 +17,7 @@ afterAll(async () => {
 
 /** Rows per messageId in the warehouse, valid or quarantined (a kept event is an arrived event). */
 const countArrived = async () => {
-  const rows = await stack.query<{ id: string; n: string }>(
-    `SELECT id, count() AS n FROM (SELECT message_id AS id FROM events FINAL UNION ALL SELECT message_id AS id FROM quarantine) GROUP BY id`,
-  );
+  const rows = await stack.query<{ id: string; n: string }>(`SELECT id, count() AS n FROM (SELECT message_id AS id FROM events FINAL UNION ALL SELECT message_id AS id FROM quarantine) GROUP BY id`);
   return new Map(rows.map((r) => [r.id, Number(r.n)]));
 };
 

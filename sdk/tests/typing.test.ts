@@ -100,8 +100,7 @@ b.identify('u', { any: 'trait' });`),
 describe('page() and screen() typed from the plan like track()', () => {
   // The real output of `balise plan codegen` for the fixture plan (the example's 2.0.0): two pages, no screen.
   const generated = resolve(import.meta.dirname, '../../tests/fixtures/plans/marketplace/generated/balise-plan.ts');
-  const withGenerated = (body: string) =>
-    compile(`import type { BalisePlan as Generated } from ${JSON.stringify(generated)};\nconst g = createBalise<Generated>({ writeKey: 'k' });\n${body}`);
+  const withGenerated = (body: string) => compile(`import type { BalisePlan as Generated } from ${JSON.stringify(generated)};\nconst g = createBalise<Generated>({ writeKey: 'k' });\n${body}`);
 
   it('accepts planned pages with their properties, and any screen when none is planned', () => {
     expect(
@@ -124,11 +123,13 @@ g.screen();`),
   });
 
   it('untyped, page() takes any name or none', () => {
-    expect(compile(`void PLAN_VERSION; const x: BalisePlan | null = null; void x;
+    expect(
+      compile(`void PLAN_VERSION; const x: BalisePlan | null = null; void x;
 const b = createBalise({ writeKey: 'k' });
 b.page();
 b.page(null, { path: '/' });
-b.page('Home', { anything: 1 });`)).toEqual([]);
+b.page('Home', { anything: 1 });`),
+    ).toEqual([]);
   });
 });
 
@@ -175,7 +176,12 @@ b.track('mission_creatd', { mission_id: 'm1', budget: 3 });
     const problems = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ''} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
     expect(problems).toEqual([]);
     // The declarations are what resolved, not the .ts sources.
-    expect(program.getSourceFiles().map((f) => f.fileName).filter((f) => f.includes('/sdk/'))).toEqual(expect.arrayContaining([expect.stringMatching(/sdk\/dist\/types\/node\.d\.ts$/)]));
+    expect(
+      program
+        .getSourceFiles()
+        .map((f) => f.fileName)
+        .filter((f) => f.includes('/sdk/')),
+    ).toEqual(expect.arrayContaining([expect.stringMatching(/sdk\/dist\/types\/node\.d\.ts$/)]));
     expect(program.getSourceFiles().some((f) => /sdk\/src\//.test(f.fileName))).toBe(false);
   });
 });

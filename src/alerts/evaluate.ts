@@ -7,7 +7,8 @@ export interface Measurement {
   previous?: number | null;
 }
 
-const human = (ms: number): string => (ms >= 86_400_000 ? `${Math.round(ms / 86_400_000)}d` : ms >= 3_600_000 ? `${Math.round(ms / 3_600_000)}h` : ms >= 60_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 1000)}s`);
+const human = (ms: number): string =>
+  ms >= 86_400_000 ? `${Math.round(ms / 86_400_000)}d` : ms >= 3_600_000 ? `${Math.round(ms / 3_600_000)}h` : ms >= 60_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 1000)}s`;
 
 export function evaluate(rule: AlertRule, m: Measurement): Evaluation {
   const at = (firing: boolean, message: string): Evaluation => ({ alert: rule.id, firing, value: m.value, message });
@@ -33,7 +34,9 @@ export function evaluate(rule: AlertRule, m: Measurement): Evaluation {
       return at(v > rule.above, `violation rate ${(v * 100).toFixed(1)}% over the last ${human(rule.windowMs)}${v > rule.above ? `, above ${(rule.above * 100).toFixed(1)}%` : ''}`);
     }
     case 'freshness':
-      return m.value === null ? at(false, 'no event stored yet') : at(m.value > rule.aboveMs, `newest event arrived ${human(m.value)} ago${m.value > rule.aboveMs ? `, more than ${human(rule.aboveMs)}` : ''}`);
+      return m.value === null
+        ? at(false, 'no event stored yet')
+        : at(m.value > rule.aboveMs, `newest event arrived ${human(m.value)} ago${m.value > rule.aboveMs ? `, more than ${human(rule.aboveMs)}` : ''}`);
     case 'dead_letter': {
       const n = m.value ?? 0;
       return at(n > 0, `${n} job(s) in the dead letter${n > 0 ? ': run `balise replay dead-letter` once the cause is fixed' : ''}`);

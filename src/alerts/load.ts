@@ -102,7 +102,8 @@ export async function readAlerts(planDir: string, plan?: TrackingPlan, kpis?: Kp
       if (rule.below === undefined && rule.above === undefined && rule.changePct === undefined) error(line, 'alert_condition', `alert "${rule.id}": give below, above or change_pct`);
       if (kpis && !kpis.metrics.some((m) => m.id === rule.kpi)) error(line, 'alert_unknown_kpi', `alert "${rule.id}": no metric "${rule.kpi}" in kpis/*.yaml`);
     }
-    if (rule.kind === 'event_silent' && plan && !plan.events.some((e) => e.name === rule.event)) error(line, 'alert_unplanned_event', `alert "${rule.id}": event "${rule.event}" is not in the tracking plan`);
+    if (rule.kind === 'event_silent' && plan && !plan.events.some((e) => e.name === rule.event))
+      error(line, 'alert_unplanned_event', `alert "${rule.id}": event "${rule.event}" is not in the tracking plan`);
   });
   const webhooks: Webhook[] = (raw.webhooks ?? []).map((w) => ({ url: String(w.url), format: w.format === 'slack' ? 'slack' : 'json' }));
   return { config: { everyMs: parseDuration(raw.every) ?? DEFAULT_EVERY_MS, webhooks, rules }, messages };

@@ -12,10 +12,19 @@ export function webhookBody(notice: AlertNotice, format: Webhook['format']): unk
 /** Posts to every webhook; returns the ones that failed (the history still records the notice). */
 export async function notify(webhooks: Webhook[], notice: AlertNotice, timeoutMs = 5000): Promise<string[]> {
   const failed: string[] = [];
-  await Promise.all(webhooks.map(async (w) => {
-    const ok = await fetch(w.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(webhookBody(notice, w.format)), signal: AbortSignal.timeout(timeoutMs) })
-      .then((r) => r.ok, () => false);
-    if (!ok) failed.push(w.url);
-  }));
+  await Promise.all(
+    webhooks.map(async (w) => {
+      const ok = await fetch(w.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(webhookBody(notice, w.format)),
+        signal: AbortSignal.timeout(timeoutMs),
+      }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (!ok) failed.push(w.url);
+    }),
+  );
   return failed;
 }

@@ -75,7 +75,9 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
     for (const notice of notices) {
       if (notice.status === 'firing') await deps.redis.sadd(stateKey, notice.alert);
       else await deps.redis.srem(stateKey, notice.alert);
-      await insertJsonLines(deps.warehouse, 'alert_events', [JSON.stringify({ at: notice.at.replace('T', ' ').replace('Z', ''), alert: notice.alert, status: notice.status, value: notice.value, message: notice.message })]);
+      await insertJsonLines(deps.warehouse, 'alert_events', [
+        JSON.stringify({ at: notice.at.replace('T', ' ').replace('Z', ''), alert: notice.alert, status: notice.status, value: notice.value, message: notice.message }),
+      ]);
       const failed = await notify(config.webhooks, notice);
       if (failed.length > 0) deps.logger.warn({ alert: notice.alert, status: notice.status, failed }, 'alert webhook failed');
       deps.logger.info({ alert: notice.alert, status: notice.status, value: notice.value }, notice.message);

@@ -124,7 +124,8 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
   if (cohort !== 'week' && cohort !== 'month') ctx.error(line, 'kpi_cohort', `${where}: cohort must be week or month`);
   const entity = parseEntity(raw.entity, where, line, ctx);
   const breakdown = raw.breakdown;
-  if (breakdown !== undefined && (typeof breakdown !== 'string' || !parseBreakdown(breakdown))) ctx.error(line, 'kpi_identifier', `${where}: breakdown must be a property name, person.trait or group.trait`);
+  if (breakdown !== undefined && (typeof breakdown !== 'string' || !parseBreakdown(breakdown)))
+    ctx.error(line, 'kpi_identifier', `${where}: breakdown must be a property name, person.trait or group.trait`);
   const attribution = raw.attribution ?? 'first';
   if (attribution !== 'first' && attribution !== 'last') ctx.error(line, 'kpi_attribution', `${where}: attribution must be first or last`);
   const stepsNode = mapValue(node, 'steps');
@@ -249,7 +250,8 @@ function parseMetric(raw: unknown, node: unknown, ctx: FileContext): MetricDefin
   if (breakdown !== undefined && (typeof breakdown !== 'string' || !IDENTIFIER.test(breakdown))) return void ctx.error(line, 'kpi_identifier', `${where}: breakdown must be a property name`);
   const source = { event: raw.event, filters, ...(breakdown === undefined ? {} : { breakdown }) };
   if (type === 'average' || type === 'sum') {
-    if (typeof raw.property !== 'string' || !IDENTIFIER.test(raw.property)) return void ctx.error(line, 'kpi_identifier', `${where}: ${type === 'sum' ? 'a sum' : 'an average'} needs a numeric "property"`);
+    if (typeof raw.property !== 'string' || !IDENTIFIER.test(raw.property))
+      return void ctx.error(line, 'kpi_identifier', `${where}: ${type === 'sum' ? 'a sum' : 'an average'} needs a numeric "property"`);
     return { ...base, type, ...source, property: raw.property };
   }
   return { ...base, type, ...source };
@@ -275,7 +277,8 @@ export function parseKpiFile(file: string, source: string): ParsedKpis {
     return { definitions, messages: ctx.messages };
   }
   for (const key of Object.keys(data)) {
-    if (key !== 'funnels' && key !== 'metrics' && key !== 'retention') ctx.error(ctx.line(mapValue(doc.contents, key)), 'kpi_structure', `unknown top-level key "${key}" (expected funnels, metrics, retention)`);
+    if (key !== 'funnels' && key !== 'metrics' && key !== 'retention')
+      ctx.error(ctx.line(mapValue(doc.contents, key)), 'kpi_structure', `unknown top-level key "${key}" (expected funnels, metrics, retention)`);
   }
   for (const [key, parse] of [
     ['funnels', parseFunnel],
@@ -356,8 +359,7 @@ export async function loadKpiDefinitions(planDir: string): Promise<KpiDefinition
 export function lintDefinitionsAgainstPlan(plan: TrackingPlan, defs: KpiDefinitions): LintMessage[] {
   const events = new Map<string, PlanEvent>(plan.events.map((e) => [e.name, e]));
   const messages: LintMessage[] = [];
-  const push = (file: string, line: number, rule: string, message: string, severity: LintMessage['severity'] = 'error') =>
-    messages.push({ file, line, rule, message, severity });
+  const push = (file: string, line: number, rule: string, message: string, severity: LintMessage['severity'] = 'error') => messages.push({ file, line, rule, message, severity });
   const checkEvent = (file: string, line: number, where: string, name: string): PlanEvent | undefined => {
     const ev = events.get(name);
     if (!ev) push(file, line, 'kpi_unplanned_event', `${where}: event "${name}" is not in the tracking plan`);

@@ -64,12 +64,25 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
   const lines = [`${result.title} (${result.id}) · ${entity} · ${result.order} order · window ${formatDuration(result.windowMs)}`, formatRange(result.range)];
   const steps = table(['#', 'Step', 'Count', 'From previous', 'From start', 'Drop-off', 'Median time'], options);
   for (const s of result.steps) {
-    steps.push([s.index, s.label, s.count.toLocaleString('en-US'), s.index === 1 ? '' : pct(s.conversionFromPrevious), pct(s.conversionFromStart), s.index === 1 ? '' : s.dropOff.toLocaleString('en-US'), formatDuration(s.medianMsFromPrevious)]);
+    steps.push([
+      s.index,
+      s.label,
+      s.count.toLocaleString('en-US'),
+      s.index === 1 ? '' : pct(s.conversionFromPrevious),
+      pct(s.conversionFromStart),
+      s.index === 1 ? '' : s.dropOff.toLocaleString('en-US'),
+      formatDuration(s.medianMsFromPrevious),
+    ]);
   }
   lines.push(steps.toString(), `Overall conversion: ${pct(result.conversion)} (${result.converted} of ${result.entered})`);
   const ttc = result.timeToConvert;
-  if (ttc) lines.push(`Time to convert: median ${formatDuration(ttc.median)} (10% ${formatDuration(ttc.p10)}, 25% ${formatDuration(ttc.p25)}, 75% ${formatDuration(ttc.p75)}, 90% ${formatDuration(ttc.p90)})`);
-  const rules = result.steps.filter((s) => s.withinMs !== null || s.exclude.length > 0).map((s) => `step ${s.index}${s.withinMs !== null ? ` within ${formatDuration(s.withinMs)} of the previous` : ''}${s.exclude.length ? ` without ${s.exclude.join(' or ')} in between` : ''}`);
+  if (ttc)
+    lines.push(
+      `Time to convert: median ${formatDuration(ttc.median)} (10% ${formatDuration(ttc.p10)}, 25% ${formatDuration(ttc.p25)}, 75% ${formatDuration(ttc.p75)}, 90% ${formatDuration(ttc.p90)})`,
+    );
+  const rules = result.steps
+    .filter((s) => s.withinMs !== null || s.exclude.length > 0)
+    .map((s) => `step ${s.index}${s.withinMs !== null ? ` within ${formatDuration(s.withinMs)} of the previous` : ''}${s.exclude.length ? ` without ${s.exclude.join(' or ')} in between` : ''}`);
   if (rules.length) lines.push(`Step rules: ${rules.join('; ')}`);
   const head = ['', 'Entered', ...result.steps.slice(1).map((s) => s.label), 'Conversion'];
   if (result.breakdown) {
@@ -95,7 +108,10 @@ export function formatKpis(kpis: KpiResult[], options: FormatOptions = {}): stri
 }
 
 export function formatSql(result: SqlResult, options: FormatOptions = {}): string {
-  const t = table(result.columns.map((c) => c.name), options);
+  const t = table(
+    result.columns.map((c) => c.name),
+    options,
+  );
   for (const row of result.rows) t.push(row.map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))));
   return `${t.toString()}\n${result.rows.length} row(s)${result.truncated ? ' (truncated)' : ''}`;
 }

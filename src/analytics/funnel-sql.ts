@@ -15,18 +15,7 @@
  * (corrected) timestamp, so `events FINAL` folds it to the first copy first.
  */
 import type { Attribution, BreakdownSpec, FunnelDefinition } from './model.ts';
-import {
-  eventCondition,
-  ident,
-  IDENTITY_JOIN,
-  keyLiteral,
-  Params,
-  PERSON,
-  propertyText,
-  chDateTime,
-  type CompiledQuery,
-  type TimeRange,
-} from './sql-common.ts';
+import { eventCondition, ident, IDENTITY_JOIN, keyLiteral, Params, PERSON, propertyText, chDateTime, type CompiledQuery, type TimeRange } from './sql-common.ts';
 
 export interface FunnelQueryOptions extends TimeRange {
   /** What to break down by (identifiers are checked again when spliced in). */
@@ -122,13 +111,7 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   else if (byTrait) entityColumns.push(`argMinIf(person, ts, c0 AND in_period) AS bd_person`);
   else entityColumns.push(`'' AS bd0`);
   if (lastTouch) for (let k = 1; k < n; k++) entityColumns.push(`groupArrayIf((ts, bd_value), c${k}) AS v${k}`);
-  const perEntity = [
-    `SELECT ${entityColumns.join(', ')}`,
-    `  FROM (\n    ${scan}\n  )`,
-    `  WHERE entity != ''`,
-    `  GROUP BY entity`,
-    `  HAVING countIf(c0 AND in_period) > 0`,
-  ].join('\n');
+  const perEntity = [`SELECT ${entityColumns.join(', ')}`, `  FROM (\n    ${scan}\n  )`, `  WHERE entity != ''`, `  GROUP BY entity`, `  HAVING countIf(c0 AND in_period) > 0`].join('\n');
 
   // Level 3: the moment each step was reached (0 = never) and the level reached.
   const deadline = `t0 + ${window}`;

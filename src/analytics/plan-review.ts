@@ -33,7 +33,12 @@ function content(d: Definition): string {
   const clean = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(clean);
     if (v !== null && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'line').sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, clean(x)]));
+      return Object.fromEntries(
+        Object.entries(v)
+          .filter(([k]) => k !== 'line')
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, x]) => [k, clean(x)]),
+      );
     }
     return v;
   };

@@ -65,7 +65,11 @@ export function checkSingleQuery(sql: string): string {
 }
 
 /** Whether only whitespace and comments follow the first `;`. */
-const onlyCommentsLeft = (tail: string): boolean => tail.replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '').trim() === '';
+const onlyCommentsLeft = (tail: string): boolean =>
+  tail
+    .replace(/--[^\n]*/g, '')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .trim() === '';
 
 /**
  * `FORMAT Name` as a clause: the keyword followed by a format name. `format(…)`, a column or

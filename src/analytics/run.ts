@@ -8,7 +8,18 @@ import { queryRows } from '../warehouse/query.ts';
 import { AnalyticsInputError, FunnelNotFoundError, RetentionNotFoundError } from './errors.ts';
 import { compileFunnel } from './funnel-sql.ts';
 import { compileMetric } from './metric-sql.ts';
-import { breakdownLabel, parseBreakdown, type Attribution, type BreakdownSpec, type EventMetric, type FunnelDefinition, type KpiDefinitions, type MetricDefinition, type RetentionDefinition, type TimeGrain } from './model.ts';
+import {
+  breakdownLabel,
+  parseBreakdown,
+  type Attribution,
+  type BreakdownSpec,
+  type EventMetric,
+  type FunnelDefinition,
+  type KpiDefinitions,
+  type MetricDefinition,
+  type RetentionDefinition,
+  type TimeGrain,
+} from './model.ts';
 import { checkSingleQuery, wrapReadOnly } from './readonly-sql.ts';
 import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, RetentionResult, SqlResult } from './results.ts';
 import { compileRetention } from './retention-sql.ts';
@@ -90,7 +101,10 @@ export function shapeFunnel(
           property: breakdownLabel(breakdown.spec),
           source: breakdown.spec.source,
           attribution: breakdown.attribution,
-          groups: rows.filter((r) => r.dim === 'breakdown').map(group).sort((a, b) => b.entered - a.entered || a.value.localeCompare(b.value)),
+          groups: rows
+            .filter((r) => r.dim === 'breakdown')
+            .map(group)
+            .sort((a, b) => b.entered - a.entered || a.value.localeCompare(b.value)),
         }
       : null,
     cohorts: { grain: def.cohort, rows: rows.filter((r) => r.dim === 'cohort').map(group) },
@@ -99,7 +113,11 @@ export function shapeFunnel(
 
 export function findFunnel(definitions: KpiDefinitions, id: string): FunnelDefinition {
   const def = definitions.funnels.find((f) => f.id === id);
-  if (!def) throw new FunnelNotFoundError(id, definitions.funnels.map((f) => f.id));
+  if (!def)
+    throw new FunnelNotFoundError(
+      id,
+      definitions.funnels.map((f) => f.id),
+    );
   return def;
 }
 
@@ -116,7 +134,9 @@ async function checkedBreakdown(warehouse: Warehouse, def: FunnelDefinition, opt
   const spec = parseBreakdown(raw);
   if (!spec) throw new AnalyticsInputError('invalid_breakdown', `breakdown "${raw}" is not a property name (use property, person.trait or group.trait)`);
   if (spec.source === 'group') {
-    const [seen] = await queryRows<{ n: number | string }>(warehouse, `SELECT count() AS n FROM (SELECT 1 FROM events WHERE type = 'group' AND JSONHas(traits, {key:String}) LIMIT 1)`, { key: spec.property });
+    const [seen] = await queryRows<{ n: number | string }>(warehouse, `SELECT count() AS n FROM (SELECT 1 FROM events WHERE type = 'group' AND JSONHas(traits, {key:String}) LIMIT 1)`, {
+      key: spec.property,
+    });
     if (Number(seen?.n ?? 0) === 0) throw new AnalyticsInputError('unknown_breakdown_property', `no group call has ever carried the trait "${spec.property}"`);
     return { spec, attribution };
   }
@@ -220,7 +240,11 @@ export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions,
 
 export function findRetention(definitions: KpiDefinitions, id: string): RetentionDefinition {
   const def = definitions.retention.find((r) => r.id === id);
-  if (!def) throw new RetentionNotFoundError(id, definitions.retention.map((r) => r.id));
+  if (!def)
+    throw new RetentionNotFoundError(
+      id,
+      definitions.retention.map((r) => r.id),
+    );
   return def;
 }
 

@@ -68,7 +68,11 @@ export function filterSql(column: string, filter: PropertyFilter, params: Params
         ? params.add('f', 'Array(String)', values.map(String))
         : type === 'Float64'
           ? params.add('f', 'Array(Float64)', values.map(Number))
-          : params.add('f', 'Array(UInt8)', values.map((v) => (v ? 1 : 0)));
+          : params.add(
+              'f',
+              'Array(UInt8)',
+              values.map((v) => (v ? 1 : 0)),
+            );
     return `(${has} AND has(${param}, ${extract(column, key, type)}))`;
   }
   const value = filter.value as FilterScalar;

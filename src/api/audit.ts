@@ -19,7 +19,11 @@ export interface AuditEntry {
 }
 
 export async function recordAudit(warehouse: Warehouse, principal: Principal, action: string, status: number, requestId = ''): Promise<void> {
-  await warehouse.client.insert({ table: 'audit_log', format: 'JSONEachRow', values: [{ at: Date.now(), actor: principal.name, role: principal.role, action: action.slice(0, 200), status, request_id: requestId }] });
+  await warehouse.client.insert({
+    table: 'audit_log',
+    format: 'JSONEachRow',
+    values: [{ at: Date.now(), actor: principal.name, role: principal.role, action: action.slice(0, 200), status, request_id: requestId }],
+  });
 }
 
 /** Records each admin request once answered: "POST /api/admin/privacy/erase" and its status. */

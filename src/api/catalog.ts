@@ -24,7 +24,11 @@ export interface PlanCatalog {
 function typeOf(schema: Record<string, unknown>): string {
   const t = schema.type;
   if (typeof t === 'string') return t;
-  if (Array.isArray(t)) return t.filter((x) => x !== 'null').map(String).join('|');
+  if (Array.isArray(t))
+    return t
+      .filter((x) => x !== 'null')
+      .map(String)
+      .join('|');
   return '';
 }
 

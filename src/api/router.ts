@@ -64,9 +64,7 @@ function sqlError(error: unknown): unknown {
   if (error instanceof BaliseError || !(error instanceof Error)) return error;
   const engineType = (error as Error & { type?: unknown }).type;
   const timedOut = engineType === 'TIMEOUT_EXCEEDED' || /TIMEOUT_EXCEEDED|Timeout exceeded/i.test(error.message);
-  return timedOut
-    ? new BaliseError('query_timeout', 'the query ran longer than the time limit (10 s)')
-    : new BaliseError('sql_error', error.message.split('\n')[0]!.slice(0, 500));
+  return timedOut ? new BaliseError('query_timeout', 'the query ran longer than the time limit (10 s)') : new BaliseError('sql_error', error.message.split('\n')[0]!.slice(0, 500));
 }
 
 /**

@@ -43,9 +43,7 @@ export async function eventTrends(warehouse: Warehouse, fromMs: number, toMs: nu
     if (i !== undefined) counts[i] = Number(row.n);
     byEvent.set(row.event, counts);
   }
-  const series = [...byEvent.entries()]
-    .map(([event, counts]) => ({ event, counts, total: counts.reduce((a, b) => a + b, 0) }))
-    .sort((a, b) => b.total - a.total || a.event.localeCompare(b.event));
+  const series = [...byEvent.entries()].map(([event, counts]) => ({ event, counts, total: counts.reduce((a, b) => a + b, 0) })).sort((a, b) => b.total - a.total || a.event.localeCompare(b.event));
   return { from: isoDay(fromMs), to: isoDay(toMs), days, series };
 }
 

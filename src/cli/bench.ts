@@ -26,7 +26,8 @@ export function registerBenchCommand(program: Command): void {
     .option('--soak', 'also run the soak (10 minutes at a steady rate, memory sampled)')
     .action(async (opts: { quick?: boolean; only?: BenchName; soak?: boolean }) => {
       const runnerFile = path.resolve(import.meta.dirname, '../../bench/run.ts');
-      if (!fs.existsSync(runnerFile)) throw new BaliseError('bench_unavailable', 'the benches (and the test helpers they drive) ship with the source repository, not the npm package: run `npm run bench` in a clone');
+      if (!fs.existsSync(runnerFile))
+        throw new BaliseError('bench_unavailable', 'the benches (and the test helpers they drive) ship with the source repository, not the npm package: run `npm run bench` in a clone');
       const { runBenches } = (await import(pathToFileURL(runnerFile).href)) as BenchModule;
       const ok = await runBenches({ quick: opts.quick === true, only: opts.only, soak: opts.soak === true });
       if (!ok) process.exitCode = 1;

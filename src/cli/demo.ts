@@ -43,7 +43,10 @@ export function registerDemoCommand(program: Command): void {
       const report = await sendDemoCalls(events, { host, writeKey, onProgress: (done) => bar.update(done) });
       bar.stop();
       if (report.dropped > 0 || report.rejected > 0 || report.sent < events.length) {
-        throw new BaliseError('demo_incomplete', `sent ${report.sent} of ${events.length} events (${report.dropped} dropped, ${report.rejected} rejected): is the API at ${host} reachable and the write key right?`);
+        throw new BaliseError(
+          'demo_incomplete',
+          `sent ${report.sent} of ${events.length} events (${report.dropped} dropped, ${report.rejected} rejected): is the API at ${host} reachable and the write key right?`,
+        );
       }
       if (opts.json) console.log(JSON.stringify(truth, null, 2));
       else {

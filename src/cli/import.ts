@@ -23,7 +23,10 @@ interface ImportCliOptions {
 
 /** One checkpoint per input path and format, under the data directory. */
 function defaultCheckpoint(dataDir: string, input: string, format: string): string {
-  const id = createHash('sha256').update(`${path.resolve(input)}\n${format}`).digest('hex').slice(0, 16);
+  const id = createHash('sha256')
+    .update(`${path.resolve(input)}\n${format}`)
+    .digest('hex')
+    .slice(0, 16);
   return path.join(dataDir, 'imports', `${id}.json`);
 }
 
@@ -54,7 +57,9 @@ export function registerImportCommand(program: Command): void {
       const checkpointFile = opts.checkpoint ?? defaultCheckpoint(config.dataDir, input, format);
 
       const tty = Boolean(process.stderr.isTTY) && !opts.json;
-      const bar = tty ? new cliProgress.SingleBar({ format: 'import [{bar}] {percentage}% | {lines} lines | {eta_formatted} left', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+      const bar = tty
+        ? new cliProgress.SingleBar({ format: 'import [{bar}] {percentage}% | {lines} lines | {eta_formatted} left', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic)
+        : undefined;
       let started = false;
       const t0 = Date.now();
       const run = await runImport({
@@ -91,7 +96,19 @@ export function registerImportCommand(program: Command): void {
       }
 
       const loadSeconds = (Date.now() - t0) / 1000 - sendSeconds;
-      const report = { input: run.checkpoint.input, run: run.checkpoint.run, checkpoint: checkpointFile, alreadyComplete: run.alreadyComplete, resumed: run.resumed, ...totals, ...(counts ?? {}), sendSeconds, loadSeconds, note: countNote || undefined, problems: run.checkpoint.problems };
+      const report = {
+        input: run.checkpoint.input,
+        run: run.checkpoint.run,
+        checkpoint: checkpointFile,
+        alreadyComplete: run.alreadyComplete,
+        resumed: run.resumed,
+        ...totals,
+        ...(counts ?? {}),
+        sendSeconds,
+        loadSeconds,
+        note: countNote || undefined,
+        problems: run.checkpoint.problems,
+      };
       if (opts.json) {
         console.log(JSON.stringify(report, null, 2));
         return;

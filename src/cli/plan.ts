@@ -108,7 +108,10 @@ export function formatDiff(report: DiffReport): string {
 }
 
 async function isDirectory(p: string): Promise<boolean> {
-  return fs.stat(p).then((s) => s.isDirectory(), () => false);
+  return fs.stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 export async function planDiffAction(dir: string, base: string): Promise<DiffReport> {
@@ -229,7 +232,9 @@ export function registerPlanCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output directory')
     .action(async (opts: { out: string }) => {
       const result = await planDocsAction(planDir(), opts.out);
-      console.log(`${opts.out}: ${result.written.length} page(s) written, ${result.files.length - result.written.length} unchanged${result.removed.length > 0 ? `, ${result.removed.length} removed` : ''}`);
+      console.log(
+        `${opts.out}: ${result.written.length} page(s) written, ${result.files.length - result.written.length} unchanged${result.removed.length > 0 ? `, ${result.removed.length} removed` : ''}`,
+      );
     });
 
   plan

@@ -23,7 +23,9 @@ export async function replayQuarantineAction(opts: { event?: string; since?: str
   if (opts.event) body.event = opts.event;
   if (since !== undefined) body.since = since;
   const result = await callApi<ReplayQuarantineResult>('POST', '/api/admin/replay/quarantine', body, baseUrl);
-  console.log(`examined ${result.examined}, moved ${result.moved} into events${result.movedUnderCurrent ? ` (${result.movedUnderCurrent} under the current plan version, their declared one still refusing them)` : ''}, still invalid ${result.stillInvalid}, already stored (resent by the client) ${result.alreadyStored ?? 0}`);
+  console.log(
+    `examined ${result.examined}, moved ${result.moved} into events${result.movedUnderCurrent ? ` (${result.movedUnderCurrent} under the current plan version, their declared one still refusing them)` : ''}, still invalid ${result.stillInvalid}, already stored (resent by the client) ${result.alreadyStored ?? 0}`,
+  );
   if (result.stays?.length) {
     console.log('still in quarantine, and why:');
     for (const s of result.stays) console.log(`  ${s.messageId} ${s.event}: ${s.why}`);

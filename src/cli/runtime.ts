@@ -97,7 +97,13 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {
-    return await Promise.race([promise.then(() => true, () => true), timedOut]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timedOut,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -200,7 +206,12 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     if (roles.worker) {
       if (!warehouse) throw new Error('the worker needs the engine');
       const inserter = createBatchInserter(warehouse, deduper, { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs }, metrics, logger);
-      worker = startIngestWorker(workerConnection, inserter, { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs, keys: queueKeys, failures }, logger);
+      worker = startIngestWorker(
+        workerConnection,
+        inserter,
+        { concurrency: config.worker.concurrency, lockDurationMs: options.lockDurationMs ?? config.worker.lockMs, keys: queueKeys, failures },
+        logger,
+      );
     }
 
     // Who may call the API: the admin token, the role tokens (hashed) and dashboard sessions in Redis.
@@ -246,7 +257,17 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       };
       await Promise.all([ensureDashboardBuilt(), ensureSdkBuilt()]);
       const readRouter = warehouse
-        ? createAdminRouter({ warehouse, queue, credentials, config, validator: () => validator, reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)), logger, deduper, suppression })
+        ? createAdminRouter({
+            warehouse,
+            queue,
+            credentials,
+            config,
+            validator: () => validator,
+            reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)),
+            logger,
+            deduper,
+            suppression,
+          })
         : createEngineProxyRouter({ dataDir: config.dataDir, logger });
       // Before the read router: in split mode that one forwards /api/* to the engine's owner, and
       // the live view must show this process's own events.
@@ -264,7 +285,10 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         piiKey: resolvePiiKey(config),
         readiness: async (): Promise<Record<string, boolean>> => {
           // A write, not a ping: Redis out of memory or read-only (a replica, a failed AOF write) still pings.
-          const redis = await withTimeout(producerConnection.set(readyKey, '1', 'PX', 10_000), PROBE_TIMEOUT_MS, 'Redis write probe').then((r) => r === 'OK', () => false);
+          const redis = await withTimeout(producerConnection.set(readyKey, '1', 'PX', 10_000), PROBE_TIMEOUT_MS, 'Redis write probe').then(
+            (r) => r === 'OK',
+            () => false,
+          );
           if (!warehouse) return { redis };
           const clickhouse = await engineWrites(warehouse);
           migrated = migrated || (clickhouse && (await migrationsUpToDate(warehouse)));

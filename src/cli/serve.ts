@@ -64,7 +64,16 @@ async function run(roles: Roles, split = false): Promise<void> {
 }
 
 export function registerServeCommands(program: Command): void {
-  program.command('up').description('embedded single-process mode: migrate, then API + worker + dashboard (starts redis-server if REDIS_URL is unset)').action(() => run({ api: true, worker: true }));
-  program.command('serve').description('the ingest API and dashboard alone (scale-out); with the embedded engine it shares the Redis of `balise up` on the same data directory and sends reads to it').action(() => run({ api: true, worker: false }, true));
-  program.command('worker').description('the queue → ClickHouse worker alone (scale-out)').action(() => run({ api: false, worker: true }));
+  program
+    .command('up')
+    .description('embedded single-process mode: migrate, then API + worker + dashboard (starts redis-server if REDIS_URL is unset)')
+    .action(() => run({ api: true, worker: true }));
+  program
+    .command('serve')
+    .description('the ingest API and dashboard alone (scale-out); with the embedded engine it shares the Redis of `balise up` on the same data directory and sends reads to it')
+    .action(() => run({ api: true, worker: false }, true));
+  program
+    .command('worker')
+    .description('the queue → ClickHouse worker alone (scale-out)')
+    .action(() => run({ api: false, worker: true }));
 }

@@ -41,7 +41,12 @@ export async function tail(opts: TailOptions, print: (line: string) => void = co
       if (message.event !== 'events') continue;
       const delivery = JSON.parse(message.data) as LiveDelivery;
       const missed = delivery.dropped + delivery.sampledOut;
-      if (missed > 0) print(opts.json ? JSON.stringify({ dropped: delivery.dropped, sampledOut: delivery.sampledOut }) : `… ${delivery.sampledOut} event(s) not shown (sampled out under load), ${delivery.dropped} dropped (this terminal read too slowly)`);
+      if (missed > 0)
+        print(
+          opts.json
+            ? JSON.stringify({ dropped: delivery.dropped, sampledOut: delivery.sampledOut })
+            : `… ${delivery.sampledOut} event(s) not shown (sampled out under load), ${delivery.dropped} dropped (this terminal read too slowly)`,
+        );
       for (const e of delivery.events as LiveEvent[]) {
         print(opts.json ? JSON.stringify(e) : describeLiveEvent(e));
         if (++seen >= limit) {

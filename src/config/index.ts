@@ -109,7 +109,10 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
 export function parseWriteKeys(raw: string | undefined): Map<string, string> {
   const keys = new Map<string, string>();
   if (!raw) return keys;
-  for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const at = pair.indexOf(':');
     const source = at > 0 ? pair.slice(0, at).trim() : '';
     const key = at > 0 ? pair.slice(at + 1).trim() : '';
@@ -127,7 +130,10 @@ export const RETENTION_TABLES = ['events', 'events_before_003', 'quarantine', 'q
 /** "events:395,quarantine:90" → table → days. */
 export function parseRetention(raw: string | undefined): Map<string, number> {
   const out = new Map<string, number>();
-  for (const pair of (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of (raw ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const match = /^([a-z_0-9]+)\s*:\s*(\d+)$/.exec(pair);
     if (!match) throw new ConfigError('BALISE_RETENTION_DAYS', `expected "table:days" pairs, got "${pair}"`);
     const [, table, days] = match as unknown as [string, string, string];
@@ -146,7 +152,10 @@ export type TokenRole = (typeof TOKEN_ROLES)[number];
 export function parseTokens(raw: string | undefined): Map<string, { name: string; role: TokenRole }> {
   const out = new Map<string, { name: string; role: TokenRole }>();
   const names = new Set<string>();
-  for (const entry of (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const entry of (raw ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const match = /^([A-Za-z0-9_.@-]{1,64}):([a-z]+):([0-9a-f]{64})$/.exec(entry);
     if (!match) throw new ConfigError('BALISE_TOKENS', `expected "name:role:sha256-hex" entries, got "${entry.slice(0, 80)}"`);
     const [, name, role, hash] = match as unknown as [string, string, string, string];

@@ -134,11 +134,24 @@ export function generateMarketplace(options: MarketplaceOptions): Marketplace {
     const startAt = signupAt - rng.int(5, 25) * 60_000;
     emit({ type: 'track', event: 'freelancer_signup_started', anonymousId: f.anonymousId, properties: { signup_method: method, referrer_channel: rng.pick(CHANNELS) }, timestamp: startAt });
     ['account', 'identity', 'expertise', 'preferences'].forEach((step, k) => {
-      emit({ type: 'track', event: 'freelancer_signup_step_completed', anonymousId: f.anonymousId, properties: { step, step_index: k + 1, duration_ms: rng.int(20_000, 240_000) }, timestamp: startAt + (k + 1) * 60_000 });
+      emit({
+        type: 'track',
+        event: 'freelancer_signup_step_completed',
+        anonymousId: f.anonymousId,
+        properties: { step, step_index: k + 1, duration_ms: rng.int(20_000, 240_000) },
+        timestamp: startAt + (k + 1) * 60_000,
+      });
     });
     // Completed before identify: only identity stitching ties it to the later proposals.
     emit({ type: 'track', event: 'freelancer_signup_completed', anonymousId: f.anonymousId, properties: { freelancer_id: f.id, community, signup_method: method }, timestamp: signupAt });
-    emit({ type: 'identify', event: '', userId: f.id, anonymousId: f.anonymousId, traits: { role: 'freelancer', community, category, created_at: new Date(signupAt).toISOString() }, timestamp: signupAt + 1000 });
+    emit({
+      type: 'identify',
+      event: '',
+      userId: f.id,
+      anonymousId: f.anonymousId,
+      traits: { role: 'freelancer', community, category, created_at: new Date(signupAt).toISOString() },
+      timestamp: signupAt + 1000,
+    });
     if (rng.chance(0.85)) {
       emit({
         type: 'track',
@@ -165,7 +178,15 @@ export function generateMarketplace(options: MarketplaceOptions): Marketplace {
   const companyCount = Math.max(5, Math.round(options.freelancers / 12));
   const companies: Company[] = [];
   for (let i = 0; i < companyCount; i++) {
-    const c: Company = { id: id('cmp_', i + 1), size: rng.weighted([['startup', 5], ['scaleup', 3], ['large_group', 2]] as const), signupAt: startMs - 30 * DAY + rng.next() * (days * DAY) };
+    const c: Company = {
+      id: id('cmp_', i + 1),
+      size: rng.weighted([
+        ['startup', 5],
+        ['scaleup', 3],
+        ['large_group', 2],
+      ] as const),
+      signupAt: startMs - 30 * DAY + rng.next() * (days * DAY),
+    };
     companies.push(c);
     emit({ type: 'track', event: 'company_signed_up', userId: c.id, properties: { company_id: c.id, company_size: c.size, industry: rng.pick(INDUSTRIES) }, timestamp: c.signupAt });
   }
@@ -181,17 +202,29 @@ export function generateMarketplace(options: MarketplaceOptions): Marketplace {
     const category = rng.pick(CATEGORIES);
     const remote = rng.pick(REMOTE);
     const durationDays = rng.int(10, 120);
-    emit({ type: 'track', event: 'mission_posted', userId: company.id, properties: { mission_id: missionId, company_id: company.id, category, remote, daily_rate_max: rng.int(40, 120) * 10, duration_days: durationDays }, timestamp: postedAt });
+    emit({
+      type: 'track',
+      event: 'mission_posted',
+      userId: company.id,
+      properties: { mission_id: missionId, company_id: company.id, category, remote, daily_rate_max: rng.int(40, 120) * 10, duration_days: durationDays },
+      timestamp: postedAt,
+    });
     // The matching engine favours freelancers of the category who signed up recently.
     const pool = (byCategory.get(category) ?? []).filter((f) => f.signupAt < postedAt - HOUR && f.signupAt > postedAt - 75 * DAY);
     const count = Math.min(pool.length, rng.int(3, 7));
     const chosen = new Set<Freelancer>();
-    for (let k = 0; k < count * 3 && chosen.size < count; k++) chosen.add(pool[pool.length - 1 - Math.floor(Math.abs(rng.exp(pool.length / 3))) % pool.length] as Freelancer);
+    for (let k = 0; k < count * 3 && chosen.size < count; k++) chosen.add(pool[pool.length - 1 - (Math.floor(Math.abs(rng.exp(pool.length / 3))) % pool.length)] as Freelancer);
     let accepted: { freelancer: Freelancer; at: number } | undefined;
     for (const f of chosen) {
       const sentAt = clearOfDeadline(postedAt + rng.int(1, 48) * HOUR, f.signupAt);
       const score = Math.round((0.5 + rng.next() * 0.5) * 100) / 100;
-      emit({ type: 'track', event: 'mission_proposal_sent', userId: company.id, properties: { mission_id: missionId, freelancer_id: f.id, company_id: company.id, match_score: score }, timestamp: sentAt });
+      emit({
+        type: 'track',
+        event: 'mission_proposal_sent',
+        userId: company.id,
+        properties: { mission_id: missionId, freelancer_id: f.id, company_id: company.id, match_score: score },
+        timestamp: sentAt,
+      });
       const receivedAt = sentAt + rng.int(1, 30) * 60_000;
       if (receivedAt <= lastMs) f.proposals.push(receivedAt);
       emit({ type: 'track', event: 'mission_proposal_received', userId: f.id, properties: { mission_id: missionId, freelancer_id: f.id, category, match_score: score }, timestamp: receivedAt });
@@ -209,15 +242,44 @@ export function generateMarketplace(options: MarketplaceOptions): Marketplace {
     const f = accepted.freelancer;
     const startedAt = clearOfDeadline(accepted.at + rng.int(2, 14) * DAY, f.signupAt);
     const rate = rng.int(40, 110) * 10;
-    emit({ type: 'track', event: 'mission_started', userId: f.id, properties: { mission_id: missionId, freelancer_id: f.id, company_id: company.id, daily_rate: rate, start_date: new Date(startedAt).toISOString().slice(0, 10) }, timestamp: startedAt });
+    emit({
+      type: 'track',
+      event: 'mission_started',
+      userId: f.id,
+      properties: { mission_id: missionId, freelancer_id: f.id, company_id: company.id, daily_rate: rate, start_date: new Date(startedAt).toISOString().slice(0, 10) },
+      timestamp: startedAt,
+    });
     if (!rng.chance(0.85)) continue;
     const completedAt = clearOfDeadline(startedAt + Math.min(durationDays, rng.int(10, 60)) * DAY, f.signupAt);
     if (completedAt > lastMs) continue;
     f.completions.push(completedAt);
-    emit({ type: 'track', event: 'mission_completed', userId: f.id, properties: { mission_id: missionId, freelancer_id: f.id, company_id: company.id, duration_days: Math.max(1, Math.round((completedAt - startedAt) / DAY)) }, timestamp: completedAt });
+    emit({
+      type: 'track',
+      event: 'mission_completed',
+      userId: f.id,
+      properties: { mission_id: missionId, freelancer_id: f.id, company_id: company.id, duration_days: Math.max(1, Math.round((completedAt - startedAt) / DAY)) },
+      timestamp: completedAt,
+    });
     for (const side of ['freelancer', 'company'] as const) {
       if (!rng.chance(0.75)) continue;
-      emit({ type: 'track', event: 'mission_rated', userId: side === 'freelancer' ? f.id : company.id, properties: { mission_id: missionId, rater_side: side, rating: rng.weighted([[5, 5], [4, 4], [3, 2], [2, 1], [1, 0.5]] as const), comment_length: rng.int(0, 400) }, timestamp: completedAt + rng.int(1, 96) * HOUR });
+      emit({
+        type: 'track',
+        event: 'mission_rated',
+        userId: side === 'freelancer' ? f.id : company.id,
+        properties: {
+          mission_id: missionId,
+          rater_side: side,
+          rating: rng.weighted([
+            [5, 5],
+            [4, 4],
+            [3, 2],
+            [2, 1],
+            [1, 0.5],
+          ] as const),
+          comment_length: rng.int(0, 400),
+        },
+        timestamp: completedAt + rng.int(1, 96) * HOUR,
+      });
     }
   }
 
@@ -240,5 +302,16 @@ function activationTruth(freelancers: Freelancer[], fromMs: number, lastMs: numb
     received++;
     if (f.completions.some((t) => t > first && t <= deadline)) completed++;
   }
-  return { funnel: 'freelancer_activation', windowDays: ACTIVATION_WINDOW_DAYS, range: `last ${DEFAULT_RANGE_DAYS} days`, fromMs, entered, receivedProposal: received, completedMission: completed, freelancers: freelancers.length, companies, missions };
+  return {
+    funnel: 'freelancer_activation',
+    windowDays: ACTIVATION_WINDOW_DAYS,
+    range: `last ${DEFAULT_RANGE_DAYS} days`,
+    fromMs,
+    entered,
+    receivedProposal: received,
+    completedMission: completed,
+    freelancers: freelancers.length,
+    companies,
+    missions,
+  };
 }

@@ -90,10 +90,7 @@ async function zipSources(file: string, key: string, opened: yauzl.ZipFile[]): P
   return entries.map((entry) => ({
     key: `${key}!${entry.fileName}`,
     size: entry.compressedSize,
-    open: () =>
-      new Promise<SourceStream>((resolve, reject) =>
-        zip.openReadStream(entry, (error, stream) => (error ? reject(error) : resolve(linesOf(stream, /\.gz$/i.test(entry.fileName))))),
-      ),
+    open: () => new Promise<SourceStream>((resolve, reject) => zip.openReadStream(entry, (error, stream) => (error ? reject(error) : resolve(linesOf(stream, /\.gz$/i.test(entry.fileName)))))),
   }));
 }
 

@@ -119,10 +119,38 @@ export function createAdmission(options: AdmissionOptions): Admission {
     }
   };
   const registers = [options.registry];
-  new Gauge({ name: 'balise_ingest_requests_in_flight', help: 'Ingest requests admitted and not yet answered', registers, collect() { this.set(requests); } });
-  new Gauge({ name: 'balise_ingest_bytes_in_flight', help: 'Body bytes reserved by admitted ingest requests', registers, collect() { this.set(bytes); } });
-  new Gauge({ name: 'balise_ingest_in_flight_limit', help: 'Adaptive limit of ingest requests in flight', registers, collect() { this.set(limit); } });
-  new Gauge({ name: 'balise_event_loop_delay_ms', help: 'Smoothed event-loop delay the ingest sheds load on', registers, collect() { this.set(Math.round(loop.delayMs() * 10) / 10); } });
+  new Gauge({
+    name: 'balise_ingest_requests_in_flight',
+    help: 'Ingest requests admitted and not yet answered',
+    registers,
+    collect() {
+      this.set(requests);
+    },
+  });
+  new Gauge({
+    name: 'balise_ingest_bytes_in_flight',
+    help: 'Body bytes reserved by admitted ingest requests',
+    registers,
+    collect() {
+      this.set(bytes);
+    },
+  });
+  new Gauge({
+    name: 'balise_ingest_in_flight_limit',
+    help: 'Adaptive limit of ingest requests in flight',
+    registers,
+    collect() {
+      this.set(limit);
+    },
+  });
+  new Gauge({
+    name: 'balise_event_loop_delay_ms',
+    help: 'Smoothed event-loop delay the ingest sheds load on',
+    registers,
+    collect() {
+      this.set(Math.round(loop.delayMs() * 10) / 10);
+    },
+  });
 
   const deadlines = new WeakMap<Request, NodeJS.Timeout>();
   const admitted = new WeakMap<Request, number>();

@@ -108,88 +108,91 @@ export function createApp(deps: AppDependencies): Express {
     admission.admit(req, res, next);
   };
 
-  const ingest = (routeType: EventType | undefined, keySources: WriteKeySources = {}, historical = false) => async (req: Request, res: Response) => {
-    const receivedAt = Date.now();
-    const fail = (error: HttpError) => {
-      deps.metrics.eventsRejected.inc({ code: error.code });
-      sendError(res, error);
+  const ingest =
+    (routeType: EventType | undefined, keySources: WriteKeySources = {}, historical = false) =>
+    async (req: Request, res: Response) => {
+      const receivedAt = Date.now();
+      const fail = (error: HttpError) => {
+        deps.metrics.eventsRejected.inc({ code: error.code });
+        sendError(res, error);
+      };
+      const buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let text: string;
+      try {
+        text = UTF8.decode(buffer);
+      } catch {
+        return fail(new HttpError(400, 'invalid_utf8', 'the request body is not valid UTF-8'));
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return fail(new HttpError(400, 'invalid_json', 'the request body is not valid JSON'));
+      }
+      if (!isPlainObject(body)) return fail(new HttpError(400, 'invalid_body', 'the request body must be a JSON object'));
+      const presented = presentedWriteKey(req, body, keySources);
+      if (!presented) return fail(new HttpError(401, 'missing_write_key', 'send the write key as the HTTP Basic user, as X-Write-Key or as "writeKey" in the body'));
+      const source = resolveSource(presented);
+      if (!source) return fail(new HttpError(401, 'invalid_write_key', 'unknown write key'));
+
+      let rawEvents: unknown[];
+      if (routeType) rawEvents = [body];
+      else {
+        if (!Array.isArray(body.batch)) return fail(new HttpError(400, 'invalid_batch', '"batch" must be an array of events'));
+        if (body.batch.length === 0) return fail(new HttpError(400, 'empty_batch', '"batch" is empty'));
+        if (body.batch.length > deps.limits.maxBatchEvents)
+          return fail(new HttpError(400, 'batch_too_large', `a batch holds at most ${deps.limits.maxBatchEvents} events`, { maxBatchEvents: deps.limits.maxBatchEvents }));
+        rawEvents = body.batch;
+        // Batch-level context is merged into every event, so it obeys the same structure rules.
+        const contextProblem = checkStructure(body.context);
+        if (contextProblem) return fail(new HttpError(400, contextProblem.code, `batch context: ${contextProblem.message}`));
+      }
+
+      const processed = processEvents(rawEvents, deps.validator(), {
+        receivedAt,
+        source,
+        routeType,
+        batchContext: routeType ? undefined : body.context,
+        batchSentAt: routeType ? undefined : body.sentAt,
+        maxEventBytes: deps.limits.maxEventBytes,
+        historical,
+        liveBudget: deps.live?.take(rawEvents.length) ?? 0,
+        isSuppressed: deps.isSuppressed,
+        piiKey: deps.piiKey,
+      });
+
+      // Nothing left to queue (every event suppressed): nothing to wait for either.
+      if (processed.job.events.length === 0 && processed.job.quarantine.length === 0) {
+        res.status(200).json({ success: true, accepted: 0, quarantined: 0, suppressed: processed.suppressed, results: processed.outcomes });
+        return;
+      }
+      // A client that gave up (timed out, disconnected) was acknowledged nothing and will resend:
+      // queuing its events now would only make its resend a duplicate.
+      if (res.destroyed || req.socket.destroyed) return;
+      try {
+        await deps.enqueue(processed.job);
+      } catch (error) {
+        if (deps.failures) deps.failures.report('queue_unavailable', error, 'could not queue requests: answering 503 queue_unavailable');
+        else deps.logger.error({ err: error }, 'could not queue an accepted request');
+        deps.metrics.requestsRefused.inc({ code: 'queue_unavailable' });
+        return sendError(res, new HttpError(503, 'queue_unavailable', 'the queue is unavailable; nothing was stored, retry later'));
+      }
+
+      // Only once queued: the live view shows what was accepted or quarantined, never what a 503 refused.
+      if (processed.live.length > 0) deps.live?.publish(processed.live);
+      deps.metrics.jobsQueued.inc();
+      if (processed.accepted) deps.metrics.eventsAccepted.inc({ source }, processed.accepted);
+      if (processed.quarantined) deps.metrics.eventsQuarantined.inc(processed.quarantined);
+      for (const labels of processed.violationLabels) deps.metrics.planViolations.inc(labels);
+      const allPlain = processed.outcomes.every((o) => o.status === 'accepted' && !o.violations);
+      res.status(200).json({
+        success: true,
+        accepted: processed.accepted,
+        quarantined: processed.quarantined,
+        ...(processed.suppressed ? { suppressed: processed.suppressed } : {}),
+        ...(allPlain ? {} : { results: processed.outcomes }),
+      });
     };
-    const buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    let text: string;
-    try {
-      text = UTF8.decode(buffer);
-    } catch {
-      return fail(new HttpError(400, 'invalid_utf8', 'the request body is not valid UTF-8'));
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return fail(new HttpError(400, 'invalid_json', 'the request body is not valid JSON'));
-    }
-    if (!isPlainObject(body)) return fail(new HttpError(400, 'invalid_body', 'the request body must be a JSON object'));
-    const presented = presentedWriteKey(req, body, keySources);
-    if (!presented) return fail(new HttpError(401, 'missing_write_key', 'send the write key as the HTTP Basic user, as X-Write-Key or as "writeKey" in the body'));
-    const source = resolveSource(presented);
-    if (!source) return fail(new HttpError(401, 'invalid_write_key', 'unknown write key'));
-
-    let rawEvents: unknown[];
-    if (routeType) rawEvents = [body];
-    else {
-      if (!Array.isArray(body.batch)) return fail(new HttpError(400, 'invalid_batch', '"batch" must be an array of events'));
-      if (body.batch.length === 0) return fail(new HttpError(400, 'empty_batch', '"batch" is empty'));
-      if (body.batch.length > deps.limits.maxBatchEvents) return fail(new HttpError(400, 'batch_too_large', `a batch holds at most ${deps.limits.maxBatchEvents} events`, { maxBatchEvents: deps.limits.maxBatchEvents }));
-      rawEvents = body.batch;
-      // Batch-level context is merged into every event, so it obeys the same structure rules.
-      const contextProblem = checkStructure(body.context);
-      if (contextProblem) return fail(new HttpError(400, contextProblem.code, `batch context: ${contextProblem.message}`));
-    }
-
-    const processed = processEvents(rawEvents, deps.validator(), {
-      receivedAt,
-      source,
-      routeType,
-      batchContext: routeType ? undefined : body.context,
-      batchSentAt: routeType ? undefined : body.sentAt,
-      maxEventBytes: deps.limits.maxEventBytes,
-      historical,
-      liveBudget: deps.live?.take(rawEvents.length) ?? 0,
-      isSuppressed: deps.isSuppressed,
-      piiKey: deps.piiKey,
-    });
-
-    // Nothing left to queue (every event suppressed): nothing to wait for either.
-    if (processed.job.events.length === 0 && processed.job.quarantine.length === 0) {
-      res.status(200).json({ success: true, accepted: 0, quarantined: 0, suppressed: processed.suppressed, results: processed.outcomes });
-      return;
-    }
-    // A client that gave up (timed out, disconnected) was acknowledged nothing and will resend:
-    // queuing its events now would only make its resend a duplicate.
-    if (res.destroyed || req.socket.destroyed) return;
-    try {
-      await deps.enqueue(processed.job);
-    } catch (error) {
-      if (deps.failures) deps.failures.report('queue_unavailable', error, 'could not queue requests: answering 503 queue_unavailable');
-      else deps.logger.error({ err: error }, 'could not queue an accepted request');
-      deps.metrics.requestsRefused.inc({ code: 'queue_unavailable' });
-      return sendError(res, new HttpError(503, 'queue_unavailable', 'the queue is unavailable; nothing was stored, retry later'));
-    }
-
-    // Only once queued: the live view shows what was accepted or quarantined, never what a 503 refused.
-    if (processed.live.length > 0) deps.live?.publish(processed.live);
-    deps.metrics.jobsQueued.inc();
-    if (processed.accepted) deps.metrics.eventsAccepted.inc({ source }, processed.accepted);
-    if (processed.quarantined) deps.metrics.eventsQuarantined.inc(processed.quarantined);
-    for (const labels of processed.violationLabels) deps.metrics.planViolations.inc(labels);
-    const allPlain = processed.outcomes.every((o) => o.status === 'accepted' && !o.violations);
-    res.status(200).json({
-      success: true,
-      accepted: processed.accepted,
-      quarantined: processed.quarantined,
-      ...(processed.suppressed ? { suppressed: processed.suppressed } : {}),
-      ...(allPlain ? {} : { results: processed.outcomes }),
-    });
-  };
 
   app.use(['/v1', '/beacon/v1', '/api/s', '/sourceConfig'], ingestCors);
   app.post(['/v1/batch', '/v1/b'], admit, rawBody, admission.bodyRead, ingest(undefined));

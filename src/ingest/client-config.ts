@@ -8,7 +8,10 @@ import type { JsonObject } from '../types.ts';
 
 /** The origin this request reached, as the browser sees it (a TLS proxy in front says https). */
 function publicOrigin(req: Request): { host: string; protocol: 'http' | 'https' } {
-  const forwarded = String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]!.trim().toLowerCase();
+  const forwarded = String(req.headers['x-forwarded-proto'] ?? '')
+    .split(',')[0]!
+    .trim()
+    .toLowerCase();
   const protocol = forwarded === 'https' || forwarded === 'http' ? forwarded : req.protocol === 'https' ? 'https' : 'http';
   return { host: req.headers.host ?? 'localhost', protocol };
 }

@@ -208,10 +208,12 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
 
   const rawTimestamp = raw.timestamp ?? raw.originalTimestamp;
   const clientTimestamp = rawTimestamp === undefined ? undefined : parseTime(rawTimestamp);
-  if (rawTimestamp !== undefined && clientTimestamp === undefined) return reject('invalid_timestamp', `timestamp ${JSON.stringify(rawTimestamp)?.slice(0, 80)} is not an ISO 8601 date-time (e.g. 2026-12-01T10:00:00.000Z) or epoch milliseconds`);
+  if (rawTimestamp !== undefined && clientTimestamp === undefined)
+    return reject('invalid_timestamp', `timestamp ${JSON.stringify(rawTimestamp)?.slice(0, 80)} is not an ISO 8601 date-time (e.g. 2026-12-01T10:00:00.000Z) or epoch milliseconds`);
   const rawSentAt = raw.sentAt ?? ctx.batchSentAt;
-  const sentAt = rawSentAt === undefined || rawSentAt === null ? null : parseTime(rawSentAt) ?? null;
-  if (rawSentAt !== undefined && rawSentAt !== null && sentAt === null) return reject('invalid_timestamp', `sentAt ${JSON.stringify(rawSentAt)?.slice(0, 80)} is not an ISO 8601 date-time (e.g. 2026-12-01T10:00:00.000Z) or epoch milliseconds`);
+  const sentAt = rawSentAt === undefined || rawSentAt === null ? null : (parseTime(rawSentAt) ?? null);
+  if (rawSentAt !== undefined && rawSentAt !== null && sentAt === null)
+    return reject('invalid_timestamp', `sentAt ${JSON.stringify(rawSentAt)?.slice(0, 80)} is not an ISO 8601 date-time (e.g. 2026-12-01T10:00:00.000Z) or epoch milliseconds`);
 
   // Clock-skew correction: the device clock may be wrong, but (sentAt − timestamp) is a
   // duration measured on that same clock, so it is trustworthy relative to our receivedAt.

@@ -58,7 +58,10 @@ export function truncateIp(ip: string): string | undefined {
   const groups = head ? head.split(':') : [];
   const missing = 8 - groups.length - (tail ? tail.split(':').length : 0);
   const full = tail === undefined ? groups : [...groups, ...Array<string>(Math.max(missing, 0)).fill('0'), ...(tail ? tail.split(':') : [])];
-  return `${full.slice(0, 3).map((g) => g || '0').join(':')}::`;
+  return `${full
+    .slice(0, 3)
+    .map((g) => g || '0')
+    .join(':')}::`;
 }
 
 function applyTo(values: JsonObject, rules: Marked, source: string, fallback: PiiAction, key: string): JsonObject {

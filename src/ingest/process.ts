@@ -52,9 +52,19 @@ function libraryName(context: JsonObject | undefined): string {
 function liveMalformed(raw: unknown, messageId: string, options: ProcessOptions, code: string, violations: Violation[]): LiveEvent {
   const r = isPlainObject(raw) ? raw : {};
   return {
-    receivedAt: options.receivedAt, messageId, type: text(r.type) || (options.routeType ?? ''), event: text(r.event) || text(r.name), source: options.source,
-    library: libraryName(isPlainObject(r.context) ? (r.context as JsonObject) : undefined), userId: text(r.userId), anonymousId: text(r.anonymousId),
-    verdict: 'quarantined', code, planVersion: '', violations, properties: isPlainObject(r.properties) ? (r.properties as JsonObject) : {},
+    receivedAt: options.receivedAt,
+    messageId,
+    type: text(r.type) || (options.routeType ?? ''),
+    event: text(r.event) || text(r.name),
+    source: options.source,
+    library: libraryName(isPlainObject(r.context) ? (r.context as JsonObject) : undefined),
+    userId: text(r.userId),
+    anonymousId: text(r.anonymousId),
+    verdict: 'quarantined',
+    code,
+    planVersion: '',
+    violations,
+    properties: isPlainObject(r.properties) ? (r.properties as JsonObject) : {},
   };
 }
 
@@ -114,8 +124,18 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
     const observe = (status: LiveEvent['verdict'], code?: string, violations = verdict.violations): void => {
       if (live.length >= liveBudget) return;
       live.push({
-        receivedAt: event.receivedAt, messageId: event.messageId, type: event.type, event: event.event, source: event.source, library: libraryName(event.context),
-        userId: event.userId, anonymousId: event.anonymousId, verdict: status, ...(code ? { code } : {}), planVersion: verdict.planVersion, violations,
+        receivedAt: event.receivedAt,
+        messageId: event.messageId,
+        type: event.type,
+        event: event.event,
+        source: event.source,
+        library: libraryName(event.context),
+        userId: event.userId,
+        anonymousId: event.anonymousId,
+        verdict: status,
+        ...(code ? { code } : {}),
+        planVersion: verdict.planVersion,
+        violations,
         properties: event.properties,
       });
     };

@@ -105,7 +105,8 @@ export async function provisionMetabase(client: MetabaseClient, opts: ProvisionO
   const existingDb = (await client.listDatabases()).find((d) => d.name === DATABASE_NAME);
   let database: ProvisionReport['database'];
   if (!existingDb) database = { id: (await client.createDatabase(dbInput)).id, action: 'created' };
-  else if (existingDb.engine !== 'clickhouse' || detailsDiffer(existingDb.details ?? {}, opts.clickhouse)) database = { id: (await client.updateDatabase(existingDb.id, dbInput)).id, action: 'updated' };
+  else if (existingDb.engine !== 'clickhouse' || detailsDiffer(existingDb.details ?? {}, opts.clickhouse))
+    database = { id: (await client.updateDatabase(existingDb.id, dbInput)).id, action: 'updated' };
   else database = { id: existingDb.id, action: 'unchanged' };
 
   const existingCollection = (await client.listCollections()).find((c) => c.name === COLLECTION_NAME && !c.archived && typeof c.id === 'number');
@@ -151,7 +152,11 @@ export async function provisionMetabase(client: MetabaseClient, opts: ProvisionO
     current = await client.getDashboard(found.id);
     dashboard = { id: current.id, action: 'unchanged' };
   } else {
-    current = await client.createDashboard({ name: DASHBOARD_NAME, description: `Balise KPIs and funnels (${DASHBOARD_MARKER}), provisioned by \`balise metabase provision\`.`, collection_id: collection.id });
+    current = await client.createDashboard({
+      name: DASHBOARD_NAME,
+      description: `Balise KPIs and funnels (${DASHBOARD_MARKER}), provisioned by \`balise metabase provision\`.`,
+      collection_id: collection.id,
+    });
     current = { ...current, dashcards: current.dashcards ?? [] };
     dashboard = { id: current.id, action: 'created' };
   }

@@ -31,7 +31,10 @@ export function createFailureLog(logger: Logger, now: () => number = Date.now): 
       state.count++;
       if (t - state.lastLogged >= REMIND_MS) {
         state.lastLogged = t;
-        logger.error({ kind, failures: state.count, failingForSeconds: Math.round((t - state.since) / 1000), reason: error instanceof Error ? error.message : String(error) }, `${message} (still failing)`);
+        logger.error(
+          { kind, failures: state.count, failingForSeconds: Math.round((t - state.since) / 1000), reason: error instanceof Error ? error.message : String(error) },
+          `${message} (still failing)`,
+        );
       }
     },
     recover(kind, message) {

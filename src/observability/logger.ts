@@ -5,19 +5,7 @@ import type { Config } from '../config/index.ts';
 export type { Logger };
 
 /** Secrets never reach the logs: auth headers, write keys and tokens are redacted wherever they appear. */
-const REDACT = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'headers.authorization',
-  'writeKey',
-  '*.writeKey',
-  'password',
-  '*.password',
-  'token',
-  '*.token',
-  'adminToken',
-  '*.adminToken',
-];
+const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'writeKey', '*.writeKey', 'password', '*.password', 'token', '*.token', 'adminToken', '*.adminToken'];
 
 /** How log lines look: JSON for machines, pino-pretty for a person at a terminal. */
 export interface LogStyle {

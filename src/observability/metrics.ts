@@ -34,12 +34,26 @@ export function createMetrics(): Metrics {
     jobsQueued: new Counter({ name: 'balise_jobs_queued_total', help: 'Jobs (one per accepted request) added to the queue', registers: r }),
     requestsRefused: new Counter({ name: 'balise_requests_refused_total', help: 'Requests answered 429/503 because of overload or an unavailable queue', labelNames: ['code'], registers: r }),
     eventsInserted: new Counter({ name: 'balise_rows_inserted_total', help: 'Rows inserted into ClickHouse', labelNames: ['table'], registers: r }),
-    duplicatesDropped: new Counter({ name: 'balise_duplicates_dropped_total', help: 'Events and quarantine rows dropped before insert by the worker\'s recent-messageId window (a copy past it is stored and folded by FINAL, decision 0011)', registers: r }),
+    duplicatesDropped: new Counter({
+      name: 'balise_duplicates_dropped_total',
+      help: "Events and quarantine rows dropped before insert by the worker's recent-messageId window (a copy past it is stored and folded by FINAL, decision 0011)",
+      registers: r,
+    }),
     insertFailures: new Counter({ name: 'balise_insert_failures_total', help: 'ClickHouse inserts that failed (their jobs are retried)', registers: r }),
     queueDepth: new Gauge({ name: 'balise_queue_depth', help: 'Jobs in the ingest queue by state', labelNames: ['state'], registers: r }),
-    insertDuration: new Histogram({ name: 'balise_insert_duration_seconds', help: 'Duration of one ClickHouse batch insert', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r }),
+    insertDuration: new Histogram({
+      name: 'balise_insert_duration_seconds',
+      help: 'Duration of one ClickHouse batch insert',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    }),
     insertRows: new Histogram({ name: 'balise_insert_rows', help: 'Rows per ClickHouse insert', buckets: [10, 100, 1000, 5000, 10000, 25000, 50000, 100000], registers: r }),
-    endToEndLag: new Histogram({ name: 'balise_end_to_end_lag_seconds', help: 'From receipt by the API to insert in ClickHouse', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: r }),
+    endToEndLag: new Histogram({
+      name: 'balise_end_to_end_lag_seconds',
+      help: 'From receipt by the API to insert in ClickHouse',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: r,
+    }),
     // The conventional name and labels of Node.js HTTP servers; `route` is the express route pattern.
     httpRequestDuration: new Histogram({
       name: 'http_request_duration_seconds',

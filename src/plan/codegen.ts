@@ -79,9 +79,7 @@ function objectType(properties: Record<string, PropertySchema>, required: string
   const names = Object.keys(properties).sort();
   if (names.length === 0) return 'Record<string, never>';
   const inner = `${indent}  `;
-  const body = names
-    .map((n) => `${jsdoc(propertyDoc(properties[n]!), inner)}${inner}${key(n)}${required.includes(n) ? '' : '?'}: ${tsType(properties[n]!, inner)};\n`)
-    .join('');
+  const body = names.map((n) => `${jsdoc(propertyDoc(properties[n]!), inner)}${inner}${key(n)}${required.includes(n) ? '' : '?'}: ${tsType(properties[n]!, inner)};\n`).join('');
   return `{\n${body}${indent}}`;
 }
 
@@ -120,7 +118,7 @@ export function codegen(plan: TrackingPlan): string {
     `  traits: ${objectType(plan.traits.properties, plan.traits.required, '  ')};`,
     '}',
     '',
-    'export type BaliseEventName = keyof BalisePlan[\'events\'];',
+    "export type BaliseEventName = keyof BalisePlan['events'];",
     '',
   ].join('\n');
 }

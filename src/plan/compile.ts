@@ -146,9 +146,8 @@ export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
       }
 
       const violations = planned.validate(event.properties) ? [] : toViolations('/properties', planned.validate.errors);
-      const deprecated: Violation[] = planned.event.status === 'deprecated'
-        ? [{ path: '/event', rule: 'deprecated_event', message: `event "${event.event}" is deprecated in tracking plan ${version}` }]
-        : [];
+      const deprecated: Violation[] =
+        planned.event.status === 'deprecated' ? [{ path: '/event', rule: 'deprecated_event', message: `event "${event.event}" is deprecated in tracking plan ${version}` }] : [];
       const extra = planned.undeclared === 'allow' ? [] : undeclaredProperties(planned.event.properties, event.properties);
       const undeclared = undeclaredViolations(extra, planned.undeclared, event.event, version);
       const all = [...deprecated, ...violations, ...undeclared];

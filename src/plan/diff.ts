@@ -40,7 +40,6 @@ function same(a: unknown, b: unknown): boolean {
   return stableJson(a) === stableJson(b);
 }
 
-
 /** The set of JSON types a schema accepts (undefined = any). integer ⊂ number. */
 function typeSet(schema: PropertySchema): Set<string> | undefined {
   const t = schema.type;
@@ -71,9 +70,11 @@ export function diffProperty(target: string, before: PropertySchema, after: Prop
   const ta = typeSet(after);
   if (!same(before.type, after.type)) {
     const narrowed = tb === undefined ? ta !== undefined : [...tb].some((t) => !typeAccepts(ta, t));
-    out.push(narrowed
-      ? breaking('type_changed', target, `type changed from ${JSON.stringify(before.type ?? 'any')} to ${JSON.stringify(after.type ?? 'any')}`)
-      : addition('type_widened', target, `type widened from ${JSON.stringify(before.type)} to ${JSON.stringify(after.type ?? 'any')}`));
+    out.push(
+      narrowed
+        ? breaking('type_changed', target, `type changed from ${JSON.stringify(before.type ?? 'any')} to ${JSON.stringify(after.type ?? 'any')}`)
+        : addition('type_widened', target, `type widened from ${JSON.stringify(before.type)} to ${JSON.stringify(after.type ?? 'any')}`),
+    );
   }
 
   const eb = Array.isArray(before.enum) ? before.enum : undefined;
@@ -147,20 +148,28 @@ function diffProperties(
   after: { properties: Record<string, PropertySchema>; required: string[] },
 ): PlanChange[] {
   const out: PlanChange[] = [];
-  const removed = Object.keys(before.properties).filter((p) => !(p in after.properties)).sort();
-  const added = Object.keys(after.properties).filter((p) => !(p in before.properties)).sort();
+  const removed = Object.keys(before.properties)
+    .filter((p) => !(p in after.properties))
+    .sort();
+  const added = Object.keys(after.properties)
+    .filter((p) => !(p in before.properties))
+    .sort();
   for (const p of removed) {
     const renamedTo = added.find((q) => sameSchema(before.properties[p]!, after.properties[q]!));
-    out.push(renamedTo
-      ? breaking('property_renamed', `${base}/${p}`, `property "${p}" removed, apparently renamed to "${renamedTo}"`)
-      : breaking('property_removed', `${base}/${p}`, `property "${p}" removed`));
+    out.push(
+      renamedTo
+        ? breaking('property_renamed', `${base}/${p}`, `property "${p}" removed, apparently renamed to "${renamedTo}"`)
+        : breaking('property_removed', `${base}/${p}`, `property "${p}" removed`),
+    );
   }
   for (const p of added) {
-    out.push(after.required.includes(p)
-      ? breaking('required_property_added', `${base}/${p}`, `required property "${p}" added`)
-      : addition('property_added', `${base}/${p}`, `optional property "${p}" added`));
+    out.push(
+      after.required.includes(p) ? breaking('required_property_added', `${base}/${p}`, `required property "${p}" added`) : addition('property_added', `${base}/${p}`, `optional property "${p}" added`),
+    );
   }
-  for (const p of Object.keys(before.properties).filter((q) => q in after.properties).sort()) {
+  for (const p of Object.keys(before.properties)
+    .filter((q) => q in after.properties)
+    .sort()) {
     const target = `${base}/${p}`;
     const wasRequired = before.required.includes(p);
     const isRequired = after.required.includes(p);
@@ -178,9 +187,11 @@ const POLICY_RANK: Record<PropertyPolicy, number> = { allow: 0, warn: 1, strip: 
 function diffUndeclared(target: string, before: PropertyPolicy, after: PropertyPolicy): PlanChange[] {
   if (before === after) return [];
   const message = `undeclared properties policy changed from ${before} to ${after}`;
-  return [POLICY_RANK[after] > POLICY_RANK[before] && POLICY_RANK[after] >= POLICY_RANK.strip
-    ? breaking('undeclared_policy_tightened', target, message)
-    : addition(POLICY_RANK[after] > POLICY_RANK[before] ? 'undeclared_policy_flagged' : 'undeclared_policy_relaxed', target, message)];
+  return [
+    POLICY_RANK[after] > POLICY_RANK[before] && POLICY_RANK[after] >= POLICY_RANK.strip
+      ? breaking('undeclared_policy_tightened', target, message)
+      : addition(POLICY_RANK[after] > POLICY_RANK[before] ? 'undeclared_policy_flagged' : 'undeclared_policy_relaxed', target, message),
+  ];
 }
 
 function diffUnplanned(before: UnplannedPolicy, after: UnplannedPolicy): PlanChange[] {
@@ -198,9 +209,11 @@ function diffEvent(before: PlanEvent, after: PlanEvent, beforeMode: string, afte
   }
   if (beforeMode !== afterMode) {
     // warn → enforce sends events that used to be stored to quarantine instead.
-    out.push(afterMode === 'enforce'
-      ? breaking('mode_enforced', target, `mode changed from ${beforeMode} to ${afterMode}`)
-      : addition('mode_relaxed', target, `mode changed from ${beforeMode} to ${afterMode}`));
+    out.push(
+      afterMode === 'enforce'
+        ? breaking('mode_enforced', target, `mode changed from ${beforeMode} to ${afterMode}`)
+        : addition('mode_relaxed', target, `mode changed from ${beforeMode} to ${afterMode}`),
+    );
   }
   if (before.description !== after.description) out.push(cosmetic('description_changed', target, 'description changed'));
   if (before.owner !== after.owner) out.push(cosmetic('owner_changed', target, `owner changed from "${before.owner}" to "${after.owner}"`));
@@ -250,9 +263,11 @@ export function classifyChanges(before: TrackingPlan, after: TrackingPlan): Plan
   for (const key of removed) {
     const e = b.get(key)!;
     const renamedTo = added.map((k) => a.get(k)!).find((n) => n.kind === e.kind && same(n.properties, e.properties) && same([...n.required].sort(), [...e.required].sort()));
-    out.push(renamedTo
-      ? breaking('event_renamed', `events/${e.name}`, `${e.kind} "${e.name}" removed, apparently renamed to "${renamedTo.name}"`)
-      : breaking('event_removed', `events/${e.name}`, `${e.kind} "${e.name}" removed`));
+    out.push(
+      renamedTo
+        ? breaking('event_renamed', `events/${e.name}`, `${e.kind} "${e.name}" removed, apparently renamed to "${renamedTo.name}"`)
+        : breaking('event_removed', `events/${e.name}`, `${e.kind} "${e.name}" removed`),
+    );
   }
   for (const key of added) {
     const e = a.get(key)!;

@@ -76,8 +76,15 @@ export const PLAN_FILE_SCHEMA: JsonObject = {
       required: ['mode', 'unplanned'],
       properties: {
         mode: { enum: ['enforce', 'warn'], description: 'enforce: invalid events go to quarantine; warn: stored with their violations.' },
-        unplanned: { enum: ['allow', 'warn', 'quarantine'], description: 'Track events the plan does not list. allow: stored as unplanned; warn: stored and flagged in data health; quarantine: kept aside, replayable.' },
-        undeclared: { enum: ['allow', 'warn', 'strip', 'quarantine'], description: 'Properties a planned event sends that it does not declare (default allow). warn: stored and flagged; strip: removed before storing, flagged; quarantine: the event is kept aside.' },
+        unplanned: {
+          enum: ['allow', 'warn', 'quarantine'],
+          description: 'Track events the plan does not list. allow: stored as unplanned; warn: stored and flagged in data health; quarantine: kept aside, replayable.',
+        },
+        undeclared: {
+          enum: ['allow', 'warn', 'strip', 'quarantine'],
+          description:
+            'Properties a planned event sends that it does not declare (default allow). warn: stored and flagged; strip: removed before storing, flagged; quarantine: the event is kept aside.',
+        },
       },
     },
     privacy: {
@@ -162,7 +169,16 @@ export const ALERTS_FILE_SCHEMA: JsonObject = {
       type: 'array',
       items: {
         oneOf: [
-          alertBase('kpi', { kpi: { type: 'string', pattern: SNAKE }, below: { type: 'number' }, above: { type: 'number' }, change_pct: { type: 'number', exclusiveMinimum: 0, description: 'Fires when the KPI moves by more than this many percent versus the previous period.' } }, ['kpi']),
+          alertBase(
+            'kpi',
+            {
+              kpi: { type: 'string', pattern: SNAKE },
+              below: { type: 'number' },
+              above: { type: 'number' },
+              change_pct: { type: 'number', exclusiveMinimum: 0, description: 'Fires when the KPI moves by more than this many percent versus the previous period.' },
+            },
+            ['kpi'],
+          ),
           alertBase('event_silent', { event: { type: 'string', pattern: SNAKE }, for: { type: 'string', pattern: DURATION } }, ['event', 'for']),
           alertBase('violation_rate', { above: { type: 'number', minimum: 0, maximum: 1 }, window: { type: 'string', pattern: DURATION } }, ['above']),
           alertBase('freshness', { above: { type: 'string', pattern: DURATION, description: 'Fires when the newest stored event arrived longer ago than this.' } }, ['above']),

@@ -73,14 +73,19 @@ function lintProperties(
       const bad = schema.enum.filter((v) => !check(v));
       if (bad.length > 0) at(pointer, 'enum_type_mismatch', `${owner}: enum values ${JSON.stringify(bad)} of "${name}" are not of type ${JSON.stringify(schema.type)}`);
     }
-    for (const [lo, hi] of [['minimum', 'maximum'], ['minLength', 'maxLength'], ['minItems', 'maxItems']] as const) {
+    for (const [lo, hi] of [
+      ['minimum', 'maximum'],
+      ['minLength', 'maxLength'],
+      ['minItems', 'maxItems'],
+    ] as const) {
       const a = schema[lo];
       const b = schema[hi];
       if (typeof a === 'number' && typeof b === 'number' && a > b) at(pointer, 'range_inverted', `${owner}: "${name}" has ${lo} ${a} > ${hi} ${b}; no value can pass`);
     }
   }
   for (const name of required) {
-    if (!(name in properties)) out.push({ file, line: lineOf(lines, '/required', ''), rule: 'required_unknown', message: `${owner}: required property "${name}" is not declared under properties`, severity: 'error' });
+    if (!(name in properties))
+      out.push({ file, line: lineOf(lines, '/required', ''), rule: 'required_unknown', message: `${owner}: required property "${name}" is not declared under properties`, severity: 'error' });
   }
   return out;
 }
@@ -93,7 +98,10 @@ function lintEvent(ajv: Ajv, event: PlanEvent, sources: readonly string[]): Lint
   if (!SNAKE_CASE.test(event.name)) at('/name', 'snake_case', `event "${event.name}" must be snake_case`);
   if (event.description.trim() === '') at('/description', 'description_missing', `event "${event.name}" has no description`);
   if (event.owner.trim() === '') at('/owner', 'owner_missing', `event "${event.name}" has no owner`);
-  const base = event.file.split('/').pop()?.replace(/\.ya?ml$/, '');
+  const base = event.file
+    .split('/')
+    .pop()
+    ?.replace(/\.ya?ml$/, '');
   if (base !== undefined && base !== event.name) at('/name', 'file_name_mismatch', `event "${event.name}" is defined in ${event.file}; name the file ${event.name}.yaml`, 'warning');
   if ((event.undeclared === 'strip' || event.undeclared === 'quarantine') && Object.keys(event.properties).length === 0) {
     at('/undeclared', 'undeclared_policy_without_properties', `event "${event.name}" declares no properties, so undeclared: ${event.undeclared} applies to every property it is sent with`, 'warning');
@@ -116,7 +124,13 @@ export function lint(plan: TrackingPlan, options: LintOptions = {}): LintMessage
     const key = eventKey(event.kind, event.name);
     const first = seen.get(key);
     if (first) {
-      out.push({ file: event.file, line: lineOf(event.lines, '/name', ''), rule: 'duplicate_event', message: `${event.kind} "${event.name}" is already defined in ${first.file}:${lineOf(first.lines, '/name', '')}`, severity: 'error' });
+      out.push({
+        file: event.file,
+        line: lineOf(event.lines, '/name', ''),
+        rule: 'duplicate_event',
+        message: `${event.kind} "${event.name}" is already defined in ${first.file}:${lineOf(first.lines, '/name', '')}`,
+        severity: 'error',
+      });
     } else seen.set(key, event);
   }
   if (plan.traits.file !== undefined || Object.keys(plan.traits.properties).length > 0) {
@@ -125,10 +139,22 @@ export function lint(plan: TrackingPlan, options: LintOptions = {}): LintMessage
   const planFile = plan.file ?? 'plan.yaml';
   for (const published of options.published ?? []) {
     if (published.version === plan.version && serializeArtifact(published) !== serializeArtifact(plan)) {
-      out.push({ file: planFile, line: lineOf(plan.lines, '/version', ''), rule: 'version_not_bumped', message: `version ${plan.version} is already published (build/plan-${plan.version}.json) with different content; bump the version`, severity: 'warning' });
+      out.push({
+        file: planFile,
+        line: lineOf(plan.lines, '/version', ''),
+        rule: 'version_not_bumped',
+        message: `version ${plan.version} is already published (build/plan-${plan.version}.json) with different content; bump the version`,
+        severity: 'warning',
+      });
     }
     if (compareSemver(published.version, plan.version) > 0) {
-      out.push({ file: planFile, line: lineOf(plan.lines, '/version', ''), rule: 'version_behind', message: `version ${plan.version} is lower than the published ${published.version}`, severity: 'error' });
+      out.push({
+        file: planFile,
+        line: lineOf(plan.lines, '/version', ''),
+        rule: 'version_behind',
+        message: `version ${plan.version} is lower than the published ${published.version}`,
+        severity: 'error',
+      });
     }
   }
   return out.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.rule.localeCompare(b.rule));

@@ -53,7 +53,12 @@ function validators(): NonNullable<typeof fileValidators> {
 }
 
 function splitPointer(pointer: string): string[] {
-  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+  return pointer === ''
+    ? []
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
 }
 
 /** The 1-based line of the deepest node found along `pointer` (the key's line for map entries). */
@@ -99,19 +104,22 @@ function structuralMessages(parsed: ParsedYaml, errors: ErrorObject[] | null | u
   // Snake-case names are reported by lint itself, with the offending name; skip ajv's copies.
   const lintCovers = (e: ErrorObject): boolean =>
     e.keyword === 'propertyNames' || e.propertyName !== undefined || (e.keyword === 'pattern' && e.params.pattern === SNAKE && (e.instancePath === '/name' || e.instancePath.startsWith('/kpis')));
-  return (errors ?? []).filter((e) => !lintCovers(e)).map((e) => {
-    const snake = e.keyword === 'propertyNames' || (e.keyword === 'pattern' && e.params.pattern === SNAKE);
-    const extra = e.keyword === 'additionalProperties' ? ` (unknown key "${String(e.params.additionalProperty)}")` : '';
-    const where = e.instancePath || '/';
-    const pointer = e.keyword === 'additionalProperties' ? `${e.instancePath}/${String(e.params.additionalProperty)}` : e.instancePath;
-    return {
-      file: parsed.file,
-      line: lineAt(parsed, e.keyword === 'propertyNames' ? `${e.instancePath}/${String(e.params.propertyName)}` : pointer),
-      rule: snake ? 'snake_case' : 'file_schema',
-      message: snake ? `${where}: names must be snake_case` : `${where} ${e.message ?? 'is invalid'}${extra}`,
-      severity: 'error' as const,
-    };
-  }).filter((m, i, all) => all.findIndex((o) => o.line === m.line && o.message === m.message) === i);
+  return (errors ?? [])
+    .filter((e) => !lintCovers(e))
+    .map((e) => {
+      const snake = e.keyword === 'propertyNames' || (e.keyword === 'pattern' && e.params.pattern === SNAKE);
+      const extra = e.keyword === 'additionalProperties' ? ` (unknown key "${String(e.params.additionalProperty)}")` : '';
+      const where = e.instancePath || '/';
+      const pointer = e.keyword === 'additionalProperties' ? `${e.instancePath}/${String(e.params.additionalProperty)}` : e.instancePath;
+      return {
+        file: parsed.file,
+        line: lineAt(parsed, e.keyword === 'propertyNames' ? `${e.instancePath}/${String(e.params.propertyName)}` : pointer),
+        rule: snake ? 'snake_case' : 'file_schema',
+        message: snake ? `${where}: names must be snake_case` : `${where} ${e.message ?? 'is invalid'}${extra}`,
+        severity: 'error' as const,
+      };
+    })
+    .filter((m, i, all) => all.findIndex((o) => o.line === m.line && o.message === m.message) === i);
 }
 
 function linesOf(parsed: ParsedYaml, pointers: string[]): Record<string, number> {
@@ -175,7 +183,10 @@ function toEvent(parsed: ParsedYaml): PlanEvent {
 }
 
 async function exists(p: string): Promise<boolean> {
-  return fs.stat(p).then(() => true, () => false);
+  return fs.stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Loads the YAML plan, collecting structural problems as messages instead of throwing. */
@@ -267,9 +278,7 @@ export function stripPositions(plan: TrackingPlan): TrackingPlan {
   return {
     ...rest,
     traits,
-    events: [...plan.events]
-      .sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name))
-      .map(({ lines: _el, ...e }) => e),
+    events: [...plan.events].sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name)).map(({ lines: _el, ...e }) => e),
   };
 }
 
@@ -310,7 +319,8 @@ export async function loadPublished(planDir: string): Promise<TrackingPlan[]> {
 export async function loadPlanVersions(planDir: string): Promise<PlanVersions> {
   const published = await loadPublished(planDir);
   const hasYaml = await exists(path.join(planDir, PLAN_FILE));
-  if (!hasYaml && published.length === 0) throw new PlanInvalidError(`no tracking plan in ${planDir}: neither ${PLAN_FILE} nor ${BUILD_DIR}/plan-*.json (write one with \`balise init\`, or set BALISE_PLAN_DIR)`);
+  if (!hasYaml && published.length === 0)
+    throw new PlanInvalidError(`no tracking plan in ${planDir}: neither ${PLAN_FILE} nor ${BUILD_DIR}/plan-*.json (write one with \`balise init\`, or set BALISE_PLAN_DIR)`);
   const byVersion = new Map(published.map((p) => [p.version, p]));
   let latest = published[published.length - 1]!;
   if (hasYaml) {

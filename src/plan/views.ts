@@ -116,12 +116,12 @@ export function viewFor(event: PlanEvent, options: { cluster?: string } = {}): V
 
 /** One view per planned event (deprecated ones included: their history is still queried). */
 export function views(plan: TrackingPlan, options: { cluster?: string } = {}): ViewDefinition[] {
-  return [...plan.events]
-    .sort((a, b) => viewName(a).localeCompare(viewName(b)))
-    .map((e) => viewFor(e, options));
+  return [...plan.events].sort((a, b) => viewName(a).localeCompare(viewName(b))).map((e) => viewFor(e, options));
 }
 
 /** All views as one SQL script, statements separated by `;`. */
 export function viewsSql(plan: TrackingPlan, options: { cluster?: string } = {}): string {
-  return `-- Typed views generated from tracking plan ${plan.name} ${plan.version} by \`balise plan views\`.\n${views(plan, options).map((v) => `${v.sql};\n`).join('\n')}`;
+  return `-- Typed views generated from tracking plan ${plan.name} ${plan.version} by \`balise plan views\`.\n${views(plan, options)
+    .map((v) => `${v.sql};\n`)
+    .join('\n')}`;
 }

@@ -44,14 +44,17 @@ export async function storedIds(warehouse: Warehouse, ids: string[], table: Dedu
  * line that is not JSON gets '' (kept, not deduplicated) and is left for ClickHouse to refuse.
  */
 function quarantineIdsOf(data: IngestJobData): string[] {
-  return data.quarantineIds ?? data.quarantine.map((line) => {
-    try {
-      const id = (JSON.parse(line) as { message_id?: unknown }).message_id;
-      return typeof id === 'string' ? id : '';
-    } catch {
-      return '';
-    }
-  });
+  return (
+    data.quarantineIds ??
+    data.quarantine.map((line) => {
+      try {
+        const id = (JSON.parse(line) as { message_id?: unknown }).message_id;
+        return typeof id === 'string' ? id : '';
+      } catch {
+        return '';
+      }
+    })
+  );
 }
 
 /**
@@ -83,7 +86,11 @@ async function keptQuarantine(warehouse: Warehouse, deduper: Deduper, batchId: s
   const claimable = batch.flatMap(claimableOf);
   // One status per claimable id, in order; a repeat inside the batch is a duplicate of the first.
   const claims = await claimAll(deduper, batchId, batch, claimableOf, 'quarantine');
-  const stored = await storedIds(warehouse, claimable.filter((_, i) => claims[i] === 'uncertain'), 'quarantine');
+  const stored = await storedIds(
+    warehouse,
+    claimable.filter((_, i) => claims[i] === 'uncertain'),
+    'quarantine',
+  );
   let c = 0;
   return lines.filter((_, i) => {
     const id = ids[i]!;

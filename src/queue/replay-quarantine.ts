@@ -103,7 +103,11 @@ function parseRaw(raw: string): NormalizedEvent | undefined {
 
 /** The rows whose messageId live ingest has not stored, claimed so that it will not store them either. */
 async function claimForEvents(warehouse: Warehouse, deduper: Deduper, batchId: string, rows: EventRow[]): Promise<EventRow[]> {
-  const claims = await deduper.claim(batchId, rows.map((r) => r.message_id), 'events');
+  const claims = await deduper.claim(
+    batchId,
+    rows.map((r) => r.message_id),
+    'events',
+  );
   const uncertain = rows.filter((_, i) => claims[i] === 'uncertain').map((r) => r.message_id);
   const stored = await storedIds(warehouse, uncertain, 'events');
   return rows.filter((r, i) => claims[i] === 'new' || (claims[i] === 'uncertain' && !stored.has(r.message_id)));
@@ -120,7 +124,7 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
     '(toUnixTimestamp64Milli(received_at), message_id) > ({cursor_ms:Int64}, {cursor_id:String})',
   ];
   if (opts.event !== undefined) filters.push('event = {event:String}');
-  if (opts.since !== undefined) filters.push('received_at >= fromUnixTimestamp64Milli({since:Int64}, \'UTC\')');
+  if (opts.since !== undefined) filters.push("received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')");
   const query = `SELECT message_id, toString(toUnixTimestamp64Milli(received_at)) AS received_ms, raw FROM quarantine FINAL WHERE ${filters.join(' AND ')} ORDER BY received_at, message_id LIMIT {limit:UInt32}`;
 
   const result: ReplayQuarantineResult = { examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 };
@@ -168,9 +172,17 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
       result.alreadyStored += valid - moved.length;
     }
     if (moved.length > 0) {
-      await insertJsonLines(warehouse, 'events', moved.map((r) => JSON.stringify(r)));
+      await insertJsonLines(
+        warehouse,
+        'events',
+        moved.map((r) => JSON.stringify(r)),
+      );
       const now = Date.now();
-      await insertJsonLines(warehouse, 'quarantine_replays', moved.map((r) => JSON.stringify({ message_id: r.message_id, replayed_at: now, plan_version: r.plan_version })));
+      await insertJsonLines(
+        warehouse,
+        'quarantine_replays',
+        moved.map((r) => JSON.stringify({ message_id: r.message_id, replayed_at: now, plan_version: r.plan_version })),
+      );
       // Committed only once stored: a crash before leaves the claims "uncertain", checked against ClickHouse.
       await opts.deduper?.commit(batchId);
       result.moved += moved.length;

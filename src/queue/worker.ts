@@ -38,7 +38,9 @@ export function startIngestWorker(connection: Redis, inserter: BatchInserter, op
   worker.on('failed', (job, error) => {
     if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) logger.error({ jobId: job.id, err: error }, 'job exhausted its attempts and is in the dead letter (balise replay dead-letter)');
   });
-  worker.on('error', (error) => (options.failures ? options.failures.report('redis_connection', error, 'Redis is unreachable: ingest answers 503 until it is back') : logger.warn({ err: error }, 'worker error')));
+  worker.on('error', (error) =>
+    options.failures ? options.failures.report('redis_connection', error, 'Redis is unreachable: ingest answers 503 until it is back') : logger.warn({ err: error }, 'worker error'),
+  );
   return {
     async close() {
       const closing = worker.close();

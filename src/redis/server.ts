@@ -183,7 +183,30 @@ async function spawnServer(dataDir: string, timeoutMs: number): Promise<ChildPro
   fs.rmSync(socket, { force: true });
   const child = spawn(
     'redis-server',
-    ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no', '--loglevel', 'warning', '--logfile', logFile, '--maxmemory-policy', 'noeviction'],
+    [
+      '--port',
+      '0',
+      '--unixsocket',
+      socket,
+      '--unixsocketperm',
+      '700',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+      '--logfile',
+      logFile,
+      '--maxmemory-policy',
+      'noeviction',
+    ],
     { stdio: 'ignore', detached: true },
   );
   const spawned = await new Promise<Error | undefined>((resolve) => {

@@ -30,7 +30,9 @@ export async function loadChdb(importer: () => Promise<ChdbModule> = () => impor
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new BaliseError('chdb_missing', 'embedded ClickHouse (the optional package chdb) is not installed here: set CLICKHOUSE_URL to a ClickHouse server, or install it with `npm install chdb`', { cause: (error as Error).message });
+      throw new BaliseError('chdb_missing', 'embedded ClickHouse (the optional package chdb) is not installed here: set CLICKHOUSE_URL to a ClickHouse server, or install it with `npm install chdb`', {
+        cause: (error as Error).message,
+      });
     }
     throw error;
   }

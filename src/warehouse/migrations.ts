@@ -65,7 +65,10 @@ export async function readMigrations(dir: string, cluster = false): Promise<Migr
 }
 
 async function readMigrationDir(dir: string): Promise<Migration[]> {
-  const files = (await fs.readdir(dir, { withFileTypes: true })).filter((f) => f.isFile() && f.name.endsWith('.sql')).map((f) => f.name).sort();
+  const files = (await fs.readdir(dir, { withFileTypes: true }))
+    .filter((f) => f.isFile() && f.name.endsWith('.sql'))
+    .map((f) => f.name)
+    .sort();
   const migrations = await Promise.all(files.map(async (f) => parseMigrationFile(f, await fs.readFile(path.join(dir, f), 'utf8'))));
   const seen = new Set<number>();
   for (const m of migrations) {

@@ -42,11 +42,9 @@ export function ttlOf(createQuery: string): string {
 }
 
 async function createQueries(warehouse: Warehouse): Promise<Map<string, string>> {
-  const rows = await queryRows<{ name: string; q: string }>(
-    warehouse,
-    `SELECT name, create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}`,
-    { names: Object.keys(RETENTION_COLUMNS) },
-  );
+  const rows = await queryRows<{ name: string; q: string }>(warehouse, `SELECT name, create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}`, {
+    names: Object.keys(RETENTION_COLUMNS),
+  });
   return new Map(rows.map((r) => [r.name, r.q]));
 }
 

@@ -49,7 +49,17 @@ interface RawAnswer {
 function rawRequest(body: Buffer, extraHeaders: string[] = []): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
-    const head = [`POST /v1/batch HTTP/1.1`, `Host: 127.0.0.1:${port}`, `Authorization: ${AUTH}`, 'Content-Type: application/json', `Content-Length: ${body.length}`, 'Connection: close', ...extraHeaders, '', ''].join('\r\n');
+    const head = [
+      `POST /v1/batch HTTP/1.1`,
+      `Host: 127.0.0.1:${port}`,
+      `Authorization: ${AUTH}`,
+      'Content-Type: application/json',
+      `Content-Length: ${body.length}`,
+      'Connection: close',
+      ...extraHeaders,
+      '',
+      '',
+    ].join('\r\n');
     let data = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => (data = Buffer.concat([data, chunk])));
     socket.on('error', reject);
@@ -238,7 +248,16 @@ describe('slow senders', () => {
     expect(outcomes.maxBytesInFlight).toBeLessThanOrEqual(MAX_BYTES_IN_FLIGHT + MAX_REQUEST_BYTES);
     expect(outcomes.failures).toEqual([]);
 
-    const after = await floodFromChild({ url: balise.baseUrl, writeKey: TEST_WRITE_KEY, prefix: 'slowafter', connections: 4, requestsPerSecond: 20, durationMs: 1000, batchSize: 10, clientTimeoutMs: 10_000 });
+    const after = await floodFromChild({
+      url: balise.baseUrl,
+      writeKey: TEST_WRITE_KEY,
+      prefix: 'slowafter',
+      connections: 4,
+      requestsPerSecond: 20,
+      durationMs: 1000,
+      batchSize: 10,
+      clientTimeoutMs: 10_000,
+    });
     expect(after.acknowledged.length).toBeGreaterThan(0);
     await expectExactlyOnce('slowafter', after.acknowledged, 10);
     await expectAnswering();
@@ -249,7 +268,18 @@ describe('large bodies at once', () => {
   it('bounds the bytes in flight, refuses the excess with 429 too_many_bytes and Retry-After, and stores every acknowledged batch once', { timeout: 90_000 }, async () => {
     // ~450 KB per request, 80 at once: ~36 MB offered against an 8 MiB budget.
     const run = await pollWhile(
-      floodFromChild({ url: balise.baseUrl, writeKey: TEST_WRITE_KEY, prefix: 'big', connections: 80, requestsPerSecond: 400, durationMs: 6000, batchSize: 100, padding: 4400, clientTimeoutMs: 20_000, retryDelayMs: 300 }),
+      floodFromChild({
+        url: balise.baseUrl,
+        writeKey: TEST_WRITE_KEY,
+        prefix: 'big',
+        connections: 80,
+        requestsPerSecond: 400,
+        durationMs: 6000,
+        batchSize: 100,
+        padding: 4400,
+        clientTimeoutMs: 20_000,
+        retryDelayMs: 300,
+      }),
       5000,
     );
     const flood: FloodResult = run.result;

@@ -79,8 +79,20 @@ function callsOf(person: number, spec: ArchiveSpec): Call[] {
   return [
     { type: 'identify', userId, anonymousId, at: t0 - 60_000, traits: { role: 'freelancer', community: community === 'marketing' ? 'tech' : community }, id: id(0) },
     { type: 'track', event: 'freelancer_signup_completed', userId, anonymousId, at: t0, properties: { freelancer_id: userId, community, signup_method: 'email' }, id: id(1) },
-    person % 2 === 0 ? { type: 'track', event: 'mission_proposal_received', userId, anonymousId, at: t0 + 2 * DAY, properties: { mission_id: mission, category: 'bi', match_score: 0.8 }, id: id(2) } : page(2, t0 + 2 * DAY),
-    person % 4 === 0 ? { type: 'track', event: 'mission_completed', userId, anonymousId, at: t0 + 10 * DAY, properties: { mission_id: mission, freelancer_id: userId, company_id: 'cmp_1', duration_days: 8 }, id: id(3) } : page(3, t0 + 10 * DAY),
+    person % 2 === 0
+      ? { type: 'track', event: 'mission_proposal_received', userId, anonymousId, at: t0 + 2 * DAY, properties: { mission_id: mission, category: 'bi', match_score: 0.8 }, id: id(2) }
+      : page(2, t0 + 2 * DAY),
+    person % 4 === 0
+      ? {
+          type: 'track',
+          event: 'mission_completed',
+          userId,
+          anonymousId,
+          at: t0 + 10 * DAY,
+          properties: { mission_id: mission, freelancer_id: userId, company_id: 'cmp_1', duration_days: 8 },
+          id: id(3),
+        }
+      : page(3, t0 + 10 * DAY),
   ];
 }
 
@@ -90,7 +102,13 @@ function segmentLine(call: Call): string {
   return JSON.stringify({
     anonymousId: call.anonymousId,
     channel: 'client',
-    context: { ip: '203.0.113.7', library: { name: 'analytics.js', version: 'next-1.70.0' }, locale: 'fr-FR', page: { path: '/missions', url: 'https://app.example.com/missions' }, userAgent: 'Mozilla/5.0' },
+    context: {
+      ip: '203.0.113.7',
+      library: { name: 'analytics.js', version: 'next-1.70.0' },
+      locale: 'fr-FR',
+      page: { path: '/missions', url: 'https://app.example.com/missions' },
+      userAgent: 'Mozilla/5.0',
+    },
     ...(call.type === 'track' ? { event: call.event } : call.type === 'page' ? { name: call.event } : {}),
     integrations: {},
     messageId: `ajs-next-${call.id}`,
@@ -107,7 +125,13 @@ function segmentLine(call: Call): string {
 }
 
 function rudderLine(call: Call): string {
-  const context = { ip: '203.0.113.7', library: { name: 'RudderLabs JavaScript SDK', version: '3.11.0' }, locale: 'fr-FR', userAgent: 'Mozilla/5.0', ...(call.type === 'identify' ? { traits: call.traits } : {}) };
+  const context = {
+    ip: '203.0.113.7',
+    library: { name: 'RudderLabs JavaScript SDK', version: '3.11.0' },
+    locale: 'fr-FR',
+    userAgent: 'Mozilla/5.0',
+    ...(call.type === 'identify' ? { traits: call.traits } : {}),
+  };
   return JSON.stringify({
     anonymousId: call.anonymousId,
     channel: 'web',

@@ -68,7 +68,9 @@ export const EVOLUTION: readonly Step[] = [
       await editYaml(path.join(planDir, 'kpis/metrics.yaml'), (doc) => {
         const metrics = doc.get('metrics');
         if (!isSeq(metrics)) throw new Error('kpis/metrics.yaml has no metrics list');
-        metrics.add(doc.createNode({ id: 'weekly_missions_bookmarked', title: 'Missions bookmarked', description: 'Missions saved by freelancers.', type: 'count', event: 'mission_bookmarked', grain: 'week' }));
+        metrics.add(
+          doc.createNode({ id: 'weekly_missions_bookmarked', title: 'Missions bookmarked', description: 'Missions saved by freelancers.', type: 'count', event: 'mission_bookmarked', grain: 'week' }),
+        );
       });
     },
   },
@@ -116,7 +118,10 @@ export async function evolvePlan(planDir: string, work: string): Promise<string[
 /** The files of the checkout at `root` that git would commit (tracked, or new and not ignored). */
 function checkoutFiles(root: string): string[] {
   const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
-  return out.toString('utf8').split('\0').filter((f) => f !== '');
+  return out
+    .toString('utf8')
+    .split('\0')
+    .filter((f) => f !== '');
 }
 
 /**

@@ -55,7 +55,10 @@ async function untilReady(child: ChildProcess, what: string, port: number): Prom
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}:\n${output}`);
-    const ready = await fetch(`${baseUrl}/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${baseUrl}/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -106,7 +109,11 @@ export function redisServersOf(dataDir: string): number[] {
 
 /** Runs a one-shot `balise <args>` command to completion: its exit code and everything it printed. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn', BALISE_PLAN_DIR: FIXTURE_PLAN, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn', BALISE_PLAN_DIR: FIXTURE_PLAN, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));

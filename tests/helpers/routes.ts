@@ -42,5 +42,8 @@ export function registeredRoutes(app: Express): string[] {
  * parameter names do not matter, their places do.
  */
 export function canonicalPath(path: string): string {
-  return path.replace(/\{[^}/]+\}/g, '{}').replace(/:[A-Za-z_][A-Za-z0-9_]*/g, '{}').replace(/\*[A-Za-z_][A-Za-z0-9_]*/g, '{*}');
+  return path
+    .replace(/\{[^}/]+\}/g, '{}')
+    .replace(/:[A-Za-z_][A-Za-z0-9_]*/g, '{}')
+    .replace(/\*[A-Za-z_][A-Za-z0-9_]*/g, '{*}');
 }

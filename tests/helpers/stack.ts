@@ -71,7 +71,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     REPO_ROOT,
   );
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, { lockDurationMs: options.lockDurationMs, queueKeys: options.queueKeys, superviseRedis: options.superviseRedis, live: options.live });
+  const balise = await startBalise(config, options.roles ?? { api: true, worker: true }, logger, {
+    lockDurationMs: options.lockDurationMs,
+    queueKeys: options.queueKeys,
+    superviseRedis: options.superviseRedis,
+    live: options.live,
+  });
   const warehouse = balise.warehouse;
   if (!warehouse) throw new Error('the test stack opens the engine in this process');
   const query = <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => queryRows<T>(warehouse, sql, params);
@@ -108,7 +113,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** POSTs JSON to the stack with the write key as HTTP Basic user. */
-export async function post(stack: Pick<Stack, 'baseUrl' | 'writeKey'>, route: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+export async function post(
+  stack: Pick<Stack, 'baseUrl' | 'writeKey'>,
+  route: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const response = await fetch(`${stack.baseUrl}${route}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${stack.writeKey}:`).toString('base64')}`, ...headers },

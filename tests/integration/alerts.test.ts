@@ -37,7 +37,9 @@ beforeAll(async () => {
   const port = (receiver.address() as AddressInfo).port;
   planDir = path.join(tempDir('balise-alerts-plan-'), 'plan');
   await fs.cp(FIXTURE_PLAN, planDir, { recursive: true });
-  await fs.writeFile(path.join(planDir, 'alerts.yaml'), `every: 1s
+  await fs.writeFile(
+    path.join(planDir, 'alerts.yaml'),
+    `every: 1s
 webhooks:
   - url: http://127.0.0.1:${port}/json
   - url: http://127.0.0.1:${port}/slack
@@ -49,7 +51,8 @@ alerts:
     for: 1h
   - id: dead_letter
     type: dead_letter
-`);
+`,
+  );
   stack = await startStack({ planDir });
 });
 afterAll(async () => {
@@ -80,7 +83,12 @@ describe('alerts as code', () => {
     expect(notices('/json')).toHaveLength(1);
     expect(notices('/slack')).toHaveLength(1);
 
-    const sent = await post(stack, '/v1/track', { userId: 'cmp_a1', event: 'mission_posted', messageId: 'alert-1', properties: { mission_id: 'msn_a1', company_id: 'cmp_a1', category: 'bi', remote: 'remote' } });
+    const sent = await post(stack, '/v1/track', {
+      userId: 'cmp_a1',
+      event: 'mission_posted',
+      messageId: 'alert-1',
+      properties: { mission_id: 'msn_a1', company_id: 'cmp_a1', category: 'bi', remote: 'remote' },
+    });
     expect(sent.status).toBe(200);
     await stack.waitForDrained();
     const resolved = await until('the resolved notice', () => notices('/json').find((r) => r.body.status === 'resolved'));
@@ -105,7 +113,10 @@ describe('alerts as code', () => {
       await rows.nth(1).waitFor({ timeout: 30_000 });
       expect(await page.locator('#alerts-body p').textContent()).toBe('No alert is firing.');
       const cells = await rows.evaluateAll((trs) => trs.map((tr) => [...tr.children].slice(1, 3).map((c) => c.textContent)));
-      expect(cells).toEqual([['missions_silent', 'resolved'], ['missions_silent', 'firing']]);
+      expect(cells).toEqual([
+        ['missions_silent', 'resolved'],
+        ['missions_silent', 'firing'],
+      ]);
     } finally {
       await browser.close();
     }

@@ -49,7 +49,10 @@ describe('funnel breakdowns over HTTP and the CLI', () => {
   }, 60_000);
 
   it("breaks the shipped activation funnel down by the person's category trait, exactly", async () => {
-    const res = await api<{ breakdown: { groups: { value: string; entered: number; counts: number[] }[] } }>('GET', '/api/funnels/freelancer_activation?from=2025-03-03&to=2025-03-30&breakdown=person.category');
+    const res = await api<{ breakdown: { groups: { value: string; entered: number; counts: number[] }[] } }>(
+      'GET',
+      '/api/funnels/freelancer_activation?from=2025-03-03&to=2025-03-30&breakdown=person.category',
+    );
     expect(res.status).toBe(200);
     // Sign-up → a proposal received within 90 days → a completed mission (none in this world).
     const expected = new Map<string, [number, number]>();
@@ -82,7 +85,12 @@ describe('retention over HTTP and the CLI', () => {
     expect(byId.body.range).toEqual({ from: '2025-03-03T00:00:00.000Z', to: '2025-03-31T00:00:00.000Z', isDefault: false, defaultDays: 90 });
     expect(byId.body.cohorts.flatMap((c) => c.cells).every((c) => c.status === 'complete')).toBe(true);
 
-    const adHoc = await api<RetentionResult>('POST', '/api/retention?from=2025-03-03&to=2025-03-30', { start: 'freelancer_signup_completed', return: 'mission_proposal_accepted', grain: 'week', periods: 8 });
+    const adHoc = await api<RetentionResult>('POST', '/api/retention?from=2025-03-03&to=2025-03-30', {
+      start: 'freelancer_signup_completed',
+      return: 'mission_proposal_accepted',
+      grain: 'week',
+      periods: 8,
+    });
     expect(adHoc.status).toBe(200);
     expect(table(adHoc.body)).toEqual(expected);
 
@@ -143,7 +151,15 @@ describe('balise sql formats and sources', () => {
     fs.writeFileSync(file, `-- a saved question\n${QUERY};\n`);
     const json = await cli(['sql', '--file', file, '--format', 'json']);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.output)).toEqual({ columns: [{ name: 'text', type: 'String' }, { name: 'quoted', type: 'String' }, { name: 'n', type: 'UInt8' }], rows: [['a,b', 'say "hi"', 3]], truncated: false });
+    expect(JSON.parse(json.output)).toEqual({
+      columns: [
+        { name: 'text', type: 'String' },
+        { name: 'quoted', type: 'String' },
+        { name: 'n', type: 'UInt8' },
+      ],
+      rows: [['a,b', 'say "hi"', 3]],
+      truncated: false,
+    });
     fs.rmSync(dir, { recursive: true, force: true });
 
     const piped = await cliWithStdin(['sql', '--format', 'csv'], 'SELECT count() AS persons FROM persons');

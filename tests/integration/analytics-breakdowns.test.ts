@@ -36,7 +36,9 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-const parsed = parseKpiFile('test.yaml', `
+const parsed = parseKpiFile(
+  'test.yaml',
+  `
 funnels:
   - id: sa
     window: 30d
@@ -45,7 +47,8 @@ funnels:
     window: 30d
     breakdown: person.category
     steps: [freelancer_signup_completed, mission_proposal_accepted]
-`);
+`,
+);
 const DEFS = parsed.definitions;
 const RANGE = { from: '2025-03-03', to: '2025-03-30' };
 const WINDOW = 30 * DAY;

@@ -16,8 +16,6 @@ import { demoCallToRow } from '../../src/demo/rows.ts';
 import type { KpiDefinitions } from '../../src/analytics/model.ts';
 import type { EventRow, EventType } from '../../src/types.ts';
 
-
-
 const DAY = 86_400_000;
 const T0 = Date.parse('2025-03-03T00:00:00.000Z'); // a Monday
 
@@ -374,15 +372,12 @@ describe('metrics', () => {
 });
 
 describe('read-only SQL', () => {
-  it.each([
-    ['INSERT INTO events (message_id) VALUES (\'x\')'],
-    ['DROP TABLE events'],
-    ['SELECT 1; DROP TABLE events'],
-    ['SELECT 1 SETTINGS readonly = 0'],
-    ['SELECT 1) UNION ALL (SELECT 2'],
-  ])('rejects %s before it reaches ClickHouse', async (sql) => {
-    await expect(runReadOnlySql(warehouse, sql, { maxRows: 10, maxSeconds: 5 })).rejects.toMatchObject({ code: 'sql_rejected' });
-  });
+  it.each([["INSERT INTO events (message_id) VALUES ('x')"], ['DROP TABLE events'], ['SELECT 1; DROP TABLE events'], ['SELECT 1 SETTINGS readonly = 0'], ['SELECT 1) UNION ALL (SELECT 2']])(
+    'rejects %s before it reaches ClickHouse',
+    async (sql) => {
+      await expect(runReadOnlySql(warehouse, sql, { maxRows: 10, maxSeconds: 5 })).rejects.toMatchObject({ code: 'sql_rejected' });
+    },
+  );
 
   it('lets ClickHouse refuse anything that is not a read (readonly=1)', async () => {
     await expect(runReadOnlySql(warehouse, "SELECT * FROM url('http://127.0.0.1:9/x', CSV, 'a String')", { maxRows: 10, maxSeconds: 5 })).rejects.toThrow(/readonly/i);

@@ -57,11 +57,17 @@ describe('what the guard accepts runs on the engine', () => {
   });
 
   it('still refuses writes, settings and formats, and EXPLAIN cannot smuggle one in', async () => {
-    for (const query of ['INSERT INTO events (message_id) VALUES (1)', 'SELECT 1 SETTINGS readonly = 0', 'SELECT 1 FORMAT CSV', "SELECT 1 INTO OUTFILE '/tmp/x'", 'EXPLAIN INSERT INTO events (message_id) VALUES (1)']) {
+    for (const query of [
+      'INSERT INTO events (message_id) VALUES (1)',
+      'SELECT 1 SETTINGS readonly = 0',
+      'SELECT 1 FORMAT CSV',
+      "SELECT 1 INTO OUTFILE '/tmp/x'",
+      'EXPLAIN INSERT INTO events (message_id) VALUES (1)',
+    ]) {
       await expect(sql(query), query).rejects.toMatchObject({ code: 'sql_rejected' });
     }
     // EXPLAIN runs with readonly = 2: it may not lift readonly itself nor write.
-    await expect(sql('EXPLAIN SELECT * FROM url(\'http://127.0.0.1:9/x\', CSV, \'a String\')')).resolves.toBeDefined();
+    await expect(sql("EXPLAIN SELECT * FROM url('http://127.0.0.1:9/x', CSV, 'a String')")).resolves.toBeDefined();
     await expect(sql("SELECT * FROM url('http://127.0.0.1:9/x', CSV, 'a String')")).rejects.toThrow(/readonly/i);
   });
 });

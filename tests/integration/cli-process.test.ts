@@ -43,7 +43,16 @@ beforeAll(async () => {
   server = http.createServer((req, res) => {
     calls.push(`${req.method} ${req.url} ${req.headers.authorization}`);
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ columns: [{ name: 'event', type: 'String' }, { name: 'n', type: 'UInt64' }], rows: [['signed_up', 3]], truncated: false }));
+    res.end(
+      JSON.stringify({
+        columns: [
+          { name: 'event', type: 'String' },
+          { name: 'n', type: 'UInt64' },
+        ],
+        rows: [['signed_up', 3]],
+        truncated: false,
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -73,7 +73,7 @@ describe('the cluster layout', () => {
     expect(statements[0]).toContain("ReplicatedReplacingMergeTree('/clickhouse/tables/{database}/schema_migrations', '{shard}-{replica}')");
   });
 
-  it('shards so that every resend of an event, and a device\'s events, land on one shard', async () => {
+  it("shards so that every resend of an event, and a device's events, land on one shard", async () => {
     const statements = await clusterStatements();
     const events = statements.find((s) => createdTable(s) === 'events')!;
     // Only ids a resend repeats byte for byte: never received_at, timestamp or rand().
@@ -105,9 +105,7 @@ describe('the cluster layout', () => {
     const statements = await clusterStatements();
     for (const name of ['events', 'quarantine']) {
       const local = statements.find((s) => createdTable(s) === `${name}_local`)!;
-      const twin = local
-        .replace(`${name}_local ON CLUSTER ${CLUSTER}`, `cluster_check.${name}_local`)
-        .replace(/ENGINE = Replicated(\w*MergeTree)\('[^']*', '\{replica\}'(?:, )?/, 'ENGINE = $1(');
+      const twin = local.replace(`${name}_local ON CLUSTER ${CLUSTER}`, `cluster_check.${name}_local`).replace(/ENGINE = Replicated(\w*MergeTree)\('[^']*', '\{replica\}'(?:, )?/, 'ENGINE = $1(');
       await warehouse.client.command({ query: twin });
       const columns = (db: string, table: string) =>
         queryRows<{ name: string; type: string; default_kind: string; default_expression: string }>(
@@ -116,7 +114,11 @@ describe('the cluster layout', () => {
           { db, t: table },
         );
       const keys = (db: string, table: string) =>
-        queryRows<{ engine: string; sorting_key: string; partition_key: string }>(warehouse, 'SELECT engine, sorting_key, partition_key FROM system.tables WHERE database = {db:String} AND name = {t:String}', { db, t: table });
+        queryRows<{ engine: string; sorting_key: string; partition_key: string }>(
+          warehouse,
+          'SELECT engine, sorting_key, partition_key FROM system.tables WHERE database = {db:String} AND name = {t:String}',
+          { db, t: table },
+        );
       const singleColumns = await columns(warehouse.database, name);
       expect(singleColumns.length).toBeGreaterThan(5);
       // The random dedupe_key of a row without a messageId prints the same either way.

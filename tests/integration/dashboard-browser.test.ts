@@ -85,7 +85,11 @@ function quarantineRow(now: number): QuarantineRow {
 beforeAll(async () => {
   stack = await startStack();
   const now = Date.now();
-  await insertJsonLines(stack.warehouse, 'events', demoRows(now).map((r) => JSON.stringify(r)));
+  await insertJsonLines(
+    stack.warehouse,
+    'events',
+    demoRows(now).map((r) => JSON.stringify(r)),
+  );
   await insertJsonLines(stack.warehouse, 'quarantine', [JSON.stringify(quarantineRow(now))]);
 
   // The dashboard is served by the real Balise (runtime mounts the admin and dashboard routers).
@@ -148,7 +152,12 @@ const waitUntilLoaded = (page: Page) => page.waitForFunction(() => /^(Loaded|Cou
 async function openDashboard(): Promise<{ page: Page; consoleErrors: string[] }> {
   const opened = await openPage();
   // The cookie holds a session id from a real login, not the token.
-  const login = await fetch(`${baseUrl}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(stack.adminToken)}` });
+  const login = await fetch(`${baseUrl}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `token=${encodeURIComponent(stack.adminToken)}`,
+  });
   const session = /balise_session=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')?.[1];
   if (!session) throw new Error(`login failed: ${login.status}`);
   await opened.page.context().addCookies([{ name: 'balise_session', value: session, url: baseUrl, httpOnly: true, sameSite: 'Strict' }]);
@@ -236,7 +245,12 @@ describe('built-in dashboard in chromium: what it shows', () => {
     // Some cell is under way and some has not started: both exist, and neither reads 0%.
     expect(shown.flat().some(([status]) => status === 'incomplete')).toBe(true);
     expect(shown.flat().some(([status]) => status === 'future')).toBe(true);
-    expect(shown.flat().filter(([status]) => status !== 'complete').every(([, text]) => text === '' || text!.endsWith('…'))).toBe(true);
+    expect(
+      shown
+        .flat()
+        .filter(([status]) => status !== 'complete')
+        .every(([, text]) => text === '' || text!.endsWith('…')),
+    ).toBe(true);
   });
 
   it('shows KPI tiles for every metric', async () => {

@@ -68,12 +68,24 @@ const QUARANTINED: QuarantineRow = {
   plan_version: '2.0.0',
   reasons: ['required'],
   violations: JSON.stringify([{ path: '/properties/category', rule: 'required', message: 'category is required' }]),
-  raw: JSON.stringify({ type: 'track', messageId: 'a-quarantined', event: 'mission_proposal_received', userId: '', anonymousId: 'anon_a2', timestamp: T0 + D + 2 * H, properties: { mission_id: 'msn_1' } }),
+  raw: JSON.stringify({
+    type: 'track',
+    messageId: 'a-quarantined',
+    event: 'mission_proposal_received',
+    userId: '',
+    anonymousId: 'anon_a2',
+    timestamp: T0 + D + 2 * H,
+    properties: { mission_id: 'msn_1' },
+  }),
 };
 
 beforeAll(async () => {
   stack = await startStack();
-  await insertJsonLines(stack.warehouse, 'events', [...ALICE, ...BOB, ...CAROL].map((r) => JSON.stringify(r)));
+  await insertJsonLines(
+    stack.warehouse,
+    'events',
+    [...ALICE, ...BOB, ...CAROL].map((r) => JSON.stringify(r)),
+  );
   await insertJsonLines(stack.warehouse, 'quarantine', [JSON.stringify(QUARANTINED)]);
 });
 

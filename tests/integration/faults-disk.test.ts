@@ -65,7 +65,10 @@ describe('/ready proves the engine can write', () => {
     expect(await readyChecks(balise.baseUrl)).toEqual({ status: 200, checks: { redis: true, clickhouse: true, migrations: true } });
 
     const filler = fill(engineDir);
-    const full = await until(() => readyChecks(balise.baseUrl), (r) => r.status === 503);
+    const full = await until(
+      () => readyChecks(balise.baseUrl),
+      (r) => r.status === 503,
+    );
     expect(full).toEqual({ status: 503, checks: { redis: true, clickhouse: false, migrations: true } });
     // Accepted meanwhile (it waits in Redis), and stored once the disk has room again.
     const ingest = await fetch(`${balise.baseUrl}/v1/track`, {
@@ -76,7 +79,10 @@ describe('/ready proves the engine can write', () => {
     expect(ingest.status).toBe(200);
 
     fs.rmSync(filler);
-    const back = await until(() => readyChecks(balise.baseUrl), (r) => r.status === 200);
+    const back = await until(
+      () => readyChecks(balise.baseUrl),
+      (r) => r.status === 200,
+    );
     expect(back).toEqual({ status: 200, checks: { redis: true, clickhouse: true, migrations: true } });
     await expectExactlyOnce(balise.baseUrl, 'disk', new Set(['disk-full-1']));
     balise.child.kill('SIGTERM');

@@ -21,7 +21,10 @@ async function waitUntil(what: string, condition: () => Promise<boolean> | boole
 
 /** Rows the process has inserted into `events`, from its /metrics (0 while it is unreachable). */
 async function rowsInserted(baseUrl: string): Promise<number> {
-  const text = await fetch(`${baseUrl}/metrics`).then((r) => r.text(), () => '');
+  const text = await fetch(`${baseUrl}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
   return Number(/^balise_rows_inserted_total\{table="events"\} (\d+)/m.exec(text)?.[1] ?? 0);
 }
 

@@ -100,7 +100,11 @@ describe('Redis restarted (AOF on) with jobs waiting', () => {
       `SELECT count() AS total, uniqExact(message_id) AS distinct, countIf(message_id IN {ids:Array(String)}) AS wanted FROM events`,
       { ids: acknowledged },
     );
-    expect({ total: Number(row!.total), distinct: Number(row!.distinct), wanted: Number(row!.wanted) }).toEqual({ total: acknowledged.length, distinct: acknowledged.length, wanted: acknowledged.length });
+    expect({ total: Number(row!.total), distinct: Number(row!.distinct), wanted: Number(row!.wanted) }).toEqual({
+      total: acknowledged.length,
+      distinct: acknowledged.length,
+      wanted: acknowledged.length,
+    });
     // Refused requests stored nothing.
     const [down] = await stack.query<{ n: string }>(`SELECT count() AS n FROM events WHERE startsWith(message_id, 'down-')`);
     expect(Number(down!.n)).toBe(0);

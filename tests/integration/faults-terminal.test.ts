@@ -118,10 +118,16 @@ describe('the local redis-server is supervised', () => {
     expect((await fetch(`${balise.baseUrl}/ready`)).status).toBe(200);
 
     await expectExactlyOnce(balise.baseUrl, 'kill9', result.acknowledged);
-    const died = balise.output().split('\n').filter((line) => line.includes('the local redis-server died'));
+    const died = balise
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('the local redis-server died'));
     expect(died).toHaveLength(1);
     // One line per failure kind, not one stack trace per refused request.
-    const queueFailures = balise.output().split('\n').filter((line) => line.includes('could not queue'));
+    const queueFailures = balise
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('could not queue'));
     expect(queueFailures.length).toBeLessThanOrEqual(1);
 
     balise.child.kill('SIGTERM');

@@ -47,7 +47,20 @@ const REQUEST_CODES = [
   'forbidden_key',
 ];
 /** Every per-event code a quarantined item may carry (src/ingest/normalize.ts, process.ts). */
-const EVENT_CODES = ['not_an_object', 'invalid_type', 'missing_event_name', 'invalid_event_name', 'invalid_id', 'missing_identity', 'invalid_field', 'invalid_timestamp', 'forbidden_key', 'too_deep', 'event_too_large', 'plan_violation'];
+const EVENT_CODES = [
+  'not_an_object',
+  'invalid_type',
+  'missing_event_name',
+  'invalid_event_name',
+  'invalid_id',
+  'missing_identity',
+  'invalid_field',
+  'invalid_timestamp',
+  'forbidden_key',
+  'too_deep',
+  'event_too_large',
+  'plan_violation',
+];
 
 const RUN = randomUUID().slice(0, 8);
 /**
@@ -85,7 +98,14 @@ const nasty = fc.oneof(
   fc.integer({ min: 1, max: 8000 }).map((n) => 'z'.repeat(n)),
 );
 const hostileScalar = fc.oneof(nasty, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constantFrom(1e308, -1e308, Number.MAX_SAFE_INTEGER, -0));
-const hostileId = fc.oneof(nasty, fc.integer(), fc.constant({}), fc.constant([]), fc.constant(true), fc.integer({ min: 256, max: 2000 }).map((n) => 'i'.repeat(n)));
+const hostileId = fc.oneof(
+  nasty,
+  fc.integer(),
+  fc.constant({}),
+  fc.constant([]),
+  fc.constant(true),
+  fc.integer({ min: 256, max: 2000 }).map((n) => 'i'.repeat(n)),
+);
 const absurdTime = fc.oneof(
   fc.constantFrom('0000-00-00', '9999-12-31T23:59:59Z', '1970-01-01T00:00:00Z', '3000-01-01T00:00:00Z', 'yesterday', '', 'NaN', '2026-02-30T25:61:61Z', '1e999'),
   fc.integer({ min: -8.64e15, max: 8.64e15 }),
@@ -93,13 +113,15 @@ const absurdTime = fc.oneof(
   nasty,
 );
 /** Objects with own `__proto__` / `constructor` keys, as JSON.parse builds them from a hostile body. */
-const pollution = fc.constantFrom(
-  '{"__proto__":{"fuzzPolluted":true}}',
-  '{"constructor":{"prototype":{"fuzzPolluted":true}}}',
-  '{"a":{"__proto__":{"fuzzPolluted":true}}}',
-  '{"prototype":{"fuzzPolluted":true}}',
-  '{"x":[{"__proto__":{"isAdmin":true}}]}',
-).map((text) => JSON.parse(text) as Record<string, unknown>);
+const pollution = fc
+  .constantFrom(
+    '{"__proto__":{"fuzzPolluted":true}}',
+    '{"constructor":{"prototype":{"fuzzPolluted":true}}}',
+    '{"a":{"__proto__":{"fuzzPolluted":true}}}',
+    '{"prototype":{"fuzzPolluted":true}}',
+    '{"x":[{"__proto__":{"isAdmin":true}}]}',
+  )
+  .map((text) => JSON.parse(text) as Record<string, unknown>);
 const deep = fc.integer({ min: 17, max: 3000 }).map((depth) => JSON.parse('{"d":'.repeat(depth) + '1' + '}'.repeat(depth)) as unknown);
 const hugeArray = fc.integer({ min: 1000, max: 20_000 }).map((n) => Array.from({ length: n }, (_, i) => i));
 
@@ -112,17 +134,32 @@ const hostileEvent = fc.record(
     anonymousId: hostileId,
     groupId: hostileId,
     previousId: hostileId,
-    messageId: fc.oneof(fc.string({ maxLength: 20 }).map((s) => `fzh-${s}`), hostileId),
+    messageId: fc.oneof(
+      fc.string({ maxLength: 20 }).map((s) => `fzh-${s}`),
+      hostileId,
+    ),
     timestamp: absurdTime,
     sentAt: absurdTime,
     originalTimestamp: absurdTime,
-    properties: fc.oneof(fc.object({ maxDepth: 3 }), pollution, deep, hugeArray.map((a) => ({ a })), fc.constant([1, 2]), hostileScalar),
+    properties: fc.oneof(
+      fc.object({ maxDepth: 3 }),
+      pollution,
+      deep,
+      hugeArray.map((a) => ({ a })),
+      fc.constant([1, 2]),
+      hostileScalar,
+    ),
     traits: fc.oneof(fc.object({ maxDepth: 2 }), pollution, hostileScalar),
     context: fc.oneof(fc.object({ maxDepth: 2 }), pollution, fc.constant({ plan: { version: '999.0.0' } }), fc.constant({ plan: 'x' }), hostileScalar),
   },
   { requiredKeys: [] },
 );
-const anyEvent = fc.oneof({ weight: 5, arbitrary: hostileEvent as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }) }, { weight: 1, arbitrary: pollution as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: deep });
+const anyEvent = fc.oneof(
+  { weight: 5, arbitrary: hostileEvent as fc.Arbitrary<unknown> },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }) },
+  { weight: 1, arbitrary: pollution as fc.Arbitrary<unknown> },
+  { weight: 1, arbitrary: deep },
+);
 
 const validAuth = () => ({ 'content-type': 'application/json', authorization: basic(stack.writeKey) });
 const json = (label: string, route: string, body: unknown, headers: Record<string, string> = {}, embeddedValid: string[] = []): HostileRequest => ({
@@ -136,42 +173,132 @@ const json = (label: string, route: string, body: unknown, headers: Record<strin
 
 const hostileRequest: fc.Arbitrary<() => HostileRequest> = fc.oneof(
   // A batch of hostile events with valid ones mixed in: the valid ones must be accepted.
-  { weight: 8, arbitrary: fc.tuple(fc.array(anyEvent, { minLength: 1, maxLength: 12 }), fc.nat({ max: 3 }), fc.nat()).map(([items, nValid, shuffleSeed]) => () => {
-    const valid = Array.from({ length: nValid }, validEvent);
-    // Fisher–Yates from a seed fast-check drew: the order replays with the run's seed.
-    const batch: unknown[] = [...items, ...valid];
-    const rng = createRng(shuffleSeed);
-    for (let i = batch.length - 1; i > 0; i--) {
-      const j = rng.int(0, i);
-      [batch[i], batch[j]] = [batch[j], batch[i]];
-    }
-    return json('mixed batch', '/v1/batch', { batch }, {}, valid.map((v) => v.messageId));
-  }) },
+  {
+    weight: 8,
+    arbitrary: fc.tuple(fc.array(anyEvent, { minLength: 1, maxLength: 12 }), fc.nat({ max: 3 }), fc.nat()).map(([items, nValid, shuffleSeed]) => () => {
+      const valid = Array.from({ length: nValid }, validEvent);
+      // Fisher–Yates from a seed fast-check drew: the order replays with the run's seed.
+      const batch: unknown[] = [...items, ...valid];
+      const rng = createRng(shuffleSeed);
+      for (let i = batch.length - 1; i > 0; i--) {
+        const j = rng.int(0, i);
+        [batch[i], batch[j]] = [batch[j], batch[i]];
+      }
+      return json(
+        'mixed batch',
+        '/v1/batch',
+        { batch },
+        {},
+        valid.map((v) => v.messageId),
+      );
+    }),
+  },
   // A single hostile event on any route.
-  { weight: 4, arbitrary: fc.tuple(routes, anyEvent).map(([route, event]) => () => json('single event', route, event)) },
+  {
+    weight: 4,
+    arbitrary: fc.tuple(routes, anyEvent).map(
+      ([route, event]) =>
+        () =>
+          json('single event', route, event),
+    ),
+  },
   // Batch-level garbage: batch of the wrong type, hostile context / sentAt, polluting keys.
-  { weight: 3, arbitrary: fc.record({ batch: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.array(anyEvent, { maxLength: 3 })), context: fc.oneof(fc.object({ maxDepth: 2 }), pollution, deep, hostileScalar), sentAt: absurdTime, writeKey: hostileScalar }, { requiredKeys: ['batch'] }).map((body) => () => json('batch-level garbage', '/v1/batch', body)) },
-  { weight: 2, arbitrary: pollution.map((p) => () => ({ ...json('polluting body', '/v1/batch', {}), body: JSON.stringify(p).replace(/^\{/, '{"batch":[{"type":"track","event":"e","userId":"u"}],') })) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .record(
+        {
+          batch: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.array(anyEvent, { maxLength: 3 })),
+          context: fc.oneof(fc.object({ maxDepth: 2 }), pollution, deep, hostileScalar),
+          sentAt: absurdTime,
+          writeKey: hostileScalar,
+        },
+        { requiredKeys: ['batch'] },
+      )
+      .map((body) => () => json('batch-level garbage', '/v1/batch', body)),
+  },
+  {
+    weight: 2,
+    arbitrary: pollution.map((p) => () => ({ ...json('polluting body', '/v1/batch', {}), body: JSON.stringify(p).replace(/^\{/, '{"batch":[{"type":"track","event":"e","userId":"u"}],') })),
+  },
   // Arbitrary JSON as the whole body.
-  { weight: 3, arbitrary: fc.tuple(routes, fc.jsonValue({ maxDepth: 5 })).map(([route, body]) => () => json('arbitrary JSON', route, body)) },
+  {
+    weight: 3,
+    arbitrary: fc.tuple(routes, fc.jsonValue({ maxDepth: 5 })).map(
+      ([route, body]) =>
+        () =>
+          json('arbitrary JSON', route, body),
+    ),
+  },
   // Random bytes, truncated JSON, wrong content types and encodings.
   { weight: 3, arbitrary: fc.uint8Array({ maxLength: 4000 }).map((bytes) => () => ({ ...json('random bytes', '/v1/batch', null), body: bytes })) },
   { weight: 2, arbitrary: fc.nat({ max: 200 }).map((cut) => () => ({ ...json('truncated JSON', '/v1/batch', null), body: JSON.stringify({ batch: [validEvent()] }).slice(0, cut) })) },
-  { weight: 2, arbitrary: fc.constantFrom('text/html', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', '', 'application/json-patch+json', 'image/png').map((type) => () => json('wrong content type', '/v1/batch', { batch: [{ type: 'track', event: 'e', userId: 'u' }] }, { 'content-type': type })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom('text/html', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', '', 'application/json-patch+json', 'image/png')
+      .map((type) => () => json('wrong content type', '/v1/batch', { batch: [{ type: 'track', event: 'e', userId: 'u' }] }, { 'content-type': type })),
+  },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 3000 }).map((bytes) => () => ({ ...json('gzip garbage', '/v1/batch', null, { 'content-encoding': 'gzip' }), body: bytes })) },
-  { weight: 1, arbitrary: fc.nat({ max: 100 }).map((cut) => () => ({ ...json('truncated gzip', '/v1/batch', null, { 'content-encoding': 'gzip' }), body: gzipSync(JSON.stringify({ batch: [{ type: 'track', event: 'e', userId: 'u' }] })).subarray(0, cut) })) },
-  { weight: 1, arbitrary: fc.constantFrom('br', 'compress', 'x-nope', 'gzip, gzip').map((enc) => () => ({ ...json('odd encoding', '/v1/batch', null, { 'content-encoding': enc }), body: randomBytes(64) })) },
+  {
+    weight: 1,
+    arbitrary: fc.nat({ max: 100 }).map((cut) => () => ({
+      ...json('truncated gzip', '/v1/batch', null, { 'content-encoding': 'gzip' }),
+      body: gzipSync(JSON.stringify({ batch: [{ type: 'track', event: 'e', userId: 'u' }] })).subarray(0, cut),
+    })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('br', 'compress', 'x-nope', 'gzip, gzip').map((enc) => () => ({ ...json('odd encoding', '/v1/batch', null, { 'content-encoding': enc }), body: randomBytes(64) })),
+  },
   // Gzip of hostile events: limits apply after decompression.
-  { weight: 2, arbitrary: fc.array(anyEvent, { minLength: 1, maxLength: 5 }).map((batch) => () => ({ ...json('gzipped hostile batch', '/v1/batch', null, { 'content-encoding': 'gzip' }), body: gzipSync(JSON.stringify({ batch })) })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .array(anyEvent, { minLength: 1, maxLength: 5 })
+      .map((batch) => () => ({ ...json('gzipped hostile batch', '/v1/batch', null, { 'content-encoding': 'gzip' }), body: gzipSync(JSON.stringify({ batch })) })),
+  },
   // Oversized: too many events, bodies over the request limit, events over the event limit.
   { weight: 1, arbitrary: fc.integer({ min: 2501, max: 6000 }).map((n) => () => json('batch too long', '/v1/batch', { batch: Array.from({ length: n }, () => ({})) })) },
-  { weight: 1, arbitrary: fc.integer({ min: 520_000, max: 900_000 }).map((n) => () => json('body too large', '/v1/batch', { batch: [{ type: 'track', event: 'e', userId: 'u', properties: { pad: 'p'.repeat(n) } }] })) },
-  { weight: 1, arbitrary: fc.integer({ min: 33_000, max: 200_000 }).map((n) => () => json('event too large', '/v1/batch', { batch: [{ type: 'track', event: 'e', userId: 'u', properties: { pad: 'q'.repeat(n) } }] })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 520_000, max: 900_000 })
+      .map((n) => () => json('body too large', '/v1/batch', { batch: [{ type: 'track', event: 'e', userId: 'u', properties: { pad: 'p'.repeat(n) } }] })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 33_000, max: 200_000 })
+      .map((n) => () => json('event too large', '/v1/batch', { batch: [{ type: 'track', event: 'e', userId: 'u', properties: { pad: 'q'.repeat(n) } }] })),
+  },
   // Auth: missing, wrong, malformed, the admin token, a write key as Bearer.
-  { weight: 2, arbitrary: fc.oneof(fc.constant(''), fc.constant('Basic'), fc.constant('Basic !!!not-base64'), fc.constant('Bearer x'), nasty.map((s) => `Basic ${Buffer.from(`${s}:`).toString('base64')}`)).map((authorization) => () => json('bad auth', '/v1/batch', { batch: [{ type: 'track', event: 'e', userId: 'u' }] }, { authorization })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .oneof(
+        fc.constant(''),
+        fc.constant('Basic'),
+        fc.constant('Basic !!!not-base64'),
+        fc.constant('Bearer x'),
+        nasty.map((s) => `Basic ${Buffer.from(`${s}:`).toString('base64')}`),
+      )
+      .map((authorization) => () => json('bad auth', '/v1/batch', { batch: [{ type: 'track', event: 'e', userId: 'u' }] }, { authorization })),
+  },
   { weight: 1, arbitrary: hostileScalar.map((writeKey) => () => json('bad body write key', '/v1/batch', { writeKey, batch: [{ type: 'track', event: 'e', userId: 'u' }] }, { authorization: '' })) },
   // Odd methods and unknown routes under /v1.
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('GET', 'PUT', 'DELETE', 'PATCH'), fc.oneof(routes, fc.stringMatching(/^[a-z0-9_.%-]{1,20}$/).map((s) => `/v1/${s}`))).map(([method, route]) => () => ({ ...json('odd method', route, null), method, body: method === 'GET' ? undefined : '{}' })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom('GET', 'PUT', 'DELETE', 'PATCH'),
+        fc.oneof(
+          routes,
+          fc.stringMatching(/^[a-z0-9_.%-]{1,20}$/).map((s) => `/v1/${s}`),
+        ),
+      )
+      .map(([method, route]) => () => ({ ...json('odd method', route, null), method, body: method === 'GET' ? undefined : '{}' })),
+  },
 );
 
 interface Answer {
@@ -253,7 +380,9 @@ describe('hostile input (property-based)', () => {
     // Every acknowledged valid event is stored exactly once.
     expect(acknowledged.size).toBeGreaterThan(1000);
     const count = async () => {
-      const [row] = await stack.query<{ total: string; distinct: string }>(`SELECT count() AS total, uniqExact(message_id) AS distinct FROM events WHERE startsWith(message_id, {p:String})`, { p: VALID_PREFIX });
+      const [row] = await stack.query<{ total: string; distinct: string }>(`SELECT count() AS total, uniqExact(message_id) AS distinct FROM events WHERE startsWith(message_id, {p:String})`, {
+        p: VALID_PREFIX,
+      });
       return { total: Number(row!.total), distinct: Number(row!.distinct) };
     };
     // Once the queue is drained every acknowledged job has been inserted: no guessed wait.

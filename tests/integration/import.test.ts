@@ -40,7 +40,11 @@ interface Report {
   problems: string[];
 }
 
-function spawnImport(input: string, dataDir: string, extra: string[] = []): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
+function spawnImport(
+  input: string,
+  dataDir: string,
+  extra: string[] = [],
+): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), 'import', input, '--host', stack.baseUrl, '--json', ...extra], {
     cwd: REPO_ROOT,
     env: { ...process.env, BALISE_DATA_DIR: dataDir, BALISE_WRITE_KEYS: `test:${stack.writeKey}`, BALISE_ADMIN_TOKEN: stack.adminToken, LOG_LEVEL: 'silent' },
@@ -50,7 +54,9 @@ function spawnImport(input: string, dataDir: string, extra: string[] = []): { ch
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
   return { child, done };
 }
 
@@ -141,8 +147,23 @@ const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00
 describe('balise import', () => {
   it('a batch re-sent after a crash stores its valid events once and its invalid ones as one quarantine row each', async () => {
     const batch = [
-      { type: 'track', event: 'freelancer_signup_completed', userId: 'fr_resent1', messageId: 'resent-valid', timestamp: '2020-06-01T10:00:00.000Z', sentAt: '2020-06-01T10:00:01.000Z', properties: { freelancer_id: 'fr_resent1', community: 'tech' } },
-      { type: 'track', event: 'freelancer_signup_completed', userId: 'fr_resent2', messageId: 'resent-invalid', timestamp: '2020-06-01T10:00:00.000Z', properties: { freelancer_id: 'fr_resent2', community: 'marketing' } },
+      {
+        type: 'track',
+        event: 'freelancer_signup_completed',
+        userId: 'fr_resent1',
+        messageId: 'resent-valid',
+        timestamp: '2020-06-01T10:00:00.000Z',
+        sentAt: '2020-06-01T10:00:01.000Z',
+        properties: { freelancer_id: 'fr_resent1', community: 'tech' },
+      },
+      {
+        type: 'track',
+        event: 'freelancer_signup_completed',
+        userId: 'fr_resent2',
+        messageId: 'resent-invalid',
+        timestamp: '2020-06-01T10:00:00.000Z',
+        properties: { freelancer_id: 'fr_resent2', community: 'marketing' },
+      },
     ];
     for (let i = 0; i < 2; i++) {
       const response = await post(stack, '/v1/import', { batch });
@@ -161,35 +182,47 @@ describe('balise import', () => {
     expect(Number(quarantine!.n)).toBe(1);
   });
 
-  it('imports a Segment S3 archive (gzipped and plain JSON lines) exactly once across a SIGKILL', async () => {
-    const archive = await generateArchive({ format: 'segment', dir: tempDir('balise-import-seg-'), persons: PERSONS, start: '2023-01-02', tag: 'seg' });
-    const report = await importWithCrash(archive, 'segment');
-    await checkWarehouse(archive, report, '2023-01-02');
-  }, TIMEOUT);
+  it(
+    'imports a Segment S3 archive (gzipped and plain JSON lines) exactly once across a SIGKILL',
+    async () => {
+      const archive = await generateArchive({ format: 'segment', dir: tempDir('balise-import-seg-'), persons: PERSONS, start: '2023-01-02', tag: 'seg' });
+      const report = await importWithCrash(archive, 'segment');
+      await checkWarehouse(archive, report, '2023-01-02');
+    },
+    TIMEOUT,
+  );
 
-  it('imports a RudderStack object-storage dump exactly once across a SIGKILL, identify traits from context.traits', async () => {
-    const archive = await generateArchive({ format: 'rudderstack', dir: tempDir('balise-import-rud-'), persons: PERSONS, start: '2022-01-03', tag: 'rud' });
-    const report = await importWithCrash(archive, 'rudderstack');
-    await checkWarehouse(archive, report, '2022-01-03');
-    const [identify] = await stack.query<{ traits: string }>(`SELECT traits FROM events WHERE type = 'identify' AND user_id = 'fr_rud5' LIMIT 1`);
-    expect(JSON.parse(identify!.traits)).toEqual({ role: 'freelancer', community: 'tech' });
-  }, TIMEOUT);
+  it(
+    'imports a RudderStack object-storage dump exactly once across a SIGKILL, identify traits from context.traits',
+    async () => {
+      const archive = await generateArchive({ format: 'rudderstack', dir: tempDir('balise-import-rud-'), persons: PERSONS, start: '2022-01-03', tag: 'rud' });
+      const report = await importWithCrash(archive, 'rudderstack');
+      await checkWarehouse(archive, report, '2022-01-03');
+      const [identify] = await stack.query<{ traits: string }>(`SELECT traits FROM events WHERE type = 'identify' AND user_id = 'fr_rud5' LIMIT 1`);
+      expect(JSON.parse(identify!.traits)).toEqual({ role: 'freelancer', community: 'tech' });
+    },
+    TIMEOUT,
+  );
 
-  it('imports an Amplitude export zip exactly once across a SIGKILL, mapped to identify and track', async () => {
-    const archive = await generateArchive({ format: 'amplitude', dir: tempDir('balise-import-amp-'), persons: PERSONS, start: '2021-01-04', tag: 'amp' });
-    const report = await importWithCrash(archive, 'amplitude');
-    await checkWarehouse(archive, report, '2021-01-04');
-    const rows = await stack.query<{ type: string; event: string; message_id: string; anonymous_id: string; ts: string }>(
-      `SELECT type, event, message_id, anonymous_id, toString(timestamp) AS ts FROM events WHERE user_id = 'fr_amp5' ORDER BY timestamp`,
-    );
-    expect(rows.map((r) => [r.type, r.event])).toEqual([
-      ['identify', ''],
-      ['track', 'freelancer_signup_completed'],
-      ['track', '[Amplitude] Page Viewed'],
-      ['track', '[Amplitude] Page Viewed'],
-    ]);
-    expect(rows.every((r) => r.message_id.startsWith('ins-') && r.anonymous_id === 'anon-amp-5')).toBe(true);
-    // Person 5 signs up on day 5 at 05:00:05 UTC (microseconds in the export, milliseconds here).
-    expect(rows[1]!.ts).toBe('2021-01-09 05:00:05.000');
-  }, TIMEOUT);
+  it(
+    'imports an Amplitude export zip exactly once across a SIGKILL, mapped to identify and track',
+    async () => {
+      const archive = await generateArchive({ format: 'amplitude', dir: tempDir('balise-import-amp-'), persons: PERSONS, start: '2021-01-04', tag: 'amp' });
+      const report = await importWithCrash(archive, 'amplitude');
+      await checkWarehouse(archive, report, '2021-01-04');
+      const rows = await stack.query<{ type: string; event: string; message_id: string; anonymous_id: string; ts: string }>(
+        `SELECT type, event, message_id, anonymous_id, toString(timestamp) AS ts FROM events WHERE user_id = 'fr_amp5' ORDER BY timestamp`,
+      );
+      expect(rows.map((r) => [r.type, r.event])).toEqual([
+        ['identify', ''],
+        ['track', 'freelancer_signup_completed'],
+        ['track', '[Amplitude] Page Viewed'],
+        ['track', '[Amplitude] Page Viewed'],
+      ]);
+      expect(rows.every((r) => r.message_id.startsWith('ins-') && r.anonymous_id === 'anon-amp-5')).toBe(true);
+      // Person 5 signs up on day 5 at 05:00:05 UTC (microseconds in the export, milliseconds here).
+      expect(rows[1]!.ts).toBe('2021-01-09 05:00:05.000');
+    },
+    TIMEOUT,
+  );
 });

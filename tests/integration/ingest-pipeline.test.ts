@@ -147,7 +147,10 @@ describe('ingest → queue → ClickHouse', () => {
     ]);
     expect(await waitFor(() => rowsFor(['m-mixed-good-1', 'm-mixed-good-2']), 2)).toHaveLength(2);
     const quarantined = await waitFor(
-      () => stack.query<{ message_id: string; reasons: string[] }>(`SELECT message_id, reasons FROM quarantine WHERE message_id IN ('m-mixed-noname','m-mixed-numid','m-mixed-invalid') ORDER BY message_id`),
+      () =>
+        stack.query<{ message_id: string; reasons: string[] }>(
+          `SELECT message_id, reasons FROM quarantine WHERE message_id IN ('m-mixed-noname','m-mixed-numid','m-mixed-invalid') ORDER BY message_id`,
+        ),
       3,
     );
     expect(quarantined).toEqual([
@@ -243,7 +246,16 @@ describe('operations endpoints', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready', checks: { redis: true, clickhouse: true, migrations: true } });
     const metrics = await (await fetch(`${stack.baseUrl}/metrics`)).text();
-    for (const name of ['balise_events_accepted_total', 'balise_events_rejected_total', 'balise_jobs_queued_total', 'balise_rows_inserted_total', 'balise_queue_depth', 'balise_insert_duration_seconds', 'balise_end_to_end_lag_seconds', 'balise_plan_violations_total']) {
+    for (const name of [
+      'balise_events_accepted_total',
+      'balise_events_rejected_total',
+      'balise_jobs_queued_total',
+      'balise_rows_inserted_total',
+      'balise_queue_depth',
+      'balise_insert_duration_seconds',
+      'balise_end_to_end_lag_seconds',
+      'balise_plan_violations_total',
+    ]) {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/balise_events_accepted_total\{source="test"\} [1-9]/);

@@ -64,10 +64,9 @@ describe('a late duplicate (resent after the dedupe window)', () => {
     expect(Number((await stack.balise.metrics.duplicatesDropped.get()).values[0]?.value ?? 0)).toBe(0);
 
     // SQL, as the README shows it.
-    const final = await stack.query<{ n: string; ts: string }>(
-      `SELECT count() AS n, toString(toUnixTimestamp64Milli(any(timestamp))) AS ts FROM events FINAL WHERE message_id = {id:String}`,
-      { id: messageId },
-    );
+    const final = await stack.query<{ n: string; ts: string }>(`SELECT count() AS n, toString(toUnixTimestamp64Milli(any(timestamp))) AS ts FROM events FINAL WHERE message_id = {id:String}`, {
+      id: messageId,
+    });
     expect(Number(final[0]!.n)).toBe(1);
     // The first copy is kept: its corrected time is before midnight, the resend's after.
     expect(Number(final[0]!.ts)).toBeLessThan(midnight);

@@ -104,9 +104,15 @@ describe('property policy at ingest', () => {
     expect(res.body).toMatchObject({ accepted: 4, quarantined: 1 });
     const results = res.body.results as { status: string; planStatus?: string; code?: string; violations?: { path: string; rule: string; message: string }[] }[];
     expect(results.map((r) => [r.status, r.planStatus ?? r.code])).toEqual([
-      ['accepted', 'warned'], ['quarantined', 'plan_violation'], ['accepted', 'warned'], ['accepted', 'warned'], ['accepted', 'valid'],
+      ['accepted', 'warned'],
+      ['quarantined', 'plan_violation'],
+      ['accepted', 'warned'],
+      ['accepted', 'warned'],
+      ['accepted', 'valid'],
     ]);
-    expect(results[0]!.violations).toEqual([{ path: '/properties/foo', rule: 'undeclared_property', message: 'property "foo" is not declared for "order_placed" in tracking plan 1.0.0 (policy warn: stored, flagged)' }]);
+    expect(results[0]!.violations).toEqual([
+      { path: '/properties/foo', rule: 'undeclared_property', message: 'property "foo" is not declared for "order_placed" in tracking plan 1.0.0 (policy warn: stored, flagged)' },
+    ]);
     expect(results[1]!.violations!.map((v) => v.path)).toEqual(['/properties/pan']);
     expect(results[3]!.violations!.map((v) => v.rule)).toEqual(['unplanned_event']);
 
@@ -196,7 +202,11 @@ function startTail(args: string[]): { child: ChildProcess; output: () => string;
   return { child, output: () => output, exited };
 }
 
-const liveLines = (output: string): LiveEvent[] => output.split('\n').filter((l) => l.startsWith('{"receivedAt"')).map((l) => JSON.parse(l) as LiveEvent);
+const liveLines = (output: string): LiveEvent[] =>
+  output
+    .split('\n')
+    .filter((l) => l.startsWith('{"receivedAt"'))
+    .map((l) => JSON.parse(l) as LiveEvent);
 
 describe('balise tail', () => {
   it('streams only what its filters match (event + verdict; person + source), with the violations in words', async () => {
@@ -222,10 +232,15 @@ describe('balise tail', () => {
       const [shown] = liveLines(byEvent.output());
       expect(liveLines(byEvent.output())).toHaveLength(1);
       expect(shown).toMatchObject({ messageId: wanted.messageId, event: 'order_placed', verdict: 'warned', source: 'test', userId: 'u1' });
-      expect(shown!.violations).toEqual([{ path: '/properties/coupon', rule: 'undeclared_property', message: 'property "coupon" is not declared for "order_placed" in tracking plan 1.0.0 (policy warn: stored, flagged)' }]);
+      expect(shown!.violations).toEqual([
+        { path: '/properties/coupon', rule: 'undeclared_property', message: 'property "coupon" is not declared for "order_placed" in tracking plan 1.0.0 (policy warn: stored, flagged)' },
+      ]);
 
       const mine = liveLines(byPerson.output());
-      expect(mine.map((e) => [e.messageId, e.verdict, e.library])).toEqual([[mine1.messageId, 'quarantined', 'balise-sdk-test'], [mine2.messageId, 'valid', 'balise-sdk-test']]);
+      expect(mine.map((e) => [e.messageId, e.verdict, e.library])).toEqual([
+        [mine1.messageId, 'quarantined', 'balise-sdk-test'],
+        [mine2.messageId, 'valid', 'balise-sdk-test'],
+      ]);
       expect(mine[0]!.violations[0]!.message).toContain('property "cvv" is not declared for "card_saved"');
     } finally {
       byEvent.child.kill();
@@ -323,8 +338,15 @@ describe('live events page in chromium', () => {
   it('the browser SDK with @balise/sdk/violations logs a quarantined event in the console and calls onViolation', async () => {
     // The real browser SDK and the opt-in entry, bundled as an app would, on a site of its own origin.
     const bundle = await build({
-      stdin: { contents: "import { createBalise } from './browser.ts'; import { withViolations } from './violations.ts'; Object.assign(window, { createBalise, withViolations });", resolveDir: path.join(REPO_ROOT, 'sdk/src'), loader: 'ts' },
-      bundle: true, format: 'iife', target: 'es2020', write: false,
+      stdin: {
+        contents: "import { createBalise } from './browser.ts'; import { withViolations } from './violations.ts'; Object.assign(window, { createBalise, withViolations });",
+        resolveDir: path.join(REPO_ROOT, 'sdk/src'),
+        loader: 'ts',
+      },
+      bundle: true,
+      format: 'iife',
+      target: 'es2020',
+      write: false,
     });
     const site = await startSite(bundle.outputFiles[0]!.text);
     const page = await browser.newPage();
@@ -332,24 +354,28 @@ describe('live events page in chromium', () => {
       const consoleLines: string[] = [];
       page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
       await page.goto(site.url);
-      const reports = await page.evaluate(async ({ host, writeKey }) => {
-        const w = window as unknown as {
-          createBalise(o: Record<string, unknown>): { track(e: string, p: Record<string, unknown>, c?: Record<string, unknown>): void; flush(): Promise<void> };
-          withViolations(base: undefined, o: Record<string, unknown>): unknown;
-        };
-        const seen: unknown[] = [];
-        const sdk = w.createBalise({ writeKey, host, transport: w.withViolations(undefined, { log: true, onViolation: (r: unknown) => seen.push(r) }) });
-        sdk.track('order_placed', { total: 3 }, { messageId: 'browser-ok-1' });
-        sdk.track('card_saved', { brand: 'visa', pan: '4111' }, { messageId: 'browser-bad-1' });
-        await sdk.flush();
-        return seen as { status: string; event: { messageId: string }; violations: { rule: string }[] }[];
-      }, { host: stack.baseUrl, writeKey: stack.writeKey });
+      const reports = await page.evaluate(
+        async ({ host, writeKey }) => {
+          const w = window as unknown as {
+            createBalise(o: Record<string, unknown>): { track(e: string, p: Record<string, unknown>, c?: Record<string, unknown>): void; flush(): Promise<void> };
+            withViolations(base: undefined, o: Record<string, unknown>): unknown;
+          };
+          const seen: unknown[] = [];
+          const sdk = w.createBalise({ writeKey, host, transport: w.withViolations(undefined, { log: true, onViolation: (r: unknown) => seen.push(r) }) });
+          sdk.track('order_placed', { total: 3 }, { messageId: 'browser-ok-1' });
+          sdk.track('card_saved', { brand: 'visa', pan: '4111' }, { messageId: 'browser-bad-1' });
+          await sdk.flush();
+          return seen as { status: string; event: { messageId: string }; violations: { rule: string }[] }[];
+        },
+        { host: stack.baseUrl, writeKey: stack.writeKey },
+      );
       expect(reports.map((r) => [r.event.messageId, r.status, r.violations.map((v) => v.rule)])).toEqual([['browser-bad-1', 'quarantined', ['undeclared_property']]]);
-      expect(consoleLines).toContainEqual(expect.stringMatching(/^warning: \[balise\] track "card_saved" quarantined by the server \(messageId browser-bad-1\):\n {2}- property "pan" is not declared for "card_saved"/));
+      expect(consoleLines).toContainEqual(
+        expect.stringMatching(/^warning: \[balise\] track "card_saved" quarantined by the server \(messageId browser-bad-1\):\n {2}- property "pan" is not declared for "card_saved"/),
+      );
     } finally {
       await page.close();
       await site.close();
     }
   }, 120_000);
 });
-

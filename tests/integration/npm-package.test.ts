@@ -64,9 +64,12 @@ it('npm pack → npm install -g of the tarball → balise --version, init, up in
   const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
   try {
     const baseUrl = `http://127.0.0.1:${port}`;
-    for (let ready = false; !ready; ) {
+    for (let ready = false; !ready;) {
       if (up.exitCode !== null) throw new Error(`balise up exited with ${up.exitCode}:\n${log}`);
-      ready = await fetch(`${baseUrl}/ready`).then((r) => r.ok, () => false);
+      ready = await fetch(`${baseUrl}/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (!ready) await new Promise((r) => setTimeout(r, 200));
     }
     // Logs are JSON when stdout is not a terminal.

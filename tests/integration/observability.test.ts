@@ -54,7 +54,14 @@ async function traffic(tag: string): Promise<void> {
 describe('Prometheus metrics', () => {
   it('exports prom-client default metrics under their standard names (no prefix)', async () => {
     const { families, samples } = await scrape();
-    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_version_info']) {
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_version_info',
+    ]) {
       expect(families.has(name), name).toBe(true);
       expect(samples.has(name), name).toBe(true);
     }
@@ -110,7 +117,11 @@ describe('OpenAPI', () => {
   type Operation = Record<string, unknown>;
   const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { openapi: string; paths: Record<string, Record<string, Operation>> };
   const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
-  const specRoutes = Object.entries(spec.paths).flatMap(([p, item]) => Object.keys(item).filter((m) => METHODS.includes(m)).map((m) => ({ key: `${m.toUpperCase()} ${canonicalPath(p)}`, op: item[m]! })));
+  const specRoutes = Object.entries(spec.paths).flatMap(([p, item]) =>
+    Object.keys(item)
+      .filter((m) => METHODS.includes(m))
+      .map((m) => ({ key: `${m.toUpperCase()} ${canonicalPath(p)}`, op: item[m]! })),
+  );
   it('is a valid OpenAPI 3.1 document', async () => {
     const validator = new Validator();
     const result = await validator.validate(specFile);

@@ -63,18 +63,26 @@ describe('the pull-request comment and the CI workflow shipped in docs/ci', () =
     expect(md).toContain('| ⚠️ breaking | `events/mission_proposal_declined/properties/reason` | enum values removed: ["mission_too_short"] | major |');
     expect(md).toContain('| non-breaking | `events/mission_posted/properties/seniority` | optional property "seniority" added | minor |');
     // mission_posted feeds a metric and a funnel; mission_proposal_declined feeds nothing.
-    expect(review.impacts.map((i) => [i.id, i.breaking])).toEqual([['company_hiring', false], ['weekly_missions_posted', false]]);
+    expect(review.impacts.map((i) => [i.id, i.breaking])).toEqual([
+      ['company_hiring', false],
+      ['weekly_missions_posted', false],
+    ]);
     expect(md).toContain('| `weekly_missions_posted` (metric: Missions posted) | event `mission_posted` changes | built-in dashboard (KPIs tile), Metabase "Balise KPIs" |');
     git('checkout', '-q', '--', '.');
   });
 
-  it('the workflow\'s own check and diff steps pass a good PR and fail a bad one, writing the comment', () => {
-    const workflow = parse(fs.readFileSync(path.join(REPO_ROOT, 'docs/ci/plan-review.yml'), 'utf8')) as { on: { pull_request: { paths: string[] } }; jobs: Record<string, { steps: Array<{ id?: string; run?: string }> }> };
+  it("the workflow's own check and diff steps pass a good PR and fail a bad one, writing the comment", () => {
+    const workflow = parse(fs.readFileSync(path.join(REPO_ROOT, 'docs/ci/plan-review.yml'), 'utf8')) as {
+      on: { pull_request: { paths: string[] } };
+      jobs: Record<string, { steps: Array<{ id?: string; run?: string }> }>;
+    };
     expect(workflow.on.pull_request.paths).toEqual(['tracking-plan/**']);
     const steps = Object.values(workflow.jobs).flatMap((j) => j.steps);
-    const command = (id: string) => steps.find((s) => s.id === id)!.run!
-      .replaceAll('npx balise', `"${process.execPath}" "${path.join(REPO_ROOT, 'bin/balise.js')}"`)
-      .replaceAll('${{ github.base_ref }}', 'main');
+    const command = (id: string) =>
+      steps
+        .find((s) => s.id === id)!
+        .run!.replaceAll('npx balise', `"${process.execPath}" "${path.join(REPO_ROOT, 'bin/balise.js')}"`)
+        .replaceAll('${{ github.base_ref }}', 'main');
     const runStep = (id: string) => spawnSync('sh', ['-c', command(id)], { cwd: repo, env: { ...process.env, BALISE_PLAN_DIR: 'tracking-plan', LOG_LEVEL: 'warn' }, encoding: 'utf8' });
     // The base branch as actions/checkout with fetch-depth 0 leaves it.
     git('update-ref', 'refs/remotes/origin/main', 'HEAD');

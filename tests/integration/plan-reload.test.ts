@@ -29,14 +29,18 @@ async function addProperty(name: string, yaml: string, version: string): Promise
 }
 
 const admin = (route: string, method = 'GET') => fetch(`${stack.baseUrl}${route}`, { method, headers: { authorization: `Bearer ${stack.adminToken}` } });
-const columns = async (view: string) => (await stack.query<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}`, { t: view })).map((c) => c.name);
+const columns = async (view: string) =>
+  (await stack.query<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}`, { t: view })).map((c) => c.name);
 
 describe('changing the plan while Balise runs', () => {
   it('POST /api/admin/plan/reload: a new property is validated, appears in ev_mission_posted, and a new KPI on it is served', async () => {
     expect(await columns('ev_mission_posted')).not.toContain('seniority');
     await addProperty('seniority', '    type: string\n    enum: [junior, senior]\n    description: Seniority wanted.\n', '2.1.0');
     const metrics = path.join(planDir, 'kpis/metrics.yaml');
-    await fs.appendFile(metrics, '\n  - id: senior_missions_posted\n    title: Senior missions posted\n    type: count\n    event: mission_posted\n    where: { seniority: senior }\n    grain: week\n');
+    await fs.appendFile(
+      metrics,
+      '\n  - id: senior_missions_posted\n    title: Senior missions posted\n    type: count\n    event: mission_posted\n    where: { seniority: senior }\n    grain: week\n',
+    );
 
     const reload = await admin('/api/admin/plan/reload', 'POST');
     expect(reload.status).toBe(200);
@@ -45,9 +49,19 @@ describe('changing the plan while Balise runs', () => {
     expect(body.views).toContain('ev_mission_posted');
     expect(await columns('ev_mission_posted')).toContain('seniority');
 
-    const sent = await post(stack, '/v1/track', { userId: 'cmp_r1', event: 'mission_posted', messageId: 'reload-1', properties: { mission_id: 'msn_r1', company_id: 'cmp_r1', category: 'bi', remote: 'remote', seniority: 'senior' } });
+    const sent = await post(stack, '/v1/track', {
+      userId: 'cmp_r1',
+      event: 'mission_posted',
+      messageId: 'reload-1',
+      properties: { mission_id: 'msn_r1', company_id: 'cmp_r1', category: 'bi', remote: 'remote', seniority: 'senior' },
+    });
     expect(sent.status).toBe(200);
-    const bad = await post(stack, '/v1/track', { userId: 'cmp_r1', event: 'mission_posted', messageId: 'reload-2', properties: { mission_id: 'msn_r2', company_id: 'cmp_r1', category: 'bi', remote: 'remote', seniority: 'intern' } });
+    const bad = await post(stack, '/v1/track', {
+      userId: 'cmp_r1',
+      event: 'mission_posted',
+      messageId: 'reload-2',
+      properties: { mission_id: 'msn_r2', company_id: 'cmp_r1', category: 'bi', remote: 'remote', seniority: 'intern' },
+    });
     expect(bad.body).toMatchObject({ quarantined: 1 });
     await stack.waitForDrained();
     expect(await stack.query('SELECT seniority, plan_version FROM ev_mission_posted WHERE message_id = {id:String}', { id: 'reload-1' })).toEqual([{ seniority: 'senior', plan_version: '2.1.0' }]);

@@ -18,8 +18,21 @@ const opened: Warehouse[] = [];
 
 function ev(messageId: string, event: string, properties: JsonObject, declaredPlanVersion?: string): NormalizedEvent {
   return {
-    type: 'track', messageId, event, userId: 'fr_42', anonymousId: 'anon_1', groupId: '', previousId: '', timestamp: Date.UTC(2024, 2, 1, 10), sentAt: null,
-    receivedAt: Date.UTC(2024, 2, 1, 10, 0, 1), properties, traits: {}, context: { library: { name: 'balise-js', version: '1.0.0' } }, declaredPlanVersion, source: 'web',
+    type: 'track',
+    messageId,
+    event,
+    userId: 'fr_42',
+    anonymousId: 'anon_1',
+    groupId: '',
+    previousId: '',
+    timestamp: Date.UTC(2024, 2, 1, 10),
+    sentAt: null,
+    receivedAt: Date.UTC(2024, 2, 1, 10, 0, 1),
+    properties,
+    traits: {},
+    context: { library: { name: 'balise-js', version: '1.0.0' } },
+    declaredPlanVersion,
+    source: 'web',
   };
 }
 
@@ -55,7 +68,8 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     const newVerdict = validator.validate(current);
     expect(oldVerdict).toEqual({ status: 'valid', planVersion: '1.1.0', violations: [] });
     expect(newVerdict).toEqual({
-      status: 'quarantined', planVersion: '2.0.0',
+      status: 'quarantined',
+      planVersion: '2.0.0',
       violations: [{ path: '/properties/reason', rule: 'required', message: 'required property "reason" is missing' }],
     });
     await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(old, oldVerdict))]);
@@ -76,7 +90,13 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     const old = ev('m-old', 'mission_proposal_declined', declined, '1.1.0');
     await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(old, validator.validate(old)))]);
     const profile = ev('m-profile', 'freelancer_profile_completed', {
-      freelancer_id: 'fr_42', skills: ['python', 'dbt'], community: 'data', category: 'data_engineering', daily_rate: 650.5, remote_preference: 'hybrid', available_from: '2024-04-15',
+      freelancer_id: 'fr_42',
+      skills: ['python', 'dbt'],
+      community: 'data',
+      category: 'data_engineering',
+      daily_rate: 650.5,
+      remote_preference: 'hybrid',
+      available_from: '2024-04-15',
     });
     const verdict = validator.validate(profile);
     expect(verdict.status).toBe('valid');
@@ -86,8 +106,16 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
       'SELECT message_id, user_id, plan_version, skills, daily_rate, available_from, category, toTypeName(skills) AS t_skills, toTypeName(daily_rate) AS t_rate, toTypeName(available_from) AS t_from FROM ev_freelancer_profile_completed',
     );
     expect(row).toEqual({
-      message_id: 'm-profile', user_id: 'fr_42', plan_version: '2.0.0', skills: ['python', 'dbt'], daily_rate: 650.5, available_from: '2024-04-15', category: 'data_engineering',
-      t_skills: 'Array(String)', t_rate: 'Nullable(Float64)', t_from: 'Nullable(Date32)',
+      message_id: 'm-profile',
+      user_id: 'fr_42',
+      plan_version: '2.0.0',
+      skills: ['python', 'dbt'],
+      daily_rate: 650.5,
+      available_from: '2024-04-15',
+      category: 'data_engineering',
+      t_skills: 'Array(String)',
+      t_rate: 'Nullable(Float64)',
+      t_from: 'Nullable(Date32)',
     });
     // An optional text property not sent is NULL, not '' (industry is optional); a copy sent twice is one row.
     const bare = ev('m-bare', 'company_signed_up', { company_id: 'cmp_43', company_size: 'startup' });
@@ -120,14 +148,38 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     const fixed = await loadPlanValidator(planDir);
     expect(fixed.latestVersion).toBe('2.1.0');
 
-    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_rated' })).toEqual({ examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 });
-    expect(await replayQuarantine(warehouse, fixed, { since: Date.UTC(2025, 0, 1) })).toEqual({ examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 });
-    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_proposal_declined', since: Date.UTC(2024, 0, 1) })).toEqual({ examined: 1, moved: 1, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 });
+    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_rated' })).toEqual({
+      examined: 0,
+      moved: 0,
+      stillInvalid: 0,
+      alreadyStored: 0,
+      movedUnderCurrent: 0,
+      stays: [],
+      staysNotExplained: 0,
+    });
+    expect(await replayQuarantine(warehouse, fixed, { since: Date.UTC(2025, 0, 1) })).toEqual({
+      examined: 0,
+      moved: 0,
+      stillInvalid: 0,
+      alreadyStored: 0,
+      movedUnderCurrent: 0,
+      stays: [],
+      staysNotExplained: 0,
+    });
+    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_proposal_declined', since: Date.UTC(2024, 0, 1) })).toEqual({
+      examined: 1,
+      moved: 1,
+      stillInvalid: 0,
+      alreadyStored: 0,
+      movedUnderCurrent: 0,
+      stays: [],
+      staysNotExplained: 0,
+    });
     expect(await replayQuarantine(warehouse, fixed, {})).toEqual({ examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 });
 
-    expect(await rows('SELECT message_id, plan_version, plan_status, library_name, toString(toUnixTimestamp64Milli(timestamp)) AS ts FROM events WHERE message_id = {id:String}', { id: 'm-new' })).toEqual([
-      { message_id: 'm-new', plan_version: '2.1.0', plan_status: 'valid', library_name: 'balise-js', ts: String(Date.UTC(2024, 2, 1, 10)) },
-    ]);
+    expect(
+      await rows('SELECT message_id, plan_version, plan_status, library_name, toString(toUnixTimestamp64Milli(timestamp)) AS ts FROM events WHERE message_id = {id:String}', { id: 'm-new' }),
+    ).toEqual([{ message_id: 'm-new', plan_version: '2.1.0', plan_status: 'valid', library_name: 'balise-js', ts: String(Date.UTC(2024, 2, 1, 10)) }]);
     expect(await rows('SELECT message_id, plan_version FROM quarantine_replays')).toEqual([{ message_id: 'm-new', plan_version: '2.1.0' }]);
     // The replayed event now shows up in its typed view too.
     expect(await rows('SELECT message_id FROM ev_mission_proposal_declined ORDER BY message_id')).toEqual([{ message_id: 'm-new' }, { message_id: 'm-old' }]);
@@ -139,14 +191,28 @@ describe('rows encoded once', () => {
   // stringify, no escaped quotes): the engine must store exactly the text toEventRow would.
   it('stores the same text for properties, traits and context as the row stringified twice', async () => {
     const { warehouse, rows } = await fresh('encoded_once');
-    const tricky: JsonObject = { quote: 'say "hi"', backslash: 'a\\b\\', unicode: 'é 漢 \u2028 \u0000', lone: '\ud800x', big: 1e21, small: 5e-7, nested: { empty: {}, list: [1, null, true, 'q', { k: [] }] } };
-    const event = { ...ev('m-once', 'mission_proposal_declined', tricky), traits: { name: 'Zoë "Z"' }, context: { library: { name: 'balise-js', version: '1.0.0' }, page: { url: 'https://x.test/?a=1&b="2"' } } };
+    const tricky: JsonObject = {
+      quote: 'say "hi"',
+      backslash: 'a\\b\\',
+      unicode: 'é 漢 \u2028 \u0000',
+      lone: '\ud800x',
+      big: 1e21,
+      small: 5e-7,
+      nested: { empty: {}, list: [1, null, true, 'q', { k: [] }] },
+    };
+    const event = {
+      ...ev('m-once', 'mission_proposal_declined', tricky),
+      traits: { name: 'Zoë "Z"' },
+      context: { library: { name: 'balise-js', version: '1.0.0' }, page: { url: 'https://x.test/?a=1&b="2"' } },
+    };
     const verdict = { status: 'unplanned' as const, planVersion: '2.0.0', violations: [] };
     const line = eventRowLine(event, verdict);
     const twice = toEventRow(event, verdict);
     expect(line.length).toBeLessThan(JSON.stringify(twice).length);
     await insertJsonLines(warehouse, 'events', [line]);
-    const [stored] = await rows<{ properties: string; traits: string; context: string; library_name: string }>("SELECT properties, traits, context, library_name FROM events WHERE message_id = 'm-once'");
+    const [stored] = await rows<{ properties: string; traits: string; context: string; library_name: string }>(
+      "SELECT properties, traits, context, library_name FROM events WHERE message_id = 'm-once'",
+    );
     expect(stored).toEqual({ properties: twice.properties, traits: twice.traits, context: twice.context, library_name: 'balise-js' });
   });
 });

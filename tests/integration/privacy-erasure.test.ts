@@ -102,9 +102,7 @@ describe('a data-subject request', () => {
     expect(ids('quarantine')).toEqual(h.quarantineIds);
     expect(ids('events_before_003')).toEqual(['xpa-01']);
     expect(ids('quarantine_replays')).toEqual(['xpa-07']);
-    expect(body.tables.identity_links!.map((r) => `${String(r.alias_id)}→${String(r.user_id)}`).sort()).toEqual(
-      [`anon-xpa-1→user-xpa`, `anon-xpa-2→user-xpa`, `old-xpa→user-xpa`].sort(),
-    );
+    expect(body.tables.identity_links!.map((r) => `${String(r.alias_id)}→${String(r.user_id)}`).sort()).toEqual([`anon-xpa-1→user-xpa`, `anon-xpa-2→user-xpa`, `old-xpa→user-xpa`].sort());
     expect(body.tables.redis_queue).toEqual([]);
     expect(JSON.stringify(body.tables)).not.toContain('xpb');
   });
@@ -121,8 +119,11 @@ describe('a data-subject request', () => {
     expect(Object.keys(await traces(allIds('era'))).length).toBeGreaterThan(4);
 
     const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, [BIN, 'privacy', 'erase', idsOf('era').anon1, '--json', '--url', stack.baseUrl], { env: { ...process.env, BALISE_ADMIN_TOKEN: stack.adminToken } }, (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [BIN, 'privacy', 'erase', idsOf('era').anon1, '--json', '--url', stack.baseUrl],
+        { env: { ...process.env, BALISE_ADMIN_TOKEN: stack.adminToken } },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
       ),
     );
     expect(run.stderr).toBe('');
@@ -148,7 +149,9 @@ describe('a data-subject request', () => {
     const after = await traces(allIds('erb'));
     expect(after).toEqual({ ...before, events: before.events! + 1, ev_page_seen: after.ev_page_seen });
     // The log says what was erased and when, without saying who.
-    const [logged] = await stack.query<{ state: string; subject: string; ids: string[] }>(`SELECT state, subject, ids FROM privacy_requests FINAL WHERE request_id = {r:String}`, { r: report.requestId });
+    const [logged] = await stack.query<{ state: string; subject: string; ids: string[] }>(`SELECT state, subject, ids FROM privacy_requests FINAL WHERE request_id = {r:String}`, {
+      r: report.requestId,
+    });
     expect(logged?.state).toBe('done');
     expect(logged?.subject).toMatch(/^[0-9a-f]{64}$/);
     expect(logged?.ids).toHaveLength(5);

@@ -29,7 +29,14 @@ const SECRETS = ['alice@example.com', 'Alice Martin', '+33 6 12 34 56 78', '203.
 function batch(tag: string) {
   const context = { ip: '203.0.113.77', userAgent: 'Mozilla/5.0 (X11)', traits: { email: 'alice@example.com', plan_tier: 'pro' } };
   return [
-    { type: 'track', event: 'order_placed', userId: `u-${tag}`, messageId: `${tag}-1`, context, properties: { order_id: 'o1', amount: 30, customer_email: 'alice@example.com', card_holder: 'Alice Martin' } },
+    {
+      type: 'track',
+      event: 'order_placed',
+      userId: `u-${tag}`,
+      messageId: `${tag}-1`,
+      context,
+      properties: { order_id: 'o1', amount: 30, customer_email: 'alice@example.com', card_holder: 'Alice Martin' },
+    },
     { type: 'identify', userId: `u-${tag}`, messageId: `${tag}-2`, context, traits: { email: 'alice@example.com', phone: '+33 6 12 34 56 78', plan_tier: 'pro' } },
     // No amount: quarantined, and its raw event is stored under the same rules.
     { type: 'track', event: 'order_placed', userId: `u-${tag}`, messageId: `${tag}-3`, context, properties: { order_id: 'o2', customer_email: 'alice@example.com', card_holder: 'Alice Martin' } },
@@ -60,7 +67,9 @@ describe('personal data marked in the plan', () => {
     await stack.balise.queue.resume();
     await stack.waitForDrained();
 
-    const rows = await stack.query<{ message_id: string; properties: string; traits: string; context: string }>(`SELECT message_id, properties, traits, context FROM events WHERE message_id LIKE 'web-%' ORDER BY message_id`);
+    const rows = await stack.query<{ message_id: string; properties: string; traits: string; context: string }>(
+      `SELECT message_id, properties, traits, context FROM events WHERE message_id LIKE 'web-%' ORDER BY message_id`,
+    );
     expect(rows.map((r) => r.message_id)).toEqual(['web-1', 'web-2']);
     const track = rows[0]!;
     expect(JSON.parse(track.properties)).toEqual({ order_id: 'o1', amount: 30, customer_email: hmac('alice@example.com') });

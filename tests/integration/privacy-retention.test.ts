@@ -31,7 +31,13 @@ describe('retention periods', () => {
   });
 
   it('change only when the period changes, and leave a migration-written TTL alone', async () => {
-    const again = await applyRetention(stack.warehouse, new Map([['events', 30], ['quarantine', 7]]));
+    const again = await applyRetention(
+      stack.warehouse,
+      new Map([
+        ['events', 30],
+        ['quarantine', 7],
+      ]),
+    );
     expect(again.every((c) => c.action === 'unchanged')).toBe(true);
     const changed = await applyRetention(stack.warehouse, new Map([['events', 60]]));
     expect(changed.filter((c) => c.action !== 'unchanged')).toEqual([
@@ -42,12 +48,38 @@ describe('retention periods', () => {
     expect(await showCreate('quarantine')).not.toContain('TTL');
     // health_probe's own one-day TTL (migration 004) is not a retention setting.
     expect(await showCreate('health_probe')).toContain('TTL');
-    await applyRetention(stack.warehouse, new Map([['events', 30], ['quarantine', 7]]));
+    await applyRetention(
+      stack.warehouse,
+      new Map([
+        ['events', 30],
+        ['quarantine', 7],
+      ]),
+    );
   });
 
   it('expire rows older than the period', async () => {
     const old = Date.now() - 90 * 86_400_000;
-    const rows = ['old', 'new'].map((tag, i) => ({ message_id: `ret-${tag}`, type: 'track', event: 'page_seen', user_id: 'u-ret', anonymous_id: '', group_id: '', previous_id: '', timestamp: i === 0 ? old : Date.now(), sent_at: null, received_at: Date.now(), properties: '{}', traits: '{}', context: '{}', source: 'test', library_name: '', library_version: '', plan_version: '1.0.0', plan_status: 'valid', violations: '' }));
+    const rows = ['old', 'new'].map((tag, i) => ({
+      message_id: `ret-${tag}`,
+      type: 'track',
+      event: 'page_seen',
+      user_id: 'u-ret',
+      anonymous_id: '',
+      group_id: '',
+      previous_id: '',
+      timestamp: i === 0 ? old : Date.now(),
+      sent_at: null,
+      received_at: Date.now(),
+      properties: '{}',
+      traits: '{}',
+      context: '{}',
+      source: 'test',
+      library_name: '',
+      library_version: '',
+      plan_version: '1.0.0',
+      plan_status: 'valid',
+      violations: '',
+    }));
     await stack.warehouse.client.insert({ table: 'events', values: rows, format: 'JSONEachRow' });
     await stack.warehouse.client.command({ query: 'OPTIMIZE TABLE events FINAL' });
     expect(await stack.query(`SELECT message_id FROM events WHERE user_id = 'u-ret' ORDER BY message_id`)).toEqual([{ message_id: 'ret-new' }]);

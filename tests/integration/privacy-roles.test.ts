@@ -110,7 +110,10 @@ describe('roles', () => {
     const deadline = Date.now() + 10_000;
     let actions: string[] = [];
     while (Date.now() < deadline) {
-      const rows = await stack.query<{ action: string; actor: string; role: string; status: number; at: string }>(`SELECT action, actor, role, status, toUnixTimestamp64Milli(at) AS at FROM audit_log WHERE at >= fromUnixTimestamp64Milli({t:Int64}) ORDER BY at`, { t: before });
+      const rows = await stack.query<{ action: string; actor: string; role: string; status: number; at: string }>(
+        `SELECT action, actor, role, status, toUnixTimestamp64Milli(at) AS at FROM audit_log WHERE at >= fromUnixTimestamp64Milli({t:Int64}) ORDER BY at`,
+        { t: before },
+      );
       actions = rows.map((r) => `${r.actor}/${r.role} ${r.action} ${r.status}`);
       if (actions.includes('admin/admin test.roles 200') && actions.length >= 3) break;
       await new Promise((r) => setTimeout(r, 50));

@@ -47,7 +47,12 @@ afterAll(async () => {
 });
 
 const declaring = (messageId: string, properties: Record<string, unknown>) => ({
-  type: 'track', event: 'order_placed', userId: 'u1', messageId, properties, context: { plan: { version: '1.0.0' } },
+  type: 'track',
+  event: 'order_placed',
+  userId: 'u1',
+  messageId,
+  properties,
+  context: { plan: { version: '1.0.0' } },
 });
 
 describe('replay of events that declare a plan version', () => {
@@ -71,23 +76,42 @@ describe('replay of events that declare a plan version', () => {
     expect(replay.status).toBe(200);
     const result = (await replay.json()) as ReplayQuarantineResult;
     expect(result).toMatchObject({ examined: 2, moved: 1, movedUnderCurrent: 1, stillInvalid: 1, staysNotExplained: 0 });
-    expect(result.stays).toEqual([{
-      messageId: 'rq-typo',
-      event: 'order_placed',
-      declaredVersion: '1.0.0',
-      tried: [
-        { version: '1.0.0', violations: [
-          { path: '/properties/total', rule: 'type', message: 'total must be number' },
-          { path: '/properties/colour', rule: 'undeclared_property', message: 'property "colour" is not declared for "order_placed" in tracking plan 1.0.0 (policy quarantine: the event is quarantined)' },
-        ] },
-        { version: '1.1.0', violations: [
-          { path: '/properties/total', rule: 'type', message: 'total must be number' },
-          { path: '/properties/colour', rule: 'undeclared_property', message: 'property "colour" is not declared for "order_placed" in tracking plan 1.1.0 (policy quarantine: the event is quarantined)' },
-        ] },
-      ],
-      why: 'declared version 1.0.0: total must be number; property "colour" is not declared for "order_placed" in tracking plan 1.0.0 (policy quarantine: the event is quarantined) | version 1.1.0 (current): total must be number; property "colour" is not declared for "order_placed" in tracking plan 1.1.0 (policy quarantine: the event is quarantined)',
-    }]);
-    const [moved] = await stack.query<{ plan_version: string; plan_status: string; properties: string }>('SELECT plan_version, plan_status, properties FROM events FINAL WHERE message_id = {id:String}', { id: 'rq-coupon' });
+    expect(result.stays).toEqual([
+      {
+        messageId: 'rq-typo',
+        event: 'order_placed',
+        declaredVersion: '1.0.0',
+        tried: [
+          {
+            version: '1.0.0',
+            violations: [
+              { path: '/properties/total', rule: 'type', message: 'total must be number' },
+              {
+                path: '/properties/colour',
+                rule: 'undeclared_property',
+                message: 'property "colour" is not declared for "order_placed" in tracking plan 1.0.0 (policy quarantine: the event is quarantined)',
+              },
+            ],
+          },
+          {
+            version: '1.1.0',
+            violations: [
+              { path: '/properties/total', rule: 'type', message: 'total must be number' },
+              {
+                path: '/properties/colour',
+                rule: 'undeclared_property',
+                message: 'property "colour" is not declared for "order_placed" in tracking plan 1.1.0 (policy quarantine: the event is quarantined)',
+              },
+            ],
+          },
+        ],
+        why: 'declared version 1.0.0: total must be number; property "colour" is not declared for "order_placed" in tracking plan 1.0.0 (policy quarantine: the event is quarantined) | version 1.1.0 (current): total must be number; property "colour" is not declared for "order_placed" in tracking plan 1.1.0 (policy quarantine: the event is quarantined)',
+      },
+    ]);
+    const [moved] = await stack.query<{ plan_version: string; plan_status: string; properties: string }>(
+      'SELECT plan_version, plan_status, properties FROM events FINAL WHERE message_id = {id:String}',
+      { id: 'rq-coupon' },
+    );
     expect(moved).toEqual({ plan_version: '1.1.0', plan_status: 'valid', properties: JSON.stringify({ total: 5, coupon: 'SPRING' }) });
 
     // The CLI prints the same reasons (the moved event is not examined again).

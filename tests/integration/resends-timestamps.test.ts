@@ -33,8 +33,7 @@ async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeout
   }
 }
 
-const countOf = async (table: string, id: string) =>
-  Number((await stack.query<{ n: string }>(`SELECT count() AS n FROM ${table} WHERE message_id = {id:String}`, { id }))[0]!.n);
+const countOf = async (table: string, id: string) => Number((await stack.query<{ n: string }>(`SELECT count() AS n FROM ${table} WHERE message_id = {id:String}`, { id }))[0]!.n);
 const arrived = (table: string, id: string) => waitFor(`${id} in ${table}`, async () => ((await countOf(table, id)) > 0 ? true : undefined));
 
 // Rated 9 of 5: the example plan rejects it (maximum 5), and no test here changes that rule.
@@ -72,7 +71,9 @@ describe('strict timestamps', () => {
     expect(Number(row!.ts)).toBe(Number(row!.received) - 60_000);
 
     await arrived('quarantine', 'ts-month');
-    const kept = await stack.query<{ message_id: string; reasons: string[]; raw: string }>("SELECT message_id, reasons, raw FROM quarantine WHERE message_id IN ('ts-twelve', 'ts-month') ORDER BY message_id");
+    const kept = await stack.query<{ message_id: string; reasons: string[]; raw: string }>(
+      "SELECT message_id, reasons, raw FROM quarantine WHERE message_id IN ('ts-twelve', 'ts-month') ORDER BY message_id",
+    );
     expect(kept.map((k) => [k.message_id, k.reasons, (JSON.parse(k.raw) as { timestamp: string }).timestamp])).toEqual([
       ['ts-month', ['malformed:invalid_timestamp'], 'Dec 1 2026'],
       ['ts-twelve', ['malformed:invalid_timestamp'], '12'],

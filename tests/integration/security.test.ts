@@ -95,7 +95,12 @@ describe('the admin token guards every read endpoint', () => {
     const page = await call('GET', '/');
     expect(page.status).toBe(302);
     expect(page.location).toBe('/login');
-    const login = await fetch(`${stack.baseUrl}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(stack.writeKey)}` });
+    const login = await fetch(`${stack.baseUrl}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${encodeURIComponent(stack.writeKey)}`,
+    });
     expect(login.status).toBe(401);
     expect(login.headers.get('set-cookie')).toBeNull();
   });

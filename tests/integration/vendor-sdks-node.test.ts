@@ -116,7 +116,11 @@ describe('the routes and headers vendor SDKs need', () => {
   it('answers a preflight by echoing the requested headers, and exposes Retry-After', async () => {
     const preflight = await fetch(`${stack.baseUrl}/v1/t`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'anonymousid,authorization,content-type,rsa-retry-attempt,sentat,x-retry-count' },
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'anonymousid,authorization,content-type,rsa-retry-attempt,sentat,x-retry-count',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-headers')).toBe('anonymousid,authorization,content-type,rsa-retry-attempt,sentat,x-retry-count');

@@ -37,7 +37,7 @@ describe('embedded chDB session after a failed query', () => {
   it('an analyst query that times out leaves the next analyst query readable', { timeout: 20_000 }, async () => {
     const limits = { maxRows: 100, maxSeconds: 1 };
     await expect(runReadOnlySql(warehouse, 'SELECT count() FROM system.numbers', limits)).rejects.toThrow(/Timeout exceeded/);
-    const next = await runReadOnlySql(warehouse, "SELECT currentDatabase() AS db", limits);
+    const next = await runReadOnlySql(warehouse, 'SELECT currentDatabase() AS db', limits);
     expect(next.rows).toEqual([['balise_embedded']]);
   });
 });

@@ -39,7 +39,9 @@ function startWorker(wrap: (deduper: Deduper) => Deduper = (d) => d, keys: Queue
 const events = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ type: 'track', event: 'fault_check', userId: 'u1', messageId: `${prefix}-${i}` }));
 
 async function countOf(prefix: string): Promise<{ total: number; distinct: number }> {
-  const [row] = await stack.query<{ total: string; distinct: string }>(`SELECT count() AS total, uniqExact(message_id) AS distinct FROM events WHERE startsWith(message_id, {p:String})`, { p: `${prefix}-` });
+  const [row] = await stack.query<{ total: string; distinct: string }>(`SELECT count() AS total, uniqExact(message_id) AS distinct FROM events WHERE startsWith(message_id, {p:String})`, {
+    p: `${prefix}-`,
+  });
   return { total: Number(row!.total), distinct: Number(row!.distinct) };
 }
 
@@ -121,7 +123,28 @@ describe('worker faults', () => {
     // One job whose events rows are fine but whose quarantine row is not JSON: its events insert
     // lands, its quarantine insert fails, on every attempt. Good jobs with the same few attempts
     // are queued beside it: batched together, they would share its fate without isolation.
-    const row = (id: string) => JSON.stringify({ message_id: id, type: 'track', event: 'fault_check', user_id: 'u1', anonymous_id: '', group_id: '', previous_id: '', timestamp: Date.now(), sent_at: null, received_at: Date.now(), properties: '{}', traits: '{}', context: '{}', source: 'test', library_name: '', library_version: '', plan_version: '', plan_status: 'unplanned', violations: '' });
+    const row = (id: string) =>
+      JSON.stringify({
+        message_id: id,
+        type: 'track',
+        event: 'fault_check',
+        user_id: 'u1',
+        anonymous_id: '',
+        group_id: '',
+        previous_id: '',
+        timestamp: Date.now(),
+        sent_at: null,
+        received_at: Date.now(),
+        properties: '{}',
+        traits: '{}',
+        context: '{}',
+        source: 'test',
+        library_name: '',
+        library_version: '',
+        plan_version: '',
+        plan_status: 'unplanned',
+        violations: '',
+      });
     const job = (ids: string[], quarantine: string[]) => ({ events: ids.map(row), ids, quarantine, receivedAt: Date.now() });
     const fewAttempts = { attempts: 3, backoff: { type: 'fixed', delay: 100 } };
     // A queue of its own: the dead letter counted below holds this test's jobs and nothing else.
@@ -132,7 +155,14 @@ describe('worker faults', () => {
     worker = startWorker(undefined, keys);
     await queue.addBulk([
       { name: 'request', data: job(['poison-0'], ['{"message_id": "poison-q", this is not JSON']), opts: fewAttempts },
-      ...[0, 1, 2].map((i) => ({ name: 'request', data: job(Array.from({ length: 20 }, (_, k) => `beside-poison-${i}-${k}`), []), opts: fewAttempts })),
+      ...[0, 1, 2].map((i) => ({
+        name: 'request',
+        data: job(
+          Array.from({ length: 20 }, (_, k) => `beside-poison-${i}-${k}`),
+          [],
+        ),
+        opts: fewAttempts,
+      })),
     ]);
     for (let i = 0; i < 3; i++) await waitForCount(`beside-poison-${i}`, 20);
     const deadline = Date.now() + 20_000;

@@ -31,8 +31,12 @@ describe('retention SQL', () => {
     expect(q.params).toEqual({ from: '2025-01-01 00:00:00.000', to: '2025-02-01 00:00:00.000', as_of: '2025-03-01 00:00:00.000', periods: 4, f0: 'data' });
     expect(q.sql).toContain(`SELECT toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1) AS cohort,
   arrayDistinct(arrayFilter(p -> p < {periods:Int64}, arrayMap(x -> intDiv(dateDiff('day', cohort, toStartOfWeek(fromUnixTimestamp64Milli(x, 'UTC'), 1)), 7), arrayFilter(x -> x > t0, returns)))) AS retained`);
-    expect(q.sql).toContain(`(e.event = 'freelancer_signup_completed' AND (JSONHas(e.properties, 'community') AND JSONExtractString(e.properties, 'community') = {f0:String})) AND e.timestamp < {to:DateTime64(3, 'UTC')} AS is_start`);
-    expect(q.sql).toContain(`WHERE e.event IN ('freelancer_signup_completed', 'mission_proposal_accepted') AND e.timestamp >= {from:DateTime64(3, 'UTC')} AND e.timestamp < {as_of:DateTime64(3, 'UTC')}`);
+    expect(q.sql).toContain(
+      `(e.event = 'freelancer_signup_completed' AND (JSONHas(e.properties, 'community') AND JSONExtractString(e.properties, 'community') = {f0:String})) AND e.timestamp < {to:DateTime64(3, 'UTC')} AS is_start`,
+    );
+    expect(q.sql).toContain(
+      `WHERE e.event IN ('freelancer_signup_completed', 'mission_proposal_accepted') AND e.timestamp >= {from:DateTime64(3, 'UTC')} AND e.timestamp < {as_of:DateTime64(3, 'UTC')}`,
+    );
     expect(q.sql).toContain('LEFT JOIN (SELECT alias_id, argMin(user_id, first_seen) AS linked_user FROM identity_links GROUP BY alias_id) AS links');
     expect(q.sql).toContain('ARRAY JOIN arrayConcat([toInt64(-1)], arrayMap(p -> toInt64(p), retained)) AS period');
   });
@@ -63,12 +67,15 @@ describe('retention definitions', () => {
 
   it('is linted against the plan like funnels (plan check)', async () => {
     const plan = await loadPlan(PLAN_DIR);
-    const parsed = parseKpiFile('kpis/r.yaml', `retention:
+    const parsed = parseKpiFile(
+      'kpis/r.yaml',
+      `retention:
   - id: r
     entity: mission_id
     start: { event: freelancer_signup_completed, where: { shoe: 1 } }
     return: mission_proposal_acepted
-`);
+`,
+    );
     expect(lintDefinitionsAgainstPlan(plan, parsed.definitions).map((m) => m.message)).toEqual([
       'retention r start: filter property "shoe" is not a property of "freelancer_signup_completed"',
       'retention r start: entity property "mission_id" is not a property of "freelancer_signup_completed"',

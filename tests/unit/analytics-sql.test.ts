@@ -230,7 +230,9 @@ describe('lint against the tracking plan', () => {
   it('points at unplanned events and unknown properties with file:line', async () => {
     plan ??= await loadPlan(PLAN_DIR);
     const { lintDefinitionsAgainstPlan } = await import('../../src/analytics/definitions.ts');
-    const parsed = parseKpiFile('kpis/bad.yaml', `funnels:
+    const parsed = parseKpiFile(
+      'kpis/bad.yaml',
+      `funnels:
   - id: f
     entity: mission_id
     breakdown: shoe_size
@@ -241,7 +243,8 @@ describe('lint against the tracking plan', () => {
         where: { colour: blue }
 metrics:
   - { id: r, type: average, event: mission_posted, property: category }
-`);
+`,
+    );
     const messages = lintDefinitionsAgainstPlan(plan, parsed.definitions).map((m) => `${m.line} ${m.rule} ${m.message}`);
     expect(messages).toEqual([
       '6 kpi_unknown_property funnel f step 1: entity property "mission_id" is not a property of "freelancer_signup_completed"',
@@ -264,10 +267,13 @@ describe('read-only SQL guard', () => {
     ['SELECT 1 UNION ALL SELECT 2', 'SELECT 1 UNION ALL SELECT 2'],
     ['(SELECT 1) UNION DISTINCT (SELECT 2)', '(SELECT 1) UNION DISTINCT (SELECT 2)'],
     ["SELECT JSONExtractString(properties, 'format') AS format FROM events", "SELECT JSONExtractString(properties, 'format') AS format FROM events"],
-    ['SELECT formatDateTime(timestamp, \'%F\') AS day, settings FROM t ORDER BY format', "SELECT formatDateTime(timestamp, '%F') AS day, settings FROM t ORDER BY format"],
+    ["SELECT formatDateTime(timestamp, '%F') AS day, settings FROM t ORDER BY format", "SELECT formatDateTime(timestamp, '%F') AS day, settings FROM t ORDER BY format"],
     ['EXPLAIN SELECT 1', 'EXPLAIN SELECT 1'],
     ['explain syntax select 1', 'explain syntax select 1'],
-    ['DESCRIBE TABLE events', "SELECT name, type, default_kind AS default_type, default_expression, comment FROM system.columns WHERE database = currentDatabase() AND table = 'events' ORDER BY position"],
+    [
+      'DESCRIBE TABLE events',
+      "SELECT name, type, default_kind AS default_type, default_expression, comment FROM system.columns WHERE database = currentDatabase() AND table = 'events' ORDER BY position",
+    ],
     ['desc balise.events;', "SELECT name, type, default_kind AS default_type, default_expression, comment FROM system.columns WHERE database = 'balise' AND table = 'events' ORDER BY position"],
     ['SHOW TABLES', 'SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name'],
     ['show create table events', "SELECT create_table_query AS statement FROM system.tables WHERE database = currentDatabase() AND name = 'events'"],

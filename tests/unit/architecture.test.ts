@@ -89,7 +89,14 @@ export function importsOf(file: string, text: string): Import[] {
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node)) {
       const clause = node.importClause;
-      const allTypes = clause !== undefined && (clause.isTypeOnly || (clause.name === undefined && clause.namedBindings !== undefined && ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.length > 0 && clause.namedBindings.elements.every((e) => e.isTypeOnly)));
+      const allTypes =
+        clause !== undefined &&
+        (clause.isTypeOnly ||
+          (clause.name === undefined &&
+            clause.namedBindings !== undefined &&
+            ts.isNamedImports(clause.namedBindings) &&
+            clause.namedBindings.elements.length > 0 &&
+            clause.namedBindings.elements.every((e) => e.isTypeOnly)));
       add(node.moduleSpecifier, allTypes);
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier) {
       add(node.moduleSpecifier, node.isTypeOnly);
@@ -156,7 +163,11 @@ describe('architecture: imports point one way', () => {
   });
 
   it('every known exception still exists (remove it from the list once fixed)', () => {
-    for (const e of KNOWN_EXCEPTIONS) expect(repo.imports.some((i) => i.from === e.from && i.to === e.to), `${e.from} → ${e.to}`).toBe(true);
+    for (const e of KNOWN_EXCEPTIONS)
+      expect(
+        repo.imports.some((i) => i.from === e.from && i.to === e.to),
+        `${e.from} → ${e.to}`,
+      ).toBe(true);
   });
 
   it('the layer table names only folders that exist', () => {
@@ -170,7 +181,14 @@ describe('architecture: imports point one way', () => {
     for (const line of doc.split('\n')) {
       const [, layer, entries, mayImport] = line.split('|').map((cell) => cell.trim());
       if (!layer || !entries || mayImport === undefined || !/^(foundation|base|pipeline|read side|entry points)$/.test(layer)) continue;
-      const allowed = layer === 'foundation' ? [] : mayImport.startsWith('everything above') ? Object.keys(MAY_IMPORT).filter((l) => !FOUNDATION.has(l) && l !== 'cli').sort() : names(mayImport);
+      const allowed =
+        layer === 'foundation'
+          ? []
+          : mayImport.startsWith('everything above')
+            ? Object.keys(MAY_IMPORT)
+                .filter((l) => !FOUNDATION.has(l) && l !== 'cli')
+                .sort()
+            : names(mayImport);
       for (const entry of names(entries)) documented[entry] = allowed;
     }
     expect(documented).toEqual(Object.fromEntries(Object.entries(MAY_IMPORT).map(([layer, allowed]) => [layer, [...allowed].sort()])));

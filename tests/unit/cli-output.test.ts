@@ -16,12 +16,42 @@ import { loadChdb } from '../../src/warehouse/embedded-session.ts';
 
 const ANSI = /\x1b\[/; // eslint-disable-line no-control-regex
 
-const sql: SqlResult = { columns: [{ name: 'event', type: 'String' }, { name: 'n', type: 'UInt64' }], rows: [['signed_up', 3]], truncated: false } as SqlResult;
-const kpis: KpiResult[] = [{ id: 'k', title: 'Sign-ups', value: 3, previous: 2, change: 0.5, unit: '', from: '2026-01-01T00:00:00Z', to: '2026-01-31T00:00:00Z', range: { from: '2026-01-01T00:00:00Z', to: '2026-01-31T00:00:00Z', isDefault: true, defaultDays: 90 } } as unknown as KpiResult];
+const sql: SqlResult = {
+  columns: [
+    { name: 'event', type: 'String' },
+    { name: 'n', type: 'UInt64' },
+  ],
+  rows: [['signed_up', 3]],
+  truncated: false,
+} as SqlResult;
+const kpis: KpiResult[] = [
+  {
+    id: 'k',
+    title: 'Sign-ups',
+    value: 3,
+    previous: 2,
+    change: 0.5,
+    unit: '',
+    from: '2026-01-01T00:00:00Z',
+    to: '2026-01-31T00:00:00Z',
+    range: { from: '2026-01-01T00:00:00Z', to: '2026-01-31T00:00:00Z', isDefault: true, defaultDays: 90 },
+  } as unknown as KpiResult,
+];
 const funnel = {
-  id: 'activation', title: 'Activation', entity: { kind: 'person' }, order: 'strict', windowMs: 86_400_000, from: '2026-01-01T00:00:00Z', to: '2026-01-31T00:00:00Z', range: { from: '2026-01-01T00:00:00Z', to: '2026-01-31T00:00:00Z', isDefault: false, defaultDays: 90 },
+  id: 'activation',
+  title: 'Activation',
+  entity: { kind: 'person' },
+  order: 'strict',
+  windowMs: 86_400_000,
+  from: '2026-01-01T00:00:00Z',
+  to: '2026-01-31T00:00:00Z',
+  range: { from: '2026-01-01T00:00:00Z', to: '2026-01-31T00:00:00Z', isDefault: false, defaultDays: 90 },
   steps: [{ index: 1, label: 'Signed up', count: 4, conversionFromPrevious: 1, conversionFromStart: 1, dropOff: 0, medianMsFromPrevious: null, withinMs: null, exclude: [] }],
-  conversion: 1, converted: 4, entered: 4, breakdown: null, cohorts: { grain: 'week', rows: [] },
+  conversion: 1,
+  converted: 4,
+  entered: 4,
+  breakdown: null,
+  cohorts: { grain: 'week', rows: [] },
 } as unknown as FunnelResult;
 
 describe('CLI exit codes', () => {

@@ -41,7 +41,15 @@ describe('docker-compose.cluster.yml', () => {
     const ajv = new Ajv2019({ strict: false, validateFormats: false, allErrors: true });
     // As in compose.test.ts: draft-04 style `id` labels and the http `$schema` constrain nothing.
     const strip = (node: unknown): unknown =>
-      Array.isArray(node) ? node.map(strip) : node && typeof node === 'object' ? Object.fromEntries(Object.entries(node).filter(([k, v]) => !((k === 'id' || k === '$schema') && typeof v === 'string')).map(([k, v]) => [k, strip(v)])) : node;
+      Array.isArray(node)
+        ? node.map(strip)
+        : node && typeof node === 'object'
+          ? Object.fromEntries(
+              Object.entries(node)
+                .filter(([k, v]) => !((k === 'id' || k === '$schema') && typeof v === 'string'))
+                .map(([k, v]) => [k, strip(v)]),
+            )
+          : node;
     const validate = ajv.compile(strip(schema) as Record<string, unknown>);
     expect(validate(compose), JSON.stringify(validate.errors)).toBe(true);
   });
@@ -95,7 +103,12 @@ describe('docker-compose.cluster.yml', () => {
     for (const volume of services.flatMap(([, s]) => s.volumes ?? []).filter((v) => !v.startsWith('./'))) expect(Object.keys(compose.volumes ?? {})).toContain(volume.split(':')[0]);
   });
 
-  const cli = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' }).status === 0 ? ['docker', 'compose'] : spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0 ? ['docker-compose'] : undefined;
+  const cli =
+    spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' }).status === 0
+      ? ['docker', 'compose']
+      : spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0
+        ? ['docker-compose']
+        : undefined;
   it.runIf(cli !== undefined)('passes `docker compose config` (where a Docker client with compose is installed)', () => {
     const [command, ...args] = cli!;
     const run = spawnSync(command!, [...args, '-f', COMPOSE_FILE, 'config', '--quiet'], { cwd: ROOT, encoding: 'utf8' });

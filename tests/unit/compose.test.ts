@@ -46,7 +46,15 @@ describe('docker-compose.yml', () => {
     // Its draft-04 style `"id": "#/definitions/…"` labels and its http "$schema" URL are not 2019-09
     // keywords Ajv accepts; they constrain nothing, so they are dropped.
     const strip = (node: unknown): unknown =>
-      Array.isArray(node) ? node.map(strip) : node && typeof node === 'object' ? Object.fromEntries(Object.entries(node).filter(([k, v]) => !((k === 'id' || k === '$schema') && typeof v === 'string')).map(([k, v]) => [k, strip(v)])) : node;
+      Array.isArray(node)
+        ? node.map(strip)
+        : node && typeof node === 'object'
+          ? Object.fromEntries(
+              Object.entries(node)
+                .filter(([k, v]) => !((k === 'id' || k === '$schema') && typeof v === 'string'))
+                .map(([k, v]) => [k, strip(v)]),
+            )
+          : node;
     const validate = ajv.compile(strip(schema) as Record<string, unknown>);
     const valid = validate(compose);
     expect(validate.errors ?? []).toEqual([]);
@@ -122,7 +130,12 @@ describe('docker-compose.yml', () => {
   });
 
   // Compose v2 (`docker compose`) where present, else the v1 `docker-compose` (Debian's package).
-  const cli = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' }).status === 0 ? ['docker', 'compose'] : spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0 ? ['docker-compose'] : undefined;
+  const cli =
+    spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' }).status === 0
+      ? ['docker', 'compose']
+      : spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0
+        ? ['docker-compose']
+        : undefined;
   it.runIf(cli !== undefined)('passes `docker compose config` (where a Docker client with compose is installed)', () => {
     const [command, ...args] = cli!;
     const run = spawnSync(command!, [...args, '-f', COMPOSE_FILE, 'config', '--quiet'], { cwd: ROOT, encoding: 'utf8' });

@@ -10,7 +10,18 @@ describe('loadConfig', () => {
     expect(config.planDir).toBe('/srv/balise/tracking-plan');
     expect(config.redisUrl).toBeUndefined();
     expect(config.clickhouse).toEqual({ url: undefined, user: 'default', password: '', database: 'balise', cluster: undefined });
-    expect(config.ingest).toEqual({ maxRequestBytes: 512_000, maxEventBytes: 32_768, maxBatchEvents: 2500, maxQueueDepth: 20_000, maxRequestsInFlight: 256, maxBytesInFlight: 32 * 1024 * 1024, maxEventLoopDelayMs: 100, bodyTimeoutMs: 10_000, headersTimeoutMs: 10_000, maxRequestWaitMs: 2000 });
+    expect(config.ingest).toEqual({
+      maxRequestBytes: 512_000,
+      maxEventBytes: 32_768,
+      maxBatchEvents: 2500,
+      maxQueueDepth: 20_000,
+      maxRequestsInFlight: 256,
+      maxBytesInFlight: 32 * 1024 * 1024,
+      maxEventLoopDelayMs: 100,
+      bodyTimeoutMs: 10_000,
+      headersTimeoutMs: 10_000,
+      maxRequestWaitMs: 2000,
+    });
     expect(config.worker.batchMaxRows).toBe(10_000);
     expect(config.worker.batchMaxWaitMs).toBe(1000);
     expect(config.worker.metricsPort).toBeUndefined();
@@ -46,7 +57,12 @@ describe('loadConfig', () => {
 
 describe('BALISE_RETENTION_DAYS', () => {
   it('reads table:days pairs', () => {
-    expect(parseRetention('events:395, quarantine:90')).toEqual(new Map([['events', 395], ['quarantine', 90]]));
+    expect(parseRetention('events:395, quarantine:90')).toEqual(
+      new Map([
+        ['events', 395],
+        ['quarantine', 90],
+      ]),
+    );
     expect(parseRetention(undefined)).toEqual(new Map());
   });
   it.each(['events', 'events:0', 'users:30', 'events:30,events:40', 'events:-3'])('refuses %j with one line naming the variable', (raw) => {

@@ -23,11 +23,35 @@ describe('formatDuration: one rendering for the CLI and the dashboard', () => {
   });
 
   it('the CLI funnel table prints the same durations (12 seconds is "12 s", not "0 min")', () => {
-    const step = (index: number, medianMsFromPrevious: number | null): FunnelStepResult => ({ index, label: `step ${index}`, event: `e${index}`, count: 10, conversionFromPrevious: 1, conversionFromStart: 1, dropOff: 0, medianMsFromPrevious, withinMs: null, exclude: [] });
+    const step = (index: number, medianMsFromPrevious: number | null): FunnelStepResult => ({
+      index,
+      label: `step ${index}`,
+      event: `e${index}`,
+      count: 10,
+      conversionFromPrevious: 1,
+      conversionFromStart: 1,
+      dropOff: 0,
+      medianMsFromPrevious,
+      withinMs: null,
+      exclude: [],
+    });
     const result: FunnelResult = {
-      id: 'f', title: 'F', description: '', entity: { kind: 'person' }, order: 'strict', windowMs: 7 * 86_400_000,
-      from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z', range: { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z', isDefault: false, defaultDays: 90 }, entered: 10, converted: 10, conversion: 1,
-      steps: [step(1, null), step(2, 12_000)], timeToConvert: null, breakdown: null, cohorts: { grain: 'week', rows: [] },
+      id: 'f',
+      title: 'F',
+      description: '',
+      entity: { kind: 'person' },
+      order: 'strict',
+      windowMs: 7 * 86_400_000,
+      from: '2026-01-01T00:00:00Z',
+      to: '2026-02-01T00:00:00Z',
+      range: { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z', isDefault: false, defaultDays: 90 },
+      entered: 10,
+      converted: 10,
+      conversion: 1,
+      steps: [step(1, null), step(2, 12_000)],
+      timeToConvert: null,
+      breakdown: null,
+      cohorts: { grain: 'week', rows: [] },
     };
     const text = formatFunnel(result);
     expect(text).toContain('window 7 d');

@@ -85,12 +85,33 @@ describe('import formats', () => {
       city: 'Paris',
       amplitude_id: 42,
     });
-    expect(message).toMatchObject({ type: 'track', event: 'mission_completed', userId: 'fr_1', anonymousId: 'dev-1', messageId: 'ins-1', timestamp: '2021-01-09T05:00:05.000Z', properties: { mission_id: 'msn_1' } });
-    expect(message.context).toMatchObject({ library: { name: 'amplitude-ts/2.11.0' }, os: { name: 'Chrome' }, location: { city: 'Paris' }, traits: { role: 'freelancer' }, amplitude: { amplitude_id: 42, uuid: 'uuid-1' } });
+    expect(message).toMatchObject({
+      type: 'track',
+      event: 'mission_completed',
+      userId: 'fr_1',
+      anonymousId: 'dev-1',
+      messageId: 'ins-1',
+      timestamp: '2021-01-09T05:00:05.000Z',
+      properties: { mission_id: 'msn_1' },
+    });
+    expect(message.context).toMatchObject({
+      library: { name: 'amplitude-ts/2.11.0' },
+      os: { name: 'Chrome' },
+      location: { city: 'Paris' },
+      traits: { role: 'freelancer' },
+      amplitude: { amplitude_id: 42, uuid: 'uuid-1' },
+    });
   });
 
   it('maps $identify to an identify call with the user properties as traits, uuid when there is no insert id', () => {
-    const message = fromAmplitudeEvent({ event_type: '$identify', uuid: 'uuid-2', user_id: null, device_id: 'dev-2', event_time: '2021-01-09 05:00:00.000000', user_properties: { role: 'freelancer' } });
+    const message = fromAmplitudeEvent({
+      event_type: '$identify',
+      uuid: 'uuid-2',
+      user_id: null,
+      device_id: 'dev-2',
+      event_time: '2021-01-09 05:00:00.000000',
+      user_properties: { role: 'freelancer' },
+    });
     expect(message).toMatchObject({ type: 'identify', traits: { role: 'freelancer' }, anonymousId: 'dev-2', messageId: 'uuid-2' });
     expect(message.userId).toBeUndefined();
     expect(message).not.toHaveProperty('event');

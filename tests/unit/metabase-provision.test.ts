@@ -146,9 +146,12 @@ class ContractServer {
     const { endpoint, id } = found;
     const problems = [
       ...(endpoint.request ? shapeErrors(body, endpoint.request, 'body') : body === undefined ? [] : ['body: none expected']),
-      ...Object.keys(endpoint.query ?? {}).filter((q) => !url.searchParams.has(q)).map((q) => `query ${q}: missing`),
+      ...Object.keys(endpoint.query ?? {})
+        .filter((q) => !url.searchParams.has(q))
+        .map((q) => `query ${q}: missing`),
     ];
-    if (endpoint.path !== '/api/session' && req.headers['x-metabase-session'] !== (this.contract.endpoints[0]!.response.body as { id: string }).id) problems.push('X-Metabase-Session: missing or wrong');
+    if (endpoint.path !== '/api/session' && req.headers['x-metabase-session'] !== (this.contract.endpoints[0]!.response.body as { id: string }).id)
+      problems.push('X-Metabase-Session: missing or wrong');
     const input = { ...((body ?? {}) as Record<string, unknown>) };
     if (this.contract.queryFormat === 'mbql5' && input.dataset_query !== undefined) {
       const stored = toMbql5(input.dataset_query);
@@ -192,7 +195,10 @@ class ContractServer {
       }
       case 'list cards':
         // f=all lists the cards that are not archived, as Metabase does.
-        return send(200, this.cards.filter((c) => !c.archived));
+        return send(
+          200,
+          this.cards.filter((c) => !c.archived),
+        );
       case 'create card':
         return create(this.cards, { archived: false });
       case 'update card':
@@ -208,7 +214,10 @@ class ContractServer {
         if (!d) return send(404, { message: 'Not found.' });
         if (Array.isArray(input.dashcards)) {
           // 0.57 answers each dashcard with its tab, mappings, settings and the hydrated card.
-          const hydrated = (dc: Row) => (this.contract.queryFormat === 'mbql5' ? { dashboard_tab_id: null, parameter_mappings: [], visualization_settings: {}, series: [], card: this.cards.find((c) => c.id === dc.card_id) ?? null } : {});
+          const hydrated = (dc: Row) =>
+            this.contract.queryFormat === 'mbql5'
+              ? { dashboard_tab_id: null, parameter_mappings: [], visualization_settings: {}, series: [], card: this.cards.find((c) => c.id === dc.card_id) ?? null }
+              : {};
           d.dashcards = (input.dashcards as Row[]).map((dc) => ({ ...hydrated(dc), ...dc, id: dc.id < 0 ? this.nextId++ : dc.id, dashboard_id: d.id }));
         }
         for (const key of ['name', 'description'] as const) if (input[key] !== undefined) d[key] = input[key];
@@ -277,10 +286,11 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
     const cells = new Set<string>();
     for (const d of dashcards as unknown as { row: number; col: number; size_x: number; size_y: number }[]) {
       expect(d.col + d.size_x).toBeLessThanOrEqual(24);
-      for (let r = d.row; r < d.row + d.size_y; r++) for (let c = d.col; c < d.col + d.size_x; c++) {
-        expect(cells.has(`${r}:${c}`)).toBe(false);
-        cells.add(`${r}:${c}`);
-      }
+      for (let r = d.row; r < d.row + d.size_y; r++)
+        for (let c = d.col; c < d.col + d.size_x; c++) {
+          expect(cells.has(`${r}:${c}`)).toBe(false);
+          cells.add(`${r}:${c}`);
+        }
     }
   });
 
@@ -321,7 +331,14 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
     const cards = managedCards().slice(0, 3);
     const sqls = cards.map((c) => nativeOf(c).sql);
     storeQuery(cards[0]!, `${sqls[0]} LIMIT 1`);
-    const tagged = contract.queryFormat === 'mbql5' ? { 'lib/type': 'mbql/query', database: nativeOf(cards[1]!).database, stages: [{ 'lib/type': 'mbql.stage/native', native: sqls[1], 'template-tags': { x: { name: 'x', 'display-name': 'X', type: 'text' } } }] } : { type: 'native', native: { query: sqls[1], 'template-tags': { x: { name: 'x', 'display-name': 'X', type: 'text' } } }, database: nativeOf(cards[1]!).database };
+    const tagged =
+      contract.queryFormat === 'mbql5'
+        ? {
+            'lib/type': 'mbql/query',
+            database: nativeOf(cards[1]!).database,
+            stages: [{ 'lib/type': 'mbql.stage/native', native: sqls[1], 'template-tags': { x: { name: 'x', 'display-name': 'X', type: 'text' } } }],
+          }
+        : { type: 'native', native: { query: sqls[1], 'template-tags': { x: { name: 'x', 'display-name': 'X', type: 'text' } } }, database: nativeOf(cards[1]!).database };
     cards[1]!.dataset_query = tagged;
     if (contract.queryFormat === 'mbql5') storeQuery(cards[2]!, sqls[2]!, [{ 'lib/type': 'mbql.stage/mbql', limit: 10 }]);
     else storeQuery(cards[2]!, sqls[2]!.replace('SELECT', 'SELECT DISTINCT'));
@@ -356,7 +373,15 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
     const card = server.cards.find((c) => String(c.description).includes('balise:kpi:weekly_missions_posted'))!;
     expect(card.name).toBe('Missions published');
     // The title lives in the description, not in the SQL: the query (and its re-run) is left alone.
-    expect(server.writes().at(-1)).toEqual({ method: 'PUT', path: `/api/card/${card.id}`, body: { name: 'Missions published', description: expect.stringContaining('Missions published per week'), visualization_settings: expect.objectContaining({ 'graph.y_axis.title_text': 'Missions published' }) } });
+    expect(server.writes().at(-1)).toEqual({
+      method: 'PUT',
+      path: `/api/card/${card.id}`,
+      body: {
+        name: 'Missions published',
+        description: expect.stringContaining('Missions published per week'),
+        visualization_settings: expect.objectContaining({ 'graph.y_axis.title_text': 'Missions published' }),
+      },
+    });
   });
 
   it('fails a wrong password with a clear error and a stable code, sending nothing else', async () => {

@@ -67,9 +67,24 @@ describe('Metabase query formats', () => {
   it.each([
     ['legacy native', { type: 'native', native: { query: 'SELECT 1' }, database: 2 }, { database: 2, sql: 'SELECT 1', templateTags: {} }],
     ['legacy with tags', { type: 'native', native: { query: 'SELECT {{x}}', 'template-tags': tags }, database: 2 }, { database: 2, sql: 'SELECT {{x}}', templateTags: tags }],
-    ['MBQL 5 native (0.57+)', { 'lib/type': 'mbql/query', database: 3, stages: [{ 'lib/type': 'mbql.stage/native', native: 'SELECT 2', 'template-tags': {} }] }, { database: 3, sql: 'SELECT 2', templateTags: {} }],
+    [
+      'MBQL 5 native (0.57+)',
+      { 'lib/type': 'mbql/query', database: 3, stages: [{ 'lib/type': 'mbql.stage/native', native: 'SELECT 2', 'template-tags': {} }] },
+      { database: 3, sql: 'SELECT 2', templateTags: {} },
+    ],
     ['MBQL 5 native without tags', { 'lib/type': 'mbql/query', database: 3, stages: [{ 'lib/type': 'mbql.stage/native', native: 'SELECT 2' }] }, { database: 3, sql: 'SELECT 2', templateTags: {} }],
-    ['MBQL 5 with a query-builder stage after the SQL', { 'lib/type': 'mbql/query', database: 3, stages: [{ 'lib/type': 'mbql.stage/native', native: 'SELECT 2' }, { 'lib/type': 'mbql.stage/mbql', limit: 1 }] }, undefined],
+    [
+      'MBQL 5 with a query-builder stage after the SQL',
+      {
+        'lib/type': 'mbql/query',
+        database: 3,
+        stages: [
+          { 'lib/type': 'mbql.stage/native', native: 'SELECT 2' },
+          { 'lib/type': 'mbql.stage/mbql', limit: 1 },
+        ],
+      },
+      undefined,
+    ],
     ['MBQL 5 query-builder question', { 'lib/type': 'mbql/query', database: 3, stages: [{ 'lib/type': 'mbql.stage/mbql', 'source-table': 7 }] }, undefined],
     ['legacy query-builder question', { type: 'query', query: { 'source-table': 7 }, database: 2 }, undefined],
     ['empty query', {}, undefined],

@@ -55,7 +55,7 @@ describe('plan build', () => {
 });
 
 describe('editor schemas', () => {
-  it.each(Object.keys(FILE_SCHEMAS))('committed schema/%s matches the loader\'s', async (name) => {
+  it.each(Object.keys(FILE_SCHEMAS))("committed schema/%s matches the loader's", async (name) => {
     expect(JSON.parse(await fs.readFile(path.join(EXAMPLE, 'schema', name), 'utf8'))).toEqual(FILE_SCHEMAS[name]);
   });
 });

@@ -44,10 +44,19 @@ beforeAll(async () => {
   await fs.writeFile(path.join(dir, 'balise-plan.ts'), codegen(await loadPlan(PLAN_DIR)));
   const files = [['correct.ts', correct], ...misuses.map(([, body], i) => [`misuse${i}.ts`, `${header}\n${body}\n`])] as const;
   for (const [name, text] of files) await fs.writeFile(path.join(dir, name), text);
-  const program = ts.createProgram(files.map(([name]) => path.join(dir, name)), {
-    strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    allowImportingTsExtensions: true, skipLibCheck: true, types: [],
-  });
+  const program = ts.createProgram(
+    files.map(([name]) => path.join(dir, name)),
+    {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      allowImportingTsExtensions: true,
+      skipLibCheck: true,
+      types: [],
+    },
+  );
   diagnostics = new Map(files.map(([name]) => [name, ts.getPreEmitDiagnostics(program, program.getSourceFile(path.join(dir, name)))]));
 });
 afterAll(async () => {
@@ -60,7 +69,7 @@ describe('generated plan types', () => {
     expect(await planCodegenAction(EXAMPLE_PLAN, COMMITTED, true)).toBe(true);
   });
 
-  it('the fixture plan\'s generated types, which the SDK typing tests compile against, are not stale', async () => {
+  it("the fixture plan's generated types, which the SDK typing tests compile against, are not stale", async () => {
     expect(await planCodegenAction(PLAN_DIR, path.join(PLAN_DIR, 'generated/balise-plan.ts'), true)).toBe(true);
   });
 

@@ -4,11 +4,23 @@ import type { PlanEvent, TrackingPlan } from '../../src/plan/model.ts';
 import type { JsonObject, NormalizedEvent, PlanValidator } from '../../src/types.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
-
 function ev(type: NormalizedEvent['type'], event: string, properties: JsonObject = {}, declaredPlanVersion?: string, traits: JsonObject = {}): NormalizedEvent {
   return {
-    type, messageId: 'm1', event, userId: 'fr_1', anonymousId: '', groupId: '', previousId: '', timestamp: 1_700_000_000_000, sentAt: null,
-    receivedAt: 1_700_000_000_000, properties, traits, context: {}, declaredPlanVersion, source: 'web',
+    type,
+    messageId: 'm1',
+    event,
+    userId: 'fr_1',
+    anonymousId: '',
+    groupId: '',
+    previousId: '',
+    timestamp: 1_700_000_000_000,
+    sentAt: null,
+    receivedAt: 1_700_000_000_000,
+    properties,
+    traits,
+    context: {},
+    declaredPlanVersion,
+    source: 'web',
   };
 }
 
@@ -41,18 +53,27 @@ describe('the validator of the marketplace fixture plan', () => {
   it.each([
     ['valid under the version it declares (1.1.0)', ev('track', 'mission_proposal_declined', declined, '1.1.0'), 'valid', '1.1.0', []],
     ['invalid under the latest when it declares nothing', ev('track', 'mission_proposal_declined', declined), 'quarantined', '2.0.0', [{ path: '/properties/reason', rule: 'required' }]],
-    ['unknown declared version → latest, noted', ev('track', 'mission_proposal_declined', { ...declined, reason: 'other' }, '7.0.0'), 'warned', '2.0.0', [{ path: '/context/plan/version', rule: 'unknown_plan_version' }]],
+    [
+      'unknown declared version → latest, noted',
+      ev('track', 'mission_proposal_declined', { ...declined, reason: 'other' }, '7.0.0'),
+      'warned',
+      '2.0.0',
+      [{ path: '/context/plan/version', rule: 'unknown_plan_version' }],
+    ],
     ['event added in 1.1.0, declared 1.0.0 → unplanned there', ev('track', 'freelancer_availability_updated', { freelancer_id: 'fr_1', available: true }, '1.0.0'), 'unplanned', '1.0.0', []],
     ['a complete profile', ev('track', 'freelancer_profile_completed', profile), 'valid', '2.0.0', []],
-    ['range, enum, format and pattern violations, all reported',
+    [
+      'range, enum, format and pattern violations, all reported',
       ev('track', 'freelancer_profile_completed', { ...profile, freelancer_id: 'x', daily_rate: 9000, community: 'design', available_from: 'soon' }),
-      'quarantined', '2.0.0',
+      'quarantined',
+      '2.0.0',
       [
         { path: '/properties/freelancer_id', rule: 'pattern' },
         { path: '/properties/community', rule: 'enum' },
         { path: '/properties/daily_rate', rule: 'maximum' },
         { path: '/properties/available_from', rule: 'format' },
-      ]],
+      ],
+    ],
     ['wrong type inside an array', ev('track', 'freelancer_profile_completed', { ...profile, skills: ['sql', 3] }), 'quarantined', '2.0.0', [{ path: '/properties/skills/1', rule: 'type' }]],
     ['integer rating out of 1..5', ev('track', 'mission_rated', { mission_id: 'msn_1', rater_side: 'company', rating: 6 }), 'quarantined', '2.0.0', [{ path: '/properties/rating', rule: 'maximum' }]],
     ['deprecated event accepted with a warning', ev('track', 'freelancer_cv_uploaded', { freelancer_id: 'fr_1' }), 'warned', '2.0.0', [{ path: '/event', rule: 'deprecated_event' }]],
@@ -61,30 +82,42 @@ describe('the validator of the marketplace fixture plan', () => {
     ['planned page in warn mode', ev('page', 'mission_detail', {}), 'warned', '2.0.0', [{ path: '/properties/mission_id', rule: 'required' }]],
     ['unplanned page', ev('page', 'home', {}), 'unplanned', '2.0.0', []],
     ['identify with valid traits', ev('identify', '', {}, undefined, { role: 'freelancer', email: 'a@b.co' }), 'valid', '2.0.0', []],
-    ['identify with bad traits is warned, never quarantined', ev('identify', '', {}, undefined, { email: 'nope' }), 'warned', '2.0.0', [{ path: '/traits/role', rule: 'required' }, { path: '/traits/email', rule: 'format' }]],
+    [
+      'identify with bad traits is warned, never quarantined',
+      ev('identify', '', {}, undefined, { email: 'nope' }),
+      'warned',
+      '2.0.0',
+      [
+        { path: '/traits/role', rule: 'required' },
+        { path: '/traits/email', rule: 'format' },
+      ],
+    ],
     ['group accepted', ev('group', ''), 'valid', '2.0.0', []],
     ['alias accepted', ev('alias', ''), 'valid', '2.0.0', []],
   ] as const)('%s', (_label, event, status, planVersion, violations) => {
     const verdict = v.validate(event);
     expect(verdict.status).toBe(status);
     expect(verdict.planVersion).toBe(planVersion);
-    expect(verdict.violations.map(({ path: p, rule }) => ({ path: p, rule })).sort((a, b) => a.path.localeCompare(b.path))).toEqual(
-      [...violations].sort((a, b) => a.path.localeCompare(b.path)),
-    );
+    expect(verdict.violations.map(({ path: p, rule }) => ({ path: p, rule })).sort((a, b) => a.path.localeCompare(b.path))).toEqual([...violations].sort((a, b) => a.path.localeCompare(b.path)));
   });
 
   it('says what is wrong in the message', () => {
     const verdict = v.validate(ev('track', 'mission_posted', { mission_id: 'msn_1', company_id: 'cmp_1', category: 'bi', remote: 'moon' }));
-    expect(verdict.violations).toEqual([
-      { path: '/properties/remote', rule: 'enum', message: 'remote must be equal to one of the allowed values: "remote", "hybrid", "on_site"' },
-    ]);
+    expect(verdict.violations).toEqual([{ path: '/properties/remote', rule: 'enum', message: 'remote must be equal to one of the allowed values: "remote", "hybrid", "on_site"' }]);
   });
 });
 
 describe('policies', () => {
   const event: PlanEvent = { name: 'order_placed', kind: 'track', description: 'd', owner: 'o', status: 'active', properties: { total: { type: 'number' } }, required: ['total'], kpis: [], file: 'e' };
   const plan = (extra: Partial<TrackingPlan>): TrackingPlan => ({
-    name: 'p', version: '1.0.0', description: 'd', sources: [], defaults: { mode: 'enforce', unplanned: 'allow' }, events: [event], traits: { properties: {}, required: [] }, ...extra,
+    name: 'p',
+    version: '1.0.0',
+    description: 'd',
+    sources: [],
+    defaults: { mode: 'enforce', unplanned: 'allow' },
+    events: [event],
+    traits: { properties: {}, required: [] },
+    ...extra,
   });
   it.each([
     ['enforce → quarantined', plan({}), 'track', 'order_placed', 'quarantined', 'required'],
@@ -101,7 +134,13 @@ describe('policies', () => {
 describe('undeclared properties and unplanned events policy', () => {
   const event: PlanEvent = { name: 'order_placed', kind: 'track', description: 'd', owner: 'o', status: 'active', properties: { total: { type: 'number' } }, required: ['total'], kpis: [], file: 'e' };
   const plan = (defaults: Partial<TrackingPlan['defaults']>, events: PlanEvent[] = [event]): TrackingPlan => ({
-    name: 'p', version: '1.0.0', description: 'd', sources: [], defaults: { mode: 'enforce', unplanned: 'allow', ...defaults }, events, traits: { properties: {}, required: [] },
+    name: 'p',
+    version: '1.0.0',
+    description: 'd',
+    sources: [],
+    defaults: { mode: 'enforce', unplanned: 'allow', ...defaults },
+    events,
+    traits: { properties: {}, required: [] },
   });
   const validate = (p: TrackingPlan, e: NormalizedEvent) => compilePlanValidator({ latest: p, versions: [p] }).validate(e);
   const sent = { total: 12, foo: 'x', bar: 1 };

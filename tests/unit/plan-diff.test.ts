@@ -8,8 +8,14 @@ function event(name: string, properties: Record<string, PropertySchema>, require
 
 function plan(version: string, events: PlanEvent[], extra: Partial<TrackingPlan> = {}): TrackingPlan {
   return {
-    name: 'p', version, description: 'd', sources: ['web'], defaults: { mode: 'enforce', unplanned: 'allow' },
-    events, traits: { properties: {}, required: [] }, ...extra,
+    name: 'p',
+    version,
+    description: 'd',
+    sources: ['web'],
+    defaults: { mode: 'enforce', unplanned: 'allow' },
+    events,
+    traits: { properties: {}, required: [] },
+    ...extra,
   };
 }
 
@@ -60,9 +66,7 @@ describe('plan diff classification', () => {
 
   it('reports the exact target of a property change', () => {
     const report = diff(plan('1.0.0', base), plan('2.0.0', withProps({ remote: { type: 'string', enum: ['remote'] } })));
-    expect(report.changes).toEqual([
-      expect.objectContaining({ code: 'enum_narrowed', target: 'events/mission_posted/properties/remote', message: 'enum values removed: ["hybrid","on_site"]' }),
-    ]);
+    expect(report.changes).toEqual([expect.objectContaining({ code: 'enum_narrowed', target: 'events/mission_posted/properties/remote', message: 'enum values removed: ["hybrid","on_site"]' })]);
   });
 
   it('narrows array items through items', () => {
@@ -124,7 +128,10 @@ describe('undeclared properties and unplanned events policy changes', () => {
     const before = plan('1.0.0', [...base, event('mission_started', {}, [], { undeclared: 'warn' })]);
     const after = plan('1.0.0', [...base, event('mission_started', {}, [], { undeclared: 'warn' })], { defaults: { mode: 'enforce', unplanned: 'allow', undeclared: 'quarantine' } });
     const report = diff(before, after);
-    expect(codes(before, after)).toEqual([['undeclared_policy_tightened', 'breaking'], ['default_undeclared_changed', 'non_breaking']]);
+    expect(codes(before, after)).toEqual([
+      ['undeclared_policy_tightened', 'breaking'],
+      ['default_undeclared_changed', 'non_breaking'],
+    ]);
     expect(report.changes[0]!.target).toBe('events/mission_posted');
     expect(report.requiredBump).toBe('major');
   });

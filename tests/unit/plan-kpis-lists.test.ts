@@ -65,13 +65,15 @@ describe("an event's kpis: list, derived from kpis/*.yaml", () => {
     };
     const messages = lintEventKpiLists(wrong, definitions).filter((m) => m.message.includes('"company_signed_up"') || m.message.includes('"mission_posted"'));
     // Order does not matter: mission_posted lists the right two, the other way round.
-    expect(messages).toEqual([{
-      file: 'events/company_signed_up.yaml',
-      line: expect.any(Number),
-      rule: 'kpis_list_mismatch',
-      message: 'event "company_signed_up": kpis: lists posted, which does not use it, and omits hiring, which uses it (per kpis/*.yaml); write kpis: [hiring], or run `balise plan check --fix`',
-      severity: 'error',
-    }]);
+    expect(messages).toEqual([
+      {
+        file: 'events/company_signed_up.yaml',
+        line: expect.any(Number),
+        rule: 'kpis_list_mismatch',
+        message: 'event "company_signed_up": kpis: lists posted, which does not use it, and omits hiring, which uses it (per kpis/*.yaml); write kpis: [hiring], or run `balise plan check --fix`',
+        severity: 'error',
+      },
+    ]);
     expect(messages[0]!.line).toBeGreaterThan(1);
   });
 

@@ -74,16 +74,24 @@ describe('plan lint', () => {
 
   it('reports duplicates with the location of the first definition', async () => {
     const messages = await lintFiles({ 'events/order_placed.yaml': good, 'events/order_placed_again.yaml': good });
-    expect(messages).toContainEqual(expect.objectContaining({
-      rule: 'duplicate_event', file: 'events/order_placed_again.yaml', line: 1, severity: 'error',
-      message: 'track "order_placed" is already defined in events/order_placed.yaml:1',
-    }));
+    expect(messages).toContainEqual(
+      expect.objectContaining({
+        rule: 'duplicate_event',
+        file: 'events/order_placed_again.yaml',
+        line: 1,
+        severity: 'error',
+        message: 'track "order_placed" is already defined in events/order_placed.yaml:1',
+      }),
+    );
   });
 
   it('warns when a published version is edited without a bump', async () => {
     const messages = await lintFiles({
       'events/order_placed.yaml': good,
-      'build/plan-1.0.0.json': JSON.stringify({ format: 'balise-plan@1', plan: { name: 'shop', version: '1.0.0', description: 'old', sources: [], defaults: { mode: 'enforce', unplanned: 'allow' }, events: [], traits: { properties: {}, required: [] } } }),
+      'build/plan-1.0.0.json': JSON.stringify({
+        format: 'balise-plan@1',
+        plan: { name: 'shop', version: '1.0.0', description: 'old', sources: [], defaults: { mode: 'enforce', unplanned: 'allow' }, events: [], traits: { properties: {}, required: [] } },
+      }),
     });
     expect(messages).toContainEqual(expect.objectContaining({ rule: 'version_not_bumped', file: 'plan.yaml', line: 2 }));
   });
@@ -118,7 +126,12 @@ describe('plan lint: undeclared properties and unplanned events policy', () => {
     ['an unknown plan policy', { 'plan.yaml': PLAN.replace('  unplanned: allow', '  unplanned: allow\n  undeclared: drop'), 'events/order_placed.yaml': good }, 'file_schema', 'error'],
     ['strip for unplanned events (it would drop them)', { 'plan.yaml': PLAN.replace('  unplanned: allow', '  unplanned: strip'), 'events/order_placed.yaml': good }, 'file_schema', 'error'],
     ['an unknown event policy', { 'events/order_placed.yaml': `${good}undeclared: maybe\n` }, 'file_schema', 'error'],
-    ['a strict policy on an event that declares no properties', { 'events/order_placed.yaml': `${good.replace(/properties:[\s\S]*$/, '')}undeclared: quarantine\n` }, 'undeclared_policy_without_properties', 'warning'],
+    [
+      'a strict policy on an event that declares no properties',
+      { 'events/order_placed.yaml': `${good.replace(/properties:[\s\S]*$/, '')}undeclared: quarantine\n` },
+      'undeclared_policy_without_properties',
+      'warning',
+    ],
   ] as const)('%s', async (_label, files, rule, severity) => {
     const messages = await lintFiles(files);
     expect(messages.map((m) => [m.rule, m.severity])).toContainEqual([rule, severity]);

@@ -17,7 +17,16 @@ function event(properties: Record<string, PropertySchema>): PlanEvent {
   return { name: 'signed_up', kind: 'track', description: 'd', owner: 'o', status: 'active', properties, required: [], kpis: [], file: 'events/signed_up.yaml' };
 }
 function plan(version: string, properties: Record<string, PropertySchema>, extra: Partial<TrackingPlan> = {}): TrackingPlan {
-  return { name: 'p', version, description: 'd', sources: ['web', 'backend'], defaults: { mode: 'enforce', unplanned: 'allow' }, events: [event(properties)], traits: { properties: {}, required: [] }, ...extra };
+  return {
+    name: 'p',
+    version,
+    description: 'd',
+    sources: ['web', 'backend'],
+    defaults: { mode: 'enforce', unplanned: 'allow' },
+    events: [event(properties)],
+    traits: { properties: {}, required: [] },
+    ...extra,
+  };
 }
 
 describe('PII rules', () => {
@@ -44,7 +53,23 @@ describe('PII rules', () => {
 
   it('leaves an event without personal data as it is (same object)', async () => {
     const p = await loadPlan(FIXTURE);
-    const e: NormalizedEvent = { type: 'track', messageId: 'm', event: 'unplanned', userId: 'u', anonymousId: '', groupId: '', previousId: '', timestamp: 0, sentAt: null, receivedAt: 0, properties: { a: 1 }, traits: {}, context: {}, declaredPlanVersion: undefined, source: 'web' };
+    const e: NormalizedEvent = {
+      type: 'track',
+      messageId: 'm',
+      event: 'unplanned',
+      userId: 'u',
+      anonymousId: '',
+      groupId: '',
+      previousId: '',
+      timestamp: 0,
+      sentAt: null,
+      receivedAt: 0,
+      properties: { a: 1 },
+      traits: {},
+      context: {},
+      declaredPlanVersion: undefined,
+      source: 'web',
+    };
     expect(applyPii(e, piiRules(p), 'k'.repeat(32))).toBe(e);
   });
 });
@@ -68,7 +93,10 @@ describe('plan files with PII', () => {
   ])('lint refuses %j (%s)', async (yaml, rule) => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'balise-pii-'));
     await fs.cp(FIXTURE, dir, { recursive: true });
-    await fs.writeFile(path.join(dir, 'events/signed_up.yaml'), `name: signed_up\nkind: track\ndescription: d\nowner: o\nstatus: active\nproperties:\n  email:\n    type: string\n    description: e\n    ${yaml}\n`);
+    await fs.writeFile(
+      path.join(dir, 'events/signed_up.yaml'),
+      `name: signed_up\nkind: track\ndescription: d\nowner: o\nstatus: active\nproperties:\n  email:\n    type: string\n    description: e\n    ${yaml}\n`,
+    );
     const { messages } = await lintPlanDir(dir);
     const errors = messages.filter((m) => m.severity === 'error' && m.file === 'events/signed_up.yaml');
     expect(errors.length).toBeGreaterThan(0);

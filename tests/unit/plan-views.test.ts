@@ -30,8 +30,15 @@ describe('typed SQL views', () => {
 
   it('builds one view per event with the common columns first', () => {
     const event: PlanEvent = {
-      name: 'mission_rated', kind: 'track', description: '', owner: '', status: 'active', kpis: [], file: '',
-      properties: { rating: { type: 'integer' }, mission_id: { type: 'string' }, timestamp: { type: 'string' } }, required: ['mission_id', 'timestamp'],
+      name: 'mission_rated',
+      kind: 'track',
+      description: '',
+      owner: '',
+      status: 'active',
+      kpis: [],
+      file: '',
+      properties: { rating: { type: 'integer' }, mission_id: { type: 'string' }, timestamp: { type: 'string' } },
+      required: ['mission_id', 'timestamp'],
     };
     const v = viewFor(event);
     expect(v.name).toBe('ev_mission_rated');
@@ -47,9 +54,13 @@ describe('typed SQL views', () => {
     const plan = await loadPlan(FIXTURE_PLAN);
     const defs = views(plan);
     expect(defs).toHaveLength(plan.events.length);
-    expect(defs.find((d) => d.name === 'ev_freelancer_profile_completed')!.columns).toEqual(expect.arrayContaining([
-      { name: 'skills', type: 'Array(String)' }, { name: 'daily_rate', type: 'Nullable(Float64)' }, { name: 'available_from', type: 'Nullable(Date32)' },
-    ]));
+    expect(defs.find((d) => d.name === 'ev_freelancer_profile_completed')!.columns).toEqual(
+      expect.arrayContaining([
+        { name: 'skills', type: 'Array(String)' },
+        { name: 'daily_rate', type: 'Nullable(Float64)' },
+        { name: 'available_from', type: 'Nullable(Date32)' },
+      ]),
+    );
     expect(viewsSql(plan).match(/CREATE OR REPLACE VIEW/g)).toHaveLength(plan.events.length);
   });
 });

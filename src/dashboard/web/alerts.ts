@@ -17,11 +17,16 @@ export async function renderAlerts(): Promise<void> {
   append(
     body,
     el('p', { 'data-alerts-firing': data.firing.length }, data.firing.length ? `Firing: ${data.firing.join(', ')}` : 'No alert is firing.'),
-    table<AlertNotice>('Alert history (tracking-plan/alerts.yaml)', [
-      { header: 'When', cell: (n) => n.at.replace('T', ' ').slice(0, 19) },
-      { header: 'Alert', cell: (n) => n.alert },
-      { header: 'Status', cell: (n) => n.status },
-      { header: 'What', cell: (n) => n.message },
-    ], data.history, 'No alert has fired yet.'),
+    table<AlertNotice>(
+      'Alert history (tracking-plan/alerts.yaml)',
+      [
+        { header: 'When', cell: (n) => n.at.replace('T', ' ').slice(0, 19) },
+        { header: 'Alert', cell: (n) => n.alert },
+        { header: 'Status', cell: (n) => n.status },
+        { header: 'What', cell: (n) => n.message },
+      ],
+      data.history,
+      'No alert has fired yet.',
+    ),
   );
 }

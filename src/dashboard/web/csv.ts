@@ -14,14 +14,16 @@ export function toCsv(rows: string[][]): string {
 
 /** The rows of a rendered table, header first, without its caption or empty-state row. */
 export function tableRows(table: HTMLTableElement): string[][] {
-  return [...table.querySelectorAll('tr')]
-    .filter((tr) => !tr.querySelector('td.empty'))
-    .map((tr) => [...tr.querySelectorAll('th, td')].map((c) => (c.textContent ?? '').trim()));
+  return [...table.querySelectorAll('tr')].filter((tr) => !tr.querySelector('td.empty')).map((tr) => [...tr.querySelectorAll('th, td')].map((c) => (c.textContent ?? '').trim()));
 }
 
 /** A file name from a caption: "Events by plan version" → "events-by-plan-version.csv". */
 export function csvFileName(caption: string): string {
-  const slug = caption.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80);
+  const slug = caption
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 80);
   return `${slug || 'table'}.csv`;
 }
 

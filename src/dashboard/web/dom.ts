@@ -49,7 +49,15 @@ export interface Column<T> {
 export function table<T>(caption: string, columns: Column<T>[], rows: T[], empty = 'No data for this period.', attrs: Attrs = {}): HTMLElement {
   const head = el('tr', {}, ...columns.map((c) => el('th', { scope: 'col', class: c.numeric ? 'num' : undefined }, c.header)));
   const body = rows.length
-    ? rows.map((row) => el('tr', {}, ...columns.map((c, i) => (i === 0 ? el('th', { scope: 'row', 'data-label': c.header }, c.cell(row)) : el('td', { class: c.numeric ? 'num' : undefined, 'data-label': c.header }, c.cell(row))))))
+    ? rows.map((row) =>
+        el(
+          'tr',
+          {},
+          ...columns.map((c, i) =>
+            i === 0 ? el('th', { scope: 'row', 'data-label': c.header }, c.cell(row)) : el('td', { class: c.numeric ? 'num' : undefined, 'data-label': c.header }, c.cell(row)),
+          ),
+        ),
+      )
     : [el('tr', {}, el('td', { colspan: columns.length, class: 'empty' }, empty))];
   const tableEl = el('table', attrs, el('caption', {}, caption), el('thead', {}, head), el('tbody', {}, ...body));
   const csv = el('button', { type: 'button', class: 'link csv', 'aria-label': `Download “${caption}” as CSV`, 'data-csv': '' }, 'CSV');

@@ -70,7 +70,10 @@ export function defaultFunnel(events: CatalogEvent[]): FunnelState {
     kind: 'funnel',
     id: 'explored_funnel',
     title: '',
-    steps: [{ event: names[0] ?? '', where: [] }, { event: names[1] ?? names[0] ?? '', where: [] }],
+    steps: [
+      { event: names[0] ?? '', where: [] },
+      { event: names[1] ?? names[0] ?? '', where: [] },
+    ],
     entity: 'person',
     window: '30d',
     order: 'strict',
@@ -113,7 +116,13 @@ export function whereOf(rows: FilterRow[], properties: CatalogProperty[]): Recor
   for (const row of rows) {
     if (!row.property) continue;
     const property = properties.find((p) => p.name === row.property);
-    if (row.op === 'in') where[row.property] = { in: row.value.split(',').map((v) => typed(v, property)).filter((v) => v !== '') };
+    if (row.op === 'in')
+      where[row.property] = {
+        in: row.value
+          .split(',')
+          .map((v) => typed(v, property))
+          .filter((v) => v !== ''),
+      };
     else if (row.op === 'eq') where[row.property] = typed(row.value, property);
     else where[row.property] = { [row.op]: typed(row.value, property) };
   }
@@ -160,7 +169,15 @@ const oneOf = <T extends string>(v: unknown, allowed: readonly T[], fallback: T)
 
 function filters(v: unknown): FilterRow[] {
   return Array.isArray(v)
-    ? v.filter(isObj).map((f) => ({ property: str(f.property, ''), op: oneOf(f.op, FILTER_OPS.map((o) => o.op), 'eq'), value: str(f.value, '') }))
+    ? v.filter(isObj).map((f) => ({
+        property: str(f.property, ''),
+        op: oneOf(
+          f.op,
+          FILTER_OPS.map((o) => o.op),
+          'eq',
+        ),
+        value: str(f.value, ''),
+      }))
     : [];
 }
 
@@ -193,7 +210,11 @@ export function stateFromParam(raw: string | null, events: CatalogEvent[]): Expl
     kind: 'trend',
     id: str(parsed.id, d.id),
     title: str(parsed.title, ''),
-    type: oneOf(parsed.type, MEASURES.map((m) => m.type), 'count'),
+    type: oneOf(
+      parsed.type,
+      MEASURES.map((m) => m.type),
+      'count',
+    ),
     event: str(parsed.event, d.event),
     property: str(parsed.property, ''),
     grain: oneOf(parsed.grain, ['day', 'week', 'month'], 'week'),

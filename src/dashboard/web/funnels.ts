@@ -14,10 +14,10 @@ type Step = FunnelResult['steps'][number];
 type Group = FunnelResult['cohorts']['rows'][number];
 
 /**
-  * Breakdown choices: the funnel's default first, then the properties its entry step's event has
-  * in the plan. A breakdown takes the entry event's value (first touch), so the API refuses a
-  * property that event does not carry (unknown_breakdown_property): only these are offered.
-  */
+ * Breakdown choices: the funnel's default first, then the properties its entry step's event has
+ * in the plan. A breakdown takes the entry event's value (first touch), so the API refuses a
+ * property that event does not carry (unknown_breakdown_property): only these are offered.
+ */
 function breakdownChoices(def: FunnelDefinition, catalog: PlanCatalog): string[] {
   const props = new Set<string>();
   if (def.breakdown) props.add(def.breakdown);

@@ -60,40 +60,68 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
       stat('Quarantined', `${formatCount(health.quarantinedTotal)} (${formatPercent(total ? health.quarantinedTotal / total : 0)})`, 'quarantined', health.quarantinedTotal ? 'warn' : 'ok'),
       stat('Freshness', pipeline.freshnessSeconds === null ? 'no data yet' : `${formatDuration(pipeline.freshnessSeconds * 1000)} ago`, 'freshness', freshnessTone(pipeline.freshnessSeconds)),
     ),
-    table('Events by plan version', [
+    table(
+      'Events by plan version',
+      [
         { header: 'Plan version', cell: (r: PlanHealth['eventsByPlanVersion'][number]) => r.plan_version || '(none)' },
         { header: 'Status', cell: (r) => r.plan_status },
         { header: 'Events', cell: (r) => formatCount(r.events), numeric: true },
-      ], health.eventsByPlanVersion),
-    table('Violation rate by event and rule', [
+      ],
+      health.eventsByPlanVersion,
+    ),
+    table(
+      'Violation rate by event and rule',
+      [
         { header: 'Event', cell: (r: RuleRow) => r.event },
         { header: 'Rule', cell: (r) => r.rule },
         { header: 'Version', cell: (r) => r.plan_version },
         { header: 'Quarantined', cell: (r) => formatCount(r.count), numeric: true },
         { header: 'Rate', cell: (r) => formatPercent(r.rate), numeric: true },
-      ], violationRates(health).slice(0, 20), 'No violations in this period.', { 'data-violations': 'rates', class: 'stack-narrow' }),
-    table('Stored with warnings (by event and rule)', [
-      { header: 'Event', cell: (r: PlanHealth['warnedByRule'][number]) => r.event || '(no name)' },
-      { header: 'Rule', cell: (r) => r.rule },
-      { header: 'Version', cell: (r) => r.plan_version },
-      { header: 'Events', cell: (r) => formatCount(r.count), numeric: true },
-      { header: 'Example', cell: (r) => el('code', { class: 'wrap' }, r.example) },
-    ], health.warnedByRule.slice(0, 20), 'No warned events in this period.', { 'data-warned': 'rules', class: 'stack-narrow' }),
-    table('Quarantine examples (latest per event and rule)', [
-      { header: 'Event', cell: (q: PlanHealth['quarantineExamples'][number]) => q.event || '(no name)' },
-      { header: 'Rules', cell: (q) => q.reasons.join(', ') },
-      { header: 'Details', cell: (q) => el('code', { class: 'wrap' }, q.violations.length > 300 ? `${q.violations.slice(0, 300)}…` : q.violations) },
-      { header: 'Received', cell: (q) => q.received_at },
-    ], health.quarantineExamples.slice(0, 10), 'Nothing in quarantine.', { 'data-quarantine': 'examples', class: 'stack-narrow' }),
+      ],
+      violationRates(health).slice(0, 20),
+      'No violations in this period.',
+      { 'data-violations': 'rates', class: 'stack-narrow' },
+    ),
+    table(
+      'Stored with warnings (by event and rule)',
+      [
+        { header: 'Event', cell: (r: PlanHealth['warnedByRule'][number]) => r.event || '(no name)' },
+        { header: 'Rule', cell: (r) => r.rule },
+        { header: 'Version', cell: (r) => r.plan_version },
+        { header: 'Events', cell: (r) => formatCount(r.count), numeric: true },
+        { header: 'Example', cell: (r) => el('code', { class: 'wrap' }, r.example) },
+      ],
+      health.warnedByRule.slice(0, 20),
+      'No warned events in this period.',
+      { 'data-warned': 'rules', class: 'stack-narrow' },
+    ),
+    table(
+      'Quarantine examples (latest per event and rule)',
+      [
+        { header: 'Event', cell: (q: PlanHealth['quarantineExamples'][number]) => q.event || '(no name)' },
+        { header: 'Rules', cell: (q) => q.reasons.join(', ') },
+        { header: 'Details', cell: (q) => el('code', { class: 'wrap' }, q.violations.length > 300 ? `${q.violations.slice(0, 300)}…` : q.violations) },
+        { header: 'Received', cell: (q) => q.received_at },
+      ],
+      health.quarantineExamples.slice(0, 10),
+      'Nothing in quarantine.',
+      { 'data-quarantine': 'examples', class: 'stack-narrow' },
+    ),
     el(
       'div',
       { class: 'split' },
       el('div', {}, el('h3', {}, 'Planned events never seen'), list(health.plannedNeverSeen, 'Every planned event was seen.')),
-      table('Unplanned events seen', [
-        { header: 'Event', cell: (r: PlanHealth['eventsSeen'][number]) => r.event },
-        { header: 'Events', cell: (r) => formatCount(r.events), numeric: true },
-        { header: 'Last seen', cell: (r) => r.last_seen },
-      ], health.unplannedSeen, 'No unplanned events.', { 'data-unplanned': 'events', class: 'stack-narrow' }),
+      table(
+        'Unplanned events seen',
+        [
+          { header: 'Event', cell: (r: PlanHealth['eventsSeen'][number]) => r.event },
+          { header: 'Events', cell: (r) => formatCount(r.events), numeric: true },
+          { header: 'Last seen', cell: (r) => r.last_seen },
+        ],
+        health.unplannedSeen,
+        'No unplanned events.',
+        { 'data-unplanned': 'events', class: 'stack-narrow' },
+      ),
     ),
   );
 }

@@ -16,9 +16,7 @@ let shown = 0;
 let skipped = 0;
 
 function row(e: LiveEvent): HTMLTableRowElement {
-  const violations = e.violations.length
-    ? el('ul', { class: 'violations' }, ...e.violations.map((v) => el('li', {}, el('code', {}, v.rule), ' ', v.message)))
-    : '';
+  const violations = e.violations.length ? el('ul', { class: 'violations' }, ...e.violations.map((v) => el('li', {}, el('code', {}, v.rule), ' ', v.message))) : '';
   return el(
     'tr',
     { 'data-verdict': e.verdict, 'data-message-id': e.messageId },

@@ -38,7 +38,12 @@ function renderResult(container: HTMLElement, result: RetentionResult): void {
   const curve = chartBox(`${result.title}: retention curve over complete cohorts`, 180);
   append(
     container,
-    el('p', { class: 'summary', 'data-retention-summary': result.id }, el('strong', { 'data-field': 'entered' }, formatCount(result.entered)), ` entered · returns seen up to ${result.asOf.slice(0, 16).replace('T', ' ')} UTC`),
+    el(
+      'p',
+      { class: 'summary', 'data-retention-summary': result.id },
+      el('strong', { 'data-field': 'entered' }, formatCount(result.entered)),
+      ` entered · returns seen up to ${result.asOf.slice(0, 16).replace('T', ' ')} UTC`,
+    ),
     el('div', { class: 'split' }, curve.box, rows),
     el('p', { class: 'muted' }, '… = period under way (share so far); blank = not started. The curve counts only cohorts that lived each period to its end.'),
   );
@@ -46,7 +51,9 @@ function renderResult(container: HTMLElement, result: RetentionResult): void {
     type: 'line',
     data: {
       labels: periods.map((k) => `${prefix}${k}`),
-      datasets: [{ label: 'Retained %', data: result.curve.map((p) => (p.rate === null ? null : Math.round(p.rate * 1000) / 10)), borderColor: PALETTE[2], backgroundColor: PALETTE[2], spanGaps: false }],
+      datasets: [
+        { label: 'Retained %', data: result.curve.map((p) => (p.rate === null ? null : Math.round(p.rate * 1000) / 10)), borderColor: PALETTE[2], backgroundColor: PALETTE[2], spanGaps: false },
+      ],
     },
     options: { scales: { y: { beginAtZero: true, max: 100, title: { display: true, text: '%' } } }, plugins: { legend: { display: false } } },
   });
@@ -60,7 +67,16 @@ export async function renderRetention(range: Range): Promise<void> {
   await Promise.all(
     defs.map(async (def) => {
       const body = el('div', { 'aria-busy': 'true' }, 'Loading…');
-      append(root, el('article', { class: 'card', 'data-retention': def.id, 'aria-labelledby': `retention-${def.id}-h` }, el('h3', { id: `retention-${def.id}-h` }, def.title), def.description ? el('p', { class: 'muted' }, def.description) : null, body));
+      append(
+        root,
+        el(
+          'article',
+          { class: 'card', 'data-retention': def.id, 'aria-labelledby': `retention-${def.id}-h` },
+          el('h3', { id: `retention-${def.id}-h` }, def.title),
+          def.description ? el('p', { class: 'muted' }, def.description) : null,
+          body,
+        ),
+      );
       try {
         renderResult(body, await getJson<RetentionResult>(`/api/retention/${encodeURIComponent(def.id)}`, { from: range.from, to: range.to }));
       } catch (error) {

@@ -15,15 +15,23 @@ export async function renderTrends(range: Range): Promise<void> {
   const partial = trends.days.map((d) => d >= today);
   append(
     root,
-    el('p', { class: 'muted' }, `Track events per day (UTC), the ${trends.series.length} busiest events from ${trends.from} to ${trends.to}.${partial.some(Boolean) ? ' * today is not over yet.' : ''}`),
+    el(
+      'p',
+      { class: 'muted' },
+      `Track events per day (UTC), the ${trends.series.length} busiest events from ${trends.from} to ${trends.to}.${partial.some(Boolean) ? ' * today is not over yet.' : ''}`,
+    ),
     el(
       'div',
       { class: 'split wide-left' },
       chart.box,
-      table('Events in the period', [
-        { header: 'Event', cell: (s: TrendsResult['series'][number]) => s.event },
-        { header: 'Events', cell: (s) => formatCount(s.total), numeric: true },
-      ], trends.series),
+      table(
+        'Events in the period',
+        [
+          { header: 'Event', cell: (s: TrendsResult['series'][number]) => s.event },
+          { header: 'Events', cell: (s) => formatCount(s.total), numeric: true },
+        ],
+        trends.series,
+      ),
     ),
   );
   draw(chart.canvas, {
