@@ -17,6 +17,7 @@ import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
 import { createRedis } from '../../src/redis/server.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { post, startStack, tempDir, type Stack } from '../helpers/stack.ts';
+import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
 
 type Received = { path: string; body: Record<string, unknown> };
 const received: Received[] = [];
@@ -106,7 +107,7 @@ describe('alerts as code', () => {
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
     try {
       const context = await browser.newContext();
-      await context.addCookies([{ name: 'balise_admin', value: stack.adminToken, url: stack.baseUrl }]);
+      await context.addCookies([await dashboardSessionCookie(stack.baseUrl, stack.adminToken)]);
       const page = await context.newPage();
       await page.goto(`${stack.baseUrl}/`);
       const rows = page.locator('#alerts-body tbody tr');

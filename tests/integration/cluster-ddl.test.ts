@@ -136,9 +136,11 @@ describe('the cluster layout', () => {
     for (const m of withoutVariant) {
       for (const s of m.statements) {
         expect(s, `${m.name}: a MergeTree table needs a cluster variant`).not.toMatch(/ENGINE = \w*MergeTree/);
+        // A view reads the Distributed table of the same name on a cluster: only writes need a variant.
+        if (/^CREATE (?:OR REPLACE )?VIEW\b/.test(s)) continue;
         for (const table of SHARDED) expect(s, `${m.name}: ${table} needs a cluster variant`).not.toMatch(new RegExp(`\\b(?:TABLE|INTO|FROM|TO)\\s+(?:IF (?:NOT )?EXISTS\\s+)?${table}\\b`));
       }
     }
-    expect(cluster.filter((m, i) => m.checksum !== single[i]!.checksum).map((m) => m.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(cluster.filter((m, i) => m.checksum !== single[i]!.checksum).map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 20, 23, 24]);
   });
 });

@@ -15,6 +15,7 @@ import type { EventRow, QuarantineRow } from '../../src/types.ts';
 import { insertJsonLines } from '../../src/warehouse/insert.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
+import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
 
 const IMG = '<img src=x onerror="window.__xss=1">';
 const SCRIPT = '<script>window.__xss=1</script>';
@@ -151,16 +152,7 @@ const waitUntilLoaded = (page: Page) => page.waitForFunction(() => /^(Loaded|Cou
 /** The dashboard, signed in with the login cookie and fully loaded. */
 async function openDashboard(): Promise<{ page: Page; consoleErrors: string[] }> {
   const opened = await openPage();
-  // The cookie holds a session id from a real login, not the token.
-  const login = await fetch(`${baseUrl}/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: `token=${encodeURIComponent(stack.adminToken)}`,
-  });
-  const session = /balise_session=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')?.[1];
-  if (!session) throw new Error(`login failed: ${login.status}`);
-  await opened.page.context().addCookies([{ name: 'balise_session', value: session, url: baseUrl, httpOnly: true, sameSite: 'Strict' }]);
+  await opened.page.context().addCookies([await dashboardSessionCookie(baseUrl, stack.adminToken)]);
   // The first load may build the bundle: bounded like the data load below, not by the 5 s default.
   await opened.page.goto(`${baseUrl}/`, { timeout: 30_000 });
   await waitUntilLoaded(opened.page);

@@ -16,6 +16,7 @@ import type { LiveEvent } from '../../src/live/model.ts';
 import { build } from 'esbuild';
 import { CHROMIUM_ARGS, startSite } from '../../sdk/tests/browser-scenarios.ts';
 import { post, REPO_ROOT, startStack, tempDir, type Stack } from '../helpers/stack.ts';
+import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
 
 const PLAN = {
   'plan.yaml': `name: shop
@@ -309,7 +310,7 @@ describe('live events page in chromium', () => {
 
   it('shows an event within a second of sending it, with its verdict and violations in words', async () => {
     const context = await browser.newContext();
-    await context.addCookies([{ name: 'balise_admin', value: stack.adminToken, url: stack.baseUrl, httpOnly: true, sameSite: 'Strict' }]);
+    await context.addCookies([await dashboardSessionCookie(stack.baseUrl, stack.adminToken)]);
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));

@@ -135,6 +135,7 @@ describe('a data-subject request', () => {
       events_before_003: { found: 1, remaining: 0 },
       identity_links: { found: 3, remaining: 0 },
       quarantine: { found: h.quarantineIds.length, remaining: 0 },
+      quarantine_before_005: { found: 0, remaining: 0 },
       quarantine_replays: { found: 1, remaining: 0 },
       redis_queue: { found: 1, remaining: 0 },
     });
