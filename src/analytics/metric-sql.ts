@@ -21,6 +21,14 @@ const AGGREGATE: Record<EventMetric['type'], string> = {
   average: 'avg(v)',
 };
 
+/** Per event row: its id (to fold copies), its time, and what the aggregate reads (person, value). */
+function rowColumns(metric: EventMetric): string[] {
+  const columns = [`e.message_id AS message_id`, `e.timestamp AS ts`];
+  if (metric.type === 'unique_persons') columns.push(`${PERSON} AS person`);
+  if (metric.type === 'average' || metric.type === 'sum') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(metric.property)}) AS v`);
+  return columns;
+}
+
 /**
  * Result columns: key ('current' | 'previous' | a bucket start 'YYYY-MM-DD...'), value.
  * `grain` overrides the metric's own (ratios use their own grain for both sides).
@@ -32,9 +40,7 @@ export function compileMetric(metric: EventMetric, range: TimeRange, grain: Time
   const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
   const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
   const condition = eventCondition('e.event', metric.event, metric.filters, 'e.properties', params);
-  const columns = [`e.message_id AS message_id`, `e.timestamp AS ts`];
-  if (metric.type === 'unique_persons') columns.push(`${PERSON} AS person`);
-  if (metric.type === 'average' || metric.type === 'sum') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(metric.property)}) AS v`);
+  const columns = rowColumns(metric);
   const aggregate = AGGREGATE[metric.type];
   const sql = [
     `SELECT key, ${aggregate} AS value`,
@@ -63,9 +69,7 @@ export function compileTrend(metric: EventMetric, range: TimeRange, grain: TimeG
   const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
   const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
   const condition = eventCondition('e.event', metric.event, metric.filters, 'e.properties', params);
-  const columns = [`e.message_id AS message_id`, `e.timestamp AS ts`];
-  if (metric.type === 'unique_persons') columns.push(`${PERSON} AS person`);
-  if (metric.type === 'average' || metric.type === 'sum') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(metric.property)}) AS v`);
+  const columns = rowColumns(metric);
   columns.push(`${metric.breakdown ? propertyText('e.properties', keyLiteral(metric.breakdown)) : "''"} AS bd`);
   const sql = [
     `SELECT key, bd, ${AGGREGATE[metric.type]} AS value`,

@@ -3,37 +3,33 @@
  * independently: first touch (the entry event's value), last touch, a person's latest identify
  * traits, a group's latest traits; unknown properties refused instead of "(none)".
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
-import { migrate } from '../../src/warehouse/migrations.ts';
+import type { Warehouse } from '../../src/warehouse/client.ts';
 import { runFunnel } from '../../src/analytics/run.ts';
 import { parseKpiFile } from '../../src/analytics/definitions.ts';
 import type { FunnelResult } from '../../src/analytics/results.ts';
 import { loadPlan } from '../../src/plan/load.ts';
 import type { TrackingPlan } from '../../src/plan/model.ts';
 import { DAY, generateWorld, GROUP_TIER, insertWorld, signupToAcceptTruth, WORLD_START, type BreakdownTruth, type World } from '../helpers/known-world.ts';
+import { openTestWarehouse, type TestWarehouse } from '../helpers/engine.ts';
 
 const PLAN_DIR = path.resolve(import.meta.dirname, '../../tracking-plan');
 let warehouse: Warehouse;
-let dataDir: string;
+let engine: TestWarehouse | undefined;
 let world: World;
 let plan: TrackingPlan;
 
 beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-breakdowns-'));
-  warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_breakdowns_test', cluster: undefined }, dataDir });
-  await migrate(warehouse);
+  engine = await openTestWarehouse('breakdowns');
+  warehouse = engine.warehouse;
   world = generateWorld(5, 160);
   await insertWorld(warehouse, world.events);
   plan = await loadPlan(PLAN_DIR);
 });
 
 afterAll(async () => {
-  await warehouse?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await engine?.close();
 });
 
 const parsed = parseKpiFile(

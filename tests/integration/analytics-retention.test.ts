@@ -3,36 +3,28 @@
  * independently (tests/helpers/known-world.ts), plus hand-worked edge cases: filters, entity
  * retention, incomplete and future periods.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
-import { migrate } from '../../src/warehouse/migrations.ts';
+import type { Warehouse } from '../../src/warehouse/client.ts';
 import { runRetention } from '../../src/analytics/run.ts';
 import { parseKpiFile } from '../../src/analytics/definitions.ts';
 import type { KpiDefinitions } from '../../src/analytics/model.ts';
 import { retentionQuestion } from '../../src/metabase/questions.ts';
 import { DAY, generateWorld, insertWorld, weeklyRetentionTruth, WORLD_START } from '../helpers/known-world.ts';
+import { clearEvents, openTestWarehouse, type TestWarehouse } from '../helpers/engine.ts';
 
 let warehouse: Warehouse;
-let dataDir: string;
+let engine: TestWarehouse | undefined;
 
 beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-retention-'));
-  warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_retention_test', cluster: undefined }, dataDir });
-  await migrate(warehouse);
+  engine = await openTestWarehouse('retention');
+  warehouse = engine.warehouse;
 });
 
 afterAll(async () => {
-  await warehouse?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await engine?.close();
 });
 
-beforeEach(async () => {
-  await warehouse.client.command({ query: 'TRUNCATE TABLE events' });
-  await warehouse.client.command({ query: 'TRUNCATE TABLE identity_links' });
-});
+beforeEach(() => clearEvents(warehouse));
 
 function defs(yaml: string): KpiDefinitions {
   const parsed = parseKpiFile('test.yaml', yaml);

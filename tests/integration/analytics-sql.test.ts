@@ -3,34 +3,26 @@
  * (comments, UNION, EXPLAIN, DESCRIBE, SHOW, names containing FORMAT/SETTINGS) really runs, and
  * what it refuses still cannot write; the `persons` view joins without inflating counts.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
-import { migrate } from '../../src/warehouse/migrations.ts';
+import type { Warehouse } from '../../src/warehouse/client.ts';
 import { runReadOnlySql } from '../../src/analytics/run.ts';
 import { DAY, insertWorld, WORLD_START } from '../helpers/known-world.ts';
+import { clearEvents, openTestWarehouse, type TestWarehouse } from '../helpers/engine.ts';
 
 let warehouse: Warehouse;
-let dataDir: string;
+let engine: TestWarehouse | undefined;
 const LIMITS = { maxRows: 100, maxSeconds: 10 };
 
 beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-sql-'));
-  warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_sql_test', cluster: undefined }, dataDir });
-  await migrate(warehouse);
+  engine = await openTestWarehouse('sql');
+  warehouse = engine.warehouse;
 });
 
 afterAll(async () => {
-  await warehouse?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await engine?.close();
 });
 
-beforeEach(async () => {
-  await warehouse.client.command({ query: 'TRUNCATE TABLE events' });
-  await warehouse.client.command({ query: 'TRUNCATE TABLE identity_links' });
-});
+beforeEach(() => clearEvents(warehouse));
 
 const sql = (query: string) => runReadOnlySql(warehouse, query, LIMITS);
 

@@ -4,17 +4,14 @@
  * (order modes, per-step window, entity, breakdown, cohort grain) is asserted as SQL with its
  * parameters, then run on the real engine (chDB) against a small fixture whose answer is known.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFunnel } from '../../src/analytics/funnel-sql.ts';
 import { compileMetric } from '../../src/analytics/metric-sql.ts';
 import { parseBreakdown, type EventMetric, type FunnelDefinition, type PropertyFilter, type TimeGrain } from '../../src/analytics/model.ts';
-import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
-import { migrate } from '../../src/warehouse/migrations.ts';
+import type { Warehouse } from '../../src/warehouse/client.ts';
 import { queryRows } from '../../src/warehouse/query.ts';
+import { openTestWarehouse, type TestWarehouse } from '../helpers/engine.ts';
+import { insertWorld } from '../helpers/known-world.ts';
 
 const T0 = Date.parse('2025-03-03T10:00:00.000Z'); // a Monday
 const DAY = 86_400_000;
@@ -45,37 +42,17 @@ const FIXTURE: { id: string; at: number; props: Record<string, unknown>; event?:
 ];
 
 let warehouse: Warehouse;
-let dataDir: string;
+let engine: TestWarehouse | undefined;
 beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-compiled-sql-'));
-  warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_compiled_sql_test', cluster: undefined }, dataDir });
-  await migrate(warehouse);
-  const rows = FIXTURE.map((e) => ({
-    message_id: e.id,
-    type: 'track',
-    event: e.event ?? 'order',
-    user_id: e.user ?? `u-${e.id}`,
-    anonymous_id: '',
-    group_id: '',
-    previous_id: '',
-    timestamp: e.at,
-    sent_at: null,
-    received_at: e.at,
-    properties: JSON.stringify(e.props),
-    traits: '{}',
-    context: '{}',
-    source: 'test',
-    library_name: 'test',
-    library_version: '0',
-    plan_version: '1.0.0',
-    plan_status: 'valid',
-    violations: '',
-  }));
-  await warehouse.client.exec({ query: 'INSERT INTO events FORMAT JSONEachRow', values: Readable.from([rows.map((r) => JSON.stringify(r)).join('\n')]) });
+  engine = await openTestWarehouse('compiled-sql');
+  warehouse = engine.warehouse;
+  await insertWorld(
+    warehouse,
+    FIXTURE.map((e) => ({ id: e.id, event: e.event ?? 'order', user: e.user ?? `u-${e.id}`, at: e.at, props: e.props })),
+  );
 });
 afterAll(async () => {
-  await warehouse?.close();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await engine?.close();
 });
 
 const metric = (filters: PropertyFilter[], grain: TimeGrain = 'week'): EventMetric => ({

@@ -6,17 +6,17 @@
  * Screenshots go to test-results/ (dashboard-<page>-<width>.png).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KpiResult } from '../../src/analytics/results.ts';
 import type { PlanCatalog } from '../../src/api/catalog.ts';
-import { planCheckAction, planFixKpisAction } from '../../src/cli/plan.ts';
 import type { EventRow, QuarantineRow } from '../../src/types.ts';
 import { insertJsonLines } from '../../src/warehouse/insert.ts';
 import { REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
+import { worldRow } from '../helpers/known-world.ts';
+import { planCheckWith } from '../helpers/plan-check.ts';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -28,29 +28,8 @@ const NOW = Date.now();
 const T0 = NOW - 20 * D;
 
 let n = 0;
-function row(type: EventRow['type'], event: string, ids: { user?: string; anon?: string }, at: number, properties: Record<string, unknown> = {}): EventRow {
-  return {
-    message_id: `eb-${++n}`,
-    type,
-    event,
-    user_id: ids.user ?? '',
-    anonymous_id: ids.anon ?? '',
-    group_id: '',
-    previous_id: '',
-    timestamp: at,
-    sent_at: null,
-    received_at: at,
-    properties: JSON.stringify(properties),
-    traits: '{}',
-    context: '{}',
-    source: 'test',
-    library_name: 'test',
-    library_version: '0',
-    plan_version: '2.0.0',
-    plan_status: 'valid',
-    violations: '',
-  };
-}
+const row = (type: EventRow['type'], event: string, ids: { user?: string; anon?: string }, at: number, props: Record<string, unknown> = {}): EventRow =>
+  worldRow({ id: `eb-${++n}`, type, event, user: ids.user, anon: ids.anon, at, props });
 
 /** Alice (two anonymous ids) converts; Bob stops after a proposal; Carol after starting sign-up. */
 function world(): EventRow[] {
@@ -253,19 +232,6 @@ describe('dashboard at 1280 px: layout details', () => {
     expect(lines[1]!.startsWith('1. Signed up,0,')).toBe(true);
   });
 });
-
-/** `balise plan check --fix`, as the page says, on a copy of the plan with the page's YAML saved in kpis/. */
-async function planCheckWith(yaml: string) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-explore-'));
-  fs.cpSync(path.join(REPO_ROOT, 'tracking-plan'), dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'kpis', 'explored.yaml'), yaml);
-  try {
-    await planFixKpisAction(dir);
-    return await planCheckAction(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe.each([390, 1280])('explore at %i px', (width) => {
   it('builds a trend from the pickers, shows its numbers and YAML that passes plan check, in a shareable URL', async () => {

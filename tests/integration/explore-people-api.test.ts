@@ -10,6 +10,7 @@ import type { Timeline } from '../../src/api/people.ts';
 import type { PlanCatalog } from '../../src/api/catalog.ts';
 import type { EventRow, QuarantineRow } from '../../src/types.ts';
 import { insertJsonLines } from '../../src/warehouse/insert.ts';
+import { worldRow } from '../helpers/known-world.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 const T0 = Date.parse('2026-01-10T10:00:00Z');
@@ -19,29 +20,8 @@ const RANGE = { from: '2026-01-01', to: '2026-01-31' };
 
 let stack: Stack;
 
-function row(id: string, type: EventRow['type'], event: string, ids: { user?: string; anon?: string; previous?: string }, at: number, properties: Record<string, unknown> = {}): EventRow {
-  return {
-    message_id: id,
-    type,
-    event,
-    user_id: ids.user ?? '',
-    anonymous_id: ids.anon ?? '',
-    group_id: '',
-    previous_id: ids.previous ?? '',
-    timestamp: at,
-    sent_at: null,
-    received_at: at,
-    properties: JSON.stringify(properties),
-    traits: '{}',
-    context: '{}',
-    source: 'test',
-    library_name: 'test',
-    library_version: '0',
-    plan_version: '2.0.0',
-    plan_status: 'valid',
-    violations: '',
-  };
-}
+const row = (id: string, type: EventRow['type'], event: string, ids: { user?: string; anon?: string; previous?: string }, at: number, props: Record<string, unknown> = {}): EventRow =>
+  worldRow({ id, type, event, user: ids.user, anon: ids.anon, previous: ids.previous, at, props });
 
 const ALICE = [
   row('a-old-received', 'track', 'mission_proposal_received', { user: 'old_alice' }, T0 - D, { mission_id: 'msn_2', category: 'bi', match_score: 0.75 }),

@@ -3,8 +3,6 @@
  * the real tracking plan with the file added), its URL state round-trips, and the range, CSV,
  * points and period helpers say what the page shows.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { definitionYaml } from '../../src/analytics/explore.ts';
@@ -12,7 +10,6 @@ import { compileFunnel } from '../../src/analytics/funnel-sql.ts';
 import { compileMetric, compileTrend } from '../../src/analytics/metric-sql.ts';
 import { bucketStarts, isIncomplete } from '../../src/util/periods.ts';
 import { planCatalog } from '../../src/api/catalog.ts';
-import { planCheckAction, planFixKpisAction } from '../../src/cli/plan.ts';
 import { csvCell, csvFileName, toCsv } from '../../src/dashboard/web/csv.ts';
 import { stateFromParam, stateToParam, toDefinition, type ExploreState } from '../../src/dashboard/web/explore-model.ts';
 import { formatPointChange } from '../../src/dashboard/web/format.ts';
@@ -20,24 +17,9 @@ import { describeRange, presetRange, rangeFromSearch, rangeToSearch } from '../.
 import { sparkPoints } from '../../src/dashboard/web/sparkline.ts';
 import { loadPlan } from '../../src/plan/load.ts';
 import { REPO_ROOT } from '../helpers/stack.ts';
+import { planCheckWith } from '../helpers/plan-check.ts';
 
 const PLAN = path.join(REPO_ROOT, 'tracking-plan');
-
-/**
- * `balise plan check --fix` (what the page tells the user to run) on a copy of the repository's
- * plan with `yaml` saved as kpis/explored.yaml: --fix adds the new KPI to its events' kpis: lists.
- */
-async function planCheckWith(yaml: string) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-explore-'));
-  fs.cpSync(PLAN, dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'kpis', 'explored.yaml'), yaml);
-  try {
-    await planFixKpisAction(dir);
-    return await planCheckAction(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const TREND: ExploreState = {
   kind: 'trend',
