@@ -25,7 +25,7 @@ import { insertJsonLines } from '../src/warehouse/insert.ts';
 import { processEvents } from '../src/ingest/process.ts';
 import { loadPlanValidator } from '../src/plan/compile.ts';
 import { percentile, printResult, round, shippedWorkerSettings } from './lib.ts';
-import { cpuMs, redisChildPid } from './proc.ts';
+import { baliseCpuMs, redisChildPid } from './proc.ts';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BATCH = 100;
@@ -283,7 +283,8 @@ async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string
   const batches = Math.ceil(total / BATCH);
   const bodies = Array.from({ length: batches }, (_, b) => makeBody(prefix, b));
   // CPU time of every party: what a 2-core box spends per event, and where.
-  const before = pids.map((pid) => (pid ? cpuMs(pid) : 0));
+  // A balise process counts with its API children (`up --api-processes`); redis-server has none.
+  const before = pids.map((pid) => (pid ? baliseCpuMs(pid) : 0));
   const generatorBefore = process.cpuUsage();
   let next = 0;
   const start = performance.now();
@@ -303,7 +304,7 @@ async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string
     events,
     e2eRate: events / e2eSeconds,
     acceptRate: events / sentSeconds,
-    cpuPerEventUs: pids.map((pid, i) => (pid ? ((cpuMs(pid) - before[i]!) * 1000) / events : 0)),
+    cpuPerEventUs: pids.map((pid, i) => (pid ? ((baliseCpuMs(pid) - before[i]!) * 1000) / events : 0)),
     generatorCpuUs: (generator.user + generator.system) / events,
   };
 }

@@ -35,6 +35,16 @@ function childPids(pid: number): number[] {
   return tids.flatMap((tid) => (read(`/proc/${pid}/task/${tid}/children`) ?? '').trim().split(/\s+/).filter(Boolean).map(Number));
 }
 
+/** CPU of `balise up` and its API children (node:cluster workers), without its redis-server. */
+export function baliseCpuMs(pid: number): number {
+  return cpuMs(pid) + apiChildPids(pid).reduce((sum, child) => sum + cpuMs(child), 0);
+}
+
+/** The API processes `balise up` forked (`--api-processes`). */
+export function apiChildPids(pid: number): number[] {
+  return childPids(pid).filter((child) => (read(`/proc/${child}/cmdline`) ?? '').includes('balise.js'));
+}
+
 /** The redis-server that `balise up` started for itself, if any. */
 export function redisChildPid(pid: number): number | undefined {
   return childPids(pid).find((child) => (read(`/proc/${child}/comm`) ?? '').trim().startsWith('redis-server'));

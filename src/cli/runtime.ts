@@ -71,6 +71,10 @@ export interface RunningBalise {
   live: LiveHub;
   /** GET /health and /metrics of a worker-only process (BALISE_WORKER_METRICS_PORT), if any. */
   opsUrl: string | undefined;
+  /** What GET /ready checks, for an API child that asks the engine's owner (src/cli/api-processes.ts). */
+  readiness(): Promise<Record<string, boolean>>;
+  /** Reads the tracking plan again (an API child, when the engine's owner reloaded it). */
+  reloadPlan(): Promise<void>;
   /** Stop accepting, drain, flush, close: nothing accepted is lost. Bounded by SHUTDOWN_GRACE_MS (plus Redis's own fsync). */
   stop(): Promise<void>;
 }
@@ -90,6 +94,14 @@ export interface RuntimeOptions {
   /** Restart the local redis-server when it dies (default true; tests that stage an outage turn it off). */
   superviseRedis?: boolean;
   redisLivenessGraceMs?: number;
+  /** Where the API listens instead of HOST:PORT (the primary of `up --api-processes` keeps its read API on loopback). */
+  listen?: { host: string; port: number };
+  /** An API child of `up`: the engine's readiness, asked of the process that owns it. */
+  ownerReadiness?: () => Promise<Record<string, boolean>>;
+  /** GET /metrics text instead of this process's registry (an API child answers for all of `up`'s processes). */
+  metricsText?: () => Promise<string>;
+  /** Called after the admin API reloaded the plan (the primary tells its API children). */
+  onPlanReloaded?: () => void;
 }
 
 /** Resolves true when `promise` settles within `ms`, false otherwise (it keeps running). */
@@ -233,6 +245,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
 
     let baseUrl: string | undefined;
     let app: Express | undefined;
+    let readinessCheck: () => Promise<Record<string, boolean>> = async () => ({});
     // Per process: each API process shows the events it judges (decision 0025).
     const live = new LiveHub(options.live);
     let accepting = true;
@@ -263,7 +276,11 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             credentials,
             config,
             validator: () => validator,
-            reloadPlan: async () => (validator = await loadPlanValidator(config.planDir)),
+            reloadPlan: async () => {
+              validator = await loadPlanValidator(config.planDir);
+              options.onPlanReloaded?.();
+              return validator;
+            },
             logger,
             deduper,
             suppression,
@@ -273,6 +290,19 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       // the live view must show this process's own events.
       const routers: Router[] = [createSdkAssetRouter(), createLiveRouter({ hub: live, credentials }), readRouter, createDashboardRouter({ credentials })];
       const readyKey = `balise:ready:${process.pid}`;
+      const readiness = async (): Promise<Record<string, boolean>> => {
+        // A write, not a ping: Redis out of memory or read-only (a replica, a failed AOF write) still pings.
+        const redis = await withTimeout(producerConnection.set(readyKey, '1', 'PX', 10_000), PROBE_TIMEOUT_MS, 'Redis write probe').then(
+          (r) => r === 'OK',
+          () => false,
+        );
+        // An API child: the engine's checks come from the process that owns it; its own Redis write wins.
+        if (!warehouse) return options.ownerReadiness ? { ...(await options.ownerReadiness().catch(() => ({ engine_owner: false }))), redis } : { redis };
+        const clickhouse = await engineWrites(warehouse);
+        migrated = migrated || (clickhouse && (await migrationsUpToDate(warehouse)));
+        return { redis, clickhouse, migrations: migrated };
+      };
+      readinessCheck = readiness;
       app = createApp({
         limits: config.ingest,
         writeKeys,
@@ -283,17 +313,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         queueDepth: () => depth,
         isSuppressed: suppression?.has,
         piiKey: resolvePiiKey(config),
-        readiness: async (): Promise<Record<string, boolean>> => {
-          // A write, not a ping: Redis out of memory or read-only (a replica, a failed AOF write) still pings.
-          const redis = await withTimeout(producerConnection.set(readyKey, '1', 'PX', 10_000), PROBE_TIMEOUT_MS, 'Redis write probe').then(
-            (r) => r === 'OK',
-            () => false,
-          );
-          if (!warehouse) return { redis };
-          const clickhouse = await engineWrites(warehouse);
-          migrated = migrated || (clickhouse && (await migrationsUpToDate(warehouse)));
-          return { redis, clickhouse, migrations: migrated };
-        },
+        readiness,
+        metricsText: options.metricsText,
         liveness: () => {
           const grace = options.redisLivenessGraceMs ?? REDIS_LIVENESS_GRACE_MS;
           if (redisDownSince !== undefined && Date.now() - redisDownSince > grace) return { ok: false, reason: `Redis unreachable for ${Math.round((Date.now() - redisDownSince) / 1000)} s` };
@@ -314,7 +335,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
           reject(error.code === 'EADDRINUSE' ? new BaliseError('port_in_use', `${config.host}:${config.port} is already in use (EADDRINUSE): stop what listens there or set PORT`) : error),
         );
         // A deep accept queue: a burst of connections beyond Node's default 511 had its SYNs dropped.
-        listening.listen(config.port, config.host, LISTEN_BACKLOG, () => resolve());
+        listening.listen(options.listen?.port ?? config.port, options.listen?.host ?? config.host, LISTEN_BACKLOG, () => resolve());
       });
       const address = server.address() as AddressInfo;
       baseUrl = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
@@ -361,7 +382,10 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         }
       })());
 
-    return { baseUrl, writeKeys, adminToken, warehouse, queue, queueKeys, redisTarget, metrics, app, live, opsUrl: ops?.url, stop };
+    const reloadPlan = async () => {
+      validator = await loadPlanValidator(config.planDir);
+    };
+    return { baseUrl, writeKeys, adminToken, warehouse, queue, queueKeys, redisTarget, metrics, app, live, opsUrl: ops?.url, readiness: () => readinessCheck(), reloadPlan, stop };
   } catch (error) {
     await cleanUp();
     throw error;

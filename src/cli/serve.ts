@@ -1,40 +1,70 @@
+import os from 'node:os';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/index.ts';
-import { createLogger, logStyle } from '../observability/logger.ts';
+import { loadConfig, type Config } from '../config/index.ts';
+import { ConfigError } from '../errors.ts';
+import { createLogger, logStyle, type Logger } from '../observability/logger.ts';
+import { connectToPrimary, failStart, isApiChild, startApiChildren, type ApiChildren } from './api-processes.ts';
 import type { Roles, RunningBalise } from './runtime.ts';
 import { adminTokenFile, writeKeyFile } from '../config/secrets.ts';
 
 /** After the grace period (plus Redis's own stop), shutdown gives up waiting and exits. */
 const HARD_EXIT_MS = 20_000;
+/** API children get this long to answer what they took and exit, before the primary drains. */
+const CHILD_STOP_MS = 7000;
+
+/** `--api-processes`, else BALISE_API_PROCESSES, else one child when there is a second core for it. */
+export function apiProcessCount(option: string | undefined, env: NodeJS.ProcessEnv = process.env, cores = os.availableParallelism()): number {
+  const given = option ?? env.BALISE_API_PROCESSES;
+  if (given === undefined || given === '') return cores >= 2 ? 1 : 0;
+  const n = Number(given);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new ConfigError(option === undefined ? 'BALISE_API_PROCESSES' : '--api-processes', `must be a whole number from 0 to 64, got "${given}"`);
+  return n;
+}
+
+/** What `up` prints once it listens, on a terminal. */
+function banner(config: Config, url: string): void {
+  const keyHint = config.writeKeys.size ? 'from BALISE_WRITE_KEYS' : `in ${writeKeyFile(config.dataDir)}`;
+  const tokenHint = config.adminToken ? 'from BALISE_ADMIN_TOKEN' : `in ${adminTokenFile(config.dataDir)}`;
+  console.log(`\n  Balise is up\n  ingest     ${url}/v1/batch  (write key ${keyHint})\n  dashboard  ${url}/  (admin token ${tokenHint})\n  demo data  npx balise demo\n`);
+}
 
 /**
  * Runs until SIGTERM/SIGINT, then stops accepting, drains, flushes and closes, within a bounded
  * time whatever state Redis is in. A second signal (Ctrl-C again) exits at once: what was
  * acknowledged is in Redis already, and the local redis-server still gets SIGTERM (AOF fsync).
+ * With API children (`up --api-processes N`, src/cli/api-processes.ts), they stop first, so
+ * every request they took is queued before the worker drains and Redis closes.
  */
-async function run(roles: Roles, split = false): Promise<void> {
+async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, undefined, logStyle(config));
+  if (isApiChild()) return runApiChild(config, logger);
   // Signals are handled from the start: a Ctrl-C during start-up (migrations, a long AOF load)
   // still stops the local redis-server on the way out.
-  const started: { balise?: RunningBalise } = {};
+  const started: { balise?: RunningBalise; children?: ApiChildren } = {};
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) {
       logger.warn({ signal }, 'second signal: exiting now (acknowledged events are safe in Redis)');
+      started.children?.kill();
       process.exit(1);
     }
     const balise = started.balise;
     if (!balise) {
       logger.info({ signal }, 'stopping during start-up');
+      started.children?.kill();
       process.exit(1);
     }
     logger.info({ signal }, 'shutting down: draining and flushing (press Ctrl-C again to exit at once)');
     setTimeout(() => {
       logger.error({ afterMs: HARD_EXIT_MS }, 'shutdown did not complete in time: exiting');
+      started.children?.kill();
       process.exit(1);
     }, HARD_EXIT_MS).unref();
-    balise.stop().then(
+    (async () => {
+      await started.children?.stop(CHILD_STOP_MS);
+      await balise.stop();
+    })().then(
       () => {
         logger.info('stopped cleanly');
         process.exit(0);
@@ -49,25 +79,80 @@ async function run(roles: Roles, split = false): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   // The server (express, BullMQ, the dashboard…) loads only for the commands that run it.
   const { startBalise } = await import('./runtime.ts');
+  if (apiProcesses > 0) {
+    // The primary's own API (reads, the dashboard's data, CLI commands) stays on loopback; the
+    // public port belongs to the children, which send /api reads here (engine.json).
+    const balise = (started.balise = await startBalise(config, roles, logger, { listen: { host: '127.0.0.1', port: 0 }, onPlanReloaded: () => started.children?.reloadPlan() }));
+    const children = (started.children = startApiChildren(apiProcesses, { registry: balise.metrics.registry, readiness: () => balise.readiness(), logger }));
+    const url = await children.listening.catch(async (err: unknown) => {
+      // Like a single process whose port is taken: stop what started, then one line (main.ts).
+      started.children = undefined;
+      children.kill();
+      await balise.stop();
+      throw err;
+    });
+    logger.info(
+      { url, apiProcesses, sources: [...balise.writeKeys.keys()] },
+      `Balise is up: ingest at ${url}/v1/batch, dashboard at ${url}/ (${apiProcesses} API process${apiProcesses === 1 ? '' : 'es'})`,
+    );
+    if (process.stdout.isTTY) banner(config, url);
+    return;
+  }
   const balise = (started.balise = await startBalise(config, roles, logger, { split }));
   if (balise.baseUrl) {
     logger.info(
       { url: balise.baseUrl, sources: [...balise.writeKeys.keys()], writeKeyFile: config.writeKeys.size ? undefined : writeKeyFile(config.dataDir) },
       `Balise is up: ingest at ${balise.baseUrl}/v1/batch, dashboard at ${balise.baseUrl}/`,
     );
-    if (process.stdout.isTTY) {
-      const keyHint = config.writeKeys.size ? 'from BALISE_WRITE_KEYS' : `in ${writeKeyFile(config.dataDir)}`;
-      const tokenHint = config.adminToken ? 'from BALISE_ADMIN_TOKEN' : `in ${adminTokenFile(config.dataDir)}`;
-      console.log(`\n  Balise is up\n  ingest     ${balise.baseUrl}/v1/batch  (write key ${keyHint})\n  dashboard  ${balise.baseUrl}/  (admin token ${tokenHint})\n  demo data  npx balise demo\n`);
-    }
+    if (process.stdout.isTTY) banner(config, balise.baseUrl);
   }
+}
+
+/**
+ * An API child of `up`: a `serve` process on the shared port. It stops when told, on a signal
+ * (a terminal's Ctrl-C reaches the whole process group) or when the primary is gone; it never
+ * exits at once on a second signal: the primary decides that.
+ */
+async function runApiChild(config: Config, logger: Logger): Promise<void> {
+  const link = connectToPrimary(logger);
+  let balise: RunningBalise | undefined;
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => process.exit(1), HARD_EXIT_MS).unref();
+    (balise ? balise.stop() : Promise.resolve()).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'error while stopping an API process');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('disconnect', stop);
+  const { startBalise } = await import('./runtime.ts');
+  try {
+    balise = await startBalise(config, { api: true, worker: false }, logger, { split: true, ownerReadiness: link.ownerReadiness, metricsText: link.metricsText });
+  } catch (err) {
+    failStart(err);
+    return;
+  }
+  const running = balise;
+  link.attach({ registry: running.metrics.registry, reloadPlan: running.reloadPlan, stop });
+  if (stopping) await running.stop();
 }
 
 export function registerServeCommands(program: Command): void {
   program
     .command('up')
-    .description('embedded single-process mode: migrate, then API + worker + dashboard (starts redis-server if REDIS_URL is unset)')
-    .action(() => run({ api: true, worker: true }));
+    .description('embedded mode: migrate, then API + worker + dashboard (starts redis-server if REDIS_URL is unset)')
+    .option(
+      '--api-processes <n>',
+      'ingest API processes beside the one that owns the engine and the worker (0: all in one process; default BALISE_API_PROCESSES, else 1 on a machine with 2 or more cores)',
+    )
+    .action((opts: { apiProcesses?: string }) => run({ api: true, worker: true }, false, apiProcessCount(opts.apiProcesses)));
   program
     .command('serve')
     .description('the ingest API and dashboard alone (scale-out); with the embedded engine it shares the Redis of `balise up` on the same data directory and sends reads to it')

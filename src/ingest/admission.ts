@@ -147,6 +147,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
     name: 'balise_event_loop_delay_ms',
     help: 'Smoothed event-loop delay the ingest sheds load on',
     registers,
+    aggregator: 'max',
     collect() {
       this.set(Math.round(loop.delayMs() * 10) / 10);
     },

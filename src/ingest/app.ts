@@ -32,6 +32,8 @@ export interface AppDependencies {
   /** Jobs waiting to be loaded, as last sampled (sampling happens off the request path). */
   queueDepth(): number;
   readiness(): Promise<Record<string, boolean>>;
+  /** The /metrics text when it is not this process's registry alone (an API child of `up`). */
+  metricsText?: () => Promise<string>;
   /** Whether the process can work at all (/health): false makes a liveness probe restart it. */
   liveness?(): { ok: boolean; reason?: string };
   /** One log line per failure kind (a dead Redis must not log one stack trace per request). */
@@ -234,7 +236,7 @@ export function createApp(deps: AppDependencies): Express {
   });
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
-    res.send(await deps.metrics.registry.metrics());
+    res.send(await (deps.metricsText ?? (() => deps.metrics.registry.metrics()))());
   });
 
   app.get('/openapi.json', openApiHandler());

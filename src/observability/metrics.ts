@@ -40,7 +40,8 @@ export function createMetrics(): Metrics {
       registers: r,
     }),
     insertFailures: new Counter({ name: 'balise_insert_failures_total', help: 'ClickHouse inserts that failed (their jobs are retried)', registers: r }),
-    queueDepth: new Gauge({ name: 'balise_queue_depth', help: 'Jobs in the ingest queue by state', labelNames: ['state'], registers: r }),
+    // Every API process samples the same queue: processes of one `up` report it once (max), not summed.
+    queueDepth: new Gauge({ name: 'balise_queue_depth', help: 'Jobs in the ingest queue by state', labelNames: ['state'], registers: r, aggregator: 'max' }),
     insertDuration: new Histogram({
       name: 'balise_insert_duration_seconds',
       help: 'Duration of one ClickHouse batch insert',

@@ -1,0 +1,162 @@
+/**
+ * `balise up --api-processes N` (decision 0040), as a real process tree: the primary owns the
+ * engine, the worker and Redis; N node:cluster children share the public port. Checked from the
+ * outside: where events go, what /metrics and /ready say, what a plan reload reaches, and what
+ * happens when a child or the primary dies or is stopped.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { expectExactlyOnce } from '../helpers/exactly-once.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
+import { freePort, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { tempDir } from '../helpers/stack.ts';
+
+const running: BaliseProcess[] = [];
+afterEach(async () => {
+  for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await Promise.all(running.splice(0).map((p) => p.exited));
+});
+
+const basic = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
+const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+
+/** The node processes `up` forked: its API children. */
+function apiChildren(pid: number): number[] {
+  let out = '';
+  try {
+    out = execFileSync('pgrep', ['-P', String(pid), '-f', 'balise.js'], { encoding: 'utf8' });
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+  return out.trim().split('\n').filter(Boolean).map(Number);
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** One batch on a connection of its own, so node:cluster hands connections to every child in turn. */
+function sendBatch(port: number, ids: string[], event = 'procs_test', properties: Record<string, unknown> = { mission_id: 'msn_1' }): Promise<{ status: number; body: string }> {
+  const body = JSON.stringify({ batch: ids.map((messageId) => ({ type: 'track', event, userId: 'u1', messageId, properties })) });
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/v1/batch', method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: basic, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function metric(baseUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+describe('balise up with API processes', () => {
+  it('two children share the port; /metrics sums every process, /ready carries the engine checks, a plan reload reaches the children', { timeout: 180_000 }, async () => {
+    const planDir = path.join(tempDir('balise-api-proc-plan-'), 'plan');
+    await fs.cp(FIXTURE_PLAN, planDir, { recursive: true });
+    const port = await freePort();
+    const up = await startBaliseProcess('up', tempDir(), port, { BALISE_API_PROCESSES: '2', BALISE_PLAN_DIR: planDir });
+    running.push(up);
+    const children = apiChildren(up.child.pid!);
+    expect(children).toHaveLength(2);
+
+    // 40 batches, each on its own connection: both children take some.
+    const acknowledged = new Set<string>();
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, async (_, b) => {
+        const ids = Array.from({ length: 5 }, (_, i) => `procs-${b}-${i}`);
+        const answer = await sendBatch(port, ids);
+        if (answer.status === 200) for (const id of ids) acknowledged.add(id);
+        return answer.status;
+      }),
+    );
+    expect(answers.every((s) => s === 200)).toBe(true);
+    expect(acknowledged.size).toBe(200);
+    await expectExactlyOnce(up.baseUrl, 'procs', acknowledged);
+
+    // Each child counted its own share; whichever child answers the scrape, the sum is the whole.
+    const accepted = await Promise.all(Array.from({ length: 4 }, () => metric(up.baseUrl, 'balise_events_accepted_total')));
+    expect(accepted).toEqual([200, 200, 200, 200]);
+    // Rows are inserted by the primary's worker: its registry is in the sum too.
+    expect(await metric(up.baseUrl, 'balise_rows_inserted_total')).toBeGreaterThanOrEqual(200);
+
+    const ready = await fetch(`${up.baseUrl}/ready`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { checks: Record<string, boolean> }).checks).toEqual({ redis: true, clickhouse: true, migrations: true });
+
+    // Unknown to the plan, an event without properties is accepted; once the plan declares it
+    // with a required property, every child quarantines it.
+    const before = await sendBatch(port, ['procs-new-0'], 'mission_bookmarked', {});
+    expect(JSON.parse(before.body)).toMatchObject({ accepted: 1, quarantined: 0 });
+    await fs.writeFile(
+      path.join(planDir, 'events/mission_bookmarked.yaml'),
+      'name: mission_bookmarked\nkind: track\ndescription: A freelancer bookmarks a mission.\nowner: team-freelancer-growth\nstatus: active\nproperties:\n  mission_id:\n    type: string\n    description: Id of the mission.\nrequired:\n  - mission_id\n',
+    );
+    const planFile = path.join(planDir, 'plan.yaml');
+    await fs.writeFile(planFile, (await fs.readFile(planFile, 'utf8')).replace(/^version: .*$/m, 'version: 2.1.0'));
+    const reload = await fetch(`${up.baseUrl}/api/admin/plan/reload`, { method: 'POST', headers: admin });
+    expect(reload.status).toBe(200);
+    // Ten connections land on both children: each judges by the new plan.
+    const after = await Promise.all(Array.from({ length: 10 }, (_, i) => sendBatch(port, [`procs-new-${i + 1}`], 'mission_bookmarked', {})));
+    expect(after.map((a) => JSON.parse(a.body) as { quarantined: number }).map((a) => a.quarantined)).toEqual(Array(10).fill(1));
+
+    up.child.kill('SIGTERM');
+    expect(await up.exited).toBe(0);
+    for (const child of children) expect(alive(child)).toBe(false);
+  });
+
+  it('a child that dies is replaced; the primary killed takes its children with it', { timeout: 180_000 }, async () => {
+    const port = await freePort();
+    const up = await startBaliseProcess('up', tempDir(), port, { BALISE_API_PROCESSES: '1' });
+    running.push(up);
+    const [first] = apiChildren(up.child.pid!);
+    expect(first).toBeDefined();
+    process.kill(first!, 'SIGKILL');
+    const replacement = await until('a replacement child', () => apiChildren(up.child.pid!).find((pid) => pid !== first));
+    await until('the replacement answering', async () => ((await sendBatch(port, ['procs-after-0']).catch(() => ({ status: 0 }))).status === 200 ? true : undefined));
+    await expectExactlyOnce(up.baseUrl, 'procs', new Set(['procs-after-0']));
+    expect(up.output()).toContain('an API process died: starting another');
+
+    up.child.kill('SIGKILL');
+    await up.exited;
+    await until('the child gone with its primary', () => (alive(replacement) ? undefined : true), 15_000);
+  });
+
+  it('--api-processes and BALISE_API_PROCESSES take a whole number from 0 to 64', async () => {
+    const { apiProcessCount } = await import('../../src/cli/serve.ts');
+    expect(apiProcessCount(undefined, {}, 2)).toBe(1);
+    expect(apiProcessCount(undefined, {}, 1)).toBe(0);
+    expect(apiProcessCount('3', {}, 2)).toBe(3);
+    expect(apiProcessCount(undefined, { BALISE_API_PROCESSES: '0' }, 8)).toBe(0);
+    expect(() => apiProcessCount('two', {}, 2)).toThrow(/--api-processes/);
+    expect(() => apiProcessCount(undefined, { BALISE_API_PROCESSES: '65' }, 2)).toThrow(/BALISE_API_PROCESSES/);
+  });
+});
