@@ -16,7 +16,7 @@ import { floodFromChild, type FloodOptions, type FloodResult } from '../tests/he
 import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY } from '../tests/helpers/process.ts';
 import { tempDir } from '../tests/helpers/stack.ts';
 import { percentile, printResult, round, shippedWorkerSettings } from './lib.ts';
-import { rssKiB } from './proc.ts';
+import { baliseRssKiB } from './proc.ts';
 
 const BATCH = 50;
 const CAPACITY_SECONDS = Number(process.env.FLOOD_CAPACITY_SECONDS ?? 10);
@@ -46,12 +46,12 @@ async function metricValue(baseUrl: string, name: string): Promise<number> {
 /** Runs one load phase while sampling the server's RSS and timing /health and /metrics. */
 async function phase(pid: number, baseUrl: string, options: FloodOptions): Promise<Phase> {
   let done = false;
-  let rssPeak = rssKiB(pid);
+  let rssPeak = baliseRssKiB(pid);
   let slowestProbeMs = 0;
   let probeFailures = 0;
   const sampler = (async () => {
     while (!done) {
-      rssPeak = Math.max(rssPeak, rssKiB(pid));
+      rssPeak = Math.max(rssPeak, baliseRssKiB(pid));
       for (const path of ['/health', '/metrics']) {
         const started = performance.now();
         try {

@@ -40,6 +40,11 @@ export function baliseCpuMs(pid: number): number {
   return cpuMs(pid) + apiChildPids(pid).reduce((sum, child) => sum + cpuMs(child), 0);
 }
 
+/** RSS of `balise up` and its API children, in KiB. */
+export function baliseRssKiB(pid: number): number {
+  return rssKiB(pid) + apiChildPids(pid).reduce((sum, child) => sum + rssKiB(child), 0);
+}
+
 /** The API processes `balise up` forked (`--api-processes`). */
 export function apiChildPids(pid: number): number[] {
   return childPids(pid).filter((child) => (read(`/proc/${child}/cmdline`) ?? '').includes('balise.js'));

@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY } from '../tests/helpers/process.ts';
 import { tempDir } from '../tests/helpers/stack.ts';
 import { printResult, round, shippedWorkerSettings } from './lib.ts';
-import { redisChildPid, rssKiB } from './proc.ts';
+import { baliseRssKiB, redisChildPid, rssKiB } from './proc.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const RATE = Number(process.env.SOAK_RATE ?? 5000);
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     const start = performance.now();
     const sample = () => {
       const r = redisChildPid(pid);
-      const s = rssKiB(pid);
+      const s = baliseRssKiB(pid);
       const rr = r ? rssKiB(r) : 0;
       samples.push({ t: Math.round((performance.now() - start) / 1000), server: s, redis: rr, total: s + rr, sent: acknowledged, refused });
       const last = samples.at(-1)!;

@@ -135,6 +135,10 @@ export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildre
     return { worker, listening };
   };
 
+  // Children accept connections themselves from the shared socket: with Node's default
+  // round-robin the primary accepts each one and passes it over IPC, so a connection would wait
+  // whenever the primary's own thread is busy loading a batch.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   const started = Array.from({ length: count }, () => fork());
   const listening = Promise.all(started.map((s) => s.listening)).then((urls) => urls[0]!);
   return {
