@@ -1,24 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_TYPES, type EventType, type JsonObject, type NormalizedEvent } from '../types.ts';
 import { isPlainObject } from '../util/objects.ts';
+import type { QuarantineCode } from '../errors.ts';
 
 // Re-exported: the ingest's files import it from here.
 
 /** Why one event could not be normalised; the event is kept in quarantine with this code. */
 export interface EventRejection {
-  code:
-    | 'not_an_object'
-    | 'invalid_type'
-    | 'missing_event_name'
-    | 'invalid_event_name'
-    | 'invalid_id'
-    | 'missing_identity'
-    | 'invalid_field'
-    | 'invalid_timestamp'
-    | 'forbidden_key'
-    | 'too_deep'
-    | 'event_too_large';
+  code: Exclude<QuarantineCode, 'plan_violation'>;
   message: string;
+}
+
+/** What checkStructure finds: the codes a batch-level context can also be refused with. */
+export interface StructureProblem extends EventRejection {
+  code: 'too_deep' | 'forbidden_key';
 }
 
 export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; rejection: EventRejection };
@@ -61,7 +56,7 @@ function reject(code: EventRejection['code'], message: string): NormalizeResult 
 }
 
 /** Depth and key check in one walk; returns the first problem found. */
-export function checkStructure(value: unknown, depth = 0, underConstructor = false): EventRejection | undefined {
+export function checkStructure(value: unknown, depth = 0, underConstructor = false): StructureProblem | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   if (depth > MAX_DEPTH) return { code: 'too_deep', message: `nesting deeper than ${MAX_DEPTH} levels` };
   if (Array.isArray(value)) {
