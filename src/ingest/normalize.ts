@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { EVENT_TYPES, type EventType, type JsonObject, type NormalizedEvent } from '../types.ts';
 import { isPlainObject } from '../util/objects.ts';
 import type { QuarantineCode } from '../errors.ts';
@@ -31,6 +30,8 @@ export interface NormalizeContext {
    * and its sentAt is years before our receivedAt, so no clock-skew correction is applied.
    */
   historical?: boolean;
+  /** Gives an event without a messageId its id (the ingest passes randomUUID; a test, a fixed sequence). */
+  newId: () => string;
 }
 
 export const MAX_DEPTH = 16;
@@ -145,7 +146,7 @@ function optionalObject(raw: Record<string, unknown>, field: string): JsonObject
 
 /**
  * Turns one Segment-spec event into a NormalizedEvent, or says why it cannot be stored as an
- * event. Pure: the clock and the source come in through `ctx`.
+ * event. Pure: the clock, the source and the id source come in through `ctx`.
  */
 export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeResult {
   if (!isPlainObject(raw)) return reject('not_an_object', 'each event must be a JSON object');
@@ -225,7 +226,7 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
     ok: true,
     event: {
       type: eventType,
-      messageId: ids.messageId || randomUUID(),
+      messageId: ids.messageId || ctx.newId(),
       event,
       userId: ids.userId,
       anonymousId: ids.anonymousId,
