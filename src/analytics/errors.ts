@@ -1,5 +1,5 @@
 import { BaliseError, type ErrorCode } from '../errors.ts';
-import type { LintMessage } from '../plan/lint.ts';
+import type { LintMessage } from '../plan/model.ts';
 
 /** kpis/*.yaml cannot be turned into definitions; `messages` say where and why. */
 export class KpiDefinitionError extends BaliseError {

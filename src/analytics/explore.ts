@@ -5,7 +5,7 @@
  * the YAML shown on screen is the text that was validated.
  */
 import { stringify } from 'yaml';
-import type { LintMessage } from '../plan/lint.ts';
+import type { LintMessage } from '../plan/model.ts';
 import type { TrackingPlan } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';

@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Deduper } from '../queue/dedupe.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
 import { replayDeadLetter } from '../queue/producer.ts';
-import type { PlanValidator } from '../types.ts';
+import type { PlanValidator } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { lintDefinitionsAgainstPlan, loadKpiDefinitions, parseKpiFile } from '../analytics/definitions.ts';
 import { KpiDefinitionError } from '../analytics/errors.ts';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { QuarantineCode } from '../errors.ts';
-import type { EventType, JsonObject, PlanValidator, Violation } from '../types.ts';
+import type { EventType, JsonObject, Violation } from '../types.ts';
+import type { PlanValidator } from '../plan/model.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { piiRules } from './pii.ts';

@@ -8,7 +8,8 @@
  */
 import type { QuarantineCode } from '../errors.ts';
 import type { LiveEvent } from '../live/model.ts';
-import type { JsonObject, NormalizedEvent, PlanValidator, PlanVerdict, QuarantineRow, Violation } from '../types.ts';
+import type { PlanValidator } from '../plan/model.ts';
+import type { JsonObject, NormalizedEvent, PlanVerdict, QuarantineRow, Violation } from '../types.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { eventRowLine, toMalformedRow, toQuarantineRow } from '../warehouse/rows.ts';
 import { normalizeEvent, truncateDepth, type NormalizeContext } from './normalize.ts';

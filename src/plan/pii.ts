@@ -6,24 +6,10 @@
  * `context.ip` and the user agent. See docs/decisions/0032-pii-rules-in-the-plan.md.
  */
 import type { JsonValue } from '../types.ts';
-import type { PropertySchema, TrackingPlan } from './model.ts';
+import { DEFAULT_PRIVACY, PII_ACTIONS, type PiiAction, type PrivacyPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
 
-export const PII_ACTIONS = ['keep', 'hash', 'drop'] as const;
-export type PiiAction = (typeof PII_ACTIONS)[number];
-export const IP_ACTIONS = ['keep', 'truncate', 'drop'] as const;
-export type IpAction = (typeof IP_ACTIONS)[number];
-export const USER_AGENT_ACTIONS = ['keep', 'drop'] as const;
-export type UserAgentAction = (typeof USER_AGENT_ACTIONS)[number];
-
-export interface PrivacyPolicy {
-  /** The action of a `pii: true` property without its own `pii_action`. */
-  piiAction: PiiAction;
-  ip: IpAction;
-  userAgent: UserAgentAction;
-}
-
-/** What a plan without a `privacy:` section (or a version published before it existed) means: nothing changes. */
-export const DEFAULT_PRIVACY: Readonly<PrivacyPolicy> = { piiAction: 'hash', ip: 'keep', userAgent: 'keep' };
+// The policy's types live with the plan's (model.ts), which holds a policy; re-exported for the privacy code.
+export { DEFAULT_PRIVACY, IP_ACTIONS, PII_ACTIONS, USER_AGENT_ACTIONS, type IpAction, type PiiAction, type PrivacyPolicy, type UserAgentAction } from './model.ts';
 
 export const privacyOf = (plan: Pick<TrackingPlan, 'privacy'>): PrivacyPolicy => ({ ...DEFAULT_PRIVACY, ...plan.privacy });
 
