@@ -16,6 +16,7 @@ import { compileTrend } from './metric-sql.ts';
 import type { EventMetric, FunnelDefinition, MetricDefinition, TimeGrain } from './model.ts';
 import { bucketStarts, isIncomplete } from '../util/periods.ts';
 import type { TimeRange } from './sql-common.ts';
+import { isPlainObject } from '../util/objects.ts';
 
 export type AdHocKind = 'metric' | 'funnel';
 
@@ -25,7 +26,7 @@ const FUNNEL_KEYS = ['id', 'title', 'description', 'entity', 'order', 'window', 
 const STEP_KEYS = ['event', 'label', 'where', 'within'] as const;
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj: (v: unknown) => v is Obj = isPlainObject;
 
 /** Copies the known keys in file order; an unknown key is refused rather than silently dropped. */
 function ordered(raw: Obj, keys: readonly string[], where: string): Obj {

@@ -1,4 +1,5 @@
 import { EVENT_TYPES, type EventType, type JsonObject, type NormalizedEvent } from '../types.ts';
+import { parseIsoDateTime } from '../util/dates.ts';
 import { isPlainObject } from '../util/objects.ts';
 import type { QuarantineCode } from '../errors.ts';
 
@@ -87,34 +88,7 @@ export function truncateDepth(value: unknown, maxDepth = MAX_DEPTH, depth = 0): 
   return copy;
 }
 
-/**
- * ISO 8601 date-times, as every Segment/RudderStack SDK writes them: `2026-12-01T10:00:00.000Z`,
- * with an offset (`+01:00`, `+0100`, `+01`), 1 to 9 fractional digits (Python and Go send micro-
- * and nanoseconds), a space instead of `T` (RFC 3339 allows it). A date-time without a zone is
- * read as UTC, never as the server's local time. Dates alone, week dates, and anything
- * `Date.parse` would guess at ("12", "Dec 1 2026") are refused.
- */
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
-
-/** Epoch ms of a strict ISO 8601 date-time, or undefined (out-of-range fields included). */
-export function parseIsoDateTime(text: string): number | undefined {
-  const m = ISO_DATE_TIME.exec(text);
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
-  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
-  const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
-  const local = Date.UTC(y, mo - 1, d, h, mi, s, ms);
-  // Date.UTC rolls 2026-02-30 over into March: refuse a day the month does not have.
-  if (new Date(local).getUTCDate() !== d) return undefined;
-  const zone = m[8];
-  if (!zone || zone === 'Z' || zone === 'z') return local;
-  const oh = Number(zone.slice(1, 3));
-  const om = Number(zone.replace(':', '').slice(3, 5) || '0');
-  if (oh > 23 || om > 59) return undefined;
-  return local - (zone[0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
-}
-
-/** ISO 8601 date-time strings (Segment's format) or epoch milliseconds; nothing else. */
+/** ISO 8601 date-time strings (Segment's format; util/dates.ts) or epoch milliseconds; nothing else. */
 export function parseTime(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value !== 'string' || value.length > 64) return undefined;

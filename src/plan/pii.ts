@@ -7,6 +7,7 @@
  */
 import type { JsonValue } from '../types.ts';
 import { DEFAULT_PRIVACY, PII_ACTIONS, type PiiAction, type PrivacyPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
+import { isPlainObject } from '../util/objects.ts';
 
 // The policy's types live with the plan's (model.ts), which holds a policy; re-exported for the privacy code.
 export { DEFAULT_PRIVACY, IP_ACTIONS, PII_ACTIONS, USER_AGENT_ACTIONS, type IpAction, type PiiAction, type PrivacyPolicy, type UserAgentAction } from './model.ts';
@@ -23,7 +24,7 @@ export function piiActionFor(schema: PropertySchema, source: string, fallback: P
   if (!isPii(schema)) return undefined;
   const action = schema.pii_action;
   if (isAction(action)) return action;
-  if (action !== null && typeof action === 'object' && !Array.isArray(action)) {
+  if (isPlainObject(action)) {
     const own = action[source];
     if (isAction(own)) return own;
     if (isAction(action.default)) return action.default;
@@ -61,7 +62,7 @@ export function piiProblems(name: string, schema: PropertySchema, sources: reado
   if (action === undefined) return [];
   const out: PiiProblem[] = [];
   if (!isPii(schema)) out.push({ pointer, rule: 'pii_action_without_pii', message: `${owner}: "${name}" has pii_action but is not marked pii: true` });
-  if (action !== null && typeof action === 'object' && !Array.isArray(action)) {
+  if (isPlainObject(action)) {
     for (const [source, value] of Object.entries(action)) {
       if (!isAction(value)) out.push({ pointer, rule: 'pii_invalid_action', message: `${owner}: "${name}" pii_action.${source} must be one of ${PII_ACTIONS.join(', ')}` });
       if (source !== 'default' && !sources.includes(source)) {

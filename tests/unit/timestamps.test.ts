@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { normalizeEvent, parseIsoDateTime, parseTime } from '../../src/ingest/normalize.ts';
+import { normalizeEvent, parseTime } from '../../src/ingest/normalize.ts';
+import { parseIsoDateTime } from '../../src/util/dates.ts';
 import { toEventRow } from '../../src/warehouse/rows.ts';
 
 const receivedAt = Date.parse('2026-12-01T12:00:00.000Z');
