@@ -7,7 +7,7 @@
  */
 import { parseIsoDateTime } from '../util/dates.ts';
 import { isPlainObject as isRecord } from '../util/objects.ts';
-import type { Message } from './formats.ts';
+import type { Message } from './message.ts';
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined);
 const obj = (value: unknown): Record<string, unknown> | undefined => (isRecord(value) && Object.keys(value).length > 0 ? value : undefined);
