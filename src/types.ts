@@ -1,5 +1,4 @@
 /** Shared shapes that cross module boundaries: the normalised event and its warehouse row. */
-import type { TrackingPlan } from './plan/model.ts';
 
 export type EventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';
 export const EVENT_TYPES: readonly EventType[] = ['track', 'identify', 'page', 'screen', 'group', 'alias'];
@@ -64,15 +63,6 @@ export interface PlanVerdict {
   violations: Violation[];
   /** Set when the plan strips undeclared properties: what to store instead of the event's own. */
   properties?: JsonObject;
-}
-
-/** What the ingest needs from the tracking plan: compiled once, then called per event. */
-export interface PlanValidator {
-  /** The current plan (plan.yaml, else the newest published version), as loaded. */
-  readonly plan: TrackingPlan;
-  readonly latestVersion: string;
-  readonly versions: readonly string[];
-  validate(event: NormalizedEvent): PlanVerdict;
 }
 
 /** A row of the `events` table, as inserted with JSONEachRow. */

@@ -11,9 +11,8 @@ import { parseDuration } from '../analytics/definitions.ts';
 import type { KpiDefinitions } from '../analytics/model.ts';
 import { BaliseError } from '../errors.ts';
 import { ALERTS_FILE_SCHEMA } from '../plan/file-schemas.ts';
-import { lineAt } from '../plan/load.ts';
-import type { LintMessage } from '../plan/lint.ts';
-import type { TrackingPlan } from '../plan/model.ts';
+import { lineAt } from '../plan/yaml.ts';
+import type { LintMessage, TrackingPlan } from '../plan/model.ts';
 import type { AlertRule, AlertsConfig, Webhook } from './model.ts';
 
 export const ALERTS_FILE = 'alerts.yaml';

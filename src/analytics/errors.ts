@@ -1,5 +1,5 @@
-import { BaliseError } from '../errors.ts';
-import type { LintMessage } from '../plan/lint.ts';
+import { BaliseError, type ErrorCode } from '../errors.ts';
+import type { LintMessage } from '../plan/model.ts';
 
 /** kpis/*.yaml cannot be turned into definitions; `messages` say where and why. */
 export class KpiDefinitionError extends BaliseError {
@@ -25,7 +25,7 @@ export class RetentionNotFoundError extends BaliseError {
 
 /** A request parameter (date, breakdown property) that cannot be used. */
 export class AnalyticsInputError extends BaliseError {
-  constructor(code: string, message: string) {
+  constructor(code: ErrorCode, message: string) {
     super(code, message);
   }
 }

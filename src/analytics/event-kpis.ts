@@ -3,7 +3,7 @@
  * an event file is documentation (the catalogue prints it): `plan check` holds it to what the
  * definitions say, and `plan check --fix` rewrites it. Pure.
  */
-import type { LintMessage } from '../plan/lint.ts';
+import type { LintMessage } from '../plan/model.ts';
 import type { TrackingPlan } from '../plan/model.ts';
 import type { KpiDefinitions } from './model.ts';
 

@@ -5,7 +5,7 @@
  * the YAML shown on screen is the text that was validated.
  */
 import { stringify } from 'yaml';
-import type { LintMessage } from '../plan/lint.ts';
+import type { LintMessage } from '../plan/model.ts';
 import type { TrackingPlan } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
@@ -16,6 +16,7 @@ import { compileTrend } from './metric-sql.ts';
 import type { EventMetric, FunnelDefinition, MetricDefinition, TimeGrain } from './model.ts';
 import { bucketStarts, isIncomplete } from '../util/periods.ts';
 import type { TimeRange } from './sql-common.ts';
+import { isPlainObject } from '../util/objects.ts';
 
 export type AdHocKind = 'metric' | 'funnel';
 
@@ -25,7 +26,7 @@ const FUNNEL_KEYS = ['id', 'title', 'description', 'entity', 'order', 'window', 
 const STEP_KEYS = ['event', 'label', 'where', 'within'] as const;
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj: (v: unknown) => v is Obj = isPlainObject;
 
 /** Copies the known keys in file order; an unknown key is refused rather than silently dropped. */
 function ordered(raw: Obj, keys: readonly string[], where: string): Obj {

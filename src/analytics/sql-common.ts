@@ -6,6 +6,7 @@
 import { AnalyticsInputError } from './errors.ts';
 import { IDENTIFIER, type FilterScalar, type PropertyFilter } from './model.ts';
 import { DEFAULT_RANGE_DAYS, defaultRangeMs } from '../util/default-range.ts';
+import { parseDateInput as readDate } from '../util/dates.ts';
 
 export type ParamValue = string | number | boolean | string[] | number[];
 
@@ -101,17 +102,14 @@ export function chDateTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-
 /**
  * Parses a user-supplied date: `YYYY-MM-DD` (UTC midnight) or an ISO date-time. For the end of
  * a range, a bare date means "through that day", so its end is the next midnight.
  */
 export function parseDateInput(raw: string, role: 'from' | 'to'): number {
-  const trimmed = raw.trim();
-  const ms = DATE_ONLY.test(trimmed) ? Date.parse(`${trimmed}T00:00:00.000Z`) : Date.parse(trimmed);
-  if (!Number.isFinite(ms) || ms < 0) throw new AnalyticsInputError('invalid_date', `--${role}: "${raw}" is not a date (use YYYY-MM-DD or an ISO date-time)`);
-  return DATE_ONLY.test(trimmed) && role === 'to' ? ms + 86_400_000 : ms;
+  const date = readDate(raw);
+  if (!date || date.ms < 0) throw new AnalyticsInputError('invalid_date', `--${role}: "${raw}" is not a date (use YYYY-MM-DD or an ISO date-time)`);
+  return date.dateOnly && role === 'to' ? date.ms + 86_400_000 : date.ms;
 }
 
 export interface TimeRange {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { BaliseError, sendError } from '../errors.ts';
 import { constantTimeEquals } from '../util/constant-time.ts';
 import { mayCall, type Principal, type Role } from './access.ts';
 import type { SessionStore } from './sessions.ts';
@@ -44,12 +45,12 @@ export function authorize(credentials: Credentials) {
     authenticate(req, credentials).then(
       (principal) => {
         if (!principal) {
-          res.status(401).json({ code: 'unauthorized', message: 'send a token as "Authorization: Bearer <token>" or log in' });
+          sendError(res, new BaliseError('unauthorized', 'send a token as "Authorization: Bearer <token>" or log in'));
           return;
         }
         const path = `${req.baseUrl}${req.path}`;
         if (!mayCall(principal.role, req.method, path)) {
-          res.status(403).json({ code: 'forbidden', message: `the ${principal.role} role may not call ${req.method} ${path}` });
+          sendError(res, new BaliseError('forbidden', `the ${principal.role} role may not call ${req.method} ${path}`));
           return;
         }
         res.locals.principal = principal;

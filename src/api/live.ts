@@ -9,6 +9,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import cookieParser from 'cookie-parser';
 import type { LiveHub } from '../live/hub.ts';
 import { isVerdictFilter, VERDICT_FILTERS, type LiveFilter } from '../live/model.ts';
+import { BaliseError, sendError } from '../errors.ts';
 import { authorize, type Credentials } from './auth.ts';
 
 export interface LiveRouterDependencies {
@@ -43,7 +44,7 @@ export function createLiveRouter(deps: LiveRouterDependencies): Router {
   router.get('/api/live', cookieParser(), authorize(deps.credentials), (req: Request, res: Response) => {
     const filter = parseLiveFilter(req.query);
     if ('error' in filter) {
-      res.status(400).json({ code: 'invalid_live_filter', message: filter.error });
+      sendError(res, new BaliseError('invalid_live_filter', filter.error));
       return;
     }
     res.writeHead(200, {

@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Deduper } from '../queue/dedupe.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
 import { replayDeadLetter } from '../queue/producer.ts';
-import type { PlanValidator } from '../types.ts';
+import type { PlanValidator } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { lintDefinitionsAgainstPlan, loadKpiDefinitions, parseKpiFile } from '../analytics/definitions.ts';
 import { KpiDefinitionError } from '../analytics/errors.ts';
@@ -29,6 +29,7 @@ import { adHocFunnel, adHocMetric, funnelDropOffs, runTrend } from '../analytics
 import { AnalyticsInputError } from '../analytics/errors.ts';
 import { entityTimeline, personTimeline } from './people.ts';
 import { planCatalog } from './catalog.ts';
+import { isPlainObject } from '../util/objects.ts';
 
 export interface AdminDependencies {
   warehouse: Warehouse;
@@ -72,7 +73,7 @@ function sqlError(error: unknown): unknown {
  * kpis/*.yaml (JSON is YAML), checked by the same parser and plan lint as the files.
  */
 function adHocRetention(body: unknown, validator: PlanValidator): RetentionDefinition {
-  const raw = { id: 'ad_hoc', ...(typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) };
+  const raw = { id: 'ad_hoc', ...(isPlainObject(body) ? body : {}) };
   const parsed = parseKpiFile('request', JSON.stringify({ retention: [raw] }));
   const messages = [...parsed.messages, ...lintDefinitionsAgainstPlan(validator.plan, parsed.definitions)].filter((m) => m.severity === 'error');
   const def = parsed.definitions.retention[0];
@@ -87,8 +88,8 @@ function bodyRange(body: Record<string, unknown>) {
 
 const bodyOf = (req: Request): Record<string, unknown> => {
   const body: unknown = req.body;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AnalyticsInputError('explore_invalid', 'send a JSON object {definition, from, to}');
-  return body as Record<string, unknown>;
+  if (!isPlainObject(body)) throw new AnalyticsInputError('explore_invalid', 'send a JSON object {definition, from, to}');
+  return body;
 };
 
 /** The read side of Balise, all behind the admin token: KPIs, funnels, SQL, health, replays. */

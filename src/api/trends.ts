@@ -1,4 +1,5 @@
 import { BaliseError } from '../errors.ts';
+import { parseDateInput } from '../util/dates.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 
@@ -14,11 +15,11 @@ export interface TrendsResult {
   series: { event: string; total: number; counts: number[] }[];
 }
 
-/** `YYYY-MM-DD` or ISO text → epoch ms of that UTC day's start; undefined when absent or invalid. */
+/** `YYYY-MM-DD` or an ISO date-time (util/dates.ts) → epoch ms of that UTC day's start; undefined when absent or invalid. */
 function dayParam(value: unknown): number | undefined {
   if (typeof value !== 'string' || value === '') return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : Math.floor(ms / DAY_MS) * DAY_MS;
+  const date = parseDateInput(value);
+  return date ? Math.floor(date.ms / DAY_MS) * DAY_MS : undefined;
 }
 
 const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);

@@ -15,7 +15,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
-import { BaliseError } from '../errors.ts';
+import { BaliseError, RemoteError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -106,7 +106,8 @@ export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildre
     let listened = false;
     worker.on('message', (message: unknown) => {
       if (!isMessage(message)) return;
-      if (message.balise === 'failed') failure = new BaliseError(message.code, message.message);
+      // The child's own code (port_in_use, config_invalid…), so `up` reports it as its own.
+      if (message.balise === 'failed') failure = new RemoteError(message.code, message.message);
       else if (message.balise === 'reply') link.settle(message);
       else if (message.balise === 'metrics' || message.balise === 'ready') {
         answer(worker, message).catch((err: unknown) => logger.warn({ err }, 'could not answer an API process'));

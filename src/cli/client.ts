@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from '../config/index.ts';
 import { readAdminToken } from '../config/secrets.ts';
-import { BaliseError } from '../errors.ts';
+import { BaliseError, RemoteError } from '../errors.ts';
 
 let serverUrlOption: string | undefined;
 
@@ -35,7 +35,7 @@ export function withQuery(path: string, params: Record<string, string | undefine
 export async function callApi<T>(method: 'GET' | 'POST', path: string, body?: unknown, baseUrlOverride?: string): Promise<T> {
   const response = await requestApi(method, path, body, baseUrlOverride);
   const payload = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
-  if (!response.ok) throw new BaliseError(payload.code ?? `http_${response.status}`, payload.message ?? `HTTP ${response.status}`);
+  if (!response.ok) throw new RemoteError(payload.code ?? `http_${response.status}`, payload.message ?? `HTTP ${response.status}`);
   return payload as T;
 }
 

@@ -5,16 +5,17 @@
  */
 import type { Command } from 'commander';
 import { BaliseError } from '../errors.ts';
+import { parseDateInput } from '../util/dates.ts';
 import type { ReplayQuarantineResult } from '../queue/replay-quarantine.ts';
 import { callApi } from './client.ts';
 
-/** Accepts epoch milliseconds or anything Date.parse understands (2024-01-31, ISO 8601). */
+/** Epoch milliseconds, a day (2024-01-31) or an ISO 8601 date-time (util/dates.ts). */
 export function parseSince(value: string | number | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   if (typeof value === 'number') return value;
-  const ms = /^\d+$/.test(value.trim()) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms)) throw new BaliseError('invalid_since', `--since: not a date or epoch milliseconds: "${value}"`);
-  return ms;
+  const date = parseDateInput(value, { epochMs: true });
+  if (!date) throw new BaliseError('invalid_since', `--since: not a date or epoch milliseconds: "${value}"`);
+  return date.ms;
 }
 
 export async function replayQuarantineAction(opts: { event?: string; since?: string }, baseUrl?: string): Promise<ReplayQuarantineResult> {

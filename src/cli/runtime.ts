@@ -23,7 +23,7 @@ import { createRedis, startLocalRedis, type LocalRedis, type RedisTarget } from 
 import { createFailureLog } from '../observability/failures.ts';
 import { clearEngineOwner, writeEngineOwner } from '../warehouse/engine-owner.ts';
 import { createEngineProxyRouter } from '../dashboard/engine-proxy.ts';
-import type { PlanValidator } from '../types.ts';
+import type { PlanValidator } from '../plan/model.ts';
 import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
 import { migrate, migrationsUpToDate } from '../warehouse/migrations.ts';
 import { applyRetention } from '../warehouse/retention.ts';

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
-import { BaliseError } from '../errors.ts';
+import { BaliseError, RemoteError } from '../errors.ts';
 import type { LiveDelivery } from '../live/hub.ts';
 import { describeLiveEvent, type LiveEvent } from '../live/model.ts';
 import { requestApi, withQuery } from './client.ts';
@@ -29,7 +29,7 @@ export async function tail(opts: TailOptions, print: (line: string) => void = co
   const response = await requestApi('GET', path, undefined, undefined, controller.signal);
   if (!response.ok || !response.body) {
     const payload = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
-    throw new BaliseError(payload.code ?? `http_${response.status}`, payload.message ?? `HTTP ${response.status}`);
+    throw new RemoteError(payload.code ?? `http_${response.status}`, payload.message ?? `HTTP ${response.status}`);
   }
   let seen = 0;
   const reader = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();

@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from '../observability/logger.ts';
+import { BaliseError, sendError } from '../errors.ts';
 import { readEngineOwner } from '../warehouse/engine-owner.ts';
 
 /** Headers the read API needs from the caller (auth, body type) and sends back (body type). */
@@ -17,12 +18,8 @@ export function createEngineProxyRouter(opts: { dataDir: string; logger: Logger 
   router.use('/api', express.raw({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
     const owner = readEngineOwner(opts.dataDir);
     if (!owner?.url) {
-      res.setHeader('Retry-After', '5');
-      res.status(503).json({
-        code: 'engine_unavailable',
-        message: `this process (balise serve, embedded mode) has no ClickHouse engine: the read API is served by \`balise up\` on the same data directory (${opts.dataDir}), and none is running${owner ? ' with an API' : ''}`,
-      });
-      return;
+      const why = `this process (balise serve, embedded mode) has no ClickHouse engine: the read API is served by \`balise up\` on the same data directory (${opts.dataDir}), and none is running${owner ? ' with an API' : ''}`;
+      return sendError(res, new BaliseError('engine_unavailable', why), { retryAfterSeconds: 5 });
     }
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_REQUEST_HEADERS) {
@@ -37,7 +34,7 @@ export function createEngineProxyRouter(opts: { dataDir: string; logger: Logger 
       res.status(answer.status).send(Buffer.from(await answer.arrayBuffer()));
     } catch (error) {
       opts.logger.warn({ err: error, owner: owner.url }, 'the engine owner did not answer a proxied read');
-      res.status(502).json({ code: 'engine_unreachable', message: `the process that owns the ClickHouse engine (${owner.url}) did not answer` });
+      sendError(res, new BaliseError('engine_unreachable', `the process that owns the ClickHouse engine (${owner.url}) did not answer`));
     }
   });
   return router;

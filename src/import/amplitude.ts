@@ -5,8 +5,9 @@
  * user_properties, $insert_id, uuid, library, os_name, ip_address, city, country, …
  * Each becomes a Segment-spec message: `$identify` an identify call, anything else a track call.
  */
+import { parseIsoDateTime } from '../util/dates.ts';
 import { isPlainObject as isRecord } from '../util/objects.ts';
-import type { Message } from './formats.ts';
+import type { Message } from './message.ts';
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined);
 const obj = (value: unknown): Record<string, unknown> | undefined => (isRecord(value) && Object.keys(value).length > 0 ? value : undefined);
@@ -17,11 +18,8 @@ const obj = (value: unknown): Record<string, unknown> | undefined => (isRecord(v
  */
 export function amplitudeTime(value: unknown): unknown {
   if (typeof value !== 'string') return value;
-  const match = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(value.trim());
-  if (!match) return value;
-  const millis = (match[3] ?? '').padEnd(3, '0').slice(0, 3);
-  const ms = Date.parse(`${match[1]}T${match[2]}.${millis}${match[4] ?? 'Z'}`);
-  return Number.isNaN(ms) ? value : new Date(ms).toISOString();
+  const ms = parseIsoDateTime(value.trim());
+  return ms === undefined ? value : new Date(ms).toISOString();
 }
 
 /** Only the keys that have a value. */

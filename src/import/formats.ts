@@ -10,9 +10,6 @@ import { isPlainObject as isRecord } from '../util/objects.ts';
 export const IMPORT_FORMATS = ['segment', 'rudderstack', 'amplitude'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
-/** A Segment-spec message, ready to be sent in a batch. */
-export type Message = Record<string, unknown>;
-
 /** Stamped into every imported message's context, so the run's rows can be counted afterwards. */
 export interface ImportStamp {
   run: string;

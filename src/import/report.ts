@@ -7,7 +7,7 @@
  * only place where "stored" is a fact rather than an estimate: the ingest answers before the
  * worker's dedupe runs, and a duplicate may still be in flight when it answers.
  */
-import { BaliseError } from '../errors.ts';
+import { BaliseError, RemoteError } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 
 export interface ImportCounts {
@@ -28,7 +28,7 @@ async function call<T>(api: AdminApi, method: 'GET' | 'POST', route: string, bod
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const payload = (await response.json().catch(() => ({}))) as T & { code?: string; message?: string };
-  if (!response.ok) throw new BaliseError(payload.code ?? `http_${response.status}`, payload.message ?? `HTTP ${response.status}`);
+  if (!response.ok) throw new RemoteError(payload.code ?? `http_${response.status}`, payload.message ?? `HTTP ${response.status}`);
   return payload;
 }
 

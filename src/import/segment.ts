@@ -8,7 +8,7 @@
  * Fields that describe the vendor's own pipeline are dropped; the rest goes through the ingest.
  */
 import { isPlainObject as isRecord } from '../util/objects.ts';
-import type { Message } from './formats.ts';
+import type { Message } from './message.ts';
 
 /** Vendor bookkeeping, meaningless to Balise (ours are set again at ingest). */
 const DROPPED = new Set(['receivedAt', 'writeKey', 'projectId', 'version', 'integrations', 'channel', 'request_ip', 'rudderId', '_metadata', 'userProperties']);

@@ -3,7 +3,7 @@
  * errors and 429/502/503/504 (honouring Retry-After), with exponential backoff and jitter.
  * Any other refusal is final and named by the server's error code.
  */
-import { BaliseError } from '../errors.ts';
+import { BaliseError, RemoteError } from '../errors.ts';
 import type { Verdict } from './checkpoint.ts';
 
 export interface SendOptions {
@@ -48,7 +48,7 @@ export async function sendBatch(body: string, options: SendOptions): Promise<Ver
     if (response.ok) return { accepted: Number(payload.accepted ?? 0), quarantined: Number(payload.quarantined ?? 0) };
     if (!RETRYABLE.has(response.status)) {
       const code = typeof payload.code === 'string' ? payload.code : `http_${response.status}`;
-      throw new BaliseError(code, `the server refused an import batch: ${typeof payload.message === 'string' ? payload.message : `HTTP ${response.status}`}`);
+      throw new RemoteError(code, `the server refused an import batch: ${typeof payload.message === 'string' ? payload.message : `HTTP ${response.status}`}`);
     }
     lastReason = `HTTP ${response.status}${typeof payload.code === 'string' ? ` ${payload.code}` : ''}`;
     options.onRetry?.(lastReason);

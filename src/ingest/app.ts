@@ -5,8 +5,9 @@ import type { Metrics } from '../observability/metrics.ts';
 import { httpMetrics } from '../observability/http-metrics.ts';
 import { openApiHandler } from './openapi.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
-import { EVENT_TYPES, type EventType, type PlanValidator } from '../types.ts';
-import { HttpError } from '../errors.ts';
+import { EVENT_TYPES, type EventType } from '../types.ts';
+import type { PlanValidator } from '../plan/model.ts';
+import { BaliseError, HttpError, sendError } from '../errors.ts';
 import { createWriteKeyResolver, presentedWriteKey, type WriteKeySources } from './auth.ts';
 import { rudderSourceConfig, segmentCdnSettings } from './client-config.ts';
 import { ingestCors } from './cors.ts';
@@ -56,19 +57,12 @@ export interface AppDependencies {
 const SHORT_PATHS: Record<string, EventType> = { t: 'track', i: 'identify', p: 'page', s: 'screen', g: 'group', a: 'alias' };
 /** Segment clients send gzip; anything else is refused before a byte is decoded. */
 const ENCODINGS = ['', 'identity', 'gzip', 'deflate'];
-/** Retry-After, in seconds, sent with 429/503. */
-const RETRY_AFTER_SECONDS = 2;
 /**
  * Strict UTF-8: Buffer#toString would turn each invalid byte into U+FFFD, so "id-\xff" and
  * "id-\xfe" became one id. simdutf-backed, no slower than toString (~2.6 ns/B here, a tenth of
  * JSON.parse). The BOM is kept, as before, so JSON.parse still refuses it.
  */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-function sendError(res: Response, error: HttpError): void {
-  if (error.status === 429 || error.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-  res.status(error.status).json({ success: false, code: error.code, message: error.message, ...(error.details ?? {}) });
-}
 
 export function createApp(deps: AppDependencies): Express {
   const app = express();
@@ -83,7 +77,7 @@ export function createApp(deps: AppDependencies): Express {
     registry: deps.metrics.registry,
     refuse: (res, refusal) => {
       deps.metrics.requestsRefused.inc({ code: refusal.code });
-      sendError(res, new HttpError(refusal.status, refusal.code, refusal.message));
+      sendError(res, new BaliseError(refusal.code, refusal.message));
     },
   });
 
@@ -93,19 +87,19 @@ export function createApp(deps: AppDependencies): Express {
   const admit = (req: Request, res: Response, next: () => void) => {
     if (!deps.accepting()) {
       res.setHeader('Connection', 'close');
-      return sendError(res, new HttpError(503, 'shutting_down', 'this server is shutting down; retry'));
+      return sendError(res, new BaliseError('shutting_down', 'this server is shutting down; retry'));
     }
-    const refuse = (error: HttpError) => {
+    const refuse = (error: BaliseError) => {
       deps.metrics.eventsRejected.inc({ code: error.code });
       sendError(res, error);
     };
     const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
-    if (!ENCODINGS.includes(encoding)) return refuse(new HttpError(415, 'unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted'));
+    if (!ENCODINGS.includes(encoding)) return refuse(new BaliseError('unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted'));
     // No Content-Type check: real clients label JSON as text/plain (beacons), application/json, or
     // application/x-www-form-urlencoded (RudderStack's Node SDK, gzip); the body must parse as JSON.
     if (deps.queueDepth() > deps.limits.maxQueueDepth) {
       deps.metrics.requestsRefused.inc({ code: 'queue_full' });
-      return sendError(res, new HttpError(503, 'queue_full', 'the ingest queue is full; retry later'));
+      return sendError(res, new BaliseError('queue_full', 'the ingest queue is full; retry later'));
     }
     admission.admit(req, res, next);
   };
@@ -114,7 +108,7 @@ export function createApp(deps: AppDependencies): Express {
     (routeType: EventType | undefined, keySources: WriteKeySources = {}, historical = false) =>
     async (req: Request, res: Response) => {
       const receivedAt = Date.now();
-      const fail = (error: HttpError) => {
+      const fail = (error: BaliseError) => {
         deps.metrics.eventsRejected.inc({ code: error.code });
         sendError(res, error);
       };
@@ -123,31 +117,31 @@ export function createApp(deps: AppDependencies): Express {
       try {
         text = UTF8.decode(buffer);
       } catch {
-        return fail(new HttpError(400, 'invalid_utf8', 'the request body is not valid UTF-8'));
+        return fail(new BaliseError('invalid_utf8', 'the request body is not valid UTF-8'));
       }
       let body: unknown;
       try {
         body = JSON.parse(text);
       } catch {
-        return fail(new HttpError(400, 'invalid_json', 'the request body is not valid JSON'));
+        return fail(new BaliseError('invalid_json', 'the request body is not valid JSON'));
       }
-      if (!isPlainObject(body)) return fail(new HttpError(400, 'invalid_body', 'the request body must be a JSON object'));
+      if (!isPlainObject(body)) return fail(new BaliseError('invalid_body', 'the request body must be a JSON object'));
       const presented = presentedWriteKey(req, body, keySources);
-      if (!presented) return fail(new HttpError(401, 'missing_write_key', 'send the write key as the HTTP Basic user, as X-Write-Key or as "writeKey" in the body'));
+      if (!presented) return fail(new BaliseError('missing_write_key', 'send the write key as the HTTP Basic user, as X-Write-Key or as "writeKey" in the body'));
       const source = resolveSource(presented);
-      if (!source) return fail(new HttpError(401, 'invalid_write_key', 'unknown write key'));
+      if (!source) return fail(new BaliseError('invalid_write_key', 'unknown write key'));
 
       let rawEvents: unknown[];
       if (routeType) rawEvents = [body];
       else {
-        if (!Array.isArray(body.batch)) return fail(new HttpError(400, 'invalid_batch', '"batch" must be an array of events'));
-        if (body.batch.length === 0) return fail(new HttpError(400, 'empty_batch', '"batch" is empty'));
+        if (!Array.isArray(body.batch)) return fail(new BaliseError('invalid_batch', '"batch" must be an array of events'));
+        if (body.batch.length === 0) return fail(new BaliseError('empty_batch', '"batch" is empty'));
         if (body.batch.length > deps.limits.maxBatchEvents)
-          return fail(new HttpError(400, 'batch_too_large', `a batch holds at most ${deps.limits.maxBatchEvents} events`, { maxBatchEvents: deps.limits.maxBatchEvents }));
+          return fail(new BaliseError('batch_too_large', `a batch holds at most ${deps.limits.maxBatchEvents} events`, { maxBatchEvents: deps.limits.maxBatchEvents }));
         rawEvents = body.batch;
         // Batch-level context is merged into every event, so it obeys the same structure rules.
         const contextProblem = checkStructure(body.context);
-        if (contextProblem) return fail(new HttpError(400, contextProblem.code, `batch context: ${contextProblem.message}`));
+        if (contextProblem) return fail(new BaliseError(contextProblem.code, `batch context: ${contextProblem.message}`));
       }
 
       const processed = processEvents(rawEvents, deps.validator(), {
@@ -177,7 +171,7 @@ export function createApp(deps: AppDependencies): Express {
         if (deps.failures) deps.failures.report('queue_unavailable', error, 'could not queue requests: answering 503 queue_unavailable');
         else deps.logger.error({ err: error }, 'could not queue an accepted request');
         deps.metrics.requestsRefused.inc({ code: 'queue_unavailable' });
-        return sendError(res, new HttpError(503, 'queue_unavailable', 'the queue is unavailable; nothing was stored, retry later'));
+        return sendError(res, new BaliseError('queue_unavailable', 'the queue is unavailable; nothing was stored, retry later'));
       }
 
       // Only once queued: the live view shows what was accepted or quarantined, never what a 503 refused.
@@ -219,7 +213,7 @@ export function createApp(deps: AppDependencies): Express {
   app.get(['/sourceConfig', '/sourceConfig/'], (req, res) => {
     const presented = presentedWriteKey(req, undefined, { query: true });
     const source = presented ? resolveSource(presented) : undefined;
-    if (!source) return sendError(res, new HttpError(401, presented ? 'invalid_write_key' : 'missing_write_key', 'send the write key as the HTTP Basic user or ?writeKey='));
+    if (!source) return sendError(res, new BaliseError(presented ? 'invalid_write_key' : 'missing_write_key', 'send the write key as the HTTP Basic user or ?writeKey='));
     res.setHeader('Cache-Control', 'private, max-age=60');
     res.json(rudderSourceConfig(source));
   });
@@ -245,7 +239,7 @@ export function createApp(deps: AppDependencies): Express {
 
   // Every unmatched method and path (including `/v1/..`, which clients normalise to `/`) gets the
   // same JSON answer with a stable code, never express's HTML page.
-  app.use((_req: Request, res: Response) => sendError(res, new HttpError(404, 'not_found', 'no such endpoint')));
+  app.use((_req: Request, res: Response) => sendError(res, new BaliseError('not_found', 'no such endpoint')));
 
   const errors: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
     // Already answered (a body deadline cut the request short): the read error is its echo.
@@ -255,13 +249,13 @@ export function createApp(deps: AppDependencies): Express {
       error instanceof HttpError
         ? error
         : type === 'entity.too.large'
-          ? new HttpError(413, 'payload_too_large', `the request body is larger than ${deps.limits.maxRequestBytes} bytes (after decompression)`, { maxRequestBytes: deps.limits.maxRequestBytes })
+          ? new BaliseError('payload_too_large', `the request body is larger than ${deps.limits.maxRequestBytes} bytes (after decompression)`, { maxRequestBytes: deps.limits.maxRequestBytes })
           : type === 'encoding.unsupported'
-            ? new HttpError(415, 'unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted')
+            ? new BaliseError('unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted')
             : isPlainObject(error) && typeof error.code === 'string' && error.code.startsWith('Z_')
-              ? new HttpError(400, 'invalid_gzip', 'the request body could not be decompressed')
+              ? new BaliseError('invalid_gzip', 'the request body could not be decompressed')
               : type === 'request.aborted'
-                ? new HttpError(400, 'request_aborted', 'the request was aborted')
+                ? new BaliseError('request_aborted', 'the request was aborted')
                 : isPlainObject(error) && typeof error.status === 'number' && error.status >= 400 && error.status < 500
                   ? new HttpError(error.status, 'invalid_request', 'the request body could not be read')
                   : undefined;
@@ -270,7 +264,7 @@ export function createApp(deps: AppDependencies): Express {
       return sendError(res, mapped);
     }
     deps.logger.error({ err: error }, 'unhandled error');
-    sendError(res, new HttpError(500, 'internal_error', 'internal error'));
+    sendError(res, new BaliseError('internal_error', 'internal error'));
   };
   app.use(errors);
   return app;

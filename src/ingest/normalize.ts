@@ -1,24 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import { EVENT_TYPES, type EventType, type JsonObject, type NormalizedEvent } from '../types.ts';
+import { parseIsoDateTime } from '../util/dates.ts';
 import { isPlainObject } from '../util/objects.ts';
+import type { QuarantineCode } from '../errors.ts';
 
 // Re-exported: the ingest's files import it from here.
 
 /** Why one event could not be normalised; the event is kept in quarantine with this code. */
 export interface EventRejection {
-  code:
-    | 'not_an_object'
-    | 'invalid_type'
-    | 'missing_event_name'
-    | 'invalid_event_name'
-    | 'invalid_id'
-    | 'missing_identity'
-    | 'invalid_field'
-    | 'invalid_timestamp'
-    | 'forbidden_key'
-    | 'too_deep'
-    | 'event_too_large';
+  code: Exclude<QuarantineCode, 'plan_violation'>;
   message: string;
+}
+
+/** What checkStructure finds: the codes a batch-level context can also be refused with. */
+export interface StructureProblem extends EventRejection {
+  code: 'too_deep' | 'forbidden_key';
 }
 
 export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; rejection: EventRejection };
@@ -36,6 +31,8 @@ export interface NormalizeContext {
    * and its sentAt is years before our receivedAt, so no clock-skew correction is applied.
    */
   historical?: boolean;
+  /** Gives an event without a messageId its id (the ingest passes randomUUID; a test, a fixed sequence). */
+  newId: () => string;
 }
 
 export const MAX_DEPTH = 16;
@@ -61,7 +58,7 @@ function reject(code: EventRejection['code'], message: string): NormalizeResult 
 }
 
 /** Depth and key check in one walk; returns the first problem found. */
-export function checkStructure(value: unknown, depth = 0, underConstructor = false): EventRejection | undefined {
+export function checkStructure(value: unknown, depth = 0, underConstructor = false): StructureProblem | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   if (depth > MAX_DEPTH) return { code: 'too_deep', message: `nesting deeper than ${MAX_DEPTH} levels` };
   if (Array.isArray(value)) {
@@ -91,34 +88,7 @@ export function truncateDepth(value: unknown, maxDepth = MAX_DEPTH, depth = 0): 
   return copy;
 }
 
-/**
- * ISO 8601 date-times, as every Segment/RudderStack SDK writes them: `2026-12-01T10:00:00.000Z`,
- * with an offset (`+01:00`, `+0100`, `+01`), 1 to 9 fractional digits (Python and Go send micro-
- * and nanoseconds), a space instead of `T` (RFC 3339 allows it). A date-time without a zone is
- * read as UTC, never as the server's local time. Dates alone, week dates, and anything
- * `Date.parse` would guess at ("12", "Dec 1 2026") are refused.
- */
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
-
-/** Epoch ms of a strict ISO 8601 date-time, or undefined (out-of-range fields included). */
-export function parseIsoDateTime(text: string): number | undefined {
-  const m = ISO_DATE_TIME.exec(text);
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
-  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
-  const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
-  const local = Date.UTC(y, mo - 1, d, h, mi, s, ms);
-  // Date.UTC rolls 2026-02-30 over into March: refuse a day the month does not have.
-  if (new Date(local).getUTCDate() !== d) return undefined;
-  const zone = m[8];
-  if (!zone || zone === 'Z' || zone === 'z') return local;
-  const oh = Number(zone.slice(1, 3));
-  const om = Number(zone.replace(':', '').slice(3, 5) || '0');
-  if (oh > 23 || om > 59) return undefined;
-  return local - (zone[0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
-}
-
-/** ISO 8601 date-time strings (Segment's format) or epoch milliseconds; nothing else. */
+/** ISO 8601 date-time strings (Segment's format; util/dates.ts) or epoch milliseconds; nothing else. */
 export function parseTime(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value !== 'string' || value.length > 64) return undefined;
@@ -150,7 +120,7 @@ function optionalObject(raw: Record<string, unknown>, field: string): JsonObject
 
 /**
  * Turns one Segment-spec event into a NormalizedEvent, or says why it cannot be stored as an
- * event. Pure: the clock and the source come in through `ctx`.
+ * event. Pure: the clock, the source and the id source come in through `ctx`.
  */
 export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeResult {
   if (!isPlainObject(raw)) return reject('not_an_object', 'each event must be a JSON object');
@@ -230,7 +200,7 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
     ok: true,
     event: {
       type: eventType,
-      messageId: ids.messageId || randomUUID(),
+      messageId: ids.messageId || ctx.newId(),
       event,
       userId: ids.userId,
       anonymousId: ids.anonymousId,

@@ -7,6 +7,7 @@
  * save), and compares what it reads back by meaning, so neither shape looks like a change.
  */
 import { stableJson } from '../util/stable-json.ts';
+import { isPlainObject } from '../util/objects.ts';
 
 export interface NativeQueryView {
   database: number;
@@ -14,7 +15,7 @@ export interface NativeQueryView {
   templateTags: Record<string, unknown>;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = isPlainObject;
 
 function tags(value: unknown): Record<string, unknown> {
   return isObject(value) ? value : {};

@@ -7,7 +7,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PlanVersionPublishedError } from './errors.ts';
 import { FILE_SCHEMAS } from './file-schemas.ts';
-import { artifactFileName, BUILD_DIR, loadPlan, serializeArtifact } from './load.ts';
+import { artifactFileName, BUILD_DIR, serializeArtifact } from './artifact.ts';
+import { loadPlan } from './load.ts';
 
 export interface BuildResult {
   version: string;

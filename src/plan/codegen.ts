@@ -5,6 +5,7 @@
  */
 import type { JsonValue } from '../types.ts';
 import type { PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
+import { isPlainObject } from '../util/objects.ts';
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
@@ -36,7 +37,7 @@ function scalarType(t: string, schema: PropertySchema, indent: string): string {
       return 'null';
     case 'array': {
       const items = schema.items;
-      const inner = items !== null && typeof items === 'object' && !Array.isArray(items) ? tsType(items, indent) : 'unknown';
+      const inner = isPlainObject(items) ? tsType(items, indent) : 'unknown';
       return /^[A-Za-z]+$/.test(inner) ? `${inner}[]` : `Array<${inner}>`;
     }
     case 'object': {
@@ -44,7 +45,7 @@ function scalarType(t: string, schema: PropertySchema, indent: string): string {
       if (props === null || typeof props !== 'object' || Array.isArray(props)) return 'Record<string, unknown>';
       const required = Array.isArray(schema.required) ? schema.required.filter((r): r is string => typeof r === 'string') : [];
       const entries: Record<string, PropertySchema> = {};
-      for (const [k, v] of Object.entries(props)) if (v !== null && typeof v === 'object' && !Array.isArray(v)) entries[k] = v;
+      for (const [k, v] of Object.entries(props)) if (isPlainObject(v)) entries[k] = v;
       return objectType(entries, required, `${indent}  `);
     }
     default:

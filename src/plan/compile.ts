@@ -5,10 +5,10 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { JsonObject, NormalizedEvent, PlanValidator, PlanVerdict, Violation } from '../types.ts';
+import type { JsonObject, NormalizedEvent, PlanVerdict, Violation } from '../types.ts';
 import { PlanInvalidError } from './errors.ts';
-import { loadPlanVersions, type PlanVersions } from './load.ts';
-import { eventKey, undeclaredPolicy, type EnforcementMode, type PlanEvent, type PropertyPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
+import { loadPlanVersions } from './load.ts';
+import { eventKey, type PlanValidator, type PlanVersions, undeclaredPolicy, type EnforcementMode, type PlanEvent, type PropertyPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
 
 interface CompiledEvent {
   event: PlanEvent;

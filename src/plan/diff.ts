@@ -8,6 +8,7 @@ import type { JsonValue } from '../types.ts';
 import { eventKey, undeclaredPolicy, type PlanEvent, type PropertyPolicy, type UnplannedPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
 import { piiSummary, privacyOf } from './pii.ts';
 import { BUMP_RANK, bumpBetween, type Bump } from './semver.ts';
+import { isPlainObject } from '../util/objects.ts';
 
 export type ChangeLevel = 'breaking' | 'non_breaking';
 
@@ -132,7 +133,7 @@ export function diffProperty(target: string, before: PropertySchema, after: Prop
 }
 
 function isSchema(v: JsonValue | undefined): v is PropertySchema {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
+  return isPlainObject(v);
 }
 
 function sameSchema(a: PropertySchema, b: PropertySchema): boolean {

@@ -7,6 +7,7 @@ import { piiSummary, privacyOf, type PiiAction } from './pii.ts';
 import { compareSemver } from './semver.ts';
 import { tsType } from './codegen.ts';
 import { viewName } from './views.ts';
+import { isPlainObject } from '../util/objects.ts';
 
 function cell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
@@ -42,7 +43,7 @@ export function docType(schema: PropertySchema): string {
   if (schema.enum === undefined && schema.const === undefined && types.includes('integer')) {
     return [...new Set(types.map((x) => (x === 'integer' ? 'integer' : tsType({ ...schema, type: x }))))].join(' | ');
   }
-  if (schema.enum === undefined && types.length === 1 && types[0] === 'array' && schema.items !== null && typeof schema.items === 'object' && !Array.isArray(schema.items)) {
+  if (schema.enum === undefined && types.length === 1 && types[0] === 'array' && isPlainObject(schema.items)) {
     const items = docType(schema.items);
     if (items.includes('integer')) return `${items.includes(' ') ? `(${items})` : items}[]`;
   }

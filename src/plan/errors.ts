@@ -1,5 +1,5 @@
 import { BaliseError } from '../errors.ts';
-import type { LintMessage } from './lint.ts';
+import type { LintMessage } from './model.ts';
 
 /** The plan files cannot be turned into a TrackingPlan; `messages` say where and why. */
 export class PlanInvalidError extends BaliseError {

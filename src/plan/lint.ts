@@ -1,21 +1,16 @@
-/** Lint rules for the tracking plan. Messages point at file:line so reviewers can jump to them. */
+/** Lint rules for the tracking plan (pure: load.ts reads the files). Messages point at file:line so reviewers can jump to them. */
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { loadPlanFiles, loadPublished, serializeArtifact } from './load.ts';
-import { eventKey, type PlanEvent, type PropertySchema, type TrackingPlan } from './model.ts';
+import { serializeArtifact } from './artifact.ts';
+import { eventKey, type LintMessage, type LoadResult, type PlanEvent, type PropertySchema, type TrackingPlan } from './model.ts';
+import { parsePlanFiles, type PlanSources } from './parse.ts';
 import { SNAKE } from './file-schemas.ts';
 import { piiProblems } from './pii.ts';
 import { compareSemver } from './semver.ts';
 import { RESERVED_COLUMNS } from './views.ts';
 
-/** One lint finding. Shared with the analytics KPI lint (src/analytics/definitions.ts). */
-export type LintMessage = {
-  file: string;
-  line: number;
-  rule: string;
-  message: string;
-  severity: 'error' | 'warning';
-};
+// Lives in model.ts with the other shared plan types; still exported here for the files that import it from lint.ts.
+export type { LintMessage } from './model.ts';
 
 const SNAKE_CASE = new RegExp(SNAKE);
 
@@ -160,10 +155,12 @@ export function lint(plan: TrackingPlan, options: LintOptions = {}): LintMessage
   return out.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.rule.localeCompare(b.rule));
 }
 
-/** Loads the plan directory and lints it, structural problems included. */
-export async function lintPlanDir(planDir: string): Promise<{ plan: TrackingPlan; messages: LintMessage[] }> {
-  const { plan, messages } = await loadPlanFiles(planDir);
-  const published = await loadPublished(planDir);
+/**
+ * The plan's files, as text, parsed and linted, structural problems included (pure: lintPlanDir
+ * in load.ts reads them). Each message once, sorted by file then line.
+ */
+export function lintSources(sources: PlanSources, published: TrackingPlan[] = []): LoadResult {
+  const { plan, messages } = parsePlanFiles(sources);
   const all = [...messages, ...lint(plan, { published })];
   const unique = all.filter((m, i) => all.findIndex((o) => o.file === m.file && o.line === m.line && o.rule === m.rule && o.message === m.message) === i);
   return { plan, messages: unique.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.rule.localeCompare(b.rule)) };

@@ -2,8 +2,7 @@
  * The tracking plan as loaded from tracking-plan/*.yaml. Pure data: the plan module's other
  * files (load, compile, lint, diff, codegen, docs, views) all work on this shape.
  */
-import type { JsonObject } from '../types.ts';
-import type { PrivacyPolicy } from './pii.ts';
+import type { JsonObject, NormalizedEvent, PlanVerdict } from '../types.ts';
 
 export type EnforcementMode = 'enforce' | 'warn';
 /** Track events the plan does not list: stored as "unplanned", stored and flagged, or quarantined (decision 0026). */
@@ -67,4 +66,53 @@ export function eventKey(kind: string, name: string): string {
 /** The policy for undeclared properties that applies to one event of a plan. */
 export function undeclaredPolicy(plan: TrackingPlan, event: PlanEvent): PropertyPolicy {
   return event.undeclared ?? plan.defaults.undeclared ?? 'allow';
+}
+
+/** The plan's privacy policy (`privacy:` of plan.yaml; src/plan/pii.ts says what it means). */
+export const PII_ACTIONS = ['keep', 'hash', 'drop'] as const;
+export type PiiAction = (typeof PII_ACTIONS)[number];
+export const IP_ACTIONS = ['keep', 'truncate', 'drop'] as const;
+export type IpAction = (typeof IP_ACTIONS)[number];
+export const USER_AGENT_ACTIONS = ['keep', 'drop'] as const;
+export type UserAgentAction = (typeof USER_AGENT_ACTIONS)[number];
+
+export interface PrivacyPolicy {
+  /** The action of a `pii: true` property without its own `pii_action`. */
+  piiAction: PiiAction;
+  ip: IpAction;
+  userAgent: UserAgentAction;
+}
+
+/** What a plan without a `privacy:` section (or a version published before it existed) means: nothing changes. */
+export const DEFAULT_PRIVACY: Readonly<PrivacyPolicy> = { piiAction: 'hash', ip: 'keep', userAgent: 'keep' };
+
+/** One lint finding, at file:line. Shared by the plan, alerts.yaml and the KPI lint (src/analytics/definitions.ts). */
+export type LintMessage = {
+  file: string;
+  line: number;
+  rule: string;
+  message: string;
+  severity: 'error' | 'warning';
+};
+
+export interface LoadResult {
+  plan: TrackingPlan;
+  /** Structural problems found while loading (errors mean `plan` is incomplete). */
+  messages: LintMessage[];
+}
+
+export interface PlanVersions {
+  /** The current plan: plan.yaml when present, else the highest published version. */
+  latest: TrackingPlan;
+  /** Every version, oldest first; the latest one included. */
+  versions: TrackingPlan[];
+}
+
+/** What the ingest needs from the tracking plan: compiled once, then called per event. */
+export interface PlanValidator {
+  /** The current plan (plan.yaml, else the newest published version), as loaded. */
+  readonly plan: TrackingPlan;
+  readonly latestVersion: string;
+  readonly versions: readonly string[];
+  validate(event: NormalizedEvent): PlanVerdict;
 }

@@ -6,24 +6,11 @@
  * `context.ip` and the user agent. See docs/decisions/0032-pii-rules-in-the-plan.md.
  */
 import type { JsonValue } from '../types.ts';
-import type { PropertySchema, TrackingPlan } from './model.ts';
+import { DEFAULT_PRIVACY, PII_ACTIONS, type PiiAction, type PrivacyPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
+import { isPlainObject } from '../util/objects.ts';
 
-export const PII_ACTIONS = ['keep', 'hash', 'drop'] as const;
-export type PiiAction = (typeof PII_ACTIONS)[number];
-export const IP_ACTIONS = ['keep', 'truncate', 'drop'] as const;
-export type IpAction = (typeof IP_ACTIONS)[number];
-export const USER_AGENT_ACTIONS = ['keep', 'drop'] as const;
-export type UserAgentAction = (typeof USER_AGENT_ACTIONS)[number];
-
-export interface PrivacyPolicy {
-  /** The action of a `pii: true` property without its own `pii_action`. */
-  piiAction: PiiAction;
-  ip: IpAction;
-  userAgent: UserAgentAction;
-}
-
-/** What a plan without a `privacy:` section (or a version published before it existed) means: nothing changes. */
-export const DEFAULT_PRIVACY: Readonly<PrivacyPolicy> = { piiAction: 'hash', ip: 'keep', userAgent: 'keep' };
+// The policy's types live with the plan's (model.ts), which holds a policy; re-exported for the privacy code.
+export { DEFAULT_PRIVACY, IP_ACTIONS, PII_ACTIONS, USER_AGENT_ACTIONS, type IpAction, type PiiAction, type PrivacyPolicy, type UserAgentAction } from './model.ts';
 
 export const privacyOf = (plan: Pick<TrackingPlan, 'privacy'>): PrivacyPolicy => ({ ...DEFAULT_PRIVACY, ...plan.privacy });
 
@@ -37,7 +24,7 @@ export function piiActionFor(schema: PropertySchema, source: string, fallback: P
   if (!isPii(schema)) return undefined;
   const action = schema.pii_action;
   if (isAction(action)) return action;
-  if (action !== null && typeof action === 'object' && !Array.isArray(action)) {
+  if (isPlainObject(action)) {
     const own = action[source];
     if (isAction(own)) return own;
     if (isAction(action.default)) return action.default;
@@ -75,7 +62,7 @@ export function piiProblems(name: string, schema: PropertySchema, sources: reado
   if (action === undefined) return [];
   const out: PiiProblem[] = [];
   if (!isPii(schema)) out.push({ pointer, rule: 'pii_action_without_pii', message: `${owner}: "${name}" has pii_action but is not marked pii: true` });
-  if (action !== null && typeof action === 'object' && !Array.isArray(action)) {
+  if (isPlainObject(action)) {
     for (const [source, value] of Object.entries(action)) {
       if (!isAction(value)) out.push({ pointer, rule: 'pii_invalid_action', message: `${owner}: "${name}" pii_action.${source} must be one of ${PII_ACTIONS.join(', ')}` });
       if (source !== 'default' && !sources.includes(source)) {

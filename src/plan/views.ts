@@ -5,6 +5,7 @@
  */
 import { quoteIdentifier, quoteString } from '../util/sql-quote.ts';
 import type { PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
+import { isPlainObject } from '../util/objects.ts';
 
 /** Columns every view carries, taken as is from `events`. */
 export const COMMON_COLUMNS = ['message_id', 'timestamp', 'user_id', 'anonymous_id', 'source', 'plan_version', 'plan_status'] as const;
@@ -60,7 +61,7 @@ function textColumnFor(name: string, schema: PropertySchema): { expr: string; ty
     case 'boolean':
       return { expr: `JSONExtract(properties, ${key}, 'Nullable(Bool)')`, type: 'Nullable(Bool)' };
     case 'array': {
-      const items = typeof schema.items === 'object' && schema.items !== null && !Array.isArray(schema.items) ? primaryType(schema.items) : undefined;
+      const items = isPlainObject(schema.items) ? primaryType(schema.items) : undefined;
       const inner = items === 'integer' ? 'Int64' : items === 'number' ? 'Float64' : items === 'boolean' ? 'Bool' : 'String';
       return { expr: `JSONExtract(properties, ${key}, 'Array(${inner})')`, type: `Array(${inner})` };
     }

@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../../src/demo/prng.ts';
+import { INGEST_ERROR_STATUS, QUARANTINE_CODES, isErrorCode } from '../../src/errors.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 /**
@@ -18,49 +19,9 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** Every request-level code the ingest may answer with (src/ingest/app.ts). */
-const REQUEST_CODES = [
-  'unsupported_content_type',
-  'invalid_json',
-  'invalid_body',
-  'missing_write_key',
-  'invalid_write_key',
-  'invalid_batch',
-  'empty_batch',
-  'batch_too_large',
-  'payload_too_large',
-  'unsupported_encoding',
-  'invalid_gzip',
-  'request_aborted',
-  'not_found',
-  'queue_full',
-  'too_many_requests',
-  'queue_unavailable',
-  'invalid_utf8',
-  // Load shedding (src/ingest/admission.ts).
-  'overloaded',
-  'too_many_bytes',
-  'body_timeout',
-  // Batch-level fields (context, sentAt) are held to the event limits: refusing the whole request
-  // with the event code is as acceptable as quarantining its events.
-  'too_deep',
-  'forbidden_key',
-];
-/** Every per-event code a quarantined item may carry (src/ingest/normalize.ts, process.ts). */
-const EVENT_CODES = [
-  'not_an_object',
-  'invalid_type',
-  'missing_event_name',
-  'invalid_event_name',
-  'invalid_id',
-  'missing_identity',
-  'invalid_field',
-  'invalid_timestamp',
-  'forbidden_key',
-  'too_deep',
-  'event_too_large',
-  'plan_violation',
-];
+/** Every request-level code the ingest may answer with, and every per-event code a quarantined item may carry (src/errors.ts). */
+const REQUEST_CODES = Object.keys(INGEST_ERROR_STATUS);
+const EVENT_CODES: readonly string[] = QUARANTINE_CODES;
 
 const RUN = randomUUID().slice(0, 8);
 /**
@@ -330,6 +291,10 @@ function checkAnswer(request: HostileRequest, answer: Answer): string[] {
   expect(answer.status < 500 || overloaded, where).toBe(true);
   if (answer.status >= 400) {
     expect(REQUEST_CODES, where).toContain(answer.body.code);
+    const code = String(answer.body.code);
+    // The code decides the status; a body reader's own 4xx (invalid_request) is the one exception.
+    if (isErrorCode(code) && code !== 'invalid_request') expect(answer.status, where).toBe(INGEST_ERROR_STATUS[code as keyof typeof INGEST_ERROR_STATUS]);
+    expect(answer.body.success, where).toBe(false);
     return [];
   }
   if (answer.status !== 200) return [];

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { amplitudeTime, fromAmplitudeEvent } from '../../src/import/amplitude.ts';
 import { detectFormat, lineMessageId, toMessage } from '../../src/import/formats.ts';
@@ -120,8 +121,8 @@ describe('import formats', () => {
   it('imported history keeps its timestamp: no clock-skew correction on /v1/import', () => {
     const receivedAt = Date.parse('2026-12-01T12:00:00Z');
     const raw = { type: 'track', event: 'e', userId: 'u', timestamp: '2021-01-09T05:00:05.000Z', sentAt: '2021-01-09T05:00:06.000Z' };
-    const imported = normalizeEvent(raw, { receivedAt, source: 's', historical: true });
-    const live = normalizeEvent(raw, { receivedAt, source: 's' });
+    const imported = normalizeEvent(raw, { receivedAt, source: 's', historical: true, newId: randomUUID });
+    const live = normalizeEvent(raw, { receivedAt, source: 's', newId: randomUUID });
     expect(imported.ok && imported.event.timestamp).toBe(Date.parse('2021-01-09T05:00:05.000Z'));
     expect(imported.ok && imported.event.sentAt).toBe(Date.parse('2021-01-09T05:00:06.000Z'));
     // Live traffic with the same fields is corrected to a second before receipt.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkStructure, normalizeEvent, parseTime } from '../../src/ingest/normalize.ts';
 
 const receivedAt = Date.parse('2026-06-01T12:00:00.000Z');
-const ctx = { receivedAt, source: 'web' };
+const ctx = { receivedAt, source: 'web', newId: () => 'id-from-the-source' };
 const track = (extra: Record<string, unknown> = {}) => ({ type: 'track', event: 'mission_posted', userId: 'u1', messageId: 'm1', ...extra });
 
 describe('normalizeEvent', () => {
@@ -74,7 +74,7 @@ describe('normalizeEvent', () => {
     const result = normalizeEvent(track({ messageId: undefined, context: { plan: { version: '1.1.0' } } }), ctx);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.event.messageId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(result.event.messageId).toBe('id-from-the-source');
     expect(result.event.declaredPlanVersion).toBe('1.1.0');
     expect(result.event.source).toBe('web');
   });

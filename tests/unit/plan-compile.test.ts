@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compilePlanValidator, loadPlanValidator, resolveVersion } from '../../src/plan/compile.ts';
 import type { PlanEvent, TrackingPlan } from '../../src/plan/model.ts';
-import type { JsonObject, NormalizedEvent, PlanValidator } from '../../src/types.ts';
+import type { JsonObject, NormalizedEvent } from '../../src/types.ts';
+import type { PlanValidator } from '../../src/plan/model.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
 function ev(type: NormalizedEvent['type'], event: string, properties: JsonObject = {}, declaredPlanVersion?: string, traits: JsonObject = {}): NormalizedEvent {

@@ -1,8 +1,11 @@
-import fs from 'node:fs/promises';
-import os from 'node:os';
+/** The plan's lint on in-memory files (lintSources is pure); one test reads the example plan from disk. */
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { lintPlanDir, type LintMessage } from '../../src/plan/lint.ts';
+import { describe, expect, it } from 'vitest';
+import { parseArtifact } from '../../src/plan/artifact.ts';
+import { lintSources } from '../../src/plan/lint.ts';
+import { lintPlanDir } from '../../src/plan/load.ts';
+import type { LintMessage, LoadResult } from '../../src/plan/model.ts';
+import type { PlanFile } from '../../src/plan/parse.ts';
 
 const PLAN = `name: shop
 version: 1.0.0
@@ -13,13 +16,18 @@ defaults:
   unplanned: allow
 `;
 
-async function planDir(files: Record<string, string>): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'balise-lint-'));
-  for (const [rel, text] of Object.entries({ 'plan.yaml': PLAN, ...files })) {
-    await fs.mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
-    await fs.writeFile(path.join(dir, rel), text);
-  }
-  return dir;
+/** plan.yaml (PLAN unless given), traits.yaml, events/*.yaml and build/plan-*.json, as text. */
+function lintInMemory(files: Record<string, string>): LoadResult {
+  const all: Record<string, string> = { 'plan.yaml': PLAN, ...files };
+  const at = (file: string): PlanFile | undefined => (all[file] === undefined ? undefined : { file, text: all[file] });
+  const events = Object.keys(all)
+    .filter((f) => f.startsWith('events/'))
+    .sort()
+    .map((file) => ({ file, text: all[file]! }));
+  const published = Object.entries(all)
+    .filter(([f]) => f.startsWith('build/'))
+    .map(([f, text]) => parseArtifact(text, f));
+  return lintSources({ planDir: 'in-memory', plan: at('plan.yaml'), traits: at('traits.yaml'), events }, published);
 }
 
 const good = `name: order_placed
@@ -34,19 +42,13 @@ properties:
 required: [order_id]
 `;
 
-const dirs: string[] = [];
-async function lintFiles(files: Record<string, string>): Promise<LintMessage[]> {
-  const dir = await planDir(files);
-  dirs.push(dir);
-  return (await lintPlanDir(dir)).messages;
+function lintFiles(files: Record<string, string>): LintMessage[] {
+  return lintInMemory(files).messages;
 }
-afterAll(async () => {
-  for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
-});
 
 describe('plan lint', () => {
   it('passes a clean plan and the committed example plan', async () => {
-    expect(await lintFiles({ 'events/order_placed.yaml': good })).toEqual([]);
+    expect(lintFiles({ 'events/order_placed.yaml': good })).toEqual([]);
     const example = await lintPlanDir(path.resolve(import.meta.dirname, '../../tracking-plan'));
     expect(example.messages.filter((m) => m.severity === 'error')).toEqual([]);
     expect(example.plan.events.length).toBeGreaterThanOrEqual(15);
@@ -66,14 +68,14 @@ describe('plan lint', () => {
     ['property without description', good.replace('    description: Id.\n', ''), 'property_description_missing', 7],
     ['YAML syntax error', good.replace('status: active', 'status: [active'), 'yaml_syntax', 6],
     ['file named after another event', good, 'file_name_mismatch', 1, 'events/order.yaml'],
-  ])('%s', async (_label, text, rule, line, file = 'events/order_placed.yaml') => {
-    const messages = await lintFiles({ [file]: text });
+  ])('%s', (_label, text, rule, line, file = 'events/order_placed.yaml') => {
+    const messages = lintFiles({ [file]: text });
     const hit = messages.find((m) => m.rule === rule);
     expect(hit, JSON.stringify(messages)).toMatchObject({ file, line });
   });
 
-  it('reports duplicates with the location of the first definition', async () => {
-    const messages = await lintFiles({ 'events/order_placed.yaml': good, 'events/order_placed_again.yaml': good });
+  it('reports duplicates with the location of the first definition', () => {
+    const messages = lintFiles({ 'events/order_placed.yaml': good, 'events/order_placed_again.yaml': good });
     expect(messages).toContainEqual(
       expect.objectContaining({
         rule: 'duplicate_event',
@@ -85,8 +87,8 @@ describe('plan lint', () => {
     );
   });
 
-  it('warns when a published version is edited without a bump', async () => {
-    const messages = await lintFiles({
+  it('warns when a published version is edited without a bump', () => {
+    const messages = lintFiles({
       'events/order_placed.yaml': good,
       'build/plan-1.0.0.json': JSON.stringify({
         format: 'balise-plan@1',
@@ -96,29 +98,25 @@ describe('plan lint', () => {
     expect(messages).toContainEqual(expect.objectContaining({ rule: 'version_not_bumped', file: 'plan.yaml', line: 2 }));
   });
 
-  it('lints traits.yaml too', async () => {
-    const messages = await lintFiles({ 'traits.yaml': 'properties:\n  email:\n    type: string\n    description: e\nrequired: [email, role]\n' });
+  it('lints traits.yaml too', () => {
+    const messages = lintFiles({ 'traits.yaml': 'properties:\n  email:\n    type: string\n    description: e\nrequired: [email, role]\n' });
     expect(messages).toContainEqual(expect.objectContaining({ rule: 'required_unknown', file: 'traits.yaml', line: 5 }));
   });
 });
 
 describe('plan lint: undeclared properties and unplanned events policy', () => {
-  it('loads the policies from plan.yaml and the event file', async () => {
-    const dir = await planDir({
+  it('loads the policies from plan.yaml and the event file', () => {
+    const { plan, messages } = lintInMemory({
       'plan.yaml': PLAN.replace('  unplanned: allow', '  unplanned: warn\n  undeclared: strip'),
       'events/order_placed.yaml': `${good}undeclared: quarantine\n`,
     });
-    dirs.push(dir);
-    const { plan, messages } = await lintPlanDir(dir);
     expect(messages).toEqual([]);
     expect(plan.defaults).toEqual({ mode: 'enforce', unplanned: 'warn', undeclared: 'strip' });
     expect(plan.events[0]!.undeclared).toBe('quarantine');
   });
 
-  it('a plan that does not set it reads as before (no undeclared key, allow)', async () => {
-    const dir = await planDir({ 'events/order_placed.yaml': good });
-    dirs.push(dir);
-    const { plan } = await lintPlanDir(dir);
+  it('a plan that does not set it reads as before (no undeclared key, allow)', () => {
+    const { plan } = lintInMemory({ 'events/order_placed.yaml': good });
     expect(plan.defaults).toEqual({ mode: 'enforce', unplanned: 'allow' });
   });
 
@@ -132,8 +130,8 @@ describe('plan lint: undeclared properties and unplanned events policy', () => {
       'undeclared_policy_without_properties',
       'warning',
     ],
-  ] as const)('%s', async (_label, files, rule, severity) => {
-    const messages = await lintFiles(files);
+  ] as const)('%s', (_label, files, rule, severity) => {
+    const messages = lintFiles(files);
     expect(messages.map((m) => [m.rule, m.severity])).toContainEqual([rule, severity]);
   });
 });

@@ -3,12 +3,14 @@
  * `Date.parse` would guess at is quarantined with `invalid_timestamp`, and the client's own
  * timestamp is kept beside the skew-corrected one.
  */
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { normalizeEvent, parseIsoDateTime, parseTime } from '../../src/ingest/normalize.ts';
+import { normalizeEvent, parseTime } from '../../src/ingest/normalize.ts';
+import { parseIsoDateTime } from '../../src/util/dates.ts';
 import { toEventRow } from '../../src/warehouse/rows.ts';
 
 const receivedAt = Date.parse('2026-12-01T12:00:00.000Z');
-const ctx = { receivedAt, source: 'web' };
+const ctx = { receivedAt, source: 'web', newId: randomUUID };
 const track = (extra: Record<string, unknown>) => ({ type: 'track', event: 'e', userId: 'u1', messageId: 'm1', ...extra });
 
 describe('what real SDKs send is read exactly', () => {

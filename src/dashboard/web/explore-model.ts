@@ -3,6 +3,7 @@
  * DOM): the unit tests feed the definitions it makes to `balise plan check`'s own lint.
  */
 import type { CatalogEvent, CatalogProperty } from '../../api/catalog.ts';
+import { isPlainObject } from '../../util/objects.ts';
 
 export type FilterOp = 'eq' | 'neq' | 'in' | 'gt' | 'lt';
 export const FILTER_OPS: readonly { op: FilterOp; label: string }[] = [
@@ -163,7 +164,7 @@ export function stateToParam(state: ExploreState): string {
   return JSON.stringify(state);
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = isPlainObject;
 const str = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallback);
 const oneOf = <T extends string>(v: unknown, allowed: readonly T[], fallback: T): T => (allowed.includes(v as T) ? (v as T) : fallback);
 

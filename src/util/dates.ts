@@ -1,0 +1,63 @@
+/**
+ * The one date parser (pure). Events carry ISO 8601 date-times (parseIsoDateTime); a person types
+ * a day, a date-time or, where a command says so, epoch milliseconds (parseDateInput). Nothing
+ * here guesses the way `Date.parse` does ("12", "Dec 1 2026", the server's local zone).
+ */
+
+/**
+ * ISO 8601 date-times, as every Segment/RudderStack SDK writes them: `2026-12-01T10:00:00.000Z`,
+ * with an offset (`+01:00`, `+0100`, `+01`), 1 to 9 fractional digits (Python and Go send micro-
+ * and nanoseconds), a space instead of `T` (RFC 3339 allows it). A date-time without a zone is
+ * read as UTC, never as the server's local time. Dates alone, week dates, and anything
+ * `Date.parse` would guess at ("12", "Dec 1 2026") are refused.
+ */
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Date.UTC rolls 2026-02-30 over into March: undefined for a day the month does not have. */
+function utcDay(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): number | undefined {
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
+  const at = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  return new Date(at).getUTCDate() === d ? at : undefined;
+}
+
+/** Epoch ms of a strict ISO 8601 date-time, or undefined (out-of-range fields included). */
+export function parseIsoDateTime(text: string): number | undefined {
+  const m = ISO_DATE_TIME.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
+  const local = utcDay(y, mo, d, h, mi, s, Number((m[7] ?? '').padEnd(3, '0').slice(0, 3)));
+  if (local === undefined) return undefined;
+  const zone = m[8];
+  if (!zone || zone === 'Z' || zone === 'z') return local;
+  const oh = Number(zone.slice(1, 3));
+  const om = Number(zone.replace(':', '').slice(3, 5) || '0');
+  if (oh > 23 || om > 59) return undefined;
+  return local - (zone[0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
+}
+
+/** Epoch ms of the start (UTC midnight) of a `YYYY-MM-DD` day, or undefined. */
+export function parseIsoDate(text: string): number | undefined {
+  const m = ISO_DATE.exec(text);
+  return m ? utcDay(Number(m[1]), Number(m[2]), Number(m[3])) : undefined;
+}
+
+export interface DateInput {
+  ms: number;
+  /** A bare day (`YYYY-MM-DD`): the end of a range runs through it. */
+  dateOnly: boolean;
+}
+
+/**
+ * A date a person typed (`--from`, `--to`, `?from=`, `--since`): `YYYY-MM-DD` (that day's UTC
+ * start), an ISO 8601 date-time, or, when `epochMs` allows it, epoch milliseconds. Undefined
+ * for anything else; the caller says which option was wrong.
+ */
+export function parseDateInput(text: string, options: { epochMs?: boolean } = {}): DateInput | undefined {
+  const trimmed = text.trim();
+  if (options.epochMs && /^\d+$/.test(trimmed)) return { ms: Number(trimmed), dateOnly: false };
+  const day = parseIsoDate(trimmed);
+  if (day !== undefined) return { ms: day, dateOnly: true };
+  const ms = parseIsoDateTime(trimmed);
+  return ms === undefined ? undefined : { ms, dateOnly: false };
+}
