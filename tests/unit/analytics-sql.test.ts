@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lintKpiDefinitions, loadKpiDefinitions, parseDuration, parseKpiFile } from '../../src/analytics/definitions.ts';
+import { lintKpiDefinitions, loadKpiDefinitions } from '../../src/analytics/definitions.ts';
+import { parseDuration, parseKpiFile } from '../../src/analytics/kpi-parse.ts';
 import { compileFunnel } from '../../src/analytics/funnel-sql.ts';
 import { compileMetric } from '../../src/analytics/metric-sql.ts';
 import type { EventMetric, KpiDefinitions } from '../../src/analytics/model.ts';
@@ -229,7 +230,7 @@ describe('lint against the tracking plan', () => {
 
   it('points at unplanned events and unknown properties with file:line', async () => {
     plan ??= await loadPlan(PLAN_DIR);
-    const { lintDefinitionsAgainstPlan } = await import('../../src/analytics/definitions.ts');
+    const { lintDefinitionsAgainstPlan } = await import('../../src/analytics/kpi-lint.ts');
     const parsed = parseKpiFile(
       'kpis/bad.yaml',
       `funnels:
