@@ -59,6 +59,24 @@ export function formatRetention(result: RetentionResult, options: FormatOptions 
   return lines.join('\n');
 }
 
+/**
+ * What the table does not show: per-step windows, exclusions, and which step a step after an
+ * optional one is measured from. Shared wording with the dashboard.
+ */
+export function stepRules(result: Pick<FunnelResult, 'order' | 'steps'>): string[] {
+  const rules = result.steps
+    .filter((s) => s.index > 1 && (s.withinMs !== null || s.exclude.length > 0 || s.previousStep !== s.index - 1))
+    .map((s) => {
+      const from = s.previousStep === s.index - 1 ? 'the previous step' : `step ${s.previousStep}`;
+      const parts = [`step ${s.index}`];
+      if (s.previousStep !== s.index - 1) parts.push(`measured from step ${s.previousStep} (optional steps between may be skipped)`);
+      if (s.withinMs !== null) parts.push(`within ${formatDuration(s.withinMs)} of ${result.order === 'any' ? 'the entry' : from}`);
+      if (s.exclude.length) parts.push(`without ${s.exclude.join(' or ')} between ${result.order === 'any' ? 'the entry' : from} and it`);
+      return parts.join(' ');
+    });
+  return rules.length ? [`Step rules: ${rules.join('; ')}`] : [];
+}
+
 export function formatFunnel(result: FunnelResult, options: FormatOptions = {}): string {
   const entity = result.entity.kind === 'person' ? 'persons' : result.entity.property;
   const lines = [`${result.title} (${result.id}) · ${entity} · ${result.order} order · window ${formatDuration(result.windowMs)}`, formatRange(result.range)];
@@ -66,7 +84,7 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
   for (const s of result.steps) {
     steps.push([
       s.index,
-      s.label,
+      s.optional ? `${s.label} (optional)` : s.label,
       s.count.toLocaleString('en-US'),
       s.index === 1 ? '' : pct(s.conversionFromPrevious),
       pct(s.conversionFromStart),
@@ -80,10 +98,7 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
     lines.push(
       `Time to convert: median ${formatDuration(ttc.median)} (10% ${formatDuration(ttc.p10)}, 25% ${formatDuration(ttc.p25)}, 75% ${formatDuration(ttc.p75)}, 90% ${formatDuration(ttc.p90)})`,
     );
-  const rules = result.steps
-    .filter((s) => s.withinMs !== null || s.exclude.length > 0)
-    .map((s) => `step ${s.index}${s.withinMs !== null ? ` within ${formatDuration(s.withinMs)} of the previous` : ''}${s.exclude.length ? ` without ${s.exclude.join(' or ')} in between` : ''}`);
-  if (rules.length) lines.push(`Step rules: ${rules.join('; ')}`);
+  lines.push(...stepRules(result));
   const head = ['', 'Entered', ...result.steps.slice(1).map((s) => s.label), 'Conversion'];
   if (result.breakdown) {
     const t = table([result.breakdown.property, ...head.slice(1)], options);

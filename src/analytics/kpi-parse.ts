@@ -129,6 +129,7 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
     return undefined;
   }
   const steps: FunnelStep[] = [];
+  const last = raw.steps.length - 1;
   raw.steps.forEach((s: unknown, i: number) => {
     const stepLine = ctx.line(seqItem(stepsNode, i));
     const step = typeof s === 'string' ? { event: s } : s;
@@ -150,9 +151,20 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
         if (parsed) exclude.push(parsed);
       }
       if (i === 0) ctx.error(stepLine, 'kpi_exclude', `${where}: the first step cannot have "exclude" (nothing comes before it)`);
-      if (order !== 'strict') ctx.error(stepLine, 'kpi_exclude', `${where}: "exclude" needs order: strict (in any order, "between" has no meaning)`);
     }
-    steps.push({ event: step.event, label: text(step, 'label', step.event), filters: parseFilters(step.where, `${where} step ${i + 1}`, stepLine, ctx), withinMs, exclude, line: stepLine });
+    const optional = step.optional ?? false;
+    if (typeof optional !== 'boolean') ctx.error(stepLine, 'kpi_optional', `${where}: step ${i + 1} "optional" must be true or false`);
+    else if (optional && i === 0) ctx.error(stepLine, 'kpi_optional', `${where}: the first step cannot be optional (it is the entry)`);
+    else if (optional && i === last) ctx.error(stepLine, 'kpi_optional', `${where}: the last step cannot be optional (it defines conversion)`);
+    steps.push({
+      event: step.event,
+      label: text(step, 'label', step.event),
+      filters: parseFilters(step.where, `${where} step ${i + 1}`, stepLine, ctx),
+      withinMs,
+      exclude,
+      optional: optional === true,
+      line: stepLine,
+    });
   });
   return {
     kind: 'funnel',

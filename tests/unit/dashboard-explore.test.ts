@@ -172,8 +172,8 @@ describe('SQL for the new options (also run on the engine in tests/integration/e
       file: 'f',
       line: 1,
       steps: [
-        { event: 'a', label: 'a', filters: [], withinMs: undefined, exclude: [], line: 1 },
-        { event: 'b', label: 'b', filters: [], withinMs: undefined, exclude: [], line: 2 },
+        { event: 'a', label: 'a', filters: [], withinMs: undefined, exclude: [], optional: false, line: 1 },
+        { event: 'b', label: 'b', filters: [], withinMs: undefined, exclude: [], optional: false, line: 2 },
       ],
     };
     const list = compileFunnel(def, { ...range, entitiesAtLevel: 1, limit: 10 });
