@@ -1,6 +1,7 @@
 /** Plain-text renderings of analytics results for the CLI (pure: rows of cells in, strings out). */
 import Table from 'cli-table3';
 import { formatDuration } from '../util/duration.ts';
+import { funnelStepRules } from '../util/funnel-rules.ts';
 import type { FunnelResult, KpiResult, RetentionResult, SqlResult } from './results.ts';
 import type { RangeInfo } from './sql-common.ts';
 
@@ -59,24 +60,6 @@ export function formatRetention(result: RetentionResult, options: FormatOptions 
   return lines.join('\n');
 }
 
-/**
- * What the table does not show: per-step windows, exclusions, and which step a step after an
- * optional one is measured from. Shared wording with the dashboard.
- */
-export function stepRules(result: Pick<FunnelResult, 'order' | 'steps'>): string[] {
-  const rules = result.steps
-    .filter((s) => s.index > 1 && (s.withinMs !== null || s.exclude.length > 0 || s.previousStep !== s.index - 1))
-    .map((s) => {
-      const from = s.previousStep === s.index - 1 ? 'the previous step' : `step ${s.previousStep}`;
-      const parts = [`step ${s.index}`];
-      if (s.previousStep !== s.index - 1) parts.push(`measured from step ${s.previousStep} (optional steps between may be skipped)`);
-      if (s.withinMs !== null) parts.push(`within ${formatDuration(s.withinMs)} of ${result.order === 'any' ? 'the entry' : from}`);
-      if (s.exclude.length) parts.push(`without ${s.exclude.join(' or ')} between ${result.order === 'any' ? 'the entry' : from} and it`);
-      return parts.join(' ');
-    });
-  return rules.length ? [`Step rules: ${rules.join('; ')}`] : [];
-}
-
 export function formatFunnel(result: FunnelResult, options: FormatOptions = {}): string {
   const entity = result.entity.kind === 'person' ? 'persons' : result.entity.property;
   const lines = [`${result.title} (${result.id}) · ${entity} · ${result.order} order · window ${formatDuration(result.windowMs)}`, formatRange(result.range)];
@@ -98,7 +81,8 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
     lines.push(
       `Time to convert: median ${formatDuration(ttc.median)} (10% ${formatDuration(ttc.p10)}, 25% ${formatDuration(ttc.p25)}, 75% ${formatDuration(ttc.p75)}, 90% ${formatDuration(ttc.p90)})`,
     );
-  lines.push(...stepRules(result));
+  const rules = funnelStepRules(result.order, result.steps);
+  if (rules.length) lines.push(`Step rules: ${rules.join('; ')}`);
   const head = ['', 'Entered', ...result.steps.slice(1).map((s) => s.label), 'Conversion'];
   if (result.breakdown) {
     const t = table([result.breakdown.property, ...head.slice(1)], options);

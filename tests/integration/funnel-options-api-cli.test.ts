@@ -61,8 +61,8 @@ function addExtras(world: World): { extras: Map<string, Extra>; events: WorldEve
 
 /** [entered, step 2, step 3] of each funnel, by the definitions of decision 0036. */
 function truth(world: World, extras: Map<string, Extra>, fromMs: number, toMs: number) {
-  const optional = [0, 0, 0];
-  const anyOrder = [0, 0, 0];
+  const optional: [number, number, number] = [0, 0, 0];
+  const anyOrder: [number, number, number] = [0, 0, 0];
   const dropOffsBeforeAccept: string[] = [];
   let withoutExclusion = 0;
   for (const p of world.persons) {

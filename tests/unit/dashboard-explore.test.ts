@@ -41,9 +41,10 @@ const FUNNEL: ExploreState = {
   id: 'mission_to_completion',
   title: '',
   steps: [
-    { event: 'mission_proposal_sent', where: [{ property: 'match_score', op: 'gt', value: '0.3' }] },
-    { event: 'mission_proposal_accepted', where: [] },
-    { event: 'mission_completed', where: [] },
+    { event: 'mission_proposal_sent', where: [{ property: 'match_score', op: 'gt', value: '0.3' }], optional: false, exclude: '' },
+    // Saved as code with the funnel options: an optional step, an exclusion (decision 0036).
+    { event: 'mission_proposal_accepted', where: [], optional: true, exclude: '' },
+    { event: 'mission_completed', where: [], optional: false, exclude: 'mission_proposal_declined' },
   ],
   entity: 'mission_id',
   window: '60d',
@@ -64,6 +65,9 @@ describe('Explore: save as code', () => {
       ).toEqual([]);
       expect(errors, yaml).toBe(0);
     }
+    const yaml = definitionYaml('funnel', toDefinition(FUNNEL, catalog.events));
+    expect(yaml).toContain('      - event: mission_proposal_accepted\n        optional: true\n');
+    expect(yaml).toContain('      - event: mission_completed\n        exclude:\n          - mission_proposal_declined\n');
   });
 
   it('writes typed values: numbers for numeric properties, lists for "in"', async () => {
