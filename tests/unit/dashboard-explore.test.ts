@@ -41,10 +41,10 @@ const FUNNEL: ExploreState = {
   id: 'mission_to_completion',
   title: '',
   steps: [
-    { event: 'mission_proposal_sent', where: [{ property: 'match_score', op: 'gt', value: '0.3' }], optional: false, exclude: '' },
+    { event: 'mission_proposal_sent', where: [{ property: 'match_score', op: 'gt', value: '0.3' }], optional: false, exclude: '', within: '' },
     // Saved as code with the funnel options: an optional step, an exclusion (decision 0036).
-    { event: 'mission_proposal_accepted', where: [], optional: true, exclude: '' },
-    { event: 'mission_completed', where: [], optional: false, exclude: 'mission_proposal_declined' },
+    { event: 'mission_proposal_accepted', where: [], optional: true, exclude: '', within: '' },
+    { event: 'mission_completed', where: [], optional: false, exclude: 'mission_proposal_declined', within: '30d' },
   ],
   entity: 'mission_id',
   window: '60d',
@@ -67,7 +67,7 @@ describe('Explore: save as code', () => {
     }
     const yaml = definitionYaml('funnel', toDefinition(FUNNEL, catalog.events));
     expect(yaml).toContain('      - event: mission_proposal_accepted\n        optional: true\n');
-    expect(yaml).toContain('      - event: mission_completed\n        exclude:\n          - mission_proposal_declined\n');
+    expect(yaml).toContain('      - event: mission_completed\n        within: 30d\n        exclude:\n          - mission_proposal_declined\n');
   });
 
   it('writes typed values: numbers for numeric properties, lists for "in"', async () => {

@@ -47,6 +47,8 @@ export interface FunnelStepState {
   optional: boolean;
   /** An event that voids this step when it happens before it ('' = none); YAML allows a list. */
   exclude: string;
+  /** This step's own window from the previous one, e.g. "3d" ('' = only the funnel's). */
+  within: string;
 }
 
 export interface FunnelState {
@@ -75,8 +77,8 @@ export function defaultFunnel(events: CatalogEvent[]): FunnelState {
     id: 'explored_funnel',
     title: '',
     steps: [
-      { event: names[0] ?? '', where: [], optional: false, exclude: '' },
-      { event: names[1] ?? names[0] ?? '', where: [], optional: false, exclude: '' },
+      { event: names[0] ?? '', where: [], optional: false, exclude: '', within: '' },
+      { event: names[1] ?? names[0] ?? '', where: [], optional: false, exclude: '', within: '' },
     ],
     entity: 'person',
     window: '30d',
@@ -164,6 +166,7 @@ export function toDefinition(state: ExploreState, events: CatalogEvent[]): Recor
       where: whereOf(s.where, propertiesOf(events, s.event)),
       optional: (i > 0 && i < state.steps.length - 1 && s.optional) || undefined,
       exclude: i > 0 && s.exclude ? [s.exclude] : undefined,
+      within: (i > 0 && s.within) || undefined,
     })),
   };
 }
@@ -203,7 +206,7 @@ export function stateFromParam(raw: string | null, events: CatalogEvent[]): Expl
   if (parsed.kind === 'funnel') {
     const d = defaultFunnel(events);
     const steps = Array.isArray(parsed.steps)
-      ? parsed.steps.filter(isObj).map((s) => ({ event: str(s.event, ''), where: filters(s.where), optional: s.optional === true, exclude: str(s.exclude, '') }))
+      ? parsed.steps.filter(isObj).map((s) => ({ event: str(s.event, ''), where: filters(s.where), optional: s.optional === true, exclude: str(s.exclude, ''), within: str(s.within, '') }))
       : d.steps;
     return {
       kind: 'funnel',

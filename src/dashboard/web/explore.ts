@@ -241,6 +241,12 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
                 : null,
               i > 0
                 ? field(
+                    s.order === 'strict' ? 'Within (of the previous step)' : 'Within (of the entry)',
+                    input('step-within', step.within, (v) => ((step.within = v.trim()), changed()), { size: '5', placeholder: '–' }),
+                  )
+                : null,
+              i > 0
+                ? field(
                     s.order === 'strict' ? 'Without, since the previous step' : 'Without, since the entry',
                     select('step-exclude', opts(names, 'nothing'), step.exclude, (v) => ((step.exclude = v), rerender())),
                   )
@@ -253,7 +259,7 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
       });
       const addStep = el('button', { type: 'button', class: 'secondary', 'data-add-step': '' }, '+ Step');
       addStep.addEventListener('click', () => {
-        s.steps.push({ event: names[0] ?? '', where: [], optional: false, exclude: '' });
+        s.steps.push({ event: names[0] ?? '', where: [], optional: false, exclude: '', within: '' });
         rerender();
       });
       append(
