@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { LineCounter, parseDocument } from 'yaml';
-import { parseDuration } from '../analytics/definitions.ts';
+import { parseDuration } from '../analytics/kpi-parse.ts';
 import type { KpiDefinitions } from '../analytics/model.ts';
 import { BaliseError } from '../errors.ts';
 import { ALERTS_FILE_SCHEMA } from '../plan/file-schemas.ts';

@@ -9,7 +9,8 @@ import type { LintMessage } from '../plan/model.ts';
 import type { TrackingPlan } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
-import { lintDefinitionsAgainstPlan, parseKpiFile } from './definitions.ts';
+import { parseKpiFile } from './kpi-parse.ts';
+import { lintDefinitionsAgainstPlan } from './kpi-lint.ts';
 import { AnalyticsInputError, KpiDefinitionError } from './errors.ts';
 import { compileFunnel } from './funnel-sql.ts';
 import { compileTrend } from './metric-sql.ts';
@@ -23,7 +24,7 @@ export type AdHocKind = 'metric' | 'funnel';
 /** The keys a YAML entry may hold, in the order they are written. */
 const METRIC_KEYS = ['id', 'title', 'description', 'type', 'event', 'property', 'where', 'breakdown', 'grain', 'unit'] as const;
 const FUNNEL_KEYS = ['id', 'title', 'description', 'entity', 'order', 'window', 'breakdown', 'cohort', 'steps'] as const;
-const STEP_KEYS = ['event', 'label', 'where', 'within'] as const;
+const STEP_KEYS = ['event', 'label', 'where', 'within', 'optional', 'exclude'] as const;
 
 type Obj = Record<string, unknown>;
 const isObj: (v: unknown) => v is Obj = isPlainObject;
@@ -33,7 +34,9 @@ function ordered(raw: Obj, keys: readonly string[], where: string): Obj {
   const unknown = Object.keys(raw).filter((k) => !keys.includes(k));
   if (unknown.length) throw new AnalyticsInputError('explore_invalid', `${where}: unknown key(s) ${unknown.join(', ')} (expected ${keys.join(', ')})`);
   const out: Obj = {};
-  for (const key of keys) if (raw[key] !== undefined && raw[key] !== '') out[key] = raw[key];
+  // Defaults stay out of the YAML shown for review: `optional: false`, `exclude: []`.
+  const isDefault = (v: unknown): boolean => v === undefined || v === '' || v === false || (Array.isArray(v) && v.length === 0);
+  for (const key of keys) if (!isDefault(raw[key])) out[key] = raw[key];
   return out;
 }
 

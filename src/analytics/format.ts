@@ -1,6 +1,7 @@
 /** Plain-text renderings of analytics results for the CLI (pure: rows of cells in, strings out). */
 import Table from 'cli-table3';
 import { formatDuration } from '../util/duration.ts';
+import { funnelStepRules } from '../util/funnel-rules.ts';
 import type { FunnelResult, KpiResult, RetentionResult, SqlResult } from './results.ts';
 import type { RangeInfo } from './sql-common.ts';
 
@@ -66,7 +67,7 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
   for (const s of result.steps) {
     steps.push([
       s.index,
-      s.label,
+      s.optional ? `${s.label} (optional)` : s.label,
       s.count.toLocaleString('en-US'),
       s.index === 1 ? '' : pct(s.conversionFromPrevious),
       pct(s.conversionFromStart),
@@ -80,9 +81,7 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
     lines.push(
       `Time to convert: median ${formatDuration(ttc.median)} (10% ${formatDuration(ttc.p10)}, 25% ${formatDuration(ttc.p25)}, 75% ${formatDuration(ttc.p75)}, 90% ${formatDuration(ttc.p90)})`,
     );
-  const rules = result.steps
-    .filter((s) => s.withinMs !== null || s.exclude.length > 0)
-    .map((s) => `step ${s.index}${s.withinMs !== null ? ` within ${formatDuration(s.withinMs)} of the previous` : ''}${s.exclude.length ? ` without ${s.exclude.join(' or ')} in between` : ''}`);
+  const rules = funnelStepRules(result.order, result.steps);
   if (rules.length) lines.push(`Step rules: ${rules.join('; ')}`);
   const head = ['', 'Entered', ...result.steps.slice(1).map((s) => s.label), 'Conversion'];
   if (result.breakdown) {

@@ -9,6 +9,11 @@
  *   gap to some step k-1 occurrence.
  * - any order: step 1 comes first; step k counts once every step 2..k happened at or after
  *   entry and within the window, in whatever order.
+ * - exclusions void a step when the excluded event happens strictly between the moment the step
+ *   is measured from (strict: the previous step reached; any order: the entry) and the step.
+ * - optional steps (never the first or the last): counted when they happen, skippable. Each
+ *   later step is measured from its anchor, the last required step before it; an optional step
+ *   counts only before the next required step is reached. See decision 0036.
  * Per entity, step timestamps are gathered into sorted arrays and matched with array
  * functions: duplicates (same message_id twice) change no result, because a repeated
  * timestamp never changes a minimum or an existence test. A late resend carries another
@@ -84,6 +89,13 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   const entity = def.entity.kind === 'person' ? PERSON : propertyText('e.properties', keyLiteral(def.entity.property));
   const conditions = steps.map((s) => eventCondition('e.event', s.event, s.filters, 'e.properties', params));
   const exclusions = steps.map((s) => (s.exclude.length ? s.exclude.map((x) => `(${eventCondition('e.event', x.event, x.filters, 'e.properties', params)})`).join(' OR ') : undefined));
+  // The step each step is measured from: the last required one before it (0 = the entry).
+  const anchorOf = (k: number): number => {
+    let j = k - 1;
+    while (j > 0 && steps[j]?.optional) j--;
+    return j;
+  };
+  const hasOptional = steps.some((s, i) => i > 0 && s.optional);
   const events = [...new Set([...steps.map((s) => s.event), ...steps.flatMap((s) => s.exclude.map((x) => x.event))].map((e) => `'${ident(e)}'`))].join(', ');
 
   // Level 1: one row per event of interest, with the steps it matches.
@@ -117,33 +129,44 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   const deadline = `t0 + ${window}`;
   const reached: string[] = [];
   const reachCols: string[] = [];
+  // An optional step's time depends on the next required step's, so those columns come last.
+  const optionalCols: string[] = [];
   for (let k = 1; k < n; k++) {
     const within = steps[k]?.withinMs;
     const withinParam = within !== undefined ? params.set(`within_ms_${k}`, 'Int64', within) : undefined;
+    const anchor = anchorOf(k);
     if (def.order === 'strict') {
-      const prev = k === 1 ? 't0' : `r${k - 1}`;
+      const prev = anchor === 0 ? 't0' : `r${anchor}`;
       const set =
         withinParam === undefined
           ? `arrayFilter(x -> x > ${prev === 't0' ? 't0' : `${prev}[1]`} AND x <= ${deadline}, s${k})`
-          : k === 1
+          : anchor === 0
             ? `arrayFilter(x -> x > t0 AND x <= ${deadline} AND x <= t0 + ${withinParam}, s${k})`
             : `arrayFilter(x -> x <= ${deadline} AND arrayExists(y -> y < x AND x <= y + ${withinParam}, ${prev}), s${k})`;
       // An excluded event after the previous step was reached and before this step voids it: the
       // first step-k event must come before any exclusion (a later one would have it in between too).
-      const since = k === 1 ? 't0' : `t${k - 1}`;
+      const since = anchor === 0 ? 't0' : `t${anchor}`;
       const guarded = exclusions[k] === undefined ? set : `arrayFilter(x -> NOT arrayExists(z -> z > ${since} AND z < x, e${k}), ${set})`;
       // An unreached previous step yields an empty set, so later steps stay empty too.
-      reachCols.push(`${k === 1 ? guarded : `if(empty(${prev}), CAST([] AS Array(Int64)), ${guarded})`} AS r${k}`);
-      reachCols.push(`if(empty(r${k}), toInt64(0), r${k}[1]) AS t${k}`);
+      reachCols.push(`${anchor === 0 ? guarded : `if(empty(${prev}), CAST([] AS Array(Int64)), ${guarded})`} AS r${k}`);
+      if (steps[k]?.optional) {
+        // Done in order: before the next required step was reached (any time, if it never was).
+        const next = steps.findIndex((s, j) => j > k && !s.optional);
+        optionalCols.push(`arrayFirst(x -> t${next} = 0 OR x < t${next}, r${k}) AS t${k}`);
+      } else reachCols.push(`if(empty(r${k}), toInt64(0), r${k}[1]) AS t${k}`);
     } else {
       const bound = withinParam === undefined ? deadline : `least(${deadline}, t0 + ${withinParam})`;
-      reachCols.push(`arrayFirst(x -> x >= t0 AND x <= ${bound}, s${k}) AS a${k}`);
-      // Level k is reached once every step 2..k happened: at the latest of them.
-      const all = Array.from({ length: k }, (_, j) => `a${j + 1} > 0`).join(' AND ');
-      reachCols.push(`if(${all}, greatest(${['t0', ...Array.from({ length: k }, (_, j) => `a${j + 1}`)].join(', ')}), toInt64(0)) AS t${k}`);
+      // In any order there is no previous step: an exclusion between the entry and the step voids it.
+      const excluded = exclusions[k] === undefined ? '' : ` AND NOT arrayExists(z -> z > t0 AND z < x, e${k})`;
+      reachCols.push(`arrayFirst(x -> x >= t0 AND x <= ${bound}${excluded}, s${k}) AS a${k}`);
+      // Level k is reached once every required step 2..k (and k itself) happened: at the latest of them.
+      const members = Array.from({ length: k }, (_, j) => j + 1).filter((j) => j === k || !steps[j]?.optional);
+      const all = members.map((j) => `a${j} > 0`).join(' AND ');
+      reachCols.push(`if(${all}, greatest(${['t0', ...members.map((j) => `a${j}`)].join(', ')}), toInt64(0)) AS t${k}`);
     }
     reached.push(`t${k} > 0`);
   }
+  reachCols.push(...optionalCols);
   // Last touch: the value on the event that reached the deepest level (found by its time).
   let bdColumn = byTrait ? `tr.trait AS bd` : `bd0 AS bd`;
   if (lastTouch) {
@@ -159,23 +182,38 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
     `SELECT ${opts.entitiesAtLevel !== undefined ? 'entity, ' : ''}t0, ${cohortFn} AS cohort,`,
     `  ${reachCols.join(',\n  ')},`,
     `  ${bdColumn},`,
-    `  1 + ${reached.map((r) => `(${r})`).join(' + ')} AS level`,
+    // The deepest step reached; without optional steps, reaching one means reaching all before it.
+    hasOptional
+      ? `  multiIf(${reached
+          .map((r, i) => `${r}, ${i + 2}`)
+          .reverse()
+          .join(', ')}, 1) AS level`
+      : `  1 + ${reached.map((r) => `(${r})`).join(' + ')} AS level`,
     `FROM (\n  ${perEntity}\n) AS pe`,
     ...(breakdown && byTrait ? [`LEFT JOIN ${traitTable(breakdown)} AS tr ON tr.person = pe.bd_person`] : []),
   ].join('\n');
 
   if (opts.entitiesAtLevel !== undefined) {
-    const level = params.set('level', 'UInt32', opts.entitiesAtLevel);
+    let where: string;
+    if (hasOptional) {
+      // With optional steps, "dropped off before step L+1" is: reached its anchor, not the step.
+      const step = opts.entitiesAtLevel;
+      if (!Number.isInteger(step) || step < 1 || step >= n) throw new RangeError(`entitiesAtLevel must be a step from 1 to ${n - 1}`);
+      const anchor = anchorOf(step);
+      where = `${anchor === 0 ? '' : `t${anchor} > 0 AND `}t${step} = 0`;
+    } else where = `level = ${params.set('level', 'UInt32', opts.entitiesAtLevel)}`;
     const limit = params.set('limit', 'UInt32', opts.limit ?? 200);
-    const sql = [`SELECT entity, t0`, `FROM (\n${levels}\n)`, `WHERE level = ${level}`, `ORDER BY t0, entity`, `LIMIT ${limit}`, `SETTINGS join_use_nulls = 0`].join('\n');
+    const sql = [`SELECT entity, t0`, `FROM (\n${levels}\n)`, `WHERE ${where}`, `ORDER BY t0, entity`, `LIMIT ${limit}`, `SETTINGS join_use_nulls = 0`].join('\n');
     return { sql, params: params.values };
   }
 
   // Level 4: aggregate the entities once per dimension (total, breakdown value, cohort).
   const dims = [`('total', '')`, ...(breakdown ? [`('breakdown', if(bd = '', '(none)', bd))`] : []), `('cohort', toString(cohort))`];
   const aggregates = [`count() AS entered`];
-  for (let k = 1; k < n; k++) aggregates.push(`countIf(level >= ${k + 1}) AS reached_${k + 1}`);
-  for (let k = 1; k < n; k++) aggregates.push(`quantileExactInclusiveIf(0.5)(t${k} - ${k === 1 ? 't0' : `t${k - 1}`}, level >= ${k + 1}) AS median_ms_${k + 1}`);
+  // Optional steps make levels non-nested: a step's count is then who reached that step itself.
+  const reachedIf = (k: number): string => (hasOptional ? `t${k} > 0` : `level >= ${k + 1}`);
+  for (let k = 1; k < n; k++) aggregates.push(`countIf(${reachedIf(k)}) AS reached_${k + 1}`);
+  for (let k = 1; k < n; k++) aggregates.push(`quantileExactInclusiveIf(0.5)(t${k} - ${anchorOf(k) === 0 ? 't0' : `t${anchorOf(k)}`}, ${reachedIf(k)}) AS median_ms_${k + 1}`);
   // Time to convert (entry → last step), as a distribution among those who converted.
   aggregates.push(`quantilesExactInclusiveIf(0.1, 0.25, 0.5, 0.75, 0.9)(t${n - 1} - t0, level >= ${n}) AS ttc`);
   const sql = [

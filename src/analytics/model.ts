@@ -25,9 +25,15 @@ export interface FunnelStep {
   withinMs: number | undefined;
   /**
    * Exclusions: the step counts only if none of these events happened between the moment the
-   * previous step was reached and this step ("… without a declined proposal in between").
+   * previous step was reached (any order: the entry) and this step ("… without a declined
+   * proposal in between").
    */
   exclude: { event: string; filters: PropertyFilter[] }[];
+  /**
+   * Counted when it happens, skippable: later steps are measured from the last required step
+   * before them (decision 0036). Never the first or the last step.
+   */
+  optional: boolean;
   line: number;
 }
 

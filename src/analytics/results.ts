@@ -7,17 +7,24 @@ export interface FunnelStepResult {
   event: string;
   label: string;
   count: number;
-  /** count / previous step's count (1 for step 1; 0 when the previous step is 0). */
+  /** Counted when it happens, skippable (decision 0036). */
+  optional: boolean;
+  /**
+   * The step this one is measured from (1-based; 0 for step 1): the previous step, or with
+   * optional steps in between, the last required one before it.
+   */
+  previousStep: number;
+  /** count / previousStep's count (1 for step 1; 0 when the previous step is 0). */
   conversionFromPrevious: number;
   /** count / entered. */
   conversionFromStart: number;
-  /** previous step's count − count (0 for step 1). */
+  /** previousStep's count − count (0 for step 1). */
   dropOff: number;
-  /** Median time from reaching the previous step to reaching this one; null for step 1 or no data. */
+  /** Median time from reaching previousStep to reaching this one; null for step 1 or no data. */
   medianMsFromPrevious: number | null;
   /** The step's own window from the previous step (`within`), null when only the funnel's applies. */
   withinMs: number | null;
-  /** Events that void this step when they happen between the previous step and it. */
+  /** Events that void this step when they happen between previousStep (any order: the entry) and it. */
   exclude: string[];
 }
 

@@ -64,13 +64,18 @@ export function shapeFunnel(
   const entered = counts[0] as number;
   const steps = def.steps.map((step, i) => {
     const count = counts[i] as number;
-    const previous = i === 0 ? count : (counts[i - 1] as number);
+    // Optional steps are skippable: a step is measured from the last required step before it.
+    let from = i - 1;
+    while (from > 0 && def.steps[from]?.optional) from--;
+    const previous = i === 0 ? count : (counts[from] as number);
     const median = i === 0 || !total || count === 0 ? null : total[`median_ms_${i + 1}`];
     return {
       index: i + 1,
       event: step.event,
       label: step.label,
       count,
+      optional: step.optional,
+      previousStep: i === 0 ? 0 : from + 1,
       conversionFromPrevious: i === 0 ? (count > 0 ? 1 : 0) : ratio(count, previous),
       conversionFromStart: ratio(count, entered),
       dropOff: i === 0 ? 0 : previous - count,

@@ -114,7 +114,8 @@ export function funnelQuestion(funnel: FunnelDefinition): Question {
     to: NOW,
     scan_to: `${NOW} + toIntervalSecond(${Math.ceil(funnel.windowMs / 1000)})`,
   });
-  const columns = funnel.steps.map((s, i) => `(${quote(`${i + 1}. ${s.label}`)}, ${i === 0 ? 'entered' : `reached_${i + 1}`})`);
+  // An optional step is counted by who did it, so its bar may be lower than the next one's.
+  const columns = funnel.steps.map((s, i) => `(${quote(`${i + 1}. ${s.label}${s.optional ? ' (optional)' : ''}`)}, ${i === 0 ? 'entered' : `reached_${i + 1}`})`);
   const sql = [`SELECT s.1 AS step, s.2 AS entities`, `FROM (\n${inner}\n)`, `ARRAY JOIN [${columns.join(', ')}] AS s`, `WHERE dim = 'total'`].join('\n');
   const key = `funnel:${funnel.id}`;
   return {

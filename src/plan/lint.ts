@@ -9,9 +9,6 @@ import { piiProblems } from './pii.ts';
 import { compareSemver } from './semver.ts';
 import { RESERVED_COLUMNS } from './views.ts';
 
-// Lives in model.ts with the other shared plan types; still exported here for the files that import it from lint.ts.
-export type { LintMessage } from './model.ts';
-
 const SNAKE_CASE = new RegExp(SNAKE);
 
 export interface LintOptions {

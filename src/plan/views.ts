@@ -39,14 +39,15 @@ function primaryType(schema: PropertySchema): string | undefined {
 }
 
 /**
- * The typed extraction expression and its ClickHouse type for one property. An optional
- * property that is absent is NULL, not '' (strings, objects, untyped) or 0: "not sent" and
- * "sent empty" stay apart. Numbers, booleans and dates are Nullable whatever; arrays are empty
- * (ClickHouse has no Nullable(Array)); a required string stays a plain String.
+ * The typed extraction expression and its ClickHouse type for one property. A property that is
+ * absent is NULL, not '' (strings, objects, untyped) or 0: "not sent" and "sent empty" stay
+ * apart. That holds for required properties too: rows written before a property became required
+ * (or quarantined ones replayed) lack it. Numbers, booleans and dates are Nullable whatever;
+ * arrays are empty (ClickHouse has no Nullable(Array)).
  */
-export function columnFor(name: string, schema: PropertySchema, required = true): { expr: string; type: string } {
+export function columnFor(name: string, schema: PropertySchema): { expr: string; type: string } {
   const column = textColumnFor(name, schema);
-  if (required || column.type !== 'String') return column;
+  if (column.type !== 'String') return column;
   return { expr: `if(JSONHas(properties, ${literal(name)}), ${column.expr}, NULL)`, type: 'Nullable(String)' };
 }
 
@@ -96,7 +97,7 @@ export function viewFor(event: PlanEvent, options: { cluster?: string } = {}): V
     { name: 'plan_status', type: 'LowCardinality(String)' },
   );
   for (const prop of Object.keys(event.properties).sort()) {
-    const { expr, type } = columnFor(prop, event.properties[prop]!, event.required.includes(prop));
+    const { expr, type } = columnFor(prop, event.properties[prop]!);
     const column = RESERVED_COLUMNS.includes(prop) ? `prop_${prop}` : prop;
     select.push(`    CAST(${expr}, ${literal(type)}) AS ${ident(column)}`);
     columns.push({ name: column, type });

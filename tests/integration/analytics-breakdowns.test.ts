@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Warehouse } from '../../src/warehouse/client.ts';
 import { runFunnel } from '../../src/analytics/run.ts';
-import { parseKpiFile } from '../../src/analytics/definitions.ts';
+import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
 import type { FunnelResult } from '../../src/analytics/results.ts';
 import { loadPlan } from '../../src/plan/load.ts';
 import type { TrackingPlan } from '../../src/plan/model.ts';

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Warehouse } from '../../src/warehouse/client.ts';
 import { runRetention } from '../../src/analytics/run.ts';
-import { parseKpiFile } from '../../src/analytics/definitions.ts';
+import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
 import type { KpiDefinitions } from '../../src/analytics/model.ts';
 import { retentionQuestion } from '../../src/metabase/questions.ts';
 import { DAY, generateWorld, insertWorld, weeklyRetentionTruth, WORLD_START } from '../helpers/known-world.ts';

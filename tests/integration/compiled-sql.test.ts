@@ -1,13 +1,13 @@
 /**
  * Compiled SQL asserted and run, in the manner of Kysely's tests: each option of the metric
  * compiler (every filter operator with each value type, every grain) and of the funnel compiler
- * (order modes, per-step window, entity, breakdown, cohort grain) is asserted as SQL with its
+ * (order modes, per-step window, optional steps, exclusions, entity, breakdown, cohort grain) is asserted as SQL with its
  * parameters, then run on the real engine (chDB) against a small fixture whose answer is known.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFunnel } from '../../src/analytics/funnel-sql.ts';
 import { compileMetric } from '../../src/analytics/metric-sql.ts';
-import { parseBreakdown, type EventMetric, type FunnelDefinition, type PropertyFilter, type TimeGrain } from '../../src/analytics/model.ts';
+import { parseBreakdown, type EventMetric, type FunnelDefinition, type FunnelStep, type PropertyFilter, type TimeGrain } from '../../src/analytics/model.ts';
 import type { Warehouse } from '../../src/warehouse/client.ts';
 import { queryRows } from '../../src/warehouse/query.ts';
 import { openTestWarehouse, type TestWarehouse } from '../helpers/engine.ts';
@@ -39,6 +39,9 @@ const FIXTURE: { id: string; at: number; props: Record<string, unknown>; event?:
   { id: 'f9', user: 'u4', event: 'b', at: T0, props: { mission_id: 'm4' } },
   { id: 'f10', user: 'v1', event: 'a', at: T0, props: { mission_id: 'm5' } },
   { id: 'f11', user: 'v2', event: 'b', at: T0 + HOUR, props: { mission_id: 'm5' } },
+  // Exclusion events (only funnels that exclude `d` read them): u1 between a and b, u3 after b.
+  { id: 'g1', user: 'u1', event: 'd', at: T0 + HOUR / 2, props: { mission_id: 'm1' } },
+  { id: 'g2', user: 'u3', event: 'd', at: T0 + 3 * DAY, props: { mission_id: 'm3' } },
 ];
 
 let warehouse: Warehouse;
@@ -130,7 +133,9 @@ describe('metric grains', () => {
   });
 });
 
-const step = (event: string, withinMs?: number) => ({ event, label: event, filters: [], withinMs, exclude: [], line: 1 });
+const step = (event: string, withinMs?: number): FunnelStep => ({ event, label: event, filters: [], withinMs, exclude: [], optional: false, line: 1 });
+const optional = (event: string): FunnelStep => ({ ...step(event), optional: true });
+const excluding = (event: string, excluded: string): FunnelStep => ({ ...step(event), exclude: [{ event: excluded, filters: [] }] });
 const funnel = (extra: Partial<FunnelDefinition> = {}): FunnelDefinition => ({
   kind: 'funnel',
   id: 'abc',
@@ -218,5 +223,65 @@ describe('funnel options', () => {
     expect(sql).toContain("WHERE e.event IN ('a', 'b', 'c') AND e.timestamp >= {from:DateTime64(3, 'UTC')} AND e.timestamp <= {scan_to:DateTime64(3, 'UTC')}");
     expect(params).toEqual({ ...FUNNEL_PARAMS, ...extraParams });
     expect(await runFunnelSql(def, breakdown)).toEqual(expected);
+  });
+});
+
+/**
+ * Optional steps and exclusions (decision 0036). Hand-computed on the fixture: u1 a→b→c (d before
+ * b), u2 a→c→b, u3 a→b (d after b), v1 a only; u4 and v2 never enter.
+ */
+describe('funnel optional steps and exclusions', () => {
+  it.each<[string, FunnelDefinition, string[], Record<string, number[]>]>([
+    [
+      // b optional: u1 (b before c) and u3 (no c) count it; u2's b comes after its c, so u2 skipped it.
+      'strict order, optional middle step',
+      funnel({ steps: [step('a'), optional('b'), step('c')] }),
+      [
+        'arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s2) AS r2',
+        'arrayFirst(x -> t2 = 0 OR x < t2, r1) AS t1',
+        'multiIf(t2 > 0, 3, t1 > 0, 2, 1) AS level',
+        'countIf(t1 > 0) AS reached_2',
+        'countIf(t2 > 0) AS reached_3',
+      ],
+      { 'total/': [4, 2, 2], 'cohort/2025-03-03': [4, 2, 2] },
+    ],
+    [
+      // c optional: u1 and u2 did c, but b counts for u1, u2 and u3 whether or not they did.
+      'any order, optional middle step',
+      funnel({ order: 'any', steps: [step('a'), optional('c'), step('b')] }),
+      ['if(a1 > 0, greatest(t0, a1), toInt64(0)) AS t1', 'if(a2 > 0, greatest(t0, a2), toInt64(0)) AS t2', 'quantileExactInclusiveIf(0.5)(t2 - t0, t2 > 0) AS median_ms_3'],
+      { 'total/': [4, 2, 3], 'cohort/2025-03-03': [4, 2, 3] },
+    ],
+    [
+      // u1's d comes between a and b: b is void for u1; u3's d comes after b.
+      'strict order, exclusion',
+      funnel({ steps: [step('a'), excluding('b', 'd'), step('c')] }),
+      ['arrayFilter(x -> NOT arrayExists(z -> z > t0 AND z < x, e1), arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1)) AS r1'],
+      { 'total/': [4, 2, 0], 'cohort/2025-03-03': [4, 2, 0] },
+    ],
+    [
+      // Any order, same exclusion: between the entry and b. u2 (c then b) still converts.
+      'any order, exclusion',
+      funnel({ order: 'any', steps: [step('a'), excluding('b', 'd'), step('c')] }),
+      ['arrayFirst(x -> x >= t0 AND x <= t0 + {window_ms:Int64} AND NOT arrayExists(z -> z > t0 AND z < x, e1), s1) AS a1', 'groupArrayIf(ts, x1) AS e1'],
+      { 'total/': [4, 2, 1], 'cohort/2025-03-03': [4, 2, 1] },
+    ],
+  ])('%s', async (_label, def, fragments, expected) => {
+    const { sql, params } = compileFunnel(def, RANGE);
+    for (const fragment of fragments) expect(sql).toContain(fragment);
+    const scanned = [...def.steps.map((s) => s.event), ...def.steps.flatMap((s) => s.exclude.map((x) => x.event))].map((e) => `'${e}'`).join(', ');
+    expect(sql).toContain(`WHERE e.event IN (${scanned}) AND e.timestamp >= {from:DateTime64(3, 'UTC')} AND e.timestamp <= {scan_to:DateTime64(3, 'UTC')}`);
+    expect(params).toEqual(FUNNEL_PARAMS);
+    expect(await runFunnelSql(def)).toEqual(expected);
+  });
+
+  it('lists who dropped off before a step measured from its anchor, skipping the optional step', async () => {
+    // Reached a (the anchor of c) but not c: u3 and v1, whatever they did about optional b.
+    const def = funnel({ steps: [step('a'), optional('b'), step('c')] });
+    const { sql, params } = compileFunnel(def, { ...RANGE, entitiesAtLevel: 2, limit: 10 });
+    expect(sql).toContain('WHERE t2 = 0\nORDER BY t0, entity');
+    expect(params).toEqual({ ...FUNNEL_PARAMS, limit: 10 });
+    const rows = await queryRows<{ entity: string }>(warehouse, sql, params);
+    expect(rows.map((r) => r.entity).sort()).toEqual(['u3', 'v1']);
   });
 });

@@ -294,6 +294,46 @@ describe('explore at 1280 px: a funnel, its drop-offs, and a timeline', () => {
     expect(errors).toEqual([]);
   });
 
+  it('builds a funnel with an optional step, then one with an exclusion, and shows their rules (decision 0036)', async () => {
+    const { page, errors } = await open(1280, '/explore?range=30d');
+    await page.selectOption('[data-control="kind"]', 'funnel');
+    await page.locator('[data-control="step-event"]').nth(0).selectOption('freelancer_signup_started');
+    await page.locator('[data-control="step-event"]').nth(1).selectOption('mission_proposal_accepted');
+    await page.click('[data-add-step]');
+    await page.locator('[data-control="step-event"]').nth(2).selectOption('mission_proposal_received');
+    // Only the middle step offers the box: the entry and the last step cannot be optional.
+    expect(await page.locator('[data-control="step-optional"]').count()).toBe(1);
+    await page.check('[data-control="step-optional"]');
+    await page.waitForFunction(() => document.querySelector('[data-field="yaml"]')?.textContent?.includes('optional: true'));
+    await loaded(page);
+    // Alice accepted after her proposal was received (out of order: skipped), Bob never accepted;
+    // both reached step 3, measured from step 1. Without the option it would read 3, 1, 0.
+    const steps = page.locator('[data-explore-funnel] [data-funnel-steps]');
+    expect(await steps.locator('[data-field="count"]').allTextContents()).toEqual(['3', '0', '2']);
+    expect(await steps.locator('[data-field="optional"]').allTextContents()).toEqual(['(optional)']);
+    expect(await steps.locator('[data-field="conversion"]').nth(2).textContent()).toMatch(/ of step 1$/);
+    const details = page.locator('[data-explore-funnel] [data-funnel-details]');
+    expect(await details.locator('[data-field="rules"] li').allTextContents()).toEqual(['step 3 measured from step 1 (optional steps between may be skipped)']);
+    expect(await details.locator('[data-field="window"]').textContent()).toContain('Window: 30 d from entry');
+    expect(await details.locator('[data-field="time-to-convert"]').textContent()).toMatch(/^Time to convert \(entry → last step, among converters\): median /);
+    expect((await planCheckWith((await page.locator('[data-field="yaml"]').textContent())!)).errors).toBe(0);
+    await screenshot(page, 'explore-optional-1280');
+
+    // Sign-up → mission completed in any order, without an accepted proposal since the entry:
+    // Alice accepted between the two, so nobody converts (without the exclusion: Alice).
+    await page.locator('[data-control="step-event"]').nth(2).selectOption('mission_completed');
+    await page.locator('[data-step="2"] button.link').click();
+    await page.selectOption('[data-control="order"]', 'any');
+    await page.locator('[data-control="step-exclude"]').nth(0).selectOption('mission_proposal_accepted');
+    await page.waitForFunction(() => /order: any[\s\S]*exclude:/.test(document.querySelector('[data-field="yaml"]')?.textContent ?? ''));
+    await loaded(page);
+    expect(await steps.locator('[data-field="count"]').allTextContents()).toEqual(['3', '0']);
+    expect(await details.locator('[data-field="rules"] li').allTextContents()).toEqual(['step 2 without mission_proposal_accepted between the entry and it']);
+    expect(await details.locator('[data-field="time-to-convert"]').textContent()).toBe('Time to convert: nobody converted in this range.');
+    expect((await planCheckWith((await page.locator('[data-field="yaml"]').textContent())!)).errors).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
   it('shows a person found by an anonymous id with their quarantined event', async () => {
     const { page } = await open(1280, '/people?id=anon_a2&range=30d');
     expect(await page.locator('[data-person]').getAttribute('data-person')).toBe('u_alice');

@@ -7,7 +7,8 @@
  * (event, toDate(timestamp), message_id) they were two rows even with FINAL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadKpiDefinitions, parseKpiFile } from '../../src/analytics/definitions.ts';
+import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
+import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
 import { runFunnel, runKpis } from '../../src/analytics/run.ts';
 import { post, REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lintDefinitionsAgainstPlan, parseKpiFile } from '../../src/analytics/definitions.ts';
+import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
+import { lintDefinitionsAgainstPlan } from '../../src/analytics/kpi-lint.ts';
 import { formatRetention } from '../../src/analytics/format.ts';
 import { compileRetention } from '../../src/analytics/retention-sql.ts';
 import { addGrains, shapeRetention } from '../../src/analytics/retention-shape.ts';

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lintKpiDefinitions, loadKpiDefinitions, parseDuration, parseKpiFile } from '../../src/analytics/definitions.ts';
+import { lintKpiDefinitions, loadKpiDefinitions } from '../../src/analytics/definitions.ts';
+import { parseDuration, parseKpiFile } from '../../src/analytics/kpi-parse.ts';
 import { compileFunnel } from '../../src/analytics/funnel-sql.ts';
 import { compileMetric } from '../../src/analytics/metric-sql.ts';
 import type { EventMetric, KpiDefinitions } from '../../src/analytics/model.ts';
@@ -171,7 +172,10 @@ describe('definitions', () => {
     ['funnels:\n  - id: f\n    steps:\n      - a\n      - event: b\n        where: { x: { like: "%" } }\n', 5, 'kpi_filter'],
     ['funnels:\n  - id: f\n    entity: "mission id"\n    steps: [a, b]\n', 2, 'kpi_entity'],
     ['funnels:\n  - id: f\n    steps:\n      - { event: a, exclude: [c] }\n      - b\n', 4, 'kpi_exclude'],
-    ['funnels:\n  - id: f\n    order: any\n    steps:\n      - a\n      - { event: b, exclude: [c] }\n', 6, 'kpi_exclude'],
+    // Optional steps: never the entry, never the conversion step, and a boolean.
+    ['funnels:\n  - id: f\n    steps:\n      - { event: a, optional: true }\n      - b\n', 4, 'kpi_optional'],
+    ['funnels:\n  - id: f\n    steps:\n      - a\n      - b\n      - { event: c, optional: true }\n', 6, 'kpi_optional'],
+    ['funnels:\n  - id: f\n    steps:\n      - a\n      - { event: b, optional: "yes" }\n      - c\n', 5, 'kpi_optional'],
     ['funnels:\n  - id: f\n    steps:\n      - a\n      - { event: b, exclude: [{ where: { x: 1 } }] }\n', 5, 'kpi_step'],
     ['metrics:\n  - id: m\n    type: median\n    event: a\n', 2, 'kpi_metric_type'],
     ['metrics:\n  - id: r\n    type: ratio\n    numerator: x\n', 2, 'kpi_ratio'],
@@ -180,6 +184,19 @@ describe('definitions', () => {
   ])('reports %j at line %i as %s', (yaml, line, rule) => {
     const { messages } = parseKpiFile('kpis/x.yaml', yaml);
     expect(messages).toContainEqual(expect.objectContaining({ file: 'kpis/x.yaml', line, rule, severity: 'error' }));
+  });
+
+  it('accepts an optional middle step, and exclusions in any order (decision 0036)', () => {
+    const { definitions, messages } = parseKpiFile(
+      'kpis/x.yaml',
+      'funnels:\n  - id: f\n    order: any\n    steps:\n      - a\n      - { event: b, optional: true }\n      - { event: c, exclude: [d] }\n',
+    );
+    expect(messages).toEqual([]);
+    expect(definitions.funnels[0]?.steps.map((s) => [s.event, s.optional, s.exclude.map((x) => x.event)])).toEqual([
+      ['a', false, []],
+      ['b', true, []],
+      ['c', false, ['d']],
+    ]);
   });
 
   it.each([
@@ -229,7 +246,7 @@ describe('lint against the tracking plan', () => {
 
   it('points at unplanned events and unknown properties with file:line', async () => {
     plan ??= await loadPlan(PLAN_DIR);
-    const { lintDefinitionsAgainstPlan } = await import('../../src/analytics/definitions.ts');
+    const { lintDefinitionsAgainstPlan } = await import('../../src/analytics/kpi-lint.ts');
     const parsed = parseKpiFile(
       'kpis/bad.yaml',
       `funnels:

@@ -41,9 +41,10 @@ const FUNNEL: ExploreState = {
   id: 'mission_to_completion',
   title: '',
   steps: [
-    { event: 'mission_proposal_sent', where: [{ property: 'match_score', op: 'gt', value: '0.3' }] },
-    { event: 'mission_proposal_accepted', where: [] },
-    { event: 'mission_completed', where: [] },
+    { event: 'mission_proposal_sent', where: [{ property: 'match_score', op: 'gt', value: '0.3' }], optional: false, exclude: '', within: '' },
+    // Saved as code with the funnel options: an optional step, an exclusion (decision 0036).
+    { event: 'mission_proposal_accepted', where: [], optional: true, exclude: '', within: '' },
+    { event: 'mission_completed', where: [], optional: false, exclude: 'mission_proposal_declined', within: '30d' },
   ],
   entity: 'mission_id',
   window: '60d',
@@ -64,6 +65,9 @@ describe('Explore: save as code', () => {
       ).toEqual([]);
       expect(errors, yaml).toBe(0);
     }
+    const yaml = definitionYaml('funnel', toDefinition(FUNNEL, catalog.events));
+    expect(yaml).toContain('      - event: mission_proposal_accepted\n        optional: true\n');
+    expect(yaml).toContain('      - event: mission_completed\n        within: 30d\n        exclude:\n          - mission_proposal_declined\n');
   });
 
   it('writes typed values: numbers for numeric properties, lists for "in"', async () => {
@@ -172,8 +176,8 @@ describe('SQL for the new options (also run on the engine in tests/integration/e
       file: 'f',
       line: 1,
       steps: [
-        { event: 'a', label: 'a', filters: [], withinMs: undefined, exclude: [], line: 1 },
-        { event: 'b', label: 'b', filters: [], withinMs: undefined, exclude: [], line: 2 },
+        { event: 'a', label: 'a', filters: [], withinMs: undefined, exclude: [], optional: false, line: 1 },
+        { event: 'b', label: 'b', filters: [], withinMs: undefined, exclude: [], optional: false, line: 2 },
       ],
     };
     const list = compileFunnel(def, { ...range, entitiesAtLevel: 1, limit: 10 });

@@ -28,6 +28,8 @@ describe('formatDuration: one rendering for the CLI and the dashboard', () => {
       label: `step ${index}`,
       event: `e${index}`,
       count: 10,
+      optional: false,
+      previousStep: index - 1,
       conversionFromPrevious: 1,
       conversionFromStart: 1,
       dropOff: 0,

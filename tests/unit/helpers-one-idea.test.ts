@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { keyFromDescription, markerOf } from '../../src/metabase/questions.ts';
-import { parseKpiFile } from '../../src/analytics/definitions.ts';
+import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
 import { SNAKE } from '../../src/plan/file-schemas.ts';
 import { quoteIdentifier, quoteString } from '../../src/util/sql-quote.ts';
 import { stableJson } from '../../src/util/stable-json.ts';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
-import { inlineParams, keyFromDescription, quote, questionsFor } from '../../src/metabase/questions.ts';
+import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
+import { funnelQuestion, inlineParams, keyFromDescription, quote, questionsFor } from '../../src/metabase/questions.ts';
 import { readNativeQuery } from '../../src/metabase/query-format.ts';
 import { formatChange, formatDuration, formatKpi, formatPercent } from '../../src/dashboard/web/format.ts';
 import { violationRates } from '../../src/dashboard/web/health.ts';
@@ -59,6 +60,21 @@ describe('Metabase question SQL', () => {
     expect(retention.display).toBe('table');
     expect(retention.sql).toContain("if(addWeeks(cohort, period + 1) <= toDate(now64(3, 'UTC')), 'complete', 'incomplete') AS status");
     expect(retention.sql).toContain("e.timestamp >= now64(3, 'UTC') - INTERVAL 12 WEEK AND e.timestamp < now64(3, 'UTC')");
+  });
+});
+
+describe('Metabase funnel question with optional steps and exclusions', () => {
+  it('labels the optional step and counts each step by who reached it (decision 0036)', () => {
+    const { definitions, messages } = parseKpiFile(
+      'kpis/x.yaml',
+      'funnels:\n  - id: f\n    order: any\n    steps:\n      - a\n      - { event: b, label: Tutorial, optional: true }\n      - { event: c, exclude: [d] }\n',
+    );
+    expect(messages).toEqual([]);
+    const q = funnelQuestion(definitions.funnels[0]!);
+    expect(q.sql).toContain("('1. a', entered), ('2. Tutorial (optional)', reached_2), ('3. c', reached_3)");
+    expect(q.sql).toContain('countIf(t1 > 0) AS reached_2');
+    expect(q.sql).toContain('NOT arrayExists(z -> z > t0 AND z < x, e2)');
+    expect(q.sql).not.toMatch(/\{[a-z_0-9]+:/);
   });
 });
 

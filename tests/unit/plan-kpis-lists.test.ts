@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseKpiFile } from '../../src/analytics/definitions.ts';
+import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
 import { kpisByEvent, lintEventKpiLists } from '../../src/analytics/event-kpis.ts';
 import { planCheckAction, planFixKpisAction } from '../../src/cli/plan.ts';
 import { loadPlan } from '../../src/plan/load.ts';

@@ -6,26 +6,20 @@ import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
 describe('typed SQL views', () => {
   it.each<[string, PropertySchema, string, string]>([
-    ['s', { type: 'string' }, "JSONExtractString(properties, 's')", 'String'],
+    ['s', { type: 'string' }, "if(JSONHas(properties, 's'), JSONExtractString(properties, 's'), NULL)", 'Nullable(String)'],
     ['n', { type: 'number' }, "JSONExtract(properties, 'n', 'Nullable(Float64)')", 'Nullable(Float64)'],
     ['i', { type: 'integer' }, "JSONExtract(properties, 'i', 'Nullable(Int64)')", 'Nullable(Int64)'],
     ['b', { type: 'boolean' }, "JSONExtract(properties, 'b', 'Nullable(Bool)')", 'Nullable(Bool)'],
     ['a', { type: 'array', items: { type: 'string' } }, "JSONExtract(properties, 'a', 'Array(String)')", 'Array(String)'],
     ['d', { type: 'string', format: 'date' }, "toDate32OrNull(JSONExtractString(properties, 'd'))", 'Nullable(Date32)'],
     ['t', { type: 'string', format: 'date-time' }, "parseDateTime64BestEffortOrNull(JSONExtractString(properties, 't'), 3, 'UTC')", "Nullable(DateTime64(3, 'UTC'))"],
-    ['e', { enum: ['x', 'y'] }, "JSONExtractString(properties, 'e')", 'String'],
-    ['o', { type: 'object' }, "JSONExtractRaw(properties, 'o')", 'String'],
-    ["it's", { type: 'string' }, "JSONExtractString(properties, 'it\\'s')", 'String'],
-  ])('%s → %s', (name, schema, expr, type) => {
+    ['e', { enum: ['x', 'y'] }, "if(JSONHas(properties, 'e'), JSONExtractString(properties, 'e'), NULL)", 'Nullable(String)'],
+    ['o', { type: 'object' }, "if(JSONHas(properties, 'o'), JSONExtractRaw(properties, 'o'), NULL)", 'Nullable(String)'],
+    ["it's", { type: 'string' }, "if(JSONHas(properties, 'it\\'s'), JSONExtractString(properties, 'it\\'s'), NULL)", 'Nullable(String)'],
+    // No usable type: the raw JSON, NULL when absent.
+    ['u', {}, "if(JSONHas(properties, 'u'), JSONExtractRaw(properties, 'u'), NULL)", 'Nullable(String)'],
+  ])('%s → %s (an absent text property is NULL, not an empty string, required or not)', (name, schema, expr, type) => {
     expect(columnFor(name, schema)).toEqual({ expr, type });
-  });
-
-  it('makes an absent optional text property NULL, not an empty string', () => {
-    expect(columnFor('s', { type: 'string' }, false)).toEqual({ expr: "if(JSONHas(properties, 's'), JSONExtractString(properties, 's'), NULL)", type: 'Nullable(String)' });
-    expect(columnFor('o', { type: 'object' }, false)).toEqual({ expr: "if(JSONHas(properties, 'o'), JSONExtractRaw(properties, 'o'), NULL)", type: 'Nullable(String)' });
-    // Already Nullable, or an array (empty when absent): unchanged.
-    expect(columnFor('n', { type: 'number' }, false).type).toBe('Nullable(Float64)');
-    expect(columnFor('a', { type: 'array', items: { type: 'string' } }, false).type).toBe('Array(String)');
   });
 
   it('builds one view per event with the common columns first', () => {

@@ -44,6 +44,12 @@ export interface TrendState {
 export interface FunnelStepState {
   event: string;
   where: FilterRow[];
+  /** Counted when it happens, skippable (never the first or last step: plan check refuses it). */
+  optional: boolean;
+  /** An event that voids this step when it happens before it ('' = none); YAML allows a list. */
+  exclude: string;
+  /** This step's own window from the previous one, e.g. "3d" ('' = only the funnel's). */
+  within: string;
 }
 
 export interface FunnelState {
@@ -72,8 +78,8 @@ export function defaultFunnel(events: CatalogEvent[]): FunnelState {
     id: 'explored_funnel',
     title: '',
     steps: [
-      { event: names[0] ?? '', where: [] },
-      { event: names[1] ?? names[0] ?? '', where: [] },
+      { event: names[0] ?? '', where: [], optional: false, exclude: '', within: '' },
+      { event: names[1] ?? names[0] ?? '', where: [], optional: false, exclude: '', within: '' },
     ],
     entity: 'person',
     window: '30d',
@@ -155,7 +161,14 @@ export function toDefinition(state: ExploreState, events: CatalogEvent[]): Recor
     window: state.window,
     breakdown: state.breakdown || undefined,
     cohort: state.cohort,
-    steps: state.steps.map((s) => ({ event: s.event, where: whereOf(s.where, propertiesOf(events, s.event)) })),
+    // A box ticked on a step that has since become the first or last one is not sent.
+    steps: state.steps.map((s, i) => ({
+      event: s.event,
+      where: whereOf(s.where, propertiesOf(events, s.event)),
+      optional: (i > 0 && i < state.steps.length - 1 && s.optional) || undefined,
+      exclude: i > 0 && s.exclude ? [s.exclude] : undefined,
+      within: (i > 0 && s.within) || undefined,
+    })),
   };
 }
 
@@ -193,7 +206,9 @@ export function stateFromParam(raw: string | null, events: CatalogEvent[]): Expl
   if (!isObj(parsed)) return defaultTrend(events);
   if (parsed.kind === 'funnel') {
     const d = defaultFunnel(events);
-    const steps = Array.isArray(parsed.steps) ? parsed.steps.filter(isObj).map((s) => ({ event: str(s.event, ''), where: filters(s.where) })) : d.steps;
+    const steps = Array.isArray(parsed.steps)
+      ? parsed.steps.filter(isObj).map((s) => ({ event: str(s.event, ''), where: filters(s.where), optional: s.optional === true, exclude: str(s.exclude, ''), within: str(s.within, '') }))
+      : d.steps;
     return {
       kind: 'funnel',
       id: str(parsed.id, d.id),

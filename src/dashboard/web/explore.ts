@@ -53,6 +53,13 @@ function input(name: string, value: string, onChange: (v: string) => void, attrs
   return i;
 }
 
+function checkbox(name: string, checked: boolean, onChange: (v: boolean) => void): HTMLInputElement {
+  const c = el('input', { type: 'checkbox', name, 'data-control': name });
+  c.checked = checked;
+  c.addEventListener('change', () => onChange(c.checked));
+  return c;
+}
+
 const opts = (names: string[], none?: string) => [...(none === undefined ? [] : [{ value: '', label: none }]), ...names.map((n) => ({ value: n, label: n }))];
 
 export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
@@ -225,6 +232,25 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
                 `Step ${i + 1}`,
                 select('step-event', opts(names), step.event, (v) => ((step.event = v), (step.where = []), rerender())),
               ),
+              // The entry cannot be optional nor exclude anything; the last step cannot be optional.
+              i > 0 && i < s.steps.length - 1
+                ? field(
+                    'Optional',
+                    checkbox('step-optional', step.optional, (v) => ((step.optional = v), rerender())),
+                  )
+                : null,
+              i > 0
+                ? field(
+                    s.order === 'strict' ? 'Within (of the previous step)' : 'Within (of the entry)',
+                    input('step-within', step.within, (v) => ((step.within = v.trim()), changed()), { size: '5', placeholder: '–' }),
+                  )
+                : null,
+              i > 0
+                ? field(
+                    s.order === 'strict' ? 'Without, since the previous step' : 'Without, since the entry',
+                    select('step-exclude', opts(names, 'nothing'), step.exclude, (v) => ((step.exclude = v), rerender())),
+                  )
+                : null,
               remove,
             ),
             filterRows(step.where, step.event, `step ${i + 1}`, rerender),
@@ -233,7 +259,7 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
       });
       const addStep = el('button', { type: 'button', class: 'secondary', 'data-add-step': '' }, '+ Step');
       addStep.addEventListener('click', () => {
-        s.steps.push({ event: names[0] ?? '', where: [] });
+        s.steps.push({ event: names[0] ?? '', where: [], optional: false, exclude: '', within: '' });
         rerender();
       });
       append(

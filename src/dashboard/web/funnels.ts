@@ -2,6 +2,7 @@ import type { FunnelEntityRow } from '../../analytics/explore.ts';
 import type { PlanCatalog } from '../../api/catalog.ts';
 import { anyStepProperties } from './explore-model.ts';
 import type { FunnelDefinition, FunnelEntity } from '../../analytics/model.ts';
+import { funnelStepRules } from '../../util/funnel-rules.ts';
 import { nextBucket } from '../../util/periods.ts';
 import type { FunnelResult } from '../../analytics/results.ts';
 import { getJson } from './api.ts';
@@ -47,7 +48,7 @@ function dropOffCell(result: FunnelResult, s: Step, load: DropOffLoader | undefi
         clear(target);
         append(
           target,
-          el('h4', {}, `Reached step ${s.index - 1} but not “${s.label}”${truncated ? ` (first ${entities.length})` : ''}`),
+          el('h4', {}, `Reached step ${s.previousStep} but not “${s.label}”${truncated ? ` (first ${entities.length})` : ''}`),
           el('ul', { class: 'pills', 'data-dropoff-list': s.index }, ...entities.map((e) => el('li', {}, el('a', { href: timelineHref(result.entity, e.entity) }, e.entity)))),
         );
       })
@@ -74,9 +75,18 @@ function stepsTable(result: FunnelResult, load?: DropOffLoader, target?: HTMLEle
   return table<Step>(
     `${result.title}: entities reaching each step`,
     [
-      { header: 'Step', cell: (s) => `${s.index}. ${s.label}` },
+      {
+        header: 'Step',
+        cell: (s) => (s.optional ? el('span', {}, `${s.index}. ${s.label} `, el('span', { class: 'muted small', 'data-field': 'optional' }, '(optional)')) : `${s.index}. ${s.label}`),
+      },
       { header: 'Reached', cell: (s) => el('span', { 'data-field': 'count' }, formatCount(s.count)), numeric: true },
-      { header: 'From previous', cell: (s) => el('span', { 'data-field': 'conversion' }, s.index === 1 ? '–' : formatPercent(s.conversionFromPrevious)), numeric: true },
+      {
+        header: 'From previous',
+        // After an optional step, the rate is of the last required step, and says so.
+        cell: (s) =>
+          el('span', { 'data-field': 'conversion' }, s.index === 1 ? '–' : `${formatPercent(s.conversionFromPrevious)}${s.previousStep !== s.index - 1 ? ` of step ${s.previousStep}` : ''}`),
+        numeric: true,
+      },
       { header: 'From start', cell: (s) => formatPercent(s.conversionFromStart), numeric: true },
       { header: 'Drop-off', cell: (s) => (s.index === 1 ? el('span', { 'data-field': 'dropoff' }, '–') : dropOffCell(result, s, load, list)), numeric: true },
       { header: 'Median time', cell: (s) => formatDuration(s.medianMsFromPrevious), numeric: true },
@@ -84,6 +94,25 @@ function stepsTable(result: FunnelResult, load?: DropOffLoader, target?: HTMLEle
     result.steps,
     undefined,
     { 'data-funnel-steps': result.id },
+  );
+}
+
+/** The funnel's window, its per-step rules and the time to convert: what the table does not show. */
+function funnelDetails(result: FunnelResult): HTMLElement {
+  const ttc = result.timeToConvert;
+  const rules = funnelStepRules(result.order, result.steps);
+  return el(
+    'div',
+    { class: 'muted small', 'data-funnel-details': result.id },
+    el('p', { 'data-field': 'window' }, `Window: ${formatDuration(result.windowMs)} from entry · ${result.order === 'strict' ? 'steps in order' : 'steps after the entry in any order'}`),
+    rules.length ? el('ul', { 'data-field': 'rules' }, ...rules.map((r) => el('li', {}, r))) : null,
+    el(
+      'p',
+      { 'data-field': 'time-to-convert' },
+      ttc
+        ? `Time to convert (entry → last step, among converters): median ${formatDuration(ttc.median)} · 10% ${formatDuration(ttc.p10)} · 25% ${formatDuration(ttc.p25)} · 75% ${formatDuration(ttc.p75)} · 90% ${formatDuration(ttc.p90)}`
+        : 'Time to convert: nobody converted in this range.',
+    ),
   );
 }
 
@@ -115,7 +144,7 @@ export function renderFunnelResult(container: HTMLElement, result: FunnelResult,
   const left = el('div', {}, bars.box);
   const dropOffs = el('div', { class: 'dropoffs', 'aria-live': 'polite' });
   const right = el('div', {}, stepsTable(result, load, dropOffs));
-  append(container, summary, el('div', { class: 'split wide-right' }, left, right), dropOffs);
+  append(container, summary, el('div', { class: 'split wide-right' }, left, right), funnelDetails(result), dropOffs);
   draw(bars.canvas, {
     type: 'bar',
     data: {
