@@ -69,11 +69,12 @@ const BODIES: Record<AppPage, string> = {
   </section>`,
 };
 
-export function appPage(page: AppPage = 'overview'): string {
+/** `timeZone`: the project zone (decision 0038), already checked to be an IANA name (no markup). */
+export function appPage(page: AppPage = 'overview', timeZone = 'UTC'): string {
   const title = NAV.find((n) => n.page === page)?.label ?? 'Overview';
   const nav = navLinks(page);
   return `${head(`Balise · ${title}`)}
-<body data-page="${page}">
+<body data-page="${page}" data-time-zone="${timeZone.replace(/[^A-Za-z0-9_+\-/]/g, '')}">
 <a class="skip" href="#main">Skip to content</a>
 <header class="top" id="top">
   <div class="top-row">

@@ -43,7 +43,7 @@ function sendHtml(res: Response, html: string, status = 200): void {
  * static assets under /dashboard/. The data comes from the admin API (/api/*), which accepts the
  * same cookie. Mount it after the admin router.
  */
-export function createDashboardRouter(opts: { credentials: Credentials & { sessions: SessionStore } }): Router {
+export function createDashboardRouter(opts: { credentials: Credentials & { sessions: SessionStore }; timeZone?: () => string }): Router {
   const router = express.Router();
   // Any role may read the dashboard; the API behind it says what each role may do.
   const loggedIn = async (req: Request) => (await authenticate(req, opts.credentials)) !== undefined;
@@ -58,7 +58,7 @@ export function createDashboardRouter(opts: { credentials: Credentials & { sessi
   ] as const) {
     router.get(route, page, async (req, res) => {
       if (!(await loggedIn(req))) return res.redirect(302, '/login');
-      sendHtml(res, appPage(name));
+      sendHtml(res, appPage(name, opts.timeZone?.() ?? 'UTC'));
     });
   }
   router.get('/live', page, async (req, res) => {

@@ -3,6 +3,7 @@
  * into TrackingPlan values. Structural problems become file:line LintMessages rather than a
  * first-error exception, so `plan check` can report all of them at once.
  */
+import { isTimeZone } from '../util/zone.ts';
 import { DEFAULT_PRIVACY, IP_ACTIONS, PII_ACTIONS, USER_AGENT_ACTIONS, type PrivacyPolicy } from './pii.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -202,7 +203,7 @@ export async function loadPlanFiles(planDir: string): Promise<LoadResult> {
     const v = validators();
     if (!v.plan(planParsed.data)) messages.push(...structuralMessages(planParsed, v.plan.errors));
     header = asObject(planParsed.data);
-    planLines = linesOf(planParsed, ['/name', '/version', '/description', '/sources', '/defaults']);
+    planLines = linesOf(planParsed, ['/name', '/version', '/description', '/sources', '/timezone', '/defaults']);
   }
 
   let traits: TrackingPlan['traits'] = { properties: {}, required: [] };
@@ -250,6 +251,18 @@ export async function loadPlanFiles(planDir: string): Promise<LoadResult> {
   const undeclared = propertyPolicy(defaults.undeclared);
   if (undeclared) plan.defaults.undeclared = undeclared;
   if (header.privacy !== undefined) plan.privacy = privacyPolicy(asObject(header.privacy));
+  if (typeof header.timezone === 'string') {
+    // An unknown zone is a plan error, not a silent UTC: every period boundary depends on it.
+    if (isTimeZone(header.timezone)) plan.timezone = header.timezone;
+    else
+      messages.push({
+        file: PLAN_FILE,
+        line: planLines?.['/timezone'] ?? 1,
+        rule: 'invalid_time_zone',
+        message: `timezone: "${header.timezone}" is not an IANA time zone (e.g. Europe/Paris, UTC)`,
+        severity: 'error',
+      });
+  }
   if (planLines) plan.lines = planLines;
   return { plan, messages };
 }
