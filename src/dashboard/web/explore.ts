@@ -328,7 +328,8 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
       result.type === 'sum' || result.type === 'average'
         ? `${result.type === 'sum' ? 'Sum' : 'Average'} of ${def?.property ?? ''}`
         : (MEASURES.find((m) => m.type === result.type)?.label ?? result.type);
-    const title = `${measure} · ${def?.event ?? ''} per ${result.grain}${result.breakdown ? ` by ${result.breakdown}` : ''}`;
+    // Buckets are calendar days, weeks or months of the project zone: the title says which.
+    const title = `${measure} · ${def?.event ?? ''} per ${result.grain} (${result.timeZone})${result.breakdown ? ` by ${result.breakdown}` : ''}`;
     const rows = result.buckets.map((bucket, i) => ({ bucket, i }));
     append(
       resultBox,
@@ -338,7 +339,7 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
       table(
         `Trend ${result.id}${result.breakdown ? ` by ${result.breakdown}` : ''}`,
         [
-          { header: result.grain, cell: (r: { bucket: string; i: number }) => `${r.bucket}${result.incomplete[r.i] ? ' (incomplete)' : ''}` },
+          { header: `${result.grain} (${result.timeZone})`, cell: (r: { bucket: string; i: number }) => `${r.bucket}${result.incomplete[r.i] ? ' (incomplete)' : ''}` },
           ...result.series.map((s) => ({ header: s.value || 'Value', cell: (r: { bucket: string; i: number }) => formatKpi(s.values[r.i] ?? null, unit), numeric: true })),
         ],
         rows,
