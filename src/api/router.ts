@@ -30,6 +30,7 @@ import { AnalyticsInputError } from '../analytics/errors.ts';
 import { entityTimeline, personTimeline } from './people.ts';
 import { planCatalog } from './catalog.ts';
 import { requestTimeZone } from './time-zone.ts';
+import { saveKpiDefinition } from './save-kpi.ts';
 
 export interface AdminDependencies {
   warehouse: Warehouse;
@@ -304,6 +305,26 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (_req, res) => {
       const { validator, views, kpis } = await reload();
       res.json({ planVersion: validator.latestVersion, versions: validator.versions, views, kpis });
+    }),
+  );
+  // One save at a time: two saves may add their ids to the same event file.
+  let saving: Promise<unknown> = Promise.resolve();
+  router.post(
+    '/api/admin/kpis',
+    handle(deps.logger, async (req, res) => {
+      if (!deps.config.kpisWritable) {
+        throw new BaliseError(
+          'kpi_write_disabled',
+          'this server may not write tracking-plan/kpis/ (set BALISE_KPIS_WRITABLE=true where the plan directory is a writable checkout); copy the YAML instead',
+        );
+      }
+      const body = bodyOf(req);
+      const save = saving.then(() => saveKpiDefinition(deps.config.planDir, deps.validator().plan, body.kind, body.definition));
+      saving = save.catch(() => undefined);
+      const saved = await save;
+      // The new definition is served at once, and its events' kpis: lists are the plan's.
+      await reload();
+      res.status(201).json(saved);
     }),
   );
   router.get(

@@ -277,7 +277,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         createSdkAssetRouter(),
         createLiveRouter({ hub: live, credentials }),
         readRouter,
-        createDashboardRouter({ credentials, timeZone: () => projectTimeZone(config, validator.plan) }),
+        createDashboardRouter({ credentials, timeZone: () => projectTimeZone(config, validator.plan), kpisWritable: config.kpisWritable }),
       ];
       const readyKey = `balise:ready:${process.pid}`;
       app = createApp({

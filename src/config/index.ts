@@ -33,6 +33,8 @@ export interface Config {
   serverUrl: string | undefined;
   /** BALISE_TIMEZONE: the project time zone (IANA), overriding plan.yaml's `timezone:` (decision 0038). */
   timeZone: string | undefined;
+  /** BALISE_KPIS_WRITABLE: admins may save Explore definitions into the plan's kpis/ through the API (decision 0039). */
+  kpisWritable: boolean;
   ingest: {
     maxRequestBytes: number;
     maxEventBytes: number;
@@ -214,6 +216,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     noColor: Boolean(env.NO_COLOR),
     serverUrl: url(env, 'BALISE_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
     timeZone,
+    kpisWritable: flag(env, 'BALISE_KPIS_WRITABLE'),
     ingest: {
       maxRequestBytes: integer(env, 'BALISE_MAX_REQUEST_BYTES', 500 * 1024, 1024, 100 * 1024 * 1024),
       maxEventBytes: integer(env, 'BALISE_MAX_EVENT_BYTES', 32 * 1024, 256, 10 * 1024 * 1024),
