@@ -12,5 +12,7 @@ export function projectTimeZone(config: Pick<Config, 'timeZone'>, plan: Pick<Tra
 }
 
 export function requestTimeZone(requested: unknown, config: Pick<Config, 'timeZone'>, plan: Pick<TrackingPlan, 'timezone'>): string {
-  return typeof requested === 'string' && requested !== '' ? requested : projectTimeZone(config, plan);
+  if (requested === undefined || requested === '') return projectTimeZone(config, plan);
+  // Anything but one name (?tz=a&tz=b) is passed on as text, to be refused as no zone at all.
+  return typeof requested === 'string' ? requested : JSON.stringify(requested);
 }

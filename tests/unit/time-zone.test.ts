@@ -117,6 +117,7 @@ describe('where the zone is set', () => {
     expect(projectTimeZone({ timeZone: undefined }, {})).toBe('UTC');
     expect(requestTimeZone('UTC', { timeZone: 'Asia/Tokyo' }, { timezone: 'Europe/Paris' })).toBe('UTC');
     expect(requestTimeZone('', { timeZone: undefined }, { timezone: 'Europe/Paris' })).toBe('Europe/Paris');
+    expect(isTimeZone(requestTimeZone(['UTC', 'Europe/Paris'], { timeZone: undefined }, {}))).toBe(false);
   });
 
   it.each([
