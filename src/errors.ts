@@ -61,6 +61,11 @@ export const API_ERROR_STATUS = {
   kpi_definition_invalid: 400,
   plan_invalid: 400,
   alerts_invalid: 400,
+  invalid_time_zone: 400,
+  /** Save as code (POST /api/admin/kpis) is off on this server (BALISE_KPIS_WRITABLE). */
+  kpi_write_disabled: 403,
+  /** Save as code never overwrites: the id or the file exists already. */
+  kpi_exists: 409,
   funnel_not_found: 404,
   retention_not_found: 404,
   person_not_found: 404,

@@ -11,6 +11,8 @@ export interface MeasureDeps {
   kpis: () => Promise<KpiDefinitions>;
   deadLetterCount: () => Promise<number>;
   now: number;
+  /** The project time zone: a KPI alert reads the same period as the dashboard's tile. */
+  timeZone?: () => string;
 }
 
 async function newest(warehouse: Warehouse, where: string, params: Record<string, unknown>): Promise<number | null> {
@@ -22,7 +24,7 @@ export async function measure(rule: AlertRule, deps: MeasureDeps): Promise<Measu
   const { warehouse, now } = deps;
   switch (rule.kind) {
     case 'kpi': {
-      const [kpi] = (await runKpis(warehouse, await deps.kpis(), { now })).filter((k) => k.id === rule.kpi);
+      const [kpi] = (await runKpis(warehouse, await deps.kpis(), { now, timeZone: deps.timeZone?.() })).filter((k) => k.id === rule.kpi);
       return { value: kpi?.value ?? null, previous: kpi?.previous ?? null };
     }
     case 'event_silent': {

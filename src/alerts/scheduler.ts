@@ -24,6 +24,8 @@ export interface AlertSchedulerDeps {
   alerts: () => Promise<AlertsConfig | undefined>;
   kpis: () => Promise<KpiDefinitions>;
   deadLetterCount: () => Promise<number>;
+  /** The project time zone of KPI periods (decision 0038); default UTC. */
+  timeZone?: () => string;
   logger: Logger;
   /** Overrides the file's `every` (tests). */
   everyMs?: number;

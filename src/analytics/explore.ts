@@ -16,6 +16,7 @@ import { compileFunnel } from './funnel-sql.ts';
 import { compileTrend } from './metric-sql.ts';
 import type { EventMetric, FunnelDefinition, MetricDefinition, TimeGrain } from './model.ts';
 import { bucketStarts, isIncomplete } from '../util/periods.ts';
+import { DEFAULT_TIME_ZONE } from '../util/zone.ts';
 import type { TimeRange } from './sql-common.ts';
 import { isPlainObject } from '../util/objects.ts';
 
@@ -101,8 +102,10 @@ export interface TrendResult {
   grain: TimeGrain;
   from: string;
   to: string;
+  /** The project time zone the buckets follow. */
+  timeZone: string;
   breakdown: string | null;
-  /** Every bucket start of the range (YYYY-MM-DD), empty ones included. */
+  /** Every bucket start of the range (local YYYY-MM-DD), empty ones included. */
   buckets: string[];
   /** Buckets not wholly inside the range or not over yet: their value is partial. */
   incomplete: boolean[];
@@ -118,7 +121,8 @@ const MAX_SERIES = 10;
 export async function runTrend(warehouse: Warehouse, metric: EventMetric, range: TimeRange, now: number = Date.now()): Promise<TrendResult> {
   const q = compileTrend(metric, range, metric.grain);
   const rows = await queryRows<{ key: string; bd: string; value: number | string | null }>(warehouse, q.sql, q.params);
-  const buckets = bucketStarts(range, metric.grain);
+  const zone = range.timeZone ?? DEFAULT_TIME_ZONE;
+  const buckets = bucketStarts(range, metric.grain, zone);
   const index = new Map(buckets.map((b, i) => [b, i]));
   const empty = metric.type === 'average' ? null : 0;
   const byValue = new Map<string, TrendSeries>();
@@ -140,9 +144,10 @@ export async function runTrend(warehouse: Warehouse, metric: EventMetric, range:
     grain: metric.grain,
     from: new Date(range.fromMs).toISOString(),
     to: new Date(range.toMs).toISOString(),
+    timeZone: zone,
     breakdown: metric.breakdown ?? null,
     buckets,
-    incomplete: buckets.map((b) => isIncomplete(b, metric.grain, range, now)),
+    incomplete: buckets.map((b) => isIncomplete(b, metric.grain, range, now, zone)),
     series: all.slice(0, MAX_SERIES),
     otherValues: Math.max(0, all.length - MAX_SERIES),
   };

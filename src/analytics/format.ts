@@ -1,4 +1,5 @@
 /** Plain-text renderings of analytics results for the CLI (pure: rows of cells in, strings out). */
+import { zonedDate } from '../util/zone.ts';
 import Table from 'cli-table3';
 import { formatDuration } from '../util/duration.ts';
 import { funnelStepRules } from '../util/funnel-rules.ts';
@@ -30,10 +31,12 @@ function fmtNumber(v: number | null, unit = ''): string {
   return unit ? `${text} ${unit}` : text;
 }
 
-/** "2026-01-01 → 2026-03-31 (default: last 90 days)": bare dates with `to` inclusive, as typed. */
+/** "2026-01-01 → 2026-03-31 (Europe/Paris; default: last 90 days)": bare dates of the zone, `to` inclusive, as typed. */
 export function formatRange(range: RangeInfo): string {
-  const lastDay = new Date(Date.parse(range.to) - 1).toISOString().slice(0, 10);
-  return `${range.from.slice(0, 10)} → ${lastDay}${range.isDefault ? ` (default: last ${range.defaultDays} days)` : ''}`;
+  // The days are those of the project zone: its midnights, not UTC's, start and end them.
+  const zone = range.timeZone;
+  const lastDay = zonedDate(Date.parse(range.to) - 1, zone);
+  return `${zonedDate(Date.parse(range.from), zone)} → ${lastDay} (${zone}${range.isDefault ? `; default: last ${range.defaultDays} days` : ''})`;
 }
 
 /**

@@ -20,7 +20,7 @@
  * (corrected) timestamp, so `events FINAL` folds it to the first copy first.
  */
 import type { Attribution, BreakdownSpec, FunnelDefinition } from './model.ts';
-import { eventCondition, ident, IDENTITY_JOIN, keyLiteral, Params, PERSON, propertyText, chDateTime, type CompiledQuery, type TimeRange } from './sql-common.ts';
+import { eventCondition, ident, IDENTITY_JOIN, keyLiteral, Params, PERSON, propertyText, chDateTime, zoneParam, type CompiledQuery, type TimeRange } from './sql-common.ts';
 
 export interface FunnelQueryOptions extends TimeRange {
   /** What to break down by (identifiers are checked again when spliced in). */
@@ -177,7 +177,9 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
     }
     bdColumn = `multiIf(${arms.join(', ')}, bd0) AS bd`;
   }
-  const cohortFn = def.cohort === 'week' ? `toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1)` : `toStartOfMonth(fromUnixTimestamp64Milli(t0, 'UTC'))`;
+  // Cohorts follow the calendar of the project time zone (decision 0038).
+  const tz = zoneParam(opts, params);
+  const cohortFn = def.cohort === 'week' ? `toStartOfWeek(fromUnixTimestamp64Milli(t0, ${tz}), 1)` : `toStartOfMonth(fromUnixTimestamp64Milli(t0, ${tz}))`;
   const levels = [
     `SELECT ${opts.entitiesAtLevel !== undefined ? 'entity, ' : ''}t0, ${cohortFn} AS cohort,`,
     `  ${reachCols.join(',\n  ')},`,

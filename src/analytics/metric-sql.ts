@@ -6,12 +6,13 @@
  * counts twice.
  */
 import type { EventMetric, TimeGrain } from './model.ts';
-import { chDateTime, eventCondition, IDENTITY_JOIN, keyLiteral, Params, PERSON, propertyText, type CompiledQuery, type TimeRange } from './sql-common.ts';
+import { chDateTime, eventCondition, IDENTITY_JOIN, keyLiteral, Params, PERSON, propertyText, zoneParam, type CompiledQuery, type TimeRange } from './sql-common.ts';
 
-const BUCKET: Record<TimeGrain, string> = {
-  day: `toDate(ts)`,
-  week: `toStartOfWeek(ts, 1)`,
-  month: `toStartOfMonth(ts)`,
+/** The bucket of a row's time, cut by the calendar of the zone `tz` (a query parameter). */
+const BUCKET: Record<TimeGrain, (tz: string) => string> = {
+  day: (tz) => `toDate(ts, ${tz})`,
+  week: (tz) => `toStartOfWeek(ts, 1, ${tz})`,
+  month: (tz) => `toStartOfMonth(ts, ${tz})`,
 };
 
 const AGGREGATE: Record<EventMetric['type'], string> = {
@@ -39,6 +40,7 @@ export function compileMetric(metric: EventMetric, range: TimeRange, grain: Time
   const prevFrom = params.set('previous_from', "DateTime64(3, 'UTC')", chDateTime(Math.max(0, previousFromMs)));
   const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
   const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
+  const tz = zoneParam(range, params);
   const condition = eventCondition('e.event', metric.event, metric.filters, 'e.properties', params);
   const columns = rowColumns(metric);
   const aggregate = AGGREGATE[metric.type];
@@ -50,7 +52,7 @@ export function compileMetric(metric: EventMetric, range: TimeRange, grain: Time
     `  WHERE ${condition} AND e.timestamp >= ${prevFrom} AND e.timestamp < ${to}`,
     `  LIMIT 1 BY message_id`,
     `)`,
-    `ARRAY JOIN if(ts >= ${from}, ['current', toString(${BUCKET[grain]})], ['previous']) AS key`,
+    `ARRAY JOIN if(ts >= ${from}, ['current', toString(${BUCKET[grain](tz)})], ['previous']) AS key`,
     `GROUP BY key`,
     `ORDER BY key`,
     `SETTINGS join_use_nulls = 0`,
@@ -68,6 +70,7 @@ export function compileTrend(metric: EventMetric, range: TimeRange, grain: TimeG
   const params = new Params();
   const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
   const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
+  const tz = zoneParam(range, params);
   const condition = eventCondition('e.event', metric.event, metric.filters, 'e.properties', params);
   const columns = rowColumns(metric);
   columns.push(`${metric.breakdown ? propertyText('e.properties', keyLiteral(metric.breakdown)) : "''"} AS bd`);
@@ -79,7 +82,7 @@ export function compileTrend(metric: EventMetric, range: TimeRange, grain: TimeG
     `  WHERE ${condition} AND e.timestamp >= ${from} AND e.timestamp < ${to}`,
     `  LIMIT 1 BY message_id`,
     `)`,
-    `ARRAY JOIN ['total', toString(${BUCKET[grain]})] AS key`,
+    `ARRAY JOIN ['total', toString(${BUCKET[grain](tz)})] AS key`,
     `GROUP BY key, bd`,
     `ORDER BY key, bd`,
     `SETTINGS join_use_nulls = 0`,

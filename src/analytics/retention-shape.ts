@@ -6,6 +6,7 @@
 import type { RetentionDefinition, TimeGrain } from './model.ts';
 import type { RetentionCell, RetentionCurvePoint, RetentionResult } from './results.ts';
 import { rangeInfo, type TimeRange } from './sql-common.ts';
+import { addDays, addMonths, DEFAULT_TIME_ZONE, zonedMidnight } from '../util/zone.ts';
 
 export interface RetentionRow {
   cohort: string;
@@ -13,15 +14,15 @@ export interface RetentionRow {
   entities: number | string;
 }
 
-/** The start of the bucket `k` grains after the bucket starting at `dayMs` (UTC). */
-export function addGrains(dayMs: number, grain: TimeGrain, k: number): number {
-  if (grain === 'day') return dayMs + k * 86_400_000;
-  if (grain === 'week') return dayMs + k * 7 * 86_400_000;
-  const d = new Date(dayMs);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + k, 1);
+/** The local date starting the bucket `k` grains after the bucket starting at `date`. */
+export function addGrains(date: string, grain: TimeGrain, k: number): string {
+  if (grain === 'day') return addDays(date, k);
+  if (grain === 'week') return addDays(date, 7 * k);
+  return addMonths(date, k);
 }
 
 export function shapeRetention(def: RetentionDefinition, range: TimeRange & { isDefault?: boolean }, asOfMs: number, rows: RetentionRow[]): RetentionResult {
+  const zone = range.timeZone ?? DEFAULT_TIME_ZONE;
   const byCohort = new Map<string, Map<number, number>>();
   for (const row of rows) {
     const cohort = String(row.cohort).slice(0, 10);
@@ -32,13 +33,14 @@ export function shapeRetention(def: RetentionDefinition, range: TimeRange & { is
   const cohorts = [...byCohort.keys()].sort().map((cohort) => {
     const counts = byCohort.get(cohort) as Map<number, number>;
     const entered = counts.get(-1) ?? 0;
-    const cohortMs = Date.parse(`${cohort}T00:00:00.000Z`);
     const cells: RetentionCell[] = Array.from({ length: def.periods }, (_, period) => {
-      const startMs = addGrains(cohortMs, def.grain, period);
-      const endMs = addGrains(cohortMs, def.grain, period + 1);
+      // Periods are calendar buckets of the project zone: they end at its midnights, not UTC's.
+      const start = addGrains(cohort, def.grain, period);
+      const startMs = zonedMidnight(start, zone);
+      const endMs = zonedMidnight(addGrains(cohort, def.grain, period + 1), zone);
       const status = endMs <= asOfMs ? 'complete' : startMs < asOfMs ? 'incomplete' : 'future';
       const entities = status === 'future' ? null : (counts.get(period) ?? 0);
-      return { period, start: new Date(startMs).toISOString().slice(0, 10), status, entities, rate: entities === null || entered === 0 ? null : entities / entered };
+      return { period, start, status, entities, rate: entities === null || entered === 0 ? null : entities / entered };
     });
     return { cohort, entered, cells };
   });

@@ -4,7 +4,7 @@
  * Semantics (documented in README "Retention"):
  * - An entity (a stitched person, or a property value such as mission_id) enters at its first
  *   start event inside [from, to). Its cohort is the calendar day, week (Monday) or month of
- *   that entry, in UTC.
+ *   that entry, in the project time zone (opts.timeZone, UTC by default).
  * - It is retained in period k when some return event happens strictly after its entry and
  *   falls in the k-th calendar bucket after the cohort's (period 0 = the entry's own bucket).
  *   Returns are observed up to `asOf` (now), not only up to `to`: the cohort comes from the
@@ -15,17 +15,18 @@
  * the cohort dates: the query only counts.
  */
 import type { RetentionDefinition, TimeGrain } from './model.ts';
-import { chDateTime, eventCondition, ident, IDENTITY_JOIN, keyLiteral, Params, PERSON, propertyText, type CompiledQuery, type TimeRange } from './sql-common.ts';
+import { chDateTime, eventCondition, ident, IDENTITY_JOIN, keyLiteral, Params, PERSON, propertyText, zoneParam, type CompiledQuery, type TimeRange } from './sql-common.ts';
 
 export interface RetentionQueryOptions extends TimeRange {
   /** The end of observation (epoch ms): returns after it are not seen yet. */
   asOfMs: number;
 }
 
-const BUCKET: Record<TimeGrain, (ts: string) => string> = {
-  day: (ts) => `toDate(fromUnixTimestamp64Milli(${ts}, 'UTC'))`,
-  week: (ts) => `toStartOfWeek(fromUnixTimestamp64Milli(${ts}, 'UTC'), 1)`,
-  month: (ts) => `toStartOfMonth(fromUnixTimestamp64Milli(${ts}, 'UTC'))`,
+/** The calendar bucket of epoch ms `ts` in the zone `tz` (a query parameter). */
+const BUCKET: Record<TimeGrain, (ts: string, tz: string) => string> = {
+  day: (ts, tz) => `toDate(fromUnixTimestamp64Milli(${ts}, ${tz}))`,
+  week: (ts, tz) => `toStartOfWeek(fromUnixTimestamp64Milli(${ts}, ${tz}), 1)`,
+  month: (ts, tz) => `toStartOfMonth(fromUnixTimestamp64Milli(${ts}, ${tz}))`,
 };
 
 /** Whole buckets between two bucket starts (weeks as days / 7: both are Mondays). */
@@ -45,6 +46,7 @@ export function compileRetention(def: RetentionDefinition, opts: RetentionQueryO
   const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(opts.toMs));
   const asOf = params.set('as_of', "DateTime64(3, 'UTC')", chDateTime(Math.max(opts.asOfMs, opts.toMs)));
   const periods = params.set('periods', 'Int64', def.periods);
+  const tz = zoneParam(opts, params);
   const entity = def.entity.kind === 'person' ? PERSON : propertyText('e.properties', keyLiteral(def.entity.property));
   const isStart = eventCondition('e.event', def.start.event, def.start.filters, 'e.properties', params);
   const isReturn = eventCondition('e.event', def.return.event, def.return.filters, 'e.properties', params);
@@ -65,7 +67,7 @@ export function compileRetention(def: RetentionDefinition, opts: RetentionQueryO
     `  GROUP BY entity`,
     `  HAVING countIf(is_start) > 0`,
   ].join('\n');
-  const bucket = BUCKET[def.grain];
+  const bucket = (ts: string) => BUCKET[def.grain](ts, tz);
   const distance = DISTANCE[def.grain]('cohort', bucket('x'));
   const cohorts = [
     `SELECT ${bucket('t0')} AS cohort,`,

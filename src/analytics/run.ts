@@ -44,6 +44,8 @@ export interface FunnelOptions {
   plan?: TrackingPlan | undefined;
   /** For tests and reproducible reports: the "now" that ends a default range. */
   now?: number;
+  /** The project time zone (IANA): days, weeks and months of the range and cohorts; default UTC. */
+  timeZone?: string | undefined;
 }
 
 /** Builds the result from the rows of compileFunnel (exported for unit tests). */
@@ -198,7 +200,11 @@ async function metricValues(warehouse: Warehouse, metric: EventMetric, range: Ti
 const divide = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
 
 /** Every metric's value over [from, to) (default: the last 90 days), the previous period and a series. */
-export async function runKpis(warehouse: Warehouse, definitions: KpiDefinitions, opts: { from?: string | undefined; to?: string | undefined; now?: number } = {}): Promise<KpiResult[]> {
+export async function runKpis(
+  warehouse: Warehouse,
+  definitions: KpiDefinitions,
+  opts: { from?: string | undefined; to?: string | undefined; now?: number; timeZone?: string | undefined } = {},
+): Promise<KpiResult[]> {
   const range = resolveRange(opts, opts.now);
   const byId = new Map<string, MetricDefinition>(definitions.metrics.map((m) => [m.id, m]));
   // A ratio's operands are usually KPIs of their own at the same grain: query each pair once.
@@ -258,6 +264,8 @@ export interface RetentionOptions {
   to?: string | undefined;
   /** The end of observation; also what ends a default range. */
   now?: number;
+  /** The project time zone (IANA) of cohorts and periods; default UTC. */
+  timeZone?: string | undefined;
 }
 
 /** Runs a retention definition (from kpis/*.yaml, or built ad hoc by the API): cohorts entered in [from, to). */

@@ -7,6 +7,7 @@ import { AnalyticsInputError } from './errors.ts';
 import { IDENTIFIER, type FilterScalar, type PropertyFilter } from './model.ts';
 import { DEFAULT_RANGE_DAYS, defaultRangeMs } from '../util/default-range.ts';
 import { parseDateInput as readDate } from '../util/dates.ts';
+import { addDays, DEFAULT_TIME_ZONE, isTimeZone, zonedMidnight, zonedWallClock } from '../util/zone.ts';
 
 export type ParamValue = string | number | boolean | string[] | number[];
 
@@ -102,19 +103,33 @@ export function chDateTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
+/** The zone name, checked: an unknown one is refused with `invalid_time_zone`, never read as UTC. */
+export function checkTimeZone(name: string, where = 'time zone'): string {
+  if (!isTimeZone(name)) throw new AnalyticsInputError('invalid_time_zone', `${where}: "${name}" is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)`);
+  return name;
+}
+
 /**
- * Parses a user-supplied date: `YYYY-MM-DD` (UTC midnight) or an ISO date-time. For the end of
- * a range, a bare date means "through that day", so its end is the next midnight.
+ * Parses a user-supplied date: `YYYY-MM-DD` (midnight in `timeZone`), a date-time without offset
+ * (wall clock in `timeZone`) or an ISO date-time with one. For the end of a range, a bare date
+ * means "through that day", so its end is the next local midnight.
  */
-export function parseDateInput(raw: string, role: 'from' | 'to'): number {
+export function parseDateInput(raw: string, role: 'from' | 'to', timeZone: string = DEFAULT_TIME_ZONE): number {
   const date = readDate(raw);
-  if (!date || date.ms < 0) throw new AnalyticsInputError('invalid_date', `--${role}: "${raw}" is not a date (use YYYY-MM-DD or an ISO date-time)`);
-  return date.dateOnly && role === 'to' ? date.ms + 86_400_000 : date.ms;
+  if (!date) throw new AnalyticsInputError('invalid_date', `--${role}: "${raw}" is not a date (use YYYY-MM-DD or an ISO date-time)`);
+  // A day runs from its midnight in the zone (through it, for the end of a range); a date-time
+  // without an offset is a time on the zone's clock; one with an offset is an instant.
+  const day = raw.trim();
+  const ms = date.dateOnly ? zonedMidnight(role === 'to' ? addDays(day, 1) : day, timeZone) : date.wallClock ? zonedWallClock(date.ms, timeZone) : date.ms;
+  if (ms < 0) throw new AnalyticsInputError('invalid_date', `--${role}: "${raw}" is before 1970`);
+  return ms;
 }
 
 export interface TimeRange {
   fromMs: number;
   toMs: number;
+  /** The IANA zone whose calendar cuts days, weeks and months (decision 0038); absent: UTC. */
+  timeZone?: string | undefined;
 }
 
 /** How a range came about, returned with every result so screens and the CLI can say it. */
@@ -125,20 +140,46 @@ export interface RangeInfo {
   isDefault: boolean;
   /** The default's length, for "last 90 days" labels. */
   defaultDays: number;
+  /** The project time zone the range's days and every bucket follow. */
+  timeZone: string;
+}
+
+/** The zone of a range, as a query parameter: every calendar function of the compiled SQL takes it. */
+export function zoneParam(range: TimeRange, params: Params): string {
+  return params.set('tz', 'String', range.timeZone ?? DEFAULT_TIME_ZONE);
 }
 
 /**
- * The requested range, or the default one (DEFAULT_RANGE_DAYS whole UTC days up to the end of
- * today). A bare `to` date keeps the default length before it; a bare `from` runs to today's end.
+ * The requested range, or the default one (DEFAULT_RANGE_DAYS whole days of the zone up to the
+ * end of today). A bare `to` date keeps the default length before it; a bare `from` runs to
+ * today's end.
  */
-export function resolveRange(opts: { from?: string | undefined; to?: string | undefined }, now: number = Date.now()): TimeRange & { isDefault: boolean } {
-  const fallback = defaultRangeMs(now);
-  const toMs = opts.to ? parseDateInput(opts.to, 'to') : fallback.toMs;
-  const fromMs = opts.from ? parseDateInput(opts.from, 'from') : toMs - (fallback.toMs - fallback.fromMs);
+export function resolveRange(
+  opts: { from?: string | undefined; to?: string | undefined; timeZone?: string | undefined },
+  now: number = Date.now(),
+): TimeRange & { isDefault: boolean; timeZone: string } {
+  const timeZone = checkTimeZone(opts.timeZone ?? DEFAULT_TIME_ZONE);
+  const fallback = defaultRangeMs(now, DEFAULT_RANGE_DAYS, timeZone);
+  const toMs = opts.to ? parseDateInput(opts.to, 'to', timeZone) : fallback.toMs;
+  // A bare `to` keeps the default's number of local days (a DST change makes one of them 23 or 25 h).
+  const bareTo = opts.to !== undefined && readDate(opts.to)?.dateOnly === true;
+  const fromMs = opts.from
+    ? parseDateInput(opts.from, 'from', timeZone)
+    : bareTo
+      ? zonedMidnight(addDays((opts.to as string).trim(), 1 - DEFAULT_RANGE_DAYS), timeZone)
+      : opts.to
+        ? toMs - (fallback.toMs - fallback.fromMs)
+        : fallback.fromMs;
   if (toMs <= fromMs) throw new AnalyticsInputError('invalid_range', `the range is empty: --from must be before --to`);
-  return { fromMs, toMs, isDefault: !opts.from && !opts.to };
+  return { fromMs, toMs, isDefault: !opts.from && !opts.to, timeZone };
 }
 
 export function rangeInfo(range: TimeRange & { isDefault?: boolean }): RangeInfo {
-  return { from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString(), isDefault: range.isDefault ?? false, defaultDays: DEFAULT_RANGE_DAYS };
+  return {
+    from: new Date(range.fromMs).toISOString(),
+    to: new Date(range.toMs).toISOString(),
+    isDefault: range.isDefault ?? false,
+    defaultDays: DEFAULT_RANGE_DAYS,
+    timeZone: range.timeZone ?? DEFAULT_TIME_ZONE,
+  };
 }

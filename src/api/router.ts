@@ -26,12 +26,14 @@ import { registerPrivacyRoutes } from './privacy-routes.ts';
 import type { SuppressionList } from '../privacy/suppression.ts';
 import { loadHealth, planHealth } from './health-queries.ts';
 import { eventTrends, trendsWindow } from './trends.ts';
-import { parseDateInput, resolveRange } from '../analytics/sql-common.ts';
+import { checkTimeZone, parseDateInput, resolveRange } from '../analytics/sql-common.ts';
 import { adHocFunnel, adHocMetric, funnelDropOffs, runTrend } from '../analytics/explore.ts';
 import { AnalyticsInputError } from '../analytics/errors.ts';
 import { entityTimeline, personTimeline } from './people.ts';
 import { planCatalog } from './catalog.ts';
 import { isPlainObject } from '../util/objects.ts';
+import { requestTimeZone } from './time-zone.ts';
+import { saveKpiDefinition } from './save-kpi.ts';
 
 export interface AdminDependencies {
   warehouse: Warehouse;
@@ -53,10 +55,10 @@ const DAY_MS = 86_400_000;
 const stringParam = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
 
 /** Optional start date from the query string or body (YYYY-MM-DD or ISO), as epoch ms. */
-function sinceParam(value: unknown): number | undefined {
+function sinceParam(value: unknown, timeZone?: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   if (typeof value !== 'string') throw new BaliseError('invalid_date', 'the date must be a string such as 2026-01-31');
-  return parseDateInput(value, 'from');
+  return parseDateInput(value, 'from', timeZone);
 }
 
 /**
@@ -83,9 +85,9 @@ function adHocRetention(body: unknown, validator: PlanValidator): RetentionDefin
   return def;
 }
 
-/** The date range of an explore request body: {from, to} as YYYY-MM-DD or ISO. */
-function bodyRange(body: Record<string, unknown>) {
-  return resolveRange({ from: stringParam(body.from), to: stringParam(body.to) }, Date.now());
+/** The date range of an explore request body: {from, to} as YYYY-MM-DD or ISO, read in `timeZone`. */
+function bodyRange(body: Record<string, unknown>, timeZone: string) {
+  return resolveRange({ from: stringParam(body.from), to: stringParam(body.to), timeZone }, Date.now());
 }
 
 const bodyOf = (req: Request): Record<string, unknown> => {
@@ -112,13 +114,16 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     const loaded = await definitions;
     return { validator, views, kpis: loaded.metrics.length + loaded.funnels.length };
   };
+  // `?tz=` (the CLI's --tz) overrides the project zone for one request.
+  const zoneOf = (req: Request): string => requestTimeZone(req.query.tz, deps.config, deps.validator().plan);
+  const queryRange = (req: Request) => ({ from: stringParam(req.query.from), to: stringParam(req.query.to), timeZone: zoneOf(req) });
   router.use('/api', cookieParser(), authorize(deps.credentials), express.json({ limit: '100kb' }));
   router.use('/api/admin', auditAdminActions(deps.warehouse, deps.logger));
 
   router.get(
     '/api/kpis',
     handle(deps.logger, async (req, res) => {
-      res.json(await runKpis(deps.warehouse, await definitions, { from: stringParam(req.query.from), to: stringParam(req.query.to) }));
+      res.json(await runKpis(deps.warehouse, await definitions, queryRange(req)));
     }),
   );
   router.get(
@@ -132,8 +137,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (req, res) => {
       res.json(
         await runFunnel(deps.warehouse, await definitions, String(req.params.id), {
-          from: stringParam(req.query.from),
-          to: stringParam(req.query.to),
+          ...queryRange(req),
           breakdown: stringParam(req.query.breakdown),
           attribution: stringParam(req.query.attribution),
           plan: deps.validator().plan,
@@ -150,7 +154,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   router.get(
     '/api/retention/:id',
     handle(deps.logger, async (req, res) => {
-      res.json(await runRetention(deps.warehouse, await definitions, String(req.params.id), { from: stringParam(req.query.from), to: stringParam(req.query.to) }));
+      res.json(await runRetention(deps.warehouse, await definitions, String(req.params.id), queryRange(req)));
     }),
   );
   // Ad hoc: the definition travels in the body (what the dashboard's explorer builds), the range in the query.
@@ -158,7 +162,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     '/api/retention',
     handle(deps.logger, async (req, res) => {
       const def = adHocRetention(req.body, deps.validator());
-      res.json(await runRetentionDefinition(deps.warehouse, def, { from: stringParam(req.query.from), to: stringParam(req.query.to) }));
+      res.json(await runRetentionDefinition(deps.warehouse, def, queryRange(req)));
     }),
   );
   router.get(
@@ -166,7 +170,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (req, res) => {
       const def = (await definitions).funnels.find((f) => f.id === String(req.params.id));
       if (!def) throw new BaliseError('funnel_not_found', `no funnel "${String(req.params.id)}"`);
-      const range = resolveRange({ from: stringParam(req.query.from), to: stringParam(req.query.to) }, Date.now());
+      const range = resolveRange(queryRange(req), Date.now());
       res.json(await funnelDropOffs(deps.warehouse, def, range, Number(req.query.step)));
     }),
   );
@@ -182,7 +186,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (req, res) => {
       const body = bodyOf(req);
       const adHoc = adHocMetric(body.definition, deps.validator().plan);
-      res.json({ yaml: adHoc.yaml, warnings: adHoc.warnings, result: await runTrend(deps.warehouse, adHoc.definition, bodyRange(body)) });
+      res.json({ yaml: adHoc.yaml, warnings: adHoc.warnings, result: await runTrend(deps.warehouse, adHoc.definition, bodyRange(body, zoneOf(req))) });
     }),
   );
   router.post(
@@ -190,9 +194,9 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (req, res) => {
       const body = bodyOf(req);
       const adHoc = adHocFunnel(body.definition, deps.validator().plan);
-      const range = bodyRange(body);
+      const range = bodyRange(body, zoneOf(req));
       const only = { funnels: [adHoc.definition], metrics: [], retention: [] };
-      const opts = { from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString() };
+      const opts = { from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString(), timeZone: range.timeZone };
       const result = await runFunnel(deps.warehouse, only, adHoc.definition.id, opts);
       const step = body.dropOffStep;
       const dropOffs = step === undefined ? undefined : await funnelDropOffs(deps.warehouse, adHoc.definition, range, Number(step));
@@ -234,16 +238,18 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   router.get(
     '/api/trends',
     handle(deps.logger, async (req, res) => {
-      const { fromMs, toMs, limit } = trendsWindow(req.query, Date.now());
-      res.json(await eventTrends(deps.warehouse, fromMs, toMs, limit));
+      const zone = checkTimeZone(zoneOf(req));
+      const { from, to, limit } = trendsWindow(req.query, Date.now(), zone);
+      res.json(await eventTrends(deps.warehouse, from, to, limit, zone));
     }),
   );
   router.get(
     '/api/health/plan',
     handle(deps.logger, async (req, res) => {
       // The range's end is honoured too: health "as of" a past period shows that period only.
-      const until = stringParam(req.query.to) ? parseDateInput(String(req.query.to), 'to') : Date.now() + DAY_MS;
-      const since = sinceParam(req.query.from) ?? until - 30 * DAY_MS;
+      const zone = checkTimeZone(zoneOf(req));
+      const until = stringParam(req.query.to) ? parseDateInput(String(req.query.to), 'to', zone) : Date.now() + DAY_MS;
+      const since = sinceParam(req.query.from, zone) ?? until - 30 * DAY_MS;
       const health = await planHealth(deps.warehouse, since, until);
       const validator = deps.validator();
       const seen = new Set(health.eventsSeen.map((e) => e.event));
@@ -302,6 +308,26 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (_req, res) => {
       const { validator, views, kpis } = await reload();
       res.json({ planVersion: validator.latestVersion, versions: validator.versions, views, kpis });
+    }),
+  );
+  // One save at a time: two saves may add their ids to the same event file.
+  let saving: Promise<unknown> = Promise.resolve();
+  router.post(
+    '/api/admin/kpis',
+    handle(deps.logger, async (req, res) => {
+      if (!deps.config.kpisWritable) {
+        throw new BaliseError(
+          'kpi_write_disabled',
+          'this server may not write tracking-plan/kpis/ (set BALISE_KPIS_WRITABLE=true where the plan directory is a writable checkout); copy the YAML instead',
+        );
+      }
+      const body = bodyOf(req);
+      const save = saving.then(() => saveKpiDefinition(deps.config.planDir, deps.validator().plan, body.kind, body.definition));
+      saving = save.catch(() => undefined);
+      const saved = await save;
+      // The new definition is served at once, and its events' kpis: lists are the plan's.
+      await reload();
+      res.status(201).json(saved);
     }),
   );
   router.get(

@@ -14,9 +14,10 @@ export function registerFunnelCommand(program: Command): void {
     .option('--to <date>', 'entries up to this date, inclusive for a bare date; default: today')
     .option('--breakdown <property>', 'break down by an event property (its value on the entry step), person.<trait> (latest identify) or group.<trait>')
     .option('--attribution <first|last>', 'whose value a property breakdown takes: the entry step (first, default) or the last step reached')
+    .option('--tz <zone>', "IANA time zone of the days, weeks and months (e.g. Europe/Paris); default: the project's (BALISE_TIMEZONE, plan.yaml timezone:, else UTC)")
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { from?: string; to?: string; breakdown?: string; attribution?: string; json?: boolean }) => {
-      const path = withQuery(`/api/funnels/${encodeURIComponent(id)}`, { from: opts.from, to: opts.to, breakdown: opts.breakdown, attribution: opts.attribution });
+    .action(async (id: string, opts: { from?: string; to?: string; tz?: string; breakdown?: string; attribution?: string; json?: boolean }) => {
+      const path = withQuery(`/api/funnels/${encodeURIComponent(id)}`, { from: opts.from, to: opts.to, tz: opts.tz, breakdown: opts.breakdown, attribution: opts.attribution });
       const result = await callApi<FunnelResult>('GET', path);
       console.log(opts.json ? JSON.stringify(result, null, 2) : formatFunnel(result, tableOptions()));
     });

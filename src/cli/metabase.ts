@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { loadConfig } from '../config/index.ts';
+import { projectTimeZone } from '../api/time-zone.ts';
+import { loadPlan } from '../plan/load.ts';
 import { callApi } from './client.ts';
 import { MetabaseClient } from '../metabase/client.ts';
 import { provisionMetabase, type ProvisionReport } from '../metabase/provision.ts';
@@ -32,7 +34,8 @@ export function registerMetabaseCommand(program: Command): void {
       const settings = metabaseSettings(config);
       const details = clickhouseDetails(config, opts.clickhouseUrl);
       const definitions = await loadKpiDefinitions(config.planDir);
-      const report = await provisionMetabase(new MetabaseClient(settings), { clickhouse: details, definitions });
+      const timeZone = projectTimeZone(config, await loadPlan(config.planDir));
+      const report = await provisionMetabase(new MetabaseClient(settings), { clickhouse: details, definitions, timeZone });
       console.log(opts.json ? JSON.stringify(report, null, 2) : formatProvisionReport(report).join('\n'));
       // Provisioning talks to Metabase, not to Balise: it reports itself to the audit log when a server is up.
       await callApi('POST', '/api/admin/audit', { action: 'metabase.provision' }).catch((error: unknown) =>

@@ -12,9 +12,10 @@ export function registerRetentionCommand(program: Command): void {
     .description('answer a retention defined in tracking-plan/kpis (cohort × period table, incomplete periods marked)')
     .option('--from <date>', `cohorts entered from this date (YYYY-MM-DD or ISO); default: the last ${DEFAULT_RANGE_DAYS} days`)
     .option('--to <date>', 'cohorts entered up to this date, inclusive for a bare date; default: today')
+    .option('--tz <zone>', "IANA time zone of the days, weeks and months (e.g. Europe/Paris); default: the project's (BALISE_TIMEZONE, plan.yaml timezone:, else UTC)")
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { from?: string; to?: string; json?: boolean }) => {
-      const result = await callApi<RetentionResult>('GET', withQuery(`/api/retention/${encodeURIComponent(id)}`, { from: opts.from, to: opts.to }));
+    .action(async (id: string, opts: { from?: string; to?: string; tz?: string; json?: boolean }) => {
+      const result = await callApi<RetentionResult>('GET', withQuery(`/api/retention/${encodeURIComponent(id)}`, { from: opts.from, to: opts.to, tz: opts.tz }));
       console.log(opts.json ? JSON.stringify(result, null, 2) : formatRetention(result, tableOptions()));
     });
 }

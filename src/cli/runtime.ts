@@ -28,6 +28,7 @@ import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
 import { migrate, migrationsUpToDate } from '../warehouse/migrations.ts';
 import { applyRetention } from '../warehouse/retention.ts';
 import { createAdminRouter } from '../api/router.ts';
+import { projectTimeZone } from '../api/time-zone.ts';
 import { createLiveRouter } from '../api/live.ts';
 import { LiveHub, type LiveHubOptions } from '../live/hub.ts';
 import { createSessionStore } from '../api/sessions.ts';
@@ -238,6 +239,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
           prefix: queueKeys.prefix,
           alerts: async () => loadAlerts(config.planDir),
           kpis: () => loadKpiDefinitions(config.planDir),
+          timeZone: () => projectTimeZone(config, validator.plan),
           deadLetterCount: async () => (await ingestQueue.getJobCounts('failed')).failed ?? 0,
           logger,
         })
@@ -288,7 +290,12 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         : createEngineProxyRouter({ dataDir: config.dataDir, logger });
       // Before the read router: in split mode that one forwards /api/* to the engine's owner, and
       // the live view must show this process's own events.
-      const routers: Router[] = [createSdkAssetRouter(), createLiveRouter({ hub: live, credentials }), readRouter, createDashboardRouter({ credentials })];
+      const routers: Router[] = [
+        createSdkAssetRouter(),
+        createLiveRouter({ hub: live, credentials }),
+        readRouter,
+        createDashboardRouter({ credentials, timeZone: () => projectTimeZone(config, validator.plan), kpisWritable: config.kpisWritable }),
+      ];
       const readyKey = `balise:ready:${process.pid}`;
       const readiness = async (): Promise<Record<string, boolean>> => {
         // A write, not a ping: Redis out of memory or read-only (a replica, a failed AOF write) still pings.

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { isTimeZone } from '../util/zone.ts';
 
 /** Everything Balise reads from the environment, parsed once. Documented in README.md ("Configuration"). */
 export interface Config {
@@ -30,6 +31,10 @@ export interface Config {
   noColor: boolean;
   /** Where CLI commands find the running server (BALISE_URL); unset: http://127.0.0.1:PORT. */
   serverUrl: string | undefined;
+  /** BALISE_TIMEZONE: the project time zone (IANA), overriding plan.yaml's `timezone:` (decision 0038). */
+  timeZone: string | undefined;
+  /** BALISE_KPIS_WRITABLE: admins may save Explore definitions into the plan's kpis/ through the API (decision 0039). */
+  kpisWritable: boolean;
   ingest: {
     maxRequestBytes: number;
     maxEventBytes: number;
@@ -182,6 +187,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('BALISE_ADMIN_TOKEN', 'must be at least 16 characters');
   const piiKey = env.BALISE_PII_KEY || undefined;
   if (piiKey !== undefined && piiKey.length < 32) throw new ConfigError('BALISE_PII_KEY', 'must be at least 32 characters');
+  const timeZone = env.BALISE_TIMEZONE || undefined;
+  if (timeZone !== undefined && !isTimeZone(timeZone)) throw new ConfigError('BALISE_TIMEZONE', `"${timeZone}" is not an IANA time zone (e.g. Europe/Paris, UTC)`);
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -208,6 +215,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     logFormat,
     noColor: Boolean(env.NO_COLOR),
     serverUrl: url(env, 'BALISE_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
+    timeZone,
+    kpisWritable: flag(env, 'BALISE_KPIS_WRITABLE'),
     ingest: {
       maxRequestBytes: integer(env, 'BALISE_MAX_REQUEST_BYTES', 500 * 1024, 1024, 100 * 1024 * 1024),
       maxEventBytes: integer(env, 'BALISE_MAX_EVENT_BYTES', 32 * 1024, 256, 10 * 1024 * 1024),

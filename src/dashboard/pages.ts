@@ -69,11 +69,15 @@ const BODIES: Record<AppPage, string> = {
   </section>`,
 };
 
-export function appPage(page: AppPage = 'overview'): string {
+/**
+ * `timeZone`: the project zone (decision 0038), already checked to be an IANA name (no markup).
+ * `saveKpis`: Explore may save definitions through POST /api/admin/kpis (decision 0039).
+ */
+export function appPage(page: AppPage = 'overview', timeZone = 'UTC', saveKpis = false): string {
   const title = NAV.find((n) => n.page === page)?.label ?? 'Overview';
   const nav = navLinks(page);
   return `${head(`Balise · ${title}`)}
-<body data-page="${page}">
+<body data-page="${page}" data-time-zone="${timeZone.replace(/[^A-Za-z0-9_+\-/]/g, '')}"${saveKpis ? ' data-save-kpis="on"' : ''}>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top" id="top">
   <div class="top-row">

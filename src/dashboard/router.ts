@@ -43,7 +43,12 @@ function sendHtml(res: Response, html: string, status = 200): void {
  * static assets under /dashboard/. The data comes from the admin API (/api/*), which accepts the
  * same cookie. Mount it after the admin router.
  */
-export function createDashboardRouter(opts: { credentials: Credentials & { sessions: SessionStore } }): Router {
+export function createDashboardRouter(opts: {
+  credentials: Credentials & { sessions: SessionStore };
+  timeZone?: () => string;
+  /** BALISE_KPIS_WRITABLE: Explore offers admins to save a definition into the plan's kpis/. */
+  kpisWritable?: boolean;
+}): Router {
   const router = express.Router();
   // Any role may read the dashboard; the API behind it says what each role may do.
   const loggedIn = async (req: Request) => (await authenticate(req, opts.credentials)) !== undefined;
@@ -57,8 +62,10 @@ export function createDashboardRouter(opts: { credentials: Credentials & { sessi
     ['/people', 'people'],
   ] as const) {
     router.get(route, page, async (req, res) => {
-      if (!(await loggedIn(req))) return res.redirect(302, '/login');
-      sendHtml(res, appPage(name));
+      const principal = await authenticate(req, opts.credentials);
+      if (!principal) return res.redirect(302, '/login');
+      // The save button only for those the API lets save (admins), and only where it may write.
+      sendHtml(res, appPage(name, opts.timeZone?.() ?? 'UTC', opts.kpisWritable === true && principal.role === 'admin'));
     });
   }
   router.get('/live', page, async (req, res) => {

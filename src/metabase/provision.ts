@@ -95,6 +95,8 @@ export function dashcardsUpdate(dashboard: MetabaseDashboard, wanted: Omit<Dashc
 export interface ProvisionOptions {
   clickhouse: ClickHouseDetails;
   definitions: KpiDefinitions;
+  /** The project time zone (IANA) the questions' buckets and cohorts follow; default UTC. */
+  timeZone?: string | undefined;
 }
 
 export async function provisionMetabase(client: MetabaseClient, opts: ProvisionOptions): Promise<ProvisionReport> {
@@ -114,7 +116,7 @@ export async function provisionMetabase(client: MetabaseClient, opts: ProvisionO
     ? { id: existingCollection.id as number, action: 'unchanged' }
     : { id: (await client.createCollection({ name: COLLECTION_NAME, description: 'KPIs and funnels provisioned by Balise from tracking-plan/kpis.' })).id as number, action: 'created' };
 
-  const questions = questionsFor(opts.definitions);
+  const questions = questionsFor(opts.definitions, opts.timeZone);
   const managed = new Map<string, MetabaseCard>();
   for (const card of await client.listCards()) {
     const key = keyFromDescription(card.description);

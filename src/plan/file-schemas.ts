@@ -70,6 +70,11 @@ export const PLAN_FILE_SCHEMA: JsonObject = {
     version: { type: 'string', pattern: SEMVER, description: 'Semver. Breaking changes need a major bump (`balise plan diff`).' },
     description: { type: 'string', minLength: 1 },
     sources: { type: 'array', items: { type: 'string', pattern: SNAKE }, uniqueItems: true, description: 'Write-key sources expected to send these events.' },
+    timezone: {
+      type: 'string',
+      minLength: 1,
+      description: 'IANA time zone (e.g. Europe/Paris) whose days, weeks and months cut every period: ranges, buckets, cohorts. Default UTC; BALISE_TIMEZONE overrides it.',
+    },
     defaults: {
       type: 'object',
       additionalProperties: false,

@@ -47,6 +47,8 @@ export interface TrackingPlan {
   sources: string[];
   /** `undeclared` is absent from plans published before it existed: read as 'allow'. */
   defaults: { mode: EnforcementMode; unplanned: UnplannedPolicy; undeclared?: PropertyPolicy };
+  /** `timezone:` of plan.yaml: the project time zone (IANA) of every period boundary; absent means UTC (decision 0038). */
+  timezone?: string;
   /** `privacy:` of plan.yaml (PII default action, IP, user agent); absent means DEFAULT_PRIVACY. */
   privacy?: PrivacyPolicy;
   events: PlanEvent[];

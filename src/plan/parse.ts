@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { JsonObject, JsonValue } from '../types.ts';
 import { isPlainObject } from '../util/objects.ts';
+import { isTimeZone } from '../util/zone.ts';
 import { EVENT_FILE_SCHEMA, PLAN_FILE_SCHEMA, SNAKE, TRAITS_FILE_SCHEMA } from './file-schemas.ts';
 import {
   DEFAULT_PRIVACY,
@@ -146,7 +147,7 @@ export function parsePlanFiles(sources: PlanSources): LoadResult {
     const v = validators();
     if (!v.plan(planParsed.data)) messages.push(...structuralMessages(planParsed, v.plan.errors));
     header = asObject(planParsed.data);
-    planLines = linesOf(planParsed, ['/name', '/version', '/description', '/sources', '/defaults']);
+    planLines = linesOf(planParsed, ['/name', '/version', '/description', '/sources', '/timezone', '/defaults']);
   }
 
   let traits: TrackingPlan['traits'] = { properties: {}, required: [] };
@@ -192,6 +193,18 @@ export function parsePlanFiles(sources: PlanSources): LoadResult {
   const undeclared = propertyPolicy(defaults.undeclared);
   if (undeclared) plan.defaults.undeclared = undeclared;
   if (header.privacy !== undefined) plan.privacy = privacyPolicy(asObject(header.privacy));
+  if (typeof header.timezone === 'string') {
+    // An unknown zone is a plan error, not a silent UTC: every period boundary depends on it.
+    if (isTimeZone(header.timezone)) plan.timezone = header.timezone;
+    else
+      messages.push({
+        file: PLAN_FILE,
+        line: planLines?.['/timezone'] ?? 1,
+        rule: 'invalid_time_zone',
+        message: `timezone: "${header.timezone}" is not an IANA time zone (e.g. Europe/Paris, UTC)`,
+        severity: 'error',
+      });
+  }
   if (planLines) plan.lines = planLines;
   return { plan, messages };
 }

@@ -23,17 +23,23 @@ function utcDay(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0):
 
 /** Epoch ms of a strict ISO 8601 date-time, or undefined (out-of-range fields included). */
 export function parseIsoDateTime(text: string): number | undefined {
+  return isoDateTime(text)?.ms;
+}
+
+/** `wallClock`: written without Z or an offset, so `ms` is that wall-clock time read as UTC. */
+function isoDateTime(text: string): { ms: number; wallClock: boolean } | undefined {
   const m = ISO_DATE_TIME.exec(text);
   if (!m) return undefined;
   const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
   const local = utcDay(y, mo, d, h, mi, s, Number((m[7] ?? '').padEnd(3, '0').slice(0, 3)));
   if (local === undefined) return undefined;
   const zone = m[8];
-  if (!zone || zone === 'Z' || zone === 'z') return local;
+  if (!zone) return { ms: local, wallClock: true };
+  if (zone === 'Z' || zone === 'z') return { ms: local, wallClock: false };
   const oh = Number(zone.slice(1, 3));
   const om = Number(zone.replace(':', '').slice(3, 5) || '0');
   if (oh > 23 || om > 59) return undefined;
-  return local - (zone[0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
+  return { ms: local - (zone[0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000, wallClock: false };
 }
 
 /** Epoch ms of the start (UTC midnight) of a `YYYY-MM-DD` day, or undefined. */
@@ -43,9 +49,12 @@ export function parseIsoDate(text: string): number | undefined {
 }
 
 export interface DateInput {
+  /** Epoch ms; for a bare day or a wall-clock time, as if it were UTC (the caller applies a zone). */
   ms: number;
   /** A bare day (`YYYY-MM-DD`): the end of a range runs through it. */
   dateOnly: boolean;
+  /** A date-time without Z or an offset: a time on the clock of the project's zone. */
+  wallClock: boolean;
 }
 
 /**
@@ -55,9 +64,9 @@ export interface DateInput {
  */
 export function parseDateInput(text: string, options: { epochMs?: boolean } = {}): DateInput | undefined {
   const trimmed = text.trim();
-  if (options.epochMs && /^\d+$/.test(trimmed)) return { ms: Number(trimmed), dateOnly: false };
+  if (options.epochMs && /^\d+$/.test(trimmed)) return { ms: Number(trimmed), dateOnly: false, wallClock: false };
   const day = parseIsoDate(trimmed);
-  if (day !== undefined) return { ms: day, dateOnly: true };
-  const ms = parseIsoDateTime(trimmed);
-  return ms === undefined ? undefined : { ms, dateOnly: false };
+  if (day !== undefined) return { ms: day, dateOnly: true, wallClock: false };
+  const dateTime = isoDateTime(trimmed);
+  return dateTime && { ...dateTime, dateOnly: false };
 }

@@ -1,35 +1,37 @@
 /**
- * Time buckets of a range (UTC, like the SQL: toDate, toStartOfWeek(…, 1), toStartOfMonth), and
- * whether a bucket is complete. Pure, in util/ because the browser bundle uses it too (sparklines,
- * cohorts) and browser code may import values only from util/.
+ * Time buckets of a range in the project time zone (like the SQL: toDate, toStartOfWeek(…, 1),
+ * toStartOfMonth, each given the zone), and whether a bucket is complete. Pure, in util/ because
+ * the browser bundle uses it too (sparklines, cohorts) and browser code may import values only
+ * from util/.
  */
+import { addDays, addMonths, DEFAULT_TIME_ZONE, weekdayIndex, zonedDate, zonedMidnight } from './zone.ts';
+
 /** The analytics' TimeGrain, restated here so util imports nothing. */
 export type TimeGrain = 'day' | 'week' | 'month';
 
-const DAY_MS = 86_400_000;
-const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-
-/** Start (epoch ms) of the bucket holding `ms`. Weeks start on Monday, as toStartOfWeek(…, 1). */
-export function bucketStart(ms: number, grain: TimeGrain): number {
-  const day = Math.floor(ms / DAY_MS) * DAY_MS;
-  if (grain === 'day') return day;
-  if (grain === 'week') return day - ((new Date(day).getUTCDay() + 6) % 7) * DAY_MS;
-  const d = new Date(day);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+/** The local date (YYYY-MM-DD) starting the bucket that holds local date `date`. Weeks start on Monday. */
+export function bucketOfDate(date: string, grain: TimeGrain): string {
+  if (grain === 'day') return date;
+  if (grain === 'week') return addDays(date, -weekdayIndex(date));
+  return `${date.slice(0, 8)}01`;
 }
 
-/** Start of the bucket after the one starting at `start`. */
-export function nextBucket(start: number, grain: TimeGrain): number {
-  if (grain === 'day') return start + DAY_MS;
-  if (grain === 'week') return start + 7 * DAY_MS;
-  const d = new Date(start);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+/** The local date starting the bucket after the one starting at `bucket`. */
+export function nextBucketDate(bucket: string, grain: TimeGrain): string {
+  if (grain === 'day') return addDays(bucket, 1);
+  if (grain === 'week') return addDays(bucket, 7);
+  return addMonths(bucket, 1);
 }
 
-/** Every bucket start (YYYY-MM-DD) touching [fromMs, toMs). */
-export function bucketStarts(range: { fromMs: number; toMs: number }, grain: TimeGrain): string[] {
+/** Start (epoch ms) of the bucket holding `ms`, in `timeZone`. */
+export function bucketStart(ms: number, grain: TimeGrain, timeZone: string = DEFAULT_TIME_ZONE): number {
+  return zonedMidnight(bucketOfDate(zonedDate(ms, timeZone), grain), timeZone);
+}
+
+/** Every bucket start (local YYYY-MM-DD) touching [fromMs, toMs). */
+export function bucketStarts(range: { fromMs: number; toMs: number }, grain: TimeGrain, timeZone: string = DEFAULT_TIME_ZONE): string[] {
   const out: string[] = [];
-  for (let b = bucketStart(range.fromMs, grain); b < range.toMs; b = nextBucket(b, grain)) out.push(isoDay(b));
+  for (let b = bucketOfDate(zonedDate(range.fromMs, timeZone), grain); zonedMidnight(b, timeZone) < range.toMs; b = nextBucketDate(b, grain)) out.push(b);
   return out;
 }
 
@@ -38,8 +40,9 @@ export function bucketStarts(range: { fromMs: number; toMs: number }, grain: Tim
  * after `to`), or when it is not over yet: its value will still change, so it must not be read as
  * a drop.
  */
-export function isIncomplete(bucket: string, grain: TimeGrain, range: { fromMs: number; toMs: number }, now: number): boolean {
-  const start = Date.parse(`${bucket.slice(0, 10)}T00:00:00Z`);
-  const end = nextBucket(start, grain);
+export function isIncomplete(bucket: string, grain: TimeGrain, range: { fromMs: number; toMs: number }, now: number, timeZone: string = DEFAULT_TIME_ZONE): boolean {
+  const day = bucket.slice(0, 10);
+  const start = zonedMidnight(day, timeZone);
+  const end = zonedMidnight(nextBucketDate(day, grain), timeZone);
   return start < range.fromMs || end > range.toMs || end > now;
 }

@@ -82,7 +82,7 @@ describe('retention over HTTP and the CLI', () => {
     const byId = await api<RetentionResult>('GET', '/api/retention/freelancer_proposal_retention?from=2025-03-03&to=2025-03-30');
     expect(byId.status).toBe(200);
     expect(table(byId.body)).toEqual(expected);
-    expect(byId.body.range).toEqual({ from: '2025-03-03T00:00:00.000Z', to: '2025-03-31T00:00:00.000Z', isDefault: false, defaultDays: 90 });
+    expect(byId.body.range).toEqual({ from: '2025-03-03T00:00:00.000Z', to: '2025-03-31T00:00:00.000Z', isDefault: false, defaultDays: 90, timeZone: 'UTC' });
     expect(byId.body.cohorts.flatMap((c) => c.cells).every((c) => c.status === 'complete')).toBe(true);
 
     const adHoc = await api<RetentionResult>('POST', '/api/retention?from=2025-03-03&to=2025-03-30', {

@@ -406,7 +406,7 @@ describe('the demo marketplace', () => {
     const definitions = await loadKpiDefinitions(path.resolve(import.meta.dirname, '../../tracking-plan'));
     // No range given: the default one (last 90 days), on the day the simulation ends.
     const result = await runFunnel(warehouse, definitions, 'freelancer_activation', { now: Date.parse('2025-06-01T00:00:00Z') });
-    expect(result.range).toEqual({ from: '2025-03-04T00:00:00.000Z', to: '2025-06-02T00:00:00.000Z', isDefault: true, defaultDays: 90 });
+    expect(result.range).toEqual({ from: '2025-03-04T00:00:00.000Z', to: '2025-06-02T00:00:00.000Z', isDefault: true, defaultDays: 90, timeZone: 'UTC' });
     expect(truth.entered).toBeGreaterThan(200);
     expect(result.steps.map((s) => s.count)).toEqual([truth.entered, truth.receivedProposal, truth.completedMission]);
     // A healthy marketplace: most receive a proposal, a small fraction complete a mission.

@@ -71,7 +71,7 @@ const metric = (filters: PropertyFilter[], grain: TimeGrain = 'week'): EventMetr
   event: 'order',
   filters,
 });
-const DATES = { previous_from: '2025-01-29 00:00:00.000', from: '2025-03-01 00:00:00.000', to: '2025-04-01 00:00:00.000' };
+const DATES = { previous_from: '2025-01-29 00:00:00.000', from: '2025-03-01 00:00:00.000', to: '2025-04-01 00:00:00.000', tz: 'UTC' };
 
 async function run(m: EventMetric, grain?: TimeGrain): Promise<Record<string, number>> {
   const { sql, params } = compileMetric(m, RANGE, grain);
@@ -120,9 +120,9 @@ describe('metric filters: every operator with each value type', () => {
 
 describe('metric grains', () => {
   it.each<[TimeGrain, string, Record<string, number>]>([
-    ['day', 'toDate(ts)', { '2025-03-03': 1, '2025-03-04': 1, '2025-03-11': 1, '2025-03-23': 1, '2025-03-24': 1 }],
-    ['week', 'toStartOfWeek(ts, 1)', { '2025-03-03': 2, '2025-03-10': 1, '2025-03-17': 1, '2025-03-24': 1 }],
-    ['month', 'toStartOfMonth(ts)', { '2025-03-01': 5 }],
+    ['day', 'toDate(ts, {tz:String})', { '2025-03-03': 1, '2025-03-04': 1, '2025-03-11': 1, '2025-03-23': 1, '2025-03-24': 1 }],
+    ['week', 'toStartOfWeek(ts, 1, {tz:String})', { '2025-03-03': 2, '2025-03-10': 1, '2025-03-17': 1, '2025-03-24': 1 }],
+    ['month', 'toStartOfMonth(ts, {tz:String})', { '2025-03-01': 5 }],
   ])('%s buckets with %s', async (grain, bucket, series) => {
     const m = metric([], grain);
     const { sql, params } = compileMetric(m, RANGE);
@@ -152,7 +152,7 @@ const funnel = (extra: Partial<FunnelDefinition> = {}): FunnelDefinition => ({
   line: 1,
   ...extra,
 });
-const FUNNEL_PARAMS = { from: '2025-03-01 00:00:00.000', to: '2025-04-01 00:00:00.000', scan_to: '2025-05-01 00:00:00.000', window_ms: 30 * DAY };
+const FUNNEL_PARAMS = { from: '2025-03-01 00:00:00.000', to: '2025-04-01 00:00:00.000', scan_to: '2025-05-01 00:00:00.000', window_ms: 30 * DAY, tz: 'UTC' };
 
 /** dim/value → [entered, reached_2, reached_3]. */
 async function runFunnelSql(def: FunnelDefinition, breakdown?: string): Promise<Record<string, number[]>> {
@@ -171,7 +171,7 @@ describe('funnel options', () => {
         'arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1',
         'arrayFilter(x -> x > r1[1] AND x <= t0 + {window_ms:Int64}, s2)',
         'LEFT JOIN (SELECT alias_id',
-        "toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1) AS cohort",
+        'toStartOfWeek(fromUnixTimestamp64Milli(t0, {tz:String}), 1) AS cohort',
       ],
       {},
       { 'total/': [4, 3, 1], 'cohort/2025-03-03': [4, 3, 1] },
@@ -216,7 +216,7 @@ describe('funnel options', () => {
       {},
       { 'total/': [4, 3, 1], 'breakdown/(none)': [2, 1, 0], 'breakdown/free': [1, 1, 0], 'breakdown/pro': [1, 1, 1], 'cohort/2025-03-03': [4, 3, 1] },
     ],
-    ['month cohorts', funnel({ cohort: 'month' }), undefined, ["toStartOfMonth(fromUnixTimestamp64Milli(t0, 'UTC')) AS cohort"], {}, { 'total/': [4, 3, 1], 'cohort/2025-03-01': [4, 3, 1] }],
+    ['month cohorts', funnel({ cohort: 'month' }), undefined, ['toStartOfMonth(fromUnixTimestamp64Milli(t0, {tz:String})) AS cohort'], {}, { 'total/': [4, 3, 1], 'cohort/2025-03-01': [4, 3, 1] }],
   ])('%s', async (_label, def, breakdown, fragments, extraParams, expected) => {
     const { sql, params } = compileFunnel(def, { ...RANGE, breakdown: breakdown === undefined ? undefined : parseBreakdown(breakdown) });
     for (const fragment of fragments) expect(sql).toContain(fragment);

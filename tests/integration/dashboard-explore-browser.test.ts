@@ -128,7 +128,7 @@ describe.each([390, 1280])('dashboard at %i px', (width) => {
     const { page, errors } = await open(width, '/');
     expect(await page.textContent('#status')).toMatch(/^Loaded /);
     expect(await overflow(page)).toBeLessThanOrEqual(0);
-    expect(await page.textContent('#range-text')).toMatch(/^Last 90 days: .* \(90 days, UTC; the last day is not over yet\)$/);
+    expect(await page.textContent('#range-text')).toMatch(/^Last 90 days: .* \(90 days, in UTC; the last day is not over yet\)$/);
     expect(new URL(page.url()).searchParams.get('range')).toBe('90d');
     // A sparkline on every tile whose KPI has a series (the API's answer for the same range).
     const kpis = await api<KpiResult[]>(`/api/kpis?from=${await page.inputValue('#from')}&to=${await page.inputValue('#to')}`);

@@ -43,6 +43,7 @@ const LEAST_ROLE: Record<string, Role> = {
   'POST /api/admin/replay/quarantine': 'admin',
   'POST /api/admin/replay/dead-letter': 'admin',
   'POST /api/admin/plan/reload': 'admin',
+  'POST /api/admin/kpis': 'admin',
   'POST /api/admin/privacy/erase': 'admin',
   'POST /api/admin/privacy/export': 'admin',
   'GET /api/admin/privacy/requests': 'admin',

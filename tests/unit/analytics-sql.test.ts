@@ -43,7 +43,7 @@ const FUNNEL_SQL = `SELECT g.1 AS dim, g.2 AS value,
   quantileExactInclusiveIf(0.5)(t1 - t0, level >= 2) AS median_ms_2,
   quantilesExactInclusiveIf(0.1, 0.25, 0.5, 0.75, 0.9)(t1 - t0, level >= 2) AS ttc
 FROM (
-SELECT t0, toStartOfWeek(fromUnixTimestamp64Milli(t0, 'UTC'), 1) AS cohort,
+SELECT t0, toStartOfWeek(fromUnixTimestamp64Milli(t0, {tz:String}), 1) AS cohort,
   arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1,
   if(empty(r1), toInt64(0), r1[1]) AS t1,
   bd0 AS bd,
@@ -78,7 +78,7 @@ FROM (
   WHERE e.event = 'mission_rated' AND (JSONHas(e.properties, 'rater_side') AND JSONExtractString(e.properties, 'rater_side') = {f0:String}) AND e.timestamp >= {previous_from:DateTime64(3, 'UTC')} AND e.timestamp < {to:DateTime64(3, 'UTC')}
   LIMIT 1 BY message_id
 )
-ARRAY JOIN if(ts >= {from:DateTime64(3, 'UTC')}, ['current', toString(toStartOfMonth(ts))], ['previous']) AS key
+ARRAY JOIN if(ts >= {from:DateTime64(3, 'UTC')}, ['current', toString(toStartOfMonth(ts, {tz:String}))], ['previous']) AS key
 GROUP BY key
 ORDER BY key
 SETTINGS join_use_nulls = 0`;
@@ -89,13 +89,13 @@ describe('SQL compilation', () => {
       'a two-step person funnel with a filter and a breakdown',
       () => compileFunnel(FUNNEL, { ...JAN, breakdown: { source: 'event', property: 'category' } }),
       FUNNEL_SQL,
-      { from: '2025-01-01 00:00:00.000', to: '2025-02-01 00:00:00.000', scan_to: '2025-03-03 00:00:00.000', window_ms: 2_592_000_000, f0: 'data' },
+      { from: '2025-01-01 00:00:00.000', to: '2025-02-01 00:00:00.000', scan_to: '2025-03-03 00:00:00.000', window_ms: 2_592_000_000, f0: 'data', tz: 'UTC' },
     ],
     [
       'an average metric with a filter over a month grain',
       () => compileMetric(METRIC, JAN),
       METRIC_SQL,
-      { previous_from: '2024-12-01 00:00:00.000', from: '2025-01-01 00:00:00.000', to: '2025-02-01 00:00:00.000', f0: 'company' },
+      { previous_from: '2024-12-01 00:00:00.000', from: '2025-01-01 00:00:00.000', to: '2025-02-01 00:00:00.000', tz: 'UTC', f0: 'company' },
     ],
   ])('%s', (_name, compile, sql, params) => {
     const compiled = compile();

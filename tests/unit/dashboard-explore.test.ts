@@ -109,8 +109,8 @@ describe('dashboard range, CSV and numbers', () => {
     // Reversed, unreadable or absent: the 90-day default.
     for (const bad of ['?from=2026-01-11&to=2026-01-05', '?from=x&to=y', '', '?range=nope']) expect(rangeFromSearch(bad, NOW).preset).toBe('90d');
     expect(rangeToSearch({ from: '2026-01-05', to: '2026-01-11' }, new URLSearchParams('range=7d&q=1')).toString()).toBe('q=1&from=2026-01-05&to=2026-01-11');
-    expect(describeRange({ from: '2026-03-12', to: '2026-03-18', preset: '7d' }, NOW)).toBe('Last 7 days: 12 Mar 2026 – 18 Mar 2026 (7 days, UTC; the last day is not over yet)');
-    expect(describeRange({ from: '2026-01-05', to: '2026-01-11' }, NOW)).toBe('5 Jan 2026 – 11 Jan 2026 (7 days, UTC)');
+    expect(describeRange({ from: '2026-03-12', to: '2026-03-18', preset: '7d' }, NOW)).toBe('Last 7 days: 12 Mar 2026 – 18 Mar 2026 (7 days, in UTC; the last day is not over yet)');
+    expect(describeRange({ from: '2026-01-05', to: '2026-01-11' }, NOW)).toBe('5 Jan 2026 – 11 Jan 2026 (7 days, in UTC)');
   });
 
   it('a ratio changes in points', () => {
@@ -156,8 +156,8 @@ describe('SQL for the new options (also run on the engine in tests/integration/e
     expect(q.sql).toContain('SELECT key, bd, sum(v) AS value');
     expect(q.sql).toContain("JSONExtractFloat(e.properties, 'match_score') AS v");
     expect(q.sql).toContain("if(JSONType(e.properties, 'company_id') = 'String', JSONExtractString(e.properties, 'company_id'), JSONExtractRaw(e.properties, 'company_id')) AS bd");
-    expect(q.sql).toContain("ARRAY JOIN ['total', toString(toStartOfWeek(ts, 1))] AS key");
-    expect(q.params).toEqual({ from: '2026-01-01 00:00:00.000', to: '2026-02-01 00:00:00.000' });
+    expect(q.sql).toContain("ARRAY JOIN ['total', toString(toStartOfWeek(ts, 1, {tz:String}))] AS key");
+    expect(q.params).toEqual({ from: '2026-01-01 00:00:00.000', to: '2026-02-01 00:00:00.000', tz: 'UTC' });
     expect(compileMetric({ ...base, type: 'sum', property: 'match_score', grain: 'week' }, range).sql).toContain('SELECT key, sum(v) AS value');
   });
 

@@ -20,10 +20,12 @@ describe('util/dates', () => {
   });
 
   it.each([
-    ['2026-03-01', { ms: DAY, dateOnly: true }],
-    [' 2026-03-01 ', { ms: DAY, dateOnly: true }],
-    ['2026-03-01T10:00:00+01:00', { ms: DAY + 9 * 3_600_000, dateOnly: false }],
-    ['2026-03-01 10:00', { ms: DAY + 10 * 3_600_000, dateOnly: false }],
+    ['2026-03-01', { ms: DAY, dateOnly: true, wallClock: false }],
+    [' 2026-03-01 ', { ms: DAY, dateOnly: true, wallClock: false }],
+    ['2026-03-01T10:00:00+01:00', { ms: DAY + 9 * 3_600_000, dateOnly: false, wallClock: false }],
+    ['2026-03-01T10:00:00Z', { ms: DAY + 10 * 3_600_000, dateOnly: false, wallClock: false }],
+    // No zone: a time on the project zone's clock, given here as if UTC (the caller applies the zone).
+    ['2026-03-01 10:00', { ms: DAY + 10 * 3_600_000, dateOnly: false, wallClock: true }],
     ['1772323200000', undefined],
     ['Mar 1 2026', undefined],
     ['2026-03', undefined],
@@ -33,8 +35,8 @@ describe('util/dates', () => {
   });
 
   it('reads epoch milliseconds only where the caller allows them', () => {
-    expect(parseDateInput('1772323200000', { epochMs: true })).toEqual({ ms: 1772323200000, dateOnly: false });
-    expect(parseDateInput('2026-03-01', { epochMs: true })).toEqual({ ms: DAY, dateOnly: true });
+    expect(parseDateInput('1772323200000', { epochMs: true })).toEqual({ ms: 1772323200000, dateOnly: false, wallClock: false });
+    expect(parseDateInput('2026-03-01', { epochMs: true })).toEqual({ ms: DAY, dateOnly: true, wallClock: false });
   });
 
   it('is the parser behind --from/--to, --since and the Amplitude import', () => {

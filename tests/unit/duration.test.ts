@@ -46,7 +46,7 @@ describe('formatDuration: one rendering for the CLI and the dashboard', () => {
       windowMs: 7 * 86_400_000,
       from: '2026-01-01T00:00:00Z',
       to: '2026-02-01T00:00:00Z',
-      range: { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z', isDefault: false, defaultDays: 90 },
+      range: { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z', isDefault: false, defaultDays: 90, timeZone: 'UTC' },
       entered: 10,
       converted: 10,
       conversion: 1,

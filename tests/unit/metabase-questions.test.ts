@@ -58,7 +58,7 @@ describe('Metabase question SQL', () => {
     expect(funnel.sql).toContain("('1. Signed up', entered), ('2. Received a proposal', reached_2), ('3. Completed a mission', reached_3)");
     const retention = first.find((q) => q.key === 'retention:freelancer_proposal_retention')!;
     expect(retention.display).toBe('table');
-    expect(retention.sql).toContain("if(addWeeks(cohort, period + 1) <= toDate(now64(3, 'UTC')), 'complete', 'incomplete') AS status");
+    expect(retention.sql).toContain("if(addWeeks(cohort, period + 1) <= toDate(now64(3, 'UTC'), 'UTC'), 'complete', 'incomplete') AS status");
     expect(retention.sql).toContain("e.timestamp >= now64(3, 'UTC') - INTERVAL 12 WEEK AND e.timestamp < now64(3, 'UTC')");
   });
 });

@@ -334,7 +334,32 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
       ),
       el('pre', { class: 'yaml' }, code),
       copy,
+      saveButton(),
     );
+  };
+
+  // Where the server may write the plan (BALISE_KPIS_WRITABLE) and the user is an admin, the
+  // definition on screen can be saved as tracking-plan/kpis/<id>.yaml without copying it.
+  let question: { kind: 'metric' | 'funnel'; definition: unknown } | undefined;
+  const saveButton = (): HTMLElement | null => {
+    if (document.body.dataset.saveKpis !== 'on' || !question) return null;
+    const asked = question;
+    const outcome = el('p', { class: 'muted small', 'data-field': 'save-result', role: 'status' });
+    const save = el('button', { type: 'button', 'data-action': 'save-kpi' }, 'Save to tracking-plan/kpis/');
+    save.addEventListener('click', () => {
+      save.setAttribute('disabled', '');
+      postJson<{ file: string; eventsUpdated: string[] }>('/api/admin/kpis', asked)
+        .then((saved) => {
+          outcome.className = 'muted small';
+          outcome.textContent = `Saved ${saved.file}${saved.eventsUpdated.length ? `; kpis: lists updated in ${saved.eventsUpdated.join(', ')}` : ''}. Commit it for review.`;
+        })
+        .catch((error: unknown) => {
+          save.removeAttribute('disabled');
+          outcome.className = 'error';
+          outcome.textContent = error instanceof ApiError ? `Not saved: ${error.message} (${error.code})` : `Not saved: ${(error as Error).message}`;
+        });
+    });
+    return el('div', { class: 'save-kpi' }, save, outcome);
   };
 
   const showError = (error: unknown) => {
@@ -354,7 +379,8 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
       result.type === 'sum' || result.type === 'average'
         ? `${result.type === 'sum' ? 'Sum' : 'Average'} of ${def?.property ?? ''}`
         : (MEASURES.find((m) => m.type === result.type)?.label ?? result.type);
-    const title = `${measure} · ${def?.event ?? ''} per ${result.grain}${result.breakdown ? ` by ${result.breakdown}` : ''}`;
+    // Buckets are calendar days, weeks or months of the project zone: the title says which.
+    const title = `${measure} · ${def?.event ?? ''} per ${result.grain} (${result.timeZone})${result.breakdown ? ` by ${result.breakdown}` : ''}`;
     const rows = result.buckets.map((bucket, i) => ({ bucket, i }));
     append(
       resultBox,
@@ -364,7 +390,7 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
       table(
         `Trend ${result.id}${result.breakdown ? ` by ${result.breakdown}` : ''}`,
         [
-          { header: result.grain, cell: (r: { bucket: string; i: number }) => `${r.bucket}${result.incomplete[r.i] ? ' (incomplete)' : ''}` },
+          { header: `${result.grain} (${result.timeZone})`, cell: (r: { bucket: string; i: number }) => `${r.bucket}${result.incomplete[r.i] ? ' (incomplete)' : ''}` },
           ...result.series.map((s) => ({ header: s.value || 'Value', cell: (r: { bucket: string; i: number }) => formatKpi(s.values[r.i] ?? null, unit), numeric: true })),
         ],
         rows,
@@ -406,6 +432,7 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
     if (!catalog || !state || !range) return;
     const definition = toDefinition(state, catalog.events);
     const body = { definition, from: range.from, to: range.to };
+    question = { kind: state.kind === 'trend' ? 'metric' : 'funnel', definition };
     resultBox.setAttribute('aria-busy', 'true');
     try {
       if (state.kind === 'trend') {

@@ -21,6 +21,8 @@ function trackHeaderHeight(): void {
  */
 export function setUpHeader(onChange: (range: Range) => void): Range {
   trackHeaderHeight();
+  // The server writes the project time zone into the page: presets and "today" follow it.
+  const zone = document.body.dataset.timeZone || 'UTC';
   const form = byId<HTMLFormElement>('range');
   const preset = byId<HTMLSelectElement>('preset');
   const from = byId<HTMLInputElement>('from');
@@ -32,7 +34,7 @@ export function setUpHeader(onChange: (range: Range) => void): Range {
     preset.value = range.preset ?? CUSTOM;
     from.value = range.from;
     to.value = range.to;
-    text.textContent = describeRange(range);
+    text.textContent = describeRange(range, Date.now(), zone);
     const params = rangeToSearch(range, new URLSearchParams(window.location.search));
     history.replaceState(null, '', `${window.location.pathname}?${params.toString()}${window.location.hash}`);
   };
@@ -41,16 +43,16 @@ export function setUpHeader(onChange: (range: Range) => void): Range {
     onChange(range);
   };
   preset.addEventListener('change', () => {
-    if (preset.value !== CUSTOM) apply(rangeFromSearch(`?range=${encodeURIComponent(preset.value)}`));
+    if (preset.value !== CUSTOM) apply(rangeFromSearch(`?range=${encodeURIComponent(preset.value)}`, Date.now(), zone));
   });
   // Editing a date makes the range custom; Apply (or Enter) loads it.
   for (const input of [from, to]) input.addEventListener('input', () => (preset.value = CUSTOM));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const range = preset.value === CUSTOM ? rangeFromSearch(`?from=${from.value}&to=${to.value}`) : rangeFromSearch(`?range=${preset.value}`);
+    const range = preset.value === CUSTOM ? rangeFromSearch(`?from=${from.value}&to=${to.value}`, Date.now(), zone) : rangeFromSearch(`?range=${preset.value}`, Date.now(), zone);
     apply(range);
   });
-  const initial = rangeFromSearch(window.location.search);
+  const initial = rangeFromSearch(window.location.search, Date.now(), zone);
   show(initial);
   return initial;
 }

@@ -21,7 +21,7 @@ function tile(kpi: KpiResult, now: number): HTMLElement {
   const cls = trendClass(delta);
   const arrow = cls === 'up' ? '▲' : cls === 'down' ? '▼' : '';
   const range = { fromMs: Date.parse(kpi.from), toMs: Date.parse(kpi.to) };
-  const incomplete = kpi.series.map((p) => isIncomplete(p.bucket, kpi.grain, range, now));
+  const incomplete = kpi.series.map((p) => isIncomplete(p.bucket, kpi.grain, range, now, kpi.range.timeZone));
   const partial = incomplete.some(Boolean);
   return el(
     'article',

@@ -1,9 +1,10 @@
 /**
- * The date range shared by every section: whole UTC days, `to` inclusive. It lives in the URL
+ * The date range shared by every section: whole days of the project time zone, `to` inclusive. It lives in the URL
  * (?range=30d for a preset that rolls with today, or ?from=…&to=… for fixed dates), so a link
  * shows the same period to a colleague and a reload keeps it. Pure: unit-tested.
  */
 import { DEFAULT_RANGE_DAYS } from '../../util/default-range.ts';
+import { addDays, addMonths, DEFAULT_TIME_ZONE, zonedDate } from '../../util/zone.ts';
 
 export interface Range {
   from: string;
@@ -13,7 +14,6 @@ export interface Range {
 }
 
 const DAY_MS = 86_400_000;
-const iso = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The dashboard's default is Balise's one default range (util/default-range.ts), as a rolling preset. */
@@ -29,34 +29,34 @@ export const PRESETS: readonly { id: string; label: string }[] = [
   { id: '365d', label: 'Last 365 days' },
 ];
 
-export function presetRange(id: string, now = Date.now()): Range | undefined {
-  const today = new Date(Math.floor(now / DAY_MS) * DAY_MS);
-  const y = today.getUTCFullYear();
-  const m = today.getUTCMonth();
+/** A preset's dates, counted from today in `timeZone` (Paris's "today" starts an hour or two before UTC's). */
+export function presetRange(id: string, now = Date.now(), timeZone: string = DEFAULT_TIME_ZONE): Range | undefined {
+  const today = zonedDate(now, timeZone);
   const days = /^(\d{1,3})d$/.exec(id);
   if (days) {
     const n = Number(days[1]);
-    return n >= 1 && n <= 366 ? { from: iso(today.getTime() - (n - 1) * DAY_MS), to: iso(today.getTime()), preset: id } : undefined;
+    return n >= 1 && n <= 366 ? { from: addDays(today, 1 - n), to: today, preset: id } : undefined;
   }
-  if (id === 'this-month') return { from: iso(Date.UTC(y, m, 1)), to: iso(today.getTime()), preset: id };
-  if (id === 'last-month') return { from: iso(Date.UTC(y, m - 1, 1)), to: iso(Date.UTC(y, m, 0)), preset: id };
-  if (id === 'this-quarter') return { from: iso(Date.UTC(y, m - (m % 3), 1)), to: iso(today.getTime()), preset: id };
+  const month = Number(today.slice(5, 7)) - 1;
+  if (id === 'this-month') return { from: addMonths(today, 0), to: today, preset: id };
+  if (id === 'last-month') return { from: addMonths(today, -1), to: addMonths(today, 0, 0), preset: id };
+  if (id === 'this-quarter') return { from: addMonths(today, -(month % 3)), to: today, preset: id };
   return undefined;
 }
 
-export function defaultRange(now = Date.now()): Range {
-  return presetRange(DEFAULT_PRESET, now) as Range;
+export function defaultRange(now = Date.now(), timeZone: string = DEFAULT_TIME_ZONE): Range {
+  return presetRange(DEFAULT_PRESET, now, timeZone) as Range;
 }
 
 /** The range a URL's query asks for; anything unreadable falls back to the default. */
-export function rangeFromSearch(search: string, now = Date.now()): Range {
+export function rangeFromSearch(search: string, now = Date.now(), timeZone: string = DEFAULT_TIME_ZONE): Range {
   const q = new URLSearchParams(search);
   const preset = q.get('range');
-  if (preset) return presetRange(preset, now) ?? defaultRange(now);
+  if (preset) return presetRange(preset, now, timeZone) ?? defaultRange(now, timeZone);
   const from = q.get('from') ?? '';
   const to = q.get('to') ?? '';
   if (DATE.test(from) && DATE.test(to) && !Number.isNaN(Date.parse(from)) && !Number.isNaN(Date.parse(to)) && from <= to) return { from, to };
-  return defaultRange(now);
+  return defaultRange(now, timeZone);
 }
 
 /** Writes the range into `params` (removing the other form). */
@@ -74,12 +74,13 @@ export function rangeToSearch(range: Range, params: URLSearchParams): URLSearchP
 
 const long = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
 
-/** "1 Sep 2026 – 29 Nov 2026 (90 days, UTC; today is still going)". */
-export function describeRange(range: Range, now = Date.now()): string {
+/** "1 Sep 2026 – 29 Nov 2026 (90 days, in Europe/Paris; the last day is not over yet)". */
+export function describeRange(range: Range, now = Date.now(), timeZone: string = DEFAULT_TIME_ZONE): string {
+  // The dates are calendar days of the zone: formatted as such, whatever the browser's own zone.
   const from = Date.parse(`${range.from}T00:00:00Z`);
   const to = Date.parse(`${range.to}T00:00:00Z`);
   const days = Math.round((to - from) / DAY_MS) + 1;
   const label = PRESETS.find((p) => p.id === range.preset)?.label;
-  const ongoing = to + DAY_MS > now ? '; the last day is not over yet' : '';
-  return `${label ? `${label}: ` : ''}${long.format(from)} – ${long.format(to)} (${days} day${days === 1 ? '' : 's'}, UTC${ongoing})`;
+  const ongoing = range.to >= zonedDate(now, timeZone) ? '; the last day is not over yet' : '';
+  return `${label ? `${label}: ` : ''}${long.format(from)} – ${long.format(to)} (${days} day${days === 1 ? '' : 's'}, in ${timeZone}${ongoing})`;
 }

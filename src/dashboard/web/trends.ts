@@ -1,3 +1,4 @@
+import { zonedDate } from '../../util/zone.ts';
 import type { TrendsResult } from '../../api/trends.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
@@ -11,14 +12,14 @@ export async function renderTrends(range: Range): Promise<void> {
   clear(root);
   const chart = chartBox('Events per day for the busiest events', 260);
   // Today is still going: its count is partial, drawn dashed and starred rather than as a drop.
-  const today = new Date().toISOString().slice(0, 10);
+  const today = zonedDate(Date.now(), trends.timeZone);
   const partial = trends.days.map((d) => d >= today);
   append(
     root,
     el(
       'p',
       { class: 'muted' },
-      `Track events per day (UTC), the ${trends.series.length} busiest events from ${trends.from} to ${trends.to}.${partial.some(Boolean) ? ' * today is not over yet.' : ''}`,
+      `Track events per day (in ${trends.timeZone}), the ${trends.series.length} busiest events from ${trends.from} to ${trends.to}.${partial.some(Boolean) ? ' * today is not over yet.' : ''}`,
     ),
     el(
       'div',
