@@ -75,7 +75,13 @@ async function phase(pid: number, baseUrl: string, options: FloodOptions): Promi
 
 async function main() {
   const port = await freePort();
-  const server = await startBaliseProcess('up', tempDir('balise-bench-flood-'), port, { ...shippedWorkerSettings(), LOG_LEVEL: 'error' });
+  const server = await startBaliseProcess(
+    'up',
+    tempDir('balise-bench-flood-'),
+    port,
+    { ...shippedWorkerSettings(), LOG_LEVEL: 'error' },
+    (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  );
   const pid = server.child.pid!;
   const base: Omit<FloodOptions, 'prefix' | 'connections' | 'requestsPerSecond' | 'durationMs'> = {
     url: server.baseUrl,

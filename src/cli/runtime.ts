@@ -25,7 +25,9 @@ import { clearEngineOwner, writeEngineOwner } from '../warehouse/engine-owner.ts
 import { createEngineProxyRouter } from '../dashboard/engine-proxy.ts';
 import type { PlanValidator } from '../plan/model.ts';
 import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
-import { migrate, migrationsUpToDate } from '../warehouse/migrations.ts';
+import { migrate } from '../warehouse/migrations.ts';
+import { within } from '../util/deadlines.ts';
+import { createReadiness } from './readiness.ts';
 import { applyRetention } from '../warehouse/retention.ts';
 import { createAdminRouter } from '../api/router.ts';
 import { projectTimeZone } from '../api/time-zone.ts';
@@ -46,9 +48,6 @@ const LISTEN_BACKLOG = 4096;
 const HTTP_DRAIN_MS = 5000;
 /** Redis unreachable this long makes /health fail: the process cannot take a single event. */
 const REDIS_LIVENESS_GRACE_MS = 30_000;
-/** /ready writes to ClickHouse at most this often; probes in between get the last answer. */
-const WRITE_PROBE_INTERVAL_MS = 2000;
-const PROBE_TIMEOUT_MS = 3000;
 
 export interface Roles {
   api: boolean;
@@ -103,29 +102,6 @@ export interface RuntimeOptions {
   metricsText?: () => Promise<string>;
   /** Called after the admin API reloaded the plan (the primary tells its API children). */
   onPlanReloaded?: () => void;
-}
-
-/** Resolves true when `promise` settles within `ms`, false otherwise (it keeps running). */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => true,
-      ),
-      timedOut,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)));
-  return Promise.race([promise, timedOut]).finally(() => clearTimeout(timer));
 }
 
 export async function startBalise(config: Config, roles: Roles, logger: Logger, options: RuntimeOptions = {}): Promise<RunningBalise> {
@@ -252,24 +228,6 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     const live = new LiveHub(options.live);
     let accepting = true;
     if (roles.api) {
-      let migrated = false;
-      let lastWrite: { at: number; ok: boolean } | undefined;
-      // A tiny insert proves the engine can write a part (a full or read-only disk still pings).
-      const engineWrites = async (wh: Warehouse): Promise<boolean> => {
-        if (lastWrite && Date.now() - lastWrite.at < WRITE_PROBE_INTERVAL_MS) return lastWrite.ok;
-        const ok = await withTimeout(wh.client.command({ query: 'INSERT INTO health_probe SELECT now64(3), hostName()' }), PROBE_TIMEOUT_MS, 'ClickHouse write probe').then(
-          () => {
-            failures.recover('clickhouse_write');
-            return true;
-          },
-          (err: unknown) => {
-            failures.report('clickhouse_write', err, 'ClickHouse refuses writes: /ready fails until it accepts them again');
-            return false;
-          },
-        );
-        lastWrite = { at: Date.now(), ok };
-        return ok;
-      };
       await Promise.all([ensureDashboardBuilt(), ensureSdkBuilt()]);
       const readRouter = warehouse
         ? createAdminRouter({
@@ -296,19 +254,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         readRouter,
         createDashboardRouter({ credentials, timeZone: () => projectTimeZone(config, validator.plan), kpisWritable: config.kpisWritable }),
       ];
-      const readyKey = `balise:ready:${process.pid}`;
-      const readiness = async (): Promise<Record<string, boolean>> => {
-        // A write, not a ping: Redis out of memory or read-only (a replica, a failed AOF write) still pings.
-        const redis = await withTimeout(producerConnection.set(readyKey, '1', 'PX', 10_000), PROBE_TIMEOUT_MS, 'Redis write probe').then(
-          (r) => r === 'OK',
-          () => false,
-        );
-        // An API child: the engine's checks come from the process that owns it; its own Redis write wins.
-        if (!warehouse) return options.ownerReadiness ? { ...(await options.ownerReadiness().catch(() => ({ engine_owner: false }))), redis } : { redis };
-        const clickhouse = await engineWrites(warehouse);
-        migrated = migrated || (clickhouse && (await migrationsUpToDate(warehouse)));
-        return { redis, clickhouse, migrations: migrated };
-      };
+      const readiness = createReadiness({ redis: producerConnection, warehouse, failures, ownerReadiness: options.ownerReadiness });
       readinessCheck = readiness;
       app = createApp({
         limits: config.ingest,

@@ -36,8 +36,8 @@ export interface AdmissionLimits {
   maxRequestWaitMs: number;
 }
 
+/** Its HTTP status comes from the one error list (src/errors.ts), like every other answer. */
 export interface Refusal {
-  status: 408 | 429 | 503;
   code: 'overloaded' | 'too_many_requests' | 'too_many_bytes' | 'body_timeout';
   message: string;
 }
@@ -165,15 +165,15 @@ export function createAdmission(options: AdmissionOptions): Admission {
   return {
     admit(req, res, next) {
       if (loop.delayMs() > limits.maxEventLoopDelayMs) {
-        return shed(res, { status: 503, code: 'overloaded', message: 'the server is overloaded; retry later' });
+        return shed(res, { code: 'overloaded', message: 'the server is overloaded; retry later' });
       }
       if (requests >= limit) {
-        return shed(res, { status: 429, code: 'too_many_requests', message: 'too many requests in flight; retry later' });
+        return shed(res, { code: 'too_many_requests', message: 'too many requests in flight; retry later' });
       }
       const reserved = reservedBytes(req, limits.maxRequestBytes);
       // One request is always let through, whatever its size, so a lone large body never starves.
       if (requests > 0 && bytes + reserved > limits.maxBytesInFlight) {
-        return shed(res, { status: 429, code: 'too_many_bytes', message: 'too many request bytes in flight; retry later' });
+        return shed(res, { code: 'too_many_bytes', message: 'too many request bytes in flight; retry later' });
       }
       requests++;
       bytes += reserved;
@@ -193,7 +193,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
       res.once('close', release);
       const timer = setTimeout(() => {
         if (res.headersSent) return;
-        shed(res, { status: 408, code: 'body_timeout', message: `the request body was not received within ${limits.bodyTimeoutMs} ms` }, true);
+        shed(res, { code: 'body_timeout', message: `the request body was not received within ${limits.bodyTimeoutMs} ms` }, true);
         // The sender is still (slowly) sending: cut it off once the answer is out.
         res.once('finish', () => req.socket.destroy());
       }, limits.bodyTimeoutMs);
@@ -207,7 +207,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
       const waited = performance.now() - (admitted.get(req) ?? performance.now());
       if (waited > limits.maxRequestWaitMs) {
         adapt(waited);
-        return shed(res, { status: 503, code: 'overloaded', message: 'the server is overloaded; retry later' });
+        return shed(res, { code: 'overloaded', message: 'the server is overloaded; retry later' });
       }
       next();
     },

@@ -24,8 +24,16 @@ const YEAR_2099 = Date.UTC(2099, 0, 1);
 export function messageDate(messageTime: number | undefined): string | undefined {
   if (messageTime === undefined || !Number.isFinite(messageTime)) return undefined;
   if (messageTime < YEAR_2000 || messageTime >= YEAR_2099) return '1970-01-01';
-  return new Date(Math.floor(messageTime / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+  const day = Math.floor(messageTime / DAY_MS);
+  // Nearly every event of a batch (and of a minute) falls on the same day: format it once.
+  if (day !== lastDay) {
+    lastDay = day;
+    lastDayText = new Date(day * DAY_MS).toISOString().slice(0, 10);
+  }
+  return lastDayText;
 }
+let lastDay = NaN;
+let lastDayText = '';
 
 type Encoded<T> = Omit<EventRow, 'properties' | 'traits' | 'context'> & { properties: T; traits: T; context: T };
 

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { normalizeEvent, parseTime } from '../../src/ingest/normalize.ts';
 import { parseIsoDateTime } from '../../src/util/dates.ts';
-import { toEventRow } from '../../src/warehouse/rows.ts';
+import { messageDate, toEventRow } from '../../src/warehouse/rows.ts';
 
 const receivedAt = Date.parse('2026-12-01T12:00:00.000Z');
 const ctx = { receivedAt, source: 'web', newId: randomUUID };
@@ -105,5 +105,18 @@ describe('the original timestamp is kept beside the corrected one', () => {
     const result = normalizeEvent(track({ originalTimestamp: '2026-12-01T11:59:00.000Z', sentAt: '2026-12-01T11:59:30.000Z' }), ctx);
     if (!result.ok) throw new Error(result.rejection.message);
     expect([result.event.timestamp, result.event.originalTimestamp]).toEqual([receivedAt - 30_000, Date.UTC(2026, 11, 1, 11, 59)]);
+  });
+});
+
+describe('messageDate', () => {
+  it('gives the UTC day of each instant, whatever day came before it', () => {
+    const day = (iso: string) => messageDate(Date.parse(iso));
+    expect([day('2026-12-01T23:59:59.999Z'), day('2026-12-01T00:00:00.000Z'), day('2026-12-02T00:00:00.000Z'), day('2026-12-01T12:00:00.000Z')]).toEqual([
+      '2026-12-01',
+      '2026-12-01',
+      '2026-12-02',
+      '2026-12-01',
+    ]);
+    expect([day('1999-12-31T23:00:00.000Z'), day('2099-01-01T00:00:00.000Z'), messageDate(undefined), messageDate(Number.NaN)]).toEqual(['1970-01-01', '1970-01-01', undefined, undefined]);
   });
 });

@@ -7,8 +7,10 @@ import type { PlanCatalog } from '../../api/catalog.ts';
 import type { FunnelEntityRow, TrendResult } from '../../analytics/explore.ts';
 import type { FunnelResult } from '../../analytics/results.ts';
 import { ApiError, getJson, postJson } from './api.ts';
-import { chartBox, draw, PALETTE } from './charts.ts';
-import { append, byId, clear, el, table } from './dom.ts';
+import { checkbox, field, input, opts, select } from './controls.ts';
+import { append, byId, clear, el } from './dom.ts';
+import { renderSaveAsCode, type SavedQuestion } from './explore-save.ts';
+import { renderTrendResult } from './explore-trend.ts';
 import {
   anyStepProperties,
   defaultFunnel,
@@ -24,43 +26,10 @@ import {
   type ExploreState,
   type FilterRow,
 } from './explore-model.ts';
-import { formatKpi } from './format.ts';
 import { renderFunnelResult } from './funnels.ts';
 import type { Range } from './range.ts';
 
 type Loader = (range: Range, work: () => Promise<void>) => Promise<void>;
-
-let uid = 0;
-const nextId = (prefix: string) => `${prefix}-${++uid}`;
-
-function field(label: string, control: HTMLElement, extra = ''): HTMLElement {
-  const id = control.id || nextId('f');
-  control.id = id;
-  return el('div', { class: `field ${extra}`.trim() }, el('label', { for: id }, label), control);
-}
-
-function select(name: string, options: { value: string; label: string }[], value: string, onChange: (v: string) => void): HTMLSelectElement {
-  const s = el('select', { name, 'data-control': name }, ...options.map((o) => el('option', { value: o.value }, o.label)));
-  s.value = value;
-  s.addEventListener('change', () => onChange(s.value));
-  return s;
-}
-
-function input(name: string, value: string, onChange: (v: string) => void, attrs: Record<string, string> = {}): HTMLInputElement {
-  const i = el('input', { name, value, 'data-control': name, autocomplete: 'off', spellcheck: 'false', ...attrs });
-  i.value = value;
-  i.addEventListener('change', () => onChange(i.value));
-  return i;
-}
-
-function checkbox(name: string, checked: boolean, onChange: (v: boolean) => void): HTMLInputElement {
-  const c = el('input', { type: 'checkbox', name, 'data-control': name });
-  c.checked = checked;
-  c.addEventListener('change', () => onChange(c.checked));
-  return c;
-}
-
-const opts = (names: string[], none?: string) => [...(none === undefined ? [] : [{ value: '', label: none }]), ...names.map((n) => ({ value: n, label: n }))];
 
 export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
   const form = byId('explore-form');
@@ -315,117 +284,15 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
     }
   };
 
-  const showYaml = (yaml: string) => {
-    clear(yamlBox);
-    const code = el('code', { 'data-field': 'yaml' }, yaml);
-    const copy = el('button', { type: 'button', class: 'secondary' }, 'Copy YAML');
-    copy.addEventListener('click', () => {
-      void navigator.clipboard?.writeText(yaml).then(() => (copy.textContent = 'Copied'));
-    });
-    append(
-      yamlBox,
-      el('h3', {}, 'Save as code'),
-      el(
-        'p',
-        { class: 'muted' },
-        'Paste into a file under tracking-plan/kpis/ (merge the list into an existing one), then review it like the plan: ',
-        el('code', {}, 'balise plan check --fix'),
-        " lints it and adds it to its events' kpis: lists.",
-      ),
-      el('pre', { class: 'yaml' }, code),
-      copy,
-      saveButton(),
-    );
-  };
-
-  // Where the server may write the plan (BALISE_KPIS_WRITABLE) and the user is an admin, the
-  // definition on screen can be saved as tracking-plan/kpis/<id>.yaml without copying it.
-  let question: { kind: 'metric' | 'funnel'; definition: unknown } | undefined;
-  const saveButton = (): HTMLElement | null => {
-    if (document.body.dataset.saveKpis !== 'on' || !question) return null;
-    const asked = question;
-    const outcome = el('p', { class: 'muted small', 'data-field': 'save-result', role: 'status' });
-    const save = el('button', { type: 'button', 'data-action': 'save-kpi' }, 'Save to tracking-plan/kpis/');
-    save.addEventListener('click', () => {
-      save.setAttribute('disabled', '');
-      postJson<{ file: string; eventsUpdated: string[] }>('/api/admin/kpis', asked)
-        .then((saved) => {
-          outcome.className = 'muted small';
-          outcome.textContent = `Saved ${saved.file}${saved.eventsUpdated.length ? `; kpis: lists updated in ${saved.eventsUpdated.join(', ')}` : ''}. Commit it for review.`;
-        })
-        .catch((error: unknown) => {
-          save.removeAttribute('disabled');
-          outcome.className = 'error';
-          outcome.textContent = error instanceof ApiError ? `Not saved: ${error.message} (${error.code})` : `Not saved: ${(error as Error).message}`;
-        });
-    });
-    return el('div', { class: 'save-kpi' }, save, outcome);
-  };
+  // What the server last answered for: the definition Save writes, when the server may write.
+  let question: SavedQuestion | undefined;
+  const showYaml = (yaml: string) => renderSaveAsCode(yamlBox, yaml, question);
 
   const showError = (error: unknown) => {
     clear(resultBox);
     clear(yamlBox);
     const message = error instanceof ApiError ? `${error.message} (${error.code})` : (error as Error).message;
     append(resultBox, el('p', { class: 'error', role: 'alert', 'data-field': 'explore-error' }, message));
-  };
-
-  const trendView = (result: TrendResult, yaml: string) => {
-    clear(resultBox);
-    const def = state && state.kind === 'trend' ? state : undefined;
-    const unit = '';
-    const labels = result.buckets.map((b, i) => `${b}${result.incomplete[i] ? '*' : ''}`);
-    const chart = chartBox(`Trend ${result.id} per ${result.grain}`, 260);
-    const measure =
-      result.type === 'sum' || result.type === 'average'
-        ? `${result.type === 'sum' ? 'Sum' : 'Average'} of ${def?.property ?? ''}`
-        : (MEASURES.find((m) => m.type === result.type)?.label ?? result.type);
-    // Buckets are calendar days, weeks or months of the project zone: the title says which.
-    const title = `${measure} · ${def?.event ?? ''} per ${result.grain} (${result.timeZone})${result.breakdown ? ` by ${result.breakdown}` : ''}`;
-    const rows = result.buckets.map((bucket, i) => ({ bucket, i }));
-    append(
-      resultBox,
-      el('h3', {}, title),
-      result.incomplete.some(Boolean) ? el('p', { class: 'muted small' }, '* incomplete period (cut by the range, or not over yet): the value can still change.') : null,
-      chart.box,
-      table(
-        `Trend ${result.id}${result.breakdown ? ` by ${result.breakdown}` : ''}`,
-        [
-          { header: `${result.grain} (${result.timeZone})`, cell: (r: { bucket: string; i: number }) => `${r.bucket}${result.incomplete[r.i] ? ' (incomplete)' : ''}` },
-          ...result.series.map((s) => ({ header: s.value || 'Value', cell: (r: { bucket: string; i: number }) => formatKpi(s.values[r.i] ?? null, unit), numeric: true })),
-        ],
-        rows,
-        'No events in this range.',
-        { 'data-trend': result.id },
-      ),
-      table(
-        'Totals over the range',
-        [
-          { header: result.breakdown ?? 'Series', cell: (s: TrendResult['series'][number]) => s.value || 'All events' },
-          { header: 'Total', cell: (s) => el('span', { 'data-field': 'total' }, formatKpi(s.total, unit)), numeric: true },
-        ],
-        result.series,
-        'No events in this range.',
-        { 'data-trend-totals': result.id },
-      ),
-      result.otherValues ? el('p', { class: 'muted small' }, `${result.otherValues} more breakdown values not shown.`) : null,
-    );
-    draw(chart.canvas, {
-      type: 'line',
-      data: {
-        labels,
-        datasets: result.series.map((s, i) => ({
-          label: s.value || 'Value',
-          data: s.values,
-          borderColor: PALETTE[i % PALETTE.length],
-          backgroundColor: PALETTE[i % PALETTE.length],
-          borderWidth: 2,
-          pointRadius: 2,
-          segment: { borderDash: (ctx) => (result.incomplete[ctx.p0DataIndex] || result.incomplete[ctx.p1DataIndex] ? [5, 4] : undefined) },
-        })),
-      },
-      options: { interaction: { mode: 'index', intersect: false }, scales: { y: { beginAtZero: true } }, plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } } },
-    });
-    showYaml(yaml);
   };
 
   const run = async () => {
@@ -437,7 +304,8 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
     try {
       if (state.kind === 'trend') {
         const answer = await postJson<{ yaml: string; result: TrendResult }>('/api/explore/trend', body);
-        trendView(answer.result, answer.yaml);
+        renderTrendResult(resultBox, answer.result, state.kind === 'trend' ? state : { event: '', property: '' });
+        showYaml(answer.yaml);
       } else {
         const answer = await postJson<{ yaml: string; result: FunnelResult }>('/api/explore/funnel', body);
         clear(resultBox);
