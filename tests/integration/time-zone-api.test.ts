@@ -101,7 +101,7 @@ describe('the API follows plan.yaml timezone:', () => {
   it('refuses an unknown zone with invalid_time_zone, and answers the next request as before', async () => {
     const bad = await api<{ code: string; message: string }>('GET', `/api/kpis?${RANGE}&tz=Mars/Olympus_Mons`);
     expect(bad.status).toBe(400);
-    expect(bad.body).toEqual({ code: 'invalid_time_zone', message: expect.stringContaining('Mars/Olympus_Mons') });
+    expect(bad.body).toEqual({ success: false, code: 'invalid_time_zone', message: expect.stringContaining('Mars/Olympus_Mons') });
     expect((await api('GET', `/api/kpis?${RANGE}`)).status).toBe(200);
   }, 60_000);
 });

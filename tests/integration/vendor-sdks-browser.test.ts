@@ -104,8 +104,14 @@ const waitReady = (page: Page, mode: Mode) =>
     : page.evaluate(() => new Promise<void>((r) => (window as unknown as { rudderanalytics: { ready(cb: () => void): void } }).rudderanalytics.ready(() => r())));
 
 /** Runs `calls` in the page, then navigates away at once (the evaluation dies with the page). */
-async function fireAndLeave(page: Page, calls: string, to: string): Promise<void> {
-  await page.evaluate(`${calls}; location.href = ${JSON.stringify(to)};`).catch(() => undefined);
+/**
+ * Fires the calls and navigates away. `queuedMs`: wait that long first, so the calls are in the
+ * SDK's batch (analytics-next takes each call through promises before queuing it; leaving in the
+ * same tick raced those, and the batch flushed at pagehide then held the first call only).
+ */
+async function fireAndLeave(page: Page, calls: string, to: string, queuedMs = 0): Promise<void> {
+  const leave = `location.href = ${JSON.stringify(to)}`;
+  await page.evaluate(queuedMs ? `${calls}; setTimeout(() => { ${leave}; }, ${queuedMs});` : `${calls}; ${leave};`).catch(() => undefined);
 }
 
 const proposal = { mission_id: 'msn_7', category: 'data_engineering', match_score: 0.8 };
@@ -193,7 +199,8 @@ describe('@segment/analytics-next in Chromium', () => {
   it('batching delivery: events fired as the page navigates away leave in a keepalive request', async () => {
     const { context, page } = await open('segment-unload');
     const from = Date.now();
-    await fireAndLeave(page, segmentCalls('segunload'), `${site.url}/elsewhere`);
+    // Queued in the batch (size 100, timeout 60 s): only leaving the page sends them, in a keepalive request.
+    await fireAndLeave(page, segmentCalls('segunload'), `${site.url}/elsewhere`, 100);
     await page.waitForURL(`${site.url}/elsewhere`);
     expectFiveCalls(await storedEvents(stack, 'segunload', 5), 'segunload', 'analytics.js', [from, Date.now()]);
     await context.close();
