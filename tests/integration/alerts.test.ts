@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
-import { chromium } from 'playwright-core';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAlerts } from '../../src/alerts/load.ts';
 import { startAlertScheduler } from '../../src/alerts/scheduler.ts';
@@ -18,6 +18,7 @@ import { createRedis } from '../../src/redis/server.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { post, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
 type Received = { path: string; body: Record<string, unknown> };
 const received: Received[] = [];
@@ -104,7 +105,7 @@ describe('alerts as code', () => {
     expect(body.history.map((h) => `${h.alert} ${h.status}`)).toEqual(['missions_silent resolved', 'missions_silent firing']);
 
     // The dashboard's Alerts section shows the same history.
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    const browser = await launchChromium();
     try {
       const context = await browser.newContext();
       await context.addCookies([await dashboardSessionCookie(stack.baseUrl, stack.adminToken)]);

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunnelResult, KpiResult, RetentionResult } from '../../src/analytics/results.ts';
 import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
@@ -16,6 +16,7 @@ import { insertJsonLines } from '../../src/warehouse/insert.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
 const IMG = '<img src=x onerror="window.__xss=1">';
 const SCRIPT = '<script>window.__xss=1</script>';
@@ -96,10 +97,7 @@ beforeAll(async () => {
   // The dashboard is served by the real Balise (runtime mounts the admin and dashboard routers).
   baseUrl = stack.baseUrl;
 
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KpiResult } from '../../src/analytics/results.ts';
 import type { PlanCatalog } from '../../src/api/catalog.ts';
@@ -17,6 +17,7 @@ import { REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
 import { worldRow } from '../helpers/known-world.ts';
 import { planCheckWith } from '../helpers/plan-check.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -83,10 +84,7 @@ beforeAll(async () => {
     'quarantine',
     [quarantined(1, LONG_EVENT, 'anon_a2'), quarantined(2, `${LONG_EVENT}_two`, 'anon_zz')].map((r) => JSON.stringify(r)),
   );
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -8,15 +8,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBalise } from '../../sdk/src/node.ts';
 import { withViolations, type ViolationReport } from '../../sdk/src/violations.ts';
 import type { LiveEvent } from '../../src/live/model.ts';
 import { build } from 'esbuild';
-import { CHROMIUM_ARGS, startSite } from '../../sdk/tests/browser-scenarios.ts';
+import { startSite } from '../../sdk/tests/browser-scenarios.ts';
 import { post, REPO_ROOT, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
 const PLAN = {
   'plan.yaml': `name: shop
@@ -302,7 +303,7 @@ describe('a hung viewer', () => {
 describe('live events page in chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

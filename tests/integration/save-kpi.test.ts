@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { KpiResult } from '../../src/analytics/results.ts';
@@ -16,6 +16,7 @@ import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { freePort, startBaliseProcess, TEST_ADMIN_TOKEN, type BaliseProcess } from '../helpers/process.ts';
 import { REPO_ROOT, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 import { ERROR_STATUS, type ErrorCode } from '../../src/errors.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
 let stack: Stack;
 let planDir: string;
@@ -65,8 +66,20 @@ describe('POST /api/admin/kpis', () => {
     expect(actions).toContain('POST /api/admin/kpis 201');
   }, 60_000);
 
+  it('refuses an id saved before, and keeps the file written first', async () => {
+    // Its own id and event: the test stands alone, in any order.
+    const first = await save({ kind: 'metric', definition: { id: 'saved_twice', type: 'count', event: 'mission_started', grain: 'week' } });
+    expect(first.status).toBe(201);
+    const before = kpisFiles();
+    const started = eventKpis('mission_started');
+    const again = await save({ kind: 'metric', definition: { id: 'saved_twice', type: 'count', event: 'mission_completed', grain: 'day' } });
+    expect([again.status, again.body.code]).toEqual([409, 'kpi_exists']);
+    expect(kpisFiles()).toEqual(before);
+    expect(eventKpis('mission_started')).toBe(started);
+    expect(fs.readFileSync(path.join(planDir, 'kpis', 'saved_twice.yaml'), 'utf8')).toContain('event: mission_started');
+  }, 60_000);
+
   it.each([
-    ['an id saved before', { kind: 'metric', definition: { id: 'saved_posts', type: 'count', event: 'mission_completed', grain: 'day' } }, 'kpi_exists'],
     ['the id of a shipped definition', { kind: 'funnel', definition: { id: 'freelancer_activation', steps: ['freelancer_signup_completed', 'mission_completed'] } }, 'kpi_exists'],
     ['an event the plan lacks', { kind: 'metric', definition: { id: 'ghost', type: 'count', event: 'no_such_event', grain: 'day' } }, 'kpi_definition_invalid'],
     ['a kind that is not metric or funnel', { kind: 'retention', definition: { id: 'r' } }, 'explore_invalid'],
@@ -80,7 +93,6 @@ describe('POST /api/admin/kpis', () => {
       expect(res.body.code).toBe(code);
       expect(kpisFiles()).toEqual(before);
       expect(eventKpis('mission_completed')).toBe(posted);
-      if (code === 'kpi_exists') expect(fs.readFileSync(path.join(planDir, 'kpis', 'saved_posts.yaml'), 'utf8')).toContain('event: mission_posted');
     },
     60_000,
   );
@@ -121,10 +133,7 @@ describe('without BALISE_KPIS_WRITABLE', () => {
 describe.each([390, 1280])('the Explore page saves at %i px', (width) => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

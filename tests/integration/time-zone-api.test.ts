@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrendResult } from '../../src/analytics/explore.ts';
 import type { KpiResult, RetentionResult } from '../../src/analytics/results.ts';
@@ -16,6 +16,7 @@ import { insertWorld } from '../helpers/known-world.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { runCli } from '../helpers/process.ts';
 import { REPO_ROOT, startStack, tempDir, type Stack } from '../helpers/stack.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
 const PARIS = 'Europe/Paris';
 const at = (iso: string) => Date.parse(iso);
@@ -126,10 +127,7 @@ describe('the CLI says and uses the zone', () => {
 describe.each([390, 1280])('the dashboard in Paris at %i px', (width) => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

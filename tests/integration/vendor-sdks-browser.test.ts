@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS } from '../../sdk/tests/browser-scenarios.ts';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 import { one, storedEvents, type StoredEvent } from '../helpers/vendor-rows.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
 /**
  * The vendors' browser SDKs, unchanged (the npm packages bundled by esbuild), in Debian's
@@ -79,7 +79,7 @@ async function startSite(api: string, writeKey: string): Promise<{ url: string; 
 beforeAll(async () => {
   stack = await startStack();
   proxy = await startFaultProxy(stack.baseUrl);
-  [site, browser] = await Promise.all([startSite(proxy.url, stack.writeKey), chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })]);
+  [site, browser] = await Promise.all([startSite(proxy.url, stack.writeKey), launchChromium()]);
 });
 afterAll(async () => {
   await browser?.close();
