@@ -223,7 +223,10 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
 
     let baseUrl: string | undefined;
     let app: Express | undefined;
-    let readinessCheck: () => Promise<Record<string, boolean>> = async () => ({});
+    // What GET /ready checks (src/cli/readiness.ts); an API child's asks the engine's owner too.
+    const readiness = createReadiness({ redis: producerConnection, warehouse, failures, ownerReadiness: options.ownerReadiness });
+    // The validators follow the plan on disk (the admin API's reload; an API child when told).
+    const reloadPlan = async (): Promise<PlanValidator> => (validator = await loadPlanValidator(config.planDir));
     // Per process: each API process shows the events it judges (decision 0025).
     const live = new LiveHub(options.live);
     let accepting = true;
@@ -237,9 +240,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             config,
             validator: () => validator,
             reloadPlan: async () => {
-              validator = await loadPlanValidator(config.planDir);
+              const reloaded = await reloadPlan();
               options.onPlanReloaded?.();
-              return validator;
+              return reloaded;
             },
             logger,
             deduper,
@@ -254,8 +257,6 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         readRouter,
         createDashboardRouter({ credentials, timeZone: () => projectTimeZone(config, validator.plan), kpisWritable: config.kpisWritable }),
       ];
-      const readiness = createReadiness({ redis: producerConnection, warehouse, failures, ownerReadiness: options.ownerReadiness });
-      readinessCheck = readiness;
       app = createApp({
         limits: config.ingest,
         writeKeys,
@@ -335,10 +336,22 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         }
       })());
 
-    const reloadPlan = async () => {
-      validator = await loadPlanValidator(config.planDir);
+    return {
+      baseUrl,
+      writeKeys,
+      adminToken,
+      warehouse,
+      queue,
+      queueKeys,
+      redisTarget,
+      metrics,
+      app,
+      live,
+      opsUrl: ops?.url,
+      readiness,
+      reloadPlan: async () => void (await reloadPlan()),
+      stop,
     };
-    return { baseUrl, writeKeys, adminToken, warehouse, queue, queueKeys, redisTarget, metrics, app, live, opsUrl: ops?.url, readiness: () => readinessCheck(), reloadPlan, stop };
   } catch (error) {
     await cleanUp();
     throw error;

@@ -139,9 +139,7 @@ async function runApiChild(config: Config, logger: Logger): Promise<void> {
     failStart(err);
     return;
   }
-  const running = balise;
-  link.attach({ registry: running.metrics.registry, reloadPlan: running.reloadPlan, stop });
-  if (stopping) await running.stop();
+  link.attach({ registry: balise.metrics.registry, reloadPlan: balise.reloadPlan, stop });
 }
 
 export function registerServeCommands(program: Command): void {

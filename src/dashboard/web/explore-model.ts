@@ -5,7 +5,9 @@
 import type { CatalogEvent, CatalogProperty } from '../../api/catalog.ts';
 import { isPlainObject } from '../../util/objects.ts';
 
-export type FilterOp = 'eq' | 'neq' | 'in' | 'gt' | 'lt';
+import type { FilterOp } from '../../analytics/model.ts';
+
+export type { FilterOp };
 export const FILTER_OPS: readonly { op: FilterOp; label: string }[] = [
   { op: 'eq', label: '=' },
   { op: 'neq', label: '≠' },
