@@ -93,6 +93,8 @@ export const TOOL_ERROR_STATUS = {
   port_in_use: 400,
   /** An API child of `up --api-processes` exited before it listened, without saying why. */
   api_process_failed: 400,
+  /** A worker older than the API that queued the job: it fails, is retried, then dead-lettered. */
+  job_layout_unknown: 400,
   plan_version_published: 400,
   plan_diff_base: 400,
   plan_exists: 400,

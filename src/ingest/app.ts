@@ -28,7 +28,7 @@ export interface AppDependencies {
   limits: IngestLimits;
   writeKeys: Map<string, string>;
   validator: () => PlanValidator;
-  /** Resolves once Redis holds the job; rejects when the queue is unavailable. */
+  /** Resolves once Redis holds the request's rows (in a job of their own or shared); rejects when the queue is unavailable. */
   enqueue(job: IngestJobData): Promise<void>;
   /** Jobs waiting to be loaded, as last sampled (sampling happens off the request path). */
   queueDepth(): number;
@@ -176,7 +176,6 @@ export function createApp(deps: AppDependencies): Express {
 
       // Only once queued: the live view shows what was accepted or quarantined, never what a 503 refused.
       if (processed.live.length > 0) deps.live?.publish(processed.live);
-      deps.metrics.jobsQueued.inc();
       if (processed.accepted) deps.metrics.eventsAccepted.inc({ source }, processed.accepted);
       if (processed.quarantined) deps.metrics.eventsQuarantined.inc(processed.quarantined);
       for (const labels of processed.violationLabels) deps.metrics.planViolations.inc(labels);

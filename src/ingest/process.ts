@@ -5,6 +5,7 @@ import type { PlanValidator } from '../plan/model.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { piiRules } from './pii.ts';
+import { EVENT_LINE_LAYOUT } from '../warehouse/rows.ts';
 import type { LiveEvent } from '../live/model.ts';
 import { encodeQuarantine, encodeStep, liveEvent, normalizeStep, sizeStep, suppressed, validateStep, type Quarantined, type ViolationLabel } from './steps.ts';
 
@@ -53,7 +54,7 @@ export interface ProcessOptions {
  */
 export function processEvents(rawEvents: unknown[], validator: PlanValidator, options: ProcessOptions): ProcessedRequest {
   const quarantineIds: string[] = [];
-  const job: IngestJobData = { events: [], ids: [], quarantine: [], quarantineIds, receivedAt: options.receivedAt };
+  const job: IngestJobData = { events: [], eventLayout: EVENT_LINE_LAYOUT, ids: [], quarantine: [], quarantineIds, receivedAt: options.receivedAt };
   const outcomes: EventOutcome[] = [];
   const labels: ViolationLabel[] = [];
   let suppressedCount = 0;

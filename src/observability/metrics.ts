@@ -31,7 +31,7 @@ export function createMetrics(): Metrics {
     eventsRejected: new Counter({ name: 'balise_events_rejected_total', help: 'Events or requests refused as malformed, by error code', labelNames: ['code'], registers: r }),
     eventsQuarantined: new Counter({ name: 'balise_events_quarantined_total', help: 'Events queued for the quarantine table', registers: r }),
     planViolations: new Counter({ name: 'balise_plan_violations_total', help: 'Tracking-plan violations by event, plan version and rule', labelNames: ['event', 'version', 'rule'], registers: r }),
-    jobsQueued: new Counter({ name: 'balise_jobs_queued_total', help: 'Jobs (one per accepted request) added to the queue', registers: r }),
+    jobsQueued: new Counter({ name: 'balise_jobs_queued_total', help: 'Jobs added to the queue (each holds one or more accepted requests)', registers: r }),
     requestsRefused: new Counter({ name: 'balise_requests_refused_total', help: 'Requests answered 429/503 because of overload or an unavailable queue', labelNames: ['code'], registers: r }),
     eventsInserted: new Counter({ name: 'balise_rows_inserted_total', help: 'Rows inserted into ClickHouse', labelNames: ['table'], registers: r }),
     duplicatesDropped: new Counter({

@@ -92,6 +92,12 @@ function verdict(status: PlanVerdict['status'], planVersion: string, violations:
 }
 
 /** Builds the validator from already-loaded versions (pure apart from ajv compilation). */
+/** An unknown declared version is a note on every verdict; a "valid" event with notes is "warned". */
+function verdictWithNotes(status: PlanVerdict['status'], version: string, notes: Violation[], violations: Violation[]): PlanVerdict {
+  const all = notes.length ? [...notes, ...violations] : violations;
+  return verdict(status === 'valid' && all.length > 0 ? 'warned' : status, version, all);
+}
+
 export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
   const ajv = newAjv();
   const cache = new Map<string, ValidateFunction>();
@@ -122,27 +128,23 @@ export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
       const notes: Violation[] = known
         ? []
         : [{ path: '/context/plan/version', rule: 'unknown_plan_version', message: `plan version "${event.declaredPlanVersion}" is not published; validated against ${latestVersion}` }];
-      const withNotes = (status: PlanVerdict['status'], violations: Violation[] = []): PlanVerdict => {
-        const all = [...notes, ...violations];
-        return verdict(status === 'valid' && all.length > 0 ? 'warned' : status, version, all);
-      };
 
-      if (event.type === 'group' || event.type === 'alias') return withNotes('valid');
+      if (event.type === 'group' || event.type === 'alias') return verdictWithNotes('valid', version, notes, []);
       if (event.type === 'identify') {
         // Traits never quarantine: an identify also links anonymous and known ids, and losing
         // that link would silently split people in every funnel. Violations are still recorded.
-        if (target.traits(event.traits)) return withNotes('valid');
-        return withNotes('warned', toViolations('/traits', target.traits.errors));
+        if (target.traits(event.traits)) return verdictWithNotes('valid', version, notes, []);
+        return verdictWithNotes('warned', version, notes, toViolations('/traits', target.traits.errors));
       }
 
       const planned = target.events.get(eventKey(event.type, event.event));
       if (!planned) {
         // Pages and screens are only checked when planned: most apps send many more than they plan.
-        if (event.type !== 'track') return withNotes('unplanned');
+        if (event.type !== 'track') return verdictWithNotes('unplanned', version, notes, []);
         const policy = target.plan.defaults.unplanned;
-        if (policy === 'allow') return withNotes('unplanned');
+        if (policy === 'allow') return verdictWithNotes('unplanned', version, notes, []);
         const unplanned: Violation = { path: '/event', rule: 'unplanned_event', message: `event "${event.event}" is not in tracking plan ${version}` };
-        return withNotes(policy === 'quarantine' ? 'quarantined' : 'warned', [unplanned]);
+        return verdictWithNotes(policy === 'quarantine' ? 'quarantined' : 'warned', version, notes, [unplanned]);
       }
 
       const violations = planned.validate(event.properties) ? [] : toViolations('/properties', planned.validate.errors);
@@ -151,8 +153,8 @@ export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
       const extra = planned.undeclared === 'allow' ? [] : undeclaredProperties(planned.event.properties, event.properties);
       const undeclared = undeclaredViolations(extra, planned.undeclared, event.event, version);
       const all = [...deprecated, ...violations, ...undeclared];
-      if ((violations.length > 0 && planned.mode === 'enforce') || (extra.length > 0 && planned.undeclared === 'quarantine')) return withNotes('quarantined', all);
-      const result = withNotes(all.length > 0 ? 'warned' : 'valid', all);
+      if ((violations.length > 0 && planned.mode === 'enforce') || (extra.length > 0 && planned.undeclared === 'quarantine')) return verdictWithNotes('quarantined', version, notes, all);
+      const result = verdictWithNotes(all.length > 0 ? 'warned' : 'valid', version, notes, all);
       return extra.length > 0 && planned.undeclared === 'strip' ? { ...result, properties: without(event.properties, extra) } : result;
     },
   };

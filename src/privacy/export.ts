@@ -36,7 +36,7 @@ export async function exportPerson(deps: { warehouse: Warehouse; queue: Queue<In
     tables[table.table] = messageIds.size ? await queryRows<Record<string, unknown>>(warehouse, `SELECT * FROM ${table.table} WHERE ${selectCondition(table)}`, { values: [...messageIds] }) : [];
   }
   const queued = await queuedRows(deps.queue, new Set(ids));
-  tables.redis_queue = [...queued.events, ...queued.quarantine].map((line) => JSON.parse(line) as Record<string, unknown>);
+  tables.redis_queue = [...queued.events, ...queued.quarantine];
   const request = newRequest('export', hashId(subject), actor);
   const report = Object.fromEntries(Object.entries(tables).map(([name, rows]) => [name, { found: rows.length, remaining: rows.length }]));
   await saveRequest(warehouse, { ...request, state: 'done', ids: ids.map(hashId), report });

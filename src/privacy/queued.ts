@@ -1,12 +1,13 @@
 /**
  * A person's rows still in Redis: jobs waiting to be loaded and the dead letter (jobs that
  * exhausted their insert attempts, kept for `replay dead-letter`). Their lines are the final
- * warehouse rows (NDJSON), so the same ids find them. Active jobs are being inserted right now and
+ * warehouse rows (an array per row in the job's layout, or an object), so the same ids find them. Active jobs are being inserted right now and
  * cannot be edited safely: their rows land in ClickHouse, where the erasure's verification pass
  * finds and deletes them.
  */
 import type { Job, Queue } from 'bullmq';
 import type { IngestJobData } from '../queue/jobs.ts';
+import { eventLineRecord } from '../warehouse/rows.ts';
 
 const STATES = ['waiting', 'paused', 'prioritized', 'delayed', 'failed'] as const;
 const PAGE = 500;
@@ -29,8 +30,8 @@ const matches = (record: Record<string, unknown>, keys: readonly string[], ids: 
     return (typeof value === 'string' || typeof value === 'number') && ids.has(String(value));
   });
 
-/** Whether one `events` line belongs to the person. */
-export const isPersonEventLine = (line: string, ids: ReadonlySet<string>) => matches(parse(line), ROW_KEYS, ids);
+/** Whether one `events` line (in the job's `eventLayout`) belongs to the person. */
+export const isPersonEventLine = (line: string, layout: number | undefined, ids: ReadonlySet<string>) => matches(eventLineRecord(line, layout), ROW_KEYS, ids);
 
 /** Whether one `quarantine` line belongs to the person (its raw event names them). */
 export function isPersonQuarantineLine(line: string, ids: ReadonlySet<string>): boolean {
@@ -40,7 +41,7 @@ export function isPersonQuarantineLine(line: string, ids: ReadonlySet<string>): 
 
 /** The job without the person's lines, or undefined when nothing in it is theirs. */
 export function withoutPerson(data: IngestJobData, ids: ReadonlySet<string>): { data: IngestJobData; removed: number } | undefined {
-  const keepEvent = data.events.map((line) => !isPersonEventLine(line, ids));
+  const keepEvent = data.events.map((line) => !isPersonEventLine(line, data.eventLayout, ids));
   const keepQuarantine = data.quarantine.map((line) => !isPersonQuarantineLine(line, ids));
   const removed = keepEvent.filter((k) => !k).length + keepQuarantine.filter((k) => !k).length;
   if (removed === 0) return undefined;
@@ -63,12 +64,12 @@ async function allJobs(queue: Queue<IngestJobData>): Promise<Job<IngestJobData>[
   }
 }
 
-/** The person's queued rows, as they would be inserted (for export). */
-export async function queuedRows(queue: Queue<IngestJobData>, ids: ReadonlySet<string>): Promise<{ events: string[]; quarantine: string[] }> {
-  const out = { events: [] as string[], quarantine: [] as string[] };
-  for (const job of await allJobs(queue)) {
-    out.events.push(...job.data.events.filter((line) => isPersonEventLine(line, ids)));
-    out.quarantine.push(...job.data.quarantine.filter((line) => isPersonQuarantineLine(line, ids)));
+/** The person's queued rows, column by column as they would be inserted (for export). */
+export async function queuedRows(queue: Queue<IngestJobData>, ids: ReadonlySet<string>): Promise<{ events: Record<string, unknown>[]; quarantine: Record<string, unknown>[] }> {
+  const out = { events: [] as Record<string, unknown>[], quarantine: [] as Record<string, unknown>[] };
+  for (const { data } of await allJobs(queue)) {
+    out.events.push(...data.events.map((line) => eventLineRecord(line, data.eventLayout)).filter((row) => matches(row, ROW_KEYS, ids)));
+    out.quarantine.push(...data.quarantine.filter((line) => isPersonQuarantineLine(line, ids)).map(parse));
   }
   return out;
 }

@@ -3,6 +3,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { insertJsonChunks, insertJsonLines, jsonLinesBytes } from '../warehouse/insert.ts';
+import { eventLineColumns } from '../warehouse/rows.ts';
+import { BaliseError } from '../errors.ts';
 import { queryRows } from '../warehouse/query.ts';
 import type { ClaimStatus, DedupeTable, Deduper } from './dedupe.ts';
 import type { IngestJobData } from './jobs.ts';
@@ -100,6 +102,13 @@ async function keptQuarantine(warehouse: Warehouse, deduper: Deduper, batchId: s
   });
 }
 
+/** The columns of a job's event lines; a layout this version does not know fails the job (kept, retried, then dead-lettered). */
+function columnsOf(layout: number): readonly string[] {
+  const columns = eventLineColumns(layout);
+  if (!columns) throw new BaliseError('job_layout_unknown', `event line layout ${layout} is newer than this worker: upgrade it, then replay the dead letter`);
+  return columns;
+}
+
 /**
  * Gathers many jobs into one ClickHouse insert (docs/decisions/0003-one-job-per-request.md):
  * a batch closes at `maxRows` rows or `maxWaitMs` after its first job, whichever comes first.
@@ -118,21 +127,24 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
     const uncertain = ids.filter((_, i) => claims[i] === 'uncertain');
     const alreadyStored = await storedIds(warehouse, uncertain);
     const keepAt = (i: number) => claims[i] === 'new' || (claims[i] === 'uncertain' && !alreadyStored.has(ids[i]!));
-    // A job whose rows are all new goes as the bytes encoded on arrival; otherwise only its kept rows.
-    const chunks: Buffer[] = [];
+    // A job whose rows are all new goes as the bytes encoded on arrival; otherwise only its kept
+    // rows. One insert per line layout: nearly always one, two while jobs of an older API drain.
+    const chunks = new Map<number | undefined, Buffer[]>();
     let kept = 0;
     let offset = 0;
     for (const p of batch) {
       const rows = p.data.events;
       const keep = rows.filter((_, k) => keepAt(offset + k));
-      chunks.push(keep.length === rows.length ? p.eventBytes : jsonLinesBytes(keep));
+      const layoutChunks = chunks.get(p.data.eventLayout) ?? [];
+      layoutChunks.push(keep.length === rows.length ? p.eventBytes : jsonLinesBytes(keep));
+      chunks.set(p.data.eventLayout, layoutChunks);
       kept += keep.length;
       offset += rows.length;
     }
     const quarantine = await keptQuarantine(warehouse, deduper, batchId, batch);
     const duplicates = ids.length - kept + batch.reduce((n, p) => n + p.data.quarantine.length, 0) - quarantine.length;
     const started = process.hrtime.bigint();
-    await insertJsonChunks(warehouse, 'events', chunks);
+    for (const [layout, layoutChunks] of chunks) await insertJsonChunks(warehouse, 'events', layoutChunks, layout === undefined ? undefined : columnsOf(layout));
     await insertJsonLines(warehouse, 'quarantine', quarantine);
     await deduper.commit(batchId);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;

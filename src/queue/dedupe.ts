@@ -35,27 +35,31 @@ export interface DedupeWindow {
 interface Entry {
   /** The batch that claimed it, until that batch commits. */
   batch: string | undefined;
+  /** When it was claimed: the window runs from the claim (an insert takes about a second of an hour). */
   at: number;
 }
 
 /** Batches claimed but not committed that are remembered (one insert runs at a time; failed ones linger). */
 const MAX_OPEN_BATCHES = 1000;
 
-/** Table and id in one key; the table tag ends at the first NUL, which no tag contains. */
-const keyOf = (table: DedupeTable, id: string) => `${table}\u0000${id}`;
-
 export function createDeduper(window: DedupeWindow, now: () => number = Date.now): Deduper {
-  // Insertion order is age order (an entry is re-inserted when it is claimed again), so the
-  // oldest entries are always first: eviction is a walk from the front.
-  const entries = new Map<string, Entry>();
-  const claimed = new Map<string, string[]>();
+  // One map per table, keyed by the id itself. Insertion order is age order (an id claimed again
+  // is re-inserted), so the oldest entries are always first: eviction is a walk from the front.
+  // A commit marks its entries in place: three map operations per id in all.
+  const tables: Record<DedupeTable, Map<string, Entry>> = { events: new Map(), quarantine: new Map() };
+  const claimed = new Map<string, Entry[]>();
   const windowMs = window.windowSeconds * 1000;
 
   function evict(): void {
     const horizon = now() - windowMs;
-    for (const [key, entry] of entries) {
-      if (entries.size <= window.maxIds && entry.at >= horizon) break;
-      entries.delete(key);
+    let over = tables.events.size + tables.quarantine.size - window.maxIds;
+    // Quarantined ids are few; over the bound they go first, then the oldest events.
+    for (const map of [tables.quarantine, tables.events]) {
+      for (const [id, entry] of map) {
+        if (over <= 0 && entry.at >= horizon) break;
+        map.delete(id);
+        over--;
+      }
     }
     // Batches that never commit (failed inserts) must not pile up either: the oldest go first.
     for (const batch of claimed.keys()) {
@@ -67,31 +71,26 @@ export function createDeduper(window: DedupeWindow, now: () => number = Date.now
   return {
     async claim(batchId, ids, table = 'events') {
       const at = now();
-      const keys: string[] = [];
+      const map = tables[table];
+      const held = claimed.get(batchId) ?? [];
       const statuses = ids.map((id): ClaimStatus => {
-        const key = keyOf(table, id);
-        const entry = entries.get(key);
+        const entry = map.get(id);
         if (entry && entry.at >= at - windowMs && (entry.batch === undefined || entry.batch === batchId)) return 'duplicate';
-        entries.delete(key);
-        entries.set(key, { batch: batchId, at });
-        keys.push(key);
+        const claim: Entry = { batch: batchId, at };
+        if (entry) map.delete(id);
+        map.set(id, claim);
+        held.push(claim);
         // Held by a batch that did not commit: only ClickHouse knows what its insert left.
         return entry?.batch !== undefined ? 'uncertain' : 'new';
       });
-      claimed.set(batchId, [...(claimed.get(batchId) ?? []), ...keys]);
+      claimed.set(batchId, held);
       evict();
       return statuses;
     },
     async commit(batchId) {
-      const at = now();
-      for (const key of claimed.get(batchId) ?? []) {
-        const entry = entries.get(key);
-        if (entry?.batch !== batchId) continue;
-        entries.delete(key);
-        entries.set(key, { batch: undefined, at });
-      }
+      // An entry claimed again by a later batch is a new entry: this batch's own is marked, and dropped by eviction.
+      for (const entry of claimed.get(batchId) ?? []) entry.batch = undefined;
       claimed.delete(batchId);
-      evict();
     },
   };
 }

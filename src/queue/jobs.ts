@@ -1,7 +1,12 @@
 /** The payload of one ingest job: one accepted request, its rows already in final form. */
 export interface IngestJobData {
-  /** JSONEachRow lines for `events`, one per accepted event. */
+  /**
+   * One line for `events` per accepted event: a JSONCompactEachRow array in the columns of
+   * `eventLayout` (src/warehouse/rows.ts); without a layout, a JSONEachRow object.
+   */
   events: string[];
+  /** The layout of `events` lines; absent in jobs queued before layouts existed (objects). */
+  eventLayout?: number;
   /** message_id of each line in `events`, same order, for dedupe without re-parsing. */
   ids: string[];
   /** JSONEachRow lines for `quarantine`. */

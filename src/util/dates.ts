@@ -14,16 +14,41 @@
 const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const isLeap = (y: number) => y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+
 /** Date.UTC rolls 2026-02-30 over into March: undefined for a day the month does not have. */
 function utcDay(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): number | undefined {
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
-  const at = Date.UTC(y, mo - 1, d, h, mi, s, ms);
-  return new Date(at).getUTCDate() === d ? at : undefined;
+  if (d > (mo === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[mo - 1]!)) return undefined;
+  return Date.UTC(y, mo - 1, d, h, mi, s, ms);
+}
+
+/** The number written in `count` ASCII digits from `start`, or -1 when one is not a digit. */
+function digitsAt(text: string, start: number, count: number): number {
+  let n = 0;
+  for (let i = start; i < start + count; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+/**
+ * `2026-12-01T10:00:00.000Z`, the form `Date#toISOString` gives and every browser SDK sends, read
+ * field by field: the regular expression and its match arrays cost more than the rest of an
+ * event's normalisation. Undefined for anything else (the general parser decides).
+ */
+function canonicalIso(text: string): number | undefined {
+  if (text.length !== 24 || text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':' || text[19] !== '.' || text[23] !== 'Z') return undefined;
+  const fields = [digitsAt(text, 0, 4), digitsAt(text, 5, 2), digitsAt(text, 8, 2), digitsAt(text, 11, 2), digitsAt(text, 14, 2), digitsAt(text, 17, 2), digitsAt(text, 20, 3)] as const;
+  return fields.includes(-1) ? undefined : utcDay(...fields);
 }
 
 /** Epoch ms of a strict ISO 8601 date-time, or undefined (out-of-range fields included). */
 export function parseIsoDateTime(text: string): number | undefined {
-  return isoDateTime(text)?.ms;
+  return canonicalIso(text) ?? isoDateTime(text)?.ms;
 }
 
 /** `wallClock`: written without Z or an offset, so `ms` is that wall-clock time read as UTC. */

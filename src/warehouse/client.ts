@@ -19,8 +19,11 @@ export type Warehouse = {
   cluster: string | undefined;
   /** 'embedded' = in-process chDB; 'server' = HTTP to a ClickHouse server or cluster. */
   mode: 'embedded' | 'server';
-  /** One INSERT of already-serialised JSONEachRow bytes (see insert.ts). */
-  insertJsonEachRow(table: string, body: Buffer, settings: InsertSettings): Promise<void>;
+  /**
+   * One INSERT of already-serialised rows (see insert.ts): JSONCompactEachRow arrays in the order
+   * of `columns` when given, else JSONEachRow objects.
+   */
+  insertJsonRows(table: string, body: Buffer, settings: InsertSettings, columns?: readonly string[]): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -31,10 +34,11 @@ function isLockError(error: unknown): boolean {
 }
 
 /** Over HTTP the bytes are the request body; the settings travel in the statement. */
-async function insertOverHttp(client: ClickHouseClient, table: string, body: Buffer, settings: InsertSettings): Promise<void> {
+async function insertOverHttp(client: ClickHouseClient, table: string, body: Buffer, settings: InsertSettings, columns: readonly string[] | undefined): Promise<void> {
   const clause = Object.entries(settings).map(([name, value]) => `${name} = ${value}`);
+  const target = columns ? `${table} (${columns.join(', ')})` : table;
   const result = await client.exec({
-    query: `INSERT INTO ${table}${clause.length ? ` SETTINGS ${clause.join(', ')}` : ''} FORMAT JSONEachRow`,
+    query: `INSERT INTO ${target}${clause.length ? ` SETTINGS ${clause.join(', ')}` : ''} FORMAT ${columns ? 'JSONCompactEachRow' : 'JSONEachRow'}`,
     values: Readable.from([body]),
   });
   // Drain the (empty) response so the connection goes back to the pool.
@@ -57,7 +61,15 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     // subquery over a Distributed table (the identity graph, replayed ids) reads every shard.
     const clickhouse_settings: ClickHouseSettings = cluster ? { insert_distributed_sync: 1, distributed_product_mode: 'global' } : {};
     const client = createClient({ url, username: user, password, database, request_timeout: 60_000, clickhouse_settings });
-    return { client, analyst: client, database, cluster, mode: 'server', insertJsonEachRow: (table, body, settings) => insertOverHttp(client, table, body, settings), close: () => client.close() };
+    return {
+      client,
+      analyst: client,
+      database,
+      cluster,
+      mode: 'server',
+      insertJsonRows: (table, body, settings, columns) => insertOverHttp(client, table, body, settings, columns),
+      close: () => client.close(),
+    };
   }
   const chdbPath = path.join(config.dataDir, 'clickhouse');
   fs.mkdirSync(chdbPath, { recursive: true });
@@ -92,7 +104,7 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     database,
     cluster: undefined,
     mode: 'embedded',
-    insertJsonEachRow: (table, body, settings) => session.insertJsonEachRow(`${database}.${table}`, body, settings),
+    insertJsonRows: (table, body, settings, columns) => session.insertJsonRows(`${database}.${table}`, body, settings, columns),
     close: async () => {
       await analyst.close();
       await client.close();

@@ -11,11 +11,12 @@ export interface EmbeddedSession {
   /** For `createClient({ connection })`. */
   connection: ClientConnection;
   /**
-   * One JSONEachRow INSERT whose payload is handed to the engine as bytes. The generic
+   * One INSERT of JSON rows (JSONCompactEachRow in the order of `columns` when given, else
+   * JSONEachRow) whose payload is handed to the engine as bytes. The generic
    * connection turns the payload back into a JS string and glues it to the SQL, which blocks the
    * event loop for tens of milliseconds on a large batch and delays every request meanwhile.
    */
-  insertJsonEachRow(table: string, body: Buffer, settings: InsertSettings): Promise<void>;
+  insertJsonRows(table: string, body: Buffer, settings: InsertSettings, columns?: readonly string[]): Promise<void>;
 }
 
 type ChdbModule = typeof import('chdb/connection');
@@ -74,8 +75,10 @@ export async function openEmbeddedSession(dataPath: string): Promise<EmbeddedSes
       exec: (params) => inOrder(() => inner.exec(params)),
       close: () => inOrder(() => inner.close()),
     },
-    async insertJsonEachRow(table, body, settings) {
-      await inOrder(() => chdb.chdb.rawInsert({ table, values: body, format: 'JSONEachRow', settings }));
+    async insertJsonRows(table, body, settings, columns) {
+      await inOrder(() =>
+        chdb.chdb.rawInsert(columns ? { table, columns: [...columns], values: body, format: 'JSONCompactEachRow', settings } : { table, values: body, format: 'JSONEachRow', settings }),
+      );
     },
   };
 }

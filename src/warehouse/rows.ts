@@ -35,6 +35,14 @@ export function messageDate(messageTime: number | undefined): string | undefined
 let lastDay = NaN;
 let lastDayText = '';
 
+/**
+ * The message's own time (decision 0011). Ingest always sets it; an event normalised before it
+ * existed (an old quarantine row replayed) gets what migration 003's column default computes.
+ */
+function messageTimeOf(event: NormalizedEvent): number {
+  return event.messageTime ?? (event.sentAt === null ? event.timestamp : event.timestamp - event.receivedAt + event.sentAt);
+}
+
 type Encoded<T> = Omit<EventRow, 'properties' | 'traits' | 'context'> & { properties: T; traits: T; context: T };
 
 function eventRowOf<T>(event: NormalizedEvent, verdict: PlanVerdict, encode: (value: JsonObject) => T): Encoded<T> {
@@ -51,7 +59,7 @@ function eventRowOf<T>(event: NormalizedEvent, verdict: PlanVerdict, encode: (va
     original_timestamp: event.originalTimestamp ?? null,
     sent_at: event.sentAt,
     received_at: event.receivedAt,
-    message_date: messageDate(event.messageTime),
+    message_date: messageDate(messageTimeOf(event)),
     // The plan may have stripped undeclared properties (policy `strip`).
     properties: encode(verdict.properties ?? event.properties),
     traits: encode(event.traits),
@@ -71,14 +79,97 @@ export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventR
 }
 
 /**
- * The same row as one JSONEachRow line, encoded once: `properties`, `traits` and `context` stay
- * JSON objects in the line, and ClickHouse stores each object's text as the String column
- * (`input_format_json_read_objects_as_strings`, set on every insert in insert.ts): the stored
- * text is what JSON.stringify of the object gives, without stringifying it twice and escaping
- * every quote of it in the line (docs/decisions/0015-rows-encoded-once.md).
+ * The columns of an `events` line as the ingest queues it, in order: `JSONCompactEachRow`, one
+ * JSON array per row (docs/decisions/0041-compact-event-lines.md). A job says which layout its
+ * lines have (`IngestJobData.eventLayout`), so a change of this list is a new layout, and jobs
+ * queued with an older one still load.
+ */
+export const EVENT_LINE_COLUMNS = [
+  'message_id',
+  'type',
+  'event',
+  'user_id',
+  'anonymous_id',
+  'group_id',
+  'previous_id',
+  'timestamp',
+  'original_timestamp',
+  'sent_at',
+  'received_at',
+  'message_date',
+  'properties',
+  'traits',
+  'context',
+  'source',
+  'library_name',
+  'library_version',
+  'plan_version',
+  'plan_status',
+  'violations',
+] as const satisfies readonly (keyof EventRow)[];
+
+/** The layout `eventRowLine` writes; a job without one holds JSONEachRow objects (queued before layouts existed). */
+export const EVENT_LINE_LAYOUT = 1;
+
+/** The columns of each known layout: a worker keeps loading what an older API queued. */
+const LAYOUTS: Record<number, readonly string[]> = { 1: EVENT_LINE_COLUMNS };
+
+/** The columns of a layout, or undefined for one this version does not know (queued by a newer API). */
+export function eventLineColumns(layout: number): readonly string[] | undefined {
+  return LAYOUTS[layout];
+}
+
+/**
+ * The row as one line of the job, encoded once: an array of its values in EVENT_LINE_COLUMNS
+ * order, without the 21 column names every JSONEachRow line repeats (a third of its bytes).
+ * `properties`, `traits` and `context` stay JSON objects in the line, and ClickHouse stores each
+ * object's text as the String column (`input_format_json_read_objects_as_strings`, set on every
+ * insert in insert.ts): the stored text is what JSON.stringify of the object gives, without
+ * stringifying it twice (docs/decisions/0015-rows-encoded-once.md).
  */
 export function eventRowLine(event: NormalizedEvent, verdict: PlanVerdict): string {
-  return JSON.stringify(eventRowOf(event, verdict, (value) => value));
+  const library = libraryOf(event.context);
+  return JSON.stringify([
+    event.messageId,
+    event.type,
+    event.event,
+    event.userId,
+    event.anonymousId,
+    event.groupId,
+    event.previousId,
+    event.timestamp,
+    event.originalTimestamp ?? null,
+    event.sentAt,
+    event.receivedAt,
+    messageDate(messageTimeOf(event)),
+    // The plan may have stripped undeclared properties (policy `strip`).
+    verdict.properties ?? event.properties,
+    event.traits,
+    event.context,
+    event.source,
+    library.name,
+    library.version,
+    verdict.planVersion,
+    verdict.status,
+    verdict.violations.length ? JSON.stringify(verdict.violations) : '',
+  ] satisfies { [K in keyof typeof EVENT_LINE_COLUMNS]: unknown });
+}
+
+/**
+ * One queued `events` line as a column → value record, whatever its layout (undefined: a
+ * JSONEachRow object line). For what reads queued rows rather than loading them: a person's
+ * export and erasure, the tests.
+ */
+export function eventLineRecord(line: string, layout: number | undefined): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return {};
+  }
+  const columns = layout === undefined ? undefined : eventLineColumns(layout);
+  if (columns && Array.isArray(value)) return Object.fromEntries(columns.map((column, i) => [column, value[i]]));
+  return isPlainObject(value) ? value : {};
 }
 
 /** A plan violation: the normalised event is kept whole so that replay can re-validate it. */

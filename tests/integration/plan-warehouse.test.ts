@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventRowLine, toEventRow, toQuarantineRow } from '../../src/warehouse/rows.ts';
+import { EVENT_LINE_COLUMNS, eventRowLine, toEventRow, toQuarantineRow } from '../../src/warehouse/rows.ts';
 import { loadPlanValidator } from '../../src/plan/compile.ts';
 import { loadPlan } from '../../src/plan/load.ts';
 import type { JsonObject, NormalizedEvent } from '../../src/types.ts';
@@ -210,10 +210,26 @@ describe('rows encoded once', () => {
     const line = eventRowLine(event, verdict);
     const twice = toEventRow(event, verdict);
     expect(line.length).toBeLessThan(JSON.stringify(twice).length);
-    await insertJsonLines(warehouse, 'events', [line]);
+    await insertJsonLines(warehouse, 'events', [line], EVENT_LINE_COLUMNS);
     const [stored] = await rows<{ properties: string; traits: string; context: string; library_name: string }>(
       "SELECT properties, traits, context, library_name FROM events WHERE message_id = 'm-once'",
     );
     expect(stored).toEqual({ properties: twice.properties, traits: twice.traits, context: twice.context, library_name: 'balise-js' });
+  });
+
+  // The queued line is a JSONCompactEachRow array (decision 0041): every column must land as the
+  // same event's JSONEachRow object does, and jobs queued as objects by an older API still load.
+  it('stores every column of a compact line as the same row written as an object', async () => {
+    const { warehouse, rows } = await fresh('compact_line');
+    const base = { ...ev('m-compact', 'mission_proposal_declined', { note: 'a "b" \\ é', n: 1.5 }), sentAt: Date.UTC(2024, 2, 1, 10, 0, 5), originalTimestamp: Date.UTC(2024, 2, 1, 9, 59) };
+    const verdict = { status: 'warned' as const, planVersion: '2.0.0', violations: [{ path: '/properties/n', rule: 'type', message: 'must be integer' }] };
+    const compact = eventRowLine(base, verdict);
+    expect(JSON.parse(compact)).toHaveLength(EVENT_LINE_COLUMNS.length);
+    await insertJsonLines(warehouse, 'events', [compact], EVENT_LINE_COLUMNS);
+    await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow({ ...base, messageId: 'm-object' }, verdict))]);
+    const stored = await rows<Record<string, unknown>>("SELECT * EXCEPT (message_id, inserted_at) FROM events WHERE message_id IN ('m-compact', 'm-object') ORDER BY message_id");
+    expect(stored).toHaveLength(2);
+    expect(stored[0]).toEqual(stored[1]);
+    expect(stored[0]).toMatchObject({ plan_status: 'warned', message_date: '2024-03-01', properties: JSON.stringify(base.properties), violations: JSON.stringify(verdict.violations) });
   });
 });

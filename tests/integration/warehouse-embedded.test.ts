@@ -67,7 +67,7 @@ describe('embedded chDB: analyst SQL has its own lane', () => {
     );
     // Give the analyst query time to reach the engine first.
     await new Promise((r) => setTimeout(r, 300));
-    await warehouse.insertJsonEachRow('lane_rows', Buffer.from('{"n":1}\n{"n":2}'), {});
+    await warehouse.insertJsonRows('lane_rows', Buffer.from('{"n":1}\n{"n":2}'), {});
     order.push('insert');
     const rows = await queryRows<{ c: string }>(warehouse, 'SELECT count() AS c FROM lane_rows WHERE n IN (1, 2)');
     order.push('dashboard');
@@ -78,7 +78,7 @@ describe('embedded chDB: analyst SQL has its own lane', () => {
   });
 
   it('the analyst lane reads the same data, in the same database', async () => {
-    await warehouse.insertJsonEachRow('lane_rows', Buffer.from('{"n":10}'), {});
+    await warehouse.insertJsonRows('lane_rows', Buffer.from('{"n":10}'), {});
     const result = await runReadOnlySql(warehouse, 'SELECT currentDatabase() AS db, countIf(n = 10) AS tens FROM lane_rows', { maxRows: 10, maxSeconds: 5 });
     expect(result.rows).toEqual([['balise_lane', 1]]);
   });

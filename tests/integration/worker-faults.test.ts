@@ -60,6 +60,30 @@ async function waitForDrained(queue: Queue<IngestJobData> = stack.balise.queue):
   throw new Error('queue not drained');
 }
 
+/** An `events` row as an API older than line layouts queued it: one JSONEachRow object. */
+const objectRow = (id: string) =>
+  JSON.stringify({
+    message_id: id,
+    type: 'track',
+    event: 'fault_check',
+    user_id: 'u1',
+    anonymous_id: '',
+    group_id: '',
+    previous_id: '',
+    timestamp: Date.now(),
+    sent_at: null,
+    received_at: Date.now(),
+    properties: '{}',
+    traits: '{}',
+    context: '{}',
+    source: 'test',
+    library_name: '',
+    library_version: '',
+    plan_version: '',
+    plan_status: 'unplanned',
+    violations: '',
+  });
+
 describe('worker faults', () => {
   it('a worker that dies after its insert but before completing its jobs does not double count', async () => {
     // The first batch is inserted, then the "process dies" before the batch commits and the
@@ -123,29 +147,7 @@ describe('worker faults', () => {
     // One job whose events rows are fine but whose quarantine row is not JSON: its events insert
     // lands, its quarantine insert fails, on every attempt. Good jobs with the same few attempts
     // are queued beside it: batched together, they would share its fate without isolation.
-    const row = (id: string) =>
-      JSON.stringify({
-        message_id: id,
-        type: 'track',
-        event: 'fault_check',
-        user_id: 'u1',
-        anonymous_id: '',
-        group_id: '',
-        previous_id: '',
-        timestamp: Date.now(),
-        sent_at: null,
-        received_at: Date.now(),
-        properties: '{}',
-        traits: '{}',
-        context: '{}',
-        source: 'test',
-        library_name: '',
-        library_version: '',
-        plan_version: '',
-        plan_status: 'unplanned',
-        violations: '',
-      });
-    const job = (ids: string[], quarantine: string[]) => ({ events: ids.map(row), ids, quarantine, receivedAt: Date.now() });
+    const job = (ids: string[], quarantine: string[]) => ({ events: ids.map(objectRow), ids, quarantine, receivedAt: Date.now() });
     const fewAttempts = { attempts: 3, backoff: { type: 'fixed', delay: 100 } };
     // A queue of its own: the dead letter counted below holds this test's jobs and nothing else.
     const keys: QueueKeys = { name: 'poison', prefix: '{wf-poison}' };
@@ -172,6 +174,21 @@ describe('worker faults', () => {
     expect(await countOf('poison')).toEqual({ total: 1, distinct: 1 });
     for (let i = 0; i < 3; i++) expect(await countOf(`beside-poison-${i}`)).toEqual({ total: 20, distinct: 20 });
     await queue.close();
+  });
+
+  it("loads jobs an older API queued (object lines) beside this one's (compact lines), and dead-letters a layout it does not know", async () => {
+    const legacyIds = Array.from({ length: 5 }, (_, i) => `layout-old-${i}`);
+    await stack.balise.queue.add('request', { events: legacyIds.map(objectRow), ids: legacyIds, quarantine: [], receivedAt: Date.now() });
+    const future = await stack.balise.queue.add('request', { events: ['["layout-new-0"]'], eventLayout: 99, ids: ['layout-new-0'], quarantine: [], receivedAt: Date.now() }, { attempts: 1 });
+    expect((await post(stack, '/v1/batch', { batch: events('layout-now', 5) })).status).toBe(200);
+    worker = startWorker();
+    await waitForDrained();
+    expect(await countOf('layout-old')).toEqual({ total: 5, distinct: 5 });
+    expect(await countOf('layout-now')).toEqual({ total: 5, distinct: 5 });
+    expect(await countOf('layout-new')).toEqual({ total: 0, distinct: 0 });
+    expect(await future.getState()).toBe('failed');
+    expect((await stack.balise.queue.getJob(future.id!))?.failedReason).toMatch(/layout 99 is newer than this worker/);
+    await future.remove();
   });
 
   it('a client resending a batch whose answer it lost does not double count', async () => {

@@ -34,6 +34,26 @@ describe('util/dates', () => {
     expect(parseDateInput(text)).toEqual(expected);
   });
 
+  // toISOString's form is read without the regular expression: it must agree with the general
+  // parser on every field, the calendar's edges included.
+  it.each([
+    ['2026-12-01T10:00:00.000Z', Date.UTC(2026, 11, 1, 10)],
+    ['2024-02-29T23:59:59.999Z', Date.UTC(2024, 1, 29, 23, 59, 59, 999)],
+    ['2000-02-29T00:00:00.000Z', Date.UTC(2000, 1, 29)],
+    ['2023-02-29T00:00:00.000Z', undefined],
+    ['2100-02-29T00:00:00.000Z', undefined],
+    ['2026-04-31T10:00:00.000Z', undefined],
+    ['2026-12-01T24:00:00.000Z', undefined],
+    ['2026-12-01T10:60:00.000Z', undefined],
+    ['2026-00-01T10:00:00.000Z', undefined],
+    ['2026-12-0xT10:00:00.000Z', undefined],
+    ['2026-12-01T10:00:00.0-0Z', undefined],
+  ])('reads the toISOString form %j as the general form does', (text, ms) => {
+    expect(parseIsoDateTime(text)).toBe(ms);
+    // The same instant written another way goes through the general parser.
+    expect(parseIsoDateTime(text.replace('Z', '+00:00'))).toBe(ms);
+  });
+
   it('reads epoch milliseconds only where the caller allows them', () => {
     expect(parseDateInput('1772323200000', { epochMs: true })).toEqual({ ms: 1772323200000, dateOnly: false, wallClock: false });
     expect(parseDateInput('2026-03-01', { epochMs: true })).toEqual({ ms: DAY, dateOnly: true, wallClock: false });

@@ -9,6 +9,7 @@ import { processEvents, type ProcessOptions } from '../../src/ingest/process.ts'
 import { encodeQuarantine, encodeStep, normalizeStep, sizeStep, suppressed, validateStep, type Privacy } from '../../src/ingest/steps.ts';
 import type { PlanEvent, TrackingPlan } from '../../src/plan/model.ts';
 import { compilePlanValidator } from '../../src/plan/compile.ts';
+import { EVENT_LINE_LAYOUT, eventLineRecord } from '../../src/warehouse/rows.ts';
 import type { NormalizedEvent } from '../../src/types.ts';
 
 const NOW = Date.UTC(2026, 0, 15, 12);
@@ -44,7 +45,7 @@ const options = (extra: Partial<ProcessOptions> = {}): ProcessOptions => {
   return { receivedAt: NOW, source: 'web', maxEventBytes: 32 * 1024, piiKey: KEY, newId: () => `generated-${++ids}`, ...extra };
 };
 const order = (messageId: string, properties: Record<string, unknown> = { total: 12 }) => ({ type: 'track', event: 'order_placed', userId: 'u1', messageId, timestamp: TS, properties });
-const row = (line: string | undefined) => JSON.parse(line ?? 'null') as Record<string, unknown>;
+const row = (line: string | undefined) => eventLineRecord(line ?? 'null', EVENT_LINE_LAYOUT);
 
 describe('processEvents: every event accepted, quarantined or suppressed, none lost', () => {
   it('accepts a valid event: one events line, its id, a plain outcome, no labels', () => {
