@@ -108,6 +108,11 @@ export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildre
     if (worker.isConnected()) worker.send({ balise: 'reply', id: request.id, value } satisfies Reply);
   };
 
+  // Children accept connections themselves from the shared socket: with Node's default
+  // round-robin the primary accepts each one and passes it over IPC, so a connection would wait
+  // whenever the primary's own thread is busy loading a batch. Set before setupPrimary, which
+  // freezes it (a flood left hundreds of accepted connections unread in the primary).
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ execArgv: apiChildExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
   const fork = (): { worker: Worker; listening: Promise<string> } => {
     const worker = cluster.fork();
@@ -148,10 +153,6 @@ export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildre
     return { worker, listening };
   };
 
-  // Children accept connections themselves from the shared socket: with Node's default
-  // round-robin the primary accepts each one and passes it over IPC, so a connection would wait
-  // whenever the primary's own thread is busy loading a batch.
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
   const started = Array.from({ length: count }, () => fork());
   const listening = Promise.all(started.map((s) => s.listening)).then((urls) => urls[0]!);
   return {

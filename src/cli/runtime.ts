@@ -260,7 +260,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         readRouter,
         createDashboardRouter({ credentials, timeZone: () => projectTimeZone(config, validator.plan), kpisWritable: config.kpisWritable }),
       ];
-      app = createApp({
+      const ingestApp = createApp({
         limits: config.ingest,
         writeKeys,
         validator: () => validator,
@@ -287,7 +287,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         routers,
         live,
       });
-      server = http.createServer(serverTimeouts(config.ingest), app);
+      app = ingestApp.app;
+      server = http.createServer(serverTimeouts(config.ingest), ingestApp.listener);
       server.keepAliveTimeout = 65_000;
       const listening = server;
       await new Promise<void>((resolve, reject) => {

@@ -43,6 +43,8 @@ export interface Refusal {
 }
 
 export interface Admission {
+  /** Whether the load refuses a request now (nothing counted): what the early refusal asks before routing. */
+  check(req: Pick<Request, 'headers'>): Refusal | undefined;
   /** Before the body is read: admits (counting the request) or answers with the refusal. */
   admit(req: Request, res: Response, next: NextFunction): void;
   /** After the body is read: ends the body deadline. A request already answered goes no further. */
@@ -63,6 +65,16 @@ const WINDOW = 5;
 const DRAIN_BYTES = 64 * 1024;
 /** The adaptive in-flight limit never goes below this. */
 const MIN_LIMIT = 8;
+
+const OVERLOADED: Refusal = { code: 'overloaded', message: 'the server is overloaded; retry later' };
+const TOO_MANY_REQUESTS: Refusal = { code: 'too_many_requests', message: 'too many requests in flight; retry later' };
+const TOO_MANY_BYTES: Refusal = { code: 'too_many_bytes', message: 'too many request bytes in flight; retry later' };
+
+/** Whether a refused request's connection is closed rather than kept: a large or unknown body still to come, or a sender cut off. */
+export function closesOnRefusal(req: Pick<Request, 'headers'>, close = false): boolean {
+  const declared = Number(req.headers['content-length']);
+  return close || !(declared <= DRAIN_BYTES);
+}
 
 /** Samples event-loop delay with a timer. */
 export function startLoopDelaySampler(): { delayMs(): number; stop(): void } {
@@ -157,24 +169,24 @@ export function createAdmission(options: AdmissionOptions): Admission {
   const admitted = new WeakMap<Request, number>();
 
   const shed = (res: Response, refusal: Refusal, close = false) => {
-    const declared = Number(res.req.headers['content-length']);
-    if (close || !(declared <= DRAIN_BYTES)) res.setHeader('Connection', 'close');
+    if (closesOnRefusal(res.req, close)) res.setHeader('Connection', 'close');
     options.refuse(res, refusal);
   };
 
+  const check = (req: Pick<Request, 'headers'>): Refusal | undefined => {
+    if (loop.delayMs() > limits.maxEventLoopDelayMs) return OVERLOADED;
+    if (requests >= limit) return TOO_MANY_REQUESTS;
+    // One request is always let through, whatever its size, so a lone large body never starves.
+    if (requests > 0 && bytes + reservedBytes(req, limits.maxRequestBytes) > limits.maxBytesInFlight) return TOO_MANY_BYTES;
+    return undefined;
+  };
+
   return {
+    check,
     admit(req, res, next) {
-      if (loop.delayMs() > limits.maxEventLoopDelayMs) {
-        return shed(res, { code: 'overloaded', message: 'the server is overloaded; retry later' });
-      }
-      if (requests >= limit) {
-        return shed(res, { code: 'too_many_requests', message: 'too many requests in flight; retry later' });
-      }
+      const refusal = check(req);
+      if (refusal) return shed(res, refusal);
       const reserved = reservedBytes(req, limits.maxRequestBytes);
-      // One request is always let through, whatever its size, so a lone large body never starves.
-      if (requests > 0 && bytes + reserved > limits.maxBytesInFlight) {
-        return shed(res, { code: 'too_many_bytes', message: 'too many request bytes in flight; retry later' });
-      }
       requests++;
       bytes += reserved;
       const admittedAt = performance.now();
@@ -207,7 +219,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
       const waited = performance.now() - (admitted.get(req) ?? performance.now());
       if (waited > limits.maxRequestWaitMs) {
         adapt(waited);
-        return shed(res, { code: 'overloaded', message: 'the server is overloaded; retry later' });
+        return shed(res, OVERLOADED);
       }
       next();
     },

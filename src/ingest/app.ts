@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type Express, type Request, type Response, type Router } from 'express';
 import type { FailureLog } from '../observability/failures.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -7,11 +8,12 @@ import { openApiHandler } from './openapi.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
 import { EVENT_TYPES, type EventType } from '../types.ts';
 import type { PlanValidator } from '../plan/model.ts';
-import { BaliseError, HttpError, sendError } from '../errors.ts';
+import { BaliseError, HttpError, sendError, type ErrorCode } from '../errors.ts';
 import { createWriteKeyResolver, presentedWriteKey, type WriteKeySources } from './auth.ts';
 import { rudderSourceConfig, segmentCdnSettings } from './client-config.ts';
 import { ingestCors } from './cors.ts';
-import { createAdmission, type AdmissionLimits } from './admission.ts';
+import { closesOnRefusal, createAdmission, type AdmissionLimits } from './admission.ts';
+import { sendEarlyRefusal } from './early-refusal.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { checkStructure } from './normalize.ts';
 import { processEvents } from './process.ts';
@@ -64,7 +66,40 @@ const ENCODINGS = ['', 'identity', 'gzip', 'deflate'];
  */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-export function createApp(deps: AppDependencies): Express {
+interface IngestRoute {
+  paths: string[];
+  /** The call type of a single-event route; undefined for batches. */
+  type?: EventType;
+  keySources?: WriteKeySources;
+  /** Imported history: timestamps kept as the archive has them. */
+  historical?: boolean;
+}
+
+/** Every route that takes events (POST), each with the same admission, body limits and steps. */
+const ingestRoutes: IngestRoute[] = [
+  { paths: ['/v1/batch', '/v1/b'] },
+  // `balise import`: the same validation, quarantine and dedupe as /v1/batch, but back-dated
+  // timestamps are kept as the archive has them (no clock-skew correction against sentAt).
+  { paths: ['/v1/import'], historical: true },
+  // RudderStack's beacon mode: sendBeacon cannot set headers, so the key is in the query string.
+  { paths: ['/beacon/v1/batch'], keySources: { query: true } },
+  // One single-event route per Segment call type: /v1/track, /v1/identify…
+  ...EVENT_TYPES.map((type) => ({ paths: [`/v1/${type}`], type })),
+  ...Object.entries(SHORT_PATHS).map(([letter, type]) => ({ paths: [`/v1/${letter}`], type })),
+  // Jitsu's protocol: one event per request, its type in the path, the key in X-Write-Key.
+  ...EVENT_TYPES.map((type) => ({ paths: [`/api/s/${type}`, `/api/s/s2s/${type}`], type })),
+];
+
+export interface IngestApp {
+  app: Express;
+  /**
+   * The server's request listener: refuses load on the ingest routes before express sees the
+   * request (early-refusal.ts), hands everything else to the app.
+   */
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+export function createApp(deps: AppDependencies): IngestApp {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -83,30 +118,49 @@ export function createApp(deps: AppDependencies): Express {
 
   const rawBody = express.raw({ type: () => true, limit: deps.limits.maxRequestBytes, inflate: true });
 
-  /** Refusals that need no body come before it is read, so a stopping or overloaded server spends nothing on it. */
+  /** Why a request to an ingest route is refused before its body is read, if it is: nothing is spent on it. */
+  const loadRefusal = (req: Pick<IncomingMessage, 'headers'>): { code: ErrorCode; message: string; close: boolean } | undefined => {
+    // A stopping server tells keep-alive clients to go elsewhere.
+    if (!deps.accepting()) return { code: 'shutting_down', message: 'this server is shutting down; retry', close: true };
+    if (deps.queueDepth() > deps.limits.maxQueueDepth) return { code: 'queue_full', message: 'the ingest queue is full; retry later', close: closesOnRefusal(req) };
+    const refusal = admission.check(req);
+    return refusal && { ...refusal, close: closesOnRefusal(req) };
+  };
+
+  const ingestPaths = new Set(ingestRoutes.flatMap((route) => route.paths));
+  /** Before express: a refused ingest request costs a fraction of a routed one (early-refusal.ts). */
+  const refusedEarly = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.method !== 'POST' || req.url === undefined) return false;
+    const query = req.url.indexOf('?');
+    const path = query === -1 ? req.url : req.url.slice(0, query);
+    if (!ingestPaths.has(path)) return false;
+    const refusal = loadRefusal(req);
+    if (!refusal) return false;
+    if (refusal.code !== 'shutting_down') deps.metrics.requestsRefused.inc({ code: refusal.code });
+    const status = sendEarlyRefusal(req, res, refusal, refusal.close);
+    deps.metrics.httpRequestDuration.observe({ method: 'POST', route: path, status_code: String(status) }, 0);
+    return true;
+  };
+
+  /** Checks that need the headers only, then the request is counted in flight until answered. */
   const admit = (req: Request, res: Response, next: () => void) => {
-    if (!deps.accepting()) {
-      res.setHeader('Connection', 'close');
-      return sendError(res, new BaliseError('shutting_down', 'this server is shutting down; retry'));
-    }
-    const refuse = (error: BaliseError) => {
-      deps.metrics.eventsRejected.inc({ code: error.code });
-      sendError(res, error);
-    };
     const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
-    if (!ENCODINGS.includes(encoding)) return refuse(new BaliseError('unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted'));
+    if (!ENCODINGS.includes(encoding)) {
+      deps.metrics.eventsRejected.inc({ code: 'unsupported_encoding' });
+      return sendError(res, new BaliseError('unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted'));
+    }
     // No Content-Type check: real clients label JSON as text/plain (beacons), application/json, or
     // application/x-www-form-urlencoded (RudderStack's Node SDK, gzip); the body must parse as JSON.
-    if (deps.queueDepth() > deps.limits.maxQueueDepth) {
-      deps.metrics.requestsRefused.inc({ code: 'queue_full' });
-      return sendError(res, new BaliseError('queue_full', 'the ingest queue is full; retry later'));
-    }
     admission.admit(req, res, next);
   };
 
   const ingest =
     (routeType: EventType | undefined, keySources: WriteKeySources = {}, historical = false) =>
     async (req: Request, res: Response) => {
+      // The work below runs after this turn's I/O: accepting connections, reading requests and
+      // refusing the ones admission turns away stay cheap and prompt however many bodies are
+      // waiting to be processed (run inline, each accept waited for a batch of them).
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const receivedAt = Date.now();
       const fail = (error: BaliseError) => {
         deps.metrics.eventsRejected.inc({ code: error.code });
@@ -190,17 +244,7 @@ export function createApp(deps: AppDependencies): Express {
     };
 
   app.use(['/v1', '/beacon/v1', '/api/s', '/sourceConfig'], ingestCors);
-  app.post(['/v1/batch', '/v1/b'], admit, rawBody, admission.bodyRead, ingest(undefined));
-  // `balise import`: the same validation, quarantine and dedupe as /v1/batch, but back-dated
-  // timestamps are kept as the archive has them (no clock-skew correction against sentAt).
-  app.post('/v1/import', admit, rawBody, admission.bodyRead, ingest(undefined, {}, true));
-  // RudderStack's beacon mode: sendBeacon cannot set headers, so the key is in the query string.
-  app.post('/beacon/v1/batch', admit, rawBody, admission.bodyRead, ingest(undefined, { query: true }));
-  // One single-event route per Segment call type: /v1/track, /v1/identify…
-  for (const type of EVENT_TYPES) app.post(`/v1/${type}`, admit, rawBody, admission.bodyRead, ingest(type));
-  for (const [letter, type] of Object.entries(SHORT_PATHS)) app.post(`/v1/${letter}`, admit, rawBody, admission.bodyRead, ingest(type));
-  // Jitsu's protocol: one event per request, its type in the path, the key in X-Write-Key.
-  for (const type of EVENT_TYPES) app.post([`/api/s/${type}`, `/api/s/s2s/${type}`], admit, rawBody, admission.bodyRead, ingest(type));
+  for (const route of ingestRoutes) app.post(route.paths, admit, rawBody, admission.bodyRead, ingest(route.type, route.keySources, route.historical));
 
   // The settings the Segment and RudderStack browser SDKs fetch before sending (cdnURL, configUrl).
   app.get('/v1/projects/:writeKey/settings', (req, res) => {
@@ -266,5 +310,10 @@ export function createApp(deps: AppDependencies): Express {
     sendError(res, new BaliseError('internal_error', 'internal error'));
   };
   app.use(errors);
-  return app;
+  return {
+    app,
+    listener: (req, res) => {
+      if (!refusedEarly(req, res)) app(req, res);
+    },
+  };
 }

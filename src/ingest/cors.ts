@@ -5,6 +5,11 @@ const DEFAULT_ALLOWED_HEADERS = 'Authorization, Content-Type, Content-Encoding';
 /** Header names are tokens; anything else in the request list is not echoed back. */
 const HEADER_LIST = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
 
+/** The CORS headers of every ingest answer, a refusal before routing included (a browser must read its 429). */
+export function ingestCorsHeaders(origin: string | undefined): Record<string, string> {
+  return { 'Access-Control-Allow-Origin': origin ?? '*', Vary: 'Origin, Access-Control-Request-Headers', 'Access-Control-Expose-Headers': 'Retry-After' };
+}
+
 /**
  * CORS for the ingest routes. Preflights are answered by echoing the headers the browser asks
  * for: each client adds its own (Segment's `X-Retry-Count` on retries, RudderStack's
@@ -13,9 +18,7 @@ const HEADER_LIST = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|
  * never a cookie. `Retry-After` is exposed so a browser client can honour a 429/503.
  */
 export function ingestCors(req: Request, res: Response, next: () => void): void {
-  res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
-  res.setHeader('Vary', 'Origin, Access-Control-Request-Headers');
-  res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
+  for (const [name, value] of Object.entries(ingestCorsHeaders(req.headers.origin))) res.setHeader(name, value);
   if (req.method === 'OPTIONS') {
     const requested = req.headers['access-control-request-headers']?.trim() ?? '';
     res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');

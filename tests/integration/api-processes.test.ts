@@ -133,6 +133,27 @@ describe('balise up with API processes', () => {
     for (const child of children) expect(alive(child)).toBe(false);
   });
 
+  // Under node:cluster's default round-robin the primary accepts every connection and hands it
+  // over; a primary busy loading a batch then left hundreds of new connections waiting for seconds.
+  it('children accept new connections themselves: with the primary stopped, a new connection is answered and its events are stored once it continues', { timeout: 120_000 }, async () => {
+    const port = await freePort();
+    const up = await startBaliseProcess('up', tempDir(), port, { BALISE_API_PROCESSES: '1' });
+    running.push(up);
+    const primary = up.child.pid!;
+    process.kill(primary, 'SIGSTOP');
+    try {
+      const answers = await Promise.all(
+        [0, 1, 2].map((i) =>
+          Promise.race([sendBatch(port, [`procs-stopped-${i}`]), new Promise<{ status: number }>((resolve) => setTimeout(() => resolve({ status: 0 }), 5000))]).then((answer) => answer.status),
+        ),
+      );
+      expect(answers).toEqual([200, 200, 200]);
+    } finally {
+      process.kill(primary, 'SIGCONT');
+    }
+    await expectExactlyOnce(up.baseUrl, 'procs', new Set([0, 1, 2].map((i) => `procs-stopped-${i}`)));
+  });
+
   it('a child that dies is replaced; the primary killed takes its children with it', { timeout: 180_000 }, async () => {
     const port = await freePort();
     const up = await startBaliseProcess('up', tempDir(), port, { BALISE_API_PROCESSES: '1' });
