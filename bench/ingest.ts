@@ -24,6 +24,7 @@ import { tempDir } from '../tests/helpers/stack.ts';
 import { openWarehouse } from '../src/warehouse/client.ts';
 import { migrate } from '../src/warehouse/migrations.ts';
 import { insertJsonLines } from '../src/warehouse/insert.ts';
+import { EVENT_LINE_COLUMNS } from '../src/warehouse/rows.ts';
 import { processEvents } from '../src/ingest/process.ts';
 import { loadPlanValidator } from '../src/plan/compile.ts';
 import { percentile, printResult, round, shippedWorkerSettings } from './lib.ts';
@@ -133,7 +134,7 @@ async function main() {
     lines.push(...processEvents(body.batch, validator, { receivedAt: Date.now(), source: 'bench', maxEventBytes: 32_768, piiKey: 'bench-pii-key' }).job.events);
   }
   const insertStart = performance.now();
-  await insertJsonLines(raw, 'events', lines);
+  await insertJsonLines(raw, 'events', lines, EVENT_LINE_COLUMNS);
   const rawInsertRate = rawRows / ((performance.now() - insertStart) / 1000);
   await raw.close();
 

@@ -127,23 +127,33 @@ export function createApp(deps: AppDependencies): IngestApp {
     return refusal && { ...refusal, close: closesOnRefusal(req) };
   };
 
+  /**
+   * Answers a load refusal (early-refusal.ts), counted like every refusal. `route`: the path of a
+   * request express never saw, so its duration is observed here rather than by httpMetrics.
+   */
+  const refuseLoad = (req: IncomingMessage, res: ServerResponse, refusal: NonNullable<ReturnType<typeof loadRefusal>>, route?: string): void => {
+    if (refusal.code !== 'shutting_down') deps.metrics.requestsRefused.inc({ code: refusal.code });
+    const status = sendEarlyRefusal(req, res, refusal, refusal.close);
+    if (route !== undefined) deps.metrics.httpRequestDuration.observe({ method: 'POST', route, status_code: String(status) }, 0);
+  };
+
   const ingestPaths = new Set(ingestRoutes.flatMap((route) => route.paths));
-  /** Before express: a refused ingest request costs a fraction of a routed one (early-refusal.ts). */
+  /** Before express: a refused ingest request costs a fraction of a routed one (decision 0042). */
   const refusedEarly = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'POST' || req.url === undefined) return false;
     const query = req.url.indexOf('?');
     const path = query === -1 ? req.url : req.url.slice(0, query);
     if (!ingestPaths.has(path)) return false;
     const refusal = loadRefusal(req);
-    if (!refusal) return false;
-    if (refusal.code !== 'shutting_down') deps.metrics.requestsRefused.inc({ code: refusal.code });
-    const status = sendEarlyRefusal(req, res, refusal, refusal.close);
-    deps.metrics.httpRequestDuration.observe({ method: 'POST', route: path, status_code: String(status) }, 0);
-    return true;
+    if (refusal) refuseLoad(req, res, refusal, path);
+    return refusal !== undefined;
   };
 
   /** Checks that need the headers only, then the request is counted in flight until answered. */
   const admit = (req: Request, res: Response, next: () => void) => {
+    // Paths express matches and the early check does not (`/V1/Batch`, a trailing slash).
+    const refusal = loadRefusal(req);
+    if (refusal) return refuseLoad(req, res, refusal);
     const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
     if (!ENCODINGS.includes(encoding)) {
       deps.metrics.eventsRejected.inc({ code: 'unsupported_encoding' });
@@ -157,9 +167,8 @@ export function createApp(deps: AppDependencies): IngestApp {
   const ingest =
     (routeType: EventType | undefined, keySources: WriteKeySources = {}, historical = false) =>
     async (req: Request, res: Response) => {
-      // The work below runs after this turn's I/O: accepting connections, reading requests and
-      // refusing the ones admission turns away stay cheap and prompt however many bodies are
-      // waiting to be processed (run inline, each accept waited for a batch of them).
+      // The body is processed on the next turn of the event loop: this turn first reads, and
+      // admits or refuses, whatever else is waiting (decision 0042).
       await new Promise<void>((resolve) => setImmediate(resolve));
       const receivedAt = Date.now();
       const fail = (error: BaliseError) => {

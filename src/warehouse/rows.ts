@@ -43,41 +43,6 @@ function messageTimeOf(event: NormalizedEvent): number {
   return event.messageTime ?? (event.sentAt === null ? event.timestamp : event.timestamp - event.receivedAt + event.sentAt);
 }
 
-type Encoded<T> = Omit<EventRow, 'properties' | 'traits' | 'context'> & { properties: T; traits: T; context: T };
-
-function eventRowOf<T>(event: NormalizedEvent, verdict: PlanVerdict, encode: (value: JsonObject) => T): Encoded<T> {
-  const library = libraryOf(event.context);
-  return {
-    message_id: event.messageId,
-    type: event.type,
-    event: event.event,
-    user_id: event.userId,
-    anonymous_id: event.anonymousId,
-    group_id: event.groupId,
-    previous_id: event.previousId,
-    timestamp: event.timestamp,
-    original_timestamp: event.originalTimestamp ?? null,
-    sent_at: event.sentAt,
-    received_at: event.receivedAt,
-    message_date: messageDate(messageTimeOf(event)),
-    // The plan may have stripped undeclared properties (policy `strip`).
-    properties: encode(verdict.properties ?? event.properties),
-    traits: encode(event.traits),
-    context: encode(event.context),
-    source: event.source,
-    library_name: library.name,
-    library_version: library.version,
-    plan_version: verdict.planVersion,
-    plan_status: verdict.status,
-    violations: verdict.violations.length ? JSON.stringify(verdict.violations) : '',
-  };
-}
-
-/** The final warehouse row, built once at ingest (docs/decisions/0003-one-job-per-request.md). */
-export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventRow {
-  return eventRowOf(event, verdict, (value) => JSON.stringify(value));
-}
-
 /**
  * The columns of an `events` line as the ingest queues it, in order: `JSONCompactEachRow`, one
  * JSON array per row (docs/decisions/0041-compact-event-lines.md). A job says which layout its
@@ -128,8 +93,19 @@ export function eventLineColumns(layout: number): readonly string[] | undefined 
  * stringifying it twice (docs/decisions/0015-rows-encoded-once.md).
  */
 export function eventRowLine(event: NormalizedEvent, verdict: PlanVerdict): string {
+  return JSON.stringify(rowValues(event, verdict, (value) => value));
+}
+
+/** The final warehouse row as an object, its JSON columns as text: quarantine replay, the demo, tests. */
+export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventRow {
+  const values = rowValues(event, verdict, (value) => JSON.stringify(value));
+  return Object.fromEntries(EVENT_LINE_COLUMNS.map((column, i) => [column, values[i]])) as unknown as EventRow;
+}
+
+/** The row's values in EVENT_LINE_COLUMNS order: the one place the row mapping is written. */
+function rowValues(event: NormalizedEvent, verdict: PlanVerdict, encode: (value: JsonObject) => unknown): { [K in keyof typeof EVENT_LINE_COLUMNS]: unknown } {
   const library = libraryOf(event.context);
-  return JSON.stringify([
+  return [
     event.messageId,
     event.type,
     event.event,
@@ -143,16 +119,16 @@ export function eventRowLine(event: NormalizedEvent, verdict: PlanVerdict): stri
     event.receivedAt,
     messageDate(messageTimeOf(event)),
     // The plan may have stripped undeclared properties (policy `strip`).
-    verdict.properties ?? event.properties,
-    event.traits,
-    event.context,
+    encode(verdict.properties ?? event.properties),
+    encode(event.traits),
+    encode(event.context),
     event.source,
     library.name,
     library.version,
     verdict.planVersion,
     verdict.status,
     verdict.violations.length ? JSON.stringify(verdict.violations) : '',
-  ] satisfies { [K in keyof typeof EVENT_LINE_COLUMNS]: unknown });
+  ];
 }
 
 /**

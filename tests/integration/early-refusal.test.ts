@@ -50,9 +50,12 @@ describe('a refusal before routing', () => {
     const before = await metric('balise_requests_refused_total', 'code="queue_full"');
     const beacon = await fetch(`${stack.baseUrl}/beacon/v1/batch?writeKey=test-write-key-123`, { method: 'POST', body: batch('early-beacon') });
     const track = await fetch(`${stack.baseUrl}/v1/track`, { method: 'POST', headers: auth, body: JSON.stringify({ event: 'early_refusal', userId: 'u1' }) });
-    expect([beacon.status, track.status]).toEqual([503, 503]);
+    // A path express matches and the early check does not still gets the same refusal.
+    const variant = await fetch(`${stack.baseUrl}/V1/Batch/`, { method: 'POST', headers: auth, body: batch('early-variant') });
+    expect([beacon.status, track.status, variant.status]).toEqual([503, 503, 503]);
     expect((await beacon.json()).code).toBe('queue_full');
-    expect(await metric('balise_requests_refused_total', 'code="queue_full"')).toBe(before + 2);
+    expect(await variant.json()).toEqual({ success: false, code: 'queue_full', message: 'the ingest queue is full; retry later' });
+    expect(await metric('balise_requests_refused_total', 'code="queue_full"')).toBe(before + 3);
     expect(await metric('http_request_duration_seconds_count', 'route="/v1/track",status_code="503"')).toBeGreaterThanOrEqual(1);
     // Reads are not ingest: they are never refused for the queue.
     expect((await fetch(`${stack.baseUrl}/health`)).status).toBe(200);
