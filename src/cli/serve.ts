@@ -35,6 +35,20 @@ function banner(config: Config, url: string): void {
  * With API children (`up --api-processes N`, src/cli/api-processes.ts), they stop first, so
  * every request they took is queued before the worker drains and Redis closes.
  */
+/**
+ * Exits without the embedded engine's teardown. process.exit runs it, and run while a chDB
+ * insert is in flight it crashed the process (SIGSEGV) or held the exit for seconds. What a
+ * second Ctrl-C promises is what kill -9 gives (acknowledged events are in Redis's AOF, parts
+ * are written atomically), with the local redis-server still stopped cleanly.
+ */
+function exitAtOnce(): void {
+  // Loaded already by the runtime that started the servers; imported here lazily like the rest of the server.
+  void import('../redis/server.ts').then(({ stopLocalRedisServers }) => {
+    stopLocalRedisServers();
+    process.kill(process.pid, 'SIGKILL');
+  });
+}
+
 async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, undefined, logStyle(config));
@@ -47,7 +61,7 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
     if (++signals > 1) {
       logger.warn({ signal }, 'second signal: exiting now (acknowledged events are safe in Redis)');
       started.children?.kill();
-      process.exit(1);
+      exitAtOnce();
     }
     const balise = started.balise;
     if (!balise) {

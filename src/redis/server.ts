@@ -153,9 +153,12 @@ function track(child: ChildProcess): void {
   child.once('exit', () => runningServers.delete(child));
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const server of runningServers) server.kill('SIGTERM');
-  });
+  process.once('exit', stopLocalRedisServers);
+}
+
+/** SIGTERM to every redis-server this process runs (each fsyncs its AOF and exits): for exits that skip the 'exit' event. */
+export function stopLocalRedisServers(): void {
+  for (const server of runningServers) server.kill('SIGTERM');
 }
 
 function redisServerInstalled(): boolean {

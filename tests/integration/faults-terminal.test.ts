@@ -81,7 +81,10 @@ describe('`balise up` in a terminal', () => {
     while (!balise.output().includes('shutting down') && Date.now() < seen) await new Promise((r) => setTimeout(r, 20));
     expect(balise.output()).toContain('shutting down');
     balise.press('\x03');
-    expect(await exitWithin(balise, 5_000)).not.toBe('hung');
+    const exit = await exitWithin(balise, 5_000);
+    expect(exit).not.toBe('hung');
+    // Not a crash: the engine's teardown, run with an insert in flight, ended in SIGSEGV (139).
+    expect([134, 139]).not.toContain(exit);
     await load.stop();
     const deadline = Date.now() + 10_000;
     while (redisServersOf(dataDir).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
