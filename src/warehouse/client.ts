@@ -15,6 +15,8 @@ export type Warehouse = {
    * them (docs/decisions/0014-analyst-sql-has-its-own-lane.md). Server: the same client.
    */
   analyst: ClickHouseClient;
+  /** Reads of the API and the worker's checks; embedded: a connection of its own, so a dashboard does not wait behind inserts. */
+  reads: ClickHouseClient;
   database: string;
   cluster: string | undefined;
   /** 'embedded' = in-process chDB; 'server' = HTTP to a ClickHouse server or cluster. */
@@ -64,6 +66,7 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     return {
       client,
       analyst: client,
+      reads: client,
       database,
       cluster,
       mode: 'server',
@@ -83,29 +86,35 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
   if (owner && owner.pid !== process.pid) throw locked();
   let session: EmbeddedSession;
   let analystSession: EmbeddedSession;
+  let readsSession: EmbeddedSession;
   try {
     session = await openEmbeddedSession(chdbPath);
     // Connections on one path share the engine and its data but run their queries in parallel.
     analystSession = await openEmbeddedSession(chdbPath);
+    readsSession = await openEmbeddedSession(chdbPath);
   } catch (error) {
     if (isLockError(error)) throw locked();
     throw error;
   }
   const client = createClient({ connection: session.connection });
   const analyst = createClient({ connection: analystSession.connection });
+  const reads = createClient({ connection: readsSession.connection });
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   // The chDB connection ignores the client's `database` option; each connection keeps a current
   // database instead, so unqualified table names resolve the same way as on a server.
   await client.command({ query: `USE ${database}` });
   await analyst.command({ query: `USE ${database}` });
+  await reads.command({ query: `USE ${database}` });
   return {
     client,
     analyst,
+    reads,
     database,
     cluster: undefined,
     mode: 'embedded',
     insertJsonRows: (table, body, settings, columns) => session.insertJsonRows(`${database}.${table}`, body, settings, columns),
     close: async () => {
+      await reads.close();
       await analyst.close();
       await client.close();
     },

@@ -77,6 +77,20 @@ describe('embedded chDB: analyst SQL has its own lane', () => {
     expect(order).toEqual(['insert', 'dashboard', 'analyst']);
   });
 
+  // Order, not time: the dashboard's read is issued while a large insert is running on the
+  // worker's connection, and returns first. On one shared connection it queued behind the insert.
+  it('a dashboard read does not wait behind an insert on the worker connection', { timeout: 60_000 }, async () => {
+    const order: string[] = [];
+    const rows = Buffer.from(Array.from({ length: 2_000_000 }, (_, i) => `{"n":${100 + (i % 1000)}}`).join('\n'));
+    const insert = warehouse.insertJsonRows('lane_rows', rows, {}).then(() => order.push('insert'));
+    await new Promise((r) => setTimeout(r, 50));
+    const [row] = await queryRows<{ one: number }>(warehouse, 'SELECT 1 AS one');
+    order.push('dashboard');
+    await insert;
+    expect(row).toEqual({ one: 1 });
+    expect(order).toEqual(['dashboard', 'insert']);
+  });
+
   it('the analyst lane reads the same data, in the same database', async () => {
     await warehouse.insertJsonRows('lane_rows', Buffer.from('{"n":10}'), {});
     const result = await runReadOnlySql(warehouse, 'SELECT currentDatabase() AS db, countIf(n = 10) AS tens FROM lane_rows', { maxRows: 10, maxSeconds: 5 });
