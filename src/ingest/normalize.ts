@@ -208,7 +208,8 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
       previousId: ids.previousId,
       timestamp: Math.round(timestamp),
       originalTimestamp: storableTime(clientTimestamp),
-      sentAt: sentAt === null ? null : Math.round(sentAt),
+      // Only used to correct the clock when the event has a timestamp: one DateTime64 cannot hold is not kept.
+      sentAt: sentAt === null ? null : storableTime(sentAt),
       receivedAt: ctx.receivedAt,
       // A body with no time at all gets 0 (keyed on 1970-01-01), not its arrival: every resend of
       // it, whatever day it arrives, must land under one key and fold (decision 0011).

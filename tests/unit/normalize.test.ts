@@ -58,6 +58,14 @@ describe('normalizeEvent', () => {
     expect(result.ok && result.event.timestamp).toBe(expected);
   });
 
+  // The hostile-input fuzz sent sentAt = Number.MAX_VALUE on an event without a timestamp: the
+  // engine could not parse it as DateTime64 and the job's insert failed on every attempt.
+  it.each([1.7976931348623157e308, -8.64e15, Date.UTC(2400, 0, 1)])('keeps no sentAt DateTime64 cannot hold (%s)', (sentAt) => {
+    const result = normalizeEvent(track({ sentAt }), ctx);
+    expect(result.ok && result.event.sentAt).toBeNull();
+    expect(result.ok && result.event.timestamp).toBe(receivedAt);
+  });
+
   it('uses the batch sentAt and merges the batch context under the event context', () => {
     const result = normalizeEvent(track({ timestamp: '2026-06-01T13:00:00.000Z', context: { locale: 'fr' } }), {
       ...ctx,
