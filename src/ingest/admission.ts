@@ -45,8 +45,8 @@ export interface Refusal {
 export interface Admission {
   /** Whether the load refuses a request now (nothing counted): what the early refusal asks before routing. */
   check(req: Pick<Request, 'headers'>): Refusal | undefined;
-  /** Before the body is read: admits (counting the request) or answers with the refusal. */
-  admit(req: Request, res: Response, next: NextFunction): void;
+  /** Before the body is read, once `check` found no refusal: counts the request in flight until it is answered. */
+  enter(req: Request, res: Response, next: NextFunction): void;
   /** After the body is read: ends the body deadline. A request already answered goes no further. */
   bodyRead(req: Request, res: Response, next: NextFunction): void;
   /** Current load, for metrics and tests. */
@@ -183,9 +183,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
 
   return {
     check,
-    admit(req, res, next) {
-      const refusal = check(req);
-      if (refusal) return shed(res, refusal);
+    enter(req, res, next) {
       const reserved = reservedBytes(req, limits.maxRequestBytes);
       requests++;
       bytes += reserved;

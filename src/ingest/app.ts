@@ -161,7 +161,7 @@ export function createApp(deps: AppDependencies): IngestApp {
     }
     // No Content-Type check: real clients label JSON as text/plain (beacons), application/json, or
     // application/x-www-form-urlencoded (RudderStack's Node SDK, gzip); the body must parse as JSON.
-    admission.admit(req, res, next);
+    admission.enter(req, res, next);
   };
 
   const ingest =

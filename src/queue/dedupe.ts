@@ -88,7 +88,7 @@ export function createDeduper(window: DedupeWindow, now: () => number = Date.now
       return statuses;
     },
     async commit(batchId) {
-      // An entry claimed again by a later batch is a new entry: this batch's own is marked, and dropped by eviction.
+      // An id claimed again by a later batch holds that batch's entry: marking this batch's own (no longer in the map) changes nothing.
       for (const entry of claimed.get(batchId) ?? []) entry.batch = undefined;
       claimed.delete(batchId);
     },

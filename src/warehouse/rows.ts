@@ -45,7 +45,7 @@ function messageTimeOf(event: NormalizedEvent): number {
 
 /**
  * The columns of an `events` line as the ingest queues it, in order: `JSONCompactEachRow`, one
- * JSON array per row (docs/decisions/0041-compact-event-lines.md). A job says which layout its
+ * JSON array per row (docs/decisions/0041-compact-lines-and-group-commit.md). A job says which layout its
  * lines have (`IngestJobData.eventLayout`), so a change of this list is a new layout, and jobs
  * queued with an older one still load.
  */
