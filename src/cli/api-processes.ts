@@ -1,7 +1,7 @@
 /**
  * `balise up` with API children (decision 0040). The primary owns what belongs to one process
  * (the embedded engine, the worker, the local redis-server) and keeps its read API on loopback;
- * N children, forked with node:cluster, share the public port and do the ingest work (parse,
+ * N children share the public port (handed down on many descriptors each, decision 0044) and do the ingest work (parse,
  * validate, encode, queue). Ingest JavaScript then runs on another core than the worker's, and
  * a request never waits behind a batch being loaded.
  *
@@ -13,16 +13,19 @@
  * - a plan reloaded through the admin API is reloaded by every child.
  * A child that dies is replaced; children stop with the primary, and exit when it disappears.
  */
-import cluster, { type Worker } from 'node:cluster';
+import { fork as forkProcess, type ChildProcess } from 'node:child_process';
+import net, { type AddressInfo } from 'node:net';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import { BaliseError, RemoteError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
+import { LISTEN_BACKLOG, listenFailure, urlOf } from './listen.ts';
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 type Request = { balise: 'metrics' | 'collect' | 'ready'; id: number };
 type Reply = { balise: 'reply'; id: number; value: unknown };
-type Notice = { balise: 'reload-plan' | 'stop' };
+/** 'listening': a child serves; 'connection': a socket the primary accepted, sent with the message. */
+type Notice = { balise: 'reload-plan' | 'stop' | 'listening' | 'connection' };
 /** A child that could not start says why, so `up` fails with the child's own code in one line. */
 type Failed = { balise: 'failed'; code: string; message: string };
 type Message = Request | Reply | Notice | Failed;
@@ -84,17 +87,37 @@ export interface ApiChildren {
 }
 
 export interface PrimaryHooks {
+  /** The public address the children serve. */
+  listen: { host: string; port: number };
   registry: Registry;
   readiness(): Promise<Record<string, boolean>>;
   logger: Logger;
 }
 
-/** In the primary: forks `count` API children and answers their questions. */
+/** Descriptors of the public socket each child watches: up to this many connections accepted per turn of its loop. */
+export const ACCEPT_DESCRIPTORS = 16;
+/** Where a child finds its descriptors (after stdin, stdout, stderr and the IPC channel); one more follows them, to hand back. */
+const FIRST_DESCRIPTOR = 4;
+const HANDOVER_DESCRIPTOR = FIRST_DESCRIPTOR + ACCEPT_DESCRIPTORS;
+const CHILD_ENV = 'BALISE_API_CHILD_FDS';
+
+/** Node's native handle of a server or socket: its `fd` (on Unix) is what can be handed down. Node has no public accessor. */
+type NativeHandle = { fd?: unknown; close(): void };
+const nativeHandle = (owner: net.Server | net.Socket) => (owner as unknown as { _handle?: NativeHandle })._handle;
+
+function descriptorOf(handle: NativeHandle | undefined): number {
+  if (typeof handle?.fd !== 'number' || handle.fd < 0) throw new BaliseError('api_process_failed', 'the listening socket has no descriptor to hand to API processes on this platform');
+  return handle.fd;
+}
+
+/** In the primary: listens on the public port, forks `count` API children and answers their questions. */
 export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildren {
   const { logger } = hooks;
-  const children = new Map<Worker, ReturnType<typeof asker>>();
+  const children = new Map<ChildProcess, ReturnType<typeof asker>>();
   let stopping = false;
   let restartDelay = 1000;
+  const connected = (child: ChildProcess) => child.connected;
+  const dead = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
   const gather = async (): Promise<string> => {
     const all: MetricsJson[] = [(await hooks.registry.getMetricsAsJSON()) as MetricsJson];
@@ -103,76 +126,120 @@ export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildre
     return AggregatorRegistry.aggregate(all).metrics();
   };
 
-  const answer = async (worker: Worker, request: Request): Promise<void> => {
+  const answer = async (child: ChildProcess, request: Request): Promise<void> => {
     const value = request.balise === 'metrics' ? await gather() : request.balise === 'ready' ? await hooks.readiness() : undefined;
-    if (worker.isConnected()) worker.send({ balise: 'reply', id: request.id, value } satisfies Reply);
+    if (connected(child)) child.send({ balise: 'reply', id: request.id, value } satisfies Reply);
   };
 
-  // Children accept connections themselves from the shared socket: with Node's default
-  // round-robin the primary accepts each one and passes it over IPC, so a connection would wait
-  // whenever the primary's own thread is busy loading a batch. Set before setupPrimary, which
-  // freezes it (a flood left hundreds of accepted connections unread in the primary).
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
-  cluster.setupPrimary({ execArgv: apiChildExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
-  const fork = (): { worker: Worker; listening: Promise<string> } => {
-    const worker = cluster.fork();
+  // The primary owns the public socket, so it outlives any child, and hands it down on
+  // ACCEPT_DESCRIPTORS descriptors per child (decision 0044). It must not accept from it itself:
+  // its turns are long while it loads a batch, and a connection it took waited for them. So it
+  // listens only until the first child hands back a copy of the socket as a bare handle, which
+  // no loop watches, and keeps that one for the children it forks later. A connection it
+  // accepted before then is passed, unread, to a child.
+  const server = net.createServer({ pauseOnConnect: true });
+  let held: NativeHandle | undefined;
+  const serving = new Set<ChildProcess>();
+  let turn = 0;
+  server.on('connection', (socket) => {
+    const ready = [...serving].filter(connected);
+    const child = ready[turn++ % Math.max(1, ready.length)];
+    if (child) child.send({ balise: 'connection' } satisfies Notice, socket);
+    else socket.destroy();
+  });
+  const bound = new Promise<string>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenFailure(error, hooks.listen.host, hooks.listen.port)));
+    server.listen(hooks.listen.port, hooks.listen.host, LISTEN_BACKLOG, () => resolve(urlOf(server.address() as AddressInfo)));
+  });
+  const descriptors = Array.from({ length: ACCEPT_DESCRIPTORS }, (_, i) => FIRST_DESCRIPTOR + i);
+
+  const fork = (): { child: ChildProcess; listening: Promise<void> } => {
+    const child = forkProcess(process.argv[1]!, process.argv.slice(2), {
+      execArgv: apiChildExecArgv(process.execArgv, process.env.NODE_OPTIONS),
+      env: { ...process.env, [CHILD_ENV]: descriptors.join(',') },
+      // A descriptor number as a stdio entry is duplicated into the child at that index.
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...[...descriptors, HANDOVER_DESCRIPTOR].map(() => descriptorOf(held ?? nativeHandle(server)))],
+    });
     const startedAt = Date.now();
-    const link = asker((message) => worker.isConnected() && worker.send(message));
-    children.set(worker, link);
+    const link = asker((message) => connected(child) && child.send(message));
+    children.set(child, link);
     let failure: BaliseError | undefined;
     let listened = false;
-    worker.on('message', (message: unknown) => {
+    let markListening = () => undefined as void;
+    child.on('message', (message: unknown, handle: unknown) => {
       if (!isMessage(message)) return;
-      // The child's own code (port_in_use, config_invalid…), so `up` reports it as its own.
+      // The child's own code (config_invalid…), so `up` reports it as its own.
       if (message.balise === 'failed') failure = new RemoteError(message.code, message.message);
-      else if (message.balise === 'reply') link.settle(message);
+      else if (message.balise === 'listening') {
+        // Every child hands back a copy; the first is kept, the others closed.
+        if (typeof handle === 'object' && handle !== null && 'fd' in handle) {
+          if (held) (handle as NativeHandle).close();
+          else {
+            held = handle as NativeHandle;
+            server.close();
+          }
+        }
+        markListening();
+      } else if (message.balise === 'reply') link.settle(message);
       else if (message.balise === 'metrics' || message.balise === 'ready') {
-        answer(worker, message).catch((err: unknown) => logger.warn({ err }, 'could not answer an API process'));
+        answer(child, message).catch((err: unknown) => logger.warn({ err }, 'could not answer an API process'));
       }
     });
-    const listening = new Promise<string>((resolve, reject) => {
-      worker.once('listening', (address) => {
+    const listening = new Promise<void>((resolve, reject) => {
+      markListening = () => {
         listened = true;
-        const host = !address.address || address.address.includes(':') ? `[${address.address || '::'}]` : address.address;
-        resolve(`http://${host}:${address.port}`);
-      });
-      worker.once('exit', (code, signal) => reject(failure ?? new BaliseError('api_process_failed', `an API process exited during start-up (code ${code}, signal ${signal})`)));
+        serving.add(child);
+        resolve();
+      };
+      child.once('exit', (code, signal) => reject(failure ?? new BaliseError('api_process_failed', `an API process exited during start-up (code ${code}, signal ${signal})`)));
     });
-    worker.once('exit', (code, signal) => {
-      children.delete(worker);
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      serving.delete(child);
       // One that never listened failed its start: `listening` rejects, and `up` (or the restart) reports it.
       if (stopping || !listened) return;
       // Its in-flight requests were not acknowledged: their clients resend. The port stays open
       // (the primary holds it) and the other children, or the replacement, take the next ones.
       restartDelay = Date.now() - startedAt < STABLE_MS ? Math.min(MAX_RESTART_DELAY_MS, restartDelay * 2) : 1000;
-      logger.error({ pid: worker.process.pid, code, signal, restartInMs: restartDelay }, 'an API process died: starting another');
+      logger.error({ pid: child.pid, code, signal, restartInMs: restartDelay }, 'an API process died: starting another');
       setTimeout(() => {
         if (!stopping) fork().listening.catch((err: unknown) => logger.error({ err }, 'the replacement API process did not start'));
       }, restartDelay).unref();
     });
-    return { worker, listening };
+    return { child, listening };
   };
 
-  const started = Array.from({ length: count }, () => fork());
-  const listening = Promise.all(started.map((s) => s.listening)).then((urls) => urls[0]!);
+  const listening = bound.then(async (url) => {
+    await Promise.all(Array.from({ length: count }, () => fork().listening));
+    return url;
+  });
+  const release = () => {
+    if (server.listening) server.close();
+    held?.close();
+  };
+  const killAll = () => {
+    for (const child of children.keys()) if (!dead(child)) child.kill('SIGKILL');
+  };
   return {
     listening,
     reloadPlan: () => {
-      for (const worker of children.keys()) if (worker.isConnected()) worker.send({ balise: 'reload-plan' } satisfies Notice);
+      for (const child of children.keys()) if (connected(child)) child.send({ balise: 'reload-plan' } satisfies Notice);
     },
     async stop(ms) {
       stopping = true;
-      const exits = [...children.keys()].map((worker) => new Promise<void>((resolve) => (worker.isDead() ? resolve() : worker.once('exit', () => resolve()))));
-      for (const worker of children.keys()) if (worker.isConnected()) worker.send({ balise: 'stop' } satisfies Notice);
+      const exits = [...children.keys()].map((child) => new Promise<void>((resolve) => (dead(child) ? resolve() : child.once('exit', () => resolve()))));
+      for (const child of children.keys()) if (connected(child)) child.send({ balise: 'stop' } satisfies Notice);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
       await Promise.race([Promise.all(exits), timedOut]);
       clearTimeout(timer);
-      for (const worker of children.keys()) if (!worker.isDead()) worker.process.kill('SIGKILL');
+      killAll();
+      release();
     },
     kill() {
       stopping = true;
-      for (const worker of children.keys()) if (!worker.isDead()) worker.process.kill('SIGKILL');
+      killAll();
+      release();
     },
   };
 }
@@ -182,8 +249,13 @@ export interface ChildLink {
   ownerReadiness(): Promise<Record<string, boolean>>;
   /** The /metrics text of every process of this `up`. */
   metricsText(): Promise<string>;
-  /** Once the child runs: answer the primary's collections and notices. */
-  attach(handlers: { registry: Registry; reloadPlan(): Promise<void>; stop(): void }): void;
+  /** Once the child serves: answer the primary's collections and notices, take the connections it passes on, and tell it. */
+  attach(handlers: { registry: Registry; reloadPlan(): Promise<void>; stop(): void; connection(socket: net.Socket): void }): void;
+}
+
+/** In an API child: the descriptors of the public socket `up` handed down, or undefined in any other process. */
+export function inheritedDescriptors(env: NodeJS.ProcessEnv = process.env): number[] | undefined {
+  return env[CHILD_ENV]?.split(',').map(Number);
 }
 
 /** In an API child: its side of the IPC channel. */
@@ -191,9 +263,14 @@ export function connectToPrimary(logger: Logger): ChildLink {
   const send = (message: Message) => process.send?.(message);
   const link = asker(send);
   let handlers: Parameters<ChildLink['attach']>[0] | undefined;
-  process.on('message', (message: unknown) => {
+  process.on('message', (message: unknown, handle: unknown) => {
     if (!isMessage(message)) return;
     if (message.balise === 'reply') return link.settle(message);
+    if (message.balise === 'connection' && handle instanceof net.Socket) {
+      if (handlers) handlers.connection(handle);
+      else handle.destroy();
+      return;
+    }
     if (message.balise === 'collect') {
       const id = message.id;
       const json = handlers ? handlers.registry.getMetricsAsJSON() : Promise.resolve([]);
@@ -212,11 +289,14 @@ export function connectToPrimary(logger: Logger): ChildLink {
   return {
     ownerReadiness: async () => (await link.ask('ready')) as Record<string, boolean>,
     metricsText: async () => (await link.ask('metrics')) as string,
-    attach: (h) => (handlers = h),
+    attach: (h) => {
+      handlers = h;
+      // A copy of the public socket, as a bare handle the primary keeps and never watches.
+      const copy = new net.Socket({ fd: HANDOVER_DESCRIPTOR, readable: false, writable: false });
+      process.send?.({ balise: 'listening' } satisfies Notice, nativeHandle(copy) as unknown as net.Socket, () => copy.destroy());
+    },
   };
 }
-
-export const isApiChild = (): boolean => cluster.isWorker;
 
 /** In an API child that could not start: tells the primary why (it reports it), then exits. */
 export function failStart(error: unknown): void {

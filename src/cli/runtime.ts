@@ -2,13 +2,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express, Router } from 'express';
 import type { Config } from '../config/index.ts';
-import { BaliseError } from '../errors.ts';
 import { resolveAdminToken, resolvePiiKey, resolveWriteKeys } from '../config/secrets.ts';
 import { createApp } from '../ingest/app.ts';
 import { createSdkAssetRouter, ensureSdkBuilt } from '../ingest/sdk-asset.ts';
 import { serverTimeouts } from '../ingest/admission.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import type { Socket } from 'node:net';
+import { listenHttp, urlOf, type ListenTarget } from './listen.ts';
 import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
 import { applyViews } from '../warehouse/views.ts';
@@ -43,8 +44,6 @@ import { coalesceJobs } from '../queue/coalesce.ts';
 
 /** Shutdown budget: requests, the worker's drain and the queue get this long in all, whatever state Redis is in. */
 export const SHUTDOWN_GRACE_MS = 10_000;
-/** Pending connections the kernel may hold for the API (capped by net.core.somaxconn). */
-const LISTEN_BACKLOG = 4096;
 /** How long in-flight requests get to finish on shutdown before their connections are closed. */
 const HTTP_DRAIN_MS = 5000;
 /** Redis unreachable this long makes /health fail: the process cannot take a single event. */
@@ -74,6 +73,8 @@ export interface RunningBalise {
   live: LiveHub;
   /** GET /health and /metrics of a worker-only process (BALISE_WORKER_METRICS_PORT), if any. */
   opsUrl: string | undefined;
+  /** Serves a connection accepted elsewhere (by the primary of `up`), when this process serves the API. */
+  serveConnection(socket: Socket): void;
   /** What GET /ready checks, for an API child that asks the engine's owner (src/cli/api-processes.ts). */
   readiness(): Promise<Record<string, boolean>>;
   /** Reads the tracking plan again (an API child, when the engine's owner reloaded it). */
@@ -97,8 +98,8 @@ export interface RuntimeOptions {
   /** Restart the local redis-server when it dies (default true; tests that stage an outage turn it off). */
   superviseRedis?: boolean;
   redisLivenessGraceMs?: number;
-  /** Where the API listens instead of HOST:PORT (the primary of `up --api-processes` keeps its read API on loopback). */
-  listen?: { host: string; port: number };
+  /** Where the API listens instead of HOST:PORT: the primary of `up --api-processes` keeps its read API on loopback, its children listen on the descriptors it hands down. */
+  listen?: ListenTarget;
   /** An API child of `up`: the engine's readiness, asked of the process that owns it. */
   ownerReadiness?: () => Promise<Record<string, boolean>>;
   /** GET /metrics text instead of this process's registry (an API child answers for all of `up`'s processes). */
@@ -125,6 +126,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   const connections: Redis[] = [];
   let queue: Queue<IngestJobData> | undefined;
   let server: http.Server | undefined;
+  let closeAcceptors = (): void => undefined;
   let suppression: SuppressionList | undefined;
   // Once closing, connections dropping is expected, not an outage worth a log line.
   let closing = false;
@@ -132,6 +134,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     closing = true;
     suppression?.stop();
     server?.close();
+    closeAcceptors();
     // BullMQ reports a connection closed before it was ready as an unhandled 'error'.
     if (queue) await within(queue.waitUntilReady(), 2000);
     await queue?.close().catch(() => undefined);
@@ -290,16 +293,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       app = ingestApp.app;
       server = http.createServer(serverTimeouts(config.ingest), ingestApp.listener);
       server.keepAliveTimeout = 65_000;
-      const listening = server;
-      await new Promise<void>((resolve, reject) => {
-        listening.once('error', (error: NodeJS.ErrnoException) =>
-          reject(error.code === 'EADDRINUSE' ? new BaliseError('port_in_use', `${config.host}:${config.port} is already in use (EADDRINUSE): stop what listens there or set PORT`) : error),
-        );
-        // A deep accept queue: a burst of connections beyond Node's default 511 had its SYNs dropped.
-        listening.listen(options.listen?.port ?? config.port, options.listen?.host ?? config.host, LISTEN_BACKLOG, () => resolve());
-      });
-      const address = server.address() as AddressInfo;
-      baseUrl = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
+      closeAcceptors = await listenHttp(server, options.listen ?? { host: config.host, port: config.port }, config);
+      baseUrl = urlOf(server.address() as AddressInfo);
       // `serve` replicas of this data directory send their reads here.
       if (warehouse?.mode === 'embedded') writeEngineOwner(config.dataDir, { pid: process.pid, url: baseUrl });
     }
@@ -322,6 +317,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             accepting = false;
             live.closeAll();
             const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+            closeAcceptors();
             httpServer.closeIdleConnections();
             if (!(await within(closed, Math.min(HTTP_DRAIN_MS, left())))) httpServer.closeAllConnections();
           }
@@ -355,6 +351,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       app,
       live,
       opsUrl: ops?.url,
+      serveConnection: (socket) => (httpServer ? httpServer.emit('connection', socket) : socket.destroy()),
       readiness,
       reloadPlan: async () => void (await reloadPlan()),
       stop,

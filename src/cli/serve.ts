@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.ts';
 import { ConfigError } from '../errors.ts';
 import { createLogger, logStyle, type Logger } from '../observability/logger.ts';
-import { connectToPrimary, failStart, isApiChild, startApiChildren, type ApiChildren } from './api-processes.ts';
+import { connectToPrimary, failStart, inheritedDescriptors, startApiChildren, type ApiChildren } from './api-processes.ts';
 import type { Roles, RunningBalise } from './runtime.ts';
 import { adminTokenFile, writeKeyFile } from '../config/secrets.ts';
 
@@ -52,7 +52,8 @@ function exitAtOnce(): void {
 async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, undefined, logStyle(config));
-  if (isApiChild()) return runApiChild(config, logger);
+  const descriptors = inheritedDescriptors();
+  if (descriptors) return runApiChild(config, logger, descriptors);
   // Signals are handled from the start: a Ctrl-C during start-up (migrations, a long AOF load)
   // still stops the local redis-server on the way out.
   const started: { balise?: RunningBalise; children?: ApiChildren } = {};
@@ -97,7 +98,12 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
     // The primary's own API (reads, the dashboard's data, CLI commands) stays on loopback; the
     // public port belongs to the children, which send /api reads here (engine.json).
     const balise = (started.balise = await startBalise(config, roles, logger, { listen: { host: '127.0.0.1', port: 0 }, onPlanReloaded: () => started.children?.reloadPlan() }));
-    const children = (started.children = startApiChildren(apiProcesses, { registry: balise.metrics.registry, readiness: () => balise.readiness(), logger }));
+    const children = (started.children = startApiChildren(apiProcesses, {
+      listen: { host: config.host, port: config.port },
+      registry: balise.metrics.registry,
+      readiness: () => balise.readiness(),
+      logger,
+    }));
     const url = await children.listening.catch(async (err: unknown) => {
       // Like a single process whose port is taken: stop what started, then one line (main.ts).
       started.children = undefined;
@@ -127,7 +133,7 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
  * (a terminal's Ctrl-C reaches the whole process group) or when the primary is gone; it never
  * exits at once on a second signal: the primary decides that.
  */
-async function runApiChild(config: Config, logger: Logger): Promise<void> {
+async function runApiChild(config: Config, logger: Logger, descriptors: number[]): Promise<void> {
   const link = connectToPrimary(logger);
   let balise: RunningBalise | undefined;
   let stopping = false;
@@ -148,12 +154,12 @@ async function runApiChild(config: Config, logger: Logger): Promise<void> {
   process.on('disconnect', stop);
   const { startBalise } = await import('./runtime.ts');
   try {
-    balise = await startBalise(config, { api: true, worker: false }, logger, { split: true, ownerReadiness: link.ownerReadiness, metricsText: link.metricsText });
+    balise = await startBalise(config, { api: true, worker: false }, logger, { split: true, listen: { fds: descriptors }, ownerReadiness: link.ownerReadiness, metricsText: link.metricsText });
   } catch (err) {
     failStart(err);
     return;
   }
-  link.attach({ registry: balise.metrics.registry, reloadPlan: balise.reloadPlan, stop });
+  link.attach({ registry: balise.metrics.registry, reloadPlan: balise.reloadPlan, stop, connection: balise.serveConnection });
 }
 
 export function registerServeCommands(program: Command): void {

@@ -1,10 +1,11 @@
 /**
  * `balise up --api-processes N` (decision 0040), as a real process tree: the primary owns the
- * engine, the worker and Redis; N node:cluster children share the public port. Checked from the
+ * engine, the worker and Redis; N children share the public port, handed down by the primary. Checked from the
  * outside: where events go, what /metrics and /ready say, what a plan reload reaches, and what
  * happens when a child or the primary dies or is stopped.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -34,6 +35,30 @@ function apiChildren(pid: number): number[] {
   return out.trim().split('\n').filter(Boolean).map(Number);
 }
 
+/** The inode of the socket listening on a TCP port (from /proc/net/tcp and tcp6: state 0A is LISTEN). */
+function listeningSocketInode(port: number): string {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[1]?.endsWith(`:${hexPort}`) && fields[3] === '0A') return fields[9]!;
+    }
+  }
+  throw new Error(`nothing listens on port ${port}`);
+}
+
+/** How many of a process's descriptors refer to one socket. */
+function socketDescriptors(pid: number, inode: string): number {
+  const dir = `/proc/${pid}/fd`;
+  return readdirSync(dir).filter((fd) => {
+    try {
+      return readlinkSync(path.join(dir, fd)) === `socket:[${inode}]`;
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -53,7 +78,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
   }
 }
 
-/** One batch on a connection of its own, so node:cluster hands connections to every child in turn. */
+/** One batch on a connection of its own, so that children take connections in turn. */
 function sendBatch(port: number, ids: string[], event = 'procs_test', properties: Record<string, unknown> = { mission_id: 'msn_1' }): Promise<{ status: number; body: string }> {
   const body = JSON.stringify({ batch: ids.map((messageId) => ({ type: 'track', event, userId: 'u1', messageId, properties })) });
   return new Promise((resolve, reject) => {
@@ -133,8 +158,8 @@ describe('balise up with API processes', () => {
     for (const child of children) expect(alive(child)).toBe(false);
   });
 
-  // Under node:cluster's default round-robin the primary accepts every connection and hands it
-  // over; a primary busy loading a batch then left hundreds of new connections waiting for seconds.
+  // When the primary accepted connections and handed them over, a primary busy loading a batch
+  // left hundreds of new connections waiting for seconds.
   it('children accept new connections themselves: with the primary stopped, a new connection is answered and its events are stored once it continues', { timeout: 120_000 }, async () => {
     const port = await freePort();
     const up = await startBaliseProcess('up', tempDir(), port, { BALISE_API_PROCESSES: '1' });
@@ -152,6 +177,22 @@ describe('balise up with API processes', () => {
       process.kill(primary, 'SIGCONT');
     }
     await expectExactlyOnce(up.baseUrl, 'procs', new Set([0, 1, 2].map((i) => `procs-stopped-${i}`)));
+  });
+
+  // libuv accepts one connection per descriptor per turn of a loop: a busy child with one
+  // descriptor left a burst of new connections waiting seconds in the kernel (decision 0044).
+  it('each child watches the public socket on ACCEPT_DESCRIPTORS descriptors; the primary keeps one copy it does not listen on', { timeout: 120_000 }, async () => {
+    const { ACCEPT_DESCRIPTORS } = await import('../../src/cli/api-processes.ts');
+    const port = await freePort();
+    const up = await startBaliseProcess('up', tempDir(), port, { BALISE_API_PROCESSES: '2' });
+    running.push(up);
+    const listening = listeningSocketInode(port);
+    const children = apiChildren(up.child.pid!);
+    expect(children).toHaveLength(2);
+    for (const child of children) expect(socketDescriptors(child, listening)).toBe(ACCEPT_DESCRIPTORS);
+    expect(socketDescriptors(up.child.pid!, listening)).toBe(1);
+    expect((await sendBatch(port, ['procs-descriptors-0'])).status).toBe(200);
+    await expectExactlyOnce(up.baseUrl, 'procs', new Set(['procs-descriptors-0']));
   });
 
   it('a child that dies is replaced; the primary killed takes its children with it', { timeout: 180_000 }, async () => {

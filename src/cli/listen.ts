@@ -1,0 +1,53 @@
+/**
+ * Where an API listens: HOST:PORT, or listening descriptors `up` handed down to its API children
+ * (decision 0044). One socket on several descriptors, each watched on its own, lets a busy
+ * process accept several connections per turn of its event loop: libuv accepts one per
+ * descriptor per turn (libuv/libuv#3696), and under a burst of new connections a loop that turns
+ * every 50 ms accepted twenty a second, the rest waiting seconds in the kernel's queue.
+ */
+import type http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { BaliseError } from '../errors.ts';
+
+/** Pending connections the kernel may hold for the API (capped by net.core.somaxconn). */
+export const LISTEN_BACKLOG = 4096;
+
+export type ListenTarget = { host: string; port: number } | { fds: readonly number[] };
+
+export function listenFailure(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  return error.code === 'EADDRINUSE' ? new BaliseError('port_in_use', `${host}:${port} is already in use (EADDRINUSE): stop what listens there or set PORT`) : error;
+}
+
+export function urlOf(address: AddressInfo): string {
+  return `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+/**
+ * Listens on the target; with descriptors, the HTTP server takes the first and the others feed it
+ * their connections. Returns what closes those others (the HTTP server is closed by its owner).
+ */
+export async function listenHttp(server: http.Server, target: ListenTarget, describe: { host: string; port: number }): Promise<() => void> {
+  const listen = (what: net.Server, on: { host: string; port: number } | { fd: number }) =>
+    new Promise<void>((resolve, reject) => {
+      what.once('error', (error: NodeJS.ErrnoException) => reject(listenFailure(error, describe.host, describe.port)));
+      if ('fd' in on) what.listen(on, LISTEN_BACKLOG, () => resolve());
+      else what.listen(on.port, on.host, LISTEN_BACKLOG, () => resolve());
+    });
+  if ('port' in target) {
+    await listen(server, target);
+    return () => undefined;
+  }
+  const [first, ...others] = target.fds;
+  if (first === undefined) throw new Error('no listening descriptor was given');
+  await listen(server, { fd: first });
+  const acceptors = await Promise.all(
+    others.map(async (fd) => {
+      const acceptor = net.createServer((socket) => server.emit('connection', socket));
+      await listen(acceptor, { fd });
+      return acceptor;
+    }),
+  );
+  return () => {
+    for (const acceptor of acceptors) acceptor.close();
+  };
+}
