@@ -12,6 +12,7 @@ import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY, type BalisePro
 import { tempDir } from '../helpers/stack.ts';
 
 const MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
+const SQL_PAGE = 10_000;
 const MAX_REQUEST_BYTES = 500 * 1024;
 const BODY_TIMEOUT_MS = 1500;
 const HEADERS_TIMEOUT_MS = 2000;
@@ -98,12 +99,18 @@ async function expectAnswering(): Promise<void> {
 /** Every acknowledged batch has all its events, each stored once (checked per batch). */
 async function expectExactlyOnce(prefix: string, acknowledged: number[], batchSize: number): Promise<void> {
   expect(new Set(acknowledged).size).toBe(acknowledged.length);
-  const stored = async () =>
-    new Map(
-      (await sqlViaApi(balise.baseUrl, `SELECT splitByChar('-', message_id)[2] AS b, count() AS n, uniqExact(message_id) AS d FROM events WHERE startsWith(message_id, '${prefix}-') GROUP BY b`)).map(
-        (r) => [Number(r[0]), { total: Number(r[1]), distinct: Number(r[2]) }] as const,
-      ),
-    );
+  // In pages: the SQL API answers at most 10,000 rows, and a flood acknowledges more batches than that.
+  const stored = async () => {
+    const batches = new Map<number, { total: number; distinct: number }>();
+    for (let offset = 0; ; offset += SQL_PAGE) {
+      const page = await sqlViaApi(
+        balise.baseUrl,
+        `SELECT splitByChar('-', message_id)[2] AS b, count() AS n, uniqExact(message_id) AS d FROM events WHERE startsWith(message_id, '${prefix}-') GROUP BY b ORDER BY b LIMIT ${SQL_PAGE} OFFSET ${offset}`,
+      );
+      for (const r of page) batches.set(Number(r[0]), { total: Number(r[1]), distinct: Number(r[2]) });
+      if (page.length < SQL_PAGE) return batches;
+    }
+  };
   const deadline = Date.now() + 60_000;
   let rows = await stored();
   const missing = () => acknowledged.filter((b) => (rows.get(b)?.distinct ?? 0) < batchSize);
