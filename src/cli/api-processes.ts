@@ -18,7 +18,7 @@ import net, { type AddressInfo } from 'node:net';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import { BaliseError, RemoteError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import { LISTEN_BACKLOG, listenFailure, urlOf } from './listen.ts';
+import { listenOn, urlOf } from './listen.ts';
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -104,6 +104,7 @@ const CHILD_ENV = 'BALISE_API_CHILD_FDS';
 /** Node's native handle of a server or socket: its `fd` (on Unix) is what can be handed down. Node has no public accessor. */
 type NativeHandle = { fd?: unknown; close(): void };
 const nativeHandle = (owner: net.Server | net.Socket) => (owner as unknown as { _handle?: NativeHandle })._handle;
+const isNativeHandle = (value: unknown): value is NativeHandle => typeof value === 'object' && value !== null && 'fd' in value;
 
 function descriptorOf(handle: NativeHandle | undefined): number {
   if (typeof handle?.fd !== 'number' || handle.fd < 0) throw new BaliseError('api_process_failed', 'the listening socket has no descriptor to hand to API processes on this platform');
@@ -134,68 +135,60 @@ export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildre
   // The primary owns the public socket, so it outlives any child, and hands it down on
   // ACCEPT_DESCRIPTORS descriptors per child (decision 0044). It must not accept from it itself:
   // its turns are long while it loads a batch, and a connection it took waited for them. So it
-  // listens only until the first child hands back a copy of the socket as a bare handle, which
-  // no loop watches, and keeps that one for the children it forks later. A connection it
-  // accepted before then is passed, unread, to a child.
+  // listens only until the first child serves and hands back a copy of the socket as a bare
+  // handle, which no loop watches, and keeps that one for the children it forks later. The
+  // connections it accepted before then wait, unread, and go to that first child.
   const server = net.createServer({ pauseOnConnect: true });
   let held: NativeHandle | undefined;
-  const serving = new Set<ChildProcess>();
-  let turn = 0;
-  server.on('connection', (socket) => {
-    const ready = [...serving].filter(connected);
-    const child = ready[turn++ % Math.max(1, ready.length)];
-    if (child) child.send({ balise: 'connection' } satisfies Notice, socket);
-    else socket.destroy();
-  });
-  const bound = new Promise<string>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => reject(listenFailure(error, hooks.listen.host, hooks.listen.port)));
-    server.listen(hooks.listen.port, hooks.listen.host, LISTEN_BACKLOG, () => resolve(urlOf(server.address() as AddressInfo)));
-  });
+  const early: net.Socket[] = [];
+  server.on('connection', (socket) => early.push(socket));
+  const bound = listenOn(server, hooks.listen, hooks.listen).then(() => urlOf(server.address() as AddressInfo));
   const descriptors = Array.from({ length: ACCEPT_DESCRIPTORS }, (_, i) => FIRST_DESCRIPTOR + i);
 
+  /** The first child to serve: it gets the primary's copy of the socket and what the primary accepted. */
+  const takeOver = (child: ChildProcess, handle: NativeHandle): void => {
+    held = handle;
+    server.close();
+    for (const socket of early.splice(0)) child.send({ balise: 'connection' } satisfies Notice, socket);
+  };
+
   const fork = (): { child: ChildProcess; listening: Promise<void> } => {
+    const fd = descriptorOf(held ?? nativeHandle(server));
     const child = forkProcess(process.argv[1]!, process.argv.slice(2), {
       execArgv: apiChildExecArgv(process.execArgv, process.env.NODE_OPTIONS),
       env: { ...process.env, [CHILD_ENV]: descriptors.join(',') },
       // A descriptor number as a stdio entry is duplicated into the child at that index.
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...[...descriptors, HANDOVER_DESCRIPTOR].map(() => descriptorOf(held ?? nativeHandle(server)))],
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...[...descriptors, HANDOVER_DESCRIPTOR].map(() => fd)],
     });
     const startedAt = Date.now();
     const link = asker((message) => connected(child) && child.send(message));
     children.set(child, link);
     let failure: BaliseError | undefined;
     let listened = false;
-    let markListening = () => undefined as void;
+    let served = (): void => undefined;
+    const listening = new Promise<void>((resolve, reject) => {
+      served = resolve;
+      child.once('exit', (code, signal) => reject(failure ?? new BaliseError('api_process_failed', `an API process exited during start-up (code ${code}, signal ${signal})`)));
+    });
     child.on('message', (message: unknown, handle: unknown) => {
       if (!isMessage(message)) return;
       // The child's own code (config_invalid…), so `up` reports it as its own.
       if (message.balise === 'failed') failure = new RemoteError(message.code, message.message);
       else if (message.balise === 'listening') {
-        // Every child hands back a copy; the first is kept, the others closed.
-        if (typeof handle === 'object' && handle !== null && 'fd' in handle) {
-          if (held) (handle as NativeHandle).close();
-          else {
-            held = handle as NativeHandle;
-            server.close();
-          }
+        // Every child hands back a copy of the socket: the first is kept, the others closed.
+        if (isNativeHandle(handle)) {
+          if (held) handle.close();
+          else takeOver(child, handle);
         }
-        markListening();
+        listened = true;
+        served();
       } else if (message.balise === 'reply') link.settle(message);
       else if (message.balise === 'metrics' || message.balise === 'ready') {
         answer(child, message).catch((err: unknown) => logger.warn({ err }, 'could not answer an API process'));
       }
     });
-    const listening = new Promise<void>((resolve, reject) => {
-      markListening = () => {
-        listened = true;
-        serving.add(child);
-        resolve();
-      };
-      child.once('exit', (code, signal) => reject(failure ?? new BaliseError('api_process_failed', `an API process exited during start-up (code ${code}, signal ${signal})`)));
-    });
     child.once('exit', (code, signal) => {
       children.delete(child);
-      serving.delete(child);
       // One that never listened failed its start: `listening` rejects, and `up` (or the restart) reports it.
       if (stopping || !listened) return;
       // Its in-flight requests were not acknowledged: their clients resend. The port stays open
@@ -215,6 +208,7 @@ export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildre
   });
   const release = () => {
     if (server.listening) server.close();
+    for (const socket of early.splice(0)) socket.destroy();
     held?.close();
   };
   const killAll = () => {

@@ -22,28 +22,31 @@ export function urlOf(address: AddressInfo): string {
   return `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
 }
 
+/** Listens on an address or an inherited descriptor; a port in use is `port_in_use`, named by `describe`. */
+export function listenOn(server: net.Server, on: { host: string; port: number } | { fd: number }, describe: { host: string; port: number }): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenFailure(error, describe.host, describe.port)));
+    if ('fd' in on) server.listen(on, LISTEN_BACKLOG, () => resolve());
+    else server.listen(on.port, on.host, LISTEN_BACKLOG, () => resolve());
+  });
+}
+
 /**
  * Listens on the target; with descriptors, the HTTP server takes the first and the others feed it
  * their connections. Returns what closes those others (the HTTP server is closed by its owner).
  */
 export async function listenHttp(server: http.Server, target: ListenTarget, describe: { host: string; port: number }): Promise<() => void> {
-  const listen = (what: net.Server, on: { host: string; port: number } | { fd: number }) =>
-    new Promise<void>((resolve, reject) => {
-      what.once('error', (error: NodeJS.ErrnoException) => reject(listenFailure(error, describe.host, describe.port)));
-      if ('fd' in on) what.listen(on, LISTEN_BACKLOG, () => resolve());
-      else what.listen(on.port, on.host, LISTEN_BACKLOG, () => resolve());
-    });
   if ('port' in target) {
-    await listen(server, target);
+    await listenOn(server, target, describe);
     return () => undefined;
   }
   const [first, ...others] = target.fds;
-  if (first === undefined) throw new Error('no listening descriptor was given');
-  await listen(server, { fd: first });
+  if (first === undefined) throw new BaliseError('api_process_failed', 'no listening descriptor was handed down');
+  await listenOn(server, { fd: first }, describe);
   const acceptors = await Promise.all(
     others.map(async (fd) => {
       const acceptor = net.createServer((socket) => server.emit('connection', socket));
-      await listen(acceptor, { fd });
+      await listenOn(acceptor, { fd }, describe);
       return acceptor;
     }),
   );

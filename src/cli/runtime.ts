@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Express, Router } from 'express';
 import type { Config } from '../config/index.ts';
 import { resolveAdminToken, resolvePiiKey, resolveWriteKeys } from '../config/secrets.ts';
@@ -8,7 +8,6 @@ import { createSdkAssetRouter, ensureSdkBuilt } from '../ingest/sdk-asset.ts';
 import { serverTimeouts } from '../ingest/admission.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
-import type { Socket } from 'node:net';
 import { listenHttp, urlOf, type ListenTarget } from './listen.ts';
 import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
 import { loadPlanValidator } from '../plan/compile.ts';

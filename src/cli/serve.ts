@@ -29,13 +29,6 @@ function banner(config: Config, url: string): void {
 }
 
 /**
- * Runs until SIGTERM/SIGINT, then stops accepting, drains, flushes and closes, within a bounded
- * time whatever state Redis is in. A second signal (Ctrl-C again) exits at once: what was
- * acknowledged is in Redis already, and the local redis-server still gets SIGTERM (AOF fsync).
- * With API children (`up --api-processes N`, src/cli/api-processes.ts), they stop first, so
- * every request they took is queued before the worker drains and Redis closes.
- */
-/**
  * Exits without the embedded engine's teardown. process.exit runs it, and run while a chDB
  * insert is in flight it crashed the process (SIGSEGV) or held the exit for seconds. What a
  * second Ctrl-C promises is what kill -9 gives (acknowledged events are in Redis's AOF, parts
@@ -49,6 +42,13 @@ function exitAtOnce(): void {
   });
 }
 
+/**
+ * Runs until SIGTERM/SIGINT, then stops accepting, drains, flushes and closes, within a bounded
+ * time whatever state Redis is in. A second signal (Ctrl-C again) exits at once: what was
+ * acknowledged is in Redis already, and the local redis-server still gets SIGTERM (AOF fsync).
+ * With API children (`up --api-processes N`, src/cli/api-processes.ts), they stop first, so
+ * every request they took is queued before the worker drains and Redis closes.
+ */
 async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, undefined, logStyle(config));
