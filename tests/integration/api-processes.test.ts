@@ -195,6 +195,35 @@ describe('balise up with API processes', () => {
     await expectExactlyOnce(up.baseUrl, 'procs', new Set(['procs-descriptors-0']));
   });
 
+  // The primary listens before its children serve; what it accepts then must wait for them, not be reset.
+  it('a connection made while up starts (the port open, no child serving yet) is answered, never reset', { timeout: 120_000 }, async () => {
+    const port = await freePort();
+    const starting = startBaliseProcess('up', tempDir(), port, { BALISE_API_PROCESSES: '1' });
+    const outcomes: Record<string, number> = {};
+    const probe = () =>
+      new Promise<string>((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/health', agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(String(res.statusCode)));
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+      });
+    const probes: Promise<void>[] = [];
+    let up: BaliseProcess | undefined;
+    void starting.then((p) => (up = p));
+    // A new connection every 10 ms from before the port opens until up is ready.
+    while (!up) {
+      probes.push(probe().then((outcome) => void (outcomes[outcome] = (outcomes[outcome] ?? 0) + 1)));
+      await new Promise((r) => setTimeout(r, 10));
+      if (probes.length > 12_000) throw new Error('up did not become ready');
+    }
+    running.push(up);
+    await Promise.all(probes);
+    expect(outcomes['ECONNRESET'] ?? 0).toBe(0);
+    expect(outcomes['200']).toBeGreaterThan(0);
+    expect(Object.keys(outcomes).filter((k) => k !== '200' && k !== 'ECONNREFUSED')).toEqual([]);
+  });
+
   it('a child that dies is replaced; the primary killed takes its children with it', { timeout: 180_000 }, async () => {
     const port = await freePort();
     const up = await startBaliseProcess('up', tempDir(), port, { BALISE_API_PROCESSES: '1' });
