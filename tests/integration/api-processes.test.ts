@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { freePort, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
@@ -189,8 +189,15 @@ describe('balise up with API processes', () => {
     const listening = listeningSocketInode(port);
     const children = apiChildren(up.child.pid!);
     expect(children).toHaveLength(2);
-    for (const child of children) expect(socketDescriptors(child, listening)).toBe(ACCEPT_DESCRIPTORS);
-    expect(socketDescriptors(up.child.pid!, listening)).toBe(1);
+    // A child closes its hand-back copy once sent and the primary closes the copies it does not
+    // keep, both a moment after up is ready: the counts settle, they are not instant.
+    await vi.waitFor(
+      () => {
+        for (const child of children) expect(socketDescriptors(child, listening)).toBe(ACCEPT_DESCRIPTORS);
+        expect(socketDescriptors(up.child.pid!, listening)).toBe(1);
+      },
+      { timeout: 5000, interval: 50 },
+    );
     expect((await sendBatch(port, ['procs-descriptors-0'])).status).toBe(200);
     await expectExactlyOnce(up.baseUrl, 'procs', new Set(['procs-descriptors-0']));
   });
