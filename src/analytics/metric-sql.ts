@@ -15,40 +15,46 @@ const BUCKET: Record<TimeGrain, (tz: string) => string> = {
   month: (tz) => `toStartOfMonth(ts, ${tz})`,
 };
 
-const AGGREGATE: Record<EventMetric['type'], string> = {
-  count: 'toFloat64(count())',
-  unique_persons: 'toFloat64(uniqExact(person))',
-  sum: 'sum(v)',
-  average: 'avg(v)',
+/** The aggregate of a metric type over the column holding the property's value (sum, average). */
+const AGGREGATE: Record<EventMetric['type'], (value: string) => string> = {
+  count: () => 'toFloat64(count())',
+  unique_persons: () => 'toFloat64(uniqExact(person))',
+  sum: (value) => `sum(${value})`,
+  average: (value) => `avg(${value})`,
 };
 
-/** Per event row: its id (to fold copies), its time, and what the aggregate reads (person, value). */
-function rowColumns(metric: EventMetric): string[] {
+/** Per event row: its id (to fold copies), its time, and what the aggregates read (person, values). */
+function rowColumns(metrics: readonly EventMetric[], valueAlias: (i: number) => string): string[] {
   const columns = [`e.message_id AS message_id`, `e.timestamp AS ts`];
-  if (metric.type === 'unique_persons') columns.push(`${PERSON} AS person`);
-  if (metric.type === 'average' || metric.type === 'sum') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(metric.property)}) AS v`);
+  if (metrics.some((m) => m.type === 'unique_persons')) columns.push(`${PERSON} AS person`);
+  metrics.forEach((m, i) => {
+    if (m.type === 'average' || m.type === 'sum') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(m.property)}) AS ${valueAlias(i)}`);
+  });
   return columns;
 }
 
 /**
- * Result columns: key ('current' | 'previous' | a bucket start 'YYYY-MM-DD...'), value.
- * `grain` overrides the metric's own (ratios use their own grain for both sides).
+ * Result columns: key ('current' | 'previous' | a bucket start 'YYYY-MM-DD...'), then one column
+ * per metric (`valueColumns`). The metrics share one event and its filters: one scan, one fold.
  */
-export function compileMetric(metric: EventMetric, range: TimeRange, grain: TimeGrain = metric.grain): CompiledQuery {
+function compileOverPeriods(metrics: readonly EventMetric[], range: TimeRange, grain: TimeGrain, valueColumns: readonly string[]): CompiledQuery {
+  const first = metrics[0]!;
   const params = new Params();
   const previousFromMs = range.fromMs - (range.toMs - range.fromMs);
   const prevFrom = params.set('previous_from', "DateTime64(3, 'UTC')", chDateTime(Math.max(0, previousFromMs)));
   const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
   const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
   const tz = zoneParam(range, params);
-  const condition = eventCondition('e.event', metric.event, metric.filters, 'e.properties', params);
-  const columns = rowColumns(metric);
-  const aggregate = AGGREGATE[metric.type];
+  const condition = eventCondition('e.event', first.event, first.filters, 'e.properties', params);
+  // One metric reads its property as `v`; several, each its own.
+  const valueAlias = (i: number) => (metrics.length === 1 ? 'v' : `v_${i}`);
+  const columns = rowColumns(metrics, valueAlias);
+  const aggregates = metrics.map((m, i) => `${AGGREGATE[m.type](valueAlias(i))} AS ${valueColumns[i]}`);
   const sql = [
-    `SELECT key, ${aggregate} AS value`,
+    `SELECT key, ${aggregates.join(', ')}`,
     `FROM (`,
     `  SELECT ${columns.join(', ')}`,
-    `  FROM events AS e FINAL${metric.type === 'unique_persons' ? `\n  ${IDENTITY_JOIN}` : ''}`,
+    `  FROM events AS e FINAL${metrics.some((m) => m.type === 'unique_persons') ? `\n  ${IDENTITY_JOIN}` : ''}`,
     `  WHERE ${condition} AND e.timestamp >= ${prevFrom} AND e.timestamp < ${to}`,
     `  LIMIT 1 BY message_id`,
     `)`,
@@ -59,6 +65,27 @@ export function compileMetric(metric: EventMetric, range: TimeRange, grain: Time
   ].join('\n');
   return { sql, params: params.values };
 }
+
+/**
+ * Result columns: key ('current' | 'previous' | a bucket start 'YYYY-MM-DD...'), value.
+ * `grain` overrides the metric's own (ratios use their own grain for both sides).
+ */
+export function compileMetric(metric: EventMetric, range: TimeRange, grain: TimeGrain = metric.grain): CompiledQuery {
+  return compileOverPeriods([metric], range, grain, ['value']);
+}
+
+/** Metrics of the same event and filters as one query that reads and folds their rows once: column `value_i` is metric i's. */
+export function compileMetrics(metrics: readonly EventMetric[], range: TimeRange, grain: TimeGrain): CompiledQuery {
+  return compileOverPeriods(
+    metrics,
+    range,
+    grain,
+    metrics.map((_, i) => `value_${i}`),
+  );
+}
+
+/** Metrics that compileMetrics may answer together: the same event and the same filters. */
+export const scanKey = (metric: EventMetric): string => `${metric.event} ${JSON.stringify(metric.filters)}`;
 
 /**
  * An ad-hoc trend: the metric per bucket of `grain` over [from, to), split by the metric's
@@ -72,10 +99,10 @@ export function compileTrend(metric: EventMetric, range: TimeRange, grain: TimeG
   const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
   const tz = zoneParam(range, params);
   const condition = eventCondition('e.event', metric.event, metric.filters, 'e.properties', params);
-  const columns = rowColumns(metric);
+  const columns = rowColumns([metric], () => 'v');
   columns.push(`${metric.breakdown ? propertyText('e.properties', keyLiteral(metric.breakdown)) : "''"} AS bd`);
   const sql = [
-    `SELECT key, bd, ${AGGREGATE[metric.type]} AS value`,
+    `SELECT key, bd, ${AGGREGATE[metric.type]('v')} AS value`,
     `FROM (`,
     `  SELECT ${columns.join(', ')}`,
     `  FROM events AS e FINAL${metric.type === 'unique_persons' ? `\n  ${IDENTITY_JOIN}` : ''}`,

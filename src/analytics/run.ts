@@ -7,7 +7,7 @@ import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { AnalyticsInputError, FunnelNotFoundError, RetentionNotFoundError } from './errors.ts';
 import { compileFunnel } from './funnel-sql.ts';
-import { compileMetric } from './metric-sql.ts';
+import { compileMetrics, scanKey } from './metric-sql.ts';
 import {
   breakdownLabel,
   parseBreakdown,
@@ -180,20 +180,45 @@ interface MetricValues {
   buckets: Map<string, number | null>;
 }
 
-async function metricValues(warehouse: Warehouse, metric: EventMetric, range: TimeRange, grain: TimeGrain): Promise<MetricValues> {
-  const rows = await select<{ key: string; value: number | null }>(warehouse, compileMetric(metric, range, grain));
+/** A metric's values from the rows of its query, read in `column`. */
+function valuesFrom(metric: EventMetric, rows: readonly Record<string, unknown>[], column: string): MetricValues {
   const values: MetricValues = { current: null, previous: null, buckets: new Map() };
   for (const row of rows) {
-    const v = row.value === null || !Number.isFinite(Number(row.value)) ? null : Number(row.value);
+    const raw = row[column];
+    const v = raw === null || raw === undefined || !Number.isFinite(Number(raw)) ? null : Number(raw);
     if (row.key === 'current') values.current = v;
     else if (row.key === 'previous') values.previous = v;
-    else values.buckets.set(row.key, v);
+    else values.buckets.set(String(row.key), v);
   }
   // Counts over an empty period are 0, not unknown; averages stay null.
   if (metric.type !== 'average') {
     values.current ??= 0;
     values.previous ??= 0;
   }
+  return values;
+}
+
+const valuesKey = (metric: EventMetric, grain: TimeGrain) => `${metric.id}@${grain}`;
+
+/**
+ * The values of each metric at each grain asked, keyed by valuesKey. Metrics of the same event,
+ * filters and grain share one query: their rows are read and folded once, not once per KPI.
+ */
+async function metricValues(warehouse: Warehouse, asked: readonly { metric: EventMetric; grain: TimeGrain }[], range: TimeRange): Promise<Map<string, MetricValues>> {
+  const scans = new Map<string, { metrics: EventMetric[]; grain: TimeGrain }>();
+  for (const { metric, grain } of asked) {
+    const key = `${scanKey(metric)} ${grain}`;
+    const scan = scans.get(key) ?? { metrics: [], grain };
+    if (!scan.metrics.some((m) => m.id === metric.id)) scan.metrics.push(metric);
+    scans.set(key, scan);
+  }
+  const values = new Map<string, MetricValues>();
+  await Promise.all(
+    [...scans.values()].map(async ({ metrics, grain }) => {
+      const rows = await select<Record<string, unknown>>(warehouse, compileMetrics(metrics, range, grain));
+      metrics.forEach((metric, i) => values.set(valuesKey(metric, grain), valuesFrom(metric, rows, `value_${i}`)));
+    }),
+  );
   return values;
 }
 
@@ -207,27 +232,28 @@ export async function runKpis(
 ): Promise<KpiResult[]> {
   const range = resolveRange(opts, opts.now);
   const byId = new Map<string, MetricDefinition>(definitions.metrics.map((m) => [m.id, m]));
-  // A ratio's operands are usually KPIs of their own at the same grain: query each pair once.
-  const computed = new Map<string, Promise<MetricValues>>();
-  const valuesOf = (metric: EventMetric, grain: TimeGrain): Promise<MetricValues> => {
-    const key = `${metric.id}@${grain}`;
-    let values = computed.get(key);
-    if (!values) computed.set(key, (values = metricValues(warehouse, metric, range, grain)));
-    return values;
+  const operand = (ratio: MetricDefinition & { type: 'ratio' }, id: string): EventMetric => {
+    const metric = byId.get(id);
+    if (!metric || metric.type === 'ratio') throw new AnalyticsInputError('invalid_ratio', `metric ${ratio.id}: ratio operands must be event metrics`);
+    return metric;
   };
+  // A ratio's operands are usually KPIs of their own at the same grain: each is computed once.
+  const asked = definitions.metrics.flatMap((metric) =>
+    metric.type === 'ratio' ? [metric.numerator, metric.denominator].map((id) => ({ metric: operand(metric, id), grain: metric.grain })) : [{ metric, grain: metric.grain }],
+  );
+  const computed = await metricValues(warehouse, asked, range);
+  const valuesOf = (metric: EventMetric, grain: TimeGrain): MetricValues => computed.get(valuesKey(metric, grain))!;
   const results: KpiResult[] = [];
   for (const metric of definitions.metrics) {
     let values: MetricValues;
     if (metric.type === 'ratio') {
-      const num = byId.get(metric.numerator);
-      const den = byId.get(metric.denominator);
-      if (!num || !den || num.type === 'ratio' || den.type === 'ratio') throw new AnalyticsInputError('invalid_ratio', `metric ${metric.id}: ratio operands must be event metrics`);
-      const [a, b] = await Promise.all([valuesOf(num, metric.grain), valuesOf(den, metric.grain)]);
+      const a = valuesOf(operand(metric, metric.numerator), metric.grain);
+      const b = valuesOf(operand(metric, metric.denominator), metric.grain);
       const buckets = new Map<string, number | null>();
       for (const key of new Set([...a.buckets.keys(), ...b.buckets.keys()])) buckets.set(key, divide(a.buckets.get(key) ?? 0, b.buckets.get(key) ?? 0));
       values = { current: divide(a.current, b.current), previous: divide(a.previous, b.previous), buckets };
     } else {
-      values = await valuesOf(metric, metric.grain);
+      values = valuesOf(metric, metric.grain);
     }
     const series: KpiPoint[] = [...values.buckets.entries()].sort(([x], [y]) => x.localeCompare(y)).map(([bucket, value]) => ({ bucket, value }));
     results.push({

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
 import { migrate } from '../../src/warehouse/migrations.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../../src/analytics/run.ts';
@@ -369,6 +369,64 @@ describe('metrics', () => {
     expect(byId.acceptance?.previous).toBeNull();
     expect(byId.rating?.value).toBeCloseTo(4.5);
     expect(byId.rating?.previous).toBeNull();
+  });
+  // Each KPI read and folded the rows of its event on its own: 2 of a dashboard's 7 queries
+  // scanned the same 1.5M rows (0.9 s under load; 0.5 s as one query).
+  it('answers the metrics of one event, filters and grain with one query, each value as it would be alone', async () => {
+    const W = T0 + 7 * DAY;
+    const RATED = 'mission_rated';
+    await insert([
+      { event: RATED, user: 'c1', at: T0 + DAY, props: { rating: 2, by: 'company' } },
+      { event: RATED, user: 'c1', at: W, props: { rating: 5, by: 'company' }, id: 'twice' },
+      { event: RATED, user: 'c1', at: W, props: { rating: 5, by: 'company' }, id: 'twice' },
+      { event: RATED, user: 'u2', at: W + DAY, props: { rating: 4, by: 'freelancer' } },
+      { event: RATED, user: 'u3', at: W + 2 * DAY, props: { rating: 1, match: 0.5, by: 'freelancer' } },
+      { event: S, user: 'u3', at: W },
+    ]);
+    const many = defs(`
+metrics:
+  - { id: ratings, type: count, event: mission_rated, grain: week }
+  - { id: raters, type: unique_persons, event: mission_rated, grain: week }
+  - { id: stars, type: sum, event: mission_rated, property: rating, grain: week }
+  - { id: mean, type: average, event: mission_rated, property: rating, grain: week }
+  - { id: match, type: average, event: mission_rated, property: match, grain: week }
+  - { id: company_ratings, type: count, event: mission_rated, where: { by: company }, grain: week }
+  - { id: monthly_ratings, type: count, event: mission_rated, grain: month }
+  - { id: signups, type: count, event: freelancer_signup_completed, grain: week }
+  - { id: per_signup, type: ratio, numerator: ratings, denominator: signups, grain: week }
+`);
+    const range = { from: '2025-03-10T00:00:00Z', to: '2025-03-17T00:00:00Z' };
+    const queries = vi.spyOn(warehouse.reads, 'query');
+    let together: Awaited<ReturnType<typeof runKpis>>;
+    let queried: number;
+    try {
+      together = await runKpis(warehouse, many, range);
+      queried = queries.mock.calls.length;
+    } finally {
+      queries.mockRestore();
+    }
+    // mission_rated weekly; mission_rated filtered; mission_rated monthly; freelancer_signup_completed.
+    expect(queried).toBe(4);
+    for (const metric of many.metrics) {
+      const alone = await runKpis(
+        warehouse,
+        { ...many, metrics: metric.type === 'ratio' ? many.metrics.filter((m) => [metric.id, metric.numerator, metric.denominator].includes(m.id)) : [metric] },
+        range,
+      );
+      expect(together.find((k) => k.id === metric.id)).toEqual(alone.find((k) => k.id === metric.id));
+    }
+    const value = Object.fromEntries(together.map((k) => [k.id, [k.value, k.previous]]));
+    expect(value).toEqual({
+      ratings: [3, 1],
+      raters: [3, 1],
+      stars: [10, 2],
+      mean: [10 / 3, 2],
+      match: [0.5 / 3, 0],
+      company_ratings: [1, 1],
+      monthly_ratings: [expect.any(Number), expect.any(Number)],
+      signups: [1, 0],
+      per_signup: [3, null],
+    });
   });
 });
 
