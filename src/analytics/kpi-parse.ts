@@ -99,6 +99,23 @@ function parseFilters(raw: unknown, where: string, line: number, ctx: FileContex
   return filters;
 }
 
+/** What a misspelt or borrowed key most likely meant (`filters:` is other tools' name for `where:`). */
+const MEANT: Record<string, string> = { filters: 'where', filter: 'where', conditions: 'where', name: 'title', metric: 'type', aggregation: 'type', period: 'grain', interval: 'grain' };
+
+/**
+ * A key the definition does not know is an error, not ignored: `filters: {by: company}` instead
+ * of `where:` would otherwise count every event under the filtered KPI's name.
+ */
+function checkKeys(raw: Record<string, unknown>, known: readonly string[], where: string, node: unknown, line: number, ctx: FileContext): void {
+  for (const key of Object.keys(raw)) {
+    if (known.includes(key)) continue;
+    const keyNode = isMap(node) ? node.items.find((pair) => (pair.key as { value?: unknown } | null)?.value === key)?.key : undefined;
+    const meant = MEANT[key];
+    const hint = meant && known.includes(meant) ? `: did you mean "${meant}"?` : ` (known: ${known.join(', ')})`;
+    ctx.error(keyNode ? ctx.line(keyNode) : line, 'kpi_unknown_key', `${where}: unknown key "${key}"${hint}`);
+  }
+}
+
 function text(raw: Record<string, unknown>, key: string, fallback = ''): string {
   const v = raw[key];
   return typeof v === 'string' ? v : fallback;
@@ -110,6 +127,7 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
   const id = raw.id;
   if (!isKpiId(id)) return void ctx.error(line, 'kpi_id', `funnel id must be snake_case, got ${JSON.stringify(id)}`);
   const where = `funnel ${id}`;
+  checkKeys(raw, FUNNEL_KEYS, where, node, line, ctx);
   const windowMs = parseDuration(raw.window ?? '30d');
   if (windowMs === undefined) ctx.error(line, 'kpi_window', `${where}: window must look like 30d, 12h, 2w; got ${JSON.stringify(raw.window)}`);
   const order = (raw.order ?? 'strict') as OrderMode;
@@ -136,6 +154,7 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
       ctx.error(stepLine, 'kpi_step', `${where}: step ${i + 1} needs an "event" that is a valid event name`);
       return;
     }
+    checkKeys(step, STEP_KEYS, `${where} step ${i + 1}`, seqItem(stepsNode, i), stepLine, ctx);
     let withinMs: number | undefined;
     if (step.within !== undefined) {
       withinMs = parseDuration(step.within);
@@ -145,8 +164,9 @@ function parseFunnel(raw: unknown, node: unknown, ctx: FileContext): FunnelDefin
     const exclude: FunnelStep['exclude'] = [];
     if (step.exclude !== undefined) {
       const list = Array.isArray(step.exclude) ? step.exclude : [step.exclude];
-      for (const item of list) {
-        const parsed = parseRetentionEvent(item, 'exclude', `${where} step ${i + 1}`, stepLine, ctx);
+      const excludeNode = mapValue(seqItem(stepsNode, i), 'exclude');
+      for (const [k, item] of list.entries()) {
+        const parsed = parseRetentionEvent(item, 'exclude', `${where} step ${i + 1}`, stepLine, ctx, isSeq(excludeNode) ? seqItem(excludeNode, k) : excludeNode);
         if (parsed) exclude.push(parsed);
       }
       if (i === 0) ctx.error(stepLine, 'kpi_exclude', `${where}: the first step cannot have "exclude" (nothing comes before it)`);
@@ -193,12 +213,13 @@ function parseEntity(raw: unknown, where: string, line: number, ctx: FileContext
   return { kind: 'person' };
 }
 
-function parseRetentionEvent(raw: unknown, role: 'start' | 'return' | 'exclude', where: string, line: number, ctx: FileContext): RetentionEvent | undefined {
+function parseRetentionEvent(raw: unknown, role: 'start' | 'return' | 'exclude', where: string, line: number, ctx: FileContext, node?: unknown): RetentionEvent | undefined {
   const spec = typeof raw === 'string' ? { event: raw } : raw;
   if (!isPlainObject(spec) || typeof spec.event !== 'string' || !IDENTIFIER.test(spec.event)) {
     ctx.error(line, 'kpi_step', `${where}: "${role}" needs an "event" that is a valid event name`);
     return undefined;
   }
+  checkKeys(spec, EVENT_SPEC_KEYS, `${where} ${role}`, node, line, ctx);
   return { event: spec.event, filters: parseFilters(spec.where, `${where} ${role}`, line, ctx) };
 }
 
@@ -208,6 +229,7 @@ function parseRetention(raw: unknown, node: unknown, ctx: FileContext): Retentio
   const id = raw.id;
   if (!isKpiId(id)) return void ctx.error(line, 'kpi_id', `retention id must be snake_case, got ${JSON.stringify(id)}`);
   const where = `retention ${id}`;
+  checkKeys(raw, RETENTION_KEYS, where, node, line, ctx);
   const grain = (raw.grain ?? 'week') as TimeGrain;
   if (!GRAINS.includes(grain)) ctx.error(line, 'kpi_grain', `${where}: grain must be day, week or month`);
   const periods = raw.periods ?? 8;
@@ -215,8 +237,8 @@ function parseRetention(raw: unknown, node: unknown, ctx: FileContext): Retentio
     ctx.error(line, 'kpi_periods', `${where}: periods must be a whole number from 1 to ${MAX_RETENTION_PERIODS}`);
   }
   const entity = parseEntity(raw.entity, where, line, ctx);
-  const start = parseRetentionEvent(raw.start, 'start', where, mapValue(node, 'start') ? ctx.line(mapValue(node, 'start')) : line, ctx);
-  const ret = parseRetentionEvent(raw.return, 'return', where, mapValue(node, 'return') ? ctx.line(mapValue(node, 'return')) : line, ctx);
+  const start = parseRetentionEvent(raw.start, 'start', where, mapValue(node, 'start') ? ctx.line(mapValue(node, 'start')) : line, ctx, mapValue(node, 'start'));
+  const ret = parseRetentionEvent(raw.return, 'return', where, mapValue(node, 'return') ? ctx.line(mapValue(node, 'return')) : line, ctx, mapValue(node, 'return'));
   if (!start || !ret) return undefined;
   return {
     kind: 'retention',
@@ -233,6 +255,20 @@ function parseRetention(raw: unknown, node: unknown, ctx: FileContext): Retentio
   };
 }
 
+const COMMON_KEYS = ['id', 'title', 'description'] as const;
+const EVENT_METRIC_KEYS = [...COMMON_KEYS, 'type', 'grain', 'unit', 'event', 'where', 'breakdown'];
+const METRIC_KEYS: Record<string, readonly string[]> = {
+  count: EVENT_METRIC_KEYS,
+  unique_persons: EVENT_METRIC_KEYS,
+  sum: [...EVENT_METRIC_KEYS, 'property'],
+  average: [...EVENT_METRIC_KEYS, 'property'],
+  ratio: [...COMMON_KEYS, 'type', 'grain', 'unit', 'numerator', 'denominator'],
+};
+const FUNNEL_KEYS = [...COMMON_KEYS, 'steps', 'window', 'order', 'cohort', 'entity', 'breakdown', 'attribution'];
+const STEP_KEYS = ['event', 'label', 'where', 'within', 'exclude', 'optional'];
+const RETENTION_KEYS = [...COMMON_KEYS, 'start', 'return', 'grain', 'periods', 'entity'];
+const EVENT_SPEC_KEYS = ['event', 'where'];
+
 function parseMetric(raw: unknown, node: unknown, ctx: FileContext): MetricDefinition | undefined {
   const line = ctx.line(node);
   if (!isPlainObject(raw)) return void ctx.error(line, 'kpi_structure', 'a metric must be a mapping');
@@ -243,6 +279,7 @@ function parseMetric(raw: unknown, node: unknown, ctx: FileContext): MetricDefin
   if (!GRAINS.includes(grain)) ctx.error(line, 'kpi_grain', `${where}: grain must be day, week or month`);
   const base = { kind: 'metric' as const, id, title: text(raw, 'title', id), description: text(raw, 'description'), grain, unit: text(raw, 'unit'), file: ctx.file, line };
   const type = raw.type;
+  checkKeys(raw, (typeof type === 'string' && METRIC_KEYS[type]) || EVENT_METRIC_KEYS, where, node, line, ctx);
   if (type === 'ratio') {
     if (typeof raw.numerator !== 'string' || typeof raw.denominator !== 'string') return void ctx.error(line, 'kpi_ratio', `${where}: a ratio needs "numerator" and "denominator" metric ids`);
     return { ...base, type, numerator: raw.numerator, denominator: raw.denominator };

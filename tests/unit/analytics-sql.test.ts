@@ -180,10 +180,27 @@ describe('definitions', () => {
     ['metrics:\n  - id: m\n    type: median\n    event: a\n', 2, 'kpi_metric_type'],
     ['metrics:\n  - id: r\n    type: ratio\n    numerator: x\n', 2, 'kpi_ratio'],
     ['dashboards: []\n', 1, 'kpi_structure'],
+    // Unknown keys, at their own line: ignored, `filters:` made a filtered KPI count everything.
+    ['metrics:\n  - id: m\n    type: count\n    event: a\n    filters: { by: company }\n', 5, 'kpi_unknown_key'],
+    ['metrics:\n  - id: m\n    type: count\n    event: a\n    property: rating\n', 5, 'kpi_unknown_key'],
+    ['metrics:\n  - id: r\n    type: ratio\n    numerator: x\n    denominator: y\n    event: a\n', 6, 'kpi_unknown_key'],
+    ['funnels:\n  - id: f\n    windw: 7d\n    steps: [a, b]\n', 3, 'kpi_unknown_key'],
+    ['funnels:\n  - id: f\n    steps:\n      - a\n      - event: b\n        filter: { x: 1 }\n', 6, 'kpi_unknown_key'],
+    ['funnels:\n  - id: f\n    steps:\n      - a\n      - { event: b, exclude: [{ event: c, filters: { x: 1 } }] }\n', 5, 'kpi_unknown_key'],
+    ['retention:\n  - id: r\n    start: a\n    return:\n      event: b\n      filters: { x: 1 }\n', 6, 'kpi_unknown_key'],
+    ['retention:\n  - id: r\n    start: a\n    return: b\n    cohorts: 8\n', 5, 'kpi_unknown_key'],
     ['funnels:\n  - id: f\n   bad: [\n', 3, 'yaml_syntax'],
   ])('reports %j at line %i as %s', (yaml, line, rule) => {
     const { messages } = parseKpiFile('kpis/x.yaml', yaml);
     expect(messages).toContainEqual(expect.objectContaining({ file: 'kpis/x.yaml', line, rule, severity: 'error' }));
+  });
+
+  it('names what an unknown key most likely meant', () => {
+    const { messages } = parseKpiFile('kpis/x.yaml', 'metrics:\n  - id: m\n    type: count\n    event: a\n    filters: { by: company }\n    colour: red\n');
+    expect(messages.map((m) => m.message)).toEqual([
+      'metric m: unknown key "filters": did you mean "where"?',
+      'metric m: unknown key "colour" (known: id, title, description, type, grain, unit, event, where, breakdown)',
+    ]);
   });
 
   it('accepts an optional middle step, and exclusions in any order (decision 0036)', () => {
