@@ -9,7 +9,7 @@ import type { LintMessage } from '../plan/model.ts';
 import type { TrackingPlan } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
-import { parseKpiFile } from './kpi-parse.ts';
+import { FUNNEL_KEYS, METRIC_KEYS, parseKpiFile, STEP_KEYS } from './kpi-parse.ts';
 import { lintDefinitionsAgainstPlan } from './kpi-lint.ts';
 import { AnalyticsInputError, KpiDefinitionError } from './errors.ts';
 import { compileFunnel } from './funnel-sql.ts';
@@ -21,11 +21,6 @@ import type { TimeRange } from './sql-common.ts';
 import { isPlainObject } from '../util/objects.ts';
 
 export type AdHocKind = 'metric' | 'funnel';
-
-/** The keys a YAML entry may hold, in the order they are written. */
-const METRIC_KEYS = ['id', 'title', 'description', 'type', 'event', 'property', 'where', 'breakdown', 'grain', 'unit'] as const;
-const FUNNEL_KEYS = ['id', 'title', 'description', 'entity', 'order', 'window', 'breakdown', 'cohort', 'steps'] as const;
-const STEP_KEYS = ['event', 'label', 'where', 'within', 'optional', 'exclude'] as const;
 
 type Obj = Record<string, unknown>;
 const isObj: (v: unknown) => v is Obj = isPlainObject;

@@ -99,6 +99,20 @@ function parseFilters(raw: unknown, where: string, line: number, ctx: FileContex
   return filters;
 }
 
+/** The keys of each kind of entry, in the order a file writes them (Explore's YAML follows it). */
+export const METRIC_KEYS = ['id', 'title', 'description', 'type', 'event', 'property', 'where', 'breakdown', 'numerator', 'denominator', 'grain', 'unit'] as const;
+export const FUNNEL_KEYS = ['id', 'title', 'description', 'entity', 'order', 'window', 'breakdown', 'attribution', 'cohort', 'steps'] as const;
+export const STEP_KEYS = ['event', 'label', 'where', 'within', 'optional', 'exclude'] as const;
+const RETENTION_KEYS = ['id', 'title', 'description', 'entity', 'start', 'return', 'grain', 'periods'] as const;
+const EVENT_SPEC_KEYS = ['event', 'where'] as const;
+
+/** A ratio names two metrics; the other types read an event (and sum and average a property). */
+function metricKeys(type: unknown): readonly string[] {
+  const eventOnly: readonly string[] = ['event', 'property', 'where', 'breakdown'];
+  if (type === 'ratio') return METRIC_KEYS.filter((k) => !eventOnly.includes(k));
+  return METRIC_KEYS.filter((k) => k !== 'numerator' && k !== 'denominator' && (k !== 'property' || type === 'sum' || type === 'average'));
+}
+
 /** What a misspelt or borrowed key most likely meant (`filters:` is other tools' name for `where:`). */
 const MEANT: Record<string, string> = { filters: 'where', filter: 'where', conditions: 'where', name: 'title', metric: 'type', aggregation: 'type', period: 'grain', interval: 'grain' };
 
@@ -255,20 +269,6 @@ function parseRetention(raw: unknown, node: unknown, ctx: FileContext): Retentio
   };
 }
 
-const COMMON_KEYS = ['id', 'title', 'description'] as const;
-const EVENT_METRIC_KEYS = [...COMMON_KEYS, 'type', 'grain', 'unit', 'event', 'where', 'breakdown'];
-const METRIC_KEYS: Record<string, readonly string[]> = {
-  count: EVENT_METRIC_KEYS,
-  unique_persons: EVENT_METRIC_KEYS,
-  sum: [...EVENT_METRIC_KEYS, 'property'],
-  average: [...EVENT_METRIC_KEYS, 'property'],
-  ratio: [...COMMON_KEYS, 'type', 'grain', 'unit', 'numerator', 'denominator'],
-};
-const FUNNEL_KEYS = [...COMMON_KEYS, 'steps', 'window', 'order', 'cohort', 'entity', 'breakdown', 'attribution'];
-const STEP_KEYS = ['event', 'label', 'where', 'within', 'exclude', 'optional'];
-const RETENTION_KEYS = [...COMMON_KEYS, 'start', 'return', 'grain', 'periods', 'entity'];
-const EVENT_SPEC_KEYS = ['event', 'where'];
-
 function parseMetric(raw: unknown, node: unknown, ctx: FileContext): MetricDefinition | undefined {
   const line = ctx.line(node);
   if (!isPlainObject(raw)) return void ctx.error(line, 'kpi_structure', 'a metric must be a mapping');
@@ -279,7 +279,7 @@ function parseMetric(raw: unknown, node: unknown, ctx: FileContext): MetricDefin
   if (!GRAINS.includes(grain)) ctx.error(line, 'kpi_grain', `${where}: grain must be day, week or month`);
   const base = { kind: 'metric' as const, id, title: text(raw, 'title', id), description: text(raw, 'description'), grain, unit: text(raw, 'unit'), file: ctx.file, line };
   const type = raw.type;
-  checkKeys(raw, (typeof type === 'string' && METRIC_KEYS[type]) || EVENT_METRIC_KEYS, where, node, line, ctx);
+  checkKeys(raw, metricKeys(type), where, node, line, ctx);
   if (type === 'ratio') {
     if (typeof raw.numerator !== 'string' || typeof raw.denominator !== 'string') return void ctx.error(line, 'kpi_ratio', `${where}: a ratio needs "numerator" and "denominator" metric ids`);
     return { ...base, type, numerator: raw.numerator, denominator: raw.denominator };

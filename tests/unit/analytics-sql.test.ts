@@ -199,7 +199,7 @@ describe('definitions', () => {
     const { messages } = parseKpiFile('kpis/x.yaml', 'metrics:\n  - id: m\n    type: count\n    event: a\n    filters: { by: company }\n    colour: red\n');
     expect(messages.map((m) => m.message)).toEqual([
       'metric m: unknown key "filters": did you mean "where"?',
-      'metric m: unknown key "colour" (known: id, title, description, type, grain, unit, event, where, breakdown)',
+      'metric m: unknown key "colour" (known: id, title, description, type, event, where, breakdown, grain, unit)',
     ]);
   });
 
