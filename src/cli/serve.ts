@@ -9,6 +9,11 @@ import { adminTokenFile, writeKeyFile } from '../config/secrets.ts';
 
 /** After the grace period (plus Redis's own stop), shutdown gives up waiting and exits. */
 const HARD_EXIT_MS = 20_000;
+/**
+ * Each stops Balise cleanly: SIGHUP is the terminal closing (a window, an ssh session), whose
+ * default action killed the process at once, leaving its redis-server behind and the queue unflushed.
+ */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 /** API children get this long to answer what they took and exit, before the primary drains. */
 const CHILD_STOP_MS = 7000;
 
@@ -90,8 +95,7 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
       },
     );
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  for (const signal of STOP_SIGNALS) process.on(signal, () => shutdown(signal));
   // The server (express, BullMQ, the dashboard…) loads only for the commands that run it.
   const { startBalise } = await import('./runtime.ts');
   if (apiProcesses > 0) {
@@ -149,8 +153,7 @@ async function runApiChild(config: Config, logger: Logger, descriptors: number[]
       },
     );
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  for (const signal of STOP_SIGNALS) process.on(signal, stop);
   process.on('disconnect', stop);
   const { startBalise } = await import('./runtime.ts');
   try {

@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../src/redis/server.ts';
 import { freePort, generateLoad, startBaliseProcess, type BaliseProcess } from '../helpers/process.ts';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { tempDir } from '../helpers/stack.ts';
@@ -65,18 +68,22 @@ describe('a real `balise up` process under load', () => {
     expect(await balise.exited).toBe(0);
   });
 
-  it('drains and flushes on SIGTERM: every acknowledged event is stored', { timeout: 150_000 }, async () => {
+  // SIGHUP is a terminal closing: its default action killed up at once and left its redis-server running.
+  it.each(['SIGTERM', 'SIGHUP'] as const)('drains and flushes on %s: every acknowledged event is stored, its redis-server stopped', { timeout: 150_000 }, async (signal) => {
     const dataDir = tempDir();
     const port = await freePort();
     let balise = await start(dataDir, port);
-    const load = generateLoad(() => balise.baseUrl, 'term', 50);
+    const { redisPid } = JSON.parse(fs.readFileSync(path.join(dataDir, 'redis', 'owner.json'), 'utf8')) as { redisPid: number };
+    expect(isAlive(redisPid)).toBe(true);
+    const load = generateLoad(() => balise.baseUrl, signal, 50);
     await midBatch(balise, load.result.acknowledged);
-    balise.child.kill('SIGTERM');
+    balise.child.kill(signal);
     expect(await balise.exited).toBe(0);
+    expect(isAlive(redisPid)).toBe(false);
     const result = await load.stop();
     expect(result.acknowledged.size).toBeGreaterThan(500);
     balise = await start(dataDir, port);
-    await expectExactlyOnce(balise.baseUrl, 'term', result.acknowledged);
+    await expectExactlyOnce(balise.baseUrl, signal, result.acknowledged);
     balise.child.kill('SIGTERM');
     await balise.exited;
   });
