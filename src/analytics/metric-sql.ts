@@ -33,6 +33,9 @@ function rowColumns(metrics: readonly EventMetric[], valueAlias: (i: number) => 
   return columns;
 }
 
+/** The events the metrics read, folded (FINAL), joined to the identity graph when one counts persons. */
+const eventsSource = (metrics: readonly EventMetric[]): string => `FROM events AS e FINAL${metrics.some((m) => m.type === 'unique_persons') ? `\n  ${IDENTITY_JOIN}` : ''}`;
+
 /**
  * Result columns: key ('current' | 'previous' | a bucket start 'YYYY-MM-DD...'), then one column
  * per metric (`valueColumns`). The metrics share one event and its filters: one scan, one fold.
@@ -54,7 +57,7 @@ function compileOverPeriods(metrics: readonly EventMetric[], range: TimeRange, g
     `SELECT key, ${aggregates.join(', ')}`,
     `FROM (`,
     `  SELECT ${columns.join(', ')}`,
-    `  FROM events AS e FINAL${metrics.some((m) => m.type === 'unique_persons') ? `\n  ${IDENTITY_JOIN}` : ''}`,
+    `  ${eventsSource(metrics)}`,
     `  WHERE ${condition} AND e.timestamp >= ${prevFrom} AND e.timestamp < ${to}`,
     `  LIMIT 1 BY message_id`,
     `)`,
@@ -74,13 +77,16 @@ export function compileMetric(metric: EventMetric, range: TimeRange, grain: Time
   return compileOverPeriods([metric], range, grain, ['value']);
 }
 
-/** Metrics of the same event and filters as one query that reads and folds their rows once: column `value_i` is metric i's. */
+/** The result column of metric `i` of compileMetrics. */
+export const valueColumn = (i: number): string => `value_${i}`;
+
+/** Metrics of the same event and filters as one query that reads and folds their rows once: column valueColumn(i) is metric i's. */
 export function compileMetrics(metrics: readonly EventMetric[], range: TimeRange, grain: TimeGrain): CompiledQuery {
   return compileOverPeriods(
     metrics,
     range,
     grain,
-    metrics.map((_, i) => `value_${i}`),
+    metrics.map((_, i) => valueColumn(i)),
   );
 }
 
@@ -105,7 +111,7 @@ export function compileTrend(metric: EventMetric, range: TimeRange, grain: TimeG
     `SELECT key, bd, ${AGGREGATE[metric.type]('v')} AS value`,
     `FROM (`,
     `  SELECT ${columns.join(', ')}`,
-    `  FROM events AS e FINAL${metric.type === 'unique_persons' ? `\n  ${IDENTITY_JOIN}` : ''}`,
+    `  ${eventsSource([metric])}`,
     `  WHERE ${condition} AND e.timestamp >= ${from} AND e.timestamp < ${to}`,
     `  LIMIT 1 BY message_id`,
     `)`,

@@ -7,7 +7,7 @@ import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { AnalyticsInputError, FunnelNotFoundError, RetentionNotFoundError } from './errors.ts';
 import { compileFunnel } from './funnel-sql.ts';
-import { compileMetrics, scanKey } from './metric-sql.ts';
+import { compileMetrics, scanKey, valueColumn } from './metric-sql.ts';
 import {
   breakdownLabel,
   parseBreakdown,
@@ -216,7 +216,7 @@ async function metricValues(warehouse: Warehouse, asked: readonly { metric: Even
   await Promise.all(
     [...scans.values()].map(async ({ metrics, grain }) => {
       const rows = await select<Record<string, unknown>>(warehouse, compileMetrics(metrics, range, grain));
-      metrics.forEach((metric, i) => values.set(valuesKey(metric, grain), valuesFrom(metric, rows, `value_${i}`)));
+      metrics.forEach((metric, i) => values.set(valuesKey(metric, grain), valuesFrom(metric, rows, valueColumn(i))));
     }),
   );
   return values;

@@ -27,6 +27,7 @@ import type { PlanValidator } from '../plan/model.ts';
 import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
 import { migrate } from '../warehouse/migrations.ts';
 import { within } from '../util/deadlines.ts';
+import { started } from '../queue/started.ts';
 import { createReadiness } from './readiness.ts';
 import { applyRetention } from '../warehouse/retention.ts';
 import { createAdminRouter } from '../api/router.ts';
@@ -134,8 +135,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     suppression?.stop();
     server?.close();
     closeAcceptors();
-    // BullMQ reports a connection closed before it was ready as an unhandled 'error'.
-    if (queue) await within(queue.waitUntilReady(), 2000);
+    if (queue) await started(queue);
     await queue?.close().catch(() => undefined);
     for (const c of connections) c.disconnect();
     await warehouse?.close().catch(() => undefined);

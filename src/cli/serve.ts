@@ -48,7 +48,7 @@ function exitAtOnce(): void {
 }
 
 /**
- * Runs until SIGTERM/SIGINT, then stops accepting, drains, flushes and closes, within a bounded
+ * Runs until SIGTERM, SIGINT or SIGHUP (STOP_SIGNALS), then stops accepting, drains, flushes and closes, within a bounded
  * time whatever state Redis is in. A second signal (Ctrl-C again) exits at once: what was
  * acknowledged is in Redis already, and the local redis-server still gets SIGTERM (AOF fsync).
  * With API children (`up --api-processes N`, src/cli/api-processes.ts), they stop first, so

@@ -4,9 +4,7 @@ import type { FailureLog } from '../observability/failures.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BatchInserter } from './batcher.ts';
 import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueueKeys } from './jobs.ts';
-import { within } from '../util/deadlines.ts';
-
-const CONNECT_GRACE_MS = 2000;
+import { started } from './started.ts';
 
 export interface WorkerOptions {
   concurrency: number;
@@ -46,10 +44,7 @@ export function startIngestWorker(connection: Redis, inserter: BatchInserter, op
   );
   return {
     async close() {
-      // Closed while its connections still start (a start-up that fails at once: the port taken),
-      // BullMQ 5.81 drops their listeners, then re-emits the start's rejection as an 'error' no
-      // one hears, and the process crashes. So it gets a bounded moment to finish starting.
-      await within(worker.waitUntilReady(), CONNECT_GRACE_MS);
+      await started(worker);
       const closing = worker.close();
       await inserter.flush();
       await closing;
