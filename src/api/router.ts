@@ -17,6 +17,7 @@ import type { RetentionDefinition } from '../analytics/model.ts';
 import { applyViews } from '../warehouse/views.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { replayQuarantine } from '../queue/replay-quarantine.ts';
+import type { KpiResult } from '../analytics/results.ts';
 import { runFunnel, runKpis, runReadOnlySql, runRetention, runRetentionDefinition } from '../analytics/run.ts';
 import { authorize, principalOf, type Credentials } from './auth.ts';
 import { auditAdminActions, readAudit, recordAudit } from './audit.ts';
@@ -32,6 +33,7 @@ import { AnalyticsInputError } from '../analytics/errors.ts';
 import { entityTimeline, personTimeline } from './people.ts';
 import { planCatalog } from './catalog.ts';
 import { isPlainObject } from '../util/objects.ts';
+import { sharedWork } from '../util/shared-work.ts';
 import { requestTimeZone } from './time-zone.ts';
 import { saveKpiDefinition } from './save-kpi.ts';
 
@@ -104,6 +106,11 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   let definitions = loadKpiDefinitions(deps.config.planDir);
   // Invalid definitions fail the requests that need them, never the process (unhandled rejection).
   definitions.catch(() => undefined);
+  // Viewers who open the dashboard together (or one viewer's tabs) share one computation of the
+  // KPI panel: on a busy box N identical panels would otherwise each read the events N times.
+  // Keyed by the definitions loaded, so a request after a reload never gets the old ones' values.
+  let definitionsVersion = 0;
+  const kpiPanel = sharedWork<KpiResult[]>();
   // Validators, typed views and KPI definitions move together: a property added to the plan
   // is validated, shows up in its ev_* view and can be used by a KPI after one reload.
   const reload = async () => {
@@ -111,6 +118,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     const views = await applyViews(deps.warehouse, validator.plan);
     definitions = loadKpiDefinitions(deps.config.planDir);
     definitions.catch(() => undefined);
+    definitionsVersion++;
     const loaded = await definitions;
     return { validator, views, kpis: loaded.metrics.length + loaded.funnels.length };
   };
@@ -123,7 +131,9 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   router.get(
     '/api/kpis',
     handle(deps.logger, async (req, res) => {
-      res.json(await runKpis(deps.warehouse, await definitions, queryRange(req)));
+      const range = queryRange(req);
+      const loaded = definitions;
+      res.json(await kpiPanel(JSON.stringify([definitionsVersion, range]), async () => runKpis(deps.warehouse, await loaded, range)));
     }),
   );
   router.get(

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../helpers/process.ts';
 import { REPO_ROOT, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 import { DAY, generateWorld, insertWorld, weeklyRetentionTruth, WORLD_START, type World } from '../helpers/known-world.ts';
@@ -32,6 +32,8 @@ async function api<T>(method: 'GET' | 'POST', route: string, body?: unknown): Pr
   });
   return { status: res.status, body: (await res.json()) as T };
 }
+
+type Kpis = { id: string; value: number | null }[];
 
 const cli = (args: string[]) => runCli(args, { BALISE_URL: stack.baseUrl, BALISE_ADMIN_TOKEN: stack.adminToken, NO_COLOR: '1' });
 
@@ -175,4 +177,36 @@ describe('balise sql formats and sources', () => {
     expect(both.code).toBe(2);
     expect(JSON.parse(both.output)).toMatchObject({ error: { code: 'usage' } });
   }, 60_000);
+});
+
+describe('the KPI panel asked by several viewers at once', () => {
+  it('is computed once for all of them, and again for the next viewer', async () => {
+    // The known world's weeks, and a range of no events at all for "another panel".
+    const panel = `/api/kpis?from=${new Date(WORLD_START).toISOString()}&to=${new Date(WORLD_START + 60 * DAY).toISOString()}`;
+    const queries = vi.spyOn(stack.warehouse.reads, 'query');
+    try {
+      const alone = await api<Kpis>('GET', panel);
+      const perPanel = queries.mock.calls.length;
+      expect(alone.status).toBe(200);
+      expect(alone.body.some((k) => (k.value ?? 0) > 0)).toBe(true);
+      expect(perPanel).toBeGreaterThan(0);
+
+      queries.mockClear();
+      const together = await Promise.all([1, 2, 3].map(() => api<Kpis>('GET', panel)));
+      expect(together.map((r) => r.body)).toEqual([alone.body, alone.body, alone.body]);
+      expect(queries.mock.calls.length).toBe(perPanel);
+
+      // Shared while it runs, never kept: the next viewer's panel is computed afresh.
+      queries.mockClear();
+      expect((await api<Kpis>('GET', panel)).body).toEqual(alone.body);
+      expect(queries.mock.calls.length).toBe(perPanel);
+
+      // Another range is another panel.
+      queries.mockClear();
+      await Promise.all([api<Kpis>('GET', panel), api<Kpis>('GET', '/api/kpis?from=2025-01-01&to=2025-02-01')]);
+      expect(queries.mock.calls.length).toBe(2 * perPanel);
+    } finally {
+      queries.mockRestore();
+    }
+  });
 });
