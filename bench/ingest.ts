@@ -10,6 +10,9 @@
  *   (the engine's reads share the cores) and the dashboard API's latency.
  * Phase 3 (dashboard under load): half load again while an analyst query runs all along (one
  *   10 s query after another through /api/sql): dashboard API p95, against phase 2b's.
+ * Phase 3b (the issue's dashboard target, on the demo data): a fresh `balise up` holding what
+ *   `balise demo` loads (46k events), then phases 2b and 3 again on it: the half load's own events
+ *   land in its KPIs as they arrive, as a live project's would.
  * Phase 4 (two API processes): a `balise serve` on the same data directory and Redis next to
  *   `balise up`, the load spread over both: sustained end-to-end rate against phase 1's, and the
  *   CPU per event of each process.
@@ -27,6 +30,8 @@ import { insertJsonLines } from '../src/warehouse/insert.ts';
 import { EVENT_LINE_COLUMNS } from '../src/warehouse/rows.ts';
 import { processEvents } from '../src/ingest/process.ts';
 import { loadPlanValidator } from '../src/plan/compile.ts';
+import { generateMarketplace } from '../src/demo/generate.ts';
+import { sendDemoCalls } from '../src/demo/send.ts';
 import { percentile, printResult, round, shippedWorkerSettings } from './lib.ts';
 import { baliseCpuMs, redisChildPid } from './proc.ts';
 
@@ -93,9 +98,26 @@ async function sendAccepted(port: number, body: string): Promise<void> {
 }
 
 /** Rows the worker reports inserted into `events` (all processes of `up`): a poll that costs the engine nothing. */
-async function rowsInserted(baseUrl: string): Promise<number> {
+async function rowsInserted(baseUrl: string, table: 'events' | 'quarantine' = 'events'): Promise<number> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  return Number(/^balise_rows_inserted_total\{table="events"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  return Number(new RegExp(`^balise_rows_inserted_total\\{table="${table}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+}
+
+/** A fresh `balise up` holding the demo's events (`balise demo`, default options), all loaded. */
+async function startWithDemoData(settings: Record<string, string>): Promise<BaliseProcess> {
+  const port = await freePort();
+  const server = await startBaliseProcess('up', tempDir('balise-bench-demo-'), port, settings, NODE_ARGS);
+  try {
+    const { events } = generateMarketplace({ seed: 1, freelancers: 3000, days: 180 });
+    const report = await sendDemoCalls(events, { host: server.baseUrl, writeKey: TEST_WRITE_KEY });
+    if (report.sent !== events.length) throw new Error(`the demo sent ${report.sent} of ${events.length} events`);
+    while ((await rowsInserted(server.baseUrl)) + (await rowsInserted(server.baseUrl, 'quarantine')) < events.length) await new Promise((r) => setTimeout(r, 100));
+    return server;
+  } catch (error) {
+    server.child.kill('SIGTERM');
+    await server.exited;
+    throw error;
+  }
 }
 
 /**
@@ -143,6 +165,7 @@ async function main() {
   const settings = { ...shippedWorkerSettings(), BALISE_MAX_QUEUE_DEPTH: '100000', LOG_LEVEL: 'error' };
   const server = await startBaliseProcess('up', dataDir, port, settings, NODE_ARGS);
   let replica: BaliseProcess | undefined;
+  let demo: BaliseProcess | undefined;
   try {
     const serverPid = server.child.pid!;
     const redisPid = redisChildPid(serverPid);
@@ -167,6 +190,14 @@ async function main() {
     replica = await startBaliseProcess('serve', dataDir, replicaPort, settings, NODE_ARGS);
     const two = await sustained([server, replica], server.baseUrl, 'two', SPLIT_TOTAL, [serverPid, replica.child.pid!, redisPid ?? 0]);
     const [upCpu2 = 0, serveCpu2 = 0, redisCpu2 = 0] = two.cpuPerEventUs;
+    await stopProcess(replica);
+    await stopProcess(server);
+
+    // Phase 3b: the issue's dashboard target, on the demo data (a project of its own).
+    demo = await startWithDemoData(settings);
+    const demoPort = Number(new URL(demo.baseUrl).port);
+    const demoViewed = await halfLoad(demo, demoPort, targetRequestsPerSecond, 'dview', { probes: false, dashboard: true, analyst: false });
+    const demoBusy = await halfLoad(demo, demoPort, targetRequestsPerSecond, 'dbusy', { probes: false, dashboard: true, analyst: true });
 
     const { latencies, freshness } = half;
     console.log(`events: ${one.events} of ~${Math.round(bytesPerEvent)} B, batches of ${BATCH}, concurrency ${CONCURRENCY}`);
@@ -176,7 +207,10 @@ async function main() {
     );
     console.log(`half load with a dashboard polling its KPIs: request p50 ${round(percentile(viewed.latencies, 50))} ms, p99 ${round(percentile(viewed.latencies, 99))} ms`);
     console.log(
-      `dashboard API (GET /api/kpis) p95: ${round(percentile(viewed.dashboard, 95))} ms at half load, ${round(percentile(busy.dashboard, 95))} ms at half load with an analyst query running (${busy.analystQueries} analyst queries; ${busy.dashboard.length} dashboard calls)`,
+      `dashboard API (GET /api/kpis) p95 over the bench's ${one.events}+ events: ${round(percentile(viewed.dashboard, 95))} ms at half load, ${round(percentile(busy.dashboard, 95))} ms at half load with an analyst query running (${busy.analystQueries} analyst queries; ${busy.dashboard.length} dashboard calls)`,
+    );
+    console.log(
+      `dashboard API (GET /api/kpis) p95 on the demo data: ${round(percentile(demoViewed.dashboard, 95))} ms at half load, ${round(percentile(demoBusy.dashboard, 95))} ms at half load with an analyst query running (${demoBusy.analystQueries} analyst queries; ${demoBusy.dashboard.length} dashboard calls)`,
     );
     console.log(
       `CPU per event (phase 1): balise ${round(serverCpu)} µs (API, worker and chDB), redis-server ${round(redisCpu)} µs, load generator ${round(one.generatorCpuUs)} µs; ${os.availableParallelism()} cores allow ${round((os.availableParallelism() * 1e6) / 100_000)} µs per event at 100,000 events/s`,
@@ -251,12 +285,20 @@ async function main() {
         target: '≤ 2,000 ms',
       },
       {
-        name: 'dashboard API p95, half load + an analyst query',
+        name: 'dashboard API p95 on the demo data, half load + an analyst query',
+        value: round(percentile(demoBusy.dashboard, 95)),
+        unit: 'ms',
+        baseline: { name: 'half load, no analyst query', value: round(percentile(demoViewed.dashboard, 95)), unit: 'ms' },
+        ratio: round(percentile(demoBusy.dashboard, 95) / Math.max(1, percentile(demoViewed.dashboard, 95)), 2),
+        target: '≤ 1,000 ms',
+      },
+      {
+        // Beyond the issue's target: the same KPIs over phase 1's million events and more.
+        name: "dashboard API p95 over the bench's events, half load + an analyst query",
         value: round(percentile(busy.dashboard, 95)),
         unit: 'ms',
         baseline: { name: 'half load, no analyst query', value: round(percentile(viewed.dashboard, 95)), unit: 'ms' },
         ratio: round(percentile(busy.dashboard, 95) / Math.max(1, percentile(viewed.dashboard, 95)), 2),
-        target: '≤ 1,000 ms',
       },
       {
         name: 'sustained end-to-end, 2 API processes (up + serve)',
@@ -283,14 +325,14 @@ async function main() {
       },
     ]);
   } finally {
-    if (replica) {
-      replica.child.kill('SIGTERM');
-      await replica.exited;
-    }
-    server.child.kill('SIGTERM');
-    await server.exited;
+    for (const running of [replica, server, demo]) await stopProcess(running);
     agent.destroy();
   }
+}
+
+async function stopProcess(running: BaliseProcess | undefined): Promise<void> {
+  running?.child.kill('SIGTERM');
+  await running?.exited;
 }
 
 interface Sustained {
