@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { runCli } from '../helpers/process.ts';
 import { post, startStack, tempDir, type Stack } from '../helpers/stack.ts';
@@ -69,6 +69,39 @@ describe('changing the plan while Balise runs', () => {
     const kpis = (await (await admin('/api/kpis')).json()) as Array<{ id: string; value: number }>;
     expect(kpis.find((k) => k.id === 'senior_missions_posted')).toMatchObject({ value: 1 });
     expect(body.kpis).toBe(kpis.length + ((await (await admin('/api/funnels')).json()) as unknown[]).length);
+  });
+
+  it('a KPI panel asked after a reload uses the new definitions, even while one under the old ones is still being computed', async () => {
+    // Viewers asking for the same panel share its computation (GET /api/kpis): never across a reload.
+    const reads = stack.warehouse.reads;
+    const query = reads.query.bind(reads);
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = 0;
+    const spy = vi.spyOn(reads, 'query').mockImplementation((async (params: Parameters<typeof query>[0]) => {
+      if (held++ === 0) await gate;
+      return query(params);
+    }) as typeof reads.query);
+    try {
+      const before = admin('/api/kpis');
+      await vi.waitFor(() => expect(held).toBeGreaterThan(0));
+      await fs.appendFile(path.join(planDir, 'kpis/metrics.yaml'), '\n  - id: missions_posted_after_reload\n    title: Missions posted\n    type: count\n    event: mission_posted\n    grain: week\n');
+      expect((await admin('/api/admin/plan/reload', 'POST')).status).toBe(200);
+      const after = admin('/api/kpis');
+      // The old panel is still held: the new one must not wait for it (a panel joined to the old
+      // computation would get its answer, without the new metric, once this lets it go).
+      setTimeout(release, 3000).unref();
+      const ids = async (res: Promise<Response>) => ((await (await res).json()) as { id: string }[]).map((k) => k.id);
+      const afterIds = await ids(after);
+      expect(afterIds).toContain('missions_posted_after_reload');
+      release();
+      const beforeIds = await ids(before);
+      expect(beforeIds.length).toBeGreaterThan(0);
+      expect(beforeIds).not.toContain('missions_posted_after_reload');
+    } finally {
+      release();
+      spy.mockRestore();
+    }
   });
 
   it('`balise plan views --apply` goes through the running server; `balise migrate` says in one line that it owns the engine', async () => {
