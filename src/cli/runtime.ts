@@ -50,6 +50,8 @@ const HTTP_DRAIN_MS = 5000;
 const REDIS_LIVENESS_GRACE_MS = 30_000;
 /** Requests gathered into one job stop at this many rows (about 1.2 MB of the bench's events in Redis). */
 const JOB_MAX_ROWS = 2000;
+/** Jobs an API process has on their way to Redis at once (src/queue/coalesce.ts). */
+const JOBS_IN_FLIGHT = 2;
 
 export interface Roles {
   api: boolean;
@@ -270,7 +272,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
           async (job) => {
             await ingestQueue.add('request', job);
           },
-          { maxRows: JOB_MAX_ROWS, onQueued: () => metrics.jobsQueued.inc() },
+          { maxRows: JOB_MAX_ROWS, jobsInFlight: JOBS_IN_FLIGHT, onQueued: () => metrics.jobsQueued.inc() },
         ),
         queueDepth: () => depth,
         isSuppressed: suppression?.has,

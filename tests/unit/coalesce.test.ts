@@ -63,6 +63,23 @@ describe('requests gathered into jobs', () => {
     expect(queuedJobs).toEqual([1, 2]);
   });
 
+  it('with two jobs in flight, a second request leaves at once; the next ones gather until one of the two is stored', async () => {
+    const redis = manualRedis();
+    const enqueue = coalesceJobs(redis.add, { maxRows: 100, jobsInFlight: 2 });
+    const acknowledged: string[] = [];
+    const all = ['a', 'b', 'c', 'd'].map((name) => enqueue(job(name, 1)).then(() => acknowledged.push(name)));
+    expect(redis.calls.map((c) => c.job.ids)).toEqual([['a-0'], ['b-0']]);
+    // Stored out of order: each request is acknowledged with its own job, and a lane is free again.
+    redis.calls[1]!.resolve();
+    await tick();
+    expect(acknowledged).toEqual(['b']);
+    expect(redis.calls.map((c) => c.job.ids)).toEqual([['a-0'], ['b-0'], ['c-0', 'd-0']]);
+    redis.calls[0]!.resolve();
+    redis.calls[2]!.resolve();
+    await Promise.all(all);
+    expect(acknowledged).toEqual(['b', 'a', 'c', 'd']);
+  });
+
   it('starts another job when the next request would pass the row limit', async () => {
     const redis = manualRedis();
     const enqueue = coalesceJobs(redis.add, { maxRows: 5 });
