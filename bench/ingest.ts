@@ -18,8 +18,8 @@
  * Phase 4 (two API processes): a `balise serve` on the same data directory and Redis next to
  *   `balise up`, the load spread over both: sustained end-to-end rate against phase 1's, and the
  *   CPU per event of each process.
- * Baselines, same run, same machine: JSON.parse of the same request bodies; one raw ClickHouse
- * insert of the same rows into the same schema (embedded chDB in this process).
+ * Baselines, same run, same machine: JSON.parse of the same request bodies; a raw ClickHouse
+ * insert of the same rows into the same schema (embedded chDB in this process), median of three.
  */
 import http from 'node:http';
 import os from 'node:os';
@@ -146,7 +146,7 @@ async function main() {
   while (performance.now() - parseStart < 2000) for (const body of sample) parsed += (JSON.parse(body) as { batch: unknown[] }).batch.length;
   const parseRate = parsed / ((performance.now() - parseStart) / 1000);
 
-  // Baseline 2: one raw ClickHouse insert of the same rows into the same schema, this process.
+  // Baseline 2: a raw ClickHouse insert of the same rows into the same schema, this process.
   const validator = await loadPlanValidator(new URL('../tracking-plan', import.meta.url).pathname);
   const rawDir = tempDir('balise-bench-raw-');
   const raw = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise', cluster: undefined }, dataDir: rawDir });
@@ -157,9 +157,15 @@ async function main() {
     const body = JSON.parse(makeBody('raw', b)) as { batch: unknown[] };
     lines.push(...processEvents(body.batch, validator, { receivedAt: Date.now(), source: 'bench', maxEventBytes: 32_768, piiKey: 'bench-pii-key' }).job.events);
   }
-  const insertStart = performance.now();
-  await insertJsonLines(raw, 'events', lines, EVENT_LINE_COLUMNS);
-  const rawInsertRate = rawRows / ((performance.now() - insertStart) / 1000);
+  // One insert swings by 2× and more between runs on a shared box: the median of three.
+  const rawRates: number[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await raw.client.command({ query: 'TRUNCATE TABLE events' });
+    const insertStart = performance.now();
+    await insertJsonLines(raw, 'events', lines, EVENT_LINE_COLUMNS);
+    rawRates.push(rawRows / ((performance.now() - insertStart) / 1000));
+  }
+  const rawInsertRate = [...rawRates].sort((a, b) => a - b)[1]!;
   await raw.close();
 
   const port = await freePort();
@@ -222,8 +228,8 @@ async function main() {
     console.log(
       `sustained end to end, 2 API processes (up + serve): ${Math.round(two.e2eRate)} events/s over ${two.events} events; CPU per event: up ${round(upCpu2)} µs, serve ${round(serveCpu2)} µs, redis-server ${round(redisCpu2)} µs, load generator ${round(two.generatorCpuUs)} µs`,
     );
-    console.log(`baselines: JSON.parse ${Math.round(parseRate)} events/s; raw ClickHouse insert ${Math.round(rawInsertRate)} rows/s`);
-    const rawBaseline = { name: 'one raw ClickHouse insert of the same rows', value: Math.round(rawInsertRate), unit: 'rows/s' };
+    console.log(`baselines: JSON.parse ${Math.round(parseRate)} events/s; raw ClickHouse insert ${Math.round(rawInsertRate)} rows/s (median of ${rawRates.map((r) => Math.round(r)).join(', ')})`);
+    const rawBaseline = { name: 'a raw ClickHouse insert of the same rows (median of 3)', value: Math.round(rawInsertRate), unit: 'rows/s' };
     printResult('ingest', [
       {
         name: 'sustained end-to-end throughput',
@@ -245,21 +251,21 @@ async function main() {
         name: 'CPU per event, balise process (API + worker + chDB)',
         value: round(serverCpu),
         unit: 'µs',
-        baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' },
+        baseline: { name: 'a raw ClickHouse insert (median of 3), per row', value: round(rawInsertCpuUs), unit: 'µs' },
         ratio: round(serverCpu / rawInsertCpuUs, 2),
       },
       {
         name: 'CPU per event, redis-server',
         value: round(redisCpu),
         unit: 'µs',
-        baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' },
+        baseline: { name: 'a raw ClickHouse insert (median of 3), per row', value: round(rawInsertCpuUs), unit: 'µs' },
         ratio: round(redisCpu / rawInsertCpuUs, 2),
       },
       {
         name: 'CPU per event, load generator',
         value: round(one.generatorCpuUs),
         unit: 'µs',
-        baseline: { name: 'one raw ClickHouse insert, per row', value: round(rawInsertCpuUs), unit: 'µs' },
+        baseline: { name: 'a raw ClickHouse insert (median of 3), per row', value: round(rawInsertCpuUs), unit: 'µs' },
         ratio: round(one.generatorCpuUs / rawInsertCpuUs, 2),
       },
       { name: 'CPU per event, all parties (budget at 100k events/s)', value: round(cpuPerEventTotal), unit: 'µs', target: `≤ ${round((os.availableParallelism() * 1e6) / 100_000)} µs` },
