@@ -5,19 +5,19 @@
  * Phase 1 (sustained): N events in batches of 100 (~500 B each) as fast as the API takes them;
  *   throughput = N / (first send → all N queryable).
  * Phase 2 (half load): paced at half the phase-1 rate: request latency p50/p99. Then the same
- *   load again with freshness probes: send → queryable of one event per request, p50/p95. The
+ *   load again with freshness probes: send → queryable of one event in ten requests, p50/p95. The
  *   probes are found by a SQL query every 25 ms, which costs the server about a quarter of a core:
  *   the latency figure comes from the run without them (the run with them is printed beside it).
  * Phase 2b: the same half load while a dashboard polls GET /api/kpis: request latency again
  *   (the engine's reads share the cores) and the dashboard API's latency.
  * Phase 3 (dashboard under load): half load again while an analyst query runs all along (one
  *   10 s query after another through /api/sql): dashboard API p95, against phase 2b's.
- * Phase 3b (the issue's dashboard target, on the demo data): a fresh `balise up` holding what
- *   `balise demo` loads (46k events), then phases 2b and 3 again on it: the half load's own events
- *   land in its KPIs as they arrive, as a live project's would.
  * Phase 4 (two API processes): a `balise serve` on the same data directory and Redis next to
  *   `balise up`, the load spread over both: sustained end-to-end rate against phase 1's, and the
  *   CPU per event of each process.
+ * Phase 5 (the issue's dashboard target, on the demo data): a fresh `balise up` holding what
+ *   `balise demo` loads (46k events), then phases 2b and 3 again on it: the half load's own events
+ *   land in its KPIs as they arrive, as a live project's would.
  * Baselines, same run, same machine: JSON.parse of the same request bodies; a raw ClickHouse
  * insert of the same rows into the same schema (embedded chDB in this process), median of three.
  */
@@ -202,7 +202,7 @@ async function main() {
     await stopProcess(replica);
     await stopProcess(server);
 
-    // Phase 3b: the issue's dashboard target, on the demo data (a project of its own).
+    // Phase 5: the issue's dashboard target, on the demo data (a project of its own).
     demo = await startWithDemoData(settings);
     const demoPort = Number(new URL(demo.baseUrl).port);
     const demoViewed = await halfLoad(demo, demoPort, targetRequestsPerSecond, 'dview', { probes: false, dashboard: true, analyst: false });

@@ -6,8 +6,8 @@
  * the next job, which leaves as soon as one of them is stored. A request alone (a quiet server)
  * goes at once, unchanged; under load, jobs hold several requests, and each request is still
  * acknowledged only once the job holding its rows is in Redis (or refused with it when Redis
- * fails). With one job in flight a request waited for a whole round trip it had no part in, then
- * its own; a second lane halves that wait (request p99 at half load 28 → 11–17 ms, bench/ingest.ts).
+ * fails). With one job in flight, a request accepted just after a job left waited for that whole
+ * round trip before its own; a second lane takes that wait away.
  */
 import type { IngestJobData } from './jobs.ts';
 
