@@ -171,7 +171,9 @@ describe('built-in dashboard in chromium: signing in', () => {
   it('refuses a wrong token and accepts the right one, using only the keyboard', async () => {
     const { page, consoleErrors } = await openPage();
     await page.goto(`${baseUrl}/login`, { timeout: 30_000 });
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('token');
+    // `autofocus` is applied at the page's next rendering update, which a busy box may hold past
+    // the load event (CI once found nothing focused yet): wait for it, a bounded while.
+    await page.waitForFunction(() => document.activeElement?.id === 'token', undefined, { timeout: 5_000 });
     await page.keyboard.type('not-the-token-at-all');
     await page.keyboard.press('Enter');
     await page.waitForSelector('#login-error');
