@@ -95,6 +95,10 @@ export const TOOL_ERROR_STATUS = {
   api_process_failed: 400,
   /** A worker older than the API that queued the job: it fails, is retried, then dead-lettered. */
   job_layout_unknown: 400,
+  /** A queued job whose rows key is gone (removed by hand, or lost by Redis): it fails, is retried, then dead-lettered. */
+  job_rows_missing: 400,
+  /** A queued job whose rows and ids differ in number: it fails rather than store a row under another's id. */
+  job_rows_mismatch: 400,
   plan_version_published: 400,
   plan_diff_base: 400,
   plan_exists: 400,

@@ -20,7 +20,7 @@ export function registerPrivacyRoutes(router: Router, deps: AdminDependencies): 
     handle(deps.logger, async (req, res) => {
       const subject = subjectOf(req.body);
       const dryRun = (req.body as { dryRun?: unknown }).dryRun === true;
-      const report = await erasePerson({ warehouse: deps.warehouse, queue: deps.queue, suppression: deps.suppression }, subject, { actor: principalOf(res)?.name ?? '', dryRun });
+      const report = await erasePerson({ warehouse: deps.warehouse, queue: deps.queue, redis: deps.redis, suppression: deps.suppression }, subject, { actor: principalOf(res)?.name ?? '', dryRun });
       if (report.requestId) res.locals.requestId = report.requestId;
       // The ids are the subject's own: logged as a count, never by value.
       deps.logger.info({ requestId: report.requestId, ids: report.ids.length, dryRun }, 'privacy erasure');
@@ -30,7 +30,7 @@ export function registerPrivacyRoutes(router: Router, deps: AdminDependencies): 
   router.post(
     '/api/admin/privacy/export',
     handle(deps.logger, async (req, res) => {
-      const data = await exportPerson({ warehouse: deps.warehouse, queue: deps.queue }, subjectOf(req.body), principalOf(res)?.name ?? '');
+      const data = await exportPerson({ warehouse: deps.warehouse, queue: deps.queue, redis: deps.redis }, subjectOf(req.body), principalOf(res)?.name ?? '');
       res.locals.requestId = data.requestId;
       res.json(data);
     }),

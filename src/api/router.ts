@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import express, { type Request, type Router } from 'express';
 import cookieParser from 'cookie-parser';
 import type { Queue } from 'bullmq';
@@ -5,7 +6,7 @@ import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Deduper } from '../queue/dedupe.ts';
-import type { IngestJobData } from '../queue/jobs.ts';
+import type { QueuedJobData } from '../queue/jobs.ts';
 import { replayDeadLetter } from '../queue/producer.ts';
 import type { PlanValidator } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
@@ -39,7 +40,9 @@ import { saveKpiDefinition } from './save-kpi.ts';
 
 export interface AdminDependencies {
   warehouse: Warehouse;
-  queue: Queue<IngestJobData>;
+  queue: Queue<QueuedJobData>;
+  /** The queue's Redis: queued jobs keep their event rows beside them (privacy export and erasure read them). */
+  redis: Redis;
   /** The admin token, the role tokens (hashed) and the dashboard sessions. */
   credentials: Credentials;
   config: Config;

@@ -17,8 +17,9 @@ import { startAlertScheduler } from '../alerts/scheduler.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { createBatchInserter } from '../queue/batcher.ts';
 import { createDeduper } from '../queue/dedupe.ts';
-import { createIngestQueue, sampleQueueDepth } from '../queue/producer.ts';
+import { createIngestQueue, sampleQueueDepth, storeJob } from '../queue/producer.ts';
 import { startIngestWorker, type IngestWorker } from '../queue/worker.ts';
+import { startRowsSweep } from '../queue/job-rows.ts';
 import { createRedis, startLocalRedis, type LocalRedis, type RedisTarget } from '../redis/server.ts';
 import { createFailureLog } from '../observability/failures.ts';
 import { clearEngineOwner, writeEngineOwner } from '../warehouse/engine-owner.ts';
@@ -39,7 +40,7 @@ import { createDashboardRouter, ensureDashboardBuilt } from '../dashboard/router
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createSuppressionList, type SuppressionList } from '../privacy/suppression.ts';
-import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueueKeys } from '../queue/jobs.ts';
+import { DEFAULT_QUEUE_KEYS, type QueuedJobData, type QueueKeys } from '../queue/jobs.ts';
 import { coalesceJobs } from '../queue/coalesce.ts';
 
 /** Shutdown budget: requests, the worker's drain and the queue get this long in all, whatever state Redis is in. */
@@ -50,6 +51,11 @@ const HTTP_DRAIN_MS = 5000;
 const REDIS_LIVENESS_GRACE_MS = 30_000;
 /** Requests gathered into one job stop at this many rows (about 1.2 MB of the bench's events in Redis). */
 const JOB_MAX_ROWS = 2000;
+/**
+ * Rows beside jobs (src/queue/job-rows.ts) whose job is gone are swept this often, once this old:
+ * far longer than an API process takes between storing rows and adding their job.
+ */
+const ROWS_SWEEP_MS = 10 * 60_000;
 /** Jobs an API process has on their way to Redis at once (src/queue/coalesce.ts). */
 const JOBS_IN_FLIGHT = 2;
 
@@ -64,7 +70,7 @@ export interface RunningBalise {
   adminToken: string;
   /** Undefined for an API-only process in embedded mode: the engine belongs to `balise up`. */
   warehouse: Warehouse | undefined;
-  queue: Queue<IngestJobData>;
+  queue: Queue<QueuedJobData>;
   /** The Redis names of that queue and of the dedupe window. */
   queueKeys: QueueKeys;
   redisTarget: RedisTarget;
@@ -126,7 +132,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   // so a failed start never leaves its redis-server behind.
   let warehouse: Warehouse | undefined;
   const connections: Redis[] = [];
-  let queue: Queue<IngestJobData> | undefined;
+  let queue: Queue<QueuedJobData> | undefined;
   let server: http.Server | undefined;
   let closeAcceptors = (): void => undefined;
   let suppression: SuppressionList | undefined;
@@ -209,6 +215,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         logger,
       );
     }
+    const stopRowsSweep = roles.worker
+      ? startRowsSweep(producerConnection, queue, { graceMs: ROWS_SWEEP_MS, intervalMs: ROWS_SWEEP_MS }, (removed) => logger.info({ removed }, 'removed the rows of jobs that no longer exist'))
+      : () => undefined;
 
     // Who may call the API: the admin token, the role tokens (hashed) and dashboard sessions in Redis.
     const credentials = { adminToken, tokens: config.tokens, sessions: createSessionStore(stateConnection, queueKeys.prefix) };
@@ -243,6 +252,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         ? createAdminRouter({
             warehouse,
             queue,
+            redis: producerConnection,
             credentials,
             config,
             validator: () => validator,
@@ -268,12 +278,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         limits: config.ingest,
         writeKeys,
         validator: () => validator,
-        enqueue: coalesceJobs(
-          async (job) => {
-            await ingestQueue.add('request', job);
-          },
-          { maxRows: JOB_MAX_ROWS, jobsInFlight: JOBS_IN_FLIGHT, onQueued: () => metrics.jobsQueued.inc() },
-        ),
+        enqueue: coalesceJobs((job) => storeJob(producerConnection, ingestQueue, job), { maxRows: JOB_MAX_ROWS, jobsInFlight: JOBS_IN_FLIGHT, onQueued: () => metrics.jobsQueued.inc() }),
         queueDepth: () => depth,
         isSuppressed: suppression?.has,
         piiKey: resolvePiiKey(config),
@@ -323,6 +328,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             if (!(await within(closed, Math.min(HTTP_DRAIN_MS, left())))) httpServer.closeAllConnections();
           }
           stopSampling();
+          stopRowsSweep();
           suppression?.stop();
           await alerts?.stop();
           await ops?.close();

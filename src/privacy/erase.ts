@@ -5,8 +5,9 @@
  * step runs, and every step is an idempotent delete, so a run that dies half way is completed by
  * asking again (docs/decisions/0031-erasure-by-mutation.md).
  */
+import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import type { IngestJobData } from '../queue/jobs.ts';
+import type { QueuedJobData } from '../queue/jobs.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { resolveIds } from './identity.ts';
@@ -24,7 +25,9 @@ export const QUEUE_STEP = 'redis_queue';
 
 export interface ErasureDependencies {
   warehouse: Warehouse;
-  queue: Queue<IngestJobData>;
+  queue: Queue<QueuedJobData>;
+  /** The queue's Redis: queued jobs keep their event rows beside them. */
+  redis: Redis;
   /** Set when BALISE_SUPPRESS_ERASED is on: the ids are added before anything is deleted. */
   suppression?: SuppressionList;
 }
@@ -112,7 +115,7 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
     await finishStep('suppress');
   }
   if (!request.stepsDone.includes(QUEUE_STEP)) {
-    const removed = await eraseQueued(deps.queue, new Set(ids));
+    const removed = await eraseQueued(deps.queue, deps.redis, new Set(ids));
     await finishStep(QUEUE_STEP, { [QUEUE_STEP]: { found: removed, remaining: 0 } });
   }
   // Message-id tables first: their rows are found through the rows deleted after them.

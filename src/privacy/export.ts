@@ -3,8 +3,9 @@
  * of their stitched ids, and their rows still queued in Redis, as JSON. Recorded in the request
  * log like an erasure (hashed: the log says an export happened, not of whom).
  */
+import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import type { IngestJobData } from '../queue/jobs.ts';
+import type { QueuedJobData } from '../queue/jobs.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { resolveIds } from './identity.ts';
@@ -21,7 +22,7 @@ export interface PersonExport {
   tables: Record<string, Record<string, unknown>[]>;
 }
 
-export async function exportPerson(deps: { warehouse: Warehouse; queue: Queue<IngestJobData> }, subject: string, actor: string): Promise<PersonExport> {
+export async function exportPerson(deps: { warehouse: Warehouse; queue: Queue<QueuedJobData>; redis: Redis }, subject: string, actor: string): Promise<PersonExport> {
   const { warehouse } = deps;
   const ids = await resolveIds(warehouse, subject);
   const tables: PersonExport['tables'] = {};
@@ -35,7 +36,7 @@ export async function exportPerson(deps: { warehouse: Warehouse; queue: Queue<In
   for (const table of all.filter((t) => t.byMessageId)) {
     tables[table.table] = messageIds.size ? await queryRows<Record<string, unknown>>(warehouse, `SELECT * FROM ${table.table} WHERE ${selectCondition(table)}`, { values: [...messageIds] }) : [];
   }
-  const queued = await queuedRows(deps.queue, new Set(ids));
+  const queued = await queuedRows(deps.queue, deps.redis, new Set(ids));
   tables.redis_queue = [...queued.events, ...queued.quarantine];
   const request = newRequest('export', hashId(subject), actor);
   const report = Object.fromEntries(Object.entries(tables).map(([name, rows]) => [name, { found: rows.length, remaining: rows.length }]));

@@ -6,7 +6,10 @@
  * finds and deletes them.
  */
 import type { Job, Queue } from 'bullmq';
-import type { IngestJobData } from '../queue/jobs.ts';
+import type { Redis } from 'ioredis';
+import { readJobRows, rowsKey } from '../queue/job-rows.ts';
+import type { IngestJobData, QueuedJobData } from '../queue/jobs.ts';
+import { payloadLines } from '../warehouse/insert.ts';
 import { eventLineRecord } from '../warehouse/rows.ts';
 
 const STATES = ['waiting', 'paused', 'prioritized', 'delayed', 'failed'] as const;
@@ -55,33 +58,50 @@ export function withoutPerson(data: IngestJobData, ids: ReadonlySet<string>): { 
   return { data: next, removed };
 }
 
-async function allJobs(queue: Queue<IngestJobData>): Promise<Job<IngestJobData>[]> {
-  const jobs: Job<IngestJobData>[] = [];
+/** Each queued job with its event lines, read from beside it when it keeps them there (job-rows.ts). */
+async function allJobs(queue: Queue<QueuedJobData>, redis: Redis): Promise<{ job: Job<QueuedJobData>; data: IngestJobData }[]> {
+  const jobs: { job: Job<QueuedJobData>; data: IngestJobData }[] = [];
   for (let start = 0; ; start += PAGE) {
-    const page = (await queue.getJobs([...STATES], start, start + PAGE - 1, true)) as Job<IngestJobData>[];
-    jobs.push(...page.filter(Boolean));
+    const page = ((await queue.getJobs([...STATES], start, start + PAGE - 1, true)) as (Job<QueuedJobData> | undefined)[]).filter((job) => job !== undefined);
+    for (const job of page) {
+      const { rows: _rows, ...data } = job.data;
+      jobs.push({ job, data: { ...data, events: payloadLines(await readJobRows(redis, job.data)).map((line) => line.toString()) } });
+    }
     if (page.length < PAGE) return jobs;
   }
 }
 
 /** The person's queued rows, column by column as they would be inserted (for export). */
-export async function queuedRows(queue: Queue<IngestJobData>, ids: ReadonlySet<string>): Promise<{ events: Record<string, unknown>[]; quarantine: Record<string, unknown>[] }> {
+export async function queuedRows(queue: Queue<QueuedJobData>, redis: Redis, ids: ReadonlySet<string>): Promise<{ events: Record<string, unknown>[]; quarantine: Record<string, unknown>[] }> {
   const out = { events: [] as Record<string, unknown>[], quarantine: [] as Record<string, unknown>[] };
-  for (const { data } of await allJobs(queue)) {
+  for (const { data } of await allJobs(queue, redis)) {
     out.events.push(...data.events.map((line) => eventLineRecord(line, data.eventLayout)).filter((row) => matches(row, ROW_KEYS, ids)));
     out.quarantine.push(...data.quarantine.filter((line) => isPersonQuarantineLine(line, ids)).map(parse));
   }
   return out;
 }
 
-/** Removes the person's lines from queued and dead-lettered jobs; a job left empty is removed. Returns the lines removed. */
-export async function eraseQueued(queue: Queue<IngestJobData>, ids: ReadonlySet<string>): Promise<number> {
+/**
+ * Removes the person's lines from queued and dead-lettered jobs; a job left empty is removed.
+ * Returns the lines removed. The kept rows are written under a new key, which the job then
+ * names in the same update as its kept ids: a worker never reads rows out of step with ids.
+ */
+export async function eraseQueued(queue: Queue<QueuedJobData>, redis: Redis, ids: ReadonlySet<string>): Promise<number> {
   let removed = 0;
-  for (const job of await allJobs(queue)) {
-    const edited = withoutPerson(job.data, ids);
+  for (const { job, data } of await allJobs(queue, redis)) {
+    const edited = withoutPerson(data, ids);
     if (!edited) continue;
-    if (edited.data.events.length === 0 && edited.data.quarantine.length === 0) await job.remove();
-    else await job.updateData(edited.data);
+    // Read before the update, which changes job.data.
+    const oldRows = job.data.rows;
+    const { events, ...rest } = edited.data;
+    if (events.length === 0 && rest.quarantine.length === 0) await job.remove();
+    else if (oldRows === undefined || events.length === 0) await job.updateData(edited.data);
+    else {
+      const rows = rowsKey(queue.qualifiedName, job.id!);
+      await redis.set(rows, Buffer.from(events.join('\n')));
+      await job.updateData({ ...rest, rows });
+    }
+    if (oldRows !== undefined) await redis.unlink(oldRows);
     removed += edited.removed;
   }
   return removed;

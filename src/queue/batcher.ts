@@ -2,18 +2,21 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Warehouse } from '../warehouse/client.ts';
-import { insertJsonChunks, insertJsonLines, jsonLinesBytes } from '../warehouse/insert.ts';
+import { insertJsonChunks, insertJsonLines, joinLines, payloadLines } from '../warehouse/insert.ts';
 import { eventLineColumns } from '../warehouse/rows.ts';
 import { BaliseError } from '../errors.ts';
 import { queryRows } from '../warehouse/query.ts';
 import type { ClaimStatus, DedupeTable, Deduper } from './dedupe.ts';
-import type { IngestJobData } from './jobs.ts';
+import type { QueuedJobData } from './jobs.ts';
+
+/** A job's data without its event lines, which come as `eventBytes`. */
+type JobData = Omit<QueuedJobData, 'events' | 'rows'>;
 
 interface Pending {
-  data: IngestJobData;
+  data: JobData;
   /** Delivered before (a worker died between insert and completion, or an insert failed): its ids are checked against ClickHouse. */
   redelivered: boolean;
-  /** The job's event rows as bytes, encoded on arrival so a large batch is not encoded in one go. */
+  /** The job's event lines, one payload of JSON lines in the order of its ids. */
   eventBytes: Buffer;
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -26,10 +29,11 @@ export interface BatchLimits {
 
 export interface BatchInserter {
   /**
-   * Resolves once the job's rows are in ClickHouse (or were already there). `redelivered`: the
-   * queue has handed this job out before, so its rows may already be stored.
+   * Resolves once the job's rows are in ClickHouse (or were already there). `eventBytes`: its
+   * event lines (job-rows.ts, readJobRows). `redelivered`: the queue has handed this job out
+   * before, so its rows may already be stored.
    */
-  add(data: IngestJobData, redelivered?: boolean): Promise<void>;
+  add(data: JobData, eventBytes: Buffer, redelivered?: boolean): Promise<void>;
   /** Inserts whatever is pending now; used on shutdown. */
   flush(): Promise<void>;
 }
@@ -45,7 +49,7 @@ export async function storedIds(warehouse: Warehouse, ids: string[], table: Dedu
  * The message_id of each quarantine line, read from the lines for jobs queued without them; a
  * line that is not JSON gets '' (kept, not deduplicated) and is left for ClickHouse to refuse.
  */
-function quarantineIdsOf(data: IngestJobData): string[] {
+function quarantineIdsOf(data: JobData): string[] {
   return (
     data.quarantineIds ??
     data.quarantine.map((line) => {
@@ -109,6 +113,13 @@ function columnsOf(layout: number): readonly string[] {
   return columns;
 }
 
+/** The lines of a job that `keep` marks, one per id; a payload out of step with its ids fails the job rather than storing a row under another's id. */
+function keptLines(p: Pending, keep: readonly boolean[]): Buffer[] {
+  const lines = payloadLines(p.eventBytes);
+  if (lines.length !== keep.length) throw new BaliseError('job_rows_mismatch', `the job holds ${lines.length} event rows for ${keep.length} ids`);
+  return lines.filter((_, k) => keep[k]);
+}
+
 /**
  * Gathers many jobs into one ClickHouse insert (docs/decisions/0003-one-job-per-request.md):
  * a batch closes at `maxRows` rows or `maxWaitMs` after its first job, whichever comes first.
@@ -127,19 +138,20 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
     const uncertain = ids.filter((_, i) => claims[i] === 'uncertain');
     const alreadyStored = await storedIds(warehouse, uncertain);
     const keepAt = (i: number) => claims[i] === 'new' || (claims[i] === 'uncertain' && !alreadyStored.has(ids[i]!));
-    // A job whose rows are all new goes as the bytes encoded on arrival; otherwise only its kept
-    // rows. One insert per line layout: nearly always one, two while jobs of an older API drain.
+    // A job whose rows are all new goes as the bytes it came with; otherwise only its kept rows.
+    // One insert per line layout: nearly always one, two while jobs of an older API drain.
     const chunks = new Map<number | undefined, Buffer[]>();
     let kept = 0;
     let offset = 0;
     for (const p of batch) {
-      const rows = p.data.events;
-      const keep = rows.filter((_, k) => keepAt(offset + k));
+      const count = p.data.ids.length;
+      const keep = p.data.ids.map((_, k) => keepAt(offset + k));
+      const keptHere = keep.filter(Boolean).length;
       const layoutChunks = chunks.get(p.data.eventLayout) ?? [];
-      layoutChunks.push(keep.length === rows.length ? p.eventBytes : jsonLinesBytes(keep));
+      layoutChunks.push(keptHere === count ? p.eventBytes : joinLines(keptLines(p, keep)));
       chunks.set(p.data.eventLayout, layoutChunks);
-      kept += keep.length;
-      offset += rows.length;
+      kept += keptHere;
+      offset += count;
     }
     const quarantine = await keptQuarantine(warehouse, deduper, batchId, batch);
     const duplicates = ids.length - kept + batch.reduce((n, p) => n + p.data.quarantine.length, 0) - quarantine.length;
@@ -195,10 +207,10 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
   }
 
   return {
-    add(data, redelivered = false) {
+    add(data, eventBytes, redelivered = false) {
       return new Promise<void>((resolve, reject) => {
-        pending.push({ data, redelivered, eventBytes: jsonLinesBytes(data.events), resolve, reject });
-        pendingRows += data.events.length + data.quarantine.length;
+        pending.push({ data, redelivered, eventBytes, resolve, reject });
+        pendingRows += data.ids.length + data.quarantine.length;
         if (pendingRows >= limits.maxRows) void flushNow();
         else if (!timer) timer = setTimeout(() => void flushNow(), limits.maxWaitMs);
       });

@@ -1,4 +1,4 @@
-/** The payload of one ingest job: one accepted request, its rows already in final form. */
+/** One ingest job as the API builds it: one accepted request (or several, coalesced), its rows already in final form. */
 export interface IngestJobData {
   /**
    * One line for `events` per accepted event: a JSONCompactEachRow array in the columns of
@@ -19,6 +19,13 @@ export interface IngestJobData {
   /** When the API received the request (epoch ms), for end-to-end lag. */
   receivedAt: number;
 }
+
+/**
+ * What the queue holds for a job (decision 0045): everything but the event lines, which are
+ * stored beside it as one payload of bytes under the key `rows` (job-rows.ts), so neither BullMQ's JSON nor
+ * its scripts copy them. Jobs queued before that carry their lines inline as `events`.
+ */
+export type QueuedJobData = Omit<IngestJobData, 'events'> & { events?: string[]; rows?: string };
 
 export const INGEST_QUEUE = 'ingest';
 /** A hash-tagged prefix keeps all of the queue's keys in one slot, as Redis Cluster requires. */

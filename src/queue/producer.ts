@@ -1,14 +1,15 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueueKeys } from './jobs.ts';
+import { newJobId, rowsKey } from './job-rows.ts';
+import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueuedJobData, type QueueKeys } from './jobs.ts';
 
 export interface RetryPolicy {
   attempts: number;
   backoffMs: number;
 }
 
-export function createIngestQueue(connection: Redis, retry: RetryPolicy, keys: Pick<QueueKeys, 'name' | 'prefix'> = DEFAULT_QUEUE_KEYS): Queue<IngestJobData> {
-  return new Queue<IngestJobData>(keys.name, {
+export function createIngestQueue(connection: Redis, retry: RetryPolicy, keys: Pick<QueueKeys, 'name' | 'prefix'> = DEFAULT_QUEUE_KEYS): Queue<QueuedJobData> {
+  return new Queue<QueuedJobData>(keys.name, {
     connection,
     prefix: keys.prefix,
     defaultJobOptions: {
@@ -21,8 +22,31 @@ export function createIngestQueue(connection: Redis, retry: RetryPolicy, keys: P
   });
 }
 
+/**
+ * Stores one job (decision 0045): its event lines first, as one payload of bytes under a key of
+ * their own, then the job naming that key, so a job in the queue always finds its rows. Rows
+ * whose job never arrives (the job's add failed, or this process died between the two) are
+ * removed here when the failure is seen, else by the worker's sweep.
+ */
+export async function storeJob(redis: Redis, queue: Queue<QueuedJobData>, job: IngestJobData): Promise<void> {
+  const { events, ...rest } = job;
+  if (events.length === 0) {
+    await queue.add('request', job);
+    return;
+  }
+  const jobId = newJobId();
+  const rows = rowsKey(queue.qualifiedName, jobId);
+  await redis.set(rows, Buffer.from(events.join('\n')));
+  try {
+    await queue.add('request', { ...rest, rows }, { jobId });
+  } catch (error) {
+    await redis.unlink(rows).catch(() => undefined);
+    throw error;
+  }
+}
+
 /** Samples the queue depth off the request path, so the ingest checks a number, not Redis. */
-export function sampleQueueDepth(queue: Queue<IngestJobData>, intervalMs: number, onSample: (counts: Record<string, number>) => void): () => void {
+export function sampleQueueDepth(queue: Queue<QueuedJobData>, intervalMs: number, onSample: (counts: Record<string, number>) => void): () => void {
   let stopped = false;
   const tick = async () => {
     try {
@@ -41,7 +65,7 @@ export function sampleQueueDepth(queue: Queue<IngestJobData>, intervalMs: number
 }
 
 /** Moves every dead-lettered job back to the queue. Returns how many were requeued. */
-export async function replayDeadLetter(queue: Queue<IngestJobData>): Promise<number> {
+export async function replayDeadLetter(queue: Queue<QueuedJobData>): Promise<number> {
   let replayed = 0;
   for (;;) {
     const failed = await queue.getFailed(0, 499);

@@ -7,6 +7,24 @@ export function jsonLinesBytes(lines: readonly string[]): Buffer {
   return Buffer.from(lines.join('\n'));
 }
 
+/** Payloads of whole JSON lines as one: joined by newlines. */
+export function joinLines(parts: readonly Buffer[]): Buffer {
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts.flatMap((part, i) => (i === 0 ? [part] : [NEWLINE, part])));
+}
+
+/** The lines of a payload of JSON lines, as views of its bytes (a JSON line holds no raw newline). */
+export function payloadLines(payload: Buffer): Buffer[] {
+  if (payload.length === 0) return [];
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (let end = payload.indexOf(0x0a); end !== -1; end = payload.indexOf(0x0a, start)) {
+    lines.push(payload.subarray(start, end));
+    start = end + 1;
+  }
+  lines.push(payload.subarray(start));
+  return lines;
+}
+
 /**
  * Inserts already-serialised JSON rows in one INSERT: JSONCompactEachRow arrays in the order of
  * `columns` when given (ingest's `events` lines), else JSONEachRow objects. Rows are built once at ingest, so
@@ -19,7 +37,7 @@ export function jsonLinesBytes(lines: readonly string[]): Buffer {
 export async function insertJsonChunks(warehouse: Warehouse, table: string, chunks: readonly Buffer[], columns?: readonly string[]): Promise<void> {
   const nonEmpty = chunks.filter((chunk) => chunk.length > 0);
   if (nonEmpty.length === 0) return;
-  const body = nonEmpty.length === 1 ? nonEmpty[0]! : Buffer.concat(nonEmpty.flatMap((chunk, i) => (i === 0 ? [chunk] : [NEWLINE, chunk])));
+  const body = joinLines(nonEmpty);
   await warehouse.insertJsonRows(table, body, { input_format_json_throw_on_bad_escape_sequence: 0, input_format_json_read_objects_as_strings: 1 }, columns);
 }
 

@@ -1,24 +1,30 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { erasePerson, type ErasureReport } from '../../src/privacy/erase.ts';
 import type { PersonExport } from '../../src/privacy/export.ts';
-import type { IngestJobData } from '../../src/queue/jobs.ts';
+import type { QueuedJobData } from '../../src/queue/jobs.ts';
+import { createRedis } from '../../src/redis/server.ts';
 import { post, REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 
 const FIXTURE_PLAN = path.join(REPO_ROOT, 'tests/fixtures/privacy-plan');
 const BIN = path.join(REPO_ROOT, 'bin/balise.js');
 
 let stack: Stack;
+/** The queue's Redis, for an erasure run in this process (queued jobs keep their rows beside them). */
+let redis: Redis;
 beforeAll(async () => {
   stack = await startStack({
     planDir: FIXTURE_PLAN,
     queueKeys: { name: 'privacy-erasure', prefix: '{perase}' },
     env: { BALISE_SUPPRESS_ERASED: 'true' },
   });
+  redis = createRedis(stack.balise.redisTarget);
 });
 afterAll(async () => {
+  redis?.disconnect();
   await stack?.stop();
 });
 
@@ -140,7 +146,7 @@ describe('a data-subject request', () => {
       redis_queue: { found: 1, remaining: 0 },
     });
 
-    const [job] = (await stack.balise.queue.getJobs(['waiting', 'paused'])) as Job<IngestJobData>[];
+    const [job] = (await stack.balise.queue.getJobs(['waiting', 'paused'])) as Job<QueuedJobData>[];
     expect(job?.data.ids).toEqual(['erb-11']);
     await stack.balise.queue.resume();
     await stack.waitForDrained();
@@ -166,7 +172,7 @@ describe('a data-subject request', () => {
     expect(clean.body.tables.events).toEqual({ found: a.eventIds.length, remaining: 0 });
 
     // The process "dies" right after deleting from `events`: later steps never ran.
-    const crash = erasePerson({ warehouse: stack.warehouse, queue: stack.balise.queue }, idsOf('crb').user, {
+    const crash = erasePerson({ warehouse: stack.warehouse, queue: stack.balise.queue, redis }, idsOf('crb').user, {
       actor: 'test',
       onStep: (step) => {
         if (step === 'events') throw new Error('killed half way');

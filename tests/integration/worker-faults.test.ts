@@ -3,9 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createBatchInserter } from '../../src/queue/batcher.ts';
 import { createDeduper, type Deduper } from '../../src/queue/dedupe.ts';
-import type { IngestJobData, QueueKeys } from '../../src/queue/jobs.ts';
+import type { QueuedJobData, QueueKeys } from '../../src/queue/jobs.ts';
 import { createIngestQueue } from '../../src/queue/producer.ts';
-import { startIngestWorker, type IngestWorker } from '../../src/queue/worker.ts';
+import { ingestProcessor, startIngestWorker, type IngestWorker } from '../../src/queue/worker.ts';
 import { createRedis } from '../../src/redis/server.ts';
 import { post, startStack, type Stack } from '../helpers/stack.ts';
 
@@ -50,7 +50,7 @@ async function waitForCount(prefix: string, n: number): Promise<void> {
   while ((await countOf(prefix)).distinct < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
-async function waitForDrained(queue: Queue<IngestJobData> = stack.balise.queue): Promise<void> {
+async function waitForDrained(queue: Queue<QueuedJobData> = stack.balise.queue): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const counts = await queue.getJobCounts('waiting', 'active', 'delayed');
@@ -112,7 +112,13 @@ describe('worker faults', () => {
     connections.push(deadConnection);
     const hanging: Deduper = { ...createDeduper({ windowSeconds: 3600, maxIds: 100_000 }), commit: () => new Promise<void>(() => undefined) };
     const doomed = createBatchInserter(stack.warehouse, hanging, { maxRows: 10_000, maxWaitMs: 50 }, stack.balise.metrics, createLogger('silent'));
-    const dying = new Worker<IngestJobData>(keys.name, (job) => doomed.add(job.data), { connection: deadConnection, prefix: keys.prefix, concurrency: 50, lockDuration: 2000, stalledInterval: 1000 });
+    const dying = new Worker<QueuedJobData>(keys.name, ingestProcessor(deadConnection, doomed), {
+      connection: deadConnection,
+      prefix: keys.prefix,
+      concurrency: 50,
+      lockDuration: 2000,
+      stalledInterval: 1000,
+    });
     const res = await post(stack, '/v1/batch', { batch: events('killed', 120) });
     expect(res.status).toBe(200);
     await waitForCount('killed', 120);

@@ -1,0 +1,123 @@
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsKey, sweepOrphanRows } from '../../src/queue/job-rows.ts';
+import type { QueuedJobData } from '../../src/queue/jobs.ts';
+import { createRedis } from '../../src/redis/server.ts';
+import { post, startStack, type Stack } from '../helpers/stack.ts';
+
+// Decision 0045: a job's event lines are stored beside it as bytes, not in BullMQ's JSON.
+let stack: Stack;
+let redis: Redis;
+const MINUTE = 60_000;
+
+beforeAll(async () => {
+  stack = await startStack({ queueKeys: { name: 'job-rows', prefix: '{jrows}' } });
+  redis = createRedis(stack.balise.redisTarget);
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await stack?.stop();
+});
+
+const pageSeen = (messageId: string) => ({ type: 'track', event: 'page_seen', anonymousId: 'anon-rows', messageId });
+
+async function countOf(prefix: string): Promise<{ total: number; distinct: number }> {
+  const [row] = await stack.query<{ total: string; distinct: string }>(`SELECT count() AS total, uniqExact(message_id) AS distinct FROM events WHERE startsWith(message_id, {p:String})`, {
+    p: prefix,
+  });
+  return { total: Number(row!.total), distinct: Number(row!.distinct) };
+}
+
+/** Posts events with the queue paused and returns the one job they make. */
+async function heldJob(ids: string[]): Promise<Job<QueuedJobData>> {
+  await stack.balise.queue.pause();
+  expect((await post(stack, '/v1/batch', { batch: ids.map(pageSeen) })).body).toMatchObject({ accepted: ids.length });
+  const jobs = (await stack.balise.queue.getJobs(['waiting', 'paused'])) as Job<QueuedJobData>[];
+  expect(jobs).toHaveLength(1);
+  return jobs[0]!;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+async function failedReason(jobId: string): Promise<string | undefined> {
+  await until(async () => (await stack.balise.queue.getJobState(jobId)) === 'failed');
+  return (await stack.balise.queue.getJob(jobId))?.failedReason;
+}
+
+describe('the event rows of a queued job', () => {
+  it("are stored beside the job as JSON lines, out of BullMQ's JSON, and removed once the job is complete", async () => {
+    const ids = ['beside-0', 'beside-1', 'beside-2'];
+    const job = await heldJob(ids);
+    expect(job.data.events).toBeUndefined();
+    expect(job.data.ids).toEqual(ids);
+    const key = job.data.rows!;
+    expect(key).toMatch(/^\{jrows\}:job-rows:rows:/);
+    // The job's hash in Redis holds the ids, not the rows.
+    const stored = await redis.hget(stack.balise.queue.toKey(job.id!), 'data');
+    expect(stored).not.toContain('page_seen');
+    const lines = (await redis.getBuffer(key))!.toString().split('\n');
+    expect(lines).toHaveLength(3);
+    lines.forEach((line, i) => {
+      expect(line).toContain(`"${ids[i]}"`);
+      expect(line).toContain('"page_seen"');
+    });
+
+    await stack.balise.queue.resume();
+    await stack.waitForDrained();
+    expect(await countOf('beside-')).toEqual({ total: 3, distinct: 3 });
+    await until(async () => (await redis.exists(key)) === 0);
+    expect(await redis.exists(key)).toBe(0);
+  });
+
+  it('missing from Redis fail their job with job_rows_missing (dead-lettered), rather than completing it empty', async () => {
+    const queue = stack.balise.queue;
+    const rows = rowsKey(queue.qualifiedName, 'rows-gone');
+    await queue.add('request', { ids: ['gone-0'], quarantine: [], receivedAt: Date.now(), eventLayout: 1, rows }, { jobId: 'rows-gone', attempts: 1 });
+    expect(await failedReason('rows-gone')).toMatch(/are not in Redis/);
+    expect(await countOf('gone-')).toEqual({ total: 0, distinct: 0 });
+    await (await queue.getJob('rows-gone'))?.remove();
+  });
+
+  it('out of step with their ids fail their job with job_rows_mismatch, rather than storing a row under another id', async () => {
+    // A seen id makes the worker pick rows line by line: two ids, one line.
+    expect((await post(stack, '/v1/batch', { batch: [pageSeen('step-0')] })).status).toBe(200);
+    await stack.waitForDrained();
+    const queue = stack.balise.queue;
+    // step-1's line, taken from a job held back and then removed.
+    const held = await heldJob(['step-1']);
+    const rows = held.data.rows!;
+    await held.remove();
+    await queue.add('request', { ids: ['step-0', 'step-1'], quarantine: [], receivedAt: Date.now(), eventLayout: 1, rows }, { jobId: 'rows-step', attempts: 1 });
+    await queue.resume();
+    expect(await failedReason('rows-step')).toMatch(/1 event rows for 2 ids/);
+    expect(await countOf('step-')).toEqual({ total: 1, distinct: 1 });
+    await (await queue.getJob('rows-step'))?.remove();
+    await redis.unlink(rows);
+  });
+
+  it('are swept once their job is gone, while rows a job names and rows still young are kept', async () => {
+    const queue = stack.balise.queue;
+    const job = await heldJob(['swept-0']);
+    const named = job.data.rows!;
+    const orphan = rowsKey(queue.qualifiedName, 'orphan-old', Date.now() - 11 * MINUTE);
+    const young = rowsKey(queue.qualifiedName, 'orphan-young');
+    // An erasure's leftover: the job names another key of its own id.
+    const replaced = rowsKey(queue.qualifiedName, job.id!, Date.now() - 11 * MINUTE);
+    for (const key of [orphan, young, replaced]) await redis.set(key, '["x"]');
+    const exists = async () => Object.fromEntries(await Promise.all([named, orphan, young, replaced].map(async (key) => [key, await redis.exists(key)])));
+
+    expect(await sweepOrphanRows(redis, queue, 10 * MINUTE)).toBe(2);
+    expect(await exists()).toEqual({ [named]: 1, [orphan]: 0, [young]: 1, [replaced]: 0 });
+    // Later: the young orphan is old enough now; the rows the waiting job names are never swept.
+    expect(await sweepOrphanRows(redis, queue, 10 * MINUTE, Date.now() + 11 * MINUTE)).toBe(1);
+    expect(await exists()).toEqual({ [named]: 1, [orphan]: 0, [young]: 0, [replaced]: 0 });
+
+    await queue.resume();
+    await stack.waitForDrained();
+    expect(await countOf('swept-')).toEqual({ total: 1, distinct: 1 });
+  });
+});
