@@ -23,10 +23,12 @@ export function createIngestQueue(connection: Redis, retry: RetryPolicy, keys: P
 }
 
 /**
- * Stores one job (decision 0045): its event lines first, as one payload of bytes under a key of
- * their own, then the job naming that key, so a job in the queue always finds its rows. Rows
- * whose job never arrives (the job's add failed, or this process died between the two) are
- * removed here when the failure is seen, else by the worker's sweep.
+ * Stores one job (decision 0045): its event lines as one payload of bytes under a key of their
+ * own, and the job naming that key. Both go in one round trip on the queue's own connection
+ * (`redis` is the connection the queue was created with), so Redis runs the SET before the
+ * job's add and a worker never sees a job before its rows; were it otherwise, the worker would
+ * fail the job and retry it, not lose it. When either fails, the other is undone and the
+ * request is refused; rows left by a process that died in between are swept by the worker.
  */
 export async function storeJob(redis: Redis, queue: Queue<QueuedJobData>, job: IngestJobData): Promise<void> {
   const { events, ...rest } = job;
@@ -36,13 +38,11 @@ export async function storeJob(redis: Redis, queue: Queue<QueuedJobData>, job: I
   }
   const jobId = newJobId();
   const rows = rowsKey(queue.qualifiedName, jobId);
-  await redis.set(rows, Buffer.from(events.join('\n')));
-  try {
-    await queue.add('request', { ...rest, rows }, { jobId });
-  } catch (error) {
-    await redis.unlink(rows).catch(() => undefined);
-    throw error;
-  }
+  const [stored, added] = await Promise.allSettled([redis.set(rows, Buffer.from(events.join('\n'))), queue.add('request', { ...rest, rows }, { jobId })]);
+  if (stored.status === 'fulfilled' && added.status === 'fulfilled') return;
+  if (added.status === 'fulfilled') await added.value.remove().catch(() => undefined);
+  await redis.unlink(rows).catch(() => undefined);
+  throw stored.status === 'rejected' ? stored.reason : (added as PromiseRejectedResult).reason;
 }
 
 /** Samples the queue depth off the request path, so the ingest checks a number, not Redis. */
