@@ -7,6 +7,7 @@
  */
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { BaliseError } from '../errors.ts';
 import { readJobRows, rowsKey } from '../queue/job-rows.ts';
 import type { IngestJobData, QueuedJobData } from '../queue/jobs.ts';
 import { payloadLines } from '../warehouse/insert.ts';
@@ -58,14 +59,27 @@ export function withoutPerson(data: IngestJobData, ids: ReadonlySet<string>): { 
   return { data: next, removed };
 }
 
-/** Each queued job with its event lines, read from beside it when it keeps them there (job-rows.ts). */
+/**
+ * A job's event lines, read from beside it when it keeps them there (job-rows.ts). A job whose
+ * rows are gone (dead-lettered with job_rows_missing) holds none: it must not stop every export
+ * and erasure.
+ */
+async function eventLines(redis: Redis, data: QueuedJobData): Promise<string[]> {
+  const payload = await readJobRows(redis, data).catch((error: unknown) => {
+    if (error instanceof BaliseError && error.code === 'job_rows_missing') return Buffer.alloc(0);
+    throw error;
+  });
+  return payloadLines(payload).map((line) => line.toString());
+}
+
+/** Each queued job with its event lines. */
 async function allJobs(queue: Queue<QueuedJobData>, redis: Redis): Promise<{ job: Job<QueuedJobData>; data: IngestJobData }[]> {
   const jobs: { job: Job<QueuedJobData>; data: IngestJobData }[] = [];
   for (let start = 0; ; start += PAGE) {
     const page = ((await queue.getJobs([...STATES], start, start + PAGE - 1, true)) as (Job<QueuedJobData> | undefined)[]).filter((job) => job !== undefined);
     for (const job of page) {
       const { rows: _rows, ...data } = job.data;
-      jobs.push({ job, data: { ...data, events: payloadLines(await readJobRows(redis, job.data)).map((line) => line.toString()) } });
+      jobs.push({ job, data: { ...data, events: await eventLines(redis, job.data) } });
     }
     if (page.length < PAGE) return jobs;
   }

@@ -46,6 +46,7 @@ export async function readJobRows(redis: Redis, data: QueuedJobData): Promise<Bu
  * Rows younger than the grace may belong to a job being added. Returns how many were removed.
  */
 export async function sweepOrphanRows(redis: Redis, queue: Queue<QueuedJobData>, graceMs: number, now = Date.now()): Promise<number> {
+  await queue.waitUntilReady();
   let removed = 0;
   let cursor = '0';
   do {

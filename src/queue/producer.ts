@@ -38,6 +38,9 @@ export async function storeJob(redis: Redis, queue: Queue<QueuedJobData>, job: I
   }
   const jobId = newJobId();
   const rows = rowsKey(queue.qualifiedName, jobId);
+  // At once after start-up: a command sent before the connection is ready would be refused, as
+  // it keeps no offline queue (the queue's add waits on its own).
+  await queue.waitUntilReady();
   const [stored, added] = await Promise.allSettled([redis.set(rows, Buffer.from(events.join('\n'))), queue.add('request', { ...rest, rows }, { jobId })]);
   if (stored.status === 'fulfilled' && added.status === 'fulfilled') return;
   if (added.status === 'fulfilled') await added.value.remove().catch(() => undefined);

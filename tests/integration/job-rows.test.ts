@@ -1,7 +1,9 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rowsKey, sweepOrphanRows } from '../../src/queue/job-rows.ts';
+import { queuedRows } from '../../src/privacy/queued.ts';
+import { rowsKey, startRowsSweep, sweepOrphanRows } from '../../src/queue/job-rows.ts';
+import { createIngestQueue } from '../../src/queue/producer.ts';
 import type { QueuedJobData } from '../../src/queue/jobs.ts';
 import { createRedis } from '../../src/redis/server.ts';
 import { post, startStack, type Stack } from '../helpers/stack.ts';
@@ -79,6 +81,8 @@ describe('the event rows of a queued job', () => {
     await queue.add('request', { ids: ['gone-0'], quarantine: [], receivedAt: Date.now(), eventLayout: 1, rows }, { jobId: 'rows-gone', attempts: 1 });
     expect(await failedReason('rows-gone')).toMatch(/are not in Redis/);
     expect(await countOf('gone-')).toEqual({ total: 0, distinct: 0 });
+    // Dead-lettered without rows, it does not stop a person's export (nor an erasure).
+    expect(await queuedRows(queue, redis, new Set(['anon-rows']))).toEqual({ events: [], quarantine: [] });
     await (await queue.getJob('rows-gone'))?.remove();
   });
 
@@ -119,5 +123,23 @@ describe('the event rows of a queued job', () => {
     await queue.resume();
     await stack.waitForDrained();
     expect(await countOf('swept-')).toEqual({ total: 1, distinct: 1 });
+  });
+
+  it('are swept by a process from its start, before its connection to Redis is even ready', async () => {
+    const orphan = rowsKey(stack.balise.queue.qualifiedName, 'orphan-at-start', Date.now() - 11 * MINUTE);
+    await redis.set(orphan, '["x"]');
+    // As the runtime opens it: no offline queue, so a command sent before "ready" is refused.
+    const fresh = createRedis(stack.balise.redisTarget, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    const queue = createIngestQueue(fresh, { attempts: 1, backoffMs: 100 }, stack.balise.queueKeys);
+    let stop = () => undefined as void;
+    const swept = new Promise<number>((resolve) => {
+      stop = startRowsSweep(fresh, queue, { graceMs: 10 * MINUTE, intervalMs: MINUTE }, resolve);
+    });
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('nothing swept in 10 s'), 10_000));
+    expect(await Promise.race([swept, timeout])).toBe(1);
+    expect(await redis.exists(orphan)).toBe(0);
+    stop();
+    await queue.close();
+    fresh.disconnect();
   });
 });

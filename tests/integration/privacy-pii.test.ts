@@ -43,10 +43,19 @@ function batch(tag: string) {
   ];
 }
 
-/** The job payloads exactly as BullMQ holds them in Redis (the `data` field of each job hash). */
+/**
+ * What Redis holds of each queued job, exactly: the `data` field of its BullMQ hash and, beside
+ * it, its event rows (decision 0045).
+ */
 async function queuedPayloads(): Promise<string[]> {
-  const keys = (await redis.keys(`${KEYS.prefix}:${KEYS.name}:*`)).filter((k) => /:\d+$/.test(k));
-  return (await Promise.all(keys.map((k) => redis.hget(k, 'data')))).filter((d): d is string => typeof d === 'string');
+  const jobs = await stack.balise.queue.getJobs(['waiting', 'paused']);
+  return Promise.all(
+    jobs.map(async (job) => {
+      const data = (await redis.hget(stack.balise.queue.toKey(job.id!), 'data')) ?? '';
+      const rows = job.data.rows ? ((await redis.get(job.data.rows)) ?? '') : '';
+      return `${data}\n${rows}`;
+    }),
+  );
 }
 
 async function send(writeKey: string, tag: string) {
