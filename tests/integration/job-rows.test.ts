@@ -14,7 +14,8 @@ let redis: Redis;
 const MINUTE = 60_000;
 
 beforeAll(async () => {
-  stack = await startStack({ queueKeys: { name: 'job-rows', prefix: '{jrows}' } });
+  // Two quick attempts: a job whose inserts fail reaches the dead letter within a second.
+  stack = await startStack({ queueKeys: { name: 'job-rows', prefix: '{jrows}' }, env: { BALISE_INSERT_ATTEMPTS: '2', BALISE_INSERT_BACKOFF_MS: '100' } });
   redis = createRedis(stack.balise.redisTarget);
 });
 afterAll(async () => {
@@ -71,6 +72,26 @@ describe('the event rows of a queued job', () => {
     await stack.balise.queue.resume();
     await stack.waitForDrained();
     expect(await countOf('beside-')).toEqual({ total: 3, distinct: 3 });
+    await until(async () => (await redis.exists(key)) === 0);
+    expect(await redis.exists(key)).toBe(0);
+  });
+
+  it('stay while their job is dead-lettered, and `replay dead-letter` loads them once', async () => {
+    await stack.warehouse.client.command({ query: 'RENAME TABLE events TO events_offline' });
+    let key: string;
+    try {
+      expect((await post(stack, '/v1/batch', { batch: ['dead-0', 'dead-1'].map(pageSeen) })).status).toBe(200);
+      await until(async () => (await stack.balise.queue.getFailedCount()) === 1);
+      const [job] = (await stack.balise.queue.getFailed()) as Job<QueuedJobData>[];
+      key = job!.data.rows!;
+      expect(await redis.exists(key)).toBe(1);
+    } finally {
+      await stack.warehouse.client.command({ query: 'RENAME TABLE events_offline TO events' });
+    }
+    const replay = await fetch(`${stack.baseUrl}/api/admin/replay/dead-letter`, { method: 'POST', headers: { authorization: `Bearer ${stack.adminToken}` } });
+    expect(await replay.json()).toEqual({ requeued: 1 });
+    await stack.waitForDrained();
+    expect(await countOf('dead-')).toEqual({ total: 2, distinct: 2 });
     await until(async () => (await redis.exists(key)) === 0);
     expect(await redis.exists(key)).toBe(0);
   });
