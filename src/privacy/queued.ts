@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { BaliseError } from '../errors.ts';
 import { readJobRows, rowsKey } from '../queue/job-rows.ts';
 import type { IngestJobData, QueuedJobData } from '../queue/jobs.ts';
-import { payloadLines } from '../warehouse/insert.ts';
+import { jsonLinesBytes, payloadLines } from '../warehouse/insert.ts';
 import { eventLineRecord } from '../warehouse/rows.ts';
 
 const STATES = ['waiting', 'paused', 'prioritized', 'delayed', 'failed'] as const;
@@ -112,7 +112,7 @@ export async function eraseQueued(queue: Queue<QueuedJobData>, redis: Redis, ids
     else if (oldRows === undefined || events.length === 0) await job.updateData(edited.data);
     else {
       const rows = rowsKey(queue.qualifiedName, job.id!);
-      await redis.set(rows, Buffer.from(events.join('\n')));
+      await redis.set(rows, jsonLinesBytes(events));
       await job.updateData({ ...rest, rows });
     }
     if (oldRows !== undefined) await redis.unlink(oldRows);

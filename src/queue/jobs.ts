@@ -22,8 +22,9 @@ export interface IngestJobData {
 
 /**
  * What the queue holds for a job (decision 0045): everything but the event lines, which are
- * stored beside it as one payload of bytes under the key `rows` (job-rows.ts), so neither BullMQ's JSON nor
- * its scripts copy them. Jobs queued before that carry their lines inline as `events`.
+ * stored beside it as one payload of bytes under the key `rows` (job-rows.ts), so neither
+ * BullMQ's JSON nor its scripts copy them. Jobs queued before that carry their lines inline as
+ * `events`.
  */
 export type QueuedJobData = Omit<IngestJobData, 'events'> & { events?: string[]; rows?: string };
 
