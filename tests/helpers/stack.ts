@@ -18,6 +18,8 @@ export interface Stack {
   warehouse: Warehouse;
   balise: RunningBalise;
   query<T>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  /** Rows of `events` whose message_id starts with `prefix`, and how many distinct ids they hold: exactly once is total = distinct = sent. */
+  countEvents(prefix: string): Promise<{ total: number; distinct: number }>;
   /** Waits until `SELECT count() FROM table` reaches `count`. */
   waitForRows(table: string, count: number, timeoutMs?: number): Promise<void>;
   /**
@@ -88,6 +90,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     warehouse,
     balise,
     query,
+    async countEvents(prefix) {
+      const [row] = await query<{ total: string; distinct: string }>(`SELECT count() AS total, uniqExact(message_id) AS distinct FROM events WHERE startsWith(message_id, {p:String})`, { p: prefix });
+      return { total: Number(row!.total), distinct: Number(row!.distinct) };
+    },
     async waitForRows(table, count, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       let last = -1;

@@ -25,12 +25,7 @@ afterAll(async () => {
 
 const pageSeen = (messageId: string) => ({ type: 'track', event: 'page_seen', anonymousId: 'anon-rows', messageId });
 
-async function countOf(prefix: string): Promise<{ total: number; distinct: number }> {
-  const [row] = await stack.query<{ total: string; distinct: string }>(`SELECT count() AS total, uniqExact(message_id) AS distinct FROM events WHERE startsWith(message_id, {p:String})`, {
-    p: prefix,
-  });
-  return { total: Number(row!.total), distinct: Number(row!.distinct) };
-}
+const countOf = (prefix: string) => stack.countEvents(prefix);
 
 /** Posts events with the queue paused and returns the one job they make. */
 async function heldJob(ids: string[]): Promise<Job<QueuedJobData>> {

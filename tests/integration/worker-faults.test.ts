@@ -38,12 +38,7 @@ function startWorker(wrap: (deduper: Deduper) => Deduper = (d) => d, keys: Queue
 
 const events = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ type: 'track', event: 'fault_check', userId: 'u1', messageId: `${prefix}-${i}` }));
 
-async function countOf(prefix: string): Promise<{ total: number; distinct: number }> {
-  const [row] = await stack.query<{ total: string; distinct: string }>(`SELECT count() AS total, uniqExact(message_id) AS distinct FROM events WHERE startsWith(message_id, {p:String})`, {
-    p: `${prefix}-`,
-  });
-  return { total: Number(row!.total), distinct: Number(row!.distinct) };
-}
+const countOf = (prefix: string) => stack.countEvents(`${prefix}-`);
 
 async function waitForCount(prefix: string, n: number): Promise<void> {
   const deadline = Date.now() + 20_000;
