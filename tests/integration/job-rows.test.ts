@@ -123,17 +123,20 @@ describe('the event rows of a queued job', () => {
     const queue = stack.balise.queue;
     const job = await heldJob(['swept-0']);
     const named = job.data.rows!;
-    const orphan = rowsKey(queue.qualifiedName, 'orphan-old', Date.now() - 11 * MINUTE);
-    const young = rowsKey(queue.qualifiedName, 'orphan-young');
+    // The sweeps below run "later" (`now` ahead of the clock), so these keys are young to the
+    // stack's own sweep, which would otherwise race this test for the old ones.
+    const later = Date.now() + 11 * MINUTE;
+    const orphan = rowsKey(queue.qualifiedName, 'orphan-old', later - 11 * MINUTE);
+    const young = rowsKey(queue.qualifiedName, 'orphan-young', later);
     // An erasure's leftover: the job names another key of its own id.
-    const replaced = rowsKey(queue.qualifiedName, job.id!, Date.now() - 11 * MINUTE);
+    const replaced = rowsKey(queue.qualifiedName, job.id!, later - 11 * MINUTE);
     for (const key of [orphan, young, replaced]) await redis.set(key, '["x"]');
     const exists = async () => Object.fromEntries(await Promise.all([named, orphan, young, replaced].map(async (key) => [key, await redis.exists(key)])));
 
-    expect(await sweepOrphanRows(redis, queue, 10 * MINUTE)).toBe(2);
+    expect(await sweepOrphanRows(redis, queue, 10 * MINUTE, later)).toBe(2);
     expect(await exists()).toEqual({ [named]: 1, [orphan]: 0, [young]: 1, [replaced]: 0 });
     // Later: the young orphan is old enough now; the rows the waiting job names are never swept.
-    expect(await sweepOrphanRows(redis, queue, 10 * MINUTE, Date.now() + 11 * MINUTE)).toBe(1);
+    expect(await sweepOrphanRows(redis, queue, 10 * MINUTE, later + 11 * MINUTE)).toBe(1);
     expect(await exists()).toEqual({ [named]: 1, [orphan]: 0, [young]: 0, [replaced]: 0 });
 
     await queue.resume();
@@ -142,11 +145,13 @@ describe('the event rows of a queued job', () => {
   });
 
   it('are swept by a process from its start, before its connection to Redis is even ready', async () => {
-    const orphan = rowsKey(stack.balise.queue.qualifiedName, 'orphan-at-start', Date.now() - 11 * MINUTE);
+    // A queue of its own: the stack's own sweep, at its start, would race this one for the orphan.
+    const keys = { name: 'job-rows-start', prefix: '{jrows}' };
+    const orphan = rowsKey(`${keys.prefix}:${keys.name}`, 'orphan-at-start', Date.now() - 11 * MINUTE);
     await redis.set(orphan, '["x"]');
     // As the runtime opens it: no offline queue, so a command sent before "ready" is refused.
     const fresh = createRedis(stack.balise.redisTarget, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    const queue = createIngestQueue(fresh, { attempts: 1, backoffMs: 100 }, stack.balise.queueKeys);
+    const queue = createIngestQueue(fresh, { attempts: 1, backoffMs: 100 }, keys);
     let stop = () => undefined as void;
     const swept = new Promise<number>((resolve) => {
       stop = startRowsSweep(fresh, queue, { graceMs: 10 * MINUTE, intervalMs: MINUTE }, resolve);
