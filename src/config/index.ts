@@ -234,7 +234,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       retentionDays: parseRetention(env.BALISE_RETENTION_DAYS),
     },
     worker: {
-      batchMaxRows: integer(env, 'BALISE_BATCH_MAX_ROWS', 10_000, 1, 10_000_000),
+      batchMaxRows: integer(env, 'BALISE_BATCH_MAX_ROWS', 20_000, 1, 10_000_000),
       batchMaxWaitMs: integer(env, 'BALISE_BATCH_MAX_WAIT_MS', 1000, 1, 600_000),
       concurrency: integer(env, 'BALISE_WORKER_CONCURRENCY', 400, 1, 100_000),
       attempts: integer(env, 'BALISE_INSERT_ATTEMPTS', 12, 1, 1000),

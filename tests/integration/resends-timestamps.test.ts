@@ -8,7 +8,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processEvents } from '../../src/ingest/process.ts';
+import { loadPlanValidator } from '../../src/plan/compile.ts';
+import { insertJsonLines } from '../../src/warehouse/insert.ts';
 import { migrate, readMigrations, renderStatement } from '../../src/warehouse/migrations.ts';
+import { EVENT_LINE_COLUMNS } from '../../src/warehouse/rows.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { post, REPO_ROOT, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 
@@ -105,6 +109,17 @@ describe('resends are resends everywhere', () => {
     expect((await post(stack, '/v1/batch', { batch: [badRating('rs-q1'), badRating('rs-q1'), badRating('rs-q1-marker')] })).body).toMatchObject({ quarantined: 3 });
     await arrived('quarantine', 'rs-q1-marker');
     expect(await countOf('quarantine', 'rs-q1')).toBe(1);
+  });
+
+  it('two copies in one insert are kept until a merge (optimize_on_insert = 0) and read as one row', async () => {
+    const validator = await loadPlanValidator(planDir);
+    const [line] = processEvents([sentinel('rs-in1')], validator, { receivedAt: Date.now(), source: 'test', maxEventBytes: 32_768, piiKey: 'k' }).job.events;
+    await insertJsonLines(stack.warehouse, 'events', [line!, line!], EVENT_LINE_COLUMNS);
+    // Decision 0046: the engine no longer folds an insert's own copies as it writes them…
+    expect(await countOf('events', 'rs-in1')).toBe(2);
+    // …and what every reader does, FINAL, folds them as it folds copies across inserts.
+    const [folded] = await stack.query<{ n: string }>(`SELECT count() AS n FROM events FINAL WHERE message_id = 'rs-in1'`);
+    expect(Number(folded!.n)).toBe(1);
   });
 
   it('a quarantined event replayed into events, then resent by its client, is stored once', async () => {

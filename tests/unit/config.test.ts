@@ -22,7 +22,7 @@ describe('loadConfig', () => {
       headersTimeoutMs: 10_000,
       maxRequestWaitMs: 2000,
     });
-    expect(config.worker.batchMaxRows).toBe(10_000);
+    expect(config.worker.batchMaxRows).toBe(20_000);
     expect(config.worker.batchMaxWaitMs).toBe(1000);
     expect(config.worker.metricsPort).toBeUndefined();
     expect(loadConfig({ BALISE_WORKER_METRICS_PORT: '9464' }).worker.metricsPort).toBe(9464);
