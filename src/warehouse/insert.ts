@@ -35,13 +35,20 @@ export function payloadLines(payload: Buffer): Buffer[] {
  * (ingest rows carry properties, traits and context that way: see rows.ts, eventRowLine).
  * `optimize_on_insert = 0`: the engine does not fold an insert's own duplicates as it writes
  * (8–15% of an insert's CPU here); readers fold them as they fold copies across inserts, with
- * FINAL (decision 0011), so nothing they see changes.
+ * FINAL (decision 0011), so nothing they see changes. `input_format_parallel_parsing = 0`: on
+ * a box whose cores the API already keeps busy, the parser's extra threads cost more CPU than
+ * they save time (decision 0046).
  */
 export async function insertJsonChunks(warehouse: Warehouse, table: string, chunks: readonly Buffer[], columns?: readonly string[]): Promise<void> {
   const nonEmpty = chunks.filter((chunk) => chunk.length > 0);
   if (nonEmpty.length === 0) return;
   const body = joinLines(nonEmpty);
-  await warehouse.insertJsonRows(table, body, { input_format_json_throw_on_bad_escape_sequence: 0, input_format_json_read_objects_as_strings: 1, optimize_on_insert: 0 }, columns);
+  await warehouse.insertJsonRows(
+    table,
+    body,
+    { input_format_json_throw_on_bad_escape_sequence: 0, input_format_json_read_objects_as_strings: 1, optimize_on_insert: 0, input_format_parallel_parsing: 0 },
+    columns,
+  );
 }
 
 export function insertJsonLines(warehouse: Warehouse, table: string, lines: readonly string[], columns?: readonly string[]): Promise<void> {
