@@ -54,6 +54,23 @@ export async function requestApi(method: 'GET' | 'POST', path: string, body?: un
     });
   } catch (error) {
     if (signal?.aborted) throw error;
-    throw new BaliseError('server_unreachable', `Balise is not running at ${baseUrl}: start it with \`balise up\`, or point the CLI at it with --url or BALISE_URL`);
+    throw notRunning(baseUrl);
+  }
+}
+
+function notRunning(baseUrl: string, pointer = '--url or BALISE_URL'): BaliseError {
+  return new BaliseError('server_unreachable', `Balise is not running at ${baseUrl}: start it with \`balise up\`, or point the CLI at it with ${pointer}`);
+}
+
+/**
+ * Fails at once when nothing answers at `baseUrl`: for commands that send through an SDK, which
+ * retries an unreachable API in silence (any HTTP answer will do: the server is there).
+ */
+export async function expectServerAt(baseUrl: string, pointer?: string): Promise<void> {
+  try {
+    const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(5_000) });
+    await response.arrayBuffer();
+  } catch {
+    throw notRunning(baseUrl, pointer);
   }
 }

@@ -5,7 +5,7 @@ import { readWriteKey } from '../config/secrets.ts';
 import { BaliseError } from '../errors.ts';
 import { generateMarketplace, type DemoTruth } from '../demo/generate.ts';
 import { sendDemoCalls } from '../demo/send.ts';
-import { apiBaseUrl } from './client.ts';
+import { apiBaseUrl, expectServerAt } from './client.ts';
 
 function printTruth(truth: DemoTruth): void {
   const pct = (n: number) => `${((n / Math.max(1, truth.entered)) * 100).toFixed(1)}%`;
@@ -35,6 +35,7 @@ export function registerDemoCommand(program: Command): void {
       if (!Number.isInteger(days) || days < 7 || days > 3650) throw new BaliseError('invalid_parameter', '--days must be an integer between 7 and 3650');
       const config = loadConfig();
       const host = opts.host ?? apiBaseUrl(config);
+      await expectServerAt(host, opts.host ? '--host' : '--host, --url or BALISE_URL');
       const writeKey = readWriteKey(config);
       if (!writeKey) throw new BaliseError('write_key_missing', `no write key: set BALISE_WRITE_KEYS or start Balise once so that ${config.dataDir}/write-key exists`);
       const { events, truth } = generateMarketplace({ seed, freelancers, days });

@@ -89,6 +89,13 @@ describe('balise CLI process', () => {
     expect(text.stderr).toMatch(/^balise: Balise is not running at http:\/\/127\.0\.0\.1:\d+.*\[server_unreachable\]\n$/);
   });
 
+  it('balise demo exits 3 at once when no server answers, rather than waiting on the retries of its SDK', async () => {
+    const port = await freePort();
+    const run = await balise(['demo', '--freelancers', '10', '--days', '7'], { PORT: String(port), BALISE_WRITE_KEYS: 'demo:wk_demo_key_1' });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(new RegExp(`^balise: Balise is not running at http://127\\.0\\.0\\.1:${port}: .*--host.*\\[server_unreachable\\]\\n$`));
+  });
+
   it('talks to the server named by --url or BALISE_URL', async () => {
     calls.length = 0;
     const viaFlag = await balise(['--url', serverUrl, 'sql', 'SELECT event, count() AS n FROM events GROUP BY ALL', '--json']);
