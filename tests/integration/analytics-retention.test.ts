@@ -167,13 +167,17 @@ describe('retention edges', () => {
 
   it('the Metabase question (SQL relative to now) gives the same cells as the API', async () => {
     const now = Date.now();
-    const start = Math.floor((now - 30 * DAY) / DAY) * DAY + 10 * 3_600_000;
+    // A Wednesday four weeks back (1970-01-01 was a Thursday): every event lands mid-week, so
+    // the cells are the same whatever day the test runs on (it failed on some, with `now - 30 days`).
+    const today = Math.floor(now / DAY);
+    const start = (today - ((today + 3) % 7) - 28 + 2) * DAY + 10 * 3_600_000;
     await insertWorld(warehouse, [
       { event: U, user: 'q1', at: start },
-      { event: A, user: 'q1', at: start + 8 * DAY },
-      { event: A, user: 'q1', at: start + 27 * DAY },
+      { event: A, user: 'q1', at: start + 7 * DAY },
+      { event: A, user: 'q1', at: start + 14 * DAY },
       { event: U, user: 'q2', at: start + 1000 },
-      { event: A, user: 'q2', at: now - 3_600_000 },
+      // This week's cell, still incomplete.
+      { event: A, user: 'q2', at: now - 1 },
       { event: U, user: 'q3', at: start + 2 * DAY },
     ]);
     const def = DEFS.retention.find((r) => r.id === 'weekly')!;
