@@ -11,10 +11,11 @@ import { replayDeadLetter } from '../queue/producer.ts';
 import type { PlanValidator } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
+import { replicaSummary, type ReplicaReport } from '../queue/plan-reloads.ts';
 import { parseKpiFile } from '../analytics/kpi-parse.ts';
 import { lintDefinitionsAgainstPlan } from '../analytics/kpi-lint.ts';
 import { KpiDefinitionError } from '../analytics/errors.ts';
-import type { RetentionDefinition } from '../analytics/model.ts';
+import type { KpiDefinitions, RetentionDefinition } from '../analytics/model.ts';
 import { applyViews } from '../warehouse/views.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { replayQuarantine } from '../queue/replay-quarantine.ts';
@@ -47,7 +48,8 @@ export interface AdminDependencies {
   credentials: Credentials;
   config: Config;
   validator: () => PlanValidator;
-  reloadPlan: () => Promise<PlanValidator>;
+  /** Reads the plan again here and tells the other API processes (what they answered, when they could be asked). */
+  reloadPlan: () => Promise<{ validator: PlanValidator; replicas?: ReplicaReport }>;
   logger: Logger;
   /** The live ingest's messageId window, shared with quarantine replay. */
   deduper?: Deduper;
@@ -104,26 +106,35 @@ const bodyOf = (req: Request): Record<string, unknown> => {
 /** The read side of Balise, all behind the admin token: KPIs, funnels, SQL, health, replays. */
 export function createAdminRouter(deps: AdminDependencies): Router {
   const router = express.Router();
-  // Read from disk once, and again only when the plan is reloaded (replay, reload endpoint).
-  // The plan itself comes with the validator, loaded once by the runtime.
-  let definitions = loadKpiDefinitions(deps.config.planDir);
-  // Invalid definitions fail the requests that need them, never the process (unhandled rejection).
-  definitions.catch(() => undefined);
+  // Read from disk with the plan, and again whenever the validator is another one: a reload
+  // here (replay, reload endpoint, a KPI saved) or one announced by another API process.
+  let definitionsOf = deps.validator();
+  let loadedDefinitions = loadKpiDefinitions(deps.config.planDir);
   // Viewers who open the dashboard together (or one viewer's tabs) share one computation of the
   // KPI panel: on a busy box N identical panels would otherwise each read the events N times.
   // Keyed by the definitions loaded, so a request after a reload never gets the old ones' values.
   let definitionsVersion = 0;
+  const definitions = (): Promise<KpiDefinitions> => {
+    if (deps.validator() !== definitionsOf) {
+      definitionsOf = deps.validator();
+      loadedDefinitions = loadKpiDefinitions(deps.config.planDir);
+      definitionsVersion++;
+    }
+    // Invalid definitions fail the requests that need them, never the process (unhandled rejection).
+    loadedDefinitions.catch(() => undefined);
+    return loadedDefinitions;
+  };
   const kpiPanel = sharedWork<KpiResult[]>();
   // Validators, typed views and KPI definitions move together: a property added to the plan
   // is validated, shows up in its ev_* view and can be used by a KPI after one reload.
   const reload = async () => {
-    const validator = await deps.reloadPlan();
+    const { validator, replicas } = await deps.reloadPlan();
+    if (replicas && (replicas.failed.length || replicas.unanswered || replicas.reloaded.some((r) => r.planVersion !== validator.latestVersion))) {
+      deps.logger.warn({ replicas }, `not every API process follows the reloaded plan: ${replicaSummary(replicas, validator.latestVersion)}`);
+    }
     const views = await applyViews(deps.warehouse, validator.plan);
-    definitions = loadKpiDefinitions(deps.config.planDir);
-    definitions.catch(() => undefined);
-    definitionsVersion++;
-    const loaded = await definitions;
-    return { validator, views, kpis: loaded.metrics.length + loaded.funnels.length };
+    const loaded = await definitions();
+    return { validator, views, kpis: loaded.metrics.length + loaded.funnels.length, replicas };
   };
   // `?tz=` (the CLI's --tz) overrides the project zone for one request.
   const zoneOf = (req: Request): string => requestTimeZone(req.query.tz, deps.config, deps.validator().plan);
@@ -135,21 +146,21 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     '/api/kpis',
     handle(deps.logger, async (req, res) => {
       const range = queryRange(req);
-      const loaded = definitions;
+      const loaded = definitions();
       res.json(await kpiPanel(JSON.stringify([definitionsVersion, range]), async () => runKpis(deps.warehouse, await loaded, range)));
     }),
   );
   router.get(
     '/api/funnels',
     handle(deps.logger, async (_req, res) => {
-      res.json((await definitions).funnels);
+      res.json((await definitions()).funnels);
     }),
   );
   router.get(
     '/api/funnels/:id',
     handle(deps.logger, async (req, res) => {
       res.json(
-        await runFunnel(deps.warehouse, await definitions, String(req.params.id), {
+        await runFunnel(deps.warehouse, await definitions(), String(req.params.id), {
           ...queryRange(req),
           breakdown: stringParam(req.query.breakdown),
           attribution: stringParam(req.query.attribution),
@@ -161,13 +172,13 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   router.get(
     '/api/retention',
     handle(deps.logger, async (_req, res) => {
-      res.json((await definitions).retention);
+      res.json((await definitions()).retention);
     }),
   );
   router.get(
     '/api/retention/:id',
     handle(deps.logger, async (req, res) => {
-      res.json(await runRetention(deps.warehouse, await definitions, String(req.params.id), queryRange(req)));
+      res.json(await runRetention(deps.warehouse, await definitions(), String(req.params.id), queryRange(req)));
     }),
   );
   // Ad hoc: the definition travels in the body (what the dashboard's explorer builds), the range in the query.
@@ -181,7 +192,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   router.get(
     '/api/funnels/:id/dropoffs',
     handle(deps.logger, async (req, res) => {
-      const def = (await definitions).funnels.find((f) => f.id === String(req.params.id));
+      const def = (await definitions()).funnels.find((f) => f.id === String(req.params.id));
       if (!def) throw new BaliseError('funnel_not_found', `no funnel "${String(req.params.id)}"`);
       const range = resolveRange(queryRange(req), Date.now());
       res.json(await funnelDropOffs(deps.warehouse, def, range, Number(req.query.step)));
@@ -319,8 +330,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   router.post(
     '/api/admin/plan/reload',
     handle(deps.logger, async (_req, res) => {
-      const { validator, views, kpis } = await reload();
-      res.json({ planVersion: validator.latestVersion, versions: validator.versions, views, kpis });
+      const { validator, views, kpis, replicas } = await reload();
+      res.json({ planVersion: validator.latestVersion, versions: validator.versions, views, kpis, replicas: replicas ?? null });
     }),
   );
   // One save at a time: two saves may add their ids to the same event file.

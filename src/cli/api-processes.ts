@@ -6,11 +6,11 @@
  * a request never waits behind a batch being loaded.
  *
  * The children are `serve` processes of the same data directory (split mode: they queue into
- * the primary's Redis and send /api reads to the engine's owner), plus three things over IPC:
+ * the primary's Redis and send /api reads to the engine's owner), plus two things over IPC:
  * - /metrics answers for every process: the primary gathers each child's registry and its own
  *   and sums them (prom-client's aggregation), so a scrape never sees one process at random;
- * - /ready includes the engine's checks, asked of the primary;
- * - a plan reloaded through the admin API is reloaded by every child.
+ * - /ready includes the engine's checks, asked of the primary.
+ * A plan reload reaches them through Redis, as it reaches any API process (decision 0047).
  * A child that dies is replaced; children stop with the primary, and exit when it disappears.
  */
 import { fork as forkProcess, type ChildProcess } from 'node:child_process';
@@ -25,7 +25,7 @@ type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 type Request = { balise: 'metrics' | 'collect' | 'ready'; id: number };
 type Reply = { balise: 'reply'; id: number; value: unknown };
 /** 'listening': a child serves; 'connection': a socket the primary accepted, sent with the message. */
-type Notice = { balise: 'reload-plan' | 'stop' | 'listening' | 'connection' };
+type Notice = { balise: 'stop' | 'listening' | 'connection' };
 /** A child that could not start says why, so `up` fails with the child's own code in one line. */
 type Failed = { balise: 'failed'; code: string; message: string };
 type Message = Request | Reply | Notice | Failed;
@@ -79,7 +79,6 @@ function asker(send: (message: Message) => void) {
 export interface ApiChildren {
   /** The public URL, once every child listens; rejects when one could not start. */
   listening: Promise<string>;
-  reloadPlan(): void;
   /** Asks each child to stop (drain its requests), waits up to `ms`, then kills what is left. */
   stop(ms: number): Promise<void>;
   /** Kills every child at once (a second Ctrl-C). */
@@ -216,9 +215,6 @@ export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildre
   };
   return {
     listening,
-    reloadPlan: () => {
-      for (const child of children.keys()) if (connected(child)) child.send({ balise: 'reload-plan' } satisfies Notice);
-    },
     async stop(ms) {
       stopping = true;
       const exits = [...children.keys()].map((child) => new Promise<void>((resolve) => (dead(child) ? resolve() : child.once('exit', () => resolve()))));
@@ -244,7 +240,7 @@ export interface ChildLink {
   /** The /metrics text of every process of this `up`. */
   metricsText(): Promise<string>;
   /** Once the child serves: answer the primary's collections and notices, take the connections it passes on, and tell it. */
-  attach(handlers: { registry: Registry; reloadPlan(): Promise<void>; stop(): void; connection(socket: net.Socket): void }): void;
+  attach(handlers: { registry: Registry; stop(): void; connection(socket: net.Socket): void }): void;
 }
 
 /** In an API child: the descriptors of the public socket `up` handed down, or undefined in any other process. */
@@ -272,10 +268,6 @@ export function connectToPrimary(logger: Logger): ChildLink {
         (value) => send({ balise: 'reply', id, value }),
         (err: unknown) => logger.warn({ err }, 'could not collect metrics'),
       );
-      return;
-    }
-    if (message.balise === 'reload-plan') {
-      handlers?.reloadPlan().catch((err: unknown) => logger.error({ err }, 'could not reload the tracking plan'));
       return;
     }
     if (message.balise === 'stop') handlers?.stop();

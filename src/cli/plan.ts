@@ -20,6 +20,7 @@ import { writeEventKpis } from '../plan/event-kpis-write.ts';
 import { lintPlanDir, loadPlan, loadPlanVersions } from '../plan/load.ts';
 import type { LintMessage } from '../plan/model.ts';
 import { PLAN_FILE } from '../plan/parse.ts';
+import { replicaSummary, type ReplicaReport } from '../queue/plan-reloads.ts';
 import { viewsSql } from '../plan/views.ts';
 import { openWarehouse } from '../warehouse/client.ts';
 import { readEngineOwner } from '../warehouse/engine-owner.ts';
@@ -252,8 +253,9 @@ export function registerPlanCommands(program: Command): void {
       // The embedded engine belongs to the running Balise: it reloads the plan and applies them.
       const owner = config.clickhouse.url ? undefined : readEngineOwner(config.dataDir);
       if (owner?.url) {
-        const reloaded = await callApi<{ planVersion: string; views: string[] }>('POST', '/api/admin/plan/reload', undefined, owner.url);
+        const reloaded = await callApi<{ planVersion: string; views: string[]; replicas: ReplicaReport | null }>('POST', '/api/admin/plan/reload', undefined, owner.url);
         console.log(`the running Balise (${owner.url}) reloaded plan ${reloaded.planVersion} and created or replaced ${reloaded.views.length} view(s): ${reloaded.views.join(', ')}`);
+        if (reloaded.replicas) console.log(replicaSummary(reloaded.replicas, reloaded.planVersion));
         return;
       }
       const warehouse = await openWarehouse(config);

@@ -20,6 +20,7 @@ import { createDeduper } from '../queue/dedupe.ts';
 import { createIngestQueue, sampleQueueDepth, storeJob } from '../queue/producer.ts';
 import { startIngestWorker, type IngestWorker } from '../queue/worker.ts';
 import { startRowsSweep } from '../queue/job-rows.ts';
+import { joinPlanReloads, planReloadChannel } from '../queue/plan-reloads.ts';
 import { createRedis, startLocalRedis, type LocalRedis, type RedisTarget } from '../redis/server.ts';
 import { createFailureLog } from '../observability/failures.ts';
 import { clearEngineOwner, writeEngineOwner } from '../warehouse/engine-owner.ts';
@@ -85,8 +86,6 @@ export interface RunningBalise {
   serveConnection(socket: Socket): void;
   /** What GET /ready checks, for an API child that asks the engine's owner (src/cli/api-processes.ts). */
   readiness(): Promise<Record<string, boolean>>;
-  /** Reads the tracking plan again (an API child, when the engine's owner reloaded it). */
-  reloadPlan(): Promise<void>;
   /** Stop accepting, drain, flush, close: nothing accepted is lost. Bounded by SHUTDOWN_GRACE_MS (plus Redis's own fsync). */
   stop(): Promise<void>;
 }
@@ -112,8 +111,6 @@ export interface RuntimeOptions {
   ownerReadiness?: () => Promise<Record<string, boolean>>;
   /** GET /metrics text instead of this process's registry (an API child answers for all of `up`'s processes). */
   metricsText?: () => Promise<string>;
-  /** Called after the admin API reloaded the plan (the primary tells its API children). */
-  onPlanReloaded?: () => void;
 }
 
 export async function startBalise(config: Config, roles: Roles, logger: Logger, options: RuntimeOptions = {}): Promise<RunningBalise> {
@@ -173,6 +170,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     // Dashboard sessions and the suppression list: plain commands, a few retries.
     const stateConnection = createRedis(redisTarget, { maxRetriesPerRequest: 3 });
     connections.push(producerConnection, workerConnection, stateConnection);
+    // An API process hears the plan reloads of the others on a connection of its own (subscribed).
+    const planNotices = roles.api ? createRedis(redisTarget, { maxRetriesPerRequest: null }) : undefined;
+    if (planNotices) connections.push(planNotices);
     // ioredis reports every reconnect attempt: one line when Redis goes away, one when it is back.
     for (const connection of connections) {
       connection.on('error', (err) => closing || failures.report('redis_connection', err, 'Redis is unreachable: ingest answers 503 until it is back'));
@@ -241,8 +241,12 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     let app: Express | undefined;
     // What GET /ready checks (src/cli/readiness.ts); an API child's asks the engine's owner too.
     const readiness = createReadiness({ redis: producerConnection, warehouse, failures, ownerReadiness: options.ownerReadiness });
-    // The validators follow the plan on disk (the admin API's reload; an API child when told).
+    // The validators follow the plan on disk: the admin API's reload here, or another API
+    // process's, announced on Redis (decision 0047).
     const reloadPlan = async (): Promise<PlanValidator> => (validator = await loadPlanValidator(config.planDir));
+    const planReloads = planNotices
+      ? joinPlanReloads({ subscriber: planNotices, publisher: producerConnection, channel: planReloadChannel(queueKeys), reload: async () => (await reloadPlan()).latestVersion, logger })
+      : undefined;
     // Per process: each API process shows the events it judges (decision 0025).
     const live = new LiveHub(options.live);
     let accepting = true;
@@ -258,8 +262,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             validator: () => validator,
             reloadPlan: async () => {
               const reloaded = await reloadPlan();
-              options.onPlanReloaded?.();
-              return reloaded;
+              return { validator: reloaded, replicas: await planReloads?.announce() };
             },
             logger,
             deduper,
@@ -360,7 +363,6 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       opsUrl: ops?.url,
       serveConnection: (socket) => (httpServer ? httpServer.emit('connection', socket) : socket.destroy()),
       readiness,
-      reloadPlan: async () => void (await reloadPlan()),
       stop,
     };
   } catch (error) {

@@ -101,7 +101,7 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
   if (apiProcesses > 0) {
     // The primary's own API (reads, the dashboard's data, CLI commands) stays on loopback; the
     // public port belongs to the children, which send /api reads here (engine.json).
-    const balise = (started.balise = await startBalise(config, roles, logger, { listen: { host: '127.0.0.1', port: 0 }, onPlanReloaded: () => started.children?.reloadPlan() }));
+    const balise = (started.balise = await startBalise(config, roles, logger, { listen: { host: '127.0.0.1', port: 0 } }));
     const children = (started.children = startApiChildren(apiProcesses, {
       listen: { host: config.host, port: config.port },
       registry: balise.metrics.registry,
@@ -162,7 +162,7 @@ async function runApiChild(config: Config, logger: Logger, descriptors: number[]
     failStart(err);
     return;
   }
-  link.attach({ registry: balise.metrics.registry, reloadPlan: balise.reloadPlan, stop, connection: balise.serveConnection });
+  link.attach({ registry: balise.metrics.registry, stop, connection: balise.serveConnection });
 }
 
 export function registerServeCommands(program: Command): void {

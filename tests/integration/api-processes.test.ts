@@ -149,6 +149,13 @@ describe('balise up with API processes', () => {
     await fs.writeFile(planFile, (await fs.readFile(planFile, 'utf8')).replace(/^version: .*$/m, 'version: 2.1.0'));
     const reload = await fetch(`${up.baseUrl}/api/admin/plan/reload`, { method: 'POST', headers: admin });
     expect(reload.status).toBe(200);
+    // Both children answered the reload (decision 0047) before the primary did.
+    expect(((await reload.json()) as { replicas: unknown }).replicas).toEqual({
+      asked: 2,
+      reloaded: [expect.objectContaining({ planVersion: '2.1.0' }), expect.objectContaining({ planVersion: '2.1.0' })],
+      failed: [],
+      unanswered: 0,
+    });
     // Ten connections land on both children: each judges by the new plan.
     const after = await Promise.all(Array.from({ length: 10 }, (_, i) => sendBatch(port, [`procs-new-${i + 1}`], 'mission_bookmarked', {})));
     expect(after.map((a) => JSON.parse(a.body) as { quarantined: number }).map((a) => a.quarantined)).toEqual(Array(10).fill(1));

@@ -109,6 +109,8 @@ describe('changing the plan while Balise runs', () => {
     const env = { BALISE_DATA_DIR: stack.dataDir, BALISE_PLAN_DIR: planDir, BALISE_ADMIN_TOKEN: stack.adminToken };
     const views = await runCli(['plan', 'views', '--apply'], env);
     expect(views.output).toMatch(/^the running Balise \(http:\/\/127\.0\.0\.1:\d+\) reloaded plan 2\.2\.0 and created or replaced \d+ view\(s\): .*ev_mission_posted/);
+    // It says what the other API processes on its Redis did (decision 0047): here there are none.
+    expect(views.output.split('\n')[1]).toBe('no other API process listens on this Redis');
     expect(views.code).toBe(0);
     expect(await columns('ev_mission_posted')).toContain('urgent');
 

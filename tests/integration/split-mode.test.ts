@@ -1,4 +1,7 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { freePort, runCli, sqlViaApi, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { tempDir } from '../helpers/stack.ts';
@@ -12,9 +15,15 @@ afterAll(async () => {
 const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 const basic = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
 
+async function post(baseUrl: string, batch: object[]): Promise<Response> {
+  return fetch(`${baseUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic }, body: JSON.stringify({ batch }) });
+}
+
 async function sendBatch(baseUrl: string, ids: string[]): Promise<number> {
-  const batch = ids.map((messageId) => ({ type: 'track', event: 'split_test', userId: 'u1', messageId }));
-  const res = await fetch(`${baseUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic }, body: JSON.stringify({ batch }) });
+  const res = await post(
+    baseUrl,
+    ids.map((messageId) => ({ type: 'track', event: 'split_test', userId: 'u1', messageId })),
+  );
   await res.arrayBuffer();
   return res.status;
 }
@@ -52,6 +61,47 @@ describe('split mode with the embedded engine', () => {
     expect(((await orphaned.json()) as { code: string }).code).toBe('engine_unavailable');
     replica.child.kill('SIGTERM');
     expect(await replica.exited).toBe(0);
+  });
+
+  // Decision 0047: before it, a replica started by hand kept judging by the plan it started with.
+  it('a plan reload on `up` reaches a `serve` replica started by hand: it judges by the new plan at once, and the reload says who followed', { timeout: 180_000 }, async () => {
+    const dataDir = tempDir();
+    const planDir = path.join(tempDir('balise-split-plan-'), 'plan');
+    await fs.cp(FIXTURE_PLAN, planDir, { recursive: true });
+    const env = { BALISE_PLAN_DIR: planDir };
+    const owner = await startBaliseProcess('up', dataDir, await freePort(), env);
+    running.push(owner);
+    const replica = await startBaliseProcess('serve', dataDir, await freePort(), env);
+    running.push(replica);
+    const bookmarked = (messageId: string) => [{ type: 'track', event: 'mission_bookmarked', userId: 'u1', messageId, properties: {} }];
+
+    // Unknown to the plan, an event without properties is accepted.
+    expect(await (await post(replica.baseUrl, bookmarked('split-plan-0'))).json()).toMatchObject({ accepted: 1, quarantined: 0 });
+    await fs.writeFile(
+      path.join(planDir, 'events/mission_bookmarked.yaml'),
+      'name: mission_bookmarked\nkind: track\ndescription: A freelancer bookmarks a mission.\nowner: team-freelancer-growth\nstatus: active\nproperties:\n  mission_id:\n    type: string\n    description: Id of the mission.\nrequired:\n  - mission_id\n',
+    );
+    const planFile = path.join(planDir, 'plan.yaml');
+    await fs.writeFile(planFile, (await fs.readFile(planFile, 'utf8')).replace(/^version: .*$/m, 'version: 2.1.0'));
+
+    const reload = await fetch(`${owner.baseUrl}/api/admin/plan/reload`, { method: 'POST', headers: admin });
+    expect(reload.status).toBe(200);
+    const { planVersion, replicas } = (await reload.json()) as {
+      planVersion: string;
+      replicas: { asked: number; reloaded: { process: string; planVersion: string }[]; failed: unknown[]; unanswered: number };
+    };
+    expect(planVersion).toBe('2.1.0');
+    // Every other API process of this Redis: up's API child and the replica.
+    expect(replicas.reloaded.map((r) => r.planVersion)).toEqual(['2.1.0', '2.1.0']);
+    expect(replicas.reloaded.map((r) => Number(r.process.split(':').pop()))).toContain(replica.child.pid);
+    expect(replicas).toMatchObject({ asked: 2, failed: [], unanswered: 0 });
+
+    // The replica now requires the new property.
+    expect(await (await post(replica.baseUrl, bookmarked('split-plan-1'))).json()).toMatchObject({ accepted: 0, quarantined: 1 });
+    replica.child.kill('SIGTERM');
+    owner.child.kill('SIGTERM');
+    expect(await replica.exited).toBe(0);
+    expect(await owner.exited).toBe(0);
   });
 
   it('`serve` alone on an embedded data directory refuses to start, in one line', { timeout: 60_000 }, async () => {
