@@ -29,6 +29,9 @@ export type Warehouse = {
   close(): Promise<void>;
 };
 
+const READS_PRIORITY = '1';
+const ANALYST_PRIORITY = '2';
+
 /** The engine's own lock on its data directory (the message is on the error or its cause). */
 function isLockError(error: unknown): boolean {
   for (let e: unknown = error; e instanceof Error; e = e.cause) if (/Cannot lock file|Failed to create connection/.test(e.message)) return true;
@@ -97,8 +100,12 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     throw error;
   }
   const client = createClient({ connection: session.connection });
-  const analyst = createClient({ connection: analystSession.connection });
-  const reads = createClient({ connection: readsSession.connection });
+  // The engine pauses a query while one of a higher priority runs (`priority`: 1 first, 0 none).
+  // The API's reads (the dashboard's panels, funnels, the worker's id checks) go before analysts'
+  // ad-hoc SQL, which otherwise takes both cores from a product manager's panel for as long as
+  // it runs. Inserts have none: they never wait for, nor pause, anything (decision 0048).
+  const analyst = createClient({ connection: analystSession.connection, clickhouse_settings: { priority: ANALYST_PRIORITY } });
+  const reads = createClient({ connection: readsSession.connection, clickhouse_settings: { priority: READS_PRIORITY } });
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   // The chDB connection ignores the client's `database` option; each connection keeps a current
   // database instead, so unqualified table names resolve the same way as on a server.

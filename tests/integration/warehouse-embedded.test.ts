@@ -91,6 +91,20 @@ describe('embedded chDB: analyst SQL has its own lane', () => {
     expect(order).toEqual(['dashboard', 'insert']);
   });
 
+  // Order, not time (decision 0048): a read that sleeps two seconds holds the cores from nobody,
+  // yet an analyst query of a fraction of that work, issued while it runs, is paused until it
+  // ends. Without priorities the analyst query returned first.
+  it('an analyst query waits while a dashboard read runs', { timeout: 60_000 }, async () => {
+    const order: string[] = [];
+    const read = queryRows(warehouse, 'SELECT sleepEachRow(0.5) AS slept FROM numbers(4)').then(() => order.push('dashboard'));
+    await new Promise((r) => setTimeout(r, 200));
+    const analyst = await runReadOnlySql(warehouse, 'SELECT count() AS n FROM numbers(1000000) WHERE sipHash64(number) % 7 = 3', { maxRows: 10, maxSeconds: 30 });
+    order.push('analyst');
+    await read;
+    expect(analyst.rows).toEqual([[expect.any(Number)]]);
+    expect(order).toEqual(['dashboard', 'analyst']);
+  });
+
   it('the analyst lane reads the same data, in the same database', async () => {
     await warehouse.insertJsonRows('lane_rows', Buffer.from('{"n":10}'), {});
     const result = await runReadOnlySql(warehouse, 'SELECT currentDatabase() AS db, countIf(n = 10) AS tens FROM lane_rows', { maxRows: 10, maxSeconds: 5 });
