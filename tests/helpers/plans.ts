@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -11,3 +12,17 @@ export const FIXTURE_PLAN = path.join(ROOT, 'tests/fixtures/plans/marketplace');
 
 /** The example plan shipped in tracking-plan/: only for tests about the example itself (demo, init, committed artifacts). */
 export const EXAMPLE_PLAN = path.join(ROOT, 'tracking-plan');
+
+/**
+ * Changes a copy of the fixture plan on disk the way a plan owner would, without reloading it:
+ * declares `mission_bookmarked` (unknown to 2.0.0) with a required `mission_id`, as 2.1.0. An
+ * event `mission_bookmarked` without properties is then quarantined by a reloaded process only.
+ */
+export async function requireMissionIdOnBookmarks(planDir: string): Promise<void> {
+  await fs.writeFile(
+    path.join(planDir, 'events/mission_bookmarked.yaml'),
+    'name: mission_bookmarked\nkind: track\ndescription: A freelancer bookmarks a mission.\nowner: team-freelancer-growth\nstatus: active\nproperties:\n  mission_id:\n    type: string\n    description: Id of the mission.\nrequired:\n  - mission_id\n',
+  );
+  const planFile = path.join(planDir, 'plan.yaml');
+  await fs.writeFile(planFile, (await fs.readFile(planFile, 'utf8')).replace(/^version: .*$/m, 'version: 2.1.0'));
+}

@@ -19,6 +19,7 @@ import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { post, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 type Received = { path: string; body: Record<string, unknown> };
 const received: Received[] = [];
@@ -62,21 +63,12 @@ afterAll(async () => {
   receiver?.close();
 });
 
-async function until<T>(what: string, f: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms; received ${JSON.stringify(received)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
+const receivedSoFar = () => `received ${JSON.stringify(received)}`;
 const notices = (p: string) => received.filter((r) => r.path === p);
 
 describe('alerts as code', () => {
   it('fires once to both webhooks, stays quiet while firing, resolves when the event comes back, with a history', async () => {
-    const fired = await until('the firing notice', () => (notices('/json').length > 0 && notices('/slack').length > 0 ? notices('/json')[0] : undefined));
+    const fired = await waitFor('the firing notice', () => (notices('/json').length > 0 && notices('/slack').length > 0 ? notices('/json')[0] : undefined), { intervalMs: 100, detail: receivedSoFar });
     expect(fired.body).toMatchObject({ source: 'balise', alert: 'missions_silent', status: 'firing', value: null, message: 'event mission_posted has never been received' });
     expect(notices('/slack')[0]!.body).toEqual({ text: ':rotating_light: Balise alert *missions_silent* is firing: event mission_posted has never been received' });
 
@@ -93,9 +85,9 @@ describe('alerts as code', () => {
     });
     expect(sent.status).toBe(200);
     await stack.waitForDrained();
-    const resolved = await until('the resolved notice', () => notices('/json').find((r) => r.body.status === 'resolved'));
+    const resolved = await waitFor('the resolved notice', () => notices('/json').find((r) => r.body.status === 'resolved'), { intervalMs: 100, detail: receivedSoFar });
     expect(resolved.body).toMatchObject({ alert: 'missions_silent', status: 'resolved', message: expect.stringMatching(/^event mission_posted last received \d+s ago$/) });
-    await until('the resolved Slack notice', () => (notices('/slack').length === 2 ? true : undefined));
+    await waitFor('the resolved Slack notice', () => notices('/slack').length === 2, { intervalMs: 100, detail: receivedSoFar });
     expect(notices('/slack')[1]!.body.text).toMatch(/^:white_check_mark: Balise alert \*missions_silent\* resolved: /);
 
     const response = await fetch(`${stack.baseUrl}/api/alerts`, { headers: { authorization: `Bearer ${stack.adminToken}` } });

@@ -11,9 +11,10 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
-import { FIXTURE_PLAN } from '../helpers/plans.ts';
+import { FIXTURE_PLAN, requireMissionIdOnBookmarks } from '../helpers/plans.ts';
 import { freePort, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
 import { tempDir } from '../helpers/stack.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const running: BaliseProcess[] = [];
 afterEach(async () => {
@@ -67,16 +68,6 @@ const alive = (pid: number) => {
     return false;
   }
 };
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** One batch on a connection of its own, so that children take connections in turn. */
 function sendBatch(port: number, ids: string[], event = 'procs_test', properties: Record<string, unknown> = { mission_id: 'msn_1' }): Promise<{ status: number; body: string }> {
@@ -141,12 +132,7 @@ describe('balise up with API processes', () => {
     // with a required property, every child quarantines it.
     const before = await sendBatch(port, ['procs-new-0'], 'mission_bookmarked', {});
     expect(JSON.parse(before.body)).toMatchObject({ accepted: 1, quarantined: 0 });
-    await fs.writeFile(
-      path.join(planDir, 'events/mission_bookmarked.yaml'),
-      'name: mission_bookmarked\nkind: track\ndescription: A freelancer bookmarks a mission.\nowner: team-freelancer-growth\nstatus: active\nproperties:\n  mission_id:\n    type: string\n    description: Id of the mission.\nrequired:\n  - mission_id\n',
-    );
-    const planFile = path.join(planDir, 'plan.yaml');
-    await fs.writeFile(planFile, (await fs.readFile(planFile, 'utf8')).replace(/^version: .*$/m, 'version: 2.1.0'));
+    await requireMissionIdOnBookmarks(planDir);
     const reload = await fetch(`${up.baseUrl}/api/admin/plan/reload`, { method: 'POST', headers: admin });
     expect(reload.status).toBe(200);
     // Both children answered the reload (decision 0047) before the primary did.
@@ -245,14 +231,14 @@ describe('balise up with API processes', () => {
     const [first] = apiChildren(up.child.pid!);
     expect(first).toBeDefined();
     process.kill(first!, 'SIGKILL');
-    const replacement = await until('a replacement child', () => apiChildren(up.child.pid!).find((pid) => pid !== first));
-    await until('the replacement answering', async () => ((await sendBatch(port, ['procs-after-0']).catch(() => ({ status: 0 }))).status === 200 ? true : undefined));
+    const replacement = await waitFor('a replacement child', () => apiChildren(up.child.pid!).find((pid) => pid !== first), { intervalMs: 100 });
+    await waitFor('the replacement answering', async () => (await sendBatch(port, ['procs-after-0']).catch(() => ({ status: 0 }))).status === 200, { intervalMs: 100 });
     await expectExactlyOnce(up.baseUrl, 'procs', new Set(['procs-after-0']));
     expect(up.output()).toContain('an API process died: starting another');
 
     up.child.kill('SIGKILL');
     await up.exited;
-    await until('the child gone with its primary', () => (alive(replacement) ? undefined : true), 15_000);
+    await waitFor('the child gone with its primary', () => !alive(replacement), { timeoutMs: 15_000, intervalMs: 100 });
   });
 
   it('--api-processes and BALISE_API_PROCESSES take a whole number from 0 to 64', async () => {

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { tempDir } from '../helpers/stack.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const running: BaliseProcess[] = [];
 const mounts: string[] = [];
@@ -41,16 +42,6 @@ async function readyChecks(baseUrl: string): Promise<{ status: number; checks: R
   return { status: res.status, checks: ((await res.json()) as { checks: Record<string, boolean> }).checks };
 }
 
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await probe();
-  while (!done(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-    value = await probe();
-  }
-  return value;
-}
-
 describe('/ready proves the engine can write', () => {
   // The engine's directory on a file system of its own (a small tmpfs, mounted as root like a
   // data volume), so it can be filled for real: ClickHouse still answers pings but refuses every insert.
@@ -65,9 +56,13 @@ describe('/ready proves the engine can write', () => {
     expect(await readyChecks(balise.baseUrl)).toEqual({ status: 200, checks: { redis: true, clickhouse: true, migrations: true } });
 
     const filler = fill(engineDir);
-    const full = await until(
-      () => readyChecks(balise.baseUrl),
-      (r) => r.status === 503,
+    const full = await waitFor(
+      '/ready to answer 503',
+      async () => {
+        const ready = await readyChecks(balise.baseUrl);
+        return ready.status === 503 && ready;
+      },
+      { intervalMs: 200 },
     );
     expect(full).toEqual({ status: 503, checks: { redis: true, clickhouse: false, migrations: true } });
     // Accepted meanwhile (it waits in Redis), and stored once the disk has room again.
@@ -79,9 +74,13 @@ describe('/ready proves the engine can write', () => {
     expect(ingest.status).toBe(200);
 
     fs.rmSync(filler);
-    const back = await until(
-      () => readyChecks(balise.baseUrl),
-      (r) => r.status === 200,
+    const back = await waitFor(
+      '/ready to answer 200 again',
+      async () => {
+        const ready = await readyChecks(balise.baseUrl);
+        return ready.status === 200 && ready;
+      },
+      { intervalMs: 200 },
     );
     expect(back).toEqual({ status: 200, checks: { redis: true, clickhouse: true, migrations: true } });
     await expectExactlyOnce(balise.baseUrl, 'disk', new Set(['disk-full-1']));

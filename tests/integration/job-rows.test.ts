@@ -7,6 +7,7 @@ import { createIngestQueue } from '../../src/queue/producer.ts';
 import type { QueuedJobData } from '../../src/queue/jobs.ts';
 import { createRedis } from '../../src/redis/server.ts';
 import { post, startStack, type Stack } from '../helpers/stack.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 // Decision 0045: a job's event lines are stored beside it as bytes, not in BullMQ's JSON.
 let stack: Stack;
@@ -36,13 +37,8 @@ async function heldJob(ids: string[]): Promise<Job<QueuedJobData>> {
   return jobs[0]!;
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-}
-
 async function failedReason(jobId: string): Promise<string | undefined> {
-  await until(async () => (await stack.balise.queue.getJobState(jobId)) === 'failed');
+  await waitFor(`job ${jobId} to fail`, async () => (await stack.balise.queue.getJobState(jobId)) === 'failed', { timeoutMs: 10_000 });
   return (await stack.balise.queue.getJob(jobId))?.failedReason;
 }
 
@@ -67,7 +63,7 @@ describe('the event rows of a queued job', () => {
     await stack.balise.queue.resume();
     await stack.waitForDrained();
     expect(await countOf('beside-')).toEqual({ total: 3, distinct: 3 });
-    await until(async () => (await redis.exists(key)) === 0);
+    await waitFor('the rows key to be removed', async () => (await redis.exists(key)) === 0, { timeoutMs: 10_000 });
     expect(await redis.exists(key)).toBe(0);
   });
 
@@ -76,7 +72,7 @@ describe('the event rows of a queued job', () => {
     let key: string;
     try {
       expect((await post(stack, '/v1/batch', { batch: ['dead-0', 'dead-1'].map(pageSeen) })).status).toBe(200);
-      await until(async () => (await stack.balise.queue.getFailedCount()) === 1);
+      await waitFor('one dead-lettered job', async () => (await stack.balise.queue.getFailedCount()) === 1, { timeoutMs: 10_000 });
       const [job] = (await stack.balise.queue.getFailed()) as Job<QueuedJobData>[];
       key = job!.data.rows!;
       expect(await redis.exists(key)).toBe(1);
@@ -87,7 +83,7 @@ describe('the event rows of a queued job', () => {
     expect(await replay.json()).toEqual({ requeued: 1 });
     await stack.waitForDrained();
     expect(await countOf('dead-')).toEqual({ total: 2, distinct: 2 });
-    await until(async () => (await redis.exists(key)) === 0);
+    await waitFor('the rows key to be removed', async () => (await redis.exists(key)) === 0, { timeoutMs: 10_000 });
     expect(await redis.exists(key)).toBe(0);
   });
 

@@ -18,6 +18,7 @@ import { startSite } from '../../sdk/tests/browser-scenarios.ts';
 import { post, REPO_ROOT, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const PLAN = {
   'plan.yaml': `name: shop
@@ -84,14 +85,6 @@ async function api<T>(route: string): Promise<T> {
   const response = await fetch(`${stack.baseUrl}${route}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
   expect(response.status).toBe(200);
   return (await response.json()) as T;
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('property policy at ingest', () => {
@@ -216,7 +209,7 @@ describe('balise tail', () => {
     const byEvent = startTail(['--event', 'order_placed', '--verdict', 'warned', '--limit', '1']);
     const byPerson = startTail(['--person', 'anon-7', '--source', 'balise-sdk-test', '--limit', '2']);
     try {
-      await until(() => stack.balise.live.viewers >= viewersBefore + 2, 'both tails to connect', 60_000);
+      await waitFor('both tails to connect', () => stack.balise.live.viewers >= viewersBefore + 2, { timeoutMs: 60_000, intervalMs: 20 });
       const library = { library: { name: 'balise-sdk-test', version: '1' } };
       const noise = [
         track('order_placed', { total: 1 }), // valid, not warned
@@ -268,7 +261,7 @@ describe('a hung viewer', () => {
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     const viewersBefore = stack.balise.live.viewers;
     socket.write(`GET /api/live HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${stack.adminToken}\r\n\r\n`);
-    await until(() => stack.balise.live.viewers > viewersBefore, 'the hung viewer to subscribe');
+    await waitFor('the hung viewer to subscribe', () => stack.balise.live.viewers > viewersBefore, { timeoutMs: 15_000, intervalMs: 20 });
     socket.pause();
 
     // Big events so that a few deliveries fill the socket buffers; then far more than the queue holds.
@@ -294,9 +287,9 @@ describe('a hung viewer', () => {
     let text = '';
     socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
     socket.resume();
-    await until(() => /"dropped":[1-9]/.test(text), 'the dropped count to reach the viewer', 30_000);
+    await waitFor('the dropped count to reach the viewer', () => /"dropped":[1-9]/.test(text), { timeoutMs: 30_000, intervalMs: 20 });
     socket.destroy();
-    await until(() => stack.balise.live.viewers === viewersBefore, 'the viewer to be removed');
+    await waitFor('the viewer to be removed', () => stack.balise.live.viewers === viewersBefore, { timeoutMs: 15_000, intervalMs: 20 });
   }, 180_000);
 });
 

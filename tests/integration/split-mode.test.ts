@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURE_PLAN } from '../helpers/plans.ts';
+import { FIXTURE_PLAN, requireMissionIdOnBookmarks } from '../helpers/plans.ts';
 import { freePort, runCli, sqlViaApi, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { tempDir } from '../helpers/stack.ts';
@@ -77,12 +77,7 @@ describe('split mode with the embedded engine', () => {
 
     // Unknown to the plan, an event without properties is accepted.
     expect(await (await post(replica.baseUrl, bookmarked('split-plan-0'))).json()).toMatchObject({ accepted: 1, quarantined: 0 });
-    await fs.writeFile(
-      path.join(planDir, 'events/mission_bookmarked.yaml'),
-      'name: mission_bookmarked\nkind: track\ndescription: A freelancer bookmarks a mission.\nowner: team-freelancer-growth\nstatus: active\nproperties:\n  mission_id:\n    type: string\n    description: Id of the mission.\nrequired:\n  - mission_id\n',
-    );
-    const planFile = path.join(planDir, 'plan.yaml');
-    await fs.writeFile(planFile, (await fs.readFile(planFile, 'utf8')).replace(/^version: .*$/m, 'version: 2.1.0'));
+    await requireMissionIdOnBookmarks(planDir);
 
     const reload = await fetch(`${owner.baseUrl}/api/admin/plan/reload`, { method: 'POST', headers: admin });
     expect(reload.status).toBe(200);
