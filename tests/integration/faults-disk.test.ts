@@ -42,6 +42,18 @@ async function readyChecks(baseUrl: string): Promise<{ status: number; checks: R
   return { status: res.status, checks: ((await res.json()) as { checks: Record<string, boolean> }).checks };
 }
 
+/** /ready's answer, once its status is `status`. */
+function readyAnswering(baseUrl: string, status: number) {
+  return waitFor(
+    `/ready to answer ${status}`,
+    async () => {
+      const ready = await readyChecks(baseUrl);
+      return ready.status === status && ready;
+    },
+    { intervalMs: 200 },
+  );
+}
+
 describe('/ready proves the engine can write', () => {
   // The engine's directory on a file system of its own (a small tmpfs, mounted as root like a
   // data volume), so it can be filled for real: ClickHouse still answers pings but refuses every insert.
@@ -56,14 +68,7 @@ describe('/ready proves the engine can write', () => {
     expect(await readyChecks(balise.baseUrl)).toEqual({ status: 200, checks: { redis: true, clickhouse: true, migrations: true } });
 
     const filler = fill(engineDir);
-    const full = await waitFor(
-      '/ready to answer 503',
-      async () => {
-        const ready = await readyChecks(balise.baseUrl);
-        return ready.status === 503 && ready;
-      },
-      { intervalMs: 200 },
-    );
+    const full = await readyAnswering(balise.baseUrl, 503);
     expect(full).toEqual({ status: 503, checks: { redis: true, clickhouse: false, migrations: true } });
     // Accepted meanwhile (it waits in Redis), and stored once the disk has room again.
     const ingest = await fetch(`${balise.baseUrl}/v1/track`, {
@@ -74,14 +79,7 @@ describe('/ready proves the engine can write', () => {
     expect(ingest.status).toBe(200);
 
     fs.rmSync(filler);
-    const back = await waitFor(
-      '/ready to answer 200 again',
-      async () => {
-        const ready = await readyChecks(balise.baseUrl);
-        return ready.status === 200 && ready;
-      },
-      { intervalMs: 200 },
-    );
+    const back = await readyAnswering(balise.baseUrl, 200);
     expect(back).toEqual({ status: 200, checks: { redis: true, clickhouse: true, migrations: true } });
     await expectExactlyOnce(balise.baseUrl, 'disk', new Set(['disk-full-1']));
     balise.child.kill('SIGTERM');
