@@ -105,6 +105,8 @@ export const TOOL_ERROR_STATUS = {
   write_key_missing: 400,
   admin_token_missing: 400,
   server_unreachable: 400,
+  /** `plan views --apply`: the plan was reloaded, but another API process failed, did not answer, or holds other plan files (decision 0047). */
+  plan_replicas_behind: 400,
   bench_unavailable: 400,
   demo_incomplete: 400,
   sdk_bundle_missing: 400,

@@ -11,7 +11,7 @@ import { replayDeadLetter } from '../queue/producer.ts';
 import type { PlanValidator } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
-import { replicaSummary, type ReplicaReport } from '../queue/plan-reloads.ts';
+import { allFollow, replicaSummary, type ReplicaReport } from '../queue/plan-reloads.ts';
 import { parseKpiFile } from '../analytics/kpi-parse.ts';
 import { lintDefinitionsAgainstPlan } from '../analytics/kpi-lint.ts';
 import { KpiDefinitionError } from '../analytics/errors.ts';
@@ -129,7 +129,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   // is validated, shows up in its ev_* view and can be used by a KPI after one reload.
   const reload = async () => {
     const { validator, replicas } = await deps.reloadPlan();
-    if (replicas && (replicas.failed.length || replicas.unanswered || replicas.reloaded.some((r) => r.planVersion !== validator.latestVersion))) {
+    if (replicas && !allFollow(replicas, validator.latestVersion)) {
       deps.logger.warn({ replicas }, `not every API process follows the reloaded plan: ${replicaSummary(replicas, validator.latestVersion)}`);
     }
     const views = await applyViews(deps.warehouse, validator.plan);

@@ -20,7 +20,7 @@ import { writeEventKpis } from '../plan/event-kpis-write.ts';
 import { lintPlanDir, loadPlan, loadPlanVersions } from '../plan/load.ts';
 import type { LintMessage } from '../plan/model.ts';
 import { PLAN_FILE } from '../plan/parse.ts';
-import { replicaSummary, type ReplicaReport } from '../queue/plan-reloads.ts';
+import { allFollow, replicaSummary, type ReplicaReport } from '../queue/plan-reloads.ts';
 import { viewsSql } from '../plan/views.ts';
 import { openWarehouse } from '../warehouse/client.ts';
 import { readEngineOwner } from '../warehouse/engine-owner.ts';
@@ -255,7 +255,12 @@ export function registerPlanCommands(program: Command): void {
       if (owner?.url) {
         const reloaded = await callApi<{ planVersion: string; views: string[]; replicas: ReplicaReport | null }>('POST', '/api/admin/plan/reload', undefined, owner.url);
         console.log(`the running Balise (${owner.url}) reloaded plan ${reloaded.planVersion} and created or replaced ${reloaded.views.length} view(s): ${reloaded.views.join(', ')}`);
-        if (reloaded.replicas) console.log(replicaSummary(reloaded.replicas, reloaded.planVersion));
+        const { replicas } = reloaded;
+        if (!replicas) return;
+        const summary = replicaSummary(replicas, reloaded.planVersion);
+        // A replica on other plan files judges the same events otherwise: a deploy step must not pass.
+        if (!allFollow(replicas, reloaded.planVersion)) throw new BaliseError('plan_replicas_behind', summary);
+        console.log(summary);
         return;
       }
       const warehouse = await openWarehouse(config);

@@ -120,6 +120,11 @@ export function joinPlanReloads(options: { subscriber: Redis; publisher: Redis; 
   };
 }
 
+/** Whether every other process answered, and reloaded `planVersion` itself. */
+export function allFollow(report: ReplicaReport, planVersion: string): boolean {
+  return report.failed.length === 0 && report.unanswered === 0 && report.reloaded.every((r) => r.planVersion === planVersion);
+}
+
 /**
  * The report in one line for people: how many other processes follow `planVersion`, and each
  * that does not (another version on its disk, a failure, no answer).

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE_PLAN, requireMissionIdOnBookmarks } from '../helpers/plans.ts';
@@ -93,10 +94,20 @@ describe('split mode with the embedded engine', () => {
 
     // The replica now requires the new property.
     expect(await (await post(replica.baseUrl, bookmarked('split-plan-1'))).json()).toMatchObject({ accepted: 0, quarantined: 1 });
-    replica.child.kill('SIGTERM');
-    owner.child.kill('SIGTERM');
-    expect(await replica.exited).toBe(0);
-    expect(await owner.exited).toBe(0);
+
+    // A replica whose plan files were not updated: the plan owner's command says so and fails.
+    const oldPlanDir = path.join(tempDir('balise-split-old-plan-'), 'plan');
+    await fs.cp(FIXTURE_PLAN, oldPlanDir, { recursive: true });
+    const stale = await startBaliseProcess('serve', dataDir, await freePort(), { BALISE_PLAN_DIR: oldPlanDir });
+    running.push(stale);
+    const apply = await runCli(['plan', 'views', '--apply'], { BALISE_DATA_DIR: dataDir, BALISE_PLAN_DIR: planDir, BALISE_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    expect(apply.output).toMatch(/^the running Balise \(http:.*\) reloaded plan 2\.1\.0 /);
+    expect(apply.output).toContain(`2 of 3 other API processes reloaded plan 2.1.0; ${os.hostname()}:${stale.child.pid} reloaded plan 2.0.0 (its plan files differ)`);
+    expect(apply.output).toContain('[plan_replicas_behind]');
+    expect(apply.code).toBe(1);
+
+    for (const p of [stale, replica, owner]) p.child.kill('SIGTERM');
+    for (const p of [stale, replica, owner]) expect(await p.exited).toBe(0);
   });
 
   it('`serve` alone on an embedded data directory refuses to start, in one line', { timeout: 60_000 }, async () => {

@@ -1,6 +1,6 @@
-/** The one line `balise plan views --apply` prints (and the server logs) about the other API processes after a reload. */
+/** What `balise plan views --apply` prints (and the server logs) about the other API processes after a reload, and when it fails. */
 import { describe, expect, it } from 'vitest';
-import { replicaSummary } from '../../src/queue/plan-reloads.ts';
+import { allFollow, replicaSummary } from '../../src/queue/plan-reloads.ts';
 
 describe('replicaSummary', () => {
   it('says how many follow, and names each process that does not and why', () => {
@@ -24,5 +24,16 @@ describe('replicaSummary', () => {
   it('says so when no other process listens, and uses the singular for one', () => {
     expect(replicaSummary({ asked: 0, reloaded: [], failed: [], unanswered: 0 }, '1.0.0')).toBe('no other API process listens on this Redis');
     expect(replicaSummary({ asked: 1, reloaded: [{ process: 'h:1', planVersion: '1.0.0' }], failed: [], unanswered: 0 }, '1.0.0')).toBe('1 of 1 other API process reloaded plan 1.0.0');
+  });
+});
+
+describe('allFollow', () => {
+  const one = (planVersion: string) => ({ process: 'h:1', planVersion });
+  it('holds only when every other process answered with the same version', () => {
+    expect(allFollow({ asked: 0, reloaded: [], failed: [], unanswered: 0 }, '2.1.0')).toBe(true);
+    expect(allFollow({ asked: 1, reloaded: [one('2.1.0')], failed: [], unanswered: 0 }, '2.1.0')).toBe(true);
+    expect(allFollow({ asked: 1, reloaded: [one('2.0.0')], failed: [], unanswered: 0 }, '2.1.0')).toBe(false);
+    expect(allFollow({ asked: 1, reloaded: [], failed: [], unanswered: 1 }, '2.1.0')).toBe(false);
+    expect(allFollow({ asked: 1, reloaded: [], failed: [{ process: 'h:1', code: 'plan_invalid', message: 'x' }], unanswered: 0 }, '2.1.0')).toBe(false);
   });
 });
