@@ -108,20 +108,25 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   const router = express.Router();
   // Read from disk with the plan, and again whenever the validator is another one: a reload
   // here (replay, reload endpoint, a KPI saved) or one announced by another API process.
+  const loadDefinitions = () => {
+    const loading = loadKpiDefinitions(deps.config.planDir);
+    // Invalid definitions fail the requests that need them, never the process (unhandled rejection).
+    loading.catch(() => undefined);
+    return loading;
+  };
   let definitionsOf = deps.validator();
-  let loadedDefinitions = loadKpiDefinitions(deps.config.planDir);
+  let loadedDefinitions = loadDefinitions();
   // Viewers who open the dashboard together (or one viewer's tabs) share one computation of the
   // KPI panel: on a busy box N identical panels would otherwise each read the events N times.
   // Keyed by the definitions loaded, so a request after a reload never gets the old ones' values.
   let definitionsVersion = 0;
   const definitions = (): Promise<KpiDefinitions> => {
-    if (deps.validator() !== definitionsOf) {
-      definitionsOf = deps.validator();
-      loadedDefinitions = loadKpiDefinitions(deps.config.planDir);
+    const validator = deps.validator();
+    if (validator !== definitionsOf) {
+      definitionsOf = validator;
+      loadedDefinitions = loadDefinitions();
       definitionsVersion++;
     }
-    // Invalid definitions fail the requests that need them, never the process (unhandled rejection).
-    loadedDefinitions.catch(() => undefined);
     return loadedDefinitions;
   };
   const kpiPanel = sharedWork<KpiResult[]>();

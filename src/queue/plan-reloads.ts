@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Redis } from 'ioredis';
-import { BaliseError } from '../errors.ts';
+import { renderError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { QueueKeys } from './jobs.ts';
 
@@ -67,10 +67,10 @@ export function joinPlanReloads(options: { subscriber: Redis; publisher: Redis; 
       reply = { kind: 'reloaded', id, ...self, planVersion: await options.reload() };
       logger.info({ planVersion: reply.planVersion }, 'tracking plan reloaded, as another API process asked');
     } catch (error) {
-      const code = error instanceof BaliseError ? error.code : 'plan_reload_failed';
-      const message = error instanceof Error ? error.message : String(error);
+      // Codes from the one list (errors.ts): an invalid plan says `plan_invalid`, anything else is ours.
+      const { code } = renderError(error).body;
       logger.error({ err: error }, 'could not reload the tracking plan another API process asked for: this process keeps its plan');
-      reply = { kind: 'failed', id, ...self, code, message };
+      reply = { kind: 'failed', id, ...self, code, message: error instanceof Error ? error.message : String(error) };
     }
     await publish(reply).catch((err: unknown) => logger.warn({ err }, 'could not tell the reloading process how the plan reload went'));
   };
@@ -89,9 +89,9 @@ export function joinPlanReloads(options: { subscriber: Redis; publisher: Redis; 
   return {
     async announce() {
       const id = randomUUID();
-      const report: ReplicaReport = { asked: 0, reloaded: [], failed: [], unanswered: 0 };
-      let askedKnown = false;
-      const allAnswered = () => askedKnown && report.reloaded.length + report.failed.length >= report.asked;
+      // Until PUBLISH says how many listen, no number of answers is all of them.
+      const report: ReplicaReport = { asked: Infinity, reloaded: [], failed: [], unanswered: 0 };
+      const allAnswered = () => report.reloaded.length + report.failed.length >= report.asked;
       let settle = (): void => undefined;
       const answered = new Promise<void>((resolve) => (settle = resolve));
       collecting.set(id, (notice) => {
@@ -99,19 +99,16 @@ export function joinPlanReloads(options: { subscriber: Redis; publisher: Redis; 
         if (notice.kind === 'failed') report.failed.push({ process: notice.process, code: notice.code, message: notice.message });
         if (allAnswered()) settle();
       });
+      let timer: NodeJS.Timeout | undefined;
       try {
         // Every subscriber hears it, this process included.
         report.asked = Math.max(0, (await publish({ kind: 'reload', id, ...self })) - 1);
-        askedKnown = true;
-        if (!allAnswered()) {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([answered, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.waitMs ?? DEFAULT_WAIT_MS)))]);
-          clearTimeout(timer);
-        }
+        if (!allAnswered()) await Promise.race([answered, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.waitMs ?? DEFAULT_WAIT_MS)))]);
       } catch (err) {
         logger.warn({ err }, 'could not tell the other API processes to reload the tracking plan: only this one did');
         return undefined;
       } finally {
+        clearTimeout(timer);
         collecting.delete(id);
       }
       report.unanswered = Math.max(0, report.asked - report.reloaded.length - report.failed.length);
