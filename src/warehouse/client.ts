@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
-import { openEmbeddedSession, type EmbeddedSession, type InsertSettings } from './embedded-session.ts';
+import { openEmbeddedSession, prepareSpool, type EmbeddedSession, type InsertSettings } from './embedded-session.ts';
 import { describeEngineOwner, readEngineOwner } from './engine-owner.ts';
 
 export type Warehouse = {
@@ -87,18 +87,22 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     );
   const owner = readEngineOwner(config.dataDir);
   if (owner && owner.pid !== process.pid) throw locked();
+  // Beside the engine's directory, on the same disk: the files live for the length of one insert.
+  const spoolDir = path.join(config.dataDir, 'insert-spool');
   let session: EmbeddedSession;
   let analystSession: EmbeddedSession;
   let readsSession: EmbeddedSession;
   try {
-    session = await openEmbeddedSession(chdbPath);
+    session = await openEmbeddedSession(chdbPath, spoolDir);
     // Connections on one path share the engine and its data but run their queries in parallel.
-    analystSession = await openEmbeddedSession(chdbPath);
-    readsSession = await openEmbeddedSession(chdbPath);
+    analystSession = await openEmbeddedSession(chdbPath, spoolDir);
+    readsSession = await openEmbeddedSession(chdbPath, spoolDir);
   } catch (error) {
     if (isLockError(error)) throw locked();
     throw error;
   }
+  // Only once the engine is ours: another process's inserts may be reading theirs until then.
+  prepareSpool(spoolDir);
   const client = createClient({ connection: session.connection });
   // The engine pauses a query while one of a higher priority runs (`priority`: 1 first, 0 none).
   // The API's reads (the dashboard's panels, funnels, the worker's id checks) go before analysts'

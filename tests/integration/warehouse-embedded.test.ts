@@ -111,3 +111,33 @@ describe('embedded chDB: analyst SQL has its own lane', () => {
     expect(result.rows).toEqual([['balise_lane', 1]]);
   });
 });
+
+// Decision 0049: embedded inserts hand the engine a file of rows, not inline bytes.
+describe('embedded chDB: inserts read their rows from a spool file', () => {
+  const spoolFiles = (dataDir: string) => fs.readdirSync(path.join(dataDir, 'insert-spool'));
+  const open = (dataDir: string) => openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_spool', cluster: undefined }, dataDir });
+
+  it('rows arrive whole, a refused insert says why, and no file outlives its insert or its process', { timeout: 30_000 }, async () => {
+    // A quote in the path: the file name is inlined into the INSERT's SQL.
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "balise-spool-o'clock-"));
+    const stale = path.join(dataDir, 'insert-spool', 'left-by-a-dead-process.json');
+    fs.mkdirSync(path.dirname(stale), { recursive: true });
+    fs.writeFileSync(stale, '{"n":1}');
+    const warehouse = await open(dataDir);
+    try {
+      expect(spoolFiles(dataDir)).toEqual([]);
+      await warehouse.client.command({ query: 'CREATE TABLE spooled (n UInt32, props String) ENGINE = MergeTree ORDER BY n' });
+      const lines = Array.from({ length: 5000 }, (_, i) => JSON.stringify([i, { i, text: 'tab\there, quote " and newline \n' }]));
+      await warehouse.insertJsonRows('spooled', Buffer.from(lines.join('\n')), { input_format_json_read_objects_as_strings: 1 }, ['n', 'props']);
+      expect(await queryRows(warehouse, 'SELECT count() AS rows, max(n) AS last, any(props) AS props FROM spooled WHERE n = 7')).toEqual([
+        { rows: 1, last: 7, props: '{"i":7,"text":"tab\\there, quote \\" and newline \\n"}' },
+      ]);
+      await expect(warehouse.insertJsonRows('spooled', Buffer.from('["not a number", "x"]'), {}, ['n', 'props'])).rejects.toThrow(/not a number|Cannot parse|CANNOT_PARSE/i);
+      expect(spoolFiles(dataDir)).toEqual([]);
+      expect(await queryRows(warehouse, 'SELECT count() AS rows FROM spooled')).toEqual([{ rows: 5000 }]);
+    } finally {
+      await warehouse.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
