@@ -41,8 +41,9 @@ export function insertFromFile(table: string, file: string, settings: InsertSett
  * so they are delivered again).
  */
 export function prepareSpool(spoolDir: string): void {
-  fs.rmSync(spoolDir, { recursive: true, force: true });
   fs.mkdirSync(spoolDir, { recursive: true });
+  // Its content, not the directory: an operator may have mounted it.
+  for (const name of fs.readdirSync(spoolDir)) fs.rmSync(path.join(spoolDir, name), { recursive: true, force: true });
 }
 
 /**
@@ -101,8 +102,8 @@ export async function openEmbeddedSession(dataPath: string, spoolDir: string): P
     },
     async insertJsonRows(table, body, settings, columns) {
       const file = path.join(spoolDir, `${randomBytes(9).toString('base64url')}.json`);
-      await fs.promises.writeFile(file, body);
       try {
+        await fs.promises.writeFile(file, body);
         await inOrder(() => inner.command({ query: insertFromFile(table, file, settings, columns) }));
       } finally {
         await fs.promises.rm(file, { force: true });

@@ -6,6 +6,8 @@ import { freePort, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { tempDir } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { openWarehouse } from '../../src/warehouse/client.ts';
+import { queryRows } from '../../src/warehouse/query.ts';
 
 const running: BaliseProcess[] = [];
 const mounts: string[] = [];
@@ -84,5 +86,29 @@ describe('/ready proves the engine can write', () => {
     await expectExactlyOnce(balise.baseUrl, 'disk', new Set(['disk-full-1']));
     balise.child.kill('SIGTERM');
     expect(await balise.exited).toBe(0);
+  });
+});
+
+describe('an insert whose spool file does not fit', () => {
+  // Decision 0049: the rows go to the engine as a file. On a full disk the insert fails (its
+  // jobs stay queued and are retried), leaves no partial file, and the next one that fits lands.
+  it('fails with ENOSPC, leaves nothing in the spool, and the next insert lands', { timeout: 60_000 }, async () => {
+    const dataDir = tempDir();
+    const spool = path.join(dataDir, 'insert-spool');
+    fs.mkdirSync(spool);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', spool]);
+    mounts.push(spool);
+    const warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_spool_full', cluster: undefined }, dataDir });
+    try {
+      await warehouse.client.command({ query: 'CREATE TABLE rows (n UInt32) ENGINE = MergeTree ORDER BY n' });
+      const tooBig = Buffer.from(Array.from({ length: 300_000 }, (_, i) => `[${i}]`).join('\n'));
+      await expect(warehouse.insertJsonRows('rows', tooBig, {}, ['n'])).rejects.toMatchObject({ code: 'ENOSPC' });
+      expect(fs.readdirSync(spool)).toEqual([]);
+      await warehouse.insertJsonRows('rows', Buffer.from('[1]\n[2]'), {}, ['n']);
+      expect(await queryRows(warehouse, 'SELECT count() AS rows FROM rows')).toEqual([{ rows: 2 }]);
+      expect(fs.readdirSync(spool)).toEqual([]);
+    } finally {
+      await warehouse.close();
+    }
   });
 });
