@@ -173,14 +173,14 @@ export function encodeQuarantine(row: QuarantineRow): string {
   return JSON.stringify(row);
 }
 
-function byteLength(line: string): number {
-  // Cheap upper bound first: a UTF-16 unit is at most 3 UTF-8 bytes.
-  return line.length * 3 < 1024 ? line.length : Buffer.byteLength(line);
+/** Within `maxBytes` once encoded: a UTF-16 unit is at most 3 UTF-8 bytes, so nearly every row is judged by its length alone. */
+function fits(line: string, maxBytes: number): boolean {
+  return line.length * 3 <= maxBytes || Buffer.byteLength(line) <= maxBytes;
 }
 
 /** 5. The encoded row within the per-event limit; a larger event is kept as sent (PII rules applied) in quarantine. */
 export function sizeStep(line: string, raw: unknown, judged: Judged, maxEventBytes: number, privacy: Privacy): Step<string> {
-  if (byteLength(line) <= maxEventBytes) return go(line);
+  if (fits(line, maxEventBytes)) return go(line);
   const { event, verdict } = judged;
   const rejection = { code: 'event_too_large' as const, message: `event is larger than ${maxEventBytes} bytes` };
   const violations = [{ path: '', rule: rejection.code, message: rejection.message }];
