@@ -88,7 +88,8 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
   const owner = readEngineOwner(config.dataDir);
   if (owner && owner.pid !== process.pid) throw locked();
   // Beside the engine's directory, on the same disk: the files live for the length of one insert.
-  const spoolDir = path.join(config.dataDir, 'insert-spool');
+  // Absolute: the path is handed to the engine as text, whatever the working directory then.
+  const spoolDir = path.resolve(config.dataDir, 'insert-spool');
   let session: EmbeddedSession;
   let analystSession: EmbeddedSession;
   let readsSession: EmbeddedSession;
