@@ -4,7 +4,8 @@ import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
-import { openEmbeddedSession, prepareSpool, type EmbeddedSession, type InsertSettings } from './embedded-session.ts';
+import { openEmbeddedSession, type EmbeddedSession } from './embedded-session.ts';
+import { insertThroughSpool, openInsertSpool, type InsertSettings } from './insert-spool.ts';
 import { describeEngineOwner, readEngineOwner } from './engine-owner.ts';
 
 export type Warehouse = {
@@ -87,23 +88,20 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     );
   const owner = readEngineOwner(config.dataDir);
   if (owner && owner.pid !== process.pid) throw locked();
-  // Beside the engine's directory, on the same disk: the files live for the length of one insert.
-  // Absolute: the path is handed to the engine as text, whatever the working directory then.
-  const spoolDir = path.resolve(config.dataDir, 'insert-spool');
   let session: EmbeddedSession;
   let analystSession: EmbeddedSession;
   let readsSession: EmbeddedSession;
   try {
-    session = await openEmbeddedSession(chdbPath, spoolDir);
+    session = await openEmbeddedSession(chdbPath);
     // Connections on one path share the engine and its data but run their queries in parallel.
-    analystSession = await openEmbeddedSession(chdbPath, spoolDir);
-    readsSession = await openEmbeddedSession(chdbPath, spoolDir);
+    analystSession = await openEmbeddedSession(chdbPath);
+    readsSession = await openEmbeddedSession(chdbPath);
   } catch (error) {
     if (isLockError(error)) throw locked();
     throw error;
   }
   // Only once the engine is ours: another process's inserts may be reading theirs until then.
-  prepareSpool(spoolDir);
+  const spool = openInsertSpool(config.dataDir);
   const client = createClient({ connection: session.connection });
   // The engine pauses a query while one of a higher priority runs (`priority`: 1 first, 0 none).
   // The API's reads (the dashboard's panels, funnels, the worker's id checks) go before analysts'
@@ -124,11 +122,12 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     database,
     cluster: undefined,
     mode: 'embedded',
-    insertJsonRows: (table, body, settings, columns) => session.insertJsonRows(`${database}.${table}`, body, settings, columns),
+    insertJsonRows: (table, body, settings, columns) => insertThroughSpool(spool, (query) => client.command({ query }), `${database}.${table}`, body, settings, columns),
     close: async () => {
       await reads.close();
       await analyst.close();
       await client.close();
+      spool.close();
     },
   };
 }

@@ -8,6 +8,7 @@ import { tempDir } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { openWarehouse } from '../../src/warehouse/client.ts';
 import { queryRows } from '../../src/warehouse/query.ts';
+import { diskSpoolDir, memorySpoolDir, openInsertSpool } from '../../src/warehouse/insert-spool.ts';
 
 const running: BaliseProcess[] = [];
 const mounts: string[] = [];
@@ -90,24 +91,52 @@ describe('/ready proves the engine can write', () => {
 });
 
 describe('an insert whose spool file does not fit', () => {
-  // Decision 0049: the rows go to the engine as a file. On a full disk the insert fails (its
-  // jobs stay queued and are retried), leaves no partial file, and the next one that fits lands.
-  it('fails with ENOSPC, leaves nothing in the spool, and the next insert lands', { timeout: 60_000 }, async () => {
+  // Decision 0049: the rows go to the engine as a file, in memory first. Memory full: the disk
+  // takes it. Both full: the insert fails (its jobs stay queued and are retried), leaving no
+  // partial file, and the next one that fits lands.
+  it('goes to disk when memory is full, fails with ENOSPC when both are, and leaves no partial file', { timeout: 60_000 }, async () => {
     const dataDir = tempDir();
-    const spool = path.join(dataDir, 'insert-spool');
-    fs.mkdirSync(spool);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', spool]);
-    mounts.push(spool);
+    const memoryRoot = tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', memoryRoot]);
+    mounts.push(memoryRoot);
+    const spool = openInsertSpool(dataDir, memoryRoot);
+    const [memory, disk] = spool.dirs;
+    expect(memory).toBe(memorySpoolDir(dataDir, memoryRoot));
+    const small = await spool.write(Buffer.from('[1]'));
+    expect(path.dirname(small)).toBe(memory);
+    fs.rmSync(small);
+
+    const tooBigForMemory = Buffer.alloc(2 << 20, 0x20);
+    const spilled = await spool.write(tooBigForMemory);
+    expect(path.dirname(spilled)).toBe(disk);
+    expect(fs.statSync(spilled).size).toBe(tooBigForMemory.length);
+    expect(fs.readdirSync(memory!)).toEqual([]);
+    fs.rmSync(spilled);
+
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk!]);
+    mounts.push(disk!);
+    await expect(spool.write(tooBigForMemory)).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect([...fs.readdirSync(memory!), ...fs.readdirSync(disk!)]).toEqual([]);
+    spool.close();
+  });
+
+  it('an embedded insert that cannot be spooled is refused, and the next one lands', { timeout: 60_000 }, async () => {
+    const dataDir = tempDir();
     const warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_spool_full', cluster: undefined }, dataDir });
+    // Both the memory and the disk spool on 1 MB file systems of their own.
+    for (const dir of [memorySpoolDir(dataDir), diskSpoolDir(dataDir)]) {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', dir]);
+      mounts.push(dir);
+    }
     try {
       await warehouse.client.command({ query: 'CREATE TABLE rows (n UInt32) ENGINE = MergeTree ORDER BY n' });
       const tooBig = Buffer.from(Array.from({ length: 300_000 }, (_, i) => `[${i}]`).join('\n'));
       await expect(warehouse.insertJsonRows('rows', tooBig, {}, ['n'])).rejects.toMatchObject({ code: 'ENOSPC' });
-      expect(fs.readdirSync(spool)).toEqual([]);
       await warehouse.insertJsonRows('rows', Buffer.from('[1]\n[2]'), {}, ['n']);
       expect(await queryRows(warehouse, 'SELECT count() AS rows FROM rows')).toEqual([{ rows: 2 }]);
-      expect(fs.readdirSync(spool)).toEqual([]);
+      expect([...fs.readdirSync(memorySpoolDir(dataDir)), ...fs.readdirSync(diskSpoolDir(dataDir))]).toEqual([]);
     } finally {
+      for (const dir of mounts.splice(-2)) execFileSync('umount', ['-l', dir]);
       await warehouse.close();
     }
   });

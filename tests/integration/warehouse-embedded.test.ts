@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
 import { queryRows } from '../../src/warehouse/query.ts';
 import { runReadOnlySql } from '../../src/analytics/run.ts';
+import { diskSpoolDir, memorySpoolDir } from '../../src/warehouse/insert-spool.ts';
 
 // A query that writes output, then fails part-way (after 200 blocks of rows).
 const failsAfterOutput = 'SELECT number, throwIf(number = 200000) AS boom FROM numbers(300000) SETTINGS max_block_size = 1000';
@@ -114,18 +115,22 @@ describe('embedded chDB: analyst SQL has its own lane', () => {
 
 // Decision 0049: embedded inserts hand the engine a file of rows, not inline bytes.
 describe('embedded chDB: inserts read their rows from a spool file', () => {
-  const spoolFiles = (dataDir: string) => fs.readdirSync(path.join(dataDir, 'insert-spool'));
+  const filesIn = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir) : []);
   const open = (dataDir: string) => openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_spool', cluster: undefined }, dataDir });
 
   it('rows arrive whole, a refused insert says why, and no file outlives its insert or its process', { timeout: 30_000 }, async () => {
     // A quote in the path: the file name is inlined into the INSERT's SQL.
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "balise-spool-o'clock-"));
-    const stale = path.join(dataDir, 'insert-spool', 'left-by-a-dead-process.json');
-    fs.mkdirSync(path.dirname(stale), { recursive: true });
-    fs.writeFileSync(stale, '{"n":1}');
+    const disk = diskSpoolDir(dataDir);
+    const memory = memorySpoolDir(dataDir);
+    // What a process that died mid-insert left, on disk and in memory.
+    fs.mkdirSync(disk, { recursive: true });
+    fs.mkdirSync(memory, { mode: 0o700 });
+    fs.writeFileSync(path.join(disk, 'left-by-a-dead-process.json'), '[1]');
+    fs.writeFileSync(path.join(memory, 'left-by-a-dead-process.json'), '[1]');
     const warehouse = await open(dataDir);
     try {
-      expect(spoolFiles(dataDir)).toEqual([]);
+      expect([...filesIn(disk), ...filesIn(memory)]).toEqual([]);
       await warehouse.client.command({ query: 'CREATE TABLE spooled (n UInt32, props String) ENGINE = MergeTree ORDER BY n' });
       const lines = Array.from({ length: 5000 }, (_, i) => JSON.stringify([i, { i, text: 'tab\there, quote " and newline \n' }]));
       await warehouse.insertJsonRows('spooled', Buffer.from(lines.join('\n')), { input_format_json_read_objects_as_strings: 1 }, ['n', 'props']);
@@ -133,11 +138,12 @@ describe('embedded chDB: inserts read their rows from a spool file', () => {
         { rows: 1, last: 7, props: '{"i":7,"text":"tab\\there, quote \\" and newline \\n"}' },
       ]);
       await expect(warehouse.insertJsonRows('spooled', Buffer.from('["not a number", "x"]'), {}, ['n', 'props'])).rejects.toThrow(/not a number|Cannot parse|CANNOT_PARSE/i);
-      expect(spoolFiles(dataDir)).toEqual([]);
+      expect([...filesIn(disk), ...filesIn(memory)]).toEqual([]);
       expect(await queryRows(warehouse, 'SELECT count() AS rows FROM spooled')).toEqual([{ rows: 5000 }]);
     } finally {
       await warehouse.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
+    expect(fs.existsSync(memory)).toBe(false);
   });
 });

@@ -1,0 +1,120 @@
+/**
+ * Where an embedded insert puts its rows for the engine to read (decision 0049): in memory
+ * (`/dev/shm`) when the machine has it, else, or when it is full, beside the engine on disk. A
+ * file lives for the length of one insert; on disk, creating and removing one of ~14 MB several
+ * times a second costs the disk's journal and the request tail. Jobs complete only after their
+ * insert returns, so a file is never the only copy of an accepted event.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { quoteString } from '../util/sql-quote.ts';
+
+/** Numeric engine settings for one insert. */
+export type InsertSettings = Record<string, number>;
+
+export interface InsertSpool {
+  /** The directories used, memory first; for tests and operators. */
+  readonly dirs: readonly string[];
+  /** Writes a payload to the first directory that takes it; returns its file. */
+  write(body: Buffer): Promise<string>;
+  /** Removes the memory directory, once no insert runs: nothing is left in /dev/shm. */
+  close(): void;
+}
+
+/** The memory spool's path for a data dir (nothing is created). */
+export function memorySpoolDir(dataDir: string, memoryRoot = '/dev/shm'): string {
+  return path.join(memoryRoot, `balise-spool-${createHash('sha256').update(path.resolve(dataDir, 'insert-spool')).digest('hex').slice(0, 16)}`);
+}
+
+/** The disk spool's path for a data dir. */
+export function diskSpoolDir(dataDir: string): string {
+  return path.resolve(dataDir, 'insert-spool');
+}
+
+/**
+ * The memory directory for this data dir: its name is derived from the data dir, so the next
+ * start finds what a crash left there. Used only if it is ours alone (a directory, owned by this
+ * user, closed to others): another user of a shared /dev/shm could have made it first to read
+ * the events.
+ */
+function ownedMemoryDir(memoryRoot: string, dataDir: string): string | undefined {
+  const dir = memorySpoolDir(dataDir, memoryRoot);
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+  }
+  const stat = fs.lstatSync(dir);
+  return stat.isDirectory() && stat.uid === process.getuid?.() && (stat.mode & 0o077) === 0 ? dir : undefined;
+}
+
+/** Its content, not the directory: an operator may have mounted it. */
+function empty(dir: string): void {
+  for (const name of fs.readdirSync(dir)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+}
+
+/**
+ * Opens the spool of the engine in `dataDir`, emptied: a file left there belongs to an insert
+ * that died with its process. Call it only once the engine is ours (its lock is held), or
+ * another process's inserts could lose the files they are reading.
+ */
+export function openInsertSpool(dataDir: string, memoryRoot = '/dev/shm'): InsertSpool {
+  const disk = diskSpoolDir(dataDir);
+  fs.mkdirSync(disk, { recursive: true });
+  const memory = fs.existsSync(memoryRoot) ? ownedMemoryDir(memoryRoot, dataDir) : undefined;
+  const dirs = memory ? [memory, disk] : [disk];
+  for (const dir of dirs) empty(dir);
+  return {
+    dirs,
+    async write(body) {
+      const name = `${randomBytes(9).toString('base64url')}.json`;
+      for (const [i, dir] of dirs.entries()) {
+        const file = path.join(dir, name);
+        try {
+          await fs.promises.writeFile(file, body);
+          return file;
+        } catch (error) {
+          await fs.promises.rm(file, { force: true });
+          // Memory full (or gone): the disk takes it. The disk full: the insert fails and its jobs wait.
+          if (i === dirs.length - 1) throw error;
+        }
+      }
+      throw new Error('unreachable: the spool has at least one directory');
+    },
+    close() {
+      if (memory) fs.rmSync(memory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The INSERT that reads one spool file; table and column names are Balise's own, never a client's. */
+export function insertFromFile(table: string, file: string, settings: InsertSettings, columns?: readonly string[]): string {
+  const named = columns ? ` (${columns.join(', ')})` : '';
+  const set = Object.entries(settings)
+    .map(([name, value]) => `${name} = ${value}`)
+    .join(', ');
+  return `INSERT INTO ${table}${named} FROM INFILE ${quoteString(file)} COMPRESSION 'none'${set ? ` SETTINGS ${set}` : ''} FORMAT ${columns ? 'JSONCompactEachRow' : 'JSONEachRow'}`;
+}
+
+/**
+ * One INSERT of JSON rows (JSONCompactEachRow in the order of `columns` when given, else
+ * JSONEachRow) that the engine reads from a spool file, removed when it returns, whatever it
+ * returned. chDB's own insert of inline bytes costs the engine 2.5–3× the CPU of reading the
+ * same rows from a file; the generic client's insert also turns them back into a JS string.
+ */
+export async function insertThroughSpool(
+  spool: InsertSpool,
+  run: (query: string) => Promise<unknown>,
+  table: string,
+  body: Buffer,
+  settings: InsertSettings,
+  columns?: readonly string[],
+): Promise<void> {
+  const file = await spool.write(body);
+  try {
+    await run(insertFromFile(table, file, settings, columns));
+  } finally {
+    await fs.promises.rm(file, { force: true });
+  }
+}
