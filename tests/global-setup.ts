@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { memorySpoolDir } from '../src/warehouse/insert-spool.ts';
 
 /**
  * Every temporary directory of this run (and so every redis-server socket the tests start) lives
@@ -23,5 +24,19 @@ export function teardown(): void {
   } catch {
     // pkill exits 1 when nothing matched.
   }
+  removeMemorySpools(runDir, 3);
   fs.rmSync(runDir, { recursive: true, force: true });
+}
+
+/**
+ * The /dev/shm spool of every data dir the run made (decision 0049): a Balise killed on purpose
+ * cannot remove its own, and its data dir is gone after this run.
+ */
+function removeMemorySpools(dir: string, depth: number): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const child = path.join(dir, entry.name);
+    fs.rmSync(memorySpoolDir(child), { recursive: true, force: true });
+    if (depth > 1) removeMemorySpools(child, depth - 1);
+  }
 }
