@@ -216,5 +216,9 @@ describe('the steps, one by one', () => {
     const wide = '€'.repeat(400); // 1,200 bytes in UTF-8, 400 UTF-16 units
     expect(sizeStep(wide, {}, judged.value, 1_199, privacy)).toMatchObject({ ok: false, quarantine: { code: 'event_too_large' } });
     expect(sizeStep(wide, {}, judged.value, 1_200, privacy)).toEqual({ ok: true, value: wide });
+    // Under the smallest limit allowed (256 B), a short line of wide characters is measured too.
+    const short = '€'.repeat(150); // 450 bytes, 150 units
+    expect(sizeStep(short, {}, judged.value, 300, privacy)).toMatchObject({ ok: false, quarantine: { code: 'event_too_large' } });
+    expect(sizeStep(short, {}, judged.value, 450, privacy)).toEqual({ ok: true, value: short });
   });
 });
