@@ -124,10 +124,15 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     mode: 'embedded',
     insertJsonRows: (table, body, settings, columns) => insertThroughSpool(spool, (query) => client.command({ query }), `${database}.${table}`, body, settings, columns),
     close: async () => {
-      await reads.close();
-      await analyst.close();
-      await client.close();
-      spool.close();
+      try {
+        await reads.close();
+        await analyst.close();
+        await client.close();
+      } finally {
+        // Whatever failed above. An insert already reading its file keeps it open; one not yet
+        // started fails, and its jobs stay queued for the next start.
+        spool.close();
+      }
     },
   };
 }
