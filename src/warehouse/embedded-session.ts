@@ -41,10 +41,9 @@ export async function loadChdb(importer: () => Promise<ChdbModule> = () => impor
  */
 export async function openEmbeddedSession(dataPath: string): Promise<EmbeddedSession> {
   const { createChdbConnection } = await loadChdb();
-  const chdb = createChdbConnection({ path: dataPath });
   // chdb implements the same Connection contract but against its own copy of
   // @clickhouse/client-common, so the two nominal types differ only by package path.
-  const inner = chdb as unknown as ClientConnection;
+  const inner = createChdbConnection({ path: dataPath }) as unknown as ClientConnection;
 
   let tail: Promise<unknown> = Promise.resolve();
   const inOrder = <T>(operation: () => Promise<T>): Promise<T> => {

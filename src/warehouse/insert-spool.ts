@@ -22,14 +22,14 @@ export interface InsertSpool {
   close(): void;
 }
 
-/** The memory spool's path for a data dir (nothing is created). */
-export function memorySpoolDir(dataDir: string, memoryRoot = '/dev/shm'): string {
-  return path.join(memoryRoot, `balise-spool-${createHash('sha256').update(path.resolve(dataDir, 'insert-spool')).digest('hex').slice(0, 16)}`);
-}
-
 /** The disk spool's path for a data dir. */
 export function diskSpoolDir(dataDir: string): string {
   return path.resolve(dataDir, 'insert-spool');
+}
+
+/** The memory spool's path for a data dir (nothing is created). */
+export function memorySpoolDir(dataDir: string, memoryRoot = '/dev/shm'): string {
+  return path.join(memoryRoot, `balise-spool-${createHash('sha256').update(diskSpoolDir(dataDir)).digest('hex').slice(0, 16)}`);
 }
 
 /**
@@ -38,8 +38,7 @@ export function diskSpoolDir(dataDir: string): string {
  * user, closed to others): another user of a shared /dev/shm could have made it first to read
  * the events.
  */
-function ownedMemoryDir(memoryRoot: string, dataDir: string): string | undefined {
-  const dir = memorySpoolDir(dataDir, memoryRoot);
+function ownedMemoryDir(dir: string): string | undefined {
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
   } catch (error) {
@@ -47,6 +46,17 @@ function ownedMemoryDir(memoryRoot: string, dataDir: string): string | undefined
   }
   const stat = fs.lstatSync(dir);
   return stat.isDirectory() && stat.uid === process.getuid?.() && (stat.mode & 0o077) === 0 ? dir : undefined;
+}
+
+/** Writes a whole file, or leaves none: a partial one is removed before the error goes up. */
+async function writeWhole(file: string, body: Buffer): Promise<string> {
+  try {
+    await fs.promises.writeFile(file, body);
+    return file;
+  } catch (error) {
+    await fs.promises.rm(file, { force: true });
+    throw error;
+  }
 }
 
 /** Its content, not the directory: an operator may have mounted it. */
@@ -62,25 +72,23 @@ function empty(dir: string): void {
 export function openInsertSpool(dataDir: string, memoryRoot = '/dev/shm'): InsertSpool {
   const disk = diskSpoolDir(dataDir);
   fs.mkdirSync(disk, { recursive: true });
-  const memory = fs.existsSync(memoryRoot) ? ownedMemoryDir(memoryRoot, dataDir) : undefined;
+  // No /dev/shm (or not writable): mkdir fails there, and the disk takes every insert.
+  const memory = ownedMemoryDir(memorySpoolDir(dataDir, memoryRoot));
   const dirs = memory ? [memory, disk] : [disk];
   for (const dir of dirs) empty(dir);
   return {
     dirs,
     async write(body) {
       const name = `${randomBytes(9).toString('base64url')}.json`;
-      for (const [i, dir] of dirs.entries()) {
-        const file = path.join(dir, name);
+      if (memory) {
         try {
-          await fs.promises.writeFile(file, body);
-          return file;
-        } catch (error) {
-          await fs.promises.rm(file, { force: true });
-          // Memory full (or gone): the disk takes it. The disk full: the insert fails and its jobs wait.
-          if (i === dirs.length - 1) throw error;
+          return await writeWhole(path.join(memory, name), body);
+        } catch {
+          // Memory full (or gone): the disk takes it.
         }
       }
-      throw new Error('unreachable: the spool has at least one directory');
+      // The disk full: the insert fails, and its jobs wait in the queue.
+      return writeWhole(path.join(disk, name), body);
     },
     close() {
       if (memory) fs.rmSync(memory, { recursive: true, force: true });
