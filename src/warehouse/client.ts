@@ -124,15 +124,13 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     mode: 'embedded',
     insertJsonRows: (table, body, settings, columns) => insertThroughSpool(spool, (query) => client.command({ query }), `${database}.${table}`, body, settings, columns),
     close: async () => {
-      try {
-        await reads.close();
-        await analyst.close();
-        await client.close();
-      } finally {
-        // Whatever failed above. An insert already reading its file keeps it open; one not yet
-        // started fails, and its jobs stay queued for the next start.
-        spool.close();
-      }
+      // First: closing a connection waits for its running query (an analyst's may last minutes),
+      // and a shutdown gives up on that wait. An insert already reading its file keeps it open;
+      // one not yet started fails, and its jobs stay queued for the next start.
+      spool.close();
+      await reads.close();
+      await analyst.close();
+      await client.close();
     },
   };
 }

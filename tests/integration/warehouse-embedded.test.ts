@@ -146,4 +146,22 @@ describe('embedded chDB: inserts read their rows from a spool file', () => {
     }
     expect(fs.existsSync(memory)).toBe(false);
   });
+
+  // A shutdown gives up waiting for a connection whose query runs on (an analyst's); the memory
+  // spool must not wait behind it, or it stays in /dev/shm after the process is gone.
+  it('closing removes the memory spool at once, even while an analyst query keeps its connection busy', { timeout: 30_000 }, async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-spool-close-'));
+    const warehouse = await open(dataDir);
+    const analyst = runReadOnlySql(warehouse, 'SELECT count() AS n FROM system.numbers WHERE sipHash64(number) % 7 = 3', { maxRows: 10, maxSeconds: 3 }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    const closing = warehouse.close();
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      expect(fs.existsSync(memorySpoolDir(dataDir))).toBe(false);
+    } finally {
+      await closing;
+      await analyst;
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
