@@ -58,6 +58,8 @@ export const API_ERROR_STATUS = {
   sql_rejected: 400,
   sql_error: 400,
   query_timeout: 400,
+  /** The engine stopped the query before it finished (a shutdown cancels analysts' queries): run it again. */
+  query_cancelled: 503,
   kpi_definition_invalid: 400,
   plan_invalid: 400,
   alerts_invalid: 400,

@@ -76,7 +76,10 @@ function sqlError(error: unknown): unknown {
   if (error instanceof BaliseError || !(error instanceof Error)) return error;
   const engineType = (error as Error & { type?: unknown }).type;
   const timedOut = engineType === 'TIMEOUT_EXCEEDED' || /TIMEOUT_EXCEEDED|Timeout exceeded/i.test(error.message);
-  return timedOut ? new BaliseError('query_timeout', 'the query ran longer than the time limit (10 s)') : new BaliseError('sql_error', error.message.split('\n')[0]!.slice(0, 500));
+  if (timedOut) return new BaliseError('query_timeout', 'the query ran longer than the time limit (10 s)');
+  // Not the analyst's fault: the server stopped it (shutting down, or an operator's KILL QUERY).
+  if (engineType === 'QUERY_WAS_CANCELLED') return new BaliseError('query_cancelled', 'the query was cancelled before it finished (the server is stopping); run it again');
+  return new BaliseError('sql_error', error.message.split('\n')[0]!.slice(0, 500));
 }
 
 /**

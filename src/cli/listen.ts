@@ -54,3 +54,26 @@ export async function listenHttp(server: http.Server, target: ListenTarget, desc
     for (const acceptor of acceptors) acceptor.close();
   };
 }
+
+/**
+ * Counts the requests in flight on an HTTP server, whichever descriptor accepted their
+ * connection. net.Server counts only the connections it accepted itself: one fed in by another
+ * descriptor's acceptor (above) or passed on by `up`'s primary is not, so `server.close()` alone
+ * reports the server drained while such requests still run, and the process exits under them.
+ */
+export function countRequests(listener: http.RequestListener): { listener: http.RequestListener; idle(): Promise<void> } {
+  let inFlight = 0;
+  let waiting: (() => void)[] = [];
+  return {
+    listener: (req, res) => {
+      inFlight++;
+      res.once('close', () => {
+        if (--inFlight > 0) return;
+        for (const resolve of waiting) resolve();
+        waiting = [];
+      });
+      listener(req, res);
+    },
+    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve))),
+  };
+}

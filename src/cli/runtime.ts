@@ -8,7 +8,7 @@ import { createSdkAssetRouter, ensureSdkBuilt } from '../ingest/sdk-asset.ts';
 import { serverTimeouts } from '../ingest/admission.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
-import { listenHttp, urlOf, type ListenTarget } from './listen.ts';
+import { countRequests, listenHttp, urlOf, type ListenTarget } from './listen.ts';
 import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
 import { applyViews } from '../warehouse/views.ts';
@@ -86,6 +86,8 @@ export interface RunningBalise {
   serveConnection(socket: Socket): void;
   /** What GET /ready checks, for an API child that asks the engine's owner (src/cli/api-processes.ts). */
   readiness(): Promise<Record<string, boolean>>;
+  /** Cancels the analysts' queries in this process's engine (embedded), within a second; `stop` does it first. */
+  cancelAnalystQueries(): Promise<void>;
   /** Stop accepting, drain, flush, close: nothing accepted is lost. Bounded by SHUTDOWN_GRACE_MS (plus Redis's own fsync). */
   stop(): Promise<void>;
 }
@@ -131,6 +133,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   const connections: Redis[] = [];
   let queue: Queue<QueuedJobData> | undefined;
   let server: http.Server | undefined;
+  let requests: ReturnType<typeof countRequests> | undefined;
   let closeAcceptors = (): void => undefined;
   let suppression: SuppressionList | undefined;
   // Once closing, connections dropping is expected, not an outage worth a log line.
@@ -300,7 +303,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         live,
       });
       app = ingestApp.app;
-      server = http.createServer(serverTimeouts(config.ingest), ingestApp.listener);
+      requests = countRequests(ingestApp.listener);
+      server = http.createServer(serverTimeouts(config.ingest), requests.listener);
       server.keepAliveTimeout = 65_000;
       closeAcceptors = await listenHttp(server, options.listen ?? { host: config.host, port: config.port }, config);
       baseUrl = urlOf(server.address() as AddressInfo);
@@ -313,6 +317,13 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
 
     const httpServer = server;
     const ownedWarehouse = warehouse;
+    // An analyst's query may run to its time limit (10 s): cancelled when a shutdown begins, its
+    // request is answered (503 query_cancelled) within the drain instead of being cut after it.
+    const cancelAnalystQueries = async (): Promise<void> => {
+      if (!ownedWarehouse) return;
+      const cancelled = ownedWarehouse.cancelAnalystQueries().catch((error: unknown) => logger.warn({ err: error }, "could not cancel the analysts' queries"));
+      await within(cancelled, 1000);
+    };
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
@@ -325,7 +336,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             // get 503 + Connection: close, so clients retry elsewhere; stragglers are cut after a grace.
             accepting = false;
             live.closeAll();
-            const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+            await cancelAnalystQueries();
+            const closed = Promise.all([new Promise<void>((resolve) => httpServer.close(() => resolve())), requests?.idle()]);
             closeAcceptors();
             httpServer.closeIdleConnections();
             if (!(await within(closed, Math.min(HTTP_DRAIN_MS, left())))) httpServer.closeAllConnections();
@@ -363,6 +375,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       opsUrl: ops?.url,
       serveConnection: (socket) => (httpServer ? httpServer.emit('connection', socket) : socket.destroy()),
       readiness,
+      cancelAnalystQueries,
       stop,
     };
   } catch (error) {

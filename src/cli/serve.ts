@@ -82,6 +82,8 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
       process.exit(1);
     }, HARD_EXIT_MS).unref();
     (async () => {
+      // First: an API child's drain waits for the analyst requests it forwarded here.
+      await balise.cancelAnalystQueries();
       await started.children?.stop(CHILD_STOP_MS);
       await balise.stop();
     })().then(

@@ -27,6 +27,13 @@ export type Warehouse = {
    * of `columns` when given, else JSONEachRow objects.
    */
   insertJsonRows(table: string, body: Buffer, settings: InsertSettings, columns?: readonly string[]): Promise<void>;
+  /**
+   * Stops the analysts' queries, running or waiting their turn, and refuses any later one, so a
+   * shutdown does not wait for them (each may run to its time limit). Their requests fail with
+   * QUERY_WAS_CANCELLED or `query_cancelled`. Embedded only: every query in the engine is this
+   * process's; on a server the same priority may be another process's.
+   */
+  cancelAnalystQueries(): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -75,6 +82,8 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
       cluster,
       mode: 'server',
       insertJsonRows: (table, body, settings, columns) => insertOverHttp(client, table, body, settings, columns),
+      // A query outlives its HTTP request on a server; this process's shutdown does not wait for it.
+      cancelAnalystQueries: async () => undefined,
       close: () => client.close(),
     };
   }
@@ -91,10 +100,16 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
   let session: EmbeddedSession;
   let analystSession: EmbeddedSession;
   let readsSession: EmbeddedSession;
+  let analystsCancelled = false;
   try {
     session = await openEmbeddedSession(chdbPath);
     // Connections on one path share the engine and its data but run their queries in parallel.
-    analystSession = await openEmbeddedSession(chdbPath);
+    // Once the analysts' queries are cancelled (a shutdown), those still waiting their turn are refused too.
+    analystSession = await openEmbeddedSession(chdbPath, {
+      admit: () => {
+        if (analystsCancelled) throw new BaliseError('query_cancelled', 'the query was cancelled before it ran (the server is stopping); run it again');
+      },
+    });
     readsSession = await openEmbeddedSession(chdbPath);
   } catch (error) {
     if (isLockError(error)) throw locked();
@@ -123,6 +138,12 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     cluster: undefined,
     mode: 'embedded',
     insertJsonRows: (table, body, settings, columns) => insertThroughSpool(spool, (query) => client.command({ query }), `${database}.${table}`, body, settings, columns),
+    // Through `reads`: the insert connection may be busy, the analyst's is the one to stop.
+    // ASYNC: the engine cancels at its next block; the queries' own callers see them end.
+    cancelAnalystQueries: async () => {
+      analystsCancelled = true;
+      await reads.command({ query: `KILL QUERY WHERE Settings['priority'] = '${ANALYST_PRIORITY}' ASYNC` });
+    },
     close: async () => {
       // First: closing a connection waits for its running query (an analyst's may last minutes),
       // and a shutdown gives up on that wait. An insert already reading its file keeps it open;

@@ -39,13 +39,21 @@ export async function loadChdb(importer: () => Promise<ChdbModule> = () => impor
  * time per session, so running calls in order here costs no throughput; it guarantees that after
  * a failure a throw-away query drains the stale output before any other caller's query runs.
  */
-export async function openEmbeddedSession(dataPath: string): Promise<EmbeddedSession> {
+export async function openEmbeddedSession(dataPath: string, options: { admit?: () => void } = {}): Promise<EmbeddedSession> {
   const { createChdbConnection } = await loadChdb();
   // chdb implements the same Connection contract but against its own copy of
   // @clickhouse/client-common, so the two nominal types differ only by package path.
   const inner = createChdbConnection({ path: dataPath }) as unknown as ClientConnection;
 
   let tail: Promise<unknown> = Promise.resolve();
+  // `admit` is asked when a call's turn comes, not when it is made: one queued behind a running
+  // query can still be refused (throwing refuses it). Closing is never refused.
+  const admitted =
+    <T>(operation: () => Promise<T>) =>
+    (): Promise<T> => {
+      options.admit?.();
+      return operation();
+    };
   const inOrder = <T>(operation: () => Promise<T>): Promise<T> => {
     const result = tail.then(operation).catch(async (error: unknown) => {
       await inner.command({ query: 'SELECT 1' }).catch(() => undefined);
@@ -57,11 +65,11 @@ export async function openEmbeddedSession(dataPath: string): Promise<EmbeddedSes
 
   return {
     connection: {
-      ping: (params) => inOrder(() => inner.ping(params)),
-      query: (params) => inOrder(() => inner.query(params)),
-      insert: (params) => inOrder(() => inner.insert(params)),
-      command: (params) => inOrder(() => inner.command(params)),
-      exec: (params) => inOrder(() => inner.exec(params)),
+      ping: (params) => inOrder(admitted(() => inner.ping(params))),
+      query: (params) => inOrder(admitted(() => inner.query(params))),
+      insert: (params) => inOrder(admitted(() => inner.insert(params))),
+      command: (params) => inOrder(admitted(() => inner.command(params))),
+      exec: (params) => inOrder(admitted(() => inner.exec(params))),
       close: () => inOrder(() => inner.close()),
     },
   };

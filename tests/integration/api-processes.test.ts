@@ -172,6 +172,46 @@ describe('balise up with API processes', () => {
     await expectExactlyOnce(up.baseUrl, 'procs', new Set([0, 1, 2].map((i) => `procs-stopped-${i}`)));
   });
 
+  // A child watches the socket on many descriptors; the HTTP server counts only the connections of
+  // the first, and its close used to report "drained" while the others' requests still ran.
+  it('on SIGTERM, every request a child is reading is answered before it exits, whichever descriptor took its connection', { timeout: 120_000 }, async () => {
+    const port = await freePort();
+    const up = await startBaliseProcess('up', tempDir(), port, { BALISE_API_PROCESSES: '1' });
+    running.push(up);
+    const ids = Array.from({ length: 16 }, (_, i) => `procs-drain-${i}`);
+    const started: Promise<void>[] = [];
+    const answers = ids.map(
+      (id) =>
+        new Promise<number>((resolve) => {
+          const body = JSON.stringify({ batch: [{ type: 'track', event: 'procs_test', userId: 'u1', messageId: id, properties: { mission_id: 'msn_1' } }] });
+          const req = http.request(
+            {
+              host: '127.0.0.1',
+              port,
+              path: '/v1/batch',
+              method: 'POST',
+              agent: false,
+              headers: { 'content-type': 'application/json', authorization: basic, 'content-length': Buffer.byteLength(body) },
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', () => resolve(0));
+          // Half the body now, the rest once the stop has begun: the request is in flight across it.
+          started.push(new Promise((sent) => req.write(body.slice(0, 40), () => sent())));
+          setTimeout(() => req.end(body.slice(40)), 1500);
+        }),
+    );
+    await Promise.all(started);
+    // The child has the connections (their first bytes are read) before the stop begins.
+    await new Promise((r) => setTimeout(r, 300));
+    up.child.kill('SIGTERM');
+    expect(await Promise.all(answers)).toEqual(ids.map(() => 200));
+    expect(await up.exited).toBe(0);
+  });
+
   // libuv accepts one connection per descriptor per turn of a loop: a busy child with one
   // descriptor left a burst of new connections waiting seconds in the kernel (decision 0044).
   it('each child watches the public socket on ACCEPT_DESCRIPTORS descriptors; the primary keeps one copy it does not listen on', { timeout: 120_000 }, async () => {

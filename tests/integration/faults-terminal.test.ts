@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, generateLoad, redisServersOf, runCli, startBaliseInTerminal, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { freePort, generateLoad, redisServersOf, runCli, startBaliseInTerminal, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { tempDir } from '../helpers/stack.ts';
 
@@ -63,6 +63,33 @@ describe('`balise up` in a terminal', () => {
     await expectExactlyOnce(again.baseUrl, 'ctrlc', result.acknowledged);
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
+    expect(redisServersOf(dataDir)).toEqual([]);
+  });
+
+  it('does not wait for an analyst query on Ctrl-C: the query is cancelled and its request told to run it again', { timeout: 120_000 }, async () => {
+    const dataDir = newDataDir();
+    const port = await freePort();
+    const balise = await startBaliseInTerminal('up', dataDir, port, { LOG_LEVEL: 'info' });
+    running.push(balise);
+    // A scan only its own 10 s limit ends: before, the shutdown waited out the HTTP drain (5 s)
+    // with this request in flight, cut it unanswered, then waited for the engine to close.
+    const answer = fetch(`${balise.baseUrl}/api/sql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'SELECT count() FROM system.numbers WHERE sipHash64(number) % 7 = 3' }),
+    }).then(
+      async (res) => ({ status: res.status, body: (await res.json()) as { code?: string } }),
+      (error: unknown) => ({ status: 0, body: { code: String(error) } }),
+    );
+    // Let the query reach the engine (it would run 10 s; a second is far from its end).
+    await new Promise((r) => setTimeout(r, 1000));
+    const pressed = Date.now();
+    balise.press('\x03');
+    expect(await answer).toEqual({ status: 503, body: expect.objectContaining({ code: 'query_cancelled' }) });
+    expect(await exitWithin(balise, 25_000)).toBe(0);
+    // Under the 5 s drain the old shutdown always waited out: the query no longer holds it.
+    expect(Date.now() - pressed).toBeLessThan(5000);
+    expect(balise.output()).toContain('stopped cleanly');
     expect(redisServersOf(dataDir)).toEqual([]);
   });
 

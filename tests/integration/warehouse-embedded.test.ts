@@ -113,6 +113,31 @@ describe('embedded chDB: analyst SQL has its own lane', () => {
   });
 });
 
+// A shutdown must not wait for analysts' queries, each of which may run to its time limit.
+describe("embedded chDB: cancelling the analysts' queries", () => {
+  it('ends the running one and the one waiting its turn, refuses later ones, and leaves reads, inserts and close alone', { timeout: 60_000 }, async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-embedded-cancel-'));
+    const warehouse = await openWarehouse({ clickhouse: { url: undefined, user: 'default', password: '', database: 'balise_cancel', cluster: undefined }, dataDir });
+    try {
+      // Each would run to its 10 s limit and fail TIMEOUT_EXCEEDED: the errors say what ended them.
+      const scan = () => runReadOnlySql(warehouse, 'SELECT count() FROM system.numbers WHERE sipHash64(number) % 7 = 3', { maxRows: 10, maxSeconds: 10 }).catch((error: unknown) => error);
+      const running = scan();
+      await new Promise((r) => setTimeout(r, 500));
+      const waiting = scan();
+      await warehouse.cancelAnalystQueries();
+      expect(await running).toMatchObject({ type: 'QUERY_WAS_CANCELLED' });
+      expect(await waiting).toMatchObject({ code: 'query_cancelled' });
+      expect(await scan()).toMatchObject({ code: 'query_cancelled' });
+      await warehouse.client.command({ query: 'CREATE TABLE after_cancel (n UInt64) ENGINE = MergeTree ORDER BY n' });
+      await warehouse.insertJsonRows('after_cancel', Buffer.from('{"n":1}'), {});
+      expect(await queryRows(warehouse, 'SELECT count() AS c FROM after_cancel')).toEqual([{ c: 1 }]);
+    } finally {
+      await warehouse.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 // Decision 0049: embedded inserts hand the engine a file of rows, not inline bytes.
 describe('embedded chDB: inserts read their rows from a spool file', () => {
   const filesIn = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir) : []);
