@@ -35,7 +35,7 @@ import { loadPlanValidator } from '../src/plan/compile.ts';
 import { generateMarketplace } from '../src/demo/generate.ts';
 import { sendDemoCalls } from '../src/demo/send.ts';
 import { percentile, printResult, round, shippedWorkerSettings, type BenchFigure } from './lib.ts';
-import { baliseCpuMs, redisChildPid } from './proc.ts';
+import { baliseCpuMs, redisChildPid, upCpuPartsMs } from './proc.ts';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BATCH = 100;
@@ -218,7 +218,7 @@ async function main() {
     console.log(`dashboard API (GET /api/kpis) p95 over the bench's ${one.events}+ events: ${dashboardLine(viewed, busy)}`);
     console.log(`dashboard API (GET /api/kpis) p95 on the demo data: ${dashboardLine(demoViewed, demoBusy)}`);
     console.log(
-      `CPU per event (phase 1): balise ${round(serverCpu)} µs (API, worker and chDB), redis-server ${round(redisCpu)} µs, load generator ${round(one.generatorCpuUs)} µs; ${os.availableParallelism()} cores allow ${round((os.availableParallelism() * 1e6) / 100_000)} µs per event at 100,000 events/s`,
+      `CPU per event (phase 1): balise ${round(serverCpu)} µs (its API child ${round(one.upPartsUs.apiChildren)}, the engine's process ${round(one.upPartsUs.primary)} of which background merges ${round(one.upPartsUs.merges)}), redis-server ${round(redisCpu)} µs, load generator ${round(one.generatorCpuUs)} µs; ${os.availableParallelism()} cores allow ${round((os.availableParallelism() * 1e6) / 100_000)} µs per event at 100,000 events/s`,
     );
     console.log(
       `sustained end to end, 2 API processes (up + serve): ${Math.round(two.e2eRate)} events/s over ${two.events} events; CPU per event: up ${round(upCpu2)} µs, serve ${round(serveCpu2)} µs, redis-server ${round(redisCpu2)} µs, load generator ${round(two.generatorCpuUs)} µs`,
@@ -249,6 +249,19 @@ async function main() {
         baseline: { name: 'a raw ClickHouse insert (median of 3), per row', value: round(rawInsertCpuUs), unit: 'µs' },
         ratio: round(serverCpu / rawInsertCpuUs, 2),
       },
+      ...(
+        [
+          ['CPU per event, its API child (ingest)', one.upPartsUs.apiChildren],
+          ["CPU per event, the engine's process (worker + chDB)", one.upPartsUs.primary],
+          ["CPU per event, of which the engine's background merges", one.upPartsUs.merges],
+        ] as const
+      ).map(([name, value]): BenchFigure => ({
+        name,
+        value: round(value),
+        unit: 'µs',
+        baseline: { name: 'a raw ClickHouse insert (median of 3), per row', value: round(rawInsertCpuUs), unit: 'µs' },
+        ratio: round(value / rawInsertCpuUs, 2),
+      })),
       {
         name: 'CPU per event, redis-server',
         value: round(redisCpu),
@@ -356,6 +369,8 @@ interface Sustained {
   acceptRate: number;
   /** CPU µs per event of each pid given, in order. */
   cpuPerEventUs: number[];
+  /** The first pid's (`up`'s) CPU per event by part. */
+  upPartsUs: ReturnType<typeof upCpuPartsMs>;
   generatorCpuUs: number;
 }
 
@@ -371,6 +386,7 @@ async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string
   // CPU time of every party: what a 2-core box spends per event, and where.
   // A balise process counts with its API children (`up --api-processes`); redis-server has none.
   const before = pids.map((pid) => (pid ? baliseCpuMs(pid) : 0));
+  const upBefore = upCpuPartsMs(pids[0]!);
   const generatorBefore = process.cpuUsage();
   const insertedBefore = await rowsInserted(queryUrl);
   let next = 0;
@@ -395,6 +411,11 @@ async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string
     e2eRate: events / e2eSeconds,
     acceptRate: events / sentSeconds,
     cpuPerEventUs: pids.map((pid, i) => (pid ? ((baliseCpuMs(pid) - before[i]!) * 1000) / events : 0)),
+    upPartsUs: ((after) => ({
+      apiChildren: ((after.apiChildren - upBefore.apiChildren) * 1000) / events,
+      primary: ((after.primary - upBefore.primary) * 1000) / events,
+      merges: ((after.merges - upBefore.merges) * 1000) / events,
+    }))(upCpuPartsMs(pids[0]!)),
     generatorCpuUs: (generator.user + generator.system) / events,
   };
 }

@@ -14,8 +14,8 @@ export function rssKiB(pid: number): number {
   return Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(read(`/proc/${pid}/status`) ?? '')?.[1] ?? 0);
 }
 
-/** User + system CPU time of one process, all threads, in ms (0 when it is gone). */
-export function cpuMs(pid: number): number {
+/** User + system CPU time of one process, all threads, in ms (0 when it is gone); or of one thread, given as `<pid>/task/<tid>`. */
+export function cpuMs(pid: number | string): number {
   const stat = read(`/proc/${pid}/stat`);
   if (!stat) return 0;
   // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
@@ -53,4 +53,21 @@ export function apiChildPids(pid: number): number[] {
 /** The redis-server that `balise up` started for itself, if any. */
 export function redisChildPid(pid: number): number | undefined {
   return childPids(pid).find((child) => (read(`/proc/${child}/comm`) ?? '').trim().startsWith('redis-server'));
+}
+
+/**
+ * `balise up`'s CPU by part, in ms: its API children, its own process, and of that the engine's
+ * background merges (threads named MergeMutate, which ClickHouse gives its merge pool). Merge
+ * threads live as long as the engine, so summing the live ones loses none of their time.
+ */
+export function upCpuPartsMs(pid: number): { apiChildren: number; primary: number; merges: number } {
+  let merges = 0;
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    // process gone: no threads to read
+  }
+  for (const tid of tids) if ((read(`/proc/${pid}/task/${tid}/comm`) ?? '').trim().startsWith('MergeMutate')) merges += cpuMs(`${pid}/task/${tid}`);
+  return { apiChildren: apiChildPids(pid).reduce((sum, child) => sum + cpuMs(child), 0), primary: cpuMs(pid), merges };
 }
