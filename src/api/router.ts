@@ -261,9 +261,12 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       try {
         res.json(await runReadOnlySql(deps.warehouse, query, { maxRows: 10_000, maxSeconds: 10 }));
       } catch (error) {
+        const answer = sqlError(error);
         // An audit trail of refused analyst queries; the query text is the analyst's, not a secret.
-        deps.logger.warn({ err: error, query: query.slice(0, 2000) }, 'SQL query refused');
-        throw sqlError(error);
+        // A query cancelled by a shutdown is expected there, not a warning with a stack trace.
+        if (answer instanceof BaliseError && answer.code === 'query_cancelled') deps.logger.info({ query: query.slice(0, 2000) }, 'SQL query cancelled: the server is stopping');
+        else deps.logger.warn({ err: error, query: query.slice(0, 2000) }, 'SQL query refused');
+        throw answer;
       }
     }),
   );
