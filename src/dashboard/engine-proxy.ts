@@ -3,8 +3,9 @@ import type { Logger } from '../observability/logger.ts';
 import { BaliseError, sendError } from '../errors.ts';
 import { readEngineOwner } from '../warehouse/engine-owner.ts';
 
-/** Headers the read API needs from the caller (auth, body type) and sends back (body type). */
+/** Headers the read API needs from the caller (auth, body type) and sends back (body type; when to retry a 503 or 429). */
 const FORWARDED_REQUEST_HEADERS = ['authorization', 'cookie', 'content-type'];
+const FORWARDED_RESPONSE_HEADERS = ['content-type', 'retry-after'];
 const PROXY_TIMEOUT_MS = 30_000;
 
 /**
@@ -29,8 +30,10 @@ export function createEngineProxyRouter(opts: { dataDir: string; logger: Logger 
     const body = Buffer.isBuffer(req.body) && req.body.length > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? new Uint8Array(req.body) : undefined;
     try {
       const answer = await fetch(`${owner.url}${req.originalUrl}`, { method: req.method, headers, body, signal: AbortSignal.timeout(PROXY_TIMEOUT_MS) });
-      const type = answer.headers.get('content-type');
-      if (type) res.setHeader('Content-Type', type);
+      for (const name of FORWARDED_RESPONSE_HEADERS) {
+        const value = answer.headers.get(name);
+        if (value) res.setHeader(name, value);
+      }
       res.status(answer.status).send(Buffer.from(await answer.arrayBuffer()));
     } catch (error) {
       opts.logger.warn({ err: error, owner: owner.url }, 'the engine owner did not answer a proxied read');

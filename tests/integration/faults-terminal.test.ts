@@ -78,14 +78,16 @@ describe('`balise up` in a terminal', () => {
       headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ query: 'SELECT count() FROM system.numbers WHERE sipHash64(number) % 7 = 3' }),
     }).then(
-      async (res) => ({ status: res.status, body: (await res.json()) as { code?: string } }),
-      (error: unknown) => ({ status: 0, body: { code: String(error) } }),
+      async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { code?: string } }),
+      (error: unknown) => ({ status: 0, retryAfter: null, body: { code: String(error) } }),
     );
     // Let the query reach the engine (it would run 10 s; a second is far from its end).
     await new Promise((r) => setTimeout(r, 1000));
     const pressed = Date.now();
     balise.press('\x03');
-    expect(await answer).toEqual({ status: 503, body: expect.objectContaining({ code: 'query_cancelled' }) });
+    // Answered by the engine's process, through the API child that took the connection: its
+    // Retry-After comes along (the child forwarded only the body's type before).
+    expect(await answer).toEqual({ status: 503, retryAfter: '2', body: expect.objectContaining({ code: 'query_cancelled' }) });
     expect(await exitWithin(balise, 25_000)).toBe(0);
     // Under the 5 s drain the old shutdown always waited out: the query no longer holds it.
     expect(Date.now() - pressed).toBeLessThan(5000);
