@@ -35,7 +35,7 @@ import { loadPlanValidator } from '../src/plan/compile.ts';
 import { generateMarketplace } from '../src/demo/generate.ts';
 import { sendDemoCalls } from '../src/demo/send.ts';
 import { percentile, printResult, round, shippedWorkerSettings, type BenchFigure } from './lib.ts';
-import { baliseCpuMs, redisChildPid, upCpuPartsMs } from './proc.ts';
+import { baliseCpuMs, redisChildPid, upCpuPartsMs, upCpuPartsPerEventUs, type UpCpuParts } from './proc.ts';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BATCH = 100;
@@ -370,7 +370,7 @@ interface Sustained {
   /** CPU µs per event of each pid given, in order. */
   cpuPerEventUs: number[];
   /** The first pid's (`up`'s) CPU per event by part. */
-  upPartsUs: ReturnType<typeof upCpuPartsMs>;
+  upPartsUs: UpCpuParts;
   generatorCpuUs: number;
 }
 
@@ -411,11 +411,7 @@ async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string
     e2eRate: events / e2eSeconds,
     acceptRate: events / sentSeconds,
     cpuPerEventUs: pids.map((pid, i) => (pid ? ((baliseCpuMs(pid) - before[i]!) * 1000) / events : 0)),
-    upPartsUs: ((after) => ({
-      apiChildren: ((after.apiChildren - upBefore.apiChildren) * 1000) / events,
-      primary: ((after.primary - upBefore.primary) * 1000) / events,
-      merges: ((after.merges - upBefore.merges) * 1000) / events,
-    }))(upCpuPartsMs(pids[0]!)),
+    upPartsUs: upCpuPartsPerEventUs(upBefore, upCpuPartsMs(pids[0]!), events),
     generatorCpuUs: (generator.user + generator.system) / events,
   };
 }

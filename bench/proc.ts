@@ -24,15 +24,18 @@ export function cpuMs(pid: number | string): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
 }
 
-/** Direct children of a process, from /proc/<pid>/task/<tid>/children. */
-function childPids(pid: number): number[] {
-  let tids: string[] = [];
+/** The thread ids of a process (none when it is gone). */
+function threadIds(pid: number): string[] {
   try {
-    tids = fs.readdirSync(`/proc/${pid}/task`);
+    return fs.readdirSync(`/proc/${pid}/task`);
   } catch {
     return [];
   }
-  return tids.flatMap((tid) => (read(`/proc/${pid}/task/${tid}/children`) ?? '').trim().split(/\s+/).filter(Boolean).map(Number));
+}
+
+/** Direct children of a process, from /proc/<pid>/task/<tid>/children. */
+function childPids(pid: number): number[] {
+  return threadIds(pid).flatMap((tid) => (read(`/proc/${pid}/task/${tid}/children`) ?? '').trim().split(/\s+/).filter(Boolean).map(Number));
 }
 
 /** CPU of `balise up` and its API children (node:cluster workers), without its redis-server. */
@@ -60,14 +63,21 @@ export function redisChildPid(pid: number): number | undefined {
  * background merges (threads named MergeMutate, which ClickHouse gives its merge pool). Merge
  * threads live as long as the engine, so summing the live ones loses none of their time.
  */
-export function upCpuPartsMs(pid: number): { apiChildren: number; primary: number; merges: number } {
-  let merges = 0;
-  let tids: string[] = [];
-  try {
-    tids = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    // process gone: no threads to read
-  }
-  for (const tid of tids) if ((read(`/proc/${pid}/task/${tid}/comm`) ?? '').trim().startsWith('MergeMutate')) merges += cpuMs(`${pid}/task/${tid}`);
+export function upCpuPartsMs(pid: number): UpCpuParts {
+  const merges = threadIds(pid)
+    .filter((tid) => (read(`/proc/${pid}/task/${tid}/comm`) ?? '').startsWith('MergeMutate'))
+    .reduce((sum, tid) => sum + cpuMs(`${pid}/task/${tid}`), 0);
   return { apiChildren: apiChildPids(pid).reduce((sum, child) => sum + cpuMs(child), 0), primary: cpuMs(pid), merges };
+}
+
+export interface UpCpuParts {
+  apiChildren: number;
+  primary: number;
+  merges: number;
+}
+
+/** What each part spent between two readings, per event, in µs. */
+export function upCpuPartsPerEventUs(before: UpCpuParts, after: UpCpuParts, events: number): UpCpuParts {
+  const perEvent = (part: keyof UpCpuParts) => ((after[part] - before[part]) * 1000) / events;
+  return { apiChildren: perEvent('apiChildren'), primary: perEvent('primary'), merges: perEvent('merges') };
 }

@@ -5,7 +5,7 @@ import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@c
 import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
 import { openEmbeddedSession, type EmbeddedSession } from './embedded-session.ts';
-import { insertThroughSpool, openInsertSpool, type InsertSettings } from './insert-spool.ts';
+import { insertStatement, insertThroughSpool, openInsertSpool, type InsertSettings } from './insert-spool.ts';
 import { describeEngineOwner, readEngineOwner } from './engine-owner.ts';
 
 export type Warehouse = {
@@ -48,12 +48,7 @@ function isLockError(error: unknown): boolean {
 
 /** Over HTTP the bytes are the request body; the settings travel in the statement. */
 async function insertOverHttp(client: ClickHouseClient, table: string, body: Buffer, settings: InsertSettings, columns: readonly string[] | undefined): Promise<void> {
-  const clause = Object.entries(settings).map(([name, value]) => `${name} = ${value}`);
-  const target = columns ? `${table} (${columns.join(', ')})` : table;
-  const result = await client.exec({
-    query: `INSERT INTO ${target}${clause.length ? ` SETTINGS ${clause.join(', ')}` : ''} FORMAT ${columns ? 'JSONCompactEachRow' : 'JSONEachRow'}`,
-    values: Readable.from([body]),
-  });
+  const result = await client.exec({ query: insertStatement(table, settings, columns), values: Readable.from([body]) });
   // Drain the (empty) response so the connection goes back to the pool.
   for await (const _chunk of result.stream) void _chunk;
 }
@@ -141,6 +136,8 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     // Through `reads`: the insert connection may be busy, the analyst's is the one to stop.
     // ASYNC: the engine cancels at its next block; the queries' own callers see them end.
     cancelAnalystQueries: async () => {
+      // Once is enough: the lane refuses every later query (`up` asks before its children stop, then again in its own stop).
+      if (analystsCancelled) return;
       analystsCancelled = true;
       await reads.command({ query: `KILL QUERY WHERE Settings['priority'] = '${ANALYST_PRIORITY}' ASYNC` });
     },

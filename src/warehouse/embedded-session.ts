@@ -48,29 +48,28 @@ export async function openEmbeddedSession(dataPath: string, options: { admit?: (
   let tail: Promise<unknown> = Promise.resolve();
   // `admit` is asked when a call's turn comes, not when it is made: one queued behind a running
   // query can still be refused (throwing refuses it). Closing is never refused.
-  const admitted =
-    <T>(operation: () => Promise<T>) =>
-    (): Promise<T> => {
-      options.admit?.();
-      return operation();
-    };
-  const inOrder = <T>(operation: () => Promise<T>): Promise<T> => {
-    const result = tail.then(operation).catch(async (error: unknown) => {
-      await inner.command({ query: 'SELECT 1' }).catch(() => undefined);
-      throw error;
-    });
+  const inOrder = <T>(operation: () => Promise<T>, admitted = true): Promise<T> => {
+    const result = tail
+      .then(() => {
+        if (admitted) options.admit?.();
+        return operation();
+      })
+      .catch(async (error: unknown) => {
+        await inner.command({ query: 'SELECT 1' }).catch(() => undefined);
+        throw error;
+      });
     tail = result.catch(() => undefined);
     return result;
   };
 
   return {
     connection: {
-      ping: (params) => inOrder(admitted(() => inner.ping(params))),
-      query: (params) => inOrder(admitted(() => inner.query(params))),
-      insert: (params) => inOrder(admitted(() => inner.insert(params))),
-      command: (params) => inOrder(admitted(() => inner.command(params))),
-      exec: (params) => inOrder(admitted(() => inner.exec(params))),
-      close: () => inOrder(() => inner.close()),
+      ping: (params) => inOrder(() => inner.ping(params)),
+      query: (params) => inOrder(() => inner.query(params)),
+      insert: (params) => inOrder(() => inner.insert(params)),
+      command: (params) => inOrder(() => inner.command(params)),
+      exec: (params) => inOrder(() => inner.exec(params)),
+      close: () => inOrder(() => inner.close(), false),
     },
   };
 }

@@ -96,13 +96,22 @@ export function openInsertSpool(dataDir: string, memoryRoot = '/dev/shm'): Inser
   };
 }
 
-/** The INSERT that reads one spool file; table and column names are Balise's own, never a client's. */
-export function insertFromFile(table: string, file: string, settings: InsertSettings, columns?: readonly string[]): string {
+/**
+ * The INSERT of JSON rows, JSONCompactEachRow in the order of `columns` when given, else
+ * JSONEachRow; `from` is where the engine reads them (a spool file), absent when they follow
+ * the statement (the body of an HTTP request). Table and column names are Balise's own, never a client's.
+ */
+export function insertStatement(table: string, settings: InsertSettings, columns?: readonly string[], from?: string): string {
   const named = columns ? ` (${columns.join(', ')})` : '';
   const set = Object.entries(settings)
     .map(([name, value]) => `${name} = ${value}`)
     .join(', ');
-  return `INSERT INTO ${table}${named} FROM INFILE ${quoteString(file)} COMPRESSION 'none'${set ? ` SETTINGS ${set}` : ''} FORMAT ${columns ? 'JSONCompactEachRow' : 'JSONEachRow'}`;
+  return `INSERT INTO ${table}${named}${from ? ` ${from}` : ''}${set ? ` SETTINGS ${set}` : ''} FORMAT ${columns ? 'JSONCompactEachRow' : 'JSONEachRow'}`;
+}
+
+/** The INSERT that reads one spool file: only its quoted path is inlined. */
+export function insertFromFile(table: string, file: string, settings: InsertSettings, columns?: readonly string[]): string {
+  return insertStatement(table, settings, columns, `FROM INFILE ${quoteString(file)} COMPRESSION 'none'`);
 }
 
 /**

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { diskSpoolDir, insertFromFile, memorySpoolDir, openInsertSpool } from '../../src/warehouse/insert-spool.ts';
+import { diskSpoolDir, insertFromFile, insertStatement, memorySpoolDir, openInsertSpool } from '../../src/warehouse/insert-spool.ts';
 
 const made: string[] = [];
 const temp = (prefix: string) => {
@@ -51,5 +51,10 @@ describe('the insert spool (decision 0049)', () => {
       "INSERT INTO db.events (a, b) FROM INFILE '/data/o\\'clock\\\\x.json' COMPRESSION 'none' SETTINGS optimize_on_insert = 0 FORMAT JSONCompactEachRow",
     );
     expect(insertFromFile('db.quarantine', '/f.json', {})).toBe("INSERT INTO db.quarantine FROM INFILE '/f.json' COMPRESSION 'none' FORMAT JSONEachRow");
+  });
+
+  it('over HTTP, the same INSERT with its rows following it (a ClickHouse server)', () => {
+    expect(insertStatement('db.events', { optimize_on_insert: 0 }, ['a', 'b'])).toBe('INSERT INTO db.events (a, b) SETTINGS optimize_on_insert = 0 FORMAT JSONCompactEachRow');
+    expect(insertStatement('db.quarantine', {})).toBe('INSERT INTO db.quarantine FORMAT JSONEachRow');
   });
 });
