@@ -404,9 +404,8 @@ async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string
   const bodies = Array.from({ length: batches }, (_, b) => makeBody(prefix, b));
   // CPU time of every party: what a 2-core box spends per event, and where.
   // A balise process counts with its API children (`up --api-processes`); redis-server has none.
-  const before = pids.map((pid) => (pid ? baliseCpuMs(pid) : 0));
+  const cpu = cpuMeter(pids);
   const upBefore = upCpuPartsMs(pids[0]!);
-  const generatorBefore = process.cpuUsage();
   const insertedBefore = await rowsInserted(queryUrl);
   let next = 0;
   const start = performance.now();
@@ -424,14 +423,29 @@ async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string
   while ((await countEvents(queryUrl, prefix)) < batches * BATCH) await new Promise((r) => setTimeout(r, 100));
   const e2eSeconds = (performance.now() - start) / 1000;
   const events = batches * BATCH;
-  const generator = process.cpuUsage(generatorBefore);
+  const spent = cpu.perEventUs(events);
   return {
     events,
     e2eRate: events / e2eSeconds,
     acceptRate: events / sentSeconds,
-    cpuPerEventUs: pids.map((pid, i) => (pid ? ((baliseCpuMs(pid) - before[i]!) * 1000) / events : 0)),
+    cpuPerEventUs: spent.processes,
     upPartsUs: upCpuPartsPerEventUs(upBefore, upCpuPartsMs(pids[0]!), events),
-    generatorCpuUs: (generator.user + generator.system) / events,
+    generatorCpuUs: spent.generator,
+  };
+}
+
+/**
+ * Starts counting the CPU of `pids` (a balise process counts with its API children; 0 is none)
+ * and of this load generator; `perEventUs` reads what each spent since, per event.
+ */
+function cpuMeter(pids: number[]): { perEventUs(events: number): { processes: number[]; generator: number } } {
+  const before = pids.map((pid) => (pid ? baliseCpuMs(pid) : 0));
+  const generatorBefore = process.cpuUsage();
+  return {
+    perEventUs(events) {
+      const generator = process.cpuUsage(generatorBefore);
+      return { processes: pids.map((pid, i) => (pid ? ((baliseCpuMs(pid) - before[i]!) * 1000) / events : 0)), generator: (generator.user + generator.system) / events };
+    },
   };
 }
 
@@ -526,8 +540,8 @@ async function halfLoad(server: BaliseProcess, port: number, requestsPerSecond: 
   // once per request, not every millisecond: on this box a process woken from idle pays ~0.1 ms
   // of CPU per wake-up, and the 1 ms polling loop took 0.19 of a core from Balise's two, not 0.13.
   const bodies = Array.from({ length: Math.round(HALF_LOAD_SECONDS * requestsPerSecond) }, (_, n) => makeBody(prefix, n));
-  const pids = [server.child.pid!, redisChildPid(server.child.pid!) ?? 0];
-  const cpuBefore = { processes: pids.map((pid) => (pid ? baliseCpuMs(pid) : 0)), generator: process.cpuUsage() };
+  const events = bodies.length * BATCH;
+  const cpu = cpuMeter([server.child.pid!, redisChildPid(server.child.pid!) ?? 0]);
   const start = performance.now();
   const inflight: Promise<void>[] = [];
   for (const [n, body] of bodies.entries()) {
@@ -543,15 +557,15 @@ async function halfLoad(server: BaliseProcess, port: number, requestsPerSecond: 
     );
   }
   await Promise.all(inflight);
-  const generator = process.cpuUsage(cpuBefore.generator);
-  const cpuMsSpent = pids.reduce((sum, pid, i) => sum + (pid ? baliseCpuMs(pid) - cpuBefore.processes[i]! : 0), (generator.user + generator.system) / 1000);
+  const spent = cpu.perEventUs(events);
   stop = true;
   analystAbort.abort();
   await Promise.all([poller, dashboardPoller, analyst]);
   latencies.sort((a, b) => a - b);
   freshness.sort((a, b) => a - b);
   dashboard.sort((a, b) => a - b);
-  return { rate: (bodies.length * BATCH) / HALF_LOAD_SECONDS, latencies, freshness, dashboard, analystQueries, cpuPerEventUs: (cpuMsSpent * 1000) / (bodies.length * BATCH) };
+  const cpuPerEventUs = spent.processes.reduce((sum, us) => sum + us, spent.generator);
+  return { rate: events / HALF_LOAD_SECONDS, latencies, freshness, dashboard, analystQueries, cpuPerEventUs };
 }
 
 await main();
