@@ -4,6 +4,9 @@
  *
  * Phase 1 (sustained): N events in batches of 100 (~500 B each) as fast as the API takes them;
  *   throughput = N / (first send → all N queryable).
+ * Phase 1b (one event per request, as Segment's and RudderStack's browser SDKs send by default):
+ *   the same end-to-end measure on POST /v1/track; baseline: a bare Node HTTP server (reads the
+ *   body, JSON.parse, answers) taking the same requests from the same generator.
  * Phase 2 (half load): paced at half the phase-1 rate: request latency p50/p99. Then the same
  *   load again with freshness probes: send → queryable of one event in ten requests, p50/p95. The
  *   probes are found by a SQL query every 25 ms, which costs the server about a quarter of a core:
@@ -21,6 +24,8 @@
  * Baselines, same run, same machine: JSON.parse of the same request bodies; a raw ClickHouse
  * insert of the same rows into the same schema (embedded chDB in this process), median of three.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import http from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -35,12 +40,14 @@ import { loadPlanValidator } from '../src/plan/compile.ts';
 import { generateMarketplace } from '../src/demo/generate.ts';
 import { sendDemoCalls } from '../src/demo/send.ts';
 import { percentile, printResult, round, shippedWorkerSettings, type BenchFigure } from './lib.ts';
-import { baliseCpuMs, redisChildPid, upCpuPartsMs, upCpuPartsPerEventUs, type UpCpuParts } from './proc.ts';
+import { baliseCpuMs, cpuMs, redisChildPid, upCpuPartsMs, upCpuPartsPerEventUs, type UpCpuParts } from './proc.ts';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BATCH = 100;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 24);
 const HALF_LOAD_SECONDS = Number(process.env.BENCH_HALF_SECONDS ?? 10);
+/** Events of phase 1b, one per request. */
+const SINGLE_TOTAL = Number(process.env.BENCH_SINGLE_EVENTS ?? 40_000);
 /** Events of phase 4 (two API processes); a share of phase 1's by default. */
 const SPLIT_TOTAL = Number(process.env.BENCH_SPLIT_EVENTS ?? Math.round(TOTAL / 2));
 /** What an analyst might run: a scan the query's own 10 s limit ends (the issue's "10 s analyst query"). */
@@ -49,36 +56,46 @@ const ANALYST_SQL = 'SELECT count() FROM system.numbers WHERE sipHash64(number) 
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const CATEGORIES = ['fullstack', 'front', 'back', 'devops', 'mobile', 'data_science', 'data_engineering', 'bi', 'big_data', 'web_analytics'];
 
-function makeBody(prefix: string, b: number): string {
+/** One event of request `b` of a run (`prefix`); `i` is its place in the request. */
+function makeEvent(prefix: string, b: number, i: number, now: string) {
+  return {
+    type: 'track',
+    event: 'mission_proposal_received',
+    messageId: `${prefix}-${b}-${i}`,
+    userId: `fr_${(b * 7 + i) % 50_000}`,
+    timestamp: now,
+    properties: { mission_id: `msn_${b % 10_000}`, freelancer_id: `fr_${(b * 7 + i) % 50_000}`, category: CATEGORIES[i % 10], match_score: (i % 100) / 100 },
+    context: {
+      library: { name: 'balise-sdk', version: '0.1.0' },
+      page: { path: '/missions/proposals', url: 'https://app.example.com/missions/proposals?utm_source=newsletter' },
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
+      locale: 'fr-FR',
+      timezone: 'Europe/Paris',
+    },
+  };
+}
+
+/** How a phase sends its events: the route, and events per request (a batch, or one event as its own body). */
+interface RequestShape {
+  path: '/v1/batch' | '/v1/track';
+  events: number;
+}
+const BATCHES: RequestShape = { path: '/v1/batch', events: BATCH };
+const SINGLE_EVENTS: RequestShape = { path: '/v1/track', events: 1 };
+
+function makeBody(prefix: string, b: number, shape: RequestShape = BATCHES): string {
   const now = new Date().toISOString();
-  const batch = [];
-  for (let i = 0; i < BATCH; i++) {
-    batch.push({
-      type: 'track',
-      event: 'mission_proposal_received',
-      messageId: `${prefix}-${b}-${i}`,
-      userId: `fr_${(b * 7 + i) % 50_000}`,
-      timestamp: now,
-      properties: { mission_id: `msn_${b % 10_000}`, freelancer_id: `fr_${(b * 7 + i) % 50_000}`, category: CATEGORIES[i % 10], match_score: (i % 100) / 100 },
-      context: {
-        library: { name: 'balise-sdk', version: '0.1.0' },
-        page: { path: '/missions/proposals', url: 'https://app.example.com/missions/proposals?utm_source=newsletter' },
-        userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
-        locale: 'fr-FR',
-        timezone: 'Europe/Paris',
-      },
-    });
-  }
-  return JSON.stringify({ batch, sentAt: now });
+  if (shape.path === '/v1/track') return JSON.stringify(makeEvent(prefix, b, 0, now));
+  return JSON.stringify({ batch: Array.from({ length: shape.events }, (_, i) => makeEvent(prefix, b, i, now)), sentAt: now });
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const auth = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
 
-function send(port: number, body: string): Promise<number> {
+function send(port: number, body: string, path = BATCHES.path): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/v1/batch', method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: auth, 'content-length': Buffer.byteLength(body) } },
+      { host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: auth, 'content-length': Buffer.byteLength(body) } },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -90,9 +107,9 @@ function send(port: number, body: string): Promise<number> {
 }
 
 /** Sends until accepted (429/503 are retried after a short pause, as an SDK would). */
-async function sendAccepted(port: number, body: string): Promise<void> {
+async function sendAccepted(port: number, body: string, path = BATCHES.path): Promise<void> {
   for (;;) {
-    const status = await send(port, body);
+    const status = await send(port, body, path);
     if (status === 200) return;
     if (status !== 429 && status !== 503) throw new Error(`unexpected status ${status}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -184,6 +201,10 @@ async function main() {
     const cpuPerEventTotal = serverCpu + redisCpu + one.generatorCpuUs;
     const rawInsertCpuUs = 1e6 / rawInsertRate;
 
+    // Phase 1b: one event per request, as browser SDKs send; against a bare Node server.
+    const single = await sustained([server], server.baseUrl, 'single', SINGLE_TOTAL, [serverPid, redisPid ?? 0], SINGLE_EVENTS);
+    const bare = await bareServer(SINGLE_TOTAL, SINGLE_EVENTS);
+
     // Phase 2: half load, paced: request latency; then again with freshness probes.
     const targetRequestsPerSecond = e2eRate / 2 / BATCH;
     // Baseline of the half-load figures: one wake-up of a sleeping process, at the requests' pace.
@@ -213,6 +234,9 @@ async function main() {
     const { freshness } = probed;
     console.log(`events: ${one.events} of ~${Math.round(bytesPerEvent)} B, batches of ${BATCH}, concurrency ${CONCURRENCY}`);
     console.log(`sustained end to end, 1 API process: ${Math.round(e2eRate)} events/s (accepted by the API at ${Math.round(one.acceptRate)} events/s)`);
+    console.log(
+      `one event per request: ${Math.round(single.e2eRate)} events/s end to end (accepted at ${Math.round(single.acceptRate)} requests/s), API child ${round(single.upPartsUs.apiChildren)} µs of CPU per request; a bare Node server took the same requests at ${Math.round(bare.rate)}/s, ${round(bare.cpuPerRequestUs)} µs each`,
+    );
     console.log(
       `half load (${Math.round(half.rate)} events/s): request p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms; with freshness probes: request p99 ${round(percentile(probed.latencies, 99))} ms, freshness p50 ${round(percentile(freshness, 50))} ms, p95 ${round(percentile(freshness, 95))} ms (${freshness.length} probes)`,
     );
@@ -280,6 +304,20 @@ async function main() {
         unit: 'µs',
         baseline: { name: 'a raw ClickHouse insert (median of 3), per row', value: round(rawInsertCpuUs), unit: 'µs' },
         ratio: round(one.generatorCpuUs / rawInsertCpuUs, 2),
+      },
+      {
+        name: 'one event per request (browser SDKs): end-to-end throughput',
+        value: Math.round(single.e2eRate),
+        unit: 'events/s',
+        baseline: { name: 'a bare Node HTTP server (read, JSON.parse, answer), same requests', value: Math.round(bare.rate), unit: 'requests/s' },
+        ratio: round(single.e2eRate / bare.rate, 2),
+      },
+      {
+        name: 'one event per request: CPU per request, API child',
+        value: round(single.upPartsUs.apiChildren),
+        unit: 'µs',
+        baseline: { name: 'the bare Node server', value: round(bare.cpuPerRequestUs), unit: 'µs' },
+        ratio: round(single.upPartsUs.apiChildren / bare.cpuPerRequestUs, 2),
       },
       { name: 'CPU per event, all parties (budget at 100k events/s)', value: round(cpuPerEventTotal), unit: 'µs', target: `≤ ${round((os.availableParallelism() * 1e6) / 100_000)} µs` },
       { name: 'request latency p50 at half load', value: round(percentile(latencies, 50)), unit: 'ms', baseline: { name: 'half load', value: Math.round(half.rate), unit: 'events/s' } },
@@ -398,10 +436,10 @@ interface Sustained {
  * turn) and waits until all are queryable. Bodies are built beforehand so the load generator,
  * which shares the two cores with Balise, spends the measured time sending, not serialising.
  */
-async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string, total: number, pids: number[]): Promise<Sustained> {
+async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string, total: number, pids: number[], shape = BATCHES): Promise<Sustained> {
   const ports = apis.map((api) => Number(new URL(api.baseUrl).port));
-  const batches = Math.ceil(total / BATCH);
-  const bodies = Array.from({ length: batches }, (_, b) => makeBody(prefix, b));
+  const requests = Math.ceil(total / shape.events);
+  const bodies = Array.from({ length: requests }, (_, b) => makeBody(prefix, b, shape));
   // CPU time of every party: what a 2-core box spends per event, and where.
   // A balise process counts with its API children (`up --api-processes`); redis-server has none.
   const cpu = cpuMeter(pids);
@@ -412,17 +450,17 @@ async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, sender) => {
       const port = ports[sender % ports.length]!;
-      while (next < batches) await sendAccepted(port, bodies[next++]!);
+      while (next < requests) await sendAccepted(port, bodies[next++]!, shape.path);
     }),
   );
   bodies.length = 0;
   const sentSeconds = (performance.now() - start) / 1000;
+  const events = requests * shape.events;
   // Polled on the worker's counter (a count over the table every 100 ms would take the engine's
   // CPU from the very inserts it waits for), then checked once in the table itself.
-  while ((await rowsInserted(queryUrl)) - insertedBefore < batches * BATCH) await new Promise((r) => setTimeout(r, 100));
-  while ((await countEvents(queryUrl, prefix)) < batches * BATCH) await new Promise((r) => setTimeout(r, 100));
+  while ((await rowsInserted(queryUrl)) - insertedBefore < events) await new Promise((r) => setTimeout(r, 100));
+  while ((await countEvents(queryUrl, prefix)) < events) await new Promise((r) => setTimeout(r, 100));
   const e2eSeconds = (performance.now() - start) / 1000;
-  const events = batches * BATCH;
   const spent = cpu.perEventUs(events);
   return {
     events,
@@ -432,6 +470,38 @@ async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string
     upPartsUs: upCpuPartsPerEventUs(upBefore, upCpuPartsMs(pids[0]!), events),
     generatorCpuUs: spent.generator,
   };
+}
+
+/** The least an HTTP server can do with an event: read the body, JSON.parse it, answer. Plain JavaScript for `node -e`. */
+const BARE_SERVER = `require('node:http').createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (chunk) => chunks.push(chunk));
+  req.on('end', () => {
+    JSON.parse(Buffer.concat(chunks).toString());
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"success":true}');
+  });
+}).listen(0, '127.0.0.1', function () { process.send(this.address().port); });`;
+
+/** Phase 1b's baseline: the same requests, sent the same way, to a bare Node server; its rate and CPU per request. */
+async function bareServer(total: number, shape: RequestShape): Promise<{ rate: number; cpuPerRequestUs: number }> {
+  const child = spawn(process.execPath, ['-e', BARE_SERVER], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const [port] = (await once(child, 'message')) as [number];
+    const bodies = Array.from({ length: Math.ceil(total / shape.events) }, (_, b) => makeBody('bare', b, shape));
+    const before = cpuMs(child.pid!);
+    let next = 0;
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < bodies.length) await sendAccepted(port, bodies[next++]!, shape.path);
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    return { rate: bodies.length / seconds, cpuPerRequestUs: ((cpuMs(child.pid!) - before) * 1000) / bodies.length };
+  } finally {
+    child.kill();
+  }
 }
 
 /**

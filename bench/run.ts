@@ -69,7 +69,7 @@ export function parseSdkOutput(output: string): BenchFigure[] {
 function specs(options: BenchOptions): BenchSpec[] {
   const quick = options.quick === true;
   const all: BenchSpec[] = [
-    { name: 'ingest', args: [...TSX, 'bench/ingest.ts'], env: quick ? { BENCH_EVENTS: '200000', BENCH_SPLIT_EVENTS: '100000', BENCH_HALF_SECONDS: '5' } : {} },
+    { name: 'ingest', args: [...TSX, 'bench/ingest.ts'], env: quick ? { BENCH_EVENTS: '200000', BENCH_SPLIT_EVENTS: '100000', BENCH_SINGLE_EVENTS: '20000', BENCH_HALF_SECONDS: '5' } : {} },
     { name: 'flood', args: [...TSX, 'bench/flood.ts'], env: quick ? { FLOOD_CAPACITY_SECONDS: '5', FLOOD_SECONDS: '8' } : {} },
     { name: 'sdk', args: ['sdk/bench.mjs'], env: quick ? { ROUNDS: '20' } : {}, parse: parseSdkOutput },
     { name: 'funnel', args: [...TSX, 'bench/funnel.ts', ...(quick ? ['--events', '1000000', '--persons', '50000', '--runs', '2'] : [])], env: {} },

@@ -235,14 +235,20 @@ export function renderError(error: unknown, options: { retryAfterSeconds?: numbe
   return { status, headers, body: { success: false, code, message, ...(known ? error.details : {}) } };
 }
 
-/** The part of an HTTP response sendError needs (express's Response has it). */
-export interface ErrorResponse {
-  setHeader(name: string, value: string): unknown;
-  status(code: number): { json(body: unknown): unknown };
+/** The part of Node's HTTP response (express's included) that sendJson needs. */
+export interface JsonResponse {
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  end(body: Buffer): unknown;
 }
 
-export function sendError(res: ErrorResponse, error: unknown, options?: { retryAfterSeconds?: number }): void {
+/** Writes a JSON answer as express's res.json does (same headers, same bytes), straight to Node's response. */
+export function sendJson(res: JsonResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(bytes.length) });
+  res.end(bytes);
+}
+
+export function sendError(res: JsonResponse, error: unknown, options?: { retryAfterSeconds?: number }): void {
   const { status, headers, body } = renderError(error, options);
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  res.status(status).json(body);
+  sendJson(res, status, body, headers);
 }

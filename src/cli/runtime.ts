@@ -210,7 +210,10 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     let worker: IngestWorker | undefined;
     if (roles.worker) {
       if (!warehouse) throw new Error('the worker needs the engine');
-      const inserter = createBatchInserter(warehouse, deduper, { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs }, metrics, logger);
+      // Small jobs (one-event requests) would fill the worker's active slots long before a batch's
+      // rows: a batch closes at half of them, so the next fills while it is inserted (0051).
+      const batchLimits = { maxRows: config.worker.batchMaxRows, maxWaitMs: config.worker.batchMaxWaitMs, maxJobs: Math.max(1, Math.floor(config.worker.concurrency / 2)) };
+      const inserter = createBatchInserter(warehouse, deduper, batchLimits, metrics, logger);
       worker = startIngestWorker(
         workerConnection,
         inserter,

@@ -23,7 +23,7 @@
  * SYNs came back seconds later as client timeouts. A large or unknown-length body, or a sender
  * past its deadline, has its connection closed instead.
  */
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge, type Registry } from 'prom-client';
 
 export interface AdmissionLimits {
@@ -44,11 +44,11 @@ export interface Refusal {
 
 export interface Admission {
   /** Whether the load refuses a request now (nothing counted): what the early refusal asks before routing. */
-  check(req: Pick<Request, 'headers'>): Refusal | undefined;
+  check(req: Pick<IncomingMessage, 'headers'>): Refusal | undefined;
   /** Before the body is read, once `check` found no refusal: counts the request in flight until it is answered. */
-  enter(req: Request, res: Response, next: NextFunction): void;
-  /** After the body is read: ends the body deadline. A request already answered goes no further. */
-  bodyRead(req: Request, res: Response, next: NextFunction): void;
+  enter(req: IncomingMessage, res: ServerResponse): void;
+  /** After the body is read: ends the body deadline. False when the request is answered already (refused here, or cut off): it goes no further. */
+  bodyRead(req: IncomingMessage, res: ServerResponse): boolean;
   /** Current load, for metrics and tests. */
   load(): { requests: number; bytes: number; eventLoopDelayMs: number; limit: number };
   stop(): void;
@@ -71,7 +71,7 @@ const TOO_MANY_REQUESTS: Refusal = { code: 'too_many_requests', message: 'too ma
 const TOO_MANY_BYTES: Refusal = { code: 'too_many_bytes', message: 'too many request bytes in flight; retry later' };
 
 /** Whether a refused request's connection is closed rather than kept: a large or unknown body still to come, or a sender cut off. */
-export function closesOnRefusal(req: Pick<Request, 'headers'>, close = false): boolean {
+export function closesOnRefusal(req: Pick<IncomingMessage, 'headers'>, close = false): boolean {
   const declared = Number(req.headers['content-length']);
   return close || !(declared <= DRAIN_BYTES);
 }
@@ -94,7 +94,7 @@ export function startLoopDelaySampler(): { delayMs(): number; stop(): void } {
 }
 
 /** The bytes an admitted body may occupy once read: declared length, or the limit when unknown or compressed. */
-export function reservedBytes(req: Pick<Request, 'headers'>, maxRequestBytes: number): number {
+export function reservedBytes(req: Pick<IncomingMessage, 'headers'>, maxRequestBytes: number): number {
   const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
   const declared = Number(req.headers['content-length']);
   if (encoding && encoding !== 'identity') return maxRequestBytes;
@@ -106,7 +106,7 @@ export interface AdmissionOptions {
   limits: AdmissionLimits;
   registry: Registry;
   /** Called with every refusal (metrics, response). */
-  refuse(res: Response, refusal: Refusal): void;
+  refuse(res: ServerResponse, refusal: Refusal): void;
 }
 
 export function createAdmission(options: AdmissionOptions): Admission {
@@ -165,15 +165,15 @@ export function createAdmission(options: AdmissionOptions): Admission {
     },
   });
 
-  const deadlines = new WeakMap<Request, NodeJS.Timeout>();
-  const admitted = new WeakMap<Request, number>();
+  const deadlines = new WeakMap<IncomingMessage, NodeJS.Timeout>();
+  const admitted = new WeakMap<IncomingMessage, number>();
 
-  const shed = (res: Response, refusal: Refusal, close = false) => {
+  const shed = (res: ServerResponse, refusal: Refusal, close = false) => {
     if (closesOnRefusal(res.req, close)) res.setHeader('Connection', 'close');
     options.refuse(res, refusal);
   };
 
-  const check = (req: Pick<Request, 'headers'>): Refusal | undefined => {
+  const check = (req: Pick<IncomingMessage, 'headers'>): Refusal | undefined => {
     if (loop.delayMs() > limits.maxEventLoopDelayMs) return OVERLOADED;
     if (requests >= limit) return TOO_MANY_REQUESTS;
     // One request is always let through, whatever its size, so a lone large body never starves.
@@ -183,7 +183,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
 
   return {
     check,
-    enter(req, res, next) {
+    enter(req, res) {
       const reserved = reservedBytes(req, limits.maxRequestBytes);
       requests++;
       bytes += reserved;
@@ -208,18 +208,18 @@ export function createAdmission(options: AdmissionOptions): Admission {
         res.once('finish', () => req.socket.destroy());
       }, limits.bodyTimeoutMs);
       deadlines.set(req, timer);
-      next();
     },
-    bodyRead(req, res, next) {
+    bodyRead(req, res) {
       const timer = deadlines.get(req);
       if (timer) clearTimeout(timer);
-      if (res.headersSent) return;
+      if (res.headersSent) return false;
       const waited = performance.now() - (admitted.get(req) ?? performance.now());
       if (waited > limits.maxRequestWaitMs) {
         adapt(waited);
-        return shed(res, OVERLOADED);
+        shed(res, OVERLOADED);
+        return false;
       }
-      next();
+      return true;
     },
     load: () => ({ requests, bytes, eventLoopDelayMs: loop.delayMs(), limit }),
     stop: () => loop.stop(),

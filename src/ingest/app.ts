@@ -3,20 +3,21 @@ import express, { type ErrorRequestHandler, type Express, type Request, type Res
 import type { FailureLog } from '../observability/failures.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { httpMetrics } from '../observability/http-metrics.ts';
+import { httpMetrics, timeRequest } from '../observability/http-metrics.ts';
 import { openApiHandler } from './openapi.ts';
 import type { IngestJobData } from '../queue/jobs.ts';
 import { EVENT_TYPES, type EventType } from '../types.ts';
 import type { PlanValidator } from '../plan/model.ts';
-import { BaliseError, HttpError, sendError, type ErrorCode } from '../errors.ts';
+import { BaliseError, HttpError, isErrorCode, sendError, sendJson, type ErrorCode } from '../errors.ts';
 import { createWriteKeyResolver, presentedWriteKey, type WriteKeySources } from './auth.ts';
 import { rudderSourceConfig, segmentCdnSettings } from './client-config.ts';
-import { ingestCors } from './cors.ts';
+import { ingestCors, ingestCorsHeaders } from './cors.ts';
 import { closesOnRefusal, createAdmission, type AdmissionLimits } from './admission.ts';
 import { sendEarlyRefusal } from './early-refusal.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { checkStructure } from './normalize.ts';
 import { processEvents } from './process.ts';
+import { bodyReadError, readBody } from './read-body.ts';
 import type { LiveHub } from '../live/hub.ts';
 
 export interface IngestLimits extends AdmissionLimits {
@@ -90,6 +91,24 @@ const ingestRoutes: IngestRoute[] = [
   ...EVENT_TYPES.map((type) => ({ paths: [`/api/s/${type}`, `/api/s/s2s/${type}`], type })),
 ];
 
+/** An ingest route as served: `label` is the path its requests are timed under (httpRequestDuration's route). */
+interface ServedRoute extends IngestRoute {
+  label: string;
+}
+
+const servedPaths = new Map<string, ServedRoute>(ingestRoutes.flatMap((route) => route.paths.map((path) => [path.toLowerCase(), { ...route, label: path }] as const)));
+
+/** The ingest route a POST's URL names, matched as express would: in any case, one trailing slash allowed, the query aside. */
+function servedRoute(url: string | undefined): ServedRoute | undefined {
+  if (url === undefined) return undefined;
+  const query = url.indexOf('?');
+  const path = (query === -1 ? url : url.slice(0, query)).toLowerCase();
+  return servedPaths.get(path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
+}
+
+/** Every "POST /path" served before express: with express's own routes, what the API answers (the OpenAPI test reads both). */
+export const INGEST_ROUTES: readonly string[] = ingestRoutes.flatMap((route) => route.paths.map((path) => `POST ${path}`));
+
 export interface IngestApp {
   app: Express;
   /**
@@ -116,8 +135,6 @@ export function createApp(deps: AppDependencies): IngestApp {
     },
   });
 
-  const rawBody = express.raw({ type: () => true, limit: deps.limits.maxRequestBytes, inflate: true });
-
   /** Why a request to an ingest route is refused before its body is read, if it is: nothing is spent on it. */
   const loadRefusal = (req: Pick<IncomingMessage, 'headers'>): { code: ErrorCode; message: string; close: boolean } | undefined => {
     // A stopping server tells keep-alive clients to go elsewhere.
@@ -128,32 +145,19 @@ export function createApp(deps: AppDependencies): IngestApp {
   };
 
   /**
-   * Answers a load refusal (early-refusal.ts), counted like every refusal. `route`: the path of a
-   * request express never saw, so its duration is observed here rather than by httpMetrics.
+   * An ingest request, served before express (decision 0050): refused on the load at once
+   * (decision 0042), else timed, admitted, its body read, then judged and queued.
    */
-  const refuseLoad = (req: IncomingMessage, res: ServerResponse, refusal: NonNullable<ReturnType<typeof loadRefusal>>, route?: string): void => {
-    if (refusal.code !== 'shutting_down') deps.metrics.requestsRefused.inc({ code: refusal.code });
-    const status = sendEarlyRefusal(req, res, refusal, refusal.close);
-    if (route !== undefined) deps.metrics.httpRequestDuration.observe({ method: 'POST', route, status_code: String(status) }, 0);
-  };
-
-  const ingestPaths = new Set(ingestRoutes.flatMap((route) => route.paths));
-  /** Before express: a refused ingest request costs a fraction of a routed one (decision 0042). */
-  const refusedEarly = (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (req.method !== 'POST' || req.url === undefined) return false;
-    const query = req.url.indexOf('?');
-    const path = query === -1 ? req.url : req.url.slice(0, query);
-    if (!ingestPaths.has(path)) return false;
+  const serveIngest = (req: IncomingMessage, res: ServerResponse, route: ServedRoute): void => {
     const refusal = loadRefusal(req);
-    if (refusal) refuseLoad(req, res, refusal, path);
-    return refusal !== undefined;
-  };
-
-  /** Checks that need the headers only, then the request is counted in flight until answered. */
-  const admit = (req: Request, res: Response, next: () => void) => {
-    // Paths express matches and the early check does not (`/V1/Batch`, a trailing slash).
-    const refusal = loadRefusal(req);
-    if (refusal) return refuseLoad(req, res, refusal);
+    if (refusal) {
+      if (refusal.code !== 'shutting_down') deps.metrics.requestsRefused.inc({ code: refusal.code });
+      const status = sendEarlyRefusal(req, res, refusal, refusal.close);
+      deps.metrics.httpRequestDuration.observe({ method: 'POST', route: route.label, status_code: String(status) }, 0);
+      return;
+    }
+    timeRequest(deps.metrics, req, res, () => route.label);
+    for (const [name, value] of Object.entries(ingestCorsHeaders(req.headers.origin))) res.setHeader(name, value);
     const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
     if (!ENCODINGS.includes(encoding)) {
       deps.metrics.eventsRejected.inc({ code: 'unsupported_encoding' });
@@ -161,99 +165,111 @@ export function createApp(deps: AppDependencies): IngestApp {
     }
     // No Content-Type check: real clients label JSON as text/plain (beacons), application/json, or
     // application/x-www-form-urlencoded (RudderStack's Node SDK, gzip); the body must parse as JSON.
-    admission.enter(req, res, next);
+    admission.enter(req, res);
+    readBody(req, deps.limits.maxRequestBytes)
+      .then(async (bytes) => {
+        if (admission.bodyRead(req, res)) await ingest(req, res, bytes, route);
+      })
+      .catch((error: unknown) => {
+        // Already answered (a body deadline cut the request short): the read error is its echo.
+        if (res.headersSent) return;
+        if (error instanceof BaliseError && isErrorCode(error.code)) {
+          deps.metrics.eventsRejected.inc({ code: error.code });
+          return sendError(res, error);
+        }
+        deps.logger.error({ err: error }, 'unhandled error');
+        sendError(res, new BaliseError('internal_error', 'internal error'));
+      });
   };
 
-  const ingest =
-    (routeType: EventType | undefined, keySources: WriteKeySources = {}, historical = false) =>
-    async (req: Request, res: Response) => {
-      // The body is processed on the next turn of the event loop: this turn first reads, and
-      // admits or refuses, whatever else is waiting (decision 0042).
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      const receivedAt = Date.now();
-      const fail = (error: BaliseError) => {
-        deps.metrics.eventsRejected.inc({ code: error.code });
-        sendError(res, error);
-      };
-      const buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      let text: string;
-      try {
-        text = UTF8.decode(buffer);
-      } catch {
-        return fail(new BaliseError('invalid_utf8', 'the request body is not valid UTF-8'));
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return fail(new BaliseError('invalid_json', 'the request body is not valid JSON'));
-      }
-      if (!isPlainObject(body)) return fail(new BaliseError('invalid_body', 'the request body must be a JSON object'));
-      const presented = presentedWriteKey(req, body, keySources);
-      if (!presented) return fail(new BaliseError('missing_write_key', 'send the write key as the HTTP Basic user, as X-Write-Key or as "writeKey" in the body'));
-      const source = resolveSource(presented);
-      if (!source) return fail(new BaliseError('invalid_write_key', 'unknown write key'));
-
-      let rawEvents: unknown[];
-      if (routeType) rawEvents = [body];
-      else {
-        if (!Array.isArray(body.batch)) return fail(new BaliseError('invalid_batch', '"batch" must be an array of events'));
-        if (body.batch.length === 0) return fail(new BaliseError('empty_batch', '"batch" is empty'));
-        if (body.batch.length > deps.limits.maxBatchEvents)
-          return fail(new BaliseError('batch_too_large', `a batch holds at most ${deps.limits.maxBatchEvents} events`, { maxBatchEvents: deps.limits.maxBatchEvents }));
-        rawEvents = body.batch;
-        // Batch-level context is merged into every event, so it obeys the same structure rules.
-        const contextProblem = checkStructure(body.context);
-        if (contextProblem) return fail(new BaliseError(contextProblem.code, `batch context: ${contextProblem.message}`));
-      }
-
-      const processed = processEvents(rawEvents, deps.validator(), {
-        receivedAt,
-        source,
-        routeType,
-        batchContext: routeType ? undefined : body.context,
-        batchSentAt: routeType ? undefined : body.sentAt,
-        maxEventBytes: deps.limits.maxEventBytes,
-        historical,
-        liveBudget: deps.live?.take(rawEvents.length) ?? 0,
-        isSuppressed: deps.isSuppressed,
-        piiKey: deps.piiKey,
-      });
-
-      // Nothing left to queue (every event suppressed): nothing to wait for either.
-      if (processed.job.events.length === 0 && processed.job.quarantine.length === 0) {
-        res.status(200).json({ success: true, accepted: 0, quarantined: 0, suppressed: processed.suppressed, results: processed.outcomes });
-        return;
-      }
-      // A client that gave up (timed out, disconnected) was acknowledged nothing and will resend:
-      // queuing its events now would only make its resend a duplicate.
-      if (res.destroyed || req.socket.destroyed) return;
-      try {
-        await deps.enqueue(processed.job);
-      } catch (error) {
-        if (deps.failures) deps.failures.report('queue_unavailable', error, 'could not queue requests: answering 503 queue_unavailable');
-        else deps.logger.error({ err: error }, 'could not queue an accepted request');
-        deps.metrics.requestsRefused.inc({ code: 'queue_unavailable' });
-        return sendError(res, new BaliseError('queue_unavailable', 'the queue is unavailable; nothing was stored, retry later'));
-      }
-
-      // Only once queued: the live view shows what was accepted or quarantined, never what a 503 refused.
-      if (processed.live.length > 0) deps.live?.publish(processed.live);
-      if (processed.accepted) deps.metrics.eventsAccepted.inc({ source }, processed.accepted);
-      if (processed.quarantined) deps.metrics.eventsQuarantined.inc(processed.quarantined);
-      for (const labels of processed.violationLabels) deps.metrics.planViolations.inc(labels);
-      const allPlain = processed.outcomes.every((o) => o.status === 'accepted' && !o.violations);
-      res.status(200).json({
-        success: true,
-        accepted: processed.accepted,
-        quarantined: processed.quarantined,
-        ...(processed.suppressed ? { suppressed: processed.suppressed } : {}),
-        ...(allPlain ? {} : { results: processed.outcomes }),
-      });
+  /** Judges and queues one request's events, whose body is `bytes`. */
+  const ingest = async (req: IncomingMessage, res: ServerResponse, bytes: Buffer, { type: routeType, keySources = {}, historical = false }: IngestRoute): Promise<void> => {
+    // The body is processed on the next turn of the event loop: this turn first reads, and
+    // admits or refuses, whatever else is waiting (decision 0042).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const receivedAt = Date.now();
+    const fail = (error: BaliseError) => {
+      deps.metrics.eventsRejected.inc({ code: error.code });
+      sendError(res, error);
     };
+    let text: string;
+    try {
+      text = UTF8.decode(bytes);
+    } catch {
+      return fail(new BaliseError('invalid_utf8', 'the request body is not valid UTF-8'));
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return fail(new BaliseError('invalid_json', 'the request body is not valid JSON'));
+    }
+    if (!isPlainObject(body)) return fail(new BaliseError('invalid_body', 'the request body must be a JSON object'));
+    const presented = presentedWriteKey(req, body, keySources);
+    if (!presented) return fail(new BaliseError('missing_write_key', 'send the write key as the HTTP Basic user, as X-Write-Key or as "writeKey" in the body'));
+    const source = resolveSource(presented);
+    if (!source) return fail(new BaliseError('invalid_write_key', 'unknown write key'));
 
+    let rawEvents: unknown[];
+    if (routeType) rawEvents = [body];
+    else {
+      if (!Array.isArray(body.batch)) return fail(new BaliseError('invalid_batch', '"batch" must be an array of events'));
+      if (body.batch.length === 0) return fail(new BaliseError('empty_batch', '"batch" is empty'));
+      if (body.batch.length > deps.limits.maxBatchEvents)
+        return fail(new BaliseError('batch_too_large', `a batch holds at most ${deps.limits.maxBatchEvents} events`, { maxBatchEvents: deps.limits.maxBatchEvents }));
+      rawEvents = body.batch;
+      // Batch-level context is merged into every event, so it obeys the same structure rules.
+      const contextProblem = checkStructure(body.context);
+      if (contextProblem) return fail(new BaliseError(contextProblem.code, `batch context: ${contextProblem.message}`));
+    }
+
+    const processed = processEvents(rawEvents, deps.validator(), {
+      receivedAt,
+      source,
+      routeType,
+      batchContext: routeType ? undefined : body.context,
+      batchSentAt: routeType ? undefined : body.sentAt,
+      maxEventBytes: deps.limits.maxEventBytes,
+      historical,
+      liveBudget: deps.live?.take(rawEvents.length) ?? 0,
+      isSuppressed: deps.isSuppressed,
+      piiKey: deps.piiKey,
+    });
+
+    // Nothing left to queue (every event suppressed): nothing to wait for either.
+    if (processed.job.events.length === 0 && processed.job.quarantine.length === 0) {
+      sendJson(res, 200, { success: true, accepted: 0, quarantined: 0, suppressed: processed.suppressed, results: processed.outcomes });
+      return;
+    }
+    // A client that gave up (timed out, disconnected) was acknowledged nothing and will resend:
+    // queuing its events now would only make its resend a duplicate.
+    if (res.destroyed || req.socket.destroyed) return;
+    try {
+      await deps.enqueue(processed.job);
+    } catch (error) {
+      if (deps.failures) deps.failures.report('queue_unavailable', error, 'could not queue requests: answering 503 queue_unavailable');
+      else deps.logger.error({ err: error }, 'could not queue an accepted request');
+      deps.metrics.requestsRefused.inc({ code: 'queue_unavailable' });
+      return sendError(res, new BaliseError('queue_unavailable', 'the queue is unavailable; nothing was stored, retry later'));
+    }
+
+    // Only once queued: the live view shows what was accepted or quarantined, never what a 503 refused.
+    if (processed.live.length > 0) deps.live?.publish(processed.live);
+    if (processed.accepted) deps.metrics.eventsAccepted.inc({ source }, processed.accepted);
+    if (processed.quarantined) deps.metrics.eventsQuarantined.inc(processed.quarantined);
+    for (const labels of processed.violationLabels) deps.metrics.planViolations.inc(labels);
+    const allPlain = processed.outcomes.every((o) => o.status === 'accepted' && !o.violations);
+    sendJson(res, 200, {
+      success: true,
+      accepted: processed.accepted,
+      quarantined: processed.quarantined,
+      ...(processed.suppressed ? { suppressed: processed.suppressed } : {}),
+      ...(allPlain ? {} : { results: processed.outcomes }),
+    });
+  };
+
+  // Preflights and the settings routes below; the ingest POSTs never reach express.
   app.use(['/v1', '/beacon/v1', '/api/s', '/sourceConfig'], ingestCors);
-  for (const route of ingestRoutes) app.post(route.paths, admit, rawBody, admission.bodyRead, ingest(route.type, route.keySources, route.historical));
 
   // The settings the Segment and RudderStack browser SDKs fetch before sending (cdnURL, configUrl).
   app.get('/v1/projects/:writeKey/settings', (req, res) => {
@@ -293,24 +309,10 @@ export function createApp(deps: AppDependencies): IngestApp {
   // same JSON answer with a stable code, never express's HTML page.
   app.use((_req: Request, res: Response) => sendError(res, new BaliseError('not_found', 'no such endpoint')));
 
+  // A body express's parsers could not read (/api), or a fault of ours.
   const errors: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
-    // Already answered (a body deadline cut the request short): the read error is its echo.
     if (res.headersSent) return;
-    const type = isPlainObject(error) ? error.type : undefined;
-    const mapped =
-      error instanceof HttpError
-        ? error
-        : type === 'entity.too.large'
-          ? new BaliseError('payload_too_large', `the request body is larger than ${deps.limits.maxRequestBytes} bytes (after decompression)`, { maxRequestBytes: deps.limits.maxRequestBytes })
-          : type === 'encoding.unsupported'
-            ? new BaliseError('unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted')
-            : isPlainObject(error) && typeof error.code === 'string' && error.code.startsWith('Z_')
-              ? new BaliseError('invalid_gzip', 'the request body could not be decompressed')
-              : type === 'request.aborted'
-                ? new BaliseError('request_aborted', 'the request was aborted')
-                : isPlainObject(error) && typeof error.status === 'number' && error.status >= 400 && error.status < 500
-                  ? new HttpError(error.status, 'invalid_request', 'the request body could not be read')
-                  : undefined;
+    const mapped = bodyReadError(error, deps.limits.maxRequestBytes);
     if (mapped) {
       deps.metrics.eventsRejected.inc({ code: mapped.code });
       return sendError(res, mapped);
@@ -322,7 +324,9 @@ export function createApp(deps: AppDependencies): IngestApp {
   return {
     app,
     listener: (req, res) => {
-      if (!refusedEarly(req, res)) app(req, res);
+      const route = req.method === 'POST' ? servedRoute(req.url) : undefined;
+      if (route) serveIngest(req, res, route);
+      else app(req, res);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { secretDigest as digest } from '../util/constant-time.ts';
 
 /** Write key from HTTP Basic (Segment's way: the key is the user, password empty), else undefined. */
@@ -32,14 +32,16 @@ export interface WriteKeySources {
  * `X-Write-Key` (Jitsu, which masks the key it copies into the body), then the query string
  * where allowed, then `writeKey` in the body (Segment's beacons).
  */
-export function presentedWriteKey(req: Request, body: unknown, sources: WriteKeySources = {}): string | undefined {
+export function presentedWriteKey(req: Pick<IncomingMessage, 'headers' | 'url'>, body: unknown, sources: WriteKeySources = {}): string | undefined {
   const fromHeader = basicAuthUser(req.headers.authorization);
   if (fromHeader) return fromHeader;
   const headerKey = req.headers['x-write-key'];
   if (typeof headerKey === 'string' && headerKey) return headerKey;
   if (sources.query) {
-    const queryKey = (req.query as Record<string, unknown> | undefined)?.writeKey;
-    if (typeof queryKey === 'string' && queryKey) return queryKey;
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    const queryKey = query === -1 ? null : new URLSearchParams(url.slice(query + 1)).get('writeKey');
+    if (queryKey) return queryKey;
   }
   if (typeof body === 'object' && body !== null && 'writeKey' in body) {
     const key = (body as { writeKey: unknown }).writeKey;

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Metrics } from './metrics.ts';
 
@@ -22,18 +23,24 @@ export function routeLabel(req: Request): string {
   return req.method === 'OPTIONS' ? 'preflight' : 'unmatched';
 }
 
-/** Observes every request's duration once its response is finished (or its connection closed). */
+/** Observes a request's duration once its response is finished (or its connection closed), under the route `route()` names then. */
+export function timeRequest(metrics: Pick<Metrics, 'httpRequestDuration'>, req: IncomingMessage, res: ServerResponse, route: () => string): void {
+  const stop = metrics.httpRequestDuration.startTimer();
+  let done = false;
+  const observe = () => {
+    if (done) return;
+    done = true;
+    const method = req.method ?? '';
+    stop({ method: METHODS.has(method) ? method : 'OTHER', route: route(), status_code: String(res.statusCode) });
+  };
+  res.once('finish', observe);
+  res.once('close', observe);
+}
+
+/** Express middleware: every request it sees is timed under its express route (routeLabel). */
 export function httpMetrics(metrics: Pick<Metrics, 'httpRequestDuration'>) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const stop = metrics.httpRequestDuration.startTimer();
-    let done = false;
-    const observe = () => {
-      if (done) return;
-      done = true;
-      stop({ method: METHODS.has(req.method) ? req.method : 'OTHER', route: routeLabel(req), status_code: String(res.statusCode) });
-    };
-    res.once('finish', observe);
-    res.once('close', observe);
+    timeRequest(metrics, req, res, () => routeLabel(req));
     next();
   };
 }

@@ -25,6 +25,12 @@ interface Pending {
 export interface BatchLimits {
   maxRows: number;
   maxWaitMs: number;
+  /**
+   * A batch also closes at this many jobs (default: no limit). Jobs stay active until their batch
+   * is inserted, so a worker that may hold N active jobs fills its next batch only with the N its
+   * current one leaves free: at half of N, one batch fills while the other is inserted.
+   */
+  maxJobs?: number;
 }
 
 export interface BatchInserter {
@@ -122,7 +128,8 @@ function keptLines(p: Pending, keep: readonly boolean[]): Buffer[] {
 
 /**
  * Gathers many jobs into one ClickHouse insert (docs/decisions/0003-one-job-per-request.md):
- * a batch closes at `maxRows` rows or `maxWaitMs` after its first job, whichever comes first.
+ * a batch closes at `maxRows` rows, `maxJobs` jobs or `maxWaitMs` after its first job, whichever
+ * comes first.
  * Jobs complete only after the insert returns, so a crash before that leaves them to be retried.
  */
 export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limits: BatchLimits, metrics: Metrics, logger: Logger): BatchInserter {
@@ -211,7 +218,7 @@ export function createBatchInserter(warehouse: Warehouse, deduper: Deduper, limi
       return new Promise<void>((resolve, reject) => {
         pending.push({ data, redelivered, eventBytes, resolve, reject });
         pendingRows += data.ids.length + data.quarantine.length;
-        if (pendingRows >= limits.maxRows) void flushNow();
+        if (pendingRows >= limits.maxRows || pending.length >= (limits.maxJobs ?? Infinity)) void flushNow();
         else if (!timer) timer = setTimeout(() => void flushNow(), limits.maxWaitMs);
       });
     },

@@ -5,15 +5,38 @@ import path from 'node:path';
 import { FIXTURE_PLAN } from './plans.ts';
 import { REPO_ROOT } from './stack.ts';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Binds `port` (0: any) on 127.0.0.1 and lets it go: the port bound, or undefined when it is taken. */
+function tryPort(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
+      const bound = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+let portsHanded = 0;
+
+/**
+ * A port for a server a test starts. A port the kernel picks (bind to 0, then close) can be
+ * picked again for another test file starting a server at the same moment: the second server
+ * then fails on a taken port while the first answers its readiness checks and its load. So
+ * each vitest fork (VITEST_POOL_ID) hands out ports from a range of its own, below the
+ * kernel's ephemeral ports, skipping one still bound (a process of an earlier file stopping).
+ */
+export async function freePort(): Promise<number> {
+  const pool = Number(process.env.VITEST_POOL_ID ?? 0);
+  if (pool > 0) {
+    for (let tries = 0; tries < 1000; tries++) {
+      const port = await tryPort(20_000 + pool * 1000 + ((process.pid + portsHanded++) % 1000));
+      if (port !== undefined) return port;
+    }
+  }
+  const port = await tryPort(0);
+  if (port === undefined) throw new Error('no free port on 127.0.0.1');
+  return port;
 }
 
 export interface BaliseProcess {

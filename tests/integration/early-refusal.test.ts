@@ -50,7 +50,7 @@ describe('a refusal before routing', () => {
     const before = await metric('balise_requests_refused_total', 'code="queue_full"');
     const beacon = await fetch(`${stack.baseUrl}/beacon/v1/batch?writeKey=test-write-key-123`, { method: 'POST', body: batch('early-beacon') });
     const track = await fetch(`${stack.baseUrl}/v1/track`, { method: 'POST', headers: auth, body: JSON.stringify({ event: 'early_refusal', userId: 'u1' }) });
-    // A path express matches and the early check does not still gets the same refusal.
+    // Another spelling of an ingest path (any case, a trailing slash) gets the same refusal.
     const variant = await fetch(`${stack.baseUrl}/V1/Batch/`, { method: 'POST', headers: auth, body: batch('early-variant') });
     expect([beacon.status, track.status, variant.status]).toEqual([503, 503, 503]);
     expect((await beacon.json()).code).toBe('queue_full');

@@ -50,14 +50,19 @@ describe('the error contract (src/errors.ts)', () => {
     }
   });
 
-  it('writes the rendered error to a response', () => {
-    const written: { headers: Record<string, string>; status?: number; body?: unknown } = { headers: {} };
+  it('writes the rendered error to a response, with the headers res.json of express would send', () => {
+    const written: { headers?: Record<string, string>; status?: number; body?: unknown } = {};
     const res = {
-      setHeader: (name: string, value: string) => (written.headers[name] = value),
-      status: (status: number) => ((written.status = status), { json: (body: unknown) => (written.body = body) }),
+      writeHead: (status: number, headers: Record<string, string>) => Object.assign(written, { status, headers }),
+      end: (body: Buffer) => (written.body = JSON.parse(body.toString())),
     };
     sendError(res, new BaliseError('overloaded', 'busy'));
-    expect(written).toEqual({ headers: { 'Retry-After': '2' }, status: 503, body: { success: false, code: 'overloaded', message: 'busy' } });
+    const bytes = JSON.stringify({ success: false, code: 'overloaded', message: 'busy' }).length;
+    expect(written).toEqual({
+      headers: { 'Retry-After': '2', 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(bytes) },
+      status: 503,
+      body: { success: false, code: 'overloaded', message: 'busy' },
+    });
   });
 
   it('passes a remote code on as it came', () => {

@@ -1,0 +1,89 @@
+/**
+ * Ingest requests are served before express (decision 0050): express's router and middleware
+ * cost a single-event request about three times what judging and queueing its event does. The
+ * answers must stay what they were: the same status, headers and body, the same metrics, the
+ * same body limits and error codes, on every path spelling express accepted.
+ */
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startStack, type Stack } from '../helpers/stack.ts';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ queueKeys: { name: 'before-express', prefix: '{bexp}' } });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const auth = { authorization: `Basic ${Buffer.from('test-write-key-123:').toString('base64')}` };
+const event = (id: string) => ({ type: 'track', event: 'mission_proposal_received', userId: 'u1', messageId: id, properties: { mission_id: 'msn_1', freelancer_id: 'fr_1', category: 'front' } });
+
+async function metric(name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((label) => l.includes(label)));
+  return Number(line?.split(' ').pop() ?? 0);
+}
+
+describe('ingest requests served before express', () => {
+  it('never reach express, and answer with the headers, bodies, codes and metrics express gave them', async () => {
+    // Every request express is given goes through app.handle (express 5's application).
+    const app = stack.balise.app! as unknown as { handle: (...args: unknown[]) => void };
+    const handle = vi.spyOn(app, 'handle');
+    try {
+      const timedBefore = await metric('http_request_duration_seconds_count', 'route="/v1/batch",status_code="200"');
+      handle.mockClear();
+
+      const batch = await fetch(`${stack.baseUrl}/v1/batch`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json', origin: 'https://app.example.com' },
+        body: JSON.stringify({ batch: [event('bexp-1')] }),
+      });
+      expect(batch.status).toBe(200);
+      const text = await batch.text();
+      expect(JSON.parse(text)).toEqual({ success: true, accepted: 1, quarantined: 0 });
+      expect(batch.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(batch.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+      expect(batch.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      expect(batch.headers.get('access-control-expose-headers')).toBe('Retry-After');
+      expect(batch.headers.get('x-powered-by')).toBeNull();
+      expect(batch.headers.get('etag')).toBeNull();
+
+      // Every spelling express matched: any case, a trailing slash, a query string.
+      const variant = await fetch(`${stack.baseUrl}/V1/Track/?from=test`, { method: 'POST', headers: auth, body: JSON.stringify(event('bexp-2')) });
+      expect(await variant.json()).toEqual({ success: true, accepted: 1, quarantined: 0 });
+      const beacon = await fetch(`${stack.baseUrl}/beacon/v1/batch?writeKey=test-write-key-123`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: JSON.stringify({ batch: [event('bexp-3')] }),
+      });
+      expect(await beacon.json()).toEqual({ success: true, accepted: 1, quarantined: 0 });
+
+      // Bodies: gzip is inflated; what cannot be read gets the codes it always got.
+      const gzipped = await fetch(`${stack.baseUrl}/v1/batch`, { method: 'POST', headers: { ...auth, 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify({ batch: [event('bexp-4')] })) });
+      expect(await gzipped.json()).toEqual({ success: true, accepted: 1, quarantined: 0 });
+      const broken = await fetch(`${stack.baseUrl}/v1/batch`, { method: 'POST', headers: { ...auth, 'content-encoding': 'gzip' }, body: 'not gzip' });
+      expect([broken.status, (await broken.json()).code]).toEqual([400, 'invalid_gzip']);
+      const bomb = await fetch(`${stack.baseUrl}/v1/batch`, { method: 'POST', headers: { ...auth, 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(2_000_000, 32)) });
+      expect([bomb.status, (await bomb.json()).code]).toEqual([413, 'payload_too_large']);
+      const brotli = await fetch(`${stack.baseUrl}/v1/batch`, { method: 'POST', headers: { ...auth, 'content-encoding': 'br' }, body: 'x' });
+      expect([brotli.status, (await brotli.json()).code]).toEqual([415, 'unsupported_encoding']);
+      const empty = await fetch(`${stack.baseUrl}/v1/batch`, { method: 'POST', headers: auth });
+      expect([empty.status, (await empty.json()).code]).toEqual([400, 'invalid_json']);
+
+      expect(handle).not.toHaveBeenCalled();
+      expect(await metric('http_request_duration_seconds_count', 'route="/v1/batch",status_code="200"')).toBe(timedBefore + 2);
+
+      // What is not an ingest POST still goes to express (/metrics did): a preflight, a GET on an ingest path.
+      handle.mockClear();
+      const preflight = await fetch(`${stack.baseUrl}/v1/batch`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-headers': 'X-Retry-Count' } });
+      expect([preflight.status, preflight.headers.get('access-control-allow-headers')]).toEqual([204, 'X-Retry-Count']);
+      const get = await fetch(`${stack.baseUrl}/v1/batch`);
+      expect([get.status, (await get.json()).code]).toEqual([404, 'not_found']);
+      expect(handle).toHaveBeenCalledTimes(2);
+    } finally {
+      handle.mockRestore();
+    }
+  });
+});
