@@ -139,3 +139,10 @@ export async function post(
   }
   return { status: response.status, body: parsed, headers: response.headers };
 }
+
+/** The value of the first sample of metric `name` on `baseUrl`'s /metrics whose labels include every one of `labels` (comma-separated `k="v"`); 0 when none does. */
+export async function metricSample(baseUrl: string, name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((label) => l.includes(label)));
+  return Number(line?.split(' ').pop() ?? 0);
+}

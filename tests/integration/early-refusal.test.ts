@@ -5,7 +5,7 @@
  * Retry-After, CORS headers a browser needs to read it, and the metrics.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { metricSample, startStack, type Stack } from '../helpers/stack.ts';
 
 let stack: Stack;
 
@@ -20,11 +20,7 @@ afterAll(async () => {
 const auth = { authorization: `Basic ${Buffer.from('test-write-key-123:').toString('base64')}`, 'content-type': 'application/json' };
 const batch = (id: string) => JSON.stringify({ batch: [{ type: 'track', event: 'early_refusal', userId: 'u1', messageId: id }] });
 
-async function metric(name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${stack.baseUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((label) => l.includes(label)));
-  return Number(line?.split(' ').pop() ?? 0);
-}
+const metric = (name: string, labels: string) => metricSample(stack.baseUrl, name, labels);
 
 describe('a refusal before routing', () => {
   it('answers queue_full with the error contract, Retry-After and CORS, on batch, beacon and single-event routes, and counts it', async () => {

@@ -6,7 +6,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { metricSample, startStack, type Stack } from '../helpers/stack.ts';
 
 let stack: Stack;
 
@@ -20,11 +20,7 @@ afterAll(async () => {
 const auth = { authorization: `Basic ${Buffer.from('test-write-key-123:').toString('base64')}` };
 const event = (id: string) => ({ type: 'track', event: 'mission_proposal_received', userId: 'u1', messageId: id, properties: { mission_id: 'msn_1', freelancer_id: 'fr_1', category: 'front' } });
 
-async function metric(name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${stack.baseUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((label) => l.includes(label)));
-  return Number(line?.split(' ').pop() ?? 0);
-}
+const metric = (name: string, labels: string) => metricSample(stack.baseUrl, name, labels);
 
 describe('ingest requests served before express', () => {
   it('never reach express, and answer with the headers, bodies, codes and metrics express gave them', async () => {
