@@ -98,9 +98,13 @@ interface ServedRoute extends IngestRoute {
 
 const servedPaths = new Map<string, ServedRoute>(ingestRoutes.flatMap((route) => route.paths.map((path) => [path.toLowerCase(), { ...route, label: path }] as const)));
 
-/** The ingest route a POST's URL names, matched as express would: in any case, one trailing slash allowed, the query aside. */
+/**
+ * The ingest route a POST's URL names, matched as express would: in any case, one trailing slash
+ * allowed, the query aside, and the path of an absolute-form target (`POST http://host/v1/batch`).
+ */
 function servedRoute(url: string | undefined): ServedRoute | undefined {
   if (url === undefined) return undefined;
+  if (!url.startsWith('/')) return URL.canParse(url) ? servedRoute(new URL(url).pathname) : undefined;
   const query = url.indexOf('?');
   const path = (query === -1 ? url : url.slice(0, query)).toLowerCase();
   return servedPaths.get(path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);

@@ -4,6 +4,7 @@
  * answers must stay what they were: the same status, headers and body, the same metrics, the
  * same body limits and error codes, on every path spelling express accepted.
  */
+import net from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { metricSample, startStack, type Stack } from '../helpers/stack.ts';
@@ -21,6 +22,31 @@ const auth = { authorization: `Basic ${Buffer.from('test-write-key-123:').toStri
 const event = (id: string) => ({ type: 'track', event: 'mission_proposal_received', userId: 'u1', messageId: id, properties: { mission_id: 'msn_1', freelancer_id: 'fr_1', category: 'front' } });
 
 const metric = (name: string, labels: string) => metricSample(stack.baseUrl, name, labels);
+
+/** A POST written by hand, its request target as given; resolves with the first line of the answer. */
+function rawPost(target: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(stack.baseUrl);
+    const socket = net.connect(Number(url.port), url.hostname, () => {
+      socket.write(
+        [
+          `POST ${target} HTTP/1.1`,
+          `Host: ${url.host}`,
+          `Authorization: ${auth.authorization}`,
+          'Content-Type: application/json',
+          `Content-Length: ${Buffer.byteLength(body)}`,
+          'Connection: close',
+          '',
+          body,
+        ].join('\r\n'),
+      );
+    });
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    socket.on('end', () => resolve(answer.split('\r\n')[0] ?? ''));
+    socket.on('error', reject);
+  });
+}
 
 describe('ingest requests served before express', () => {
   it('never reach express, and answer with the headers, bodies, codes and metrics express gave them', async () => {
@@ -49,6 +75,9 @@ describe('ingest requests served before express', () => {
       // Every spelling express matched: any case, a trailing slash, a query string.
       const variant = await fetch(`${stack.baseUrl}/V1/Track/?from=test`, { method: 'POST', headers: auth, body: JSON.stringify(event('bexp-2')) });
       expect(await variant.json()).toEqual({ success: true, accepted: 1, quarantined: 0 });
+      // A target in absolute form, which a server must accept (RFC 9112, 3.2.2).
+      const absolute = await rawPost(`http://127.0.0.1:${new URL(stack.baseUrl).port}/v1/track`, JSON.stringify(event('bexp-5')));
+      expect(absolute).toMatch(/^HTTP\/1\.1 200 /);
       const beacon = await fetch(`${stack.baseUrl}/beacon/v1/batch?writeKey=test-write-key-123`, {
         method: 'POST',
         headers: { 'content-type': 'text/plain' },
