@@ -116,6 +116,17 @@ async function sendAccepted(port: number, body: string, path = BATCHES.path): Pr
   }
 }
 
+/** Sends every body, each until accepted, from CONCURRENCY senders spread over `ports` in turn. */
+async function sendAll(ports: number[], bodies: readonly string[], path: RequestShape['path']): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, sender) => {
+      const port = ports[sender % ports.length]!;
+      while (next < bodies.length) await sendAccepted(port, bodies[next++]!, path);
+    }),
+  );
+}
+
 /** Rows the worker reports inserted into `tables` (all processes of `up`): a poll that costs the engine nothing. */
 async function rowsInserted(baseUrl: string, tables: readonly ('events' | 'quarantine')[] = ['events']): Promise<number> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
@@ -445,14 +456,8 @@ async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string
   const cpu = cpuMeter(pids);
   const upBefore = upCpuPartsMs(pids[0]!);
   const insertedBefore = await rowsInserted(queryUrl);
-  let next = 0;
   const start = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, sender) => {
-      const port = ports[sender % ports.length]!;
-      while (next < requests) await sendAccepted(port, bodies[next++]!, shape.path);
-    }),
-  );
+  await sendAll(ports, bodies, shape.path);
   bodies.length = 0;
   const sentSeconds = (performance.now() - start) / 1000;
   const events = requests * shape.events;
@@ -490,13 +495,8 @@ async function bareServer(total: number, shape: RequestShape): Promise<{ rate: n
     const [port] = (await once(child, 'message')) as [number];
     const bodies = Array.from({ length: Math.ceil(total / shape.events) }, (_, b) => makeBody('bare', b, shape));
     const before = cpuMs(child.pid!);
-    let next = 0;
     const start = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < bodies.length) await sendAccepted(port, bodies[next++]!, shape.path);
-      }),
-    );
+    await sendAll([port], bodies, shape.path);
     const seconds = (performance.now() - start) / 1000;
     return { rate: bodies.length / seconds, cpuPerRequestUs: ((cpuMs(child.pid!) - before) * 1000) / bodies.length };
   } finally {

@@ -58,8 +58,6 @@ export interface AppDependencies {
 
 /** Segment's browser SDK posts to one-letter paths: /v1/t, /v1/p… (and /v1/b for batches). */
 const SHORT_PATHS: Record<string, EventType> = { t: 'track', i: 'identify', p: 'page', s: 'screen', g: 'group', a: 'alias' };
-/** Segment clients send gzip; anything else is refused before a byte is decoded. */
-const ENCODINGS = ['', 'identity', 'gzip', 'deflate'];
 /**
  * Strict UTF-8: Buffer#toString would turn each invalid byte into U+FFFD, so "id-\xff" and
  * "id-\xfe" became one id. simdutf-backed, no slower than toString (~2.6 ns/B here, a tenth of
@@ -116,8 +114,8 @@ export const INGEST_ROUTES: readonly string[] = ingestRoutes.flatMap((route) => 
 export interface IngestApp {
   app: Express;
   /**
-   * The server's request listener: refuses load on the ingest routes before express sees the
-   * request (early-refusal.ts), hands everything else to the app.
+   * The server's request listener: serves the ingest POSTs itself, load refusals first
+   * (decision 0050), and hands everything else to the app.
    */
   listener: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -162,11 +160,6 @@ export function createApp(deps: AppDependencies): IngestApp {
     }
     timeRequest(deps.metrics, req, res, () => route.label);
     for (const [name, value] of Object.entries(ingestCorsHeaders(req.headers.origin))) res.setHeader(name, value);
-    const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
-    if (!ENCODINGS.includes(encoding)) {
-      deps.metrics.eventsRejected.inc({ code: 'unsupported_encoding' });
-      return sendError(res, new BaliseError('unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted'));
-    }
     // No Content-Type check: real clients label JSON as text/plain (beacons), application/json, or
     // application/x-www-form-urlencoded (RudderStack's Node SDK, gzip); the body must parse as JSON.
     admission.enter(req, res);
@@ -176,6 +169,7 @@ export function createApp(deps: AppDependencies): IngestApp {
       })
       .catch((error: unknown) => {
         // Already answered (a body deadline cut the request short): the read error is its echo.
+        // Otherwise a body refused (encoding, size, gzip) gets its code, anything else is ours.
         if (res.headersSent) return;
         if (error instanceof BaliseError && isErrorCode(error.code)) {
           deps.metrics.eventsRejected.inc({ code: error.code });

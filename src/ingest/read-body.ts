@@ -39,14 +39,15 @@ function drain(req: IncomingMessage): Promise<void> {
 }
 
 /**
- * The body's bytes; an empty buffer when the request has none. Rejects with a BaliseError
- * (bodyReadError) once the rest of a refused body has been read off.
+ * The body's bytes; an empty buffer when the request has none. Rejects with a BaliseError: at
+ * once for an encoding other than gzip, deflate or identity (Segment clients send gzip; nothing
+ * else is decoded), else (bodyReadError) once the rest of a refused body has been read off.
  */
 export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  if (!hasBody(req)) return Buffer.alloc(0);
   const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase() || 'identity';
+  if (!['identity', 'gzip', 'deflate'].includes(encoding)) throw new BaliseError('unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted');
+  if (!hasBody(req)) return Buffer.alloc(0);
   const decompress = encoding === 'gzip' ? zlib.createGunzip() : encoding === 'deflate' ? zlib.createInflate() : undefined;
-  if (encoding !== 'identity' && !decompress) throw new BaliseError('unsupported_encoding', 'only gzip, deflate or identity Content-Encoding is accepted');
   const stream = decompress ? req.pipe(decompress) : req;
   const stopDecompressing = () => {
     if (!decompress) return;
