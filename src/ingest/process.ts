@@ -7,7 +7,7 @@ import { isPlainObject } from '../util/objects.ts';
 import { piiRules } from './pii.ts';
 import { EVENT_LINE_LAYOUT } from '../warehouse/rows.ts';
 import type { LiveEvent } from '../live/model.ts';
-import { encodeQuarantine, encodeStep, liveEvent, normalizeStep, sizeStep, suppressed, validateStep, type Quarantined, type ViolationLabel } from './steps.ts';
+import { encodeQuarantine, encodeSteps, liveEvent, normalizeStep, sizeStep, suppressed, validateStep, type Judged, type Quarantined, type ViolationLabel } from './steps.ts';
 
 export type EventOutcome =
   | { index: number; messageId: string; status: 'accepted'; planStatus: 'valid' | 'warned' | 'unplanned'; violations?: Violation[] }
@@ -50,12 +50,13 @@ export interface ProcessOptions {
  * Runs every event of one request through the steps (steps.ts). Nothing is dropped: each event
  * becomes an `events` row (valid, warned, unplanned) or a `quarantine` row (plan violation,
  * malformed, too large), unless it is suppressed (an erased person's), and the request becomes
- * one job.
+ * one job. The events that pass the plan are encoded together, then each is size-checked.
  */
 export function processEvents(rawEvents: unknown[], validator: PlanValidator, options: ProcessOptions): ProcessedRequest {
   const quarantineIds: string[] = [];
   const job: IngestJobData = { events: [], eventLayout: EVENT_LINE_LAYOUT, ids: [], quarantine: [], quarantineIds, receivedAt: options.receivedAt };
-  const outcomes: EventOutcome[] = [];
+  // One per event, at its index, whichever pass decides it.
+  const outcomes: EventOutcome[] = new Array<EventOutcome>(rawEvents.length);
   const labels: ViolationLabel[] = [];
   let suppressedCount = 0;
   // The current plan's rules, whichever version validates: they say what may be stored now.
@@ -69,41 +70,56 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
     historical: options.historical,
     newId: options.newId ?? randomUUID,
   };
-  const live: LiveEvent[] = [];
+  // Described only while someone watches; trimmed to the first `liveBudget` by index at the end.
+  const live: { index: number; event: LiveEvent }[] = [];
   const liveBudget = options.liveBudget ?? 0;
   const quarantine = (index: number, q: Quarantined): void => {
     job.quarantine.push(encodeQuarantine(q.row));
     quarantineIds.push(q.row.message_id);
-    outcomes.push({ index, messageId: q.messageId, status: 'quarantined', code: q.code, violations: q.violations });
+    outcomes[index] = { index, messageId: q.messageId, status: 'quarantined', code: q.code, violations: q.violations };
     labels.push(...q.labels);
-    if (live.length < liveBudget) live.push(q.live());
+    if (liveBudget > 0) live.push({ index, event: q.live() });
   };
 
+  const passed: { index: number; raw: unknown; judged: Judged }[] = [];
   rawEvents.forEach((raw, index) => {
     const normalized = normalizeStep(raw, ctx, privacy);
     if (!normalized.ok) return quarantine(index, normalized.quarantine);
     const original = normalized.value;
     if (suppressed(original, options.isSuppressed)) {
       suppressedCount++;
-      outcomes.push({ index, messageId: original.messageId, status: 'suppressed' });
+      outcomes[index] = { index, messageId: original.messageId, status: 'suppressed' };
       return;
     }
     const validated = validateStep(original, validator, privacy);
     if (!validated.ok) return quarantine(index, validated.quarantine);
-    const judged = validated.value;
     // Warnings are counted even when the event is then too large to keep as an event.
-    labels.push(...judged.labels);
-    const sized = sizeStep(encodeStep(judged), raw, judged, options.maxEventBytes, privacy);
+    labels.push(...validated.value.labels);
+    passed.push({ index, raw, judged: validated.value });
+  });
+
+  const lines = encodeSteps(passed.map((p) => p.judged));
+  passed.forEach(({ index, raw, judged }, i) => {
+    const sized = sizeStep(lines[i]!, raw, judged, options.maxEventBytes, privacy);
     if (!sized.ok) return quarantine(index, sized.quarantine);
     const { event, verdict } = judged;
     job.events.push(sized.value);
     job.ids.push(event.messageId);
-    outcomes.push(
-      verdict.violations.length
-        ? { index, messageId: event.messageId, status: 'accepted', planStatus: verdict.status, violations: verdict.violations }
-        : { index, messageId: event.messageId, status: 'accepted', planStatus: verdict.status },
-    );
-    if (live.length < liveBudget) live.push(liveEvent(event, verdict));
+    outcomes[index] = verdict.violations.length
+      ? { index, messageId: event.messageId, status: 'accepted', planStatus: verdict.status, violations: verdict.violations }
+      : { index, messageId: event.messageId, status: 'accepted', planStatus: verdict.status };
+    if (liveBudget > 0) live.push({ index, event: liveEvent(event, verdict) });
   });
-  return { job, outcomes, accepted: job.events.length, quarantined: job.quarantine.length, suppressed: suppressedCount, violationLabels: labels, live };
+  return {
+    job,
+    outcomes,
+    accepted: job.events.length,
+    quarantined: job.quarantine.length,
+    suppressed: suppressedCount,
+    violationLabels: labels,
+    live: live
+      .sort((a, b) => a.index - b.index)
+      .slice(0, liveBudget)
+      .map((l) => l.event),
+  };
 }

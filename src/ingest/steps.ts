@@ -11,7 +11,7 @@ import type { LiveEvent } from '../live/model.ts';
 import type { PlanValidator } from '../plan/model.ts';
 import type { JsonObject, NormalizedEvent, PlanVerdict, QuarantineRow, Violation } from '../types.ts';
 import { isPlainObject } from '../util/objects.ts';
-import { eventRowLine, toMalformedRow, toQuarantineRow } from '../warehouse/rows.ts';
+import { eventRowLines, toMalformedRow, toQuarantineRow } from '../warehouse/rows.ts';
 import { normalizeEvent, truncateDepth, type NormalizeContext } from './normalize.ts';
 import { applyPii, applyPiiToRaw, type PiiRules } from './pii.ts';
 
@@ -161,11 +161,12 @@ export function validateStep(original: NormalizedEvent, validator: PlanValidator
 }
 
 /**
- * 4. The event's row as one line of the job payload (JSONEachRow). The one place an accepted
- * event is serialised for the queue: a change of the payload encoding changes this function.
+ * 4. The rows of a request's events that passed the plan, one line of the job payload each
+ * (JSONCompactEachRow), in order. The one place an accepted event is serialised for the queue:
+ * a change of the payload encoding changes this function.
  */
-export function encodeStep(judged: Judged): string {
-  return eventRowLine(judged.event, judged.verdict);
+export function encodeSteps(judged: readonly Judged[]): string[] {
+  return eventRowLines(judged);
 }
 
 /** A quarantine row as one line of the job payload. */

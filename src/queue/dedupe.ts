@@ -32,11 +32,14 @@ export interface DedupeWindow {
   maxIds: number;
 }
 
-interface Entry {
-  /** The batch that claimed it, until that batch commits. */
-  batch: string | undefined;
+/**
+ * One batch's claim, shared by every id it claimed: a commit marks the batch once, not each of
+ * its ids, and claiming an id allocates nothing.
+ */
+interface BatchClaim {
   /** When it was claimed: the window runs from the claim (an insert takes about a second of an hour). */
   at: number;
+  committed: boolean;
 }
 
 /** Batches claimed but not committed that are remembered (one insert runs at a time; failed ones linger). */
@@ -45,9 +48,8 @@ const MAX_OPEN_BATCHES = 1000;
 export function createDeduper(window: DedupeWindow, now: () => number = Date.now): Deduper {
   // One map per table, keyed by the id itself. Insertion order is age order (an id claimed again
   // is re-inserted), so the oldest entries are always first: eviction is a walk from the front.
-  // A commit marks its entries in place: three map operations per id in all.
-  const tables: Record<DedupeTable, Map<string, Entry>> = { events: new Map(), quarantine: new Map() };
-  const claimed = new Map<string, Entry[]>();
+  const tables: Record<DedupeTable, Map<string, BatchClaim>> = { events: new Map(), quarantine: new Map() };
+  const claimed = new Map<string, BatchClaim>();
   const windowMs = window.windowSeconds * 1000;
 
   function evict(): void {
@@ -55,8 +57,8 @@ export function createDeduper(window: DedupeWindow, now: () => number = Date.now
     let over = tables.events.size + tables.quarantine.size - window.maxIds;
     // Quarantined ids are few; over the bound they go first, then the oldest events.
     for (const map of [tables.quarantine, tables.events]) {
-      for (const [id, entry] of map) {
-        if (over <= 0 && entry.at >= horizon) break;
+      for (const [id, claim] of map) {
+        if (over <= 0 && claim.at >= horizon) break;
         map.delete(id);
         over--;
       }
@@ -72,24 +74,23 @@ export function createDeduper(window: DedupeWindow, now: () => number = Date.now
     async claim(batchId, ids, table = 'events') {
       const at = now();
       const map = tables[table];
-      const held = claimed.get(batchId) ?? [];
+      let claim = claimed.get(batchId);
+      if (!claim) claimed.set(batchId, (claim = { at, committed: false }));
       const statuses = ids.map((id): ClaimStatus => {
-        const entry = map.get(id);
-        if (entry && entry.at >= at - windowMs && (entry.batch === undefined || entry.batch === batchId)) return 'duplicate';
-        const claim: Entry = { batch: batchId, at };
-        if (entry) map.delete(id);
+        const held = map.get(id);
+        if (held && held.at >= at - windowMs && (held.committed || held === claim)) return 'duplicate';
+        if (held) map.delete(id);
         map.set(id, claim);
-        held.push(claim);
         // Held by a batch that did not commit: only ClickHouse knows what its insert left.
-        return entry?.batch !== undefined ? 'uncertain' : 'new';
+        return held && !held.committed ? 'uncertain' : 'new';
       });
-      claimed.set(batchId, held);
       evict();
       return statuses;
     },
     async commit(batchId) {
-      // An id claimed again by a later batch holds that batch's entry: marking this batch's own (no longer in the map) changes nothing.
-      for (const entry of claimed.get(batchId) ?? []) entry.batch = undefined;
+      // An id claimed again by a later batch holds that batch's claim: this one no longer covers it.
+      const claim = claimed.get(batchId);
+      if (claim) claim.committed = true;
       claimed.delete(batchId);
     },
   };

@@ -48,8 +48,14 @@ function canonicalIso(text: string): number | undefined {
 
 /** Epoch ms of a strict ISO 8601 date-time, or undefined (out-of-range fields included). */
 export function parseIsoDateTime(text: string): number | undefined {
-  return canonicalIso(text) ?? isoDateTime(text)?.ms;
+  // A batch's sentAt is read once per event, and its events often share a timestamp.
+  if (text === lastText) return lastMs;
+  lastMs = canonicalIso(text) ?? isoDateTime(text)?.ms;
+  lastText = text;
+  return lastMs;
 }
+let lastText = '';
+let lastMs: number | undefined;
 
 /** `wallClock`: written without Z or an offset, so `ms` is that wall-clock time read as UTC. */
 function isoDateTime(text: string): { ms: number; wallClock: boolean } | undefined {

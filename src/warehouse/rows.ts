@@ -96,6 +96,30 @@ export function eventRowLine(event: NormalizedEvent, verdict: PlanVerdict): stri
   return JSON.stringify(rowValues(event, verdict, (value) => value));
 }
 
+/** Between two rows in the JSON of an array of rows. */
+const ROW_SEPARATOR = '],[';
+
+/**
+ * The lines of many rows, as `eventRowLine` writes each: one `JSON.stringify` of them all, cut
+ * between rows, costs about half of one call per row (decision 0052). The cut is taken only
+ * when the separator occurs exactly between rows, never inside a value (a string holding
+ * "],[", nested arrays); otherwise each row is encoded alone.
+ */
+export function eventRowLines(rows: readonly { event: NormalizedEvent; verdict: PlanVerdict }[]): string[] {
+  if (rows.length < 2) return rows.map(({ event, verdict }) => eventRowLine(event, verdict));
+  const text = JSON.stringify(rows.map(({ event, verdict }) => rowValues(event, verdict, (value) => value)));
+  const lines: string[] = [];
+  let start = 1;
+  for (let at = text.indexOf(ROW_SEPARATOR, start); at !== -1; at = text.indexOf(ROW_SEPARATOR, start)) {
+    // More separators than gaps between rows: one is inside a value, so no cut can be trusted.
+    if (lines.length === rows.length - 1) return rows.map(({ event, verdict }) => eventRowLine(event, verdict));
+    lines.push(text.slice(start, at + 1));
+    start = at + 2;
+  }
+  lines.push(text.slice(start, -1));
+  return lines.length === rows.length ? lines : rows.map(({ event, verdict }) => eventRowLine(event, verdict));
+}
+
 /** The final warehouse row as an object, its JSON columns as text: quarantine replay, the demo, tests. */
 export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventRow {
   const values = rowValues(event, verdict, (value) => JSON.stringify(value));

@@ -54,6 +54,12 @@ describe('util/dates', () => {
     expect(parseIsoDateTime(text.replace('Z', '+00:00'))).toBe(ms);
   });
 
+  it('answers a date-time read again as it did the first time, and the next one as its own', () => {
+    // The parser remembers its last input (a batch's sentAt is read once per event).
+    const readings = ['2026-03-01T10:00:00.000Z', '2026-03-01T10:00:00.000Z', 'not a date', 'not a date', '2026-03-01T10:00:00.000Z', '2026-03-01T11:00:00+01:00', ''];
+    expect(readings.map((text) => parseIsoDateTime(text))).toEqual([DAY + 36e6, DAY + 36e6, undefined, undefined, DAY + 36e6, DAY + 36e6, undefined]);
+  });
+
   it('reads epoch milliseconds only where the caller allows them', () => {
     expect(parseDateInput('1772323200000', { epochMs: true })).toEqual({ ms: 1772323200000, dateOnly: false, wallClock: false });
     expect(parseDateInput('2026-03-01', { epochMs: true })).toEqual({ ms: DAY, dateOnly: true, wallClock: false });

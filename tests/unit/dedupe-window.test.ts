@@ -17,6 +17,15 @@ describe('the worker recent-messageId window', () => {
     expect(await d.claim('later', ['x'])).toEqual(['duplicate']);
   });
 
+  it("covers with a commit only the ids its batch still holds: one claimed again since stays the later batch's", async () => {
+    const d = createDeduper({ windowSeconds: 60, maxIds: 100 });
+    await d.claim('first', ['x', 'y']);
+    expect(await d.claim('second', ['x'])).toEqual(['uncertain']);
+    await d.commit('first');
+    // y is stored with the first batch; x now waits on the second, which has not committed.
+    expect(await d.claim('third', ['x', 'y'])).toEqual(['uncertain', 'duplicate']);
+  });
+
   it('keeps events and quarantine ids apart', async () => {
     const d = createDeduper({ windowSeconds: 60, maxIds: 100 });
     await d.claim('b1', ['m1'], 'quarantine');

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { QUARANTINE_CODES } from '../../src/errors.ts';
 import { hashValue, piiRules } from '../../src/ingest/pii.ts';
 import { processEvents, type ProcessOptions } from '../../src/ingest/process.ts';
-import { encodeQuarantine, encodeStep, normalizeStep, sizeStep, suppressed, validateStep, type Privacy } from '../../src/ingest/steps.ts';
+import { encodeQuarantine, encodeSteps, normalizeStep, sizeStep, suppressed, validateStep, type Privacy } from '../../src/ingest/steps.ts';
 import type { PlanEvent, TrackingPlan } from '../../src/plan/model.ts';
 import { compilePlanValidator } from '../../src/plan/compile.ts';
 import { EVENT_LINE_LAYOUT, eventLineRecord } from '../../src/warehouse/rows.ts';
@@ -167,6 +167,24 @@ describe('processEvents: every event accepted, quarantined or suppressed, none l
     expect(row(out.job.events[0]).properties).toEqual({ kept: 'k' });
   });
 
+  it('writes the same line for an event whether its request holds one event or many, even when a value holds the row separator', () => {
+    // A batch's rows are encoded at once and cut between rows (rows.ts, eventRowLines): a value
+    // holding "],[" (a string, nested arrays) must not be taken for a cut.
+    const events = [
+      order('r1', { total: 1, note: 'a],[b' }),
+      order('r2', { total: 2, grid: [[1], [2]] }),
+      order('r3', { total: 3, tags: ['x', 'y'] }),
+      { ...order('r4'), context: { page: { path: '/p],[q' } } },
+    ];
+    const alone = events.map((event) => processEvents([event], validator, options()).job.events[0]);
+    const together = processEvents(events, validator, options()).job.events;
+    expect(together).toEqual(alone);
+    expect(together.map((line) => row(line).message_id)).toEqual(['r1', 'r2', 'r3', 'r4']);
+    // Without such values, the same holds on the cut path.
+    const plain = [order('p1'), order('p2', { total: 5, tags: ['a'] }), order('p3')];
+    expect(processEvents(plain, validator, options()).job.events).toEqual(plain.map((event) => processEvents([event], validator, options()).job.events[0]));
+  });
+
   it('describes the first liveBudget events for the live view, as judged, and none without a budget', () => {
     const batch = [order('l1'), 42, order('l3', { total: -1 }), order('l4')];
     expect(processEvents(batch, validator, options()).live).toEqual([]);
@@ -211,7 +229,7 @@ describe('the steps, one by one', () => {
   it('encode writes one JSON line per row; the size check measures it in UTF-8 bytes', () => {
     const judged = validateStep(normalized(order('s4')), validator, privacy);
     if (!judged.ok) throw new Error('fixture event must pass');
-    expect(row(encodeStep(judged.value))).toMatchObject({ message_id: 's4', plan_status: 'valid' });
+    expect(row(encodeSteps([judged.value])[0]!)).toMatchObject({ message_id: 's4', plan_status: 'valid' });
     expect(encodeQuarantine({ message_id: 'é' } as never)).toBe('{"message_id":"é"}');
     const wide = '€'.repeat(400); // 1,200 bytes in UTF-8, 400 UTF-16 units
     expect(sizeStep(wide, {}, judged.value, 1_199, privacy)).toMatchObject({ ok: false, quarantine: { code: 'event_too_large' } });
