@@ -5,7 +5,7 @@ import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@c
 import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
 import { openEmbeddedSession, type EmbeddedSession } from './embedded-session.ts';
-import { insertStatement, insertThroughSpool, openInsertSpool, type InsertSettings } from './insert-spool.ts';
+import { insertStatement, insertThroughSpool, openInsertSpool, type InsertBody, type InsertSettings } from './insert-spool.ts';
 import { describeEngineOwner, readEngineOwner } from './engine-owner.ts';
 
 export type Warehouse = {
@@ -26,7 +26,7 @@ export type Warehouse = {
    * One INSERT of already-serialised rows (see insert.ts): JSONCompactEachRow arrays in the order
    * of `columns` when given, else JSONEachRow objects.
    */
-  insertJsonRows(table: string, body: Buffer, settings: InsertSettings, columns?: readonly string[]): Promise<void>;
+  insertJsonRows(table: string, body: InsertBody, settings: InsertSettings, columns?: readonly string[]): Promise<void>;
   /**
    * Stops the analysts' queries, running or waiting their turn, and refuses any later one, so a
    * shutdown does not wait for them (each may run to its time limit). Their requests fail with
@@ -47,8 +47,8 @@ function isLockError(error: unknown): boolean {
 }
 
 /** Over HTTP the bytes are the request body; the settings travel in the statement. */
-async function insertOverHttp(client: ClickHouseClient, table: string, body: Buffer, settings: InsertSettings, columns: readonly string[] | undefined): Promise<void> {
-  const result = await client.exec({ query: insertStatement(table, settings, columns), values: Readable.from([body]) });
+async function insertOverHttp(client: ClickHouseClient, table: string, body: InsertBody, settings: InsertSettings, columns: readonly string[] | undefined): Promise<void> {
+  const result = await client.exec({ query: insertStatement(table, settings, columns), values: Readable.from(Buffer.isBuffer(body) ? [body] : body) });
   // Drain the (empty) response so the connection goes back to the pool.
   for await (const _chunk of result.stream) void _chunk;
 }

@@ -13,11 +13,14 @@ import { quoteString } from '../util/sql-quote.ts';
 /** Numeric engine settings for one insert. */
 export type InsertSettings = Record<string, number>;
 
+/** An insert's payload: whole, or in parts that follow one another (a batch's jobs). */
+export type InsertBody = Buffer | readonly Buffer[];
+
 export interface InsertSpool {
   /** The directories used, memory first; for tests and operators. */
   readonly dirs: readonly string[];
   /** Writes a payload to the first directory that takes it; returns its file. */
-  write(body: Buffer): Promise<string>;
+  write(body: InsertBody): Promise<string>;
   /** Removes the memory directory, once no insert runs: nothing is left in /dev/shm. */
   close(): void;
 }
@@ -48,10 +51,22 @@ function ownedMemoryDir(dir: string): string | undefined {
   return stat.isDirectory() && stat.uid === process.getuid?.() && (stat.mode & 0o077) === 0 ? dir : undefined;
 }
 
-/** Writes a whole file, or leaves none: a partial one is removed before the error goes up. */
-async function writeWhole(file: string, body: Buffer): Promise<string> {
+/** Writes the parts one after the other, in one call: the whole batch is never copied into one buffer. */
+async function writeParts(file: string, parts: readonly Buffer[]): Promise<void> {
+  const handle = await fs.promises.open(file, 'w');
   try {
-    await fs.promises.writeFile(file, body);
+    const { bytesWritten } = await handle.writev(parts);
+    const size = parts.reduce((n, part) => n + part.length, 0);
+    if (bytesWritten !== size) throw new Error(`the spool file took ${bytesWritten} of ${size} bytes`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes a whole file, or leaves none: a partial one is removed before the error goes up. */
+async function writeWhole(file: string, body: InsertBody): Promise<string> {
+  try {
+    await (Buffer.isBuffer(body) ? fs.promises.writeFile(file, body) : writeParts(file, body));
     return file;
   } catch (error) {
     await fs.promises.rm(file, { force: true });
@@ -124,7 +139,7 @@ export async function insertThroughSpool(
   spool: InsertSpool,
   run: (query: string) => Promise<unknown>,
   table: string,
-  body: Buffer,
+  body: InsertBody,
   settings: InsertSettings,
   columns?: readonly string[],
 ): Promise<void> {

@@ -7,9 +7,14 @@ export function jsonLinesBytes(lines: readonly string[]): Buffer {
   return Buffer.from(lines.join('\n'));
 }
 
+/** Payloads of whole JSON lines as the parts of one, a newline between two: nothing is copied. */
+function withNewlines(parts: readonly Buffer[]): Buffer[] {
+  return parts.flatMap((part, i) => (i === 0 ? [part] : [NEWLINE, part]));
+}
+
 /** Payloads of whole JSON lines as one: joined by newlines. */
 export function joinLines(parts: readonly Buffer[]): Buffer {
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts.flatMap((part, i) => (i === 0 ? [part] : [NEWLINE, part])));
+  return parts.length === 1 ? parts[0]! : Buffer.concat(withNewlines(parts));
 }
 
 /** The lines of a payload of JSON lines, as views of its bytes (a JSON line holds no raw newline). */
@@ -42,7 +47,8 @@ export function payloadLines(payload: Buffer): Buffer[] {
 export async function insertJsonChunks(warehouse: Warehouse, table: string, chunks: readonly Buffer[], columns?: readonly string[]): Promise<void> {
   const nonEmpty = chunks.filter((chunk) => chunk.length > 0);
   if (nonEmpty.length === 0) return;
-  const body = joinLines(nonEmpty);
+  // In parts: the engine's spool file is written from them, without a copy of the whole batch.
+  const body = nonEmpty.length === 1 ? nonEmpty[0]! : withNewlines(nonEmpty);
   await warehouse.insertJsonRows(
     table,
     body,

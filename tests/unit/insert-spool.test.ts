@@ -28,6 +28,16 @@ describe('the insert spool (decision 0049)', () => {
     expect(fs.existsSync(spool.dirs[0]!)).toBe(false);
   });
 
+  it("writes a batch given in parts (its jobs' payloads) as one file, in order, without joining them first", async () => {
+    const spool = openInsertSpool(temp('balise-spool-data-'), temp('balise-spool-shm-'));
+    const jobs = Array.from({ length: 1500 }, (_, i) => Buffer.from(`[${i},"job ${i}"]`));
+    // More parts than one writev call takes at once (IOV_MAX, 1024 here): every one still lands.
+    const parts = jobs.flatMap((job, i) => (i === 0 ? [job] : [Buffer.from('\n'), job]));
+    const file = await spool.write(parts);
+    expect(fs.readFileSync(file, 'utf8')).toBe(jobs.map(String).join('\n'));
+    spool.close();
+  });
+
   it.each([
     ['open to other users', (dir: string) => fs.mkdirSync(dir, { mode: 0o755 })],
     ['a symbolic link', (dir: string) => fs.symlinkSync(temp('balise-spool-elsewhere-'), dir)],
