@@ -101,6 +101,8 @@ export const TOOL_ERROR_STATUS = {
   job_rows_missing: 400,
   /** A queued job whose rows and ids differ in number: it fails rather than store a row under another's id. */
   job_rows_mismatch: 400,
+  /** An insert's spool file took fewer bytes than it was given: the insert fails, and its jobs are retried. */
+  spool_write_short: 400,
   plan_version_published: 400,
   plan_diff_base: 400,
   plan_exists: 400,

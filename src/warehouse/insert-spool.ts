@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { BaliseError } from '../errors.ts';
 import { quoteString } from '../util/sql-quote.ts';
 
 /** Numeric engine settings for one insert. */
@@ -57,7 +58,7 @@ async function writeParts(file: string, parts: readonly Buffer[]): Promise<void>
   try {
     const { bytesWritten } = await handle.writev(parts);
     const size = parts.reduce((n, part) => n + part.length, 0);
-    if (bytesWritten !== size) throw new Error(`the spool file took ${bytesWritten} of ${size} bytes`);
+    if (bytesWritten !== size) throw new BaliseError('spool_write_short', `the spool file ${file} took ${bytesWritten} of ${size} bytes`);
   } finally {
     await handle.close();
   }
