@@ -243,11 +243,17 @@ export interface JsonResponse {
   end(body: Buffer): unknown;
 }
 
+/** A JSON answer's bytes and the headers express's res.json sends with them, after `headers`. */
+export function jsonAnswer(body: unknown, headers: Record<string, string> = {}): { headers: Record<string, string>; bytes: Buffer } {
+  const bytes = Buffer.from(JSON.stringify(body));
+  return { headers: { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(bytes.length) }, bytes };
+}
+
 /** Writes a JSON answer as express's res.json does (same headers, same bytes), straight to Node's response. */
 export function sendJson(res: JsonResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const bytes = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(bytes.length) });
-  res.end(bytes);
+  const answer = jsonAnswer(body, headers);
+  res.writeHead(status, answer.headers);
+  res.end(answer.bytes);
 }
 
 export function sendError(res: JsonResponse, error: unknown, options?: { retryAfterSeconds?: number }): void {

@@ -11,7 +11,7 @@ import type { PlanValidator } from '../plan/model.ts';
 import { BaliseError, HttpError, isErrorCode, sendError, sendJson, type ErrorCode } from '../errors.ts';
 import { createWriteKeyResolver, presentedWriteKey, type WriteKeySources } from './auth.ts';
 import { rudderSourceConfig, segmentCdnSettings } from './client-config.ts';
-import { ingestCors, ingestCorsHeaders } from './cors.ts';
+import { ingestCors, setIngestCorsHeaders } from './cors.ts';
 import { closesOnRefusal, createAdmission, type AdmissionLimits } from './admission.ts';
 import { sendEarlyRefusal } from './early-refusal.ts';
 import { isPlainObject } from '../util/objects.ts';
@@ -159,7 +159,7 @@ export function createApp(deps: AppDependencies): IngestApp {
       return;
     }
     timeRequest(deps.metrics, req, res, () => route.label);
-    for (const [name, value] of Object.entries(ingestCorsHeaders(req.headers.origin))) res.setHeader(name, value);
+    setIngestCorsHeaders(res, req.headers.origin);
     // No Content-Type check: real clients label JSON as text/plain (beacons), application/json, or
     // application/x-www-form-urlencoded (RudderStack's Node SDK, gzip); the body must parse as JSON.
     admission.enter(req, res);

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 
 /** Answered when a preflight names no headers. */
@@ -10,6 +11,11 @@ export function ingestCorsHeaders(origin: string | undefined): Record<string, st
   return { 'Access-Control-Allow-Origin': origin ?? '*', Vary: 'Origin, Access-Control-Request-Headers', 'Access-Control-Expose-Headers': 'Retry-After' };
 }
 
+/** Sets those headers on a response about to be answered (Node's or express's). */
+export function setIngestCorsHeaders(res: Pick<ServerResponse, 'setHeader'>, origin: string | undefined): void {
+  for (const [name, value] of Object.entries(ingestCorsHeaders(origin))) res.setHeader(name, value);
+}
+
 /**
  * CORS for the ingest routes. Preflights are answered by echoing the headers the browser asks
  * for: each client adds its own (Segment's `X-Retry-Count` on retries, RudderStack's
@@ -18,7 +24,7 @@ export function ingestCorsHeaders(origin: string | undefined): Record<string, st
  * never a cookie. `Retry-After` is exposed so a browser client can honour a 429/503.
  */
 export function ingestCors(req: Request, res: Response, next: () => void): void {
-  for (const [name, value] of Object.entries(ingestCorsHeaders(req.headers.origin))) res.setHeader(name, value);
+  setIngestCorsHeaders(res, req.headers.origin);
   if (req.method === 'OPTIONS') {
     const requested = req.headers['access-control-request-headers']?.trim() ?? '';
     res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');

@@ -7,7 +7,7 @@
  * code, with the same status, body, Retry-After and CORS headers as every other refusal.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BaliseError, renderError, type ErrorCode } from '../errors.ts';
+import { BaliseError, jsonAnswer, renderError, type ErrorCode } from '../errors.ts';
 import { ingestCorsHeaders } from './cors.ts';
 
 interface Rendered {
@@ -22,8 +22,8 @@ function render(code: ErrorCode, message: string): Rendered {
   let answer = rendered.get(code);
   if (!answer) {
     const { status, headers, body } = renderError(new BaliseError(code, message));
-    const bytes = Buffer.from(JSON.stringify(body));
-    answer = { status, headers: { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(bytes.length) }, body: bytes };
+    const json = jsonAnswer(body, headers);
+    answer = { status, headers: json.headers, body: json.bytes };
     rendered.set(code, answer);
   }
   return answer;

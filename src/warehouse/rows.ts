@@ -106,18 +106,20 @@ const ROW_SEPARATOR = '],[';
  * "],[", nested arrays); otherwise each row is encoded alone.
  */
 export function eventRowLines(rows: readonly { event: NormalizedEvent; verdict: PlanVerdict }[]): string[] {
-  if (rows.length < 2) return rows.map(({ event, verdict }) => eventRowLine(event, verdict));
+  const oneByOne = () => rows.map(({ event, verdict }) => eventRowLine(event, verdict));
+  if (rows.length < 2) return oneByOne();
   const text = JSON.stringify(rows.map(({ event, verdict }) => rowValues(event, verdict, (value) => value)));
   const lines: string[] = [];
   let start = 1;
   for (let at = text.indexOf(ROW_SEPARATOR, start); at !== -1; at = text.indexOf(ROW_SEPARATOR, start)) {
     // More separators than gaps between rows: one is inside a value, so no cut can be trusted.
-    if (lines.length === rows.length - 1) return rows.map(({ event, verdict }) => eventRowLine(event, verdict));
+    if (lines.length === rows.length - 1) return oneByOne();
     lines.push(text.slice(start, at + 1));
     start = at + 2;
   }
+  // Every gap between two rows holds a separator, so what remains is the last row.
   lines.push(text.slice(start, -1));
-  return lines.length === rows.length ? lines : rows.map(({ event, verdict }) => eventRowLine(event, verdict));
+  return lines;
 }
 
 /** The final warehouse row as an object, its JSON columns as text: quarantine replay, the demo, tests. */
