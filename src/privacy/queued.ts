@@ -8,9 +8,9 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BaliseError } from '../errors.ts';
-import { readJobRows, rowsKey } from '../queue/job-rows.ts';
+import { jobRowsPayload, readJobRows, rowsKey } from '../queue/job-rows.ts';
 import type { IngestJobData, QueuedJobData } from '../queue/jobs.ts';
-import { jsonLinesBytes, payloadLines } from '../warehouse/insert.ts';
+import { payloadLines } from '../warehouse/insert.ts';
 import { eventLineRecord } from '../warehouse/rows.ts';
 
 const STATES = ['waiting', 'paused', 'prioritized', 'delayed', 'failed'] as const;
@@ -112,7 +112,7 @@ export async function eraseQueued(queue: Queue<QueuedJobData>, redis: Redis, ids
     else if (oldRows === undefined || events.length === 0) await job.updateData(edited.data);
     else {
       const rows = rowsKey(queue.qualifiedName, job.id!);
-      await redis.set(rows, jsonLinesBytes(events));
+      await redis.set(rows, jobRowsPayload(events));
       await job.updateData({ ...rest, rows });
     }
     if (oldRows !== undefined) await redis.unlink(oldRows);

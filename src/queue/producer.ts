@@ -1,7 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { jsonLinesBytes } from '../warehouse/insert.ts';
-import { newJobId, rowsKey } from './job-rows.ts';
+import { jobRowsPayload, newJobId, rowsKey } from './job-rows.ts';
 import { DEFAULT_QUEUE_KEYS, type IngestJobData, type QueuedJobData, type QueueKeys } from './jobs.ts';
 
 export interface RetryPolicy {
@@ -42,7 +41,7 @@ export async function storeJob(redis: Redis, queue: Queue<QueuedJobData>, job: I
   // At once after start-up: a command sent before the connection is ready would be refused, as
   // it keeps no offline queue (the queue's add waits on its own).
   await queue.waitUntilReady();
-  const [stored, added] = await Promise.allSettled([redis.set(rows, jsonLinesBytes(events)), queue.add('request', { ...rest, rows }, { jobId })]);
+  const [stored, added] = await Promise.allSettled([redis.set(rows, jobRowsPayload(events)), queue.add('request', { ...rest, rows }, { jobId })]);
   if (stored.status === 'fulfilled' && added.status === 'fulfilled') return;
   if (added.status === 'fulfilled') await added.value.remove().catch(() => undefined);
   await redis.unlink(rows).catch(() => undefined);

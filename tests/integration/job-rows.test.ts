@@ -67,6 +67,24 @@ describe('the event rows of a queued job', () => {
     expect(await redis.exists(key)).toBe(0);
   });
 
+  it('keep text beyond ASCII byte for byte, from the request to Redis to ClickHouse', async () => {
+    const title = 'naïve – 日本語 🚀';
+    await stack.balise.queue.pause();
+    const sent = { ...pageSeen('utf8-0'), properties: { title } };
+    expect((await post(stack, '/v1/batch', { batch: [sent] })).body).toMatchObject({ accepted: 1 });
+    const jobs = (await stack.balise.queue.getJobs(['waiting', 'paused'])) as Job<QueuedJobData>[];
+    const job = jobs.find((candidate) => candidate.data.ids.includes('utf8-0'));
+    const payload = (await redis.getBuffer(job!.data.rows!))!;
+    // Valid UTF-8 with nothing replaced: decoded and encoded again, it is the same bytes.
+    expect(Buffer.from(payload.toString('utf8'), 'utf8').equals(payload)).toBe(true);
+    expect(payload.toString('utf8')).toContain(title);
+
+    await stack.balise.queue.resume();
+    await stack.waitForDrained();
+    const stored = await stack.warehouse.client.query({ query: "SELECT JSONExtractString(properties, 'title') AS title FROM events FINAL WHERE message_id = 'utf8-0'", format: 'JSONEachRow' });
+    expect(await stored.json()).toEqual([{ title }]);
+  });
+
   it('stay while their job is dead-lettered, and `replay dead-letter` loads them once', async () => {
     await stack.warehouse.client.command({ query: 'RENAME TABLE events TO events_offline' });
     let key: string;
