@@ -185,6 +185,22 @@ describe('processEvents: every event accepted, quarantined or suppressed, none l
     expect(processEvents(plain, validator, options()).job.events).toEqual(plain.map((event) => processEvents([event], validator, options()).job.events[0]));
   });
 
+  it('stores half an emoji (a lone surrogate) as U+FFFD, alone or in a batch, and leaves whole emoji and escaped text as sent', () => {
+    // A title cut by its length in UTF-16 units keeps the first half of 🚀: valid JSON, not Unicode.
+    const cut = '🚀 launch'.slice(0, 1);
+    const events = [
+      order('u1', { total: 1, title: `a${cut}` }),
+      order('u2', { total: 2, title: '🚀', note: String.raw`\ud800 as text` }),
+      { ...order('u3'), context: { page: { title: `${cut}${cut}` } } },
+    ];
+    const together = processEvents(events, validator, options()).job.events;
+    expect(together).toEqual(events.map((event) => processEvents([event], validator, options()).job.events[0]));
+    const [u1, u2, u3] = together.map(row);
+    expect(u1!.properties).toMatchObject({ title: 'a\ufffd' });
+    expect(u2!.properties).toMatchObject({ title: '🚀', note: String.raw`\ud800 as text` });
+    expect(u3!.context).toMatchObject({ page: { title: '\ufffd\ufffd' } });
+  });
+
   it('describes the first liveBudget events for the live view, as judged, and none without a budget', () => {
     const batch = [order('l1'), 42, order('l3', { total: -1 }), order('l4')];
     expect(processEvents(batch, validator, options()).live).toEqual([]);
