@@ -36,7 +36,7 @@ export function parseRowsKey(qualifiedName: string, key: string): { jobId: strin
  * which it writes to its socket as it is. Given a Buffer, ioredis copies it, with the rest of the
  * command, into a second Buffer. Both lie outside the JavaScript heap, and at a job's size (up to
  * 2,000 lines, about 1 MB) they made the API process collect garbage more often. Redis holds the
- * same bytes either way: the lines are UTF-8 text (JSON.stringify escapes lone surrogates).
+ * same bytes either way: the lines are well-formed text (rows.ts, wellFormedJson).
  */
 export function jobRowsPayload(lines: readonly string[]): string {
   return lines.join('\n');

@@ -36,8 +36,9 @@ export function payloadLines(payload: Buffer): Buffer[] {
  * they go to ClickHouse as bytes without being parsed and re-serialised here; `chunks` are
  * payloads of whole lines, which lets callers encode them ahead of time. Rows encode a lone
  * UTF-16 surrogate as U+FFFD (rows.ts, wellFormedJson); a line queued by an older API may still
- * hold one as an escape, and it is stored as sent rather than failing the whole insert. A JSON object where a String column is expected is stored as its text
- * (ingest rows carry properties, traits and context that way: see rows.ts, eventRowLine).
+ * hold one as an escape, and it is stored as sent rather than failing the whole insert. A JSON
+ * object where a String column is expected is stored as its text (ingest rows carry
+ * properties, traits and context that way: see rows.ts, eventRowLine).
  * `optimize_on_insert = 0`: the engine does not fold an insert's own duplicates as it writes
  * (8–15% of an insert's CPU here); readers fold them as they fold copies across inserts, with
  * FINAL (decision 0011), so nothing they see changes. `input_format_parallel_parsing = 0`: on
