@@ -74,6 +74,20 @@ describe('vendor Node SDKs, unchanged, against a real Balise', () => {
     expectEverything(await storedEvents(stack, 'segnode', 5), 'segnode', '@segment/analytics-node');
   });
 
+  it("@segment/analytics-node: a title cut in the middle of an emoji leaves the event's other properties readable by ClickHouse (0053)", async () => {
+    const analytics = new SegmentAnalytics({ writeKey: stack.writeKey, host: stack.baseUrl, flushInterval: 50 });
+    // 'Data pipeline 🚀' is 16 UTF-16 units: cut at 15, it keeps half of the emoji.
+    const title = 'Data pipeline 🚀'.slice(0, 15);
+    analytics.track({ userId: 'segcut-u', event: 'mission_title_seen', properties: { mission_id: 'msn_7', title }, timestamp: AT });
+    await analytics.closeAndFlush({ timeout: 10_000 });
+    const [row] = await storedEvents(stack, 'segcut', 1);
+    expect(row!.properties).toEqual({ mission_id: 'msn_7', title: 'Data pipeline \ufffd' });
+    const read = await stack.query<{ mission: string; title: string }>(
+      "SELECT JSONExtractString(properties, 'mission_id') AS mission, JSONExtractString(properties, 'title') AS title FROM events WHERE user_id = 'segcut-u'",
+    );
+    expect(read).toEqual([{ mission: 'msn_7', title: 'Data pipeline \ufffd' }]);
+  });
+
   it('analytics-node 6.x (legacy Segment), page category included', async () => {
     const analytics = new LegacySegmentNode(stack.writeKey, { host: stack.baseUrl, flushAt: 100, flushInterval: 60_000 });
     callEverything(analytics, 'legacy');
