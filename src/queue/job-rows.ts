@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BaliseError } from '../errors.ts';
-import { jsonLinesBytes } from '../warehouse/insert.ts';
+import { jsonLinesBytes, jsonLinesText } from '../warehouse/insert.ts';
 import type { QueuedJobData } from './jobs.ts';
 
 /** A job id of our own, so the rows key can name its job before the job exists. */
@@ -36,10 +36,10 @@ export function parseRowsKey(qualifiedName: string, key: string): { jobId: strin
  * which it writes to its socket as it is. Given a Buffer, ioredis copies it, with the rest of the
  * command, into a second Buffer. Both lie outside the JavaScript heap, and at a job's size (up to
  * 2,000 lines, about 1 MB) they made the API process collect garbage more often. Redis holds the
- * same bytes either way: the lines are well-formed text (rows.ts, wellFormedJson).
+ * same bytes either way: the lines are well-formed text (rows.ts, wellFormedStringify).
  */
 export function jobRowsPayload(lines: readonly string[]): string {
-  return lines.join('\n');
+  return jsonLinesText(lines);
 }
 
 /** A job's event lines as one payload: read from their key, or from the job itself when an older API queued them inline. */

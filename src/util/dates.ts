@@ -46,6 +46,10 @@ function canonicalIso(text: string): number | undefined {
   return fields.includes(-1) ? undefined : utcDay(...fields);
 }
 
+// The last text parseIsoDateTime read, and its answer.
+let lastText = '';
+let lastMs: number | undefined;
+
 /** Epoch ms of a strict ISO 8601 date-time, or undefined (out-of-range fields included). */
 export function parseIsoDateTime(text: string): number | undefined {
   // A batch's sentAt is read once per event, and its events often share a timestamp.
@@ -54,8 +58,6 @@ export function parseIsoDateTime(text: string): number | undefined {
   lastText = text;
   return lastMs;
 }
-let lastText = '';
-let lastMs: number | undefined;
 
 /** `wallClock`: written without Z or an offset, so `ms` is that wall-clock time read as UTC. */
 function isoDateTime(text: string): { ms: number; wallClock: boolean } | undefined {

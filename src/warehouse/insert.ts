@@ -2,9 +2,14 @@ import type { Warehouse } from './client.ts';
 
 const NEWLINE = Buffer.from('\n');
 
+/** JSON lines as the text of one payload: joined by newlines. */
+export function jsonLinesText(lines: readonly string[]): string {
+  return lines.join('\n');
+}
+
 /** JSONEachRow lines as the bytes of one payload. */
 export function jsonLinesBytes(lines: readonly string[]): Buffer {
-  return Buffer.from(lines.join('\n'));
+  return Buffer.from(jsonLinesText(lines));
 }
 
 /** Payloads of whole JSON lines as the parts of one, a newline between two: nothing is copied. */
@@ -35,7 +40,7 @@ export function payloadLines(payload: Buffer): Buffer[] {
  * `columns` when given (ingest's `events` lines), else JSONEachRow objects. Rows are built once at ingest, so
  * they go to ClickHouse as bytes without being parsed and re-serialised here; `chunks` are
  * payloads of whole lines, which lets callers encode them ahead of time. Rows encode a lone
- * UTF-16 surrogate as U+FFFD (rows.ts, wellFormedJson); a line queued by an older API may still
+ * UTF-16 surrogate as U+FFFD (rows.ts, wellFormedStringify); a line queued by an older API may still
  * hold one as an escape, and it is stored as sent rather than failing the whole insert. A JSON
  * object where a String column is expected is stored as its text (ingest rows carry
  * properties, traits and context that way: see rows.ts, eventRowLine).

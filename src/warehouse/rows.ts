@@ -93,21 +93,23 @@ export function eventLineColumns(layout: number): readonly string[] | undefined 
  * stringifying it twice (docs/decisions/0015-rows-encoded-once.md).
  */
 export function eventRowLine(event: NormalizedEvent, verdict: PlanVerdict): string {
-  return wellFormedJson(JSON.stringify(rowValues(event, verdict, (value) => value)));
+  return wellFormedStringify(rowValues(event, verdict, (value) => value));
 }
 
 /** A JSON escape of a UTF-16 surrogate that is a real escape (its backslash not itself escaped). */
 const ESCAPED_SURROGATE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
 
 /**
- * JSON text with every lone UTF-16 surrogate made U+FFFD. A client may send half of an emoji (a
- * string cut by its length in UTF-16 units): valid JSON, but not Unicode. JSON.stringify writes it
- * as an escape such as \ud83d, and ClickHouse's JSON functions refuse a text holding one, so
- * every property of that event read as empty. U+FFFD is what a UTF-8 encoder or decoder makes
- * of it (Buffer.from, TextEncoder). JSON.stringify writes a surrogate pair as it is, never
- * escaped, so an escaped surrogate is always a lone one; when there is none, the check is one scan.
+ * JSON.stringify, with every lone UTF-16 surrogate made U+FFFD: every row encoder here calls it.
+ * A client may send half of an emoji (a string cut by its length in UTF-16 units): valid JSON,
+ * but not Unicode. JSON.stringify writes it as an escape such as \ud83d, and ClickHouse's JSON
+ * functions refuse a text holding one, so every property of that event read as empty. U+FFFD is
+ * what a UTF-8 encoder or decoder makes of it (Buffer.from, TextEncoder). JSON.stringify writes a
+ * surrogate pair as it is, never escaped, so an escaped surrogate is always a lone one; when there
+ * is none, the check is one scan.
  */
-export function wellFormedJson(text: string): string {
+function wellFormedStringify(value: unknown): string {
+  const text = JSON.stringify(value);
   return text.includes('\\ud') ? text.replace(ESCAPED_SURROGATE, '$1\\ufffd') : text;
 }
 
@@ -124,7 +126,7 @@ export function eventRowLines(rows: readonly { event: NormalizedEvent; verdict: 
   const oneByOne = () => rows.map(({ event, verdict }) => eventRowLine(event, verdict));
   if (rows.length < 2) return oneByOne();
   // Replacing an escape moves no row separator: the cut below still holds.
-  const text = wellFormedJson(JSON.stringify(rows.map(({ event, verdict }) => rowValues(event, verdict, (value) => value))));
+  const text = wellFormedStringify(rows.map(({ event, verdict }) => rowValues(event, verdict, (value) => value)));
   const lines: string[] = [];
   let start = 1;
   for (let at = text.indexOf(ROW_SEPARATOR, start); at !== -1; at = text.indexOf(ROW_SEPARATOR, start)) {
@@ -140,7 +142,7 @@ export function eventRowLines(rows: readonly { event: NormalizedEvent; verdict: 
 
 /** The final warehouse row as an object, its JSON columns as text: quarantine replay, the demo, tests. */
 export function toEventRow(event: NormalizedEvent, verdict: PlanVerdict): EventRow {
-  const values = rowValues(event, verdict, (value) => wellFormedJson(JSON.stringify(value)));
+  const values = rowValues(event, verdict, wellFormedStringify);
   return Object.fromEntries(EVENT_LINE_COLUMNS.map((column, i) => [column, values[i]])) as unknown as EventRow;
 }
 
@@ -201,7 +203,7 @@ export function toQuarantineRow(event: NormalizedEvent, verdict: PlanVerdict): Q
     plan_version: verdict.planVersion,
     reasons: [...new Set(verdict.violations.map((v) => v.rule))],
     violations: JSON.stringify(verdict.violations),
-    raw: wellFormedJson(JSON.stringify(event)),
+    raw: wellFormedStringify(event),
   };
 }
 
