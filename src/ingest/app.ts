@@ -60,8 +60,8 @@ export interface AppDependencies {
 const SHORT_PATHS: Record<string, EventType> = { t: 'track', i: 'identify', p: 'page', s: 'screen', g: 'group', a: 'alias' };
 /**
  * Strict UTF-8: Buffer#toString would turn each invalid byte into U+FFFD, so "id-\xff" and
- * "id-\xfe" became one id. simdutf-backed, no slower than toString (~2.6 ns/B here, a tenth of
- * JSON.parse). The BOM is kept, as before, so JSON.parse still refuses it.
+ * "id-\xfe" became one id. simdutf-backed, about as fast as toString (0.27 against 0.19 ns/B on
+ * 100-event bodies here, where JSON.parse takes 4). The BOM is kept, so JSON.parse still refuses it.
  */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
