@@ -40,7 +40,7 @@ import { loadPlanValidator } from '../src/plan/compile.ts';
 import { generateMarketplace } from '../src/demo/generate.ts';
 import { sendDemoCalls } from '../src/demo/send.ts';
 import { percentile, printResult, round, shippedWorkerSettings, type BenchFigure } from './lib.ts';
-import { baliseCpuMs, cpuMs, redisChildPid, upCpuPartsMs, upCpuPartsPerEventUs, type UpCpuParts } from './proc.ts';
+import { baliseCpuMs, cpuMs, redisChildPid, stolenShare, upCpuPartsMs, upCpuPartsPerEventUs, type UpCpuParts } from './proc.ts';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BATCH = 100;
@@ -225,7 +225,7 @@ async function main() {
     // Phase 2: half load, paced: request latency; then again with freshness probes.
     const targetRequestsPerSecond = e2eRate / 2 / BATCH;
     // Baseline of the half-load figures: one wake-up of a sleeping process, at the requests' pace.
-    const wakeUpUs = await wakeUpCpuUs(targetRequestsPerSecond);
+    const wakeUps = await pacedWakeUps(targetRequestsPerSecond);
     const half = await halfLoad(server, port, targetRequestsPerSecond, 'half', { probes: false, dashboard: false, analyst: false });
     const probed = await halfLoad(server, port, targetRequestsPerSecond, 'fresh', { probes: true, dashboard: false, analyst: false });
     // Phase 2b: the same load while a dashboard polls its KPI panel (the engine's reads share the cores).
@@ -258,7 +258,7 @@ async function main() {
       `half load (${Math.round(half.rate)} events/s): request p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms; with freshness probes: request p99 ${round(percentile(probed.latencies, 99))} ms, freshness p50 ${round(percentile(freshness, 50))} ms, p95 ${round(percentile(freshness, 95))} ms (${freshness.length} probes)`,
     );
     console.log(
-      `CPU per event at half load, all parties: ${round(half.cpuPerEventUs)} µs against ${round(cpuPerEventTotal)} µs at full load (phase 1): ${round((half.cpuPerEventUs * half.rate) / 1e6, 2)} of ${os.availableParallelism()} cores in use; a process asleep between requests spends ${round(wakeUpUs)} µs of CPU per wake-up`,
+      `CPU per event at half load, all parties: ${round(half.cpuPerEventUs)} µs against ${round(cpuPerEventTotal)} µs at full load (phase 1): ${round((half.cpuPerEventUs * half.rate) / 1e6, 2)} of ${os.availableParallelism()} cores in use; a process asleep between requests spends ${round(wakeUps.cpuUs)} µs of CPU per wake-up, and alone on the box wakes up to ${round(wakeUps.lateP99Ms)} ms late (p99); the hypervisor took ${round(half.stolen * 100)} % of the box's CPU time (steal; ${round(one.stolen * 100)} % in phase 1)`,
     );
     console.log(`half load with a dashboard polling its KPIs: request p50 ${round(percentile(viewed.latencies, 50))} ms, p99 ${round(percentile(viewed.latencies, 99))} ms`);
     console.log(`dashboard API (GET /api/kpis) p95 over the bench's ${one.events}+ events: ${dashboardLine(viewed, busy)}`);
@@ -356,9 +356,22 @@ async function main() {
       },
       {
         name: 'CPU per wake-up of a process asleep between requests (this machine)',
-        value: round(wakeUpUs),
+        value: round(wakeUps.cpuUs),
         unit: 'µs',
         baseline: { name: 'requests at half load', value: round(targetRequestsPerSecond), unit: '/s' },
+      },
+      {
+        // A core the hypervisor takes away stalls whatever runs on it: the tail of every latency.
+        name: 'CPU time taken by the hypervisor (steal), half load',
+        value: round(half.stolen * 100),
+        unit: '%',
+        baseline: { name: 'phase 1 (full load)', value: round(one.stolen * 100), unit: '%' },
+      },
+      {
+        name: "wake-up lateness p99 of an idle process at the requests' pace",
+        value: round(wakeUps.lateP99Ms),
+        unit: 'ms',
+        baseline: { name: 'request latency p99 at half load', value: round(percentile(latencies, 99)), unit: 'ms' },
       },
       {
         name: 'request latency p99 at half load, freshness probes polled',
@@ -446,6 +459,8 @@ interface Sustained {
   /** The first pid's (`up`'s) CPU per event by part. */
   upPartsUs: UpCpuParts;
   generatorCpuUs: number;
+  /** Share of the box's CPU time the hypervisor took (steal), 0 to 1. */
+  stolen: number;
 }
 
 /**
@@ -480,6 +495,7 @@ async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string
     cpuPerEventUs: spent.processes,
     upPartsUs: upCpuPartsPerEventUs(upBefore, upCpuPartsMs(pids[0]!), events),
     generatorCpuUs: spent.generator,
+    stolen: spent.stolen,
   };
 }
 
@@ -512,15 +528,21 @@ async function bareServer(total: number, shape: RequestShape): Promise<{ rate: n
 
 /**
  * Starts counting the CPU of `pids` (a balise process counts with its API children; 0 is none)
- * and of this load generator; `perEventUs` reads what each spent since, per event.
+ * and of this load generator; `perEventUs` reads what each spent since, per event, and the share
+ * of the box's CPU time the hypervisor took meanwhile.
  */
-function cpuMeter(pids: number[]): { perEventUs(events: number): { processes: number[]; generator: number } } {
+function cpuMeter(pids: number[]): { perEventUs(events: number): { processes: number[]; generator: number; stolen: number } } {
   const before = pids.map((pid) => (pid ? baliseCpuMs(pid) : 0));
   const generatorBefore = process.cpuUsage();
+  const stolen = stolenShare();
   return {
     perEventUs(events) {
       const generator = process.cpuUsage(generatorBefore);
-      return { processes: pids.map((pid, i) => (pid ? ((baliseCpuMs(pid) - before[i]!) * 1000) / events : 0)), generator: (generator.user + generator.system) / events };
+      return {
+        processes: pids.map((pid, i) => (pid ? ((baliseCpuMs(pid) - before[i]!) * 1000) / events : 0)),
+        generator: (generator.user + generator.system) / events,
+        stolen: stolen(),
+      };
     },
   };
 }
@@ -532,17 +554,28 @@ async function untilDue(start: number, n: number, perSecond: number): Promise<vo
 }
 
 /**
- * CPU this process spends per wake-up when it sleeps between them, `perSecond` times a second:
- * what every party pays per request it waits for at half load. On a virtual machine that halts an
- * idle core, this is far more than the few microseconds of the timer itself.
+ * This process asleep between wake-ups `perSecond` times a second, with nothing else to do: the
+ * CPU it spends per wake-up, what every party pays per request it waits for at half load (on a
+ * virtual machine that halts an idle core, far more than the timer itself costs); and how late it
+ * wakes, p99, the floor of any request latency measured on this box at that pace.
  */
-async function wakeUpCpuUs(perSecond: number, seconds = 2): Promise<number> {
+async function pacedWakeUps(perSecond: number, seconds = 4): Promise<{ cpuUs: number; lateP99Ms: number }> {
   const count = Math.round(perSecond * seconds);
+  const late: number[] = [];
   const before = process.cpuUsage();
   const start = performance.now();
-  for (let n = 1; n <= count; n++) await untilDue(start, n, perSecond);
+  for (let n = 1; n <= count; n++) {
+    await untilDue(start, n, perSecond);
+    late.push(performance.now() - (start + (n * 1000) / perSecond));
+  }
   const spent = process.cpuUsage(before);
-  return (spent.user + spent.system) / count;
+  return {
+    cpuUs: (spent.user + spent.system) / count,
+    lateP99Ms: percentile(
+      late.sort((a, b) => a - b),
+      99,
+    ),
+  };
 }
 
 interface HalfLoad {
@@ -554,6 +587,8 @@ interface HalfLoad {
   analystQueries: number;
   /** CPU per event of every party (Balise with its children, redis-server, this generator) while the load was paced. */
   cpuPerEventUs: number;
+  /** Share of the box's CPU time the hypervisor took (steal) meanwhile, 0 to 1. */
+  stolen: number;
 }
 
 /** Paced load at `requestsPerSecond` for HALF_LOAD_SECONDS, with optional freshness probes and an analyst query running all along. */
@@ -641,7 +676,7 @@ async function halfLoad(server: BaliseProcess, port: number, requestsPerSecond: 
   freshness.sort((a, b) => a - b);
   dashboard.sort((a, b) => a - b);
   const cpuPerEventUs = spent.processes.reduce((sum, us) => sum + us, spent.generator);
-  return { rate: events / HALF_LOAD_SECONDS, latencies, freshness, dashboard, analystQueries, cpuPerEventUs };
+  return { rate: events / HALF_LOAD_SECONDS, latencies, freshness, dashboard, analystQueries, cpuPerEventUs, stolen: spent.stolen };
 }
 
 await main();

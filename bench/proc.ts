@@ -81,3 +81,24 @@ export function upCpuPartsPerEventUs(before: UpCpuParts, after: UpCpuParts, even
   const perEvent = (part: keyof UpCpuParts) => ((after[part] - before[part]) * 1000) / events;
   return { apiChildren: perEvent('apiChildren'), primary: perEvent('primary'), merges: perEvent('merges') };
 }
+
+/** The box's CPU time from /proc/stat, in ticks: all of it, and what the hypervisor took (steal). */
+function boxTicks(): { total: number; stolen: number } {
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user)
+  const fields = (/^cpu\s+(.*)$/m.exec(read('/proc/stat') ?? '')?.[1] ?? '').split(/\s+/).map(Number);
+  return { total: fields.slice(0, 8).reduce((sum, ticks) => sum + ticks, 0), stolen: fields[7] ?? 0 };
+}
+
+/**
+ * Starts watching the box: the share of its CPU time the hypervisor gave to other machines
+ * since (steal time), 0 to 1, or 0 off a virtual machine. A core taken away for milliseconds
+ * stalls whatever ran on it, whichever process: it shows in latencies, not in CPU per event.
+ */
+export function stolenShare(): () => number {
+  const before = boxTicks();
+  return () => {
+    const now = boxTicks();
+    const total = now.total - before.total;
+    return total > 0 ? (now.stolen - before.stolen) / total : 0;
+  };
+}
