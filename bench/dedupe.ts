@@ -6,6 +6,8 @@
  *    through /v1/batch twice; Redis `used_memory` growth over the second round (stored, queue
  *    drained), per event. Same-run baseline: the claim the worker made before 0011 (one `SET NX EX`
  *    per messageId, value a batch id) for the same ids, in the same Redis.
+ * 0. The worker's window itself (src/queue/dedupe.ts): CPU per id claimed with the shipped bound
+ *    full, against the same claims with an empty window (BALISE_DEDUPE_MAX_IDS=0), in this process.
  * 2. Restart to ready: `balise up` on an empty data directory, then again with
  *    BENCH_DEDUPE_HISTORY events of history in ClickHouse, and again with as many claims of the
  *    old design in Redis's AOF (what a restart had to load before 0011). Ratios against empty.
@@ -19,6 +21,7 @@ import { tempDir } from '../tests/helpers/stack.ts';
 import { openWarehouse } from '../src/warehouse/client.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { localRedisSocket } from '../src/redis/server.ts';
+import { createDeduper } from '../src/queue/dedupe.ts';
 import { printResult, round, shippedWorkerSettings } from './lib.ts';
 
 const EVENTS = Number(process.env.BENCH_DEDUPE_EVENTS ?? 200_000);
@@ -93,8 +96,43 @@ async function oldClaims(redis: Redis, prefix: string, n: number): Promise<void>
   }
 }
 
+/**
+ * CPU per id of the worker's window once `maxIds` are held: ids claimed ~550 a batch, each batch
+ * parsed from JSON as the worker gets them from a job (the parse is in both figures).
+ */
+async function claimCpuUs(maxIds: number): Promise<number> {
+  const deduper = createDeduper({ windowSeconds: 3600, maxIds });
+  const perBatch = 550;
+  let id = 0;
+  const jobs = (count: number) => Array.from({ length: count }, () => JSON.stringify(Array.from({ length: perBatch }, () => `window-${id++}-000000000000`)));
+  const claim = async (texts: string[]) => {
+    for (const [b, text] of texts.entries()) {
+      await deduper.claim(`b${b}`, JSON.parse(text) as string[]);
+      await deduper.commit(`b${b}`);
+    }
+  };
+  await claim(jobs(Math.ceil((2 * maxIds) / perBatch) + 200));
+  const timed = jobs(4000);
+  const before = process.cpuUsage();
+  await claim(timed);
+  const spent = process.cpuUsage(before);
+  return (spent.user + spent.system) / (4000 * perBatch);
+}
+
 async function main(): Promise<void> {
   const figures = [];
+  // 0. The window's CPU, full at the shipped bound, against an empty one.
+  const shippedMaxIds = loadConfig({}).worker.dedupeMaxIds;
+  const fullUs = await claimCpuUs(shippedMaxIds);
+  const emptyUs = await claimCpuUs(0);
+  console.log(`worker's messageId window: ${round(fullUs, 2)} µs of CPU per id claimed, ${shippedMaxIds} ids held (empty window: ${round(emptyUs, 2)} µs)`);
+  figures.push({
+    name: `worker's messageId window, CPU per id claimed (${shippedMaxIds} held)`,
+    value: round(fullUs, 2),
+    unit: 'µs',
+    baseline: { name: 'an empty window (BALISE_DEDUPE_MAX_IDS=0)', value: round(emptyUs, 2), unit: 'µs' },
+    ratio: round(fullUs / emptyUs, 2),
+  });
   const dataDir = tempDir('balise-bench-dedupe-');
   const empty = await start(dataDir);
   const redis = new Redis({ path: localRedisSocket(dataDir) });

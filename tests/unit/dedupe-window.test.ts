@@ -50,4 +50,19 @@ describe('the worker recent-messageId window', () => {
     // Only the 3 newest are remembered: 1 and 2 are gone (a resend of them is stored and folded).
     expect(await d.claim('b2', ['1', '2', '3', '4', '5'])).toEqual(['new', 'new', 'duplicate', 'duplicate', 'duplicate']);
   });
+
+  it('counts an id claimed again from its later claim: ids claimed between the two are forgotten first', async () => {
+    let now = 1_000_000;
+    const d = createDeduper({ windowSeconds: 10, maxIds: 2 }, () => now);
+    await d.claim('failed', ['a', 'b']);
+    now += 6_000;
+    expect(await d.claim('retry', ['a'])).toEqual(['uncertain']);
+    await d.commit('retry');
+    // Over the bound by one: b goes, not a, whose first place in the window is no longer its own.
+    await d.claim('next', ['c']);
+    await d.commit('next');
+    // Past a's first claim's window but within its second's: still a duplicate.
+    now += 6_000;
+    expect(await d.claim('later', ['a', 'b'])).toEqual(['duplicate', 'new']);
+  });
 });
