@@ -171,7 +171,7 @@ function rowValues(event: NormalizedEvent, verdict: PlanVerdict, encode: (value:
     library.version,
     verdict.planVersion,
     verdict.status,
-    verdict.violations.length ? JSON.stringify(verdict.violations) : '',
+    verdict.violations.length ? wellFormedStringify(verdict.violations) : '',
   ];
 }
 
@@ -202,7 +202,7 @@ export function toQuarantineRow(event: NormalizedEvent, verdict: PlanVerdict): Q
     event: event.event,
     plan_version: verdict.planVersion,
     reasons: [...new Set(verdict.violations.map((v) => v.rule))],
-    violations: JSON.stringify(verdict.violations),
+    violations: wellFormedStringify(verdict.violations),
     raw: wellFormedStringify(event),
   };
 }
@@ -222,7 +222,7 @@ export function toMalformedRow(raw: unknown, rejection: { code: string; message:
     event: typeof obj.event === 'string' ? obj.event.slice(0, 200) : '',
     plan_version: '',
     reasons: [`malformed:${rejection.code}`],
-    violations: JSON.stringify([violation]),
+    violations: wellFormedStringify([violation]),
     raw: rawText,
   };
 }

@@ -201,6 +201,22 @@ describe('processEvents: every event accepted, quarantined or suppressed, none l
     expect(u3!.context).toMatchObject({ page: { title: '\ufffd\ufffd' } });
   });
 
+  it("writes half an emoji in a client's property name as U+FFFD in the violations too: ClickHouse reads them as JSON", () => {
+    const key = `extra${'🚀'.slice(0, 1)}`;
+    const warned = { type: 'track', event: 'tidy', userId: 'u1', messageId: 'm-cut-key', properties: { kept: 'k', [key]: 'e' } };
+    const stored = processEvents([warned, { ...warned, messageId: 'm-cut-key-2' }], validator, options()).job.events.map(row);
+    const strictPlan: TrackingPlan = { ...PLAN, events: [{ ...tidy, undeclared: 'quarantine' }] };
+    const strict = compilePlanValidator({ latest: strictPlan, versions: [strictPlan] });
+    const quarantined = processEvents([{ ...warned, messageId: 'm-cut-q' }], strict, options()).job.quarantine;
+    // JSON.stringify escapes a lone surrogate as \udxxx, which ClickHouse's JSON functions refuse (0053).
+    const texts = [...stored.map((r) => r.violations as string), ...quarantined.map((line) => (JSON.parse(line) as { violations: string }).violations)];
+    expect(texts).toHaveLength(3);
+    for (const text of texts) {
+      expect(text).not.toMatch(/\\ud[89a-f]/i);
+      expect(JSON.parse(text) as unknown[]).toContainEqual(expect.objectContaining({ path: '/properties/extra\ufffd' }));
+    }
+  });
+
   it('describes the first liveBudget events for the live view, as judged, and none without a budget', () => {
     const batch = [order('l1'), 42, order('l3', { total: -1 }), order('l4')];
     expect(processEvents(batch, validator, options()).live).toEqual([]);
