@@ -42,7 +42,7 @@ export function jobRowsPayload(lines: readonly string[]): string {
   return jsonLinesText(lines);
 }
 
-/** A job's event lines as one payload: read from their key, or from the job itself when an older API queued them inline. */
+/** A job's event lines as one payload: read from their key, or from the job itself when they ride inline (a small job, 0054, or one an API before 0045 queued). */
 export async function readJobRows(redis: Redis, data: QueuedJobData): Promise<Buffer> {
   if (data.rows === undefined) return jsonLinesBytes(data.events ?? []);
   const payload = await redis.getBuffer(data.rows);

@@ -23,8 +23,8 @@ export interface IngestJobData {
 /**
  * What the queue holds for a job (decision 0045): everything but the event lines, which are
  * stored beside it as one payload of bytes under the key `rows` (job-rows.ts), so neither
- * BullMQ's JSON nor its scripts copy them. Jobs queued before that carry their lines inline as
- * `events`.
+ * BullMQ's JSON nor its scripts copy them. A small job carries its lines inline as `events`
+ * (0054, producer.ts), as every job did before 0045.
  */
 export type QueuedJobData = Omit<IngestJobData, 'events'> & { events?: string[]; rows?: string };
 

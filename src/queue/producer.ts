@@ -23,16 +23,33 @@ export function createIngestQueue(connection: Redis, retry: RetryPolicy, keys: P
 }
 
 /**
- * Stores one job (decision 0045): its event lines as one payload of bytes under a key of their
- * own, and the job naming that key. Both go in one round trip on the queue's own connection
- * (`redis` is the connection the queue was created with), so Redis runs the SET before the
- * job's add and a worker never sees a job before its rows; were it otherwise, the worker would
- * fail the job and retry it, not lose it. When either fails, the other is undone and the
- * request is refused; rows left by a process that died in between are swept by the worker.
+ * Event lines up to this many characters (about as many bytes) ride inside their job, as the
+ * job's `events` (decision 0054): one command instead of a SET and an add, and the worker needs
+ * no GET and no UNLINK. Larger ones go beside it (0045), where BullMQ's scripts neither copy nor
+ * escape them. Requests of one event (browser SDKs) make jobs of a few kilobytes; requests of a
+ * hundred make ~55 KB each.
+ */
+export const INLINE_ROWS_MAX_CHARS = 16_384;
+
+/** Whether these lines ride inside their job: few enough characters (counting stops past the bound). */
+export function rowsRideInline(lines: readonly string[]): boolean {
+  let chars = 0;
+  for (const line of lines) if ((chars += line.length) > INLINE_ROWS_MAX_CHARS) return false;
+  return true;
+}
+
+/**
+ * Stores one job. Small ones hold their event lines (0054). Otherwise (decision 0045) the lines
+ * are one payload of bytes under a key of their own, and the job names that key. Both go in one
+ * round trip on the queue's own connection (`redis` is the connection the queue was created
+ * with), so Redis runs the SET before the job's add and a worker never sees a job before its
+ * rows; were it otherwise, the worker would fail the job and retry it, not lose it. When either
+ * fails, the other is undone and the request is refused; rows left by a process that died in
+ * between are swept by the worker.
  */
 export async function storeJob(redis: Redis, queue: Queue<QueuedJobData>, job: IngestJobData): Promise<void> {
   const { events, ...rest } = job;
-  if (events.length === 0) {
+  if (rowsRideInline(events)) {
     await queue.add('request', job);
     return;
   }

@@ -3,13 +3,14 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queuedRows } from '../../src/privacy/queued.ts';
 import { rowsKey, startRowsSweep, sweepOrphanRows } from '../../src/queue/job-rows.ts';
-import { createIngestQueue } from '../../src/queue/producer.ts';
+import { createIngestQueue, INLINE_ROWS_MAX_CHARS } from '../../src/queue/producer.ts';
 import type { QueuedJobData } from '../../src/queue/jobs.ts';
 import { createRedis } from '../../src/redis/server.ts';
 import { post, startStack, type Stack } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-// Decision 0045: a job's event lines are stored beside it as bytes, not in BullMQ's JSON.
+// Decision 0045: a job's event lines are stored beside it as bytes, not in BullMQ's JSON; a
+// small job's ride inside it (0054).
 let stack: Stack;
 let redis: Redis;
 const MINUTE = 60_000;
@@ -25,13 +26,15 @@ afterAll(async () => {
 });
 
 const pageSeen = (messageId: string) => ({ type: 'track', event: 'page_seen', anonymousId: 'anon-rows', messageId });
+/** An event whose line alone is past the bound of a job that carries its lines (0054): its job's rows go beside it. */
+const bigPageSeen = (messageId: string) => ({ ...pageSeen(messageId), properties: { note: 'x'.repeat(INLINE_ROWS_MAX_CHARS) } });
 
 const countOf = (prefix: string) => stack.countEvents(prefix);
 
-/** Posts events with the queue paused and returns the one job they make. */
-async function heldJob(ids: string[]): Promise<Job<QueuedJobData>> {
+/** Posts events (big ones unless told otherwise) with the queue paused and returns the one job they make. */
+async function heldJob(ids: string[], event: (messageId: string) => object = bigPageSeen): Promise<Job<QueuedJobData>> {
   await stack.balise.queue.pause();
-  expect((await post(stack, '/v1/batch', { batch: ids.map(pageSeen) })).body).toMatchObject({ accepted: ids.length });
+  expect((await post(stack, '/v1/batch', { batch: ids.map(event) })).body).toMatchObject({ accepted: ids.length });
   const jobs = (await stack.balise.queue.getJobs(['waiting', 'paused'])) as Job<QueuedJobData>[];
   expect(jobs).toHaveLength(1);
   return jobs[0]!;
@@ -67,12 +70,27 @@ describe('the event rows of a queued job', () => {
     expect(await redis.exists(key)).toBe(0);
   });
 
+  it('ride inside a small job: no key of their own, loaded once, and the job holds them whatever the plan did to them', async () => {
+    const ids = ['inline-0', 'inline-1'];
+    const rowsKeys = () => redis.keys(`${stack.balise.queue.qualifiedName}:rows:*`);
+    const keysBefore = await rowsKeys();
+    const job = await heldJob(ids, pageSeen);
+    expect(job.data.rows).toBeUndefined();
+    expect(job.data.ids).toEqual(ids);
+    expect(job.data.events).toHaveLength(2);
+    job.data.events!.forEach((line, i) => expect(line).toContain(`"${ids[i]}"`));
+    expect(await rowsKeys()).toEqual(keysBefore);
+    await stack.balise.queue.resume();
+    await stack.waitForDrained();
+    expect(await countOf('inline-')).toEqual({ total: 2, distinct: 2 });
+  });
+
   it('keep text beyond ASCII byte for byte, from the request to Redis to ClickHouse, and half an emoji as U+FFFD', async () => {
     const title = 'naïve – 日本語 🚀';
     await stack.balise.queue.pause();
     // A string cut by its length in UTF-16 units keeps half of 🚀 (a lone surrogate): ClickHouse's
     // JSON functions refused the whole properties text, so the title read as empty too.
-    const sent = { ...pageSeen('utf8-0'), properties: { title, cut: '🚀'.slice(0, 1) } };
+    const sent = { ...bigPageSeen('utf8-0'), properties: { title, cut: '🚀'.slice(0, 1), note: 'x'.repeat(INLINE_ROWS_MAX_CHARS) } };
     expect((await post(stack, '/v1/batch', { batch: [sent] })).body).toMatchObject({ accepted: 1 });
     const jobs = (await stack.balise.queue.getJobs(['waiting', 'paused'])) as Job<QueuedJobData>[];
     const job = jobs.find((candidate) => candidate.data.ids.includes('utf8-0'));
@@ -94,7 +112,7 @@ describe('the event rows of a queued job', () => {
     await stack.warehouse.client.command({ query: 'RENAME TABLE events TO events_offline' });
     let key: string;
     try {
-      expect((await post(stack, '/v1/batch', { batch: ['dead-0', 'dead-1'].map(pageSeen) })).status).toBe(200);
+      expect((await post(stack, '/v1/batch', { batch: ['dead-0', 'dead-1'].map(bigPageSeen) })).status).toBe(200);
       await waitFor('one dead-lettered job', async () => (await stack.balise.queue.getFailedCount()) === 1, { timeoutMs: 10_000 });
       const [job] = (await stack.balise.queue.getFailed()) as Job<QueuedJobData>[];
       key = job!.data.rows!;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newJobId, parseRowsKey, rowsKey } from '../../src/queue/job-rows.ts';
+import { INLINE_ROWS_MAX_CHARS, rowsRideInline } from '../../src/queue/producer.ts';
 import { joinLines, payloadLines } from '../../src/warehouse/insert.ts';
 
 describe('rows keys', () => {
@@ -14,6 +15,16 @@ describe('rows keys', () => {
     expect(parseRowsKey('{balise}:ingest', '{balise}:ingest:rows:abc')).toBeUndefined();
     expect(parseRowsKey('{balise}:ingest', '{balise}:ingest:abc:mx6l8egm')).toBeUndefined();
     expect(parseRowsKey('{balise}:other', rowsKey('{balise}:ingest', 'abc'))).toBeUndefined();
+  });
+});
+
+describe('where a job keeps its lines (0054)', () => {
+  it('inside it up to INLINE_ROWS_MAX_CHARS characters in all, beside it past that', () => {
+    const half = 'x'.repeat(INLINE_ROWS_MAX_CHARS / 2);
+    expect(rowsRideInline([])).toBe(true);
+    expect(rowsRideInline([half, half])).toBe(true);
+    expect(rowsRideInline([half, half, 'x'])).toBe(false);
+    expect(rowsRideInline(['x'.repeat(INLINE_ROWS_MAX_CHARS + 1)])).toBe(false);
   });
 });
 
