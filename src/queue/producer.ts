@@ -29,7 +29,7 @@ export function createIngestQueue(connection: Redis, retry: RetryPolicy, keys: P
  * escape them. Requests of one event (browser SDKs) make jobs of a few kilobytes; requests of a
  * hundred make ~55 KB each.
  */
-export const INLINE_ROWS_MAX_CHARS = 16_384;
+export const INLINE_ROWS_MAX_CHARS = 8_192;
 
 /** Whether these lines ride inside their job: few enough characters (counting stops past the bound). */
 export function rowsRideInline(lines: readonly string[]): boolean {
