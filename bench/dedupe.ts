@@ -1,13 +1,13 @@
 /**
- * What the messageId dedupe costs in Redis, and whether restarting grows with its history
+ * What the messageId dedupe costs (the worker's CPU, Redis memory), and whether restarting grows with its history
  * (issue 14; issue 12, item 7; docs/decisions/0011-dedupe-in-clickhouse.md).
  *
+ * 0. The worker's window itself (src/queue/dedupe.ts): CPU per id claimed with the shipped bound
+ *    full, against the same claims with an empty window (BALISE_DEDUPE_MAX_IDS=0), in this process.
  * 1. Redis memory per event in the dedupe window: `balise up` ingests BENCH_DEDUPE_EVENTS events
  *    through /v1/batch twice; Redis `used_memory` growth over the second round (stored, queue
  *    drained), per event. Same-run baseline: the claim the worker made before 0011 (one `SET NX EX`
  *    per messageId, value a batch id) for the same ids, in the same Redis.
- * 0. The worker's window itself (src/queue/dedupe.ts): CPU per id claimed with the shipped bound
- *    full, against the same claims with an empty window (BALISE_DEDUPE_MAX_IDS=0), in this process.
  * 2. Restart to ready: `balise up` on an empty data directory, then again with
  *    BENCH_DEDUPE_HISTORY events of history in ClickHouse, and again with as many claims of the
  *    old design in Redis's AOF (what a restart had to load before 0011). Ratios against empty.

@@ -548,9 +548,11 @@ function cpuMeter(pids: number[]): { perEventUs(events: number): { processes: nu
 }
 
 /** Sleeps until the `n`th of `perSecond` paced steps from `start` is due. */
-async function untilDue(start: number, n: number, perSecond: number): Promise<void> {
-  const wait = start + (n * 1000) / perSecond - performance.now();
+async function untilDue(start: number, n: number, perSecond: number): Promise<number> {
+  const due = start + (n * 1000) / perSecond;
+  const wait = due - performance.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  return due;
 }
 
 /**
@@ -565,8 +567,8 @@ async function pacedWakeUps(perSecond: number, seconds = 4): Promise<{ cpuUs: nu
   const before = process.cpuUsage();
   const start = performance.now();
   for (let n = 1; n <= count; n++) {
-    await untilDue(start, n, perSecond);
-    late.push(performance.now() - (start + (n * 1000) / perSecond));
+    const due = await untilDue(start, n, perSecond);
+    late.push(performance.now() - due);
   }
   const spent = process.cpuUsage(before);
   return {
