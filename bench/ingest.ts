@@ -26,7 +26,6 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import http from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { freePort, sqlViaApi, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../tests/helpers/process.ts';
@@ -39,6 +38,7 @@ import { processEvents } from '../src/ingest/process.ts';
 import { loadPlanValidator } from '../src/plan/compile.ts';
 import { generateMarketplace } from '../src/demo/generate.ts';
 import { sendDemoCalls } from '../src/demo/send.ts';
+import { encodeRequest, LoadClient } from './load-client.ts';
 import { percentile, printResult, round, shippedWorkerSettings, type BenchFigure } from './lib.ts';
 import { baliseCpuMs, cpuMs, redisChildPid, stolenShare, upCpuPartsMs, upCpuPartsPerEventUs, type UpCpuParts } from './proc.ts';
 
@@ -89,46 +89,41 @@ function makeBody(prefix: string, b: number, shape: RequestShape = BATCHES): str
   return JSON.stringify({ batch: Array.from({ length: shape.events }, (_, i) => makeEvent(prefix, b, i, now)), sentAt: now });
 }
 
-/**
- * `count` request bodies, encoded before the clock starts. Sent as strings, Node's HTTP client
- * encodes each one again per request: in two paired bench runs the load generator spent 3.8 and
- * 3.6 µs of CPU per event that way, 2.2 and 1.9 with bytes, CPU the two cores then lack for Balise.
- */
-function encodedBodies(prefix: string, count: number, shape: RequestShape = BATCHES): Buffer[] {
-  return Array.from({ length: count }, (_, b) => Buffer.from(makeBody(prefix, b, shape)));
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const auth = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
 
-function send(port: number, body: Buffer, path = BATCHES.path): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: auth, 'content-length': body.length } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+/**
+ * `count` requests (headers and body), encoded before the clock starts: the load generator shares
+ * the two cores with Balise, so it spends the measured time sending, not serialising. Sent as
+ * strings through Node's HTTP client, bodies cost it 3.8 and 3.6 µs of CPU per event in two
+ * paired bench runs, 2.2 and 1.9 as bytes, and whole requests on the bench's own client (below)
+ * less again.
+ */
+function encodedRequests(prefix: string, count: number, shape: RequestShape = BATCHES): Buffer[] {
+  const headers = { 'Content-Type': 'application/json', Authorization: auth };
+  return Array.from({ length: count }, (_, b) => encodeRequest(shape.path, headers, Buffer.from(makeBody(prefix, b, shape))));
 }
 
+/** One load client per port, kept for the whole run (the keep-alive sockets of every phase). */
+const clients = new Map<number, LoadClient>();
+const clientFor = (port: number): LoadClient => clients.get(port) ?? clients.set(port, new LoadClient(port)).get(port)!;
+
 /** Sends until accepted (429/503 are retried after a short pause, as an SDK would). */
-async function sendAccepted(port: number, body: Buffer, path = BATCHES.path): Promise<void> {
+async function sendAccepted(port: number, request: Buffer): Promise<void> {
   for (;;) {
-    const status = await send(port, body, path);
+    const status = await clientFor(port).send(request);
     if (status === 200) return;
     if (status !== 429 && status !== 503) throw new Error(`unexpected status ${status}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-/** Sends every body, each until accepted, from CONCURRENCY senders spread over `ports` in turn. */
-async function sendAll(ports: number[], bodies: readonly Buffer[], path: RequestShape['path']): Promise<void> {
+/** Sends every request, each until accepted, from CONCURRENCY senders spread over `ports` in turn. */
+async function sendAll(ports: number[], requests: readonly Buffer[]): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, sender) => {
       const port = ports[sender % ports.length]!;
-      while (next < bodies.length) await sendAccepted(port, bodies[next++]!, path);
+      while (next < requests.length) await sendAccepted(port, requests[next++]!);
     }),
   );
 }
@@ -425,7 +420,7 @@ async function main() {
     ]);
   } finally {
     for (const running of [replica, server, demo]) await stopProcess(running);
-    agent.destroy();
+    for (const client of clients.values()) client.close();
   }
 }
 
@@ -471,15 +466,15 @@ interface Sustained {
 async function sustained(apis: BaliseProcess[], queryUrl: string, prefix: string, total: number, pids: number[], shape = BATCHES): Promise<Sustained> {
   const ports = apis.map((api) => Number(new URL(api.baseUrl).port));
   const requests = Math.ceil(total / shape.events);
-  const bodies = encodedBodies(prefix, requests, shape);
+  const encoded = encodedRequests(prefix, requests, shape);
   // CPU time of every party: what a 2-core box spends per event, and where.
   // A balise process counts with its API children (`up --api-processes`); redis-server has none.
   const cpu = cpuMeter(pids);
   const upBefore = upCpuPartsMs(pids[0]!);
   const insertedBefore = await rowsInserted(queryUrl);
   const start = performance.now();
-  await sendAll(ports, bodies, shape.path);
-  bodies.length = 0;
+  await sendAll(ports, encoded);
+  encoded.length = 0;
   const sentSeconds = (performance.now() - start) / 1000;
   const events = requests * shape.events;
   // Polled on the worker's counter (a count over the table every 100 ms would take the engine's
@@ -505,7 +500,7 @@ const BARE_SERVER = `require('node:http').createServer((req, res) => {
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
     JSON.parse(Buffer.concat(chunks).toString());
-    res.writeHead(200, { 'content-type': 'application/json' });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': 16 });
     res.end('{"success":true}');
   });
 }).listen(0, '127.0.0.1', function () { process.send(this.address().port); });`;
@@ -515,12 +510,12 @@ async function bareServer(total: number, shape: RequestShape): Promise<{ rate: n
   const child = spawn(process.execPath, ['-e', BARE_SERVER], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const [port] = (await once(child, 'message')) as [number];
-    const bodies = encodedBodies('bare', Math.ceil(total / shape.events), shape);
+    const requests = encodedRequests('bare', Math.ceil(total / shape.events), shape);
     const before = cpuMs(child.pid!);
     const start = performance.now();
-    await sendAll([port], bodies, shape.path);
+    await sendAll([port], requests);
     const seconds = (performance.now() - start) / 1000;
-    return { rate: bodies.length / seconds, cpuPerRequestUs: ((cpuMs(child.pid!) - before) * 1000) / bodies.length };
+    return { rate: requests.length / seconds, cpuPerRequestUs: ((cpuMs(child.pid!) - before) * 1000) / requests.length };
   } finally {
     child.kill();
   }
@@ -649,21 +644,21 @@ async function halfLoad(server: BaliseProcess, port: number, requestsPerSecond: 
     : Promise.resolve();
   // Let the analyst query reach the engine before the load starts.
   if (options.analyst) await new Promise((r) => setTimeout(r, 500));
-  // Bodies are built beforehand and each request is sent when it is due, so the generator wakes
+  // Requests are built beforehand and each is sent when it is due, so the generator wakes
   // once per request, not every millisecond: on this box a process woken from idle pays ~0.1 ms
   // of CPU per wake-up, and the 1 ms polling loop took 0.19 of a core from Balise's two, not 0.13.
-  const bodies = encodedBodies(prefix, Math.round(HALF_LOAD_SECONDS * requestsPerSecond));
-  const events = bodies.length * BATCH;
+  const requests = encodedRequests(prefix, Math.round(HALF_LOAD_SECONDS * requestsPerSecond));
+  const events = requests.length * BATCH;
   const cpu = cpuMeter([server.child.pid!, redisChildPid(server.child.pid!) ?? 0]);
   const start = performance.now();
   const inflight: Promise<void>[] = [];
-  for (const [n, body] of bodies.entries()) {
+  for (const [n, request] of requests.entries()) {
     await untilDue(start, n, requestsPerSecond);
     const probeId = `${prefix}-${n}-0`;
     inflight.push(
       (async () => {
         const t0 = performance.now();
-        await sendAccepted(port, body);
+        await sendAccepted(port, request);
         latencies.push(performance.now() - t0);
         if (options.probes && n % 10 === 0) probes.set(probeId, t0);
       })(),
