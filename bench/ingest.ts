@@ -40,7 +40,7 @@ import { generateMarketplace } from '../src/demo/generate.ts';
 import { sendDemoCalls } from '../src/demo/send.ts';
 import { encodeRequest, LoadClient } from './load-client.ts';
 import { percentile, printResult, round, shippedWorkerSettings, type BenchFigure } from './lib.ts';
-import { baliseCpuMs, cpuMs, redisChildPid, stolenShare, upCpuPartsMs, upCpuPartsPerEventUs, type UpCpuParts } from './proc.ts';
+import { apiChildPids, baliseCpuMs, cpuMs, redisChildPid, runQueueMeter, stolenShare, upCpuPartsMs, upCpuPartsPerEventUs, type UpCpuParts } from './proc.ts';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BATCH = 100;
@@ -255,6 +255,7 @@ async function main() {
     console.log(
       `CPU per event at half load, all parties: ${round(half.cpuPerEventUs)} µs against ${round(cpuPerEventTotal)} µs at full load (phase 1): ${round((half.cpuPerEventUs * half.rate) / 1e6, 2)} of ${os.availableParallelism()} cores in use; a process asleep between requests spends ${round(wakeUps.cpuUs)} µs of CPU per wake-up, and alone on the box wakes up to ${round(wakeUps.lateP99Ms)} ms late (p99); the hypervisor took ${round(half.stolen * 100)} % of the box's CPU time (steal; ${round(one.stolen * 100)} % in phase 1)`,
     );
+    console.log(`half load, where the tail is: ${tailLine(half)}`);
     console.log(`half load with a dashboard polling its KPIs: request p50 ${round(percentile(viewed.latencies, 50))} ms, p99 ${round(percentile(viewed.latencies, 99))} ms`);
     console.log(`dashboard API (GET /api/kpis) p95 over the bench's ${one.events}+ events: ${dashboardLine(viewed, busy)}`);
     console.log(`dashboard API (GET /api/kpis) p95 on the demo data: ${dashboardLine(demoViewed, demoBusy)}`);
@@ -363,6 +364,26 @@ async function main() {
         baseline: { name: 'phase 1 (full load)', value: round(one.stolen * 100), unit: '%' },
       },
       {
+        // Inside the API or around it: the API's own timer against this client's (see answerTimes).
+        name: 'share of requests over 25 ms at half load, timed inside the API',
+        value: round(half.slowShare[1]!.api * 100, 2),
+        unit: '%',
+        baseline: { name: 'as this client timed them', value: round(half.slowShare[1]!.client * 100, 2), unit: '%' },
+        ratio: round(half.slowShare[1]!.api / Math.max(1e-9, half.slowShare[1]!.client), 2),
+      },
+      // A request waits as long as the threads that serve it wait for a core (no figure on a kernel without schedstat).
+      ...(half.schedule.api
+        ? [
+            {
+              name: 'time the API child waited for a core at half load',
+              value: round(half.schedule.api.waitMsPerS),
+              unit: 'ms/s',
+              baseline: { name: 'its time on a core', value: round(half.schedule.api.runMsPerS), unit: 'ms/s' },
+              ratio: round(half.schedule.api.waitMsPerS / Math.max(1e-9, half.schedule.api.runMsPerS), 2),
+            },
+          ]
+        : []),
+      {
         name: "wake-up lateness p99 of an idle process at the requests' pace",
         value: round(wakeUps.lateP99Ms),
         unit: 'ms',
@@ -422,6 +443,18 @@ async function main() {
     for (const running of [replica, server, demo]) await stopProcess(running);
     for (const client of clients.values()) client.close();
   }
+}
+
+/** Where a half load's slow requests spent their time: inside the API or around it, and how long each process waited for a core. */
+function tailLine(load: HalfLoad): string {
+  const shares = load.slowShare.map(({ overMs, client, api }) => `over ${overMs} ms ${round(client * 100, 2)} % as this client timed them, ${round(api * 100, 2)} % inside the API`).join('; ');
+  const parties = [
+    ['API child', load.schedule.api],
+    ["the engine's process", load.schedule.engine],
+    ['redis-server', load.schedule.redis],
+  ] as const;
+  const waits = parties.map(([name, time]) => (time ? `${name} ${Math.round(time.waitMsPerS)} (ran ${Math.round(time.runMsPerS)})` : `${name} n/a`)).join(', ');
+  return `requests ${shares}; waiting for a core, ms per second: ${waits}`;
 }
 
 /** The dashboard API's p95 with an analyst query running (`busy`), against the same half load without (`viewed`). */
@@ -586,6 +619,10 @@ interface HalfLoad {
   cpuPerEventUs: number;
   /** Share of the box's CPU time the hypervisor took (steal) meanwhile, 0 to 1. */
   stolen: number;
+  /** Per second of the load, how long the API child, the engine's process and redis-server ran and how long their threads waited for a core. */
+  schedule: Record<'api' | 'engine' | 'redis', { runMsPerS: number; waitMsPerS: number } | undefined>;
+  /** Share of the accepted requests over 10 and 25 ms: as this client timed them, and inside the API (its own request timer). */
+  slowShare: { overMs: number; client: number; api: number }[];
 }
 
 /** Paced load at `requestsPerSecond` for HALF_LOAD_SECONDS, with optional freshness probes and an analyst query running all along. */
@@ -650,6 +687,8 @@ async function halfLoad(server: BaliseProcess, port: number, requestsPerSecond: 
   const requests = encodedRequests(prefix, Math.round(HALF_LOAD_SECONDS * requestsPerSecond));
   const events = requests.length * BATCH;
   const cpu = cpuMeter([server.child.pid!, redisChildPid(server.child.pid!) ?? 0]);
+  const schedule = runQueueMeter([apiChildPids(server.child.pid!)[0] ?? 0, server.child.pid!, redisChildPid(server.child.pid!) ?? 0]);
+  const answeredBefore = await answerTimes(server.baseUrl);
   const start = performance.now();
   const inflight: Promise<void>[] = [];
   for (const [n, request] of requests.entries()) {
@@ -666,6 +705,10 @@ async function halfLoad(server: BaliseProcess, port: number, requestsPerSecond: 
   }
   await Promise.all(inflight);
   const spent = cpu.perEventUs(events);
+  const [api, engine, redis] = schedule();
+  const answered = await answerTimes(server.baseUrl);
+  // Batches were just answered: a bound missing means /metrics changed, not that none was slow.
+  for (const bound of ['0.01', '0.025', '+Inf']) if (!answered.has(bound)) throw new Error(`the API's request timer has no ${bound} s bucket for POST /v1/batch: /metrics changed`);
   stop = true;
   analystAbort.abort();
   await Promise.all([poller, dashboardPoller, analyst]);
@@ -673,7 +716,32 @@ async function halfLoad(server: BaliseProcess, port: number, requestsPerSecond: 
   freshness.sort((a, b) => a - b);
   dashboard.sort((a, b) => a - b);
   const cpuPerEventUs = spent.processes.reduce((sum, us) => sum + us, spent.generator);
-  return { rate: events / HALF_LOAD_SECONDS, latencies, freshness, dashboard, analystQueries, cpuPerEventUs, stolen: spent.stolen };
+  const apiShare = (le: string) => {
+    const since = (bound: string) => answered.get(bound)! - (answeredBefore.get(bound) ?? 0);
+    return 1 - since(le) / Math.max(1, since('+Inf'));
+  };
+  const clientShare = (ms: number) => latencies.filter((latency) => latency > ms).length / Math.max(1, latencies.length);
+  const slowShare = [10, 25].map((overMs) => ({ overMs, client: clientShare(overMs), api: apiShare(String(overMs / 1000)) }));
+  return { rate: events / HALF_LOAD_SECONDS, latencies, freshness, dashboard, analystQueries, cpuPerEventUs, stolen: spent.stolen, schedule: { api, engine, redis }, slowShare };
+}
+
+/**
+ * The API's own timer of accepted batches (`http_request_duration_seconds`, every API process
+ * summed): how many took at most each bucket's bound, by bound ('0.01', '0.025', '+Inf', …),
+ * none before the first. It
+ * runs from the request's listener to the answer's last byte, so what the client saw beyond it
+ * was spent before the API took the request or after it answered: waking the API, the client.
+ */
+async function answerTimes(baseUrl: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  for (const match of text.matchAll(/^http_request_duration_seconds_bucket\{([^}]*)\} (\d+)$/gm)) {
+    const labels = match[1]!;
+    if (!labels.includes('route="/v1/batch"') || !labels.includes('status_code="200"')) continue;
+    const bound = /le="([^"]+)"/.exec(labels)![1]!;
+    counts.set(bound, (counts.get(bound) ?? 0) + Number(match[2]));
+  }
+  return counts;
 }
 
 await main();

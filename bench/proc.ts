@@ -102,3 +102,40 @@ export function stolenShare(): () => number {
     return total > 0 ? (now.stolen - before.stolen) / total : 0;
   };
 }
+
+/** Every thread's time on a core and waiting for one (run queue), in ns, from /proc/<pid>/task/<tid>/schedstat. */
+function threadSchedule(pid: number): Map<string, { runNs: number; waitNs: number }> {
+  const threads = new Map<string, { runNs: number; waitNs: number }>();
+  for (const tid of threadIds(pid)) {
+    const [run, wait] = (read(`/proc/${pid}/task/${tid}/schedstat`) ?? '').split(' ').map(Number);
+    if (Number.isFinite(run) && Number.isFinite(wait)) threads.set(tid, { runNs: run!, waitNs: wait! });
+  }
+  return threads;
+}
+
+/**
+ * Starts watching how long each process's threads ran and how long they were ready to run but
+ * waited for a core, in ms per second since: on two busy cores, a request waits as long as the
+ * threads that serve it do. Counted per thread, so a thread the engine starts meanwhile counts
+ * from zero; one that ends meanwhile is left out. Undefined for a process without schedstat
+ * (a kernel built without it).
+ */
+export function runQueueMeter(pids: number[]): () => ({ runMsPerS: number; waitMsPerS: number } | undefined)[] {
+  const before = pids.map(threadSchedule);
+  const start = performance.now();
+  return () => {
+    const seconds = (performance.now() - start) / 1000;
+    return pids.map((pid, i) => {
+      const now = threadSchedule(pid);
+      if (now.size === 0) return undefined;
+      let runNs = 0;
+      let waitNs = 0;
+      for (const [tid, { runNs: run, waitNs: wait }] of now) {
+        const earlier = before[i]!.get(tid);
+        runNs += run - (earlier?.runNs ?? 0);
+        waitNs += wait - (earlier?.waitNs ?? 0);
+      }
+      return { runMsPerS: runNs / 1e6 / seconds, waitMsPerS: waitNs / 1e6 / seconds };
+    });
+  };
+}
