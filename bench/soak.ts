@@ -4,18 +4,18 @@
  * Every 5 s the resident memory (VmRSS) of the server and of its redis-server child is sampled.
  * Verdict: the server's memory levels off when the mean of the last third of the samples is within
  * SOAK_MAX_GROWTH_PCT (default 10 %) of the mean of the middle third (the first third is warm-up:
- * chDB caches, JIT, connection pools). Redis is reported apart: it keeps one dedupe key per
- * messageId for the dedupe window, so it grows with traffic by design. Not part of CI.
+ * chDB caches, JIT, connection pools). Redis is reported apart, with its growth per event
+ * acknowledged: it holds no dedupe state (decision 0011), only the jobs on their way and BullMQ's
+ * bookkeeping, so at a steady rate it should level off too. Not part of CI.
  *
  *   SOAK_SECONDS=60 node --import tsx bench/soak.ts
  */
 import fs from 'node:fs';
-import { loadConfig } from '../src/config/index.ts';
-import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY } from '../tests/helpers/process.ts';
 import { tempDir } from '../tests/helpers/stack.ts';
 import { printResult, round, shippedWorkerSettings } from './lib.ts';
+import { encodeRequest, LoadClient } from './load-client.ts';
 import { baliseRssKiB, redisChildPid, rssKiB } from './proc.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
@@ -34,21 +34,11 @@ function levelOff(samples: number[]): { middle: number; last: number; growthPct:
   return { middle, last, growthPct: middle > 0 ? ((last - middle) / middle) * 100 : 0 };
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-const auth = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
+const headers = { 'Content-Type': 'application/json', Authorization: `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}` };
 
-function send(port: number, body: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: '/v1/batch', method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: auth, 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
+/** The answer's status, or 0 when the connection failed (counted as refused, as a client that gives up). */
+function send(client: LoadClient, body: string): Promise<number> {
+  return client.send(encodeRequest('/v1/batch', headers, Buffer.from(body))).catch(() => 0);
 }
 
 function makeBody(b: number): string {
@@ -70,6 +60,7 @@ async function main(): Promise<void> {
   const dataDir = tempDir('balise-soak-');
   const server = await startBaliseProcess('up', dataDir, port, { ...shippedWorkerSettings(), LOG_LEVEL: 'error', BALISE_MAX_QUEUE_DEPTH: '100000' });
   const pid = server.child.pid!;
+  const client = new LoadClient(port, 64);
   const samples: { t: number; server: number; redis: number; total: number; sent: number; refused: number }[] = [];
   let sent = 0;
   let acknowledged = 0;
@@ -102,7 +93,7 @@ async function main(): Promise<void> {
           continue;
         }
         inflight++;
-        const p = send(port, makeBody(b)).then((status) => {
+        const p = send(client, makeBody(b)).then((status) => {
           inflight--;
           if (status === 200) acknowledged += BATCH;
           else refused++;
@@ -131,19 +122,17 @@ async function main(): Promise<void> {
     const serverOnly = levelOff(samples.map((s) => s.server));
     const combined = levelOff(totals);
     const levelled = serverOnly.growthPct <= MAX_GROWTH_PCT;
-    // Redis holds one dedupe key per messageId for the whole window, so it grows with the events
-    // seen until the window turns over: report what that costs rather than call it a leak.
+    // Redis holds no state per event (decision 0011): past the warm-up it levels off as the server does.
+    const redisOnly = levelOff(samples.map((x) => x.redis));
     const redisFirst = samples[0]!.redis;
     const redisLast = samples.at(-1)!.redis;
     const redisBytesPerEvent = acknowledged ? ((redisLast - redisFirst) * 1024) / acknowledged : 0;
-    const windowSeconds = loadConfig().worker.dedupeWindowSeconds;
-    const projectedRedisGiB = (redisBytesPerEvent * RATE * windowSeconds) / 1024 ** 3;
     console.log(`achieved ${Math.round(acknowledged / elapsed)} events/s acknowledged (${refused} requests refused or skipped); stored ${stored} of ${acknowledged}`);
     console.log(
       `RSS server: first ${(samples[0]!.server / 1024).toFixed(0)} MiB, max ${(Math.max(...samples.map((x) => x.server)) / 1024).toFixed(0)} MiB, middle third ${(serverOnly.middle / 1024).toFixed(0)} MiB, last third ${(serverOnly.last / 1024).toFixed(0)} MiB`,
     );
     console.log(
-      `RSS redis: ${(redisFirst / 1024).toFixed(0)} → ${(redisLast / 1024).toFixed(0)} MiB, ${redisBytesPerEvent.toFixed(0)} B per acknowledged event (dedupe keys); at ${RATE} events/s a ${windowSeconds} s dedupe window needs ~${projectedRedisGiB.toFixed(1)} GiB`,
+      `RSS redis: ${(redisFirst / 1024).toFixed(0)} → ${(redisLast / 1024).toFixed(0)} MiB, ${redisBytesPerEvent.toFixed(1)} B per acknowledged event; last vs middle third ${redisOnly.growthPct.toFixed(1)} %`,
     );
     console.log(
       `verdict: server RSS growth, last vs middle third ${serverOnly.growthPct.toFixed(1)} % (server + redis ${combined.growthPct.toFixed(1)} %) → ${levelled ? 'LEVELS OFF' : `STILL GROWING (> ${MAX_GROWTH_PCT} %)`}`,
@@ -161,17 +150,13 @@ async function main(): Promise<void> {
       },
       { name: 'soak: server RSS growth, last vs middle third', value: round(serverOnly.growthPct, 2), unit: '%', target: `≤ ${MAX_GROWTH_PCT} %` },
       { name: 'soak: server + redis RSS growth', value: round(combined.growthPct, 2), unit: '%' },
-      {
-        name: 'soak: redis memory per event (dedupe window)',
-        value: Math.round(redisBytesPerEvent),
-        unit: 'B/event',
-        target: `projected ${projectedRedisGiB.toFixed(1)} GiB at ${RATE}/s over ${windowSeconds} s`,
-      },
+      // The first third also holds BullMQ's warm-up (its events stream fills to its 10,000-entry cap), as the server's does.
+      { name: 'soak: redis RSS growth, last vs middle third', value: round(redisOnly.growthPct, 2), unit: '%', target: `≤ ${MAX_GROWTH_PCT} % (no state per event, decision 0011)` },
     ]);
   } finally {
     server.child.kill('SIGTERM');
     await server.exited;
-    agent.destroy();
+    client.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
