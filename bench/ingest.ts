@@ -1,16 +1,19 @@
 /**
  * End-to-end ingest bench: `balise up` runs as its own process (API + worker + Redis + chDB);
- * this process generates load over HTTP and polls ClickHouse through the SQL API.
+ * this process generates load over HTTP (bench/load-client.ts) and polls ClickHouse through the
+ * SQL API.
  *
  * Phase 1 (sustained): N events in batches of 100 (~500 B each) as fast as the API takes them;
  *   throughput = N / (first send → all N queryable).
  * Phase 1b (one event per request, as Segment's and RudderStack's browser SDKs send by default):
  *   the same end-to-end measure on POST /v1/track; baseline: a bare Node HTTP server (reads the
  *   body, JSON.parse, answers) taking the same requests from the same generator.
- * Phase 2 (half load): paced at half the phase-1 rate: request latency p50/p99. Then the same
- *   load again with freshness probes: send → queryable of one event in ten requests, p50/p95. The
- *   probes are found by a SQL query every 25 ms, which costs the server about a quarter of a core:
- *   the latency figure comes from the run without them (the run with them is printed beside it).
+ * Phase 2 (half load): paced at half the phase-1 rate: request latency p50/p99, and where its tail
+ *   is (slow requests by this client's clock and by the API's own, and each process's wait for a
+ *   core). Then the same load again with freshness probes: send → queryable of one event in ten
+ *   requests, p50/p95. The probes are found by a SQL query every 25 ms, which costs the server
+ *   about a quarter of a core: the latency figure comes from the run without them (the run with
+ *   them is printed beside it).
  * Phase 2b: the same half load while a dashboard polls GET /api/kpis: request latency again
  *   (the engine's reads share the cores) and the dashboard API's latency.
  * Phase 3 (dashboard under load): half load again while an analyst query runs all along (one

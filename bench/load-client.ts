@@ -1,5 +1,5 @@
 /**
- * The ingest bench's HTTP/1.1 load generator. It shares the two cores with Balise and the issue
+ * The benches' HTTP/1.1 load generator (ingest, soak). It shares the two cores with Balise and the issue
  * counts its CPU, so it does the least a client can: each request (request line, headers, body)
  * is encoded whole before the clock starts and written in one piece to a kept-alive socket, and
  * an answer is read by its status line and Content-Length only. On 100-event requests to a bare
