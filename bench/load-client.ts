@@ -102,7 +102,8 @@ export class LoadClient {
     try {
       return await connection.send(request);
     } catch (error) {
-      // A kept-alive socket the server closed as it was reused: the request never reached it, so it goes again once.
+      // A kept-alive socket the server closed as it was reused: the request never reached it, so it goes again on
+      // another socket (a new one, at the latest, which is not retried).
       if (reused && ['ECONNRESET', 'EPIPE'].includes((error as NodeJS.ErrnoException).code ?? '')) return this.send(request);
       throw error;
     } finally {
