@@ -59,6 +59,11 @@ const JOB_MAX_ROWS = 2000;
 const ROWS_SWEEP_MS = 10 * 60_000;
 /** Jobs an API process has on their way to Redis at once (src/queue/coalesce.ts). */
 const JOBS_IN_FLIGHT = 2;
+/**
+ * The second of them leaves only with this many rows (decision 0055): a request of a server SDK's
+ * hundred events goes at once, one-event requests gather behind the first job.
+ */
+const EXTRA_LANE_MIN_ROWS = 100;
 
 export interface Roles {
   api: boolean;
@@ -287,7 +292,12 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         limits: config.ingest,
         writeKeys,
         validator: () => validator,
-        enqueue: coalesceJobs((job) => storeJob(producerConnection, ingestQueue, job), { maxRows: JOB_MAX_ROWS, jobsInFlight: JOBS_IN_FLIGHT, onQueued: () => metrics.jobsQueued.inc() }),
+        enqueue: coalesceJobs((job) => storeJob(producerConnection, ingestQueue, job), {
+          maxRows: JOB_MAX_ROWS,
+          jobsInFlight: JOBS_IN_FLIGHT,
+          extraLaneMinRows: EXTRA_LANE_MIN_ROWS,
+          onQueued: () => metrics.jobsQueued.inc(),
+        }),
         queueDepth: () => depth,
         isSuppressed: suppression?.has,
         piiKey: resolvePiiKey(config),

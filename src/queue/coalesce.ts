@@ -7,7 +7,9 @@
  * goes at once, unchanged; under load, jobs hold several requests, and each request is still
  * acknowledged only once the job holding its rows is in Redis (or refused with it when Redis
  * fails). With one job in flight, a request accepted just after a job left waited for that whole
- * round trip before its own; a second lane takes that wait away.
+ * round trip before its own; a second lane takes that wait away for a group large enough to be
+ * worth a job of its own (`extraLaneMinRows`, decision 0055). Smaller groups (one-event requests
+ * from browser SDKs) wait for the first lane and leave as fewer, larger jobs.
  */
 import type { IngestJobData } from './jobs.ts';
 
@@ -16,6 +18,11 @@ export interface CoalesceOptions {
   maxRows: number;
   /** Jobs on their way to Redis at once (default 1); requests wait, gathered, only when all are. */
   jobsInFlight?: number;
+  /**
+   * A job leaves while another is on its way only with at least this many rows (default 0: any
+   * job); a smaller group waits for the lanes to empty, gathering the requests that follow it.
+   */
+  extraLaneMinRows?: number;
   /** Called once per job stored, with how many requests it holds. */
   onQueued?: (requests: number) => void;
 }
@@ -46,12 +53,13 @@ export function mergeJobs(jobs: readonly IngestJobData[]): IngestJobData {
 export function coalesceJobs(add: (job: IngestJobData) => Promise<void>, options: CoalesceOptions): (job: IngestJobData) => Promise<void> {
   const waiting: Group[] = [];
   const lanes = options.jobsInFlight ?? 1;
+  const extraLaneMinRows = options.extraLaneMinRows ?? 0;
   let inFlight = 0;
 
   const sendNext = (): void => {
-    if (inFlight >= lanes) return;
-    const group = waiting.shift();
-    if (!group) return;
+    const group = waiting[0];
+    if (!group || inFlight >= lanes || (inFlight > 0 && group.rows < extraLaneMinRows)) return;
+    waiting.shift();
     inFlight++;
     add(mergeJobs(group.jobs)).then(
       () => {

@@ -80,6 +80,33 @@ describe('requests gathered into jobs', () => {
     expect(acknowledged).toEqual(['b', 'a', 'c', 'd']);
   });
 
+  it('sends a second job while one is on its way only when it is large: small requests gather behind the first, a large one leaves at once', async () => {
+    const redis = manualRedis();
+    const enqueue = coalesceJobs(redis.add, { maxRows: 2000, jobsInFlight: 2, extraLaneMinRows: 100 });
+    const acknowledged: string[] = [];
+    const small = ['a', 'b', 'c'].map((name) => enqueue(job(name, 1)).then(() => acknowledged.push(name)));
+    // One-event requests (a browser SDK's): the second lane stays free, b and c wait together.
+    expect(redis.calls.map((c) => c.job.ids)).toEqual([['a-0']]);
+    // A request of 100 events joins them, and the group, now large enough, takes the second lane.
+    const large = enqueue(job('d', 100)).then(() => acknowledged.push('d'));
+    expect(redis.calls.map((c) => c.job.ids.length)).toEqual([1, 102]);
+    expect(redis.calls[1]!.job.ids.slice(0, 3)).toEqual(['b-0', 'c-0', 'd-0']);
+    // With both lanes busy a small request waits; once one is free and the other still busy, it waits on.
+    const late = enqueue(job('e', 1)).then(() => acknowledged.push('e'));
+    redis.calls[1]!.resolve();
+    await tick();
+    expect(acknowledged).toEqual(['b', 'c', 'd']);
+    expect(redis.calls).toHaveLength(2);
+    // Both lanes empty: it goes alone, at once.
+    redis.calls[0]!.resolve();
+    await tick();
+    expect(redis.calls.map((c) => c.job.ids)).toHaveLength(3);
+    expect(redis.calls[2]!.job.ids).toEqual(['e-0']);
+    redis.calls[2]!.resolve();
+    await Promise.all([...small, large, late]);
+    expect(acknowledged).toEqual(['b', 'c', 'd', 'a', 'e']);
+  });
+
   it('starts another job when the next request would pass the row limit', async () => {
     const redis = manualRedis();
     const enqueue = coalesceJobs(redis.add, { maxRows: 5 });
