@@ -60,8 +60,8 @@ const ROWS_SWEEP_MS = 10 * 60_000;
 /** Jobs an API process has on their way to Redis at once (src/queue/coalesce.ts). */
 const JOBS_IN_FLIGHT = 2;
 /**
- * The second of them leaves only with this many rows (decision 0055): a request of a server SDK's
- * hundred events goes at once, one-event requests gather behind the first job.
+ * The second of them leaves only with this many rows (decision 0055): a request of 100 events or
+ * more goes at once, one-event requests gather behind the first job.
  */
 const EXTRA_LANE_MIN_ROWS = 100;
 
