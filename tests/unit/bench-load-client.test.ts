@@ -72,7 +72,7 @@ describe('the ingest bench load client', () => {
     expect(seen.map((s) => s.socket)).toEqual([0, 1]);
   });
 
-  it('sends again, once, a request whose kept-alive socket the server closed while it was idle', async () => {
+  it('sends again, on another socket, a request whose kept-alive socket the server closed while it was idle', async () => {
     const { port, seen, server } = await serve((_req, res) => json(res, 200, '{"success":true}'));
     const sender = client(port);
     expect(await sender.send(request('{"n":1}'))).toBe(200);
