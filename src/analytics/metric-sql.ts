@@ -6,35 +6,73 @@
  * counts twice.
  */
 import type { EventMetric, TimeGrain } from './model.ts';
-import { chDateTime, eventCondition, IDENTITY_JOIN, keyLiteral, Params, PERSON, propertyText, zoneParam, type CompiledQuery, type TimeRange } from './sql-common.ts';
+import { chDateTime, EVENT_KEY, eventCondition, identityJoinOn, keyLiteral, Params, personOf, propertyText, zoneParam, type CompiledQuery, type TimeRange } from './sql-common.ts';
 
-/** The bucket of a row's time, cut by the calendar of the zone `tz` (a query parameter). */
-const BUCKET: Record<TimeGrain, (tz: string) => string> = {
-  day: (tz) => `toDate(ts, ${tz})`,
-  week: (tz) => `toStartOfWeek(ts, 1, ${tz})`,
-  month: (tz) => `toStartOfMonth(ts, ${tz})`,
+/** The bucket of `day`, a date already in the project's zone. */
+const BUCKET_OF_DAY: Record<TimeGrain, string> = {
+  day: 'day',
+  week: 'toStartOfWeek(day, 1)',
+  month: 'toStartOfMonth(day)',
 };
 
-/** The aggregate of a metric type over the column holding the property's value (sum, average). */
-const AGGREGATE: Record<EventMetric['type'], (value: string) => string> = {
-  count: () => 'toFloat64(count())',
-  unique_persons: () => 'toFloat64(uniqExact(person))',
-  sum: (value) => `sum(${value})`,
-  average: (value) => `avg(${value})`,
+/**
+ * A metric type in two steps: what one day of rows keeps (`partial`, over the property's column or
+ * the row's person), and how the days of a bucket or period combine into its value (`total`).
+ * Unique persons keep their set, so a person seen on two days of a week counts once.
+ */
+const BY_DAY: Record<EventMetric['type'], { partial: (value: string, person: string) => string; total: (partial: string) => string }> = {
+  count: { partial: () => 'count()', total: (p) => `toFloat64(sum(${p}))` },
+  unique_persons: { partial: (_value, person) => `uniqExactState(${person})`, total: (p) => `toFloat64(uniqExactMerge(${p}))` },
+  sum: { partial: (value) => `sum(${value})`, total: (p) => `sum(${p})` },
+  average: { partial: (value) => `avgState(${value})`, total: (p) => `avgMerge(${p})` },
 };
 
-/** Per event row: its id (to fold copies), its time, and what the aggregates read (person, values). */
-function rowColumns(metrics: readonly EventMetric[], valueAlias: (i: number) => string): string[] {
-  const columns = [`e.message_id AS message_id`, `e.timestamp AS ts`];
-  if (metrics.some((m) => m.type === 'unique_persons')) columns.push(`${PERSON} AS person`);
-  metrics.forEach((m, i) => {
-    if (m.type === 'average' || m.type === 'sum') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(m.property)}) AS ${valueAlias(i)}`);
-  });
-  return columns;
+/** What one daily scan reads: metrics of one event and filters, from a time to another (parameters). */
+interface DailyScan {
+  metrics: readonly EventMetric[];
+  condition: string;
+  since: string;
+  until: string;
+  /** The zone's parameter: days are cut by its calendar. */
+  tz: string;
+  /** More groups than the day: `[expression over the row's columns, its name]` (the same twice for a row column). */
+  groups: readonly (readonly [string, string])[];
+  /** More columns of each row, for those groups (named in their expression). */
+  rowColumns?: readonly string[];
 }
 
-/** The events the metrics read, folded (FINAL), joined to the identity graph when one counts persons. */
-const eventsSource = (metrics: readonly EventMetric[]): string => `FROM events AS e FINAL${metrics.some((m) => m.type === 'unique_persons') ? `\n  ${IDENTITY_JOIN}` : ''}`;
+/**
+ * The scan's rows, folded (FINAL, then LIMIT 1 BY message_id), then summed up per day of the zone
+ * and per group: one row per (day, group…) with `partial_i` for metric i (BY_DAY). Persons are
+ * looked up in the identity graph after the fold. Only these few rows are then spread over the
+ * buckets and periods they belong to: over a million events of one name, alone on two cores,
+ * the KPI panel's query took 190–280 ms where spreading and joining every row took 340–490 ms,
+ * with the same results.
+ */
+function dailyPartials(scan: DailyScan): string[] {
+  // One metric reads its property as `v`; several, each its own.
+  const valueAlias = (i: number) => (scan.metrics.length === 1 ? 'v' : `v_${i}`);
+  const persons = scan.metrics.some((m) => m.type === 'unique_persons');
+  const columns = [`e.message_id AS message_id`, `e.timestamp AS ts`, ...(persons ? [`${EVENT_KEY} AS event_key`] : []), ...(scan.rowColumns ?? [])];
+  scan.metrics.forEach((m, i) => {
+    if (m.type === 'average' || m.type === 'sum') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(m.property)}) AS ${valueAlias(i)}`);
+  });
+  const partials = scan.metrics.map((m, i) => `${BY_DAY[m.type].partial(valueAlias(i), personOf('folded.event_key'))} AS partial_${i}`);
+  return [
+    `  SELECT toDate(ts, ${scan.tz}) AS day, ${[...scan.groups.map(([expression, name]) => (expression === name ? name : `${expression} AS ${name}`)), ...partials].join(', ')}`,
+    `  FROM (`,
+    `    SELECT ${columns.join(', ')}`,
+    `    FROM events AS e FINAL`,
+    `    WHERE ${scan.condition} AND e.timestamp >= ${scan.since} AND e.timestamp < ${scan.until}`,
+    `    LIMIT 1 BY message_id`,
+    `  ) AS folded`,
+    ...(persons ? [`  ${identityJoinOn('folded.event_key')}`] : []),
+    `  GROUP BY ${['day', ...scan.groups.map(([, name]) => name)].join(', ')}`,
+  ];
+}
+
+/** Metric i's value over the daily rows of a key (a bucket, a period). */
+const total = (metric: EventMetric, i: number): string => BY_DAY[metric.type].total(`partial_${i}`);
 
 /**
  * Result columns: key ('current' | 'previous' | a bucket start 'YYYY-MM-DD...'), then one column
@@ -44,24 +82,17 @@ function compileOverPeriods(metrics: readonly EventMetric[], range: TimeRange, g
   const first = metrics[0]!;
   const params = new Params();
   const previousFromMs = range.fromMs - (range.toMs - range.fromMs);
-  const prevFrom = params.set('previous_from', "DateTime64(3, 'UTC')", chDateTime(Math.max(0, previousFromMs)));
+  const since = params.set('previous_from', "DateTime64(3, 'UTC')", chDateTime(Math.max(0, previousFromMs)));
   const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
-  const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
+  const until = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
   const tz = zoneParam(range, params);
   const condition = eventCondition('e.event', first.event, first.filters, 'e.properties', params);
-  // One metric reads its property as `v`; several, each its own.
-  const valueAlias = (i: number) => (metrics.length === 1 ? 'v' : `v_${i}`);
-  const columns = rowColumns(metrics, valueAlias);
-  const aggregates = metrics.map((m, i) => `${AGGREGATE[m.type](valueAlias(i))} AS ${valueColumns[i]}`);
   const sql = [
-    `SELECT key, ${aggregates.join(', ')}`,
+    `SELECT key, ${metrics.map((m, i) => `${total(m, i)} AS ${valueColumns[i]}`).join(', ')}`,
     `FROM (`,
-    `  SELECT ${columns.join(', ')}`,
-    `  ${eventsSource(metrics)}`,
-    `  WHERE ${condition} AND e.timestamp >= ${prevFrom} AND e.timestamp < ${to}`,
-    `  LIMIT 1 BY message_id`,
+    ...dailyPartials({ metrics, condition, since, until, tz, groups: [[`ts >= ${from}`, 'in_period']] }),
     `)`,
-    `ARRAY JOIN if(ts >= ${from}, ['current', toString(${BUCKET[grain](tz)})], ['previous']) AS key`,
+    `ARRAY JOIN if(in_period, ['current', toString(${BUCKET_OF_DAY[grain]})], ['previous']) AS key`,
     `GROUP BY key`,
     `ORDER BY key`,
     `SETTINGS join_use_nulls = 0`,
@@ -101,21 +132,17 @@ export const scanKey = (metric: EventMetric): string => `${metric.event} ${JSON.
  */
 export function compileTrend(metric: EventMetric, range: TimeRange, grain: TimeGrain = metric.grain): CompiledQuery {
   const params = new Params();
-  const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
-  const to = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
+  const since = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
+  const until = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
   const tz = zoneParam(range, params);
   const condition = eventCondition('e.event', metric.event, metric.filters, 'e.properties', params);
-  const columns = rowColumns([metric], () => 'v');
-  columns.push(`${metric.breakdown ? propertyText('e.properties', keyLiteral(metric.breakdown)) : "''"} AS bd`);
+  const breakdown = `${metric.breakdown ? propertyText('e.properties', keyLiteral(metric.breakdown)) : "''"} AS bd`;
   const sql = [
-    `SELECT key, bd, ${AGGREGATE[metric.type]('v')} AS value`,
+    `SELECT key, bd, ${total(metric, 0)} AS value`,
     `FROM (`,
-    `  SELECT ${columns.join(', ')}`,
-    `  ${eventsSource([metric])}`,
-    `  WHERE ${condition} AND e.timestamp >= ${from} AND e.timestamp < ${to}`,
-    `  LIMIT 1 BY message_id`,
+    ...dailyPartials({ metrics: [metric], condition, since, until, tz, groups: [['bd', 'bd']], rowColumns: [breakdown] }),
     `)`,
-    `ARRAY JOIN ['total', toString(${BUCKET[grain](tz)})] AS key`,
+    `ARRAY JOIN ['total', toString(${BUCKET_OF_DAY[grain]})] AS key`,
     `GROUP BY key, bd`,
     `ORDER BY key, bd`,
     `SETTINGS join_use_nulls = 0`,

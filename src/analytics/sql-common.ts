@@ -95,8 +95,11 @@ export function eventCondition(column: string, event: string, filters: PropertyF
  */
 export const IDENTITY_LINKS_SUBQUERY = `(SELECT alias_id, argMin(user_id, first_seen) AS linked_user FROM identity_links GROUP BY alias_id)`;
 export const EVENT_KEY = `if(e.user_id != '', e.user_id, e.anonymous_id)`;
-export const PERSON = `if(links.linked_user != '', links.linked_user, ${EVENT_KEY})`;
-export const IDENTITY_JOIN = `LEFT JOIN ${IDENTITY_LINKS_SUBQUERY} AS links ON links.alias_id = ${EVENT_KEY}`;
+/** The person of an event whose key is `key` (a column or EVENT_KEY), once joined by identityJoinOn(key). */
+export const personOf = (key: string): string => `if(links.linked_user != '', links.linked_user, ${key})`;
+export const identityJoinOn = (key: string): string => `LEFT JOIN ${IDENTITY_LINKS_SUBQUERY} AS links ON links.alias_id = ${key}`;
+export const PERSON = personOf(EVENT_KEY);
+export const IDENTITY_JOIN = identityJoinOn(EVENT_KEY);
 
 /** Renders epoch ms as the text ClickHouse accepts for DateTime64(3, 'UTC') parameters. */
 export function chDateTime(ms: number): string {

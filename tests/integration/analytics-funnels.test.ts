@@ -364,7 +364,9 @@ describe('metrics', () => {
     const byId = Object.fromEntries(kpis.map((k) => [k.id, k]));
     expect([byId.signups?.value, byId.signups?.previous, byId.signups?.change]).toEqual([3, 1, 2]);
     expect(byId.signups?.series).toEqual([{ bucket: '2025-03-10', value: 3 }]);
+    // u2 on two days of the week and anon-7 before it became u7: two persons, in the period and in its week.
     expect(byId.receivers?.value).toBe(2);
+    expect(byId.receivers?.series).toEqual([{ bucket: '2025-03-10', value: 2 }]);
     expect(byId.acceptance?.value).toBeCloseTo(0.25);
     expect(byId.acceptance?.previous).toBeNull();
     expect(byId.rating?.value).toBeCloseTo(4.5);
