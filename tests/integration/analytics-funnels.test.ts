@@ -335,6 +335,7 @@ const METRICS = defs(`
 metrics:
   - { id: signups, type: count, event: freelancer_signup_completed, grain: week }
   - { id: receivers, type: unique_persons, event: mission_proposal_received, grain: week }
+  - { id: daily_receivers, type: unique_persons, event: mission_proposal_received, grain: day }
   - { id: received, type: count, event: mission_proposal_received, grain: week }
   - { id: accepted, type: count, event: mission_proposal_accepted, grain: week }
   - { id: acceptance, type: ratio, numerator: accepted, denominator: received, grain: week }
@@ -364,9 +365,15 @@ describe('metrics', () => {
     const byId = Object.fromEntries(kpis.map((k) => [k.id, k]));
     expect([byId.signups?.value, byId.signups?.previous, byId.signups?.change]).toEqual([3, 1, 2]);
     expect(byId.signups?.series).toEqual([{ bucket: '2025-03-10', value: 3 }]);
-    // u2 on two days of the week and anon-7 before it became u7: two persons, in the period and in its week.
+    // anon-7 (then u7) and u2, each on two days: two persons in the period, however it is cut.
     expect(byId.receivers?.value).toBe(2);
     expect(byId.receivers?.series).toEqual([{ bucket: '2025-03-10', value: 2 }]);
+    expect(byId.daily_receivers?.value).toBe(2);
+    expect(byId.daily_receivers?.series).toEqual([
+      { bucket: '2025-03-10', value: 1 },
+      { bucket: '2025-03-11', value: 2 },
+      { bucket: '2025-03-12', value: 1 },
+    ]);
     expect(byId.acceptance?.value).toBeCloseTo(0.25);
     expect(byId.acceptance?.previous).toBeNull();
     expect(byId.rating?.value).toBeCloseTo(4.5);

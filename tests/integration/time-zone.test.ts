@@ -107,14 +107,12 @@ describe('a range typed as dates is read in the project zone', () => {
 describe('metric buckets follow the zone', () => {
   it('compiles the zone as the {tz:String} parameter of every calendar function', () => {
     const q = compileMetric(orders('week'), PARIS_RANGE, 'week');
-    // Rows are cut into days of the zone; buckets are made of those days.
-    expect(q.sql).toContain('SELECT toDate(ts, {tz:String}) AS day');
-    expect(q.sql).toContain("ARRAY JOIN if(in_period, ['current', toString(toStartOfWeek(day, 1))], ['previous']) AS key");
+    expect(q.sql).toContain('SELECT toStartOfWeek(ts, 1, {tz:String}) AS bucket');
     // The previous period has the same length in ms (35 local days less the hour lost to summer time).
     expect(q.params).toEqual({ previous_from: '2025-01-27 00:00:00.000', from: '2025-03-02 23:00:00.000', to: '2025-04-06 22:00:00.000', tz: PARIS });
-    expect(compileMetric(orders('day'), PARIS_RANGE, 'day').sql).toContain("['current', toString(day)]");
-    expect(compileMetric(orders('month'), PARIS_RANGE, 'month').sql).toContain("['current', toString(toStartOfMonth(day))]");
-    expect(compileTrend(orders('week'), PARIS_RANGE).sql).toContain("ARRAY JOIN ['total', toString(toStartOfWeek(day, 1))] AS key");
+    expect(compileMetric(orders('day'), PARIS_RANGE, 'day').sql).toContain('SELECT toDate(ts, {tz:String}) AS bucket');
+    expect(compileMetric(orders('month'), PARIS_RANGE, 'month').sql).toContain('SELECT toStartOfMonth(ts, {tz:String}) AS bucket');
+    expect(compileTrend(orders('week'), PARIS_RANGE).sql).toContain('SELECT toStartOfWeek(ts, 1, {tz:String}) AS bucket');
   });
 
   it.each([
@@ -226,7 +224,7 @@ describe('Metabase questions follow the zone', () => {
     await insertWorld(warehouse, [{ id: 'mb1', event: 'mb_order', user: 'mb', at: instant }]);
     const metric = { ...orders('day'), id: 'mb_orders', event: 'mb_order' };
     const paris = metricQuestion(metric, [metric], PARIS);
-    expect(paris.sql).toContain("toDate(ts, 'Europe/Paris') AS day");
+    expect(paris.sql).toContain("toDate(ts, 'Europe/Paris') AS bucket");
     expect(paris.description).toContain('per day (Europe/Paris)');
     const run = async (sql: string) => (await queryRows<{ period: string; value: number }>(warehouse, sql)).map((r) => [String(r.period).slice(0, 10), Number(r.value)]);
     expect(await run(paris.sql)).toEqual([[day, 1]]);

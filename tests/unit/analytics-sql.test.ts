@@ -73,16 +73,16 @@ SETTINGS join_use_nulls = 0`;
 
 const METRIC_SQL = `SELECT key, avgMerge(partial_0) AS value
 FROM (
-  SELECT toDate(ts, {tz:String}) AS day, ts >= {from:DateTime64(3, 'UTC')} AS in_period, avgState(v) AS partial_0
+  SELECT toStartOfMonth(ts, {tz:String}) AS bucket, ts >= {from:DateTime64(3, 'UTC')} AS in_period, avgState(v) AS partial_0
   FROM (
     SELECT e.message_id AS message_id, e.timestamp AS ts, JSONExtractFloat(e.properties, 'rating') AS v
     FROM events AS e FINAL
     WHERE e.event = 'mission_rated' AND (JSONHas(e.properties, 'rater_side') AND JSONExtractString(e.properties, 'rater_side') = {f0:String}) AND e.timestamp >= {previous_from:DateTime64(3, 'UTC')} AND e.timestamp < {to:DateTime64(3, 'UTC')}
     LIMIT 1 BY message_id
   ) AS folded
-  GROUP BY day, in_period
+  GROUP BY bucket, in_period
 )
-ARRAY JOIN if(in_period, ['current', toString(toStartOfMonth(day))], ['previous']) AS key
+ARRAY JOIN if(in_period, ['current', toString(bucket)], ['previous']) AS key
 GROUP BY key
 ORDER BY key
 SETTINGS join_use_nulls = 0`;

@@ -154,11 +154,11 @@ describe('SQL for the new options (also run on the engine in tests/integration/e
   it('a sum over a property, split by a breakdown, with a whole-range total per value', () => {
     const q = compileTrend({ ...base, type: 'sum', property: 'match_score', breakdown: 'company_id', grain: 'week' }, range);
     expect(q.sql).toContain('SELECT key, bd, sum(partial_0) AS value');
-    expect(q.sql).toContain('sum(v) AS partial_0');
-    expect(q.sql).toContain('GROUP BY day, bd');
+    expect(q.sql).toContain('SELECT toStartOfWeek(ts, 1, {tz:String}) AS bucket, bd, sum(v) AS partial_0');
+    expect(q.sql).toContain('GROUP BY bucket, bd');
     expect(q.sql).toContain("JSONExtractFloat(e.properties, 'match_score') AS v");
     expect(q.sql).toContain("if(JSONType(e.properties, 'company_id') = 'String', JSONExtractString(e.properties, 'company_id'), JSONExtractRaw(e.properties, 'company_id')) AS bd");
-    expect(q.sql).toContain("ARRAY JOIN ['total', toString(toStartOfWeek(day, 1))] AS key");
+    expect(q.sql).toContain("ARRAY JOIN ['total', toString(bucket)] AS key");
     expect(q.params).toEqual({ from: '2026-01-01 00:00:00.000', to: '2026-02-01 00:00:00.000', tz: 'UTC' });
     expect(compileMetric({ ...base, type: 'sum', property: 'match_score', grain: 'week' }, range).sql).toContain('SELECT key, sum(partial_0) AS value');
   });
