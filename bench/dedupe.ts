@@ -16,7 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from '../tests/helpers/process.ts';
+import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_AUTH, type BaliseProcess } from '../tests/helpers/process.ts';
 import { tempDir } from '../tests/helpers/stack.ts';
 import { openWarehouse } from '../src/warehouse/client.ts';
 import { loadConfig } from '../src/config/index.ts';
@@ -27,7 +27,6 @@ import { printResult, round, shippedWorkerSettings } from './lib.ts';
 const EVENTS = Number(process.env.BENCH_DEDUPE_EVENTS ?? 200_000);
 const HISTORY = Number(process.env.BENCH_DEDUPE_HISTORY ?? 3_000_000);
 const BATCH = 500;
-const AUTH = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
 
 async function start(dataDir: string): Promise<{ server: BaliseProcess; seconds: number }> {
   const port = await freePort();
@@ -76,7 +75,7 @@ async function ingest(baseUrl: string, prefix: string, n: number): Promise<void>
         const body = JSON.stringify({ batch });
         // A 503 (queue deep, or the shared box busy) is retried, as a client would.
         for (;;) {
-          const res = await fetch(`${baseUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH }, body });
+          const res = await fetch(`${baseUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: TEST_WRITE_AUTH }, body });
           await res.arrayBuffer();
           if (res.ok) break;
           if (res.status !== 503) throw new Error(`ingest refused: ${res.status}`);

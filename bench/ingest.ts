@@ -31,7 +31,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { freePort, sqlViaApi, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../tests/helpers/process.ts';
+import { freePort, sqlViaApi, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_AUTH, TEST_WRITE_KEY, type BaliseProcess } from '../tests/helpers/process.ts';
 import { tempDir } from '../tests/helpers/stack.ts';
 import { openWarehouse } from '../src/warehouse/client.ts';
 import { migrate } from '../src/warehouse/migrations.ts';
@@ -92,8 +92,6 @@ function makeBody(prefix: string, b: number, shape: RequestShape = BATCHES): str
   return JSON.stringify({ batch: Array.from({ length: shape.events }, (_, i) => makeEvent(prefix, b, i, now)), sentAt: now });
 }
 
-const auth = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
-
 /**
  * `count` requests (headers and body), encoded before the clock starts: the load generator shares
  * the two cores with Balise, so it spends the measured time sending, not serialising. Sent as
@@ -102,7 +100,7 @@ const auth = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
  * less again.
  */
 function encodedRequests(prefix: string, count: number, shape: RequestShape = BATCHES): Buffer[] {
-  const headers = { 'Content-Type': 'application/json', Authorization: auth };
+  const headers = { 'Content-Type': 'application/json', Authorization: TEST_WRITE_AUTH };
   return Array.from({ length: count }, (_, b) => encodeRequest(shape.path, headers, Buffer.from(makeBody(prefix, b, shape))));
 }
 

@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY } from '../tests/helpers/process.ts';
+import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_AUTH } from '../tests/helpers/process.ts';
 import { tempDir } from '../tests/helpers/stack.ts';
 import { printResult, round, shippedWorkerSettings } from './lib.ts';
 import { encodeRequest, LoadClient } from './load-client.ts';
@@ -34,7 +34,7 @@ function levelOff(samples: number[]): { middle: number; last: number; growthPct:
   return { middle, last, growthPct: middle > 0 ? ((last - middle) / middle) * 100 : 0 };
 }
 
-const headers = { 'Content-Type': 'application/json', Authorization: `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}` };
+const headers = { 'Content-Type': 'application/json', Authorization: TEST_WRITE_AUTH };
 
 /** The answer's status, or 0 when the connection failed (counted as refused, as a client that gives up). */
 function send(client: LoadClient, body: string): Promise<number> {

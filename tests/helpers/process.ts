@@ -48,6 +48,8 @@ export interface BaliseProcess {
 }
 
 export const TEST_WRITE_KEY = 'proc-write-key-123';
+/** The Authorization header of a client sending with TEST_WRITE_KEY (Basic, the key as user name, as Segment's SDKs send it). */
+export const TEST_WRITE_AUTH = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
 export const TEST_ADMIN_TOKEN = 'proc-admin-token-0123456789';
 
 function baliseEnv(dataDir: string, port: number, env: Record<string, string>): NodeJS.ProcessEnv {
@@ -169,13 +171,12 @@ export interface LoadResult {
 export function generateLoad(baseUrl: () => string, prefix: string, size = 50, maxBatches = 10_000) {
   let stopped = false;
   const result: LoadResult = { acknowledged: new Set(), refused: 0 };
-  const auth = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
   const done = (async () => {
     for (let b = 0; b < maxBatches && !stopped; b++) {
       const ids = Array.from({ length: size }, (_, i) => `${prefix}-${b}-${i}`);
       const batch = ids.map((messageId) => ({ type: 'track', event: 'load_test', userId: `u${messageId.length}`, messageId, properties: { b } }));
       try {
-        const res = await fetch(`${baseUrl()}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify({ batch }) });
+        const res = await fetch(`${baseUrl()}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: TEST_WRITE_AUTH }, body: JSON.stringify({ batch }) });
         if (res.ok) ids.forEach((id) => result.acknowledged.add(id));
         else result.refused++;
         await res.arrayBuffer();
