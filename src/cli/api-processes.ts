@@ -158,6 +158,11 @@ export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildre
       env: { ...process.env, [CHILD_ENV]: descriptors.join(',') },
       // A descriptor number as a stdio entry is duplicated into the child at that index.
       stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...[...descriptors, HANDOVER_DESCRIPTOR].map(() => fd)],
+      // A session of its own (decision 0056): where the kernel groups processes by session
+      // (autogroup), the cores are shared between the API and the engine's many threads as
+      // groups, so a request no longer waits behind chDB's inserts and merges for a core.
+      // The primary stops it (IPC), and it exits when the primary is gone.
+      detached: true,
     });
     const startedAt = Date.now();
     const link = asker((message) => connected(child) && child.send(message));

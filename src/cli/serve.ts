@@ -135,9 +135,10 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
 }
 
 /**
- * An API child of `up`: a `serve` process on the shared port. It stops when told, on a signal
- * (a terminal's Ctrl-C reaches the whole process group) or when the primary is gone; it never
- * exits at once on a second signal: the primary decides that.
+ * An API child of `up`: a `serve` process on the shared port, in a session of its own (decision
+ * 0056), so a terminal's Ctrl-C reaches the primary only. It stops when the primary tells it, on
+ * a signal sent to it, or when the primary is gone; it never exits at once on a second signal:
+ * the primary decides that.
  */
 async function runApiChild(config: Config, logger: Logger, descriptors: number[]): Promise<void> {
   const link = connectToPrimary(logger);

@@ -132,6 +132,23 @@ export function redisServersOf(dataDir: string): number[] {
   return pids;
 }
 
+/** Pids of the `balise` node processes (an `up` and its API children) running on this data directory, from /proc. */
+export function baliseProcessesOf(dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Node itself running bin/balise.js: not `script`, whose command line names it too.
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (argv[0] === process.execPath && argv.some((arg) => arg.endsWith('bin/balise.js')) && environ.includes(`BALISE_DATA_DIR=${dataDir}`)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
 /** Runs a one-shot `balise <args>` command to completion: its exit code and everything it printed. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), ...args], {

@@ -60,6 +60,12 @@ function socketDescriptors(pid: number, inode: string): number {
   }).length;
 }
 
+/** The session a process belongs to (the sixth field of /proc/<pid>/stat, after the command name). */
+function sessionOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+}
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -233,6 +239,23 @@ describe('balise up with API processes', () => {
     );
     expect((await sendBatch(port, ['procs-descriptors-0'])).status).toBe(200);
     await expectExactlyOnce(up.baseUrl, 'procs', new Set(['procs-descriptors-0']));
+  });
+
+  // Where the kernel groups processes by session (autogroup), this is what shares the cores
+  // between the API and the engine's threads as two groups (decision 0056).
+  it('each child runs in a session of its own, apart from the primary and from each other', { timeout: 120_000 }, async () => {
+    const port = await freePort();
+    const up = await startBaliseProcess('up', tempDir(), port, { BALISE_API_PROCESSES: '2' });
+    running.push(up);
+    const children = apiChildren(up.child.pid!);
+    expect(children).toHaveLength(2);
+    const primarySession = sessionOf(up.child.pid!);
+    for (const child of children) {
+      expect(sessionOf(child)).toBe(child);
+      expect(sessionOf(child)).not.toBe(primarySession);
+    }
+    expect((await sendBatch(port, ['procs-session-0'])).status).toBe(200);
+    await expectExactlyOnce(up.baseUrl, 'procs', new Set(['procs-session-0']));
   });
 
   // The primary listens before its children serve; what it accepts then must wait for them, not be reset.

@@ -1,6 +1,17 @@
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, generateLoad, redisServersOf, runCli, startBaliseInTerminal, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import {
+  baliseProcessesOf,
+  freePort,
+  generateLoad,
+  redisServersOf,
+  runCli,
+  startBaliseInTerminal,
+  startBaliseProcess,
+  TEST_ADMIN_TOKEN,
+  TEST_WRITE_KEY,
+  type BaliseProcess,
+} from '../helpers/process.ts';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { tempDir } from '../helpers/stack.ts';
 
@@ -45,6 +56,9 @@ describe('`balise up` in a terminal', () => {
     running.push(balise);
     const redisBefore = redisServersOf(dataDir);
     expect(redisBefore).toHaveLength(1);
+    // The primary and its API child: the child runs in a session of its own (decision 0056), out
+    // of the terminal's reach, so it is the primary that must stop it.
+    expect(baliseProcessesOf(dataDir)).toHaveLength(2);
 
     const load = generateLoad(() => balise.baseUrl, 'ctrlc', 50);
     await new Promise((r) => setTimeout(r, 2500));
@@ -56,6 +70,7 @@ describe('`balise up` in a terminal', () => {
     expect(result.acknowledged.size).toBeGreaterThan(200);
     expect(balise.output()).toContain('stopped cleanly');
     expect(redisServersOf(dataDir)).toEqual([]);
+    expect(baliseProcessesOf(dataDir)).toEqual([]);
 
     // Started again on the same data directory, every acknowledged event is there exactly once.
     const again = await startBaliseProcess('up', dataDir, port);
@@ -116,8 +131,11 @@ describe('`balise up` in a terminal', () => {
     expect([134, 139]).not.toContain(exit);
     await load.stop();
     const deadline = Date.now() + 10_000;
-    while (redisServersOf(dataDir).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const left = () => [...redisServersOf(dataDir), ...baliseProcessesOf(dataDir)];
+    // The API child, in a session of its own, exits once its primary is gone.
+    while (left().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(redisServersOf(dataDir)).toEqual([]);
+    expect(baliseProcessesOf(dataDir)).toEqual([]);
   });
 });
 
