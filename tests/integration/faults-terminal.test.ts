@@ -52,7 +52,7 @@ describe('`balise up` in a terminal', () => {
   it('stops within the grace period on Ctrl-C under load, leaves no redis-server, and loses nothing acknowledged', { timeout: 180_000 }, async () => {
     const dataDir = newDataDir();
     const port = await freePort();
-    const balise = await startBaliseInTerminal('up', dataDir, port, { LOG_LEVEL: 'info' });
+    const balise = await startBaliseInTerminal('up', dataDir, port, { LOG_LEVEL: 'info', BALISE_API_PROCESSES: '1' });
     running.push(balise);
     const redisBefore = redisServersOf(dataDir);
     expect(redisBefore).toHaveLength(1);
