@@ -116,15 +116,13 @@ export async function startBaliseInTerminal(command: string, dataDir: string, po
   return { ...running, press: (keys: string) => child.stdin?.write(keys) };
 }
 
-/** Pids of the redis-servers running on this data directory's socket, from /proc (whoever started them). */
-export function redisServersOf(dataDir: string): number[] {
-  const socket = path.join(dataDir, 'redis', 'redis.sock');
+/** Pids of the processes that `matches` accepts, reading /proc (a process that ends meanwhile is skipped). */
+function pidsWhere(matches: (pid: string) => boolean): number[] {
   const pids: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.startsWith('redis-server') && cmdline.includes(socket)) pids.push(Number(entry));
+      if (matches(entry)) pids.push(Number(entry));
     } catch {
       // The process ended while we looked.
     }
@@ -132,21 +130,23 @@ export function redisServersOf(dataDir: string): number[] {
   return pids;
 }
 
+/** Pids of the redis-servers running on this data directory's socket, from /proc (whoever started them). */
+export function redisServersOf(dataDir: string): number[] {
+  const socket = path.join(dataDir, 'redis', 'redis.sock');
+  return pidsWhere((pid) => {
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.startsWith('redis-server') && cmdline.includes(socket);
+  });
+}
+
 /** Pids of the `balise` node processes (an `up` and its API children) running on this data directory, from /proc. */
 export function baliseProcessesOf(dataDir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Node itself running bin/balise.js: not `script`, whose command line names it too.
-      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-      if (argv[0] === process.execPath && argv.some((arg) => arg.endsWith('bin/balise.js')) && environ.includes(`BALISE_DATA_DIR=${dataDir}`)) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
+  return pidsWhere((pid) => {
+    // Node itself running bin/balise.js: not `script`, whose command line names it too.
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (argv[0] !== process.execPath || !argv.some((arg) => arg.endsWith('bin/balise.js'))) return false;
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`BALISE_DATA_DIR=${dataDir}`);
+  });
 }
 
 /** Runs a one-shot `balise <args>` command to completion: its exit code and everything it printed. */
