@@ -737,8 +737,9 @@ const timerBound = (ms: number): string => String(ms / 1000);
 /**
  * The API's own timer of accepted batches (`http_request_duration_seconds`, every API process
  * summed): how many took at most each bucket's bound, by bound ('0.01', '0.025', '+Inf', …),
- * none before the first. It runs from the request's listener to the answer's last byte, so what the client saw beyond it
- * was spent before the API took the request or after it answered: waking the API, the client.
+ * none before the first. It runs from the request's listener to the answer's last byte, so what
+ * the client saw beyond it was spent before the API took the request or after it answered:
+ * waking the API, the client.
  */
 async function answerTimes(baseUrl: string): Promise<Map<string, number>> {
   const counts = new Map<string, number>();

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { floodFromChild, type FloodResult } from '../helpers/flood-client.ts';
-import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { freePort, sqlViaApi, startBaliseProcess, TEST_WRITE_AUTH, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
 import { tempDir } from '../helpers/stack.ts';
 
 const MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
@@ -16,7 +16,6 @@ const SQL_PAGE = 10_000;
 const MAX_REQUEST_BYTES = 500 * 1024;
 const BODY_TIMEOUT_MS = 1500;
 const HEADERS_TIMEOUT_MS = 2000;
-const AUTH = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
 
 let balise: BaliseProcess;
 let port: number;
@@ -53,7 +52,7 @@ function rawRequest(body: Buffer, extraHeaders: string[] = []): Promise<RawAnswe
     const head = [
       `POST /v1/batch HTTP/1.1`,
       `Host: 127.0.0.1:${port}`,
-      `Authorization: ${AUTH}`,
+      `Authorization: ${TEST_WRITE_AUTH}`,
       'Content-Type: application/json',
       `Content-Length: ${body.length}`,
       'Connection: close',
@@ -231,7 +230,7 @@ describe('slow senders', () => {
               socket.write(`POST /v1/batch HTTP/1.1\r\nHost: x\r\n`);
               timer = setInterval(() => socket.write(`X-Slow: ${i}\r\n`), 300);
             } else {
-              socket.write(`POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: ${AUTH}\r\nContent-Type: application/json\r\nContent-Length: 400000\r\n\r\n{"batch":[`);
+              socket.write(`POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: ${TEST_WRITE_AUTH}\r\nContent-Type: application/json\r\nContent-Length: 400000\r\n\r\n{"batch":[`);
               timer = setInterval(() => socket.write(' '), 200);
             }
             // Bounded: a connection still open after 15 s is a failure, reported as status -1.

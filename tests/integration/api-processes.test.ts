@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { FIXTURE_PLAN, requireMissionIdOnBookmarks } from '../helpers/plans.ts';
-import { freePort, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { freePort, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_AUTH, type BaliseProcess } from '../helpers/process.ts';
 import { tempDir } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -22,7 +22,6 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((p) => p.exited));
 });
 
-const basic = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
 const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
 /** The node processes `up` forked: its API children. */
@@ -75,18 +74,25 @@ const alive = (pid: number) => {
   }
 };
 
+/** A POST of `body` to /v1/batch with the test write key, on a connection of its own. */
+const batchRequest = (port: number, body: string): http.RequestOptions => ({
+  host: '127.0.0.1',
+  port,
+  path: '/v1/batch',
+  method: 'POST',
+  agent: false,
+  headers: { 'content-type': 'application/json', authorization: TEST_WRITE_AUTH, 'content-length': Buffer.byteLength(body) },
+});
+
 /** One batch on a connection of its own, so that children take connections in turn. */
 function sendBatch(port: number, ids: string[], event = 'procs_test', properties: Record<string, unknown> = { mission_id: 'msn_1' }): Promise<{ status: number; body: string }> {
   const body = JSON.stringify({ batch: ids.map((messageId) => ({ type: 'track', event, userId: 'u1', messageId, properties })) });
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: '/v1/batch', method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: basic, 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
+    const req = http.request(batchRequest(port, body), (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
     req.on('error', reject);
     req.end(body);
   });
@@ -190,20 +196,10 @@ describe('balise up with API processes', () => {
       (id) =>
         new Promise<number>((resolve) => {
           const body = JSON.stringify({ batch: [{ type: 'track', event: 'procs_test', userId: 'u1', messageId: id, properties: { mission_id: 'msn_1' } }] });
-          const req = http.request(
-            {
-              host: '127.0.0.1',
-              port,
-              path: '/v1/batch',
-              method: 'POST',
-              agent: false,
-              headers: { 'content-type': 'application/json', authorization: basic, 'content-length': Buffer.byteLength(body) },
-            },
-            (res) => {
-              res.resume();
-              res.on('end', () => resolve(res.statusCode ?? 0));
-            },
-          );
+          const req = http.request(batchRequest(port, body), (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
           req.on('error', () => resolve(0));
           // Half the body now, the rest once the stop has begun: the request is in flight across it.
           started.push(new Promise((sent) => req.write(body.slice(0, 40), () => sent())));

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, startBaliseProcess, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { freePort, startBaliseProcess, TEST_WRITE_AUTH, type BaliseProcess } from '../helpers/process.ts';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { tempDir } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -76,7 +76,7 @@ describe('/ready proves the engine can write', () => {
     // Accepted meanwhile (it waits in Redis), and stored once the disk has room again.
     const ingest = await fetch(`${balise.baseUrl}/v1/track`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}` },
+      headers: { 'content-type': 'application/json', authorization: TEST_WRITE_AUTH },
       body: JSON.stringify({ type: 'track', event: 'disk_full', userId: 'u1', messageId: 'disk-full-1' }),
     });
     expect(ingest.status).toBe(200);

@@ -9,6 +9,7 @@ import {
   startBaliseInTerminal,
   startBaliseProcess,
   TEST_ADMIN_TOKEN,
+  TEST_WRITE_AUTH,
   TEST_WRITE_KEY,
   type BaliseProcess,
 } from '../helpers/process.ts';
@@ -41,7 +42,7 @@ async function exitWithin(p: BaliseProcess, ms: number): Promise<number | null |
 async function track(baseUrl: string, messageId: string): Promise<number> {
   const res = await fetch(`${baseUrl}/v1/track`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}` },
+    headers: { 'content-type': 'application/json', authorization: TEST_WRITE_AUTH },
     body: JSON.stringify({ type: 'track', event: 'terminal_test', userId: 'u1', messageId }),
   });
   await res.arrayBuffer();

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE_PLAN, requireMissionIdOnBookmarks } from '../helpers/plans.ts';
-import { freePort, runCli, sqlViaApi, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
+import { freePort, runCli, sqlViaApi, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_AUTH, TEST_WRITE_KEY, type BaliseProcess } from '../helpers/process.ts';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { tempDir } from '../helpers/stack.ts';
 
@@ -14,10 +14,9 @@ afterAll(async () => {
 });
 
 const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
-const basic = `Basic ${Buffer.from(`${TEST_WRITE_KEY}:`).toString('base64')}`;
 
 async function post(baseUrl: string, batch: object[]): Promise<Response> {
-  return fetch(`${baseUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic }, body: JSON.stringify({ batch }) });
+  return fetch(`${baseUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: TEST_WRITE_AUTH }, body: JSON.stringify({ batch }) });
 }
 
 async function sendBatch(baseUrl: string, ids: string[]): Promise<number> {
