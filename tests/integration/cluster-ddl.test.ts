@@ -7,12 +7,13 @@
  * docker-compose.cluster.yml is for that (tests/unit/compose.test.ts validates it).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.ts';
 import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
 import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations, renderStatement, SCHEMA_MIGRATIONS } from '../../src/warehouse/migrations.ts';
 import { queryRows } from '../../src/warehouse/query.ts';
-import { tempDir } from '../helpers/stack.ts';
+import { REPO_ROOT, tempDir } from '../helpers/stack.ts';
 
 const CLUSTER = 'balise';
 let warehouse: Warehouse;
@@ -142,5 +143,28 @@ describe('the cluster layout', () => {
       }
     }
     expect(cluster.filter((m, i) => m.checksum !== single[i]!.checksum).map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 20, 23, 24]);
+  });
+
+  it("ships, in both compose files, a ClickHouse server and Keeper of the engine's generation: an LTS no older than the engine's last one", async () => {
+    // YY.M as one comparable number: 26.7.2.1 → 2607.
+    const release = (version: string) => {
+      const [year = NaN, month = NaN] = version.split('.').map(Number);
+      return year * 100 + month;
+    };
+    const rows = await queryRows<{ version: string }>(warehouse, 'SELECT version() AS version');
+    const engine = rows[0]!.version;
+    // ClickHouse ships an LTS each March and August (YY.3, YY.8), each supported for a year.
+    const year = Math.floor(release(engine) / 100);
+    const month = release(engine) % 100;
+    const lastLts = month >= 8 ? year * 100 + 8 : month >= 3 ? year * 100 + 3 : (year - 1) * 100 + 8;
+    for (const file of ['docker-compose.yml', 'docker-compose.cluster.yml']) {
+      const text = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
+      const images = [...text.matchAll(/image: (clickhouse\/clickhouse-(?:server|keeper):(\S+))/g)].map((m) => ({ image: m[1]!, release: release(m[2]!) }));
+      expect(images.length, file).toBeGreaterThan(0);
+      for (const { image, release: imageRelease } of images) {
+        expect([3, 8], `${file}: ${image} is not an LTS`).toContain(imageRelease % 100);
+        expect(imageRelease, `${file}: ${image} is older than the last LTS at or before the engine's ${engine}`).toBeGreaterThanOrEqual(lastLts);
+      }
+    }
   });
 });
