@@ -14,7 +14,7 @@ import { resolveIds } from './identity.ts';
 import { eraseQueued } from './queued.ts';
 import { dropEarlierVersions, hashId, newRequest, saveRequest, unfinishedErasure, type PrivacyRequest, type TableReport } from './requests.ts';
 import type { SuppressionList } from './suppression.ts';
-import { mutationCondition, personTables, selectCondition, type PersonTable } from './tables.ts';
+import { mutationCondition, personTables, readFrom, selectCondition, type PersonTable } from './tables.ts';
 
 /** Values per mutation: keeps its text well under max_query_size (256 KiB). */
 const CHUNK = 2000;
@@ -56,9 +56,10 @@ export interface ErasureReport {
 
 const chunks = <T>(items: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
-async function count(warehouse: Warehouse, table: PersonTable, values: readonly string[]): Promise<number> {
+/** The table's rows holding one of `values`: as stored (one replica per shard), or, with `replicas`, every copy of them. */
+async function count(warehouse: Warehouse, table: PersonTable, values: readonly string[], copies: 'shards' | 'replicas' = 'shards'): Promise<number> {
   if (values.length === 0) return 0;
-  const [row] = await queryRows<{ n: string }>(warehouse, `SELECT count() AS n FROM ${table.table} WHERE ${selectCondition(table)}`, { values });
+  const [row] = await queryRows<{ n: string }>(warehouse, `SELECT count() AS n FROM ${readFrom(table.table, warehouse.cluster, copies)} WHERE ${selectCondition(table)}`, { values });
   return Number(row?.n ?? 0);
 }
 
@@ -67,13 +68,17 @@ async function personMessageIds(warehouse: Warehouse, tables: readonly PersonTab
   const out = new Set<string>();
   for (const table of tables) {
     if (table.byMessageId || !table.hasMessageId) continue;
-    const rows = await queryRows<{ m: string }>(warehouse, `SELECT DISTINCT message_id AS m FROM ${table.table} WHERE ${selectCondition(table)} AND message_id != ''`, { values: ids });
+    const rows = await queryRows<{ m: string }>(warehouse, `SELECT DISTINCT message_id AS m FROM ${readFrom(table.table, warehouse.cluster)} WHERE ${selectCondition(table)} AND message_id != ''`, {
+      values: ids,
+    });
     for (const { m } of rows) out.add(m);
   }
   return [...out];
 }
 
-const valuesFor = async (warehouse: Warehouse, table: PersonTable, tables: readonly PersonTable[], ids: readonly string[]) => (table.byMessageId ? personMessageIds(warehouse, tables, ids) : ids);
+/** The values that find the person's rows in `table`: their ids, or for a message-id table the message ids of their rows (with `known`, found earlier). */
+const valuesFor = async (warehouse: Warehouse, table: PersonTable, tables: readonly PersonTable[], ids: readonly string[], known: readonly string[] = []) =>
+  table.byMessageId ? [...new Set([...known, ...(await personMessageIds(warehouse, tables, ids))])] : ids;
 
 /**
  * ALTER TABLE … DELETE, waited for on every replica (mutations_sync = 2): the rows are gone from
@@ -118,7 +123,9 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
     const removed = await eraseQueued(deps.queue, deps.redis, new Set(ids));
     await finishStep(QUEUE_STEP, { [QUEUE_STEP]: { found: removed, remaining: 0 } });
   }
-  // Message-id tables first: their rows are found through the rows deleted after them.
+  // Message-id tables first: their rows are found through the rows deleted after them. The
+  // message ids are kept for the last check, which runs once those rows are gone.
+  const messageIds = await personMessageIds(warehouse, tables, ids);
   for (const table of tables) {
     if (request.stepsDone.includes(table.table)) continue;
     await deleteRows(warehouse, table, await valuesFor(warehouse, table, tables, ids));
@@ -130,8 +137,8 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
   for (let pass = 0; pass < VERIFY_PASSES; pass++) {
     let left = 0;
     for (const table of tables) {
-      const values = await valuesFor(warehouse, table, tables, ids);
-      const remaining = await count(warehouse, table, values);
+      const values = await valuesFor(warehouse, table, tables, ids, messageIds);
+      const remaining = await count(warehouse, table, values, 'replicas');
       report[table.table] = { found: report[table.table]?.found ?? 0, remaining };
       if (remaining > 0) {
         left += remaining;

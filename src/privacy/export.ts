@@ -11,7 +11,7 @@ import { queryRows } from '../warehouse/query.ts';
 import { resolveIds } from './identity.ts';
 import { queuedRows } from './queued.ts';
 import { hashId, newRequest, saveRequest } from './requests.ts';
-import { personTables, selectCondition } from './tables.ts';
+import { personTables, readFrom, selectCondition } from './tables.ts';
 
 export interface PersonExport {
   requestId: string;
@@ -29,12 +29,14 @@ export async function exportPerson(deps: { warehouse: Warehouse; queue: Queue<Qu
   const all = await personTables(warehouse);
   const messageIds = new Set<string>();
   for (const table of all.filter((t) => !t.byMessageId)) {
-    const rows = await queryRows<Record<string, unknown>>(warehouse, `SELECT * FROM ${table.table} WHERE ${selectCondition(table)}`, { values: ids });
+    const rows = await queryRows<Record<string, unknown>>(warehouse, `SELECT * FROM ${readFrom(table.table, warehouse.cluster)} WHERE ${selectCondition(table)}`, { values: ids });
     tables[table.table] = rows;
     for (const row of rows) if (typeof row.message_id === 'string' && row.message_id) messageIds.add(row.message_id);
   }
   for (const table of all.filter((t) => t.byMessageId)) {
-    tables[table.table] = messageIds.size ? await queryRows<Record<string, unknown>>(warehouse, `SELECT * FROM ${table.table} WHERE ${selectCondition(table)}`, { values: [...messageIds] }) : [];
+    tables[table.table] = messageIds.size
+      ? await queryRows<Record<string, unknown>>(warehouse, `SELECT * FROM ${readFrom(table.table, warehouse.cluster)} WHERE ${selectCondition(table)}`, { values: [...messageIds] })
+      : [];
   }
   const queued = await queuedRows(deps.queue, deps.redis, new Set(ids));
   tables.redis_queue = [...queued.events, ...queued.quarantine];

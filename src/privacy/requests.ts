@@ -10,7 +10,7 @@ export type RequestState = 'resolved' | 'done';
 export interface TableReport {
   /** Rows of the person in the table when the request was resolved. */
   found: number;
-  /** Rows of the person left once the request finished (0 for a completed erasure). */
+  /** Rows of the person left once the request finished (0 for a completed erasure); on a cluster, every replica's copy counts. */
   remaining: number;
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
+import { quoteString } from '../util/sql-quote.ts';
 
 /** Columns that hold one of a person's ids directly. */
 export const ID_COLUMNS = ['user_id', 'anonymous_id', 'previous_id', 'alias_id'] as const;
@@ -41,6 +42,18 @@ export function personCondition(table: string, columns: ReadonlySet<string>): Pe
   // `quarantine_replays` and the like: one row per message, naming no one.
   if (hasMessageId) return { table, keys: ['message_id'], byMessageId: true, hasMessageId };
   return undefined;
+}
+
+/**
+ * What a read of a person's rows names in its FROM. On one node, the table. On a cluster
+ * (decision 0012) the tables that hold rows are the `*_local` ones, and each node holds only its
+ * own shard: `shards` reads one replica of every shard (`cluster()`), so finding and exporting see
+ * a person's rows on every shard; `replicas` reads every replica (`clusterAllReplicas()`), so the
+ * erasure's last check proves that no copy is left anywhere.
+ */
+export function readFrom(table: string, cluster: string | undefined, copies: 'shards' | 'replicas' = 'shards'): string {
+  if (!cluster) return table;
+  return `${copies === 'replicas' ? 'clusterAllReplicas' : 'cluster'}(${quoteString(cluster)}, currentDatabase(), ${table})`;
 }
 
 /** For reads: the condition with the values as a query parameter ({values:Array(String)}). */

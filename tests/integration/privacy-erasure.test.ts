@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { erasePerson, type ErasureReport } from '../../src/privacy/erase.ts';
-import type { PersonExport } from '../../src/privacy/export.ts';
+import { exportPerson, type PersonExport } from '../../src/privacy/export.ts';
 import type { QueuedJobData } from '../../src/queue/jobs.ts';
+import type { Warehouse } from '../../src/warehouse/client.ts';
 import { createRedis } from '../../src/redis/server.ts';
 import { post, REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 
@@ -94,6 +96,29 @@ async function api<T>(route: string, body: unknown): Promise<{ status: number; b
 
 const CLICKHOUSE_TABLES = ['events', 'events_before_003', 'identity_links', 'quarantine', 'quarantine_replays'];
 const clickhouseCounts = (report: ErasureReport) => Object.fromEntries(CLICKHOUSE_TABLES.map((t) => [t, report.tables[t]]));
+
+/**
+ * The warehouse as a cluster named `balise` of one shard and one replica: every statement goes to
+ * the real engine with its cluster forms (ON CLUSTER, cluster(), clusterAllReplicas()) read as
+ * that one node would, and is kept in `sent` as Balise wrote it. No ClickHouse cluster runs here;
+ * the statements themselves are checked by the engine's parser.
+ */
+function oneNodeCluster(sent: string[]): Warehouse {
+  const asOneNode = (query: string) => query.replaceAll(' ON CLUSTER balise', '').replace(/\b(?:clusterAllReplicas|cluster)\('balise', currentDatabase\(\), (\w+)\)/g, '$1');
+  const recording = (client: ClickHouseClient): ClickHouseClient =>
+    new Proxy(client, {
+      get(target, key) {
+        const value: unknown = Reflect.get(target, key, target);
+        if (typeof value !== 'function') return value;
+        if (key !== 'query' && key !== 'command') return value.bind(target);
+        return (params: { query: string }) => {
+          sent.push(params.query);
+          return value.call(target, { ...params, query: asOneNode(params.query) });
+        };
+      },
+    });
+  return { ...stack.warehouse, cluster: 'balise', client: recording(stack.warehouse.client), reads: recording(stack.warehouse.reads), analyst: recording(stack.warehouse.analyst) };
+}
 
 describe('a data-subject request', () => {
   it('exports exactly the rows of the person, found from any of their ids', async () => {
@@ -209,6 +234,48 @@ describe('a data-subject request', () => {
     await stack.waitForDrained();
     expect(await traces(allIds('spa'))).toEqual({});
     expect(await stack.query(`SELECT message_id FROM events WHERE message_id IN ('spa-20', 'spa-21')`)).toEqual([{ message_id: 'spa-21' }]);
+  });
+
+  it("on a cluster, finds and exports a person's rows on every shard, and checks every replica once erased", async () => {
+    const h = await seed('cla');
+    await seed('clb');
+    const before = await traces(allIds('clb'));
+    const sent: string[] = [];
+    const deps = { warehouse: oneNodeCluster(sent), queue: stack.balise.queue, redis };
+    const personTables = [...CLICKHOUSE_TABLES, 'quarantine_before_005'];
+    const through = (fn: string) => personTables.map((table) => `${fn}('balise', currentDatabase(), ${table})`);
+    /** What each statement starting with `prefix` reads from, in the order sent. */
+    const readFrom = (prefix: string) => sent.filter((q) => q.startsWith(prefix)).map((q) => /^SELECT .+? FROM (\w+\('balise', currentDatabase\(\), \w+\)|\w+)/.exec(q)?.[1]);
+
+    // Each node holds its own shard's rows: a person's are read from one replica of every shard.
+    const exported = await exportPerson(deps, idsOf('cla').old, 'test');
+    expect(exported.tables.events!.map((r) => String(r.message_id)).sort()).toEqual(h.eventIds);
+    expect(exported.tables.quarantine_replays!.map((r) => String(r.message_id))).toEqual(['cla-07']);
+    expect(readFrom('SELECT * FROM').sort()).toEqual(through('cluster').sort());
+
+    sent.length = 0;
+    const report = await erasePerson(deps, idsOf('cla').user, { actor: 'test' });
+    expect(clickhouseCounts(report)).toEqual({
+      events: { found: h.eventIds.length, remaining: 0 },
+      events_before_003: { found: 1, remaining: 0 },
+      identity_links: { found: 3, remaining: 0 },
+      quarantine: { found: h.quarantineIds.length, remaining: 0 },
+      quarantine_replays: { found: 1, remaining: 0 },
+    });
+    // Found on every shard, then the last check counts every replica's copy.
+    expect(readFrom('SELECT count() AS n FROM').sort()).toEqual([...through('cluster'), ...through('clusterAllReplicas')].sort());
+    // The message ids that find a replay record come from every shard too.
+    const messageIdReads = readFrom('SELECT DISTINCT message_id');
+    expect(messageIdReads.length).toBeGreaterThan(0);
+    expect(messageIdReads.filter((from) => !from?.startsWith("cluster('balise'"))).toEqual([]);
+    const deletes = sent.filter((q) => q.startsWith('ALTER TABLE'));
+    expect(deletes.length).toBeGreaterThanOrEqual(personTables.length);
+    expect(deletes.filter((q) => !q.includes(' ON CLUSTER balise '))).toEqual([]);
+    expect(await traces(allIds('cla'))).toEqual({});
+    expect(await traces(allIds('clb'))).toEqual(before);
+
+    // What was sent, cluster forms included, is what the engine's parser accepts.
+    for (const query of new Set(sent)) expect((await stack.query<{ f: string }>('SELECT formatQuery({q:String}) AS f', { q: query }))[0]!.f, query).toBeTruthy();
   });
 
   it('refuses a request without an id', async () => {
