@@ -41,31 +41,51 @@ export function ttlOf(createQuery: string): string {
   return /\sTTL\s+(.+?)(?:\s+SETTINGS\s|$)/s.exec(createQuery)?.[1]?.trim() ?? '';
 }
 
-async function createQueries(warehouse: Warehouse): Promise<Map<string, string>> {
+/** Where a table's rows are, and its CREATE statement. */
+interface StoredTable {
+  table: string;
+  query: string;
+}
+
+/**
+ * The tables that can expire, by the name Balise gives them. On a cluster (decision 0012) a
+ * sharded table's rows are in its `*_local` tables, under a `Distributed` table of the usual name
+ * that holds none and refuses a TTL: there the TTL goes on the local table.
+ */
+async function storedTables(warehouse: Warehouse): Promise<Map<string, StoredTable>> {
+  const names = Object.keys(RETENTION_COLUMNS);
+  const localOf = (name: string) => (warehouse.cluster ? `${name}_local` : name);
   const rows = await queryRows<{ name: string; q: string }>(warehouse, `SELECT name, create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}`, {
-    names: Object.keys(RETENTION_COLUMNS),
+    names: [...new Set([...names, ...names.map(localOf)])],
   });
-  return new Map(rows.map((r) => [r.name, r.q]));
+  const queries = new Map(rows.map((r) => [r.name, r.q]));
+  const out = new Map<string, StoredTable>();
+  for (const name of names) {
+    const table = queries.has(localOf(name)) ? localOf(name) : name;
+    const query = queries.get(table);
+    if (query !== undefined) out.set(name, { table, query });
+  }
+  return out;
 }
 
 /** Sets (or removes) each table's TTL to match `days` (table → days). Returns what it did per table. */
 export async function applyRetention(warehouse: Warehouse, days: ReadonlyMap<string, number>): Promise<RetentionChange[]> {
   const onCluster = warehouse.cluster ? ` ON CLUSTER ${warehouse.cluster}` : '';
   const out: RetentionChange[] = [];
-  for (const [table, query] of await createQueries(warehouse)) {
+  for (const [table, stored] of await storedTables(warehouse)) {
     const column = RETENTION_COLUMNS[table]!;
-    const current = ttlOf(query);
+    const current = ttlOf(stored.query);
     const period = days.get(table);
     if (period !== undefined) {
       const wanted = ttlExpression(column, period);
       if (current === wanted) out.push({ table, action: 'unchanged' });
       else {
-        await warehouse.client.command({ query: `ALTER TABLE ${table}${onCluster} MODIFY TTL ${wanted}` });
+        await warehouse.client.command({ query: `ALTER TABLE ${stored.table}${onCluster} MODIFY TTL ${wanted}` });
         out.push({ table, action: 'set' });
       }
     } else if (current.startsWith(`toDateTime(${column}) + toIntervalDay(`)) {
       // Only a TTL this mechanism set is removed; one written by a migration is left alone.
-      await warehouse.client.command({ query: `ALTER TABLE ${table}${onCluster} REMOVE TTL` });
+      await warehouse.client.command({ query: `ALTER TABLE ${stored.table}${onCluster} REMOVE TTL` });
       out.push({ table, action: 'removed' });
     } else out.push({ table, action: 'unchanged' });
   }
@@ -74,6 +94,6 @@ export async function applyRetention(warehouse: Warehouse, days: ReadonlyMap<str
 
 /** What data health shows: each table's configured period and the TTL it really has. */
 export async function retentionState(warehouse: Warehouse, days: ReadonlyMap<string, number>): Promise<RetentionState[]> {
-  const queries = await createQueries(warehouse);
-  return [...queries.keys()].sort().map((table) => ({ table, days: days.get(table) ?? null, ttl: ttlOf(queries.get(table)!) }));
+  const stored = await storedTables(warehouse);
+  return [...stored.keys()].sort().map((table) => ({ table, days: days.get(table) ?? null, ttl: ttlOf(stored.get(table)!.query) }));
 }

@@ -1,14 +1,13 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import type { ClickHouseClient } from '@clickhouse/client';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { erasePerson, type ErasureReport } from '../../src/privacy/erase.ts';
 import { exportPerson, type PersonExport } from '../../src/privacy/export.ts';
 import type { QueuedJobData } from '../../src/queue/jobs.ts';
-import type { Warehouse } from '../../src/warehouse/client.ts';
 import { createRedis } from '../../src/redis/server.ts';
+import { oneNodeCluster } from '../helpers/one-node-cluster.ts';
 import { post, REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 
 const FIXTURE_PLAN = path.join(REPO_ROOT, 'tests/fixtures/privacy-plan');
@@ -96,29 +95,6 @@ async function api<T>(route: string, body: unknown): Promise<{ status: number; b
 
 const CLICKHOUSE_TABLES = ['events', 'events_before_003', 'identity_links', 'quarantine', 'quarantine_replays'];
 const clickhouseCounts = (report: ErasureReport) => Object.fromEntries(CLICKHOUSE_TABLES.map((t) => [t, report.tables[t]]));
-
-/**
- * The warehouse as a cluster named `balise` of one shard and one replica: every statement goes to
- * the real engine with its cluster forms (ON CLUSTER, cluster(), clusterAllReplicas()) read as
- * that one node would, and is kept in `sent` as Balise wrote it. No ClickHouse cluster runs here;
- * the statements themselves are checked by the engine's parser.
- */
-function oneNodeCluster(sent: string[]): Warehouse {
-  const asOneNode = (query: string) => query.replaceAll(' ON CLUSTER balise', '').replace(/\b(?:clusterAllReplicas|cluster)\('balise', currentDatabase\(\), (\w+)\)/g, '$1');
-  const recording = (client: ClickHouseClient): ClickHouseClient =>
-    new Proxy(client, {
-      get(target, key) {
-        const value: unknown = Reflect.get(target, key, target);
-        if (typeof value !== 'function') return value;
-        if (key !== 'query' && key !== 'command') return value.bind(target);
-        return (params: { query: string }) => {
-          sent.push(params.query);
-          return value.call(target, { ...params, query: asOneNode(params.query) });
-        };
-      },
-    });
-  return { ...stack.warehouse, cluster: 'balise', client: recording(stack.warehouse.client), reads: recording(stack.warehouse.reads), analyst: recording(stack.warehouse.analyst) };
-}
 
 describe('a data-subject request', () => {
   it('exports exactly the rows of the person, found from any of their ids', async () => {
@@ -241,7 +217,7 @@ describe('a data-subject request', () => {
     await seed('clb');
     const before = await traces(allIds('clb'));
     const sent: string[] = [];
-    const deps = { warehouse: oneNodeCluster(sent), queue: stack.balise.queue, redis };
+    const deps = { warehouse: oneNodeCluster(stack.warehouse, 'balise', sent), queue: stack.balise.queue, redis };
     const personTables = [...CLICKHOUSE_TABLES, 'quarantine_before_005'];
     const through = (fn: string) => personTables.map((table) => `${fn}('balise', currentDatabase(), ${table})`);
     /** What each statement starting with `prefix` reads from, in the order sent. */

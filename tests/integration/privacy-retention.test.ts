@@ -2,7 +2,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteStatements } from '../../src/privacy/erase.ts';
 import { personTables } from '../../src/privacy/tables.ts';
-import { applyRetention, ttlExpression } from '../../src/warehouse/retention.ts';
+import { applyRetention, retentionState, ttlExpression } from '../../src/warehouse/retention.ts';
+import { oneNodeCluster } from '../helpers/one-node-cluster.ts';
 import { REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 
 let stack: Stack;
@@ -91,5 +92,29 @@ describe('retention periods', () => {
     const [erase] = deleteStatements(events, ['user-1', 'anon-1'], 'balise_cluster');
     expect(await formatted(erase!)).toMatch(/^ALTER TABLE events ON CLUSTER balise_cluster\s+\(DELETE WHERE/);
     expect(await formatted(`ALTER TABLE events ON CLUSTER balise_cluster MODIFY TTL ${ttlExpression('timestamp', 30)}`)).toContain('MODIFY TTL toDateTime(timestamp) + toIntervalDay(30)');
+  });
+
+  it('on a cluster, go on the local tables that hold the rows, not on the Distributed tables over them', async () => {
+    // The cluster migrations' layout, as far as retention sees it: `quarantine_replays_local`
+    // holds the rows, `quarantine_replays` stands for the Distributed table of the usual name.
+    await stack.warehouse.client.command({ query: 'CREATE TABLE quarantine_replays_local AS quarantine_replays' });
+    try {
+      const sent: string[] = [];
+      const cluster = oneNodeCluster(stack.warehouse, 'balise', sent);
+      const days = new Map([
+        ['events', 30],
+        ['quarantine', 7],
+        ['quarantine_replays', 9],
+      ]);
+      expect((await applyRetention(cluster, days)).find((c) => c.table === 'quarantine_replays')).toEqual({ table: 'quarantine_replays', action: 'set' });
+      expect(sent).toEqual([expect.stringContaining('FROM system.tables'), `ALTER TABLE quarantine_replays_local ON CLUSTER balise MODIFY TTL ${ttlExpression('replayed_at', 9)}`]);
+      expect(await showCreate('quarantine_replays_local')).toContain(`TTL ${ttlExpression('replayed_at', 9)}`);
+      expect(await showCreate('quarantine_replays')).not.toContain('TTL');
+      // Data health shows the TTL the rows really have; a second start changes nothing.
+      expect((await retentionState(cluster, days)).find((s) => s.table === 'quarantine_replays')).toEqual({ table: 'quarantine_replays', days: 9, ttl: ttlExpression('replayed_at', 9) });
+      expect((await applyRetention(cluster, days)).every((c) => c.action === 'unchanged')).toBe(true);
+    } finally {
+      await stack.warehouse.client.command({ query: 'DROP TABLE IF EXISTS quarantine_replays_local' });
+    }
   });
 });
