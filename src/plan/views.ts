@@ -3,7 +3,7 @@
  * Pure: returns SQL text. Identifiers come from the plan, where lint enforces snake_case; they
  * are still backtick-quoted, and JSON keys are passed as escaped string literals.
  */
-import { quoteIdentifier, quoteString } from '../util/sql-quote.ts';
+import { onClusterClause, quoteIdentifier, quoteString } from '../util/sql-quote.ts';
 import type { PlanEvent, PropertySchema, TrackingPlan } from './model.ts';
 import { isPlainObject } from '../util/objects.ts';
 
@@ -102,7 +102,7 @@ export function viewFor(event: PlanEvent, options: { cluster?: string } = {}): V
     select.push(`    CAST(${expr}, ${literal(type)}) AS ${ident(column)}`);
     columns.push({ name: column, type });
   }
-  const onCluster = options.cluster ? ` ON CLUSTER ${ident(options.cluster)}` : '';
+  const onCluster = onClusterClause(options.cluster);
   const sql = [
     `CREATE OR REPLACE VIEW ${ident(name)}${onCluster} AS`,
     'SELECT',

@@ -10,6 +10,7 @@ import type { Queue } from 'bullmq';
 import type { QueuedJobData } from '../queue/jobs.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
+import { onClusterClause } from '../util/sql-quote.ts';
 import { resolveIds } from './identity.ts';
 import { eraseQueued } from './queued.ts';
 import { dropEarlierVersions, hashId, newRequest, saveRequest, unfinishedErasure, type PrivacyRequest, type TableReport } from './requests.ts';
@@ -85,8 +86,7 @@ const valuesFor = async (warehouse: Warehouse, table: PersonTable, tables: reado
  * disk when it returns, not merely hidden until a merge (see decision 0031). One per slice of values.
  */
 export function deleteStatements(table: PersonTable, values: readonly string[], cluster: string | undefined): string[] {
-  const onCluster = cluster ? ` ON CLUSTER ${cluster}` : '';
-  return chunks(values, CHUNK).map((slice) => `ALTER TABLE ${table.table}${onCluster} DELETE WHERE ${mutationCondition(table, slice.map(hashId))} SETTINGS mutations_sync = 2`);
+  return chunks(values, CHUNK).map((slice) => `ALTER TABLE ${table.table}${onClusterClause(cluster)} DELETE WHERE ${mutationCondition(table, slice.map(hashId))} SETTINGS mutations_sync = 2`);
 }
 
 async function deleteRows(warehouse: Warehouse, table: PersonTable, values: readonly string[]): Promise<void> {

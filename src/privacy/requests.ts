@@ -2,6 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
+import { onClusterClause } from '../util/sql-quote.ts';
 
 export type RequestKind = 'erase' | 'export';
 /** resolved: ids and counts saved, deletes may be under way; done: verified, identifiers hashed. */
@@ -93,9 +94,8 @@ const COLUMNS = 'request_id, kind, subject, state, ids, steps_done, report, acto
  */
 export async function dropEarlierVersions(warehouse: Warehouse, request: PrivacyRequest): Promise<void> {
   if (!/^[0-9a-f-]{36}$/.test(request.requestId)) throw new Error('not a request id');
-  const onCluster = warehouse.cluster ? ` ON CLUSTER ${warehouse.cluster}` : '';
   await warehouse.client.command({
-    query: `ALTER TABLE privacy_requests${onCluster} DELETE WHERE request_id = '${request.requestId}' AND version < ${Math.trunc(request.version)} SETTINGS mutations_sync = 2`,
+    query: `ALTER TABLE privacy_requests${onClusterClause(warehouse.cluster)} DELETE WHERE request_id = '${request.requestId}' AND version < ${Math.trunc(request.version)} SETTINGS mutations_sync = 2`,
   });
 }
 

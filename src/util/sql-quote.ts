@@ -13,3 +13,17 @@ export function quoteString(text: string): string {
 export function quoteIdentifier(name: string): string {
   return `\`${name.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
 }
+
+/** An identifier as ClickHouse writes it: bare when it can be (`events`), backquoted when not (`prod-eu.1`). */
+export function identifier(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : quoteIdentifier(name);
+}
+
+/**
+ * The ON CLUSTER clause of a DDL statement or a mutation: ` ON CLUSTER name` on a cluster, nothing
+ * on one node. A cluster's name may hold `-` or `.` (remote_servers' element names do), which
+ * ClickHouse's parser takes only quoted.
+ */
+export function onClusterClause(cluster: string | undefined): string {
+  return cluster ? ` ON CLUSTER ${identifier(cluster)}` : '';
+}

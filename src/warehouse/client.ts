@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
+import { onClusterClause } from '../util/sql-quote.ts';
 import { openEmbeddedSession, type EmbeddedSession } from './embedded-session.ts';
 import { insertStatement, insertThroughSpool, openInsertSpool, type InsertBody, type InsertSettings } from './insert-spool.ts';
 import { describeEngineOwner, readEngineOwner } from './engine-owner.ts';
@@ -62,7 +63,7 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
   const { url, user, password, database, cluster } = config.clickhouse;
   if (url) {
     const bootstrap = createClient({ url, username: user, password });
-    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}${cluster ? ` ON CLUSTER ${cluster}` : ''}` });
+    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}${onClusterClause(cluster)}` });
     await bootstrap.close();
     // On a cluster (decision 0012): an insert returns once the shards have the rows, not when
     // they are queued on the node that received it (jobs complete only after the insert); and a

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { MigrationError } from '../errors.ts';
+import { onClusterClause, quoteString } from '../util/sql-quote.ts';
 import type { Warehouse } from './client.ts';
 
 export interface Migration {
@@ -34,7 +35,7 @@ export function splitStatements(sql: string): string[] {
  * `{shard}`, `{replica}` and `{database}` macros are left for the server to expand.
  */
 export function renderStatement(statement: string, cluster: string | undefined): string {
-  return statement.replaceAll('{on_cluster}', cluster ? `ON CLUSTER ${cluster}` : '').replaceAll('{cluster}', `'${cluster ?? ''}'`);
+  return statement.replaceAll('{on_cluster}', onClusterClause(cluster).trimStart()).replaceAll('{cluster}', quoteString(cluster ?? ''));
 }
 
 /** Where a migration's cluster variant lives (decision 0012): same number, same name. */

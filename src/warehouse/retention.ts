@@ -8,6 +8,7 @@
  */
 import type { Warehouse } from './client.ts';
 import { queryRows } from './query.ts';
+import { onClusterClause } from '../util/sql-quote.ts';
 
 /** The tables whose rows can expire, and the time each row is aged by. */
 export const RETENTION_COLUMNS: Readonly<Record<string, string>> = {
@@ -70,7 +71,7 @@ async function storedTables(warehouse: Warehouse): Promise<Map<string, StoredTab
 
 /** Sets (or removes) each table's TTL to match `days` (table → days). Returns what it did per table. */
 export async function applyRetention(warehouse: Warehouse, days: ReadonlyMap<string, number>): Promise<RetentionChange[]> {
-  const onCluster = warehouse.cluster ? ` ON CLUSTER ${warehouse.cluster}` : '';
+  const onCluster = onClusterClause(warehouse.cluster);
   const out: RetentionChange[] = [];
   for (const [table, stored] of await storedTables(warehouse)) {
     const column = RETENTION_COLUMNS[table]!;

@@ -13,6 +13,8 @@ import { loadConfig } from '../../src/config/index.ts';
 import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
 import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations, renderStatement, SCHEMA_MIGRATIONS } from '../../src/warehouse/migrations.ts';
 import { queryRows } from '../../src/warehouse/query.ts';
+import { deleteStatements } from '../../src/privacy/erase.ts';
+import { personTables } from '../../src/privacy/tables.ts';
 import { REPO_ROOT, tempDir } from '../helpers/stack.ts';
 
 const CLUSTER = 'balise';
@@ -29,9 +31,9 @@ afterAll(async () => {
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function clusterStatements(): Promise<string[]> {
+async function clusterStatements(cluster = CLUSTER): Promise<string[]> {
   const migrations = await readMigrations(DEFAULT_MIGRATIONS_DIR, true);
-  return [SCHEMA_MIGRATIONS.cluster, ...migrations.flatMap((m) => m.statements)].map((s) => renderStatement(s, CLUSTER));
+  return [SCHEMA_MIGRATIONS.cluster, ...migrations.flatMap((m) => m.statements)].map((s) => renderStatement(s, cluster));
 }
 
 /** `CREATE TABLE … name …` → name. */
@@ -96,6 +98,19 @@ describe('the cluster layout', () => {
       const engine = engineOf(statement)?.[1];
       if (engine) expect(row!.f).toContain(`ENGINE = ${engine}`);
     }
+  });
+
+  it("is parsed for a cluster whose name holds '-' and '.', as remote_servers allows: quoted where the parser needs it", async () => {
+    const events = (await personTables(warehouse)).find((table) => table.table === 'events')!;
+    const statements = [...(await clusterStatements('prod-eu.1')), ...deleteStatements(events, ['user-1'], 'prod-eu.1')];
+    const onCluster = statements.filter((s) => s.includes(' ON CLUSTER '));
+    expect(onCluster.length).toBeGreaterThanOrEqual(12);
+    for (const statement of onCluster) expect(statement).toMatch(/ ON CLUSTER `prod-eu\.1`\s/);
+    for (const statement of statements) {
+      const [row] = await queryRows<{ f: string }>(warehouse, 'SELECT formatQuery({q:String}) AS f', { q: statement });
+      expect(row!.f.length, statement).toBeGreaterThan(0);
+    }
+    expect(statements.filter((s) => s.includes('ENGINE = Distributed(')).every((s) => s.includes("Distributed('prod-eu.1', "))).toBe(true);
   });
 
   it('gives each local table the columns, sorting key and partition key that the single-node migrations build', async () => {

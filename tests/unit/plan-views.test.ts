@@ -41,7 +41,8 @@ describe('typed SQL views', () => {
     expect(v.sql).toContain("WHERE type = 'track' AND event = 'mission_rated'\nLIMIT 1 BY message_id");
     expect(v.sql).toContain("CAST(JSONExtract(properties, 'rating', 'Nullable(Int64)'), 'Nullable(Int64)') AS `rating`");
     expect(viewFor({ ...event, kind: 'page', name: 'mission_list' }).name).toBe('ev_page_mission_list');
-    expect(viewFor(event, { cluster: 'prod' }).sql).toContain('ON CLUSTER `prod`');
+    expect(viewFor(event, { cluster: 'prod' }).sql).toContain('VIEW `ev_mission_rated` ON CLUSTER prod AS');
+    expect(viewFor(event, { cluster: 'prod-eu.1' }).sql).toContain('VIEW `ev_mission_rated` ON CLUSTER `prod-eu.1` AS');
   });
 
   it('covers every event of a plan', async () => {
