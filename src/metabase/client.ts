@@ -126,8 +126,15 @@ export class MetabaseClient {
   }
 
   async login(): Promise<void> {
-    const { id } = await this.send<{ id: string }>('POST', '/api/session', { username: this.options.username, password: this.options.password });
-    this.session = id;
+    const answer = await this.send<{ id?: unknown } | null>('POST', '/api/session', { username: this.options.username, password: this.options.password });
+    // A Metabase that wants a second factor (or SSO only) accepts the password but opens no session.
+    if (typeof answer?.id !== 'string' || answer.id === '') {
+      throw new MetabaseError(
+        'metabase_login_failed',
+        `Metabase accepted the password of ${this.options.username} but opened no session (a second factor or single sign-on required?): give METABASE_USER a user that logs in with a password alone`,
+      );
+    }
+    this.session = answer.id;
   }
 
   async listDatabases(): Promise<MetabaseDatabase[]> {

@@ -401,6 +401,26 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
   });
 });
 
+describe('metabase login', () => {
+  it('fails a login that opens no session (a second factor asked) with the same code, sending nothing else', async () => {
+    // Not in the contracts: a Metabase whose user must give a second factor answers 200 without a session id.
+    const requests: string[] = [];
+    const mfa = http.createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ mfa_required: true, methods: ['totp'], challenge_token: 'c' }));
+    });
+    await new Promise<void>((resolve) => mfa.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = mfa.address() as AddressInfo;
+      const error = await new MetabaseClient({ url: `http://127.0.0.1:${port}`, username: 'admin@example.com', password: 'p' }).login().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'metabase_login_failed', message: expect.stringContaining('opened no session') });
+      expect(requests).toEqual(['POST /api/session']);
+    } finally {
+      await new Promise((resolve) => mfa.close(resolve));
+    }
+  });
+});
+
 describe('metabase settings', () => {
   it.each([
     [{}, 'metabase_not_configured', 'METABASE_URL is not set'],
