@@ -15,7 +15,7 @@ export function quoteIdentifier(name: string): string {
 }
 
 /** An identifier as ClickHouse writes it: bare when it can be (`events`), backquoted when not (`prod-eu.1`). */
-export function identifier(name: string): string {
+function identifier(name: string): string {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : quoteIdentifier(name);
 }
 
