@@ -64,9 +64,10 @@ async function count(warehouse: Warehouse, table: PersonTable, values: readonly 
   return Number(row?.n ?? 0);
 }
 
-/** Message ids of the person's rows, for the tables that hold only message ids. */
+/** Message ids of the person's rows, for the tables that hold only message ids (none: nothing to read). */
 async function personMessageIds(warehouse: Warehouse, tables: readonly PersonTable[], ids: readonly string[]): Promise<string[]> {
   const out = new Set<string>();
+  if (!tables.some((table) => table.byMessageId)) return [];
   for (const table of tables) {
     if (table.byMessageId || !table.hasMessageId) continue;
     const rows = await queryRows<{ m: string }>(warehouse, `SELECT DISTINCT message_id AS m FROM ${readFrom(table.table, warehouse.cluster)} WHERE ${selectCondition(table)} AND message_id != ''`, {
@@ -77,9 +78,8 @@ async function personMessageIds(warehouse: Warehouse, tables: readonly PersonTab
   return [...out];
 }
 
-/** The values that find the person's rows in `table`: their ids, or for a message-id table the message ids of their rows (with `known`, found earlier). */
-const valuesFor = async (warehouse: Warehouse, table: PersonTable, tables: readonly PersonTable[], ids: readonly string[], known: readonly string[] = []) =>
-  table.byMessageId ? [...new Set([...known, ...(await personMessageIds(warehouse, tables, ids))])] : ids;
+/** The values that find the person's rows in `table`: their ids, or for a message-id table the message ids of their rows. */
+const valuesFor = (table: PersonTable, ids: readonly string[], messageIds: readonly string[]) => (table.byMessageId ? messageIds : ids);
 
 /**
  * ALTER TABLE … DELETE, waited for on every replica (mutations_sync = 2): the rows are gone from
@@ -101,7 +101,8 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
   if (!request) {
     const ids = await resolveIds(warehouse, subject);
     const report: Record<string, TableReport> = {};
-    for (const table of tables) report[table.table] = { found: await count(warehouse, table, await valuesFor(warehouse, table, tables, ids)), remaining: 0 };
+    const messageIds = await personMessageIds(warehouse, tables, ids);
+    for (const table of tables) report[table.table] = { found: await count(warehouse, table, valuesFor(table, ids, messageIds)), remaining: 0 };
     if (options.dryRun) {
       for (const table of Object.values(report)) table.remaining = table.found;
       return { requestId: undefined, subject, ids, state: 'dry_run', resumed: false, suppressed: false, tables: report };
@@ -128,7 +129,7 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
   const messageIds = await personMessageIds(warehouse, tables, ids);
   for (const table of tables) {
     if (request.stepsDone.includes(table.table)) continue;
-    await deleteRows(warehouse, table, await valuesFor(warehouse, table, tables, ids));
+    await deleteRows(warehouse, table, valuesFor(table, ids, messageIds));
     await finishStep(table.table, request.report[table.table] ? undefined : { [table.table]: { found: 0, remaining: 0 } });
   }
 
@@ -136,8 +137,9 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
   const report: Record<string, TableReport> = { ...request.report };
   for (let pass = 0; pass < VERIFY_PASSES; pass++) {
     let left = 0;
+    const messageIdsNow = [...new Set([...messageIds, ...(await personMessageIds(warehouse, tables, ids))])];
     for (const table of tables) {
-      const values = await valuesFor(warehouse, table, tables, ids, messageIds);
+      const values = valuesFor(table, ids, messageIdsNow);
       const remaining = await count(warehouse, table, values, 'replicas');
       report[table.table] = { found: report[table.table]?.found ?? 0, remaining };
       if (remaining > 0) {

@@ -6,11 +6,15 @@
  * to parse).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { onClusterClause, quoteString } from '../../src/util/sql-quote.ts';
 import type { Warehouse } from '../../src/warehouse/client.ts';
 
+const escapeForRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 export function oneNodeCluster(warehouse: Warehouse, cluster: string, sent: string[]): Warehouse {
-  const tableFunction = new RegExp(`\\b(?:clusterAllReplicas|cluster)\\('${cluster}', currentDatabase\\(\\), (\\w+)\\)`, 'g');
-  const asOneNode = (query: string) => query.replaceAll(` ON CLUSTER ${cluster}`, '').replace(tableFunction, '$1');
+  // The forms Balise writes: onClusterClause, and privacy's readFrom (`cluster('c', currentDatabase(), t)`).
+  const tableFunction = new RegExp(`\\b(?:clusterAllReplicas|cluster)\\(${escapeForRegExp(quoteString(cluster))}, currentDatabase\\(\\), (\\w+)\\)`, 'g');
+  const asOneNode = (query: string) => query.replaceAll(onClusterClause(cluster), '').replace(tableFunction, '$1');
   const recording = (client: ClickHouseClient): ClickHouseClient =>
     new Proxy(client, {
       get(target, key) {
