@@ -37,6 +37,15 @@ export interface DevValidatorOptions {
  * Accepts the file `balise plan build` writes (`{ format, plan }`, import it as JSON) as well as
  * the plan inside it or a name → schema map.
  */
+/**
+ * The properties the Segment spec gives page and screen calls: the server never counts them as
+ * undeclared (SPEC_PROPERTIES in src/plan/model.ts; a test runs both with every name of that list).
+ */
+const SPEC_PROPERTIES: Readonly<Record<'page' | 'screen', readonly string[]>> = {
+  page: ['name', 'category', 'path', 'referrer', 'search', 'title', 'url', 'keywords'],
+  screen: ['name', 'category'],
+};
+
 export function createDevValidator(input: CompiledPlanJson | BuiltPlanFile, options: DevValidatorOptions = {}): (event: WireEvent) => void {
   const plan: CompiledPlanJson = 'format' in input && typeof input.plan === 'object' && input.plan !== null ? input.plan : (input as CompiledPlanJson);
   const warn = options.warn ?? ((m: string) => console.warn('[balise dev]', m));
@@ -78,8 +87,9 @@ export function createDevValidator(input: CompiledPlanJson | BuiltPlanFile, opti
     } else return;
     const rule = strict.get(`${event.type}:${event.event ?? event.name ?? ''}`);
     if (rule && event.type !== 'identify') {
+      const spec = SPEC_PROPERTIES[event.type as keyof typeof SPEC_PROPERTIES] ?? [];
       for (const key of Object.keys(event.properties ?? {})) {
-        if (!Object.hasOwn(rule.declared, key)) warn(`${label}${where}: property "${key}" is not declared (the plan's policy: ${rule.policy})`);
+        if (!Object.hasOwn(rule.declared, key) && !spec.includes(key)) warn(`${label}${where}: property "${key}" is not declared (the plan's policy: ${rule.policy})`);
       }
     }
     if (fn && !fn(data)) {

@@ -8,7 +8,18 @@ import addFormats from 'ajv-formats';
 import type { JsonObject, NormalizedEvent, PlanVerdict, Violation } from '../types.ts';
 import { PlanInvalidError } from './errors.ts';
 import { loadPlanVersions } from './load.ts';
-import { eventKey, type PlanValidator, type PlanVersions, undeclaredPolicy, type EnforcementMode, type PlanEvent, type PropertyPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
+import {
+  eventKey,
+  type PlanValidator,
+  type PlanVersions,
+  SPEC_PROPERTIES,
+  undeclaredPolicy,
+  type EnforcementMode,
+  type PlanEvent,
+  type PropertyPolicy,
+  type PropertySchema,
+  type TrackingPlan,
+} from './model.ts';
 
 interface CompiledEvent {
   event: PlanEvent;
@@ -17,9 +28,10 @@ interface CompiledEvent {
   validate: ValidateFunction;
 }
 
-/** Top-level properties the event sends that its plan entry does not declare. */
-export function undeclaredProperties(declared: Record<string, PropertySchema>, sent: JsonObject): string[] {
-  return Object.keys(sent).filter((k) => !Object.hasOwn(declared, k));
+/** Top-level properties the event sends that its plan entry does not declare (nor the spec, for its kind). */
+export function undeclaredProperties(event: Pick<PlanEvent, 'kind' | 'properties'>, sent: JsonObject): string[] {
+  const spec = SPEC_PROPERTIES[event.kind];
+  return Object.keys(sent).filter((k) => !Object.hasOwn(event.properties, k) && !spec.includes(k));
 }
 
 function undeclaredViolations(names: string[], policy: PropertyPolicy, eventName: string, version: string): Violation[] {
@@ -150,7 +162,7 @@ export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
       const violations = planned.validate(event.properties) ? [] : toViolations('/properties', planned.validate.errors);
       const deprecated: Violation[] =
         planned.event.status === 'deprecated' ? [{ path: '/event', rule: 'deprecated_event', message: `event "${event.event}" is deprecated in tracking plan ${version}` }] : [];
-      const extra = planned.undeclared === 'allow' ? [] : undeclaredProperties(planned.event.properties, event.properties);
+      const extra = planned.undeclared === 'allow' ? [] : undeclaredProperties(planned.event, event.properties);
       const undeclared = undeclaredViolations(extra, planned.undeclared, event.event, version);
       const all = [...deprecated, ...violations, ...undeclared];
       if ((violations.length > 0 && planned.mode === 'enforce') || (extra.length > 0 && planned.undeclared === 'quarantine')) return verdictWithNotes('quarantined', version, notes, all);

@@ -65,6 +65,18 @@ export function eventKey(kind: string, name: string): string {
   return `${kind}:${name}`;
 }
 
+/**
+ * Properties the Segment spec gives every page or screen call, never undeclared: analytics.js
+ * copies the page's path, referrer, search, title and url into a page's properties, and
+ * normalize copies the call's `name` and `category` there. A plan may still declare them, to
+ * check their values. The SDK's dev validator keeps the same list (sdk/src/dev.ts).
+ */
+export const SPEC_PROPERTIES: Readonly<Record<PlanEvent['kind'], readonly string[]>> = {
+  track: [],
+  page: ['name', 'category', 'path', 'referrer', 'search', 'title', 'url', 'keywords'],
+  screen: ['name', 'category'],
+};
+
 /** The policy for undeclared properties that applies to one event of a plan. */
 export function undeclaredPolicy(plan: TrackingPlan, event: PlanEvent): PropertyPolicy {
   return event.undeclared ?? plan.defaults.undeclared ?? 'allow';
