@@ -38,6 +38,12 @@ export interface NormalizedEvent {
   /** The plan version the client declared (context.plan.version), if any. */
   declaredPlanVersion: string | undefined;
   source: string;
+  /**
+   * Set on a quarantined event's stored form only: JSON pointers of the values the plan's privacy
+   * rules hashed or dropped before it was kept ("/properties/email"). Replay cannot judge those
+   * values again; the plan judged them as sent, at ingest.
+   */
+  piiRewritten?: string[];
 }
 
 /** One violation of the tracking plan, precise enough to fix the instrumentation. */

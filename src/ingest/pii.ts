@@ -123,3 +123,27 @@ export function applyPiiToRaw(raw: unknown, source: string, rules: PiiRules, key
   if (isPlainObject(raw.context)) out.context = applyContext(raw.context as JsonObject, rules.traits, rules.policy, source, key);
   return out;
 }
+
+/** A JSON pointer's reference token: `~` and `/` escaped, as ajv writes its paths. */
+const pointerToken = (key: string): string => key.replaceAll('~', '~0').replaceAll('/', '~1');
+
+/**
+ * JSON pointers of the values `applyPii` replaced or removed: what `stored` holds that `original`
+ * held otherwise. Kept with a quarantined event, so that replay knows what it cannot judge again.
+ */
+export function rewrittenPaths(original: NormalizedEvent, stored: NormalizedEvent): string[] {
+  const paths: string[] = [];
+  const compare = (base: string, before: unknown, after: unknown): void => {
+    if (before === after || !isPlainObject(before)) return;
+    const kept = isPlainObject(after) ? after : {};
+    for (const key of Object.keys(before)) if (kept[key] !== before[key]) paths.push(`${base}/${pointerToken(key)}`);
+  };
+  if (original === stored) return paths;
+  compare('/properties', original.properties, stored.properties);
+  compare('/traits', original.traits, stored.traits);
+  if (original.context !== stored.context) {
+    compare('/context/traits', original.context.traits, stored.context.traits);
+    for (const key of ['ip', 'userAgent', 'userAgentData']) if (stored.context[key] !== original.context[key]) paths.push(`/context/${key}`);
+  }
+  return paths;
+}

@@ -13,7 +13,7 @@ import type { JsonObject, NormalizedEvent, PlanVerdict, QuarantineRow, Violation
 import { isPlainObject } from '../util/objects.ts';
 import { eventRowLines, toMalformedRow, toQuarantineRow } from '../warehouse/rows.ts';
 import { normalizeEvent, truncateDepth, type NormalizeContext } from './normalize.ts';
-import { applyPii, applyPiiToRaw, type PiiRules } from './pii.ts';
+import { applyPii, applyPiiToRaw, rewrittenPaths, type PiiRules } from './pii.ts';
 
 /** The plan's PII rules and the HMAC key of `pii_action: hash` (src/config/secrets.ts). */
 export interface Privacy {
@@ -140,6 +140,12 @@ export function storedForm(original: NormalizedEvent, policyProperties: JsonObje
   return applyPii(policyProperties ? { ...original, properties: policyProperties } : original, privacy.rules, privacy.key);
 }
 
+/** The stored form of a quarantined event, saying which values its privacy rules replaced (replay cannot judge them again). */
+function withRewritten(original: NormalizedEvent, stored: NormalizedEvent): NormalizedEvent {
+  const piiRewritten = rewrittenPaths(original, stored);
+  return piiRewritten.length ? { ...stored, piiRewritten } : stored;
+}
+
 /** 3. Checked against the plan version it declares (else the latest) as sent; a violation of a blocking rule quarantines it. */
 export function validateStep(original: NormalizedEvent, validator: PlanValidator, privacy: Privacy): Step<Judged> {
   const { properties: policyProperties, ...verdict } = validator.validate(original);
@@ -153,7 +159,7 @@ export function validateStep(original: NormalizedEvent, validator: PlanValidator
       code: 'plan_violation',
       messageId: event.messageId,
       violations: verdict.violations,
-      row: toQuarantineRow(event, verdict),
+      row: toQuarantineRow(withRewritten(original, event), verdict),
       labels,
       live: () => liveEvent(event, verdict, 'plan_violation'),
     },

@@ -105,6 +105,12 @@ function verdict(status: PlanVerdict['status'], planVersion: string, violations:
 
 /** Builds the validator from already-loaded versions (pure apart from ajv compilation). */
 /** An unknown declared version is a note on every verdict; a "valid" event with notes is "warned". */
+/** The violations but those at or below an `unjudged` pointer (PlanValidator.validate). */
+function judged(violations: Violation[], unjudged: readonly string[] | undefined): Violation[] {
+  if (!unjudged?.length) return violations;
+  return violations.filter((v) => !unjudged.some((path) => v.path === path || v.path.startsWith(`${path}/`)));
+}
+
 function verdictWithNotes(status: PlanVerdict['status'], version: string, notes: Violation[], violations: Violation[]): PlanVerdict {
   const all = notes.length ? [...notes, ...violations] : violations;
   return verdict(status === 'valid' && all.length > 0 ? 'warned' : status, version, all);
@@ -134,7 +140,7 @@ export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
     plan: loaded.latest,
     latestVersion,
     versions,
-    validate(event: NormalizedEvent): PlanVerdict {
+    validate(event: NormalizedEvent, unjudged?: readonly string[]): PlanVerdict {
       const { version, known } = resolveVersion(versions, latestVersion, event.declaredPlanVersion);
       const target = compiled.get(version)!;
       const notes: Violation[] = known
@@ -145,8 +151,8 @@ export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
       if (event.type === 'identify') {
         // Traits never quarantine: an identify also links anonymous and known ids, and losing
         // that link would silently split people in every funnel. Violations are still recorded.
-        if (target.traits(event.traits)) return verdictWithNotes('valid', version, notes, []);
-        return verdictWithNotes('warned', version, notes, toViolations('/traits', target.traits.errors));
+        const violations = target.traits(event.traits) ? [] : judged(toViolations('/traits', target.traits.errors), unjudged);
+        return verdictWithNotes(violations.length ? 'warned' : 'valid', version, notes, violations);
       }
 
       const planned = target.events.get(eventKey(event.type, event.event));
@@ -159,7 +165,7 @@ export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
         return verdictWithNotes(policy === 'quarantine' ? 'quarantined' : 'warned', version, notes, [unplanned]);
       }
 
-      const violations = planned.validate(event.properties) ? [] : toViolations('/properties', planned.validate.errors);
+      const violations = planned.validate(event.properties) ? [] : judged(toViolations('/properties', planned.validate.errors), unjudged);
       const deprecated: Violation[] =
         planned.event.status === 'deprecated' ? [{ path: '/event', rule: 'deprecated_event', message: `event "${event.event}" is deprecated in tracking plan ${version}` }] : [];
       const extra = planned.undeclared === 'allow' ? [] : undeclaredProperties(planned.event, event.properties);

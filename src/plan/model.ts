@@ -128,5 +128,9 @@ export interface PlanValidator {
   readonly plan: TrackingPlan;
   readonly latestVersion: string;
   readonly versions: readonly string[];
-  validate(event: NormalizedEvent): PlanVerdict;
+  /**
+   * The verdict on an event. Violations at `unjudged` JSON pointers (or below them) are left
+   * out: replay passes the values privacy rules replaced, which the plan judged at ingest.
+   */
+  validate(event: NormalizedEvent, unjudged?: readonly string[]): PlanVerdict;
 }

@@ -64,25 +64,47 @@ const summary = (violations: Violation[]): string => violations.map((v) => v.mes
  * version cannot accept it, against the current one. The plan is usually fixed by publishing a
  * new version, and the client's declared version never changes (decision 0027).
  */
-export function revalidate(validator: PlanValidator, event: NormalizedEvent): { verdict: PlanVerdict; underCurrent: boolean; tried: QuarantineStay['tried'] } {
-  const own = validator.validate(event);
+export function revalidate(validator: PlanValidator, event: NormalizedEvent, unjudged?: readonly string[]): { verdict: PlanVerdict; underCurrent: boolean; tried: QuarantineStay['tried'] } {
+  const own = validator.validate(event, unjudged);
   const tried = [{ version: own.planVersion, violations: own.violations }];
   if (own.status !== 'quarantined' || own.planVersion === validator.latestVersion) return { verdict: own, underCurrent: false, tried };
-  const current = validator.validate({ ...event, declaredPlanVersion: validator.latestVersion });
+  const current = validator.validate({ ...event, declaredPlanVersion: validator.latestVersion }, unjudged);
   tried.push({ version: current.planVersion, violations: current.violations });
   return current.status === 'quarantined' ? { verdict: own, underCurrent: false, tried } : { verdict: current, underCurrent: true, tried };
 }
 
-function explain(messageId: string, event: NormalizedEvent, tried: QuarantineStay['tried']): QuarantineStay {
+function explain(messageId: string, event: NormalizedEvent, tried: QuarantineStay['tried'], judgedAtIngest: readonly string[]): QuarantineStay {
   const declared = event.declaredPlanVersion;
   const parts = tried.map((t, i) => `${i === 0 && declared === t.version ? `declared version ${t.version}` : `version ${t.version}${i > 0 ? ' (current)' : ''}`}: ${summary(t.violations)}`);
-  return { messageId, event: event.event || event.type, ...(declared ? { declaredVersion: declared } : {}), tried, why: parts.join(' | ') };
+  const stored = judgedAtIngest.length ? ` | ${judgedAtIngest.join(', ')} failed the plan at ingest and was then hashed or dropped by its privacy rules: it cannot be checked again` : '';
+  return { messageId, event: event.event || event.type, ...(declared ? { declaredVersion: declared } : {}), tried, why: parts.join(' | ') + stored };
 }
 
 interface Candidate {
   message_id: string;
   received_ms: string;
   raw: string;
+  /** The violations found at ingest, as JSON. */
+  violations: string;
+}
+
+/**
+ * Which of the values the privacy rules replaced at ingest the plan judged valid then: replay
+ * leaves those out of its verdict (the hash of an email is not an email). One that failed then
+ * still counts: the value it was judged on is gone.
+ */
+function replacedValues(event: NormalizedEvent, violationsAtIngest: string): { unjudged: string[]; judgedAtIngest: string[] } {
+  const rewritten = event.piiRewritten ?? [];
+  if (rewritten.length === 0) return { unjudged: [], judgedAtIngest: [] };
+  let failed: string[] = [];
+  try {
+    const parsed: unknown = JSON.parse(violationsAtIngest);
+    if (Array.isArray(parsed)) failed = parsed.map((v: unknown) => (isPlainObject(v) && typeof v.path === 'string' ? v.path : ''));
+  } catch {
+    // Unreadable: nothing is known to have failed at ingest.
+  }
+  const failedAt = (path: string) => failed.some((f) => f === path || f.startsWith(`${path}/`));
+  return { unjudged: rewritten.filter((p) => !failedAt(p)), judgedAtIngest: rewritten.filter(failedAt) };
 }
 
 function parseRaw(raw: string): NormalizedEvent | undefined {
@@ -93,6 +115,7 @@ function parseRaw(raw: string): NormalizedEvent | undefined {
     if (typeof e.type !== 'string' || typeof e.messageId !== 'string' || typeof e.event !== 'string') return undefined;
     return {
       ...(e as NormalizedEvent),
+      piiRewritten: Array.isArray(e.piiRewritten) ? e.piiRewritten.filter((p) => typeof p === 'string') : undefined,
       properties: e.properties ?? {},
       traits: e.traits ?? {},
       context: e.context ?? {},
@@ -126,7 +149,7 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
   ];
   if (opts.event !== undefined) filters.push('event = {event:String}');
   if (opts.since !== undefined) filters.push("received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')");
-  const query = `SELECT message_id, toString(toUnixTimestamp64Milli(received_at)) AS received_ms, raw FROM quarantine FINAL WHERE ${filters.join(' AND ')} ORDER BY received_at, message_id LIMIT {limit:UInt32}`;
+  const query = `SELECT message_id, toString(toUnixTimestamp64Milli(received_at)) AS received_ms, raw, violations FROM quarantine FINAL WHERE ${filters.join(' AND ')} ORDER BY received_at, message_id LIMIT {limit:UInt32}`;
 
   const result: ReplayQuarantineResult = { examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 };
   const maxExplained = opts.maxExplained ?? 100;
@@ -158,9 +181,10 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
         stay({ messageId: row.message_id, event: '', tried: [], why: 'the stored event cannot be read back (not a normalised event)' });
         continue;
       }
-      const { verdict, underCurrent: current, tried } = revalidate(validator, event);
+      const { unjudged, judgedAtIngest } = replacedValues(event, row.violations);
+      const { verdict, underCurrent: current, tried } = revalidate(validator, event, unjudged);
       if (verdict.status === 'quarantined') {
-        stay(explain(row.message_id, event, tried));
+        stay(explain(row.message_id, event, tried, judgedAtIngest));
         continue;
       }
       if (current) underCurrent.add(event.messageId);

@@ -1,0 +1,88 @@
+/**
+ * Quarantine replay of events whose personal values the plan's privacy rules hashed or dropped
+ * before they were kept: a replay reads only that stored form, so it judges the values left and
+ * takes the ingest's verdict on the replaced ones (found 2026-12-05: the hash of an email failed
+ * `format: email`, a dropped required property was "missing", and such events never left).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReplayQuarantineResult } from '../../src/queue/replay-quarantine.ts';
+import { post, startStack, tempDir, type Stack } from '../helpers/stack.ts';
+
+const PLAN = (version: string) => `name: signups
+version: ${version}
+description: Fixture plan for quarantine replay with personal data.
+defaults:
+  mode: enforce
+  unplanned: allow
+`;
+
+const SIGNUP = (sizes: string) => `name: company_signed_up
+kind: track
+description: A company signed up.
+owner: team-growth
+status: active
+properties:
+  company_size: { type: string, enum: [${sizes}], description: Size band. }
+  contact_email: { type: string, format: email, description: Who to write to., pii: true, pii_action: hash }
+  card_holder: { type: string, description: Name on the card., pii: true, pii_action: drop }
+required: [company_size, card_holder]
+`;
+
+let piiStack: Stack;
+let piiPlan: string;
+
+beforeAll(async () => {
+  piiPlan = tempDir('balise-replay-pii-plan-');
+  fs.mkdirSync(path.join(piiPlan, 'events'));
+  fs.writeFileSync(path.join(piiPlan, 'plan.yaml'), PLAN('1.0.0'));
+  fs.writeFileSync(path.join(piiPlan, 'events/company_signed_up.yaml'), SIGNUP('large'));
+  piiStack = await startStack({ planDir: piiPlan });
+}, 120_000);
+
+afterAll(async () => {
+  await piiStack?.stop();
+});
+
+describe('replay of events whose personal values the plan hashed or dropped', () => {
+  it('judges the values left and moves the event; keeps one whose replaced value failed the plan as sent, and says so', async () => {
+    const signup = (messageId: string, contactEmail: string) => ({
+      type: 'track',
+      event: 'company_signed_up',
+      userId: 'u1',
+      messageId,
+      properties: { company_size: 'smb', contact_email: contactEmail, card_holder: 'A. Person' },
+    });
+    const res = await post(piiStack, '/v1/batch', { batch: [signup('pii-fixed-later', 'c@d.com'), signup('pii-bad-email', 'not an email')] });
+    expect(res.body).toMatchObject({ accepted: 0, quarantined: 2 });
+    await piiStack.waitForDrained();
+    await piiStack.waitForRows('quarantine', 2);
+
+    // The stored form is hashed and dropped: that is all a replay can read.
+    const kept = await piiStack.query<{ raw: string }>("SELECT raw FROM quarantine FINAL WHERE message_id = 'pii-fixed-later'");
+    const raw = JSON.parse(kept[0]!.raw) as { properties: Record<string, unknown>; piiRewritten: string[] };
+    expect(raw.properties.contact_email).toMatch(/^[0-9a-f]{64}$/);
+    expect(raw.properties).not.toHaveProperty('card_holder');
+    expect(raw.piiRewritten.sort()).toEqual(['/properties/card_holder', '/properties/contact_email']);
+
+    // The plan is fixed in 1.1.0: smb is a size band.
+    fs.writeFileSync(path.join(piiPlan, 'plan.yaml'), PLAN('1.1.0'));
+    fs.writeFileSync(path.join(piiPlan, 'events/company_signed_up.yaml'), SIGNUP('large, smb'));
+    const replay = await fetch(`${piiStack.baseUrl}/api/admin/replay/quarantine`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${piiStack.adminToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(replay.status).toBe(200);
+    const result = (await replay.json()) as ReplayQuarantineResult;
+    expect(result).toMatchObject({ examined: 2, moved: 1, stillInvalid: 1 });
+    expect(result.stays.map((s) => s.messageId)).toEqual(['pii-bad-email']);
+    expect(result.stays[0]!.why).toContain('/properties/contact_email failed the plan at ingest and was then hashed or dropped by its privacy rules: it cannot be checked again');
+
+    const moved = await piiStack.query<{ plan_status: string; properties: string }>("SELECT plan_status, properties FROM events FINAL WHERE message_id = 'pii-fixed-later'");
+    expect(moved).toHaveLength(1);
+    expect(moved[0]!.plan_status).toBe('valid');
+    expect(JSON.parse(moved[0]!.properties)).toEqual({ company_size: 'smb', contact_email: raw.properties.contact_email });
+  }, 120_000);
+});
