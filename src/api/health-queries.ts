@@ -15,7 +15,7 @@ export interface PlanHealth {
 /** What the data behind the KPIs looks like: versions in use, violations, examples. */
 export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs: number = Date.now() + 86_400_000): Promise<PlanHealth> {
   const since = { since: sinceMs, until: untilMs };
-  const [byVersion, violations, examples, seen, warned] = await Promise.all([
+  const [byVersion, violations, examples, seen, warned, [quarantined]] = await Promise.all([
     rows<{ plan_version: string; plan_status: string; events: string }>(
       warehouse,
       `SELECT plan_version, plan_status, count() AS events FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64}) GROUP BY plan_version, plan_status ORDER BY plan_version, plan_status`,
@@ -51,6 +51,13 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
        GROUP BY event, plan_version, rule ORDER BY count DESC LIMIT 200`,
       since,
     ),
+    // Each event once, whatever it broke: the rows above count it once per rule.
+    rows<{ events: string }>(
+      warehouse,
+      `SELECT count() AS events FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64})
+         AND message_id NOT IN (SELECT message_id FROM quarantine_replays)`,
+      since,
+    ),
   ]);
   return {
     eventsByPlanVersion: byVersion.map((r) => ({ ...r, events: Number(r.events) })),
@@ -58,7 +65,7 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
     quarantineExamples: examples,
     eventsSeen: seen.map((r) => ({ ...r, events: Number(r.events) })),
     warnedByRule: warned.map((r) => ({ ...r, count: Number(r.count) })),
-    quarantinedTotal: violations.reduce((n, r) => n + Number(r.count), 0),
+    quarantinedTotal: Number(quarantined?.events ?? 0),
     acceptedTotal: byVersion.reduce((n, r) => n + Number(r.events), 0),
   };
 }

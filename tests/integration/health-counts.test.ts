@@ -1,0 +1,40 @@
+/**
+ * Data health's totals count events, not the rules they broke (found 2026-12-05: an event that
+ * broke three rules was three quarantined events on the dashboard's tile and in the API).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { post, startStack, type Stack } from '../helpers/stack.ts';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack();
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('data health totals', () => {
+  it('counts a quarantined event once, however many rules it broke, as SQL on quarantine FINAL does', async () => {
+    const proposal = (messageId: string, properties: Record<string, unknown>) => ({ type: 'track', event: 'mission_proposal_received', userId: 'fr_h1', messageId, properties });
+    const batch = [
+      proposal('hc-three-rules', { category: 42 }),
+      { type: 'track', event: 'mission_posted', userId: 'co_h1', messageId: 'hc-bad-time', timestamp: 'Dec 1 2026', properties: {} },
+      proposal('hc-valid', { mission_id: 'msn_h1', category: 'bi' }),
+    ];
+    const res = await post(stack, '/v1/batch', { batch });
+    expect(res.body).toMatchObject({ accepted: 1, quarantined: 2 });
+    await stack.waitForDrained();
+    await stack.waitForRows('quarantine', 2);
+
+    const health = await fetch(`${stack.baseUrl}/api/health/plan`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+    const body = (await health.json()) as { quarantinedTotal: number; acceptedTotal: number; violationsByRule: { event: string; rule: string; count: number }[] };
+    const byRule = body.violationsByRule.filter((v) => v.event === 'mission_proposal_received');
+    // The event broke more than one rule: the per-rule rows add up to more than one event.
+    expect(byRule.length).toBeGreaterThan(1);
+    const [sql] = await stack.query<{ n: string }>('SELECT count() AS n FROM quarantine FINAL');
+    expect(Number(sql!.n)).toBe(2);
+    expect({ quarantined: body.quarantinedTotal, accepted: body.acceptedTotal }).toEqual({ quarantined: 2, accepted: 1 });
+  }, 60_000);
+});
