@@ -3,6 +3,7 @@ import { zonedDate } from '../util/zone.ts';
 import Table from 'cli-table3';
 import { formatDuration } from '../util/duration.ts';
 import { funnelStepRules } from '../util/funnel-rules.ts';
+import { changesInPoints, pointChange } from '../util/kpi-change.ts';
 import type { FunnelResult, KpiResult, RetentionResult, SqlResult } from './results.ts';
 import type { RangeInfo } from './sql-common.ts';
 
@@ -101,10 +102,19 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
   return lines.join('\n');
 }
 
+/** As the dashboard's tile tells it (util/kpi-change.ts): a rate in points, anything else in relative %. */
+function changeText(k: KpiResult): string {
+  if (changesInPoints(k)) {
+    const points = pointChange(k.value, k.previous);
+    return points === null ? '–' : `${points >= 0 ? '+' : ''}${points.toFixed(1)} pts`;
+  }
+  return k.change === null ? '–' : `${k.change >= 0 ? '+' : ''}${pct(k.change)}`;
+}
+
 export function formatKpis(kpis: KpiResult[], options: FormatOptions = {}): string {
   const t = table(['KPI', 'Value', 'Previous', 'Change', 'Period'], options);
   for (const k of kpis) {
-    t.push([k.title, fmtNumber(k.value, k.unit), fmtNumber(k.previous, k.unit), k.change === null ? '–' : `${k.change >= 0 ? '+' : ''}${pct(k.change)}`, formatRange(k.range)]);
+    t.push([k.title, fmtNumber(k.value, k.unit), fmtNumber(k.previous, k.unit), changeText(k), formatRange(k.range)]);
   }
   return t.toString();
 }

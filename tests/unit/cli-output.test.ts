@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { formatFunnel, formatKpis, formatSql } from '../../src/analytics/format.ts';
 import type { FunnelResult, KpiResult, SqlResult } from '../../src/analytics/results.ts';
 import { planCheckAction } from '../../src/cli/plan.ts';
+import { formatPointChange } from '../../src/dashboard/web/format.ts';
 import { scaffoldPlan } from '../../src/cli/init.ts';
 import { EXIT, exitCodeFor, formatJsonError, useColour, wantsJson } from '../../src/cli/output.ts';
 import { loadConfig } from '../../src/config/index.ts';
@@ -72,6 +73,19 @@ describe('CLI exit codes', () => {
     expect(wantsJson(['kpis', '--json'])).toBe(true);
     expect(wantsJson(['sql', 'SELECT 1'])).toBe(false);
     expect(wantsJson(['sql', '--', '--json'])).toBe(false);
+  });
+});
+
+describe('balise kpis', () => {
+  it("tells a rate's change in percentage points and a count's in relative %, as the dashboard's tiles do", () => {
+    const rate = { ...kpis[0]!, id: 'r', title: 'Acceptance rate', type: 'ratio', value: 0.18, previous: 0.254, change: 0.18 / 0.254 - 1 } as KpiResult;
+    const shown = { ...kpis[0]!, id: 's', title: 'Share', type: 'count', unit: '%', value: 0.5, previous: 0.42, change: 0.5 / 0.42 - 1 } as KpiResult;
+    const text = formatKpis([rate, shown, kpis[0]!]);
+    const row = (title: string) => text.split('\n').find((line) => line.includes(title)) ?? '';
+    expect(row('Acceptance rate')).toContain('-7.4 pts');
+    expect(row('Share')).toContain('+8.0 pts');
+    expect(row('Sign-ups')).toContain('+50.0%');
+    expect([formatPointChange(rate.value, rate.previous), formatPointChange(shown.value, shown.previous)]).toEqual(['−7.4 pts', '+8.0 pts']);
   });
 });
 

@@ -1,5 +1,7 @@
 /** Number formatting shared by every section (pure, unit-tested). */
 
+import { pointChange } from '../../util/kpi-change.ts';
+
 export { formatDuration } from '../../util/duration.ts';
 
 const integer = new Intl.NumberFormat('en-GB', { maximumFractionDigits: 0 });
@@ -33,14 +35,10 @@ export function formatChange(change: number | null, previous: number | null, val
   return `${sign}${Math.abs(change * 100).toFixed(1)}%`;
 }
 
-/**
- * The change of a ratio in percentage points: 0.42 → 0.45 is "+3.0 pts", not "+7.1%" (a relative
- * change of a rate reads as a bigger move than it is).
- */
+/** The change of a rate in percentage points (util/kpi-change.ts): "+3.0 pts". */
 export function formatPointChange(value: number | null, previous: number | null): string {
-  if (value === null || previous === null || !Number.isFinite(value) || !Number.isFinite(previous)) return 'no comparison';
-  const points = (value - previous) * 100;
-  const rounded = Math.round(points * 10) / 10;
-  const sign = rounded > 0 ? '+' : rounded < 0 ? '−' : '±';
-  return `${sign}${Math.abs(rounded).toFixed(1)} pts`;
+  const points = pointChange(value, previous);
+  if (points === null) return 'no comparison';
+  const sign = points > 0 ? '+' : points < 0 ? '−' : '±';
+  return `${sign}${Math.abs(points).toFixed(1)} pts`;
 }

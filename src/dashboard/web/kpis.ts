@@ -2,6 +2,7 @@ import { isIncomplete } from '../../util/periods.ts';
 import type { KpiResult } from '../../analytics/results.ts';
 import { getJson } from './api.ts';
 import { append, byId, clear, el } from './dom.ts';
+import { changesInPoints } from '../../util/kpi-change.ts';
 import { formatChange, formatKpi, formatPointChange } from './format.ts';
 import type { Range } from './range.ts';
 import { sparkline } from './sparkline.ts';
@@ -12,11 +13,8 @@ function trendClass(delta: number | null): string {
   return delta > 0 ? 'up' : 'down';
 }
 
-/** A rate (a ratio, or a value shown in %) changes in points; anything else in relative %. */
-const isRate = (kpi: KpiResult) => kpi.type === 'ratio' || kpi.unit === '%';
-
 function tile(kpi: KpiResult, now: number): HTMLElement {
-  const rate = isRate(kpi);
+  const rate = changesInPoints(kpi);
   const delta = rate ? (kpi.value !== null && kpi.previous !== null ? kpi.value - kpi.previous : null) : kpi.change;
   const cls = trendClass(delta);
   const arrow = cls === 'up' ? '▲' : cls === 'down' ? '▼' : '';
