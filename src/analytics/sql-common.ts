@@ -117,14 +117,14 @@ export function checkTimeZone(name: string, where = 'time zone'): string {
  * (wall clock in `timeZone`) or an ISO date-time with one. For the end of a range, a bare date
  * means "through that day", so its end is the next local midnight.
  */
-export function parseDateInput(raw: string, role: 'from' | 'to', timeZone: string = DEFAULT_TIME_ZONE): number {
+export function parseDateInput(raw: string, role: 'from' | 'to', timeZone: string = DEFAULT_TIME_ZONE, label = `--${role}`): number {
   const date = readDate(raw);
-  if (!date) throw new AnalyticsInputError('invalid_date', `--${role}: "${raw}" is not a date (use YYYY-MM-DD or an ISO date-time)`);
+  if (!date) throw new AnalyticsInputError('invalid_date', `${label}: "${raw}" is not a date (use YYYY-MM-DD or an ISO date-time)`);
   // A day runs from its midnight in the zone (through it, for the end of a range); a date-time
   // without an offset is a time on the zone's clock; one with an offset is an instant.
   const day = raw.trim();
   const ms = date.dateOnly ? zonedMidnight(role === 'to' ? addDays(day, 1) : day, timeZone) : date.wallClock ? zonedWallClock(date.ms, timeZone) : date.ms;
-  if (ms < 0) throw new AnalyticsInputError('invalid_date', `--${role}: "${raw}" is before 1970`);
+  if (ms < 0) throw new AnalyticsInputError('invalid_date', `${label}: "${raw}" is before 1970`);
   return ms;
 }
 

@@ -61,11 +61,11 @@ const DAY_MS = 86_400_000;
 
 const stringParam = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
 
-/** Optional start date from the query string or body (YYYY-MM-DD or ISO), as epoch ms. */
-function sinceParam(value: unknown, timeZone?: string): number | undefined {
+/** Optional start date from the query string or body (YYYY-MM-DD or ISO), as epoch ms; `name` is the parameter's, for the error. */
+function sinceParam(value: unknown, name: string, timeZone?: string): number | undefined {
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string') throw new BaliseError('invalid_date', 'the date must be a string such as 2026-01-31');
-  return parseDateInput(value, 'from', timeZone);
+  if (typeof value !== 'string') throw new BaliseError('invalid_date', `${name}: the date must be a string such as 2026-01-31`);
+  return parseDateInput(value, 'from', timeZone, name);
 }
 
 /**
@@ -284,7 +284,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       // The range's end is honoured too: health "as of" a past period shows that period only.
       const zone = checkTimeZone(zoneOf(req));
       const until = stringParam(req.query.to) ? parseDateInput(String(req.query.to), 'to', zone) : Date.now() + DAY_MS;
-      const since = sinceParam(req.query.from, zone) ?? until - 30 * DAY_MS;
+      const since = sinceParam(req.query.from, 'from', zone) ?? until - 30 * DAY_MS;
       const health = await planHealth(deps.warehouse, since, until);
       const validator = deps.validator();
       const seen = new Set(health.eventsSeen.map((e) => e.event));
@@ -314,10 +314,13 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   router.post(
     '/api/admin/replay/quarantine',
     handle(deps.logger, async (req, res) => {
-      const body = (req.body ?? {}) as { event?: unknown; since?: unknown };
-      const since = typeof body.since === 'number' ? body.since : sinceParam(body.since);
+      // In the JSON body (the CLI's way), else in the query string.
+      const body = isPlainObject(req.body) ? req.body : {};
+      const pick = (name: 'event' | 'since'): unknown => body[name] ?? req.query[name];
+      const sinceValue = pick('since');
+      const since = typeof sinceValue === 'number' ? sinceValue : sinceParam(sinceValue, 'since');
       const { validator } = await reload();
-      res.json(await replayQuarantine(deps.warehouse, validator, { event: stringParam(body.event), since, deduper: deps.deduper }));
+      res.json(await replayQuarantine(deps.warehouse, validator, { maxEventBytes: deps.config.ingest.maxEventBytes, event: stringParam(pick('event')), since, deduper: deps.deduper }));
     }),
   );
   router.post(

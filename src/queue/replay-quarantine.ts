@@ -14,9 +14,11 @@ import type { PlanValidator } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { insertJsonLines } from '../warehouse/insert.ts';
 import { queryRows } from '../warehouse/query.ts';
-import { toEventRow } from '../warehouse/rows.ts';
+import { eventRowLine, toEventRow } from '../warehouse/rows.ts';
 
 export interface ReplayQuarantineOptions {
+  /** The ingest's per-event limit (BALISE_MAX_EVENT_BYTES): a larger event stays, as at ingest. */
+  maxEventBytes: number;
   /** Only this event name. */
   event?: string;
   /** Only rows received at or after this time (epoch milliseconds). */
@@ -48,7 +50,7 @@ export interface ReplayQuarantineResult {
   moved: number;
   /** Still invalid under the current plan (or unreadable); left in quarantine. */
   stillInvalid: number;
-  /** Valid now, but already stored in `events` by live ingest (the client resent it): not moved again. */
+  /** Already stored in `events` by live ingest (the client resent it): not examined, not moved again. */
   alreadyStored: number;
   /** Moved because the current version accepts them although the version they declare does not. */
   movedUnderCurrent: number;
@@ -137,21 +139,26 @@ async function claimForEvents(warehouse: Warehouse, deduper: Deduper, batchId: s
   return rows.filter((r, i) => claims[i] === 'new' || (claims[i] === 'uncertain' && !stored.has(r.message_id)));
 }
 
-export async function replayQuarantine(warehouse: Warehouse, validator: PlanValidator, opts: ReplayQuarantineOptions = {}): Promise<ReplayQuarantineResult> {
+export async function replayQuarantine(warehouse: Warehouse, validator: PlanValidator, opts: ReplayQuarantineOptions): Promise<ReplayQuarantineResult> {
   const batchSize = opts.batchSize ?? 5000;
-  const filters = [
+  const chosen = [
     "message_id != ''",
     // Rows too malformed to normalise keep the client's payload, not a NormalizedEvent.
     "NOT arrayExists(r -> startsWith(r, 'malformed:'), reasons)",
     'message_id NOT IN (SELECT message_id FROM quarantine_replays)',
-    opts.event === undefined ? 'message_id NOT IN (SELECT message_id FROM events)' : 'message_id NOT IN (SELECT message_id FROM events WHERE event = {event:String})',
-    '(toUnixTimestamp64Milli(received_at), message_id) > ({cursor_ms:Int64}, {cursor_id:String})',
   ];
-  if (opts.event !== undefined) filters.push('event = {event:String}');
-  if (opts.since !== undefined) filters.push("received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')");
+  if (opts.event !== undefined) chosen.push('event = {event:String}');
+  if (opts.since !== undefined) chosen.push("received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')");
+  const inEvents = opts.event === undefined ? 'message_id IN (SELECT message_id FROM events)' : 'message_id IN (SELECT message_id FROM events WHERE event = {event:String})';
+  const filters = [...chosen, `NOT ${inEvents}`, '(toUnixTimestamp64Milli(received_at), message_id) > ({cursor_ms:Int64}, {cursor_id:String})'];
   const query = `SELECT message_id, toString(toUnixTimestamp64Milli(received_at)) AS received_ms, raw, violations FROM quarantine FINAL WHERE ${filters.join(' AND ')} ORDER BY received_at, message_id LIMIT {limit:UInt32}`;
+  const filterParams: Record<string, unknown> = {};
+  if (opts.event !== undefined) filterParams.event = opts.event;
+  if (opts.since !== undefined) filterParams.since = Math.trunc(opts.since);
 
-  const result: ReplayQuarantineResult = { examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 };
+  // The client resent them and live ingest stored them: counted, never examined.
+  const [resent] = await queryRows<{ ids: string }>(warehouse, `SELECT uniqExact(message_id) AS ids FROM quarantine FINAL WHERE ${[...chosen, inEvents].join(' AND ')}`, filterParams);
+  const result: ReplayQuarantineResult = { examined: 0, moved: 0, stillInvalid: 0, alreadyStored: Number(resent?.ids ?? 0), movedUnderCurrent: 0, stays: [], staysNotExplained: 0 };
   const maxExplained = opts.maxExplained ?? 100;
   const stay = (s: QuarantineStay): void => {
     result.stillInvalid++;
@@ -161,10 +168,7 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
   const seen = new Set<string>();
   let cursor = { ms: '-1', id: '' };
   for (;;) {
-    const params: Record<string, unknown> = { cursor_ms: cursor.ms, cursor_id: cursor.id, limit: batchSize };
-    if (opts.event !== undefined) params.event = opts.event;
-    if (opts.since !== undefined) params.since = Math.trunc(opts.since);
-    const rows = await queryRows<Candidate>(warehouse, query, params);
+    const rows = await queryRows<Candidate>(warehouse, query, { ...filterParams, cursor_ms: cursor.ms, cursor_id: cursor.id, limit: batchSize });
     if (rows.length === 0) break;
     const last = rows[rows.length - 1]!;
     cursor = { ms: last.received_ms, id: last.message_id };
@@ -185,6 +189,12 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
       const { verdict, underCurrent: current, tried } = revalidate(validator, event, unjudged);
       if (verdict.status === 'quarantined') {
         stay(explain(row.message_id, event, tried, judgedAtIngest));
+        continue;
+      }
+      // Judged as the ingest judges it: the event's queued line (quarantine has no size limit of its own).
+      const bytes = Buffer.byteLength(eventRowLine(event, verdict));
+      if (bytes > opts.maxEventBytes) {
+        stay({ ...explain(row.message_id, event, [], []), why: `event is larger than ${opts.maxEventBytes} bytes once stored (${bytes}): over the per-event limit, BALISE_MAX_EVENT_BYTES` });
         continue;
       }
       if (current) underCurrent.add(event.messageId);

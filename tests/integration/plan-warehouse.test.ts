@@ -14,6 +14,9 @@ import { applyViews } from '../../src/warehouse/views.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
 let dataDir: string;
+/** The ingest's default per-event limit (BALISE_MAX_EVENT_BYTES). */
+const MAX_EVENT_BYTES = 32 * 1024;
+
 const opened: Warehouse[] = [];
 
 function ev(messageId: string, event: string, properties: JsonObject, declaredPlanVersion?: string): NormalizedEvent {
@@ -129,6 +132,39 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     await applyViews(warehouse, plan);
   });
 
+  it('keeps an event over the per-event limit in quarantine at replay, and counts what the client resent as already stored', async () => {
+    const { planDir, warehouse, rows } = await fresh('replay_limits');
+    const validator = await loadPlanValidator(planDir);
+    // Both lack `reason`, required in 2.0.0. One is 40 KB; the other the client resent, fixed, and live ingest stored it.
+    const big = ev('m-big', 'mission_proposal_declined', { ...declined, note: 'x'.repeat(40 * 1024) });
+    const resent = ev('m-resent', 'mission_proposal_declined', declined);
+    await insertJsonLines(
+      warehouse,
+      'quarantine',
+      [big, resent].map((e) => JSON.stringify(toQuarantineRow(e, validator.validate(e)))),
+    );
+    const fixedByClient = ev('m-resent', 'mission_proposal_declined', { ...declined, reason: 'budget' });
+    await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(fixedByClient, validator.validate(fixedByClient)))]);
+
+    const file = path.join(planDir, 'events/mission_proposal_declined.yaml');
+    await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('  - freelancer_id\n  - reason\n', '  - freelancer_id\n'));
+    await fs.writeFile(path.join(planDir, 'plan.yaml'), (await fs.readFile(path.join(planDir, 'plan.yaml'), 'utf8')).replace('version: 2.0.0', 'version: 2.1.0'));
+    const fixed = await loadPlanValidator(planDir);
+
+    const limited = await replayQuarantine(warehouse, fixed, { maxEventBytes: MAX_EVENT_BYTES });
+    expect(limited).toMatchObject({ examined: 1, moved: 0, stillInvalid: 1, alreadyStored: 1 });
+    expect(limited.stays.map((s) => s.messageId)).toEqual(['m-big']);
+    expect(limited.stays[0]!.why).toMatch(/^event is larger than 32768 bytes once stored \(4\d{4}\): over the per-event limit, BALISE_MAX_EVENT_BYTES$/);
+    expect(await rows("SELECT message_id FROM events WHERE message_id = 'm-big'")).toEqual([]);
+
+    // Under a larger limit it moves; the resent event is still not moved again.
+    expect(await replayQuarantine(warehouse, fixed, { maxEventBytes: 64 * 1024 })).toMatchObject({ examined: 1, moved: 1, stillInvalid: 0, alreadyStored: 1 });
+    expect(await rows('SELECT message_id, count() AS n FROM events FINAL GROUP BY message_id ORDER BY message_id')).toEqual([
+      { message_id: 'm-big', n: 1 },
+      { message_id: 'm-resent', n: 1 },
+    ]);
+  });
+
   it('replays a quarantined event into events once the plan is fixed, exactly once', async () => {
     const { planDir, warehouse, rows } = await fresh('replay');
     await applyViews(warehouse, await loadPlan(planDir));
@@ -138,7 +174,7 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(old, validator.validate(old)))]);
     await insertJsonLines(warehouse, 'quarantine', [JSON.stringify(toQuarantineRow(current, validator.validate(current)))]);
 
-    const before = await replayQuarantine(warehouse, await loadPlanValidator(planDir), {});
+    const before = await replayQuarantine(warehouse, await loadPlanValidator(planDir), { maxEventBytes: MAX_EVENT_BYTES });
     expect(before).toMatchObject({ examined: 1, moved: 0, stillInvalid: 1, alreadyStored: 0, movedUnderCurrent: 0, staysNotExplained: 0 });
     expect(before.stays.map((s) => [s.messageId, s.why])).toEqual([['m-new', 'version 2.0.0: required property "reason" is missing']]);
 
@@ -149,7 +185,7 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     const fixed = await loadPlanValidator(planDir);
     expect(fixed.latestVersion).toBe('2.1.0');
 
-    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_rated' })).toEqual({
+    expect(await replayQuarantine(warehouse, fixed, { maxEventBytes: MAX_EVENT_BYTES, event: 'mission_rated' })).toEqual({
       examined: 0,
       moved: 0,
       stillInvalid: 0,
@@ -158,7 +194,7 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
       stays: [],
       staysNotExplained: 0,
     });
-    expect(await replayQuarantine(warehouse, fixed, { since: Date.UTC(2025, 0, 1) })).toEqual({
+    expect(await replayQuarantine(warehouse, fixed, { maxEventBytes: MAX_EVENT_BYTES, since: Date.UTC(2025, 0, 1) })).toEqual({
       examined: 0,
       moved: 0,
       stillInvalid: 0,
@@ -167,7 +203,7 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
       stays: [],
       staysNotExplained: 0,
     });
-    expect(await replayQuarantine(warehouse, fixed, { event: 'mission_proposal_declined', since: Date.UTC(2024, 0, 1) })).toEqual({
+    expect(await replayQuarantine(warehouse, fixed, { maxEventBytes: MAX_EVENT_BYTES, event: 'mission_proposal_declined', since: Date.UTC(2024, 0, 1) })).toEqual({
       examined: 1,
       moved: 1,
       stillInvalid: 0,
@@ -176,7 +212,15 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
       stays: [],
       staysNotExplained: 0,
     });
-    expect(await replayQuarantine(warehouse, fixed, {})).toEqual({ examined: 0, moved: 0, stillInvalid: 0, alreadyStored: 0, movedUnderCurrent: 0, stays: [], staysNotExplained: 0 });
+    expect(await replayQuarantine(warehouse, fixed, { maxEventBytes: MAX_EVENT_BYTES })).toEqual({
+      examined: 0,
+      moved: 0,
+      stillInvalid: 0,
+      alreadyStored: 0,
+      movedUnderCurrent: 0,
+      stays: [],
+      staysNotExplained: 0,
+    });
 
     expect(
       await rows('SELECT message_id, plan_version, plan_status, library_name, toString(toUnixTimestamp64Milli(timestamp)) AS ts FROM events WHERE message_id = {id:String}', { id: 'm-new' }),

@@ -123,3 +123,24 @@ describe('replay of events that declare a plan version', () => {
     expect(cli.output).toContain('| version 1.1.0 (current): total must be number;');
   }, 120_000);
 });
+
+describe('the replay endpoint', () => {
+  const replay = (query: string, body: unknown) =>
+    fetch(`${stack.baseUrl}/api/admin/replay/quarantine${query}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('names its own parameter in a date error, and reads event and since from the query string too', async () => {
+    const inBody = await replay('', { since: 'garbage' });
+    expect(inBody.status).toBe(400);
+    expect(await inBody.json()).toMatchObject({ code: 'invalid_date', message: expect.stringMatching(/^since: "garbage" is not a date/) });
+    const inQuery = await replay('?since=garbage', {});
+    expect(inQuery.status).toBe(400);
+    expect(await inQuery.json()).toMatchObject({ code: 'invalid_date', message: expect.stringMatching(/^since: /) });
+    const none = await replay('?event=no_such_event', {});
+    expect(none.status).toBe(200);
+    expect(await none.json()).toMatchObject({ examined: 0, moved: 0, alreadyStored: 0 });
+  });
+});
