@@ -17,8 +17,22 @@ export const EXIT = {
   unreachable: 3,
 } as const;
 
-/** Error codes that are a wrong command line rather than a failure of the command. */
-const USAGE_CODES = new Set(['usage', 'invalid_parameter']);
+/**
+ * Error codes that are a wrong command line rather than a failure of the command: an option's
+ * value the CLI or the server refused (`--from garbage`, `--format xml`, `--attribution x`).
+ */
+const USAGE_CODES = new Set<string>([
+  'usage',
+  'invalid_parameter',
+  'invalid_argument',
+  'invalid_date',
+  'invalid_range',
+  'invalid_since',
+  'invalid_breakdown',
+  'unknown_breakdown_property',
+  'invalid_attribution',
+  'invalid_time_zone',
+]);
 
 export function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

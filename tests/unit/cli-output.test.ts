@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { BaliseError } from '../../src/errors.ts';
 import { createLogger, logStyle } from '../../src/observability/logger.ts';
 import { loadChdb } from '../../src/warehouse/embedded-session.ts';
+import { runCli } from '../helpers/process.ts';
 
 const ANSI = /\x1b\[/; // eslint-disable-line no-control-regex
 
@@ -65,6 +66,17 @@ describe('CLI exit codes', () => {
     expect(exitCodeFor(new BaliseError('plan_exists', 'already there'))).toBe(EXIT.failure);
     expect(exitCodeFor(new Error('boom'))).toBe(1);
   });
+
+  it("exits 2 for an option's value the CLI or the server refused", async () => {
+    // Refused by the CLI itself, in a real process:
+    const diff = await runCli(['plan', 'diff', 'HEAD', '--format', 'xml'], {});
+    expect([diff.code, diff.output]).toEqual([2, expect.stringContaining('[invalid_argument]')]);
+    const replay = await runCli(['replay', 'quarantine', '--since', 'garbage'], { BALISE_URL: 'http://127.0.0.1:9' });
+    expect([replay.code, replay.output]).toEqual([2, expect.stringContaining('[invalid_since]')]);
+    // Refused by the server (`funnel --from garbage`, `--attribution bogus`), answered with its code:
+    for (const code of ['invalid_date', 'invalid_attribution', 'invalid_breakdown', 'invalid_range', 'invalid_time_zone'])
+      expect(exitCodeFor(new BaliseError(code as 'invalid_date', 'x')), code).toBe(2);
+  }, 30_000);
 
   it('prints errors under --json as {"error":{"code","message"}}', () => {
     expect(JSON.parse(formatJsonError(new BaliseError('server_unreachable', 'Balise is not running')))).toEqual({ error: { code: 'server_unreachable', message: 'Balise is not running' } });
