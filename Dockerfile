@@ -47,7 +47,8 @@ COPY src ./src
 COPY sdk/package.json ./sdk/
 COPY sdk/src ./sdk/src
 COPY --from=build /app/sdk/dist ./sdk/dist
-COPY --from=build /app/src/dashboard/public/app.js /app/src/dashboard/public/app.js.map ./src/dashboard/public/
+# Every bundle the dashboard build makes (app.js, live.js and their maps), beside style.css.
+COPY --from=build /app/src/dashboard/public ./src/dashboard/public
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["node", "scripts/healthcheck.mjs"]
 ENTRYPOINT ["node", "bin/balise.js"]

@@ -27,8 +27,9 @@ let building: Promise<void> | undefined;
  * The lead calls it at start-up so the first page load does not pay for the build.
  */
 async function buildIfNeeded(): Promise<void> {
-  if (DEV_CHECKOUT ? !isStale() : fs.existsSync(OUT_FILE) && fs.existsSync(LIVE_OUT_FILE)) return;
-  if (!DEV_CHECKOUT) throw new BaliseError('dashboard_missing', `the dashboard bundle ${OUT_FILE} is missing: this install was packed without its prepack build (npm pack runs it)`);
+  const missing = [OUT_FILE, LIVE_OUT_FILE].filter((file) => !fs.existsSync(file));
+  if (DEV_CHECKOUT ? !isStale() : missing.length === 0) return;
+  if (!DEV_CHECKOUT) throw new BaliseError('dashboard_missing', `the dashboard bundle ${missing.join(' and ')} is missing: this install was packed without its prepack build (npm pack runs it)`);
   await buildDashboard();
 }
 
