@@ -140,8 +140,44 @@ export function wrapReadOnly(statement: string, limits: ReadOnlyLimits): string 
   const memory = Math.floor(limits.maxMemoryBytes ?? 2_000_000_000);
   const readonly = /^explain\b/i.test(statement) ? 2 : 1;
   return [
-    `SELECT * FROM (\n${statement}\n)`,
+    `${WRAP_PREFIX}${statement}\n)`,
     `LIMIT ${rows + 1}`,
-    `SETTINGS readonly = ${readonly}, max_execution_time = ${seconds}, max_result_rows = ${rows + 1}, result_overflow_mode = 'break', max_memory_usage = ${memory}`,
+    // 64-bit integers as JSON strings: a JSON number past 2^53 reads back rounded (sqlResultValue).
+    `SETTINGS readonly = ${readonly}, max_execution_time = ${seconds}, max_result_rows = ${rows + 1}, result_overflow_mode = 'break', max_memory_usage = ${memory}, output_format_json_quote_64bit_integers = 1`,
   ].join('\n');
+}
+
+/** What wrapReadOnly writes before the analyst's statement. */
+const WRAP_PREFIX = 'SELECT * FROM (\n';
+
+/**
+ * A syntax error told in the analyst's own statement: the engine counts its position in the
+ * wrapped query and quotes the wrapper's text after it (`LIMIT`, `SETTINGS readonly`).
+ */
+export function statementSyntaxError(message: string, statement: string): string {
+  const failed = /^Syntax error: failed at position (\d+)/.exec(message);
+  if (!failed) return message;
+  const expected = /\bExpected [\s\S]*$/.exec(message)?.[0].replace(/\s+/g, ' ').trim();
+  const offset = Number(failed[1]) - WRAP_PREFIX.length;
+  const tail = expected ? ` ${expected}` : '';
+  if (offset < 1 || offset > statement.length) return `Syntax error at the end of the query.${tail}`;
+  const before = statement.slice(0, offset - 1).split('\n');
+  const excerpt = statement.slice(offset - 1, offset + 29).split('\n')[0];
+  return `Syntax error at position ${offset} (line ${before.length}, col ${before.at(-1)!.length + 1}): ${excerpt}.${tail}`;
+}
+
+/** Types whose values wrapReadOnly has the engine quote: a number again when it is exact as one. */
+const WIDE_INTEGER = /^(?:Nullable\(|LowCardinality\()*U?Int(?:64|128|256)\)*$/;
+const ARRAY_OF_WIDE_INTEGERS = /^Array\((?:Nullable\()?U?Int(?:64|128|256)\)?\)$/;
+
+/**
+ * A result value read back from JSON: a quoted 64-bit (or wider) integer, at the top of the
+ * column or in an array of them, is a number when that is exact (counts, sums) and stays a string
+ * past 2^53, so no digit is lost. Other values are as the engine wrote them.
+ */
+export function sqlResultValue(value: unknown, type: string): unknown {
+  const exact = (v: unknown): unknown => (typeof v === 'string' && /^-?\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : v);
+  if (WIDE_INTEGER.test(type)) return exact(value);
+  if (ARRAY_OF_WIDE_INTEGERS.test(type) && Array.isArray(value)) return value.map(exact);
+  return value;
 }

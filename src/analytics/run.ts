@@ -20,7 +20,7 @@ import {
   type RetentionDefinition,
   type TimeGrain,
 } from './model.ts';
-import { checkSingleQuery, wrapReadOnly } from './readonly-sql.ts';
+import { checkSingleQuery, sqlResultValue, statementSyntaxError, wrapReadOnly } from './readonly-sql.ts';
 import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, RetentionResult, SqlResult } from './results.ts';
 import { compileRetention } from './retention-sql.ts';
 import { shapeRetention, type RetentionRow } from './retention-shape.ts';
@@ -314,10 +314,16 @@ export async function runReadOnlySql(warehouse: Warehouse, sql: string, limits: 
   const statement = checkSingleQuery(sql);
   // One JSON document carrying its column metadata: nothing to infer from line positions.
   // The analyst lane: a slow ad-hoc query must not hold the dashboard or the worker's inserts.
-  const result = await warehouse.analyst.query({ query: wrapReadOnly(statement, limits), format: 'JSONCompact' });
-  const body = await result.json<unknown[]>();
+  let body: { meta?: { name: string; type: string }[]; data: unknown[][] };
+  try {
+    const result = await warehouse.analyst.query({ query: wrapReadOnly(statement, limits), format: 'JSONCompact' });
+    body = await result.json<unknown[]>();
+  } catch (error) {
+    if (error instanceof Error) error.message = statementSyntaxError(error.message, statement);
+    throw error;
+  }
   const columns = (body.meta ?? []).map(({ name, type }) => ({ name, type }));
-  const rows = body.data;
   const maxRows = Math.max(1, Math.floor(limits.maxRows));
-  return { columns, rows: rows.slice(0, maxRows), truncated: rows.length > maxRows };
+  const rows = body.data.slice(0, maxRows).map((row) => row.map((value, i) => sqlResultValue(value, columns[i]?.type ?? '')));
+  return { columns, rows, truncated: body.data.length > maxRows };
 }

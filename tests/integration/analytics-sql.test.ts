@@ -64,6 +64,22 @@ describe('what the guard accepts runs on the engine', () => {
   });
 });
 
+describe('what the analyst gets back', () => {
+  it('64-bit integers exactly: numbers while exact as one, strings past 2^53, in arrays too', async () => {
+    const result = await sql(
+      "SELECT toUInt64(9007199254740993) AS big, cityHash64('x') AS hash, count() AS n, toInt64(-3) AS neg, [toUInt64(1), toUInt64(18446744073709551615)] AS ids, toNullable(toUInt64(7)) AS maybe",
+    );
+    expect(result.rows).toEqual([['9007199254740993', '5748889492429595544', 1, -3, [1, '18446744073709551615'], 7]]);
+  });
+
+  it("tells a syntax error at its place in the analyst's own query, without the read-only wrapper's text", async () => {
+    await expect(sql('SELECT 1 +')).rejects.toThrow(/^Syntax error at the end of the query\. Expected one of: /);
+    const inside = await sql('SELECT 1,\n  2 3 AS x\nFROM system.one').catch((error: Error) => error.message);
+    expect(inside).toMatch(/^Syntax error at position 15 \(line 2, col 5\): 3 AS x\. Expected /);
+    expect(inside).not.toMatch(/SETTINGS readonly|LIMIT 101/);
+  });
+});
+
 describe('the persons view', () => {
   it('gives one person per id, so a join counts each event once and agrees with stitching', async () => {
     await insertWorld(warehouse, [

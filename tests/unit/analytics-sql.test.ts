@@ -344,7 +344,7 @@ describe('read-only SQL guard', () => {
 
   it('wraps the query with readonly=1 and its bounds', () => {
     expect(wrapReadOnly('SELECT 1', { maxRows: 100, maxSeconds: 10 })).toBe(
-      "SELECT * FROM (\nSELECT 1\n)\nLIMIT 101\nSETTINGS readonly = 1, max_execution_time = 10, max_result_rows = 101, result_overflow_mode = 'break', max_memory_usage = 2000000000",
+      "SELECT * FROM (\nSELECT 1\n)\nLIMIT 101\nSETTINGS readonly = 1, max_execution_time = 10, max_result_rows = 101, result_overflow_mode = 'break', max_memory_usage = 2000000000, output_format_json_quote_64bit_integers = 1",
     );
   });
 });
