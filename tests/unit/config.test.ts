@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Backoffs, type MinimalJob } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseRetention, parseWriteKeys } from '../../src/config/index.ts';
 import { ConfigError } from '../../src/errors.ts';
@@ -67,5 +70,19 @@ describe('BALISE_RETENTION_DAYS', () => {
   });
   it.each(['events', 'events:0', 'users:30', 'events:30,events:40', 'events:-3'])('refuses %j with one line naming the variable', (raw) => {
     expect(() => parseRetention(raw)).toThrow(/BALISE_RETENTION_DAYS/);
+  });
+});
+
+describe('the README on insert retries', () => {
+  it("states the ClickHouse outage the default attempts ride out, as BullMQ's exponential backoff waits", async () => {
+    const { attempts, backoffMs } = loadConfig({}).worker;
+    let total = 0;
+    // A job waits after each failed attempt but the last: attempts − 1 waits.
+    for (let made = 1; made < attempts; made++) total += (await Backoffs.calculate({ type: 'exponential', delay: backoffMs }, made, new Error('down'), {} as MinimalJob)) ?? 0;
+    expect(total).toBeGreaterThan(0);
+    const readme = fs.readFileSync(path.join(import.meta.dirname, '../../README.md'), 'utf8');
+    const row = readme.split('\n').find((line) => line.startsWith('| `BALISE_INSERT_ATTEMPTS`'));
+    expect(row).toContain(`| ${attempts}, ${backoffMs} |`);
+    expect(Number(/~(\d+) min/.exec(row ?? '')?.[1])).toBe(Math.round(total / 60_000));
   });
 });
