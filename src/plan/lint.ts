@@ -6,7 +6,7 @@ import { eventKey, type LintMessage, type LoadResult, type PlanEvent, type Prope
 import { parsePlanFiles, type PlanSources } from './parse.ts';
 import { SNAKE } from './file-schemas.ts';
 import { piiProblems } from './pii.ts';
-import { compareSemver } from './semver.ts';
+import { compareSemver, parseSemver } from './semver.ts';
 import { RESERVED_COLUMNS } from './views.ts';
 
 const SNAKE_CASE = new RegExp(SNAKE);
@@ -129,7 +129,8 @@ export function lint(plan: TrackingPlan, options: LintOptions = {}): LintMessage
     out.push(...lintProperties(ajv, plan.traits.file ?? 'traits.yaml', plan.traits.lines, plan.traits.properties, plan.traits.required, 'traits', plan.sources));
   }
   const planFile = plan.file ?? 'plan.yaml';
-  for (const published of options.published ?? []) {
+  // A version that is not semver is its own error (the plan file's schema): none to compare.
+  for (const published of parseSemver(plan.version) ? (options.published ?? []) : []) {
     if (published.version === plan.version && serializeArtifact(published) !== serializeArtifact(plan)) {
       out.push({
         file: planFile,

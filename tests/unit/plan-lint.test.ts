@@ -98,6 +98,23 @@ describe('plan lint', () => {
     expect(messages).toContainEqual(expect.objectContaining({ rule: 'version_not_bumped', file: 'plan.yaml', line: 2 }));
   });
 
+  it('says once that a version which is not semver is wrong, without comparing it to every published one', () => {
+    const published = (version: string) =>
+      JSON.stringify({
+        format: 'balise-plan@1',
+        plan: { name: 'shop', version, description: 'old', sources: [], defaults: { mode: 'enforce', unplanned: 'allow' }, events: [], traits: { properties: {}, required: [] } },
+      });
+    const messages = lintFiles({
+      'plan.yaml': PLAN.replace('version: 1.0.0', 'version: 5.5'),
+      'events/order_placed.yaml': good,
+      'build/plan-1.0.0.json': published('1.0.0'),
+      'build/plan-2.0.0.json': published('2.0.0'),
+    });
+    const aboutVersion = messages.filter((m) => m.file === 'plan.yaml' && m.severity === 'error');
+    expect(aboutVersion).toEqual([expect.objectContaining({ line: 2, message: expect.stringContaining('version') })]);
+    expect(messages.filter((m) => m.rule === 'version_behind')).toEqual([]);
+  });
+
   it('lints traits.yaml too', () => {
     const messages = lintFiles({ 'traits.yaml': 'properties:\n  email:\n    type: string\n    description: e\nrequired: [email, role]\n' });
     expect(messages).toContainEqual(expect.objectContaining({ rule: 'required_unknown', file: 'traits.yaml', line: 5 }));
