@@ -176,13 +176,15 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const logLevel = env.LOG_LEVEL || 'info';
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const logFormat = (env.LOG_FORMAT || 'auto') as LogFormat;
   if (!LOG_FORMATS.includes(logFormat)) throw new ConfigError('LOG_FORMAT', `expected one of ${LOG_FORMATS.join(', ')}, got "${env.LOG_FORMAT}"`);
   const database = env.CLICKHOUSE_DATABASE || 'balise';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new ConfigError('CLICKHOUSE_DATABASE', `not a valid identifier: "${database}"`);
   const cluster = env.CLICKHOUSE_CLUSTER || undefined;
   if (cluster && !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(cluster)) throw new ConfigError('CLICKHOUSE_CLUSTER', `not a valid cluster name: "${cluster}"`);
+  // The embedded engine is one node: a cluster name there would be ignored, and the user would believe in a layout they do not have.
+  if (cluster && !env.CLICKHOUSE_URL) throw new ConfigError('CLICKHOUSE_CLUSTER', `is "${cluster}" but CLICKHOUSE_URL is not set: a cluster needs ClickHouse servers (the embedded engine is one node)`);
   const adminToken = env.BALISE_ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('BALISE_ADMIN_TOKEN', 'must be at least 16 characters');
   const piiKey = env.BALISE_PII_KEY || undefined;

@@ -42,7 +42,8 @@ describe('loadConfig', () => {
     [{ BALISE_WRITE_KEYS: 'web' }, 'BALISE_WRITE_KEYS: expected "source:key" pairs, got "web"'],
     [{ BALISE_WRITE_KEYS: 'web:abc' }, 'BALISE_WRITE_KEYS: key for source "web" is shorter than 8 characters'],
     [{ BALISE_WRITE_KEYS: 'web:abcdefgh,web:ijklmnop' }, 'BALISE_WRITE_KEYS: source "web" is listed twice'],
-    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    [{ CLICKHOUSE_CLUSTER: 'c1' }, 'CLICKHOUSE_CLUSTER: is "c1" but CLICKHOUSE_URL is not set: a cluster needs ClickHouse servers (the embedded engine is one node)'],
     [{ BALISE_BATCH_MAX_ROWS: '0' }, 'BALISE_BATCH_MAX_ROWS: must be between 1 and 10000000, got 0'],
     [{ BALISE_WORKER_METRICS_PORT: 'metrics' }, 'BALISE_WORKER_METRICS_PORT: expected an integer, got "metrics"'],
   ])('stops on %j with one clear line', (env, message) => {
