@@ -93,6 +93,8 @@ export const TOOL_ERROR_STATUS = {
   redis_unavailable: 400,
   redis_owner_missing: 400,
   port_in_use: 400,
+  /** HOST does not resolve, is not this machine's, or PORT needs privileges: nothing can listen there. */
+  listen_failed: 400,
   /** An API child of `up --api-processes` exited before it listened, without saying why. */
   api_process_failed: 400,
   /** A worker older than the API that queued the job: it fails, is retried, then dead-lettered. */

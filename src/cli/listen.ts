@@ -14,8 +14,17 @@ export const LISTEN_BACKLOG = 4096;
 
 export type ListenTarget = { host: string; port: number } | { fds: readonly number[] };
 
-export function listenFailure(error: NodeJS.ErrnoException, host: string, port: number): Error {
-  return error.code === 'EADDRINUSE' ? new BaliseError('port_in_use', `${host}:${port} is already in use (EADDRINUSE): stop what listens there or set PORT`) : error;
+/** Why nothing listens at host:port, in one line with a code; `portVariable` is what sets the port. */
+export function listenFailure(error: NodeJS.ErrnoException, host: string, port: number, portVariable = 'PORT'): Error {
+  if (error.code === 'EADDRINUSE') return new BaliseError('port_in_use', `${host}:${port} is already in use (EADDRINUSE): stop what listens there or set ${portVariable}`);
+  const why: Record<string, string> = {
+    ENOTFOUND: `HOST "${host}" does not resolve`,
+    EAI_AGAIN: `HOST "${host}" does not resolve`,
+    EADDRNOTAVAIL: `HOST ${host} is not an address of this machine`,
+    EACCES: `port ${port} needs privileges this process does not have`,
+  };
+  const reason = error.code === undefined ? undefined : why[error.code];
+  return reason ? new BaliseError('listen_failed', `cannot listen on ${host}:${port}: ${reason} (${error.code}): set HOST or ${portVariable}`) : error;
 }
 
 export function urlOf(address: AddressInfo): string {

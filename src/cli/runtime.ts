@@ -8,7 +8,7 @@ import { createSdkAssetRouter, ensureSdkBuilt } from '../ingest/sdk-asset.ts';
 import { serverTimeouts } from '../ingest/admission.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
-import { countRequests, listenHttp, urlOf, type ListenTarget } from './listen.ts';
+import { countRequests, listenFailure, listenHttp, urlOf, type ListenTarget } from './listen.ts';
 import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
 import { applyViews } from '../warehouse/views.ts';
@@ -193,6 +193,12 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       // Requests refused meanwhile were logged once; the next outage is news again.
       failures.recover('queue_unavailable', 'the queue accepts requests again');
     });
+    /** Whether the process can work at all (/health, of the API or the worker's ops server). */
+    const liveness = (): { ok: boolean; reason?: string } => {
+      const grace = options.redisLivenessGraceMs ?? REDIS_LIVENESS_GRACE_MS;
+      if (redisDownSince !== undefined && Date.now() - redisDownSince > grace) return { ok: false, reason: `Redis unreachable for ${Math.round((Date.now() - redisDownSince) / 1000)} s` };
+      return { ok: true };
+    };
     const queueKeys: QueueKeys = { ...DEFAULT_QUEUE_KEYS, ...options.queueKeys };
     queue = createIngestQueue(producerConnection, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs }, queueKeys);
     const ingestQueue = queue;
@@ -303,11 +309,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         piiKey: resolvePiiKey(config),
         readiness,
         metricsText: options.metricsText,
-        liveness: () => {
-          const grace = options.redisLivenessGraceMs ?? REDIS_LIVENESS_GRACE_MS;
-          if (redisDownSince !== undefined && Date.now() - redisDownSince > grace) return { ok: false, reason: `Redis unreachable for ${Math.round((Date.now() - redisDownSince) / 1000)} s` };
-          return { ok: true };
-        },
+        liveness,
         failures,
         accepting: () => accepting,
         metrics,
@@ -326,7 +328,14 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     }
 
     // A worker-only process has no API: it exposes its health and metrics (insert latency, lag) apart.
-    const ops: OpsServer | undefined = !roles.api && config.worker.metricsPort !== undefined ? await startOpsServer(metrics, config.host, config.worker.metricsPort) : undefined;
+    const metricsPort = config.worker.metricsPort;
+    const ops: OpsServer | undefined =
+      !roles.api && metricsPort !== undefined
+        ? await startOpsServer(metrics, config.host, metricsPort, liveness).catch((error: NodeJS.ErrnoException) => {
+            throw listenFailure(error, config.host, metricsPort, 'BALISE_WORKER_METRICS_PORT');
+          })
+        : undefined;
+    if (ops) logger.info({ url: ops.url }, 'worker health and metrics at %s', ops.url);
 
     const httpServer = server;
     const ownedWarehouse = warehouse;

@@ -225,4 +225,36 @@ describe('a failed start-up', () => {
       blocker.close();
     }
   });
+
+  it('on an address that is not this machine exits with one line naming HOST, and leaves no redis-server behind', { timeout: 120_000 }, async () => {
+    const dataDir = newDataDir();
+    // 203.0.113.9 is TEST-NET-3 (RFC 5737): never a local address.
+    const { code, output } = await runCli(['up'], {
+      HOST: '203.0.113.9',
+      PORT: String(await freePort()),
+      BALISE_DATA_DIR: dataDir,
+      BALISE_WRITE_KEYS: `test:${TEST_WRITE_KEY}`,
+      BALISE_ADMIN_TOKEN: 'proc-admin-token-0123456789',
+    });
+    expect(code).toBe(1);
+    expect(output).toMatch(/balise: cannot listen on 203\.0\.113\.9:\d+: HOST 203\.0\.113\.9 is not an address of this machine \(EADDRNOTAVAIL\): set HOST or PORT \[listen_failed\]/);
+    expect(output).not.toMatch(/\n\s+at /);
+    expect(redisServersOf(dataDir)).toEqual([]);
+  });
+
+  it('of a worker whose metrics port is taken exits with one line naming BALISE_WORKER_METRICS_PORT', { timeout: 120_000 }, async () => {
+    const dataDir = newDataDir();
+    const port = await freePort();
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const { code, output } = await runCli(['worker'], { BALISE_WORKER_METRICS_PORT: String(port), BALISE_DATA_DIR: dataDir });
+      expect(code).toBe(1);
+      expect(output).toContain(`127.0.0.1:${port} is already in use (EADDRINUSE): stop what listens there or set BALISE_WORKER_METRICS_PORT [port_in_use]`);
+      expect(output).not.toMatch(/\n\s+at /);
+      expect(redisServersOf(dataDir)).toEqual([]);
+    } finally {
+      blocker.close();
+    }
+  });
 });
