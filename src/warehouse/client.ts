@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
 import { BaliseError } from '../errors.ts';
 import { onClusterClause } from '../util/sql-quote.ts';
@@ -62,9 +62,16 @@ async function insertOverHttp(client: ClickHouseClient, table: string, body: Ins
 export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir'>): Promise<Warehouse> {
   const { url, user, password, database, cluster } = config.clickhouse;
   if (url) {
-    const bootstrap = createClient({ url, username: user, password });
-    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}${onClusterClause(cluster)}` });
-    await bootstrap.close();
+    // The first contact: a server that does not answer is one line with a code, not the client's log and a stack.
+    const bootstrap = createClient({ url, username: user, password, log: { level: ClickHouseLogLevel.OFF } });
+    try {
+      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}${onClusterClause(cluster)}` });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new BaliseError('engine_unreachable', `ClickHouse at ${new URL(url).origin} (CLICKHOUSE_URL) could not create the database: ${reason}`);
+    } finally {
+      await bootstrap.close();
+    }
     // On a cluster (decision 0012): an insert returns once the shards have the rows, not when
     // they are queued on the node that received it (jobs complete only after the insert); and a
     // subquery over a Distributed table (the identity graph, replayed ids) reads every shard.

@@ -242,6 +242,13 @@ describe('a failed start-up', () => {
     expect(redisServersOf(dataDir)).toEqual([]);
   });
 
+  it('against a ClickHouse server that does not answer exits with one line naming CLICKHOUSE_URL, not the client log and a stack', { timeout: 60_000 }, async () => {
+    const closed = await freePort();
+    const { code, output } = await runCli(['migrate'], { CLICKHOUSE_URL: `http://127.0.0.1:${closed}`, BALISE_DATA_DIR: newDataDir() });
+    expect(code).toBe(1);
+    expect(output.trim()).toBe(`balise: ClickHouse at http://127.0.0.1:${closed} (CLICKHOUSE_URL) could not create the database: connect ECONNREFUSED 127.0.0.1:${closed} [engine_unreachable]`);
+  });
+
   it('of a worker whose metrics port is taken exits with one line naming BALISE_WORKER_METRICS_PORT', { timeout: 120_000 }, async () => {
     const dataDir = newDataDir();
     const port = await freePort();
