@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ConfigError } from '../errors.ts';
 import type { Config } from './index.ts';
 
 /**
@@ -15,9 +16,15 @@ function readOrCreate(file: string, make: () => string): string {
   } catch {
     // first start
   }
-  fs.mkdirSync(path.dirname(file), { recursive: true });
   const value = make();
-  fs.writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  } catch (error) {
+    // Usually the first write of a data directory: say which, in one line.
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new ConfigError('BALISE_DATA_DIR', `cannot write ${file} (${code}): the data directory must be a directory this user can write`);
+  }
   return value;
 }
 

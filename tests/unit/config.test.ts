@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Backoffs, type MinimalJob } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseRetention, parseWriteKeys } from '../../src/config/index.ts';
+import { resolvePiiKey } from '../../src/config/secrets.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 describe('loadConfig', () => {
@@ -85,5 +86,14 @@ describe('the README on insert retries', () => {
     const row = readme.split('\n').find((line) => line.startsWith('| `BALISE_INSERT_ATTEMPTS`'));
     expect(row).toContain(`| ${attempts}, ${backoffMs} |`);
     expect(Number(/~(\d+) min/.exec(row ?? '')?.[1])).toBe(Math.round(total / 60_000));
+  });
+});
+
+describe('the data directory', () => {
+  it('that cannot be written stops start-up with one line naming BALISE_DATA_DIR, not a stack', () => {
+    // /dev/null is a file: nothing can be made under it, whoever runs the test.
+    const config = { piiKey: undefined, dataDir: '/dev/null/balise-data' };
+    expect(() => resolvePiiKey(config)).toThrow(ConfigError);
+    expect(() => resolvePiiKey(config)).toThrow('BALISE_DATA_DIR: cannot write /dev/null/balise-data/pii-key (ENOTDIR): the data directory must be a directory this user can write');
   });
 });
