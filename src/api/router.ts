@@ -29,11 +29,12 @@ import { registerPrivacyRoutes } from './privacy-routes.ts';
 import type { SuppressionList } from '../privacy/suppression.ts';
 import { loadHealth, planHealth } from './health-queries.ts';
 import { eventTrends, trendsWindow } from './trends.ts';
-import { checkTimeZone, parseDateInput, resolveRange } from '../analytics/sql-common.ts';
+import { checkTimeZone, parseDateInput, resolveRange, type RangeInfo } from '../analytics/sql-common.ts';
 import { adHocFunnel, adHocMetric, funnelDropOffs, runTrend } from '../analytics/explore.ts';
 import { AnalyticsInputError } from '../analytics/errors.ts';
 import { entityTimeline, personTimeline } from './people.ts';
 import { planCatalog } from './catalog.ts';
+import { DEFAULT_RANGE_DAYS } from '../util/default-range.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { sharedWork } from '../util/shared-work.ts';
 import { requestTimeZone } from './time-zone.ts';
@@ -274,8 +275,9 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     '/api/trends',
     handle(deps.logger, async (req, res) => {
       const zone = checkTimeZone(zoneOf(req));
-      const { from, to, limit } = trendsWindow(req.query, Date.now(), zone);
-      res.json(await eventTrends(deps.warehouse, from, to, limit, zone));
+      const { from, to, limit, isDefault } = trendsWindow(req.query, Date.now(), zone);
+      const range: RangeInfo = { from, to, isDefault, defaultDays: DEFAULT_RANGE_DAYS, timeZone: zone };
+      res.json({ ...(await eventTrends(deps.warehouse, from, to, limit, zone)), range });
     }),
   );
   router.get(

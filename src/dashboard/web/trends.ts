@@ -1,4 +1,5 @@
-import { zonedDate } from '../../util/zone.ts';
+import { isIncomplete } from '../../util/periods.ts';
+import { addDays, zonedMidnight } from '../../util/zone.ts';
 import type { TrendsResult } from '../../api/trends.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
@@ -10,16 +11,17 @@ export async function renderTrends(range: Range): Promise<void> {
   const trends = await getJson<TrendsResult>('/api/trends', { from: range.from, to: range.to, limit: '8' });
   const root = byId('trends-body');
   clear(root);
-  const chart = chartBox('Events per day for the busiest events', 260);
-  // Today is still going: its count is partial, drawn dashed and starred rather than as a drop.
-  const today = zonedDate(Date.now(), trends.timeZone);
-  const partial = trends.days.map((d) => d >= today);
+  const chart = chartBox(`Events per ${trends.grain} for the busiest events`, 260);
+  // A bucket still going (today, this week) or cut by the range is partial: drawn dashed and starred rather than as a drop.
+  const span = { fromMs: zonedMidnight(trends.from, trends.timeZone), toMs: zonedMidnight(addDays(trends.to, 1), trends.timeZone) };
+  const now = Date.now();
+  const partial = trends.buckets.map((b) => isIncomplete(b, trends.grain, span, now, trends.timeZone));
   append(
     root,
     el(
       'p',
       { class: 'muted' },
-      `Track events per day (in ${trends.timeZone}), the ${trends.series.length} busiest events from ${trends.from} to ${trends.to}.${partial.some(Boolean) ? ' * today is not over yet.' : ''}`,
+      `Track events per ${trends.grain} (in ${trends.timeZone}${trends.grain === 'week' ? ', weeks from Monday' : ''}), the ${trends.series.length} busiest events from ${trends.from} to ${trends.to}.${partial.some(Boolean) ? ` * ${trends.grain === 'day' ? 'today is not over yet' : `a ${trends.grain} cut by the range or not over yet`}.` : ''}`,
     ),
     el(
       'div',
@@ -38,7 +40,7 @@ export async function renderTrends(range: Range): Promise<void> {
   draw(chart.canvas, {
     type: 'line',
     data: {
-      labels: trends.days.map((d, i) => (partial[i] ? `${d}*` : d)),
+      labels: trends.buckets.map((d, i) => (partial[i] ? `${d}*` : d)),
       datasets: trends.series.map((s, i) => ({
         label: s.event,
         data: s.counts,
