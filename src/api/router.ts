@@ -29,7 +29,7 @@ import { registerPrivacyRoutes } from './privacy-routes.ts';
 import type { SuppressionList } from '../privacy/suppression.ts';
 import { loadHealth, planHealth } from './health-queries.ts';
 import { eventTrends, trendsWindow } from './trends.ts';
-import { checkTimeZone, parseDateInput, resolveRange, type RangeInfo } from '../analytics/sql-common.ts';
+import { checkTimeZone, parseDateInput, rangeInfo, resolveRange, type RangeInfo } from '../analytics/sql-common.ts';
 import { adHocFunnel, adHocMetric, funnelDropOffs, runTrend } from '../analytics/explore.ts';
 import { AnalyticsInputError } from '../analytics/errors.ts';
 import { entityTimeline, personTimeline } from './people.ts';
@@ -57,8 +57,6 @@ export interface AdminDependencies {
   /** The suppression list, when BALISE_SUPPRESS_ERASED is on. */
   suppression?: SuppressionList;
 }
-
-const DAY_MS = 86_400_000;
 
 const stringParam = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
 
@@ -284,10 +282,9 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     '/api/health/plan',
     handle(deps.logger, async (req, res) => {
       // The range's end is honoured too: health "as of" a past period shows that period only.
-      const zone = checkTimeZone(zoneOf(req));
-      const until = stringParam(req.query.to) ? parseDateInput(String(req.query.to), 'to', zone) : Date.now() + DAY_MS;
-      const since = sinceParam(req.query.from, 'from', zone) ?? until - 30 * DAY_MS;
-      const health = await planHealth(deps.warehouse, since, until);
+      // Balise's one default range when none is given, as every other read (decision 0020).
+      const range = resolveRange({ from: stringParam(req.query.from), to: stringParam(req.query.to), timeZone: zoneOf(req) }, Date.now());
+      const health = await planHealth(deps.warehouse, range.fromMs, range.toMs);
       const validator = deps.validator();
       const seen = new Set(health.eventsSeen.map((e) => e.event));
       const planned = validator.plan.events.filter((e) => e.kind === 'track').map((e) => e.name);
@@ -297,6 +294,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
         ...health,
         plannedNeverSeen: planned.filter((name) => !seen.has(name)),
         unplannedSeen: health.eventsSeen.filter((e) => e.type === 'track' && !planned.includes(e.event)),
+        range: rangeInfo(range),
       });
     }),
   );

@@ -38,3 +38,17 @@ describe('data health totals', () => {
     expect({ quarantined: body.quarantinedTotal, accepted: body.acceptedTotal }).toEqual({ quarantined: 2, accepted: 1 });
   }, 60_000);
 });
+
+describe('the data health range', () => {
+  it("is Balise's 90-day default when none is given, and says so; an unreadable date is refused", async () => {
+    const get = (query: string) => fetch(`${stack.baseUrl}/api/health/plan${query}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+    const body = (await (await get('')).json()) as { range: { from: string; to: string; isDefault: boolean; defaultDays: number } };
+    expect(body.range).toMatchObject({ isDefault: true, defaultDays: 90 });
+    expect((Date.parse(body.range.to) - Date.parse(body.range.from)) / 86_400_000).toBe(90);
+    const given = (await (await get('?from=2026-01-01&to=2026-01-31')).json()) as { range: { isDefault: boolean } };
+    expect(given.range.isDefault).toBe(false);
+    const bad = await get('?from=2026-02-30');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'invalid_date' });
+  });
+});
