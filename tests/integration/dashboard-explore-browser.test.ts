@@ -228,6 +228,18 @@ describe('dashboard at 1280 px: layout details', () => {
     // Signed up: nobody here completed sign-up (the funnel starts at signup_completed): 0 entered.
     expect(lines).toHaveLength(4);
     expect(lines[1]!.startsWith('1. Signed up,0,')).toBe(true);
+
+    // A drop-off with people behind it has a "who?" button beside its number: the CSV keeps the number alone.
+    const signup = page.locator('.table-block', { has: page.locator('[data-funnel-steps="freelancer_signup_funnel"]') });
+    await expect.poll(() => signup.locator('[data-dropoffs]').count()).toBeGreaterThan(0);
+    const [second] = await Promise.all([page.waitForEvent('download'), signup.locator('[data-csv]').click()]);
+    const rows = fs
+      .readFileSync((await second.path())!, 'utf8')
+      .trim()
+      .split('\r\n');
+    const dropOff = rows[0]!.split(',').indexOf('Drop-off');
+    expect(rows[2]!.split(',')[dropOff]).toBe('3');
+    expect(rows.join('\n')).not.toContain('who?');
   });
 });
 

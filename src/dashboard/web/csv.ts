@@ -12,9 +12,16 @@ export function toCsv(rows: string[][]): string {
   return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
+/** What a cell shows, without its controls (the "who?" beside a drop-off is a button, not data). */
+function cellText(cell: Element): string {
+  const copy = cell.cloneNode(true) as Element;
+  for (const control of copy.querySelectorAll('button')) control.remove();
+  return (copy.textContent ?? '').trim();
+}
+
 /** The rows of a rendered table, header first, without its caption or empty-state row. */
 export function tableRows(table: HTMLTableElement): string[][] {
-  return [...table.querySelectorAll('tr')].filter((tr) => !tr.querySelector('td.empty')).map((tr) => [...tr.querySelectorAll('th, td')].map((c) => (c.textContent ?? '').trim()));
+  return [...table.querySelectorAll('tr')].filter((tr) => !tr.querySelector('td.empty')).map((tr) => [...tr.querySelectorAll('th, td')].map(cellText));
 }
 
 /** A file name from a caption: "Events by plan version" → "events-by-plan-version.csv". */
