@@ -159,6 +159,18 @@ describe.each([390, 1280])('dashboard at %i px', (width) => {
 });
 
 describe('dashboard at 1280 px: layout details', () => {
+  it('fits every table in its block without sideways scrolling, cohort tables included, and breaks no tile value inside a word', async () => {
+    const { page } = await open(1280, '/');
+    const cohortTables = await page.locator('table', { hasText: 'cohort' }).count();
+    expect(cohortTables).toBeGreaterThan(0);
+    const overflowing = await page.$$eval('.table-wrap', (wraps) => wraps.filter((w) => w.scrollWidth > w.clientWidth + 1).map((w) => w.querySelector('caption')?.textContent ?? '?'));
+    expect(overflowing).toEqual([]);
+    // A tile's value is a few words; a setting's name goes in its note, where it may wrap.
+    const retention = page.locator('[data-stat="retention"] dd').first();
+    expect(await retention.textContent()).toBe('kept forever');
+    expect(await page.locator('[data-stat="retention"] dd.note').textContent()).toBe('BALISE_RETENTION_DAYS unset');
+  });
+
   it('shows the violation table with its RATE column inside the page', async () => {
     const { page } = await open(1280, '/');
     const table = page.locator('[data-violations="rates"]');

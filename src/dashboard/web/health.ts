@@ -10,9 +10,9 @@ export type PlanHealthResponse = PlanHealth & { planVersion: string; versions: s
 export type PipelineHealthResponse = LoadHealth & { redis?: 'up' | 'down'; queue: Record<string, number>; deadLetter: number; retention?: RetentionState[] };
 
 /** "events 395 d · quarantine 90 d": how long each table keeps its rows (kept forever when unset). */
-function retentionText(retention: RetentionState[] | undefined): string {
+function retentionText(retention: RetentionState[] | undefined): { value: string; note?: string } {
   const set = (retention ?? []).filter((r) => r.days !== null);
-  return set.length ? set.map((r) => `${r.table} ${r.days} d`).join(' · ') : 'kept forever (BALISE_RETENTION_DAYS unset)';
+  return set.length ? { value: set.map((r) => `${r.table} ${r.days} d`).join(' · ') } : { value: 'kept forever', note: 'BALISE_RETENTION_DAYS unset' };
 }
 
 type RuleRow = PlanHealth['violationsByRule'][number] & { rate: number };
@@ -33,8 +33,9 @@ export function violationRates(health: Pick<PlanHealth, 'violationsByRule' | 'ev
   });
 }
 
-function stat(label: string, value: string, field: string, tone = ''): HTMLElement {
-  return el('div', { class: `stat ${tone}`, 'data-stat': field }, el('dt', {}, label), el('dd', {}, value));
+/** A tile: its label, its value, and a note in small print (a setting's name breaks no value in two). */
+function stat(label: string, value: string, field: string, tone = '', note?: string): HTMLElement {
+  return el('div', { class: `stat ${tone}`, 'data-stat': field }, el('dt', {}, label), el('dd', {}, value), note ? el('dd', { class: 'muted small note' }, note) : null);
 }
 
 function freshnessTone(seconds: number | null): string {
@@ -136,6 +137,7 @@ export async function renderPipeline(pipelineHealth: Promise<PipelineHealthRespo
   clear(root);
   const depth = (p.queue.waiting ?? 0) + (p.queue.prioritized ?? 0) + (p.queue.delayed ?? 0);
   const chart = chartBox('Rows inserted per minute over the last hour', 160);
+  const retention = retentionText(p.retention);
   append(
     root,
     el(
@@ -147,7 +149,7 @@ export async function renderPipeline(pipelineHealth: Promise<PipelineHealthRespo
       stat('Insert rate', `${formatCount(p.insertedLastMinute)} rows / min`, 'insert-rate'),
       stat('Lag', p.freshnessSeconds === null ? 'no data yet' : formatDuration(p.freshnessSeconds * 1000), 'lag', freshnessTone(p.freshnessSeconds)),
       stat('Dead letter', formatCount(p.deadLetter), 'dead-letter', p.deadLetter ? 'bad' : 'ok'),
-      stat('Retention', retentionText(p.retention), 'retention'),
+      stat('Retention', retention.value, 'retention', '', retention.note),
     ),
     chart.box,
   );
