@@ -24,6 +24,8 @@ function table(head: string[], options: FormatOptions): Table.Table {
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+/** A conversion rate, or '–' when nobody was there to convert (0 of 0 is no rate, not 0 %). */
+const rate = (x: number, base: number): string => (base > 0 ? pct(x) : '–');
 
 function fmtNumber(v: number | null, unit = ''): string {
   if (v === null) return '–';
@@ -73,13 +75,13 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
       s.index,
       s.optional ? `${s.label} (optional)` : s.label,
       s.count.toLocaleString('en-US'),
-      s.index === 1 ? '' : pct(s.conversionFromPrevious),
-      pct(s.conversionFromStart),
+      s.index === 1 ? '' : rate(s.conversionFromPrevious, result.steps[s.previousStep - 1]?.count ?? 0),
+      rate(s.conversionFromStart, result.entered),
       s.index === 1 ? '' : s.dropOff.toLocaleString('en-US'),
       formatDuration(s.medianMsFromPrevious),
     ]);
   }
-  lines.push(steps.toString(), `Overall conversion: ${pct(result.conversion)} (${result.converted} of ${result.entered})`);
+  lines.push(steps.toString(), `Overall conversion: ${rate(result.conversion, result.entered)} (${result.converted} of ${result.entered})`);
   const ttc = result.timeToConvert;
   if (ttc)
     lines.push(
@@ -90,13 +92,13 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
   const head = ['', 'Entered', ...result.steps.slice(1).map((s) => s.label), 'Conversion'];
   if (result.breakdown) {
     const t = table([result.breakdown.property, ...head.slice(1)], options);
-    for (const g of result.breakdown.groups) t.push([g.value, ...g.counts.map(String), pct(g.conversion)]);
+    for (const g of result.breakdown.groups) t.push([g.value, ...g.counts.map(String), rate(g.conversion, g.counts[0] ?? 0)]);
     const touch = result.breakdown.source === 'event' ? (result.breakdown.attribution === 'first' ? ' (value at the entry step)' : ' (value at the last step reached)') : ' (latest traits)';
     lines.push(`By ${result.breakdown.property}${touch}:`, t.toString());
   }
   if (result.cohorts.rows.length > 0) {
     const t = table([`${result.cohorts.grain} of entry`, ...head.slice(1)], options);
-    for (const g of result.cohorts.rows) t.push([g.value, ...g.counts.map(String), pct(g.conversion)]);
+    for (const g of result.cohorts.rows) t.push([g.value, ...g.counts.map(String), rate(g.conversion, g.counts[0] ?? 0)]);
     lines.push(`By ${result.cohorts.grain}ly cohort:`, t.toString());
   }
   return lines.join('\n');

@@ -240,6 +240,8 @@ describe('dashboard at 1280 px: layout details', () => {
     // Signed up: nobody here completed sign-up (the funnel starts at signup_completed): 0 entered.
     expect(lines).toHaveLength(4);
     expect(lines[1]!.startsWith('1. Signed up,0,')).toBe(true);
+    // Nobody entered: no rate (0 of 0), not 0.0 %.
+    expect(lines[1]!.split(',')[3]).toBe('–');
 
     // A drop-off with people behind it has a "who?" button beside its number: the CSV keeps the number alone.
     const signup = page.locator('.table-block', { has: page.locator('[data-funnel-steps="freelancer_signup_funnel"]') });

@@ -101,6 +101,16 @@ describe('balise kpis', () => {
   });
 });
 
+describe('balise funnel', () => {
+  it("prints no rate for a funnel nobody entered: '–', not 0.0 % of 0", () => {
+    const empty = { ...funnel, entered: 0, converted: 0, conversion: 0, steps: funnel.steps.map((s) => ({ ...s, count: 0, conversionFromStart: 0, conversionFromPrevious: 0 })) } as FunnelResult;
+    const text = formatFunnel(empty);
+    expect(text).toContain('Overall conversion: – (0 of 0)');
+    expect(text).not.toContain('0.0%');
+    expect(formatFunnel(funnel)).toContain('100.0%');
+  });
+});
+
 describe('CLI colour', () => {
   it('draws tables without ANSI colour unless asked, and asks only for a terminal without NO_COLOR', () => {
     for (const text of [formatSql(sql), formatKpis(kpis), formatFunnel(funnel), formatSql(sql, { colour: false })]) {

@@ -87,10 +87,14 @@ function stepsTable(result: FunnelResult, load?: DropOffLoader, target?: HTMLEle
         header: 'From previous',
         // After an optional step, the rate is of the last required step, and says so.
         cell: (s) =>
-          el('span', { 'data-field': 'conversion' }, s.index === 1 ? '–' : `${formatPercent(s.conversionFromPrevious)}${s.previousStep !== s.index - 1 ? ` of step ${s.previousStep}` : ''}`),
+          el(
+            'span',
+            { 'data-field': 'conversion' },
+            s.index === 1 ? '–' : `${rateText(s.conversionFromPrevious, result.steps[s.previousStep - 1]?.count ?? 0)}${s.previousStep !== s.index - 1 ? ` of step ${s.previousStep}` : ''}`,
+          ),
         numeric: true,
       },
-      { header: 'From start', cell: (s) => formatPercent(s.conversionFromStart), numeric: true },
+      { header: 'From start', cell: (s) => rateText(s.conversionFromStart, result.entered), numeric: true },
       { header: 'Drop-off', cell: (s) => (s.index === 1 ? el('span', { 'data-field': 'dropoff' }, '–') : dropOffCell(result, s, load, list)), numeric: true },
       { header: 'Median time', cell: (s) => formatDuration(s.medianMsFromPrevious), numeric: true },
     ],
@@ -119,13 +123,16 @@ function funnelDetails(result: FunnelResult): HTMLElement {
   );
 }
 
+/** A conversion rate, or '–' when nobody was there to convert (0 of 0 is no rate, not 0 %). */
+const rateText = (x: number, base: number): string => (base > 0 ? formatPercent(x) : '–');
+
 function groupTable(caption: string, firstHeader: string, result: FunnelResult, rows: Group[], label: (g: Group) => string = (g) => g.value): HTMLElement {
   return table<Group>(
     caption,
     [
       { header: firstHeader, cell: label },
       ...result.steps.map((s, i) => ({ header: s.label, cell: (g: Group) => formatCount(g.counts[i] ?? 0), numeric: true })),
-      { header: 'Conversion', cell: (g) => formatPercent(g.conversion), numeric: true },
+      { header: 'Conversion', cell: (g) => rateText(g.conversion, g.counts[0] ?? 0), numeric: true },
     ],
     rows,
   );
@@ -140,7 +147,7 @@ export function renderFunnelResult(container: HTMLElement, result: FunnelResult,
     ' entered · ',
     el('strong', { 'data-field': 'converted' }, formatCount(result.converted)),
     ' converted · ',
-    el('strong', { 'data-field': 'overall' }, formatPercent(result.conversion)),
+    el('strong', { 'data-field': 'overall' }, rateText(result.conversion, result.entered)),
     ' overall',
   );
   const bars = chartBox(`${result.title}: bar chart of entities reaching each step`);
