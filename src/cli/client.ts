@@ -18,6 +18,9 @@ export function setServerUrl(url: string | undefined): void {
   serverUrlOption = url?.replace(/\/+$/, '');
 }
 
+/** The server the user named (--url, else BALISE_URL), if any. */
+export const namedServerUrl = (config: Pick<Config, 'serverUrl'>): string | undefined => serverUrlOption ?? config.serverUrl;
+
 /** Where the CLI finds the running server: --url, else BALISE_URL, else this machine's PORT. */
 export const apiBaseUrl = (config: Pick<Config, 'port' | 'serverUrl'>) => serverUrlOption ?? config.serverUrl ?? `http://127.0.0.1:${config.port}`;
 

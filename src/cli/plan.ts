@@ -25,7 +25,7 @@ import { viewsSql } from '../plan/views.ts';
 import { openWarehouse } from '../warehouse/client.ts';
 import { readEngineOwner } from '../warehouse/engine-owner.ts';
 import { applyViews } from '../warehouse/views.ts';
-import { callApi } from './client.ts';
+import { callApi, namedServerUrl } from './client.ts';
 
 const run = promisify(execFile);
 
@@ -250,11 +250,12 @@ export function registerPlanCommands(program: Command): void {
         console.log(viewsSql(current, config.clickhouse.cluster ? { cluster: config.clickhouse.cluster } : {}));
         return;
       }
-      // The embedded engine belongs to the running Balise: it reloads the plan and applies them.
-      const owner = config.clickhouse.url ? undefined : readEngineOwner(config.dataDir);
-      if (owner?.url) {
-        const reloaded = await callApi<{ planVersion: string; views: string[]; replicas: ReplicaReport | null }>('POST', '/api/admin/plan/reload', undefined, owner.url);
-        console.log(`the running Balise (${owner.url}) reloaded plan ${reloaded.planVersion} and created or replaced ${reloaded.views.length} view(s): ${reloaded.views.join(', ')}`);
+      // A server the user named (--url, BALISE_URL) reloads the plan and applies them; so does the
+      // running Balise that owns the embedded engine, which no other process may open.
+      const server = namedServerUrl(config) ?? (config.clickhouse.url ? undefined : readEngineOwner(config.dataDir)?.url);
+      if (server) {
+        const reloaded = await callApi<{ planVersion: string; views: string[]; replicas: ReplicaReport | null }>('POST', '/api/admin/plan/reload', undefined, server);
+        console.log(`the running Balise (${server}) reloaded plan ${reloaded.planVersion} and created or replaced ${reloaded.views.length} view(s): ${reloaded.views.join(', ')}`);
         const { replicas } = reloaded;
         if (!replicas) return;
         const summary = replicaSummary(replicas, reloaded.planVersion);

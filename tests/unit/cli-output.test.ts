@@ -15,6 +15,7 @@ import { BaliseError } from '../../src/errors.ts';
 import { createLogger, logStyle } from '../../src/observability/logger.ts';
 import { loadChdb } from '../../src/warehouse/embedded-session.ts';
 import { runCli } from '../helpers/process.ts';
+import { tempDir } from '../helpers/stack.ts';
 
 const ANSI = /\x1b\[/; // eslint-disable-line no-control-regex
 
@@ -76,6 +77,11 @@ describe('CLI exit codes', () => {
     // Refused by the server (`funnel --from garbage`, `--attribution bogus`), answered with its code:
     for (const code of ['invalid_date', 'invalid_attribution', 'invalid_breakdown', 'invalid_range', 'invalid_time_zone'])
       expect(exitCodeFor(new BaliseError(code as 'invalid_date', 'x')), code).toBe(2);
+  }, 30_000);
+
+  it('plan views --apply goes to the server named by --url, and says when none answers there', async () => {
+    const applied = await runCli(['plan', 'views', '--apply', '--url', 'http://127.0.0.1:9'], { BALISE_DATA_DIR: tempDir('balise-views-'), BALISE_ADMIN_TOKEN: 'views-admin-token-0123456789' });
+    expect([applied.code, applied.output]).toEqual([3, expect.stringContaining('[server_unreachable]')]);
   }, 30_000);
 
   it('prints errors under --json as {"error":{"code","message"}}', () => {
