@@ -108,6 +108,8 @@ export const TOOL_ERROR_STATUS = {
   plan_version_published: 400,
   plan_diff_base: 400,
   plan_exists: 400,
+  /** `plan codegen --check`: the generated types are missing or older than the plan. */
+  plan_codegen_stale: 400,
   write_key_missing: 400,
   admin_token_missing: 400,
   server_unreachable: 400,

@@ -49,7 +49,7 @@ export function lintEventKpiLists(plan: TrackingPlan, defs: KpiDefinitions): Lin
     const missing = expected.filter((k) => !event.kpis.includes(k));
     if (extra.length === 0 && missing.length === 0) continue;
     const parts = [
-      ...(extra.length > 0 ? [`lists ${list(extra)}, which ${extra.length > 1 ? 'do' : 'does'} not use it,`] : []),
+      ...(extra.length > 0 ? [`lists ${list(extra)}, which ${extra.length > 1 ? 'do' : 'does'} not use it`] : []),
       ...(missing.length > 0 ? [`omits ${list(missing)}, which ${missing.length > 1 ? 'use' : 'uses'} it`] : []),
     ];
     const fix = expected.length > 0 ? `kpis: [${list(expected)}]` : 'no kpis: key';
@@ -57,7 +57,7 @@ export function lintEventKpiLists(plan: TrackingPlan, defs: KpiDefinitions): Lin
       file: event.file,
       line: event.lines?.['/kpis'] ?? event.lines?.[''] ?? 1,
       rule: 'kpis_list_mismatch',
-      message: `event "${event.name}": kpis: ${parts.join(' and ')} (per kpis/*.yaml); write ${fix}, or run \`balise plan check --fix\``,
+      message: `event "${event.name}": kpis: ${parts.join(', and ')} (per kpis/*.yaml); write ${fix}, or run \`balise plan check --fix\``,
       severity: 'error',
     });
   }

@@ -57,7 +57,10 @@ export function planReview(report: DiffReport, before: KpiDefinitions, after: Kp
   const a = definitionsById(after);
   const touch = (d: Definition, reason: string, breaking: boolean): void => {
     const impact = impacts.get(d.id) ?? { id: d.id, kind: d.kind, title: d.title, reasons: [], breaking: false };
-    if (!impact.reasons.includes(reason)) impact.reasons.push(reason);
+    // One reason per event: a breaking change of it says all a lesser one would.
+    const breakingForm = `${reason} (breaking)`;
+    if (reason.endsWith(' (breaking)')) impact.reasons = impact.reasons.filter((r) => `${r} (breaking)` !== reason);
+    if (!impact.reasons.includes(reason) && !impact.reasons.includes(breakingForm)) impact.reasons.push(reason);
     impact.breaking ||= breaking;
     impacts.set(d.id, impact);
   };

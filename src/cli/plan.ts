@@ -222,10 +222,11 @@ export function registerPlanCommands(program: Command): void {
     .option('--check', 'exit 1 when the file is stale instead of writing it')
     .action(async (opts: { out: string; check?: boolean }) => {
       const current = await planCodegenAction(planDir(), opts.out, opts.check === true);
-      if (opts.check) {
-        console.log(current ? `${opts.out} is up to date` : `${opts.out} is stale: run \`balise plan codegen --out ${opts.out}\``);
-        if (!current) process.exitCode = 1;
-      } else console.log(`${opts.out}: ${current ? 'unchanged' : 'written'}`);
+      if (opts.check && !current) {
+        const state = (await fs.stat(opts.out).catch(() => undefined)) ? 'is stale' : 'does not exist';
+        throw new BaliseError('plan_codegen_stale', `${opts.out} ${state}: run \`balise plan codegen --out ${opts.out}\``);
+      }
+      console.log(opts.check ? `${opts.out} is up to date` : `${opts.out}: ${current ? 'unchanged' : 'written'}`);
     });
 
   plan

@@ -71,6 +71,23 @@ describe('the pull-request comment and the CI workflow shipped in docs/ci', () =
     git('checkout', '-q', '--', '.');
   });
 
+  it('gives a KPI one reason per changed event: a breaking change of it says all a lesser one would', async () => {
+    const posted = path.join(planDir, 'events/mission_posted.yaml');
+    // A property added (minor) and an enum value removed (breaking), on the same event.
+    fs.writeFileSync(
+      posted,
+      fs
+        .readFileSync(posted, 'utf8')
+        .replace('properties:\n', 'properties:\n  seniority:\n    type: string\n    description: Seniority wanted.\n')
+        .replace('enum: [remote, hybrid, on_site]', 'enum: [remote, hybrid]'),
+    );
+    edit('plan.yaml', /^version: 2\.0\.0$/m, 'version: 3.0.0');
+    const review = await planReviewAction(planDir, 'HEAD');
+    const weekly = review.impacts.find((i) => i.id === 'weekly_missions_posted');
+    expect(weekly).toMatchObject({ breaking: true, reasons: ['event `mission_posted` changes (breaking)'] });
+    git('checkout', '-q', '--', '.');
+  });
+
   it("the workflow's own check and diff steps pass a good PR and fail a bad one, writing the comment", () => {
     const workflow = parse(fs.readFileSync(path.join(REPO_ROOT, 'docs/ci/plan-review.yml'), 'utf8')) as {
       on: { pull_request: { paths: string[] } };

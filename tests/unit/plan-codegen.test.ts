@@ -7,6 +7,7 @@ import { planCodegenAction } from '../../src/cli/plan.ts';
 import { codegen } from '../../src/plan/codegen.ts';
 import { loadPlan } from '../../src/plan/load.ts';
 import { EXAMPLE_PLAN, FIXTURE_PLAN } from '../helpers/plans.ts';
+import { runCli } from '../helpers/process.ts';
 
 // The typing checks run on the fixture plan; the committed example output is checked for staleness only.
 const PLAN_DIR = FIXTURE_PLAN;
@@ -79,6 +80,16 @@ describe('generated plan types', () => {
     expect(await planCodegenAction(PLAN_DIR, stale, true)).toBe(false);
     expect(await fs.readFile(stale, 'utf8')).toContain('0.0.1');
   });
+
+  it('plan codegen --check fails in one line, saying whether the file is stale or missing', async () => {
+    const missing = path.join(dir, 'missing', 'plan.ts');
+    const none = await runCli(['plan', 'codegen', '--out', missing, '--check'], { BALISE_PLAN_DIR: PLAN_DIR });
+    expect([none.code, none.output.trim()]).toEqual([1, `balise: ${missing} does not exist: run \`balise plan codegen --out ${missing}\` [plan_codegen_stale]`]);
+    const stale = path.join(dir, 'stale-cli.ts');
+    await fs.writeFile(stale, "export const PLAN_VERSION = '0.0.1' as const;\n");
+    const old = await runCli(['plan', 'codegen', '--out', stale, '--check'], { BALISE_PLAN_DIR: PLAN_DIR });
+    expect([old.code, old.output.trim()]).toEqual([1, `balise: ${stale} is stale: run \`balise plan codegen --out ${stale}\` [plan_codegen_stale]`]);
+  }, 30_000);
 
   it('exports the plan version and is deterministic', async () => {
     const plan = await loadPlan(PLAN_DIR);

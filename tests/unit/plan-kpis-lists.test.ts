@@ -75,6 +75,10 @@ describe("an event's kpis: list, derived from kpis/*.yaml", () => {
       },
     ]);
     expect(messages[0]!.line).toBeGreaterThan(1);
+    // Only an extra id: the sentence ends there, no dangling comma before "(per".
+    const onlyExtra = { ...plan, events: plan.events.map((e) => (e.name === 'mission_posted' ? { ...e, kpis: ['posted', 'hiring', 'nothing_here'] } : e)) };
+    const [extra] = lintEventKpiLists(onlyExtra, definitions).filter((m) => m.message.includes('"mission_posted"'));
+    expect(extra?.message).toMatch(/^event "mission_posted": kpis: lists nothing_here, which does not use it \(per kpis\/\*\.yaml\)/);
   });
 
   it('`plan check` reports the example bugs of the issue, and `plan check --fix` rewrites the lists, keeping comments and layout', async () => {
