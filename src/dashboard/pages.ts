@@ -111,16 +111,18 @@ export function livePage(): string {
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
-  <h1>Balise</h1>
-  <nav class="pages" aria-label="Pages">${navLinks('live')}</nav>
+  <div class="top-row">
+    <h1>Balise</h1>
+    <nav class="pages" aria-label="Pages">${navLinks('live')}</nav>
+    <form method="post" action="/logout" class="signout"><button type="submit" class="secondary">Sign out</button></form>
+  </div>
   <form id="live-filter" class="range" aria-label="Filter live events">
-    <label for="f-source">Source</label><input id="f-source" name="source" placeholder="write key source or SDK">
-    <label for="f-event">Event</label><input id="f-event" name="event">
-    <label for="f-person">Person</label><input id="f-person" name="person" placeholder="userId or anonymousId">
-    <label for="f-verdict">Verdict</label><select id="f-verdict" name="verdict"><option value="">any</option><option>valid</option><option>warned</option><option>unplanned</option><option>quarantined</option><option value="accepted">accepted (stored)</option><option value="flagged">flagged (warned or quarantined)</option></select>
+    <span class="pair"><label for="f-source">Source</label><input id="f-source" name="source" placeholder="write key source or SDK"></span>
+    <span class="pair"><label for="f-event">Event</label><input id="f-event" name="event"></span>
+    <span class="pair"><label for="f-person">Person</label><input id="f-person" name="person" placeholder="userId or anonymousId"></span>
+    <span class="pair"><label for="f-verdict">Verdict</label><select id="f-verdict" name="verdict"><option value="">any</option><option>valid</option><option>warned</option><option>unplanned</option><option>quarantined</option><option value="accepted">accepted (stored)</option><option value="flagged">flagged (warned or quarantined)</option></select></span>
     <button type="submit">Watch</button>
   </form>
-  <form method="post" action="/logout"><button type="submit" class="secondary">Sign out</button></form>
 </header>
 <p id="live-status" class="status" role="status" aria-live="polite">Connecting…</p>
 <main id="main" tabindex="-1">

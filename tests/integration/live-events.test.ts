@@ -330,6 +330,32 @@ describe('live events page in chromium', () => {
     await context.close();
   }, 120_000);
 
+  it.each([390, 1440])('at %i px keeps each filter label beside its control and the header laid out as the other pages', async (width) => {
+    const context = await browser.newContext({ viewport: { width, height: 844 } });
+    await context.addCookies([await dashboardSessionCookie(stack.baseUrl, stack.adminToken)]);
+    const page = await context.newPage();
+    await page.goto(`${stack.baseUrl}/live`, { timeout: 60_000 });
+    await page.waitForSelector('body[data-live="ready"]', { timeout: 30_000 });
+    // Each label's middle is within its control's height: on the same line, not at the end of the line above.
+    const apart = await page.$$eval('#live-filter label', (labels) =>
+      labels
+        .map((label) => {
+          const control = document.getElementById(label.getAttribute('for') ?? '')!.getBoundingClientRect();
+          const box = label.getBoundingClientRect();
+          const middle = box.top + box.height / 2;
+          return middle >= control.top && middle <= control.bottom && box.right <= control.left + 1 ? '' : label.textContent;
+        })
+        .filter(Boolean),
+    );
+    expect(apart).toEqual([]);
+    // Sign out sits in the header's first row, beside the pages, as on the dashboard's pages.
+    const signOut = await page.locator('form[action="/logout"] button').boundingBox();
+    const nav = await page.locator('nav.pages').boundingBox();
+    expect(signOut!.y).toBeLessThan(nav!.y + nav!.height);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    await context.close();
+  });
+
   it('the browser SDK with @balise/sdk/violations logs a quarantined event in the console and calls onViolation', async () => {
     // The real browser SDK and the opt-in entry, bundled as an app would, on a site of its own origin.
     const bundle = await build({
