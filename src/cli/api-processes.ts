@@ -110,6 +110,18 @@ function descriptorOf(handle: NativeHandle | undefined): number {
   return handle.fd;
 }
 
+/** A process's own figures (prom-client's process_* and nodejs_*: memory, descriptors, event loop, start time). */
+const PROCESS_METRIC = /^(process_|nodejs_)/;
+
+/**
+ * One process's metrics, ready to be merged with the others': Balise's counters and histograms add
+ * up across processes, but a process's own figures do not (two limits of 20,000 descriptors are
+ * not one of 40,000), so each keeps its series apart under a `process` label.
+ */
+function perProcess(metrics: MetricsJson, process: string): MetricsJson {
+  return metrics.map((m) => (PROCESS_METRIC.test(m.name) ? { ...m, aggregator: 'sum', values: m.values.map((v) => ({ ...v, labels: { ...v.labels, process } })) } : m));
+}
+
 /** In the primary: listens on the public port, forks `count` API children and answers their questions. */
 export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildren {
   const { logger } = hooks;
@@ -120,9 +132,9 @@ export function startApiChildren(count: number, hooks: PrimaryHooks): ApiChildre
   const dead = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
   const gather = async (): Promise<string> => {
-    const all: MetricsJson[] = [(await hooks.registry.getMetricsAsJSON()) as MetricsJson];
+    const all: MetricsJson[] = [perProcess((await hooks.registry.getMetricsAsJSON()) as MetricsJson, 'primary')];
     const answers = await Promise.all([...children.values()].map((child) => child.ask('collect').catch(() => undefined)));
-    for (const answer of answers) if (Array.isArray(answer)) all.push(answer as MetricsJson);
+    answers.forEach((answer, i) => (Array.isArray(answer) ? all.push(perProcess(answer as MetricsJson, `api-${i + 1}`)) : undefined));
     return AggregatorRegistry.aggregate(all).metrics();
   };
 

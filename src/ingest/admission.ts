@@ -156,12 +156,12 @@ export function createAdmission(options: AdmissionOptions): Admission {
     },
   });
   new Gauge({
-    name: 'balise_event_loop_delay_ms',
+    name: 'balise_event_loop_delay_seconds',
     help: 'Smoothed event-loop delay the ingest sheds load on',
     registers,
     aggregator: 'max',
     collect() {
-      this.set(Math.round(loop.delayMs() * 10) / 10);
+      this.set(Math.round(loop.delayMs() * 10) / 10_000);
     },
   });
 

@@ -135,6 +135,22 @@ describe('balise up with API processes', () => {
     expect(accepted).toEqual([200, 200, 200, 200]);
     // Rows are inserted by the primary's worker: its registry is in the sum too.
     expect(await metric(up.baseUrl, 'balise_rows_inserted_total')).toBeGreaterThanOrEqual(200);
+    // A process's own figures are not summed: one series per process, each its own.
+    const scrape = await (await fetch(`${up.baseUrl}/metrics`)).text();
+    const series = (name: string) => scrape.split('\n').filter((l) => l.startsWith(`${name}{`));
+    for (const name of ['process_max_fds', 'process_start_time_seconds', 'process_resident_memory_bytes']) {
+      expect(
+        series(name)
+          .map((l) => /process="([^"]+)"/.exec(l)?.[1])
+          .sort(),
+        name,
+      ).toEqual(['api-1', 'api-2', 'primary']);
+    }
+    const limits = series('process_max_fds').map((l) => Number(l.split(' ').pop()));
+    expect(new Set(limits).size, 'each process reports its own limit').toBe(1);
+    // Base units, as Prometheus names them: seconds, never milliseconds.
+    expect(scrape).toMatch(/^balise_event_loop_delay_seconds[ {]/m);
+    expect(scrape.match(/^\w+_ms[ {]/gm) ?? []).toEqual([]);
 
     const ready = await fetch(`${up.baseUrl}/ready`);
     expect(ready.status).toBe(200);
