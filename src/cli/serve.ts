@@ -26,6 +26,9 @@ export function apiProcessCount(option: string | undefined, env: NodeJS.ProcessE
   return n;
 }
 
+/** On a terminal, unless the logs are JSON there too (LOG_FORMAT=json): then stdout is for machines, every line of it. */
+export const wantsBanner = (config: Pick<Config, 'logFormat' | 'noColor'>, stdoutIsTTY = process.stdout.isTTY === true): boolean => stdoutIsTTY && logStyle(config, stdoutIsTTY).format !== 'json';
+
 /** What `up` prints once it listens, on a terminal. */
 function banner(config: Config, url: string): void {
   const keyHint = config.writeKeys.size ? 'from BALISE_WRITE_KEYS' : `in ${writeKeyFile(config.dataDir)}`;
@@ -121,7 +124,7 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
       { url, apiProcesses, sources: [...balise.writeKeys.keys()] },
       `Balise is up: ingest at ${url}/v1/batch, dashboard at ${url}/ (${apiProcesses} API process${apiProcesses === 1 ? '' : 'es'})`,
     );
-    if (process.stdout.isTTY) banner(config, url);
+    if (wantsBanner(config)) banner(config, url);
     return;
   }
   const balise = (started.balise = await startBalise(config, roles, logger, { split }));
@@ -130,7 +133,7 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
       { url: balise.baseUrl, sources: [...balise.writeKeys.keys()], writeKeyFile: config.writeKeys.size ? undefined : writeKeyFile(config.dataDir) },
       `Balise is up: ingest at ${balise.baseUrl}/v1/batch, dashboard at ${balise.baseUrl}/`,
     );
-    if (process.stdout.isTTY) banner(config, balise.baseUrl);
+    if (wantsBanner(config)) banner(config, balise.baseUrl);
   }
 }
 

@@ -9,6 +9,7 @@ import type { FunnelResult, KpiResult, SqlResult } from '../../src/analytics/res
 import { planCheckAction } from '../../src/cli/plan.ts';
 import { formatPointChange } from '../../src/dashboard/web/format.ts';
 import { scaffoldPlan } from '../../src/cli/init.ts';
+import { wantsBanner } from '../../src/cli/serve.ts';
 import { EXIT, exitCodeFor, formatJsonError, useColour, wantsJson } from '../../src/cli/output.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { BaliseError } from '../../src/errors.ts';
@@ -139,6 +140,13 @@ describe('log format', () => {
     const stream = new Writable({ write: (chunk: Buffer, _enc, done) => ((text += chunk.toString()), done()) });
     return { stream, text: () => text };
   };
+
+  it("up's banner is for a terminal that reads pretty logs: not with LOG_FORMAT=json, not when piped", () => {
+    expect(wantsBanner(loadConfig({}), true)).toBe(true);
+    expect(wantsBanner(loadConfig({ LOG_FORMAT: 'pretty' }), true)).toBe(true);
+    expect(wantsBanner(loadConfig({ LOG_FORMAT: 'json' }), true)).toBe(false);
+    expect(wantsBanner(loadConfig({}), false)).toBe(false);
+  });
 
   it('is pretty on a terminal and JSON otherwise or with LOG_FORMAT=json; NO_COLOR drops colour', () => {
     expect(logStyle(loadConfig({}), true)).toEqual({ format: 'pretty', colour: true });
