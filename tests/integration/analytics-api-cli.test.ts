@@ -46,7 +46,8 @@ describe('funnel breakdowns over HTTP and the CLI', () => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('unknown_breakdown_property');
     const run = await cli(['funnel', 'freelancer_activation', '--breakdown', 'category', '--json']);
-    expect(run.code).toBe(1);
+    // An option's value the server refused: a usage error (2), like --from garbage.
+    expect(run.code).toBe(2);
     expect(JSON.parse(run.output)).toMatchObject({ error: { code: 'unknown_breakdown_property', message: expect.stringContaining('person.category') } });
   }, 60_000);
 

@@ -119,7 +119,8 @@ describe('the CLI says and uses the zone', () => {
     const kpis = await cli(['kpis', '--from', '2025-03-03', '--to', '2025-04-06', '--json']);
     expect(seriesOf((JSON.parse(kpis.output) as KpiResult[]).find((k) => k.id === 'weekly_proposals_received'))).toEqual({ '2025-03-03': 2, '2025-03-10': 1, '2025-03-24': 1, '2025-03-31': 2 });
     const bad = await cli(['kpis', '--tz', 'Europe/Pariss', '--json']);
-    expect(bad.code).toBe(1);
+    // An option's value refused: a usage error.
+    expect(bad.code).toBe(2);
     expect(JSON.parse(bad.output)).toMatchObject({ error: { code: 'invalid_time_zone' } });
   }, 60_000);
 });
