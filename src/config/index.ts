@@ -130,7 +130,7 @@ export function parseWriteKeys(raw: string | undefined): Map<string, string> {
 }
 
 /** Tables that take a retention period (src/warehouse/retention.ts keeps the column each is aged by). */
-export const RETENTION_TABLES = ['events', 'events_before_003', 'quarantine', 'quarantine_replays', 'identity_links', 'privacy_requests', 'audit_log'] as const;
+export const RETENTION_TABLES = ['events', 'events_before_003', 'quarantine', 'quarantine_before_005', 'quarantine_replays', 'identity_links', 'identity_links_before_025', 'privacy_requests', 'audit_log'] as const;
 
 /** "events:395,quarantine:90" → table → days. */
 export function parseRetention(raw: string | undefined): Map<string, number> {

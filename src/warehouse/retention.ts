@@ -15,8 +15,10 @@ export const RETENTION_COLUMNS: Readonly<Record<string, string>> = {
   events: 'timestamp',
   events_before_003: 'timestamp',
   quarantine: 'received_at',
+  quarantine_before_005: 'received_at',
   quarantine_replays: 'replayed_at',
   identity_links: 'first_seen',
+  identity_links_before_025: 'first_seen',
   privacy_requests: 'updated_at',
   audit_log: 'at',
 };

@@ -112,5 +112,12 @@ describe('the persons view', () => {
     expect(joined.rows).toEqual([[5, 3]]);
     const naive = await sql(`SELECT count() FROM events AS e LEFT JOIN identity_links AS l ON l.alias_id = if(e.user_id != '', e.user_id, e.anonymous_id) WHERE e.type = 'track'`);
     expect(Number(naive.rows[0]?.[0])).toBeGreaterThan(5); // what the view exists to avoid
+    // When each id was first linked: a1's earliest identify; never, for a user id's own row (NULL, not 1970).
+    const linked = await sql("SELECT id, toString(first_linked_at) FROM persons WHERE id IN ('a1', 'u1', 'new') ORDER BY id");
+    expect(linked.rows).toEqual([
+      ['a1', '2025-03-03 00:00:01.000'],
+      ['new', null],
+      ['u1', null],
+    ]);
   });
 });

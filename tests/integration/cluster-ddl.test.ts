@@ -105,7 +105,7 @@ describe('the cluster layout', () => {
     const statements = [...(await clusterStatements('prod-eu.1')), ...deleteStatements(events, ['user-1'], 'prod-eu.1')];
     const onCluster = statements.filter((s) => s.includes(' ON CLUSTER '));
     expect(onCluster.length).toBeGreaterThanOrEqual(12);
-    for (const statement of onCluster) expect(statement).toMatch(/ ON CLUSTER `prod-eu\.1`\s/);
+    for (const statement of onCluster) expect(statement).toMatch(/ ON CLUSTER `prod-eu\.1`(?:\s|$)/);
     for (const statement of statements) {
       const [row] = await queryRows<{ f: string }>(warehouse, 'SELECT formatQuery({q:String}) AS f', { q: statement });
       expect(row!.f.length, statement).toBeGreaterThan(0);
@@ -157,7 +157,7 @@ describe('the cluster layout', () => {
         for (const table of SHARDED) expect(s, `${m.name}: ${table} needs a cluster variant`).not.toMatch(new RegExp(`\\b(?:TABLE|INTO|FROM|TO)\\s+(?:IF (?:NOT )?EXISTS\\s+)?${table}\\b`));
       }
     }
-    expect(cluster.filter((m, i) => m.checksum !== single[i]!.checksum).map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 20, 23, 24]);
+    expect(cluster.filter((m, i) => m.checksum !== single[i]!.checksum).map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 20, 23, 24, 25]);
   });
 
   it("ships, in both compose files, a ClickHouse server and Keeper of the engine's generation: an LTS no older than the engine's last one", async () => {

@@ -141,6 +141,7 @@ describe('a data-subject request', () => {
       events: { found: h.eventIds.length, remaining: 0 },
       events_before_003: { found: 1, remaining: 0 },
       identity_links: { found: 3, remaining: 0 },
+      identity_links_before_025: { found: 0, remaining: 0 },
       quarantine: { found: h.quarantineIds.length, remaining: 0 },
       quarantine_before_005: { found: 0, remaining: 0 },
       quarantine_replays: { found: 1, remaining: 0 },
@@ -218,7 +219,7 @@ describe('a data-subject request', () => {
     const before = await traces(allIds('clb'));
     const sent: string[] = [];
     const deps = { warehouse: oneNodeCluster(stack.warehouse, 'balise', sent), queue: stack.balise.queue, redis };
-    const personTables = [...CLICKHOUSE_TABLES, 'quarantine_before_005'];
+    const personTables = [...CLICKHOUSE_TABLES, 'identity_links_before_025', 'quarantine_before_005'];
     const through = (fn: string) => personTables.map((table) => `${fn}('balise', currentDatabase(), ${table})`);
     /** What each statement starting with `prefix` reads from, in the order sent. */
     const readFrom = (prefix: string) => sent.filter((q) => q.startsWith(prefix)).map((q) => /^SELECT .+? FROM (\w+\('balise', currentDatabase\(\), \w+\)|\w+)/.exec(q)?.[1]);
