@@ -8,7 +8,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { Deduper } from '../queue/dedupe.ts';
 import type { QueuedJobData } from '../queue/jobs.ts';
 import { replayDeadLetter } from '../queue/producer.ts';
-import type { PlanValidator } from '../plan/model.ts';
+import type { PlanValidator, TrackingPlan } from '../plan/model.ts';
+import type { NormalizedEvent } from '../types.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { allFollow, replicaSummary, type ReplicaReport } from '../queue/plan-reloads.ts';
@@ -54,6 +55,8 @@ export interface AdminDependencies {
   logger: Logger;
   /** The live ingest's messageId window, shared with quarantine replay. */
   deduper?: Deduper;
+  /** A plan's privacy rules as quarantine replay applies them to an event it moves (ingest/pii.ts, given by the entry point). */
+  privacyAtReplay: (plan: TrackingPlan) => (event: NormalizedEvent) => NormalizedEvent;
   /** The suppression list, when BALISE_SUPPRESS_ERASED is on. */
   suppression?: SuppressionList;
 }
@@ -320,7 +323,15 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       const sinceValue = pick('since');
       const since = typeof sinceValue === 'number' ? sinceValue : sinceParam(sinceValue, 'since');
       const { validator } = await reload();
-      res.json(await replayQuarantine(deps.warehouse, validator, { maxEventBytes: deps.config.ingest.maxEventBytes, event: stringParam(pick('event')), since, deduper: deps.deduper }));
+      res.json(
+        await replayQuarantine(deps.warehouse, validator, {
+          maxEventBytes: deps.config.ingest.maxEventBytes,
+          storedForm: deps.privacyAtReplay(validator.plan),
+          event: stringParam(pick('event')),
+          since,
+          deduper: deps.deduper,
+        }),
+      );
     }),
   );
   router.post(

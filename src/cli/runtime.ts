@@ -6,6 +6,7 @@ import { resolveAdminToken, resolvePiiKey, resolveWriteKeys } from '../config/se
 import { createApp } from '../ingest/app.ts';
 import { createSdkAssetRouter, ensureSdkBuilt } from '../ingest/sdk-asset.ts';
 import { serverTimeouts } from '../ingest/admission.ts';
+import { applyPiiAtReplay, piiRules } from '../ingest/pii.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { countRequests, listenFailure, listenHttp, urlOf, type ListenTarget } from './listen.ts';
@@ -284,6 +285,11 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             logger,
             deduper,
             suppression,
+            privacyAtReplay: (plan) => {
+              const rules = piiRules(plan);
+              const key = resolvePiiKey(config);
+              return (event) => applyPiiAtReplay(event, rules, key);
+            },
           })
         : createEngineProxyRouter({ dataDir: config.dataDir, logger });
       // Before the read router: in split mode that one forwards /api/* to the engine's owner, and

@@ -147,3 +147,37 @@ export function rewrittenPaths(original: NormalizedEvent, stored: NormalizedEven
   }
   return paths;
 }
+
+/** The value at one of rewrittenPaths' pointers, of `event`; undefined when it holds none there. */
+function valueAt(event: NormalizedEvent, pointer: string): { parent: JsonObject; key: string } | undefined {
+  const [, top, ...rest] = pointer.split('/').map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
+  let parent: unknown = top === 'properties' ? event.properties : top === 'traits' ? event.traits : top === 'context' ? event.context : undefined;
+  const key = rest.pop();
+  for (const token of rest) parent = isPlainObject(parent) ? parent[token] : undefined;
+  return isPlainObject(parent) && key !== undefined ? { parent: parent as JsonObject, key } : undefined;
+}
+
+/**
+ * A quarantined event's stored form under the rules in force now (quarantine replay): what the
+ * rules of its ingest rewrote (`piiRewritten`) stays as it was kept (hashing a hash again would
+ * break joins on it), and everything else gets the current rules, so a property marked personal
+ * since then is not stored in clear. An event quarantined before the rewritten values were
+ * recorded (no `piiRewritten`) is left as it was kept.
+ */
+export function applyPiiAtReplay(event: NormalizedEvent, rules: PiiRules, key: string): NormalizedEvent {
+  const kept = event.piiRewritten;
+  if (kept === undefined) return event;
+  const again = applyPii(event, rules, key);
+  if (again === event || kept.length === 0) return again;
+  // applyPii copied what it changed: put back, in those copies, what the first rules made.
+  const out: NormalizedEvent = { ...again, properties: { ...again.properties }, traits: { ...again.traits }, context: { ...again.context } };
+  if (isPlainObject(out.context.traits)) out.context.traits = { ...out.context.traits };
+  for (const pointer of kept) {
+    const before = valueAt(event, pointer);
+    const after = valueAt(out, pointer);
+    if (!before || !after) continue;
+    if (before.key in before.parent) after.parent[after.key] = before.parent[before.key]!;
+    else delete after.parent[after.key];
+  }
+  return out;
+}

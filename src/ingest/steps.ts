@@ -140,10 +140,12 @@ export function storedForm(original: NormalizedEvent, policyProperties: JsonObje
   return applyPii(policyProperties ? { ...original, properties: policyProperties } : original, privacy.rules, privacy.key);
 }
 
-/** The stored form of a quarantined event, saying which values its privacy rules replaced (replay cannot judge them again). */
+/**
+ * The stored form of a quarantined event, saying which values its privacy rules replaced (replay
+ * cannot judge them again, nor apply the rules to them twice); an empty list says none were.
+ */
 function withRewritten(original: NormalizedEvent, stored: NormalizedEvent): NormalizedEvent {
-  const piiRewritten = rewrittenPaths(original, stored);
-  return piiRewritten.length ? { ...stored, piiRewritten } : stored;
+  return { ...stored, piiRewritten: rewrittenPaths(original, stored) };
 }
 
 /** 3. Checked against the plan version it declares (else the latest) as sent; a violation of a blocking rule quarantines it. */

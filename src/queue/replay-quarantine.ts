@@ -19,6 +19,8 @@ import { eventRowLine, toEventRow } from '../warehouse/rows.ts';
 export interface ReplayQuarantineOptions {
   /** The ingest's per-event limit (BALISE_MAX_EVENT_BYTES): a larger event stays, as at ingest. */
   maxEventBytes: number;
+  /** The form a moved event is stored in: the current plan's privacy rules (default: as it was kept). */
+  storedForm?: (event: NormalizedEvent) => NormalizedEvent;
   /** Only this event name. */
   event?: string;
   /** Only rows received at or after this time (epoch milliseconds). */
@@ -191,14 +193,16 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
         stay(explain(row.message_id, event, tried, judgedAtIngest));
         continue;
       }
+      // Stored as live ingest stores it: the plan's privacy rules now (it was judged as kept).
+      const stored = opts.storedForm ? opts.storedForm(event) : event;
       // Judged as the ingest judges it: the event's queued line (quarantine has no size limit of its own).
-      const bytes = Buffer.byteLength(eventRowLine(event, verdict));
+      const bytes = Buffer.byteLength(eventRowLine(stored, verdict));
       if (bytes > opts.maxEventBytes) {
         stay({ ...explain(row.message_id, event, [], []), why: `event is larger than ${opts.maxEventBytes} bytes once stored (${bytes}): over the per-event limit, BALISE_MAX_EVENT_BYTES` });
         continue;
       }
       if (current) underCurrent.add(event.messageId);
-      moved.push(toEventRow(event, verdict));
+      moved.push(toEventRow(stored, verdict));
     }
     const batchId = randomBytes(9).toString('base64url');
     if (moved.length > 0 && opts.deduper) {

@@ -18,7 +18,7 @@ defaults:
   unplanned: allow
 `;
 
-const SIGNUP = (sizes: string) => `name: company_signed_up
+const SIGNUP = (sizes: string, referrerPii = '') => `name: company_signed_up
 kind: track
 description: A company signed up.
 owner: team-growth
@@ -27,6 +27,7 @@ properties:
   company_size: { type: string, enum: [${sizes}], description: Size band. }
   contact_email: { type: string, format: email, description: Who to write to., pii: true, pii_action: hash }
   card_holder: { type: string, description: Name on the card., pii: true, pii_action: drop }
+  referrer_email: { type: string, description: Who referred them.${referrerPii} }
 required: [company_size, card_holder]
 `;
 
@@ -52,7 +53,7 @@ describe('replay of events whose personal values the plan hashed or dropped', ()
       event: 'company_signed_up',
       userId: 'u1',
       messageId,
-      properties: { company_size: 'smb', contact_email: contactEmail, card_holder: 'A. Person' },
+      properties: { company_size: 'smb', contact_email: contactEmail, card_holder: 'A. Person', referrer_email: 'ref@example.com' },
     });
     const res = await post(piiStack, '/v1/batch', { batch: [signup('pii-fixed-later', 'c@d.com'), signup('pii-bad-email', 'not an email')] });
     expect(res.body).toMatchObject({ accepted: 0, quarantined: 2 });
@@ -66,9 +67,9 @@ describe('replay of events whose personal values the plan hashed or dropped', ()
     expect(raw.properties).not.toHaveProperty('card_holder');
     expect(raw.piiRewritten.sort()).toEqual(['/properties/card_holder', '/properties/contact_email']);
 
-    // The plan is fixed in 1.1.0: smb is a size band.
+    // The plan is fixed in 1.1.0: smb is a size band, and the referrer's email is now personal.
     fs.writeFileSync(path.join(piiPlan, 'plan.yaml'), PLAN('1.1.0'));
-    fs.writeFileSync(path.join(piiPlan, 'events/company_signed_up.yaml'), SIGNUP('large, smb'));
+    fs.writeFileSync(path.join(piiPlan, 'events/company_signed_up.yaml'), SIGNUP('large, smb', ', pii: true, pii_action: hash'));
     const replay = await fetch(`${piiStack.baseUrl}/api/admin/replay/quarantine`, {
       method: 'POST',
       headers: { authorization: `Bearer ${piiStack.adminToken}`, 'content-type': 'application/json' },
@@ -83,6 +84,9 @@ describe('replay of events whose personal values the plan hashed or dropped', ()
     const moved = await piiStack.query<{ plan_status: string; properties: string }>("SELECT plan_status, properties FROM events FINAL WHERE message_id = 'pii-fixed-later'");
     expect(moved).toHaveLength(1);
     expect(moved[0]!.plan_status).toBe('valid');
-    expect(JSON.parse(moved[0]!.properties)).toEqual({ company_size: 'smb', contact_email: raw.properties.contact_email });
+    // Stored under today's rules: the referrer's email hashed; the contact's hashed once, as kept (a second hash would break joins).
+    const stored = JSON.parse(moved[0]!.properties) as Record<string, unknown>;
+    expect(raw.properties.referrer_email).toBe('ref@example.com');
+    expect(stored).toEqual({ company_size: 'smb', contact_email: raw.properties.contact_email, referrer_email: expect.stringMatching(/^[0-9a-f]{64}$/) });
   }, 120_000);
 });
