@@ -130,7 +130,17 @@ export function parseWriteKeys(raw: string | undefined): Map<string, string> {
 }
 
 /** Tables that take a retention period (src/warehouse/retention.ts keeps the column each is aged by). */
-export const RETENTION_TABLES = ['events', 'events_before_003', 'quarantine', 'quarantine_before_005', 'quarantine_replays', 'identity_links', 'identity_links_before_025', 'privacy_requests', 'audit_log'] as const;
+export const RETENTION_TABLES = [
+  'events',
+  'events_before_003',
+  'quarantine',
+  'quarantine_before_005',
+  'quarantine_replays',
+  'identity_links',
+  'identity_links_before_025',
+  'privacy_requests',
+  'audit_log',
+] as const;
 
 /** "events:395,quarantine:90" → table → days. */
 export function parseRetention(raw: string | undefined): Map<string, number> {
@@ -184,7 +194,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const cluster = env.CLICKHOUSE_CLUSTER || undefined;
   if (cluster && !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(cluster)) throw new ConfigError('CLICKHOUSE_CLUSTER', `not a valid cluster name: "${cluster}"`);
   // The embedded engine is one node: a cluster name there would be ignored, and the user would believe in a layout they do not have.
-  if (cluster && !env.CLICKHOUSE_URL) throw new ConfigError('CLICKHOUSE_CLUSTER', `is "${cluster}" but CLICKHOUSE_URL is not set: a cluster needs ClickHouse servers (the embedded engine is one node)`);
+  if (cluster && !env.CLICKHOUSE_URL)
+    throw new ConfigError('CLICKHOUSE_CLUSTER', `is "${cluster}" but CLICKHOUSE_URL is not set: a cluster needs ClickHouse servers (the embedded engine is one node)`);
   const adminToken = env.BALISE_ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('BALISE_ADMIN_TOKEN', 'must be at least 16 characters');
   const piiKey = env.BALISE_PII_KEY || undefined;
