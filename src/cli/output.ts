@@ -64,7 +64,9 @@ export function formatJsonError(error: unknown): string {
 /** `--json` anywhere among the arguments (before a `--` that ends the options). */
 export function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
-  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+  const options = end === -1 ? argv : argv.slice(0, end);
+  // `--format json` asks for JSON as `--json` does: its errors are JSON too.
+  return options.includes('--json') || options.includes('--format=json') || options.some((arg, i) => arg === '--format' && options[i + 1] === 'json');
 }
 
 /** ANSI colour only on a terminal, and never when NO_COLOR is set. */

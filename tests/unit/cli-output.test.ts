@@ -92,6 +92,10 @@ describe('CLI exit codes', () => {
     expect(wantsJson(['kpis', '--json'])).toBe(true);
     expect(wantsJson(['sql', 'SELECT 1'])).toBe(false);
     expect(wantsJson(['sql', '--', '--json'])).toBe(false);
+    // --format json is JSON output too, errors included (they printed as text).
+    expect(wantsJson(['sql', 'SELEC 1', '--format', 'json'])).toBe(true);
+    expect(wantsJson(['sql', 'SELEC 1', '--format=json'])).toBe(true);
+    expect(wantsJson(['sql', 'SELECT 1', '--format', 'csv'])).toBe(false);
   });
 });
 
