@@ -107,7 +107,15 @@ describe('dashboard range, CSV and numbers', () => {
     expect(rangeFromSearch('?range=30d', NOW)).toEqual({ from: '2026-02-17', to: '2026-03-18', preset: '30d' });
     expect(rangeFromSearch('?from=2026-01-05&to=2026-01-11', NOW)).toEqual({ from: '2026-01-05', to: '2026-01-11' });
     // Reversed, unreadable or absent: the 90-day default.
-    for (const bad of ['?from=2026-01-11&to=2026-01-05', '?from=x&to=y', '', '?range=nope']) expect(rangeFromSearch(bad, NOW).preset).toBe('90d');
+    for (const bad of ['?from=2026-01-11&to=2026-01-05', '?from=x&to=y', '', '?range=nope', '?from=2026-02-30&to=2026-03-01']) expect(rangeFromSearch(bad, NOW).preset).toBe('90d');
+    // ...and says why, when a range was asked for: the header shows it beside the default.
+    expect(['?from=2026-01-11&to=2026-01-05', '?from=x&to=y', '', '?range=nope', '?from=2026-02-30&to=2026-03-01'].map((q) => rangeFromSearch(q, NOW).refused)).toEqual([
+      '2026-01-11 is after 2026-01-05',
+      '"x" is not a date (YYYY-MM-DD)',
+      undefined,
+      'no range is called "nope"',
+      '"2026-02-30" is not a date (YYYY-MM-DD)',
+    ]);
     expect(rangeToSearch({ from: '2026-01-05', to: '2026-01-11' }, new URLSearchParams('range=7d&q=1')).toString()).toBe('q=1&from=2026-01-05&to=2026-01-11');
     expect(describeRange({ from: '2026-03-12', to: '2026-03-18', preset: '7d' }, NOW)).toBe('Last 7 days: 12 Mar 2026 – 18 Mar 2026 (7 days, in UTC; the last day is not over yet)');
     expect(describeRange({ from: '2026-01-05', to: '2026-01-11' }, NOW)).toBe('5 Jan 2026 – 11 Jan 2026 (7 days, in UTC)');

@@ -34,7 +34,8 @@ export function setUpHeader(onChange: (range: Range) => void): Range {
     preset.value = range.preset ?? CUSTOM;
     from.value = range.from;
     to.value = range.to;
-    text.textContent = describeRange(range, Date.now(), zone);
+    text.textContent = `${range.refused ? `Not the range asked for: ${range.refused}. ` : ''}${describeRange(range, Date.now(), zone)}`;
+    text.classList.toggle('refused', range.refused !== undefined);
     const params = rangeToSearch(range, new URLSearchParams(window.location.search));
     history.replaceState(null, '', `${window.location.pathname}?${params.toString()}${window.location.hash}`);
   };

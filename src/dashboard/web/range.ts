@@ -11,6 +11,8 @@ export interface Range {
   to: string;
   /** The preset it came from, when it did ('30d', 'this-month', …). */
   preset?: string | undefined;
+  /** Why the range asked for (in the address, or typed) was not used, when it was not: the default is shown instead, and says so. */
+  refused?: string | undefined;
 }
 
 const DAY_MS = 86_400_000;
@@ -52,11 +54,14 @@ export function defaultRange(now = Date.now(), timeZone: string = DEFAULT_TIME_Z
 export function rangeFromSearch(search: string, now = Date.now(), timeZone: string = DEFAULT_TIME_ZONE): Range {
   const q = new URLSearchParams(search);
   const preset = q.get('range');
-  if (preset) return presetRange(preset, now, timeZone) ?? defaultRange(now, timeZone);
+  if (preset) return presetRange(preset, now, timeZone) ?? { ...defaultRange(now, timeZone), refused: `no range is called "${preset}"` };
   const from = q.get('from') ?? '';
   const to = q.get('to') ?? '';
-  if (DATE.test(from) && DATE.test(to) && !Number.isNaN(Date.parse(from)) && !Number.isNaN(Date.parse(to)) && from <= to) return { from, to };
-  return defaultRange(now, timeZone);
+  const isDay = (d: string) => DATE.test(d) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d);
+  if (isDay(from) && isDay(to) && from <= to) return { from, to };
+  if (!from && !to) return defaultRange(now, timeZone);
+  const why = !isDay(from) || !isDay(to) ? `"${!isDay(from) ? from : to}" is not a date (YYYY-MM-DD)` : `${from} is after ${to}`;
+  return { ...defaultRange(now, timeZone), refused: why };
 }
 
 /** Writes the range into `params` (removing the other form). */
