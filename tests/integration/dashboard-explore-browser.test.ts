@@ -318,6 +318,17 @@ describe('explore at 1280 px: a funnel, its drop-offs, and a timeline', () => {
     expect(errors).toEqual([]);
   });
 
+  it('shows a definition the server refuses where its result would be, and the status line does not say "Loaded"', async () => {
+    const { page } = await open(1280, '/explore?range=30d');
+    await page.selectOption('[data-control="kind"]', 'funnel');
+    await loaded(page);
+    await page.fill('[data-control="window"]', 'soon');
+    await page.press('[data-control="window"]', 'Tab');
+    await page.waitForSelector('[data-field="explore-error"]');
+    expect(await page.textContent('[data-field="explore-error"]')).toMatch(/window must look like 30d.*got "soon" \(kpi_definition_invalid\)/);
+    await page.waitForFunction(() => /^Could not load: explore/.test(document.getElementById('status')?.textContent ?? ''));
+  });
+
   it('builds a funnel with an optional step, then one with an exclusion, and shows their rules (decision 0036)', async () => {
     const { page, errors } = await open(1280, '/explore?range=30d');
     await page.selectOption('[data-control="kind"]', 'funnel');

@@ -318,9 +318,10 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
         showYaml(answer.yaml);
       }
     } catch (error) {
-      // A definition the plan refuses is an answer to show, not a page failure.
+      // A definition the plan refuses is shown where its result would be; the status line says
+      // it was not run too, rather than "Loaded".
       if (error instanceof ApiError && error.status === 400) showError(error);
-      else throw error;
+      throw error;
     } finally {
       resultBox.setAttribute('aria-busy', 'false');
     }
