@@ -196,7 +196,9 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
   }
 
   const plan = isPlainObject(context.plan) ? context.plan : undefined;
-  const declaredPlanVersion = plan && typeof plan.version === 'string' ? plan.version : undefined;
+  // A number (`version: 2`) is a declared version too: read as text, it is not a published one,
+  // and the verdict says so (unknown_plan_version) instead of ignoring it.
+  const declaredPlanVersion = plan && (typeof plan.version === 'string' || typeof plan.version === 'number') ? String(plan.version) : undefined;
 
   return {
     ok: true,

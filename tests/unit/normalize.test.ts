@@ -85,6 +85,9 @@ describe('normalizeEvent', () => {
     expect(result.event.messageId).toBe('id-from-the-source');
     expect(result.event.declaredPlanVersion).toBe('1.1.0');
     expect(result.event.source).toBe('web');
+    // A version sent as a number is declared too (and is no published version): never ignored.
+    const numeric = normalizeEvent(track({ context: { plan: { version: 2 } } }), ctx);
+    expect(numeric.ok && numeric.event.declaredPlanVersion).toBe('2');
   });
 
   it('takes the type from the route for /v1/track-style endpoints and the page name for pages', () => {
