@@ -1,5 +1,6 @@
 /** `balise plan check | diff | build | codegen | docs | views`: the tracking plan's tool chain. */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,6 +71,8 @@ export async function planFixKpisAction(dir: string): Promise<string[]> {
  */
 export async function materialiseAtRef(dir: string, ref: string): Promise<string> {
   const absolute = path.resolve(dir);
+  // Run from the wrong folder (inside tracking-plan/, say): say so, not "not in a git repository".
+  if (!existsSync(absolute)) throw new BaliseError('plan_diff_base', `no tracking plan in ${absolute}: run from the project's folder, or set BALISE_PLAN_DIR`);
   let top: string;
   try {
     top = (await run('git', ['rev-parse', '--show-toplevel'], { cwd: absolute })).stdout.trim();

@@ -47,6 +47,9 @@ describe('plan diff against a git ref', () => {
 
   it('refuses a ref that does not exist with a stable code', async () => {
     await expect(planDiffAction(planDir, 'no-such-ref')).rejects.toMatchObject({ code: 'plan_diff_base' });
+    // Run from inside tracking-plan/, the plan folder looked for does not exist: said as such.
+    const inside = path.join(planDir, 'tracking-plan');
+    await expect(planDiffAction(inside, 'HEAD')).rejects.toMatchObject({ code: 'plan_diff_base', message: `no tracking plan in ${inside}: run from the project's folder, or set BALISE_PLAN_DIR` });
   });
 });
 
