@@ -17,12 +17,11 @@ const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 /** API children get this long to answer what they took and exit, before the primary drains. */
 const CHILD_STOP_MS = 7000;
 
-/** `--api-processes`, else BALISE_API_PROCESSES, else one child when there is a second core for it. */
-export function apiProcessCount(option: string | undefined, env: NodeJS.ProcessEnv = process.env, cores = os.availableParallelism()): number {
-  const given = option ?? env.BALISE_API_PROCESSES;
-  if (given === undefined || given === '') return cores >= 2 ? 1 : 0;
-  const n = Number(given);
-  if (!Number.isInteger(n) || n < 0 || n > 64) throw new ConfigError(option === undefined ? 'BALISE_API_PROCESSES' : '--api-processes', `must be a whole number from 0 to 64, got "${given}"`);
+/** `--api-processes`, else BALISE_API_PROCESSES (`configured`, read by src/config), else one child when there is a second core for it. */
+export function apiProcessCount(option: string | undefined, configured: number | undefined, cores = os.availableParallelism()): number {
+  if (option === undefined || option === '') return configured ?? (cores >= 2 ? 1 : 0);
+  const n = Number(option);
+  if (!/^\d+$/.test(option.trim()) || n > 64) throw new ConfigError('--api-processes', `must be a whole number from 0 to 64, got "${option}"`);
   return n;
 }
 
@@ -179,7 +178,7 @@ export function registerServeCommands(program: Command): void {
       '--api-processes <n>',
       'ingest API processes beside the one that owns the engine and the worker (0: all in one process; default BALISE_API_PROCESSES, else 1 on a machine with 2 or more cores)',
     )
-    .action((opts: { apiProcesses?: string }) => run({ api: true, worker: true }, false, apiProcessCount(opts.apiProcesses)));
+    .action((opts: { apiProcesses?: string }) => run({ api: true, worker: true }, false, apiProcessCount(opts.apiProcesses, loadConfig().apiProcesses)));
   program
     .command('serve')
     .description('the ingest API and dashboard alone (scale-out); with the embedded engine it shares the Redis of `balise up` on the same data directory and sends reads to it')

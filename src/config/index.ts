@@ -5,6 +5,8 @@ import { isTimeZone } from '../util/zone.ts';
 /** Everything Balise reads from the environment, parsed once. Documented in README.md ("Configuration"). */
 export interface Config {
   port: number;
+  /** BALISE_API_PROCESSES: the API children of `balise up` (undefined: decided by the cores, src/cli/serve.ts). */
+  apiProcesses: number | undefined;
   host: string;
   redisUrl: string | undefined;
   clickhouse: {
@@ -204,6 +206,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (timeZone !== undefined && !isTimeZone(timeZone)) throw new ConfigError('BALISE_TIMEZONE', `"${timeZone}" is not an IANA time zone (e.g. Europe/Paris, UTC)`);
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
+    apiProcesses: env.BALISE_API_PROCESSES ? integer(env, 'BALISE_API_PROCESSES', 0, 0, 64) : undefined,
     host: env.HOST || '127.0.0.1',
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     clickhouse: {

@@ -318,11 +318,13 @@ describe('balise up with API processes', () => {
 
   it('--api-processes and BALISE_API_PROCESSES take a whole number from 0 to 64', async () => {
     const { apiProcessCount } = await import('../../src/cli/serve.ts');
-    expect(apiProcessCount(undefined, {}, 2)).toBe(1);
-    expect(apiProcessCount(undefined, {}, 1)).toBe(0);
-    expect(apiProcessCount('3', {}, 2)).toBe(3);
-    expect(apiProcessCount(undefined, { BALISE_API_PROCESSES: '0' }, 8)).toBe(0);
-    expect(() => apiProcessCount('two', {}, 2)).toThrow(/--api-processes/);
-    expect(() => apiProcessCount(undefined, { BALISE_API_PROCESSES: '65' }, 2)).toThrow(/BALISE_API_PROCESSES/);
+    const { loadConfig } = await import('../../src/config/index.ts');
+    const configured = (env: Record<string, string>) => loadConfig(env).apiProcesses;
+    expect(apiProcessCount(undefined, configured({}), 2)).toBe(1);
+    expect(apiProcessCount(undefined, configured({}), 1)).toBe(0);
+    expect(apiProcessCount('3', configured({ BALISE_API_PROCESSES: '0' }), 2)).toBe(3);
+    expect(apiProcessCount(undefined, configured({ BALISE_API_PROCESSES: '0' }), 8)).toBe(0);
+    expect(() => apiProcessCount('two', undefined, 2)).toThrow(/--api-processes/);
+    expect(() => configured({ BALISE_API_PROCESSES: '65' })).toThrow(/BALISE_API_PROCESSES: must be between 0 and 64, got 65/);
   });
 });
