@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from '../observability/logger.ts';
+import { nameRoute } from '../observability/http-metrics.ts';
 import { BaliseError, sendError } from '../errors.ts';
 import { readEngineOwner } from '../warehouse/engine-owner.ts';
 
@@ -17,6 +18,7 @@ const PROXY_TIMEOUT_MS = 30_000;
 export function createEngineProxyRouter(opts: { dataDir: string; logger: Logger }): Router {
   const router = express.Router();
   router.use('/api', express.raw({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
+    nameRoute(res, '/api/* (to the engine owner)');
     const owner = readEngineOwner(opts.dataDir);
     if (!owner?.url) {
       const why = `this process (balise serve, embedded mode) has no ClickHouse engine: the read API is served by \`balise up\` on the same data directory (${opts.dataDir}), and none is running${owner ? ' with an API' : ''}`;

@@ -11,6 +11,8 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
  * Requests no route handled are `preflight` (CORS, answered by middleware) or `unmatched` (404).
  */
 export function routeLabel(req: Request): string {
+  const named: unknown = req.res?.locals.metricsRoute;
+  if (typeof named === 'string') return named;
   const route = (req as Request & { route?: { path?: unknown } }).route;
   if (route && typeof route.path === 'string') return `${req.baseUrl}${route.path}`;
   // One route, several literal paths (`/v1/batch` and its short alias `/v1/b`): the one requested
@@ -21,6 +23,11 @@ export function routeLabel(req: Request): string {
     if (path !== undefined) return `${req.baseUrl}${path}`;
   }
   return req.method === 'OPTIONS' ? 'preflight' : 'unmatched';
+}
+
+/** A handler serving many paths under one pattern (the engine proxy's `/api/*`) names it for the route label. */
+export function nameRoute(res: Response, pattern: string): void {
+  res.locals.metricsRoute = pattern;
 }
 
 /** Observes a request's duration once its response is finished (or its connection closed), under the route `route()` names then. */
