@@ -59,6 +59,14 @@ async function fresh(name: string) {
   return { planDir, warehouse, rows };
 }
 
+/** The fix of the tests' quarantined declines: `reason` optional again, in 2.1.0 (a minor bump); the validator of the fixed plan. */
+async function reasonMadeOptional(planDir: string) {
+  const file = path.join(planDir, 'events/mission_proposal_declined.yaml');
+  await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('  - freelancer_id\n  - reason\n', '  - freelancer_id\n'));
+  await fs.writeFile(path.join(planDir, 'plan.yaml'), (await fs.readFile(path.join(planDir, 'plan.yaml'), 'utf8')).replace('version: 2.0.0', 'version: 2.1.0'));
+  return loadPlanValidator(planDir);
+}
+
 describe('plan versions, views and quarantine replay on the real engine', () => {
   const declined = { mission_id: 'msn_7', freelancer_id: 'fr_42' };
 
@@ -146,10 +154,7 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     const fixedByClient = ev('m-resent', 'mission_proposal_declined', { ...declined, reason: 'budget' });
     await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(fixedByClient, validator.validate(fixedByClient)))]);
 
-    const file = path.join(planDir, 'events/mission_proposal_declined.yaml');
-    await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('  - freelancer_id\n  - reason\n', '  - freelancer_id\n'));
-    await fs.writeFile(path.join(planDir, 'plan.yaml'), (await fs.readFile(path.join(planDir, 'plan.yaml'), 'utf8')).replace('version: 2.0.0', 'version: 2.1.0'));
-    const fixed = await loadPlanValidator(planDir);
+    const fixed = await reasonMadeOptional(planDir);
 
     const limited = await replayQuarantine(warehouse, fixed, { maxEventBytes: MAX_EVENT_BYTES });
     expect(limited).toMatchObject({ examined: 1, moved: 0, stillInvalid: 1, alreadyStored: 1 });
@@ -178,11 +183,7 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     expect(before).toMatchObject({ examined: 1, moved: 0, stillInvalid: 1, alreadyStored: 0, movedUnderCurrent: 0, staysNotExplained: 0 });
     expect(before.stays.map((s) => [s.messageId, s.why])).toEqual([['m-new', 'version 2.0.0: required property "reason" is missing']]);
 
-    // The fix: reason becomes optional again (a minor bump).
-    const file = path.join(planDir, 'events/mission_proposal_declined.yaml');
-    await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('  - freelancer_id\n  - reason\n', '  - freelancer_id\n'));
-    await fs.writeFile(path.join(planDir, 'plan.yaml'), (await fs.readFile(path.join(planDir, 'plan.yaml'), 'utf8')).replace('version: 2.0.0', 'version: 2.1.0'));
-    const fixed = await loadPlanValidator(planDir);
+    const fixed = await reasonMadeOptional(planDir);
     expect(fixed.latestVersion).toBe('2.1.0');
 
     expect(await replayQuarantine(warehouse, fixed, { maxEventBytes: MAX_EVENT_BYTES, event: 'mission_rated' })).toEqual({
