@@ -14,7 +14,7 @@ import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
 import { applyViews } from '../warehouse/views.ts';
 import { loadAlerts } from '../alerts/load.ts';
-import { startAlertScheduler } from '../alerts/scheduler.ts';
+import { startAlertScheduler, type AlertScheduler } from '../alerts/scheduler.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { createBatchInserter } from '../queue/batcher.ts';
 import { createDeduper } from '../queue/dedupe.ts';
@@ -94,6 +94,8 @@ export interface RunningBalise {
   readiness(): Promise<Record<string, boolean>>;
   /** Cancels the analysts' queries in this process's engine (embedded), within a second; `stop` does it first. */
   cancelAnalystQueries(): Promise<void>;
+  /** Starts the alert scheduler, once (with `deferAlerts`: when the caller's own start has succeeded too). */
+  startAlerts(): void;
   /** Stop accepting, drain, flush, close: nothing accepted is lost. Bounded by SHUTDOWN_GRACE_MS (plus Redis's own fsync). */
   stop(): Promise<void>;
 }
@@ -119,6 +121,8 @@ export interface RuntimeOptions {
   ownerReadiness?: () => Promise<Record<string, boolean>>;
   /** GET /metrics text instead of this process's registry (an API child answers for all of `up`'s processes). */
   metricsText?: () => Promise<string>;
+  /** The caller starts the alerts (`startAlerts`) once its own start succeeded: `up`'s primary, whose children take the port after it. */
+  deferAlerts?: boolean;
 }
 
 export async function startBalise(config: Config, roles: Roles, logger: Logger, options: RuntimeOptions = {}): Promise<RunningBalise> {
@@ -239,21 +243,6 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
 
     // Who may call the API: the admin token, the role tokens (hashed) and dashboard sessions in Redis.
     const credentials = { adminToken, tokens: config.tokens, sessions: createSessionStore(stateConnection, queueKeys.prefix) };
-    // Alerts as code (tracking-plan/alerts.yaml): every process with the engine runs the
-    // scheduler; a Redis leader key lets one of them evaluate.
-    const alertsWarehouse = warehouse;
-    const alerts = alertsWarehouse
-      ? startAlertScheduler({
-          warehouse: alertsWarehouse,
-          redis: stateConnection,
-          prefix: queueKeys.prefix,
-          alerts: async () => loadAlerts(config.planDir),
-          kpis: () => loadKpiDefinitions(config.planDir),
-          timeZone: () => projectTimeZone(config, validator.plan),
-          deadLetterCount: async () => (await ingestQueue.getJobCounts('failed')).failed ?? 0,
-          logger,
-        })
-      : undefined;
 
     let baseUrl: string | undefined;
     let app: Express | undefined;
@@ -343,6 +332,26 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         : undefined;
     if (ops) logger.info({ url: ops.url }, 'worker health and metrics at %s', ops.url);
 
+    // Alerts as code (tracking-plan/alerts.yaml): every process with the engine runs the
+    // scheduler; a Redis leader key lets one of them evaluate. Started last, once nothing else can
+    // fail: a start that fails (a port taken) must not evaluate, nor notify, on its way out.
+    let alerts: AlertScheduler | undefined;
+    const alertsWarehouse = warehouse;
+    const startAlerts = (): void => {
+      if (alerts || !alertsWarehouse || closing) return;
+      alerts = startAlertScheduler({
+        warehouse: alertsWarehouse,
+        redis: stateConnection,
+        prefix: queueKeys.prefix,
+        alerts: async () => loadAlerts(config.planDir),
+        kpis: () => loadKpiDefinitions(config.planDir),
+        timeZone: () => projectTimeZone(config, validator.plan),
+        deadLetterCount: async () => (await ingestQueue.getJobCounts('failed')).failed ?? 0,
+        logger,
+      });
+    };
+    if (!options.deferAlerts) startAlerts();
+
     const httpServer = server;
     const ownedWarehouse = warehouse;
     // An analyst's query may run to its time limit (10 s): cancelled when a shutdown begins, its
@@ -404,6 +413,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       serveConnection: (socket) => (httpServer ? httpServer.emit('connection', socket) : socket.destroy()),
       readiness,
       cancelAnalystQueries,
+      startAlerts,
       stop,
     };
   } catch (error) {

@@ -105,7 +105,7 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
   if (apiProcesses > 0) {
     // The primary's own API (reads, the dashboard's data, CLI commands) stays on loopback; the
     // public port belongs to the children, which send /api reads here (engine.json).
-    const balise = (started.balise = await startBalise(config, roles, logger, { listen: { host: '127.0.0.1', port: 0 } }));
+    const balise = (started.balise = await startBalise(config, roles, logger, { listen: { host: '127.0.0.1', port: 0 }, deferAlerts: true }));
     const children = (started.children = startApiChildren(apiProcesses, {
       listen: { host: config.host, port: config.port },
       registry: balise.metrics.registry,
@@ -119,6 +119,7 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
       await balise.stop();
       throw err;
     });
+    balise.startAlerts();
     logger.info(
       { url, apiProcesses, sources: [...balise.writeKeys.keys()] },
       `Balise is up: ingest at ${url}/v1/batch, dashboard at ${url}/ (${apiProcesses} API process${apiProcesses === 1 ? '' : 'es'})`,

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   baliseProcessesOf,
@@ -14,7 +15,7 @@ import {
   type BaliseProcess,
 } from '../helpers/process.ts';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
-import { tempDir } from '../helpers/stack.ts';
+import { REPO_ROOT, tempDir } from '../helpers/stack.ts';
 
 const running: BaliseProcess[] = [];
 const dataDirs: string[] = [];
@@ -217,9 +218,19 @@ describe('a failed start-up', () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
     try {
-      const { code, output } = await runCli(['up'], { PORT: String(port), BALISE_DATA_DIR: dataDir, BALISE_WRITE_KEYS: `test:${TEST_WRITE_KEY}`, BALISE_ADMIN_TOKEN: 'proc-admin-token-0123456789' });
+      // The shipped plan, whose alerts fire on an empty database: a start that fails must not evaluate them (nor notify) on its way out.
+      const { code, output } = await runCli(['up'], {
+        PORT: String(port),
+        BALISE_DATA_DIR: dataDir,
+        BALISE_PLAN_DIR: path.join(REPO_ROOT, 'tracking-plan'),
+        LOG_LEVEL: 'info',
+        BALISE_WRITE_KEYS: `test:${TEST_WRITE_KEY}`,
+        BALISE_ADMIN_TOKEN: 'proc-admin-token-0123456789',
+      });
       expect(code).not.toBe(0);
       expect(output).toContain('[port_in_use]');
+      expect(output).toContain('tracking plan loaded');
+      expect(output).not.toContain('"alert"');
       expect(redisServersOf(dataDir)).toEqual([]);
     } finally {
       blocker.close();
