@@ -93,6 +93,12 @@ describe('Explore: save as code', () => {
     const mangled = stateFromParam('{"kind":"trend","type":"median","grain":7,"event":"mission_posted"}', catalog.events);
     expect(mangled).toMatchObject({ kind: 'trend', type: 'count', grain: 'week', event: 'mission_posted', where: [] });
     expect(stateFromParam('not json', catalog.events).kind).toBe('trend');
+    // A one-step funnel keeps its step; the default's second step completes it.
+    const oneStep = stateFromParam('{"kind":"funnel","steps":[{"event":"mission_posted"}]}', catalog.events);
+    expect(oneStep.kind === 'funnel' && oneStep.steps.map((st) => st.event)).toEqual([
+      'mission_posted',
+      (stateFromParam('{"kind":"funnel"}', catalog.events) as { steps: { event: string }[] }).steps[1]!.event,
+    ]);
   });
 });
 

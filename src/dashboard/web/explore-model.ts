@@ -215,7 +215,8 @@ export function stateFromParam(raw: string | null, events: CatalogEvent[]): Expl
       kind: 'funnel',
       id: str(parsed.id, d.id),
       title: str(parsed.title, ''),
-      steps: steps.length >= 2 ? steps : d.steps,
+      // A funnel needs two steps: the link's own are kept, and the default's fill the rest.
+      steps: steps.length >= 2 ? steps : [...steps, ...d.steps.slice(steps.length)],
       entity: str(parsed.entity, 'person'),
       window: str(parsed.window, d.window),
       order: oneOf(parsed.order, ['strict', 'any'], 'strict'),
