@@ -67,7 +67,9 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     try {
       await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}${onClusterClause(cluster)}` });
     } catch (error) {
-      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      const first = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+      // Something else answers there (a web server's error page): say what to check.
+      const reason = /^\s*</.test(first) ? 'it answered with a web page, not as ClickHouse: check the port of its HTTP interface (8123 by default)' : first;
       throw new BaliseError('engine_unreachable', `ClickHouse at ${new URL(url).origin} (CLICKHOUSE_URL) could not create the database: ${reason}`);
     } finally {
       await bootstrap.close();

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -258,6 +259,20 @@ describe('a failed start-up', () => {
     const { code, output } = await runCli(['migrate'], { CLICKHOUSE_URL: `http://127.0.0.1:${closed}`, BALISE_DATA_DIR: newDataDir() });
     expect(code).toBe(1);
     expect(output.trim()).toBe(`balise: ClickHouse at http://127.0.0.1:${closed} (CLICKHOUSE_URL) could not create the database: connect ECONNREFUSED 127.0.0.1:${closed} [engine_unreachable]`);
+
+    // Something else answers at that address: a web server's error page.
+    const web = http.createServer((_req, res) => res.writeHead(501, { 'content-type': 'text/html' }).end('<!DOCTYPE HTML>\n<html><body>Unsupported method</body></html>'));
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (web.address() as net.AddressInfo).port;
+      const other = await runCli(['migrate'], { CLICKHOUSE_URL: `http://127.0.0.1:${port}`, BALISE_DATA_DIR: newDataDir() });
+      expect(other.code).toBe(1);
+      expect(other.output.trim()).toBe(
+        `balise: ClickHouse at http://127.0.0.1:${port} (CLICKHOUSE_URL) could not create the database: it answered with a web page, not as ClickHouse: check the port of its HTTP interface (8123 by default) [engine_unreachable]`,
+      );
+    } finally {
+      web.close();
+    }
   });
 
   it('of a worker whose metrics port is taken exits with one line naming BALISE_WORKER_METRICS_PORT', { timeout: 120_000 }, async () => {
