@@ -20,6 +20,15 @@ import { registerSqlCommand } from './sql.ts';
 import { registerTailCommand } from './tail.ts';
 import { registerTokenCommand } from './token.ts';
 
+// A reader that stops early (`balise sql … | head -1`) closes the pipe: the command finishes
+// its work and its exit code stands, the rest of its output dropped, as with Unix tools, rather
+// than dying half way through (a replay, say) on EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const json = wantsJson(process.argv.slice(2));
 

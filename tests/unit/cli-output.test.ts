@@ -16,7 +16,8 @@ import { BaliseError } from '../../src/errors.ts';
 import { createLogger, logStyle } from '../../src/observability/logger.ts';
 import { loadChdb } from '../../src/warehouse/embedded-session.ts';
 import { runCli } from '../helpers/process.ts';
-import { tempDir } from '../helpers/stack.ts';
+import { FIXTURE_PLAN } from '../helpers/plans.ts';
+import { REPO_ROOT, tempDir } from '../helpers/stack.ts';
 
 const ANSI = /\x1b\[/; // eslint-disable-line no-control-regex
 
@@ -83,6 +84,21 @@ describe('CLI exit codes', () => {
   it('plan views --apply goes to the server named by --url, and says when none answers there', async () => {
     const applied = await runCli(['plan', 'views', '--apply', '--url', 'http://127.0.0.1:9'], { BALISE_DATA_DIR: tempDir('balise-views-'), BALISE_ADMIN_TOKEN: 'views-admin-token-0123456789' });
     expect([applied.code, applied.output]).toEqual([3, expect.stringContaining('[server_unreachable]')]);
+  }, 30_000);
+
+  it('finishes quietly, with its own exit code, when the reader of its output stops early (balise … | head -1)', async () => {
+    // stdout is a pipe whose reader is gone before the command writes: EPIPE on every write.
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), 'plan', 'check'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, BALISE_PLAN_DIR: FIXTURE_PLAN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   }, 30_000);
 
   it('prints errors under --json as {"error":{"code","message"}}', () => {
