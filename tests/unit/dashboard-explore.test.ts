@@ -114,6 +114,9 @@ describe('dashboard range, CSV and numbers', () => {
     expect(rangeFromSearch('?from=2026-01-05&to=2026-01-11', NOW)).toEqual({ from: '2026-01-05', to: '2026-01-11' });
     // Reversed, unreadable or absent: the 90-day default.
     for (const bad of ['?from=2026-01-11&to=2026-01-05', '?from=x&to=y', '', '?range=nope', '?from=2026-02-30&to=2026-03-01']) expect(rangeFromSearch(bad, NOW).preset).toBe('90d');
+    // One end alone, as the API reads it: from that day to today; or the default's length up to that day.
+    expect(rangeFromSearch('?from=2026-03-01', NOW)).toEqual({ from: '2026-03-01', to: '2026-03-18' });
+    expect(rangeFromSearch('?to=2026-02-28', NOW)).toEqual({ from: '2025-12-01', to: '2026-02-28' });
     // ...and says why, when a range was asked for: the header shows it beside the default.
     expect(['?from=2026-01-11&to=2026-01-05', '?from=x&to=y', '', '?range=nope', '?from=2026-02-30&to=2026-03-01'].map((q) => rangeFromSearch(q, NOW).refused)).toEqual([
       '2026-01-11 is after 2026-01-05',

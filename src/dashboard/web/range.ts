@@ -55,11 +55,14 @@ export function rangeFromSearch(search: string, now = Date.now(), timeZone: stri
   const q = new URLSearchParams(search);
   const preset = q.get('range');
   if (preset) return presetRange(preset, now, timeZone) ?? { ...defaultRange(now, timeZone), refused: `no range is called "${preset}"` };
-  const from = q.get('from') ?? '';
-  const to = q.get('to') ?? '';
+  const asked = { from: q.get('from') ?? '', to: q.get('to') ?? '' };
+  if (!asked.from && !asked.to) return defaultRange(now, timeZone);
+  // One end alone, as the API reads it: `from` runs to today, `to` starts as many days before as the default.
+  const fallback = defaultRange(now, timeZone);
+  const to = asked.to || fallback.to;
+  const from = asked.from || addDays(to, 1 - DEFAULT_RANGE_DAYS);
   const isDay = (d: string) => DATE.test(d) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d);
   if (isDay(from) && isDay(to) && from <= to) return { from, to };
-  if (!from && !to) return defaultRange(now, timeZone);
   const why = !isDay(from) || !isDay(to) ? `"${!isDay(from) ? from : to}" is not a date (YYYY-MM-DD)` : `${from} is after ${to}`;
   return { ...defaultRange(now, timeZone), refused: why };
 }
