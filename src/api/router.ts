@@ -30,12 +30,12 @@ import { registerPrivacyRoutes } from './privacy-routes.ts';
 import type { SuppressionList } from '../privacy/suppression.ts';
 import { loadHealth, planHealth } from './health-queries.ts';
 import { eventTrends, trendsWindow } from './trends.ts';
-import { checkTimeZone, parseDateInput, rangeInfo, resolveRange, type RangeInfo } from '../analytics/sql-common.ts';
+import { checkTimeZone, parseDateInput, rangeInfo, resolveRange } from '../analytics/sql-common.ts';
 import { adHocFunnel, adHocMetric, funnelDropOffs, runTrend } from '../analytics/explore.ts';
 import { AnalyticsInputError } from '../analytics/errors.ts';
 import { entityTimeline, personTimeline } from './people.ts';
 import { planCatalog } from './catalog.ts';
-import { DEFAULT_RANGE_DAYS } from '../util/default-range.ts';
+import { addDays, zonedMidnight } from '../util/zone.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { sharedWork } from '../util/shared-work.ts';
 import { requestTimeZone } from './time-zone.ts';
@@ -277,7 +277,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     handle(deps.logger, async (req, res) => {
       const zone = checkTimeZone(zoneOf(req));
       const { from, to, limit, isDefault } = trendsWindow(req.query, Date.now(), zone);
-      const range: RangeInfo = { from, to, isDefault, defaultDays: DEFAULT_RANGE_DAYS, timeZone: zone };
+      // Described as every other read describes its range: instants, `to` the midnight after the last day.
+      const range = rangeInfo({ fromMs: zonedMidnight(from, zone), toMs: zonedMidnight(addDays(to, 1), zone), isDefault, timeZone: zone });
       res.json({ ...(await eventTrends(deps.warehouse, from, to, limit, zone)), range });
     }),
   );

@@ -45,6 +45,9 @@ describe('the data health range', () => {
     const body = (await (await get('')).json()) as { range: { from: string; to: string; isDefault: boolean; defaultDays: number } };
     expect(body.range).toMatchObject({ isDefault: true, defaultDays: 90 });
     expect((Date.parse(body.range.to) - Date.parse(body.range.from)) / 86_400_000).toBe(90);
+    // Event trends describe the same default range in the same shape, instants included.
+    const trends = (await (await fetch(`${stack.baseUrl}/api/trends`, { headers: { authorization: `Bearer ${stack.adminToken}` } })).json()) as { range: unknown };
+    expect(trends.range).toEqual(body.range);
     const given = (await (await get('?from=2026-01-01&to=2026-01-31')).json()) as { range: { isDefault: boolean } };
     expect(given.range.isDefault).toBe(false);
     const bad = await get('?from=2026-02-30');
