@@ -34,10 +34,6 @@ export interface DevValidatorOptions {
 }
 
 /**
- * Accepts the file `balise plan build` writes (`{ format, plan }`, import it as JSON) as well as
- * the plan inside it or a name → schema map.
- */
-/**
  * The properties the Segment spec gives page and screen calls: the server never counts them as
  * undeclared (SPEC_PROPERTIES in src/plan/model.ts; a test runs both with every name of that list).
  */
@@ -46,6 +42,10 @@ const SPEC_PROPERTIES: Readonly<Record<'page' | 'screen', readonly string[]>> = 
   screen: ['name', 'category'],
 };
 
+/**
+ * Accepts the file `balise plan build` writes (`{ format, plan }`, import it as JSON) as well as
+ * the plan inside it or a name → schema map.
+ */
 export function createDevValidator(input: CompiledPlanJson | BuiltPlanFile, options: DevValidatorOptions = {}): (event: WireEvent) => void {
   const plan: CompiledPlanJson = 'format' in input && typeof input.plan === 'object' && input.plan !== null ? input.plan : (input as CompiledPlanJson);
   const warn = options.warn ?? ((m: string) => console.warn('[balise dev]', m));

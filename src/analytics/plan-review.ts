@@ -57,22 +57,23 @@ export function planReview(report: DiffReport, before: KpiDefinitions, after: Kp
   const a = definitionsById(after);
   const touch = (d: Definition, reason: string, breaking: boolean): void => {
     const impact = impacts.get(d.id) ?? { id: d.id, kind: d.kind, title: d.title, reasons: [], breaking: false };
-    // One reason per event: a breaking change of it says all a lesser one would.
-    const breakingForm = `${reason} (breaking)`;
-    if (reason.endsWith(' (breaking)')) impact.reasons = impact.reasons.filter((r) => `${r} (breaking)` !== reason);
-    if (!impact.reasons.includes(reason) && !impact.reasons.includes(breakingForm)) impact.reasons.push(reason);
+    if (!impact.reasons.includes(reason)) impact.reasons.push(reason);
     impact.breaking ||= breaking;
     impacts.set(d.id, impact);
   };
   // A KPI uses an event if it does before or after the change (a removed event drops out of "after").
   const users = [kpisByEvent(before), kpisByEvent(after)];
+  // One reason per changed event: a breaking change of it says all a lesser one would.
+  const changed = new Map<string, boolean>();
   for (const change of report.changes) {
     const event = eventOf(change);
-    if (!event) continue;
+    if (event) changed.set(event, (changed.get(event) ?? false) || change.level === 'breaking');
+  }
+  for (const [event, breaking] of changed) {
     const ids = new Set(users.flatMap((u) => u.get(event) ?? []));
     for (const id of ids) {
       const d = a.get(id) ?? b.get(id);
-      if (d) touch(d, `event \`${event}\` ${change.level === 'breaking' ? 'changes (breaking)' : 'changes'}`, change.level === 'breaking');
+      if (d) touch(d, `event \`${event}\` ${breaking ? 'changes (breaking)' : 'changes'}`, breaking);
     }
   }
   for (const [id, d] of a) {

@@ -170,13 +170,15 @@ export function statementSyntaxError(message: string, statement: string): string
 const WIDE_INTEGER = /^(?:Nullable\(|LowCardinality\()*U?Int(?:64|128|256)\)*$/;
 const ARRAY_OF_WIDE_INTEGERS = /^Array\((?:Nullable\()?U?Int(?:64|128|256)\)?\)$/;
 
+/** A quoted integer as a number when exact as one, else as it is. */
+const exact = (v: unknown): unknown => (typeof v === 'string' && /^-?\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : v);
+
 /**
  * A result value read back from JSON: a quoted 64-bit (or wider) integer, at the top of the
  * column or in an array of them, is a number when that is exact (counts, sums) and stays a string
  * past 2^53, so no digit is lost. Other values are as the engine wrote them.
  */
 export function sqlResultValue(value: unknown, type: string): unknown {
-  const exact = (v: unknown): unknown => (typeof v === 'string' && /^-?\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : v);
   if (WIDE_INTEGER.test(type)) return exact(value);
   if (ARRAY_OF_WIDE_INTEGERS.test(type) && Array.isArray(value)) return value.map(exact);
   return value;

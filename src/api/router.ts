@@ -35,7 +35,7 @@ import { adHocFunnel, adHocMetric, funnelDropOffs, runTrend } from '../analytics
 import { AnalyticsInputError } from '../analytics/errors.ts';
 import { entityTimeline, personTimeline } from './people.ts';
 import { planCatalog } from './catalog.ts';
-import { addDays, zonedMidnight } from '../util/zone.ts';
+import { dayRangeMs } from '../util/default-range.ts';
 import { isPlainObject } from '../util/objects.ts';
 import { sharedWork } from '../util/shared-work.ts';
 import { requestTimeZone } from './time-zone.ts';
@@ -278,7 +278,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       const zone = checkTimeZone(zoneOf(req));
       const { from, to, limit, isDefault } = trendsWindow(req.query, Date.now(), zone);
       // Described as every other read describes its range: instants, `to` the midnight after the last day.
-      const range = rangeInfo({ fromMs: zonedMidnight(from, zone), toMs: zonedMidnight(addDays(to, 1), zone), isDefault, timeZone: zone });
+      const range = rangeInfo({ ...dayRangeMs({ from, to }, zone), isDefault, timeZone: zone });
       res.json({ ...(await eventTrends(deps.warehouse, from, to, limit, zone)), range });
     }),
   );

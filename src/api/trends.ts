@@ -2,9 +2,9 @@ import { BaliseError } from '../errors.ts';
 import { parseDateInput } from '../util/dates.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
-import { DEFAULT_RANGE_DAYS, defaultRangeDates } from '../util/default-range.ts';
+import { completeDayRange, dayRangeMs } from '../util/default-range.ts';
 import { bucketStarts, type TimeGrain } from '../util/periods.ts';
-import { addDays, DEFAULT_TIME_ZONE, zonedDate, zonedMidnight } from '../util/zone.ts';
+import { DEFAULT_TIME_ZONE, zonedDate } from '../util/zone.ts';
 
 const DAY_MS = 86_400_000;
 /** Up to this many days a point is a day; up to this many weeks, a week; beyond, a month. */
@@ -47,7 +47,7 @@ export function trendsGrain(from: string, to: string): TimeGrain {
 /** Counts per bucket of the zone by event over [from, to] (local dates), the `limit` busiest track events. */
 export async function eventTrends(warehouse: Warehouse, from: string, to: string, limit: number, timeZone: string = DEFAULT_TIME_ZONE): Promise<TrendsResult> {
   const grain = trendsGrain(from, to);
-  const range = { fromMs: zonedMidnight(from, timeZone), toMs: zonedMidnight(addDays(to, 1), timeZone) };
+  const range = dayRangeMs({ from, to }, timeZone);
   const rows = await queryRows<{ event: string; bucket: string; n: string }>(
     warehouse,
     `SELECT event, toString(${BUCKET_SQL[grain]}) AS bucket, count() AS n FROM events FINAL
@@ -76,9 +76,7 @@ export async function eventTrends(warehouse: Warehouse, from: string, to: string
  */
 export function trendsWindow(query: Record<string, unknown>, now: number, timeZone: string = DEFAULT_TIME_ZONE): { from: string; to: string; limit: number; isDefault: boolean } {
   const given = { from: dayParam(query.from, 'from', timeZone), to: dayParam(query.to, 'to', timeZone) };
-  const fallback = defaultRangeDates(now, DEFAULT_RANGE_DAYS, timeZone);
-  const to = given.to ?? fallback.to;
-  const from = given.from ?? (given.to ? addDays(to, 1 - DEFAULT_RANGE_DAYS) : fallback.from);
+  const { from, to } = completeDayRange(given, now, timeZone);
   const limitRaw = query.limit === undefined || query.limit === '' ? 8 : Number(query.limit);
   if (!Number.isInteger(limitRaw) || limitRaw < 1 || limitRaw > 50) throw new BaliseError('invalid_parameter', `limit: ${JSON.stringify(query.limit)} is not a whole number from 1 to 50`);
   if (from > to) throw new BaliseError('invalid_range', `from (${from}) is after to (${to})`);

@@ -259,6 +259,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     let accepting = true;
     if (roles.api) {
       await Promise.all([ensureDashboardBuilt(), ensureSdkBuilt()]);
+      // Read once: ingest hashes with it, and quarantine replay the same way.
+      const piiKey = resolvePiiKey(config);
       const readRouter = warehouse
         ? createAdminRouter({
             warehouse,
@@ -276,8 +278,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             suppression,
             privacyAtReplay: (plan) => {
               const rules = piiRules(plan);
-              const key = resolvePiiKey(config);
-              return (event) => applyPiiAtReplay(event, rules, key);
+              return (event) => applyPiiAtReplay(event, rules, piiKey);
             },
           })
         : createEngineProxyRouter({ dataDir: config.dataDir, logger });
@@ -301,7 +302,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         }),
         queueDepth: () => depth,
         isSuppressed: suppression?.has,
-        piiKey: resolvePiiKey(config),
+        piiKey,
         readiness,
         metricsText: options.metricsText,
         liveness,

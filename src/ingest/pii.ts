@@ -64,10 +64,11 @@ export function truncateIp(ip: string): string | undefined {
     .join(':')}::`;
 }
 
-function applyTo(values: JsonObject, rules: Marked, source: string, fallback: PiiAction, key: string): JsonObject {
+/** The values `skip` names are left as they are (a replay's, which its ingest's rules already rewrote). */
+function applyTo(values: JsonObject, rules: Marked, source: string, fallback: PiiAction, key: string, skip?: (name: string) => boolean): JsonObject {
   let out: JsonObject | undefined;
   for (const [name, schema] of rules) {
-    if (!(name in values)) continue;
+    if (!(name in values) || skip?.(name)) continue;
     const action = piiActionFor(schema, source, fallback);
     if (action === 'keep' || action === undefined) continue;
     out ??= { ...values };
@@ -77,7 +78,7 @@ function applyTo(values: JsonObject, rules: Marked, source: string, fallback: Pi
   return out ?? values;
 }
 
-function applyContext(context: JsonObject, traits: Marked, policy: PrivacyPolicy, source: string, key: string): JsonObject {
+function applyContext(context: JsonObject, traits: Marked, policy: PrivacyPolicy, source: string, key: string, skipTrait?: (name: string) => boolean): JsonObject {
   let out: JsonObject = context;
   const edit = () => (out === context ? (out = { ...context }) : out);
   if (typeof context.ip === 'string' && policy.ip !== 'keep') {
@@ -91,19 +92,23 @@ function applyContext(context: JsonObject, traits: Marked, policy: PrivacyPolicy
   }
   // Segment puts identify traits in context.traits on every call: the same rules apply there.
   if (isPlainObject(context.traits) && traits.length) {
-    const t = applyTo(context.traits as JsonObject, traits, source, policy.piiAction, key);
+    const t = applyTo(context.traits as JsonObject, traits, source, policy.piiAction, key, skipTrait);
     if (t !== context.traits) edit().traits = t;
   }
   return out;
 }
 
-/** The event as it may be stored: personal properties and traits kept, hashed or dropped; IP and user agent per the plan. */
-export function applyPii(event: NormalizedEvent, rules: PiiRules, key: string): NormalizedEvent {
+/**
+ * The event as it may be stored: personal properties and traits kept, hashed or dropped; IP and
+ * user agent per the plan. Values at the `kept` JSON pointers (rewrittenPaths) are left as they are.
+ */
+export function applyPii(event: NormalizedEvent, rules: PiiRules, key: string, kept?: ReadonlySet<string>): NormalizedEvent {
   if (rules.none) return event;
+  const skip = kept && ((base: string) => (name: string) => kept.has(`${base}/${pointerToken(name)}`));
   const props = rules.events.get(eventKey(event.type, event.event));
-  const properties = props ? applyTo(event.properties, props, event.source, rules.policy.piiAction, key) : event.properties;
-  const traits = rules.traits.length ? applyTo(event.traits, rules.traits, event.source, rules.policy.piiAction, key) : event.traits;
-  const context = applyContext(event.context, rules.traits, rules.policy, event.source, key);
+  const properties = props ? applyTo(event.properties, props, event.source, rules.policy.piiAction, key, skip?.('/properties')) : event.properties;
+  const traits = rules.traits.length ? applyTo(event.traits, rules.traits, event.source, rules.policy.piiAction, key, skip?.('/traits')) : event.traits;
+  const context = applyContext(event.context, rules.traits, rules.policy, event.source, key, skip?.('/context/traits'));
   if (properties === event.properties && traits === event.traits && context === event.context) return event;
   return { ...event, properties, traits, context };
 }
@@ -148,15 +153,6 @@ export function rewrittenPaths(original: NormalizedEvent, stored: NormalizedEven
   return paths;
 }
 
-/** The value at one of rewrittenPaths' pointers, of `event`; undefined when it holds none there. */
-function valueAt(event: NormalizedEvent, pointer: string): { parent: JsonObject; key: string } | undefined {
-  const [, top, ...rest] = pointer.split('/').map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
-  let parent: unknown = top === 'properties' ? event.properties : top === 'traits' ? event.traits : top === 'context' ? event.context : undefined;
-  const key = rest.pop();
-  for (const token of rest) parent = isPlainObject(parent) ? parent[token] : undefined;
-  return isPlainObject(parent) && key !== undefined ? { parent: parent as JsonObject, key } : undefined;
-}
-
 /**
  * A quarantined event's stored form under the rules in force now (quarantine replay): what the
  * rules of its ingest rewrote (`piiRewritten`) stays as it was kept (hashing a hash again would
@@ -165,19 +161,5 @@ function valueAt(event: NormalizedEvent, pointer: string): { parent: JsonObject;
  * recorded (no `piiRewritten`) is left as it was kept.
  */
 export function applyPiiAtReplay(event: NormalizedEvent, rules: PiiRules, key: string): NormalizedEvent {
-  const kept = event.piiRewritten;
-  if (kept === undefined) return event;
-  const again = applyPii(event, rules, key);
-  if (again === event || kept.length === 0) return again;
-  // applyPii copied what it changed: put back, in those copies, what the first rules made.
-  const out: NormalizedEvent = { ...again, properties: { ...again.properties }, traits: { ...again.traits }, context: { ...again.context } };
-  if (isPlainObject(out.context.traits)) out.context.traits = { ...out.context.traits };
-  for (const pointer of kept) {
-    const before = valueAt(event, pointer);
-    const after = valueAt(out, pointer);
-    if (!before || !after) continue;
-    if (before.key in before.parent) after.parent[after.key] = before.parent[before.key]!;
-    else delete after.parent[after.key];
-  }
-  return out;
+  return event.piiRewritten === undefined ? event : applyPii(event, rules, key, new Set(event.piiRewritten));
 }

@@ -103,14 +103,14 @@ function verdict(status: PlanVerdict['status'], planVersion: string, violations:
   return { status, planVersion, violations };
 }
 
-/** Builds the validator from already-loaded versions (pure apart from ajv compilation). */
-/** An unknown declared version is a note on every verdict; a "valid" event with notes is "warned". */
 /** The violations but those at or below an `unjudged` pointer (PlanValidator.validate). */
 function judged(violations: Violation[], unjudged: readonly string[] | undefined): Violation[] {
   if (!unjudged?.length) return violations;
   return violations.filter((v) => !unjudged.some((path) => v.path === path || v.path.startsWith(`${path}/`)));
 }
 
+/** Builds the validator from already-loaded versions (pure apart from ajv compilation). */
+/** An unknown declared version is a note on every verdict; a "valid" event with notes is "warned". */
 function verdictWithNotes(status: PlanVerdict['status'], version: string, notes: Violation[], violations: Violation[]): PlanVerdict {
   const all = notes.length ? [...notes, ...violations] : violations;
   return verdict(status === 'valid' && all.length > 0 ? 'warned' : status, version, all);

@@ -1,5 +1,5 @@
 import { isIncomplete } from '../../util/periods.ts';
-import { addDays, zonedMidnight } from '../../util/zone.ts';
+import { dayRangeMs } from '../../util/default-range.ts';
 import type { TrendsResult } from '../../api/trends.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
@@ -13,7 +13,7 @@ export async function renderTrends(range: Range): Promise<void> {
   clear(root);
   const chart = chartBox(`Events per ${trends.grain} for the busiest events`, 260);
   // A bucket still going (today, this week) or cut by the range is partial: drawn dashed and starred rather than as a drop.
-  const span = { fromMs: zonedMidnight(trends.from, trends.timeZone), toMs: zonedMidnight(addDays(trends.to, 1), trends.timeZone) };
+  const span = dayRangeMs(trends, trends.timeZone);
   const now = Date.now();
   const partial = trends.buckets.map((b) => isIncomplete(b, trends.grain, span, now, trends.timeZone));
   append(
