@@ -117,6 +117,8 @@ describe('dashboard range, CSV and numbers', () => {
     // One end alone, as the API reads it: from that day to today; or the default's length up to that day.
     expect(rangeFromSearch('?from=2026-03-01', NOW)).toEqual({ from: '2026-03-01', to: '2026-03-18' });
     expect(rangeFromSearch('?to=2026-02-28', NOW)).toEqual({ from: '2025-12-01', to: '2026-02-28' });
+    // An end that is no date, alone, is refused like the others (it threw a RangeError, and the page stayed empty).
+    expect(rangeFromSearch('?to=xx', NOW)).toMatchObject({ preset: '90d', refused: '"xx" is not a date (YYYY-MM-DD)' });
     // ...and says why, when a range was asked for: the header shows it beside the default.
     expect(['?from=2026-01-11&to=2026-01-05', '?from=x&to=y', '', '?range=nope', '?from=2026-02-30&to=2026-03-01'].map((q) => rangeFromSearch(q, NOW).refused)).toEqual([
       '2026-01-11 is after 2026-01-05',

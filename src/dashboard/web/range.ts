@@ -3,7 +3,7 @@
  * (?range=30d for a preset that rolls with today, or ?from=…&to=… for fixed dates), so a link
  * shows the same period to a colleague and a reload keeps it. Pure: unit-tested.
  */
-import { DEFAULT_RANGE_DAYS } from '../../util/default-range.ts';
+import { completeDayRange, DEFAULT_RANGE_DAYS } from '../../util/default-range.ts';
 import { addDays, addMonths, DEFAULT_TIME_ZONE, zonedDate } from '../../util/zone.ts';
 
 export interface Range {
@@ -57,14 +57,12 @@ export function rangeFromSearch(search: string, now = Date.now(), timeZone: stri
   if (preset) return presetRange(preset, now, timeZone) ?? { ...defaultRange(now, timeZone), refused: `no range is called "${preset}"` };
   const asked = { from: q.get('from') ?? '', to: q.get('to') ?? '' };
   if (!asked.from && !asked.to) return defaultRange(now, timeZone);
-  // One end alone, as the API reads it: `from` runs to today, `to` starts as many days before as the default.
-  const fallback = defaultRange(now, timeZone);
-  const to = asked.to || fallback.to;
-  const from = asked.from || addDays(to, 1 - DEFAULT_RANGE_DAYS);
   const isDay = (d: string) => DATE.test(d) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d);
-  if (isDay(from) && isDay(to) && from <= to) return { from, to };
-  const why = !isDay(from) || !isDay(to) ? `"${!isDay(from) ? from : to}" is not a date (YYYY-MM-DD)` : `${from} is after ${to}`;
-  return { ...defaultRange(now, timeZone), refused: why };
+  const notADay = [asked.from, asked.to].find((d) => d && !isDay(d));
+  if (notADay !== undefined) return { ...defaultRange(now, timeZone), refused: `"${notADay}" is not a date (YYYY-MM-DD)` };
+  // One end alone, as the API reads it.
+  const { from, to } = completeDayRange(asked, now, timeZone);
+  return from <= to ? { from, to } : { ...defaultRange(now, timeZone), refused: `${from} is after ${to}` };
 }
 
 /** Writes the range into `params` (removing the other form). */
