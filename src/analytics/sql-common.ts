@@ -117,7 +117,7 @@ export function checkTimeZone(name: string, where = 'time zone'): string {
  * (wall clock in `timeZone`) or an ISO date-time with one. For the end of a range, a bare date
  * means "through that day", so its end is the next local midnight.
  */
-export function parseDateInput(raw: string, role: 'from' | 'to', timeZone: string = DEFAULT_TIME_ZONE, label = `--${role}`): number {
+export function parseDateInput(raw: string, role: 'from' | 'to', timeZone: string = DEFAULT_TIME_ZONE, label: string = role): number {
   const date = readDate(raw);
   if (!date) throw new AnalyticsInputError('invalid_date', `${label}: "${raw}" is not a date (use YYYY-MM-DD or an ISO date-time)`);
   // A day runs from its midnight in the zone (through it, for the end of a range); a date-time
@@ -139,7 +139,7 @@ export interface TimeRange {
 export interface RangeInfo {
   from: string;
   to: string;
-  /** True when neither --from nor --to was given: the range is Balise's default. */
+  /** True when neither a start nor an end was given: the range is Balise's default. */
   isDefault: boolean;
   /** The default's length, for "last 90 days" labels. */
   defaultDays: number;
@@ -173,7 +173,7 @@ export function resolveRange(
       : opts.to
         ? toMs - (fallback.toMs - fallback.fromMs)
         : fallback.fromMs;
-  if (toMs <= fromMs) throw new AnalyticsInputError('invalid_range', `the range is empty: --from must be before --to`);
+  if (toMs <= fromMs) throw new AnalyticsInputError('invalid_range', `the range is empty: from (${new Date(fromMs).toISOString()}) must be before to (${new Date(toMs).toISOString()})`);
   return { fromMs, toMs, isDefault: !opts.from && !opts.to, timeZone };
 }
 

@@ -63,10 +63,16 @@ export interface AdminDependencies {
 
 const stringParam = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
 
-/** Optional start date from the query string or body (YYYY-MM-DD or ISO), as epoch ms; `name` is the parameter's, for the error. */
+/**
+ * Optional start from the query string or body, as epoch ms: epoch milliseconds (a number, or
+ * digits in a query string), YYYY-MM-DD or ISO, as `balise replay quarantine --since` takes it;
+ * `name` is the parameter's, for the error.
+ */
 function sinceParam(value: unknown, name: string, timeZone?: string): number | undefined {
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string') throw new BaliseError('invalid_date', `${name}: the date must be a string such as 2026-01-31`);
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  if (typeof value !== 'string') throw new BaliseError('invalid_date', `${name}: a date such as 2026-01-31, an ISO date-time or epoch milliseconds`);
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
   return parseDateInput(value, 'from', timeZone, name);
 }
 
@@ -321,8 +327,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       // In the JSON body (the CLI's way), else in the query string.
       const body = isPlainObject(req.body) ? req.body : {};
       const pick = (name: 'event' | 'since'): unknown => body[name] ?? req.query[name];
-      const sinceValue = pick('since');
-      const since = typeof sinceValue === 'number' ? sinceValue : sinceParam(sinceValue, 'since');
+      const since = sinceParam(pick('since'), 'since');
       const { validator } = await reload();
       res.json(
         await replayQuarantine(deps.warehouse, validator, {

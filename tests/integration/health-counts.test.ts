@@ -52,6 +52,10 @@ describe('the data health range', () => {
     expect(given.range.isDefault).toBe(false);
     const bad = await get('?from=2026-02-30');
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toMatchObject({ code: 'invalid_date' });
+    // The API names its query parameters, not the CLI's options.
+    expect(await bad.json()).toMatchObject({ code: 'invalid_date', message: expect.stringMatching(/^from: "2026-02-30" is not a date/) });
+    const empty = await get('?from=2026-02-01&to=2026-01-01');
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ code: 'invalid_range', message: expect.not.stringContaining('--') });
   });
 });

@@ -143,4 +143,18 @@ describe('the replay endpoint', () => {
     expect(none.status).toBe(200);
     expect(await none.json()).toMatchObject({ examined: 0, moved: 0, alreadyStored: 0 });
   });
+
+  it('takes since as epoch milliseconds in the query string, as the CLI does', async () => {
+    const sent = Date.now();
+    const res = await post(stack, '/v1/batch', { batch: [declaring(`rq-epoch-${sent}`, { total: 'not a number' })] });
+    expect(res.body).toMatchObject({ accepted: 0, quarantined: 1 });
+    const seen = async (since: number) => {
+      const answer = await replay(`?event=order_placed&since=${since}`, {});
+      expect(answer.status).toBe(200);
+      const result = (await answer.json()) as ReplayQuarantineResult;
+      return result.stays?.map((s) => s.messageId) ?? [];
+    };
+    await expect.poll(() => seen(sent - 60_000), { timeout: 20_000 }).toContain(`rq-epoch-${sent}`);
+    expect(await seen(sent + 3_600_000)).toEqual([]);
+  });
 });
