@@ -143,6 +143,7 @@ export const RETENTION_TABLES = [
   'privacy_requests',
   'audit_log',
 ] as const;
+export type RetentionTable = (typeof RETENTION_TABLES)[number];
 
 /** "events:395,quarantine:90" → table → days. */
 export function parseRetention(raw: string | undefined): Map<string, number> {

@@ -9,9 +9,10 @@
 import type { Warehouse } from './client.ts';
 import { queryRows } from './query.ts';
 import { onClusterClause } from '../util/sql-quote.ts';
+import { RETENTION_TABLES, type RetentionTable } from '../config/index.ts';
 
-/** The tables whose rows can expire, and the time each row is aged by. */
-export const RETENTION_COLUMNS: Readonly<Record<string, string>> = {
+/** The time each row of a table that can expire (config's RETENTION_TABLES, one key each) is aged by. */
+export const RETENTION_COLUMNS: Readonly<Record<RetentionTable, string>> = {
   events: 'timestamp',
   events_before_003: 'timestamp',
   quarantine: 'received_at',
@@ -55,14 +56,14 @@ interface StoredTable {
  * sharded table's rows are in its `*_local` tables, under a `Distributed` table of the usual name
  * that holds none and refuses a TTL: there the TTL goes on the local table.
  */
-async function storedTables(warehouse: Warehouse): Promise<Map<string, StoredTable>> {
-  const names = Object.keys(RETENTION_COLUMNS);
+async function storedTables(warehouse: Warehouse): Promise<Map<RetentionTable, StoredTable>> {
+  const names = RETENTION_TABLES;
   const localOf = (name: string) => (warehouse.cluster ? `${name}_local` : name);
   const rows = await queryRows<{ name: string; q: string }>(warehouse, `SELECT name, create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}`, {
     names: [...new Set([...names, ...names.map(localOf)])],
   });
   const queries = new Map(rows.map((r) => [r.name, r.q]));
-  const out = new Map<string, StoredTable>();
+  const out = new Map<RetentionTable, StoredTable>();
   for (const name of names) {
     const table = queries.has(localOf(name)) ? localOf(name) : name;
     const query = queries.get(table);
@@ -76,7 +77,7 @@ export async function applyRetention(warehouse: Warehouse, days: ReadonlyMap<str
   const onCluster = onClusterClause(warehouse.cluster);
   const out: RetentionChange[] = [];
   for (const [table, stored] of await storedTables(warehouse)) {
-    const column = RETENTION_COLUMNS[table]!;
+    const column = RETENTION_COLUMNS[table];
     const current = ttlOf(stored.query);
     const period = days.get(table);
     if (period !== undefined) {
