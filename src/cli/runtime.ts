@@ -44,6 +44,7 @@ import type { Redis } from 'ioredis';
 import { createSuppressionList, type SuppressionList } from '../privacy/suppression.ts';
 import { DEFAULT_QUEUE_KEYS, type QueuedJobData, type QueueKeys } from '../queue/jobs.ts';
 import { coalesceJobs } from '../queue/coalesce.ts';
+import type { Liveness } from '../observability/liveness.ts';
 
 /** Shutdown budget: requests, the worker's drain and the queue get this long in all, whatever state Redis is in. */
 export const SHUTDOWN_GRACE_MS = 10_000;
@@ -199,7 +200,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       failures.recover('queue_unavailable', 'the queue accepts requests again');
     });
     /** Whether the process can work at all (/health, of the API or the worker's ops server). */
-    const liveness = (): { ok: boolean; reason?: string } => {
+    const liveness = (): Liveness => {
       const grace = options.redisLivenessGraceMs ?? REDIS_LIVENESS_GRACE_MS;
       if (redisDownSince !== undefined && Date.now() - redisDownSince > grace) return { ok: false, reason: `Redis unreachable for ${Math.round((Date.now() - redisDownSince) / 1000)} s` };
       return { ok: true };

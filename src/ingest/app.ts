@@ -19,6 +19,7 @@ import { checkStructure } from './normalize.ts';
 import { processEvents } from './process.ts';
 import { bodyReadError, readBody } from './read-body.ts';
 import type { LiveHub } from '../live/hub.ts';
+import { healthAnswer, type Liveness } from '../observability/liveness.ts';
 
 export interface IngestLimits extends AdmissionLimits {
   maxRequestBytes: number;
@@ -38,8 +39,8 @@ export interface AppDependencies {
   readiness(): Promise<Record<string, boolean>>;
   /** The /metrics text when it is not this process's registry alone (an API child of `up`). */
   metricsText?: () => Promise<string>;
-  /** Whether the process can work at all (/health): false makes a liveness probe restart it. */
-  liveness?(): { ok: boolean; reason?: string };
+  /** Whether the process can work at all (/health). */
+  liveness?(): Liveness;
   /** One log line per failure kind (a dead Redis must not log one stack trace per request). */
   failures?: FailureLog;
   /** False once shutdown has begun: keep-alive clients are told to go elsewhere. */
@@ -285,9 +286,8 @@ export function createApp(deps: AppDependencies): IngestApp {
   });
 
   app.get('/health', (_req, res) => {
-    const live = deps.liveness?.() ?? { ok: true };
-    if (live.ok) res.json({ status: 'ok' });
-    else res.status(503).json({ status: 'failing', reason: live.reason });
+    const answer = healthAnswer(deps.liveness?.() ?? { ok: true });
+    res.status(answer.status).json(answer.body);
   });
   app.get('/ready', async (_req, res) => {
     const checks = await deps.readiness();

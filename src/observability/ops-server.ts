@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from './metrics.ts';
+import { healthAnswer, type Liveness } from './liveness.ts';
 
 export interface OpsServer {
   url: string;
@@ -11,13 +12,13 @@ export interface OpsServer {
  * GET /health and GET /metrics for a process that serves no API (`balise worker`), so its
  * insert latency, lag and process metrics can be scraped and its container health-checked.
  */
-export async function startOpsServer(metrics: Metrics, host: string, port: number, liveness: () => { ok: boolean; reason?: string }): Promise<OpsServer> {
+export async function startOpsServer(metrics: Metrics, host: string, port: number, liveness: () => Liveness): Promise<OpsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/health') {
       // As an API process's /health: failing once Redis has been gone too long, so a liveness probe restarts the worker.
-      const live = liveness();
-      res.writeHead(live.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(live.ok ? { status: 'ok' } : { status: 'failing', reason: live.reason }));
+      const answer = healthAnswer(liveness());
+      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
     } else if (req.method === 'GET' && path === '/metrics') {
       metrics.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
