@@ -374,6 +374,9 @@ describe('explore at 1280 px: a funnel, its drop-offs, and a timeline', () => {
     expect(await page.locator('[data-person]').getAttribute('data-person')).toBe('u_alice');
     expect(await page.locator('[data-field="events"]').textContent()).toBe('7');
     expect(await page.locator('[data-field="quarantined"]').textContent()).toBe('1');
-    expect(await page.locator('[data-timeline] [data-field="verdict"]', { hasText: 'quarantined' }).count()).toBe(1);
+    const quarantined = page.locator('[data-timeline] [data-field="verdict"]', { hasText: 'quarantined' });
+    expect(await quarantined.count()).toBe(1);
+    // The same class, so the same colour, as on the Live page: one colour per verdict.
+    expect(await quarantined.getAttribute('class')).toBe('verdict quarantined');
   });
 });

@@ -12,8 +12,6 @@ import type { Range } from './range.ts';
 
 type Loader = (range: Range, work: () => Promise<void>) => Promise<void>;
 
-const VERDICT_TONE: Record<string, string> = { valid: 'ok', warned: 'warn', unplanned: 'warn', quarantined: 'bad' };
-
 function propertiesText(json: string): string {
   return json.length > 240 ? `${json.slice(0, 240)}…` : json;
 }
@@ -48,7 +46,7 @@ function render(root: HTMLElement, timeline: Timeline, range: Range): void {
       [
         { header: 'Time (UTC)', cell: (e: TimelineEvent) => e.timestamp.slice(0, 19) },
         { header: 'Event', cell: (e) => el('span', { 'data-field': 'event' }, e.event || e.type) },
-        { header: 'Verdict', cell: (e) => el('span', { class: `verdict ${VERDICT_TONE[e.verdict] ?? ''}`, 'data-field': 'verdict' }, e.verdict) },
+        { header: 'Verdict', cell: (e) => el('span', { class: `verdict ${e.verdict}`, 'data-field': 'verdict' }, e.verdict) },
         { header: 'Rules broken', cell: (e) => e.reasons.join(', ') },
         { header: 'Plan', cell: (e) => e.plan_version },
         { header: 'userId / anonymousId', cell: (e) => [e.user_id, e.anonymous_id].filter(Boolean).join(' / ') },
