@@ -3,10 +3,10 @@ import { queryRows as rows } from '../warehouse/query.ts';
 
 export interface PlanHealth {
   eventsByPlanVersion: { plan_version: string; plan_status: string; events: number }[];
-  violationsByRule: { event: string; plan_version: string; rule: string; count: number }[];
+  violationsByRule: { event: string; type: string; plan_version: string; rule: string; count: number }[];
   /** Stored but flagged (mode warn, policies warn/strip): events per event and rule, with one example message. */
-  warnedByRule: { event: string; plan_version: string; rule: string; count: number; example: string }[];
-  quarantineExamples: { message_id: string; event: string; received_at: string; reasons: string[]; violations: string }[];
+  warnedByRule: { event: string; type: string; plan_version: string; rule: string; count: number; example: string }[];
+  quarantineExamples: { message_id: string; event: string; type: string; received_at: string; reasons: string[]; violations: string }[];
   eventsSeen: { event: string; type: string; events: number; last_seen: string }[];
   quarantinedTotal: number;
   acceptedTotal: number;
@@ -21,18 +21,18 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
       `SELECT plan_version, plan_status, count() AS events FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64}) GROUP BY plan_version, plan_status ORDER BY plan_version, plan_status`,
       since,
     ),
-    rows<{ event: string; plan_version: string; rule: string; count: string }>(
+    rows<{ event: string; type: string; plan_version: string; rule: string; count: string }>(
       warehouse,
-      `SELECT event, plan_version, arrayJoin(reasons) AS rule, count() AS count FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64})
+      `SELECT event, type, plan_version, arrayJoin(reasons) AS rule, count() AS count FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64})
          AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
-       GROUP BY event, plan_version, rule ORDER BY count DESC LIMIT 200`,
+       GROUP BY event, type, plan_version, rule ORDER BY count DESC LIMIT 200`,
       since,
     ),
     rows<PlanHealth['quarantineExamples'][number]>(
       warehouse,
-      `SELECT message_id, event, toString(quarantine.received_at) AS received_at, reasons, violations FROM quarantine FINAL WHERE quarantine.received_at >= fromUnixTimestamp64Milli({since:Int64}) AND quarantine.received_at < fromUnixTimestamp64Milli({until:Int64})
+      `SELECT message_id, event, type, toString(quarantine.received_at) AS received_at, reasons, violations FROM quarantine FINAL WHERE quarantine.received_at >= fromUnixTimestamp64Milli({since:Int64}) AND quarantine.received_at < fromUnixTimestamp64Milli({until:Int64})
          AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
-       ORDER BY quarantine.received_at DESC LIMIT 1 BY event, reasons LIMIT 50`,
+       ORDER BY quarantine.received_at DESC LIMIT 1 BY event, type, reasons LIMIT 50`,
       since,
     ),
     rows<{ event: string; type: string; events: string; last_seen: string }>(
@@ -40,15 +40,15 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
       `SELECT event, type, count() AS events, toString(max(timestamp)) AS last_seen FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64}) GROUP BY event, type ORDER BY events DESC LIMIT 500`,
       since,
     ),
-    rows<{ event: string; plan_version: string; rule: string; count: string; example: string }>(
+    rows<{ event: string; type: string; plan_version: string; rule: string; count: string; example: string }>(
       warehouse,
       // An event counts once per rule it broke, however many properties broke it.
-      `SELECT event, plan_version, rule, count() AS count, any(message) AS example FROM (
-         SELECT message_id, event, plan_version, JSONExtractString(v, 'rule') AS rule, any(JSONExtractString(v, 'message')) AS message
+      `SELECT event, type, plan_version, rule, count() AS count, any(message) AS example FROM (
+         SELECT message_id, event, type, plan_version, JSONExtractString(v, 'rule') AS rule, any(JSONExtractString(v, 'message')) AS message
          FROM events FINAL ARRAY JOIN JSONExtractArrayRaw(violations) AS v
          WHERE plan_status = 'warned' AND timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64})
-         GROUP BY message_id, event, plan_version, rule)
-       GROUP BY event, plan_version, rule ORDER BY count DESC LIMIT 200`,
+         GROUP BY message_id, event, type, plan_version, rule)
+       GROUP BY event, type, plan_version, rule ORDER BY count DESC LIMIT 200`,
       since,
     ),
     // Each event once, whatever it broke: the rows above count it once per rule.

@@ -3,7 +3,7 @@ import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
 import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
 import { funnelQuestion, inlineParams, keyFromDescription, quote, questionsFor } from '../../src/metabase/questions.ts';
 import { readNativeQuery } from '../../src/metabase/query-format.ts';
-import { formatChange, formatDuration, formatKpi, formatPercent } from '../../src/dashboard/web/format.ts';
+import { eventLabel, formatChange, formatDuration, formatKpi, formatPercent } from '../../src/dashboard/web/format.ts';
 import { violationRates } from '../../src/dashboard/web/health.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
@@ -142,11 +142,24 @@ describe('dashboard formatting', () => {
     const rates = violationRates({
       eventsSeen: [{ event: 'signup', type: 'track', events: 90, last_seen: '' }],
       violationsByRule: [
-        { event: 'signup', plan_version: '1', rule: 'required', count: 10 },
-        { event: 'signup', plan_version: '1', rule: 'type', count: 5 },
-        { event: 'ghost', plan_version: '1', rule: 'unplanned_event', count: 3 },
+        { event: 'signup', type: 'track', plan_version: '1', rule: 'required', count: 10 },
+        { event: 'signup', type: 'track', plan_version: '1', rule: 'type', count: 5 },
+        { event: 'ghost', type: 'track', plan_version: '1', rule: 'unplanned_event', count: 3 },
       ],
     });
     expect(rates.map((r) => r.rate)).toEqual([0.1, 0.05, 1]);
+  });
+
+  it('violation rate: calls without a name (identify, a page without one) are each their own type, labelled by it', () => {
+    const rates = violationRates({
+      eventsSeen: [
+        { event: '', type: 'identify', events: 40, last_seen: '' },
+        { event: '', type: 'page', events: 960, last_seen: '' },
+      ],
+      violationsByRule: [{ event: '', type: 'identify', plan_version: '1', rule: 'type', count: 10 }],
+    });
+    expect(rates.map((r) => [eventLabel(r.event, r.type), r.rate])).toEqual([['(identify)', 0.2]]);
+    expect(eventLabel('signup', 'track')).toBe('signup');
+    expect(eventLabel('', '')).toBe('(no name)');
   });
 });

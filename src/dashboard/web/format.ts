@@ -42,3 +42,8 @@ export function formatPointChange(value: number | null, previous: number | null)
   const sign = points > 0 ? '+' : points < 0 ? '−' : '±';
   return `${sign}${Math.abs(points).toFixed(1)} pts`;
 }
+
+/** An event's name, or for a call without one (identify, alias, a page without a name) its type: "(identify)". */
+export function eventLabel(event: string, type: string): string {
+  return event || `(${type || 'no name'})`;
+}

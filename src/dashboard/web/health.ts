@@ -3,7 +3,7 @@ import type { RetentionState } from '../../warehouse/retention.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
 import { append, byId, clear, el, table } from './dom.ts';
-import { formatCount, formatDuration, formatPercent } from './format.ts';
+import { eventLabel, formatCount, formatDuration, formatPercent } from './format.ts';
 import type { Range } from './range.ts';
 
 export type PlanHealthResponse = PlanHealth & { planVersion: string; versions: string[]; plannedNeverSeen: string[]; unplannedSeen: PlanHealth['eventsSeen'] };
@@ -23,12 +23,14 @@ type RuleRow = PlanHealth['violationsByRule'][number] & { rate: number };
  * event stands in for its quarantined total (exact with one rule, a lower bound otherwise).
  */
 export function violationRates(health: Pick<PlanHealth, 'violationsByRule' | 'eventsSeen'>): RuleRow[] {
+  // By type and name: identify and alias calls have no name, and are not one event.
+  const key = (r: { event: string; type: string }) => `${r.type}\u0000${r.event}`;
   const stored = new Map<string, number>();
-  for (const e of health.eventsSeen) stored.set(e.event, (stored.get(e.event) ?? 0) + e.events);
+  for (const e of health.eventsSeen) stored.set(key(e), (stored.get(key(e)) ?? 0) + e.events);
   const quarantined = new Map<string, number>();
-  for (const v of health.violationsByRule) quarantined.set(v.event, Math.max(quarantined.get(v.event) ?? 0, v.count));
+  for (const v of health.violationsByRule) quarantined.set(key(v), Math.max(quarantined.get(key(v)) ?? 0, v.count));
   return health.violationsByRule.map((v) => {
-    const total = (stored.get(v.event) ?? 0) + (quarantined.get(v.event) ?? 0);
+    const total = (stored.get(key(v)) ?? 0) + (quarantined.get(key(v)) ?? 0);
     return { ...v, rate: total > 0 ? v.count / total : 0 };
   });
 }
@@ -73,7 +75,7 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
     table(
       'Violation rate by event and rule',
       [
-        { header: 'Event', cell: (r: RuleRow) => r.event },
+        { header: 'Event', cell: (r: RuleRow) => eventLabel(r.event, r.type) },
         { header: 'Rule', cell: (r) => r.rule },
         { header: 'Version', cell: (r) => r.plan_version },
         { header: 'Quarantined', cell: (r) => formatCount(r.count), numeric: true },
@@ -86,7 +88,7 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
     table(
       'Stored with warnings (by event and rule)',
       [
-        { header: 'Event', cell: (r: PlanHealth['warnedByRule'][number]) => r.event || '(no name)' },
+        { header: 'Event', cell: (r: PlanHealth['warnedByRule'][number]) => eventLabel(r.event, r.type) },
         { header: 'Rule', cell: (r) => r.rule },
         { header: 'Version', cell: (r) => r.plan_version },
         { header: 'Events', cell: (r) => formatCount(r.count), numeric: true },
@@ -99,7 +101,7 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
     table(
       'Quarantine examples (latest per event and rule)',
       [
-        { header: 'Event', cell: (q: PlanHealth['quarantineExamples'][number]) => q.event || '(no name)' },
+        { header: 'Event', cell: (q: PlanHealth['quarantineExamples'][number]) => eventLabel(q.event, q.type) },
         { header: 'Rules', cell: (q) => q.reasons.join(', ') },
         { header: 'Details', cell: (q) => el('code', { class: 'wrap' }, q.violations.length > 300 ? `${q.violations.slice(0, 300)}…` : q.violations) },
         { header: 'Received', cell: (q) => q.received_at },
@@ -115,7 +117,7 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
       table(
         'Unplanned events seen',
         [
-          { header: 'Event', cell: (r: PlanHealth['eventsSeen'][number]) => r.event },
+          { header: 'Event', cell: (r: PlanHealth['eventsSeen'][number]) => eventLabel(r.event, r.type) },
           { header: 'Events', cell: (r) => formatCount(r.events), numeric: true },
           { header: 'Last seen', cell: (r) => r.last_seen },
         ],

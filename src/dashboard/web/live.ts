@@ -6,6 +6,7 @@
 import type { LiveDelivery } from '../../live/hub.ts';
 import type { LiveEvent } from '../../live/model.ts';
 import { byId, el } from './dom.ts';
+import { eventLabel } from './format.ts';
 
 const MAX_ROWS = 200;
 const form = byId<HTMLFormElement>('live-filter');
@@ -22,7 +23,7 @@ function row(e: LiveEvent): HTMLTableRowElement {
     { 'data-verdict': e.verdict, 'data-message-id': e.messageId },
     el('td', {}, new Date(e.receivedAt).toLocaleTimeString()),
     el('td', { class: `verdict ${e.verdict}` }, e.code && e.code !== 'plan_violation' ? `${e.verdict} (${e.code})` : e.verdict),
-    el('td', {}, e.event || `(${e.type})`),
+    el('td', {}, eventLabel(e.event, e.type)),
     el('td', {}, e.userId || e.anonymousId || '–'),
     el('td', {}, e.library ? `${e.source} · ${e.library}` : e.source),
     el('td', {}, e.planVersion || '–'),

@@ -7,7 +7,7 @@ import type { Timeline, TimelineEvent } from '../../api/people.ts';
 import type { PlanCatalog } from '../../api/catalog.ts';
 import { ApiError, getJson } from './api.ts';
 import { append, byId, clear, el, table } from './dom.ts';
-import { formatCount } from './format.ts';
+import { eventLabel, formatCount } from './format.ts';
 import type { Range } from './range.ts';
 
 type Loader = (range: Range, work: () => Promise<void>) => Promise<void>;
@@ -45,7 +45,7 @@ function render(root: HTMLElement, timeline: Timeline, range: Range): void {
       'Timeline (oldest first)',
       [
         { header: 'Time (UTC)', cell: (e: TimelineEvent) => e.timestamp.slice(0, 19) },
-        { header: 'Event', cell: (e) => el('span', { 'data-field': 'event' }, e.event || e.type) },
+        { header: 'Event', cell: (e) => el('span', { 'data-field': 'event' }, eventLabel(e.event, e.type)) },
         { header: 'Verdict', cell: (e) => el('span', { class: `verdict ${e.verdict}`, 'data-field': 'verdict' }, e.verdict) },
         { header: 'Rules broken', cell: (e) => e.reasons.join(', ') },
         { header: 'Plan', cell: (e) => e.plan_version },
