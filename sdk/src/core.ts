@@ -235,7 +235,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
   };
 
   const api: Core<P> = {
-    track: safe((e: unknown, p?: unknown, c?: CallOptions) => add('track', { event: str('event', e), properties: obj('properties', p) }, c)) as Core<P>['track'],
+    track: safe((e: unknown, p?: unknown, c?: CallOptions) => add('track', { event: str('event name', e), properties: obj('properties', p) }, c)) as Core<P>['track'],
     identify: safe((u?: string | null, t?: unknown, c?: CallOptions) => {
       if (u != null) str('userId', u);
       if (u) put(UID, (uid = u));

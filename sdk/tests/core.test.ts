@@ -348,7 +348,7 @@ describe('never throws into the host', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const sdk = createBalise({ writeKey: 'k', transport: scriptedTransport().transport, flushOnExit: false });
     (sdk.track as (...a: unknown[]) => void)('');
-    expect(warn).toHaveBeenCalledWith('[balise]', 'invalid event');
+    expect(warn).toHaveBeenCalledWith('[balise]', 'invalid event name');
     warn.mockRestore();
   });
 
