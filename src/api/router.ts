@@ -362,7 +362,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     '/api/admin/plan/reload',
     handle(deps.logger, async (_req, res) => {
       const { validator, views, kpis, replicas } = await reload();
-      res.json({ planVersion: validator.latestVersion, versions: validator.versions, views, kpis, replicas: replicas ?? null });
+      if (validator.unpublishedEdits) deps.logger.warn(validator.unpublishedEdits);
+      res.json({ planVersion: validator.latestVersion, versions: validator.versions, views, kpis, replicas: replicas ?? null, unpublishedEdits: validator.unpublishedEdits ?? null });
     }),
   );
   // One save at a time: two saves may add their ids to the same event file.

@@ -258,8 +258,9 @@ export function registerPlanCommands(program: Command): void {
       // running Balise that owns the embedded engine, which no other process may open.
       const server = namedServerUrl(config) ?? (config.clickhouse.url ? undefined : readEngineOwner(config.dataDir)?.url);
       if (server) {
-        const reloaded = await callApi<{ planVersion: string; views: string[]; replicas: ReplicaReport | null }>('POST', '/api/admin/plan/reload', undefined, server);
+        const reloaded = await callApi<{ planVersion: string; views: string[]; replicas: ReplicaReport | null; unpublishedEdits?: string | null }>('POST', '/api/admin/plan/reload', undefined, server);
         console.log(`the running Balise (${server}) reloaded plan ${reloaded.planVersion} and created or replaced ${reloaded.views.length} view(s): ${reloaded.views.join(', ')}`);
+        if (reloaded.unpublishedEdits) console.warn(`warning: ${reloaded.unpublishedEdits}`);
         const { replicas } = reloaded;
         if (!replicas) return;
         const summary = replicaSummary(replicas, reloaded.planVersion);

@@ -164,6 +164,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
   try {
     let validator: PlanValidator = await loadPlanValidator(config.planDir);
     if (!proxyReads) {
+      // Once per engine, not per API child: the same files give every process the same notice.
+      if (validator.unpublishedEdits) logger.warn(validator.unpublishedEdits);
       warehouse = await openWarehouse(config);
       if (warehouse.mode === 'embedded') writeEngineOwner(config.dataDir, { pid: process.pid });
       const report = await migrate(warehouse);

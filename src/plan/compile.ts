@@ -140,6 +140,7 @@ export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
     plan: loaded.latest,
     latestVersion,
     versions,
+    ...(loaded.unpublishedEdits ? { unpublishedEdits: loaded.unpublishedEdits } : {}),
     validate(event: NormalizedEvent, unjudged?: readonly string[]): PlanVerdict {
       const { version, known } = resolveVersion(versions, latestVersion, event.declaredPlanVersion);
       const target = compiled.get(version)!;

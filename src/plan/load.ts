@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { BUILD_DIR, isArtifactFileName, parseArtifact } from './artifact.ts';
+import { BUILD_DIR, isArtifactFileName, parseArtifact, serializeArtifact } from './artifact.ts';
 import { PlanInvalidError } from './errors.ts';
 import { lintSources } from './lint.ts';
 import type { LoadResult, PlanVersions, TrackingPlan } from './model.ts';
@@ -75,10 +75,15 @@ export async function loadPlanVersions(planDir: string): Promise<PlanVersions> {
     throw new PlanInvalidError(`no tracking plan in ${planDir}: neither ${PLAN_FILE} nor ${BUILD_DIR}/plan-*.json (write one with \`balise init\`, or set BALISE_PLAN_DIR)`);
   const byVersion = new Map(published.map((p) => [p.version, p]));
   let latest = published[published.length - 1]!;
+  let unpublishedEdits: string | undefined;
   if (hasYaml) {
     latest = await loadPlan(planDir);
+    const published = byVersion.get(latest.version);
+    if (published && serializeArtifact(published) !== serializeArtifact(latest)) {
+      unpublishedEdits = `plan.yaml says version ${latest.version}, which is published (${BUILD_DIR}/plan-${latest.version}.json) with other content: events that declare ${latest.version} are judged by the edited files. Bump the version and run \`balise plan build\` to publish the change`;
+    }
     byVersion.set(latest.version, latest);
   }
   const versions = [...byVersion.values()].sort((a, b) => compareSemver(a.version, b.version));
-  return { latest, versions };
+  return unpublishedEdits ? { latest, versions, unpublishedEdits } : { latest, versions };
 }

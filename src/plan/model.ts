@@ -120,6 +120,8 @@ export interface PlanVersions {
   latest: TrackingPlan;
   /** Every version, oldest first; the latest one included. */
   versions: TrackingPlan[];
+  /** Set when plan.yaml's version is published with other content: the edited files judge events that declare it. */
+  unpublishedEdits?: string;
 }
 
 /** What the ingest needs from the tracking plan: compiled once, then called per event. */
@@ -128,6 +130,8 @@ export interface PlanValidator {
   readonly plan: TrackingPlan;
   readonly latestVersion: string;
   readonly versions: readonly string[];
+  /** PlanVersions.unpublishedEdits: said at start and on every reload. */
+  readonly unpublishedEdits?: string;
   /**
    * The verdict on an event. Violations at `unjudged` JSON pointers (or below them) are left
    * out: replay passes the values privacy rules replaced, which the plan judged at ingest.

@@ -119,4 +119,28 @@ describe('changing the plan while Balise runs', () => {
     expect(migrate.output.trim().split('\n')).toEqual([expect.stringMatching(/^balise: the embedded ClickHouse engine in .* is held by Balise process \d+ \(http:.*\).*\[engine_locked\]$/)]);
     expect(migrate.output).not.toMatch(/Cannot lock/);
   });
+
+  it('says, at reload and from `plan views --apply`, when plan.yaml keeps a published version number with other content', async () => {
+    const files = ['plan.yaml', 'events/mission_posted.yaml'].map((f) => path.join(planDir, f));
+    const before = await Promise.all(files.map((f) => fs.readFile(f, 'utf8')));
+    try {
+      // 2.0.0 is published (build/plan-2.0.0.json); the edit keeps its number.
+      await addProperty('budget_note', '    type: string\n    description: A note on the budget.\n', '2.0.0');
+      const reload = await admin('/api/admin/plan/reload', 'POST');
+      expect(reload.status).toBe(200);
+      expect(((await reload.json()) as { unpublishedEdits: string | null }).unpublishedEdits).toMatch(
+        /^plan\.yaml says version 2\.0\.0, which is published \(build\/plan-2\.0\.0\.json\) with other content: events that declare 2\.0\.0 are judged by the edited files/,
+      );
+      const env = { BALISE_DATA_DIR: stack.dataDir, BALISE_PLAN_DIR: planDir, BALISE_ADMIN_TOKEN: stack.adminToken };
+      const views = await runCli(['plan', 'views', '--apply'], env);
+      expect(views.code).toBe(0);
+      expect(views.output).toContain('warning: plan.yaml says version 2.0.0, which is published');
+    } finally {
+      await Promise.all(files.map((f, i) => fs.writeFile(f, before[i]!)));
+    }
+    // A version of its own (or the published content) says nothing.
+    await addProperty('budget_note', '    type: string\n    description: A note on the budget.\n', '2.3.0');
+    const bumped = await admin('/api/admin/plan/reload', 'POST');
+    expect(((await bumped.json()) as { unpublishedEdits: string | null }).unpublishedEdits).toBeNull();
+  });
 });
