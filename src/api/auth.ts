@@ -29,12 +29,27 @@ export function principalOfToken(token: string, credentials: Credentials): Princ
   return credentials.tokens.get(hashToken(token));
 }
 
+/** Who a token known by its hash is now: undefined once it is revoked or rotated. */
+function principalOfTokenHash(tokenHash: string, credentials: Credentials): Principal | undefined {
+  if (constantTimeEquals(tokenHash, hashToken(credentials.adminToken))) return { name: 'admin', role: 'admin' };
+  return credentials.tokens.get(tokenHash);
+}
+
+/** The dashboard's session for this cookie, while the token that opened it is still configured (with the role it has now). */
+async function sessionPrincipal(sessionId: string, credentials: Credentials): Promise<Principal | undefined> {
+  const session = await credentials.sessions?.get(sessionId).catch(() => undefined);
+  if (!session) return undefined;
+  const principal = principalOfTokenHash(session.tokenHash, credentials);
+  if (!principal) await credentials.sessions?.destroy(sessionId).catch(() => undefined);
+  return principal;
+}
+
 /** Who is calling: `Authorization: Bearer <token>` (API clients, the CLI) or the login cookie (dashboard). */
 export async function authenticate(req: Request, credentials: Credentials): Promise<Principal | undefined> {
   const bearer = bearerToken(req.headers.authorization);
   if (bearer !== undefined) return principalOfToken(bearer, credentials);
   const session = (req as Request & { cookies?: Record<string, string> }).cookies?.[SESSION_COOKIE];
-  return session && credentials.sessions ? credentials.sessions.get(session).catch(() => undefined) : undefined;
+  return session ? sessionPrincipal(session, credentials) : undefined;
 }
 
 export const principalOf = (res: Response): Principal | undefined => res.locals.principal as Principal | undefined;

@@ -23,6 +23,7 @@ import { replayQuarantine } from '../queue/replay-quarantine.ts';
 import type { KpiResult } from '../analytics/results.ts';
 import { runFunnel, runKpis, runReadOnlySql, runRetention, runRetentionDefinition } from '../analytics/run.ts';
 import { authorize, principalOf, type Credentials } from './auth.ts';
+import { seesPersons } from './access.ts';
 import { auditAdminActions, readAudit, recordAudit } from './audit.ts';
 import { handle } from './handle.ts';
 import { retentionState } from '../warehouse/retention.ts';
@@ -239,6 +240,9 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       const opts = { from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString(), timeZone: range.timeZone };
       const result = await runFunnel(deps.warehouse, only, adHoc.definition.id, opts);
       const step = body.dropOffStep;
+      // Who dropped off is person-level: the route is open to viewers for the aggregate only.
+      const role = principalOf(res)?.role;
+      if (step !== undefined && !(role && seesPersons(role))) throw new BaliseError('forbidden', `the ${role ?? 'viewer'} role may not list who dropped off (dropOffStep): analyst or admin only`);
       const dropOffs = step === undefined ? undefined : await funnelDropOffs(deps.warehouse, adHoc.definition, range, Number(step));
       res.json({ yaml: adHoc.yaml, warnings: adHoc.warnings, result, dropOffs });
     }),

@@ -72,12 +72,13 @@ const BODIES: Record<AppPage, string> = {
 /**
  * `timeZone`: the project zone (decision 0038), already checked to be an IANA name (no markup).
  * `saveKpis`: Explore may save definitions through POST /api/admin/kpis (decision 0039).
+ * `seesPersons`: the role may list who dropped off a funnel (analyst and admin, src/api/access.ts).
  */
-export function appPage(page: AppPage = 'overview', timeZone = 'UTC', saveKpis = false): string {
+export function appPage(page: AppPage = 'overview', timeZone = 'UTC', saveKpis = false, seesPersons = true): string {
   const title = NAV.find((n) => n.page === page)?.label ?? 'Overview';
   const nav = navLinks(page);
   return `${head(`Balise · ${title}`)}
-<body data-page="${page}" data-time-zone="${timeZone.replace(/[^A-Za-z0-9_+\-/]/g, '')}"${saveKpis ? ' data-save-kpis="on"' : ''}>
+<body data-page="${page}" data-time-zone="${timeZone.replace(/[^A-Za-z0-9_+\-/]/g, '')}"${saveKpis ? ' data-save-kpis="on"' : ''}${seesPersons ? ' data-sees-persons="on"' : ''}>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top" id="top">
   <div class="top-row">

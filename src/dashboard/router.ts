@@ -1,7 +1,8 @@
 import path from 'node:path';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import cookieParser from 'cookie-parser';
-import { authenticate, principalOfToken, SESSION_COOKIE, type Credentials } from '../api/auth.ts';
+import { authenticate, hashToken, principalOfToken, SESSION_COOKIE, type Credentials } from '../api/auth.ts';
+import { seesPersons } from '../api/access.ts';
 import type { SessionStore } from '../api/sessions.ts';
 import { DASHBOARD_BUNDLE, ensureDashboardBuilt, LIVE_BUNDLE } from './bundle.ts';
 import { appPage, livePage, loginPage } from './pages.ts';
@@ -65,7 +66,7 @@ export function createDashboardRouter(opts: {
       const principal = await authenticate(req, opts.credentials);
       if (!principal) return res.redirect(302, '/login');
       // The save button only for those the API lets save (admins), and only where it may write.
-      sendHtml(res, appPage(name, opts.timeZone?.() ?? 'UTC', opts.kpisWritable === true && principal.role === 'admin'));
+      sendHtml(res, appPage(name, opts.timeZone?.() ?? 'UTC', opts.kpisWritable === true && principal.role === 'admin', seesPersons(principal.role)));
     });
   }
   router.get('/live', page, async (req, res) => {
@@ -77,15 +78,16 @@ export function createDashboardRouter(opts: {
     sendHtml(res, loginPage(false));
   });
   router.post('/login', page, express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
-    const token = (req.body as Record<string, unknown> | undefined)?.token;
-    const principal = typeof token === 'string' ? principalOfToken(token, opts.credentials) : undefined;
+    const sent = (req.body as Record<string, unknown> | undefined)?.token;
+    const token = typeof sent === 'string' ? sent : '';
+    const principal = principalOfToken(token, opts.credentials);
     if (!principal) {
       // A short pause makes guessing slower without holding any state.
       await new Promise((resolve) => setTimeout(resolve, 250));
       return sendHtml(res, loginPage(true), 401);
     }
     // The cookie holds a session id: the token itself never leaves the login form.
-    const sessionId = await opts.credentials.sessions.create(principal);
+    const sessionId = await opts.credentials.sessions.create({ ...principal, tokenHash: hashToken(token) });
     res.cookie(SESSION_COOKIE, sessionId, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/', maxAge: SESSION_MS });
     res.redirect(303, '/');
   });

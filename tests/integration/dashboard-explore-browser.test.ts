@@ -310,7 +310,7 @@ describe('explore at 1280 px: a funnel, its drop-offs, and a timeline', () => {
     expect(await page.locator('[data-field="ids"] li').allTextContents()).toEqual(['u_bob', 'anon_b1']);
     expect(await page.locator('[data-timeline] [data-field="event"]').allTextContents()).toEqual([
       'freelancer_signup_started',
-      'identify',
+      '(identify)',
       'mission_proposal_received',
       'mission_proposal_received',
       'mission_proposal_received',

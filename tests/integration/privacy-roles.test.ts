@@ -28,7 +28,8 @@ const LEAST_ROLE: Record<string, Role> = {
   'GET /api/trends': 'viewer',
   'GET /api/health/plan': 'viewer',
   'GET /api/health/pipeline': 'viewer',
-  'GET /api/funnels/:id/dropoffs': 'viewer',
+  // Who dropped off: the entities' ids, person-level data.
+  'GET /api/funnels/:id/dropoffs': 'analyst',
   'GET /api/retention': 'viewer',
   'GET /api/retention/:id': 'viewer',
   'POST /api/retention': 'viewer',
@@ -89,6 +90,30 @@ describe('roles', () => {
       expect(res.status).toBeLessThan(500);
       expect(res.status === 401 || res.body.code === 'forbidden', `${route} as ${role}: ${res.status} ${res.body.code}`).toBe(false);
     } else expect(res).toEqual({ status: 403, body: expect.objectContaining({ code: 'forbidden' }) });
+  });
+
+  it('judge a path whatever its letter case, as express routes it', async () => {
+    const viewer = { authorization: `Bearer ${TOKENS.viewer}` };
+    for (const path of ['/api/Admin/audit', '/api/ADMIN/privacy/requests', '/api/People/u1', '/api/Entities/mission_id/m1', '/API/admin/audit', '/api/Funnels/f/Dropoffs?step=2']) {
+      const res = await fetch(`${stack.baseUrl}${path}`, { headers: viewer });
+      expect([path, res.status]).toEqual([path, 403]);
+    }
+  });
+
+  it('let a viewer explore a funnel, but not list who dropped off (dropOffStep)', async () => {
+    const definition = { id: 'x', title: 'x', steps: [{ event: 'order_placed' }, { event: 'order_placed' }] };
+    const ask = (token: string, extra: Record<string, unknown>) =>
+      fetch(`${stack.baseUrl}/api/explore/funnel`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ definition, ...extra }),
+      });
+    const aggregate = await ask(TOKENS.viewer, {});
+    expect(aggregate.status, JSON.stringify(await aggregate.clone().json())).toBe(200);
+    const persons = await ask(TOKENS.viewer, { dropOffStep: 2 });
+    expect(persons.status).toBe(403);
+    expect(await persons.json()).toMatchObject({ code: 'forbidden' });
+    expect((await ask(TOKENS.analyst, { dropOffStep: 2 })).status).toBe(200);
   });
 
   it('log in to the dashboard with a session id in the cookie, never the token', async () => {

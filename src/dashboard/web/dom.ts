@@ -30,6 +30,9 @@ export function clear(node: Element): void {
   node.replaceChildren();
 }
 
+/** Whether the signed-in role may list who dropped off (the page says it: data-sees-persons). */
+export const seesPersons = (): boolean => document.body.dataset.seesPersons === 'on';
+
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const node = document.getElementById(id);
   if (!node) throw new Error(`#${id} missing from the page`);

@@ -8,7 +8,7 @@ import type { FunnelEntityRow, TrendResult } from '../../analytics/explore.ts';
 import type { FunnelResult } from '../../analytics/results.ts';
 import { ApiError, getJson, postJson } from './api.ts';
 import { checkbox, field, input, opts, select } from './controls.ts';
-import { append, byId, clear, el } from './dom.ts';
+import { append, byId, clear, el, seesPersons } from './dom.ts';
 import { renderSaveAsCode, type SavedQuestion } from './explore-save.ts';
 import { renderTrendResult } from './explore-trend.ts';
 import {
@@ -26,7 +26,7 @@ import {
   type ExploreState,
   type FilterRow,
 } from './explore-model.ts';
-import { renderFunnelResult } from './funnels.ts';
+import { renderFunnelResult, type DropOffLoader } from './funnels.ts';
 import type { Range } from './range.ts';
 
 type Loader = (range: Range, work: () => Promise<void>) => Promise<void>;
@@ -311,10 +311,11 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
         clear(resultBox);
         const box = el('div', { 'data-explore-funnel': '' });
         append(resultBox, box);
-        renderFunnelResult(box, answer.result, async (step) => {
+        const dropOffs: DropOffLoader = async (step) => {
           const r = await postJson<{ dropOffs: { entities: FunnelEntityRow[]; truncated: boolean } }>('/api/explore/funnel', { ...body, dropOffStep: step });
           return r.dropOffs;
-        });
+        };
+        renderFunnelResult(box, answer.result, seesPersons() ? dropOffs : undefined);
         showYaml(answer.yaml);
       }
     } catch (error) {

@@ -8,7 +8,7 @@ import { zonedMidnight } from '../../util/zone.ts';
 import type { FunnelResult } from '../../analytics/results.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
-import { append, byId, clear, el, table } from './dom.ts';
+import { append, byId, clear, el, seesPersons, table } from './dom.ts';
 import { formatCount, formatDuration, formatPercent } from './format.ts';
 import type { Range } from './range.ts';
 
@@ -227,7 +227,8 @@ export async function renderFunnels(range: Range): Promise<void> {
         body.setAttribute('aria-busy', 'true');
         try {
           const result = await getJson<FunnelResult>(`/api/funnels/${encodeURIComponent(def.id)}`, { from: range.from, to: range.to, breakdown: select.value || undefined });
-          renderFunnelResult(body, result, (step) => getJson(`/api/funnels/${encodeURIComponent(def.id)}/dropoffs`, { from: range.from, to: range.to, step: String(step) }));
+          const dropOffs: DropOffLoader = (step) => getJson(`/api/funnels/${encodeURIComponent(def.id)}/dropoffs`, { from: range.from, to: range.to, step: String(step) });
+          renderFunnelResult(body, result, seesPersons() ? dropOffs : undefined);
         } catch (error) {
           clear(body);
           append(body, el('p', { class: 'error', role: 'alert' }, `Could not load this funnel: ${(error as Error).message}`));
