@@ -126,6 +126,25 @@ export interface ReadOnlyLimits {
   maxRows: number;
   maxSeconds: number;
   maxMemoryBytes?: number;
+  /** Hide ADMIN_ONLY_TABLES (an analyst's SQL; an admin reads them through /api/admin/audit too). */
+  hideAdminTables?: boolean;
+}
+
+/** Who did what as admin, and who asked to be erased (hashed): admin only, in SQL too. */
+export const ADMIN_ONLY_TABLES = ['audit_log', 'privacy_requests'] as const;
+
+/** Table functions that read tables named in strings or patterns, past any name check. */
+const TABLE_PATTERN_FUNCTIONS = /\b(merge|cluster|clusterAllReplicas)\s*\(/i;
+
+/**
+ * Refuses a statement that names an admin-only table (an identifier, quoted or not) or reads
+ * tables by pattern. wrapReadOnly's additional_table_filters empties them too, whatever the path.
+ */
+export function checkNoAdminTables(statement: string): void {
+  const names = new RegExp(`(?<![\\w$])(${ADMIN_ONLY_TABLES.join('|')})(_local)?(?![\\w$])`, 'i');
+  const unquotedAndIdentifiers = statement.replace(/'(?:[^'\\]|\\.|'')*'/g, "''");
+  if (names.test(unquotedAndIdentifiers)) throw new SqlRejectedError(`${ADMIN_ONLY_TABLES.join(' and ')} are for admins only (GET /api/admin/audit)`);
+  if (TABLE_PATTERN_FUNCTIONS.test(stripQuoted(statement))) throw new SqlRejectedError('table functions that read tables by name pattern (merge, cluster) are not accepted');
 }
 
 /**
@@ -139,11 +158,12 @@ export function wrapReadOnly(statement: string, limits: ReadOnlyLimits): string 
   const seconds = Math.max(1, Math.floor(limits.maxSeconds));
   const memory = Math.floor(limits.maxMemoryBytes ?? 2_000_000_000);
   const readonly = /^explain\b/i.test(statement) ? 2 : 1;
+  const hidden = limits.hideAdminTables ? ADMIN_ONLY_TABLES.flatMap((t) => [t, `${t}_local`]).map((t) => `'${t}': '0'`) : [];
   return [
     `${WRAP_PREFIX}${statement}\n)`,
     `LIMIT ${rows + 1}`,
     // 64-bit integers as JSON strings: a JSON number past 2^53 reads back rounded (sqlResultValue).
-    `SETTINGS readonly = ${readonly}, max_execution_time = ${seconds}, max_result_rows = ${rows + 1}, result_overflow_mode = 'break', max_memory_usage = ${memory}, output_format_json_quote_64bit_integers = 1`,
+    `SETTINGS readonly = ${readonly}, max_execution_time = ${seconds}, max_result_rows = ${rows + 1}, result_overflow_mode = 'break', max_memory_usage = ${memory}, output_format_json_quote_64bit_integers = 1${hidden.length ? `, additional_table_filters = {${hidden.join(', ')}}` : ''}`,
   ].join('\n');
 }
 

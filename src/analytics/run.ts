@@ -20,7 +20,7 @@ import {
   type RetentionDefinition,
   type TimeGrain,
 } from './model.ts';
-import { checkSingleQuery, sqlResultValue, statementSyntaxError, wrapReadOnly } from './readonly-sql.ts';
+import { checkNoAdminTables, checkSingleQuery, sqlResultValue, statementSyntaxError, wrapReadOnly, type ReadOnlyLimits } from './readonly-sql.ts';
 import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, RetentionResult, SqlResult } from './results.ts';
 import { compileRetention } from './retention-sql.ts';
 import { shapeRetention, type RetentionRow } from './retention-shape.ts';
@@ -310,8 +310,9 @@ export async function runRetention(warehouse: Warehouse, definitions: KpiDefinit
  * Runs one analyst query read-only (readonly=1 in the query's own SETTINGS), bounded in time,
  * rows and memory. Multi-statements and non-SELECT text are rejected before reaching ClickHouse.
  */
-export async function runReadOnlySql(warehouse: Warehouse, sql: string, limits: { maxRows: number; maxSeconds: number; maxMemoryBytes?: number }): Promise<SqlResult> {
+export async function runReadOnlySql(warehouse: Warehouse, sql: string, limits: ReadOnlyLimits): Promise<SqlResult> {
   const statement = checkSingleQuery(sql);
+  if (limits.hideAdminTables) checkNoAdminTables(statement);
   // One JSON document carrying its column metadata: nothing to infer from line positions.
   // The analyst lane: a slow ad-hoc query must not hold the dashboard or the worker's inserts.
   let body: { meta?: { name: string; type: string }[]; data: unknown[][] };

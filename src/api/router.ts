@@ -271,7 +271,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       const query = (req.body as { query?: unknown } | undefined)?.query;
       if (typeof query !== 'string' || !query.trim()) throw new BaliseError('invalid_parameter', 'send {"query": "SELECT …"}');
       try {
-        res.json(await runReadOnlySql(deps.warehouse, query, { maxRows: 10_000, maxSeconds: 10 }));
+        res.json(await runReadOnlySql(deps.warehouse, query, { maxRows: 10_000, maxSeconds: 10, hideAdminTables: principalOf(res)?.role !== 'admin' }));
       } catch (error) {
         const answer = sqlError(error);
         // An audit trail of refused analyst queries; the query text is the analyst's, not a secret.

@@ -74,6 +74,16 @@ async function call(route: string, headers: Record<string, string>) {
   return { status: res.status, body: (await res.json().catch(() => ({}))) as { code?: string } };
 }
 
+/** One admin action in the audit log, waited for. */
+async function recordAudit(): Promise<void> {
+  await fetch(`${stack.baseUrl}/api/admin/audit`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ action: 'test.sql' }),
+  });
+  await stack.waitForRows('audit_log', 1);
+}
+
 const tokenOf = (role: Role) => (role === 'admin' ? stack.adminToken : TOKENS[role]);
 
 describe('roles', () => {
@@ -98,6 +108,27 @@ describe('roles', () => {
       const res = await fetch(`${stack.baseUrl}${path}`, { headers: viewer });
       expect([path, res.status]).toEqual([path, 403]);
     }
+  });
+
+  it("keep the audit log and the privacy requests out of an analyst's SQL, by any path; an admin reads them", async () => {
+    const sql = (token: string, query: string) =>
+      fetch(`${stack.baseUrl}/api/sql`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    await recordAudit();
+    for (const query of [
+      'SELECT count() FROM audit_log',
+      'SELECT * FROM "privacy_requests"',
+      'SELECT count() FROM (SELECT actor FROM `Audit_Log`)',
+      "SELECT count() FROM merge(currentDatabase(), '^aud')",
+      'SELECT count() FROM view(SELECT * FROM audit_log)',
+    ]) {
+      const res = await sql(TOKENS.analyst, query);
+      expect([query, res.status, ((await res.json()) as { code: string }).code]).toEqual([query, 400, 'sql_rejected']);
+    }
+    // Its name in a string is no read: the table list is metadata.
+    expect((await sql(TOKENS.analyst, "SELECT name FROM system.tables WHERE name = 'audit_log'")).status).toBe(200);
+    const admin = await sql(stack.adminToken, 'SELECT count() AS n FROM audit_log');
+    expect(admin.status).toBe(200);
+    expect(Number(((await admin.json()) as { rows: unknown[][] }).rows[0]![0])).toBeGreaterThan(0);
   });
 
   it('let a viewer explore a funnel, but not list who dropped off (dropOffStep)', async () => {
