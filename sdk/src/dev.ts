@@ -49,7 +49,8 @@ const SPEC_PROPERTIES: Readonly<Record<'page' | 'screen', readonly string[]>> = 
 export function createDevValidator(input: CompiledPlanJson | BuiltPlanFile, options: DevValidatorOptions = {}): (event: WireEvent) => void {
   const plan: CompiledPlanJson = 'format' in input && typeof input.plan === 'object' && input.plan !== null ? input.plan : (input as CompiledPlanJson);
   const warn = options.warn ?? ((m: string) => console.warn('[balise dev]', m));
-  const ajv = new Ajv({ allErrors: true, strict: false });
+  // The server's options (src/plan/compile.ts newAjv): the same verdicts.
+  const ajv = new Ajv({ allErrors: true, strict: false, ownProperties: true, multipleOfPrecision: 9 });
   addFormats.default(ajv);
   // Keyed by kind and name (a page and a track event may share a name); a name → schema map applies to every kind.
   const byName = new Map<string, ValidateFunction>();

@@ -66,8 +66,11 @@ export function objectSchema(properties: Record<string, PropertySchema>, require
 }
 
 export function newAjv(): Ajv {
-  // strict is off at run time: `plan check` is where schema mistakes are reported.
-  const ajv = new Ajv({ allErrors: true, strict: false });
+  // strict is off at run time: `plan check` is where schema mistakes are reported. Options as in
+  // the SDK's dev validator (sdk/src/dev.ts): ownProperties, so a property named `constructor`
+  // or `toString` is not read from Object.prototype; multipleOfPrecision, so 19.99 is a
+  // multiple of 0.01 despite binary floating point.
+  const ajv = new Ajv({ allErrors: true, strict: false, ownProperties: true, multipleOfPrecision: 9 });
   addFormats.default(ajv);
   return ajv;
 }
