@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { JsonObject, NormalizedEvent, PlanVerdict, Violation } from '../types.ts';
 import { PlanInvalidError } from './errors.ts';
+import { NESTED_PII_ADVICE, planNestedPiiMarks } from './pii.ts';
 import { loadPlanVersions } from './load.ts';
 import {
   eventKey,
@@ -120,6 +121,9 @@ function verdictWithNotes(status: PlanVerdict['status'], version: string, notes:
 }
 
 export function compilePlanValidator(loaded: PlanVersions): PlanValidator {
+  // A mark the ingest would not apply is refused, not ignored: the value would be stored in clear.
+  const nested = planNestedPiiMarks(loaded.latest);
+  if (nested.length) throw new PlanInvalidError(`tracking plan ${loaded.latest.version} marks nested values pii (${nested.join(', ')}): ${NESTED_PII_ADVICE}`);
   const ajv = newAjv();
   const cache = new Map<string, ValidateFunction>();
   const compile = (schema: PropertySchema, where: string): ValidateFunction => {

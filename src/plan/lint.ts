@@ -5,7 +5,8 @@ import { serializeArtifact } from './artifact.ts';
 import { eventKey, type LintMessage, type LoadResult, type PlanEvent, type PropertySchema, type TrackingPlan } from './model.ts';
 import { parsePlanFiles, type PlanSources } from './parse.ts';
 import { SNAKE } from './file-schemas.ts';
-import { piiProblems } from './pii.ts';
+import { NESTED_PII_ADVICE, nestedPiiMarks, nestedSchemas, piiProblems } from './pii.ts';
+import { isPlainObject } from '../util/objects.ts';
 import { compareSemver, parseSemver } from './semver.ts';
 import { RESERVED_COLUMNS } from './views.ts';
 
@@ -54,6 +55,12 @@ function lintProperties(
     if (typeof schema.description !== 'string' || schema.description.trim() === '') at(pointer, 'property_description_missing', `${owner}: property "${name}" has no description`, 'warning');
     if (schema.type === undefined && schema.enum === undefined && schema.const === undefined) at(pointer, 'type_missing', `${owner}: property "${name}" has no type`);
     for (const problem of piiProblems(name, schema, sources, owner)) at(problem.pointer, problem.rule, problem.message);
+    for (const mark of nestedPiiMarks(name, schema)) at(pointer, 'pii_nested', `${owner}: "${mark}" is marked pii: ${NESTED_PII_ADVICE}`);
+    for (const [inner, nested] of [['', schema] as const, ...nestedSchemas(schema)]) {
+      const declared = isPlainObject(nested.properties) ? nested.properties : undefined;
+      const missing = declared && Array.isArray(nested.required) ? nested.required.filter((r) => typeof r === 'string' && !(r in declared)) : [];
+      for (const r of missing) at(pointer, 'required_unknown', `${owner}: required property "${String(r)}" of "${name}${inner}" is not declared under its properties`);
+    }
     try {
       ajv.compile(schema);
     } catch (err) {

@@ -72,3 +72,37 @@ export function piiProblems(name: string, schema: PropertySchema, sources: reado
   } else if (!isAction(action)) out.push({ pointer, rule: 'pii_invalid_action', message: `${owner}: "${name}" pii_action must be one of ${PII_ACTIONS.join(', ')} or a map of source → action` });
   return out;
 }
+
+/** The schemas inside a property's (object properties, array items), with their JSON pointers below it. */
+export function* nestedSchemas(schema: PropertySchema, pointer = ''): Generator<[pointer: string, schema: PropertySchema]> {
+  if (isPlainObject(schema.properties)) {
+    for (const [name, inner] of Object.entries(schema.properties)) {
+      if (!isPlainObject(inner)) continue;
+      const at = `${pointer}/properties/${name}`;
+      yield [at, inner];
+      yield* nestedSchemas(inner, at);
+    }
+  }
+  if (isPlainObject(schema.items)) {
+    yield [`${pointer}/items`, schema.items];
+    yield* nestedSchemas(schema.items, `${pointer}/items`);
+  }
+}
+
+/**
+ * Personal-data marks below a property's top level: the rules apply to top-level properties and
+ * traits only, so such a mark would leave the value in clear. `plan check` and the server refuse it.
+ */
+export function nestedPiiMarks(name: string, schema: PropertySchema): string[] {
+  return [...nestedSchemas(schema)].filter(([, inner]) => inner.pii !== undefined || inner.pii_action !== undefined).map(([pointer]) => `${name}${pointer}`);
+}
+
+/** Every nested mark of a plan, in words, for the server's refusal. */
+export function planNestedPiiMarks(plan: Pick<TrackingPlan, 'events' | 'traits'>): string[] {
+  const events = plan.events.flatMap((e) => Object.entries(e.properties).flatMap(([name, schema]) => nestedPiiMarks(name, schema).map((at) => `${e.name} ${at}`)));
+  const traits = Object.entries(plan.traits.properties).flatMap(([name, schema]) => nestedPiiMarks(name, schema).map((at) => `traits ${at}`));
+  return [...events, ...traits];
+}
+
+export const NESTED_PII_ADVICE =
+  'personal-data rules apply to top-level properties and traits only: mark the top-level property itself pii: true (its whole value is hashed or dropped), or move the value up';

@@ -68,6 +68,24 @@ describe('plan lint', () => {
     ['property without description', good.replace('    description: Id.\n', ''), 'property_description_missing', 7],
     ['YAML syntax error', good.replace('status: active', 'status: [active'), 'yaml_syntax', 6],
     ['file named after another event', good, 'file_name_mismatch', 1, 'events/order.yaml'],
+    [
+      'a nested required property not declared',
+      good.replace('    description: Id.\n', '    description: Id.\n  address:\n    type: object\n    description: A.\n    properties: { city: { type: string } }\n    required: [city, stret]\n'),
+      'required_unknown',
+      10,
+    ],
+    [
+      'a pii mark inside an object',
+      good.replace('    description: Id.\n', '    description: Id.\n  address:\n    type: object\n    description: A.\n    properties: { street: { type: string, pii: true, pii_action: drop } }\n'),
+      'pii_nested',
+      10,
+    ],
+    [
+      'a pii mark on array items',
+      good.replace('    description: Id.\n', '    description: Id.\n  emails:\n    type: array\n    description: E.\n    items: { type: string, pii: true }\n'),
+      'pii_nested',
+      10,
+    ],
   ])('%s', (_label, text, rule, line, file = 'events/order_placed.yaml') => {
     const messages = lintFiles({ [file]: text });
     const hit = messages.find((m) => m.rule === rule);

@@ -63,3 +63,13 @@ describe.each(CASES)('an event %s', (_, properties, valid) => {
     expect(warnings).toHaveLength(valid ? 0 : 1);
   });
 });
+
+describe('a personal-data mark below the top level', () => {
+  it('is refused when the plan is loaded, rather than leaving the value in clear', () => {
+    const nested: TrackingPlan = {
+      ...PLAN,
+      events: [{ ...EVENT, properties: { ...EVENT.properties, address: { type: 'object', properties: { street: { type: 'string', pii: true, pii_action: 'drop' } } } } }],
+    };
+    expect(() => compilePlanValidator({ latest: nested, versions: [nested] })).toThrow(/marks nested values pii \(widget_clicked address\/properties\/street\)/);
+  });
+});
