@@ -81,8 +81,9 @@ function applyTo(values: JsonObject, rules: Marked, source: string, fallback: Pi
 function applyContext(context: JsonObject, traits: Marked, policy: PrivacyPolicy, source: string, key: string, skipTrait?: (name: string) => boolean): JsonObject {
   let out: JsonObject = context;
   const edit = () => (out === context ? (out = { ...context }) : out);
-  if (typeof context.ip === 'string' && policy.ip !== 'keep') {
-    const truncated = policy.ip === 'truncate' ? truncateIp(context.ip) : undefined;
+  // An ip that is not a string (an array, an object) cannot be truncated: it is dropped.
+  if ('ip' in context && policy.ip !== 'keep') {
+    const truncated = policy.ip === 'truncate' && typeof context.ip === 'string' ? truncateIp(context.ip) : undefined;
     if (truncated === undefined) delete edit().ip;
     else edit().ip = truncated;
   }
@@ -115,11 +116,12 @@ export function applyPii(event: NormalizedEvent, rules: PiiRules, key: string, k
 
 /**
  * A payload too malformed to normalise is kept verbatim in quarantine: its properties, traits
- * and context get the same rules, as far as they can be read.
+ * and context get the same rules, as far as they can be read. `callType`: the type the route
+ * gives (/v1/page) or the normalised event has, which wins over the payload's, as at ingest.
  */
-export function applyPiiToRaw(raw: unknown, source: string, rules: PiiRules, key: string): unknown {
+export function applyPiiToRaw(raw: unknown, source: string, rules: PiiRules, key: string, callType?: string): unknown {
   if (rules.none || !isPlainObject(raw)) return raw;
-  const type = typeof raw.type === 'string' ? raw.type : 'track';
+  const type = callType ?? (typeof raw.type === 'string' ? raw.type : 'track');
   const name = typeof raw.event === 'string' ? raw.event : typeof raw.name === 'string' ? raw.name : '';
   const props = rules.events.get(eventKey(type, name));
   const out: Record<string, unknown> = { ...raw };

@@ -7,7 +7,7 @@ import { isPlainObject } from '../util/objects.ts';
 import { piiRules } from './pii.ts';
 import { EVENT_LINE_LAYOUT } from '../warehouse/rows.ts';
 import type { LiveEvent } from '../live/model.ts';
-import { encodeQuarantine, encodeSteps, liveEvent, normalizeStep, sizeStep, suppressed, validateStep, type Judged, type Quarantined, type ViolationLabel } from './steps.ts';
+import { encodeQuarantine, encodeSteps, liveEvent, normalizeStep, sizeStep, suppressed, suppressedRaw, validateStep, type Judged, type Quarantined, type ViolationLabel } from './steps.ts';
 
 export type EventOutcome =
   | { index: number; messageId: string; status: 'accepted'; planStatus: 'valid' | 'warned' | 'unplanned'; violations?: Violation[] }
@@ -84,7 +84,15 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
   const passed: { index: number; raw: unknown; judged: Judged }[] = [];
   rawEvents.forEach((raw, index) => {
     const normalized = normalizeStep(raw, ctx, privacy);
-    if (!normalized.ok) return quarantine(index, normalized.quarantine);
+    if (!normalized.ok) {
+      // An erased person's ids are stored nowhere, not even in a malformed payload kept as sent.
+      if (suppressedRaw(raw, options.isSuppressed)) {
+        suppressedCount++;
+        outcomes[index] = { index, messageId: normalized.quarantine.messageId, status: 'suppressed' };
+        return;
+      }
+      return quarantine(index, normalized.quarantine);
+    }
     const original = normalized.value;
     if (suppressed(original, options.isSuppressed)) {
       suppressedCount++;

@@ -104,8 +104,8 @@ export function normalizeStep(raw: unknown, ctx: NormalizeContext, privacy: Priv
   if (normalized.ok) return go(normalized.event);
   const { rejection } = normalized;
   // A too-deep event could overflow the stack when serialised whole: keep its top levels.
-  const kept = applyPiiToRaw(rejection.code === 'too_deep' ? truncateDepth(raw) : raw, ctx.source, privacy.rules, privacy.key);
-  const row = toMalformedRow(raw, rejection, ctx.receivedAt, ctx.source, JSON.stringify(kept) ?? 'null');
+  const kept = applyPiiToRaw(rejection.code === 'too_deep' ? truncateDepth(raw) : raw, ctx.source, privacy.rules, privacy.key, ctx.routeType);
+  const row = toMalformedRow(raw, rejection, ctx.receivedAt, ctx.source, JSON.stringify(kept) ?? 'null', ctx.routeType);
   const violations = [{ path: '', rule: rejection.code, message: rejection.message }];
   return {
     ok: false,
@@ -118,6 +118,13 @@ export function normalizeStep(raw: unknown, ctx: NormalizeContext, privacy: Priv
       live: () => liveMalformed(kept, row.message_id, ctx, rejection.code, violations),
     },
   };
+}
+
+/** The ids a payload names, as far as they can be read: an erased person's malformed event is suppressed too. */
+export function suppressedRaw(raw: unknown, isSuppressed: ((ids: readonly string[]) => boolean) | undefined): boolean {
+  if (!isSuppressed || !isPlainObject(raw)) return false;
+  const ids = [raw.userId, raw.anonymousId, raw.previousId].flatMap((id) => (typeof id === 'string' && id !== '' ? [id] : typeof id === 'number' ? [String(id)] : []));
+  return ids.length > 0 && isSuppressed(ids);
 }
 
 /** 2. From a person erased with suppression on (BALISE_SUPPRESS_ERASED): stored nowhere, not even in quarantine. */
@@ -199,7 +206,7 @@ export function sizeStep(line: string, raw: unknown, judged: Judged, maxEventByt
       code: rejection.code,
       messageId: event.messageId,
       violations,
-      row: toMalformedRow(raw, rejection, event.receivedAt, event.source, JSON.stringify(applyPiiToRaw(raw, event.source, privacy.rules, privacy.key))),
+      row: toMalformedRow(raw, rejection, event.receivedAt, event.source, JSON.stringify(applyPiiToRaw(raw, event.source, privacy.rules, privacy.key, event.type)), event.type),
       // The plan's warnings are already counted by the validate step.
       labels: [],
       live: () => liveEvent(event, { status: 'quarantined', planVersion: verdict.planVersion, violations }, rejection.code),

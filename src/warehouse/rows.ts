@@ -211,14 +211,15 @@ export function toQuarantineRow(event: NormalizedEvent, verdict: PlanVerdict): Q
  * An event too malformed to normalise is still kept, verbatim, with the reason. It cannot be
  * replayed as-is (its `raw` is the client's payload, marked by reasons starting "malformed:").
  */
-export function toMalformedRow(raw: unknown, rejection: { code: string; message: string }, receivedAt: number, source: string, rawText: string): QuarantineRow {
+/** `callType`: the route's (or the normalised event's) type, which wins over the payload's. */
+export function toMalformedRow(raw: unknown, rejection: { code: string; message: string }, receivedAt: number, source: string, rawText: string, callType?: string): QuarantineRow {
   const obj = isPlainObject(raw) ? raw : {};
   const violation: Violation = { path: '', rule: rejection.code, message: rejection.message };
   return {
     message_id: typeof obj.messageId === 'string' ? obj.messageId.slice(0, 255) : '',
     received_at: receivedAt,
     source,
-    type: typeof obj.type === 'string' ? obj.type.slice(0, 32) : '',
+    type: callType ?? (typeof obj.type === 'string' ? obj.type.slice(0, 32) : ''),
     event: typeof obj.event === 'string' ? obj.event.slice(0, 200) : '',
     plan_version: '',
     reasons: [`malformed:${rejection.code}`],

@@ -71,6 +71,28 @@ describe('PII rules', () => {
     };
     expect(applyPii(e, piiRules(p), 'k'.repeat(32))).toBe(e);
   });
+
+  it.each([[['203.0.113.77']], [{ v4: '203.0.113.77' }], [203]])('drops an ip it cannot truncate (%j), never stores it as sent', (ip) => {
+    const p = plan('1.0.0', { a: { type: 'number' } }, { privacy: { piiAction: 'hash', ip: 'truncate', userAgent: 'keep' } });
+    const e = {
+      type: 'track',
+      messageId: 'm',
+      event: 'signed_up',
+      userId: 'u',
+      anonymousId: '',
+      groupId: '',
+      previousId: '',
+      timestamp: 0,
+      sentAt: null,
+      receivedAt: 0,
+      properties: {},
+      traits: {},
+      context: { ip },
+      declaredPlanVersion: undefined,
+      source: 'web',
+    } as NormalizedEvent;
+    expect(applyPii(e, piiRules(p), 'k'.repeat(32)).context).toEqual({});
+  });
 });
 
 describe('plan files with PII', () => {

@@ -29,13 +29,14 @@ const ordered: PlanEvent = {
 };
 const viewed: PlanEvent = { ...ordered, name: 'page_viewed', mode: 'warn', properties: { count: { type: 'number', minimum: 0 } }, required: [], file: 'events/page_viewed.yaml' };
 const tidy: PlanEvent = { ...ordered, name: 'tidy', properties: { kept: { type: 'string' } }, required: [], undeclared: 'strip', file: 'events/tidy.yaml' };
+const searched: PlanEvent = { ...ordered, name: 'search', kind: 'page', properties: { query: { type: 'string', pii: true, pii_action: 'drop' } }, required: [], file: 'events/search.yaml' };
 const PLAN: TrackingPlan = {
   name: 'p',
   version: '1.0.0',
   description: 'd',
   sources: ['web'],
   defaults: { mode: 'enforce', unplanned: 'allow' },
-  events: [ordered, viewed, tidy],
+  events: [ordered, viewed, tidy, searched],
   traits: { properties: {}, required: [] },
 };
 const validator = compilePlanValidator({ latest: PLAN, versions: [PLAN] });
@@ -141,6 +142,31 @@ describe('processEvents: every event accepted, quarantined or suppressed, none l
       { index: 1, messageId: 'm-kept', status: 'accepted', planStatus: 'valid' },
     ]);
     expect([out.suppressed, out.accepted, out.job.ids, out.job.quarantine]).toEqual([1, 1, ['m-kept'], []]);
+  });
+
+  it("stores nothing of a suppressed person's malformed event either, not even in quarantine", () => {
+    const out = processEvents(
+      [
+        { ...order('m-bad'), timestamp: 'nonsense' },
+        { ...order('m-bad-kept'), userId: 'u2', timestamp: 'nonsense' },
+      ],
+      validator,
+      options({ isSuppressed: (ids) => ids.includes('u1') }),
+    );
+    expect(out.outcomes.map((o) => [o.messageId, o.status])).toEqual([
+      ['m-bad', 'suppressed'],
+      ['m-bad-kept', 'quarantined'],
+    ]);
+    expect([out.suppressed, out.job.quarantine.length, out.job.quarantine.join('\n').includes('m-bad"')]).toEqual([1, 1, false]);
+  });
+
+  it("applies a page's rules to a malformed page sent to /v1/page without a type in its body", () => {
+    const page = { name: 'search', anonymousId: 'a1', messageId: 'm-page', timestamp: 'yesterday', properties: { query: 'carol private search' } };
+    const out = processEvents([page], validator, options({ routeType: 'page' }));
+    expect(out.outcomes.map((o) => (o.status === 'quarantined' ? o.code : o.status))).toEqual(['invalid_timestamp']);
+    const stored = JSON.parse(out.job.quarantine[0]!) as { type: string; raw: string };
+    expect(stored.type).toBe('page');
+    expect(stored.raw).not.toContain('carol private search');
   });
 
   it('validates the email as sent, then stores its hash', () => {
