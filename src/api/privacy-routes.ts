@@ -14,12 +14,25 @@ function subjectOf(body: unknown): string {
   return id;
 }
 
+/**
+ * Only `true` or `false` (or nothing): an erasure cannot be undone, so a dry run asked for in
+ * another way ("true", ?dryRun=, dry_run) is refused rather than read as a real erasure.
+ */
+function dryRunOf(req: { body?: unknown; query: Record<string, unknown> }): boolean {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const elsewhere = ['dry_run', 'dryrun', 'dry-run'].find((k) => k in body) ?? ['dryRun', 'dry_run', 'dryrun', 'dry-run'].find((k) => k in req.query);
+  if (elsewhere) throw new BaliseError('invalid_parameter', `send the dry run in the JSON body as "dryRun": true, not as ${elsewhere in req.query ? `?${elsewhere}=` : `"${elsewhere}"`}`);
+  const value = body.dryRun;
+  if (value !== undefined && typeof value !== 'boolean') throw new BaliseError('invalid_parameter', `"dryRun" must be true or false (a JSON boolean), got ${JSON.stringify(value)}`);
+  return value === true;
+}
+
 export function registerPrivacyRoutes(router: Router, deps: AdminDependencies): void {
   router.post(
     '/api/admin/privacy/erase',
     handle(deps.logger, async (req, res) => {
       const subject = subjectOf(req.body);
-      const dryRun = (req.body as { dryRun?: unknown }).dryRun === true;
+      const dryRun = dryRunOf(req);
       const report = await erasePerson({ warehouse: deps.warehouse, queue: deps.queue, redis: deps.redis, suppression: deps.suppression }, subject, { actor: principalOf(res)?.name ?? '', dryRun });
       if (report.requestId) res.locals.requestId = report.requestId;
       // The ids are the subject's own: logged as a count, never by value.

@@ -255,6 +255,23 @@ describe('a data-subject request', () => {
     for (const query of new Set(sent)) expect((await stack.query<{ f: string }>('SELECT formatQuery({q:String}) AS f', { q: query }))[0]!.f, query).toBeTruthy();
   });
 
+  it('refuses a dry run asked for any other way than "dryRun": true, and erases nothing', async () => {
+    const h = await seed('dry');
+    const user = idsOf('dry').user;
+    for (const [route, body] of [
+      ['/api/admin/privacy/erase', { id: user, dryRun: 'true' }],
+      ['/api/admin/privacy/erase', { id: user, dry_run: true }],
+      ['/api/admin/privacy/erase?dryRun=true', { id: user }],
+    ] as const) {
+      const res = await api<{ code: string; message: string }>(route, body);
+      expect([route, res.status, res.body.code]).toEqual([route, 400, 'invalid_parameter']);
+    }
+    expect((await traces([user]))['events']).toBeGreaterThan(0);
+    const dry = await api<ErasureReport>('/api/admin/privacy/erase', { id: user, dryRun: true });
+    expect(dry.status).toBe(200);
+    expect((await stack.countEvents('dry-')).total).toBe(h.events.length);
+  });
+
   it('refuses a request without an id', async () => {
     const res = await api<{ code: string }>('/api/admin/privacy/erase', { id: '' });
     expect(res).toEqual({ status: 400, body: expect.objectContaining({ code: 'invalid_parameter' }) });
