@@ -57,7 +57,10 @@ function bucketPartials(scan: BucketScan): string[] {
   const persons = scan.metrics.some((m) => m.type === 'unique_persons');
   const columns = [`e.message_id AS message_id`, `e.timestamp AS ts`, ...(persons ? [`${EVENT_KEY} AS event_key`] : []), ...(scan.rowColumns ?? [])];
   scan.metrics.forEach((m, i) => {
-    if (m.type === 'average' || m.type === 'sum') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(m.property)}) AS ${valueAlias(i)}`);
+    // An event without the property adds nothing to a sum, and is no value of an average: NULL,
+    // which avg skips (as SQL's avg over the typed view, Amplitude and PostHog do), not 0.
+    if (m.type === 'sum') columns.push(`JSONExtractFloat(e.properties, ${keyLiteral(m.property)}) AS ${valueAlias(i)}`);
+    if (m.type === 'average') columns.push(`JSONExtract(e.properties, ${keyLiteral(m.property)}, 'Nullable(Float64)') AS ${valueAlias(i)}`);
   });
   const partials = scan.metrics.map((m, i) => `${PARTIAL[m.type].partial(valueAlias(i), personOf('folded.event_key'))} AS partial_${i}`);
   return [

@@ -75,7 +75,7 @@ const METRIC_SQL = `SELECT key, avgMerge(partial_0) AS value
 FROM (
   SELECT toStartOfMonth(ts, {tz:String}) AS bucket, ts >= {from:DateTime64(3, 'UTC')} AS in_period, avgState(v) AS partial_0
   FROM (
-    SELECT e.message_id AS message_id, e.timestamp AS ts, JSONExtractFloat(e.properties, 'rating') AS v
+    SELECT e.message_id AS message_id, e.timestamp AS ts, JSONExtract(e.properties, 'rating', 'Nullable(Float64)') AS v
     FROM events AS e FINAL
     WHERE e.event = 'mission_rated' AND (JSONHas(e.properties, 'rater_side') AND JSONExtractString(e.properties, 'rater_side') = {f0:String}) AND e.timestamp >= {previous_from:DateTime64(3, 'UTC')} AND e.timestamp < {to:DateTime64(3, 'UTC')}
     LIMIT 1 BY message_id
