@@ -82,14 +82,33 @@ export function layout(questions: Question[], cardIds: Map<string, number>): Omi
 
 const layoutKey = (d: Omit<DashcardInput, 'id'>) => `${d.card_id}@${d.row},${d.col},${d.size_x}x${d.size_y}`;
 
-/** The dashcards to PUT, reusing the ids of cards already on the dashboard; undefined if nothing changes. */
-export function dashcardsUpdate(dashboard: MetabaseDashboard, wanted: Omit<DashcardInput, 'id'>[]): DashcardInput[] | undefined {
-  const current = dashboard.dashcards.filter((d) => d.card_id !== null);
+/** The fields of a dashcard that PUT /api/dashboard/:id takes back (Metabase 0.47+ `dashcards`). */
+const DASHCARD_FIELDS = ['id', 'card_id', 'dashboard_tab_id', 'action_id', 'row', 'col', 'size_x', 'size_y', 'series', 'parameter_mappings', 'visualization_settings'] as const;
+
+/** A dashcard as read, with only what the PUT takes: a user's card goes back as it was. */
+function asSent(dashcard: MetabaseDashboard['dashcards'][number]): DashcardInput {
+  const raw = dashcard as unknown as Record<string, unknown>;
+  return Object.fromEntries(DASHCARD_FIELDS.filter((k) => raw[k] !== undefined).map((k) => [k, raw[k]])) as unknown as DashcardInput;
+}
+
+/**
+ * The dashcards to PUT (Metabase deletes every dashcard not in the list): Balise's cards at their
+ * places, reusing their dashcard ids, and every other card (a user's text, heading or own
+ * question) as it was. Only Balise's cards (`ours`, their card ids) are compared: undefined
+ * when they are already where they belong.
+ */
+export function dashcardsUpdate(dashboard: MetabaseDashboard, wanted: Omit<DashcardInput, 'id'>[], ours: ReadonlySet<number>): DashcardInput[] | undefined {
+  const current = dashboard.dashcards.filter((d) => d.card_id !== null && ours.has(d.card_id));
+  const others = dashboard.dashcards.filter((d) => d.card_id === null || !ours.has(d.card_id));
   const same = current.length === wanted.length && new Set(current.map(layoutKey)).size === wanted.length && wanted.every((w) => current.some((c) => layoutKey(c) === layoutKey(w)));
   if (same) return undefined;
-  const existing = new Map(current.map((d) => [d.card_id, d.id]));
+  const existing = new Map(current.map((d) => [d.card_id, d]));
   let next = -1;
-  return wanted.map((w) => ({ id: existing.get(w.card_id) ?? next--, ...w }));
+  const placed = wanted.map((w) => {
+    const before = existing.get(w.card_id);
+    return before ? { ...asSent(before), ...w } : { id: next--, ...w };
+  });
+  return [...others.map(asSent), ...placed];
 }
 
 export interface ProvisionOptions {
@@ -162,7 +181,9 @@ export async function provisionMetabase(client: MetabaseClient, opts: ProvisionO
     current = { ...current, dashcards: current.dashcards ?? [] };
     dashboard = { id: current.id, action: 'created' };
   }
-  const dashcards = dashcardsUpdate(current, layout(questions, cardIds));
+  // Balise's cards: the ones it placed now and the ones it archived (taken off the dashboard).
+  const ours = new Set([...cardIds.values(), ...[...managed.values()].map((c) => c.id)]);
+  const dashcards = dashcardsUpdate(current, layout(questions, cardIds), ours);
   if (dashcards) {
     await client.updateDashboard(current.id, { dashcards });
     if (dashboard.action === 'unchanged') dashboard.action = 'updated';

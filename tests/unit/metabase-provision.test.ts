@@ -363,6 +363,36 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
     expect(server.writes().filter((w) => w.path === `/api/card/${card.id}`)).toEqual([{ method: 'PUT', path: `/api/card/${card.id}`, body: { archived: true } }]);
   });
 
+  it("keeps the cards a user added to the dashboard (a text card, their own question) when it moves Balise's, and then changes nothing", async () => {
+    await provision();
+    const dashboard = server.dashboards[0]!;
+    const text = {
+      id: 900,
+      card_id: null,
+      row: 40,
+      col: 0,
+      size_x: 24,
+      size_y: 2,
+      dashboard_tab_id: null,
+      visualization_settings: { text: '## Notes from the PM' },
+      parameter_mappings: [],
+      series: [],
+    };
+    const own = { id: 901, card_id: 9999, row: 42, col: 0, size_x: 12, size_y: 6, dashboard_tab_id: null, visualization_settings: { 'graph.goal_value': 10 }, parameter_mappings: [], series: [] };
+    dashboard.dashcards = [...(dashboard.dashcards as Row[]), text, own];
+    const removed = definitions.metrics.find((m) => m.id === 'average_mission_rating')!;
+    const report = await provision({ ...definitions, metrics: definitions.metrics.filter((m) => m !== removed) });
+    expect(report.dashboard.action).toBe('updated');
+    expect(server.violations).toEqual([]);
+    const after = dashboard.dashcards as Row[];
+    expect(after.find((d) => d.id === 900)).toMatchObject({ card_id: null, row: 40, visualization_settings: { text: '## Notes from the PM' } });
+    expect(after.find((d) => d.id === 901)).toMatchObject({ card_id: 9999, row: 42, visualization_settings: { 'graph.goal_value': 10 } });
+    expect(after.filter((d) => d.id !== 900 && d.id !== 901)).toHaveLength(managedCards().length);
+    const writes = server.writes().length;
+    const again = await provision({ ...definitions, metrics: definitions.metrics.filter((m) => m !== removed) });
+    expect([again.dashboard.action, server.writes().length]).toEqual(['unchanged', writes]);
+  });
+
   it('updates a renamed KPI in place, found by its marker rather than its title', async () => {
     await provision();
     const count = server.cards.length;
