@@ -62,6 +62,9 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
   let q: WireEvent[] = [];
   /** The batch in flight; it is persisted with the queue until acknowledged. */
   let fl: WireEvent[] | null = null;
+  // Handed to a beacon, which never says whether the server took them: kept in storage for the
+  // next page to send again (the server folds the copy by messageId), never lost to a 5xx.
+  let bk: WireEvent[] = [];
   let busy: Promise<boolean> | null = null;
   let timer: unknown = null;
   let due = 0;
@@ -83,12 +86,12 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
   const del = (k: string) => kv && calm(() => kv.del(k));
   const drop = (evs: WireEvent[], why: DropReason) => {
     st.dropped += evs.length;
-    calm(() => o.onDrop && o.onDrop(evs, why));
+    calm(() => o.onDrop?.(evs, why));
   };
   /** Persist the queue; on a quota error keep the newest half until it fits. */
   const save = () => {
     if (!kv || !can()) return;
-    let a = fl ? fl.concat(q) : q;
+    let a = bk.concat(fl || [], q);
     for (;;)
       try {
         return a.length ? kv.set(Q, JSON.stringify(a)) : kv.del(Q);
@@ -174,7 +177,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
       q = cur.concat(q);
       st.retries++;
       // Retry-After in delta-seconds (what the ingest sends); NaN when absent or an HTTP date.
-      const ra = +((r && r.headers && r.headers.get('retry-after')) || NaN) * 1000;
+      const ra = +(r?.headers?.get('retry-after') || NaN) * 1000;
       until = clk.now() + (ra >= 0 ? ra : backoff(attempt++, rnd, o.retryBaseMs || 1000, o.retryMaxMs || 60_000));
       sched(0);
       return false;
@@ -195,11 +198,11 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
     const ev = {
       type,
       ...f,
-      userId: (c && c.userId) || uid,
-      anonymousId: (c && c.anonymousId) || anon,
-      messageId: (c && c.messageId) || uuid(),
-      timestamp: new Date(c && c.timestamp != null ? c.timestamp : now).toISOString(),
-      context: c && c.context ? { ...auto, ...c.context } : auto,
+      userId: c?.userId || uid,
+      anonymousId: c?.anonymousId || anon,
+      messageId: c?.messageId || uuid(),
+      timestamp: new Date(c?.timestamp ?? now).toISOString(),
+      context: c?.context ? { ...auto, ...c.context } : auto,
     } as WireEvent;
     if (o.devValidator) calm(() => (o.devValidator as (e: WireEvent) => void)(ev));
     q.push(ev);
@@ -262,7 +265,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
       consent = c;
       if (c === 'denied') {
         // Opt-out: forget queued events and everything stored.
-        q = [];
+        q = bk = [];
         fl = null;
         [Q, AID, UID, 's'].map(del);
       } else if (c === 'granted' && was !== 'granted') {
@@ -287,7 +290,7 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
           const p = pack(max);
           if (!p.length || !f(body(p))) break;
           st.sent += p.length;
-          q.splice(0, p.length);
+          bk = bk.concat(q.splice(0, p.length));
         }
       } catch {
         /* sendBeacon throws on a bad URL: keep the events for the next page */

@@ -15,6 +15,8 @@ interface Recorder {
   bodies: { writeKey: string | undefined; contentType: string | undefined; batch: Record<string, unknown>[] }[];
   /** Answer the next n batch requests with this status. */
   failNext(n: number, status: number, retryAfter?: string): void;
+  /** Batch requests answered with a failure so far. */
+  failed(): number;
   close(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ async function startRecorder(): Promise<Recorder> {
   const arrivals = new Map<string, number>();
   const bodies: Recorder['bodies'] = [];
   let fail = { n: 0, status: 503, retryAfter: undefined as string | undefined };
+  let failed = 0;
   const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization, content-type', 'access-control-expose-headers': 'retry-after' };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'OPTIONS') return void res.writeHead(204, cors).end();
@@ -38,6 +41,7 @@ async function startRecorder(): Promise<Recorder> {
     const text = await readBody(req);
     if (fail.n > 0) {
       fail.n--;
+      failed++;
       return void res.writeHead(fail.status, { ...cors, ...(fail.retryAfter ? { 'retry-after': fail.retryAfter } : {}) }).end('{"code":"unavailable"}');
     }
     const body = JSON.parse(text) as { batch: Record<string, unknown>[]; writeKey?: string; sentAt: string };
@@ -55,6 +59,7 @@ async function startRecorder(): Promise<Recorder> {
     arrivals,
     bodies,
     failNext: (n, status, retryAfter) => (fail = { n, status, retryAfter }),
+    failed: () => failed,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -106,6 +111,38 @@ describe('browser bundle in Chromium', () => {
         const b = w.Balise.createBalise({ host, writeKey, flushAt: 3, retryBaseMs: 100, retryMaxMs: 300, devValidator: (e: { messageId: string }) => got.push(e.messageId) });
         for (let i = 0; i < 6; i++) b.track('retry_' + i);
         return got;
+      },
+      [rec.baseUrl, WRITE_KEY] as const,
+    );
+    await expectArrivedOnce(ids, countArrived);
+    await context.close();
+  });
+
+  it('events beaconed at page close while the server answers 503 are sent again by the next page, and arrive once', async () => {
+    const context = await h.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(h.siteUrl);
+    const ids = await page.evaluate(
+      ([host, writeKey]) => {
+        const w = window as unknown as { Balise: { createBalise(o: object): { track(e: string): void } } };
+        const got: string[] = [];
+        const b = w.Balise.createBalise({ host, writeKey, flushAt: 1000, flushInterval: 60_000, devValidator: (e: { messageId: string }) => got.push(e.messageId) });
+        for (let i = 0; i < 3; i++) b.track('beaconed_' + i);
+        return got;
+      },
+      [rec.baseUrl, WRITE_KEY] as const,
+    );
+    // The beacon is refused (a deploy, an overload): the page cannot know, and it is gone.
+    const before = rec.failed();
+    rec.failNext(1, 503);
+    await page.close({ runBeforeUnload: true });
+    await waitFor('the beacon refused', async () => (rec.failed() > before ? true : undefined));
+    expect(ids.some((id) => rec.arrivals.has(id))).toBe(false);
+    const next = await context.newPage();
+    await next.goto(h.siteUrl);
+    await next.evaluate(
+      ([host, writeKey]) => {
+        (window as unknown as { Balise: { createBalise(o: object): unknown } }).Balise.createBalise({ host, writeKey, flushInterval: 100 });
       },
       [rec.baseUrl, WRITE_KEY] as const,
     );
