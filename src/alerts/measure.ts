@@ -1,5 +1,7 @@
 /** What each alert rule measures, read from the warehouse (and the queue for the dead letter). */
 import { runKpis } from '../analytics/run.ts';
+import { bucketOfDate, type TimeGrain } from '../util/periods.ts';
+import { addDays, addMonths, DEFAULT_TIME_ZONE, zonedDate, zonedMidnight } from '../util/zone.ts';
 import type { KpiDefinitions } from '../analytics/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
@@ -20,11 +22,27 @@ async function newest(warehouse: Warehouse, where: string, params: Record<string
   return row && Number(row.n) > 0 ? Number(row.t) : null;
 }
 
+/**
+ * The last complete period of a KPI's grain before `now` (last week for a weekly KPI, in the
+ * project zone), as instants: what its `below`/`above` mean, and its `previous` is the period
+ * before (the same length, as for every KPI).
+ */
+export function lastCompletePeriod(grain: TimeGrain, now: number, timeZone: string = DEFAULT_TIME_ZONE): { from: string; to: string } {
+  const current = bucketOfDate(zonedDate(now, timeZone), grain);
+  const last = grain === 'day' ? addDays(current, -1) : grain === 'week' ? addDays(current, -7) : addMonths(current, -1);
+  return { from: new Date(zonedMidnight(last, timeZone)).toISOString(), to: new Date(zonedMidnight(current, timeZone)).toISOString() };
+}
+
 export async function measure(rule: AlertRule, deps: MeasureDeps): Promise<Measurement> {
   const { warehouse, now } = deps;
   switch (rule.kind) {
     case 'kpi': {
-      const [kpi] = (await runKpis(warehouse, await deps.kpis(), { now, timeZone: deps.timeZone?.() })).filter((k) => k.id === rule.kpi);
+      const definitions = await deps.kpis();
+      const metric = definitions.metrics.find((m) => m.id === rule.kpi);
+      if (!metric) return { value: null, previous: null };
+      const timeZone = deps.timeZone?.();
+      const period = lastCompletePeriod(metric.grain, now, timeZone);
+      const [kpi] = (await runKpis(warehouse, definitions, { ...period, now, timeZone })).filter((k) => k.id === rule.kpi);
       return { value: kpi?.value ?? null, previous: kpi?.previous ?? null };
     }
     case 'event_silent': {

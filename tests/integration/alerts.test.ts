@@ -12,6 +12,7 @@ import pino from 'pino';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAlerts } from '../../src/alerts/load.ts';
+import { lastCompletePeriod, measure } from '../../src/alerts/measure.ts';
 import { startAlertScheduler } from '../../src/alerts/scheduler.ts';
 import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
 import { createRedis } from '../../src/redis/server.ts';
@@ -138,5 +139,30 @@ describe('alerts as code', () => {
       await second.stop();
       redis.disconnect();
     }
+  });
+
+  it("a KPI alert reads the KPI's last complete period (a week for a weekly KPI) against the one before, not the 90-day total", async () => {
+    // A Wednesday: the week under way (Monday 2025-03-17) is not read; last week is 03-10 to 03-17.
+    const now = Date.UTC(2025, 2, 19, 12);
+    const day = (d: string, n: number, tag: string) =>
+      Array.from({ length: n }, (_, i) => ({
+        type: 'track',
+        event: 'mission_posted',
+        userId: `cmp_alert_${tag}_${i}`,
+        messageId: `alert-kpi-${tag}-${i}`,
+        timestamp: `${d}T10:00:00.000Z`,
+        properties: { mission_id: `msn_alert${tag}${i}`, company_id: `cmp_alert${tag}`, category: 'bi', remote: 'remote' },
+      }));
+    const batch = [...day('2025-03-18', 7, 'now'), ...day('2025-03-12', 3, 'last'), ...day('2025-03-04', 5, 'before'), ...day('2025-01-15', 11, 'jan')];
+    const res = await post(stack, '/v1/import', { batch });
+    expect(res.body).toMatchObject({ accepted: batch.length });
+    await stack.waitForDrained();
+    await waitFor('the events stored', async () => ((await stack.countEvents('alert-kpi-')).distinct === batch.length ? true : undefined));
+    expect(lastCompletePeriod('week', now)).toEqual({ from: '2025-03-10T00:00:00.000Z', to: '2025-03-17T00:00:00.000Z' });
+    const measured = await measure(
+      { kind: 'kpi', id: 'missions_low', kpi: 'weekly_missions_posted', below: 4 },
+      { warehouse: stack.warehouse, kpis: () => loadKpiDefinitions(planDir), deadLetterCount: async () => 0, now },
+    );
+    expect(measured).toEqual({ value: 3, previous: 5 });
   });
 });
