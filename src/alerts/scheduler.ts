@@ -38,11 +38,21 @@ export interface AlertScheduler {
 }
 
 const DEFAULT_EVERY_MS = 60_000;
+/** A notice a webhook refused is tried again at every tick, for a day, then given up (logged). */
+const UNDELIVERED_MAX_AGE_MS = 24 * 3600_000;
+const UNDELIVERED_MAX = 1000;
+
+interface Undelivered {
+  notice: AlertNotice;
+  /** The webhooks (urls) that have not taken it yet. */
+  urls: string[];
+}
 
 export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
   const token = randomUUID();
   const leaderKey = `${deps.prefix}:alerts:leader`;
   const stateKey = `${deps.prefix}:alerts:firing`;
+  const undeliveredKey = `${deps.prefix}:alerts:undelivered`;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<AlertNotice[]> | undefined;
   let stopped = false;
@@ -53,6 +63,37 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
     if ((await deps.redis.get(leaderKey)) !== token) return false;
     await deps.redis.pexpire(leaderKey, ttlMs);
     return true;
+  };
+
+  /**
+   * Notices some webhook refused (down, 5xx, timeout), in order: tried again before anything new,
+   * so a receiver that comes back sees every firing and its resolution. Kept in Redis with the
+   * firing state, so a new leader goes on with them.
+   */
+  const deliver = async (config: AlertsConfig, fresh: AlertNotice[], now: number): Promise<void> => {
+    const pending = (await deps.redis.lrange(undeliveredKey, 0, -1)).map((raw) => JSON.parse(raw) as Undelivered);
+    const left: Undelivered[] = [];
+    const blocked = new Set<string>();
+    for (const item of [...pending, ...fresh.map((notice) => ({ notice, urls: config.webhooks.map((w) => w.url) }))]) {
+      // A webhook removed from the file is no longer owed anything.
+      const targets = item.urls.filter((url) => config.webhooks.some((w) => w.url === url));
+      // One that refused an older notice gets nothing newer first: each receiver sees them in order.
+      const failed = new Set(
+        await notify(
+          config.webhooks.filter((w) => targets.includes(w.url) && !blocked.has(w.url)),
+          item.notice,
+        ),
+      );
+      const urls = targets.filter((url) => blocked.has(url) || failed.has(url));
+      for (const url of failed) blocked.add(url);
+      if (failed.size > 0) deps.logger.warn({ alert: item.notice.alert, status: item.notice.status, failed: [...failed] }, 'alert webhook failed: the notice is sent again at the next evaluation');
+      if (urls.length === 0) continue;
+      if (now - Date.parse(item.notice.at) > UNDELIVERED_MAX_AGE_MS) deps.logger.error({ alert: item.notice.alert, status: item.notice.status, urls }, 'alert notice given up after a day of refusals');
+      else left.push({ notice: item.notice, urls });
+    }
+    const update = deps.redis.multi().del(undeliveredKey);
+    if (left.length) update.rpush(undeliveredKey, ...left.slice(-UNDELIVERED_MAX).map((k) => JSON.stringify(k)));
+    await update.exec();
   };
 
   const evaluateAll = async (): Promise<AlertNotice[]> => {
@@ -71,19 +112,20 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
         deps.logger.warn({ err, alert: rule.id }, 'alert could not be evaluated');
       }
     }
-    // Resolved alerts whose rule was deleted from the file are dropped silently.
+    // A firing alert whose rule was deleted from the file is resolved, said once, like any other.
     const known = new Set(config.rules.map((r) => r.id));
-    for (const id of firing) if (!known.has(id)) await deps.redis.srem(stateKey, id);
+    for (const id of firing) {
+      if (!known.has(id)) notices.push({ at: new Date(now).toISOString(), alert: id, firing: false, status: 'resolved', value: null, message: `${id} was removed from alerts.yaml` });
+    }
     for (const notice of notices) {
       if (notice.status === 'firing') await deps.redis.sadd(stateKey, notice.alert);
       else await deps.redis.srem(stateKey, notice.alert);
       await insertJsonLines(deps.warehouse, 'alert_events', [
         JSON.stringify({ at: notice.at.replace('T', ' ').replace('Z', ''), alert: notice.alert, status: notice.status, value: notice.value, message: notice.message }),
       ]);
-      const failed = await notify(config.webhooks, notice);
-      if (failed.length > 0) deps.logger.warn({ alert: notice.alert, status: notice.status, failed }, 'alert webhook failed');
       deps.logger.info({ alert: notice.alert, status: notice.status, value: notice.value }, notice.message);
     }
+    await deliver(config, notices, now);
     return notices;
   };
 

@@ -26,6 +26,7 @@ import { authorize, principalOf, type Credentials } from './auth.ts';
 import { seesPersons } from './access.ts';
 import { auditAdminActions, readAudit, recordAudit } from './audit.ts';
 import { handle } from './handle.ts';
+import { ALERTS_FILE, readAlerts } from '../alerts/load.ts';
 import { retentionState } from '../warehouse/retention.ts';
 import { registerPrivacyRoutes } from './privacy-routes.ts';
 import type { SuppressionList } from '../privacy/suppression.ts';
@@ -359,7 +360,10 @@ export function createAdminRouter(deps: AdminDependencies): Router {
         "SELECT formatDateTime(at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS at, alert, status, value, message FROM alert_events ORDER BY at DESC, status ASC LIMIT 100",
       );
       const latest = await queryRows<{ alert: string; status: string }>(deps.warehouse, 'SELECT alert, argMax(status, at) AS status FROM alert_events GROUP BY alert ORDER BY alert');
-      res.json({ firing: latest.filter((r) => r.status === 'firing').map((r) => r.alert), history });
+      // An invalid file stops the evaluations: said here too, not only in the server's log.
+      const { messages } = await readAlerts(deps.config.planDir, deps.validator().plan, await definitions().catch(() => undefined));
+      const problem = messages.length ? `${ALERTS_FILE} is invalid, so no alert is evaluated until it is fixed: ${messages.map((m) => `line ${m.line} ${m.message}`).join('; ')}` : null;
+      res.json({ firing: latest.filter((r) => r.status === 'firing').map((r) => r.alert), history, problem });
     }),
   );
   router.post(

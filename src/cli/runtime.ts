@@ -347,7 +347,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         warehouse: alertsWarehouse,
         redis: stateConnection,
         prefix: queueKeys.prefix,
-        alerts: async () => loadAlerts(config.planDir),
+        // Checked against the plan and the KPIs as `plan check` does: a KPI renamed or misspelt in
+        // alerts.yaml stops alerts (logged) rather than reading as "no value" and resolving.
+        alerts: async () => loadAlerts(config.planDir, validator.plan, await loadKpiDefinitions(config.planDir)),
         kpis: () => loadKpiDefinitions(config.planDir),
         timeZone: () => projectTimeZone(config, validator.plan),
         deadLetterCount: async () => (await ingestQueue.getJobCounts('failed')).failed ?? 0,

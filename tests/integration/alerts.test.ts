@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAlerts } from '../../src/alerts/load.ts';
 import { lastCompletePeriod, measure } from '../../src/alerts/measure.ts';
 import { startAlertScheduler } from '../../src/alerts/scheduler.ts';
+import type { AlertsConfig } from '../../src/alerts/model.ts';
 import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
 import { createRedis } from '../../src/redis/server.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
@@ -24,6 +25,8 @@ import { waitFor } from '../helpers/wait.ts';
 
 type Received = { path: string; body: Record<string, unknown> };
 const received: Received[] = [];
+/** Paths the receiver answers 500 for, as a webhook that is down. */
+const refusing = new Set<string>();
 let receiver: http.Server;
 let stack: Stack;
 let planDir: string;
@@ -33,6 +36,7 @@ beforeAll(async () => {
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString()));
     req.on('end', () => {
+      if (refusing.has(req.url ?? '')) return void res.writeHead(500).end('down');
       received.push({ path: req.url ?? '', body: JSON.parse(text) as Record<string, unknown> });
       res.end('ok');
     });
@@ -164,5 +168,63 @@ describe('alerts as code', () => {
       { warehouse: stack.warehouse, kpis: () => loadKpiDefinitions(planDir), deadLetterCount: async () => 0, now },
     );
     expect(measured).toEqual({ value: 3, previous: 5 });
+  });
+
+  it('sends a notice a webhook refused again at the next evaluations, in order, until it takes it; an alert removed while firing is resolved', async () => {
+    const redis = createRedis(stack.balise.redisTarget);
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/flaky`;
+    const undelivered = () => redis.llen('{alerts-retry}:alerts:undelivered');
+    let deadLetters = 1;
+    let rules: AlertsConfig['rules'] = [{ kind: 'dead_letter', id: 'dl_flaky' }];
+    // The webhook is down from the start: the first evaluation's "firing" is refused.
+    refusing.add('/flaky');
+    const scheduler = startAlertScheduler({
+      warehouse: stack.warehouse,
+      redis,
+      prefix: '{alerts-retry}',
+      alerts: async () => ({ everyMs: 60_000, webhooks: [{ url, format: 'json' }], rules }),
+      kpis: () => loadKpiDefinitions(planDir),
+      deadLetterCount: async () => deadLetters,
+      logger: pino({ level: 'silent' }),
+      everyMs: 60_000,
+    });
+    const flaky = () => notices('/flaky').map((n) => `${String(n.body.alert)} ${String(n.body.status)}`);
+    try {
+      await waitFor('the firing notice refused', async () => ((await undelivered()) === 1 ? true : undefined));
+      deadLetters = 0;
+      expect((await scheduler.tick()).map((n) => n.status)).toEqual(['resolved']);
+      expect([flaky(), await undelivered()]).toEqual([[], 2]);
+      // The webhook is back: both, in order, at the next evaluation, which has nothing new.
+      refusing.delete('/flaky');
+      expect(await scheduler.tick()).toEqual([]);
+      expect([flaky(), await undelivered()]).toEqual([['dl_flaky firing', 'dl_flaky resolved'], 0]);
+      // Firing again, then taken out of the file: resolved, once, saying why.
+      deadLetters = 1;
+      await scheduler.tick();
+      rules = [{ kind: 'dead_letter', id: 'other' }];
+      deadLetters = 0;
+      await scheduler.tick();
+      expect(flaky().slice(2)).toEqual(['dl_flaky firing', 'dl_flaky resolved']);
+      expect(notices('/flaky').at(-1)!.body.message).toBe('dl_flaky was removed from alerts.yaml');
+    } finally {
+      refusing.delete('/flaky');
+      await scheduler.stop();
+      redis.disconnect();
+    }
+  });
+
+  it('says in GET /api/alerts when alerts.yaml names a KPI that does not exist, and evaluates nothing', async () => {
+    const file = path.join(planDir, 'alerts.yaml');
+    const before = await fs.readFile(file, 'utf8');
+    try {
+      await fs.writeFile(file, `${before}  - { id: missions_low, type: kpi, kpi: weekly_mission_posted, below: 1 }\n`);
+      const res = await fetch(`${stack.baseUrl}/api/alerts`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+      const body = (await res.json()) as { problem: string | null };
+      expect(body.problem).toMatch(/^alerts\.yaml is invalid, so no alert is evaluated until it is fixed: .*weekly_mission_posted/);
+    } finally {
+      await fs.writeFile(file, before);
+    }
+    const fixed = (await (await fetch(`${stack.baseUrl}/api/alerts`, { headers: { authorization: `Bearer ${stack.adminToken}` } })).json()) as { problem: string | null };
+    expect(fixed.problem).toBeNull();
   });
 });

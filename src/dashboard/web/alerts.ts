@@ -12,10 +12,11 @@ interface AlertNotice {
 
 export async function renderAlerts(): Promise<void> {
   const body = byId('alerts-body');
-  const data = await getJson<{ firing: string[]; history: AlertNotice[] }>('/api/alerts');
+  const data = await getJson<{ firing: string[]; history: AlertNotice[]; problem?: string | null }>('/api/alerts');
   clear(body);
   append(
     body,
+    data.problem ? el('p', { class: 'error', role: 'alert', 'data-alerts-problem': '' }, data.problem) : null,
     el('p', { 'data-alerts-firing': data.firing.length }, data.firing.length ? `Firing: ${data.firing.join(', ')}` : 'No alert is firing.'),
     table<AlertNotice>(
       'Alert history (tracking-plan/alerts.yaml)',
