@@ -135,14 +135,19 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
     const within = steps[k]?.withinMs;
     const withinParam = within !== undefined ? params.set(`within_ms_${k}`, 'Int64', within) : undefined;
     const anchor = anchorOf(k);
+    // A step's event at the same millisecond as the previous step's counts as after it (back ends
+    // often stamp two events alike), unless both steps are the same event: one occurrence must
+    // not be two steps.
+    const after = (j: number) => (steps[k]?.event === steps[j]?.event ? '>' : '>=');
     if (def.order === 'strict') {
       const prev = anchor === 0 ? 't0' : `r${anchor}`;
+      const gt = after(anchor);
       const set =
         withinParam === undefined
-          ? `arrayFilter(x -> x > ${prev === 't0' ? 't0' : `${prev}[1]`} AND x <= ${deadline}, s${k})`
+          ? `arrayFilter(x -> x ${gt} ${prev === 't0' ? 't0' : `${prev}[1]`} AND x <= ${deadline}, s${k})`
           : anchor === 0
-            ? `arrayFilter(x -> x > t0 AND x <= ${deadline} AND x <= t0 + ${withinParam}, s${k})`
-            : `arrayFilter(x -> x <= ${deadline} AND arrayExists(y -> y < x AND x <= y + ${withinParam}, ${prev}), s${k})`;
+            ? `arrayFilter(x -> x ${gt} t0 AND x <= ${deadline} AND x <= t0 + ${withinParam}, s${k})`
+            : `arrayFilter(x -> x <= ${deadline} AND arrayExists(y -> x ${gt} y AND x <= y + ${withinParam}, ${prev}), s${k})`;
       // An excluded event after the previous step was reached and before this step voids it: the
       // first step-k event must come before any exclusion (a later one would have it in between too).
       const since = anchor === 0 ? 't0' : `t${anchor}`;
@@ -158,7 +163,7 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
       const bound = withinParam === undefined ? deadline : `least(${deadline}, t0 + ${withinParam})`;
       // In any order there is no previous step: an exclusion between the entry and the step voids it.
       const excluded = exclusions[k] === undefined ? '' : ` AND NOT arrayExists(z -> z > t0 AND z < x, e${k})`;
-      reachCols.push(`arrayFirst(x -> x >= t0 AND x <= ${bound}${excluded}, s${k}) AS a${k}`);
+      reachCols.push(`arrayFirst(x -> x ${after(0)} t0 AND x <= ${bound}${excluded}, s${k}) AS a${k}`);
       // Level k is reached once every required step 2..k (and k itself) happened: at the latest of them.
       const members = Array.from({ length: k }, (_, j) => j + 1).filter((j) => j === k || !steps[j]?.optional);
       const all = members.map((j) => `a${j} > 0`).join(' AND ');

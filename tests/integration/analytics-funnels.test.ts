@@ -160,6 +160,26 @@ describe('person funnels', () => {
 });
 
 describe('exactness and identity', () => {
+  it('counts a step stamped at the same millisecond as the previous one; one event is never two steps of the same name', async () => {
+    await insert([
+      // u1: sign-up and proposal stamped alike by a back end: in order.
+      { event: S, user: 'u1', at: T0 },
+      { event: R, user: 'u1', at: T0 },
+      // u2: one proposal only.
+      { event: S, user: 'u2', at: T0 },
+      { event: R, user: 'u2', at: T0 + DAY },
+    ]);
+    expect((await runFunnel(warehouse, ACTIVATION, 'activation', range)).steps.map((s) => s.count)).toEqual([2, 2, 0]);
+    const twice = defs(`
+funnels:
+  - { id: twice, window: 30d, steps: [mission_proposal_received, mission_proposal_received] }
+  - { id: twice_any, window: 30d, order: any, steps: [mission_proposal_received, mission_proposal_received] }
+`);
+    // Each received one proposal: neither received a second.
+    expect((await runFunnel(warehouse, twice, 'twice', range)).steps.map((s) => s.count)).toEqual([2, 0]);
+    expect((await runFunnel(warehouse, twice, 'twice_any', range)).steps.map((s) => s.count)).toEqual([2, 0]);
+  });
+
   it('counts an event sent twice (same message_id) once', async () => {
     await insert([
       { event: S, user: 'u1', at: T0, id: 'dup-1' },

@@ -44,7 +44,7 @@ const FUNNEL_SQL = `SELECT g.1 AS dim, g.2 AS value,
   quantilesExactInclusiveIf(0.1, 0.25, 0.5, 0.75, 0.9)(t1 - t0, level >= 2) AS ttc
 FROM (
 SELECT t0, toStartOfWeek(fromUnixTimestamp64Milli(t0, {tz:String}), 1) AS cohort,
-  arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1,
+  arrayFilter(x -> x >= t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1,
   if(empty(r1), toInt64(0), r1[1]) AS t1,
   bd0 AS bd,
   1 + (t1 > 0) AS level
@@ -141,7 +141,7 @@ funnels:
     expect(q.sql).toContain("WHERE e.event IN ('mission_proposal_received', 'mission_proposal_accepted', 'mission_started', 'mission_proposal_declined')");
     expect(q.sql).toContain("((e.event = 'mission_proposal_declined' AND (JSONHas(e.properties, 'reason') AND JSONExtractString(e.properties, 'reason') = {f0:String}))) AS x1");
     expect(q.sql).toContain('groupArrayIf(ts, x1) AS e1, groupArrayIf(ts, x2) AS e2');
-    expect(q.sql).toContain('arrayFilter(x -> NOT arrayExists(z -> z > t0 AND z < x, e1), arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1)) AS r1');
+    expect(q.sql).toContain('arrayFilter(x -> NOT arrayExists(z -> z > t0 AND z < x, e1), arrayFilter(x -> x >= t0 AND x <= t0 + {window_ms:Int64}, s1)) AS r1');
     expect(q.sql).toContain('NOT arrayExists(z -> z > t1 AND z < x, e2)');
     expect(q.params.f0).toBe('other');
   });
