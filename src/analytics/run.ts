@@ -21,6 +21,7 @@ import {
   type TimeGrain,
 } from './model.ts';
 import { checkNoAdminTables, checkSingleQuery, sqlResultValue, statementSyntaxError, wrapReadOnly, type ReadOnlyLimits } from './readonly-sql.ts';
+import { bucketStarts } from '../util/periods.ts';
 import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, RetentionResult, SqlResult } from './results.ts';
 import { compileRetention } from './retention-sql.ts';
 import { shapeRetention, type RetentionRow } from './retention-shape.ts';
@@ -255,7 +256,10 @@ export async function runKpis(
     } else {
       values = valuesOf(metric, metric.grain);
     }
-    const series: KpiPoint[] = [...values.buckets.entries()].sort(([x], [y]) => x.localeCompare(y)).map(([bucket, value]) => ({ bucket, value }));
+    // Every bucket of the range, as Explore draws them: a period without events is 0 (a count, a
+    // sum) or no value (an average, a ratio), not left out for a line to be drawn across.
+    const empty = metric.type === 'average' || metric.type === 'ratio' ? null : 0;
+    const series: KpiPoint[] = bucketStarts(range, metric.grain, range.timeZone).map((bucket) => ({ bucket, value: values.buckets.get(bucket) ?? empty }));
     results.push({
       id: metric.id,
       title: metric.title,

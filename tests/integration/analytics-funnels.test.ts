@@ -389,10 +389,15 @@ describe('metrics', () => {
     expect(byId.receivers?.value).toBe(2);
     expect(byId.receivers?.series).toEqual([{ bucket: '2025-03-10', value: 2 }]);
     expect(byId.daily_receivers?.value).toBe(2);
+    // Every day of the range, the days without a proposal as 0: a line is not drawn across them.
     expect(byId.daily_receivers?.series).toEqual([
       { bucket: '2025-03-10', value: 1 },
       { bucket: '2025-03-11', value: 2 },
       { bucket: '2025-03-12', value: 1 },
+      { bucket: '2025-03-13', value: 0 },
+      { bucket: '2025-03-14', value: 0 },
+      { bucket: '2025-03-15', value: 0 },
+      { bucket: '2025-03-16', value: 0 },
     ]);
     expect(byId.acceptance?.value).toBeCloseTo(0.25);
     expect(byId.acceptance?.previous).toBeNull();
