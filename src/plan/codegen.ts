@@ -13,8 +13,9 @@ function key(name: string): string {
   return IDENT.test(name) ? name : JSON.stringify(name);
 }
 
+/** A value as a TypeScript literal; a string single-quoted with every escape JSON gives it (newlines, CR, controls). */
 function literal(v: JsonValue): string {
-  return typeof v === 'string' ? `'${v.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'` : JSON.stringify(v);
+  return typeof v === 'string' ? `'${JSON.stringify(v).slice(1, -1).replaceAll('\\"', '"').replaceAll("'", "\\'")}'` : JSON.stringify(v);
 }
 
 function jsdoc(lines: string[], indent: string): string {

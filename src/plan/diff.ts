@@ -69,7 +69,9 @@ export function diffProperty(target: string, before: PropertySchema, after: Prop
   const out: PlanChange[] = [];
   const tb = typeSet(before);
   const ta = typeSet(after);
-  if (!same(before.type, after.type)) {
+  // A type list is a set: ["string", "null"] is ["null", "string"], and "string" is ["string"].
+  const sameTypes = tb === undefined || ta === undefined ? tb === ta : tb.size === ta.size && [...tb].every((t) => ta.has(t));
+  if (!sameTypes) {
     const narrowed = tb === undefined ? ta !== undefined : [...tb].some((t) => !typeAccepts(ta, t));
     out.push(
       narrowed

@@ -91,6 +91,19 @@ describe('generated plan types', () => {
     expect([old.code, old.output.trim()]).toEqual([1, `balise: ${stale} is stale: run \`balise plan codegen --out ${stale}\` [plan_codegen_stale]`]);
   }, 30_000);
 
+  it('writes enum strings with newlines, quotes, backslashes or comment ends as valid TypeScript of the same values', async () => {
+    const plan = await loadPlan(PLAN_DIR);
+    const odd = ["it's", 'back\\slash', 'new\nline', 'cr\rx', 'a*/b', '${x}', 'q"uote', 'ünï'];
+    const event = { ...plan.events[0]!, properties: { ...plan.events[0]!.properties, odd: { type: 'string', enum: odd } } };
+    const source = codegen({ ...plan, events: [event, ...plan.events.slice(1)] });
+    const out = ts.transpileModule(source, { reportDiagnostics: true, compilerOptions: { target: ts.ScriptTarget.ES2022 } });
+    expect(out.diagnostics ?? []).toEqual([]);
+    const union = /odd\?: ([^;]+);/.exec(source)![1]!;
+    // Each literal of the union, read back as a JavaScript string, is the plan's value.
+    const values = union.split(' | ').map((literal) => new Function(`return ${literal};`)() as string);
+    expect(values).toEqual(odd);
+  });
+
   it('exports the plan version and is deterministic', async () => {
     const plan = await loadPlan(PLAN_DIR);
     const text = codegen(plan);

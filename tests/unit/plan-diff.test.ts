@@ -64,6 +64,13 @@ describe('plan diff classification', () => {
     expect(report.breaking).toBe(level === 'breaking');
   });
 
+  it('reads a type list as a set: reordered, or one type as a one-item list, is no change', () => {
+    const typed = (type: unknown) => plan('1.0.0', [event('p', { coupon: { type } as PropertySchema })]);
+    expect(diff(typed(['string', 'null']), typed(['null', 'string'])).changes).toEqual([]);
+    expect(diff(typed('string'), typed(['string'])).changes).toEqual([]);
+    expect(diff(typed('string'), typed(['string', 'null'])).changes.map((c) => c.code)).toEqual(['type_widened']);
+  });
+
   it('reports the exact target of a property change', () => {
     const report = diff(plan('1.0.0', base), plan('2.0.0', withProps({ remote: { type: 'string', enum: ['remote'] } })));
     expect(report.changes).toEqual([expect.objectContaining({ code: 'enum_narrowed', target: 'events/mission_posted/properties/remote', message: 'enum values removed: ["hybrid","on_site"]' })]);
