@@ -281,6 +281,7 @@ export function classifyChanges(before: TrackingPlan, after: TrackingPlan): Plan
     const ea = a.get(key)!;
     out.push(...diffEvent(eb, ea, eb.mode ?? before.defaults.mode, ea.mode ?? after.defaults.mode));
     out.push(...diffUndeclared(`events/${ea.name}`, undeclaredPolicy(before, eb), undeclaredPolicy(after, ea)));
+    if (eb.file !== ea.file) out.push(cosmetic('event_file_moved', `events/${ea.name}`, `${ea.kind} "${ea.name}" moved from ${eb.file} to ${ea.file}`));
   }
   out.push(...diffProperties('traits', before.traits, after.traits));
   out.push(...piiChanges(before, after));
@@ -293,6 +294,10 @@ export function classifyChanges(before: TrackingPlan, after: TrackingPlan): Plan
   if (before.defaults.mode !== after.defaults.mode) {
     // Per-event effects are reported above; this records the default itself.
     out.push(cosmetic('default_mode_changed', 'plan', `default mode changed from ${before.defaults.mode} to ${after.defaults.mode}`));
+  }
+  // Every day, week and month boundary of the KPIs, funnels and retention moves: no event changes verdict.
+  if ((before.timezone ?? 'UTC') !== (after.timezone ?? 'UTC')) {
+    out.push(addition('time_zone_changed', 'plan', `project time zone changed from ${before.timezone ?? 'UTC'} to ${after.timezone ?? 'UTC'}: every KPI, funnel and retention period boundary moves`));
   }
   if (before.name !== after.name || before.description !== after.description || !same(before.sources, after.sources)) {
     out.push(cosmetic('plan_metadata_changed', 'plan', 'plan name, description or sources changed'));

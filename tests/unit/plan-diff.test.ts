@@ -71,6 +71,14 @@ describe('plan diff classification', () => {
     expect(diff(typed('string'), typed(['string', 'null'])).changes.map((c) => c.code)).toEqual(['type_widened']);
   });
 
+  it('reports a change of the project time zone (a minor bump) and an event file moved (a patch)', () => {
+    const zoned = diff(plan('1.0.0', base), plan('1.0.0', base, { timezone: 'Europe/Paris' }));
+    expect(zoned.changes.map((c) => [c.code, c.bump])).toEqual([['time_zone_changed', 'minor']]);
+    expect(zoned.ok).toBe(false);
+    const moved = diff(plan('1.0.0', base), plan('1.0.1', [{ ...base[0]!, file: 'events/posted.yml' }]));
+    expect(moved.changes.map((c) => [c.code, c.bump])).toEqual([['event_file_moved', 'patch']]);
+  });
+
   it('reports the exact target of a property change', () => {
     const report = diff(plan('1.0.0', base), plan('2.0.0', withProps({ remote: { type: 'string', enum: ['remote'] } })));
     expect(report.changes).toEqual([expect.objectContaining({ code: 'enum_narrowed', target: 'events/mission_posted/properties/remote', message: 'enum values removed: ["hybrid","on_site"]' })]);
