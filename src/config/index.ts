@@ -160,6 +160,16 @@ export function parseRetention(raw: string | undefined): Map<string, number> {
     if (out.has(table)) throw new ConfigError('BALISE_RETENTION_DAYS', `"${table}" is listed twice`);
     out.set(table, Number(days));
   }
+  // The identity graph must outlive the events it stitches: without its links, a person's
+  // anonymous events no longer count as theirs, and erasing the person leaves them behind.
+  const links = out.get('identity_links') ?? Infinity;
+  const events = out.get('events') ?? Infinity;
+  if (links < events) {
+    throw new ConfigError(
+      'BALISE_RETENTION_DAYS',
+      `identity_links (${links} days) must be kept at least as long as events (${events === Infinity ? 'forever' : `${events} days`}): an anonymous event whose link expired no longer belongs to its person, in funnels or in an erasure`,
+    );
+  }
   return out;
 }
 

@@ -73,6 +73,13 @@ describe('BALISE_RETENTION_DAYS', () => {
   it.each(['events', 'events:0', 'users:30', 'events:30,events:40', 'events:-3'])('refuses %j with one line naming the variable', (raw) => {
     expect(() => parseRetention(raw)).toThrow(/BALISE_RETENTION_DAYS/);
   });
+  it.each(['events:90,identity_links:30', 'identity_links:30'])('refuses %j: the identity graph must outlive the events it stitches', (raw) => {
+    expect(() => parseRetention(raw)).toThrow(/identity_links \(30 days\) must be kept at least as long as events/);
+  });
+  it('accepts identity links kept as long as the events, or longer', () => {
+    expect([...parseRetention('events:90,identity_links:90').values()]).toEqual([90, 90]);
+    expect([...parseRetention('events:90,identity_links:730').values()]).toEqual([90, 730]);
+  });
 });
 
 describe('the README on insert retries', () => {
