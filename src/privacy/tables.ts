@@ -26,6 +26,8 @@ export interface PersonTable {
   byMessageId: boolean;
   /** Whether the table has a message_id column (the ids of its rows, for message-id tables). */
   hasMessageId: boolean;
+  /** A Replacing…MergeTree: its copies of a row fold at merge time, and a read says FINAL to fold them first. */
+  replacing?: boolean;
 }
 
 /** The table's id expressions, or undefined when it holds no person data. */
@@ -72,9 +74,9 @@ export function mutationCondition(table: PersonTable, hashes: readonly string[])
 
 /** The tables of the warehouse's database that can hold a person's rows; message-id tables first. */
 export async function personTables(warehouse: Warehouse): Promise<PersonTable[]> {
-  const rows = await queryRows<{ table: string; column: string }>(
+  const rows = await queryRows<{ table: string; column: string; engine: string }>(
     warehouse,
-    `SELECT c.table AS table, c.name AS column
+    `SELECT c.table AS table, c.name AS column, t.engine AS engine
      FROM system.columns AS c
      INNER JOIN system.tables AS t ON t.database = c.database AND t.name = c.table
      WHERE c.database = currentDatabase() AND t.engine LIKE '%MergeTree' AND NOT t.is_temporary
@@ -86,7 +88,13 @@ export async function personTables(warehouse: Warehouse): Promise<PersonTable[]>
     columns.add(row.column);
     columnsByTable.set(row.table, columns);
   }
-  const tables = [...columnsByTable].map(([table, columns]) => personCondition(table, columns)).filter((t): t is PersonTable => t !== undefined);
+  const replacing = new Set(rows.filter((r) => r.engine.includes('Replacing')).map((r) => r.table));
+  const tables = [...columnsByTable]
+    .map(([table, columns]): PersonTable | undefined => {
+      const found = personCondition(table, columns);
+      return found && { ...found, replacing: replacing.has(table) };
+    })
+    .filter((t): t is PersonTable => t !== undefined);
   // Rows found by message id must go before the rows that give their message ids.
   return tables.sort((a, b) => Number(b.byMessageId) - Number(a.byMessageId) || a.table.localeCompare(b.table));
 }

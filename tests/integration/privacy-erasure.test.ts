@@ -114,6 +114,22 @@ describe('a data-subject request', () => {
     expect(JSON.stringify(body.tables)).not.toContain('xpb');
   });
 
+  it('exports a message stored twice (a resend) once, with its properties as objects and its times in ISO 8601', async () => {
+    const h = await seed('xpr');
+    // A client's resend after a restart (the worker's window lost): two rows until ClickHouse merges them.
+    const resent = h.events[3]!;
+    await stack.warehouse.client.command({
+      query: `INSERT INTO events SELECT * REPLACE (received_at + INTERVAL 1 MINUTE AS received_at) FROM events WHERE message_id = {m:String}`,
+      query_params: { m: resent.messageId },
+    });
+    await stack.waitForRows(`events WHERE message_id = '${resent.messageId}'`, 2);
+    const { body } = await api<PersonExport>('/api/admin/privacy/export', { id: idsOf('xpr').user });
+    expect(body.tables.events!.map((r) => String(r.message_id)).sort()).toEqual(h.eventIds);
+    const order = body.tables.events!.find((r) => r.message_id === resent.messageId)!;
+    expect(order.properties).toEqual({ order_id: 'o-xpr', amount: 10 });
+    expect(order.received_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  });
+
   it('erases a person with several anonymous ids, an alias and quarantined events from every table and view, through the CLI', async () => {
     const h = await seed('era');
     await seed('erb');
