@@ -56,6 +56,11 @@ describe('the README snippet', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect(await res.text()).toContain('createBalise');
     expect((await fetch(`${stack.baseUrl}/sdk/v0.0.0-nope/balise.min.js`)).status).toBe(404);
+    // Compressed for the browsers that take it (every one), as sent without a CDN in front.
+    expect([res.headers.get('content-encoding'), res.headers.get('vary')]).toEqual(['gzip', 'Accept-Encoding']);
+    const plain = await fetch(stack.baseUrl + sdkAssetPath(), { headers: { 'accept-encoding': 'identity' } });
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(Number(res.headers.get('content-length'))).toBeLessThan(Number(plain.headers.get('content-length')) * 0.6);
   });
 
   it('in a page in Chromium: the page view and a track call are stored in ClickHouse', async () => {

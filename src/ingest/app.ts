@@ -280,7 +280,9 @@ export function createApp(deps: AppDependencies): IngestApp {
   app.get(['/sourceConfig', '/sourceConfig/'], (req, res) => {
     const presented = presentedWriteKey(req, undefined, { query: true });
     const source = presented ? resolveSource(presented) : undefined;
-    if (!source) return sendError(res, new BaliseError(presented ? 'invalid_write_key' : 'missing_write_key', 'send the write key as the HTTP Basic user or ?writeKey='));
+    if (!source) {
+      return sendError(res, presented ? new BaliseError('invalid_write_key', 'unknown write key') : new BaliseError('missing_write_key', 'send the write key as the HTTP Basic user or ?writeKey='));
+    }
     res.setHeader('Cache-Control', 'private, max-age=60');
     res.json(rudderSourceConfig(source));
   });

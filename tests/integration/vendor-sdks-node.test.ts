@@ -163,6 +163,9 @@ describe('the routes and headers vendor SDKs need', () => {
     const rudder = await fetch(`${stack.baseUrl}/sourceConfig/?writeKey=${stack.writeKey}`);
     expect(((await rudder.json()) as { source: { id: string } }).source.id).toBe('test');
     expect((await fetch(`${stack.baseUrl}/sourceConfig`)).status).toBe(401);
-    expect((await fetch(`${stack.baseUrl}/sourceConfig`, { headers: { authorization: basic('nope-nope-nope') } })).status).toBe(401);
+    const wrong = await fetch(`${stack.baseUrl}/sourceConfig`, { headers: { authorization: basic('nope-nope-nope') } });
+    expect(wrong.status).toBe(401);
+    // A key that was sent but is unknown is not told to send one.
+    expect(await wrong.json()).toMatchObject({ code: 'invalid_write_key', message: 'unknown write key' });
   });
 });
