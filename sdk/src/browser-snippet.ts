@@ -1,16 +1,21 @@
 /**
  * The one-line snippet's entry (served as /sdk/v<version>/balise.min.js): window.Balise as in
  * the core bundle plus, when loaded with a `data-write-key` attribute, `window.balise` created
- * for the page, sending to the origin the script came from (or `data-host`), with the page view
- * recorded unless `data-page="off"`. Kept out of balise.browser.min.js so the core stays ≤ 3 KB.
+ * for the page, sending to where the script came from (its path prefix kept, for a Balise behind
+ * a proxy on /some/path; or `data-host`), with the page view recorded unless `data-page="off"`.
+ * Calls queued by the README's stub line before this deferred script ran (`balise.q`) are made
+ * then, in order. Kept out of balise.browser.min.js so the core stays ≤ 3 KB.
  */
 import { createBalise } from './browser.ts';
 
-const w = window as unknown as { Balise: { createBalise: typeof createBalise }; balise?: ReturnType<typeof createBalise> };
+type Api = ReturnType<typeof createBalise>;
+const w = window as unknown as { Balise: { createBalise: typeof createBalise }; balise?: Api & { q?: [string, unknown[]][] } };
 w.Balise = { createBalise };
 const s = document.currentScript as HTMLScriptElement | null;
 const d = s && s.dataset;
 if (d && d.writeKey) {
-  const b = (w.balise = createBalise({ writeKey: d.writeKey, host: d.host || new URL(s.src).origin }));
+  const queued = (w.balise && w.balise.q) || [];
+  const b = (w.balise = createBalise({ writeKey: d.writeKey, host: d.host || s.src.replace(/\/sdk\/(v[^/]+\/)?balise\.min\.js.*$/, '') }));
   if (d.page != 'off') b.page();
+  for (const [m, a] of queued) (b as unknown as Record<string, (...x: unknown[]) => void>)[m]?.(...a);
 }

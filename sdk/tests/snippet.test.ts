@@ -17,6 +17,8 @@ import { CHROMIUM_ARGS, waitFor } from './browser-scenarios.ts';
 const README = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
 /** The snippet exactly as the README gives it (its host and key are placeholders). */
 const SNIPPET = README.split('\n').find((line) => line.startsWith('<script') && line.includes('/sdk/v'))!;
+/** The README's stub line, which queues calls made before the deferred script runs. */
+const STUB = README.split('\n').find((line) => line.startsWith('<script>window.balise='))!;
 
 let stack: Stack;
 let browser: Browser;
@@ -61,6 +63,31 @@ describe('the README snippet', () => {
     const plain = await fetch(stack.baseUrl + sdkAssetPath(), { headers: { 'accept-encoding': 'identity' } });
     expect(plain.headers.get('content-encoding')).toBeNull();
     expect(Number(res.headers.get('content-length'))).toBeLessThan(Number(plain.headers.get('content-length')) * 0.6);
+  });
+
+  it('with the stub line, calls made before the deferred script ran (inline, at parse time) are made once it runs', async () => {
+    expect(STUB).toBeDefined();
+    const html = `<!doctype html><html><head><title>Early</title>${STUB}${SNIPPET.replace('http://127.0.0.1:3000', stack.baseUrl).replace('YOUR_WRITE_KEY', stack.writeKey)}</head><body><script>balise.identify('early_user');balise.track('early_click', { at: 'parse' }, { messageId: 'snippet-early-1' });</script></body></html>`;
+    const early = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end(html));
+    await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`http://localhost:${(early.address() as AddressInfo).port}/early`);
+      await page.waitForFunction(() => 'flush' in ((window as unknown as { balise: object }).balise ?? {}));
+      await page.evaluate(() => (window as unknown as { balise: { flush(): Promise<void> } }).balise.flush());
+      const rows = await waitFor('the early call in ClickHouse', async () => {
+        const found = await stack.query<{ user_id: string }>('SELECT user_id FROM events WHERE message_id = {m:String}', { m: 'snippet-early-1' });
+        return found.length ? found : undefined;
+      });
+      expect(rows).toEqual([{ user_id: 'early_user' }]);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+      await new Promise((r) => early.close(r));
+    }
   });
 
   it('in a page in Chromium: the page view and a track call are stored in ClickHouse', async () => {
