@@ -6,14 +6,21 @@ import type { JsonObject } from '../types.ts';
  * that pointing an SDK at Balise is a host setting, not a hand-written settings object.
  */
 
-/** The origin this request reached, as the browser sees it (a TLS proxy in front says https). */
+/**
+ * The origin this request reached, as the browser sees it: a TLS proxy in front says https, and a
+ * proxy that serves Balise under a path of its own (/balise/v1/…) says which in X-Forwarded-Prefix.
+ */
 function publicOrigin(req: Request): { host: string; protocol: 'http' | 'https' } {
   const forwarded = String(req.headers['x-forwarded-proto'] ?? '')
     .split(',')[0]!
     .trim()
     .toLowerCase();
   const protocol = forwarded === 'https' || forwarded === 'http' ? forwarded : req.protocol === 'https' ? 'https' : 'http';
-  return { host: req.headers.host ?? 'localhost', protocol };
+  const prefix = String(req.headers['x-forwarded-prefix'] ?? '')
+    .split(',')[0]!
+    .trim();
+  const path = /^\/[A-Za-z0-9._~\-/]*$/.test(prefix) ? prefix.replace(/\/+$/, '') : '';
+  return { host: `${req.headers.host ?? 'localhost'}${path}`, protocol };
 }
 
 /**

@@ -159,6 +159,10 @@ describe('the routes and headers vendor SDKs need', () => {
     const segment = await fetch(`${stack.baseUrl}/v1/projects/${stack.writeKey}/settings`, { headers: { 'x-forwarded-proto': 'https' } });
     const settings = (await segment.json()) as { integrations: Record<string, { apiHost: string; protocol: string }> };
     expect(settings.integrations['Segment.io']).toMatchObject({ apiHost: `${new URL(stack.baseUrl).host}/v1`, protocol: 'https' });
+    // Behind a proxy that serves Balise under /balise (first-party, past ad blockers): the events go back through it.
+    const prefixed = await fetch(`${stack.baseUrl}/v1/projects/${stack.writeKey}/settings`, { headers: { 'x-forwarded-prefix': '/balise/' } });
+    const behind = (await prefixed.json()) as typeof settings;
+    expect(behind.integrations['Segment.io']!.apiHost).toBe(`${new URL(stack.baseUrl).host}/balise/v1`);
     expect((await fetch(`${stack.baseUrl}/v1/projects/nope-nope-nope/settings`)).status).toBe(404);
     const rudder = await fetch(`${stack.baseUrl}/sourceConfig/?writeKey=${stack.writeKey}`);
     expect(((await rudder.json()) as { source: { id: string } }).source.id).toBe('test');
