@@ -141,6 +141,13 @@ async function checkedBreakdown(warehouse: Warehouse, def: FunnelDefinition, opt
   if (raw === undefined) return undefined;
   const spec = parseBreakdown(raw);
   if (!spec) throw new AnalyticsInputError('invalid_breakdown', `breakdown "${raw}" is not a property name (use property, person.trait or group.trait)`);
+  // A funnel of missions (entity: mission_id) has no person to read a trait of: every row would be (none).
+  if (spec.source !== 'event' && def.entity.kind !== 'person') {
+    throw new AnalyticsInputError(
+      'invalid_breakdown',
+      `breakdown "${raw}" reads a person's or group's trait, but funnel ${def.id} counts ${def.entity.property} values, not persons: break it down by an event property`,
+    );
+  }
   if (spec.source === 'group') {
     const [seen] = await queryRows<{ n: number | string }>(warehouse, `SELECT count() AS n FROM (SELECT 1 FROM events WHERE type = 'group' AND JSONHas(traits, {key:String}) LIMIT 1)`, {
       key: spec.property,

@@ -247,6 +247,15 @@ funnels:
 `);
 
 describe('entities, breakdowns, cohorts, filters', () => {
+  it("refuses a person's or group's trait as the breakdown of a funnel that counts missions, not persons", async () => {
+    for (const breakdown of ['person.category', 'group.plan']) {
+      await expect(runFunnel(warehouse, MORE, 'missions', { ...range, breakdown })).rejects.toMatchObject({
+        code: 'invalid_breakdown',
+        message: expect.stringContaining('funnel missions counts mission_id values, not persons'),
+      });
+    }
+  });
+
   it('measures a funnel per mission_id whoever sends the events', async () => {
     await insert([
       { event: 'mission_proposal_sent', user: 'ops', at: T0, props: { mission_id: 'msn_1' } },
