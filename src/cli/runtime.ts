@@ -225,7 +225,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     // resent later is dropped before insert. Exactness does not rest on it (decision 0011).
     const deduper = createDeduper({ windowSeconds: config.worker.dedupeWindowSeconds, maxIds: config.worker.dedupeMaxIds });
     // Erased people's ids (hashed), checked in memory at ingest; shared by API replicas through Redis.
-    suppression = roles.api && config.privacy.suppressErased ? createSuppressionList(stateConnection, queueKeys.prefix) : undefined;
+    suppression = roles.api && config.privacy.suppressErased ? createSuppressionList(stateConnection, queueKeys.prefix, planNotices) : undefined;
     let worker: IngestWorker | undefined;
     if (roles.worker) {
       if (!warehouse) throw new Error('the worker needs the engine');

@@ -7,6 +7,8 @@ import { erasePerson, type ErasureReport } from '../../src/privacy/erase.ts';
 import { exportPerson, type PersonExport } from '../../src/privacy/export.ts';
 import type { QueuedJobData } from '../../src/queue/jobs.ts';
 import { createRedis } from '../../src/redis/server.ts';
+import { createSuppressionList } from '../../src/privacy/suppression.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { oneNodeCluster } from '../helpers/one-node-cluster.ts';
 import { post, REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 
@@ -227,6 +229,24 @@ describe('a data-subject request', () => {
     await stack.waitForDrained();
     expect(await traces(allIds('spa'))).toEqual({});
     expect(await stack.query(`SELECT message_id FROM events WHERE message_id IN ('spa-20', 'spa-21')`)).toEqual([{ message_id: 'spa-21' }]);
+  });
+
+  it('tells every other API process of an erasure at once, not at its next refresh', async () => {
+    const notices = createRedis(stack.balise.redisTarget);
+    // Its own refresh an hour away: only the notice can tell it in time.
+    const other = createSuppressionList(redis, '{suppression-notice}', notices, 3_600_000);
+    const erasing = createSuppressionList(redis, '{suppression-notice}');
+    try {
+      await waitFor('the other process listening', async () => ((await redis.pubsub('NUMSUB', '{suppression-notice}:suppressed:changed')) as [string, number])[1] > 0 || undefined);
+      expect(other.has(['pete'])).toBe(false);
+      await erasing.add(['pete']);
+      await waitFor('the other process suppressing pete', async () => other.has(['pete']) || undefined);
+    } finally {
+      other.stop();
+      erasing.stop();
+      notices.disconnect();
+      await redis.del('{suppression-notice}:suppressed');
+    }
   });
 
   it("on a cluster, finds and exports a person's rows on every shard, and checks every replica once erased", async () => {
