@@ -58,7 +58,28 @@ const LOWER_BOUNDS = ['minimum', 'exclusiveMinimum', 'minLength', 'minItems'] as
 const UPPER_BOUNDS = ['maximum', 'exclusiveMaximum', 'maxLength', 'maxItems'] as const;
 /** Keywords diffed explicitly; any other keyword change is treated as breaking (conservative). */
 // pii and pii_action are compared with the plan's default action in piiChanges().
-const HANDLED = new Set<string>(['pii', 'pii_action', 'type', 'enum', 'pattern', 'format', 'description', 'examples', 'deprecated', 'items', ...LOWER_BOUNDS, ...UPPER_BOUNDS]);
+const HANDLED = new Set<string>([
+  'pii',
+  'pii_action',
+  'type',
+  'enum',
+  'pattern',
+  'format',
+  'description',
+  'examples',
+  'deprecated',
+  'items',
+  'properties',
+  'required',
+  'additionalProperties',
+  'multipleOf',
+  'uniqueItems',
+  'const',
+  ...LOWER_BOUNDS,
+  ...UPPER_BOUNDS,
+]);
+
+const strings = (v: JsonValue | undefined): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 function num(v: JsonValue | undefined): number | undefined {
   return typeof v === 'number' ? v : undefined;
@@ -122,6 +143,29 @@ export function diffProperty(target: string, before: PropertySchema, after: Prop
     if (ib && ia) out.push(...diffProperty(`${target}/items`, ib, ia));
     else if (ia) out.push(breaking('constraint_changed', `${target}/items`, 'items schema added'));
     else out.push(addition('range_widened', `${target}/items`, 'items schema removed'));
+  }
+
+  // A nested object's properties and required list, as an event's: a description inside it is a
+  // patch, an optional property added a minor change, a required one (or a removal) breaking.
+  const pb = isSchema(before.properties) ? (before.properties as Record<string, PropertySchema>) : undefined;
+  const pa = isSchema(after.properties) ? (after.properties as Record<string, PropertySchema>) : undefined;
+  if (pb || pa || !same(before.required, after.required)) {
+    out.push(...diffProperties(`${target}/properties`, { properties: pb ?? {}, required: strings(before.required) }, { properties: pa ?? {}, required: strings(after.required) }));
+  }
+  // additionalProperties: absent is true (anything else accepted).
+  const xb = before.additionalProperties ?? true;
+  const xa = after.additionalProperties ?? true;
+  if (!same(xb, xa)) {
+    if (xa === true) out.push(addition('additional_properties_allowed', target, 'other properties are now accepted'));
+    else if (xa === false) out.push(breaking('additional_properties_closed', target, 'other properties are no longer accepted'));
+    else out.push(breaking('constraint_changed', target, `additionalProperties changed from ${stableJson(xb)} to ${stableJson(xa)}`));
+  }
+  // Keywords that only restrict: removing one loosens, adding or changing one may refuse a value.
+  for (const key of ['multipleOf', 'uniqueItems', 'const'] as const) {
+    if (same(before[key], after[key])) continue;
+    const off = after[key] === undefined || (key === 'uniqueItems' && after[key] === false);
+    if (off) out.push(addition('constraint_removed', target, `${key} ${stableJson(before[key])} removed`));
+    else out.push(breaking('constraint_changed', target, `${key} ${before[key] === undefined ? 'added' : `changed from ${stableJson(before[key])}`} to ${stableJson(after[key])}`));
   }
 
   if (!same(before.description, after.description)) out.push(cosmetic('description_changed', target, 'description changed'));

@@ -79,6 +79,35 @@ describe('plan diff classification', () => {
     expect(moved.changes.map((c) => [c.code, c.bump])).toEqual([['event_file_moved', 'patch']]);
   });
 
+  it('looks inside nested objects as it does at the top level', () => {
+    const address = (extra: Record<string, unknown> = {}, city: Record<string, unknown> = {}) =>
+      plan('1.0.0', [event('p', { address: { type: 'object', properties: { city: { type: 'string', description: 'City.', ...city } }, required: ['city'], ...extra } as PropertySchema })]);
+    const codes = (before: TrackingPlan, after: TrackingPlan) => diff(before, after).changes.map((c) => [c.code, c.bump, c.target]);
+    expect(codes(address(), address({}, { description: 'Town.' }))).toEqual([['description_changed', 'patch', 'events/p/properties/address/properties/city']]);
+    expect(codes(address(), address({ properties: { city: { type: 'string', description: 'City.' }, zip: { type: 'string' } } }))).toEqual([
+      ['property_added', 'minor', 'events/p/properties/address/properties/zip'],
+    ]);
+    expect(codes(address(), address({ required: [] }))).toEqual([['property_made_optional', 'minor', 'events/p/properties/address/properties/city']]);
+    expect(codes(address({ required: [] }), address())).toEqual([['property_made_required', 'major', 'events/p/properties/address/properties/city']]);
+    expect(codes(address(), address({ additionalProperties: false }))).toEqual([['additional_properties_closed', 'major', 'events/p/properties/address']]);
+    expect(codes(address({ additionalProperties: false }), address())).toEqual([['additional_properties_allowed', 'minor', 'events/p/properties/address']]);
+  });
+
+  it('reads the removal of a restricting keyword (multipleOf, uniqueItems, const) as a loosening', () => {
+    const prop = (schema: Record<string, unknown>) => plan('1.0.0', [event('p', { x: schema as PropertySchema })]);
+    for (const [before, after] of [
+      [{ type: 'number', multipleOf: 0.01 }, { type: 'number' }],
+      [
+        { type: 'array', items: { type: 'string' }, uniqueItems: true },
+        { type: 'array', items: { type: 'string' } },
+      ],
+      [{ type: 'string', const: 'retail' }, { type: 'string' }],
+    ]) {
+      expect(diff(prop(before!), prop(after!)).changes.map((c) => [c.code, c.bump])).toEqual([['constraint_removed', 'minor']]);
+      expect(diff(prop(after!), prop(before!)).breaking).toBe(true);
+    }
+  });
+
   it('reports the exact target of a property change', () => {
     const report = diff(plan('1.0.0', base), plan('2.0.0', withProps({ remote: { type: 'string', enum: ['remote'] } })));
     expect(report.changes).toEqual([expect.objectContaining({ code: 'enum_narrowed', target: 'events/mission_posted/properties/remote', message: 'enum values removed: ["hybrid","on_site"]' })]);
