@@ -18,7 +18,7 @@ function readOrCreate(file: string, make: () => string): string {
   }
   const value = make();
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     fs.writeFileSync(file, `${value}\n`, { mode: 0o600 });
   } catch (error) {
     // Usually the first write of a data directory: say which, in one line.

@@ -122,6 +122,10 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
   }
   if (!request.stepsDone.includes(QUEUE_STEP)) {
     const removed = await eraseQueued(deps.queue, deps.redis, new Set(ids));
+    // Redis's append-only file still has every command that carried the person's rows: rewritten
+    // from what Redis holds now, it has none (in the background; a Redis without AOF is left alone).
+    const aof = (await deps.redis.config('GET', 'appendonly').catch(() => [])) as string[];
+    if (aof[1] === 'yes') await deps.redis.bgrewriteaof().catch(() => undefined);
     await finishStep(QUEUE_STEP, { [QUEUE_STEP]: { found: removed, remaining: 0 } });
   }
   // Message-id tables first: their rows are found through the rows deleted after them. The

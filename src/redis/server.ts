@@ -239,7 +239,8 @@ async function spawnServer(dataDir: string, timeoutMs: number): Promise<ChildPro
  */
 export async function startLocalRedis(dataDir: string, options: LocalRedisOptions = {}): Promise<LocalRedis> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  fs.mkdirSync(path.join(dataDir, 'redis'), { recursive: true });
+  // The queue and its append-only file hold events not yet loaded: readable by this user only.
+  fs.mkdirSync(path.join(dataDir, 'redis'), { recursive: true, mode: 0o700 });
   const socket = localRedisSocket(dataDir);
   const target = { socket };
   const recorded = readOwner(dataDir);

@@ -93,7 +93,8 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
     };
   }
   const chdbPath = path.join(config.dataDir, 'clickhouse');
-  fs.mkdirSync(chdbPath, { recursive: true });
+  // The events are personal data: readable by this user only (as .data itself when it is made here).
+  fs.mkdirSync(chdbPath, { recursive: true, mode: 0o700 });
   // chDB locks its directory: a second process gets a native stack trace. Say who holds it instead.
   const locked = () =>
     new BaliseError(

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -182,6 +183,17 @@ describe('a data-subject request', () => {
     expect(logged?.state).toBe('done');
     expect(logged?.subject).toMatch(/^[0-9a-f]{64}$/);
     expect(logged?.ids).toHaveLength(5);
+    // Nor is anything left in Redis's append-only file, which kept the commands that queued them.
+    await waitFor('the append-only file rewritten', async () => /aof_rewrite_in_progress:0/.test(await redis.info('persistence')) && /aof_rewrite_scheduled:0/.test(await redis.info('persistence')));
+    const aofDir = path.join(stack.dataDir, 'redis', 'appendonlydir');
+    const aof = fs
+      .readdirSync(aofDir)
+      .map((f) => fs.readFileSync(path.join(aofDir, f), 'latin1'))
+      .join('');
+    expect(aof.length).toBeGreaterThan(0);
+    for (const id of allIds('era')) expect(aof.includes(id), id).toBe(false);
+    // And the data directory is this user's only.
+    for (const dir of ['redis', 'clickhouse']) expect(fs.statSync(path.join(stack.dataDir, dir)).mode & 0o077, dir).toBe(0);
   });
 
   it('finishes an erasure that died half way when asked again, with the same result as an uninterrupted one', async () => {
