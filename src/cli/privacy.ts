@@ -9,11 +9,15 @@ import type { PersonExport } from '../privacy/export.ts';
 import { callApi } from './client.ts';
 
 export function formatErasure(report: ErasureReport): string {
+  const dry = report.state === 'dry_run';
   const lines = [
-    `${report.state === 'dry_run' ? 'would erase' : report.resumed ? 'erased (finished an interrupted run)' : 'erased'} "${report.subject}": ${report.ids.length} linked id(s)${report.requestId ? `, request ${report.requestId}` : ''}`,
+    `${dry ? 'would erase' : report.resumed ? 'erased (finished an interrupted run)' : 'erased'} "${report.subject}": ${report.ids.length} linked id(s)${report.requestId ? `, request ${report.requestId}` : ''}`,
   ];
-  for (const [table, counts] of Object.entries(report.tables)) lines.push(`  ${table.padEnd(24)} ${String(counts.found).padStart(8)} found  ${String(counts.remaining).padStart(6)} remaining`);
-  if (report.suppressed) lines.push('  later events from these ids are dropped at ingest (suppression list)');
+  // A dry run is where a shared device shows up: the ids themselves, to check before erasing.
+  if (dry) lines.push(`  ids: ${report.ids.join(', ')}`);
+  const width = Math.max(24, ...Object.keys(report.tables).map((t) => t.length));
+  for (const [table, counts] of Object.entries(report.tables)) lines.push(`  ${table.padEnd(width)} ${String(counts.found).padStart(8)} found  ${String(counts.remaining).padStart(6)} remaining`);
+  if (report.suppressed) lines.push(dry ? '  later events from these ids would be dropped at ingest (suppression list)' : '  later events from these ids are dropped at ingest (suppression list)');
   return lines.join('\n');
 }
 

@@ -15,6 +15,7 @@ import { resolveIds } from './identity.ts';
 import { eraseQueued } from './queued.ts';
 import { dropEarlierVersions, hashId, newRequest, saveRequest, unfinishedErasure, type PrivacyRequest, type TableReport } from './requests.ts';
 import type { SuppressionList } from './suppression.ts';
+import { queuedRows } from './queued.ts';
 import { mutationCondition, personTables, readFrom, selectCondition, type PersonTable } from './tables.ts';
 
 /** Values per mutation: keeps its text well under max_query_size (256 KiB). */
@@ -104,8 +105,11 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
     const messageIds = await personMessageIds(warehouse, tables, ids);
     for (const table of tables) report[table.table] = { found: await count(warehouse, table, valuesFor(table, ids, messageIds)), remaining: 0 };
     if (options.dryRun) {
+      // What the real run would report: the rows still queued too, and whether it would suppress.
+      const queued = await queuedRows(deps.queue, deps.redis, new Set(ids));
+      report[QUEUE_STEP] = { found: queued.events.length + queued.quarantine.length, remaining: 0 };
       for (const table of Object.values(report)) table.remaining = table.found;
-      return { requestId: undefined, subject, ids, state: 'dry_run', resumed: false, suppressed: false, tables: report };
+      return { requestId: undefined, subject, ids, state: 'dry_run', resumed: false, suppressed: Boolean(deps.suppression), tables: report };
     }
     request = await saveRequest(warehouse, { ...newRequest('erase', subject, options.actor), ids, report });
   }

@@ -5,6 +5,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { erasePerson, type ErasureReport } from '../../src/privacy/erase.ts';
+import { formatErasure } from '../../src/cli/privacy.ts';
 import { exportPerson, type PersonExport } from '../../src/privacy/export.ts';
 import type { QueuedJobData } from '../../src/queue/jobs.ts';
 import { createRedis } from '../../src/redis/server.ts';
@@ -318,6 +319,14 @@ describe('a data-subject request', () => {
     const dry = await api<ErasureReport>('/api/admin/privacy/erase', { id: user, dryRun: true });
     expect(dry.status).toBe(200);
     expect((await stack.countEvents('dry-')).total).toBe(h.events.length);
+    // The dry run reports what the real run will: the same tables, the queue included.
+    const real = await api<ErasureReport>('/api/admin/privacy/erase', { id: user });
+    expect(Object.keys(dry.body.tables).sort()).toEqual(Object.keys(real.body.tables).sort());
+    expect(Object.fromEntries(Object.entries(dry.body.tables).map(([t, c]) => [t, c.found]))).toEqual(Object.fromEntries(Object.entries(real.body.tables).map(([t, c]) => [t, c.found])));
+    expect(dry.body.suppressed).toBe(real.body.suppressed);
+    // In words, a dry run names the ids it resolved (a shared device shows up there).
+    const text = formatErasure(dry.body);
+    for (const id of dry.body.ids) expect(text).toContain(id);
   });
 
   it('refuses a request without an id', async () => {
