@@ -15,8 +15,10 @@ import {
   type BreakdownSpec,
   type EventMetric,
   type FunnelDefinition,
+  type FunnelStep,
   type KpiDefinitions,
   type MetricDefinition,
+  type PropertyFilter,
   type RetentionDefinition,
   type TimeGrain,
 } from './model.ts';
@@ -84,7 +86,7 @@ export function shapeFunnel(
       dropOff: i === 0 ? 0 : previous - count,
       medianMsFromPrevious: median === null || median === undefined ? null : Math.round(Number(median)),
       withinMs: step.withinMs ?? null,
-      exclude: step.exclude.map((x) => x.event),
+      exclude: step.exclude.map(exclusionText),
     };
   });
   const ttc = Array.isArray(total?.ttc) ? (total.ttc as unknown[]).map((v) => Math.round(Number(v))) : [];
@@ -174,6 +176,15 @@ async function checkedBreakdown(warehouse: Warehouse, def: FunnelDefinition, opt
 }
 
 /** Answers one funnel over [from, to) (default: the last 90 days), optionally broken down. */
+const OP_TEXT: Record<PropertyFilter['op'], string> = { eq: '=', neq: '≠', in: 'in', gt: '>', lt: '<' };
+
+/** An exclusion as the step rules say it: its event, and its filter when it has one ("declined where reason = rate_too_low"). */
+function exclusionText(x: FunnelStep['exclude'][number]): string {
+  if (!x.filters.length) return x.event;
+  const value = (v: PropertyFilter['value']) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+  return `${x.event} where ${x.filters.map((f) => `${f.property} ${OP_TEXT[f.op]} ${value(f.value)}`).join(' and ')}`;
+}
+
 export async function runFunnel(warehouse: Warehouse, definitions: KpiDefinitions, id: string, opts: FunnelOptions = {}): Promise<FunnelResult> {
   const def = findFunnel(definitions, id);
   const range = resolveRange(opts, opts.now);

@@ -41,6 +41,8 @@ export function registerPrivacyCommands(program: Command): void {
       const text = `${JSON.stringify(data, null, 2)}\n`;
       if (!opts.out) return void process.stdout.write(text);
       fs.writeFileSync(opts.out, text, { mode: 0o600 });
+      // The mode applies to a new file only: one that was there is made private too.
+      fs.chmodSync(opts.out, 0o600);
       const rows = Object.values(data.tables).reduce((n, rows) => n + rows.length, 0);
       console.error(`wrote ${rows} row(s) of ${data.ids.length} linked id(s) to ${opts.out}`);
     });

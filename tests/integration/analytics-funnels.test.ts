@@ -337,6 +337,17 @@ describe('entities, breakdowns, cohorts, filters', () => {
     const result = await runFunnel(warehouse, MORE, 'without_decline', range);
     expect(result.steps.map((s) => s.count)).toEqual([4, 3]);
     expect(result.steps[1]?.exclude).toEqual([D]);
+    // An exclusion with a filter is said with it: the rule shown is the rule applied.
+    const filtered = defs(`
+funnels:
+  - id: f
+    window: 30d
+    steps:
+      - mission_proposal_received
+      - event: mission_proposal_accepted
+        exclude: [{ event: mission_proposal_declined, where: { reason: rate_too_low } }]
+`);
+    expect((await runFunnel(warehouse, filtered, 'f', range)).steps[1]?.exclude).toEqual(['mission_proposal_declined where reason = rate_too_low']);
     // Converters took 1, 2 and 3 days: exact quantiles, interpolated.
     expect(result.timeToConvert).toEqual({ p10: 1.2 * DAY, p25: 1.5 * DAY, median: 2 * DAY, p75: 2.5 * DAY, p90: Math.round(2.8 * DAY) });
     const signup = await runFunnel(warehouse, MORE, 'signup', range);
