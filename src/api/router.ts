@@ -26,7 +26,6 @@ import { authorize, principalOf, type Credentials } from './auth.ts';
 import { seesPersons } from './access.ts';
 import { auditAdminActions, readAudit, recordAudit } from './audit.ts';
 import { handle } from './handle.ts';
-import { ALERTS_FILE, readAlerts } from '../alerts/load.ts';
 import { retentionState } from '../warehouse/retention.ts';
 import { registerPrivacyRoutes } from './privacy-routes.ts';
 import type { SuppressionList } from '../privacy/suppression.ts';
@@ -59,6 +58,8 @@ export interface AdminDependencies {
   deduper?: Deduper;
   /** A plan's privacy rules as quarantine replay applies them to an event it moves (ingest/pii.ts, given by the entry point). */
   privacyAtReplay: (plan: TrackingPlan) => (event: NormalizedEvent) => NormalizedEvent;
+  /** Why tracking-plan/alerts.yaml stops the alerts (checked as the scheduler checks it), or null. */
+  alertsProblem?: () => Promise<string | null>;
   /** The suppression list, when BALISE_SUPPRESS_ERASED is on. */
   suppression?: SuppressionList;
 }
@@ -361,8 +362,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       );
       const latest = await queryRows<{ alert: string; status: string }>(deps.warehouse, 'SELECT alert, argMax(status, at) AS status FROM alert_events GROUP BY alert ORDER BY alert');
       // An invalid file stops the evaluations: said here too, not only in the server's log.
-      const { messages } = await readAlerts(deps.config.planDir, deps.validator().plan, await definitions().catch(() => undefined));
-      const problem = messages.length ? `${ALERTS_FILE} is invalid, so no alert is evaluated until it is fixed: ${messages.map((m) => `line ${m.line} ${m.message}`).join('; ')}` : null;
+      const problem = (await deps.alertsProblem?.()) ?? null;
       res.json({ firing: latest.filter((r) => r.status === 'firing').map((r) => r.alert), history, problem });
     }),
   );
