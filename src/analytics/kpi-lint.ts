@@ -7,7 +7,8 @@ import type { LintMessage } from '../plan/model.ts';
 import type { PlanEvent, TrackingPlan } from '../plan/model.ts';
 import { lintEventKpiLists } from './event-kpis.ts';
 import { parseKpiFile, type ParsedKpis } from './kpi-parse.ts';
-import { parseBreakdown, type KpiDefinitions } from './model.ts';
+import { parseBreakdown, type KpiDefinitions, type PropertyFilter } from './model.ts';
+import { piiActionFor, privacyOf } from '../plan/pii.ts';
 
 /** One kpis/*.yaml file: its path relative to the plan directory (used in messages) and its text. */
 export interface KpiSourceFile {
@@ -63,6 +64,26 @@ export function lintDefinitionsAgainstPlan(plan: TrackingPlan, defs: KpiDefiniti
   };
   const checkProperty = (file: string, line: number, where: string, ev: PlanEvent, property: string, role: string) => {
     if (!(property in ev.properties)) push(file, line, 'kpi_unknown_property', `${where}: ${role} property "${property}" is not a property of "${ev.name}"`);
+    // An entity the plan drops at ingest is never stored: the funnel or retention would read 0.
+    else if (role === 'entity' && piiActionFor(ev.properties[property]!, '', privacyOf(plan).piiAction) === 'drop') {
+      push(file, line, 'kpi_entity_dropped', `${where}: entity "${property}" of "${ev.name}" is dropped at ingest (pii_action: drop), so nothing can be counted by it`);
+    }
+  };
+  /** A filter on an enum property with a value outside it matches nothing (or, negated, everything): a typo, or a value narrowed away. */
+  const checkFilter = (file: string, line: number, where: string, ev: PlanEvent, filter: PropertyFilter) => {
+    checkProperty(file, line, where, ev, filter.property, 'filter');
+    const allowed = ev.properties[filter.property]?.enum;
+    if (!Array.isArray(allowed) || (filter.op !== 'eq' && filter.op !== 'neq' && filter.op !== 'in')) return;
+    const values = Array.isArray(filter.value) ? filter.value : [filter.value];
+    const unknown = values.filter((v) => !allowed.includes(v));
+    if (unknown.length) {
+      push(
+        file,
+        line,
+        'kpi_filter_value',
+        `${where}: filter ${filter.property} ${filter.op} ${JSON.stringify(unknown.length === 1 ? unknown[0] : unknown)} is not among its planned values (${allowed.map(String).join(', ')})`,
+      );
+    }
   };
   for (const f of defs.funnels) {
     const planned: PlanEvent[] = [];
@@ -71,12 +92,12 @@ export function lintDefinitionsAgainstPlan(plan: TrackingPlan, defs: KpiDefiniti
       const ev = checkEvent(f.file, step.line, where, step.event);
       if (!ev) return;
       planned.push(ev);
-      for (const filter of step.filters) checkProperty(f.file, step.line, where, ev, filter.property, 'filter');
+      for (const filter of step.filters) checkFilter(f.file, step.line, where, ev, filter);
       if (f.entity.kind === 'property') checkProperty(f.file, step.line, where, ev, f.entity.property, 'entity');
       for (const ex of step.exclude) {
         const exEvent = checkEvent(f.file, step.line, `${where} exclude`, ex.event);
         if (!exEvent) continue;
-        for (const filter of ex.filters) checkProperty(f.file, step.line, `${where} exclude`, exEvent, filter.property, 'filter');
+        for (const filter of ex.filters) checkFilter(f.file, step.line, `${where} exclude`, exEvent, filter);
         if (f.entity.kind === 'property') checkProperty(f.file, step.line, `${where} exclude`, exEvent, f.entity.property, 'entity');
       }
     });
@@ -97,7 +118,7 @@ export function lintDefinitionsAgainstPlan(plan: TrackingPlan, defs: KpiDefiniti
       const spec = r[role];
       const ev = checkEvent(r.file, r.line, where, spec.event);
       if (!ev) continue;
-      for (const filter of spec.filters) checkProperty(r.file, r.line, where, ev, filter.property, 'filter');
+      for (const filter of spec.filters) checkFilter(r.file, r.line, where, ev, filter);
       if (r.entity.kind === 'property') checkProperty(r.file, r.line, where, ev, r.entity.property, 'entity');
     }
   }
@@ -106,7 +127,7 @@ export function lintDefinitionsAgainstPlan(plan: TrackingPlan, defs: KpiDefiniti
     const where = `metric ${m.id}`;
     const ev = checkEvent(m.file, m.line, where, m.event);
     if (!ev) continue;
-    for (const filter of m.filters) checkProperty(m.file, m.line, where, ev, filter.property, 'filter');
+    for (const filter of m.filters) checkFilter(m.file, m.line, where, ev, filter);
     if (m.breakdown) checkProperty(m.file, m.line, where, ev, m.breakdown, 'breakdown');
     if (m.type === 'average' || m.type === 'sum') {
       checkProperty(m.file, m.line, where, ev, m.property, m.type === 'sum' ? 'summed' : 'averaged');

@@ -37,4 +37,34 @@ describe('KPI lint on in-memory files', () => {
     ]);
     expect(messages.map((m) => `${m.file}:${m.line} ${m.rule}`)).toEqual(['kpis/a.yaml:7 kpi_id', 'kpis/a.yaml:5 kpi_unknown_property']);
   });
+
+  it('refuses a filter value outside its enum (it matches nothing) and an entity the plan drops at ingest (nothing to count by)', () => {
+    const withRules: TrackingPlan = {
+      ...plan,
+      events: [
+        { ...event('signed_up', {}, ['by_remote', 'orders']), properties: { remote: { type: 'string', enum: ['remote', 'hybrid'] }, order_id: { type: 'string', pii: true, pii_action: 'drop' } } },
+        { ...event('paid', {}, ['by_remote', 'orders']), properties: { remote: { type: 'string', enum: ['remote', 'hybrid'] }, order_id: { type: 'string', pii: true, pii_action: 'drop' } } },
+      ],
+    };
+    const messages = lintKpiSources(withRules, [
+      {
+        file: 'kpis/a.yaml',
+        text: [
+          'funnels:',
+          '  - id: by_remote',
+          '    steps:',
+          '      - event: signed_up',
+          '        where: { remote: teleport }',
+          '      - event: paid',
+          '        where: { remote: { in: [remote, hybrid] } }',
+          '  - id: orders',
+          '    entity: order_id',
+          '    steps: [signed_up, paid]',
+          '',
+        ].join('\n'),
+      },
+    ]);
+    expect(messages.filter((m) => m.severity === 'error').map((m) => `${m.line} ${m.rule}`)).toEqual(['4 kpi_filter_value', '10 kpi_entity_dropped', '10 kpi_entity_dropped']);
+    expect(messages.find((m) => m.rule === 'kpi_filter_value')?.message).toContain('"teleport" is not among its planned values (remote, hybrid)');
+  });
 });
