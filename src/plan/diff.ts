@@ -305,8 +305,17 @@ export function classifyChanges(before: TrackingPlan, after: TrackingPlan): Plan
   const out: PlanChange[] = [];
   const b = eventsByKey(before);
   const a = eventsByKey(after);
-  const removed = [...b.keys()].filter((k) => !a.has(k)).sort();
-  const added = [...a.keys()].filter((k) => !b.has(k)).sort();
+  let removed = [...b.keys()].filter((k) => !a.has(k)).sort();
+  let added = [...a.keys()].filter((k) => !b.has(k)).sort();
+  // The same name under another kind (a track event made a page): one change, not a removal and an addition.
+  for (const key of removed) {
+    const e = b.get(key)!;
+    const otherKind = added.find((k) => a.get(k)!.name === e.name);
+    if (!otherKind) continue;
+    out.push(breaking('kind_changed', `events/${e.name}`, `kind changed from ${e.kind} to ${a.get(otherKind)!.kind}`));
+    removed = removed.filter((k) => k !== key);
+    added = added.filter((k) => k !== otherKind);
+  }
   for (const key of removed) {
     const e = b.get(key)!;
     const renamedTo = added.map((k) => a.get(k)!).find((n) => n.kind === e.kind && same(n.properties, e.properties) && same([...n.required].sort(), [...e.required].sort()));

@@ -137,7 +137,8 @@ export function lint(plan: TrackingPlan, options: LintOptions = {}): LintMessage
   }
   const planFile = plan.file ?? 'plan.yaml';
   // A version that is not semver is its own error (the plan file's schema): none to compare.
-  for (const published of parseSemver(plan.version) ? (options.published ?? []) : []) {
+  const comparable = parseSemver(plan.version) ? (options.published ?? []) : [];
+  for (const published of comparable) {
     if (published.version === plan.version && serializeArtifact(published) !== serializeArtifact(plan)) {
       out.push({
         file: planFile,
@@ -147,15 +148,17 @@ export function lint(plan: TrackingPlan, options: LintOptions = {}): LintMessage
         severity: 'warning',
       });
     }
-    if (compareSemver(published.version, plan.version) > 0) {
-      out.push({
-        file: planFile,
-        line: lineOf(plan.lines, '/version', ''),
-        rule: 'version_behind',
-        message: `version ${plan.version} is lower than the published ${published.version}`,
-        severity: 'error',
-      });
-    }
+  }
+  // Said once, against the newest published version, however many are above it.
+  const newest = comparable.reduce<TrackingPlan | undefined>((top, p) => (!top || compareSemver(p.version, top.version) > 0 ? p : top), undefined);
+  if (newest && compareSemver(newest.version, plan.version) > 0) {
+    out.push({
+      file: planFile,
+      line: lineOf(plan.lines, '/version', ''),
+      rule: 'version_behind',
+      message: `version ${plan.version} is lower than the published ${newest.version}`,
+      severity: 'error',
+    });
   }
   return out.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.rule.localeCompare(b.rule));
 }

@@ -108,6 +108,11 @@ describe('plan diff classification', () => {
     }
   });
 
+  it('says a kind changed (a track event made a page) as one breaking change', () => {
+    const page = [{ ...base[0]!, kind: 'page' as const }];
+    expect(diff(plan('1.0.0', base), plan('2.0.0', page)).changes.map((c) => [c.code, c.message])).toEqual([['kind_changed', 'kind changed from track to page']]);
+  });
+
   it('reports the exact target of a property change', () => {
     const report = diff(plan('1.0.0', base), plan('2.0.0', withProps({ remote: { type: 'string', enum: ['remote'] } })));
     expect(report.changes).toEqual([expect.objectContaining({ code: 'enum_narrowed', target: 'events/mission_posted/properties/remote', message: 'enum values removed: ["hybrid","on_site"]' })]);

@@ -133,6 +133,21 @@ describe('plan lint', () => {
     expect(messages.filter((m) => m.rule === 'version_behind')).toEqual([]);
   });
 
+  it('says a version behind the published ones once, naming the newest', () => {
+    const published = (version: string) =>
+      JSON.stringify({
+        format: 'balise-plan@1',
+        plan: { name: 'shop', version, description: 'old', sources: [], defaults: { mode: 'enforce', unplanned: 'allow' }, events: [], traits: { properties: {}, required: [] } },
+      });
+    const messages = lintFiles({
+      'events/order_placed.yaml': good,
+      'build/plan-2.0.0.json': published('2.0.0'),
+      'build/plan-3.1.0.json': published('3.1.0'),
+      'build/plan-3.0.0.json': published('3.0.0'),
+    });
+    expect(messages.filter((m) => m.rule === 'version_behind').map((m) => m.message)).toEqual(['version 1.0.0 is lower than the published 3.1.0']);
+  });
+
   it('lints traits.yaml too', () => {
     const messages = lintFiles({ 'traits.yaml': 'properties:\n  email:\n    type: string\n    description: e\nrequired: [email, role]\n' });
     expect(messages).toContainEqual(expect.objectContaining({ rule: 'required_unknown', file: 'traits.yaml', line: 5 }));
