@@ -98,8 +98,9 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
   }
   if (result.cohorts.rows.length > 0) {
     const t = table([`${result.cohorts.grain} of entry`, ...head.slice(1)], options);
-    for (const g of result.cohorts.rows) t.push([g.value, ...g.counts.map(String), rate(g.conversion, g.counts[0] ?? 0)]);
+    for (const g of result.cohorts.rows) t.push([`${g.value}${g.incomplete ? ' *' : ''}`, ...g.counts.map(String), rate(g.conversion, g.counts[0] ?? 0)]);
     lines.push(`By ${result.cohorts.grain}ly cohort:`, t.toString());
+    if (result.cohorts.rows.some((g) => g.incomplete)) lines.push(`* still converting (entrants inside the ${formatDuration(result.windowMs)} window) or cut by the range: not final.`);
   }
   return lines.join('\n');
 }

@@ -33,6 +33,8 @@ export interface FunnelGroupResult {
   entered: number;
   counts: number[];
   conversion: number;
+  /** Cohorts only: still converting (entrants inside their window) or cut by the range. */
+  incomplete?: boolean;
 }
 
 export interface FunnelResult {

@@ -23,7 +23,7 @@ import {
   type TimeGrain,
 } from './model.ts';
 import { checkNoAdminTables, checkSingleQuery, sqlResultValue, statementSyntaxError, wrapReadOnly, type ReadOnlyLimits } from './readonly-sql.ts';
-import { bucketStarts } from '../util/periods.ts';
+import { bucketStarts, cohortIncomplete } from '../util/periods.ts';
 import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, RetentionResult, SqlResult } from './results.ts';
 import { compileRetention } from './retention-sql.ts';
 import { shapeRetention, type RetentionRow } from './retention-shape.ts';
@@ -57,6 +57,7 @@ export function shapeFunnel(
   range: TimeRange & { isDefault?: boolean },
   breakdown: { spec: BreakdownSpec; attribution: Attribution } | undefined,
   rows: FunnelRow[],
+  now: number = Date.now(),
 ): FunnelResult {
   const n = def.steps.length;
   const countsOf = (row: FunnelRow | undefined): number[] => [num(row?.entered), ...Array.from({ length: n - 1 }, (_, k) => num(row?.[`reached_${k + 2}`]))];
@@ -117,7 +118,10 @@ export function shapeFunnel(
             .sort((a, b) => b.entered - a.entered || a.value.localeCompare(b.value)),
         }
       : null,
-    cohorts: { grain: def.cohort, rows: rows.filter((r) => r.dim === 'cohort').map(group) },
+    cohorts: {
+      grain: def.cohort,
+      rows: rows.filter((r) => r.dim === 'cohort').map((r) => ({ ...group(r), incomplete: cohortIncomplete(r.value, def.cohort, def.windowMs, range, now, range.timeZone) })),
+    },
   };
 }
 
@@ -190,7 +194,7 @@ export async function runFunnel(warehouse: Warehouse, definitions: KpiDefinition
   const range = resolveRange(opts, opts.now);
   const breakdown = await checkedBreakdown(warehouse, def, opts);
   const rows = await select<FunnelRow>(warehouse, compileFunnel(def, { ...range, breakdown: breakdown?.spec, attribution: breakdown?.attribution }));
-  return shapeFunnel(def, range, breakdown, rows);
+  return shapeFunnel(def, range, breakdown, rows, opts.now);
 }
 
 interface MetricValues {

@@ -46,3 +46,15 @@ export function isIncomplete(bucket: string, grain: TimeGrain, range: { fromMs: 
   const end = zonedMidnight(nextBucketDate(day, grain), timeZone);
   return start < range.fromMs || end > range.toMs || end > now;
 }
+
+/**
+ * A funnel cohort (a calendar week or month of the zone) is still converting while some of its
+ * entrants are inside their window, and partial when the range cuts it: its conversion is not
+ * final, so it is marked rather than read as low.
+ */
+export function cohortIncomplete(cohortStart: string, grain: 'week' | 'month', windowMs: number, range: { fromMs: number; toMs: number }, now: number, timeZone: string = DEFAULT_TIME_ZONE): boolean {
+  const day = cohortStart.slice(0, 10);
+  const start = zonedMidnight(day, timeZone);
+  const end = zonedMidnight(nextBucketDate(day, grain), timeZone);
+  return start < range.fromMs || end > range.toMs || end + windowMs > now;
+}

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
 import { migrate } from '../../src/warehouse/migrations.ts';
+import { formatFunnel } from '../../src/analytics/format.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../../src/analytics/run.ts';
 import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
 import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
@@ -299,6 +300,13 @@ describe('entities, breakdowns, cohorts, filters', () => {
       ['2025-03-03', [1, 1, 1]],
       ['2025-03-10', [3, 1, 0]],
     ]);
+    // Seen on 12 April, the week of 10 March still converts (its 30-day window ends on 16 April); the week before does not.
+    const seen = await runFunnel(warehouse, MORE, 'by_community', { ...range, now: Date.parse('2025-04-12T00:00:00Z') });
+    expect(seen.cohorts.rows.map((r) => [r.value, r.incomplete])).toEqual([
+      ['2025-03-03', false],
+      ['2025-03-10', true],
+    ]);
+    expect(formatFunnel(seen)).toMatch(/2025-03-10 \*[\s\S]*\* still converting \(entrants inside the 30 d window\) or cut by the range: not final\./);
     // A breakdown asked for at request time replaces the default one.
     const byCategory = await runFunnel(warehouse, MORE, 'by_community', { ...range, breakdown: 'category' });
     expect(byCategory.breakdown?.groups.map((g) => [g.value, g.entered])).toEqual([['(none)', 4]]);

@@ -3,8 +3,6 @@ import type { PlanCatalog } from '../../api/catalog.ts';
 import { anyStepProperties } from './explore-model.ts';
 import type { FunnelDefinition, FunnelEntity } from '../../analytics/model.ts';
 import { funnelStepRules } from '../../util/funnel-rules.ts';
-import { nextBucketDate } from '../../util/periods.ts';
-import { zonedMidnight } from '../../util/zone.ts';
 import type { FunnelResult } from '../../analytics/results.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
@@ -59,18 +57,6 @@ function dropOffCell(result: FunnelResult, s: Step, load: DropOffLoader | undefi
       });
   });
   return el('span', {}, count, ' ', button);
-}
-
-/**
- * A cohort is still converting while some of its entrants are inside their window, and partial
- * when the range cuts it: its conversion is not final, so it is marked rather than read as low.
- */
-export function cohortIncomplete(cohortStart: string, grain: 'week' | 'month', windowMs: number, range: { from: string; to: string }, now: number, timeZone = 'UTC'): boolean {
-  // Cohorts are calendar weeks or months of the project zone: they start and end at its midnights.
-  const day = cohortStart.slice(0, 10);
-  const start = zonedMidnight(day, timeZone);
-  const end = zonedMidnight(nextBucketDate(day, grain), timeZone);
-  return start < Date.parse(range.from) || end > Date.parse(range.to) || end + windowMs > now;
 }
 
 function stepsTable(result: FunnelResult, load?: DropOffLoader, target?: HTMLElement): HTMLElement {
@@ -171,9 +157,8 @@ export function renderFunnelResult(container: HTMLElement, result: FunnelResult,
     append(container, groupTable(`${result.title} by ${result.breakdown.property}`, result.breakdown.property, result, result.breakdown.groups.slice(0, 12)));
   }
   const cohorts = result.cohorts.rows;
-  const now = Date.now();
-  const range = { from: result.from, to: result.to };
-  const partial = cohorts.map((c) => cohortIncomplete(c.value, result.cohorts.grain, result.windowMs, range, now, result.range.timeZone));
+  // The server says which cohorts are still converting or cut by the range (util/periods.ts).
+  const partial = cohorts.map((c) => c.incomplete === true);
   const cohortChart = chartBox(`${result.title}: overall conversion by ${result.cohorts.grain} of entry`, 180);
   const label = (g: Group) => `${g.value.slice(0, 10)}${partial[cohorts.indexOf(g)] ? ' (incomplete)' : ''}`;
   append(
