@@ -44,6 +44,17 @@ function sendHtml(res: Response, html: string, status = 200): void {
  * static assets under /dashboard/. The data comes from the admin API (/api/*), which accepts the
  * same cookie. Mount it after the admin router.
  */
+/**
+ * Whether the browser reached the dashboard over https: directly, or through a TLS proxy that
+ * says so (X-Forwarded-Proto), so the session cookie is Secure behind one too.
+ */
+const viaHttps = (req: Request): boolean =>
+  req.secure ||
+  String(req.headers['x-forwarded-proto'] ?? '')
+    .split(',')[0]!
+    .trim()
+    .toLowerCase() === 'https';
+
 export function createDashboardRouter(opts: {
   credentials: Credentials & { sessions: SessionStore };
   timeZone?: () => string;
@@ -88,13 +99,13 @@ export function createDashboardRouter(opts: {
     }
     // The cookie holds a session id: the token itself never leaves the login form.
     const sessionId = await opts.credentials.sessions.create({ ...principal, tokenHash: hashToken(token) });
-    res.cookie(SESSION_COOKIE, sessionId, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/', maxAge: SESSION_MS });
+    res.cookie(SESSION_COOKIE, sessionId, { httpOnly: true, sameSite: 'strict', secure: viaHttps(req), path: '/', maxAge: SESSION_MS });
     res.redirect(303, '/');
   });
   router.post('/logout', page, async (req, res) => {
     const session = (req as Request & { cookies?: Record<string, string> }).cookies?.[SESSION_COOKIE];
     if (session) await opts.credentials.sessions.destroy(session).catch(() => undefined);
-    res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
+    res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: viaHttps(req), path: '/' });
     res.redirect(303, '/login');
   });
 

@@ -151,6 +151,15 @@ describe('roles', () => {
     const login = await fetch(`${stack.baseUrl}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${TOKENS.viewer}` });
     expect(login.status).toBe(303);
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    expect(login.headers.get('set-cookie')).not.toMatch(/;\s*Secure/i);
+    // Behind a TLS proxy (X-Forwarded-Proto: https) the cookie is Secure.
+    const proxied = await fetch(`${stack.baseUrl}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-proto': 'https' },
+      body: `token=${TOKENS.viewer}`,
+    });
+    expect(proxied.headers.get('set-cookie')).toMatch(/;\s*Secure/i);
     expect(cookie).toMatch(/^balise_session=[A-Za-z0-9_-]{43}$/);
     expect(cookie).not.toContain(TOKENS.viewer);
     expect((await call('GET /api/kpis', { cookie })).status).toBe(200);
