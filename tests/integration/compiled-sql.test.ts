@@ -169,8 +169,8 @@ describe('funnel options', () => {
       funnel(),
       undefined,
       [
-        'arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1',
-        'arrayFilter(x -> x > r1[1] AND x <= t0 + {window_ms:Int64}, s2)',
+        'arrayFilter(x -> x >= t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1',
+        'arrayFilter(x -> x >= r1[1] AND x <= t0 + {window_ms:Int64}, s2)',
         'LEFT JOIN (SELECT alias_id',
         'toStartOfWeek(fromUnixTimestamp64Milli(t0, {tz:String}), 1) AS cohort',
       ],
@@ -189,7 +189,7 @@ describe('funnel options', () => {
       'strict order with a per-step window (b within 1 day of a)',
       funnel({ steps: [step('a'), step('b', DAY), step('c')] }),
       undefined,
-      ['arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64} AND x <= t0 + {within_ms_1:Int64}, s1) AS r1'],
+      ['arrayFilter(x -> x >= t0 AND x <= t0 + {window_ms:Int64} AND x <= t0 + {within_ms_1:Int64}, s1) AS r1'],
       { within_ms_1: DAY },
       { 'total/': [4, 2, 1], 'cohort/2025-03-03': [4, 2, 1] },
     ],
@@ -238,7 +238,7 @@ describe('funnel optional steps and exclusions', () => {
       'strict order, optional middle step',
       funnel({ steps: [step('a'), optional('b'), step('c')] }),
       [
-        'arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s2) AS r2',
+        'arrayFilter(x -> x >= t0 AND x <= t0 + {window_ms:Int64}, s2) AS r2',
         'arrayFirst(x -> t2 = 0 OR x < t2, r1) AS t1',
         'multiIf(t2 > 0, 3, t1 > 0, 2, 1) AS level',
         'countIf(t1 > 0) AS reached_2',
@@ -257,7 +257,7 @@ describe('funnel optional steps and exclusions', () => {
       // u1's d comes between a and b: b is void for u1; u3's d comes after b.
       'strict order, exclusion',
       funnel({ steps: [step('a'), excluding('b', 'd'), step('c')] }),
-      ['arrayFilter(x -> NOT arrayExists(z -> z > t0 AND z < x, e1), arrayFilter(x -> x > t0 AND x <= t0 + {window_ms:Int64}, s1)) AS r1'],
+      ['arrayFilter(x -> NOT arrayExists(z -> z > t0 AND z < x, e1), arrayFilter(x -> x >= t0 AND x <= t0 + {window_ms:Int64}, s1)) AS r1'],
       { 'total/': [4, 2, 0], 'cohort/2025-03-03': [4, 2, 0] },
     ],
     [
