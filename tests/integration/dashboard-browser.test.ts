@@ -130,6 +130,12 @@ describe('Metabase questions on the real engine', () => {
       ['3. Completed a mission', 3],
     ]);
     expect(signups!.reduce((n, r) => n + Number(r.value), 0)).toBe(12);
+    // Whole weeks, every one of them: the first starts on a Monday (not 12 weeks ago to the day),
+    // and a week without a sign-up is a 0 rather than a gap the line is drawn across.
+    const weeks = signups!.map((r) => String(r.period));
+    expect(weeks).toHaveLength(13);
+    expect(new Date(`${weeks[0]}T00:00:00Z`).getUTCDay()).toBe(1);
+    for (let i = 1; i < weeks.length; i++) expect(Date.parse(weeks[i]!) - Date.parse(weeks[i - 1]!)).toBe(7 * DAY);
   });
 });
 

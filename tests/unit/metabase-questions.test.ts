@@ -59,7 +59,8 @@ describe('Metabase question SQL', () => {
     const retention = first.find((q) => q.key === 'retention:freelancer_proposal_retention')!;
     expect(retention.display).toBe('table');
     expect(retention.sql).toContain("if(addWeeks(cohort, period + 1) <= toDate(now64(3, 'UTC'), 'UTC'), 'complete', 'incomplete') AS status");
-    expect(retention.sql).toContain("e.timestamp >= now64(3, 'UTC') - INTERVAL 12 WEEK AND e.timestamp < now64(3, 'UTC')");
+    // Cohorts from the Monday of the week 12 weeks back: the first one is a whole week.
+    expect(retention.sql).toContain("e.timestamp >= toDateTime64(toDateTime(toStartOfWeek(now64(3, 'UTC') - INTERVAL 12 WEEK, 1, 'UTC'), 'UTC'), 3, 'UTC') AND e.timestamp < now64(3, 'UTC')");
   });
 });
 
