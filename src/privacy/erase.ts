@@ -12,10 +12,9 @@ import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { onClusterClause } from '../util/sql-quote.ts';
 import { resolveIds } from './identity.ts';
-import { eraseQueued } from './queued.ts';
 import { dropEarlierVersions, hashId, newRequest, saveRequest, unfinishedErasure, type PrivacyRequest, type TableReport } from './requests.ts';
 import type { SuppressionList } from './suppression.ts';
-import { queuedRows } from './queued.ts';
+import { eraseQueued, queuedLinks, queuedRows } from './queued.ts';
 import { mutationCondition, personTables, readFrom, selectCondition, type PersonTable } from './tables.ts';
 
 /** Values per mutation: keeps its text well under max_query_size (256 KiB). */
@@ -100,7 +99,7 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
   let request: PrivacyRequest | undefined = options.dryRun ? undefined : await unfinishedErasure(warehouse, subject);
   const resumed = request !== undefined;
   if (!request) {
-    const ids = await resolveIds(warehouse, subject);
+    const ids = await resolveIds(warehouse, subject, await queuedLinks(deps.queue, deps.redis));
     const report: Record<string, TableReport> = {};
     const messageIds = await personMessageIds(warehouse, tables, ids);
     for (const table of tables) report[table.table] = { found: await count(warehouse, table, valuesFor(table, ids, messageIds)), remaining: 0 };

@@ -9,7 +9,7 @@ import type { QueuedJobData } from '../queue/jobs.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { resolveIds } from './identity.ts';
-import { queuedRows } from './queued.ts';
+import { queuedLinks, queuedRows } from './queued.ts';
 import { hashId, newRequest, saveRequest } from './requests.ts';
 import { personTables, readFrom, selectCondition, type PersonTable } from './tables.ts';
 
@@ -42,7 +42,7 @@ export function exportedRow(row: Record<string, unknown>): Record<string, unknow
 
 export async function exportPerson(deps: { warehouse: Warehouse; queue: Queue<QueuedJobData>; redis: Redis }, subject: string, actor: string): Promise<PersonExport> {
   const { warehouse } = deps;
-  const ids = await resolveIds(warehouse, subject);
+  const ids = await resolveIds(warehouse, subject, await queuedLinks(deps.queue, deps.redis));
   const tables: PersonExport['tables'] = {};
   const all = await personTables(warehouse);
   const messageIds = new Set<string>();

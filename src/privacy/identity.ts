@@ -16,7 +16,8 @@ const QUARANTINE_PAIRS = `
   FROM quarantine
   WHERE user_id != '' AND other != '' AND (user_id IN {ids:Array(String)} OR other IN {ids:Array(String)})`;
 
-export async function resolveIds(warehouse: Warehouse, subject: string): Promise<string[]> {
+/** `pending`: links not in the warehouse yet (the queued rows', see queued.ts queuedLinks). */
+export async function resolveIds(warehouse: Warehouse, subject: string, pending: readonly (readonly [string, string])[] = []): Promise<string[]> {
   if (subject.trim() === '') throw new BaliseError('invalid_subject', 'the id to resolve is empty');
   const ids = new Set([subject]);
   for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -28,7 +29,7 @@ export async function resolveIds(warehouse: Warehouse, subject: string): Promise
       { ids: [...ids] },
     );
     const before = ids.size;
-    for (const { a, b } of rows) {
+    for (const { a, b } of [...rows, ...pending.filter(([a, b]) => ids.has(a) || ids.has(b)).map(([a, b]) => ({ a, b }))]) {
       if (a) ids.add(a);
       if (b) ids.add(b);
     }

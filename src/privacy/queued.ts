@@ -85,6 +85,23 @@ async function allJobs(queue: Queue<QueuedJobData>, redis: Redis): Promise<{ job
   }
 }
 
+/**
+ * The identity links the queued rows will make once loaded (userId ↔ anonymousId, userId ↔
+ * previousId): an erasure follows them too, or a device identified a moment ago is left out.
+ */
+export async function queuedLinks(queue: Queue<QueuedJobData>, redis: Redis): Promise<[string, string][]> {
+  const links: [string, string][] = [];
+  for (const { data } of await allJobs(queue, redis)) {
+    for (const line of data.events) {
+      const row = eventLineRecord(line, data.eventLayout);
+      const user = typeof row.user_id === 'string' ? row.user_id : '';
+      if (!user) continue;
+      for (const other of [row.anonymous_id, row.previous_id]) if (typeof other === 'string' && other !== '') links.push([user, other]);
+    }
+  }
+  return links;
+}
+
 /** The person's queued rows, column by column as they would be inserted (for export). */
 export async function queuedRows(queue: Queue<QueuedJobData>, redis: Redis, ids: ReadonlySet<string>): Promise<{ events: Record<string, unknown>[]; quarantine: Record<string, unknown>[] }> {
   const out = { events: [] as Record<string, unknown>[], quarantine: [] as Record<string, unknown>[] };

@@ -197,6 +197,29 @@ describe('a data-subject request', () => {
     for (const dir of ['redis', 'clickhouse']) expect(fs.statSync(path.join(stack.dataDir, dir)).mode & 0o077, dir).toBe(0);
   });
 
+  it('follows the identity links of rows still queued: a device identified a moment ago is erased too', async () => {
+    await seed('eqa');
+    await stack.balise.queue.pause();
+    try {
+      const device = 'anon-eqa-new-device';
+      const batch = [
+        { type: 'track', event: 'page_seen', anonymousId: device, messageId: 'eqa-20' },
+        { type: 'identify', anonymousId: device, userId: idsOf('eqa').user, messageId: 'eqa-21' },
+      ];
+      expect((await post(stack, '/v1/batch', { batch })).body).toMatchObject({ accepted: 2 });
+      const exported = await api<PersonExport>('/api/admin/privacy/export', { id: idsOf('eqa').user });
+      expect(exported.body.ids).toContain(device);
+      expect(exported.body.tables.redis_queue!.map((r) => r.message_id).sort()).toEqual(['eqa-20', 'eqa-21']);
+      const erased = await api<ErasureReport>('/api/admin/privacy/erase', { id: idsOf('eqa').user });
+      expect(erased.body.ids).toContain(device);
+      expect(erased.body.tables.redis_queue).toEqual({ found: 2, remaining: 0 });
+    } finally {
+      await stack.balise.queue.resume();
+    }
+    await stack.waitForDrained();
+    expect(await traces([...allIds('eqa'), 'anon-eqa-new-device'])).toEqual({});
+  });
+
   it('finishes an erasure that died half way when asked again, with the same result as an uninterrupted one', async () => {
     const a = await seed('cra');
     await seed('crb');
