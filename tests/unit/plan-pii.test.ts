@@ -72,6 +72,30 @@ describe('PII rules', () => {
     expect(applyPii(e, piiRules(p), 'k'.repeat(32))).toBe(e);
   });
 
+  it("applies the plan's trait rules to a person's traits, not to a group's (a company's billing email)", () => {
+    const p = plan('1.0.0', {}, { traits: { properties: { email: { type: 'string', pii: true, pii_action: 'hash' } }, required: [] } });
+    const call = (type: 'identify' | 'group') =>
+      ({
+        type,
+        messageId: 'm',
+        event: '',
+        userId: 'u',
+        anonymousId: '',
+        groupId: type === 'group' ? 'g1' : '',
+        previousId: '',
+        timestamp: 0,
+        sentAt: null,
+        receivedAt: 0,
+        properties: {},
+        traits: { email: 'billing@acme.test' },
+        context: {},
+        declaredPlanVersion: undefined,
+        source: 'web',
+      }) as NormalizedEvent;
+    expect(applyPii(call('identify'), piiRules(p), 'k'.repeat(32)).traits.email).not.toBe('billing@acme.test');
+    expect(applyPii(call('group'), piiRules(p), 'k'.repeat(32)).traits).toEqual({ email: 'billing@acme.test' });
+  });
+
   it.each([[['203.0.113.77']], [{ v4: '203.0.113.77' }], [203]])('drops an ip it cannot truncate (%j), never stores it as sent', (ip) => {
     const p = plan('1.0.0', { a: { type: 'number' } }, { privacy: { piiAction: 'hash', ip: 'truncate', userAgent: 'keep' } });
     const e = {
