@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
+import { lintDefinitionsAgainstPlan } from '../analytics/kpi-lint.ts';
+import { BaliseError } from '../errors.ts';
 import { loadConfig } from '../config/index.ts';
 import { projectTimeZone } from '../api/time-zone.ts';
 import { loadPlan } from '../plan/load.ts';
@@ -34,7 +36,16 @@ export function registerMetabaseCommand(program: Command): void {
       const settings = metabaseSettings(config);
       const details = clickhouseDetails(config, opts.clickhouseUrl);
       const definitions = await loadKpiDefinitions(config.planDir);
-      const timeZone = projectTimeZone(config, await loadPlan(config.planDir));
+      const plan = await loadPlan(config.planDir);
+      // What `plan check` refuses (an unplanned event, an unknown property) is not pushed to Metabase as a question reading 0.
+      const errors = lintDefinitionsAgainstPlan(plan, definitions).filter((m) => m.severity === 'error');
+      if (errors.length) {
+        throw new BaliseError(
+          'kpi_definition_invalid',
+          `kpis/ has ${errors.length} error(s) that \`balise plan check\` reports; nothing was sent to Metabase. First: ${errors[0]!.file}:${errors[0]!.line} ${errors[0]!.message}`,
+        );
+      }
+      const timeZone = projectTimeZone(config, plan);
       const report = await provisionMetabase(new MetabaseClient(settings), { clickhouse: details, definitions, timeZone });
       console.log(opts.json ? JSON.stringify(report, null, 2) : formatProvisionReport(report).join('\n'));
       // Provisioning talks to Metabase, not to Balise: it reports itself to the audit log when a server is up.

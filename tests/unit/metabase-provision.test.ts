@@ -7,6 +7,7 @@
  * sends. Every test runs against both contracts.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +22,7 @@ import { readNativeQuery } from '../../src/metabase/query-format.ts';
 import { keyFromDescription } from '../../src/metabase/questions.ts';
 import { clickhouseDetails, metabaseSettings } from '../../src/metabase/settings.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
+import { runCli } from '../helpers/process.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 type Shape = string | Shape[] | { oneOf: Shape[] } | { [key: string]: Shape };
@@ -464,6 +466,18 @@ describe('metabase settings', () => {
     ['https://ch.example.com', { host: 'ch.example.com', port: 8443, ssl: true }],
   ])('Metabase reaches ClickHouse at %s', (url, expected) => {
     expect(clickhouseDetails(loadConfig({ CLICKHOUSE_URL: url, CLICKHOUSE_DATABASE: 'analytics' }))).toMatchObject({ ...expected, dbname: 'analytics', user: 'default' });
+  });
+
+  it('refuses definitions plan check refuses, before sending anything to Metabase', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-mb-lint-'));
+    fs.cpSync(FIXTURE_PLAN, dir, { recursive: true });
+    const metrics = path.join(dir, 'kpis/metrics.yaml');
+    fs.writeFileSync(metrics, fs.readFileSync(metrics, 'utf8').replace('event: mission_posted', 'event: mission_postd'));
+    // Metabase at a port nothing listens on: reaching it would fail with metabase_unreachable.
+    const run = await runCli(['metabase', 'provision'], { BALISE_PLAN_DIR: dir, METABASE_URL: 'http://127.0.0.1:9', METABASE_USER: 'a@b.c', METABASE_PASSWORD: 'p', CLICKHOUSE_URL: 'http://ch:8123' });
+    expect(run.code).not.toBe(0);
+    expect(run.output).toMatch(/kpis\/ has 1 error\(s\) that `balise plan check` reports; nothing was sent to Metabase\. First: .*mission_postd.*\[kpi_definition_invalid\]/);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses the embedded engine, which Metabase cannot reach', () => {
