@@ -19,6 +19,7 @@ import { diff, type DiffReport } from '../plan/diff.ts';
 import { docs } from '../plan/docs.ts';
 import { writeEventKpis } from '../plan/event-kpis-write.ts';
 import { lintPlanDir, loadPlan, loadPlanVersions } from '../plan/load.ts';
+import { PlanInvalidError } from '../plan/errors.ts';
 import type { LintMessage } from '../plan/model.ts';
 import { PLAN_FILE } from '../plan/parse.ts';
 import { allFollow, replicaSummary, type ReplicaReport } from '../queue/plan-reloads.ts';
@@ -132,7 +133,12 @@ async function kpisOrNone(dir: string): Promise<KpiDefinitions> {
 export async function planReviewAction(dir: string, base: string): Promise<PlanReview> {
   const baseDir = (await isDirectory(base)) ? base : await materialiseAtRef(dir, base);
   try {
-    const report = diff(await loadPlan(baseDir), await loadPlan(dir));
+    // The base's plan is named as the user gave it (a git ref), not by the temporary copy read.
+    const before = await loadPlan(baseDir).catch((error: unknown) => {
+      if (error instanceof PlanInvalidError && baseDir !== base) throw new PlanInvalidError(error.message.replaceAll(baseDir, `${base} (git ref)`), error.messages);
+      throw error;
+    });
+    const report = diff(before, await loadPlan(dir));
     return planReview(report, await kpisOrNone(baseDir), await kpisOrNone(dir));
   } finally {
     if (baseDir !== base) await fs.rm(baseDir, { recursive: true, force: true });

@@ -51,6 +51,19 @@ describe('plan diff against a git ref', () => {
     const inside = path.join(planDir, 'tracking-plan');
     await expect(planDiffAction(inside, 'HEAD')).rejects.toMatchObject({ code: 'plan_diff_base', message: `no tracking plan in ${inside}: run from the project's folder, or set BALISE_PLAN_DIR` });
   });
+
+  it('names the git ref, not a temporary folder, when the base plan is invalid', async () => {
+    const plan = path.join(planDir, 'plan.yaml');
+    const good = fs.readFileSync(plan, 'utf8');
+    fs.writeFileSync(plan, good.replace(/^version: .*$/m, 'version: x'));
+    git('commit', '-qam', 'an invalid plan');
+    try {
+      fs.writeFileSync(plan, good);
+      await expect(planDiffAction(planDir, 'HEAD')).rejects.toMatchObject({ code: 'plan_invalid', message: expect.stringMatching(/^tracking plan in HEAD \(git ref\) is invalid/) });
+    } finally {
+      git('reset', '-q', '--hard', 'HEAD~1');
+    }
+  });
 });
 
 describe('the pull-request comment and the CI workflow shipped in docs/ci', () => {
