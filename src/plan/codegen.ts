@@ -47,7 +47,9 @@ function scalarType(t: string, schema: PropertySchema, indent: string): string {
       const required = Array.isArray(schema.required) ? schema.required.filter((r): r is string => typeof r === 'string') : [];
       const entries: Record<string, PropertySchema> = {};
       for (const [k, v] of Object.entries(props)) if (isPlainObject(v)) entries[k] = v;
-      return objectType(entries, required, `${indent}  `);
+      // An object that says it takes other keys (additionalProperties: true) takes them in TypeScript too.
+      const open = schema.additionalProperties === true ? ' & Record<string, unknown>' : '';
+      return `${objectType(entries, required, `${indent}  `)}${open}`;
     }
     default:
       return 'unknown';
@@ -68,6 +70,9 @@ function propertyDoc(schema: PropertySchema): string[] {
   const lines: string[] = [];
   if (typeof schema.description === 'string') lines.push(schema.description);
   const constraints: string[] = [];
+  // TypeScript has no integer type: said here, as the ingest checks it (1.5 is refused).
+  const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+  if (types.includes('integer')) constraints.push('an integer');
   if (typeof schema.format === 'string') constraints.push(`format ${schema.format}`);
   if (typeof schema.pattern === 'string') constraints.push(`pattern ${schema.pattern}`);
   for (const k of ['minimum', 'exclusiveMinimum', 'maximum', 'exclusiveMaximum', 'minLength', 'maxLength', 'minItems', 'maxItems'] as const) {

@@ -104,6 +104,20 @@ describe('generated plan types', () => {
     expect(values).toEqual(odd);
   });
 
+  it('says an integer is one, and lets an object that takes other keys (additionalProperties: true) take them', async () => {
+    const plan = await loadPlan(PLAN_DIR);
+    const extra = {
+      count: { type: 'integer', minimum: 0 },
+      meta: { type: 'object', additionalProperties: true, properties: { a: { type: 'string' } } },
+      closed: { type: 'object', properties: { a: { type: 'string' } } },
+    };
+    const event = { ...plan.events[0]!, properties: { ...plan.events[0]!.properties, ...extra } };
+    const source = codegen({ ...plan, events: [event, ...plan.events.slice(1)] });
+    expect(source).toMatch(/Checked at ingest: an integer, minimum 0\.\s*\*\/\s*count\?: number;/);
+    expect(source).toMatch(/meta\?: \{\s*a\?: string;\s*\} & Record<string, unknown>;/);
+    expect(source).toMatch(/closed\?: \{\s*a\?: string;\s*\};/);
+  });
+
   it('exports the plan version and is deterministic', async () => {
     const plan = await loadPlan(PLAN_DIR);
     const text = codegen(plan);

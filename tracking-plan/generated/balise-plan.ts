@@ -122,14 +122,14 @@ export interface BalisePlan {
     freelancer_signup_step_completed: {
       /**
        * Time spent on the step, in milliseconds.
-       * Checked at ingest: minimum 0.
+       * Checked at ingest: an integer, minimum 0.
        */
       duration_ms?: number;
       /** The step just completed. */
       step: 'account' | 'identity' | 'expertise' | 'preferences';
       /**
        * Position of the step in the form (1 = account).
-       * Checked at ingest: minimum 1, maximum 4.
+       * Checked at ingest: an integer, minimum 1, maximum 4.
        */
       step_index: number;
     };
@@ -145,7 +145,7 @@ export interface BalisePlan {
       company_id: string;
       /**
        * Working days actually billed.
-       * Checked at ingest: minimum 1.
+       * Checked at ingest: an integer, minimum 1.
        */
       duration_days?: number;
       /**
@@ -178,7 +178,7 @@ export interface BalisePlan {
       daily_rate_max?: number;
       /**
        * Expected length of the mission, in working days.
-       * Checked at ingest: minimum 1, maximum 730.
+       * Checked at ingest: an integer, minimum 1, maximum 730.
        */
       duration_days?: number;
       /**
@@ -284,7 +284,7 @@ export interface BalisePlan {
     mission_rated: {
       /**
        * Length of the optional comment, in characters (the text itself is not tracked).
-       * Checked at ingest: minimum 0.
+       * Checked at ingest: an integer, minimum 0.
        */
       comment_length?: number;
       /**
@@ -296,7 +296,7 @@ export interface BalisePlan {
       rater_side: 'freelancer' | 'company';
       /**
        * Stars, 1 to 5.
-       * Checked at ingest: minimum 1, maximum 5.
+       * Checked at ingest: an integer, minimum 1, maximum 5.
        */
       rating: number;
     };
@@ -356,7 +356,7 @@ export interface BalisePlan {
       remote?: 'remote' | 'hybrid' | 'on_site';
       /**
        * Number of missions listed.
-       * Checked at ingest: minimum 0.
+       * Checked at ingest: an integer, minimum 0.
        */
       results_count?: number;
     };
