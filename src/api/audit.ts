@@ -32,11 +32,14 @@ export function auditAdminActions(warehouse: Warehouse, logger: Logger) {
     res.on('finish', () => {
       const principal = principalOf(res);
       if (!principal) return;
-      // The action reported by a client (POST /api/admin/audit) is recorded by its own handler.
+      // The action reported by a client (POST /api/admin/audit) is recorded by its own handler;
+      // reading the log (GET) is recorded like any admin request.
       const route = `${req.baseUrl}${req.path}`;
-      if (route === '/api/admin/audit') return;
+      if (req.method === 'POST' && route.toLowerCase() === '/api/admin/audit' && res.statusCode < 400) return;
       const requestId = typeof res.locals.requestId === 'string' ? res.locals.requestId : '';
-      recordAudit(warehouse, principal, `${req.method} ${route}`, res.statusCode, requestId).catch((err: unknown) => logger.error({ err, action: route }, 'could not write the audit log'));
+      // What the route adds (an erasure that was a dry run), so the log tells it from the real one.
+      const detail = typeof res.locals.auditDetail === 'string' ? ` (${res.locals.auditDetail})` : '';
+      recordAudit(warehouse, principal, `${req.method} ${route}${detail}`, res.statusCode, requestId).catch((err: unknown) => logger.error({ err, action: route }, 'could not write the audit log'));
     });
     next();
   };

@@ -64,11 +64,12 @@ export function authorize(credentials: Credentials) {
           return;
         }
         const path = `${req.baseUrl}${req.path}`;
+        // Known before the role check: the audit log records a refused admin request with who asked.
+        res.locals.principal = principal;
         if (!mayCall(principal.role, req.method, path)) {
           sendError(res, new BaliseError('forbidden', `the ${principal.role} role may not call ${req.method} ${path}`));
           return;
         }
-        res.locals.principal = principal;
         next();
       },
       (error: unknown) => next(error),

@@ -33,6 +33,7 @@ export function registerPrivacyRoutes(router: Router, deps: AdminDependencies): 
     handle(deps.logger, async (req, res) => {
       const subject = subjectOf(req.body);
       const dryRun = dryRunOf(req);
+      if (dryRun) res.locals.auditDetail = 'dry run';
       const report = await erasePerson({ warehouse: deps.warehouse, queue: deps.queue, redis: deps.redis, suppression: deps.suppression }, subject, { actor: principalOf(res)?.name ?? '', dryRun });
       if (report.requestId) res.locals.requestId = report.requestId;
       // The ids are the subject's own: logged as a count, never by value.

@@ -158,8 +158,9 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   // `?tz=` (the CLI's --tz) overrides the project zone for one request.
   const zoneOf = (req: Request): string => requestTimeZone(req.query.tz, deps.config, deps.validator().plan);
   const queryRange = (req: Request) => ({ from: stringParam(req.query.from), to: stringParam(req.query.to), timeZone: zoneOf(req) });
-  router.use('/api', cookieParser(), authorize(deps.credentials), express.json({ limit: '100kb' }));
+  // Before the role check, so an admin route refused to a viewer or an analyst is recorded too.
   router.use('/api/admin', auditAdminActions(deps.warehouse, deps.logger));
+  router.use('/api', cookieParser(), authorize(deps.credentials), express.json({ limit: '100kb' }));
 
   router.get(
     '/api/kpis',
