@@ -21,7 +21,10 @@ export function parseYaml(file: string, text: string): ParsedYaml | LintMessage 
   const first = doc.errors[0];
   if (first) {
     const line = lineCounter.linePos(first.pos[0]).line;
-    return { file, line, rule: 'yaml_syntax', message: first.message.split('\n')[0] ?? 'invalid YAML', severity: 'error' };
+    // The library's advice is for its own callers (parseAllDocuments): a plan file holds one document.
+    const message =
+      first.code === 'MULTIPLE_DOCS' ? 'a plan file holds one YAML document: remove this "---" and what follows, or move it to a file of its own' : (first.message.split('\n')[0] ?? 'invalid YAML');
+    return { file, line, rule: 'yaml_syntax', message, severity: 'error' };
   }
   return { file, data: doc.toJS({ maxAliasCount: 100 }) as unknown, doc, lineCounter };
 }

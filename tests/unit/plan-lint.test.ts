@@ -148,6 +148,12 @@ describe('plan lint', () => {
     expect(messages.filter((m) => m.rule === 'version_behind').map((m) => m.message)).toEqual(['version 1.0.0 is lower than the published 3.1.0']);
   });
 
+  it('says a file with two YAML documents in words of its own, at the separator', () => {
+    const messages = lintFiles({ 'events/order_placed.yaml': `${good}---\nname: other\n` });
+    expect(messages).toContainEqual(expect.objectContaining({ rule: 'yaml_syntax', line: 11, message: expect.stringContaining('a plan file holds one YAML document') }));
+    expect(JSON.stringify(messages)).not.toContain('parseAllDocuments');
+  });
+
   it('lints traits.yaml too', () => {
     const messages = lintFiles({ 'traits.yaml': 'properties:\n  email:\n    type: string\n    description: e\nrequired: [email, role]\n' });
     expect(messages).toContainEqual(expect.objectContaining({ rule: 'required_unknown', file: 'traits.yaml', line: 5 }));
