@@ -11,7 +11,7 @@ import { parseDuration } from '../analytics/kpi-parse.ts';
 import type { KpiDefinitions } from '../analytics/model.ts';
 import { BaliseError } from '../errors.ts';
 import { ALERTS_FILE_SCHEMA } from '../plan/file-schemas.ts';
-import { lineAt } from '../plan/yaml.ts';
+import { lineAt, yamlErrorMessage } from '../plan/yaml.ts';
 import type { LintMessage, TrackingPlan } from '../plan/model.ts';
 import type { AlertRule, AlertsConfig, Webhook } from './model.ts';
 
@@ -58,7 +58,7 @@ export async function readAlerts(planDir: string, plan?: TrackingPlan, kpis?: Kp
   const messages: LintMessage[] = [];
   const error = (line: number, rule: string, message: string): void => void messages.push({ file: ALERTS_FILE, line, rule, message, severity: 'error' });
   if (doc.errors.length > 0) {
-    error(lineCounter.linePos(doc.errors[0]!.pos[0]).line, 'yaml_syntax', doc.errors[0]!.message.split('\n')[0] ?? 'invalid YAML');
+    error(lineCounter.linePos(doc.errors[0]!.pos[0]).line, 'yaml_syntax', yamlErrorMessage(doc.errors[0]!));
     return { config: undefined, messages };
   }
   const data = doc.toJS() as unknown;

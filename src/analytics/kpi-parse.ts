@@ -6,7 +6,7 @@
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import { SNAKE } from '../plan/file-schemas.ts';
 import type { LintMessage } from '../plan/model.ts';
-import { nodeLine } from '../plan/yaml.ts';
+import { nodeLine, yamlErrorMessage } from '../plan/yaml.ts';
 import { isPlainObject } from '../util/objects.ts';
 import {
   IDENTIFIER,
@@ -311,7 +311,7 @@ export function parseKpiFile(file: string, source: string): ParsedKpis {
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false });
   const ctx = new FileContext(file, lines);
   const definitions: KpiDefinitions = { funnels: [], metrics: [], retention: [] };
-  for (const e of doc.errors) ctx.error(lines.linePos(e.pos[0]).line, 'yaml_syntax', e.message.split('\n')[0] ?? e.message);
+  for (const e of doc.errors) ctx.error(lines.linePos(e.pos[0]).line, 'yaml_syntax', yamlErrorMessage(e));
   if (doc.errors.length > 0) return { definitions, messages: ctx.messages };
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) return { definitions, messages: ctx.messages };

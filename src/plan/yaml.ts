@@ -14,6 +14,12 @@ export interface ParsedYaml {
   lineCounter: LineCounter;
 }
 
+/** A YAML error in one line; the library's advice to its own callers (parseAllDocuments) in a plan owner's words. */
+export function yamlErrorMessage(error: { code: string; message: string }): string {
+  if (error.code === 'MULTIPLE_DOCS') return 'a plan file holds one YAML document: remove this "---" and what follows, or move it to a file of its own';
+  return error.message.split('\n')[0] ?? 'invalid YAML';
+}
+
 /** Parses one file's text; a syntax error becomes its `yaml_syntax` message, at the line it is on. */
 export function parseYaml(file: string, text: string): ParsedYaml | LintMessage {
   const lineCounter = new LineCounter();
@@ -21,10 +27,7 @@ export function parseYaml(file: string, text: string): ParsedYaml | LintMessage 
   const first = doc.errors[0];
   if (first) {
     const line = lineCounter.linePos(first.pos[0]).line;
-    // The library's advice is for its own callers (parseAllDocuments): a plan file holds one document.
-    const message =
-      first.code === 'MULTIPLE_DOCS' ? 'a plan file holds one YAML document: remove this "---" and what follows, or move it to a file of its own' : (first.message.split('\n')[0] ?? 'invalid YAML');
-    return { file, line, rule: 'yaml_syntax', message, severity: 'error' };
+    return { file, line, rule: 'yaml_syntax', message: yamlErrorMessage(first), severity: 'error' };
   }
   return { file, data: doc.toJS({ maxAliasCount: 100 }) as unknown, doc, lineCounter };
 }
