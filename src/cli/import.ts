@@ -115,11 +115,13 @@ export function registerImportCommand(program: Command): void {
       }
       if (run.alreadyComplete) console.log(`Already imported (checkpoint ${checkpointFile}); pass --restart to import it again. That import:`);
       else console.log(`${run.resumed ? 'Resumed and imported' : 'Imported'} ${run.checkpoint.input} in ${sendSeconds.toFixed(1)} s (+ ${loadSeconds.toFixed(1)} s for the worker to load it):`);
-      console.log(`  ${totals.lines} lines read, ${totals.sent} events sent, ${totals.accepted} accepted, ${totals.quarantined} quarantined by the server`);
+      console.log(
+        `  ${totals.lines} lines read, ${totals.sent} events sent, ${totals.accepted} accepted, ${totals.quarantined} quarantined${totals.suppressed ? `, ${totals.suppressed} suppressed (erased people)` : ''} by the server`,
+      );
       if (counts) {
         console.log(`  stored       ${counts.stored}`);
         console.log(`  quarantined  ${counts.quarantined}  (invalid for the plan or malformed: see the dashboard, then \`balise replay quarantine\`)`);
-        console.log(`  duplicates   ${counts.duplicates}  (messageId already stored)`);
+        console.log(`  duplicates   ${counts.duplicates}  (accepted, not stored under this import: messageId already stored, or older than a retention period)`);
       } else console.log(`  accepted ${totals.accepted}, quarantined ${totals.quarantined} (server verdicts); stored and duplicate rows ${countNote}`);
       if (countNote && counts) console.log(`  note: ${countNote}`);
       if (totals.unparseable || totals.tooLarge) {

@@ -24,6 +24,8 @@ export interface ImportTotals {
   /** The server's verdicts. */
   accepted: number;
   quarantined: number;
+  /** Dropped at ingest: from a person erased with suppression on (absent in checkpoints written before it was counted). */
+  suppressed?: number;
 }
 
 export interface Checkpoint {
@@ -42,7 +44,7 @@ export interface Checkpoint {
 
 export const MAX_PROBLEMS = 20;
 
-export const emptyTotals = (): ImportTotals => ({ lines: 0, unparseable: 0, tooLarge: 0, sent: 0, accepted: 0, quarantined: 0 });
+export const emptyTotals = (): ImportTotals => ({ lines: 0, unparseable: 0, tooLarge: 0, sent: 0, accepted: 0, quarantined: 0, suppressed: 0 });
 
 export function newCheckpoint(input: string, format: ImportFormat | 'auto', run: string, now: Date): Checkpoint {
   return { version: 1, input, format, run, startedAt: now.toISOString(), completed: false, sources: {}, totals: emptyTotals(), problems: [] };
@@ -71,6 +73,7 @@ export interface LedgerEntry {
 export interface Verdict {
   accepted: number;
   quarantined: number;
+  suppressed?: number;
 }
 
 export class Ledger {
@@ -115,6 +118,7 @@ export class Ledger {
     t.sent += entry.sent;
     t.accepted += verdict.accepted;
     t.quarantined += verdict.quarantined;
+    t.suppressed = (t.suppressed ?? 0) + (verdict.suppressed ?? 0);
     for (const problem of entry.problems) if (this.state.problems.length < MAX_PROBLEMS) this.state.problems.push(problem);
     this.state.sources[entry.source] = { line: entry.endLine, done: entry.last };
   }

@@ -44,8 +44,8 @@ export async function sendBatch(body: string, options: SendOptions): Promise<Ver
       await sleep(backoffMs(attempt, base, max));
       continue;
     }
-    const payload = (await response.json().catch(() => ({}))) as { accepted?: unknown; quarantined?: unknown; code?: unknown; message?: unknown };
-    if (response.ok) return { accepted: Number(payload.accepted ?? 0), quarantined: Number(payload.quarantined ?? 0) };
+    const payload = (await response.json().catch(() => ({}))) as { accepted?: unknown; quarantined?: unknown; suppressed?: unknown; code?: unknown; message?: unknown };
+    if (response.ok) return { accepted: Number(payload.accepted ?? 0), quarantined: Number(payload.quarantined ?? 0), suppressed: Number(payload.suppressed ?? 0) };
     if (!RETRYABLE.has(response.status)) {
       const code = typeof payload.code === 'string' ? payload.code : `http_${response.status}`;
       throw new RemoteError(code, `the server refused an import batch: ${typeof payload.message === 'string' ? payload.message : `HTTP ${response.status}`}`);
