@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectArrivedOnce, scenarioCloseDelivers, scenarioOfflineThenOnline, startHarness, waitFor, type Harness } from './browser-scenarios.ts';
 
@@ -76,6 +77,34 @@ afterAll(async () => {
   await rec?.close();
 });
 
+/** Events tracked with no flush due for a minute: they wait in the queue (and storage). Their ids. */
+function trackQueued(page: Page, prefix: string, n: number): Promise<string[]> {
+  return page.evaluate(
+    ([host, writeKey, name, count]) => {
+      const w = window as unknown as { Balise: { createBalise(o: object): { track(e: string): void } } };
+      const got: string[] = [];
+      const b = w.Balise.createBalise({ host, writeKey, flushAt: 1000, flushInterval: 60_000, devValidator: (e: { messageId: string }) => got.push(e.messageId) });
+      for (let i = 0; i < count; i++) b.track(name + i);
+      return got;
+    },
+    [rec.baseUrl, WRITE_KEY, prefix, n] as const,
+  );
+}
+
+/** The site's next page starts the SDK, which sends what storage holds: each id arrives once. */
+async function nextPageSends(context: BrowserContext, ids: string[]): Promise<void> {
+  const next = await context.newPage();
+  await next.goto(h.siteUrl);
+  await next.evaluate(
+    ([host, writeKey]) => {
+      (window as unknown as { Balise: { createBalise(o: object): unknown } }).Balise.createBalise({ host, writeKey, flushInterval: 100 });
+    },
+    [rec.baseUrl, WRITE_KEY] as const,
+  );
+  await expectArrivedOnce(ids, countArrived);
+  await context.close();
+}
+
 describe('browser bundle in Chromium', () => {
   it('events tracked, then the page closed: they arrive by beacon, once, with automatic context', async () => {
     const ids = await scenarioCloseDelivers(h, rec.baseUrl, WRITE_KEY, countArrived);
@@ -122,32 +151,14 @@ describe('browser bundle in Chromium', () => {
     const context = await h.browser.newContext();
     const page = await context.newPage();
     await page.goto(h.siteUrl);
-    const ids = await page.evaluate(
-      ([host, writeKey]) => {
-        const w = window as unknown as { Balise: { createBalise(o: object): { track(e: string): void } } };
-        const got: string[] = [];
-        const b = w.Balise.createBalise({ host, writeKey, flushAt: 1000, flushInterval: 60_000, devValidator: (e: { messageId: string }) => got.push(e.messageId) });
-        for (let i = 0; i < 3; i++) b.track('beaconed_' + i);
-        return got;
-      },
-      [rec.baseUrl, WRITE_KEY] as const,
-    );
+    const ids = await trackQueued(page, 'beaconed_', 3);
     // The beacon is refused (a deploy, an overload): the page cannot know, and it is gone.
     const before = rec.failed();
     rec.failNext(1, 503);
     await page.close({ runBeforeUnload: true });
     await waitFor('the beacon refused', async () => (rec.failed() > before ? true : undefined));
     expect(ids.some((id) => rec.arrivals.has(id))).toBe(false);
-    const next = await context.newPage();
-    await next.goto(h.siteUrl);
-    await next.evaluate(
-      ([host, writeKey]) => {
-        (window as unknown as { Balise: { createBalise(o: object): unknown } }).Balise.createBalise({ host, writeKey, flushInterval: 100 });
-      },
-      [rec.baseUrl, WRITE_KEY] as const,
-    );
-    await expectArrivedOnce(ids, countArrived);
-    await context.close();
+    await nextPageSends(context, ids);
   });
 
   it('a queue left in localStorage by a page that died offline is sent by the next page', async () => {
@@ -155,16 +166,7 @@ describe('browser bundle in Chromium', () => {
     const page = await context.newPage();
     await page.goto(h.siteUrl);
     await context.setOffline(true);
-    const ids = await page.evaluate(
-      ([host, writeKey]) => {
-        const w = window as unknown as { Balise: { createBalise(o: object): { track(e: string): void } } };
-        const got: string[] = [];
-        const b = w.Balise.createBalise({ host, writeKey, flushAt: 1000, flushInterval: 60_000, devValidator: (e: { messageId: string }) => got.push(e.messageId) });
-        for (let i = 0; i < 4; i++) b.track('stored_' + i);
-        return got;
-      },
-      [rec.baseUrl, WRITE_KEY] as const,
-    );
+    const ids = await trackQueued(page, 'stored_', 4);
     // The page dies (its renderer crashes): no unload handler runs, so only storage is left. A
     // closed page would not do: Chromium lifts a page's offline emulation while closing it.
     const crashed = new Promise((resolve) => page.once('crash', resolve));
@@ -182,16 +184,7 @@ describe('browser bundle in Chromium', () => {
     });
     expect((JSON.parse(stored) as unknown[]).length).toBe(4);
     expect(ids.some((id) => rec.arrivals.has(id))).toBe(false);
-    const next = await context.newPage();
-    await next.goto(h.siteUrl);
-    await next.evaluate(
-      ([host, writeKey]) => {
-        (window as unknown as { Balise: { createBalise(o: object): unknown } }).Balise.createBalise({ host, writeKey, flushInterval: 100 });
-      },
-      [rec.baseUrl, WRITE_KEY] as const,
-    );
-    await expectArrivedOnce(ids, countArrived);
-    await context.close();
+    await nextPageSends(context, ids);
   });
 
   it("with consent 'pending' nothing is stored or sent until granted", async () => {

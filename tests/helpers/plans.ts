@@ -1,5 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { compilePlanValidator } from '../../src/plan/compile.ts';
+import type { PlanEvent, PlanValidator, TrackingPlan } from '../../src/plan/model.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -25,4 +27,10 @@ export async function requireMissionIdOnBookmarks(planDir: string): Promise<void
   );
   const planFile = path.join(planDir, 'plan.yaml');
   await fs.writeFile(planFile, (await fs.readFile(planFile, 'utf8')).replace(/^version: .*$/m, 'version: 2.1.0'));
+}
+
+/** A plan held in memory (version 1.0.0, source web, enforce, unplanned allowed) and its validator, for unit tests. */
+export function inMemoryPlan(events: PlanEvent[]): { plan: TrackingPlan; validator: PlanValidator } {
+  const plan: TrackingPlan = { name: 'p', version: '1.0.0', description: 'd', sources: ['web'], defaults: { mode: 'enforce', unplanned: 'allow' }, events, traits: { properties: {}, required: [] } };
+  return { plan, validator: compilePlanValidator({ latest: plan, versions: [plan] }) };
 }

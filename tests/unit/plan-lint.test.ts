@@ -42,6 +42,13 @@ properties:
 required: [order_id]
 `;
 
+/** A published build/plan-<version>.json with no events. */
+const published = (version: string) =>
+  JSON.stringify({
+    format: 'balise-plan@1',
+    plan: { name: 'shop', version, description: 'old', sources: [], defaults: { mode: 'enforce', unplanned: 'allow' }, events: [], traits: { properties: {}, required: [] } },
+  });
+
 function lintFiles(files: Record<string, string>): LintMessage[] {
   return lintInMemory(files).messages;
 }
@@ -117,11 +124,6 @@ describe('plan lint', () => {
   });
 
   it('says once that a version which is not semver is wrong, without comparing it to every published one', () => {
-    const published = (version: string) =>
-      JSON.stringify({
-        format: 'balise-plan@1',
-        plan: { name: 'shop', version, description: 'old', sources: [], defaults: { mode: 'enforce', unplanned: 'allow' }, events: [], traits: { properties: {}, required: [] } },
-      });
     const messages = lintFiles({
       'plan.yaml': PLAN.replace('version: 1.0.0', 'version: 5.5'),
       'events/order_placed.yaml': good,
@@ -134,11 +136,6 @@ describe('plan lint', () => {
   });
 
   it('says a version behind the published ones once, naming the newest', () => {
-    const published = (version: string) =>
-      JSON.stringify({
-        format: 'balise-plan@1',
-        plan: { name: 'shop', version, description: 'old', sources: [], defaults: { mode: 'enforce', unplanned: 'allow' }, events: [], traits: { properties: {}, required: [] } },
-      });
     const messages = lintFiles({
       'events/order_placed.yaml': good,
       'build/plan-2.0.0.json': published('2.0.0'),

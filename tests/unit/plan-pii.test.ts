@@ -28,6 +28,28 @@ function plan(version: string, properties: Record<string, PropertySchema>, extra
   };
 }
 
+/** A normalised event with every field set, these given. */
+function normalized(fields: Partial<NormalizedEvent>): NormalizedEvent {
+  const base: NormalizedEvent = {
+    type: 'track',
+    messageId: 'm',
+    event: '',
+    userId: 'u',
+    anonymousId: '',
+    groupId: '',
+    previousId: '',
+    timestamp: 0,
+    sentAt: null,
+    receivedAt: 0,
+    properties: {},
+    traits: {},
+    context: {},
+    declaredPlanVersion: undefined,
+    source: 'web',
+  };
+  return { ...base, ...fields };
+}
+
 describe('PII rules', () => {
   it.each([
     [{ type: 'string' }, 'web', undefined],
@@ -52,69 +74,20 @@ describe('PII rules', () => {
 
   it('leaves an event without personal data as it is (same object)', async () => {
     const p = await loadPlan(FIXTURE);
-    const e: NormalizedEvent = {
-      type: 'track',
-      messageId: 'm',
-      event: 'unplanned',
-      userId: 'u',
-      anonymousId: '',
-      groupId: '',
-      previousId: '',
-      timestamp: 0,
-      sentAt: null,
-      receivedAt: 0,
-      properties: { a: 1 },
-      traits: {},
-      context: {},
-      declaredPlanVersion: undefined,
-      source: 'web',
-    };
+    const e = normalized({ event: 'unplanned', properties: { a: 1 } });
     expect(applyPii(e, piiRules(p), 'k'.repeat(32))).toBe(e);
   });
 
   it("applies the plan's trait rules to a person's traits, not to a group's (a company's billing email)", () => {
     const p = plan('1.0.0', {}, { traits: { properties: { email: { type: 'string', pii: true, pii_action: 'hash' } }, required: [] } });
-    const call = (type: 'identify' | 'group') =>
-      ({
-        type,
-        messageId: 'm',
-        event: '',
-        userId: 'u',
-        anonymousId: '',
-        groupId: type === 'group' ? 'g1' : '',
-        previousId: '',
-        timestamp: 0,
-        sentAt: null,
-        receivedAt: 0,
-        properties: {},
-        traits: { email: 'billing@acme.test' },
-        context: {},
-        declaredPlanVersion: undefined,
-        source: 'web',
-      }) as NormalizedEvent;
+    const call = (type: 'identify' | 'group') => normalized({ type, groupId: type === 'group' ? 'g1' : '', traits: { email: 'billing@acme.test' } });
     expect(applyPii(call('identify'), piiRules(p), 'k'.repeat(32)).traits.email).not.toBe('billing@acme.test');
     expect(applyPii(call('group'), piiRules(p), 'k'.repeat(32)).traits).toEqual({ email: 'billing@acme.test' });
   });
 
   it.each([[['203.0.113.77']], [{ v4: '203.0.113.77' }], [203]])('drops an ip it cannot truncate (%j), never stores it as sent', (ip) => {
     const p = plan('1.0.0', { a: { type: 'number' } }, { privacy: { piiAction: 'hash', ip: 'truncate', userAgent: 'keep' } });
-    const e = {
-      type: 'track',
-      messageId: 'm',
-      event: 'signed_up',
-      userId: 'u',
-      anonymousId: '',
-      groupId: '',
-      previousId: '',
-      timestamp: 0,
-      sentAt: null,
-      receivedAt: 0,
-      properties: {},
-      traits: {},
-      context: { ip },
-      declaredPlanVersion: undefined,
-      source: 'web',
-    } as NormalizedEvent;
+    const e = normalized({ event: 'signed_up', context: { ip } });
     expect(applyPii(e, piiRules(p), 'k'.repeat(32)).context).toEqual({});
   });
 });

@@ -9,6 +9,7 @@ import type { WireEvent } from '../../sdk/src/types.ts';
 import { processEvents } from '../../src/ingest/process.ts';
 import { compilePlanValidator } from '../../src/plan/compile.ts';
 import type { PlanEvent, TrackingPlan } from '../../src/plan/model.ts';
+import { inMemoryPlan } from '../helpers/plans.ts';
 
 const EVENT: PlanEvent = {
   name: 'widget_clicked',
@@ -28,16 +29,7 @@ const EVENT: PlanEvent = {
   kpis: [],
   file: 'events/widget_clicked.yaml',
 };
-const PLAN: TrackingPlan = {
-  name: 'p',
-  version: '1.0.0',
-  description: 'd',
-  sources: ['web'],
-  defaults: { mode: 'enforce', unplanned: 'allow' },
-  events: [EVENT],
-  traits: { properties: {}, required: [] },
-};
-const validator = compilePlanValidator({ latest: PLAN, versions: [PLAN] });
+const { plan: PLAN, validator } = inMemoryPlan([EVENT]);
 const options = { receivedAt: Date.UTC(2026, 0, 15), source: 'web', maxEventBytes: 32 * 1024, piiKey: 'schema-semantics-test-key-0123456789', newId: () => 'generated' };
 
 const CASES: [string, Record<string, unknown> | undefined, boolean][] = [

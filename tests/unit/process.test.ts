@@ -11,6 +11,7 @@ import type { PlanEvent, TrackingPlan } from '../../src/plan/model.ts';
 import { compilePlanValidator } from '../../src/plan/compile.ts';
 import { EVENT_LINE_LAYOUT, eventLineRecord } from '../../src/warehouse/rows.ts';
 import type { NormalizedEvent } from '../../src/types.ts';
+import { inMemoryPlan } from '../helpers/plans.ts';
 
 const NOW = Date.UTC(2026, 0, 15, 12);
 const TS = new Date(NOW - 1000).toISOString();
@@ -30,16 +31,7 @@ const ordered: PlanEvent = {
 const viewed: PlanEvent = { ...ordered, name: 'page_viewed', mode: 'warn', properties: { count: { type: 'number', minimum: 0 } }, required: [], file: 'events/page_viewed.yaml' };
 const tidy: PlanEvent = { ...ordered, name: 'tidy', properties: { kept: { type: 'string' } }, required: [], undeclared: 'strip', file: 'events/tidy.yaml' };
 const searched: PlanEvent = { ...ordered, name: 'search', kind: 'page', properties: { query: { type: 'string', pii: true, pii_action: 'drop' } }, required: [], file: 'events/search.yaml' };
-const PLAN: TrackingPlan = {
-  name: 'p',
-  version: '1.0.0',
-  description: 'd',
-  sources: ['web'],
-  defaults: { mode: 'enforce', unplanned: 'allow' },
-  events: [ordered, viewed, tidy, searched],
-  traits: { properties: {}, required: [] },
-};
-const validator = compilePlanValidator({ latest: PLAN, versions: [PLAN] });
+const { plan: PLAN, validator } = inMemoryPlan([ordered, viewed, tidy, searched]);
 
 const options = (extra: Partial<ProcessOptions> = {}): ProcessOptions => {
   let ids = 0;

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { createDevValidator } from '../../sdk/src/dev.ts';
 import type { WireEvent } from '../../sdk/src/types.ts';
 import { processEvents } from '../../src/ingest/process.ts';
-import { compilePlanValidator } from '../../src/plan/compile.ts';
-import { SPEC_PROPERTIES, type PlanEvent, type TrackingPlan } from '../../src/plan/model.ts';
+import { SPEC_PROPERTIES, type PlanEvent } from '../../src/plan/model.ts';
+import { inMemoryPlan } from '../helpers/plans.ts';
 
 const NOW = Date.UTC(2026, 0, 15, 12);
 const planned = (kind: 'page' | 'screen'): PlanEvent => ({
@@ -24,16 +24,7 @@ const planned = (kind: 'page' | 'screen'): PlanEvent => ({
   kpis: [],
   file: `events/${kind}.yaml`,
 });
-const PLAN: TrackingPlan = {
-  name: 'p',
-  version: '1.0.0',
-  description: 'd',
-  sources: ['web'],
-  defaults: { mode: 'enforce', unplanned: 'allow' },
-  events: [planned('page'), planned('screen')],
-  traits: { properties: {}, required: [] },
-};
-const validator = compilePlanValidator({ latest: PLAN, versions: [PLAN] });
+const { plan: PLAN, validator } = inMemoryPlan([planned('page'), planned('screen')]);
 const options = { receivedAt: NOW, source: 'web', maxEventBytes: 32 * 1024, piiKey: 'spec-properties-test-key-0123456789', newId: () => 'generated' };
 
 /** Every property the spec gives the kind, with a value of the shape an SDK sends. */
