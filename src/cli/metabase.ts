@@ -15,10 +15,11 @@ export function formatProvisionReport(report: ProvisionReport): string[] {
   return [
     `database "Balise ClickHouse" #${report.database.id}: ${report.database.action}`,
     `collection "Balise" #${report.collection.id}: ${report.collection.action}`,
-    `questions: ${c.created.length} created, ${c.updated.length} updated, ${c.archived.length} archived, ${c.unchanged.length} unchanged`,
+    `questions: ${c.created.length} created, ${c.updated.length} updated, ${c.archived.length} archived, ${c.restored.length} restored, ${c.unchanged.length} unchanged`,
     ...c.created.map((k) => `  + ${k}`),
     ...c.updated.map((k) => `  ~ ${k}`),
     ...c.archived.map((k) => `  - ${k} (archived)`),
+    ...c.restored.map((k) => `  ^ ${k} (restored from the archive)`),
     `dashboard "Balise KPIs" #${report.dashboard.id}: ${report.dashboard.action}`,
     report.writes === 0 ? 'Metabase was already up to date: nothing changed.' : `${report.writes} change(s) written to Metabase.`,
   ];

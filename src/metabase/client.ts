@@ -157,8 +157,9 @@ export class MetabaseClient {
     return list<CollectionItem>(await this.send('GET', `/api/collection/${id}/items?models=${model}`));
   }
 
-  async listCards(): Promise<MetabaseCard[]> {
-    return list<MetabaseCard>(await this.send('GET', '/api/card?f=all'));
+  /** `all`: the cards in use; `archived`: the archived ones (GET /api/card's `f` filter). */
+  async listCards(filter: 'all' | 'archived' = 'all'): Promise<MetabaseCard[]> {
+    return list<MetabaseCard>(await this.send('GET', `/api/card?f=${filter}`));
   }
   createCard(input: CardInput): Promise<MetabaseCard> {
     return this.send('POST', '/api/card', input);

@@ -20,7 +20,8 @@ const GRID = 24;
 export interface ProvisionReport {
   database: { id: number; action: 'created' | 'updated' | 'unchanged' };
   collection: { id: number; action: 'created' | 'unchanged' };
-  cards: { created: string[]; updated: string[]; archived: string[]; unchanged: string[] };
+  /** restored: archived when its KPI was removed, brought back (with its settings and subscriptions) when it returned. */
+  cards: { created: string[]; updated: string[]; archived: string[]; restored: string[]; unchanged: string[] };
   dashboard: { id: number; action: 'created' | 'updated' | 'unchanged' };
   /** Write requests sent (0 on a run that changed nothing). */
   writes: number;
@@ -118,6 +119,16 @@ export interface ProvisionOptions {
   timeZone?: string | undefined;
 }
 
+/** Balise's archived cards by key, the most recent one of each. */
+async function archivedCards(client: MetabaseClient): Promise<Map<string, MetabaseCard>> {
+  const byKey = new Map<string, MetabaseCard>();
+  for (const card of await client.listCards('archived')) {
+    const key = keyFromDescription(card.description);
+    if (key && (!byKey.has(key) || card.id > byKey.get(key)!.id)) byKey.set(key, card);
+  }
+  return byKey;
+}
+
 export async function provisionMetabase(client: MetabaseClient, opts: ProvisionOptions): Promise<ProvisionReport> {
   await client.login();
   const writesBefore = client.writes;
@@ -141,14 +152,24 @@ export async function provisionMetabase(client: MetabaseClient, opts: ProvisionO
     const key = keyFromDescription(card.description);
     if (key && !card.archived && !managed.has(key)) managed.set(key, card);
   }
-  const cards: ProvisionReport['cards'] = { created: [], updated: [], archived: [], unchanged: [] };
+  const cards: ProvisionReport['cards'] = { created: [], updated: [], archived: [], restored: [], unchanged: [] };
   const cardIds = new Map<string, number>();
+  let archived: Map<string, MetabaseCard> | undefined;
   for (const q of questions) {
     const wanted = cardInput(q, database.id, collection.id);
     const card = managed.get(q.key);
     if (!card) {
-      cardIds.set(q.key, (await client.createCard(wanted)).id);
-      cards.created.push(q.key);
+      // A KPI removed, then restored: its archived card comes back rather than a second one.
+      archived ??= await archivedCards(client);
+      const old = archived.get(q.key);
+      if (old) {
+        await client.updateCard(old.id, { ...cardChanges(old, wanted), archived: false });
+        cardIds.set(q.key, old.id);
+        cards.restored.push(q.key);
+      } else {
+        cardIds.set(q.key, (await client.createCard(wanted)).id);
+        cards.created.push(q.key);
+      }
       continue;
     }
     cardIds.set(q.key, card.id);

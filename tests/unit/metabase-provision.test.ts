@@ -196,10 +196,10 @@ class ContractServer {
         return send(200, { ...recorded, data: items, total: items.length });
       }
       case 'list cards':
-        // f=all lists the cards that are not archived, as Metabase does.
+        // f=all lists the cards that are not archived, f=archived the archived ones, as Metabase does.
         return send(
           200,
-          this.cards.filter((c) => !c.archived),
+          this.cards.filter((c) => (url.searchParams.get('f') === 'archived' ? c.archived === true : !c.archived)),
         );
       case 'create card':
         return create(this.cards, { archived: false });
@@ -393,6 +393,20 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
     const writes = server.writes().length;
     const again = await provision({ ...definitions, metrics: definitions.metrics.filter((m) => m !== removed) });
     expect([again.dashboard.action, server.writes().length]).toEqual(['unchanged', writes]);
+  });
+
+  it('brings back the archived card of a KPI removed and then restored, rather than a second card', async () => {
+    await provision();
+    const removed = definitions.metrics.find((m) => m.id === 'average_mission_rating')!;
+    const card = server.cards.find((c) => String(c.description).includes('balise:kpi:average_mission_rating'))!;
+    await provision({ ...definitions, metrics: definitions.metrics.filter((m) => m !== removed) });
+    expect(card.archived).toBe(true);
+    const cardsBefore = server.cards.length;
+    const report = await provision();
+    expect([report.cards.restored, report.cards.created]).toEqual([['kpi:average_mission_rating'], []]);
+    expect([card.archived, server.cards.length]).toEqual([false, cardsBefore]);
+    expect((server.dashboards[0]!.dashcards as Row[]).map((d) => d.card_id)).toContain(card.id);
+    expect(server.violations).toEqual([]);
   });
 
   it('updates a renamed KPI in place, found by its marker rather than its title', async () => {
