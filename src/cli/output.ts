@@ -32,6 +32,8 @@ const USAGE_CODES = new Set<string>([
   'unknown_breakdown_property',
   'invalid_attribution',
   'invalid_time_zone',
+  // `plan diff <base>`: a base that is neither a plan's folder nor a git ref.
+  'plan_diff_base',
 ]);
 
 export function exitCodeFor(error: unknown): number {

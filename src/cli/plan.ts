@@ -131,7 +131,13 @@ async function kpisOrNone(dir: string): Promise<KpiDefinitions> {
 
 /** The diff from `base` (git ref or directory) and the KPIs it touches, for the PR comment. */
 export async function planReviewAction(dir: string, base: string): Promise<PlanReview> {
-  const baseDir = (await isDirectory(base)) ? base : await materialiseAtRef(dir, base);
+  const baseIsDir = await isDirectory(base);
+  // A project's folder given for its plan's: said as such, not as an invalid plan.
+  if (baseIsDir && !existsSync(path.join(base, PLAN_FILE))) {
+    const inside = existsSync(path.join(base, 'tracking-plan', PLAN_FILE)) ? `; the plan is in ${path.join(base, 'tracking-plan')}` : '';
+    throw new BaliseError('plan_diff_base', `no ${PLAN_FILE} in ${base}: give the plan's folder, or a git ref${inside}`);
+  }
+  const baseDir = baseIsDir ? base : await materialiseAtRef(dir, base);
   try {
     // The base's plan is named as the user gave it (a git ref), not by the temporary copy read.
     const before = await loadPlan(baseDir).catch((error: unknown) => {

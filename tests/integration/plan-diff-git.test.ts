@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { renderReviewMarkdown } from '../../src/analytics/plan-review.ts';
 import { planDiffAction, planReviewAction } from '../../src/cli/plan.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
+import { runCli } from '../helpers/process.ts';
 import { REPO_ROOT, tempDir } from '../helpers/stack.ts';
 
 // `balise plan diff origin/main` as a CI gate: the base plan is read from git, not a checkout.
@@ -50,6 +51,12 @@ describe('plan diff against a git ref', () => {
     // Run from inside tracking-plan/, the plan folder looked for does not exist: said as such.
     const inside = path.join(planDir, 'tracking-plan');
     await expect(planDiffAction(inside, 'HEAD')).rejects.toMatchObject({ code: 'plan_diff_base', message: `no tracking plan in ${inside}: run from the project's folder, or set BALISE_PLAN_DIR` });
+  });
+
+  it("says a project's folder given as the base is not the plan's, and where the plan is; the CLI exits 2", async () => {
+    await expect(planDiffAction(planDir, repo)).rejects.toMatchObject({ code: 'plan_diff_base', message: `no plan.yaml in ${repo}: give the plan's folder, or a git ref; the plan is in ${planDir}` });
+    const run = await runCli(['plan', 'diff', repo], { BALISE_PLAN_DIR: planDir });
+    expect([run.code, run.output]).toEqual([2, expect.stringContaining('[plan_diff_base]')]);
   });
 
   it('names the git ref, not a temporary folder, when the base plan is invalid', async () => {
