@@ -33,7 +33,7 @@ describe('import sender', () => {
     ]);
     const retries: string[] = [];
     const verdict = await sendBatch('{"batch":[]}', { url, writeKey: 'wk', baseDelayMs: 1, onRetry: (r) => retries.push(r) });
-    expect(verdict).toEqual({ accepted: 2, quarantined: 1 });
+    expect(verdict).toEqual({ accepted: 2, quarantined: 1, suppressed: 0 });
     expect(retries).toEqual(['HTTP 429 too_many_requests', 'HTTP 503 queue_full']);
     expect(requests).toHaveLength(3);
     expect(requests[0]).toBe(`Basic ${Buffer.from('wk:').toString('base64')} {"batch":[]}`);
