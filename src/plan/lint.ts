@@ -11,6 +11,8 @@ import { compareSemver, parseSemver } from './semver.ts';
 import { RESERVED_COLUMNS } from './views.ts';
 
 const SNAKE_CASE = new RegExp(SNAKE);
+/** The types a JSON Schema names. */
+const JSON_TYPES: readonly string[] = ['string', 'number', 'integer', 'boolean', 'array', 'object', 'null'];
 
 export interface LintOptions {
   /** Published versions (build/plan-*.json), to check the YAML version moved on from them. */
@@ -61,6 +63,9 @@ function lintProperties(
       const missing = declared && Array.isArray(nested.required) ? nested.required.filter((r) => typeof r === 'string' && !(r in declared)) : [];
       for (const r of missing) at(pointer, 'required_unknown', `${owner}: required property "${String(r)}" of "${name}${inner}" is not declared under its properties`);
     }
+    // A type that is no JSON Schema type is said by the file's schema check, with the list: not twice.
+    const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+    if (types.some((t) => t !== undefined && !(typeof t === 'string' && JSON_TYPES.includes(t)))) continue;
     try {
       ajv.compile(schema);
     } catch (err) {

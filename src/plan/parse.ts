@@ -62,9 +62,26 @@ function structuralMessages(parsed: ParsedYaml, errors: ErrorObject[] | null | u
   // Snake-case names are reported by lint itself, with the offending name; skip ajv's copies.
   const lintCovers = (e: ErrorObject): boolean =>
     e.keyword === 'propertyNames' || e.propertyName !== undefined || (e.keyword === 'pattern' && e.params.pattern === SNAKE && (e.instancePath === '/name' || e.instancePath.startsWith('/kpis')));
+  // A `type` that is no JSON Schema type fails three ways (not in the list, not an array, not one
+  // of the alternatives): said once, with the types to choose from.
+  const badTypes = new Map((errors ?? []).filter((e) => e.keyword === 'enum' && e.instancePath.endsWith('/type')).map((e) => [e.instancePath, e.params.allowedValues as unknown[]]));
+  const typeNoise = (e: ErrorObject): boolean => {
+    if (badTypes.has(e.instancePath)) return e.keyword !== 'enum';
+    return (e.keyword === 'oneOf' || e.keyword === 'anyOf') && badTypes.has(`${e.instancePath}/type`);
+  };
   return (errors ?? [])
-    .filter((e) => !lintCovers(e))
+    .filter((e) => !lintCovers(e) && !typeNoise(e))
     .map((e) => {
+      const allowed = badTypes.get(e.instancePath);
+      if (allowed && e.keyword === 'enum') {
+        return {
+          file: parsed.file,
+          line: lineAt(parsed, e.instancePath),
+          rule: 'file_schema',
+          message: `${e.instancePath}: not a type; use one of ${allowed.map(String).join(', ')}, or a list of them`,
+          severity: 'error' as const,
+        };
+      }
       const snake = e.keyword === 'propertyNames' || (e.keyword === 'pattern' && e.params.pattern === SNAKE);
       const extra = e.keyword === 'additionalProperties' ? ` (unknown key "${String(e.params.additionalProperty)}")` : '';
       const where = e.instancePath || '/';

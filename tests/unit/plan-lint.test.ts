@@ -151,6 +151,13 @@ describe('plan lint', () => {
     expect(JSON.stringify(messages)).not.toContain('parseAllDocuments');
   });
 
+  it('says a type that is no JSON Schema type once, with the types to choose from', () => {
+    const messages = lintFiles({ 'events/order_placed.yaml': good.replace('type: string', 'type: strin') });
+    expect(messages.filter((m) => m.severity === 'error').map((m) => `${m.line} ${m.rule} ${m.message}`)).toEqual([
+      '8 file_schema /properties/order_id/type: not a type; use one of string, number, integer, boolean, array, object, null, or a list of them',
+    ]);
+  });
+
   it('lints traits.yaml too', () => {
     const messages = lintFiles({ 'traits.yaml': 'properties:\n  email:\n    type: string\n    description: e\nrequired: [email, role]\n' });
     expect(messages).toContainEqual(expect.objectContaining({ rule: 'required_unknown', file: 'traits.yaml', line: 5 }));
