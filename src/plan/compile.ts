@@ -85,7 +85,8 @@ export function toViolations(base: '/properties' | '/traits', errors: ErrorObjec
     }
     const pathTo = `${base}${e.instancePath}`;
     const name = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : base.slice(1);
-    const allowed = e.keyword === 'enum' ? `: ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` : '';
+    const allowed =
+      e.keyword === 'enum' ? `: ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` : e.keyword === 'const' ? `: ${JSON.stringify(e.params.allowedValue)}` : '';
     return { path: pathTo, rule: e.keyword, message: `${name} ${e.message ?? 'is invalid'}${allowed}` };
   });
 }

@@ -56,6 +56,14 @@ describe.each(CASES)('an event %s', (_, properties, valid) => {
   });
 });
 
+describe('a violation of const', () => {
+  it('names the value the plan asks for, as enum violations name theirs', () => {
+    const { validator: withConst } = inMemoryPlan([{ ...EVENT, properties: { ...EVENT.properties, channel: { const: 'retail' } } }]);
+    const out = processEvents([{ type: 'track', event: 'widget_clicked', userId: 'u1', messageId: 'm1', properties: { widget_id: 'w1', channel: 'web' } }], withConst, options);
+    expect(out.outcomes[0]).toMatchObject({ status: 'quarantined', violations: [{ path: '/properties/channel', rule: 'const', message: 'channel must be equal to constant: "retail"' }] });
+  });
+});
+
 describe('a personal-data mark below the top level', () => {
   it('is refused when the plan is loaded, rather than leaving the value in clear', () => {
     const nested: TrackingPlan = {
