@@ -108,9 +108,12 @@ export async function readAlerts(planDir: string, plan?: TrackingPlan, kpis?: Kp
   return { config: { everyMs: parseDuration(raw.every) ?? DEFAULT_EVERY_MS, webhooks, rules }, messages };
 }
 
+/** The file's problems in one line: "line 3 …; line 9 …". */
+export const alertsProblems = (messages: readonly LintMessage[]): string => messages.map((m) => `line ${m.line} ${m.message}`).join('; ');
+
 /** The alerts to run; throws (code alerts_invalid) when the file has errors, so a bad file never half-runs. */
 export async function loadAlerts(planDir: string, plan?: TrackingPlan, kpis?: KpiDefinitions): Promise<AlertsConfig | undefined> {
   const { config, messages } = await readAlerts(planDir, plan, kpis);
-  if (messages.length > 0) throw new BaliseError('alerts_invalid', `${ALERTS_FILE} is invalid: ${messages.map((m) => `line ${m.line} ${m.message}`).join('; ')}`);
+  if (messages.length > 0) throw new BaliseError('alerts_invalid', `${ALERTS_FILE} is invalid: ${alertsProblems(messages)}`);
   return config;
 }

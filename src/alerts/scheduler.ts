@@ -103,10 +103,13 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
     if (!(await lead(every * 3))) return [];
     const now = Date.now();
     const firing = new Set(await deps.redis.smembers(stateKey));
+    // Read once per evaluation, however many KPI rules the file has.
+    let definitions: Promise<KpiDefinitions> | undefined;
+    const kpis = () => (definitions ??= deps.kpis());
     const notices: AlertNotice[] = [];
     for (const rule of config.rules) {
       try {
-        const notice = transition(firing.has(rule.id), evaluate(rule, await measure(rule, { ...deps, now })), now);
+        const notice = transition(firing.has(rule.id), evaluate(rule, await measure(rule, { ...deps, kpis, now })), now);
         if (notice) notices.push(notice);
       } catch (err) {
         deps.logger.warn({ err, alert: rule.id }, 'alert could not be evaluated');

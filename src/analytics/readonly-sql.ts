@@ -133,6 +133,9 @@ export interface ReadOnlyLimits {
 /** Who did what as admin, and who asked to be erased (hashed): admin only, in SQL too. */
 export const ADMIN_ONLY_TABLES = ['audit_log', 'privacy_requests'] as const;
 
+/** An admin-only table's name as an identifier (quoted or not, its cluster `_local` table too). */
+const ADMIN_TABLE_NAME = new RegExp(`(?<![\\w$])(${ADMIN_ONLY_TABLES.join('|')})(_local)?(?![\\w$])`, 'i');
+
 /** Table functions that read tables named in strings or patterns, past any name check. */
 const TABLE_PATTERN_FUNCTIONS = /\b(merge|cluster|clusterAllReplicas)\s*\(/i;
 
@@ -141,9 +144,8 @@ const TABLE_PATTERN_FUNCTIONS = /\b(merge|cluster|clusterAllReplicas)\s*\(/i;
  * tables by pattern. wrapReadOnly's additional_table_filters empties them too, whatever the path.
  */
 export function checkNoAdminTables(statement: string): void {
-  const names = new RegExp(`(?<![\\w$])(${ADMIN_ONLY_TABLES.join('|')})(_local)?(?![\\w$])`, 'i');
   const unquotedAndIdentifiers = statement.replace(/'(?:[^'\\]|\\.|'')*'/g, "''");
-  if (names.test(unquotedAndIdentifiers)) throw new SqlRejectedError(`${ADMIN_ONLY_TABLES.join(' and ')} are for admins only (GET /api/admin/audit)`);
+  if (ADMIN_TABLE_NAME.test(unquotedAndIdentifiers)) throw new SqlRejectedError(`${ADMIN_ONLY_TABLES.join(' and ')} are for admins only (GET /api/admin/audit)`);
   if (TABLE_PATTERN_FUNCTIONS.test(stripQuoted(statement))) throw new SqlRejectedError('table functions that read tables by name pattern (merge, cluster) are not accepted');
 }
 

@@ -13,7 +13,7 @@ import { countRequests, listenFailure, listenHttp, urlOf, type ListenTarget } fr
 import { startOpsServer, type OpsServer } from '../observability/ops-server.ts';
 import { loadPlanValidator } from '../plan/compile.ts';
 import { applyViews } from '../warehouse/views.ts';
-import { ALERTS_FILE, loadAlerts, readAlerts } from '../alerts/load.ts';
+import { ALERTS_FILE, alertsProblems, loadAlerts, readAlerts } from '../alerts/load.ts';
 import { startAlertScheduler, type AlertScheduler } from '../alerts/scheduler.ts';
 import { loadKpiDefinitions } from '../analytics/definitions.ts';
 import { createBatchInserter } from '../queue/batcher.ts';
@@ -285,7 +285,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
             },
             alertsProblem: async () => {
               const { messages } = await readAlerts(config.planDir, validator.plan, await loadKpiDefinitions(config.planDir).catch(() => undefined));
-              return messages.length ? `${ALERTS_FILE} is invalid, so no alert is evaluated until it is fixed: ${messages.map((m) => `line ${m.line} ${m.message}`).join('; ')}` : null;
+              return messages.length ? `${ALERTS_FILE} is invalid, so no alert is evaluated until it is fixed: ${alertsProblems(messages)}` : null;
             },
           })
         : createEngineProxyRouter({ dataDir: config.dataDir, logger });

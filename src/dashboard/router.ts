@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import cookieParser from 'cookie-parser';
 import { authenticate, hashToken, principalOfToken, SESSION_COOKIE, type Credentials } from '../api/auth.ts';
 import { seesPersons } from '../api/access.ts';
+import { forwardedValue } from '../util/forwarded.ts';
 import type { SessionStore } from '../api/sessions.ts';
 import { DASHBOARD_BUNDLE, ensureDashboardBuilt, LIVE_BUNDLE } from './bundle.ts';
 import { appPage, livePage, loginPage } from './pages.ts';
@@ -48,12 +49,7 @@ function sendHtml(res: Response, html: string, status = 200): void {
  * Whether the browser reached the dashboard over https: directly, or through a TLS proxy that
  * says so (X-Forwarded-Proto), so the session cookie is Secure behind one too.
  */
-const viaHttps = (req: Request): boolean =>
-  req.secure ||
-  String(req.headers['x-forwarded-proto'] ?? '')
-    .split(',')[0]!
-    .trim()
-    .toLowerCase() === 'https';
+const viaHttps = (req: Request): boolean => req.secure || forwardedValue(req.headers['x-forwarded-proto']).toLowerCase() === 'https';
 
 export function createDashboardRouter(opts: {
   credentials: Credentials & { sessions: SessionStore };

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { JsonObject } from '../types.ts';
+import { forwardedValue } from '../util/forwarded.ts';
 
 /**
  * The settings the vendors' browser SDKs fetch before they send anything, served by Balise so
@@ -11,14 +12,9 @@ import type { JsonObject } from '../types.ts';
  * proxy that serves Balise under a path of its own (/balise/v1/…) says which in X-Forwarded-Prefix.
  */
 function publicOrigin(req: Request): { host: string; protocol: 'http' | 'https' } {
-  const forwarded = String(req.headers['x-forwarded-proto'] ?? '')
-    .split(',')[0]!
-    .trim()
-    .toLowerCase();
+  const forwarded = forwardedValue(req.headers['x-forwarded-proto']).toLowerCase();
   const protocol = forwarded === 'https' || forwarded === 'http' ? forwarded : req.protocol === 'https' ? 'https' : 'http';
-  const prefix = String(req.headers['x-forwarded-prefix'] ?? '')
-    .split(',')[0]!
-    .trim();
+  const prefix = forwardedValue(req.headers['x-forwarded-prefix']);
   const path = /^\/[A-Za-z0-9._~\-/]*$/.test(prefix) ? prefix.replace(/\/+$/, '') : '';
   return { host: `${req.headers.host ?? 'localhost'}${path}`, protocol };
 }

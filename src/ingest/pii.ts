@@ -64,6 +64,9 @@ export function truncateIp(ip: string): string | undefined {
     .join(':')}::`;
 }
 
+/** The plan's trait rules for a call's own `traits`: a group call's are the group's (a company's billing email), not the person's. */
+const personTraitRules = (rules: PiiRules, type: string): Marked => (type === 'group' ? [] : rules.traits);
+
 /** The values `skip` names are left as they are (a replay's, which its ingest's rules already rewrote). */
 function applyTo(values: JsonObject, rules: Marked, source: string, fallback: PiiAction, key: string, skip?: (name: string) => boolean): JsonObject {
   let out: JsonObject | undefined;
@@ -108,8 +111,8 @@ export function applyPii(event: NormalizedEvent, rules: PiiRules, key: string, k
   const skip = kept && ((base: string) => (name: string) => kept.has(`${base}/${pointerToken(name)}`));
   const props = rules.events.get(eventKey(event.type, event.event));
   const properties = props ? applyTo(event.properties, props, event.source, rules.policy.piiAction, key, skip?.('/properties')) : event.properties;
-  // A group call's traits are the group's (a company's billing email), not the person's: the plan's trait rules are the person's.
-  const traits = rules.traits.length && event.type !== 'group' ? applyTo(event.traits, rules.traits, event.source, rules.policy.piiAction, key, skip?.('/traits')) : event.traits;
+  const traitRules = personTraitRules(rules, event.type);
+  const traits = traitRules.length ? applyTo(event.traits, traitRules, event.source, rules.policy.piiAction, key, skip?.('/traits')) : event.traits;
   const context = applyContext(event.context, rules.traits, rules.policy, event.source, key, skip?.('/context/traits'));
   if (properties === event.properties && traits === event.traits && context === event.context) return event;
   return { ...event, properties, traits, context };
@@ -127,7 +130,7 @@ export function applyPiiToRaw(raw: unknown, source: string, rules: PiiRules, key
   const props = rules.events.get(eventKey(type, name));
   const out: Record<string, unknown> = { ...raw };
   if (props && isPlainObject(raw.properties)) out.properties = applyTo(raw.properties as JsonObject, props, source, rules.policy.piiAction, key);
-  if (isPlainObject(raw.traits) && type !== 'group') out.traits = applyTo(raw.traits as JsonObject, rules.traits, source, rules.policy.piiAction, key);
+  if (isPlainObject(raw.traits)) out.traits = applyTo(raw.traits as JsonObject, personTraitRules(rules, type), source, rules.policy.piiAction, key);
   if (isPlainObject(raw.context)) out.context = applyContext(raw.context as JsonObject, rules.traits, rules.policy, source, key);
   return out;
 }

@@ -81,9 +81,12 @@ function seriesStartDate(grain: TimeGrain, timeZone: string): string {
   return grain === 'day' ? `toDate(${back}, ${zone})` : grain === 'week' ? `toStartOfWeek(${back}, 1, ${zone})` : `toStartOfMonth(${back}, ${zone})`;
 }
 
+/** That first day's start in the zone, as the instant the compiled queries take for `from`. */
+const seriesStart = (grain: TimeGrain, timeZone: string): string => `toDateTime64(toDateTime(${seriesStartDate(grain, timeZone)}, '${timeZone}'), 3, 'UTC')`;
+
 function metricSeriesSql(metric: EventMetric, grain: TimeGrain, timeZone: string): string {
   const lookback = LOOKBACK[grain];
-  const from = `toDateTime64(toDateTime(${seriesStartDate(grain, timeZone)}, '${timeZone}'), 3, 'UTC')`;
+  const from = seriesStart(grain, timeZone);
   return inlineParams(compileMetric(metric, placeholderRange(timeZone), grain), {
     previous_from: `${from} - INTERVAL ${lookback}`,
     from,
@@ -164,7 +167,7 @@ export function retentionQuestion(def: RetentionDefinition, timeZone: string = D
   const range = placeholderRange(timeZone);
   const inner = inlineParams(compileRetention(def, { ...range, asOfMs: range.toMs }), {
     // The first cohort is a whole week or month, as in the KPI cards.
-    from: `toDateTime64(toDateTime(${seriesStartDate(def.grain, timeZone)}, '${timeZone}'), 3, 'UTC')`,
+    from: seriesStart(def.grain, timeZone),
     to: NOW,
     as_of: NOW,
   });

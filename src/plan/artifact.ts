@@ -33,6 +33,11 @@ export function artifactFileName(version: string): string {
 /** Whether a file name in build/ is a published version's artifact. */
 export const isArtifactFileName = (name: string): boolean => /^plan-.+\.json$/.test(name);
 
+/** The plan keeps a published version's number with other content (what `plan check` warns about and the server says). */
+export function editsPublishedVersion(published: TrackingPlan, plan: TrackingPlan): boolean {
+  return published.version === plan.version && serializeArtifact(published) !== serializeArtifact(plan);
+}
+
 export function serializeArtifact(plan: TrackingPlan): string {
   const artifact: PlanArtifact = { format: FORMAT, plan: stripPositions(plan) };
   return `${JSON.stringify(artifact, null, 2)}\n`;

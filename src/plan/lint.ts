@@ -1,7 +1,7 @@
 /** Lint rules for the tracking plan (pure: load.ts reads the files). Messages point at file:line so reviewers can jump to them. */
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { serializeArtifact } from './artifact.ts';
+import { editsPublishedVersion } from './artifact.ts';
 import { eventKey, type LintMessage, type LoadResult, type PlanEvent, type PropertySchema, type TrackingPlan } from './model.ts';
 import { parsePlanFiles, type PlanSources } from './parse.ts';
 import { SNAKE } from './file-schemas.ts';
@@ -144,7 +144,7 @@ export function lint(plan: TrackingPlan, options: LintOptions = {}): LintMessage
   // A version that is not semver is its own error (the plan file's schema): none to compare.
   const comparable = parseSemver(plan.version) ? (options.published ?? []) : [];
   for (const published of comparable) {
-    if (published.version === plan.version && serializeArtifact(published) !== serializeArtifact(plan)) {
+    if (editsPublishedVersion(published, plan)) {
       out.push({
         file: planFile,
         line: lineOf(plan.lines, '/version', ''),

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { BUILD_DIR, isArtifactFileName, parseArtifact, serializeArtifact } from './artifact.ts';
+import { BUILD_DIR, editsPublishedVersion, isArtifactFileName, parseArtifact } from './artifact.ts';
 import { PlanInvalidError } from './errors.ts';
 import { lintSources } from './lint.ts';
 import type { LoadResult, PlanVersions, TrackingPlan } from './model.ts';
@@ -79,7 +79,7 @@ export async function loadPlanVersions(planDir: string): Promise<PlanVersions> {
   if (hasYaml) {
     latest = await loadPlan(planDir);
     const published = byVersion.get(latest.version);
-    if (published && serializeArtifact(published) !== serializeArtifact(latest)) {
+    if (published && editsPublishedVersion(published, latest)) {
       unpublishedEdits = `plan.yaml says version ${latest.version}, which is published (${BUILD_DIR}/plan-${latest.version}.json) with other content: events that declare ${latest.version} are judged by the edited files. Bump the version and run \`balise plan build\` to publish the change`;
     }
     byVersion.set(latest.version, latest);

@@ -210,8 +210,8 @@ export function toQuarantineRow(event: NormalizedEvent, verdict: PlanVerdict): Q
 /**
  * An event too malformed to normalise is still kept, verbatim, with the reason. It cannot be
  * replayed as-is (its `raw` is the client's payload, marked by reasons starting "malformed:").
+ * `callType`: the route's (or the normalised event's) type, which wins over the payload's.
  */
-/** `callType`: the route's (or the normalised event's) type, which wins over the payload's. */
 export function toMalformedRow(raw: unknown, rejection: { code: string; message: string }, receivedAt: number, source: string, rawText: string, callType?: string): QuarantineRow {
   const obj = isPlainObject(raw) ? raw : {};
   const violation: Violation = { path: '', rule: rejection.code, message: rejection.message };
