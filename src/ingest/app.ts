@@ -18,6 +18,7 @@ import { isPlainObject } from '../util/objects.ts';
 import { checkStructure } from './normalize.ts';
 import { processEvents } from './process.ts';
 import { bodyReadError, readBody } from './read-body.ts';
+import { browserRequestIp } from './request-ip.ts';
 import type { LiveHub } from '../live/hub.ts';
 import { healthAnswer, type Liveness } from '../observability/liveness.ts';
 
@@ -230,6 +231,7 @@ export function createApp(deps: AppDependencies): IngestApp {
       batchSentAt: routeType ? undefined : body.sentAt,
       maxEventBytes: deps.limits.maxEventBytes,
       historical,
+      requestIp: historical ? undefined : browserRequestIp(req),
       liveBudget: deps.live?.take(rawEvents.length) ?? 0,
       isSuppressed: deps.isSuppressed,
       piiKey: deps.piiKey,

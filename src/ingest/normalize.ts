@@ -33,6 +33,8 @@ export interface NormalizeContext {
   historical?: boolean;
   /** Gives an event without a messageId its id (the ingest passes randomUUID; a test, a fixed sequence). */
   newId: () => string;
+  /** A browser request's address (request-ip.ts): the `context.ip` of an event that has none. */
+  requestIp?: string;
 }
 
 export const MAX_DEPTH = 16;
@@ -165,7 +167,8 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
   if (!properties) return reject('invalid_field', 'properties must be an object');
   if (!traits) return reject('invalid_field', 'traits must be an object');
   if (!ownContext) return reject('invalid_field', 'context must be an object');
-  const context = ctx.batchContext ? { ...ctx.batchContext, ...ownContext } : ownContext;
+  let context = ctx.batchContext ? { ...ctx.batchContext, ...ownContext } : ownContext;
+  if (ctx.requestIp && context.ip === undefined) context = { ...context, ip: ctx.requestIp };
   // RudderStack sends identify traits only in context.traits (on group, context.traits are the
   // user's, not the group's, so only identify borrows them).
   if (eventType === 'identify' && raw.traits === undefined && isPlainObject(context.traits)) traits = context.traits as JsonObject;

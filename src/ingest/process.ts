@@ -44,6 +44,8 @@ export interface ProcessOptions {
   liveBudget?: number;
   /** Where a missing messageId comes from (normalize.ts): random UUIDs unless a test fixes them. */
   newId?: () => string;
+  /** A browser request's address (request-ip.ts), for events without `context.ip`. */
+  requestIp?: string;
 }
 
 /**
@@ -69,6 +71,7 @@ export function processEvents(rawEvents: unknown[], validator: PlanValidator, op
     batchSentAt: options.batchSentAt,
     historical: options.historical,
     newId: options.newId ?? randomUUID,
+    requestIp: options.requestIp,
   };
   // Described only while someone watches; trimmed to the first `liveBudget` by index at the end.
   const live: { index: number; event: LiveEvent }[] = [];

@@ -149,6 +149,8 @@ function expectBrowserContext(rows: StoredEvent[], library: string, [from, to]: 
   for (const row of rows) {
     expect(row.library_name).toBe(library);
     expect(row.context.userAgent).toMatch(/Chrome\//);
+    // The SDK cannot know it: the server fills it from the request, as Segment's and RudderStack's do.
+    expect(row.context.ip).toBe('127.0.0.1');
     expect(String(row.context.page?.url)).toMatch(new RegExp(`^${site.url}/missions`));
     // The time of the call, not of its (possibly retried) delivery: clock-skew correction keeps it.
     expect(row.ts).toBeGreaterThanOrEqual(from - 1_000);

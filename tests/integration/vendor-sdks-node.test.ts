@@ -61,6 +61,8 @@ function expectEverything(rows: StoredEvent[], tag: string, library: string): vo
   expect([alias.previous_id, alias.user_id]).toEqual([userId, `${tag}-u2`]);
   for (const row of rows) {
     expect(row.library_name).toBe(library);
+    // A server's address is not its users': only a browser's request fills context.ip.
+    expect(row.context.ip).toBeUndefined();
     // Sent straight away, so the clock-skew correction moves the timestamp by the transit time only.
     expect(Math.abs(row.ts - AT.getTime())).toBeLessThan(5_000);
   }

@@ -37,6 +37,19 @@ describe('normalizeEvent', () => {
     if (!result.ok) expect(result.rejection.code).toBe(code);
   });
 
+  it("fills a missing context.ip with the browser request's address, and keeps one the event or its batch sends", () => {
+    const ipOf = (raw: unknown, extra: Partial<Parameters<typeof normalizeEvent>[1]> = {}) => {
+      const result = normalizeEvent(raw, { ...ctx, requestIp: '203.0.113.9', ...extra });
+      return result.ok ? result.event.context.ip : result.rejection.code;
+    };
+    expect(ipOf(track())).toBe('203.0.113.9');
+    expect(ipOf(track({ context: { locale: 'fr' } }))).toBe('203.0.113.9');
+    // Segment's way to say "no address": 0.0.0.0 is kept as sent.
+    expect(ipOf(track({ context: { ip: '0.0.0.0' } }))).toBe('0.0.0.0');
+    expect(ipOf(track(), { batchContext: { ip: '198.51.100.1' } })).toBe('198.51.100.1');
+    expect(ipOf(track(), { requestIp: undefined })).toBeUndefined();
+  });
+
   it('keeps a property legitimately named constructor, and ids with valid surrogate pairs', () => {
     const result = normalizeEvent(track({ messageId: 'm-\u{1F600}', properties: { constructor: 'Acme Builders', builder: { constructor: 'x' } } }), ctx);
     expect(result.ok).toBe(true);
