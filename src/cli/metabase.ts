@@ -10,9 +10,9 @@ import { MetabaseClient } from '../metabase/client.ts';
 import { provisionMetabase, type ProvisionReport } from '../metabase/provision.ts';
 import { clickhouseDetails, metabaseSettings } from '../metabase/settings.ts';
 
-export function formatProvisionReport(report: ProvisionReport): string[] {
+export function formatProvisionReport(report: ProvisionReport, dryRun = false): string[] {
   const c = report.cards;
-  return [
+  const lines = [
     `database "Balise ClickHouse" #${report.database.id}: ${report.database.action}`,
     `collection "Balise" #${report.collection.id}: ${report.collection.action}`,
     `questions: ${c.created.length} created, ${c.updated.length} updated, ${c.archived.length} archived, ${c.restored.length} restored, ${c.unchanged.length} unchanged`,
@@ -21,8 +21,14 @@ export function formatProvisionReport(report: ProvisionReport): string[] {
     ...c.archived.map((k) => `  - ${k} (archived)`),
     ...c.restored.map((k) => `  ^ ${k} (restored from the archive)`),
     `dashboard "Balise KPIs" #${report.dashboard.id}: ${report.dashboard.action}`,
-    report.writes === 0 ? 'Metabase was already up to date: nothing changed.' : `${report.writes} change(s) written to Metabase.`,
+    report.writes === 0
+      ? 'Metabase was already up to date: nothing changed.'
+      : dryRun
+        ? `${report.writes} change(s) to write; dry run: nothing was sent.`
+        : `${report.writes} change(s) written to Metabase.`,
   ];
+  // What a run would do, said as such: the ids of what it would create do not exist yet.
+  return dryRun ? ['Dry run: what `balise metabase provision` would change.', ...lines.map((line) => line.replace(/ #-\d+: created$/, ': would be created'))] : lines;
 }
 
 export function registerMetabaseCommand(program: Command): void {
@@ -32,7 +38,8 @@ export function registerMetabaseCommand(program: Command): void {
     .description('create or update, idempotently, the ClickHouse connection, one question per KPI and funnel, and the "Balise KPIs" dashboard (METABASE_URL, METABASE_USER, METABASE_PASSWORD)')
     .option('--clickhouse-url <url>', 'ClickHouse URL as Metabase reaches it (default: CLICKHOUSE_URL), e.g. http://clickhouse:8123 in docker compose')
     .option('--json', 'print the report as JSON')
-    .action(async (opts: { clickhouseUrl?: string; json?: boolean }) => {
+    .option('--dry-run', 'read Metabase and say what a run would create, update, archive or restore, writing nothing')
+    .action(async (opts: { clickhouseUrl?: string; json?: boolean; dryRun?: boolean }) => {
       const config = loadConfig();
       const settings = metabaseSettings(config);
       const details = clickhouseDetails(config, opts.clickhouseUrl);
@@ -47,8 +54,10 @@ export function registerMetabaseCommand(program: Command): void {
         );
       }
       const timeZone = projectTimeZone(config, plan);
-      const report = await provisionMetabase(new MetabaseClient(settings), { clickhouse: details, definitions, timeZone });
-      console.log(opts.json ? JSON.stringify(report, null, 2) : formatProvisionReport(report).join('\n'));
+      const dryRun = opts.dryRun === true;
+      const report = await provisionMetabase(new MetabaseClient({ ...settings, dryRun }), { clickhouse: details, definitions, timeZone });
+      console.log(opts.json ? JSON.stringify({ ...report, dryRun }, null, 2) : formatProvisionReport(report, dryRun).join('\n'));
+      if (dryRun) return;
       // Provisioning talks to Metabase, not to Balise: it reports itself to the audit log when a server is up.
       await callApi('POST', '/api/admin/audit', { action: 'metabase.provision' }).catch((error: unknown) =>
         console.error(`balise: provisioned, but not recorded in the audit log (${error instanceof Error ? error.message : String(error)})`),

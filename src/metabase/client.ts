@@ -82,6 +82,11 @@ export interface MetabaseClientOptions {
   username: string;
   password: string;
   fetch?: typeof fetch;
+  /**
+   * Reads Metabase and logs in, but sends no write: each one is counted and answered here with
+   * what Metabase would answer (its input, with a new negative id for a creation).
+   */
+  dryRun?: boolean;
 }
 
 /** Some list endpoints answer `[...]`, newer ones `{data: [...]}`: accept both. */
@@ -104,6 +109,12 @@ export class MetabaseClient {
   }
 
   private async send<T>(method: Method, path: string, body?: unknown): Promise<T> {
+    if (this.options.dryRun && method !== 'GET' && path !== '/api/session') {
+      this.writes++;
+      // PUT /api/thing/:id keeps its id; a POST creates the next stand-in.
+      const id = method === 'PUT' ? Number(path.slice(path.lastIndexOf('/') + 1)) : -this.writes;
+      return { dashcards: [], ...(body as object), id } as T;
+    }
     let response: Response;
     try {
       response = await this.doFetch(`${this.base}${path}`, {

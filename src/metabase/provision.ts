@@ -186,7 +186,8 @@ export async function provisionMetabase(client: MetabaseClient, opts: ProvisionO
     cards.archived.push(key);
   }
 
-  const items = await client.collectionItems(collection.id, 'dashboard');
+  // A collection just created holds nothing yet (and, in a dry run, does not exist).
+  const items = collection.action === 'created' ? [] : await client.collectionItems(collection.id, 'dashboard');
   const found = items.find((i) => i.model === 'dashboard' && (i.description ?? '').includes(DASHBOARD_MARKER)) ?? items.find((i) => i.model === 'dashboard' && i.name === DASHBOARD_NAME);
   let dashboard: ProvisionReport['dashboard'];
   let current: MetabaseDashboard;

@@ -307,6 +307,36 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
     expect([report.database.action, report.collection.action, report.dashboard.action]).toEqual(['unchanged', 'unchanged', 'unchanged']);
   });
 
+  it('a dry run reports what a run would write, and writes nothing, on an empty Metabase and after a KPI is removed', async () => {
+    const dryRun = (defs: KpiDefinitions) =>
+      provisionMetabase(new MetabaseClient({ url: server.url, username: 'admin@example.com', password: server.password, dryRun: true }), { clickhouse: CLICKHOUSE, definitions: defs });
+    const planned = await dryRun(definitions);
+    expect(server.writes()).toEqual([]);
+    expect([server.databases, server.cards, server.dashboards]).toEqual([[], [], []]);
+    const real = await provision();
+    expect({ ...planned, database: planned.database.action, collection: planned.collection.action, dashboard: planned.dashboard.action }).toEqual({
+      ...real,
+      database: real.database.action,
+      collection: real.collection.action,
+      dashboard: real.dashboard.action,
+    });
+    const writesBefore = server.writes().length;
+    const removed = await dryRun({ ...definitions, metrics: definitions.metrics.filter((m) => m.id !== 'average_mission_rating') });
+    expect([removed.cards.archived, removed.cards.created, removed.dashboard.action, removed.writes]).toEqual([['kpi:average_mission_rating'], [], 'updated', 2]);
+    expect(server.writes()).toHaveLength(writesBefore);
+    expect(managedCards()).toHaveLength(real.cards.created.length);
+  });
+
+  it('balise metabase provision --dry-run says what it would do, in words, and writes nothing', async () => {
+    const env = { BALISE_PLAN_DIR: FIXTURE_PLAN, METABASE_URL: server.url, METABASE_USER: 'admin@example.com', METABASE_PASSWORD: server.password, CLICKHOUSE_URL: 'http://clickhouse:8123' };
+    const run = await runCli(['metabase', 'provision', '--dry-run'], env);
+    expect(run.code).toBe(0);
+    expect(run.output).toMatch(/^Dry run: what `balise metabase provision` would change\.\ndatabase "Balise ClickHouse": would be created\n/);
+    expect(run.output).toContain('dashboard "Balise KPIs": would be created');
+    expect(run.output).toMatch(/\d+ change\(s\) to write; dry run: nothing was sent\./);
+    expect(server.writes()).toEqual([]);
+  });
+
   /** Replaces a stored card's query the way the contract's Metabase would store it. */
   const storeQuery = (card: Row, sql: string, extraStages: unknown[] = []) => {
     const { database } = nativeOf(card);
