@@ -13,7 +13,7 @@ import { clickhouseDetails, metabaseSettings } from '../metabase/settings.ts';
 export function formatProvisionReport(report: ProvisionReport, dryRun = false): string[] {
   const c = report.cards;
   const lines = [
-    `database "Balise ClickHouse" #${report.database.id}: ${report.database.action}`,
+    `database "Balise ClickHouse" #${report.database.id}: ${report.database.action}${report.database.action === 'unchanged' ? ' (its password cannot be read back: --update-connection sends it)' : ''}`,
     `collection "Balise" #${report.collection.id}: ${report.collection.action}`,
     `questions: ${c.created.length} created, ${c.updated.length} updated, ${c.archived.length} archived, ${c.restored.length} restored, ${c.unchanged.length} unchanged`,
     ...c.created.map((k) => `  + ${k}`),
@@ -39,7 +39,8 @@ export function registerMetabaseCommand(program: Command): void {
     .option('--clickhouse-url <url>', 'ClickHouse URL as Metabase reaches it (default: CLICKHOUSE_URL), e.g. http://clickhouse:8123 in docker compose')
     .option('--json', 'print the report as JSON')
     .option('--dry-run', 'read Metabase and say what a run would create, update, archive or restore, writing nothing')
-    .action(async (opts: { clickhouseUrl?: string; json?: boolean; dryRun?: boolean }) => {
+    .option('--update-connection', 'send the ClickHouse connection even if it looks unchanged (after a password change: Metabase never shows the password it has)')
+    .action(async (opts: { clickhouseUrl?: string; json?: boolean; dryRun?: boolean; updateConnection?: boolean }) => {
       const config = loadConfig();
       const settings = metabaseSettings(config);
       const details = clickhouseDetails(config, opts.clickhouseUrl);
@@ -55,7 +56,7 @@ export function registerMetabaseCommand(program: Command): void {
       }
       const timeZone = projectTimeZone(config, plan);
       const dryRun = opts.dryRun === true;
-      const report = await provisionMetabase(new MetabaseClient({ ...settings, dryRun }), { clickhouse: details, definitions, timeZone });
+      const report = await provisionMetabase(new MetabaseClient({ ...settings, dryRun }), { clickhouse: details, definitions, timeZone, updateConnection: opts.updateConnection === true });
       console.log(opts.json ? JSON.stringify({ ...report, dryRun }, null, 2) : formatProvisionReport(report, dryRun).join('\n'));
       if (dryRun) return;
       // Provisioning talks to Metabase, not to Balise: it reports itself to the audit log when a server is up.

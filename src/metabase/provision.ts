@@ -117,6 +117,11 @@ export interface ProvisionOptions {
   definitions: KpiDefinitions;
   /** The project time zone (IANA) the questions' buckets and cohorts follow; default UTC. */
   timeZone?: string | undefined;
+  /**
+   * Send the connection even when it looks unchanged: Metabase answers the password masked, so
+   * a rotated ClickHouse password cannot be seen otherwise.
+   */
+  updateConnection?: boolean;
 }
 
 /** Balise's archived cards by key, the most recent one of each. */
@@ -137,7 +142,7 @@ export async function provisionMetabase(client: MetabaseClient, opts: ProvisionO
   const existingDb = (await client.listDatabases()).find((d) => d.name === DATABASE_NAME);
   let database: ProvisionReport['database'];
   if (!existingDb) database = { id: (await client.createDatabase(dbInput)).id, action: 'created' };
-  else if (existingDb.engine !== 'clickhouse' || detailsDiffer(existingDb.details ?? {}, opts.clickhouse))
+  else if (opts.updateConnection || existingDb.engine !== 'clickhouse' || detailsDiffer(existingDb.details ?? {}, opts.clickhouse))
     database = { id: (await client.updateDatabase(existingDb.id, dbInput)).id, action: 'updated' };
   else database = { id: existingDb.id, action: 'unchanged' };
 

@@ -337,6 +337,18 @@ describe.each(CONTRACTS)('metabase provision against the recorded contract of %s
     expect(server.writes()).toEqual([]);
   });
 
+  it('sends a rotated ClickHouse password, which Metabase answers masked, only when asked to (--update-connection)', async () => {
+    await provision();
+    const rotated = { ...CLICKHOUSE, password: 'rotated' };
+    const run = (updateConnection: boolean) => provisionMetabase(client(), { clickhouse: rotated, definitions, updateConnection });
+    const before = server.writes().length;
+    expect((await run(false)).database.action).toBe('unchanged');
+    expect(server.writes()).toHaveLength(before);
+    expect((await run(true)).database.action).toBe('updated');
+    expect(server.writes().slice(before)).toEqual([{ method: 'PUT', path: `/api/database/${server.databases[0]!.id}`, body: expect.objectContaining({ details: rotated }) }]);
+    expect(server.databases[0]!.details).toEqual(rotated);
+  });
+
   /** Replaces a stored card's query the way the contract's Metabase would store it. */
   const storeQuery = (card: Row, sql: string, extraStages: unknown[] = []) => {
     const { database } = nativeOf(card);
