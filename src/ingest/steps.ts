@@ -120,16 +120,22 @@ export function normalizeStep(raw: unknown, ctx: NormalizeContext, privacy: Priv
   };
 }
 
-/** The ids a payload names, as far as they can be read: an erased person's malformed event is suppressed too. */
+/**
+ * The ids a payload names, as far as they can be read: an erased person's malformed event is
+ * suppressed too. Its owner (its userId, else its anonymousId) and an alias's previousId: another
+ * user's event on a device the erased person used first is that user's, and is kept.
+ */
 export function suppressedRaw(raw: unknown, isSuppressed: ((ids: readonly string[]) => boolean) | undefined): boolean {
   if (!isSuppressed || !isPlainObject(raw)) return false;
-  const ids = [raw.userId, raw.anonymousId, raw.previousId].flatMap((id) => (typeof id === 'string' && id !== '' ? [id] : typeof id === 'number' ? [String(id)] : []));
+  const readable = (id: unknown) => (typeof id === 'string' && id !== '' ? [id] : typeof id === 'number' ? [String(id)] : []);
+  const [owner] = [...readable(raw.userId), ...readable(raw.anonymousId)];
+  const ids = [...(owner === undefined ? [] : [owner]), ...readable(raw.previousId)];
   return ids.length > 0 && isSuppressed(ids);
 }
 
 /** 2. From a person erased with suppression on (BALISE_SUPPRESS_ERASED): stored nowhere, not even in quarantine. */
 export function suppressed(event: NormalizedEvent, isSuppressed: ((ids: readonly string[]) => boolean) | undefined): boolean {
-  return isSuppressed?.([event.userId, event.anonymousId, event.previousId]) ?? false;
+  return isSuppressed?.([event.userId || event.anonymousId, event.previousId]) ?? false;
 }
 
 /** An event that passed the plan, in the form it is stored in, with its verdict and metric labels. */

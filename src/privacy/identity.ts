@@ -1,7 +1,10 @@
 /**
- * Every id of one person, as identity stitching links them: `identity_links` (anonymousId →
- * userId on identified events, previousId → userId on aliases), followed transitively from the
- * id asked for, plus the same pairs on quarantined events (never loaded, so not in the links).
+ * The ids of one person, as identity stitching and every KPI count them: an id belongs to the
+ * user it was linked to first (`identity_links`: anonymousId → userId on identified events,
+ * previousId → userId on aliases, the earliest link of each id winning, as `persons` and
+ * src/analytics/sql-common.ts read it), plus the same pairs on quarantined events (never loaded,
+ * so not in the links) and on rows still queued. A device shared by two users belongs to the one
+ * who used it first: erasing or exporting the other never reaches the first one's data.
  */
 import { BaliseError } from '../errors.ts';
 import type { Warehouse } from '../warehouse/client.ts';
@@ -11,30 +14,72 @@ import { queryRows } from '../warehouse/query.ts';
 export const MAX_IDS = 10_000;
 const MAX_ROUNDS = 50;
 
-const QUARANTINE_PAIRS = `
-  SELECT JSONExtractString(raw, 'userId') AS user_id, arrayJoin([JSONExtractString(raw, 'anonymousId'), JSONExtractString(raw, 'previousId')]) AS other
-  FROM quarantine
-  WHERE user_id != '' AND other != '' AND (user_id IN {ids:Array(String)} OR other IN {ids:Array(String)})`;
+/** One link: `alias` (an anonymous or previous id) was linked to `user` at `at` (epoch ms). */
+interface Link {
+  alias: string;
+  user: string;
+  at: number;
+}
 
-/** `pending`: links not in the warehouse yet (the queued rows', see queued.ts queuedLinks). */
+const LINKS = `
+  SELECT alias_id AS alias, user_id AS user, toUnixTimestamp64Milli(first_seen) AS at
+  FROM identity_links
+  WHERE alias_id IN {ids:Array(String)} OR user_id IN {ids:Array(String)}
+  UNION ALL
+  SELECT alias, user, at FROM (
+    SELECT JSONExtractString(raw, 'userId') AS user,
+           arrayJoin([JSONExtractString(raw, 'anonymousId'), JSONExtractString(raw, 'previousId')]) AS alias,
+           toUnixTimestamp64Milli(received_at) AS at
+    FROM quarantine
+    WHERE user != '' AND alias != '' AND (user IN {ids:Array(String)} OR alias IN {ids:Array(String)}))`;
+
+/**
+ * `pending`: [user, alias] links not in the warehouse yet (the queued rows', see queued.ts
+ * queuedLinks), later than every stored one.
+ */
 export async function resolveIds(warehouse: Warehouse, subject: string, pending: readonly (readonly [string, string])[] = []): Promise<string[]> {
   if (subject.trim() === '') throw new BaliseError('invalid_subject', 'the id to resolve is empty');
-  const ids = new Set([subject]);
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    const rows = await queryRows<{ a: string; b: string }>(
-      warehouse,
-      `SELECT alias_id AS a, user_id AS b FROM identity_links WHERE alias_id IN {ids:Array(String)} OR user_id IN {ids:Array(String)}
-       UNION DISTINCT
-       SELECT user_id AS a, other AS b FROM (${QUARANTINE_PAIRS})`,
-      { ids: [...ids] },
-    );
-    const before = ids.size;
-    for (const { a, b } of [...rows, ...pending.filter(([a, b]) => ids.has(a) || ids.has(b)).map(([a, b]) => ({ a, b }))]) {
-      if (a) ids.add(a);
-      if (b) ids.add(b);
+  /** Every link that names one of `ids`, stored or pending. */
+  const linksOf = async (ids: readonly string[]): Promise<Link[]> => {
+    const wanted = new Set(ids);
+    const stored = await queryRows<{ alias: string; user: string; at: string | number }>(warehouse, LINKS, { ids });
+    return [
+      ...stored.map((l) => ({ alias: l.alias, user: l.user, at: Number(l.at) })),
+      ...pending.filter(([user, alias]) => wanted.has(user) || wanted.has(alias)).map(([user, alias], i) => ({ alias, user, at: Number.MAX_SAFE_INTEGER - pending.length + i })),
+    ];
+  };
+  /** The user each alias was linked to first, among `links`. */
+  const firstUsers = (links: readonly Link[]): Map<string, string> => {
+    const first = new Map<string, Link>();
+    for (const link of links) {
+      if (link.alias === link.user) continue;
+      const known = first.get(link.alias);
+      if (!known || link.at < known.at || (link.at === known.at && link.user < known.user)) first.set(link.alias, link);
     }
+    return new Map([...first].map(([alias, link]) => [alias, link.user]));
+  };
+
+  // Up: the person the subject belongs to (an anonymous id → its user; an aliased user → the new one).
+  let person = subject;
+  const visited = new Set([subject]);
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const owner = firstUsers(await linksOf([person])).get(person);
+    if (owner === undefined || visited.has(owner)) break;
+    visited.add(owner);
+    person = owner;
+  }
+
+  // Down: every id whose first link leads to the person, however many hops (anonymous id → old user id → new one).
+  const ids = new Set([person]);
+  let frontier = [person];
+  for (let round = 0; round < MAX_ROUNDS && frontier.length > 0; round++) {
+    const from = new Set(frontier);
+    const candidates = [...new Set((await linksOf(frontier)).filter((l) => from.has(l.user) && !ids.has(l.alias)).map((l) => l.alias))];
+    if (candidates.length === 0) break;
+    const owners = firstUsers(await linksOf(candidates));
+    frontier = candidates.filter((alias) => ids.has(owners.get(alias) ?? ''));
+    for (const id of frontier) ids.add(id);
     if (ids.size > MAX_IDS) throw new BaliseError('identity_too_large', `"${subject}" links to more than ${MAX_IDS} ids: it is shared by many people, not one person's id`);
-    if (ids.size === before) return [...ids].sort();
   }
   return [...ids].sort();
 }

@@ -12,6 +12,7 @@ import { jobRowsPayload, readJobRows, rowsKey } from '../queue/job-rows.ts';
 import type { IngestJobData, QueuedJobData } from '../queue/jobs.ts';
 import { payloadLines } from '../warehouse/insert.ts';
 import { eventLineRecord } from '../warehouse/rows.ts';
+import { RAW_ANONYMOUS_KEYS, RAW_USER_KEYS } from './tables.ts';
 
 const STATES = ['waiting', 'paused', 'prioritized', 'delayed', 'failed'] as const;
 const PAGE = 500;
@@ -25,22 +26,27 @@ function parse(line: string): Record<string, unknown> {
   }
 }
 
-const ROW_KEYS = ['user_id', 'anonymous_id', 'previous_id'];
-const RAW_KEYS = ['userId', 'anonymousId', 'previousId', 'user_id', 'anonymous_id', 'previous_id'];
-
-const matches = (record: Record<string, unknown>, keys: readonly string[], ids: ReadonlySet<string>) =>
-  keys.some((key) => {
+/** The first of `keys` that `record` holds as a non-empty string or a number. */
+const firstId = (record: Record<string, unknown>, keys: readonly string[]): string => {
+  for (const key of keys) {
     const value = record[key];
-    return (typeof value === 'string' || typeof value === 'number') && ids.has(String(value));
-  });
+    if ((typeof value === 'string' && value !== '') || typeof value === 'number') return String(value);
+  }
+  return '';
+};
+
+/** Whose a row is (tables.ts OWNER): its user id, or before login its anonymous id. */
+const rowOwner = (row: Record<string, unknown>) => firstId(row, ['user_id']) || firstId(row, ['anonymous_id']);
+/** The same for a raw event (tables.ts RAW_OWNER). */
+const rawOwner = (raw: Record<string, unknown>) => firstId(raw, RAW_USER_KEYS) || firstId(raw, RAW_ANONYMOUS_KEYS);
 
 /** Whether one `events` line (in the job's `eventLayout`) belongs to the person. */
-export const isPersonEventLine = (line: string, layout: number | undefined, ids: ReadonlySet<string>) => matches(eventLineRecord(line, layout), ROW_KEYS, ids);
+export const isPersonEventLine = (line: string, layout: number | undefined, ids: ReadonlySet<string>) => ids.has(rowOwner(eventLineRecord(line, layout)));
 
 /** Whether one `quarantine` line belongs to the person (its raw event names them). */
 export function isPersonQuarantineLine(line: string, ids: ReadonlySet<string>): boolean {
   const raw = parse(line).raw;
-  return typeof raw === 'string' && matches(parse(raw), RAW_KEYS, ids);
+  return typeof raw === 'string' && ids.has(rawOwner(parse(raw)));
 }
 
 /** The job without the person's lines, or undefined when nothing in it is theirs. */
@@ -106,7 +112,7 @@ export async function queuedLinks(queue: Queue<QueuedJobData>, redis: Redis): Pr
 export async function queuedRows(queue: Queue<QueuedJobData>, redis: Redis, ids: ReadonlySet<string>): Promise<{ events: Record<string, unknown>[]; quarantine: Record<string, unknown>[] }> {
   const out = { events: [] as Record<string, unknown>[], quarantine: [] as Record<string, unknown>[] };
   for (const { data } of await allJobs(queue, redis)) {
-    out.events.push(...data.events.map((line) => eventLineRecord(line, data.eventLayout)).filter((row) => matches(row, ROW_KEYS, ids)));
+    out.events.push(...data.events.map((line) => eventLineRecord(line, data.eventLayout)).filter((row) => ids.has(rowOwner(row))));
     out.quarantine.push(...data.quarantine.filter((line) => isPersonQuarantineLine(line, ids)).map(parse));
   }
   return out;

@@ -8,13 +8,23 @@ import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { quoteString } from '../util/sql-quote.ts';
 
-/** Columns that hold one of a person's ids directly. */
+/** Columns that hold one of a person's ids directly (a table with other id columns than these pairs: any of them). */
 export const ID_COLUMNS = ['user_id', 'anonymous_id', 'previous_id', 'alias_id'] as const;
 /**
- * Keys of the raw event JSON kept by `quarantine` (the normalised event is camelCase; a malformed
- * payload is what the client sent, which some libraries spell in snake_case).
+ * Whose a row is, as funnels and KPIs attribute it (src/analytics/sql-common.ts EVENT_KEY): its
+ * user id, or before login its anonymous id. Another user's row that names one of the person's
+ * ids (their events on a device the person used first) is theirs, and is neither exported nor
+ * erased with the person's.
  */
-const RAW_ID_KEYS = ['userId', 'anonymousId', 'previousId', 'user_id', 'anonymous_id', 'previous_id'] as const;
+export const OWNER = "if(user_id != '', user_id, anonymous_id)";
+/** The user and anonymous id keys of a raw event as clients spell them (camelCase, or snake_case). */
+export const RAW_USER_KEYS = ['userId', 'user_id'] as const;
+export const RAW_ANONYMOUS_KEYS = ['anonymousId', 'anonymous_id'] as const;
+/** The first of `keys` the raw JSON holds as a non-empty string or a number (`"userId": 42`, which JSONExtractString reads as ''). */
+const firstRawId = (keys: readonly string[]) =>
+  `multiIf(${keys.flatMap((k) => [`JSONExtractString(raw, '${k}') != ''`, `JSONExtractString(raw, '${k}')`, `match(JSONExtractRaw(raw, '${k}'), '^-?[0-9]')`, `JSONExtractRaw(raw, '${k}')`]).join(', ')}, '')`;
+/** OWNER for a raw event kept in quarantine. */
+export const RAW_OWNER = `if(${firstRawId(RAW_USER_KEYS)} != '', ${firstRawId(RAW_USER_KEYS)}, ${firstRawId(RAW_ANONYMOUS_KEYS)})`;
 /** Balise's own bookkeeping: no person's data in them (the request log hashes its subjects). */
 const NOT_PERSONAL = new Set(['schema_migrations', 'health_probe', 'privacy_requests', 'audit_log', 'access_tokens']);
 
@@ -33,14 +43,14 @@ export interface PersonTable {
 /** The table's id expressions, or undefined when it holds no person data. */
 export function personCondition(table: string, columns: ReadonlySet<string>): PersonTable | undefined {
   if (NOT_PERSONAL.has(table)) return undefined;
-  const keys: string[] = [];
-  for (const column of ID_COLUMNS) if (columns.has(column)) keys.push(column);
-  if (columns.has('raw')) {
-    // JSONExtractRaw catches numeric ids ("userId": 42) that JSONExtractString reads as ''.
-    for (const key of RAW_ID_KEYS) keys.push(`JSONExtractString(raw, '${key}')`, `JSONExtractRaw(raw, '${key}')`);
-  }
   const hasMessageId = columns.has('message_id');
-  if (keys.length > 0) return { table, keys, byMessageId: false, hasMessageId };
+  const found = (keys: string[]): PersonTable => ({ table, keys, byMessageId: false, hasMessageId });
+  // An event row is its owner's; a link (alias_id → user_id) is the person's it links an id to.
+  if (columns.has('user_id') && columns.has('anonymous_id')) return found([OWNER]);
+  if (columns.has('user_id') && columns.has('alias_id')) return found(['user_id']);
+  if (columns.has('raw')) return found([RAW_OWNER]);
+  const keys = ID_COLUMNS.filter((column) => columns.has(column));
+  if (keys.length > 0) return found(keys);
   // `quarantine_replays` and the like: one row per message, naming no one.
   if (hasMessageId) return { table, keys: ['message_id'], byMessageId: true, hasMessageId };
   return undefined;

@@ -118,6 +118,37 @@ describe('a data-subject request', () => {
     expect(JSON.stringify(body.tables)).not.toContain('xpb');
   });
 
+  it("keeps to the person on a shared device: the device is the first user's, and another user's rows are never exported or erased with theirs", async () => {
+    const batch = [
+      { type: 'track', event: 'page_seen', anonymousId: 'shd-device', messageId: 'shd-1', timestamp: '2026-11-01T10:00:00Z' },
+      { type: 'identify', anonymousId: 'shd-device', userId: 'shd-alice', traits: { email: 'alice@shd.example' }, messageId: 'shd-2', timestamp: '2026-11-01T10:01:00Z' },
+      { type: 'identify', anonymousId: 'shd-device', userId: 'shd-bob', traits: { email: 'bob@shd.example' }, messageId: 'shd-3', timestamp: '2026-11-02T10:00:00Z' },
+      { type: 'track', event: 'order_placed', userId: 'shd-bob', properties: { order_id: 'bob-only', amount: 5 }, messageId: 'shd-4', timestamp: '2026-11-02T10:01:00Z' },
+      { type: 'track', event: 'order_placed', anonymousId: 'shd-device', userId: 'shd-bob', properties: { order_id: 'q-bob' }, messageId: 'shd-5', timestamp: '2026-11-02T10:02:00Z' },
+    ];
+    expect((await post(stack, '/v1/import', { batch })).body).toMatchObject({ accepted: 4, quarantined: 1 });
+    await stack.waitForDrained();
+    // Asked by the device or by Alice, the person is Alice, as funnels count her.
+    for (const id of ['shd-device', 'shd-alice']) {
+      const { body } = await api<PersonExport>('/api/admin/privacy/export', { id });
+      expect(body.ids).toEqual(['shd-alice', 'shd-device']);
+      expect(body.tables.events!.map((r) => r.message_id).sort()).toEqual(['shd-1', 'shd-2']);
+      expect([body.tables.quarantine, body.tables.identity_links!.map((r) => r.user_id)]).toEqual([[], ['shd-alice']]);
+      expect(JSON.stringify(body.tables)).not.toContain('bob');
+    }
+    expect((await api<PersonExport>('/api/admin/privacy/export', { id: 'shd-bob' })).body.ids).toEqual(['shd-bob']);
+
+    const { status, body } = await api<ErasureReport>('/api/admin/privacy/erase', { id: 'shd-alice' });
+    expect([status, body.ids]).toEqual([200, ['shd-alice', 'shd-device']]);
+    const left = await stack.query<{ m: string }>(`SELECT message_id AS m FROM events FINAL WHERE startsWith(message_id, 'shd-') ORDER BY m`);
+    expect(left.map((r) => r.m)).toEqual(['shd-3', 'shd-4']);
+    expect(await stack.query(`SELECT message_id FROM quarantine WHERE message_id = 'shd-5'`)).toHaveLength(1);
+    // Bob's later events on the device are his: suppression (on here) does not drop them.
+    const later = await post(stack, '/v1/track', { event: 'page_seen', anonymousId: 'shd-device', userId: 'shd-bob', messageId: 'shd-6' });
+    const anonymous = await post(stack, '/v1/track', { event: 'page_seen', anonymousId: 'shd-device', messageId: 'shd-7' });
+    expect([later.body, anonymous.body]).toMatchObject([{ accepted: 1 }, { accepted: 0, suppressed: 1 }]);
+  });
+
   it('exports a message stored twice (a resend) once, with its properties as objects and its times in ISO 8601', async () => {
     const h = await seed('xpr');
     // A client's resend after a restart (the worker's window lost): two rows until ClickHouse merges them.

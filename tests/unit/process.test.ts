@@ -261,10 +261,16 @@ describe('the steps, one by one', () => {
     expect(normalizeStep(42, ctx, privacy)).toMatchObject({ ok: false, quarantine: { code: 'not_an_object', messageId: '', row: { reasons: ['malformed:not_an_object'] } } });
   });
 
-  it('suppression asks about every id of the event', () => {
+  it("suppression asks about the event's owner (its userId, else its anonymousId) and an alias's previousId", () => {
     const asked: string[][] = [];
     expect(suppressed(normalized(order('s0')), (ids) => (asked.push([...ids]), false))).toBe(false);
-    expect(asked).toEqual([['u1', '', '']]);
+    expect(suppressed({ ...normalized(order('s0')), userId: '', anonymousId: 'a1' }, (ids) => (asked.push([...ids]), false))).toBe(false);
+    expect(suppressed({ ...normalized(order('s0')), anonymousId: 'a1', previousId: 'p1' }, (ids) => (asked.push([...ids]), false))).toBe(false);
+    expect(asked).toEqual([
+      ['u1', ''],
+      ['a1', ''],
+      ['u1', 'p1'],
+    ]);
     expect(suppressed(normalized(order('s0')), undefined)).toBe(false);
   });
 
