@@ -198,8 +198,8 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
     const ev = {
       type,
       ...f,
-      userId: c?.userId || uid,
-      anonymousId: c?.anonymousId || anon,
+      userId: c?.userId ?? uid,
+      anonymousId: c?.anonymousId ?? anon,
       messageId: c?.messageId || uuid(),
       timestamp: new Date(c?.timestamp ?? now).toISOString(),
       context: c?.context ? { ...auto, ...c.context } : auto,

@@ -2,8 +2,8 @@
  * Node platform: bounded in-memory queue (drop-oldest, counted in stats() and reported through
  * onDrop), HTTP(S) through the global fetch with Basic auth, and a flush on shutdown.
  */
-import { backoff, createCore } from './core.ts';
-import type { Balise, CoreOptions, PlanShape, Stats, Transport, UntypedPlan } from './types.ts';
+import { backoff, createCore, err } from './core.ts';
+import type { Balise, CallOptions, CoreOptions, PlanShape, SdkError, Stats, Transport, UntypedPlan } from './types.ts';
 import { withViolations, type ViolationCounts, type ViolationReport } from './violations.ts';
 
 export type * from './types.ts';
@@ -39,10 +39,14 @@ export interface NodeBalise<P extends PlanShape = UntypedPlan> extends Balise<P>
   stats(): NodeStats;
 }
 
+/** A request the ingest accepted but never answers (a hung proxy, a frozen Redis behind it) is retried after this. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
 export const fetchTransport: Transport = async (r) => {
   const res = await fetch(r.url, {
     method: 'POST',
     body: r.body,
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     headers: {
       'Content-Type': 'application/json',
       Authorization: 'Basic ' + Buffer.from(r.writeKey + ':').toString('base64'),
@@ -52,6 +56,16 @@ export const fetchTransport: Transport = async (r) => {
   const payload = await res.text().catch(() => '');
   return { status: res.status, headers: res.headers, payload };
 };
+
+/** The SDKs of this process that flush when it ends: one pair of process listeners for all of them. */
+const open = new Set<{ onExit(): void; onEnd(): void }>();
+let listening = false;
+function flushAtExit(sdk: { onExit(): void; onEnd(): void }): void {
+  open.add(sdk);
+  if (listening) return;
+  listening = true;
+  process.on('beforeExit', () => open.forEach((s) => s.onExit())).on('exit', () => open.forEach((s) => s.onEnd()));
+}
 
 export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions): NodeBalise<P> {
   const clock = o.clock || {
@@ -68,10 +82,19 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
       console.warn(`[balise] ${events.length} event(s) could not be delivered to ${o.host || 'http://localhost:3000'}; messageIds: ${events.map((e) => e.messageId).join(', ')}`));
   const development = o.development ?? process.env.NODE_ENV === 'development';
   const verdicts = o.onViolation || development ? withViolations(o.transport || fetchTransport, { onViolation: o.onViolation, log: development }) : undefined;
+  const base = verdicts || o.transport || fetchTransport;
+  // When the ingest last asked to wait (Retry-After on a 429 or 503): close() waits as long.
+  let retryAt = 0;
+  const transport: Transport = async (r) => {
+    const res = await base(r);
+    const seconds = Number(res.headers?.get('retry-after') ?? NaN);
+    if (seconds >= 0) retryAt = clock.now() + seconds * 1000;
+    return res;
+  };
   const core = createCore<P>(
     { ...o, onDrop },
     {
-      _transport: verdicts || o.transport || fetchTransport,
+      _transport: transport,
       _clock: clock,
       _flushAt: o.flushAt || 100,
       _flushInterval: o.flushInterval || 10_000,
@@ -87,9 +110,15 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
     const end = clock.now() + ms;
     const sleep = (wait: number) => new Promise<void>((r) => (hold && !o.clock ? setTimeout(r, wait) : clock.setTimeout(r, wait)));
     for (let i = 0; core.stats().queued && clock.now() < end; i++) {
-      await core.flush();
+      // The wait the ingest asked for (Retry-After) comes first, whoever sent the request it answered.
+      if (retryAt > clock.now()) {
+        await sleep(Math.min(retryAt, end) - clock.now());
+        continue;
+      }
+      // A request still unanswered at the deadline is given up with the rest (close() reports it).
+      await Promise.race([core.flush(), sleep(end - clock.now())]);
       const wait = Math.min(end - clock.now(), backoff(i, o.random || Math.random, o.retryBaseMs || 1000, o.retryMaxMs || 60_000));
-      if (core.stats().queued && wait > 0) await sleep(wait);
+      if (core.stats().queued && wait > 0 && retryAt <= clock.now()) await sleep(wait);
     }
   };
   let exiting = false;
@@ -106,13 +135,53 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
   const onEnd = () => {
     if (core.stats().queued) core._end('undelivered');
   };
-  if (o.flushOnExit !== false) process.on('beforeExit', onExit).on('exit', onEnd);
+  const exits = { onExit, onEnd };
+  if (o.flushOnExit !== false) flushAtExit(exits);
   const stats = (): NodeStats => (verdicts ? { ...core.stats(), ...verdicts.counts } : core.stats());
+  const report = (code: SdkError['code'], message: string) => {
+    try {
+      if (o.onError) o.onError(err(code, message));
+      else console.warn('[balise]', message);
+    } catch {
+      /* the host's callback never reaches the host */
+    }
+  };
+  let closed = false;
+  /**
+   * One process serves many people: every call says whom it is about (a userId or an anonymousId
+   * in its options; identify's and alias's own userId), as with Segment's analytics-node. Nothing
+   * carries over from one call to the next: no process-wide anonymousId, no userId an earlier
+   * identify left. A call without either, or after close(), is refused and reported, never sent.
+   */
+  const forOnePerson =
+    <A extends unknown[]>(call: string, send: (...a: A) => void, ownUserId?: (...a: A) => unknown) =>
+    (...a: A): void => {
+      if (closed) return report('closed', `${call}: this client is closed; the event was not sent`);
+      const options = a[2] as CallOptions | undefined;
+      const own = ownUserId?.(...a);
+      const ids = { userId: options?.userId || (typeof own === 'string' ? own : ''), anonymousId: options?.anonymousId || '' };
+      if (!ids.userId && !ids.anonymousId) return report('invalid_argument', `${call}: on a server, say whom the event is about: a userId or an anonymousId in its options`);
+      a[2] = { ...options, ...ids };
+      send(...a);
+    };
   return {
     ...core,
+    track: forOnePerson('track', core.track as (...a: unknown[]) => void) as NodeBalise<P>['track'],
+    identify: forOnePerson('identify', core.identify, (userId) => userId),
+    page: forOnePerson('page', core.page as (...a: unknown[]) => void) as NodeBalise<P>['page'],
+    screen: forOnePerson('screen', core.screen as (...a: unknown[]) => void) as NodeBalise<P>['screen'],
+    group: forOnePerson('group', core.group),
+    alias: forOnePerson(
+      'alias',
+      (userId: string, previousId?: string, options?: CallOptions) =>
+        // Without it the core would take a userId an earlier call left behind.
+        previousId ? core.alias(userId, previousId, options) : report('invalid_argument', 'alias: on a server, give the previousId the userId replaces'),
+      (userId) => userId,
+    ),
     stats,
     close: async (timeoutMs = 10_000) => {
-      process.off('beforeExit', onExit).off('exit', onEnd);
+      open.delete(exits);
+      closed = true;
       try {
         await drain(timeoutMs, true);
       } catch {

@@ -180,6 +180,7 @@ export interface Balise<P extends PlanShape = UntypedPlan> {
 
 /** Errors reported through `onError` carry a stable code. */
 export interface SdkError extends Error {
-  code: 'invalid_argument' | 'rejected' | 'storage';
+  /** `closed`: a Node client called after close(). */
+  code: 'invalid_argument' | 'rejected' | 'storage' | 'closed';
   status?: number;
 }

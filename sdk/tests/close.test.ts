@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBalise } from '../src/node.ts';
 import type { DropReason, WireEvent } from '../src/types.ts';
-import { scriptedTransport } from './helpers.ts';
+import { scriptedTransport, forUser } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'balise-sdk-close-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,7 +38,7 @@ describe('close() with the ingest unreachable', () => {
   it('hands every unsent event to onDrop as undelivered and resolves the stats', async () => {
     const dropped: [WireEvent[], DropReason][] = [];
     const t = scriptedTransport(() => new Error('ECONNREFUSED'));
-    const sdk = createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, retryBaseMs: 5, retryMaxMs: 20, onDrop: (events, reason) => dropped.push([events, reason]) });
+    const sdk = forUser(createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, retryBaseMs: 5, retryMaxMs: 20, onDrop: (events, reason) => dropped.push([events, reason]) }));
     for (let i = 0; i < 5; i++) sdk.track('e', { i }, { messageId: `close-${i}` });
     const stats = await sdk.close(200);
     expect(t.attempts()).toBeGreaterThan(1);
@@ -49,7 +49,7 @@ describe('close() with the ingest unreachable', () => {
   it('tells nobody anything when everything was delivered (no onDrop call, no warning)', async () => {
     const dropped: [WireEvent[], DropReason][] = [];
     const t = scriptedTransport();
-    const sdk = createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, onDrop: (events, reason) => dropped.push([events, reason]) });
+    const sdk = forUser(createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, onDrop: (events, reason) => dropped.push([events, reason]) }));
     for (let i = 0; i < 3; i++) sdk.track('e', { i }, { messageId: `ok-${i}` });
     const stats = await sdk.close(2000);
     expect(t.events().map((e) => e.messageId)).toEqual(['ok-0', 'ok-1', 'ok-2']);
@@ -64,8 +64,8 @@ describe('close() with the ingest unreachable', () => {
       `import { createBalise } from ${JSON.stringify(nodeEntry)};
 const sdk = createBalise({ writeKey: 'k', host: 'http://127.0.0.1:${port}', retryBaseMs: 50, retryMaxMs: 200,
   onDrop: (events, reason) => console.log('DROPPED', reason, events.map((e) => e.messageId).join(',')) });
-sdk.track('job_done', {}, { messageId: 'job-1' });
-sdk.track('job_done', {}, { messageId: 'job-2' });
+sdk.track('job_done', {}, { userId: 'u1', messageId: 'job-1' });
+sdk.track('job_done', {}, { userId: 'u1', messageId: 'job-2' });
 const stats = await sdk.close(1500);
 console.log('STATS', JSON.stringify(stats));
 `,
@@ -81,7 +81,7 @@ console.log('STATS', JSON.stringify(stats));
       'no-close.mjs',
       `import { createBalise } from ${JSON.stringify(nodeEntry)};
 const sdk = createBalise({ writeKey: 'k', host: 'http://127.0.0.1:${port}', retryBaseMs: 50, retryMaxMs: 200 });
-sdk.track('job_done', {}, { messageId: 'job-9' });
+sdk.track('job_done', {}, { userId: 'u1', messageId: 'job-9' });
 `,
     );
     expect(run.status, run.stderr).toBe(0);
@@ -92,7 +92,7 @@ sdk.track('job_done', {}, { messageId: 'job-9' });
 describe('caller-supplied messageId', () => {
   it('is sent as given; without one a UUID is generated', async () => {
     const t = scriptedTransport();
-    const sdk = createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false });
+    const sdk = forUser(createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false }));
     sdk.track('e', {}, { messageId: 'order-123-paid' });
     sdk.page('Home', {}, { messageId: 'pv-1' });
     sdk.track('e');

@@ -3,11 +3,11 @@ import { backoff, createCore, type CoreDeps } from '../src/core.ts';
 import { storageKV } from '../src/browser.ts';
 import { createBalise, type NodeBalise } from '../src/node.ts';
 import type { CoreOptions, DropReason, SdkError, Transport, WireEvent } from '../src/types.ts';
-import { manualClock, MemoryStorage, scriptedTransport, settle, status } from './helpers.ts';
+import { manualClock, MemoryStorage, scriptedTransport, settle, status, forUser } from './helpers.ts';
 
 const node = (o: Partial<Parameters<typeof createBalise>[0]> & { transport: Transport }, clock = manualClock()) => ({
   clock,
-  sdk: createBalise({ writeKey: 'wk_test', host: 'http://ingest.test/', flushOnExit: false, clock, onError: () => {}, ...o }),
+  sdk: forUser(createBalise({ writeKey: 'wk_test', host: 'http://ingest.test/', flushOnExit: false, clock, onError: () => {}, ...o })),
 });
 
 /** The browser's core with an injected Storage, as a page reload would recreate it. */
@@ -41,7 +41,8 @@ describe('wire format', () => {
     expect(a!.messageId).toMatch(/^[0-9a-f-]{36}$/);
     expect(b).toMatchObject({ type: 'identify', userId: 'u2', traits: { plan: 'pro' } });
     expect(a!.messageId).not.toBe(b!.messageId);
-    expect(a!.anonymousId).toBe(b!.anonymousId);
+    // A server's events carry the ids their call gave, and no process-wide anonymousId.
+    expect([a!.anonymousId, b!.anonymousId]).toEqual(['', '']);
   });
 
   it('sends Basic auth with the write key from the Node fetch transport', async () => {
@@ -52,7 +53,7 @@ describe('wire format', () => {
       return new Response('{}', { status: 200 });
     }) as typeof fetch;
     try {
-      const sdk = createBalise({ writeKey: 'wk_live', host: 'http://x.test', flushOnExit: false });
+      const sdk = forUser(createBalise({ writeKey: 'wk_live', host: 'http://x.test', flushOnExit: false }));
       sdk.track('a');
       await sdk.close();
     } finally {
@@ -216,7 +217,7 @@ describe('Node queue bound', () => {
       setTimeout: (f: () => void, ms: number) => setTimeout(f, ms),
       clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout),
     };
-    const sdk = createBalise({ writeKey: 'k', transport: t.transport, clock, retryBaseMs: 20, retryMaxMs: 50, flushOnExit: false, onError: () => {} });
+    const sdk = forUser(createBalise({ writeKey: 'k', transport: t.transport, clock, retryBaseMs: 20, retryMaxMs: 50, flushOnExit: false, onError: () => {} }));
     sdk.track('a', {}, { userId: 'u' });
     await sdk.close(5000);
     expect(t.events().map((e) => e.event)).toEqual(['a']);
@@ -313,8 +314,9 @@ describe('consent and opt-out', () => {
   });
 
   it('reset() starts a new anonymous identity', async () => {
+    // A browser's: on a server nothing carries over between calls to reset.
     const t = scriptedTransport();
-    const { sdk } = node({ transport: t.transport });
+    const { sdk } = stored(new MemoryStorage(), t.transport);
     sdk.identify('u1');
     sdk.reset();
     sdk.track('x');
@@ -346,7 +348,7 @@ describe('never throws into the host', () => {
 
   it('warns on the console when no onError is given', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    const sdk = createBalise({ writeKey: 'k', transport: scriptedTransport().transport, flushOnExit: false });
+    const sdk = forUser(createBalise({ writeKey: 'k', transport: scriptedTransport().transport, flushOnExit: false }));
     (sdk.track as (...a: unknown[]) => void)('');
     expect(warn).toHaveBeenCalledWith('[balise]', 'invalid event name');
     warn.mockRestore();
@@ -356,18 +358,20 @@ describe('never throws into the host', () => {
     const boom = () => {
       throw new Error('host bug');
     };
-    const sdk = createBalise({
-      writeKey: 'k',
-      flushOnExit: false,
-      maxQueueSize: 1,
-      transport: () => {
-        throw new Error('sync throw');
-      },
-      onError: boom,
-      onDrop: boom,
-      devValidator: boom,
-      clock: manualClock(),
-    });
+    const sdk = forUser(
+      createBalise({
+        writeKey: 'k',
+        flushOnExit: false,
+        maxQueueSize: 1,
+        transport: () => {
+          throw new Error('sync throw');
+        },
+        onError: boom,
+        onDrop: boom,
+        devValidator: boom,
+        clock: manualClock(),
+      }),
+    );
     expect(() => {
       sdk.track('a');
       sdk.track('b');
@@ -376,5 +380,75 @@ describe('never throws into the host', () => {
     await expect(sdk.flush()).resolves.toBeUndefined();
     await settle();
     expect(sdk.stats()).toMatchObject({ queued: 1, dropped: 1, retries: 1 });
+  });
+});
+
+describe('on a server, each call is about the person it names', () => {
+  const client = (o: Partial<Parameters<typeof createBalise>[0]> = {}) => {
+    const t = scriptedTransport();
+    const errors: SdkError[] = [];
+    const sdk = createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, onError: (e) => errors.push(e), ...o });
+    return { t, errors, sdk };
+  };
+
+  it('keeps no identity between calls: no shared anonymousId, no userId an earlier identify left', async () => {
+    const { t, sdk } = client();
+    sdk.identify('alice', { role: 'freelancer' });
+    sdk.track('visit', {}, { anonymousId: 'visitor-9' });
+    sdk.track('visit', {}, { userId: 'bob' });
+    sdk.alias('carol', 'visitor-9');
+    sdk.track('visit', {}, { anonymousId: 'visitor-10' });
+    await sdk.close();
+    expect(t.events().map((e) => [e.type, e.userId, e.anonymousId])).toEqual([
+      ['identify', 'alice', ''],
+      ['track', '', 'visitor-9'],
+      ['track', 'bob', ''],
+      ['alias', 'carol', ''],
+      ['track', '', 'visitor-10'],
+    ]);
+  });
+
+  it('refuses and reports a call that names nobody, an alias without its previousId, and a call after close()', async () => {
+    const { t, errors, sdk } = client();
+    sdk.track('visit');
+    sdk.page('Home');
+    sdk.identify(null, { plan: 'pro' });
+    sdk.alias('carol');
+    await sdk.close();
+    sdk.track('late', {}, { userId: 'u1' });
+    expect(t.attempts()).toBe(0);
+    expect(errors.map((e) => [e.code, e.message.split(':')[0]])).toEqual([
+      ['invalid_argument', 'track'],
+      ['invalid_argument', 'page'],
+      ['invalid_argument', 'identify'],
+      ['invalid_argument', 'alias'],
+      ['closed', 'track'],
+    ]);
+  });
+
+  it('close() keeps to its deadline when the ingest takes a request and never answers', async () => {
+    const dropped: string[] = [];
+    const sdk = createBalise({ writeKey: 'k', flushOnExit: false, transport: () => new Promise(() => {}), onDrop: (events) => dropped.push(...events.map((e) => e.messageId)) });
+    sdk.track('e', {}, { userId: 'u1', messageId: 'hung-1' });
+    const started = Date.now();
+    const stats = await sdk.close(300);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect([dropped, stats.dropped]).toEqual([['hung-1'], 1]);
+  });
+
+  it("close() waits as long as the ingest's Retry-After says between attempts", async () => {
+    const t = scriptedTransport(() => status(503, '1'));
+    const sdk = createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, retryBaseMs: 10, retryMaxMs: 20, onDrop: () => {} });
+    sdk.track('e', {}, { userId: 'u1' });
+    await sdk.close(1_500);
+    // At 0 ms and after the second it asked for; its own 10–20 ms backoff would have made dozens.
+    expect(t.attempts()).toBe(2);
+  });
+
+  it('adds one pair of exit listeners to the process, however many clients it creates', () => {
+    const before = process.listenerCount('exit');
+    const clients = Array.from({ length: 12 }, () => createBalise({ writeKey: 'k', transport: scriptedTransport().transport }));
+    expect(process.listenerCount('exit') - before).toBeLessThanOrEqual(1);
+    for (const c of clients) void c.close(0);
   });
 });

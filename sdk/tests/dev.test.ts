@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createDevValidator, type BuiltPlanFile } from '../src/dev.ts';
 import { createBalise, type NodeBalise } from '../src/node.ts';
-import { scriptedTransport } from './helpers.ts';
+import { scriptedTransport, forUser } from './helpers.ts';
 
 const planArray = {
   version: '1.2.0',
@@ -21,7 +21,7 @@ describe.each([
   const run = (f: (b: NodeBalise) => void) => {
     const warnings: string[] = [];
     const t = scriptedTransport();
-    const sdk = createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, devValidator: createDevValidator(plan, { warn: (m) => warnings.push(m) }) });
+    const sdk = forUser(createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, devValidator: createDevValidator(plan, { warn: (m) => warnings.push(m) }) }));
     f(sdk);
     return { warnings, queued: sdk.stats().queued };
   };
@@ -56,7 +56,7 @@ describe('dev validator from what `balise plan build` writes', () => {
     const warnings: string[] = [];
     const validate = createDevValidator(built, { warn: (m) => warnings.push(m) });
     const t = scriptedTransport();
-    const sdk = createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, devValidator: validate });
+    const sdk = forUser(createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, devValidator: validate }));
     sdk.track('mission_rated', { mission_id: 'msn_1', rater_side: 'company', rating: 5 });
     sdk.page('mission_detail', { mission_id: 'msn_1' });
     expect(warnings).toEqual([]);

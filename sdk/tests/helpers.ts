@@ -92,3 +92,21 @@ export class MemoryStorage implements Storage {
   }
   [name: string]: unknown;
 }
+
+/**
+ * A Node client acting for one user, for the tests of queueing and delivery: on a server every
+ * call names whom it is about (node.ts), so each track, page, screen and group gets this userId
+ * unless it names someone itself.
+ */
+export function forUser<T extends object>(sdk: T, userId = 'u1'): T {
+  return new Proxy(sdk, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function' || !['track', 'page', 'screen', 'group'].includes(String(key))) return value;
+      return (...args: unknown[]) => {
+        args[2] = { userId, ...(args[2] as object | undefined) };
+        return (value as (...a: unknown[]) => unknown)(...args);
+      };
+    },
+  });
+}

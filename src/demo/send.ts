@@ -21,17 +21,12 @@ export interface SendOptions {
 }
 
 function dispatch(balise: NodeBalise, call: DemoCall): void {
-  // Server-side calls carry their user explicitly; a stable per-user anonymous id keeps the SDK
-  // from stamping its own process-wide one on every event.
-  // The generator's deterministic messageId: running the demo twice stores each event once.
-  const options = { userId: call.userId, anonymousId: call.anonymousId ?? `srv-${call.userId ?? 'unknown'}`, timestamp: call.timestamp, messageId: call.messageId };
+  // Server-side calls say whom they are about; the generator's deterministic messageId: running
+  // the demo twice stores each event once.
+  const options = { userId: call.userId, anonymousId: call.anonymousId, timestamp: call.timestamp, messageId: call.messageId };
   if (call.type === 'track') balise.track(call.event, call.properties ?? {}, options);
   else if (call.type === 'page') balise.page(call.event, call.properties ?? {}, options);
-  else {
-    balise.identify(call.userId, call.traits ?? {}, options);
-    // identify remembers the user for later calls; the next call is someone else's.
-    balise.reset();
-  }
+  else balise.identify(call.userId, call.traits ?? {}, options);
 }
 
 export async function sendDemoCalls(calls: readonly DemoCall[], opts: SendOptions): Promise<SendReport> {
