@@ -52,6 +52,11 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 const HTTP_DRAIN_MS = 5000;
 /** Redis unreachable this long makes /health fail: the process cannot take a single event. */
 const REDIS_LIVENESS_GRACE_MS = 30_000;
+/**
+ * A Redis that holds the connection but answers nothing (a network partition, a stopped process)
+ * fails the producer's commands after this: the request gets its 503 instead of waiting forever.
+ */
+const REDIS_COMMAND_TIMEOUT_MS = 5_000;
 /** Requests gathered into one job stop at this many rows (about 1.2 MB of the bench's events in Redis). */
 const JOB_MAX_ROWS = 2000;
 /**
@@ -181,7 +186,7 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
 
     const metrics = createMetrics();
     // The producer fails fast when Redis is down (the API answers 503); the worker waits it out.
-    const producerConnection = createRedis(redisTarget, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    const producerConnection = createRedis(redisTarget, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS });
     const workerConnection = createRedis(redisTarget, { maxRetriesPerRequest: null });
     // Dashboard sessions and the suppression list: plain commands, a few retries.
     const stateConnection = createRedis(redisTarget, { maxRetriesPerRequest: 3 });
@@ -195,6 +200,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       connection.on('ready', () => failures.recover('redis_connection', 'Redis is reachable again'));
     }
     let redisDownSince: number | undefined;
+    /** Since when Redis has answered none of the queue-depth samples while connected (frozen, partitioned). */
+    let redisSilentSince: number | undefined;
     producerConnection.on('close', () => (redisDownSince ??= Date.now()));
     producerConnection.on('ready', () => {
       redisDownSince = undefined;
@@ -204,7 +211,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     /** Whether the process can work at all (/health, of the API or the worker's ops server). */
     const liveness = (): Liveness => {
       const grace = options.redisLivenessGraceMs ?? REDIS_LIVENESS_GRACE_MS;
-      if (redisDownSince !== undefined && Date.now() - redisDownSince > grace) return { ok: false, reason: `Redis unreachable for ${Math.round((Date.now() - redisDownSince) / 1000)} s` };
+      const since = Math.min(redisDownSince ?? Infinity, redisSilentSince ?? Infinity);
+      if (Date.now() - since > grace) return { ok: false, reason: `Redis unreachable for ${Math.round((Date.now() - since) / 1000)} s` };
       return { ok: true };
     };
     const queueKeys: QueueKeys = { ...DEFAULT_QUEUE_KEYS, ...options.queueKeys };
@@ -215,10 +223,16 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
     // Only the API reads the depth (admission, /metrics); a worker-only process does not poll for it.
     let depth = 0;
     const stopSampling = roles.api
-      ? sampleQueueDepth(queue, 250, (counts) => {
-          depth = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
-          for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ state }, n);
-        })
+      ? sampleQueueDepth(
+          queue,
+          250,
+          (counts) => {
+            redisSilentSince = undefined;
+            depth = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+            for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ state }, n);
+          },
+          (askedAt) => (redisSilentSince ??= askedAt),
+        )
       : () => undefined;
 
     // One messageId window for live ingest and quarantine replay in this process: a replayed event

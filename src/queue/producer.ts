@@ -66,13 +66,21 @@ export async function storeJob(redis: Redis, queue: Queue<QueuedJobData>, job: I
 }
 
 /** Samples the queue depth off the request path, so the ingest checks a number, not Redis. */
-export function sampleQueueDepth(queue: Queue<QueuedJobData>, intervalMs: number, onSample: (counts: Record<string, number>) => void): () => void {
+export function sampleQueueDepth(
+  queue: Queue<QueuedJobData>,
+  intervalMs: number,
+  onSample: (counts: Record<string, number>) => void,
+  /** A sample Redis did not answer (down, or silent past the connection's command timeout), with when it was asked. */
+  onUnanswered: (askedAt: number) => void = () => undefined,
+): () => void {
   let stopped = false;
   const tick = async () => {
+    const askedAt = Date.now();
     try {
       onSample(await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'));
     } catch {
       // Redis unavailable: enqueue will fail and answer 503 on its own.
+      onUnanswered(askedAt);
     }
     if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
   };
