@@ -11,7 +11,7 @@ import type { LiveEvent } from '../live/model.ts';
 import type { PlanValidator } from '../plan/model.ts';
 import type { JsonObject, NormalizedEvent, PlanVerdict, QuarantineRow, Violation } from '../types.ts';
 import { isPlainObject } from '../util/objects.ts';
-import { eventRowLines, toMalformedRow, toQuarantineRow } from '../warehouse/rows.ts';
+import { eventRowLines, toMalformedRow, toQuarantineRow, tooLargeMessage } from '../warehouse/rows.ts';
 import { normalizeEvent, truncateDepth, type NormalizeContext } from './normalize.ts';
 import { applyPii, applyPiiToRaw, rewrittenPaths, type PiiRules } from './pii.ts';
 
@@ -99,12 +99,21 @@ export function violationLabels(event: NormalizedEvent, verdict: Pick<PlanVerdic
 }
 
 /** 1. Segment's fields checked and filled in; a malformed event is kept as sent, its PII rules applied. */
+/**
+ * What quarantine keeps of a payload it cannot read as an event: the payload as sent, less the
+ * write key a single-event body may carry (a secret, not data), with the personal-data rules applied.
+ */
+function storedRaw(raw: unknown, source: string, privacy: Privacy, callType?: string): unknown {
+  const rest = isPlainObject(raw) && 'writeKey' in raw ? Object.fromEntries(Object.entries(raw).filter(([key]) => key !== 'writeKey')) : raw;
+  return applyPiiToRaw(rest, source, privacy.rules, privacy.key, callType);
+}
+
 export function normalizeStep(raw: unknown, ctx: NormalizeContext, privacy: Privacy): Step<NormalizedEvent> {
   const normalized = normalizeEvent(raw, ctx);
   if (normalized.ok) return go(normalized.event);
   const { rejection } = normalized;
   // A too-deep event could overflow the stack when serialised whole: keep its top levels.
-  const kept = applyPiiToRaw(rejection.code === 'too_deep' ? truncateDepth(raw) : raw, ctx.source, privacy.rules, privacy.key, ctx.routeType);
+  const kept = storedRaw(rejection.code === 'too_deep' ? truncateDepth(raw) : raw, ctx.source, privacy, ctx.routeType);
   const row = toMalformedRow(raw, rejection, ctx.receivedAt, ctx.source, JSON.stringify(kept) ?? 'null', ctx.routeType);
   const violations = [{ path: '', rule: rejection.code, message: rejection.message }];
   return {
@@ -204,7 +213,7 @@ function fits(line: string, maxBytes: number): boolean {
 export function sizeStep(line: string, raw: unknown, judged: Judged, maxEventBytes: number, privacy: Privacy): Step<string> {
   if (fits(line, maxEventBytes)) return go(line);
   const { event, verdict } = judged;
-  const rejection = { code: 'event_too_large' as const, message: `event is larger than ${maxEventBytes} bytes` };
+  const rejection = { code: 'event_too_large' as const, message: tooLargeMessage(maxEventBytes, Buffer.byteLength(line)) };
   const violations = [{ path: '', rule: rejection.code, message: rejection.message }];
   return {
     ok: false,
@@ -212,7 +221,7 @@ export function sizeStep(line: string, raw: unknown, judged: Judged, maxEventByt
       code: rejection.code,
       messageId: event.messageId,
       violations,
-      row: toMalformedRow(raw, rejection, event.receivedAt, event.source, JSON.stringify(applyPiiToRaw(raw, event.source, privacy.rules, privacy.key, event.type)), event.type),
+      row: toMalformedRow(raw, rejection, event.receivedAt, event.source, JSON.stringify(storedRaw(raw, event.source, privacy, event.type)), event.type),
       // The plan's warnings are already counted by the validate step.
       labels: [],
       live: () => liveEvent(event, { status: 'quarantined', planVersion: verdict.planVersion, violations }, rejection.code),

@@ -14,7 +14,7 @@ import type { PlanValidator } from '../plan/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { insertJsonLines } from '../warehouse/insert.ts';
 import { queryRows } from '../warehouse/query.ts';
-import { eventRowLine, toEventRow } from '../warehouse/rows.ts';
+import { eventRowLine, toEventRow, tooLargeMessage } from '../warehouse/rows.ts';
 
 export interface ReplayQuarantineOptions {
   /** The ingest's per-event limit (BALISE_MAX_EVENT_BYTES): a larger event stays, as at ingest. */
@@ -198,7 +198,7 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
       // Judged as the ingest judges it: the event's queued line (quarantine has no size limit of its own).
       const bytes = Buffer.byteLength(eventRowLine(stored, verdict));
       if (bytes > opts.maxEventBytes) {
-        stay({ ...explain(row.message_id, event, [], []), why: `event is larger than ${opts.maxEventBytes} bytes once stored (${bytes}): over the per-event limit, BALISE_MAX_EVENT_BYTES` });
+        stay({ ...explain(row.message_id, event, [], []), why: tooLargeMessage(opts.maxEventBytes, bytes) });
         continue;
       }
       if (current) underCurrent.add(event.messageId);

@@ -227,3 +227,11 @@ export function toMalformedRow(raw: unknown, rejection: { code: string; message:
     raw: rawText,
   };
 }
+
+/**
+ * Why an event is too large, at ingest and at replay alike: the limit holds for its row as stored,
+ * which is what was sent plus the fields Balise adds (ids, times, plan version).
+ */
+export function tooLargeMessage(maxEventBytes: number, rowBytes: number): string {
+  return `event is larger than ${maxEventBytes} bytes once stored (${rowBytes} with the fields Balise adds): over the per-event limit, BALISE_MAX_EVENT_BYTES`;
+}

@@ -159,7 +159,7 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     const limited = await replayQuarantine(warehouse, fixed, { maxEventBytes: MAX_EVENT_BYTES });
     expect(limited).toMatchObject({ examined: 1, moved: 0, stillInvalid: 1, alreadyStored: 1 });
     expect(limited.stays.map((s) => s.messageId)).toEqual(['m-big']);
-    expect(limited.stays[0]!.why).toMatch(/^event is larger than 32768 bytes once stored \(4\d{4}\): over the per-event limit, BALISE_MAX_EVENT_BYTES$/);
+    expect(limited.stays[0]!.why).toMatch(/^event is larger than 32768 bytes once stored \(4\d{4} with the fields Balise adds\): over the per-event limit, BALISE_MAX_EVENT_BYTES$/);
     expect(await rows("SELECT message_id FROM events WHERE message_id = 'm-big'")).toEqual([]);
 
     // Under a larger limit it moves; the resent event is still not moved again.

@@ -81,6 +81,17 @@ describe('processEvents: every event accepted, quarantined or suppressed, none l
     expect(out.violationLabels).toEqual([{ event: '(malformed)', version: '', rule: 'missing_event_name' }]);
   });
 
+  it('keeps no write key of a single-event body in quarantine, malformed or too large', () => {
+    const malformed = { type: 'track', userId: 'u1', messageId: 'm-wk1', writeKey: 'wk_secret_123' };
+    const big = { ...order('m-wk2'), writeKey: 'wk_secret_123', properties: { total: 1, note: 'x'.repeat(2000) } };
+    const out = processEvents([malformed, big], validator, options({ maxEventBytes: 1024 }));
+    expect(out.outcomes.map((o) => o.status)).toEqual(['quarantined', 'quarantined']);
+    for (const line of out.job.quarantine) {
+      expect(JSON.parse(String(row(line).raw))).toMatchObject({ userId: 'u1' });
+      expect(line).not.toContain('wk_secret_123');
+    }
+  });
+
   it('keeps only the top levels of an event nested too deep', () => {
     let deep: Record<string, unknown> = { leaf: 1 };
     for (let i = 0; i < 40; i++) deep = { d: deep };
@@ -93,7 +104,19 @@ describe('processEvents: every event accepted, quarantined or suppressed, none l
     const big = { type: 'track', event: 'page_viewed', userId: 'u1', messageId: 'm-big', timestamp: TS, properties: { count: -1, note: 'x'.repeat(2000) } };
     const out = processEvents([big], validator, options({ maxEventBytes: 1024 }));
     expect(out.outcomes).toEqual([
-      { index: 0, messageId: 'm-big', status: 'quarantined', code: 'event_too_large', violations: [{ path: '', rule: 'event_too_large', message: 'event is larger than 1024 bytes' }] },
+      {
+        index: 0,
+        messageId: 'm-big',
+        status: 'quarantined',
+        code: 'event_too_large',
+        violations: [
+          {
+            path: '',
+            rule: 'event_too_large',
+            message: expect.stringMatching(/^event is larger than 1024 bytes once stored \(2\d{3} with the fields Balise adds\): over the per-event limit, BALISE_MAX_EVENT_BYTES$/),
+          },
+        ],
+      },
     ]);
     expect(row(out.job.quarantine[0])).toMatchObject({ message_id: 'm-big', raw: JSON.stringify(big) });
     expect([out.job.events, out.job.quarantineIds, out.violationLabels]).toEqual([[], ['m-big'], [{ event: 'page_viewed', version: '1.0.0', rule: 'minimum' }]]);
