@@ -4,7 +4,8 @@ import { secretDigest as digest } from '../util/constant-time.ts';
 
 /** Write key from HTTP Basic (Segment's way: the key is the user, password empty), else undefined. */
 function basicAuthUser(header: string | undefined): string | undefined {
-  if (!header || !header.startsWith('Basic ')) return undefined;
+  // The scheme is case-insensitive (RFC 9110): "basic" and "BASIC" are Basic too.
+  if (!header || header.slice(0, 6).toLowerCase() !== 'basic ') return undefined;
   const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   return colon >= 0 ? decoded.slice(0, colon) : decoded;

@@ -211,6 +211,11 @@ describe('bad requests get a stable code and disturb nothing', () => {
     expect(((await res.json()) as { code: string }).code).toBe('not_found');
   });
 
+  it.each(['basic', 'BASIC'])('reads the write key from an HTTP %s scheme: auth schemes are case-insensitive', async (scheme) => {
+    const res = await post(stack, '/v1/batch', JSON.stringify({ batch: [proposal(`m-scheme-${scheme}`)] }), { authorization: `${scheme} ${Buffer.from(`${stack.writeKey}:`).toString('base64')}` });
+    expect([res.status, res.body.accepted]).toEqual([200, 1]);
+  });
+
   it('accepts the write key in the body (beacons cannot set headers) as text/plain', async () => {
     const res = await post(stack, '/v1/batch', JSON.stringify({ writeKey: stack.writeKey, batch: [proposal('m-body-key')] }), { authorization: '', 'content-type': 'text/plain;charset=UTF-8' });
     expect(res.status).toBe(200);
