@@ -159,6 +159,8 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
   }
   if (!ids.userId && !ids.anonymousId) return reject('missing_identity', 'userId or anonymousId is required');
   if (eventType === 'alias' && !ids.previousId) return reject('invalid_id', 'alias events need a previousId');
+  // An alias merges previousId into userId: without the userId it links nothing.
+  if (eventType === 'alias' && !ids.userId) return reject('invalid_id', 'alias events need a userId (the id previousId becomes)');
   if (eventType === 'group' && !ids.groupId) return reject('invalid_id', 'group events need a groupId');
 
   let properties = optionalObject(raw, 'properties');
@@ -195,6 +197,15 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
   let timestamp = clientTimestamp ?? ctx.receivedAt;
   if (clientTimestamp !== undefined && sentAt !== null && !ctx.historical) timestamp = ctx.receivedAt - (sentAt - clientTimestamp);
   if (timestamp < EARLIEST_TIMESTAMP || timestamp > ctx.receivedAt + MAX_FUTURE_MS) {
+    const sane = (t: number | undefined) => t === undefined || (t >= EARLIEST_TIMESTAMP && t <= ctx.receivedAt + MAX_FUTURE_MS);
+    // The timestamp as sent is fine: the clock-skew correction (receivedAt − (sentAt − timestamp)) put it out of range.
+    if (sane(clientTimestamp) && sentAt !== null) {
+      const days = Math.round((sentAt - clientTimestamp!) / 86_400_000);
+      return reject(
+        'invalid_timestamp',
+        `sentAt ${new Date(sentAt).toISOString()} is ${Math.abs(days)} days ${days < 0 ? 'before' : 'after'} the timestamp: corrected for clock skew, the event would be before 2000 or more than a day in the future`,
+      );
+    }
     return reject('invalid_timestamp', 'timestamp is before 2000 or more than a day in the future');
   }
 

@@ -18,6 +18,7 @@ describe('normalizeEvent', () => {
     ['id too long', track({ userId: 'u'.repeat(256) }), 'invalid_id'],
     ['no identity', { type: 'track', event: 'e' }, 'missing_identity'],
     ['alias without previousId', { type: 'alias', userId: 'u' }, 'invalid_id'],
+    ['alias without userId', { type: 'alias', anonymousId: 'a', previousId: 'p' }, 'invalid_id'],
     ['group without groupId', { type: 'group', userId: 'u' }, 'invalid_id'],
     ['properties an array', track({ properties: [1, 2] }), 'invalid_field'],
     ['context a string', track({ context: 'x' }), 'invalid_field'],
@@ -25,6 +26,7 @@ describe('normalizeEvent', () => {
     ['timestamp before 2000', track({ timestamp: '1999-12-31T23:59:59Z' }), 'invalid_timestamp'],
     ['timestamp two days ahead', track({ timestamp: new Date(receivedAt + 2 * 86_400_000).toISOString() }), 'invalid_timestamp'],
     ['unparseable sentAt', track({ sentAt: {} }), 'invalid_timestamp'],
+    ['a sentAt that skews a sane timestamp out of range', track({ timestamp: new Date(receivedAt).toISOString(), sentAt: 12 }), 'invalid_timestamp'],
     ['__proto__ key', JSON.parse('{"type":"track","event":"e","userId":"u","properties":{"__proto__":{"x":1}}}'), 'forbidden_key'],
     ['constructor.prototype path deep inside', track({ properties: { a: [{ constructor: { prototype: { polluted: true } } }] } }), 'forbidden_key'],
     ['messageId with a lone high surrogate', track({ messageId: 'coll-\ud800' }), 'invalid_id'],
@@ -48,6 +50,11 @@ describe('normalizeEvent', () => {
     expect(ipOf(track({ context: { ip: '0.0.0.0' } }))).toBe('0.0.0.0');
     expect(ipOf(track(), { batchContext: { ip: '198.51.100.1' } })).toBe('198.51.100.1');
     expect(ipOf(track(), { requestIp: undefined })).toBeUndefined();
+  });
+
+  it('blames sentAt, not the timestamp, when only the clock-skew correction puts the event out of range', () => {
+    const result = normalizeEvent(track({ timestamp: new Date(receivedAt).toISOString(), sentAt: '2001-01-01T00:00:00Z' }), ctx);
+    expect(result.ok ? '' : result.rejection.message).toMatch(/^sentAt 2001-01-01T00:00:00\.000Z is 9\d{3} days before the timestamp: corrected for clock skew/);
   });
 
   it('keeps a property legitimately named constructor, and ids with valid surrogate pairs', () => {
