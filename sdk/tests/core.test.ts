@@ -436,6 +436,14 @@ describe('on a server, each call is about the person it names', () => {
     expect([dropped, stats.dropped]).toEqual([['hung-1'], 1]);
   });
 
+  it('sends a batch again after a 408 (the server stopped waiting for a slow upload), instead of dropping it', async () => {
+    const t = scriptedTransport((n) => status(n === 0 ? 408 : 200));
+    const sdk = createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, retryBaseMs: 5, retryMaxMs: 10 });
+    sdk.track('e', {}, { userId: 'u1' });
+    const stats = await sdk.close(2_000);
+    expect([t.attempts(), stats.sent, stats.rejected]).toEqual([2, 1, 0]);
+  });
+
   it("close() waits as long as the ingest's Retry-After says between attempts", async () => {
     const t = scriptedTransport(() => status(503, '1'));
     const sdk = createBalise({ writeKey: 'k', transport: t.transport, flushOnExit: false, retryBaseMs: 10, retryMaxMs: 20, onDrop: () => {} });
