@@ -82,6 +82,17 @@ describe('docker-compose.yml', () => {
     expect(String(compose.services.metabase!.healthcheck!.test)).toContain('/api/health');
   });
 
+  it('gives every Balise service one BALISE_PII_KEY, so that a hash stays the same across rebuilds and replicas', () => {
+    for (const file of ['docker-compose.yml', 'docker-compose.cluster.yml']) {
+      const parsed = parse(fs.readFileSync(path.join(ROOT, file), 'utf8'), { merge: true }) as Compose;
+      const balise = Object.entries(parsed.services).filter(([, s]) => s.build === '.');
+      expect(balise.length, file).toBeGreaterThan(0);
+      const keys = new Set(balise.map(([, s]) => s.environment?.BALISE_PII_KEY));
+      expect([...keys].every((k) => typeof k === 'string' && k.length >= 32), file).toBe(true);
+      expect(keys.size, file).toBe(1);
+    }
+  });
+
   it('builds every Balise service from the repository Dockerfile', () => {
     for (const name of ['migrate', 'api', 'worker']) {
       const s = compose.services[name]!;
