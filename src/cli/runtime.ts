@@ -406,7 +406,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
           stopSampling();
           stopRowsSweep();
           suppression?.stop();
-          await alerts?.stop();
+          // An evaluation waiting on a silent Redis must not hold the stop past its grace.
+          if (alerts) await within(alerts.stop(), Math.max(left(), 1000));
           await ops?.close();
           // The worker inserts what it holds and completes its jobs; whatever is not completed in
           // time stays in Redis (active, then stalled) and is taken back at the next start.

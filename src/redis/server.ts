@@ -109,10 +109,14 @@ async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
   return !isAlive(pid);
 }
 
-/** SIGTERM (redis-server fsyncs its AOF, then exits); SIGKILL only if it does not exit in time. */
+/**
+ * SIGTERM (redis-server fsyncs its AOF, then exits), with SIGCONT: a stopped server (SIGSTOP, a
+ * debugger) would hold the SIGTERM until resumed. SIGKILL only if it does not exit in time.
+ */
 async function terminate(pid: number, timeoutMs = 10_000): Promise<void> {
   if (!isRedisServer(pid)) return;
   process.kill(pid, 'SIGTERM');
+  process.kill(pid, 'SIGCONT');
   if (!(await waitGone(pid, timeoutMs))) {
     process.kill(pid, 'SIGKILL');
     await waitGone(pid, 2000);
@@ -158,7 +162,10 @@ function track(child: ChildProcess): void {
 
 /** SIGTERM to every redis-server this process runs (each fsyncs its AOF and exits): for exits that skip the 'exit' event. */
 export function stopLocalRedisServers(): void {
-  for (const server of runningServers) server.kill('SIGTERM');
+  for (const server of runningServers) {
+    server.kill('SIGTERM');
+    server.kill('SIGCONT');
+  }
 }
 
 function redisServerInstalled(): boolean {
