@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
-import { BaliseError } from '../errors.ts';
+import { BaliseError, ConfigError } from '../errors.ts';
 import { onClusterClause } from '../util/sql-quote.ts';
 import { openEmbeddedSession, type EmbeddedSession } from './embedded-session.ts';
 import { insertStatement, insertThroughSpool, openInsertSpool, type InsertBody, type InsertSettings } from './insert-spool.ts';
@@ -94,7 +94,12 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
   }
   const chdbPath = path.join(config.dataDir, 'clickhouse');
   // The events are personal data: readable by this user only (as .data itself when it is made here).
-  fs.mkdirSync(chdbPath, { recursive: true, mode: 0o700 });
+  try {
+    fs.mkdirSync(chdbPath, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new ConfigError('BALISE_DATA_DIR', `cannot create ${chdbPath} (${code}): the data directory must be a directory this user can write`);
+  }
   // chDB locks its directory: a second process gets a native stack trace. Say who holds it instead.
   const locked = () =>
     new BaliseError(

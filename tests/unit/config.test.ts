@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, parseRetention, parseWriteKeys } from '../../src/config/index.ts';
 import { resolvePiiKey } from '../../src/config/secrets.ts';
 import { ConfigError } from '../../src/errors.ts';
+import { runCli } from '../helpers/process.ts';
 
 describe('loadConfig', () => {
   it('has documented defaults', () => {
@@ -102,5 +103,13 @@ describe('the data directory', () => {
     const config = { piiKey: undefined, dataDir: '/dev/null/balise-data' };
     expect(() => resolvePiiKey(config)).toThrow(ConfigError);
     expect(() => resolvePiiKey(config)).toThrow('BALISE_DATA_DIR: cannot write /dev/null/balise-data/pii-key (ENOTDIR): the data directory must be a directory this user can write');
+  });
+
+  it('that cannot be written stops `balise migrate` with the same one line (the embedded engine is made there first)', async () => {
+    const run = await runCli(['migrate'], { BALISE_DATA_DIR: '/dev/null/balise-data' });
+    expect([run.code, run.output.trim()]).toEqual([
+      1,
+      'balise: BALISE_DATA_DIR: cannot create /dev/null/balise-data/clickhouse (ENOTDIR): the data directory must be a directory this user can write [config_invalid]',
+    ]);
   });
 });
