@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { openWarehouse } from '../warehouse/client.ts';
-import { migrate } from '../warehouse/migrations.ts';
+import { migrate, newerSchemaWarning } from '../warehouse/migrations.ts';
 
 export function registerMigrateCommand(program: Command): void {
   program
@@ -13,6 +13,8 @@ export function registerMigrateCommand(program: Command): void {
         const report = await migrate(warehouse);
         console.log(report.applied.length ? `applied: ${report.applied.join(', ')}` : 'nothing to apply');
         console.log(`up to date: ${report.alreadyApplied.length + report.applied.length} migration(s)`);
+        const newer = newerSchemaWarning(report);
+        if (newer) console.error(`balise: warning: ${newer}`);
       } finally {
         await warehouse.close();
       }

@@ -28,7 +28,7 @@ import { clearEngineOwner, writeEngineOwner } from '../warehouse/engine-owner.ts
 import { createEngineProxyRouter } from '../dashboard/engine-proxy.ts';
 import type { PlanValidator } from '../plan/model.ts';
 import { openWarehouse, type Warehouse } from '../warehouse/client.ts';
-import { migrate } from '../warehouse/migrations.ts';
+import { migrate, newerSchemaWarning } from '../warehouse/migrations.ts';
 import { within } from '../util/deadlines.ts';
 import { started } from '../queue/started.ts';
 import { createReadiness } from './readiness.ts';
@@ -175,6 +175,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
       if (warehouse.mode === 'embedded') writeEngineOwner(config.dataDir, { pid: process.pid });
       const report = await migrate(warehouse);
       if (report.applied.length) logger.info({ applied: report.applied }, 'migrations applied');
+      const newer = newerSchemaWarning(report);
+      if (newer) logger.warn({ unknown: report.unknown }, newer);
       // Retention periods are settings, applied after migrations at every start (idempotent).
       const retention = (await applyRetention(warehouse, config.privacy.retentionDays)).filter((c) => c.action !== 'unchanged');
       if (retention.length) logger.info({ retention }, 'retention periods applied');

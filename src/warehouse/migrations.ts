@@ -15,6 +15,14 @@ export interface Migration {
 export interface MigrationReport {
   applied: string[];
   alreadyApplied: string[];
+  /** Recorded as applied but not among this Balise's files: a newer Balise applied them (a rollback, a mixed deploy). */
+  unknown: string[];
+}
+
+/** What to tell an operator whose database a newer Balise migrated; undefined when there is nothing to say. */
+export function newerSchemaWarning(report: MigrationReport): string | undefined {
+  if (report.unknown.length === 0) return undefined;
+  return `the database has ${report.unknown.length} migration(s) this Balise does not know (${report.unknown.join(', ')}): a newer Balise applied them, and an older one on a newer schema may misread or miswrite it; run the newer Balise`;
 }
 
 /** Splits a .sql file into statements: `;` at the end of a line ends one; `--` comments are dropped. */
@@ -105,8 +113,10 @@ export async function migrate(warehouse: Warehouse, dir = DEFAULT_MIGRATIONS_DIR
   const { client, cluster } = warehouse;
   await client.command({ query: renderStatement(SCHEMA_MIGRATIONS[cluster ? 'cluster' : 'single'], cluster) });
   const applied = await appliedMigrations(warehouse);
-  const report: MigrationReport = { applied: [], alreadyApplied: [] };
-  for (const migration of await readMigrations(dir, cluster !== undefined)) {
+  const migrations = await readMigrations(dir, cluster !== undefined);
+  const known = new Set(migrations.map((m) => m.version));
+  const report: MigrationReport = { applied: [], alreadyApplied: [], unknown: [...applied.values()].filter((row) => !known.has(Number(row.version))).map((row) => row.name) };
+  for (const migration of migrations) {
     const previous = applied.get(migration.version);
     if (previous) {
       if (previous.checksum !== migration.checksum) {
