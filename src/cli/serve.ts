@@ -1,7 +1,6 @@
 import os from 'node:os';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.ts';
-import { ConfigError } from '../errors.ts';
 import { createLogger, logStyle, type Logger } from '../observability/logger.ts';
 import { connectToPrimary, failStart, inheritedDescriptors, startApiChildren, type ApiChildren } from './api-processes.ts';
 import type { Roles, RunningBalise } from './runtime.ts';
@@ -17,12 +16,16 @@ const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 /** API children get this long to answer what they took and exit, before the primary drains. */
 const CHILD_STOP_MS = 7000;
 
-/** `--api-processes`, else BALISE_API_PROCESSES (`configured`, read by src/config), else one child when there is a second core for it. */
-export function apiProcessCount(option: string | undefined, configured: number | undefined, cores = os.availableParallelism()): number {
-  if (option === undefined || option === '') return configured ?? (cores >= 2 ? 1 : 0);
-  const n = Number(option);
-  if (!/^\d+$/.test(option.trim()) || n > 64) throw new ConfigError('--api-processes', `must be a whole number from 0 to 64, got "${option}"`);
+/** `--api-processes <n>`: a whole number from 0 to 64; anything else is a usage error (exit 2). */
+export function parseApiProcesses(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 64) throw new InvalidArgumentError(`must be a whole number from 0 to 64, got "${value}"`);
   return n;
+}
+
+/** `--api-processes`, else BALISE_API_PROCESSES (`configured`, read by src/config), else one child when there is a second core for it. */
+export function apiProcessCount(option: number | undefined, configured: number | undefined, cores = os.availableParallelism()): number {
+  return option ?? configured ?? (cores >= 2 ? 1 : 0);
 }
 
 /** On a terminal, unless the logs are JSON there too (LOG_FORMAT=json): then stdout is for machines, every line of it. */
@@ -178,8 +181,9 @@ export function registerServeCommands(program: Command): void {
     .option(
       '--api-processes <n>',
       'ingest API processes beside the one that owns the engine and the worker (0: all in one process; default BALISE_API_PROCESSES, else 1 on a machine with 2 or more cores)',
+      parseApiProcesses,
     )
-    .action((opts: { apiProcesses?: string }) => run({ api: true, worker: true }, false, apiProcessCount(opts.apiProcesses, loadConfig().apiProcesses)));
+    .action((opts: { apiProcesses?: number }) => run({ api: true, worker: true }, false, apiProcessCount(opts.apiProcesses, loadConfig().apiProcesses)));
   program
     .command('serve')
     .description('the ingest API and dashboard alone (scale-out); with the embedded engine it shares the Redis of `balise up` on the same data directory and sends reads to it')

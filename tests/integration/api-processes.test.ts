@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectExactlyOnce } from '../helpers/exactly-once.ts';
 import { FIXTURE_PLAN, requireMissionIdOnBookmarks } from '../helpers/plans.ts';
-import { freePort, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_AUTH, type BaliseProcess } from '../helpers/process.ts';
+import { freePort, runCli, startBaliseProcess, TEST_ADMIN_TOKEN, TEST_WRITE_AUTH, type BaliseProcess } from '../helpers/process.ts';
 import { tempDir } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -317,14 +317,17 @@ describe('balise up with API processes', () => {
   });
 
   it('--api-processes and BALISE_API_PROCESSES take a whole number from 0 to 64', async () => {
-    const { apiProcessCount } = await import('../../src/cli/serve.ts');
+    const { apiProcessCount, parseApiProcesses } = await import('../../src/cli/serve.ts');
     const { loadConfig } = await import('../../src/config/index.ts');
     const configured = (env: Record<string, string>) => loadConfig(env).apiProcesses;
     expect(apiProcessCount(undefined, configured({}), 2)).toBe(1);
     expect(apiProcessCount(undefined, configured({}), 1)).toBe(0);
-    expect(apiProcessCount('3', configured({ BALISE_API_PROCESSES: '0' }), 2)).toBe(3);
+    expect(apiProcessCount(parseApiProcesses('3'), configured({ BALISE_API_PROCESSES: '0' }), 2)).toBe(3);
     expect(apiProcessCount(undefined, configured({ BALISE_API_PROCESSES: '0' }), 8)).toBe(0);
-    expect(() => apiProcessCount('two', undefined, 2)).toThrow(/--api-processes/);
+    for (const bad of ['two', '-1', '65', '1.5']) expect(() => parseApiProcesses(bad)).toThrow(`must be a whole number from 0 to 64, got "${bad}"`);
+    // A wrong option value is a usage error: exit 2, as an unknown option is.
+    const run = await runCli(['up', '--api-processes', '-1'], {});
+    expect([run.code, run.output.split('\n')[0]]).toEqual([2, `error: option '--api-processes <n>' argument '-1' is invalid. must be a whole number from 0 to 64, got "-1"`]);
     expect(() => configured({ BALISE_API_PROCESSES: '65' })).toThrow(/BALISE_API_PROCESSES: must be between 0 and 64, got 65/);
   });
 });
