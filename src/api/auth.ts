@@ -60,7 +60,15 @@ export function authorize(credentials: Credentials) {
     authenticate(req, credentials).then(
       (principal) => {
         if (!principal) {
-          sendError(res, new BaliseError('unauthorized', 'send a token as "Authorization: Bearer <token>" or log in'));
+          // A token that is sent but unknown (mistyped, rotated, revoked) is not "no token": say which.
+          const sent = bearerToken(req.headers.authorization) !== undefined;
+          sendError(
+            res,
+            new BaliseError(
+              'unauthorized',
+              sent ? 'the token sent is not valid: mistyped, or rotated or revoked (BALISE_ADMIN_TOKEN, BALISE_TOKENS)' : 'send a token as "Authorization: Bearer <token>" or log in',
+            ),
+          );
           return;
         }
         const path = `${req.baseUrl}${req.path}`;

@@ -86,6 +86,12 @@ describe('the admin token guards every read endpoint', () => {
     expect(res.body.code).toBe('unauthorized');
   });
 
+  it('tells a caller with no token to send one, and a caller whose token is unknown that it is not valid', async () => {
+    const [method, route, body] = ADMIN_ENDPOINTS[0]!;
+    expect((await call(method, route, {}, body)).body.message).toBe('send a token as "Authorization: Bearer <token>" or log in');
+    expect((await call(method, route, { authorization: bearer('adm-stale-rotated-token-0123456') }, body)).body.message).toMatch(/^the token sent is not valid: mistyped, or rotated or revoked/);
+  });
+
   it.each(ADMIN_ENDPOINTS)('%s %s with the admin token → 200 (the route exists)', async (method, route, body) => {
     const res = await call(method, route, { authorization: bearer(stack.adminToken) }, body);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
