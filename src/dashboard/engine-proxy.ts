@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from '../observability/logger.ts';
-import { nameRoute } from '../observability/http-metrics.ts';
+import { nameRoute, timedElsewhere } from '../observability/http-metrics.ts';
 import { BaliseError, sendError } from '../errors.ts';
 import { readEngineOwner } from '../warehouse/engine-owner.ts';
 
@@ -36,6 +36,8 @@ export function createEngineProxyRouter(opts: { dataDir: string; logger: Logger 
         const value = answer.headers.get(name);
         if (value) res.setHeader(name, value);
       }
+      // The owner timed it under its route: not counted a second time here.
+      timedElsewhere(res);
       res.status(answer.status).send(Buffer.from(await answer.arrayBuffer()));
     } catch (error) {
       opts.logger.warn({ err: error, owner: owner.url }, 'the engine owner did not answer a proxied read');

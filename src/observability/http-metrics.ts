@@ -30,13 +30,22 @@ export function nameRoute(res: Response, pattern: string): void {
   res.locals.metricsRoute = pattern;
 }
 
+/**
+ * A request handed whole to another process of the same Balise (the engine owner), which times it
+ * under its own route: timed here too, it would count twice in every sum over processes.
+ */
+export function timedElsewhere(res: Response): void {
+  res.locals.metricsElsewhere = true;
+}
+
 /** Observes a request's duration once its response is finished (or its connection closed), under the route `route()` names then. */
-export function timeRequest(metrics: Pick<Metrics, 'httpRequestDuration'>, req: IncomingMessage, res: ServerResponse, route: () => string): void {
+export function timeRequest(metrics: Pick<Metrics, 'httpRequestDuration'>, req: IncomingMessage, res: ServerResponse, route: () => string, elsewhere: () => boolean = () => false): void {
   const stop = metrics.httpRequestDuration.startTimer();
   let done = false;
   const observe = () => {
     if (done) return;
     done = true;
+    if (elsewhere()) return;
     const method = req.method ?? '';
     stop({ method: METHODS.has(method) ? method : 'OTHER', route: route(), status_code: String(res.statusCode) });
   };
@@ -47,7 +56,13 @@ export function timeRequest(metrics: Pick<Metrics, 'httpRequestDuration'>, req: 
 /** Express middleware: every request it sees is timed under its express route (routeLabel). */
 export function httpMetrics(metrics: Pick<Metrics, 'httpRequestDuration'>) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    timeRequest(metrics, req, res, () => routeLabel(req));
+    timeRequest(
+      metrics,
+      req,
+      res,
+      () => routeLabel(req),
+      () => res.locals.metricsElsewhere === true,
+    );
     next();
   };
 }
