@@ -21,7 +21,7 @@ export function createEngineProxyRouter(opts: { dataDir: string; logger: Logger 
     nameRoute(res, '/api/* (to the engine owner)');
     const owner = readEngineOwner(opts.dataDir);
     if (!owner?.url) {
-      const why = `this process (balise serve, embedded mode) has no ClickHouse engine: the read API is served by \`balise up\` on the same data directory (${opts.dataDir}), and none is running${owner ? ' with an API' : ''}`;
+      const why = `this process (balise serve, embedded mode) has no ClickHouse engine: the read API is served by \`balise up\` on the same data directory (${opts.dataDir}), and none is running${owner ? ` (the engine's owner, process ${owner.pid}, serves no read API: a \`balise worker\`)` : ''}`;
       return sendError(res, new BaliseError('engine_unavailable', why), { retryAfterSeconds: 5 });
     }
     const headers: Record<string, string> = {};
