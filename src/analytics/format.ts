@@ -127,8 +127,10 @@ export function formatSql(result: SqlResult, options: FormatOptions = {}): strin
     result.columns.map((c) => c.name),
     options,
   );
-  for (const row of result.rows) t.push(row.map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))));
-  return `${t.toString()}\n${result.rows.length} row(s)${result.truncated ? ' (truncated)' : ''}`;
+  const cell = (v: unknown) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+  for (const row of result.rows) t.push(row.map(cell));
+  const totals = result.totals ? `\ntotals: ${result.columns.map((c, i) => `${c.name} = ${cell(result.totals![i])}`).join(', ')}` : '';
+  return `${t.toString()}\n${result.rows.length} row(s)${result.truncated ? ' (truncated)' : ''}${totals}`;
 }
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break; objects as JSON. */

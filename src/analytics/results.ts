@@ -88,6 +88,8 @@ export interface SqlResult {
   columns: { name: string; type: string }[];
   rows: unknown[][];
   truncated: boolean;
+  /** The row of a query `… WITH TOTALS`, apart from the others as ClickHouse gives it. */
+  totals?: unknown[];
 }
 
 /** complete: the period's bucket ended before asOf; incomplete: it is under way (a lower bound); future: not started. */

@@ -341,7 +341,7 @@ export async function runReadOnlySql(warehouse: Warehouse, sql: string, limits: 
   if (limits.hideAdminTables) checkNoAdminTables(statement);
   // One JSON document carrying its column metadata: nothing to infer from line positions.
   // The analyst lane: a slow ad-hoc query must not hold the dashboard or the worker's inserts.
-  let body: { meta?: { name: string; type: string }[]; data: unknown[][] };
+  let body: { meta?: { name: string; type: string }[]; data: unknown[][]; totals?: unknown[] };
   try {
     const result = await warehouse.analyst.query({ query: wrapReadOnly(statement, limits), format: 'JSONCompact' });
     body = await result.json<unknown[]>();
@@ -351,6 +351,7 @@ export async function runReadOnlySql(warehouse: Warehouse, sql: string, limits: 
   }
   const columns = (body.meta ?? []).map(({ name, type }) => ({ name, type }));
   const maxRows = Math.max(1, Math.floor(limits.maxRows));
-  const rows = body.data.slice(0, maxRows).map((row) => row.map((value, i) => sqlResultValue(value, columns[i]?.type ?? '')));
-  return { columns, rows, truncated: body.data.length > maxRows };
+  const typed = (row: unknown[]) => row.map((value, i) => sqlResultValue(value, columns[i]?.type ?? ''));
+  const rows = body.data.slice(0, maxRows).map(typed);
+  return { columns, rows, truncated: body.data.length > maxRows, ...(body.totals ? { totals: typed(body.totals) } : {}) };
 }

@@ -45,6 +45,7 @@ export function registerSqlCommand(program: Command): void {
       if (format === 'csv') {
         process.stdout.write(formatSqlCsv(result));
         if (result.truncated) console.error(`balise: only the first ${result.rows.length} rows were returned (truncated)`);
+        if (result.totals) console.error('balise: the WITH TOTALS row is not in the CSV (it is in --format json and the table)');
       } else console.log(format === 'json' ? JSON.stringify(result, null, 2) : formatSql(result, tableOptions()));
     });
 }

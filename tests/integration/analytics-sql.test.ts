@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Warehouse } from '../../src/warehouse/client.ts';
 import { runReadOnlySql } from '../../src/analytics/run.ts';
+import { formatSql } from '../../src/analytics/format.ts';
 import { DAY, insertWorld, WORLD_START } from '../helpers/known-world.ts';
 import { clearEvents, openTestWarehouse, type TestWarehouse } from '../helpers/engine.ts';
 
@@ -34,6 +35,24 @@ describe('what the guard accepts runs on the engine', () => {
     expect((await sql('(SELECT 1 AS x) UNION DISTINCT (SELECT 1)')).rows).toEqual([[1]]);
     const named = await sql("SELECT JSONExtractString(properties, 'format') AS format, JSONExtractInt(properties, 'settings') AS settings, formatDateTime(timestamp, '%F') AS day FROM events");
     expect(named.rows).toEqual([['remote', 2, '2025-03-03']]);
+  });
+
+  it('keeps the row of WITH TOTALS apart, and the table says it', async () => {
+    await insertWorld(warehouse, [
+      { event: 'mission_posted', user: 'c1', at: WORLD_START },
+      { event: 'mission_posted', user: 'c2', at: WORLD_START },
+      { event: 'mission_completed', user: 'c1', at: WORLD_START },
+    ]);
+    const result = await sql('SELECT event, count() AS n FROM events GROUP BY event WITH TOTALS ORDER BY event');
+    expect([result.rows, result.totals]).toEqual([
+      [
+        ['mission_completed', 1],
+        ['mission_posted', 2],
+      ],
+      ['', 3],
+    ]);
+    expect(formatSql(result, { colour: false })).toMatch(/2 row\(s\)\ntotals: event = , n = 3$/);
+    expect((await sql('SELECT 1 AS x')).totals).toBeUndefined();
   });
 
   it('DESCRIBE, SHOW and EXPLAIN', async () => {
