@@ -16,6 +16,9 @@ import type { EventMetric, FunnelDefinition, KpiDefinitions } from '../analytics
 import { BaliseError } from '../errors.ts';
 import { writeEventKpis } from '../plan/event-kpis-write.ts';
 import { lintPlanDir } from '../plan/load.ts';
+import { PLAN_FILE } from '../plan/parse.ts';
+import { parseSemver } from '../plan/semver.ts';
+import { isScalar, parseDocument } from 'yaml';
 import type { LintMessage } from '../plan/model.ts';
 import type { TrackingPlan } from '../plan/model.ts';
 
@@ -26,6 +29,11 @@ export interface SavedKpi {
   yaml: string;
   /** Event files whose `kpis:` list now names the new definition. */
   eventsUpdated: string[];
+  /**
+   * Set when those lists changed a published version's content: plan.yaml's version is bumped a
+   * patch (as `balise plan check` and `plan diff` ask for a kpis: change), so the commit passes CI.
+   */
+  versionBumped?: { from: string; to: string };
   warnings: LintMessage[];
 }
 
@@ -69,6 +77,7 @@ export async function saveKpiDefinition(planDir: string, plan: TrackingPlan, kin
     throw error;
   }
   const previous = new Map<string, string>();
+  let versionBumped: { from: string; to: string } | undefined;
   try {
     const used = new Set(kpisByEvent(only).keys());
     for (const event of plan.events) {
@@ -79,11 +88,33 @@ export async function saveKpiDefinition(planDir: string, plan: TrackingPlan, kin
     const introduced = (await checkErrors(planDir)).filter((m) => !baseline.has(key(m)));
     if (introduced.length > 0)
       throw new KpiDefinitionError(`saving ${file} would make \`balise plan check\` fail: ${introduced.map((m) => `${m.file}:${m.line} ${m.message}`).join('; ')}`, introduced);
+    if (previous.size > 0) {
+      const planFile = path.join(planDir, PLAN_FILE);
+      previous.set(PLAN_FILE, await fs.readFile(planFile, 'utf8'));
+      versionBumped = await bumpIfPublished(planDir, plan.version);
+      if (!versionBumped) previous.delete(PLAN_FILE);
+    }
   } catch (error) {
     // Put back everything written: a refused save leaves the plan directory as it found it.
     await fs.rm(path.join(planDir, file), { force: true });
-    for (const [eventFile, before] of previous) await fs.writeFile(path.join(planDir, eventFile), before);
+    for (const [changed, before] of previous) await fs.writeFile(path.join(planDir, changed), before);
     throw error;
   }
-  return { id, file, yaml: text, eventsUpdated: [...previous.keys()].sort(), warnings: adHoc.warnings };
+  previous.delete(PLAN_FILE);
+  return { id, file, yaml: text, eventsUpdated: [...previous.keys()].sort(), ...(versionBumped ? { versionBumped } : {}), warnings: adHoc.warnings };
+}
+
+/** A patch bump of plan.yaml's version when the files now differ from its published build (version_not_bumped); keeps the file's layout. */
+async function bumpIfPublished(planDir: string, version: string): Promise<{ from: string; to: string } | undefined> {
+  const semver = parseSemver(version);
+  const { messages } = await lintPlanDir(planDir);
+  if (!semver || !messages.some((m) => m.rule === 'version_not_bumped')) return undefined;
+  const to = `${semver[0]}.${semver[1]}.${semver[2] + 1}`;
+  const target = path.join(planDir, PLAN_FILE);
+  const text = await fs.readFile(target, 'utf8');
+  // Only the version's own characters change: the rest of the file stays as written, folded text included.
+  const node = parseDocument(text).get('version', true);
+  if (!isScalar(node) || !node.range) return undefined;
+  await fs.writeFile(target, `${text.slice(0, node.range[0])}${to}${text.slice(node.range[1])}`);
+  return { from: version, to };
 }

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { saveKpiDefinition } from '../../src/api/save-kpi.ts';
-import { loadPlan } from '../../src/plan/load.ts';
+import { lintPlanDir, loadPlan } from '../../src/plan/load.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
 let dir = '';
@@ -39,5 +39,21 @@ describe('saveKpiDefinition', () => {
     expect(saved).toMatchObject({ file: 'kpis/post_to_complete.yaml', eventsUpdated: ['events/mission_completed.yaml', 'events/mission_posted.yaml'] });
     expect(fs.readFileSync(path.join(dir, 'kpis', 'post_to_complete.yaml'), 'utf8')).toContain('funnels:\n  - id: post_to_complete\n');
     expect((await loadPlan(dir)).events.find((e) => e.name === 'mission_completed')?.kpis).toContain('post_to_complete');
+  });
+
+  it('bumps plan.yaml a patch when the kpis: lists change a published version, once, so that plan check and plan diff pass', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balise-save-kpi-unit-'));
+    fs.cpSync(FIXTURE_PLAN, dir, { recursive: true });
+    const planYaml = () => fs.readFileSync(path.join(dir, 'plan.yaml'), 'utf8');
+    const before = planYaml();
+    const first = await saveKpiDefinition(dir, await loadPlan(dir), 'metric', { id: 'weekly_posts', type: 'count', event: 'mission_posted', grain: 'week' });
+    expect(first.versionBumped).toEqual({ from: '2.0.0', to: '2.0.1' });
+    // Only the version line changed, comments and layout kept.
+    expect(planYaml()).toBe(before.replace(/^version: 2\.0\.0$/m, 'version: 2.0.1'));
+    expect((await lintPlanDir(dir)).messages.map((m) => m.rule)).not.toContain('version_not_bumped');
+    // 2.0.1 is not published: the next save has nothing to bump.
+    const second = await saveKpiDefinition(dir, await loadPlan(dir), 'metric', { id: 'weekly_completions', type: 'count', event: 'mission_completed', grain: 'week' });
+    expect(second.versionBumped).toBeUndefined();
+    expect((await loadPlan(dir)).version).toBe('2.0.1');
   });
 });

@@ -40,10 +40,11 @@ function saveButton(question: SavedQuestion): HTMLElement | null {
   const save = el('button', { type: 'button', 'data-action': 'save-kpi' }, 'Save to tracking-plan/kpis/');
   save.addEventListener('click', () => {
     save.setAttribute('disabled', '');
-    postJson<{ file: string; eventsUpdated: string[] }>('/api/admin/kpis', question)
+    postJson<{ file: string; eventsUpdated: string[]; versionBumped?: { from: string; to: string } }>('/api/admin/kpis', question)
       .then((saved) => {
         outcome.className = 'muted small';
-        outcome.textContent = `Saved ${saved.file}${saved.eventsUpdated.length ? `; kpis: lists updated in ${saved.eventsUpdated.join(', ')}` : ''}. Commit it for review.`;
+        const bumped = saved.versionBumped ? `; plan.yaml version ${saved.versionBumped.from} → ${saved.versionBumped.to} (a kpis: change is a patch)` : '';
+        outcome.textContent = `Saved ${saved.file}${saved.eventsUpdated.length ? `; kpis: lists updated in ${saved.eventsUpdated.join(', ')}` : ''}${bumped}. Commit it for review.`;
       })
       .catch((error: unknown) => {
         save.removeAttribute('disabled');
