@@ -88,7 +88,10 @@ describe('docker-compose.yml', () => {
       const balise = Object.entries(parsed.services).filter(([, s]) => s.build === '.');
       expect(balise.length, file).toBeGreaterThan(0);
       const keys = new Set(balise.map(([, s]) => s.environment?.BALISE_PII_KEY));
-      expect([...keys].every((k) => typeof k === 'string' && k.length >= 32), file).toBe(true);
+      expect(
+        [...keys].every((k) => typeof k === 'string' && k.length >= 32),
+        file,
+      ).toBe(true);
       expect(keys.size, file).toBe(1);
     }
   });
