@@ -10,15 +10,19 @@ const head = (title: string) => `<!doctype html>
 <link rel="stylesheet" href="/dashboard/style.css">
 </head>`;
 
-export function loginPage(failed: boolean): string {
+const escapeAttribute = (value: string) => value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** `next`: where to go once signed in, already checked to be a path on this origin (safeNext). */
+export function loginPage(failed: boolean, next = '/'): string {
   return `${head('Balise · sign in')}
 <body class="login">
 <main class="login-card">
   <h1>Balise</h1>
-  <p>Product analytics dashboard. Sign in with the admin token (<code>BALISE_ADMIN_TOKEN</code>).</p>
+  <p>Product analytics dashboard. Sign in with your access token (viewer, analyst or admin; the admin token is <code>BALISE_ADMIN_TOKEN</code>).</p>
   ${failed ? '<p class="error" role="alert" id="login-error">That token is not valid.</p>' : ''}
   <form method="post" action="/login">
-    <label for="token">Admin token</label>
+    <input type="hidden" name="next" value="${escapeAttribute(next)}">
+    <label for="token">Access token</label>
     <input id="token" name="token" type="password" autocomplete="current-password" required autofocus${failed ? ' aria-describedby="login-error" aria-invalid="true"' : ''}>
     <button type="submit">Sign in</button>
   </form>

@@ -6,6 +6,7 @@ import { seesPersons } from '../api/access.ts';
 import { forwardedValue } from '../util/forwarded.ts';
 import type { SessionStore } from '../api/sessions.ts';
 import { DASHBOARD_BUNDLE, ensureDashboardBuilt, LIVE_BUNDLE } from './bundle.ts';
+import { loginFor, safeNext } from './next.ts';
 import { appPage, livePage, loginPage } from './pages.ts';
 
 export { ensureDashboardBuilt } from './bundle.ts';
@@ -14,6 +15,14 @@ const PUBLIC_DIR = path.join(import.meta.dirname, 'public');
 import { SESSION_TTL_SECONDS } from '../api/sessions.ts';
 
 const SESSION_MS = SESSION_TTL_SECONDS * 1000;
+
+/**
+ * Lax, not Strict: a dashboard link opened from another site (Slack, webmail) is a top-level GET,
+ * and must find the user signed in. Lax still withholds the cookie from cross-site POSTs, fetches
+ * and frames, and every route that changes state (login, logout, /api/admin/*, Explore's queries)
+ * is a POST; the GET routes only read. So nothing relied on Strict against CSRF.
+ */
+const SAME_SITE = 'lax';
 
 /** No inline script or style anywhere: everything the page runs comes from /dashboard/app.js. */
 const CSP = [
@@ -71,37 +80,39 @@ export function createDashboardRouter(opts: {
   ] as const) {
     router.get(route, page, async (req, res) => {
       const principal = await authenticate(req, opts.credentials);
-      if (!principal) return res.redirect(302, '/login');
+      if (!principal) return res.redirect(302, loginFor(req.originalUrl));
       // The save button only for those the API lets save (admins), and only where it may write.
       sendHtml(res, appPage(name, opts.timeZone?.() ?? 'UTC', opts.kpisWritable === true && principal.role === 'admin', seesPersons(principal.role)));
     });
   }
   router.get('/live', page, async (req, res) => {
-    if (!(await loggedIn(req))) return res.redirect(302, '/login');
+    if (!(await loggedIn(req))) return res.redirect(302, loginFor(req.originalUrl));
     sendHtml(res, livePage());
   });
   router.get('/login', page, async (req, res) => {
-    if (await loggedIn(req)) return res.redirect(302, '/');
-    sendHtml(res, loginPage(false));
+    const next = safeNext(req.query.next);
+    if (await loggedIn(req)) return res.redirect(302, next);
+    sendHtml(res, loginPage(false, next));
   });
   router.post('/login', page, express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
     const sent = (req.body as Record<string, unknown> | undefined)?.token;
     const token = typeof sent === 'string' ? sent : '';
+    const next = safeNext((req.body as Record<string, unknown> | undefined)?.next);
     const principal = principalOfToken(token, opts.credentials);
     if (!principal) {
       // A short pause makes guessing slower without holding any state.
       await new Promise((resolve) => setTimeout(resolve, 250));
-      return sendHtml(res, loginPage(true), 401);
+      return sendHtml(res, loginPage(true, next), 401);
     }
     // The cookie holds a session id: the token itself never leaves the login form.
     const sessionId = await opts.credentials.sessions.create({ ...principal, tokenHash: hashToken(token) });
-    res.cookie(SESSION_COOKIE, sessionId, { httpOnly: true, sameSite: 'strict', secure: viaHttps(req), path: '/', maxAge: SESSION_MS });
-    res.redirect(303, '/');
+    res.cookie(SESSION_COOKIE, sessionId, { httpOnly: true, sameSite: SAME_SITE, secure: viaHttps(req), path: '/', maxAge: SESSION_MS });
+    res.redirect(303, next);
   });
   router.post('/logout', page, async (req, res) => {
     const session = (req as Request & { cookies?: Record<string, string> }).cookies?.[SESSION_COOKIE];
     if (session) await opts.credentials.sessions.destroy(session).catch(() => undefined);
-    res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: viaHttps(req), path: '/' });
+    res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: SAME_SITE, secure: viaHttps(req), path: '/' });
     res.redirect(303, '/login');
   });
 

@@ -192,10 +192,42 @@ describe('built-in dashboard in chromium: signing in', () => {
     await page.keyboard.press('Enter');
     await page.waitForURL(`${baseUrl}/`);
     const cookie = (await page.context().cookies()).find((c) => c.name === 'balise_session');
-    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // Lax: a link from another site (Slack, webmail) opens signed in; state changes are POSTs.
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
     await waitUntilLoaded(page);
     expect(await page.textContent('#status')).toMatch(/^Loaded /);
     expect(consoleErrors).toEqual([]);
+  });
+
+  it('a shared link survives the login: the user lands on the page the link was for', async () => {
+    const { page, consoleErrors } = await openPage();
+    const shared = `/explore?q=${encodeURIComponent('{"kind":"trend"}')}&from=2026-01-01&to=2026-01-31`;
+    await page.goto(`${baseUrl}${shared}`, { timeout: 30_000 });
+    expect(new URL(page.url()).pathname).toBe('/login');
+    expect(await page.textContent('label[for="token"]')).toBe('Access token');
+    expect(await page.textContent('.login-card')).toContain('viewer, analyst or admin');
+    await page.fill('#token', stack.adminToken);
+    await page.click('button[type="submit"]');
+    await page.waitForURL((url) => url.pathname === '/explore');
+    const landed = new URL(page.url());
+    expect(landed.searchParams.get('from')).toBe('2026-01-01');
+    expect(landed.searchParams.get('to')).toBe('2026-01-31');
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('a next that leaves the site is ignored: the login goes to the overview', async () => {
+    for (const next of ['//evil.example/', '/\\evil.example', 'https://evil.example/']) {
+      const login = await fetch(`${baseUrl}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `token=${encodeURIComponent(stack.adminToken)}&next=${encodeURIComponent(next)}`,
+      });
+      expect(login.status).toBe(303);
+      expect(login.headers.get('location')).toBe('/');
+    }
+    const page = await fetch(`${baseUrl}/login?next=${encodeURIComponent('"><script>x</script>')}`);
+    expect(await page.text()).not.toContain('<script>x');
   });
 
   it('signs out', async () => {
