@@ -40,7 +40,13 @@ const NAV: { page: AppPage | 'live'; href: string; label: string }[] = [
   { page: 'live', href: '/live', label: 'Live events' },
 ];
 
-const navLinks = (current: AppPage | 'live') => NAV.map((n) => `<a href="${n.href}"${n.page === current ? ' aria-current="page"' : ''}>${n.label}</a>`).join('');
+/** People and Live events show person-level data: a role that may not read it is not offered them. */
+const PERSON_PAGES: readonly (AppPage | 'live')[] = ['people', 'live'];
+
+const navLinks = (current: AppPage | 'live', seesPersons: boolean) =>
+  NAV.filter((n) => seesPersons || !PERSON_PAGES.includes(n.page) || n.page === current)
+    .map((n) => `<a href="${n.href}"${n.page === current ? ' aria-current="page"' : ''}>${n.label}</a>`)
+    .join('');
 
 const SECTIONS = `<nav class="sections" aria-label="Sections">
     <a href="#kpis">KPIs</a><a href="#funnels">Funnels</a><a href="#retention">Retention</a><a href="#trends">Trends</a><a href="#data-health">Data health</a><a href="#pipeline">Pipeline</a><a href="#alerts">Alerts</a>
@@ -80,7 +86,7 @@ const BODIES: Record<AppPage, string> = {
  */
 export function appPage(page: AppPage = 'overview', timeZone = 'UTC', saveKpis = false, seesPersons = true): string {
   const title = NAV.find((n) => n.page === page)?.label ?? 'Overview';
-  const nav = navLinks(page);
+  const nav = navLinks(page, seesPersons);
   return `${head(`Balise · ${title}`)}
 <body data-page="${page}" data-time-zone="${timeZone.replace(/[^A-Za-z0-9_+\-/]/g, '')}"${saveKpis ? ' data-save-kpis="on"' : ''}${seesPersons ? ' data-sees-persons="on"' : ''}>
 <a class="skip" href="#main">Skip to content</a>
@@ -111,14 +117,14 @@ export function appPage(page: AppPage = 'overview', timeZone = 'UTC', saveKpis =
 }
 
 /** Events as the server judges them (GET /api/live): filters, then one row per event, newest first. */
-export function livePage(): string {
+export function livePage(seesPersons = true): string {
   return `${head('Balise · live events')}
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
   <div class="top-row">
     <h1>Balise</h1>
-    <nav class="pages" aria-label="Pages">${navLinks('live')}</nav>
+    <nav class="pages" aria-label="Pages">${navLinks('live', seesPersons)}</nav>
     <form method="post" action="/logout" class="signout"><button type="submit" class="secondary">Sign out</button></form>
   </div>
   <form id="live-filter" class="range" aria-label="Filter live events">

@@ -86,8 +86,9 @@ export function createDashboardRouter(opts: {
     });
   }
   router.get('/live', page, async (req, res) => {
-    if (!(await loggedIn(req))) return res.redirect(302, loginFor(req.originalUrl));
-    sendHtml(res, livePage());
+    const principal = await authenticate(req, opts.credentials);
+    if (!principal) return res.redirect(302, loginFor(req.originalUrl));
+    sendHtml(res, livePage(seesPersons(principal.role)));
   });
   router.get('/login', page, async (req, res) => {
     const next = safeNext(req.query.next);

@@ -3,6 +3,7 @@
  * real Balise: login redirect and keyboard login, funnel numbers equal to the API, hostile event
  * names and property values rendered as inert text, no CSP violation, and a screenshot.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Browser, type Page } from 'playwright-core';
@@ -21,6 +22,8 @@ import { launchChromium } from '../helpers/browser.ts';
 const IMG = '<img src=x onerror="window.__xss=1">';
 const SCRIPT = '<script>window.__xss=1</script>';
 const DAY = 86_400_000;
+const VIEWER_TOKEN = 'dash-viewer-token-0123456789abcdef';
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 let stack: Stack;
 let baseUrl: string;
@@ -85,7 +88,7 @@ function quarantineRow(now: number): QuarantineRow {
 }
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ env: { BALISE_TOKENS: `pm:viewer:${sha256(VIEWER_TOKEN)}` } });
   const now = Date.now();
   await insertJsonLines(
     stack.warehouse,
@@ -228,6 +231,27 @@ describe('built-in dashboard in chromium: signing in', () => {
     }
     const page = await fetch(`${baseUrl}/login?next=${encodeURIComponent('"><script>x</script>')}`);
     expect(await page.text()).not.toContain('<script>x');
+  });
+
+  it('a viewer on Live events is told why it is refused, once, and is not offered the person pages', async () => {
+    const { page, consoleErrors } = await openPage();
+    await page.context().addCookies([await dashboardSessionCookie(baseUrl, VIEWER_TOKEN)]);
+    await page.goto(`${baseUrl}/live`, { timeout: 30_000 });
+    await page.waitForSelector('body[data-live="refused"]', { timeout: 10_000 });
+    expect(await page.textContent('#live-status')).toContain('analysts and admins only');
+    // Still refused a while later: no promise of a reconnection that never comes.
+    await page.waitForTimeout(2_500);
+    expect(await page.getAttribute('body', 'data-live')).toBe('refused');
+    expect(await page.locator('nav.pages a').allTextContents()).toEqual(['Overview', 'Explore', 'Live events']);
+    await page.goto(`${baseUrl}/`, { timeout: 30_000 });
+    expect(await page.locator('nav.pages a').allTextContents()).toEqual(['Overview', 'Explore']);
+    // The refused stream is the only error the console may show.
+    expect(consoleErrors.filter((e) => !e.includes('/api/live'))).toEqual([]);
+  });
+
+  it('an admin is offered every page', async () => {
+    const { page } = await openDashboard();
+    expect(await page.locator('nav.pages a').allTextContents()).toEqual(['Overview', 'Explore', 'People', 'Live events']);
   });
 
   it('signs out', async () => {

@@ -9,6 +9,7 @@ import { byId, el } from './dom.ts';
 import { eventLabel } from './format.ts';
 
 const MAX_ROWS = 200;
+const RETRY_MS = 3000;
 const form = byId<HTMLFormElement>('live-filter');
 const status = byId('live-status');
 const body = byId<HTMLTableElement>('live-events').tBodies[0]!;
@@ -45,16 +46,46 @@ function watch(): void {
   source?.close();
   const query = new URLSearchParams();
   for (const [name, value] of new FormData(form)) if (typeof value === 'string' && value !== '') query.set(name, value);
-  source = new EventSource(`/api/live${query.size ? `?${query.toString()}` : ''}`);
+  const url = `/api/live${query.size ? `?${query.toString()}` : ''}`;
+  source = new EventSource(url);
   source.addEventListener('ready', () => {
     status.textContent = 'Watching: waiting for events…';
+    status.className = 'status';
     document.body.setAttribute('data-live', 'ready');
   });
   source.addEventListener('events', (message) => show(JSON.parse((message as MessageEvent<string>).data) as LiveDelivery));
   source.addEventListener('error', () => {
-    status.textContent = 'Disconnected; reconnecting…';
-    document.body.setAttribute('data-live', 'reconnecting');
+    // CONNECTING: the browser retries by itself. CLOSED: it was answered with an error status and
+    // will never retry, so find out why instead of promising a reconnection that never comes.
+    if (source?.readyState === EventSource.CLOSED) void explainClosed(url);
+    else setState('reconnecting', 'Disconnected; reconnecting…');
   });
+}
+
+function setState(state: 'reconnecting' | 'refused', text: string): void {
+  status.textContent = text;
+  status.className = state === 'refused' ? 'status error' : 'status';
+  document.body.setAttribute('data-live', state);
+}
+
+/** Why the stream was refused: a 4xx is final (shown, no retry); anything else is retried shortly. */
+async function explainClosed(url: string): Promise<void> {
+  const abort = new AbortController();
+  const answer = await fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' }, signal: abort.signal }).catch(() => undefined);
+  if (answer && answer.status >= 400 && answer.status < 500 && answer.status !== 429) {
+    setState('refused', refusal(answer.status, await answer.json().catch(() => undefined)));
+    return;
+  }
+  abort.abort();
+  setState('reconnecting', 'Disconnected; reconnecting…');
+  setTimeout(watch, RETRY_MS);
+}
+
+function refusal(status: number, body: unknown): string {
+  const message = typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string' ? body.message : `HTTP ${status}`;
+  if (status === 401) return 'Signed out: sign in again to watch live events.';
+  if (status === 403) return `Live events show person-level data, for analysts and admins only (${message}).`;
+  return `Cannot watch live events: ${message}.`;
 }
 
 form.addEventListener('submit', (event) => {
