@@ -144,7 +144,7 @@ describe('Metabase questions on the real engine', () => {
 
 /** A page in a browser context of its own, recording script errors and CSP violations. */
 async function openPage(): Promise<{ page: Page; consoleErrors: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(5_000);
   const consoleErrors: string[] = [];
@@ -260,6 +260,35 @@ describe('built-in dashboard in chromium: signing in', () => {
     await page.waitForURL(`${baseUrl}/login`);
     const response = await page.request.get(`${baseUrl}/api/kpis`);
     expect(response.status()).toBe(401);
+  });
+});
+
+describe('built-in dashboard in chromium: a funnel breakdown with many values', () => {
+  it('shows the first 12, says how many more there are, and the CSV holds every value', async () => {
+    const { page, consoleErrors } = await openPage();
+    await page.context().addCookies([await dashboardSessionCookie(baseUrl, stack.adminToken)]);
+    // The real answer, with 15 breakdown values instead of the world's 3.
+    await page.route('**/api/funnels/freelancer_activation?*', async (route) => {
+      const answer = await route.fetch();
+      const result = (await answer.json()) as FunnelResult;
+      const groups = Array.from({ length: 15 }, (_, i) => ({ value: `value-${i + 1}`, counts: result.steps.map(() => 1), conversion: 1 }));
+      await route.fulfill({ response: answer, json: { ...result, breakdown: { ...result.breakdown!, groups } } });
+    });
+    await page.goto(`${baseUrl}/`, { timeout: 30_000 });
+    await waitUntilLoaded(page);
+    const card = page.locator('[data-funnel="freelancer_activation"]');
+    const block = card.locator('.table-block').filter({ hasText: 'value-1' });
+    expect(await block.locator('tbody tr:visible').count()).toBe(12);
+    expect(await card.locator('[data-field="more-groups"]').innerText()).toContain('3 more values not shown');
+    const [download] = await Promise.all([page.waitForEvent('download'), block.locator('[data-csv]').click()]);
+    const csv = fs
+      .readFileSync((await download.path())!, 'utf8')
+      .trim()
+      .split('\r\n');
+    expect(csv.slice(1).map((line) => line.split(',')[0])).toEqual(Array.from({ length: 15 }, (_, i) => `value-${i + 1}`));
+    await card.getByRole('button', { name: 'Show all' }).click();
+    expect(await block.locator('tbody tr:visible').count()).toBe(15);
+    expect(consoleErrors).toEqual([]);
   });
 });
 

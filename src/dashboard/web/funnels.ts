@@ -124,6 +124,29 @@ function groupTable(caption: string, firstHeader: string, result: FunnelResult, 
   );
 }
 
+/** Breakdown rows shown at first; the rest are in the table (and its CSV), hidden until asked for. */
+const SHOWN_GROUPS = 12;
+
+/** The breakdown table, every group in it so the CSV holds them all, the long tail folded and said. */
+function breakdownTable(result: FunnelResult, property: string, groups: Group[]): HTMLElement {
+  const block = groupTable(`${result.title} by ${property}`, property, result, groups);
+  const folded = [...block.querySelectorAll('tbody tr')].slice(SHOWN_GROUPS) as HTMLElement[];
+  if (!folded.length) return block;
+  for (const row of folded) row.hidden = true;
+  const showAll = el('button', { type: 'button', class: 'link' }, 'Show all');
+  const note = el(
+    'p',
+    { class: 'muted small', 'data-field': 'more-groups' },
+    `${formatCount(folded.length)} more ${folded.length === 1 ? 'value' : 'values'} not shown (the CSV has every value). `,
+    showAll,
+  );
+  showAll.addEventListener('click', () => {
+    for (const row of folded) row.hidden = false;
+    note.remove();
+  });
+  return el('div', {}, block, note);
+}
+
 export function renderFunnelResult(container: HTMLElement, result: FunnelResult, load?: DropOffLoader): void {
   clear(container);
   const summary = el(
@@ -154,7 +177,7 @@ export function renderFunnelResult(container: HTMLElement, result: FunnelResult,
   });
 
   if (result.breakdown) {
-    append(container, groupTable(`${result.title} by ${result.breakdown.property}`, result.breakdown.property, result, result.breakdown.groups.slice(0, 12)));
+    append(container, breakdownTable(result, result.breakdown.property, result.breakdown.groups));
   }
   const cohorts = result.cohorts.rows;
   // The server says which cohorts are still converting or cut by the range (util/periods.ts).
