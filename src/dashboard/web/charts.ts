@@ -10,8 +10,12 @@ Chart.defaults.font.family = 'system-ui, -apple-system, "Segoe UI", Roboto, sans
 Chart.defaults.color = '#334155';
 Chart.defaults.animation = false;
 
-/** Colour-blind-safe palette (Okabe–Ito, darkened for contrast on white). */
-export const PALETTE = ['#0b5fa5', '#c75400', '#00795c', '#a4307d', '#6b5b00', '#3a7ca8', '#b5231a', '#4b4b4b'];
+/**
+ * Ten series colours (Explore shows up to 10 breakdown series), after Okabe–Ito: each at least
+ * 3:1 against white, and any two at least 17 apart in CIEDE2000 (tests/unit/dashboard-palette.test.ts)
+ * so no two lines of one chart read as the same series.
+ */
+export const PALETTE = ['#0b5fa5', '#d55e00', '#009e73', '#a4307d', '#6b5b00', '#5d4037', '#00838f', '#cc79a7', '#b5231a', '#3b8a00'];
 
 const charts = new WeakMap<HTMLCanvasElement, Chart>();
 
