@@ -31,3 +31,15 @@ export function draw(canvas: HTMLCanvasElement, config: ChartConfiguration): voi
   charts.get(canvas)?.destroy();
   charts.set(canvas, new Chart(canvas, { ...config, options: { responsive: true, maintainAspectRatio: false, ...config.options } }));
 }
+
+/**
+ * The top of a percentage axis scaled to the data (a curve at 5–12 % fills the chart instead of
+ * hugging the floor of a 0–100 axis): the highest value plus a tenth, rounded up to a whole 10
+ * (a whole 1 under 10 %), never past 100. With no value yet, the whole 0–100.
+ */
+export function percentAxisMax(values: readonly (number | null)[]): number {
+  const highest = Math.max(0, ...values.filter((v): v is number => v !== null && Number.isFinite(v)));
+  if (highest === 0) return 100;
+  const step = highest < 10 ? 1 : 10;
+  return Math.min(100, Math.ceil((highest * 1.1) / step) * step);
+}

@@ -6,7 +6,7 @@
 import type { RetentionDefinition } from '../../analytics/model.ts';
 import type { RetentionCell, RetentionResult } from '../../analytics/results.ts';
 import { getJson } from './api.ts';
-import { chartBox, draw, PALETTE } from './charts.ts';
+import { chartBox, draw, PALETTE, percentAxisMax } from './charts.ts';
 import { append, byId, clear, el, table } from './dom.ts';
 import { formatCount, formatPercent } from './format.ts';
 import type { Range } from './range.ts';
@@ -47,15 +47,14 @@ function renderResult(container: HTMLElement, result: RetentionResult): void {
     el('div', { class: 'split' }, curve.box, rows),
     el('p', { class: 'muted' }, '… = period under way (share so far); blank = not started. The curve counts only cohorts that lived each period to its end.'),
   );
+  const retained = result.curve.map((p) => (p.rate === null ? null : Math.round(p.rate * 1000) / 10));
   draw(curve.canvas, {
     type: 'line',
     data: {
       labels: periods.map((k) => `${prefix}${k}`),
-      datasets: [
-        { label: 'Retained %', data: result.curve.map((p) => (p.rate === null ? null : Math.round(p.rate * 1000) / 10)), borderColor: PALETTE[2], backgroundColor: PALETTE[2], spanGaps: false },
-      ],
+      datasets: [{ label: 'Retained %', data: retained, borderColor: PALETTE[2], backgroundColor: PALETTE[2], spanGaps: false }],
     },
-    options: { scales: { y: { beginAtZero: true, max: 100, title: { display: true, text: '%' } } }, plugins: { legend: { display: false } } },
+    options: { scales: { y: { beginAtZero: true, max: percentAxisMax(retained), title: { display: true, text: '%' } } }, plugins: { legend: { display: false } } },
   });
 }
 
