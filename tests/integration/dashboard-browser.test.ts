@@ -357,6 +357,10 @@ describe('built-in dashboard in chromium: what it shows', () => {
     expect(await page.locator('[data-unplanned="events"]').innerText()).toContain(IMG);
     expect(await page.locator('[data-quarantine="examples"]').innerText()).toContain(IMG);
     expect(await page.locator('[data-quarantine="examples"]').innerText()).toContain(SCRIPT);
+    // The violations read as on the Live page (rule, then message), not as escaped JSON.
+    const details = page.locator('[data-quarantine="examples"] td[data-label="Details"]').first();
+    expect(await details.locator('ul.violations li').allInnerTexts()).toEqual([`unplanned_event ${SCRIPT}`]);
+    expect(await details.innerText()).not.toContain('"rule"');
     expect(await page.locator('[data-stat="dead-letter"] dd').textContent()).toBe('0');
     expect(await page.locator('main img').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();

@@ -5,6 +5,7 @@ import { chartBox, draw, PALETTE } from './charts.ts';
 import { append, byId, clear, el, table } from './dom.ts';
 import { eventLabel, formatCount, formatDuration, formatPercent } from './format.ts';
 import type { Range } from './range.ts';
+import { parseViolations, violationList } from './violations.ts';
 
 export type PlanHealthResponse = PlanHealth & { planVersion: string; versions: string[]; plannedNeverSeen: string[]; unplannedSeen: PlanHealth['eventsSeen'] };
 export type PipelineHealthResponse = LoadHealth & { redis?: 'up' | 'down'; queue: Record<string, number>; deadLetter: number; retention?: RetentionState[] };
@@ -103,7 +104,7 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
       [
         { header: 'Event', cell: (q: PlanHealth['quarantineExamples'][number]) => eventLabel(q.event, q.type) },
         { header: 'Rules', cell: (q) => q.reasons.join(', ') },
-        { header: 'Details', cell: (q) => el('code', { class: 'wrap' }, q.violations.length > 300 ? `${q.violations.slice(0, 300)}…` : q.violations) },
+        { header: 'Details', cell: (q) => quarantineDetails(q.violations) },
         { header: 'Received', cell: (q) => q.received_at },
       ],
       health.quarantineExamples.slice(0, 10),
@@ -127,6 +128,12 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
       ),
     ),
   );
+}
+
+/** The violations as sentences, as on the Live page; a column that is not a list of them, as text. */
+function quarantineDetails(text: string): HTMLElement {
+  const violations = parseViolations(text);
+  return violations ? violationList(violations) : el('code', { class: 'wrap' }, text.length > 300 ? `${text.slice(0, 300)}…` : text);
 }
 
 function list(items: string[], empty: string): HTMLElement {

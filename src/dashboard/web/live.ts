@@ -7,6 +7,7 @@ import type { LiveDelivery } from '../../live/hub.ts';
 import type { LiveEvent } from '../../live/model.ts';
 import { byId, el } from './dom.ts';
 import { eventLabel } from './format.ts';
+import { violationList } from './violations.ts';
 
 const MAX_ROWS = 200;
 const RETRY_MS = 3000;
@@ -18,7 +19,7 @@ let shown = 0;
 let skipped = 0;
 
 function row(e: LiveEvent): HTMLTableRowElement {
-  const violations = e.violations.length ? el('ul', { class: 'violations' }, ...e.violations.map((v) => el('li', {}, el('code', {}, v.rule), ' ', v.message))) : '';
+  const violations = e.violations.length ? violationList(e.violations) : '';
   return el(
     'tr',
     { 'data-verdict': e.verdict, 'data-message-id': e.messageId },
