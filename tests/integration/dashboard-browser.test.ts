@@ -362,6 +362,9 @@ describe('built-in dashboard in chromium: what it shows', () => {
     expect(await details.locator('ul.violations li').allInnerTexts()).toEqual([`unplanned_event ${SCRIPT}`]);
     expect(await details.innerText()).not.toContain('"rule"');
     expect(await page.locator('[data-stat="dead-letter"] dd').textContent()).toBe('0');
+    // The time since the newest event is named so, not "Lag": an idle source is not a backlog.
+    expect(await page.locator('#pipeline-body dt').allTextContents()).not.toContain('Lag');
+    expect(await page.locator('[data-stat="newest-event"] dd').first().textContent()).toMatch(/ ago$/);
     expect(await page.locator('main img').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
   });

@@ -140,6 +140,24 @@ function list(items: string[], empty: string): HTMLElement {
   return items.length ? el('ul', { class: 'pills' }, ...items.map((i) => el('li', {}, i))) : el('p', { class: 'muted' }, empty);
 }
 
+const MINUTE = 60_000;
+
+/**
+ * The hour's 60 minutes, one bar each (the API lists only minutes with inserts, and a category
+ * axis would close the gaps): a quiet minute is a 0 in its place. Minutes are UTC
+ * ("2026-12-05 07:31:00", inserted_at is a UTC column); the hour ends at the later of `nowMs` and
+ * the newest listed minute, so a browser clock behind the server's loses no bar.
+ */
+export function lastHourByMinute(listed: readonly { minute: string; rows: number }[], nowMs: number): { minute: string; rows: number }[] {
+  const rows = new Map(listed.map((m) => [m.minute.slice(0, 16), m.rows]));
+  const newest = Math.max(nowMs, ...listed.map((m) => Date.parse(`${m.minute.slice(0, 16).replace(' ', 'T')}:00Z`)).filter(Number.isFinite));
+  const end = Math.floor(newest / MINUTE) * MINUTE;
+  return Array.from({ length: 60 }, (_, i) => {
+    const minute = new Date(end - (59 - i) * MINUTE).toISOString().slice(0, 16).replace('T', ' ');
+    return { minute: `${minute}:00`, rows: rows.get(minute) ?? 0 };
+  });
+}
+
 export async function renderPipeline(pipelineHealth: Promise<PipelineHealthResponse>): Promise<void> {
   const p = await pipelineHealth;
   const root = byId('pipeline-body');
@@ -156,15 +174,24 @@ export async function renderPipeline(pipelineHealth: Promise<PipelineHealthRespo
         ? stat('Queue depth', 'Redis is down: ingest answers 503', 'queue-depth', 'bad')
         : stat('Queue depth', `${formatCount(depth)} waiting · ${formatCount(p.queue.active ?? 0)} active`, 'queue-depth', depth > 10_000 ? 'warn' : 'ok'),
       stat('Insert rate', `${formatCount(p.insertedLastMinute)} rows / min`, 'insert-rate'),
-      stat('Lag', p.freshnessSeconds === null ? 'no data yet' : formatDuration(p.freshnessSeconds * 1000), 'lag', freshnessTone(p.freshnessSeconds)),
+      // Time since the newest event arrived, not a backlog: an idle source grows it too, so it is
+      // named for what it is and not coloured as a fault (a backlog is the queue depth's to show).
+      stat(
+        'Newest event received',
+        p.freshnessSeconds === null ? 'no data yet' : `${formatDuration(p.freshnessSeconds * 1000)} ago`,
+        'newest-event',
+        '',
+        'quiet sources make this grow; the queue depth shows a backlog',
+      ),
       stat('Dead letter', formatCount(p.deadLetter), 'dead-letter', p.deadLetter ? 'bad' : 'ok'),
       stat('Retention', retention.value, 'retention', '', retention.note),
     ),
     chart.box,
   );
+  const minutes = lastHourByMinute(p.insertedPerMinute, Date.now());
   draw(chart.canvas, {
     type: 'bar',
-    data: { labels: p.insertedPerMinute.map((m) => m.minute.slice(11, 16)), datasets: [{ label: 'Rows inserted', data: p.insertedPerMinute.map((m) => m.rows), backgroundColor: PALETTE[2] }] },
-    options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { display: false } } },
+    data: { labels: minutes.map((m) => m.minute.slice(11, 16)), datasets: [{ label: 'Rows inserted', data: minutes.map((m) => m.rows), backgroundColor: PALETTE[2] }] },
+    options: { scales: { x: { title: { display: true, text: 'UTC' }, ticks: { maxRotation: 0, autoSkipPadding: 16 } }, y: { beginAtZero: true } }, plugins: { legend: { display: false } } },
   });
 }
