@@ -292,6 +292,26 @@ describe('built-in dashboard in chromium: a funnel breakdown with many values', 
   });
 });
 
+describe('built-in dashboard in chromium: a range that has not started', () => {
+  it('says so, and shows no fall against the previous period', async () => {
+    const { page, consoleErrors } = await openPage();
+    await page.context().addCookies([await dashboardSessionCookie(baseUrl, stack.adminToken)]);
+    const year = new Date().getUTCFullYear() + 1;
+    await page.goto(`${baseUrl}/?from=${year}-01-01&to=${year}-01-31`, { timeout: 30_000 });
+    await waitUntilLoaded(page);
+    const said = await page.textContent('#range-text');
+    expect(said).toContain('it has not started yet');
+    expect(said).not.toContain('last day is not over');
+    const changes = await page.locator('[data-kpi] [data-field="change"]').allTextContents();
+    expect(changes.length).toBeGreaterThan(0);
+    expect(changes.every((c) => c === 'not started yet')).toBe(true);
+    expect(await page.locator('[data-kpi] .change.down').count()).toBe(0);
+    // No value either: a 0 would read as a measured zero.
+    expect(new Set(await page.locator('[data-kpi] .value').allTextContents())).toEqual(new Set(['–']));
+    expect(consoleErrors).toEqual([]);
+  });
+});
+
 describe('built-in dashboard in chromium: what it shows', () => {
   // One signed-in page for these read-only checks, opened here so that any one of them runs alone.
   let page: Page;

@@ -132,6 +132,10 @@ describe('dashboard range, CSV and numbers', () => {
     expect(describeRange({ from: '2026-01-05', to: '2026-01-11' }, NOW)).toBe('5 Jan 2026 – 11 Jan 2026 (7 days, in UTC)');
   });
 
+  it('a range entirely after today says it has not started, not that its last day is not over', () => {
+    expect(describeRange({ from: '2027-01-01', to: '2027-01-31' }, NOW)).toBe('1 Jan 2027 – 31 Jan 2027 (31 days, in UTC; it has not started yet: no data, nothing to compare)');
+  });
+
   it('a ratio changes in points', () => {
     expect(formatPointChange(0.18, 0.254)).toBe('−7.4 pts');
     expect(formatPointChange(0.5, 0.42)).toBe('+8.0 pts');

@@ -13,9 +13,17 @@ function trendClass(delta: number | null): string {
   return delta > 0 ? 'up' : 'down';
 }
 
+/** The change against the previous period, or words when there is nothing to compare yet. */
+function changeText(kpi: KpiResult, notStarted: boolean): string {
+  if (notStarted) return 'not started yet';
+  return changesInPoints(kpi) ? formatPointChange(kpi.value, kpi.previous) : formatChange(kpi.change, kpi.previous, kpi.value);
+}
+
 function tile(kpi: KpiResult, now: number): HTMLElement {
   const rate = changesInPoints(kpi);
-  const delta = rate ? (kpi.value !== null && kpi.previous !== null ? kpi.value - kpi.previous : null) : kpi.change;
+  // A range that has not begun is all zeros: a "▼ −100%" against the previous one would be noise.
+  const notStarted = Date.parse(kpi.from) > now;
+  const delta = notStarted ? null : rate ? (kpi.value !== null && kpi.previous !== null ? kpi.value - kpi.previous : null) : kpi.change;
   const cls = trendClass(delta);
   const arrow = cls === 'up' ? '▲' : cls === 'down' ? '▼' : '';
   const range = { fromMs: Date.parse(kpi.from), toMs: Date.parse(kpi.to) };
@@ -25,13 +33,8 @@ function tile(kpi: KpiResult, now: number): HTMLElement {
     'article',
     { class: 'tile', 'data-kpi': kpi.id },
     el('h3', {}, kpi.title),
-    el('p', { class: 'value' }, formatKpi(kpi.value, kpi.unit)),
-    el(
-      'p',
-      { class: `change ${cls}`, 'data-field': 'change' },
-      el('span', { 'aria-hidden': 'true' }, arrow ? `${arrow} ` : ''),
-      rate ? formatPointChange(kpi.value, kpi.previous) : formatChange(kpi.change, kpi.previous, kpi.value),
-    ),
+    el('p', { class: 'value' }, notStarted ? '–' : formatKpi(kpi.value, kpi.unit)),
+    el('p', { class: `change ${cls}`, 'data-field': 'change' }, el('span', { 'aria-hidden': 'true' }, arrow ? `${arrow} ` : ''), changeText(kpi, notStarted)),
     el('p', { class: 'muted small' }, `Previous period: ${formatKpi(kpi.previous, kpi.unit)}`),
     kpi.series.length
       ? el(

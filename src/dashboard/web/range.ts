@@ -78,6 +78,11 @@ export function rangeToSearch(range: Range, params: URLSearchParams): URLSearchP
   return params;
 }
 
+/** Whether the range begins after today in `timeZone`: every figure is 0 and no change means anything. */
+export function rangeNotStarted(range: Pick<Range, 'from'>, now = Date.now(), timeZone: string = DEFAULT_TIME_ZONE): boolean {
+  return range.from > zonedDate(now, timeZone);
+}
+
 const long = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
 
 /** "1 Sep 2026 – 29 Nov 2026 (90 days, in Europe/Paris; the last day is not over yet)". */
@@ -87,6 +92,6 @@ export function describeRange(range: Range, now = Date.now(), timeZone: string =
   const to = Date.parse(`${range.to}T00:00:00Z`);
   const days = Math.round((to - from) / DAY_MS) + 1;
   const label = PRESETS.find((p) => p.id === range.preset)?.label;
-  const ongoing = range.to >= zonedDate(now, timeZone) ? '; the last day is not over yet' : '';
+  const ongoing = rangeNotStarted(range, now, timeZone) ? '; it has not started yet: no data, nothing to compare' : range.to >= zonedDate(now, timeZone) ? '; the last day is not over yet' : '';
   return `${label ? `${label}: ` : ''}${long.format(from)} – ${long.format(to)} (${days} day${days === 1 ? '' : 's'}, in ${timeZone}${ongoing})`;
 }
