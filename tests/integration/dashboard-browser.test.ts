@@ -312,6 +312,32 @@ describe('built-in dashboard in chromium: a range that has not started', () => {
   });
 });
 
+describe('built-in dashboard in chromium: counts in words', () => {
+  it('a range with no events says so and how to get some, instead of an empty chart', async () => {
+    const { page, consoleErrors } = await openPage();
+    await page.context().addCookies([await dashboardSessionCookie(baseUrl, stack.adminToken)]);
+    await page.goto(`${baseUrl}/?from=2020-01-01&to=2020-01-31`, { timeout: 30_000 });
+    await waitUntilLoaded(page);
+    const trends = page.locator('#trends-body');
+    expect(await trends.innerText()).toContain('No track events from 2020-01-01 to 2020-01-31');
+    expect(await trends.locator('code').textContent()).toBe('balise demo');
+    expect(await trends.innerText()).not.toContain('busiest');
+    expect(await trends.locator('canvas').count()).toBe(0);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('one event in a timeline is "1 event"', async () => {
+    const { page, consoleErrors } = await openPage();
+    await page.context().addCookies([await dashboardSessionCookie(baseUrl, stack.adminToken)]);
+    // f0 completed a mission 11 days ago, and did nothing else that day.
+    const day = new Date(Date.now() - 11 * DAY).toISOString().slice(0, 10);
+    await page.goto(`${baseUrl}/people?id=f0&from=${day}&to=${day}`, { timeout: 30_000 });
+    await waitUntilLoaded(page);
+    expect(await page.locator('[data-field="timeline-summary"]').innerText()).toMatch(/^1 event in the range \(/);
+    expect(consoleErrors).toEqual([]);
+  });
+});
+
 describe('built-in dashboard in chromium: what it shows', () => {
   // One signed-in page for these read-only checks, opened here so that any one of them runs alone.
   let page: Page;

@@ -12,7 +12,7 @@ import { bucketStarts, isIncomplete } from '../../src/util/periods.ts';
 import { planCatalog } from '../../src/api/catalog.ts';
 import { csvCell, csvFileName, toCsv } from '../../src/dashboard/web/csv.ts';
 import { stateFromParam, stateToParam, toDefinition, type ExploreState } from '../../src/dashboard/web/explore-model.ts';
-import { formatPointChange } from '../../src/dashboard/web/format.ts';
+import { formatPointChange, plural } from '../../src/dashboard/web/format.ts';
 import { describeRange, presetRange, rangeFromSearch, rangeToSearch } from '../../src/dashboard/web/range.ts';
 import { sparkPoints } from '../../src/dashboard/web/sparkline.ts';
 import { loadPlan } from '../../src/plan/load.ts';
@@ -134,6 +134,12 @@ describe('dashboard range, CSV and numbers', () => {
 
   it('a range entirely after today says it has not started, not that its last day is not over', () => {
     expect(describeRange({ from: '2027-01-01', to: '2027-01-31' }, NOW)).toBe('1 Jan 2027 – 31 Jan 2027 (31 days, in UTC; it has not started yet: no data, nothing to compare)');
+  });
+
+  it('counts take the singular for one, the plural otherwise', () => {
+    expect([0, 1, 2].map((n) => `${n} ${plural(n, 'event')}`)).toEqual(['0 events', '1 event', '2 events']);
+    expect(plural(1, 'entity', 'entities')).toBe('entity');
+    expect(plural(3, 'entity', 'entities')).toBe('entities');
   });
 
   it('a ratio changes in points', () => {

@@ -11,6 +11,11 @@ export function formatCount(n: number): string {
   return integer.format(n);
 }
 
+/** The noun for a count: "event" for 1, "events" otherwise (0 events, 2 events). */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return n === 1 ? one : many;
+}
+
 /** 0.4567 → "45.7%". */
 export function formatPercent(ratio: number | null, digits = 1): string {
   if (ratio === null || !Number.isFinite(ratio)) return '–';

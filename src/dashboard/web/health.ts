@@ -3,7 +3,7 @@ import type { RetentionState } from '../../warehouse/retention.ts';
 import { getJson } from './api.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
 import { append, byId, clear, el, table } from './dom.ts';
-import { eventLabel, formatCount, formatDuration, formatPercent } from './format.ts';
+import { eventLabel, formatCount, formatDuration, formatPercent, plural } from './format.ts';
 import type { Range } from './range.ts';
 import { parseViolations, violationList } from './violations.ts';
 
@@ -173,7 +173,7 @@ export async function renderPipeline(pipelineHealth: Promise<PipelineHealthRespo
       p.redis === 'down'
         ? stat('Queue depth', 'Redis is down: ingest answers 503', 'queue-depth', 'bad')
         : stat('Queue depth', `${formatCount(depth)} waiting · ${formatCount(p.queue.active ?? 0)} active`, 'queue-depth', depth > 10_000 ? 'warn' : 'ok'),
-      stat('Insert rate', `${formatCount(p.insertedLastMinute)} rows / min`, 'insert-rate'),
+      stat('Insert rate', `${formatCount(p.insertedLastMinute)} ${plural(p.insertedLastMinute, 'row')} / min`, 'insert-rate'),
       // Time since the newest event arrived, not a backlog: an idle source grows it too, so it is
       // named for what it is and not coloured as a fault (a backlog is the queue depth's to show).
       stat(

@@ -6,7 +6,7 @@
 import type { LiveDelivery } from '../../live/hub.ts';
 import type { LiveEvent } from '../../live/model.ts';
 import { byId, el } from './dom.ts';
-import { eventLabel } from './format.ts';
+import { eventLabel, plural } from './format.ts';
 import { violationList } from './violations.ts';
 
 const MAX_ROWS = 200;
@@ -40,7 +40,7 @@ function show(delivery: LiveDelivery): void {
     shown++;
   }
   while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
-  status.textContent = `Watching: ${shown} event(s) shown${skipped ? `, ${skipped} skipped under load` : ''}.`;
+  status.textContent = `Watching: ${shown} ${plural(shown, 'event')} shown${skipped ? `, ${skipped} skipped under load` : ''}.`;
 }
 
 function watch(): void {

@@ -7,7 +7,7 @@ import type { Timeline, TimelineEvent } from '../../api/people.ts';
 import type { PlanCatalog } from '../../api/catalog.ts';
 import { ApiError, getJson } from './api.ts';
 import { append, byId, clear, el, table } from './dom.ts';
-import { eventLabel, formatCount } from './format.ts';
+import { eventLabel, formatCount, plural } from './format.ts';
 import type { Range } from './range.ts';
 
 type Loader = (range: Range, work: () => Promise<void>) => Promise<void>;
@@ -37,7 +37,7 @@ function render(root: HTMLElement, timeline: Timeline, range: Range): void {
       'p',
       { class: 'summary', 'data-field': 'timeline-summary' },
       el('strong', { 'data-field': 'events' }, formatCount(shown.length)),
-      ` events in the range (${formatCount(timeline.events.length)} in all${timeline.truncated ? ', the first 1,000 shown' : ''}) · `,
+      ` ${plural(shown.length, 'event')} in the range (${formatCount(timeline.events.length)} in all${timeline.truncated ? ', the first 1,000 shown' : ''}) · `,
       el('strong', { 'data-field': 'quarantined' }, formatCount(quarantined)),
       ' quarantined',
     ),
