@@ -369,6 +369,41 @@ describe('explore at 1280 px: a funnel, its drop-offs, and a timeline', () => {
     expect(errors).toEqual([]);
   });
 
+  it('keeps keyboard focus on the control that changed, through each re-render', async () => {
+    const { page, errors } = await open(1280, '/explore?range=30d');
+    const focused = () =>
+      page.evaluate(() => {
+        // Which control has focus, named as the test names it: "step-event#2" (the third of that name).
+        const a = document.activeElement as HTMLElement | null;
+        if (!a || a === document.body) return 'body';
+        const selector = a.dataset.control ? `[data-control="${a.dataset.control}"]` : a.hasAttribute('data-add-step') ? '[data-add-step]' : undefined;
+        if (!selector) return a.tagName;
+        return `${a.dataset.control ?? 'add-step'}#${[...document.querySelectorAll(selector)].indexOf(a)}`;
+      });
+    // Typing a letter on a focused select picks the first option starting with it, as a keyboard user does.
+    await page.focus('[data-control="grain"]');
+    await page.keyboard.type('w');
+    await page.waitForFunction(() => new URLSearchParams(window.location.search).get('q')?.includes('week'));
+    expect(await page.inputValue('[data-control="grain"]')).toBe('week');
+    expect(await focused()).toBe('grain#0');
+    // Into a funnel by keyboard: focus stays on the question's kind, on + Step, then on the third step's event.
+    await page.focus('[data-control="kind"]');
+    await page.keyboard.type('f');
+    await page.waitForSelector('[data-control="step-event"]');
+    expect(await focused()).toBe('kind#0');
+    await page.focus('[data-add-step]');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('[data-control="step-event"]').length === 3);
+    expect(await focused()).toBe('add-step#0');
+    const third = page.locator('[data-control="step-event"]').nth(2);
+    const before = await third.inputValue();
+    await third.focus();
+    await page.keyboard.type('m');
+    await page.waitForFunction((was) => (document.querySelectorAll('[data-control="step-event"]')[2] as HTMLSelectElement).value !== was, before);
+    expect(await focused()).toBe('step-event#2');
+    expect(errors).toEqual([]);
+  });
+
   it('shows a person found by an anonymous id with their quarantined event', async () => {
     const { page } = await open(1280, '/people?id=anon_a2&range=30d');
     expect(await page.locator('[data-person]').getAttribute('data-person')).toBe('u_alice');

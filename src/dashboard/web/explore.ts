@@ -31,6 +31,40 @@ import type { Range } from './range.ts';
 
 type Loader = (range: Range, work: () => Promise<void>) => Promise<void>;
 
+/** What a control is, whatever render made it: its name, or the button's marker or label. */
+function controlName(node: HTMLElement): string {
+  return (
+    node.dataset.control ??
+    (node.dataset.addFilter !== undefined ? `add-filter:${node.dataset.addFilter}` : undefined) ??
+    (node.dataset.addStep !== undefined ? 'add-step' : undefined) ??
+    node.getAttribute('aria-label') ??
+    node.textContent ??
+    ''
+  );
+}
+
+/**
+ * Stamps every control of the form with a key that the next render gives the same control (its
+ * name and which one of that name it is: "step-event#2"), so focus can follow a re-render.
+ */
+function stampFocusKeys(form: HTMLElement): void {
+  const seen = new Map<string, number>();
+  for (const node of form.querySelectorAll<HTMLElement>('select, input, button')) {
+    const name = controlName(node);
+    const n = seen.get(name) ?? 0;
+    seen.set(name, n + 1);
+    node.dataset.focusKey = `${name}#${n}`;
+  }
+}
+
+/** Focus back on the control with `key` after a re-render, or the first of its name if it is gone (a removed row). */
+function refocus(form: HTMLElement, key: string | undefined): void {
+  if (!key) return;
+  const all = [...form.querySelectorAll<HTMLElement>('[data-focus-key]')];
+  const name = key.slice(0, key.lastIndexOf('#'));
+  (all.find((node) => node.dataset.focusKey === key) ?? all.find((node) => node.dataset.focusKey?.startsWith(`${name}#`)))?.focus();
+}
+
 export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
   const form = byId('explore-form');
   const resultBox = byId('explore-result');
@@ -335,7 +369,12 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
     pending = setTimeout(() => range && void load(range, run), 250);
   }
   function rerender(): void {
+    // Rendering replaces every control: without this, keyboard focus falls back to <body>.
+    const active = document.activeElement;
+    const key = active instanceof HTMLElement && form.contains(active) ? active.dataset.focusKey : undefined;
     render();
+    stampFocusKeys(form);
+    refocus(form, key);
     changed();
   }
 
@@ -346,6 +385,7 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
         catalog = await getJson<PlanCatalog>('/api/plan/catalog');
         state = stateFromParam(new URLSearchParams(window.location.search).get('q'), catalog.events);
         render();
+        stampFocusKeys(form);
         writeUrl();
       }
       await run();
