@@ -404,6 +404,45 @@ describe('explore at 1280 px: a funnel, its drop-offs, and a timeline', () => {
     expect(errors).toEqual([]);
   });
 
+  it('Back and Forward step through range, Explore and People changes, and the page shows each entry', async () => {
+    const { page, errors } = await open(1280, '/?range=90d');
+    const q = () => new URL(page.url()).searchParams;
+    await page.selectOption('#preset', '7d');
+    await page.waitForURL(/range=7d/);
+    await loaded(page);
+    await page.goBack();
+    await page.waitForURL(/range=90d/);
+    await page.waitForFunction(() => (document.getElementById('preset') as HTMLSelectElement).value === '90d');
+    await loaded(page);
+    expect(await page.textContent('#range-text')).toMatch(/^Last 90 days: /);
+    await page.goForward();
+    await page.waitForFunction(() => (document.getElementById('preset') as HTMLSelectElement).value === '7d');
+    expect(q().get('range')).toBe('7d');
+
+    await page.goto(`${stack.baseUrl}/explore?range=30d`);
+    await loaded(page);
+    const first = q().get('q');
+    const grain = await page.inputValue('[data-control="grain"]');
+    await page.selectOption('[data-control="grain"]', grain === 'month' ? 'day' : 'month');
+    await page.waitForFunction((was) => new URLSearchParams(window.location.search).get('q') !== was, first);
+    await page.goBack();
+    await page.waitForFunction((was) => new URLSearchParams(window.location.search).get('q') === was, first);
+    await page.waitForFunction((was) => (document.querySelector('[data-control="grain"]') as HTMLSelectElement).value === was, grain);
+
+    await page.goto(`${stack.baseUrl}/people?range=30d`);
+    await loaded(page);
+    for (const id of ['u_bob', 'u_alice']) {
+      await page.fill('#lookup-id', id);
+      await page.press('#lookup-id', 'Enter');
+      await page.waitForSelector(`[data-person="${id}"]`);
+    }
+    await page.goBack();
+    await page.waitForSelector('[data-person="u_bob"]');
+    expect(await page.inputValue('#lookup-id')).toBe('u_bob');
+    expect(q().get('id')).toBe('u_bob');
+    expect(errors).toEqual([]);
+  });
+
   it('shows a person found by an anonymous id with their quarantined event', async () => {
     const { page } = await open(1280, '/people?id=anon_a2&range=30d');
     expect(await page.locator('[data-person]').getAttribute('data-person')).toBe('u_alice');

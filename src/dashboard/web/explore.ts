@@ -6,6 +6,7 @@
 import type { PlanCatalog } from '../../api/catalog.ts';
 import type { FunnelEntityRow, TrendResult } from '../../analytics/explore.ts';
 import type { FunnelResult } from '../../analytics/results.ts';
+import { writeSearch } from './address.ts';
 import { ApiError, getJson, postJson } from './api.ts';
 import { checkbox, field, input, opts, select } from './controls.ts';
 import { append, byId, clear, el, seesPersons } from './dom.ts';
@@ -73,11 +74,11 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
   let state: ExploreState | undefined;
   let range: Range | undefined;
 
-  const writeUrl = () => {
+  const writeUrl = (mode: 'push' | 'replace' = 'push') => {
     if (!state) return;
     const params = new URLSearchParams(window.location.search);
     params.set('q', stateToParam(state));
-    history.replaceState(null, '', `${window.location.pathname}?${params.toString()}`);
+    writeSearch(params, mode);
   };
 
   const filterRows = (rows: FilterRow[], eventName: string, where: string, rerender: () => void): HTMLElement => {
@@ -381,12 +382,18 @@ export function setUpExplore(load: Loader): (range: Range) => Promise<void> {
   return async (r: Range) => {
     range = r;
     await load(r, async () => {
+      const asked = new URLSearchParams(window.location.search).get('q');
       if (!catalog) {
         catalog = await getJson<PlanCatalog>('/api/plan/catalog');
-        state = stateFromParam(new URLSearchParams(window.location.search).get('q'), catalog.events);
+        state = stateFromParam(asked, catalog.events);
         render();
         stampFocusKeys(form);
-        writeUrl();
+        writeUrl('replace');
+      } else if (asked !== null && state && asked !== stateToParam(state)) {
+        // Back or Forward to another question.
+        state = stateFromParam(asked, catalog.events);
+        render();
+        stampFocusKeys(form);
       }
       await run();
     });

@@ -2,6 +2,7 @@
  * The header every page shares: the range form (presets and dates, mirrored in the URL), the
  * range said in words, and the header's height for anchor scrolling.
  */
+import { onSearchPopped, writeSearch } from './address.ts';
 import { byId, el } from './dom.ts';
 import { describeRange, PRESETS, rangeFromSearch, rangeToSearch, type Range } from './range.ts';
 
@@ -16,8 +17,9 @@ function trackHeaderHeight(): void {
 }
 
 /**
- * Wires the range form. `onChange` runs with the range on load and after each change; the URL
- * (history.replaceState, keeping any other parameter) always says the range shown.
+ * Wires the range form. `onChange` runs with the range after each change, and after Back or
+ * Forward (the page then re-reads its own parameters too); the URL (keeping any other
+ * parameter) always says the range shown: a change is a new history entry.
  */
 export function setUpHeader(onChange: (range: Range) => void): Range {
   trackHeaderHeight();
@@ -30,19 +32,27 @@ export function setUpHeader(onChange: (range: Range) => void): Range {
   const text = byId('range-text');
   preset.replaceChildren(...PRESETS.map((p) => el('option', { value: p.id }, p.label)), el('option', { value: CUSTOM }, 'Custom dates'));
 
-  const show = (range: Range) => {
+  const showForm = (range: Range) => {
     preset.value = range.preset ?? CUSTOM;
     from.value = range.from;
     to.value = range.to;
     text.textContent = `${range.refused ? `Not the range asked for: ${range.refused}. ` : ''}${describeRange(range, Date.now(), zone)}`;
     text.classList.toggle('refused', range.refused !== undefined);
-    const params = rangeToSearch(range, new URLSearchParams(window.location.search));
-    history.replaceState(null, '', `${window.location.pathname}?${params.toString()}${window.location.hash}`);
+  };
+  const show = (range: Range, mode: 'push' | 'replace') => {
+    showForm(range);
+    writeSearch(rangeToSearch(range, new URLSearchParams(window.location.search)), mode);
   };
   const apply = (range: Range) => {
-    show(range);
+    show(range, 'push');
     onChange(range);
   };
+  // Back and Forward: the entry's range, and the page re-reads the rest of its address.
+  onSearchPopped(() => {
+    const range = rangeFromSearch(window.location.search, Date.now(), zone);
+    showForm(range);
+    onChange(range);
+  });
   preset.addEventListener('change', () => {
     if (preset.value !== CUSTOM) apply(rangeFromSearch(`?range=${encodeURIComponent(preset.value)}`, Date.now(), zone));
   });
@@ -54,6 +64,6 @@ export function setUpHeader(onChange: (range: Range) => void): Range {
     apply(range);
   });
   const initial = rangeFromSearch(window.location.search, Date.now(), zone);
-  show(initial);
+  show(initial, 'replace');
   return initial;
 }

@@ -5,6 +5,7 @@
  */
 import type { Timeline, TimelineEvent } from '../../api/people.ts';
 import type { PlanCatalog } from '../../api/catalog.ts';
+import { writeSearch } from './address.ts';
 import { ApiError, getJson } from './api.ts';
 import { append, byId, clear, el, table } from './dom.ts';
 import { eventLabel, formatCount, plural } from './format.ts';
@@ -97,7 +98,7 @@ export function setUpPeople(load: Loader): (range: Range) => Promise<void> {
       params.set('property', propertySelect.value);
       params.set('value', idInput.value.trim());
     } else params.set('id', idInput.value.trim());
-    history.replaceState(null, '', `${window.location.pathname}?${params.toString()}`);
+    writeSearch(params, 'push');
     if (range) void load(range, lookup);
   });
 
@@ -110,10 +111,11 @@ export function setUpPeople(load: Loader): (range: Range) => Promise<void> {
         // Entity properties: the ids that events carry (…_id), from the plan.
         const ids = [...new Set(catalog.events.flatMap((e) => e.properties.map((p) => p.name)).filter((n) => n.endsWith('_id')))].sort();
         append(propertySelect, ...ids.map((p) => el('option', { value: p }, `an entity by ${p}`)));
-        const { property, id } = fromUrl();
-        propertySelect.value = property;
-        idInput.value = id;
       }
+      // From the address each time: after Back or Forward it names another lookup.
+      const { property, id } = fromUrl();
+      propertySelect.value = property;
+      idInput.value = id;
       await lookup();
     });
   };
