@@ -338,6 +338,27 @@ describe('built-in dashboard in chromium: counts in words', () => {
   });
 });
 
+describe('built-in dashboard in chromium at 390 px', () => {
+  it('a retention table that scrolls sideways is a named, focusable region, its cohorts kept in view', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    await context.addCookies([await dashboardSessionCookie(baseUrl, stack.adminToken)]);
+    const page = await context.newPage();
+    await page.goto(`${baseUrl}/`, { timeout: 30_000 });
+    await waitUntilLoaded(page);
+    const table = page.locator('[data-retention-table="freelancer_proposal_retention"]');
+    const wrap = table.locator('xpath=..');
+    expect(await wrap.evaluate((w) => w.scrollWidth > w.clientWidth)).toBe(true);
+    expect(await wrap.getAttribute('tabindex')).toBe('0');
+    expect(await wrap.getAttribute('role')).toBe('region');
+    expect(await wrap.getAttribute('aria-label')).toContain(await table.locator('caption').textContent());
+    await wrap.evaluate((w) => (w.scrollLeft = w.scrollWidth));
+    const left = await wrap.evaluate((w) => [...w.querySelectorAll('tbody tr > :first-child')].map((c) => Math.round(c.getBoundingClientRect().left - w.getBoundingClientRect().left)));
+    expect(left.length).toBeGreaterThan(0);
+    expect(new Set(left)).toEqual(new Set([0]));
+    await context.close();
+  });
+});
+
 describe('built-in dashboard in chromium: what it shows', () => {
   // One signed-in page for these read-only checks, opened here so that any one of them runs alone.
   let page: Page;

@@ -284,6 +284,51 @@ describe.each([390, 1280])('explore at %i px', (width) => {
   });
 });
 
+describe('wide tables on a phone and on a desktop', () => {
+  it('at 390 px a funnel table that scrolls sideways is a named, focusable region, its first column kept in view', async () => {
+    const { page, errors } = await open(390, '/?range=30d');
+    const table = page.locator('[data-funnel="freelancer_activation"] [data-funnel-steps]');
+    const wrap = table.locator('xpath=..');
+    expect(await wrap.evaluate((w) => w.scrollWidth > w.clientWidth)).toBe(true);
+    expect(await wrap.getAttribute('tabindex')).toBe('0');
+    expect(await wrap.getAttribute('role')).toBe('region');
+    expect(await wrap.getAttribute('aria-label')).toContain(await table.locator('caption').textContent());
+    // By keyboard: focused, the arrow keys scroll it; the step names stay at its left edge.
+    await wrap.focus();
+    for (let i = 0; i < 8; i++) await page.keyboard.press('ArrowRight');
+    const handle = await wrap.elementHandle();
+    await page.waitForFunction((w) => w.scrollLeft > 0, handle);
+    // Arrow keys scroll smoothly: measure once the scrolling has stopped.
+    await page.waitForFunction(
+      (w) =>
+        new Promise<boolean>((resolve) => {
+          const at = w.scrollLeft;
+          setTimeout(() => resolve(w.scrollLeft === at), 200);
+        }),
+      handle,
+    );
+    const left = await wrap.evaluate((w) => [...w.querySelectorAll('tbody tr > :first-child')].map((c) => Math.round(c.getBoundingClientRect().left - w.getBoundingClientRect().left)));
+    expect(left).toEqual([0, 0, 0]);
+    expect(errors).toEqual([]);
+  });
+
+  it('at 1440 px every table of an Explore funnel fits its box', async () => {
+    const { page, errors } = await open(1440, '/explore?range=30d');
+    await page.selectOption('[data-control="kind"]', 'funnel');
+    await page.locator('[data-control="step-event"]').nth(0).selectOption('freelancer_signup_started');
+    await page.locator('[data-control="step-event"]').nth(1).selectOption('mission_proposal_received');
+    await page.click('[data-add-step]');
+    await page.locator('[data-control="step-event"]').nth(2).selectOption('mission_completed');
+    await page.waitForFunction(() => document.querySelector('[data-field="yaml"]')?.textContent?.includes('mission_completed'));
+    await loaded(page);
+    const overflowing = await page
+      .locator('[data-explore-funnel] .table-wrap')
+      .evaluateAll((wraps) => wraps.filter((w) => w.scrollWidth > w.clientWidth + 1).map((w) => `${w.querySelector('caption')?.textContent}: ${w.scrollWidth} in ${w.clientWidth}`));
+    expect(overflowing).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('explore at 1280 px: a funnel, its drop-offs, and a timeline', () => {
   it('lists who dropped off at a step and opens their stitched timeline', async () => {
     const { page, errors } = await open(1280, '/explore?range=30d');

@@ -50,7 +50,7 @@ export interface Column<T> {
  * as one row when there is no data.
  */
 export function table<T>(caption: string, columns: Column<T>[], rows: T[], empty = 'No data for this period.', attrs: Attrs = {}): HTMLElement {
-  const head = el('tr', {}, ...columns.map((c) => el('th', { scope: 'col', class: c.numeric ? 'num' : undefined }, c.header)));
+  const head = el('tr', {}, ...columns.map((c) => el('th', { scope: 'col', class: c.numeric ? 'num' : undefined }, ...breakable(c.header))));
   const body = rows.length
     ? rows.map((row) =>
         el(
@@ -65,5 +65,41 @@ export function table<T>(caption: string, columns: Column<T>[], rows: T[], empty
   const tableEl = el('table', attrs, el('caption', {}, caption), el('thead', {}, head), el('tbody', {}, ...body));
   const csv = el('button', { type: 'button', class: 'link csv', 'aria-label': `Download “${caption}” as CSV`, 'data-csv': '' }, 'CSV');
   csv.addEventListener('click', () => downloadCsv(tableEl, caption));
-  return el('div', { class: 'table-block' }, el('div', { class: 'table-tools' }, csv), el('div', { class: 'table-wrap' }, tableEl));
+  const wrap = el('div', { class: 'table-wrap' }, tableEl);
+  focusableWhenScrolling(wrap, caption);
+  return el('div', { class: 'table-block' }, el('div', { class: 'table-tools' }, csv), wrap);
+}
+
+/**
+ * A header such as "freelancer_signup_completed" with a break opportunity after each "_" (a
+ * <wbr>, no text: the CSV and screen readers read the name as is), so a step column can narrow
+ * and a cohort table fit its box instead of running out of it.
+ */
+function breakable(text: string): (string | HTMLElement)[] {
+  return text.split(/(?<=_)/).flatMap((part, i) => (i === 0 ? [part] : [el('wbr'), part]));
+}
+
+/**
+ * A table wider than its box scrolls sideways; keyboard users must be able to reach it too, so
+ * while it overflows its box is a named, focusable region (arrow keys scroll it). Tables that fit
+ * add no tab stop.
+ */
+function focusableWhenScrolling(wrap: HTMLElement, caption: string): void {
+  let shown = false;
+  const observer = new ResizeObserver(() => update());
+  const update = () => {
+    // A table that was shown and then replaced by a re-render stops being watched.
+    if (!wrap.isConnected) return shown ? observer.disconnect() : undefined;
+    shown = true;
+    const scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+    if (scrolls === wrap.hasAttribute('tabindex')) return;
+    if (scrolls) {
+      wrap.setAttribute('tabindex', '0');
+      wrap.setAttribute('role', 'region');
+      wrap.setAttribute('aria-label', `${caption} (scrolls sideways)`);
+    } else for (const name of ['tabindex', 'role', 'aria-label']) wrap.removeAttribute(name);
+  };
+  observer.observe(wrap);
+  const table = wrap.firstElementChild;
+  if (table) observer.observe(table);
 }
