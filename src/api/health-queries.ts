@@ -8,6 +8,8 @@ export interface PlanHealth {
   warnedByRule: { event: string; type: string; plan_version: string; rule: string; count: number; example: string }[];
   quarantineExamples: { message_id: string; event: string; type: string; received_at: string; reasons: string[]; violations: string }[];
   eventsSeen: { event: string; type: string; events: number; last_seen: string }[];
+  /** Quarantined events per name, each once whatever it broke: the other side of a violation rate. */
+  quarantinedByEvent: { event: string; type: string; count: number }[];
   quarantinedTotal: number;
   acceptedTotal: number;
 }
@@ -15,7 +17,7 @@ export interface PlanHealth {
 /** What the data behind the KPIs looks like: versions in use, violations, examples. */
 export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs: number = Date.now() + 86_400_000): Promise<PlanHealth> {
   const since = { since: sinceMs, until: untilMs };
-  const [byVersion, violations, examples, seen, warned, [quarantined]] = await Promise.all([
+  const [byVersion, violations, examples, seen, warned, quarantined] = await Promise.all([
     rows<{ plan_version: string; plan_status: string; events: string }>(
       warehouse,
       `SELECT plan_version, plan_status, count() AS events FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64}) GROUP BY plan_version, plan_status ORDER BY plan_version, plan_status`,
@@ -52,20 +54,23 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
       since,
     ),
     // Each event once, whatever it broke: the rows above count it once per rule.
-    rows<{ events: string }>(
+    rows<{ event: string; type: string; count: string }>(
       warehouse,
-      `SELECT count() AS events FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64})
-         AND message_id NOT IN (SELECT message_id FROM quarantine_replays)`,
+      `SELECT event, type, count() AS count FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64})
+         AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
+       GROUP BY event, type ORDER BY count DESC`,
       since,
     ),
   ]);
+  const quarantinedByEvent = quarantined.map((r) => ({ ...r, count: Number(r.count) }));
   return {
     eventsByPlanVersion: byVersion.map((r) => ({ ...r, events: Number(r.events) })),
     violationsByRule: violations.map((r) => ({ ...r, count: Number(r.count) })),
     quarantineExamples: examples,
     eventsSeen: seen.map((r) => ({ ...r, events: Number(r.events) })),
     warnedByRule: warned.map((r) => ({ ...r, count: Number(r.count) })),
-    quarantinedTotal: Number(quarantined?.events ?? 0),
+    quarantinedByEvent,
+    quarantinedTotal: quarantinedByEvent.reduce((n, r) => n + r.count, 0),
     acceptedTotal: byVersion.reduce((n, r) => n + Number(r.events), 0),
   };
 }

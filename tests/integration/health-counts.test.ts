@@ -29,13 +29,26 @@ describe('data health totals', () => {
     await stack.waitForRows('quarantine', 2);
 
     const health = await fetch(`${stack.baseUrl}/api/health/plan`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
-    const body = (await health.json()) as { quarantinedTotal: number; acceptedTotal: number; violationsByRule: { event: string; rule: string; count: number }[] };
+    const body = (await health.json()) as {
+      quarantinedTotal: number;
+      acceptedTotal: number;
+      violationsByRule: { event: string; rule: string; count: number }[];
+      quarantinedByEvent: { event: string; type: string; count: number }[];
+    };
     const byRule = body.violationsByRule.filter((v) => v.event === 'mission_proposal_received');
     // The event broke more than one rule: the per-rule rows add up to more than one event.
     expect(byRule.length).toBeGreaterThan(1);
     const [sql] = await stack.query<{ n: string }>('SELECT count() AS n FROM quarantine FINAL');
     expect(Number(sql!.n)).toBe(2);
     expect({ quarantined: body.quarantinedTotal, accepted: body.acceptedTotal }).toEqual({ quarantined: 2, accepted: 1 });
+    // Per event too, the denominator of a violation rate: once each, not once per rule.
+    expect(body.quarantinedByEvent).toEqual(
+      expect.arrayContaining([
+        { event: 'mission_proposal_received', type: 'track', count: 1 },
+        { event: 'mission_posted', type: 'track', count: 1 },
+      ]),
+    );
+    expect(body.quarantinedByEvent).toHaveLength(2);
   }, 60_000);
 });
 

@@ -139,13 +139,18 @@ describe('dashboard formatting', () => {
     [2.5 * 86_400_000, '2.5 d'],
   ])('formatDuration(%j) = %s', (ms, expected) => expect(formatDuration(ms)).toBe(expected));
 
-  it('violation rate: quarantined for a rule over stored + quarantined events of that name', () => {
+  it('violation rate: quarantined for a rule over stored + quarantined events of that name, each quarantined event once', () => {
     const rates = violationRates({
-      eventsSeen: [{ event: 'signup', type: 'track', events: 90, last_seen: '' }],
+      eventsSeen: [{ event: 'signup', type: 'track', events: 88, last_seen: '' }],
+      // 12 signups quarantined: 10 broke `required`, 5 broke `type`, 3 of them both.
       violationsByRule: [
         { event: 'signup', type: 'track', plan_version: '1', rule: 'required', count: 10 },
         { event: 'signup', type: 'track', plan_version: '1', rule: 'type', count: 5 },
         { event: 'ghost', type: 'track', plan_version: '1', rule: 'unplanned_event', count: 3 },
+      ],
+      quarantinedByEvent: [
+        { event: 'signup', type: 'track', count: 12 },
+        { event: 'ghost', type: 'track', count: 3 },
       ],
     });
     expect(rates.map((r) => r.rate)).toEqual([0.1, 0.05, 1]);
@@ -158,6 +163,7 @@ describe('dashboard formatting', () => {
         { event: '', type: 'page', events: 960, last_seen: '' },
       ],
       violationsByRule: [{ event: '', type: 'identify', plan_version: '1', rule: 'type', count: 10 }],
+      quarantinedByEvent: [{ event: '', type: 'identify', count: 10 }],
     });
     expect(rates.map((r) => [eventLabel(r.event, r.type), r.rate])).toEqual([['(identify)', 0.2]]);
     expect(eventLabel('signup', 'track')).toBe('signup');

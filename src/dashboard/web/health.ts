@@ -20,16 +20,16 @@ type RuleRow = PlanHealth['violationsByRule'][number] & { rate: number };
 
 /**
  * Violation rate of a rule on an event: quarantined-for-this-rule / (stored + quarantined) events
- * of that name. An event breaking two rules is quarantined once, so the largest rule count of an
- * event stands in for its quarantined total (exact with one rule, a lower bound otherwise).
+ * of that name, each quarantined event counted once however many rules it broke
+ * (`quarantinedByEvent`, from the server).
  */
-export function violationRates(health: Pick<PlanHealth, 'violationsByRule' | 'eventsSeen'>): RuleRow[] {
+export function violationRates(health: Pick<PlanHealth, 'violationsByRule' | 'eventsSeen' | 'quarantinedByEvent'>): RuleRow[] {
   // By type and name: identify and alias calls have no name, and are not one event.
   const key = (r: { event: string; type: string }) => `${r.type}\u0000${r.event}`;
   const stored = new Map<string, number>();
   for (const e of health.eventsSeen) stored.set(key(e), (stored.get(key(e)) ?? 0) + e.events);
   const quarantined = new Map<string, number>();
-  for (const v of health.violationsByRule) quarantined.set(key(v), Math.max(quarantined.get(key(v)) ?? 0, v.count));
+  for (const q of health.quarantinedByEvent) quarantined.set(key(q), (quarantined.get(key(q)) ?? 0) + q.count);
   return health.violationsByRule.map((v) => {
     const total = (stored.get(key(v)) ?? 0) + (quarantined.get(key(v)) ?? 0);
     return { ...v, rate: total > 0 ? v.count / total : 0 };
