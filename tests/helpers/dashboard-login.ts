@@ -8,5 +8,5 @@ export async function dashboardSessionCookie(baseUrl: string, token: string) {
   });
   const session = /balise_session=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')?.[1];
   if (!session) throw new Error(`login failed: ${login.status}`);
-  return { name: 'balise_session', value: session, url: baseUrl, httpOnly: true, sameSite: 'Strict' as const };
+  return { name: 'balise_session', value: session, url: baseUrl, httpOnly: true, sameSite: 'Lax' as const };
 }
