@@ -39,8 +39,8 @@ const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
 export interface FunnelOptions {
   from?: string | undefined;
   to?: string | undefined;
-  /** `property`, `person.trait` or `group.trait`; default: the definition's own. */
-  breakdown?: string | undefined;
+  /** `property`, `person.trait` or `group.trait`; default: the definition's own; null: none, even where the definition has one. */
+  breakdown?: string | null | undefined;
   /** `first` (default: the entry event's value) or `last` (the last reached step's). */
   attribution?: string | undefined;
   /** When given, the breakdown is checked against it: an unknown property is refused, not "(none)". */
@@ -141,7 +141,7 @@ export function findFunnel(definitions: KpiDefinitions, id: string): FunnelDefin
  * seen is refused with `unknown_breakdown_property` instead of answering "(none)" for everyone.
  */
 async function checkedBreakdown(warehouse: Warehouse, def: FunnelDefinition, opts: FunnelOptions): Promise<{ spec: BreakdownSpec; attribution: Attribution } | undefined> {
-  const raw = opts.breakdown || def.breakdown;
+  const raw = opts.breakdown === null ? undefined : opts.breakdown || def.breakdown;
   const attribution = (opts.attribution || def.attribution) as Attribution;
   if (attribution !== 'first' && attribution !== 'last') throw new AnalyticsInputError('invalid_attribution', `attribution must be "first" or "last", got "${attribution}"`);
   if (raw === undefined) return undefined;

@@ -182,7 +182,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       res.json(
         await runFunnel(deps.warehouse, await definitions(), String(req.params.id), {
           ...queryRange(req),
-          breakdown: stringParam(req.query.breakdown),
+          // `breakdown=` (present, empty): none, even for a funnel defined with one.
+          breakdown: req.query.breakdown === '' ? null : stringParam(req.query.breakdown),
           attribution: stringParam(req.query.attribution),
           plan: deps.validator().plan,
         }),

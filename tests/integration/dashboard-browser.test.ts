@@ -292,6 +292,30 @@ describe('built-in dashboard in chromium: a funnel breakdown with many values', 
   });
 });
 
+describe('built-in dashboard in chromium: a funnel defined with a breakdown', () => {
+  it('can be seen without it (None), and the choice stays in the address through a reload', async () => {
+    const api = await fetch(`${baseUrl}/api/funnels/freelancer_activation?breakdown=`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+    expect(((await api.json()) as FunnelResult).breakdown ?? null).toBeNull();
+    const { page, consoleErrors } = await openPage();
+    await page.context().addCookies([await dashboardSessionCookie(baseUrl, stack.adminToken)]);
+    await page.goto(`${baseUrl}/`, { timeout: 30_000 });
+    await waitUntilLoaded(page);
+    const card = page.locator('[data-funnel="freelancer_activation"]');
+    const select = card.locator('select#breakdown-freelancer_activation');
+    expect(await select.inputValue()).toBe('community');
+    const answered = page.waitForResponse((r) => r.url().includes('/api/funnels/freelancer_activation?') && new URL(r.url()).searchParams.get('breakdown') === '');
+    await select.selectOption('');
+    expect(((await (await answered).json()) as FunnelResult).breakdown ?? null).toBeNull();
+    expect(new URL(page.url()).searchParams.get('bd.freelancer_activation')).toBe('');
+    await page.reload();
+    await waitUntilLoaded(page);
+    expect(await select.inputValue()).toBe('');
+    await select.selectOption('community');
+    expect(new URL(page.url()).searchParams.has('bd.freelancer_activation')).toBe(false);
+    expect(consoleErrors).toEqual([]);
+  });
+});
+
 describe('built-in dashboard in chromium: a range that has not started', () => {
   it('says so, and shows no fall against the previous period', async () => {
     const { page, consoleErrors } = await openPage();

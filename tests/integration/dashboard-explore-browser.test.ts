@@ -214,7 +214,7 @@ describe('dashboard at 1280 px: layout details', () => {
     expect(await page.inputValue('#preset')).toBe('custom');
   });
 
-  it("offers each funnel's own breakdowns: its default, then its entry step's properties in the plan", async () => {
+  it("offers each funnel's own breakdowns: None, its default, then its entry step's properties in the plan", async () => {
     const { page } = await open(1280, '/');
     const catalog = await api<PlanCatalog>('/api/plan/catalog');
     const funnels = await api<{ id: string; breakdown?: string; steps: { event: string }[] }[]>('/api/funnels');
@@ -224,7 +224,7 @@ describe('dashboard at 1280 px: layout details', () => {
       // A breakdown takes the entry event's value (first touch): the API refuses anything else.
       const entry = catalog.events.find((e) => e.name === f.steps[0]!.event)?.properties.map((p) => p.name) ?? [];
       expect(entry.length, f.id).toBeGreaterThan(0);
-      const expected = [...new Set([...(f.breakdown ? [f.breakdown] : ['']), ...entry])];
+      const expected = [...new Set(['', ...(f.breakdown ? [f.breakdown] : []), ...entry])];
       expect(options, f.id).toEqual(expected);
     }
   });

@@ -9,14 +9,18 @@ export class ApiError extends Error {
   }
 }
 
-export async function getJson<T>(path: string, params: Record<string, string | undefined> = {}): Promise<T> {
+/** Signed out meanwhile (the session expired): the login, then back to this page as it is. */
+const signIn = () => window.location.assign(`/login?next=${encodeURIComponent(`${window.location.pathname}${window.location.search}`)}`);
+
+/** `params`: a parameter left undefined or '' is not sent; null sends it present and empty (`breakdown=`). */
+export async function getJson<T>(path: string, params: Record<string, string | null | undefined> = {}): Promise<T> {
   const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) if (value) query.set(key, value);
+  for (const [key, value] of Object.entries(params)) if (value || value === null) query.set(key, value ?? '');
   const qs = query.toString();
   const url = qs ? `${path}?${qs}` : path;
   const response = await fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } });
   if (response.status === 401) {
-    window.location.assign('/login');
+    signIn();
     throw new ApiError(401, 'unauthorized', 'signed out');
   }
   const body = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
@@ -28,7 +32,7 @@ export async function getJson<T>(path: string, params: Record<string, string | u
 export async function postJson<T>(path: string, body: unknown): Promise<T> {
   const response = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (response.status === 401) {
-    window.location.assign('/login');
+    signIn();
     throw new ApiError(401, 'unauthorized', 'signed out');
   }
   const parsed = (await response.json().catch(() => ({}))) as { code?: string; message?: string };

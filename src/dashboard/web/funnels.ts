@@ -5,6 +5,7 @@ import type { FunnelDefinition, FunnelEntity } from '../../analytics/model.ts';
 import { funnelStepRules } from '../../util/funnel-rules.ts';
 import type { FunnelResult } from '../../analytics/results.ts';
 import { getJson } from './api.ts';
+import { writeSearch } from './address.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
 import { append, byId, clear, el, seesPersons, table } from './dom.ts';
 import { formatCount, formatDuration, formatPercent } from './format.ts';
@@ -218,9 +219,12 @@ export async function renderFunnels(range: Range): Promise<void> {
   await Promise.all(
     defs.map(async (def) => {
       const selectId = `breakdown-${def.id}`;
-      // The API falls back to the definition's breakdown, so "None" exists only when it has none.
-      const select = el('select', { id: selectId }, def.breakdown ? null : el('option', { value: '' }, 'None'), ...breakdownChoices(def, catalog).map((p) => el('option', { value: p }, p)));
-      select.value = def.breakdown ?? '';
+      const choices = breakdownChoices(def, catalog);
+      const select = el('select', { id: selectId }, el('option', { value: '' }, 'None'), ...choices.map((p) => el('option', { value: p }, p)));
+      // The choice is in the address (bd.<funnel>=…, empty for None), so a reload or a shared link keeps it.
+      const param = `bd.${def.id}`;
+      const asked = new URLSearchParams(window.location.search).get(param);
+      select.value = asked !== null && (asked === '' || choices.includes(asked)) ? asked : (def.breakdown ?? '');
       const body = el('div', { class: 'funnel-body', 'aria-busy': 'true' }, 'Loading…');
       const card = el(
         'article',
@@ -234,7 +238,9 @@ export async function renderFunnels(range: Range): Promise<void> {
       const load = async () => {
         body.setAttribute('aria-busy', 'true');
         try {
-          const result = await getJson<FunnelResult>(`/api/funnels/${encodeURIComponent(def.id)}`, { from: range.from, to: range.to, breakdown: select.value || undefined });
+          // None for a funnel defined with a breakdown is asked for as `breakdown=` (null): else the API uses the definition's.
+          const breakdown = select.value || (def.breakdown ? null : undefined);
+          const result = await getJson<FunnelResult>(`/api/funnels/${encodeURIComponent(def.id)}`, { from: range.from, to: range.to, breakdown });
           const dropOffs: DropOffLoader = (step) => getJson(`/api/funnels/${encodeURIComponent(def.id)}/dropoffs`, { from: range.from, to: range.to, step: String(step) });
           renderFunnelResult(body, result, seesPersons() ? dropOffs : undefined);
         } catch (error) {
@@ -244,7 +250,13 @@ export async function renderFunnels(range: Range): Promise<void> {
           body.setAttribute('aria-busy', 'false');
         }
       };
-      select.addEventListener('change', () => void load());
+      select.addEventListener('change', () => {
+        const params = new URLSearchParams(window.location.search);
+        if (select.value === (def.breakdown ?? '')) params.delete(param);
+        else params.set(param, select.value);
+        writeSearch(params, 'push');
+        void load();
+      });
       await load();
     }),
   );
