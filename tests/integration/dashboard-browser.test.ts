@@ -381,6 +381,17 @@ describe('built-in dashboard in chromium at 390 px', () => {
     expect(new Set(left)).toEqual(new Set([0]));
     await context.close();
   });
+
+  it('gives the event trends chart room for its plot beside a legend wrapped over several lines', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    await context.addCookies([await dashboardSessionCookie(baseUrl, stack.adminToken)]);
+    const page = await context.newPage();
+    await page.goto(`${baseUrl}/`, { timeout: 30_000 });
+    await waitUntilLoaded(page);
+    const box = page.locator('#trends-body .chart').first();
+    expect(Math.round((await box.boundingBox())!.height)).toBe(420);
+    await context.close();
+  });
 });
 
 describe('built-in dashboard in chromium: what it shows', () => {
