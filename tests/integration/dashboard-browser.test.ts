@@ -463,6 +463,8 @@ describe('built-in dashboard in chromium: what it shows', () => {
     const details = page.locator('[data-quarantine="examples"] td[data-label="Details"]').first();
     expect(await details.locator('ul.violations li').allInnerTexts()).toEqual([`unplanned_event ${SCRIPT}`]);
     expect(await details.innerText()).not.toContain('"rule"');
+    // Times from the server are UTC, and say so in a project with its own time zone.
+    expect(await page.locator('[data-quarantine="examples"] thead th').allTextContents()).toContain('Received (UTC)');
     expect(await page.locator('[data-stat="dead-letter"] dd').textContent()).toBe('0');
     // The time since the newest event is named so, not "Lag": an idle source is not a backlog.
     expect(await page.locator('#pipeline-body dt').allTextContents()).not.toContain('Lag');

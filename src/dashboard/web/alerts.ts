@@ -21,7 +21,7 @@ export async function renderAlerts(): Promise<void> {
     table<AlertNotice>(
       'Alert history (tracking-plan/alerts.yaml)',
       [
-        { header: 'When', cell: (n) => n.at.replace('T', ' ').slice(0, 19) },
+        { header: 'When (UTC)', cell: (n) => n.at.replace('T', ' ').slice(0, 19) },
         { header: 'Alert', cell: (n) => n.alert },
         { header: 'Status', cell: (n) => n.status },
         { header: 'What', cell: (n) => n.message },

@@ -105,7 +105,7 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
         { header: 'Event', cell: (q: PlanHealth['quarantineExamples'][number]) => eventLabel(q.event, q.type) },
         { header: 'Rules', cell: (q) => q.reasons.join(', ') },
         { header: 'Details', cell: (q) => quarantineDetails(q.violations) },
-        { header: 'Received', cell: (q) => q.received_at },
+        { header: 'Received (UTC)', cell: (q) => q.received_at },
       ],
       health.quarantineExamples.slice(0, 10),
       'Nothing in quarantine.',
@@ -120,7 +120,7 @@ export async function renderDataHealth(range: Range, pipelineHealth: Promise<Pip
         [
           { header: 'Event', cell: (r: PlanHealth['eventsSeen'][number]) => eventLabel(r.event, r.type) },
           { header: 'Events', cell: (r) => formatCount(r.events), numeric: true },
-          { header: 'Last seen', cell: (r) => r.last_seen },
+          { header: 'Last seen (UTC)', cell: (r) => r.last_seen },
         ],
         health.unplannedSeen,
         'No unplanned events.',
