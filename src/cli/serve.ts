@@ -35,8 +35,11 @@ export const wantsBanner = (config: Pick<Config, 'logFormat' | 'noColor'>, stdou
 function banner(config: Config, url: string): void {
   const keyHint = config.writeKeys.size ? 'from BALISE_WRITE_KEYS' : `in ${writeKeyFile(config.dataDir)}`;
   const tokenHint = config.adminToken ? 'from BALISE_ADMIN_TOKEN' : `in ${adminTokenFile(config.dataDir)}`;
-  console.log(`\n  Balise is up\n  ingest     ${url}/v1/batch  (write key ${keyHint})\n  dashboard  ${url}/  (admin token ${tokenHint})\n  demo data  npx balise demo\n`);
+  console.log(`\n  Balise is up\n  ingest     ${url}/v1/batch  (write key ${keyHint})\n  dashboard  ${url}/  (admin token ${tokenHint})\n  demo data  ${demoCommand(url)}\n`);
 }
+
+/** Run from another terminal, `demo` reaches the default port unless told where this server listens. */
+export const demoCommand = (url: string): string => (url === 'http://127.0.0.1:3000' ? 'npx balise demo' : `npx balise demo --host ${url}`);
 
 /**
  * Exits without the embedded engine's teardown. process.exit runs it, and run while a chDB

@@ -9,7 +9,7 @@ import type { FunnelResult, KpiResult, SqlResult } from '../../src/analytics/res
 import { planCheckAction } from '../../src/cli/plan.ts';
 import { formatPointChange } from '../../src/dashboard/web/format.ts';
 import { scaffoldPlan } from '../../src/cli/init.ts';
-import { wantsBanner } from '../../src/cli/serve.ts';
+import { demoCommand, wantsBanner } from '../../src/cli/serve.ts';
 import { EXIT, exitCodeFor, formatJsonError, useColour, wantsJson } from '../../src/cli/output.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { BaliseError } from '../../src/errors.ts';
@@ -166,6 +166,11 @@ describe('log format', () => {
     expect(wantsBanner(loadConfig({ LOG_FORMAT: 'pretty' }), true)).toBe(true);
     expect(wantsBanner(loadConfig({ LOG_FORMAT: 'json' }), true)).toBe(false);
     expect(wantsBanner(loadConfig({}), false)).toBe(false);
+  });
+
+  it("up's banner gives the demo command that reaches this server, on another port too", () => {
+    expect(demoCommand('http://127.0.0.1:3000')).toBe('npx balise demo');
+    expect(demoCommand('http://127.0.0.1:3110')).toBe('npx balise demo --host http://127.0.0.1:3110');
   });
 
   it('is pretty on a terminal and JSON otherwise or with LOG_FORMAT=json; NO_COLOR drops colour', () => {
