@@ -363,12 +363,18 @@ describe('built-in dashboard in chromium: counts in words', () => {
 });
 
 describe('built-in dashboard in chromium at 390 px', () => {
-  it('a retention table that scrolls sideways is a named, focusable region, its cohorts kept in view', async () => {
+  /** The overview, signed in as admin, loaded at 390 × 844. */
+  const overviewAtPhoneWidth = async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     await context.addCookies([await dashboardSessionCookie(baseUrl, stack.adminToken)]);
     const page = await context.newPage();
     await page.goto(`${baseUrl}/`, { timeout: 30_000 });
     await waitUntilLoaded(page);
+    return { context, page };
+  };
+
+  it('a retention table that scrolls sideways is a named, focusable region, its cohorts kept in view', async () => {
+    const { context, page } = await overviewAtPhoneWidth();
     const table = page.locator('[data-retention-table="freelancer_proposal_retention"]');
     const wrap = table.locator('xpath=..');
     expect(await wrap.evaluate((w) => w.scrollWidth > w.clientWidth)).toBe(true);
@@ -383,11 +389,7 @@ describe('built-in dashboard in chromium at 390 px', () => {
   });
 
   it('gives the event trends chart room for its plot beside a legend wrapped over several lines', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
-    await context.addCookies([await dashboardSessionCookie(baseUrl, stack.adminToken)]);
-    const page = await context.newPage();
-    await page.goto(`${baseUrl}/`, { timeout: 30_000 });
-    await waitUntilLoaded(page);
+    const { context, page } = await overviewAtPhoneWidth();
     const box = page.locator('#trends-body .chart').first();
     expect(Math.round((await box.boundingBox())!.height)).toBe(420);
     await context.close();

@@ -107,6 +107,17 @@ async function open(width: number, route: string): Promise<{ page: Page; errors:
 
 const loaded = (page: Page) => page.waitForFunction(() => /^(Loaded|Could not)/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 60_000 });
 
+/** Explore's three-step funnel signup started → proposal received → mission completed, built in the form and loaded. */
+async function exploreActivationFunnel(page: Page): Promise<void> {
+  await page.selectOption('[data-control="kind"]', 'funnel');
+  await page.locator('[data-control="step-event"]').nth(0).selectOption('freelancer_signup_started');
+  await page.locator('[data-control="step-event"]').nth(1).selectOption('mission_proposal_received');
+  await page.click('[data-add-step]');
+  await page.locator('[data-control="step-event"]').nth(2).selectOption('mission_completed');
+  await page.waitForFunction(() => document.querySelector('[data-field="yaml"]')?.textContent?.includes('mission_completed'));
+  await loaded(page);
+}
+
 async function screenshot(page: Page, name: string): Promise<void> {
   const dir = path.join(REPO_ROOT, 'test-results');
   fs.mkdirSync(dir, { recursive: true });
@@ -314,13 +325,7 @@ describe('wide tables on a phone and on a desktop', () => {
 
   it('at 1440 px every table of an Explore funnel fits its box', async () => {
     const { page, errors } = await open(1440, '/explore?range=30d');
-    await page.selectOption('[data-control="kind"]', 'funnel');
-    await page.locator('[data-control="step-event"]').nth(0).selectOption('freelancer_signup_started');
-    await page.locator('[data-control="step-event"]').nth(1).selectOption('mission_proposal_received');
-    await page.click('[data-add-step]');
-    await page.locator('[data-control="step-event"]').nth(2).selectOption('mission_completed');
-    await page.waitForFunction(() => document.querySelector('[data-field="yaml"]')?.textContent?.includes('mission_completed'));
-    await loaded(page);
+    await exploreActivationFunnel(page);
     const overflowing = await page
       .locator('[data-explore-funnel] .table-wrap')
       .evaluateAll((wraps) => wraps.filter((w) => w.scrollWidth > w.clientWidth + 1).map((w) => `${w.querySelector('caption')?.textContent}: ${w.scrollWidth} in ${w.clientWidth}`));
@@ -332,13 +337,7 @@ describe('wide tables on a phone and on a desktop', () => {
 describe('explore at 1280 px: a funnel, its drop-offs, and a timeline', () => {
   it('lists who dropped off at a step and opens their stitched timeline', async () => {
     const { page, errors } = await open(1280, '/explore?range=30d');
-    await page.selectOption('[data-control="kind"]', 'funnel');
-    await page.locator('[data-control="step-event"]').nth(0).selectOption('freelancer_signup_started');
-    await page.locator('[data-control="step-event"]').nth(1).selectOption('mission_proposal_received');
-    await page.click('[data-add-step]');
-    await page.locator('[data-control="step-event"]').nth(2).selectOption('mission_completed');
-    await page.waitForFunction(() => document.querySelector('[data-field="yaml"]')?.textContent?.includes('mission_completed'));
-    await loaded(page);
+    await exploreActivationFunnel(page);
     const steps = page.locator('[data-explore-funnel] [data-funnel-steps] [data-field="count"]');
     expect(await steps.allTextContents()).toEqual(['3', '2', '1']);
     const yaml = (await page.locator('[data-field="yaml"]').textContent())!;
