@@ -8,7 +8,7 @@ import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { quoteString } from '../util/sql-quote.ts';
 
-/** Columns that hold one of a person's ids directly (a table with other id columns than these pairs: any of them). */
+/** Columns that hold a person's id: a table with neither pair below (events' ids, a link's) is searched on any of them. */
 export const ID_COLUMNS = ['user_id', 'anonymous_id', 'previous_id', 'alias_id'] as const;
 /**
  * Whose a row is, as funnels and KPIs attribute it (src/analytics/sql-common.ts EVENT_KEY): its
