@@ -139,7 +139,7 @@ export function livePage(seesPersons = true): string {
 <main id="main" tabindex="-1">
   <section aria-labelledby="live-h"><h2 id="live-h">Live events</h2>
   <p class="muted">Events as this server accepts or quarantines them, newest first (the last 200). Sampled under heavy load; the counts of what was skipped are shown above.</p>
-  <div class="table-wrap"><table id="live-events"><thead><tr><th>Time</th><th>Verdict</th><th>Event</th><th>Person</th><th>Source</th><th>Plan</th><th>Violations</th></tr></thead><tbody></tbody></table></div>
+  <div class="table-wrap"><table id="live-events"><thead><tr><th>Received (your time)</th><th>Verdict</th><th>Event</th><th>Person</th><th>Source</th><th>Plan</th><th>Violations</th></tr></thead><tbody></tbody></table></div>
   </section>
 </main>
 <script src="/dashboard/live.js" defer></script>

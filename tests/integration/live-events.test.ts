@@ -326,6 +326,9 @@ describe('live events page in chromium', () => {
     expect(text).toContain('warned');
     expect(text).toContain('property "promo" is not declared for "order_placed"');
     expect(await row.getAttribute('data-verdict')).toBe('warned');
+    // The viewer's clock in the cell, said in the header; the instant in UTC on hover.
+    expect(await page.locator('#live-events thead th').first().textContent()).toBe('Received (your time)');
+    expect(await (await row.$('td'))!.getAttribute('title')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);

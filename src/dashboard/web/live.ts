@@ -23,7 +23,8 @@ function row(e: LiveEvent): HTMLTableRowElement {
   return el(
     'tr',
     { 'data-verdict': e.verdict, 'data-message-id': e.messageId },
-    el('td', {}, new Date(e.receivedAt).toLocaleTimeString()),
+    // A live tail reads in the viewer's own clock; the exact instant, in UTC, is on hover.
+    el('td', { title: new Date(e.receivedAt).toISOString() }, new Date(e.receivedAt).toLocaleTimeString()),
     el('td', { class: `verdict ${e.verdict}` }, e.code && e.code !== 'plan_violation' ? `${e.verdict} (${e.code})` : e.verdict),
     el('td', {}, eventLabel(e.event, e.type)),
     el('td', {}, e.userId || e.anonymousId || '–'),
