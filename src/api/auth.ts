@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { nameRoute } from '../observability/http-metrics.ts';
 import { BaliseError, sendError } from '../errors.ts';
 import { constantTimeEquals } from '../util/constant-time.ts';
 import { mayCall, type Principal, type Role } from './access.ts';
@@ -54,12 +55,17 @@ export async function authenticate(req: Request, credentials: Credentials): Prom
 
 export const principalOf = (res: Response): Principal | undefined => res.locals.principal as Principal | undefined;
 
+/** The route label of a request refused by its credentials or its role, whichever route it asked for. */
+export const REFUSED_ROUTE = '/api/* (refused: credentials or role)';
+
 /** 401 without valid credentials, 403 when the role may not call this route (src/api/access.ts). */
 export function authorize(credentials: Credentials) {
   return (req: Request, res: Response, next: NextFunction) => {
     authenticate(req, credentials).then(
       (principal) => {
         if (!principal) {
+          // Refused before express matched a route: named so in /metrics, not "unmatched" (a 404).
+          nameRoute(res, REFUSED_ROUTE);
           // A token that is sent but unknown (mistyped, rotated, revoked) is not "no token": say which.
           const sent = bearerToken(req.headers.authorization) !== undefined;
           sendError(
@@ -75,6 +81,7 @@ export function authorize(credentials: Credentials) {
         // Known before the role check: the audit log records a refused admin request with who asked.
         res.locals.principal = principal;
         if (!mayCall(principal.role, req.method, path)) {
+          nameRoute(res, REFUSED_ROUTE);
           sendError(res, new BaliseError('forbidden', `the ${principal.role} role may not call ${req.method} ${path}`));
           return;
         }

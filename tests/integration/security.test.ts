@@ -86,6 +86,14 @@ describe('the admin token guards every read endpoint', () => {
     expect(res.body.code).toBe('unauthorized');
   });
 
+  it('counts a refused request in /metrics under a route named for it, not as "unmatched" (a 404)', async () => {
+    const [method, route, body] = ADMIN_ENDPOINTS[0]!;
+    expect((await call(method, route, {}, body)).status).toBe(401);
+    const scrape = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+    expect(scrape).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/api\/\* \(refused: credentials or role\)"[^}]*status_code="401"[^}]*\} [1-9]/);
+    expect(scrape).not.toMatch(/route="unmatched"[^}]*status_code="401"/);
+  });
+
   it('tells a caller with no token to send one, and a caller whose token is unknown that it is not valid', async () => {
     const [method, route, body] = ADMIN_ENDPOINTS[0]!;
     expect((await call(method, route, {}, body)).body.message).toBe('send a token as "Authorization: Bearer <token>" or log in');
