@@ -21,6 +21,8 @@ export const INGEST_ERROR_STATUS = {
   /** 404 on the settings route (`/v1/projects/:writeKey/settings`), as Segment's CDN answers. */
   invalid_write_key: 401,
   not_found: 404,
+  /** An ingest path asked with another method than POST (a GET of /v1/track): it exists, for POST. */
+  method_not_allowed: 405,
   body_timeout: 408,
   payload_too_large: 413,
   unsupported_encoding: 415,

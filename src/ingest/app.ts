@@ -307,6 +307,13 @@ export function createApp(deps: AppDependencies): IngestApp {
 
   for (const router of deps.routers ?? []) app.use(router);
 
+  // An ingest path exists for POST only (its preflight aside): another method is told so, with Allow.
+  app.use((req: Request, res: Response, next) => {
+    if (servedRoute(req.url) === undefined) return next();
+    res.setHeader('Allow', 'POST, OPTIONS');
+    sendError(res, new BaliseError('method_not_allowed', `${req.path} takes POST (with the events as JSON), not ${req.method}`));
+  });
+
   // Every unmatched method and path (including `/v1/..`, which clients normalise to `/`) gets the
   // same JSON answer with a stable code, never express's HTML page.
   app.use((_req: Request, res: Response) => sendError(res, new BaliseError('not_found', 'no such endpoint')));

@@ -198,9 +198,18 @@ describe('bad requests get a stable code and disturb nothing', () => {
   });
 
   it.each([
-    ['PATCH', '/'],
+    ['GET', '/v1/track'],
     ['PUT', '/v1/batch'],
-    ['DELETE', '/v1/track'],
+    ['DELETE', '/v1/track/'],
+    ['HEAD', '/v1/BATCH'],
+  ])('answers %s %s with 405 method_not_allowed and Allow: POST, OPTIONS (the path exists)', async (method, route) => {
+    const res = await fetch(`${stack.baseUrl}${route}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' || method === 'HEAD' ? undefined : '{}' });
+    expect([res.status, res.headers.get('allow')]).toEqual([405, 'POST, OPTIONS']);
+    if (method !== 'HEAD') expect(((await res.json()) as { code: string }).code).toBe('method_not_allowed');
+  });
+
+  it.each([
+    ['PATCH', '/'],
     ['GET', '/v1/nope'],
     ['POST', '/nope'],
     ['GET', '/assets/../../etc/passwd'],
