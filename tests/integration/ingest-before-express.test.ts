@@ -105,7 +105,7 @@ describe('ingest requests served before express', () => {
       const preflight = await fetch(`${stack.baseUrl}/v1/batch`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-headers': 'X-Retry-Count' } });
       expect([preflight.status, preflight.headers.get('access-control-allow-headers')]).toEqual([204, 'X-Retry-Count']);
       const get = await fetch(`${stack.baseUrl}/v1/batch`);
-      expect([get.status, (await get.json()).code]).toEqual([404, 'not_found']);
+      expect([get.status, (await get.json()).code]).toEqual([405, 'method_not_allowed']);
       expect(handle).toHaveBeenCalledTimes(2);
     } finally {
       handle.mockRestore();
