@@ -59,7 +59,7 @@ export interface AdminDependencies {
   /** A plan's privacy rules as quarantine replay applies them to an event it moves (ingest/pii.ts, given by the entry point). */
   privacyAtReplay: (plan: TrackingPlan) => (event: NormalizedEvent) => NormalizedEvent;
   /** Why tracking-plan/alerts.yaml stops the alerts (checked as the scheduler checks it), or null. */
-  alertsProblem?: () => Promise<string | null>;
+  alertsProblem?: (kpis: KpiDefinitions | undefined) => Promise<string | null>;
   /** The suppression list, when BALISE_SUPPRESS_ERASED is on. */
   suppression?: SuppressionList;
 }
@@ -364,7 +364,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       );
       const latest = await queryRows<{ alert: string; status: string }>(deps.warehouse, 'SELECT alert, argMax(status, at) AS status FROM alert_events GROUP BY alert ORDER BY alert');
       // An invalid file stops the evaluations: said here too, not only in the server's log.
-      const problem = (await deps.alertsProblem?.()) ?? null;
+      const problem = (await deps.alertsProblem?.(await definitions().catch(() => undefined))) ?? null;
       res.json({ firing: latest.filter((r) => r.status === 'firing').map((r) => r.alert), history, problem });
     }),
   );

@@ -39,11 +39,13 @@ export interface SavedKpi {
 
 const HEADER = "# Saved from the dashboard's Explore page. Review it like the rest of the plan.\n";
 
-/** Every error `balise plan check` reports about the plan and kpis/ (alerts aside: they do not read this file). */
-async function checkErrors(planDir: string): Promise<LintMessage[]> {
+/** What `balise plan check` reports about the plan and kpis/ (alerts aside: they do not read this file). */
+async function planCheck(planDir: string): Promise<LintMessage[]> {
   const { plan, messages } = await lintPlanDir(planDir);
-  return [...messages, ...(await lintKpiDefinitions(plan, planDir))].filter((m) => m.severity === 'error');
+  return [...messages, ...(await lintKpiDefinitions(plan, planDir))];
 }
+
+const errorsOf = (messages: readonly LintMessage[]) => messages.filter((m) => m.severity === 'error');
 
 const key = (m: LintMessage) => `${m.file}\u0000${m.rule}\u0000${m.message}`;
 
@@ -67,7 +69,7 @@ export async function saveKpiDefinition(planDir: string, plan: TrackingPlan, kin
     throw new BaliseError('kpi_exists', `a definition "${id}" already exists in kpis/: choose another id (the server never overwrites one)`);
   }
   const file = path.posix.join('kpis', `${id}.yaml`);
-  const baseline = new Set((await checkErrors(planDir)).map(key));
+  const baseline = new Set(errorsOf(await planCheck(planDir)).map(key));
   const text = `${HEADER}${adHoc.yaml}`;
   try {
     // 'wx': refuse an existing file even if it appeared since the check above.
@@ -77,6 +79,8 @@ export async function saveKpiDefinition(planDir: string, plan: TrackingPlan, kin
     throw error;
   }
   const previous = new Map<string, string>();
+  const planFile = path.join(planDir, PLAN_FILE);
+  let planBefore: string | undefined;
   let versionBumped: { from: string; to: string } | undefined;
   try {
     const used = new Set(kpisByEvent(only).keys());
@@ -85,36 +89,31 @@ export async function saveKpiDefinition(planDir: string, plan: TrackingPlan, kin
       previous.set(event.file, await fs.readFile(path.join(planDir, event.file), 'utf8'));
       await writeEventKpis(planDir, event.file, [...event.kpis, id]);
     }
-    const introduced = (await checkErrors(planDir)).filter((m) => !baseline.has(key(m)));
+    const after = await planCheck(planDir);
+    const introduced = errorsOf(after).filter((m) => !baseline.has(key(m)));
     if (introduced.length > 0)
       throw new KpiDefinitionError(`saving ${file} would make \`balise plan check\` fail: ${introduced.map((m) => `${m.file}:${m.line} ${m.message}`).join('; ')}`, introduced);
-    if (previous.size > 0) {
-      const planFile = path.join(planDir, PLAN_FILE);
-      previous.set(PLAN_FILE, await fs.readFile(planFile, 'utf8'));
-      versionBumped = await bumpIfPublished(planDir, plan.version);
-      if (!versionBumped) previous.delete(PLAN_FILE);
+    // The kpis: lists changed a published version's content: a patch, as plan check and plan diff ask for.
+    if (previous.size > 0 && after.some((m) => m.rule === 'version_not_bumped')) {
+      planBefore = await fs.readFile(planFile, 'utf8');
+      versionBumped = await bumpPatch(planFile, planBefore, plan.version);
     }
   } catch (error) {
     // Put back everything written: a refused save leaves the plan directory as it found it.
     await fs.rm(path.join(planDir, file), { force: true });
-    for (const [changed, before] of previous) await fs.writeFile(path.join(planDir, changed), before);
+    for (const [eventFile, before] of previous) await fs.writeFile(path.join(planDir, eventFile), before);
+    if (planBefore !== undefined) await fs.writeFile(planFile, planBefore);
     throw error;
   }
-  previous.delete(PLAN_FILE);
   return { id, file, yaml: text, eventsUpdated: [...previous.keys()].sort(), ...(versionBumped ? { versionBumped } : {}), warnings: adHoc.warnings };
 }
 
-/** A patch bump of plan.yaml's version when the files now differ from its published build (version_not_bumped); keeps the file's layout. */
-async function bumpIfPublished(planDir: string, version: string): Promise<{ from: string; to: string } | undefined> {
+/** plan.yaml (`text`, at `target`) with its version a patch higher; only the version's own characters change, folded text included. */
+async function bumpPatch(target: string, text: string, version: string): Promise<{ from: string; to: string } | undefined> {
   const semver = parseSemver(version);
-  const { messages } = await lintPlanDir(planDir);
-  if (!semver || !messages.some((m) => m.rule === 'version_not_bumped')) return undefined;
-  const to = `${semver[0]}.${semver[1]}.${semver[2] + 1}`;
-  const target = path.join(planDir, PLAN_FILE);
-  const text = await fs.readFile(target, 'utf8');
-  // Only the version's own characters change: the rest of the file stays as written, folded text included.
   const node = parseDocument(text).get('version', true);
-  if (!isScalar(node) || !node.range) return undefined;
+  if (!semver || !isScalar(node) || !node.range) return undefined;
+  const to = `${semver[0]}.${semver[1]}.${semver[2] + 1}`;
   await fs.writeFile(target, `${text.slice(0, node.range[0])}${to}${text.slice(node.range[1])}`);
   return { from: version, to };
 }

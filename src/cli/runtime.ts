@@ -299,8 +299,9 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
               const rules = piiRules(plan);
               return (event) => applyPiiAtReplay(event, rules, piiKey);
             },
-            alertsProblem: async () => {
-              const { messages } = await readAlerts(config.planDir, validator.plan, await loadKpiDefinitions(config.planDir).catch(() => undefined));
+            // Checked as the scheduler checks it, against the KPI definitions the read API holds.
+            alertsProblem: async (kpis) => {
+              const { messages } = await readAlerts(config.planDir, validator.plan, kpis);
               return messages.length ? `${ALERTS_FILE} is invalid, so no alert is evaluated until it is fixed: ${alertsProblems(messages)}` : null;
             },
           })

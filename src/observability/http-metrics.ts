@@ -10,7 +10,9 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
  * (`/api/funnels/:id`), never the raw URL, so the label set stays bounded whatever clients send.
  * Requests no route handled are `preflight` (CORS, answered by middleware) or `unmatched` (404).
  */
-export function routeLabel(req: Request): string {
+export function routeLabel(req: Request): string | undefined {
+  // Handed whole to another process, which times it under its own route (timedElsewhere).
+  if (req.res?.locals.metricsElsewhere === true) return undefined;
   const named: unknown = req.res?.locals.metricsRoute;
   if (typeof named === 'string') return named;
   const route = (req as Request & { route?: { path?: unknown } }).route;
@@ -38,16 +40,20 @@ export function timedElsewhere(res: Response): void {
   res.locals.metricsElsewhere = true;
 }
 
-/** Observes a request's duration once its response is finished (or its connection closed), under the route `route()` names then. */
-export function timeRequest(metrics: Pick<Metrics, 'httpRequestDuration'>, req: IncomingMessage, res: ServerResponse, route: () => string, elsewhere: () => boolean = () => false): void {
+/**
+ * Observes a request's duration once its response is finished (or its connection closed), under
+ * the route `route()` names then; none (undefined) when another process times it.
+ */
+export function timeRequest(metrics: Pick<Metrics, 'httpRequestDuration'>, req: IncomingMessage, res: ServerResponse, route: () => string | undefined): void {
   const stop = metrics.httpRequestDuration.startTimer();
   let done = false;
   const observe = () => {
     if (done) return;
     done = true;
-    if (elsewhere()) return;
+    const label = route();
+    if (label === undefined) return;
     const method = req.method ?? '';
-    stop({ method: METHODS.has(method) ? method : 'OTHER', route: route(), status_code: String(res.statusCode) });
+    stop({ method: METHODS.has(method) ? method : 'OTHER', route: label, status_code: String(res.statusCode) });
   };
   res.once('finish', observe);
   res.once('close', observe);
@@ -56,13 +62,7 @@ export function timeRequest(metrics: Pick<Metrics, 'httpRequestDuration'>, req: 
 /** Express middleware: every request it sees is timed under its express route (routeLabel). */
 export function httpMetrics(metrics: Pick<Metrics, 'httpRequestDuration'>) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    timeRequest(
-      metrics,
-      req,
-      res,
-      () => routeLabel(req),
-      () => res.locals.metricsElsewhere === true,
-    );
+    timeRequest(metrics, req, res, () => routeLabel(req));
     next();
   };
 }

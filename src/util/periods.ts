@@ -53,8 +53,6 @@ export function isIncomplete(bucket: string, grain: TimeGrain, range: { fromMs: 
  * final, so it is marked rather than read as low.
  */
 export function cohortIncomplete(cohortStart: string, grain: 'week' | 'month', windowMs: number, range: { fromMs: number; toMs: number }, now: number, timeZone: string = DEFAULT_TIME_ZONE): boolean {
-  const day = cohortStart.slice(0, 10);
-  const start = zonedMidnight(day, timeZone);
-  const end = zonedMidnight(nextBucketDate(day, grain), timeZone);
-  return start < range.fromMs || end > range.toMs || end + windowMs > now;
+  // A bucket incomplete as of `windowMs` ago: its last entrants' windows have not all closed.
+  return isIncomplete(cohortStart, grain, range, now - windowMs, timeZone);
 }

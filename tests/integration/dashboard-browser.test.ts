@@ -18,6 +18,7 @@ import { FIXTURE_PLAN } from '../helpers/plans.ts';
 import { REPO_ROOT, startStack, type Stack } from '../helpers/stack.ts';
 import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { expectScrollingRegion } from '../helpers/wide-tables.ts';
 
 const IMG = '<img src=x onerror="window.__xss=1">';
 const SCRIPT = '<script>window.__xss=1</script>';
@@ -376,11 +377,7 @@ describe('built-in dashboard in chromium at 390 px', () => {
   it('a retention table that scrolls sideways is a named, focusable region, its cohorts kept in view', async () => {
     const { context, page } = await overviewAtPhoneWidth();
     const table = page.locator('[data-retention-table="freelancer_proposal_retention"]');
-    const wrap = table.locator('xpath=..');
-    expect(await wrap.evaluate((w) => w.scrollWidth > w.clientWidth)).toBe(true);
-    expect(await wrap.getAttribute('tabindex')).toBe('0');
-    expect(await wrap.getAttribute('role')).toBe('region');
-    expect(await wrap.getAttribute('aria-label')).toContain(await table.locator('caption').textContent());
+    const wrap = await expectScrollingRegion(table);
     await wrap.evaluate((w) => (w.scrollLeft = w.scrollWidth));
     const left = await wrap.evaluate((w) => [...w.querySelectorAll('tbody tr > :first-child')].map((c) => Math.round(c.getBoundingClientRect().left - w.getBoundingClientRect().left)));
     expect(left.length).toBeGreaterThan(0);

@@ -18,6 +18,7 @@ import { dashboardSessionCookie } from '../helpers/dashboard-login.ts';
 import { worldRow } from '../helpers/known-world.ts';
 import { planCheckWith } from '../helpers/plan-check.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { expectScrollingRegion } from '../helpers/wide-tables.ts';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -299,11 +300,7 @@ describe('wide tables on a phone and on a desktop', () => {
   it('at 390 px a funnel table that scrolls sideways is a named, focusable region, its first column kept in view', async () => {
     const { page, errors } = await open(390, '/?range=30d');
     const table = page.locator('[data-funnel="freelancer_activation"] [data-funnel-steps]');
-    const wrap = table.locator('xpath=..');
-    expect(await wrap.evaluate((w) => w.scrollWidth > w.clientWidth)).toBe(true);
-    expect(await wrap.getAttribute('tabindex')).toBe('0');
-    expect(await wrap.getAttribute('role')).toBe('region');
-    expect(await wrap.getAttribute('aria-label')).toContain(await table.locator('caption').textContent());
+    const wrap = await expectScrollingRegion(table);
     // By keyboard: focused, the arrow keys scroll it; the step names stay at its left edge.
     await wrap.focus();
     for (let i = 0; i < 8; i++) await page.keyboard.press('ArrowRight');

@@ -8,7 +8,7 @@ import { getJson } from './api.ts';
 import { writeSearch } from './address.ts';
 import { chartBox, draw, PALETTE } from './charts.ts';
 import { append, byId, clear, el, seesPersons, table } from './dom.ts';
-import { formatCount, formatDuration, formatPercent } from './format.ts';
+import { formatCount, formatDuration, formatPercent, plural } from './format.ts';
 import type { Range } from './range.ts';
 
 type Step = FunnelResult['steps'][number];
@@ -135,12 +135,7 @@ function breakdownTable(result: FunnelResult, property: string, groups: Group[])
   if (!folded.length) return block;
   for (const row of folded) row.hidden = true;
   const showAll = el('button', { type: 'button', class: 'link' }, 'Show all');
-  const note = el(
-    'p',
-    { class: 'muted small', 'data-field': 'more-groups' },
-    `${formatCount(folded.length)} more ${folded.length === 1 ? 'value' : 'values'} not shown (the CSV has every value). `,
-    showAll,
-  );
+  const note = el('p', { class: 'muted small', 'data-field': 'more-groups' }, `${formatCount(folded.length)} more ${plural(folded.length, 'value')} not shown (the CSV has every value). `, showAll);
   showAll.addEventListener('click', () => {
     for (const row of folded) row.hidden = false;
     note.remove();
