@@ -35,7 +35,7 @@ function renderResult(container: HTMLElement, result: RetentionResult): void {
     undefined,
     { 'data-retention-table': result.id },
   );
-  const curve = chartBox(`${result.title}: retention curve over complete cohorts`, 180);
+  const curve = chartBox(`${result.title}: All complete, the retention curve over complete cohorts`, 180);
   append(
     container,
     el(
@@ -45,7 +45,7 @@ function renderResult(container: HTMLElement, result: RetentionResult): void {
       ` entered · returns seen up to ${result.asOf.slice(0, 16).replace('T', ' ')} UTC`,
     ),
     el('div', { class: 'split' }, curve.box, rows),
-    el('p', { class: 'muted' }, '… = period under way (share so far); blank = not started. The curve counts only cohorts that lived each period to its end.'),
+    el('p', { class: 'muted' }, '… = period under way (share so far); blank = not started. The curve ("All complete" in balise retention) counts only cohorts that lived each period to its end.'),
   );
   const retained = result.curve.map((p) => (p.rate === null ? null : Math.round(p.rate * 1000) / 10));
   draw(curve.canvas, {
