@@ -110,8 +110,12 @@ function descriptorOf(handle: NativeHandle | undefined): number {
   return handle.fd;
 }
 
-/** A process's own figures (prom-client's process_* and nodejs_*: memory, descriptors, event loop, start time). */
-const PROCESS_METRIC = /^(process_|nodejs_)/;
+/**
+ * A process's own figures: prom-client's process_* and nodejs_* (memory, descriptors, event loop,
+ * start time), and each process's adaptive ingest limit (the primary's, which serves no ingest, is
+ * its configured maximum: summed, it was counted as capacity).
+ */
+const PROCESS_METRIC = /^(process_|nodejs_|balise_ingest_in_flight_limit$)/;
 
 /**
  * One process's metrics, ready to be merged with the others': Balise's counters and histograms add

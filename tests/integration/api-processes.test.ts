@@ -138,7 +138,7 @@ describe('balise up with API processes', () => {
     // A process's own figures are not summed: one series per process, each its own.
     const scrape = await (await fetch(`${up.baseUrl}/metrics`)).text();
     const series = (name: string) => scrape.split('\n').filter((l) => l.startsWith(`${name}{`));
-    for (const name of ['process_max_fds', 'process_start_time_seconds', 'process_resident_memory_bytes']) {
+    for (const name of ['process_max_fds', 'process_start_time_seconds', 'process_resident_memory_bytes', 'balise_ingest_in_flight_limit']) {
       expect(
         series(name)
           .map((l) => /process="([^"]+)"/.exec(l)?.[1])
