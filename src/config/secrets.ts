@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import type { Config } from './index.ts';
+import { makeDirs } from '../util/make-dirs.ts';
 
 /**
  * Out of the box there is no key to configure: a write key and an admin token are generated
@@ -18,7 +19,7 @@ function readOrCreate(file: string, make: () => string): string {
   }
   const value = make();
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    makeDirs(path.dirname(file), 0o700);
     fs.writeFileSync(file, `${value}\n`, { mode: 0o600 });
   } catch (error) {
     // Usually the first write of a data directory: say which, in one line.

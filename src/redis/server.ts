@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { BaliseError, DependencyMissingError } from '../errors.ts';
 import type { FailureLog } from '../observability/failures.ts';
+import { makeDirs } from '../util/make-dirs.ts';
 
 /** Where Balise's Redis is: a URL (REDIS_URL) or the unix socket of the local child server. */
 export type RedisTarget = { url: string } | { socket: string };
@@ -247,7 +248,7 @@ async function spawnServer(dataDir: string, timeoutMs: number): Promise<ChildPro
 export async function startLocalRedis(dataDir: string, options: LocalRedisOptions = {}): Promise<LocalRedis> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   // The queue and its append-only file hold events not yet loaded: readable by this user only.
-  fs.mkdirSync(path.join(dataDir, 'redis'), { recursive: true, mode: 0o700 });
+  makeDirs(path.join(dataDir, 'redis'), 0o700);
   const socket = localRedisSocket(dataDir);
   const target = { socket };
   const recorded = readOwner(dataDir);

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
@@ -8,6 +7,7 @@ import { onClusterClause } from '../util/sql-quote.ts';
 import { openEmbeddedSession, type EmbeddedSession } from './embedded-session.ts';
 import { insertStatement, insertThroughSpool, openInsertSpool, type InsertBody, type InsertSettings } from './insert-spool.ts';
 import { describeEngineOwner, readEngineOwner } from './engine-owner.ts';
+import { makeDirs } from '../util/make-dirs.ts';
 
 export type Warehouse = {
   client: ClickHouseClient;
@@ -95,7 +95,7 @@ export async function openWarehouse(config: Pick<Config, 'clickhouse' | 'dataDir
   const chdbPath = path.join(config.dataDir, 'clickhouse');
   // The events are personal data: readable by this user only (as .data itself when it is made here).
   try {
-    fs.mkdirSync(chdbPath, { recursive: true, mode: 0o700 });
+    makeDirs(chdbPath, 0o700);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
     throw new ConfigError('BALISE_DATA_DIR', `cannot create ${chdbPath} (${code}): the data directory must be a directory this user can write`);

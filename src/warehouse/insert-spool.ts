@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BaliseError } from '../errors.ts';
 import { quoteString } from '../util/sql-quote.ts';
+import { makeDirs } from '../util/make-dirs.ts';
 
 /** Numeric engine settings for one insert. */
 export type InsertSettings = Record<string, number>;
@@ -87,7 +88,7 @@ function empty(dir: string): void {
  */
 export function openInsertSpool(dataDir: string, memoryRoot = '/dev/shm'): InsertSpool {
   const disk = diskSpoolDir(dataDir);
-  fs.mkdirSync(disk, { recursive: true });
+  makeDirs(disk);
   // No /dev/shm (or not writable): mkdir fails there, and the disk takes every insert.
   const memory = ownedMemoryDir(memorySpoolDir(dataDir, memoryRoot));
   const dirs = memory ? [memory, disk] : [disk];

@@ -149,12 +149,16 @@ export function baliseProcessesOf(dataDir: string): number[] {
   });
 }
 
-/** Runs a one-shot `balise <args>` command to completion: its exit code and everything it printed. */
+/**
+ * Runs a one-shot `balise <args>` command to completion: its exit code and everything it printed.
+ * One that hangs is killed after a minute (code null), not left spinning after its test.
+ */
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/balise.js'), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', BALISE_PLAN_DIR: FIXTURE_PLAN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
   });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));

@@ -112,4 +112,12 @@ describe('the data directory', () => {
       'balise: BALISE_DATA_DIR: cannot create /dev/null/balise-data/clickhouse (ENOTDIR): the data directory must be a directory this user can write [config_invalid]',
     ]);
   });
+
+  it('under /proc, where no directory can be made, stops with that line instead of hanging (Node 20 loops in a recursive mkdir there)', { timeout: 70_000 }, async () => {
+    const run = await runCli(['migrate'], { BALISE_DATA_DIR: '/proc/balise-data' });
+    expect([run.code, run.output.trim()]).toEqual([
+      1,
+      'balise: BALISE_DATA_DIR: cannot create /proc/balise-data/clickhouse (ENOENT): the data directory must be a directory this user can write [config_invalid]',
+    ]);
+  });
 });
