@@ -5,6 +5,7 @@ import { createLogger, logStyle, type Logger } from '../observability/logger.ts'
 import { connectToPrimary, failStart, inheritedDescriptors, startApiChildren, type ApiChildren } from './api-processes.ts';
 import type { Roles, RunningBalise } from './runtime.ts';
 import { adminTokenFile, writeKeyFile } from '../config/secrets.ts';
+import { recordPublicUrl } from '../warehouse/engine-owner.ts';
 
 /** After the grace period (plus Redis's own stop), shutdown gives up waiting and exits. */
 const HARD_EXIT_MS = 20_000;
@@ -126,6 +127,8 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
       throw err;
     });
     balise.startAlerts();
+    // Another command on this data directory that cannot have the engine names this address, not the loopback one.
+    if (balise.warehouse?.mode === 'embedded') recordPublicUrl(config.dataDir, url);
     logger.info(
       { url, apiProcesses, sources: [...balise.writeKeys.keys()] },
       `Balise is up: ingest at ${url}/v1/batch, dashboard at ${url}/ (${apiProcesses} API process${apiProcesses === 1 ? '' : 'es'})`,

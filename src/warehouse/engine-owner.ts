@@ -10,6 +10,8 @@ export interface EngineOwner {
   pid: number;
   /** The owner's HTTP API, when it runs one (`up`, or a `serve` that owns the engine). */
   url?: string;
+  /** Where users reach it, when that is not `url`: `up`'s public port, its API children's (`url` is then the primary's loopback API). */
+  publicUrl?: string;
 }
 
 const ownerPath = (dataDir: string) => path.join(dataDir, 'engine.json');
@@ -28,7 +30,8 @@ export function readEngineOwner(dataDir: string): EngineOwner | undefined {
   try {
     const owner = JSON.parse(fs.readFileSync(ownerPath(dataDir), 'utf8')) as Partial<EngineOwner>;
     if (typeof owner.pid !== 'number' || !alive(owner.pid)) return undefined;
-    return { pid: owner.pid, url: typeof owner.url === 'string' ? owner.url : undefined };
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    return { pid: owner.pid, url: text(owner.url), publicUrl: text(owner.publicUrl) };
   } catch {
     return undefined;
   }
@@ -36,6 +39,12 @@ export function readEngineOwner(dataDir: string): EngineOwner | undefined {
 
 export function writeEngineOwner(dataDir: string, owner: EngineOwner): void {
   fs.writeFileSync(ownerPath(dataDir), JSON.stringify(owner));
+}
+
+/** The address users reach this process's API at, beside the one other processes of the data directory use. */
+export function recordPublicUrl(dataDir: string, publicUrl: string): void {
+  const owner = readEngineOwner(dataDir);
+  if (owner?.pid === process.pid) writeEngineOwner(dataDir, { ...owner, publicUrl });
 }
 
 export function clearEngineOwner(dataDir: string): void {
@@ -46,5 +55,6 @@ export function clearEngineOwner(dataDir: string): void {
 export function describeEngineOwner(dataDir: string): string {
   const owner = readEngineOwner(dataDir);
   if (!owner) return 'another process';
-  return `Balise process ${owner.pid}${owner.url ? ` (${owner.url})` : ''}`;
+  const url = owner.publicUrl ?? owner.url;
+  return `Balise process ${owner.pid}${url ? ` (${url})` : ''}`;
 }

@@ -270,6 +270,16 @@ describe('balise up with API processes', () => {
     await expectExactlyOnce(up.baseUrl, 'procs', new Set(['procs-session-0']));
   });
 
+  it("a command that cannot have the engine names the address users reach up at, not the primary's loopback API", { timeout: 120_000 }, async () => {
+    const port = await freePort();
+    const dataDir = tempDir();
+    const up = await startBaliseProcess('up', dataDir, port, { BALISE_API_PROCESSES: '1' });
+    running.push(up);
+    const migrate = await runCli(['migrate'], { BALISE_DATA_DIR: dataDir });
+    expect(migrate.code).toBe(1);
+    expect(migrate.output).toContain(`is held by Balise process ${up.child.pid} (${up.baseUrl}):`);
+  });
+
   // The primary listens before its children serve; what it accepts then must wait for them, not be reset.
   it('a connection made while up starts (the port open, no child serving yet) is answered, never reset', { timeout: 120_000 }, async () => {
     const port = await freePort();
