@@ -170,7 +170,8 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
     if (s >= 200 && s < 300) {
       attempt = until = 0;
       st.sent += cur.length;
-    } else if (s >= 400 && s < 500 && s !== 429) {
+    } else if (s >= 400 && s < 500 && s != 429 && s != 408) {
+      // 408: the server stopped waiting for a slow upload (a phone's): not a refusal, sent again below.
       st.rejected += cur.length;
       report(err('rejected', 'batch rejected: HTTP ' + s, s));
     } else {

@@ -89,9 +89,7 @@ export function createBalise<P extends PlanShape = UntypedPlan>(o: NodeOptions):
     const res = await base(r);
     const seconds = Number(res.headers?.get('retry-after') ?? NaN);
     if (seconds >= 0) retryAt = clock.now() + seconds * 1000;
-    // 408: the server stopped waiting for a slow upload; the batch was not refused, so it is sent
-    // again like after a 503 (the browser core treats it as final: its uploads are small).
-    return res.status === 408 ? { ...res, status: 503 } : res;
+    return res;
   };
   const core = createCore<P>(
     { ...o, onDrop },

@@ -128,11 +128,15 @@ describe('browser bundle in Chromium', () => {
     await scenarioOfflineThenOnline(h, rec.baseUrl, WRITE_KEY, countArrived);
   });
 
-  it('server answering 503 (with Retry-After), then recovering: the events arrive exactly once', async () => {
+  // 408: the ingest stopped waiting for a slow upload (BALISE_BODY_TIMEOUT_MS), as on a phone's network.
+  it.each([
+    [503, '1'],
+    [408, undefined],
+  ])('server answering %i (Retry-After: %s), then recovering: the events arrive exactly once', async (status, retryAfter) => {
     const context = await h.browser.newContext();
     const page = await context.newPage();
     await page.goto(h.siteUrl);
-    rec.failNext(3, 503, '1');
+    rec.failNext(3, status, retryAfter);
     const ids = await page.evaluate(
       ([host, writeKey]) => {
         const w = window as unknown as { Balise: { createBalise(o: object): { track(e: string): void } } };

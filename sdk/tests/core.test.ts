@@ -188,6 +188,16 @@ describe('retry', () => {
     expect(t.events().map((e) => e.event)).toEqual(['next']);
   });
 
+  it('sends a batch again after a 408 in the browser core too (a slow upload cut short by the ingest), instead of dropping it', async () => {
+    const t = scriptedTransport((n) => status(n === 0 ? 408 : 200));
+    const { sdk, clock } = stored(new MemoryStorage(), t.transport, { random: () => 0 });
+    sdk.track('slow');
+    await sdk.flush();
+    await clock.advance(1000);
+    expect([t.attempts(), t.events().map((e) => e.event)]).toEqual([2, ['slow']]);
+    expect(sdk.stats()).toMatchObject({ queued: 0, sent: 1, rejected: 0, retries: 1 });
+  });
+
   it('keeps newer events behind a failing batch in order', async () => {
     const t = scriptedTransport((n) => (n === 0 ? status(500) : status(200)));
     const { sdk, clock } = node({ transport: t.transport, random: () => 0.1, flushAt: 2 });
