@@ -50,9 +50,15 @@ export async function eventTrends(warehouse: Warehouse, from: string, to: string
   const range = dayRangeMs({ from, to }, timeZone);
   const rows = await queryRows<{ event: string; bucket: string; n: string }>(
     warehouse,
-    `SELECT event, toString(${BUCKET_SQL[grain]}) AS bucket, count() AS n FROM events FINAL
-      WHERE type = 'track' AND timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND timestamp < fromUnixTimestamp64Milli({to:Int64})
-        AND event IN (SELECT event FROM events WHERE type = 'track' AND timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND timestamp < fromUnixTimestamp64Milli({to:Int64}) GROUP BY event ORDER BY count() DESC, event LIMIT {limit:UInt32})
+    // A resend FINAL cannot fold (another timestamp, past the worker's messageId window) is one
+    // event: LIMIT 1 BY message_id, as the KPIs and Explore count (decision 0011).
+    `SELECT event, toString(${BUCKET_SQL[grain]}) AS bucket, count() AS n
+      FROM (
+        SELECT event, timestamp FROM events FINAL
+        WHERE type = 'track' AND timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND timestamp < fromUnixTimestamp64Milli({to:Int64})
+        LIMIT 1 BY message_id
+      )
+      WHERE event IN (SELECT event FROM events WHERE type = 'track' AND timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND timestamp < fromUnixTimestamp64Milli({to:Int64}) GROUP BY event ORDER BY count() DESC, event LIMIT {limit:UInt32})
       GROUP BY event, bucket ORDER BY event, bucket`,
     { from: range.fromMs, to: range.toMs, limit, tz: timeZone },
   );

@@ -21,6 +21,9 @@ beforeAll(async () => {
     { event: 'mission_posted', at: at('2025-01-12T23:00:00Z'), user: 'u1' }, // the Sunday of that week
     { event: 'mission_posted', at: at('2025-01-13T08:00:00Z'), user: 'u2' }, // the next Monday
     { event: 'mission_completed', at: at('2026-11-30T12:00:00Z'), user: 'u2' },
+    // One message sent twice with another timestamp, past the worker's window: two rows FINAL keeps.
+    { event: 'mission_rated', at: at('2026-10-01T12:00:00Z'), user: 'u3', id: 'resent-rating' },
+    { event: 'mission_rated', at: at('2026-10-03T12:00:00Z'), user: 'u3', id: 'resent-rating' },
   ]);
 });
 
@@ -40,6 +43,7 @@ describe('event trends', () => {
     expect(trends.series.map((s) => [s.event, s.total])).toEqual([
       ['mission_posted', 3],
       ['mission_completed', 1],
+      ['mission_rated', 1],
     ]);
     expect(trends.series.every((s) => s.counts.length === trends.buckets.length)).toBe(true);
   });
@@ -53,6 +57,7 @@ describe('event trends', () => {
     expect(months.series.map((s) => [s.event, s.total])).toEqual([
       ['mission_posted', 3],
       ['mission_completed', 1],
+      ['mission_rated', 1],
     ]);
   });
 });
