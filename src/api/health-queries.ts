@@ -14,13 +14,18 @@ export interface PlanHealth {
   acceptedTotal: number;
 }
 
-/** What the data behind the KPIs looks like: versions in use, violations, examples. */
+/**
+ * What the data behind the KPIs looks like: versions in use, violations, examples. Every figure
+ * is of what was received in the range (received_at), stored and quarantined alike: a violation
+ * rate over events stamped in the range but quarantined rows received in it mixed two periods
+ * (a backfill of old events made today's rate 100 %).
+ */
 export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs: number = Date.now() + 86_400_000): Promise<PlanHealth> {
   const since = { since: sinceMs, until: untilMs };
   const [byVersion, violations, examples, seen, warned, quarantined] = await Promise.all([
     rows<{ plan_version: string; plan_status: string; events: string }>(
       warehouse,
-      `SELECT plan_version, plan_status, count() AS events FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64}) GROUP BY plan_version, plan_status ORDER BY plan_version, plan_status`,
+      `SELECT plan_version, plan_status, count() AS events FROM events FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64}) GROUP BY plan_version, plan_status ORDER BY plan_version, plan_status`,
       since,
     ),
     rows<{ event: string; type: string; plan_version: string; rule: string; count: string }>(
@@ -39,7 +44,7 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
     ),
     rows<{ event: string; type: string; events: string; last_seen: string }>(
       warehouse,
-      `SELECT event, type, count() AS events, toString(max(timestamp)) AS last_seen FROM events FINAL WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64}) GROUP BY event, type ORDER BY events DESC LIMIT 500`,
+      `SELECT event, type, count() AS events, toString(max(received_at)) AS last_seen FROM events FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64}) GROUP BY event, type ORDER BY events DESC LIMIT 500`,
       since,
     ),
     rows<{ event: string; type: string; plan_version: string; rule: string; count: string; example: string }>(
@@ -48,7 +53,7 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
       `SELECT event, type, plan_version, rule, count() AS count, any(message) AS example FROM (
          SELECT message_id, event, type, plan_version, JSONExtractString(v, 'rule') AS rule, any(JSONExtractString(v, 'message')) AS message
          FROM events FINAL ARRAY JOIN JSONExtractArrayRaw(violations) AS v
-         WHERE plan_status = 'warned' AND timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND timestamp < fromUnixTimestamp64Milli({until:Int64})
+         WHERE plan_status = 'warned' AND received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64})
          GROUP BY message_id, event, type, plan_version, rule)
        GROUP BY event, type, plan_version, rule ORDER BY count DESC LIMIT 200`,
       since,

@@ -52,6 +52,29 @@ describe('data health totals', () => {
   }, 60_000);
 });
 
+describe('data health of a backfill', () => {
+  // Found 2026-12-05: stored events were counted by their timestamp and quarantined ones by when
+  // they arrived, so a backfill of old events received today showed today's rate as 100 %.
+  it('counts what was received in the range on both sides of a violation rate, whatever time the events carry', async () => {
+    const old = new Date(Date.now() - 200 * 86_400_000).toISOString();
+    const started = (messageId: string, properties: Record<string, unknown>) => ({ type: 'track', event: 'mission_started', userId: 'fr_bf', messageId, timestamp: old, properties });
+    const batch = [
+      ...Array.from({ length: 9 }, (_, i) => started(`bf-ok-${i}`, { mission_id: `msn_bf${i}`, freelancer_id: 'fr_bf', company_id: 'cmp_bf' })),
+      started('bf-bad', { mission_id: 42, freelancer_id: 'fr_bf', company_id: 'cmp_bf' }),
+    ];
+    const res = await post(stack, '/v1/import', { batch });
+    expect(res.body).toMatchObject({ accepted: 9, quarantined: 1 });
+    await stack.waitForDrained();
+    await stack.waitForRows("events WHERE message_id LIKE 'bf-ok-%'", 9);
+
+    const today = new Date().toISOString().slice(0, 10);
+    const health = await fetch(`${stack.baseUrl}/api/health/plan?from=${today}&to=${today}&tz=UTC`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+    const body = (await health.json()) as { eventsSeen: { event: string; events: number }[]; quarantinedByEvent: { event: string; count: number }[] };
+    expect(body.eventsSeen.find((e) => e.event === 'mission_started')?.events).toBe(9);
+    expect(body.quarantinedByEvent.find((e) => e.event === 'mission_started')?.count).toBe(1);
+  }, 60_000);
+});
+
 describe('the data health range', () => {
   it("is Balise's 90-day default when none is given, and says so; an unreadable date is refused", async () => {
     const get = (query: string) => fetch(`${stack.baseUrl}/api/health/plan${query}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
