@@ -16,6 +16,9 @@ import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
 import { generateMarketplace } from '../../src/demo/generate.ts';
 import { demoCallToRow } from '../../src/demo/rows.ts';
 import type { KpiDefinitions } from '../../src/analytics/model.ts';
+import { resolveIds } from '../../src/privacy/identity.ts';
+import { resolvePerson } from '../../src/api/people.ts';
+import { queryRows } from '../../src/warehouse/query.ts';
 import type { EventRow, EventType } from '../../src/types.ts';
 
 const DAY = 86_400_000;
@@ -211,6 +214,60 @@ funnels:
     ]);
     const result = await runFunnel(warehouse, ACTIVATION, 'activation', range);
     expect(result.steps.map((s) => s.count)).toEqual([1, 1, 0]);
+  });
+
+  // Found 2026-12-05 by an analyst: the funnels stopped at the first link (anon → old), so a
+  // person who signed up anonymously, was identified, then aliased, was two persons.
+  it('follows an anonymous id through an alias chain (anon → old → new): one person in funnels, KPIs, `persons` and privacy alike', async () => {
+    await insert([
+      { event: S, anon: 'anon-chain', at: T0 },
+      { event: R, anon: 'anon-chain', at: T0 + 500 },
+      { event: '', type: 'identify', user: 'old-chain', anon: 'anon-chain', at: T0 + 1000 },
+      { event: '', type: 'alias', user: 'new-chain', previous: 'old-chain', at: T0 + 2000 },
+      { event: R, user: 'new-chain', at: T0 + DAY },
+      { event: C, user: 'old-chain', at: T0 + 2 * DAY },
+    ]);
+    const result = await runFunnel(warehouse, ACTIVATION, 'activation', range);
+    expect(result.steps.map((s) => s.count)).toEqual([1, 1, 1]);
+    // Two proposals received, one before login, one after the alias: one person received them.
+    const kpis = await runKpis(warehouse, defs(`metrics:\n  - { id: receivers, type: unique_persons, event: ${R} }\n`), range);
+    expect(kpis.map((k) => k.value)).toEqual([1]);
+    const persons = await queryRows<{ id: string; person_id: string }>(warehouse, "SELECT id, person_id FROM persons WHERE id IN ('anon-chain', 'old-chain', 'new-chain') ORDER BY id");
+    expect(persons.map((p) => [p.id, p.person_id])).toEqual([
+      ['anon-chain', 'new-chain'],
+      ['new-chain', 'new-chain'],
+      ['old-chain', 'new-chain'],
+    ]);
+    expect(await resolveIds(warehouse, 'anon-chain')).toEqual(['anon-chain', 'new-chain', 'old-chain']);
+    // The People page: the same person, whichever id is asked for.
+    for (const id of ['anon-chain', 'old-chain', 'new-chain']) expect(await resolvePerson(warehouse, id), id).toEqual({ person: 'new-chain', ids: ['new-chain', 'anon-chain', 'old-chain'] });
+  });
+
+  it('compares a range of whole local days with as many local days before it, across a DST change', async () => {
+    await insert([
+      { event: R, user: 'dst-1', at: Date.parse('2026-06-08T21:30:00Z') }, // 23:30 on June 8 in Paris: before the previous period
+      { event: R, user: 'dst-2', at: Date.parse('2026-06-09T10:00:00Z') },
+      { event: R, user: 'dst-3', at: Date.parse('2026-10-25T10:00:00Z') }, // the 25-hour day
+    ]);
+    const kpis = await runKpis(warehouse, defs(`metrics:\n  - { id: received, type: count, event: ${R} }\n`), { from: '2026-09-07', to: '2026-12-05', timeZone: 'Europe/Paris' });
+    expect(kpis.map((k) => [k.value, k.previous])).toEqual([[1, 1]]);
+  });
+
+  it('stops an alias loop (a → b, then b → a) where privacy stops it, without a hang or a double count', async () => {
+    await insert([
+      { event: S, user: 'loop-a', at: T0 },
+      { event: '', type: 'alias', user: 'loop-b', previous: 'loop-a', at: T0 + 1000 },
+      { event: '', type: 'alias', user: 'loop-a', previous: 'loop-b', at: T0 + 2000 },
+      { event: R, user: 'loop-b', at: T0 + DAY },
+    ]);
+    const persons = await queryRows<{ id: string; person_id: string }>(warehouse, "SELECT id, person_id FROM persons WHERE id IN ('loop-a', 'loop-b') ORDER BY id");
+    expect(persons.map((p) => [p.id, p.person_id])).toEqual([
+      ['loop-a', 'loop-b'],
+      ['loop-b', 'loop-a'],
+    ]);
+    // Each id's events go to the other id, as each one's first link says: still two persons, each counted once.
+    const result = await runFunnel(warehouse, ACTIVATION, 'activation', range);
+    expect(result.steps.map((s) => s.count)).toEqual([1, 0, 0]);
   });
 });
 

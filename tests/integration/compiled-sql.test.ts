@@ -171,7 +171,7 @@ describe('funnel options', () => {
       [
         'arrayFilter(x -> x >= t0 AND x <= t0 + {window_ms:Int64}, s1) AS r1',
         'arrayFilter(x -> x >= r1[1] AND x <= t0 + {window_ms:Int64}, s2)',
-        'LEFT JOIN (SELECT alias_id',
+        'LEFT JOIN (SELECT l1.alias_id AS alias_id',
         'toStartOfWeek(fromUnixTimestamp64Milli(t0, {tz:String}), 1) AS cohort',
       ],
       {},
