@@ -7,6 +7,7 @@
  */
 import type { EventMetric, TimeGrain } from './model.ts';
 import { chDateTime, EVENT_KEY, eventCondition, identityJoinOn, keyLiteral, Params, personOf, propertyText, zoneParam, type CompiledQuery, type TimeRange } from './sql-common.ts';
+import { previousPeriodStart } from '../util/zone.ts';
 
 /** The bucket of a row's time, cut by the calendar of the zone `tz` (a query parameter). */
 const BUCKET: Record<TimeGrain, (tz: string) => string> = {
@@ -86,7 +87,7 @@ const total = (metric: EventMetric, i: number): string => PARTIAL[metric.type].t
 function compileOverPeriods(metrics: readonly EventMetric[], range: TimeRange, grain: TimeGrain, valueColumns: readonly string[]): CompiledQuery {
   const first = metrics[0]!;
   const params = new Params();
-  const previousFromMs = range.fromMs - (range.toMs - range.fromMs);
+  const previousFromMs = previousPeriodStart(range.fromMs, range.toMs, range.timeZone);
   const since = params.set('previous_from', "DateTime64(3, 'UTC')", chDateTime(Math.max(0, previousFromMs)));
   const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
   const until = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));

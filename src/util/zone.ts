@@ -60,6 +60,20 @@ export function zonedMidnight(date: string, timeZone: string = DEFAULT_TIME_ZONE
   return zonedWallClock(Date.parse(`${date}T00:00:00.000Z`), timeZone);
 }
 
+/**
+ * The start of the period just before [fromMs, toMs) and as long: for a range of whole local days,
+ * as many local days before it (across a DST change one of them has 23 or 25 hours, so the same
+ * milliseconds would start an hour off, in another day); for any other range, as many
+ * milliseconds before it.
+ */
+export function previousPeriodStart(fromMs: number, toMs: number, timeZone: string = DEFAULT_TIME_ZONE): number {
+  const from = zonedDate(fromMs, timeZone);
+  const to = zonedDate(toMs, timeZone);
+  if (zonedMidnight(from, timeZone) !== fromMs || zonedMidnight(to, timeZone) !== toMs) return fromMs - (toMs - fromMs);
+  const days = Math.round((Date.parse(to) - Date.parse(from)) / DAY_MS);
+  return zonedMidnight(addDays(from, -days), timeZone);
+}
+
 /** `date` moved by `days` calendar days (local dates need no zone for this). */
 export function addDays(date: string, days: number): string {
   return new Date(Date.parse(`${date}T00:00:00.000Z`) + days * DAY_MS).toISOString().slice(0, 10);

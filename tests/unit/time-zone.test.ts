@@ -16,7 +16,7 @@ import { ConfigError } from '../../src/errors.ts';
 import { loadPlanFiles } from '../../src/plan/load.ts';
 import { defaultRangeDates, defaultRangeMs } from '../../src/util/default-range.ts';
 import { bucketStart, bucketStarts, isIncomplete } from '../../src/util/periods.ts';
-import { isTimeZone, zonedDate, zonedMidnight, zonedWallClock } from '../../src/util/zone.ts';
+import { isTimeZone, previousPeriodStart, zonedDate, zonedMidnight, zonedWallClock } from '../../src/util/zone.ts';
 import { FIXTURE_PLAN } from '../helpers/plans.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -138,5 +138,20 @@ describe('where the zone is set', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the previous period of a KPI', () => {
+  it('is as many local days before a range of whole days, across a DST change (found 2026-12-05: an hour off, into another day)', () => {
+    const zone = 'Europe/Paris';
+    // 90 days from 2026-09-07 to 2026-12-05 inclusive; 2026-10-25 has 25 hours there.
+    const from = zonedMidnight('2026-09-07', zone);
+    const to = zonedMidnight('2026-12-06', zone);
+    expect(new Date(previousPeriodStart(from, to, zone)).toISOString()).toBe('2026-06-08T22:00:00.000Z');
+    expect(zonedDate(previousPeriodStart(from, to, zone), zone)).toBe('2026-06-09');
+    // Any other range: the same milliseconds before.
+    const noon = Date.parse('2026-12-01T12:00:00Z');
+    expect(previousPeriodStart(noon, noon + 3_600_000, zone)).toBe(noon - 3_600_000);
+    expect(previousPeriodStart(Date.parse('2026-03-01T00:00:00Z'), Date.parse('2026-04-01T00:00:00Z'))).toBe(Date.parse('2026-01-29T00:00:00Z'));
   });
 });
