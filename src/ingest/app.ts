@@ -101,12 +101,14 @@ const servedPaths = new Map<string, ServedRoute>(ingestRoutes.flatMap((route) =>
 /**
  * The ingest route a POST's URL names, matched as express would: in any case, one trailing slash
  * allowed, the query aside, and the path of an absolute-form target (`POST http://host/v1/batch`).
+ * Repeated slashes count as one: an SDK configured with a host ending in `/` sends its unload
+ * beacon to `//v1/batch`, and a 404 there loses the page's last events.
  */
 function servedRoute(url: string | undefined): ServedRoute | undefined {
   if (url === undefined) return undefined;
   if (!url.startsWith('/')) return URL.canParse(url) ? servedRoute(new URL(url).pathname) : undefined;
   const query = url.indexOf('?');
-  const path = (query === -1 ? url : url.slice(0, query)).toLowerCase();
+  const path = (query === -1 ? url : url.slice(0, query)).toLowerCase().replace(/\/{2,}/g, '/');
   return servedPaths.get(path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
 }
 

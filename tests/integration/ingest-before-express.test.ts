@@ -75,6 +75,13 @@ describe('ingest requests served before express', () => {
       // Every spelling express matched: any case, a trailing slash, a query string.
       const variant = await fetch(`${stack.baseUrl}/V1/Track/?from=test`, { method: 'POST', headers: auth, body: JSON.stringify(event('bexp-2')) });
       expect(await variant.json()).toEqual({ success: true, accepted: 1, quarantined: 0 });
+      // And a doubled slash: what an SDK whose host ends in "/" beacons to as the page closes.
+      const doubled = await fetch(`${stack.baseUrl}//v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: JSON.stringify({ batch: [event('bexp-6')], writeKey: 'test-write-key-123' }),
+      });
+      expect(await doubled.json()).toEqual({ success: true, accepted: 1, quarantined: 0 });
       // A target in absolute form, which a server must accept (RFC 9112, 3.2.2).
       const absolute = await rawPost(`http://127.0.0.1:${new URL(stack.baseUrl).port}/v1/track`, JSON.stringify(event('bexp-5')));
       expect(absolute).toMatch(/^HTTP\/1\.1 200 /);
@@ -98,7 +105,7 @@ describe('ingest requests served before express', () => {
       expect([empty.status, (await empty.json()).code]).toEqual([400, 'invalid_json']);
 
       expect(handle).not.toHaveBeenCalled();
-      expect(await metric('http_request_duration_seconds_count', 'route="/v1/batch",status_code="200"')).toBe(timedBefore + 2);
+      expect(await metric('http_request_duration_seconds_count', 'route="/v1/batch",status_code="200"')).toBe(timedBefore + 3);
 
       // What is not an ingest POST still goes to express (/metrics did): a preflight, a GET on an ingest path.
       handle.mockClear();
