@@ -84,3 +84,20 @@ it('npm pack → npm install -g of the tarball → balise --version, init, up in
   }
   expect(await exited).toBe(0);
 }, 600_000); // unpacking chDB (≈ 550 MB) dominates; a loaded CI machine needs the margin
+
+// Found 2026-12-05: `npm pack` of sdk/ in a fresh clone shipped no dist/, which every export names.
+it('npm pack ./sdk in a fresh clone builds the SDK; an app that installs the tarball imports @balise/sdk and @balise/sdk/browser', async () => {
+  const src = await sourceCopy();
+  expect(fs.existsSync(path.join(src, 'sdk', 'dist'))).toBe(false);
+  const out = tempDir('balise-sdk-pack-');
+  const npmEnv = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+  await run('npm', ['pack', './sdk', '--pack-destination', out], { cwd: src, env: npmEnv, maxBuffer: 16 * 1024 * 1024 });
+  const [filename] = fs.readdirSync(out).filter((f) => f.endsWith('.tgz'));
+  const app = tempDir('balise-sdk-app-');
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+  await run('npm', ['install', '--offline', path.join(out, filename!)], { cwd: app, env: npmEnv });
+  const probe = `const node = await import('@balise/sdk'); const browser = await import('@balise/sdk/browser'); console.log(typeof node.createBalise, typeof browser.createBalise);`;
+  const imported = await run(process.execPath, ['--input-type=module', '-e', probe], { cwd: app });
+  expect(imported.stdout.trim()).toBe('function function');
+  for (const types of ['node.d.ts', 'browser.d.ts']) expect(fs.existsSync(path.join(app, 'node_modules', '@balise', 'sdk', 'dist', 'types', types)), types).toBe(true);
+}, 120_000);
