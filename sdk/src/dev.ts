@@ -14,8 +14,8 @@ type Schema = Record<string, unknown>;
  */
 export interface CompiledPlanJson {
   version?: string;
-  /** The plan's policy for properties an event does not declare (allow when absent). */
-  defaults?: { undeclared?: string };
+  /** The plan's policy for properties an event does not declare (allow when absent); its other defaults (mode, unplanned) are the server's. */
+  defaults?: { undeclared?: string; [other: string]: unknown };
   events: Array<{ name: string; kind?: string; properties?: Schema; required?: string[]; undeclared?: string }> | Record<string, Schema>;
   traits?: { properties?: Schema; required?: string[] };
 }

@@ -133,6 +133,20 @@ b.page('Home', { anything: 1 });`),
   });
 });
 
+describe('dev mode', () => {
+  // Found 2026-12-05: the README's `import plan from './plan-x.json'` failed under strict with
+  // TS2345 ("no properties in common"): the JSON's defaults carry mode and unplanned too.
+  it("accepts `balise plan build`'s file as imported JSON types it, defaults and all", () => {
+    const devModule = JSON.stringify(resolve(import.meta.dirname, '../src/dev.ts'));
+    expect(
+      compile(`import { createDevValidator } from ${devModule};
+void PLAN_VERSION; const x: BalisePlan | null = null; void x;
+const built = { version: '2.0.1', defaults: { mode: 'strict', unplanned: 'allow' }, events: [{ name: 'signed_up', kind: 'track', properties: {}, required: [] }] };
+createBalise({ writeKey: 'k', devValidator: createDevValidator(built) });`),
+    ).toEqual([]);
+  });
+});
+
 describe('a strict TypeScript consumer of the built package', () => {
   // As installed from npm: node_modules/@balise/sdk → sdk/, with its built dist/types/*.d.ts.
   const consumer = mkdtempSync(join(tmpdir(), 'balise-sdk-consumer-'));
