@@ -4,9 +4,11 @@
  * for the page, sending to where the script came from (its path prefix kept, for a Balise behind
  * a proxy on /some/path; or `data-host`), with the page view recorded unless `data-page="off"`.
  * Calls queued by the README's stub line before this deferred script ran (`balise.q`) are made
- * then, in order. Kept out of balise.browser.min.js so the core stays ≤ 3 KB.
+ * then, in order, before the page view. `data-consent="pending"` holds everything (nothing stored
+ * or sent) until `setConsent('granted')`. Kept out of balise.browser.min.js so the core stays ≤ 3 KB.
  */
 import { createBalise } from './browser.ts';
+import type { Consent } from './types.ts';
 
 type Api = ReturnType<typeof createBalise>;
 const w = window as unknown as { Balise: { createBalise: typeof createBalise }; balise?: Api & { q?: [string, unknown[]][] } };
@@ -15,7 +17,9 @@ const s = document.currentScript as HTMLScriptElement | null;
 const d = s && s.dataset;
 if (d && d.writeKey) {
   const queued = (w.balise && w.balise.q) || [];
-  const b = (w.balise = createBalise({ writeKey: d.writeKey, host: d.host || s.src.replace(/\/sdk\/(v[^/]+\/)?balise\.min\.js.*$/, '') }));
-  if (d.page != 'off') b.page();
+  // data-consent="pending": nothing stored or sent until balise.setConsent('granted') (a consent banner's yes).
+  const b = (w.balise = createBalise({ writeKey: d.writeKey, host: d.host || s.src.replace(/\/sdk\/(v[^/]+\/)?balise\.min\.js.*$/, ''), consent: d.consent as Consent | undefined }));
+  // The queued calls first: an early identify or setConsent applies to the page view too.
   for (const [m, a] of queued) (b as unknown as Record<string, (...x: unknown[]) => void>)[m]?.(...a);
+  if (d.page != 'off') b.page();
 }

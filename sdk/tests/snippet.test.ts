@@ -90,6 +90,36 @@ describe('the README snippet', () => {
     }
   });
 
+  // Found 2026-12-05: data-consent was ignored, the stub had no setConsent, and an identifier and the
+  // page view were in localStorage before any banner could answer.
+  it('with data-consent="pending", nothing is stored or sent until the page grants it; then the page view goes, with an identify queued before it', async () => {
+    const tag = SNIPPET.replace('http://127.0.0.1:3000', stack.baseUrl).replace('YOUR_WRITE_KEY', stack.writeKey).replace(' data-write-key=', ' data-consent="pending" data-write-key=');
+    const html = `<!doctype html><html><head><title>Consent</title>${STUB}${tag}</head><body><script>balise.identify('consent_user');</script></body></html>`;
+    const site = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end(html));
+    await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
+    const url = `http://localhost:${(site.address() as AddressInfo).port}/consent`;
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(url);
+      await page.waitForFunction(() => 'flush' in ((window as unknown as { balise: object }).balise ?? {}));
+      await page.evaluate(() => (window as unknown as { balise: { flush(): Promise<void> } }).balise.flush());
+      expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('balise')))).toEqual([]);
+      expect(await page.evaluate(() => document.cookie)).toBe('');
+      const pageViews = () => stack.query<{ user_id: string }>("SELECT user_id FROM events WHERE type = 'page' AND JSONExtractString(context, 'page', 'url') = {url:String}", { url });
+      expect(await pageViews()).toEqual([]);
+      await page.evaluate(() => {
+        const b = (window as unknown as { balise: { setConsent(c: string): void; flush(): Promise<void> } }).balise;
+        b.setConsent('granted');
+        return b.flush();
+      });
+      expect(await waitFor('the page view once granted', async () => ((await pageViews()).length ? pageViews() : undefined))).toEqual([{ user_id: 'consent_user' }]);
+    } finally {
+      await context.close();
+      await new Promise((r) => site.close(r));
+    }
+  });
+
   it('in a page in Chromium: the page view and a track call are stored in ClickHouse', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
