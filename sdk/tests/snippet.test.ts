@@ -58,6 +58,10 @@ describe('the README snippet', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect(await res.text()).toContain('createBalise');
     expect((await fetch(`${stack.baseUrl}/sdk/v0.0.0-nope/balise.min.js`)).status).toBe(404);
+    // A tag pasted for another release still loads the SDK after an upgrade, briefly cached.
+    const older = await fetch(`${stack.baseUrl}/sdk/v0.0.9/balise.min.js`);
+    expect([older.status, older.headers.get('cache-control')]).toEqual([200, 'public, max-age=300']);
+    expect(await older.text()).toContain('createBalise');
     // Compressed for the browsers that take it (every one), as sent without a CDN in front.
     expect([res.headers.get('content-encoding'), res.headers.get('vary')]).toEqual(['gzip', 'Accept-Encoding']);
     const plain = await fetch(stack.baseUrl + sdkAssetPath(), { headers: { 'accept-encoding': 'identity' } });

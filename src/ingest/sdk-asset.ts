@@ -71,9 +71,14 @@ export function createSdkAssetRouter(): Router {
     res.send(gzip ? bundle.gzipped : bundle.plain);
   };
   const immutable = send('public, max-age=31536000, immutable');
-  // One route for every version (the OpenAPI file describes it as such); only the current one exists.
-  router.get('/sdk/v:version/balise.min.js', (req, res, next) => (req.params.version === version ? immutable(req, res) : next()));
+  const current = send('public, max-age=300');
+  // One route for every version (the OpenAPI file describes it as such). Only the current SDK
+  // exists; a tag pasted for another release (x.y.z) gets it, briefly cached, rather than a 404
+  // that would stop every page still carrying the old tag after an upgrade.
+  router.get('/sdk/v:version/balise.min.js', (req, res, next) =>
+    req.params.version === version ? immutable(req, res) : /^\d+\.\d+\.\d+$/.test(req.params.version ?? '') ? current(req, res) : next(),
+  );
   // Unversioned: always the current SDK, briefly cached (for trying things out, not for production pages).
-  router.get('/sdk/balise.min.js', send('public, max-age=300'));
+  router.get('/sdk/balise.min.js', current);
   return router;
 }
