@@ -254,9 +254,9 @@ export function createCore<P extends PlanShape = UntypedPlan>(o: CoreOptions, d:
       add('alias', { previousId }, c);
     }),
     reset: safe(() => {
-      uid = undefined;
       anon = uuid();
-      del(UID);
+      uid = undefined;
+      [UID, 's'].map(del); // and the session: the next visitor on this browser starts their own
       keep();
     }),
     flush,

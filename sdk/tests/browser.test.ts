@@ -213,4 +213,33 @@ describe('browser bundle in Chromium', () => {
     await expectArrivedOnce(ids, countArrived, 300);
     await context.close();
   });
+
+  // Found 2026-12-05: after reset() (a logout) the next person's events carried the last one's sessionId.
+  it('reset() starts a new session with the new anonymousId', async () => {
+    const context = await h.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(h.siteUrl);
+    const sessions = await page.evaluate(async () => {
+      type Sdk = { identify(u: string): void; track(e: string): void; reset(): void; flush(): Promise<void> };
+      const sent: { batch: { event?: string; anonymousId: string; context: { sessionId: number } }[] }[] = [];
+      const w = window as unknown as { Balise: { createBalise(o: object): Sdk } };
+      const b = w.Balise.createBalise({ writeKey: 'k', host: 'http://collect.test', transport: async (r: { body: string }) => (sent.push(JSON.parse(r.body)), { status: 200 }) });
+      b.identify('fr_before');
+      b.track('before_logout');
+      // The session id is the time it started: let the clock move.
+      await new Promise((r) => setTimeout(r, 5));
+      b.reset();
+      b.track('after_logout');
+      await b.flush();
+      return sent
+        .flatMap((s) => s.batch)
+        .filter((e) => e.event)
+        .map((e) => [e.event, e.anonymousId, e.context.sessionId] as const);
+    });
+    expect(sessions.map(([event]) => event)).toEqual(['before_logout', 'after_logout']);
+    const [[, anonBefore, before], [, anonAfter, after]] = sessions as [readonly [string, string, number], readonly [string, string, number]];
+    expect(anonAfter).not.toBe(anonBefore);
+    expect(after).not.toBe(before);
+    await context.close();
+  });
 });
