@@ -107,11 +107,13 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
 
 /** As the dashboard's tile tells it (util/kpi-change.ts): a rate in points, anything else in relative %. */
 function changeText(k: KpiResult): string {
+  if (k.period === 'not_started') return 'not started';
+  const under = k.period === 'under_way' ? ' (so far)' : '';
   if (changesInPoints(k)) {
     const points = pointChange(k.value, k.previous);
-    return points === null ? '–' : `${points >= 0 ? '+' : ''}${points.toFixed(1)} pts`;
+    return points === null ? '–' : `${points >= 0 ? '+' : ''}${points.toFixed(1)} pts${under}`;
   }
-  return k.change === null ? '–' : `${k.change >= 0 ? '+' : ''}${pct(k.change)}`;
+  return k.change === null ? '–' : `${k.change >= 0 ? '+' : ''}${pct(k.change)}${under}`;
 }
 
 export function formatKpis(kpis: KpiResult[], options: FormatOptions = {}): string {

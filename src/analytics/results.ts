@@ -79,8 +79,14 @@ export interface KpiResult {
   value: number | null;
   /** Value over the previous period of the same length. */
   previous: number | null;
-  /** (value − previous) / previous; null when not computable. */
+  /** (value − previous) / previous; null when not computable, or when the range has not started. */
   change: number | null;
+  /**
+   * Where the range stands: `under_way` while it runs to a later end than now (its value so far
+   * against a whole previous period), `not_started` before it begins (no value, no change: not a
+   * fall to 0).
+   */
+  period: 'complete' | 'under_way' | 'not_started';
   series: KpiPoint[];
 }
 

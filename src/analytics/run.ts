@@ -253,7 +253,9 @@ export async function runKpis(
   definitions: KpiDefinitions,
   opts: { from?: string | undefined; to?: string | undefined; now?: number; timeZone?: string | undefined } = {},
 ): Promise<KpiResult[]> {
-  const range = resolveRange(opts, opts.now);
+  const now = opts.now ?? Date.now();
+  const range = resolveRange(opts, now);
+  const period: KpiResult['period'] = range.fromMs > now ? 'not_started' : range.toMs > now ? 'under_way' : 'complete';
   const byId = new Map<string, MetricDefinition>(definitions.metrics.map((m) => [m.id, m]));
   const operand = (ratio: MetricDefinition & { type: 'ratio' }, id: string): EventMetric => {
     const metric = byId.get(id);
@@ -292,9 +294,10 @@ export async function runKpis(
       from: new Date(range.fromMs).toISOString(),
       to: new Date(range.toMs).toISOString(),
       range: rangeInfo(range),
-      value: values.current,
+      value: period === 'not_started' ? null : values.current,
       previous: values.previous,
-      change: values.current !== null && values.previous ? (values.current - values.previous) / values.previous : null,
+      change: period !== 'not_started' && values.current !== null && values.previous ? (values.current - values.previous) / values.previous : null,
+      period,
       series,
     });
   }

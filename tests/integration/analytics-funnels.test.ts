@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
 import { migrate } from '../../src/warehouse/migrations.ts';
-import { formatFunnel } from '../../src/analytics/format.ts';
+import { formatFunnel, formatKpis } from '../../src/analytics/format.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../../src/analytics/run.ts';
 import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
 import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
@@ -241,6 +241,22 @@ funnels:
     expect(await resolveIds(warehouse, 'anon-chain')).toEqual(['anon-chain', 'new-chain', 'old-chain']);
     // The People page: the same person, whichever id is asked for.
     for (const id of ['anon-chain', 'old-chain', 'new-chain']) expect(await resolvePerson(warehouse, id), id).toEqual({ person: 'new-chain', ids: ['new-chain', 'anon-chain', 'old-chain'] });
+  });
+
+  // Found 2026-12-05: `balise kpis` and /api/kpis showed a fall of 100 % for a range that had not begun.
+  it('says a range has not started (no value, no change) or is under way (its change so far), as the tiles do', async () => {
+    await insert([{ event: R, user: 'p-1', at: Date.parse('2026-11-25T10:00:00Z') }]);
+    const received = defs(`metrics:\n  - { id: received, title: Received, type: count, event: ${R} }\n`);
+    const now = Date.parse('2026-12-05T12:00:00Z');
+    const [future] = await runKpis(warehouse, received, { from: '2026-12-10', to: '2026-12-20', now });
+    expect([future!.period, future!.value, future!.change, future!.previous]).toEqual(['not_started', null, null, 0]);
+    const [running] = await runKpis(warehouse, received, { from: '2026-11-20', to: '2026-12-20', now });
+    expect([running!.period, running!.value]).toEqual(['under_way', 1]);
+    const [past] = await runKpis(warehouse, received, { from: '2026-11-01', to: '2026-11-30', now });
+    expect([past!.period, past!.value]).toEqual(['complete', 1]);
+    const text = formatKpis([future!, { ...running!, previous: 2, change: -0.5 }]);
+    expect(text).toContain('not started');
+    expect(text).toContain('-50.0% (so far)');
   });
 
   it('compares a range of whole local days with as many local days before it, across a DST change', async () => {
