@@ -59,10 +59,11 @@ export function formatRetention(result: RetentionResult, options: FormatOptions 
   ];
   const periods = Array.from({ length: result.periods }, (_, k) => `${result.grain[0]?.toUpperCase()}${k}`);
   const t = table([`${result.grain} of entry`, 'Entered', ...periods], options);
-  for (const c of result.cohorts) t.push([c.cohort, c.entered.toLocaleString('en-US'), ...c.cells.map(retentionCell)]);
+  for (const c of result.cohorts) t.push([c.cut ? `${c.cohort} (part)` : c.cohort, c.entered.toLocaleString('en-US'), ...c.cells.map(retentionCell)]);
   const curve = result.curve.map((p) => (p.rate === null ? '' : pct(p.rate)));
   t.push(['All complete', '', ...curve]);
   lines.push(t.toString(), `… = period under way (lower bound); blank = not started yet. "All complete" counts only cohorts that lived the whole period.`);
+  if (result.cohorts.some((c) => c.cut)) lines.push(`(part) = the range cuts this ${result.grain}: its cohort holds only the entries of the days inside the range.`);
   return lines.join('\n');
 }
 

@@ -116,6 +116,8 @@ export interface RetentionCohortResult {
   /** First day of the cohort's bucket (UTC). */
   cohort: string;
   entered: number;
+  /** The range starts or ends inside this cohort's bucket: it holds only the entries of the days in the range. */
+  cut: boolean;
   cells: RetentionCell[];
 }
 

@@ -42,7 +42,8 @@ export function shapeRetention(def: RetentionDefinition, range: TimeRange & { is
       const entities = status === 'future' ? null : (counts.get(period) ?? 0);
       return { period, start, status, entities, rate: entities === null || entered === 0 ? null : entities / entered };
     });
-    return { cohort, entered, cells };
+    const cut = zonedMidnight(cohort, zone) < range.fromMs || zonedMidnight(addGrains(cohort, def.grain, 1), zone) > range.toMs;
+    return { cohort, entered, cut, cells };
   });
   const curve: RetentionCurvePoint[] = Array.from({ length: def.periods }, (_, period) => {
     // Only cohorts that lived the whole period weigh in: a partial one would pull the curve down.

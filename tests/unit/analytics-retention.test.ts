@@ -5,6 +5,7 @@ import { lintDefinitionsAgainstPlan } from '../../src/analytics/kpi-lint.ts';
 import { formatRetention } from '../../src/analytics/format.ts';
 import { compileRetention } from '../../src/analytics/retention-sql.ts';
 import { addGrains, shapeRetention } from '../../src/analytics/retention-shape.ts';
+import { IDENTITY_LINKS_SUBQUERY } from '../../src/analytics/sql-common.ts';
 import { resolveRange } from '../../src/analytics/sql-common.ts';
 import { loadPlan } from '../../src/plan/load.ts';
 import { defaultRangeDates, defaultRangeMs } from '../../src/util/default-range.ts';
@@ -38,7 +39,7 @@ describe('retention SQL', () => {
     expect(q.sql).toContain(
       `WHERE e.event IN ('freelancer_signup_completed', 'mission_proposal_accepted') AND e.timestamp >= {from:DateTime64(3, 'UTC')} AND e.timestamp < {as_of:DateTime64(3, 'UTC')}`,
     );
-    expect(q.sql).toContain('LEFT JOIN (SELECT alias_id, argMin(user_id, first_seen) AS linked_user FROM identity_links GROUP BY alias_id) AS links');
+    expect(q.sql).toContain(`LEFT JOIN ${IDENTITY_LINKS_SUBQUERY} AS links`);
     expect(q.sql).toContain('ARRAY JOIN arrayConcat([toInt64(-1)], arrayMap(p -> toInt64(p), retained)) AS period');
   });
 
@@ -107,6 +108,25 @@ describe('retention results', () => {
     const text = formatRetention(result);
     expect(text).toContain('│ 2025-01-06    │ 4       │ 50.0% │ 25.0%… │    │    │');
     expect(text).toContain('│ All complete  │         │ 50.0% │        │    │    │');
+  });
+});
+
+describe('retention cohorts cut by the range', () => {
+  // Found 2026-12-05: a range starting on a Tuesday made the first weekly cohort a six-day one,
+  // shown and exported like the whole weeks beside it.
+  it('marks a cohort whose bucket the range starts or ends inside as a part, in the result and the CLI', () => {
+    const range = { fromMs: Date.parse('2025-01-07T00:00:00Z'), toMs: Date.parse('2025-01-23T00:00:00Z'), isDefault: false }; // Tuesday → Wednesday
+    const rows = ['2025-01-06', '2025-01-13', '2025-01-20'].flatMap((cohort) => [{ cohort, period: -1, entities: 3 }]);
+    const result = shapeRetention(WEEKLY, range, Date.parse('2025-03-01T00:00:00Z'), rows);
+    expect(result.cohorts.map((c) => [c.cohort, c.cut])).toEqual([
+      ['2025-01-06', true],
+      ['2025-01-13', false],
+      ['2025-01-20', true],
+    ]);
+    const text = formatRetention(result);
+    expect(text).toContain('2025-01-06 (part)');
+    expect(text).not.toContain('2025-01-13 (part)');
+    expect(text).toContain('(part) = the range cuts this week');
   });
 });
 

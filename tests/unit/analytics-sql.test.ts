@@ -58,7 +58,7 @@ FROM (
       (e.event = 'mission_proposal_received') AS c1,
       if(JSONType(e.properties, 'category') = 'String', JSONExtractString(e.properties, 'category'), JSONExtractRaw(e.properties, 'category')) AS bd_value
     FROM events AS e FINAL
-    LEFT JOIN (SELECT alias_id, argMin(user_id, first_seen) AS linked_user FROM identity_links GROUP BY alias_id) AS links ON links.alias_id = if(e.user_id != '', e.user_id, e.anonymous_id)
+    LEFT JOIN (SELECT l1.alias_id AS alias_id, multiIf(l2.linked_user = '' OR l2.linked_user IN (l1.alias_id, l1.linked_user), l1.linked_user, l3.linked_user = '' OR l3.linked_user IN (l1.alias_id, l1.linked_user, l2.linked_user), l2.linked_user, l3.linked_user) AS linked_user FROM (SELECT alias_id, argMin(user_id, (first_seen, user_id)) AS linked_user FROM identity_links WHERE alias_id != user_id GROUP BY alias_id) AS l1 LEFT JOIN (SELECT previous_id AS alias_id, argMin(user_id, (timestamp, user_id)) AS linked_user FROM events WHERE event = '' AND type = 'alias' AND previous_id != '' AND user_id != '' AND previous_id != user_id GROUP BY previous_id) AS l2 ON l2.alias_id = l1.linked_user LEFT JOIN (SELECT previous_id AS alias_id, argMin(user_id, (timestamp, user_id)) AS linked_user FROM events WHERE event = '' AND type = 'alias' AND previous_id != '' AND user_id != '' AND previous_id != user_id GROUP BY previous_id) AS l3 ON l3.alias_id = l2.linked_user) AS links ON links.alias_id = if(e.user_id != '', e.user_id, e.anonymous_id)
     WHERE e.event IN ('freelancer_signup_completed', 'mission_proposal_received') AND e.timestamp >= {from:DateTime64(3, 'UTC')} AND e.timestamp <= {scan_to:DateTime64(3, 'UTC')}
   )
   WHERE entity != ''

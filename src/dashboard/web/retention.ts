@@ -27,7 +27,7 @@ function renderResult(container: HTMLElement, result: RetentionResult): void {
   const rows = table<Cohort>(
     `${result.title}: share of each ${result.grain}ly cohort returning in each period`,
     [
-      { header: `${result.grain} of entry`, cell: (c) => c.cohort },
+      { header: `${result.grain} of entry`, cell: (c) => (c.cut ? `${c.cohort} (part)` : c.cohort) },
       { header: 'Entered', cell: (c) => formatCount(c.entered), numeric: true },
       ...periods.map((k) => ({ header: `${prefix}${k}`, cell: (c: Cohort) => cellView(c.cells[k]), numeric: true })),
     ],
@@ -45,7 +45,12 @@ function renderResult(container: HTMLElement, result: RetentionResult): void {
       ` entered · returns seen up to ${result.asOf.slice(0, 16).replace('T', ' ')} UTC`,
     ),
     el('div', { class: 'split' }, curve.box, rows),
-    el('p', { class: 'muted' }, '… = period under way (share so far); blank = not started. The curve ("All complete" in balise retention) counts only cohorts that lived each period to its end.'),
+    el(
+      'p',
+      { class: 'muted' },
+      '… = period under way (share so far); blank = not started. The curve ("All complete" in balise retention) counts only cohorts that lived each period to its end.',
+      result.cohorts.some((c) => c.cut) ? ` (part) = the range cuts that ${result.grain}: its cohort holds only the days inside the range.` : '',
+    ),
   );
   const retained = result.curve.map((p) => (p.rate === null ? null : Math.round(p.rate * 1000) / 10));
   draw(curve.canvas, {
