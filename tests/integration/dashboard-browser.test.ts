@@ -282,10 +282,10 @@ describe('built-in dashboard in chromium: a funnel breakdown with many values', 
     expect(await block.locator('tbody tr:visible').count()).toBe(12);
     expect(await card.locator('[data-field="more-groups"]').innerText()).toContain('3 more values not shown');
     const [download] = await Promise.all([page.waitForEvent('download'), block.locator('[data-csv]').click()]);
-    const csv = fs
-      .readFileSync((await download.path())!, 'utf8')
-      .trim()
-      .split('\r\n');
+    const raw = fs.readFileSync((await download.path())!, 'utf8');
+    // A byte-order mark, for Excel to read the file as UTF-8.
+    expect(raw.startsWith('\ufeff')).toBe(true);
+    const csv = raw.trim().split('\r\n');
     expect(csv.slice(1).map((line) => line.split(',')[0])).toEqual(Array.from({ length: 15 }, (_, i) => `value-${i + 1}`));
     await card.getByRole('button', { name: 'Show all' }).click();
     expect(await block.locator('tbody tr:visible').count()).toBe(15);

@@ -10,7 +10,7 @@ import { compileFunnel } from '../../src/analytics/funnel-sql.ts';
 import { compileMetric, compileTrend } from '../../src/analytics/metric-sql.ts';
 import { bucketStarts, isIncomplete } from '../../src/util/periods.ts';
 import { planCatalog } from '../../src/api/catalog.ts';
-import { csvCell, csvFileName, toCsv } from '../../src/dashboard/web/csv.ts';
+import { csvCell, csvFileName, plainNumber, toCsv } from '../../src/dashboard/web/csv.ts';
 import { stateFromParam, stateToParam, toDefinition, type ExploreState } from '../../src/dashboard/web/explore-model.ts';
 import { formatPointChange, plural } from '../../src/dashboard/web/format.ts';
 import { describeRange, presetRange, rangeFromSearch, rangeToSearch } from '../../src/dashboard/web/range.ts';
@@ -159,6 +159,8 @@ describe('dashboard range, CSV and numbers', () => {
       ]),
     ).toBe('Event,Events\r\n"a,b","1,234"\r\n"\'=HYPERLINK(""x"")",-3.0%\r\n"say ""hi""",+1\r\n');
     expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
+    // Numeric cells without grouping commas, which a French spreadsheet reads as decimals.
+    expect(['2,336', '1,234,567.5', '-12,000', '12.5%', '1,234%', 'a,b', '12,34', '950'].map(plainNumber)).toEqual(['2336', '1234567.5', '-12000', '12.5%', '1234%', 'a,b', '12,34', '950']);
     expect(csvFileName('Violation rate by event and rule')).toBe('violation-rate-by-event-and-rule.csv');
   });
 

@@ -12,11 +12,20 @@ export function toCsv(rows: string[][]): string {
   return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
-/** What a cell shows, without its controls (the "who?" beside a drop-off is a button, not data). */
+/**
+ * A number as a spreadsheet in any locale reads it: "2,336" without its grouping commas (a French
+ * spreadsheet read it as 2.336). Anything else is left as shown.
+ */
+export function plainNumber(text: string): string {
+  return /^[-+]?\d{1,3}(,\d{3})+(\.\d+)?%?$/.test(text) ? text.replace(/,/g, '') : text;
+}
+
+/** What a cell shows, without its controls (the "who?" beside a drop-off is a button, not data); a numeric cell's number plain. */
 function cellText(cell: Element): string {
   const copy = cell.cloneNode(true) as Element;
   for (const control of copy.querySelectorAll('button')) control.remove();
-  return (copy.textContent ?? '').trim();
+  const text = (copy.textContent ?? '').trim();
+  return cell.classList.contains('num') ? plainNumber(text) : text;
 }
 
 /** The rows of a rendered table, header first, without its caption or empty-state row. */
@@ -35,7 +44,8 @@ export function csvFileName(caption: string): string {
 }
 
 export function downloadCsv(table: HTMLTableElement, caption: string): void {
-  const blob = new Blob([toCsv(tableRows(table))], { type: 'text/csv;charset=utf-8' });
+  // A byte-order mark: Excel opens a CSV as UTF-8 only with one ("–", "…", "→" were mojibake).
+  const blob = new Blob(['\ufeff', toCsv(tableRows(table))], { type: 'text/csv;charset=utf-8' });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
