@@ -14,7 +14,7 @@ import { onClusterClause } from '../util/sql-quote.ts';
 import { resolveIds } from './identity.ts';
 import { dropEarlierVersions, hashId, newRequest, saveRequest, unfinishedErasure, type PrivacyRequest, type TableReport } from './requests.ts';
 import type { SuppressionList } from './suppression.ts';
-import { eraseQueued, queuedLinks, queuedRows } from './queued.ts';
+import { ACTIVE_JOBS_WAIT_MS, activeJobsDone, eraseQueued, queuedLinks, queuedRows } from './queued.ts';
 import { mutationCondition, personTables, readFrom, selectCondition, type PersonTable } from './tables.ts';
 
 /** Values per mutation: keeps its text well under max_query_size (256 KiB). */
@@ -124,7 +124,11 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
     await finishStep('suppress');
   }
   if (!request.stepsDone.includes(QUEUE_STEP)) {
-    const removed = await eraseQueued(deps.queue, deps.redis, new Set(ids));
+    let removed = await eraseQueued(deps.queue, deps.redis, new Set(ids));
+    // Jobs being inserted cannot be edited: once done, their rows are in ClickHouse for the
+    // deletes below; one that failed meanwhile is back in the queue, where a second pass edits it.
+    await activeJobsDone(deps.queue, ACTIVE_JOBS_WAIT_MS);
+    removed += await eraseQueued(deps.queue, deps.redis, new Set(ids));
     // Redis's append-only file still has every command that carried the person's rows: rewritten
     // from what Redis holds now, it has none (in the background; a Redis without AOF is left alone).
     const aof = (await deps.redis.config('GET', 'appendonly').catch(() => [])) as string[];

@@ -9,7 +9,7 @@ import type { QueuedJobData } from '../queue/jobs.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { resolveIds } from './identity.ts';
-import { queuedLinks, queuedRows } from './queued.ts';
+import { ACTIVE_JOBS_WAIT_MS, activeJobsDone, queuedLinks, queuedRows } from './queued.ts';
 import { hashId, newRequest, saveRequest } from './requests.ts';
 import { personTables, readFrom, selectCondition, type PersonTable } from './tables.ts';
 
@@ -43,6 +43,8 @@ export function exportedRow(row: Record<string, unknown>): Record<string, unknow
 export async function exportPerson(deps: { warehouse: Warehouse; queue: Queue<QueuedJobData>; redis: Redis }, subject: string, actor: string): Promise<PersonExport> {
   const { warehouse } = deps;
   const ids = await resolveIds(warehouse, subject, await queuedLinks(deps.queue, deps.redis));
+  // The rows of jobs being inserted right now are read from ClickHouse once they are there.
+  await activeJobsDone(deps.queue, ACTIVE_JOBS_WAIT_MS);
   const tables: PersonExport['tables'] = {};
   const all = await personTables(warehouse);
   const messageIds = new Set<string>();

@@ -1,9 +1,10 @@
 /**
  * A person's rows still in Redis: jobs waiting to be loaded and the dead letter (jobs that
  * exhausted their insert attempts, kept for `replay dead-letter`). Their lines are the final
- * warehouse rows (an array per row in the job's layout, or an object), so the same ids find them. Active jobs are being inserted right now and
- * cannot be edited safely: their rows land in ClickHouse, where the erasure's verification pass
- * finds and deletes them.
+ * warehouse rows (an array per row in the job's layout, or an object), so the same ids find them.
+ * Active jobs are being inserted right now and cannot be edited safely: their links are read (a
+ * device identified a moment ago is the person's), and erasure and export wait for them to be
+ * done, so that their rows are in ClickHouse when it is read.
  */
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -15,6 +16,7 @@ import { eventLineRecord } from '../warehouse/rows.ts';
 import { RAW_ANONYMOUS_KEYS, RAW_USER_KEYS } from './tables.ts';
 
 const STATES = ['waiting', 'paused', 'prioritized', 'delayed', 'failed'] as const;
+type JobState = (typeof STATES)[number] | 'active';
 const PAGE = 500;
 
 function parse(line: string): Record<string, unknown> {
@@ -79,10 +81,10 @@ async function eventLines(redis: Redis, data: QueuedJobData): Promise<string[]> 
 }
 
 /** Each queued job with its event lines. */
-async function allJobs(queue: Queue<QueuedJobData>, redis: Redis): Promise<{ job: Job<QueuedJobData>; data: IngestJobData }[]> {
+async function allJobs(queue: Queue<QueuedJobData>, redis: Redis, states: readonly JobState[] = STATES): Promise<{ job: Job<QueuedJobData>; data: IngestJobData }[]> {
   const jobs: { job: Job<QueuedJobData>; data: IngestJobData }[] = [];
   for (let start = 0; ; start += PAGE) {
-    const page = ((await queue.getJobs([...STATES], start, start + PAGE - 1, true)) as (Job<QueuedJobData> | undefined)[]).filter((job) => job !== undefined);
+    const page = ((await queue.getJobs([...states], start, start + PAGE - 1, true)) as (Job<QueuedJobData> | undefined)[]).filter((job) => job !== undefined);
     for (const job of page) {
       const { rows: _rows, ...data } = job.data;
       jobs.push({ job, data: { ...data, events: await eventLines(redis, job.data) } });
@@ -97,7 +99,7 @@ async function allJobs(queue: Queue<QueuedJobData>, redis: Redis): Promise<{ job
  */
 export async function queuedLinks(queue: Queue<QueuedJobData>, redis: Redis): Promise<[string, string][]> {
   const links: [string, string][] = [];
-  for (const { data } of await allJobs(queue, redis)) {
+  for (const { data } of await allJobs(queue, redis, [...STATES, 'active'])) {
     for (const line of data.events) {
       const row = eventLineRecord(line, data.eventLayout);
       const user = typeof row.user_id === 'string' ? row.user_id : '';
@@ -142,4 +144,25 @@ export async function eraseQueued(queue: Queue<QueuedJobData>, redis: Redis, ids
     removed += edited.removed;
   }
   return removed;
+}
+
+/**
+ * How long erasure and export wait for the jobs being inserted to be done: a batch open for
+ * BALISE_BATCH_MAX_WAIT_MS, then its insert. Past it (a worker that died holding them, until
+ * BullMQ finds them stalled), erasure's verification passes still catch what has landed.
+ */
+export const ACTIVE_JOBS_WAIT_MS = 60_000;
+
+/** The jobs being inserted when asked about have left the active state, or `timeoutMs` has passed (false). */
+export async function activeJobsDone(queue: Queue<QueuedJobData>, timeoutMs: number): Promise<boolean> {
+  const activeIds = async () => new Set(((await queue.getJobs(['active'])) as (Job<QueuedJobData> | undefined)[]).map((job) => job?.id));
+  const waitingFor = await activeIds();
+  const deadline = Date.now() + timeoutMs;
+  while (waitingFor.size > 0) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const still = await activeIds();
+    for (const id of waitingFor) if (!still.has(id)) waitingFor.delete(id);
+  }
+  return true;
 }
