@@ -17,8 +17,13 @@ export interface MeasureDeps {
   timeZone?: () => string;
 }
 
+/** When the newest event matching `where` was received, stored or quarantined: a quarantined event was received too. */
 async function newest(warehouse: Warehouse, where: string, params: Record<string, unknown>): Promise<number | null> {
-  const [row] = await queryRows<{ n: string; t: string }>(warehouse, `SELECT count() AS n, toUnixTimestamp64Milli(max(received_at)) AS t FROM events WHERE ${where}`, params);
+  const [row] = await queryRows<{ n: string; t: string }>(
+    warehouse,
+    `SELECT count() AS n, toUnixTimestamp64Milli(max(received_at)) AS t FROM (SELECT received_at FROM events WHERE ${where} UNION ALL SELECT received_at FROM quarantine WHERE ${where})`,
+    params,
+  );
   return row && Number(row.n) > 0 ? Number(row.t) : null;
 }
 
@@ -55,9 +60,15 @@ export async function measure(rule: AlertRule, deps: MeasureDeps): Promise<Measu
     }
     case 'violation_rate': {
       const since = now - rule.windowMs;
+      // Each message once (a resend is one event), and a quarantined one no longer once it was
+      // replayed or its client's resend was stored: as data health counts them.
       const [row] = await queryRows<{ q: string; e: string }>(
         warehouse,
-        'SELECT (SELECT count() FROM quarantine WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})) AS q, (SELECT count() FROM events WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})) AS e',
+        `SELECT
+           (SELECT uniqExact(message_id) FROM quarantine WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})
+              AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
+              AND message_id NOT IN (SELECT message_id FROM events WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}))) AS q,
+           (SELECT uniqExact(message_id) FROM events WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})) AS e`,
         { since },
       );
       const q = Number(row?.q ?? 0);

@@ -15,6 +15,13 @@ export interface PlanHealth {
 }
 
 /**
+ * A quarantined event still to resolve: neither replayed nor stored since, as the client's own
+ * resend (which replay counts as already stored). Such a row was counted quarantined and stored.
+ */
+const UNRESOLVED = `message_id NOT IN (SELECT message_id FROM quarantine_replays)
+         AND message_id NOT IN (SELECT message_id FROM events WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}))`;
+
+/**
  * What the data behind the KPIs looks like: versions in use, violations, examples. Every figure
  * is of what was received in the range (received_at), stored and quarantined alike: a violation
  * rate over events stamped in the range but quarantined rows received in it mixed two periods
@@ -31,14 +38,14 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
     rows<{ event: string; type: string; plan_version: string; rule: string; count: string }>(
       warehouse,
       `SELECT event, type, plan_version, arrayJoin(reasons) AS rule, count() AS count FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64})
-         AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
+         AND ${UNRESOLVED}
        GROUP BY event, type, plan_version, rule ORDER BY count DESC LIMIT 200`,
       since,
     ),
     rows<PlanHealth['quarantineExamples'][number]>(
       warehouse,
       `SELECT message_id, event, type, toString(quarantine.received_at) AS received_at, reasons, violations FROM quarantine FINAL WHERE quarantine.received_at >= fromUnixTimestamp64Milli({since:Int64}) AND quarantine.received_at < fromUnixTimestamp64Milli({until:Int64})
-         AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
+         AND ${UNRESOLVED}
        ORDER BY quarantine.received_at DESC LIMIT 1 BY event, type, reasons LIMIT 50`,
       since,
     ),
@@ -62,7 +69,7 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
     rows<{ event: string; type: string; count: string }>(
       warehouse,
       `SELECT event, type, count() AS count FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64})
-         AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
+         AND ${UNRESOLVED}
        GROUP BY event, type ORDER BY count DESC`,
       since,
     ),

@@ -304,7 +304,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       const range = resolveRange({ from: stringParam(req.query.from), to: stringParam(req.query.to), timeZone: zoneOf(req) }, Date.now());
       const health = await planHealth(deps.warehouse, range.fromMs, range.toMs);
       const validator = deps.validator();
-      const seen = new Set(health.eventsSeen.map((e) => e.event));
+      // Received counts, stored or quarantined: an event whose every copy was quarantined was seen.
+      const seen = new Set([...health.eventsSeen, ...health.quarantinedByEvent].map((e) => e.event));
       const planned = validator.plan.events.filter((e) => e.kind === 'track').map((e) => e.name);
       res.json({
         planVersion: validator.latestVersion,

@@ -75,6 +75,31 @@ describe('data health of a backfill', () => {
   }, 60_000);
 });
 
+describe('data health of what was quarantined, then resolved or never stored', () => {
+  // Found 2026-12-05: a quarantined event whose client then resent it right was counted both
+  // quarantined and stored; an event whose every copy was quarantined was "never seen".
+  it("stops counting a quarantined event once the client's resend is stored; an event only ever quarantined was seen", async () => {
+    const base = { mission_id: 'msn_rs', company_id: 'cmp_rs', category: 'bi', remote: 'remote' };
+    const posted = (messageId: string, properties: Record<string, unknown>) => ({ type: 'track', event: 'mission_posted', userId: 'co_rs', messageId, properties: { ...base, ...properties } });
+    expect((await post(stack, '/v1/batch', { batch: [posted('rs-1', { daily_rate_max: '500' })] })).body).toMatchObject({ quarantined: 1 });
+    await stack.waitForDrained();
+    await stack.waitForRows("quarantine WHERE message_id = 'rs-1'", 1);
+    expect((await post(stack, '/v1/batch', { batch: [posted('rs-1', { daily_rate_max: 500 })] })).body).toMatchObject({ accepted: 1 });
+    const signup = { type: 'track', event: 'company_signed_up', userId: 'co_rs', messageId: 'rs-2', properties: { company_size: 'huge' } };
+    expect((await post(stack, '/v1/batch', { batch: [signup] })).body).toMatchObject({ quarantined: 1 });
+    await stack.waitForDrained();
+    await stack.waitForRows("events WHERE message_id = 'rs-1'", 1);
+    await stack.waitForRows("quarantine WHERE message_id = 'rs-2'", 1);
+
+    const health = await fetch(`${stack.baseUrl}/api/health/plan`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+    const body = (await health.json()) as { quarantineExamples: { message_id: string }[]; quarantinedByEvent: { event: string; count: number }[]; plannedNeverSeen: string[] };
+    expect(body.quarantineExamples.map((q) => q.message_id)).not.toContain('rs-1');
+    expect(body.quarantinedByEvent.find((q) => q.event === 'mission_posted')?.count ?? 0).toBe(1); // hc-bad-time, from the first test
+    expect(body.quarantinedByEvent.find((q) => q.event === 'company_signed_up')?.count).toBe(1);
+    expect(body.plannedNeverSeen).not.toContain('company_signed_up');
+  }, 60_000);
+});
+
 describe('the data health range', () => {
   it("is Balise's 90-day default when none is given, and says so; an unreadable date is refused", async () => {
     const get = (query: string) => fetch(`${stack.baseUrl}/api/health/plan${query}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
