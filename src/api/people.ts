@@ -5,6 +5,7 @@
  */
 import { AnalyticsInputError } from '../analytics/errors.ts';
 import { IDENTITY_JOIN, IDENTITY_LINKS_SUBQUERY, keyLiteral, PERSON, propertyText } from '../analytics/sql-common.ts';
+import { RAW_OWNER } from '../privacy/tables.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 
@@ -44,8 +45,13 @@ interface Row extends Omit<TimelineEvent, 'reasons'> {
   violations: string;
 }
 
-function shape(rows: Row[]): { events: TimelineEvent[]; truncated: boolean } {
-  const events = rows
+/**
+ * Stored and held rows as one timeline, oldest first. A held (quarantined) row whose message was
+ * stored since, as the client's resend, is shown once, as stored.
+ */
+function shape(stored: Row[], held: Row[]): { events: TimelineEvent[]; truncated: boolean } {
+  const storedIds = new Set(stored.map((r) => r.message_id));
+  const events = [...stored, ...held.filter((r) => !storedIds.has(r.message_id))]
     .map(({ violations, ...r }) => {
       const reasons = Array.isArray(r.reasons) ? r.reasons : ruleCodes(violations);
       return { ...r, reasons };
@@ -112,12 +118,12 @@ export async function personTimeline(warehouse: Warehouse, id: string): Promise<
     queryRows<Row>(
       warehouse,
       `SELECT ${QUARANTINE_COLUMNS} FROM quarantine AS q
-        WHERE (JSONExtractString(q.raw, 'userId') IN {ids:Array(String)} OR JSONExtractString(q.raw, 'anonymousId') IN {ids:Array(String)}) AND ${NOT_REPLAYED}
+        WHERE ${RAW_OWNER} IN {ids:Array(String)} AND ${NOT_REPLAYED}
         ORDER BY q.received_at LIMIT 1 BY message_id LIMIT {limit:UInt32}`,
       params,
     ),
   ]);
-  return { subject: { kind: 'person', ...resolved }, ...shape([...stored, ...held]) };
+  return { subject: { kind: 'person', ...resolved }, ...shape(stored, held) };
 }
 
 /** Every event carrying `property` = `value` (text comparison, as the funnels' entity), oldest first. */
@@ -140,5 +146,5 @@ export async function entityTimeline(warehouse: Warehouse, property: string, val
       params,
     ),
   ]);
-  return { subject: { kind: 'entity', property, value }, ...shape([...stored, ...held]) };
+  return { subject: { kind: 'entity', property, value }, ...shape(stored, held) };
 }
