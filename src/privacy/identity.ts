@@ -14,19 +14,26 @@ import { queryRows } from '../warehouse/query.ts';
 export const MAX_IDS = 10_000;
 const MAX_ROUNDS = 50;
 
-/** One link: `alias` (an anonymous or previous id) was linked to `user` at `at` (epoch ms). */
+/**
+ * One link: `alias` (an anonymous or previous id) was linked to `user` at `at` (epoch ms).
+ * `rank` orders the sources before time: a stored link (0), then one still queued (1, stored
+ * soon), then one only a quarantined event makes (2). A device that a stored identify gives to one
+ * user is that user's, as in every funnel and timeline, even if a quarantined event of another
+ * user named it earlier; a device only a quarantined event names is that event's user's.
+ */
 interface Link {
   alias: string;
   user: string;
   at: number;
+  rank: 0 | 1 | 2;
 }
 
 const LINKS = `
-  SELECT alias_id AS alias, user_id AS user, toUnixTimestamp64Milli(first_seen) AS at
+  SELECT alias_id AS alias, user_id AS user, toUnixTimestamp64Milli(first_seen) AS at, 0 AS rank
   FROM identity_links
   WHERE alias_id IN {ids:Array(String)} OR user_id IN {ids:Array(String)}
   UNION ALL
-  SELECT alias, user, at FROM (
+  SELECT alias, user, at, 2 AS rank FROM (
     SELECT JSONExtractString(raw, 'userId') AS user,
            arrayJoin([JSONExtractString(raw, 'anonymousId'), JSONExtractString(raw, 'previousId')]) AS alias,
            toUnixTimestamp64Milli(received_at) AS at
@@ -42,10 +49,10 @@ export async function resolveIds(warehouse: Warehouse, subject: string, pending:
   /** Every link that names one of `ids`, stored or pending. */
   const linksOf = async (ids: readonly string[]): Promise<Link[]> => {
     const wanted = new Set(ids);
-    const stored = await queryRows<{ alias: string; user: string; at: string | number }>(warehouse, LINKS, { ids });
+    const stored = await queryRows<{ alias: string; user: string; at: string | number; rank: string | number }>(warehouse, LINKS, { ids });
     return [
-      ...stored.map((l) => ({ alias: l.alias, user: l.user, at: Number(l.at) })),
-      ...pending.filter(([user, alias]) => wanted.has(user) || wanted.has(alias)).map(([user, alias], i) => ({ alias, user, at: Number.MAX_SAFE_INTEGER - pending.length + i })),
+      ...stored.map((l) => ({ alias: l.alias, user: l.user, at: Number(l.at), rank: Number(l.rank) === 0 ? (0 as const) : (2 as const) })),
+      ...pending.filter(([user, alias]) => wanted.has(user) || wanted.has(alias)).map(([user, alias], i) => ({ alias, user, at: i, rank: 1 as const })),
     ];
   };
   /** The user each alias was linked to first, among `links`. */
@@ -54,7 +61,7 @@ export async function resolveIds(warehouse: Warehouse, subject: string, pending:
     for (const link of links) {
       if (link.alias === link.user) continue;
       const known = first.get(link.alias);
-      if (!known || link.at < known.at || (link.at === known.at && link.user < known.user)) first.set(link.alias, link);
+      if (!known || link.rank < known.rank || (link.rank === known.rank && (link.at < known.at || (link.at === known.at && link.user < known.user)))) first.set(link.alias, link);
     }
     return new Map([...first].map(([alias, link]) => [alias, link.user]));
   };
