@@ -11,7 +11,7 @@ import type { LiveEvent } from '../live/model.ts';
 import type { PlanValidator } from '../plan/model.ts';
 import type { JsonObject, NormalizedEvent, PlanVerdict, QuarantineRow, Violation } from '../types.ts';
 import { isPlainObject } from '../util/objects.ts';
-import { eventRowLines, toMalformedRow, toQuarantineRow, tooLargeMessage } from '../warehouse/rows.ts';
+import { eventRowLines, RAW_ANONYMOUS_KEYS, RAW_PREVIOUS_KEYS, RAW_USER_KEYS, toMalformedRow, toQuarantineRow, tooLargeMessage } from '../warehouse/rows.ts';
 import { normalizeEvent, truncateDepth, type NormalizeContext } from './normalize.ts';
 import { applyPii, applyPiiToRaw, rewrittenPaths, type PiiRules } from './pii.ts';
 
@@ -136,9 +136,10 @@ export function normalizeStep(raw: unknown, ctx: NormalizeContext, privacy: Priv
  */
 export function suppressedRaw(raw: unknown, isSuppressed: ((ids: readonly string[]) => boolean) | undefined): boolean {
   if (!isSuppressed || !isPlainObject(raw)) return false;
-  const readable = (id: unknown) => (typeof id === 'string' && id !== '' ? [id] : typeof id === 'number' ? [String(id)] : []);
-  const [owner] = [...readable(raw.userId), ...readable(raw.anonymousId)];
-  const ids = [...(owner === undefined ? [] : [owner]), ...readable(raw.previousId)];
+  const readable = (keys: readonly string[]) => keys.flatMap((key) => (typeof raw[key] === 'string' && raw[key] !== '' ? [raw[key]] : typeof raw[key] === 'number' ? [String(raw[key])] : []));
+  // Spelled as privacy reads a quarantined payload (camelCase or snake_case): what erasure would find is suppressed.
+  const [owner] = [...readable(RAW_USER_KEYS), ...readable(RAW_ANONYMOUS_KEYS)];
+  const ids = [...(owner === undefined ? [] : [owner]), ...readable(RAW_PREVIOUS_KEYS)];
   return ids.length > 0 && isSuppressed(ids);
 }
 

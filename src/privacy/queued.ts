@@ -12,8 +12,7 @@ import { BaliseError } from '../errors.ts';
 import { jobRowsPayload, readJobRows, rowsKey } from '../queue/job-rows.ts';
 import type { IngestJobData, QueuedJobData } from '../queue/jobs.ts';
 import { payloadLines } from '../warehouse/insert.ts';
-import { eventLineRecord } from '../warehouse/rows.ts';
-import { RAW_ANONYMOUS_KEYS, RAW_USER_KEYS } from './tables.ts';
+import { eventLineRecord, RAW_ANONYMOUS_KEYS, RAW_USER_KEYS } from '../warehouse/rows.ts';
 
 const STATES = ['waiting', 'paused', 'prioritized', 'delayed', 'failed'] as const;
 type JobState = (typeof STATES)[number] | 'active';

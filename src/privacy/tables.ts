@@ -6,6 +6,7 @@
  */
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
+import { RAW_ANONYMOUS_KEYS, RAW_USER_KEYS } from '../warehouse/rows.ts';
 import { quoteString } from '../util/sql-quote.ts';
 
 /** Columns that hold a person's id: a table with neither pair below (events' ids, a link's) is searched on any of them. */
@@ -17,9 +18,6 @@ export const ID_COLUMNS = ['user_id', 'anonymous_id', 'previous_id', 'alias_id']
  * erased with the person's.
  */
 export const OWNER = "if(user_id != '', user_id, anonymous_id)";
-/** The user and anonymous id keys of a raw event as clients spell them (camelCase, or snake_case). */
-export const RAW_USER_KEYS = ['userId', 'user_id'] as const;
-export const RAW_ANONYMOUS_KEYS = ['anonymousId', 'anonymous_id'] as const;
 /** The first of `keys` the raw JSON holds as a non-empty string or a number (`"userId": 42`, which JSONExtractString reads as ''). */
 const firstRawId = (keys: readonly string[]) =>
   `multiIf(${keys.flatMap((k) => [`JSONExtractString(raw, '${k}') != ''`, `JSONExtractString(raw, '${k}')`, `match(JSONExtractRaw(raw, '${k}'), '^-?[0-9]')`, `JSONExtractRaw(raw, '${k}')`]).join(', ')}, '')`;

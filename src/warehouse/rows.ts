@@ -212,6 +212,14 @@ export function toQuarantineRow(event: NormalizedEvent, verdict: PlanVerdict): Q
  * replayed as-is (its `raw` is the client's payload, marked by reasons starting "malformed:").
  * `callType`: the route's (or the normalised event's) type, which wins over the payload's.
  */
+/**
+ * The user, anonymous and previous id keys of a raw event as clients spell them (camelCase, or
+ * snake_case): whose a quarantined payload is, for privacy and for suppression at ingest alike.
+ */
+export const RAW_USER_KEYS = ['userId', 'user_id'] as const;
+export const RAW_ANONYMOUS_KEYS = ['anonymousId', 'anonymous_id'] as const;
+export const RAW_PREVIOUS_KEYS = ['previousId', 'previous_id'] as const;
+
 export function toMalformedRow(raw: unknown, rejection: { code: string; message: string }, receivedAt: number, source: string, rawText: string, callType?: string): QuarantineRow {
   const obj = isPlainObject(raw) ? raw : {};
   const violation: Violation = { path: '', rule: rejection.code, message: rejection.message };
