@@ -189,7 +189,9 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
       }
       const { unjudged, judgedAtIngest } = replacedValues(event, row.violations);
       const { verdict, underCurrent: current, tried } = revalidate(validator, event, unjudged);
-      if (verdict.status === 'quarantined') {
+      // A value that failed the plan as sent and was then hashed or dropped keeps its verdict: a
+      // dropped one is simply missing now, and would let the event pass.
+      if (verdict.status === 'quarantined' || judgedAtIngest.length > 0) {
         stay(explain(row.message_id, event, tried, judgedAtIngest));
         continue;
       }

@@ -27,6 +27,7 @@ properties:
   company_size: { type: string, enum: [${sizes}], description: Size band. }
   contact_email: { type: string, format: email, description: Who to write to., pii: true, pii_action: hash }
   card_holder: { type: string, description: Name on the card., pii: true, pii_action: drop }
+  card_last4: { type: string, pattern: '^[0-9]{4}$', description: Last digits of the card., pii: true, pii_action: drop }
   referrer_email: { type: string, description: Who referred them.${referrerPii} }
 required: [company_size, card_holder]
 `;
@@ -55,10 +56,12 @@ describe('replay of events whose personal values the plan hashed or dropped', ()
       messageId,
       properties: { company_size: 'smb', contact_email: contactEmail, card_holder: 'A. Person', referrer_email: 'ref@example.com' },
     });
-    const res = await post(piiStack, '/v1/batch', { batch: [signup('pii-fixed-later', 'c@d.com'), signup('pii-bad-email', 'not an email')] });
-    expect(res.body).toMatchObject({ accepted: 0, quarantined: 2 });
+    // A dropped value that failed the plan as sent (found 2026-12-05: gone, it let the event pass a replay).
+    const badCard = { ...signup('pii-bad-card', 'e@f.com'), properties: { ...signup('', 'e@f.com').properties, card_last4: 'abcd' } };
+    const res = await post(piiStack, '/v1/batch', { batch: [signup('pii-fixed-later', 'c@d.com'), signup('pii-bad-email', 'not an email'), badCard] });
+    expect(res.body).toMatchObject({ accepted: 0, quarantined: 3 });
     await piiStack.waitForDrained();
-    await piiStack.waitForRows('quarantine', 2);
+    await piiStack.waitForRows('quarantine', 3);
 
     // The stored form is hashed and dropped: that is all a replay can read.
     const kept = await piiStack.query<{ raw: string }>("SELECT raw FROM quarantine FINAL WHERE message_id = 'pii-fixed-later'");
@@ -77,9 +80,11 @@ describe('replay of events whose personal values the plan hashed or dropped', ()
     });
     expect(replay.status).toBe(200);
     const result = (await replay.json()) as ReplayQuarantineResult;
-    expect(result).toMatchObject({ examined: 2, moved: 1, stillInvalid: 1 });
-    expect(result.stays.map((s) => s.messageId)).toEqual(['pii-bad-email']);
-    expect(result.stays[0]!.why).toContain('/properties/contact_email failed the plan at ingest and was then hashed or dropped by its privacy rules: it cannot be checked again');
+    expect(result).toMatchObject({ examined: 3, moved: 1, stillInvalid: 2 });
+    expect(result.stays.map((s) => s.messageId).sort()).toEqual(['pii-bad-email', 'pii-bad-card']);
+    const why = (id: string) => result.stays.find((s) => s.messageId === id)!.why;
+    expect(why('pii-bad-email')).toContain('/properties/contact_email failed the plan at ingest and was then hashed or dropped by its privacy rules: it cannot be checked again');
+    expect(why('pii-bad-card')).toContain('/properties/card_last4 failed the plan at ingest and was then hashed or dropped by its privacy rules: it cannot be checked again');
 
     const moved = await piiStack.query<{ plan_status: string; properties: string }>("SELECT plan_status, properties FROM events FINAL WHERE message_id = 'pii-fixed-later'");
     expect(moved).toHaveLength(1);
