@@ -70,6 +70,8 @@ export const API_ERROR_STATUS = {
   kpi_write_disabled: 403,
   /** Save as code never overwrites: the id or the file exists already. */
   kpi_exists: 409,
+  /** Another quarantine replay is running: two at once would both move the same events. */
+  replay_running: 409,
   funnel_not_found: 404,
   retention_not_found: 404,
   person_not_found: 404,

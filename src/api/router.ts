@@ -20,6 +20,7 @@ import type { KpiDefinitions, RetentionDefinition } from '../analytics/model.ts'
 import { applyViews } from '../warehouse/views.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { replayQuarantine } from '../queue/replay-quarantine.ts';
+import { replayLockKey, withReplayLock } from '../queue/replay-lock.ts';
 import type { KpiResult } from '../analytics/results.ts';
 import { runFunnel, runKpis, runReadOnlySql, runRetention, runRetentionDefinition } from '../analytics/run.ts';
 import { authorize, principalOf, type Credentials } from './auth.ts';
@@ -339,13 +340,15 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       const since = sinceParam(pick('since'), 'since');
       const { validator } = await reload();
       res.json(
-        await replayQuarantine(deps.warehouse, validator, {
-          maxEventBytes: deps.config.ingest.maxEventBytes,
-          storedForm: deps.privacyAtReplay(validator.plan),
-          event: stringParam(pick('event')),
-          since,
-          deduper: deps.deduper,
-        }),
+        await withReplayLock(deps.redis, replayLockKey(deps.queue.qualifiedName), () =>
+          replayQuarantine(deps.warehouse, validator, {
+            maxEventBytes: deps.config.ingest.maxEventBytes,
+            storedForm: deps.privacyAtReplay(validator.plan),
+            event: stringParam(pick('event')),
+            since,
+            deduper: deps.deduper,
+          }),
+        ),
       );
     }),
   );

@@ -27,6 +27,7 @@ export async function replayQuarantineAction(opts: { event?: string; since?: str
   console.log(
     `examined ${result.examined}, moved ${result.moved} into events${result.movedUnderCurrent ? ` (${result.movedUnderCurrent} under the current plan version, their declared one still refusing them)` : ''}, still invalid ${result.stillInvalid}, already stored (resent by the client) ${result.alreadyStored ?? 0}`,
   );
+  if (result.malformed) console.log(`${result.malformed} malformed payload(s) in quarantine are not events Balise can read (see their reasons, malformed:*): never replayed; fix the sender`);
   if (result.stays?.length) {
     console.log('still in quarantine, and why:');
     for (const s of result.stays) console.log(`  ${s.messageId} ${s.event}: ${s.why}`);

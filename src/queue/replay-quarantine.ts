@@ -52,8 +52,10 @@ export interface ReplayQuarantineResult {
   moved: number;
   /** Still invalid under the current plan (or unreadable); left in quarantine. */
   stillInvalid: number;
-  /** Already stored in `events` by live ingest (the client resent it): not examined, not moved again. */
+  /** Already stored in `events` by live ingest (the client resent it): not examined, not moved again; recorded as resolved. */
   alreadyStored: number;
+  /** Payloads too malformed to be an event (no JSON object, a bad timestamp or id…): never replayed; the sender must be fixed. */
+  malformed: number;
   /** Moved because the current version accepts them although the version they declare does not. */
   movedUnderCurrent: number;
   /** Why each event stays (the first `maxExplained`); `staysNotExplained` counts the rest. */
@@ -143,14 +145,12 @@ async function claimForEvents(warehouse: Warehouse, deduper: Deduper, batchId: s
 
 export async function replayQuarantine(warehouse: Warehouse, validator: PlanValidator, opts: ReplayQuarantineOptions): Promise<ReplayQuarantineResult> {
   const batchSize = opts.batchSize ?? 5000;
-  const chosen = [
-    "message_id != ''",
-    // Rows too malformed to normalise keep the client's payload, not a NormalizedEvent.
-    "NOT arrayExists(r -> startsWith(r, 'malformed:'), reasons)",
-    'message_id NOT IN (SELECT message_id FROM quarantine_replays)',
-  ];
-  if (opts.event !== undefined) chosen.push('event = {event:String}');
-  if (opts.since !== undefined) chosen.push("received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')");
+  const scope = ['message_id NOT IN (SELECT message_id FROM quarantine_replays)'];
+  if (opts.event !== undefined) scope.push('event = {event:String}');
+  if (opts.since !== undefined) scope.push("received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')");
+  // Rows too malformed to normalise keep the client's payload, not a NormalizedEvent: counted apart.
+  const MALFORMED = "arrayExists(r -> startsWith(r, 'malformed:'), reasons)";
+  const chosen = ["message_id != ''", `NOT ${MALFORMED}`, ...scope];
   const inEvents = opts.event === undefined ? 'message_id IN (SELECT message_id FROM events)' : 'message_id IN (SELECT message_id FROM events WHERE event = {event:String})';
   const filters = [...chosen, `NOT ${inEvents}`, '(toUnixTimestamp64Milli(received_at), message_id) > ({cursor_ms:Int64}, {cursor_id:String})'];
   const query = `SELECT message_id, toString(toUnixTimestamp64Milli(received_at)) AS received_ms, raw, violations FROM quarantine FINAL WHERE ${filters.join(' AND ')} ORDER BY received_at, message_id LIMIT {limit:UInt32}`;
@@ -158,9 +158,27 @@ export async function replayQuarantine(warehouse: Warehouse, validator: PlanVali
   if (opts.event !== undefined) filterParams.event = opts.event;
   if (opts.since !== undefined) filterParams.since = Math.trunc(opts.since);
 
-  // The client resent them and live ingest stored them: counted, never examined.
-  const [resent] = await queryRows<{ ids: string }>(warehouse, `SELECT uniqExact(message_id) AS ids FROM quarantine FINAL WHERE ${[...chosen, inEvents].join(' AND ')}`, filterParams);
-  const result: ReplayQuarantineResult = { examined: 0, moved: 0, stillInvalid: 0, alreadyStored: Number(resent?.ids ?? 0), movedUnderCurrent: 0, stays: [], staysNotExplained: 0 };
+  // The client resent them and live ingest stored them: counted, never examined, and recorded as
+  // resolved (data health and People then show them once, as stored; the next run does not count them again).
+  const alreadyStored = `SELECT DISTINCT message_id FROM quarantine FINAL WHERE ${[...chosen, inEvents].join(' AND ')}`;
+  const [resent] = await queryRows<{ ids: string }>(warehouse, `SELECT count() AS ids FROM (${alreadyStored})`, filterParams);
+  if (Number(resent?.ids ?? 0) > 0) {
+    await warehouse.client.command({
+      query: `INSERT INTO quarantine_replays (message_id, replayed_at, plan_version) SELECT message_id, now64(3), '' FROM (${alreadyStored})`,
+      query_params: filterParams,
+    });
+  }
+  const [malformed] = await queryRows<{ n: string }>(warehouse, `SELECT count() AS n FROM quarantine FINAL WHERE ${[MALFORMED, ...scope].join(' AND ')}`, filterParams);
+  const result: ReplayQuarantineResult = {
+    examined: 0,
+    moved: 0,
+    stillInvalid: 0,
+    alreadyStored: Number(resent?.ids ?? 0),
+    malformed: Number(malformed?.n ?? 0),
+    movedUnderCurrent: 0,
+    stays: [],
+    staysNotExplained: 0,
+  };
   const maxExplained = opts.maxExplained ?? 100;
   const stay = (s: QuarantineStay): void => {
     result.stillInvalid++;

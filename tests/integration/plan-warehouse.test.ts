@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_LINE_COLUMNS, eventRowLine, toEventRow, toQuarantineRow } from '../../src/warehouse/rows.ts';
+import { EVENT_LINE_COLUMNS, eventRowLine, toEventRow, toMalformedRow, toQuarantineRow } from '../../src/warehouse/rows.ts';
 import { loadPlanValidator } from '../../src/plan/compile.ts';
 import { loadPlan } from '../../src/plan/load.ts';
 import type { JsonObject, NormalizedEvent } from '../../src/types.ts';
@@ -153,17 +153,21 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
     );
     const fixedByClient = ev('m-resent', 'mission_proposal_declined', { ...declined, reason: 'budget' });
     await insertJsonLines(warehouse, 'events', [JSON.stringify(toEventRow(fixedByClient, validator.validate(fixedByClient)))]);
+    // And a payload that is no event at all: counted apart, never replayed (found 2026-12-05: not mentioned at all).
+    const notAnEvent = toMalformedRow('just a string', { code: 'not_an_object', message: 'an event must be a JSON object' }, Date.now(), 'test', '"just a string"');
+    await insertJsonLines(warehouse, 'quarantine', [JSON.stringify({ ...notAnEvent, message_id: 'm-malformed' })]);
 
     const fixed = await reasonMadeOptional(planDir);
 
     const limited = await replayQuarantine(warehouse, fixed, { maxEventBytes: MAX_EVENT_BYTES });
-    expect(limited).toMatchObject({ examined: 1, moved: 0, stillInvalid: 1, alreadyStored: 1 });
+    expect(limited).toMatchObject({ examined: 1, moved: 0, stillInvalid: 1, alreadyStored: 1, malformed: 1 });
     expect(limited.stays.map((s) => s.messageId)).toEqual(['m-big']);
     expect(limited.stays[0]!.why).toMatch(/^event is larger than 32768 bytes once stored \(4\d{4} with the fields Balise adds\): over the per-event limit, BALISE_MAX_EVENT_BYTES$/);
     expect(await rows("SELECT message_id FROM events WHERE message_id = 'm-big'")).toEqual([]);
 
-    // Under a larger limit it moves; the resent event is still not moved again.
-    expect(await replayQuarantine(warehouse, fixed, { maxEventBytes: 64 * 1024 })).toMatchObject({ examined: 1, moved: 1, stillInvalid: 0, alreadyStored: 1 });
+    // Under a larger limit it moves; the resent event is not moved again: the first run recorded it as resolved.
+    expect(await replayQuarantine(warehouse, fixed, { maxEventBytes: 64 * 1024 })).toMatchObject({ examined: 1, moved: 1, stillInvalid: 0, alreadyStored: 0 });
+    expect(await rows("SELECT message_id FROM quarantine_replays FINAL WHERE message_id = 'm-resent'")).toEqual([{ message_id: 'm-resent' }]);
     expect(await rows('SELECT message_id, count() AS n FROM events FINAL GROUP BY message_id ORDER BY message_id')).toEqual([
       { message_id: 'm-big', n: 1 },
       { message_id: 'm-resent', n: 1 },
@@ -191,6 +195,7 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
       moved: 0,
       stillInvalid: 0,
       alreadyStored: 0,
+      malformed: 0,
       movedUnderCurrent: 0,
       stays: [],
       staysNotExplained: 0,
@@ -200,6 +205,7 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
       moved: 0,
       stillInvalid: 0,
       alreadyStored: 0,
+      malformed: 0,
       movedUnderCurrent: 0,
       stays: [],
       staysNotExplained: 0,
@@ -209,6 +215,7 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
       moved: 1,
       stillInvalid: 0,
       alreadyStored: 0,
+      malformed: 0,
       movedUnderCurrent: 0,
       stays: [],
       staysNotExplained: 0,
@@ -218,6 +225,7 @@ describe('plan versions, views and quarantine replay on the real engine', () => 
       moved: 0,
       stillInvalid: 0,
       alreadyStored: 0,
+      malformed: 0,
       movedUnderCurrent: 0,
       stays: [],
       staysNotExplained: 0,

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPlan } from '../../src/plan/build.ts';
 import type { ReplayQuarantineResult } from '../../src/queue/replay-quarantine.ts';
+import { replayLockKey } from '../../src/queue/replay-lock.ts';
+import { createRedis } from '../../src/redis/server.ts';
 import { runCli } from '../helpers/process.ts';
 import { post, startStack, tempDir, type Stack } from '../helpers/stack.ts';
 
@@ -156,5 +158,21 @@ describe('the replay endpoint', () => {
     };
     await expect.poll(() => seen(sent - 60_000), { timeout: 20_000 }).toContain(`rq-epoch-${sent}`);
     expect(await seen(sent + 3_600_000)).toEqual([]);
+  });
+
+  // Found 2026-12-05: two replays at once both moved the same events and counted the other's as resent by the client.
+  it('runs one replay at a time: another asked meanwhile gets 409 replay_running, and the lock goes with the replay', async () => {
+    const redis = createRedis(stack.balise.redisTarget);
+    try {
+      const key = replayLockKey(stack.balise.queue.qualifiedName);
+      await redis.set(key, 'another-replay', 'PX', 30_000);
+      const refused = await replay('', {});
+      expect([refused.status, ((await refused.json()) as { code: string }).code]).toEqual([409, 'replay_running']);
+      await redis.del(key);
+      expect((await replay('', {})).status).toBe(200);
+      expect(await redis.exists(key)).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
