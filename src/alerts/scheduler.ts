@@ -29,6 +29,8 @@ export interface AlertSchedulerDeps {
   logger: Logger;
   /** Overrides the file's `every` (tests). */
   everyMs?: number;
+  /** How long the leader key outlives a leader that died (kill -9, out of memory); default 30 s (tests). */
+  leaseMs?: number;
 }
 
 export interface AlertScheduler {
@@ -38,6 +40,12 @@ export interface AlertScheduler {
 }
 
 const DEFAULT_EVERY_MS = 60_000;
+/**
+ * The leader's lease, renewed a third of the way through by every process (the leader keeps it,
+ * the others try to take it): a leader that dies hands over within this, not after three of its
+ * `every` (15 minutes at 5m, during which no alert was evaluated and nothing said so).
+ */
+const DEFAULT_LEASE_MS = 30_000;
 /** A notice a webhook refused is tried again at every tick, for a day, then given up (logged). */
 const UNDELIVERED_MAX_AGE_MS = 24 * 3600_000;
 const UNDELIVERED_MAX = 1000;
@@ -56,6 +64,8 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<AlertNotice[]> | undefined;
   let stopped = false;
+  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
+  let leading = false;
 
   /** Takes the leader key, or keeps it; true when this process leads for the next ttl. */
   const lead = async (ttlMs: number): Promise<boolean> => {
@@ -63,6 +73,15 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
     if ((await deps.redis.get(leaderKey)) !== token) return false;
     await deps.redis.pexpire(leaderKey, ttlMs);
     return true;
+  };
+
+  /** Takes or keeps the lease; says when this process starts leading (at start, or taking over from one that died). */
+  const holdLease = async (): Promise<{ leads: boolean; gained: boolean }> => {
+    const leads = await lead(leaseMs);
+    const gained = leads && !leading;
+    if (gained) deps.logger.info('this process evaluates the alerts (tracking-plan/alerts.yaml) from now on');
+    leading = leads;
+    return { leads, gained };
   };
 
   /**
@@ -99,8 +118,7 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
   const evaluateAll = async (): Promise<AlertNotice[]> => {
     const config = await deps.alerts();
     if (!config || config.rules.length === 0) return [];
-    const every = deps.everyMs ?? config.everyMs;
-    if (!(await lead(every * 3))) return [];
+    if (!(await holdLease()).leads) return [];
     const now = Date.now();
     const firing = new Set(await deps.redis.smembers(stateKey));
     // Read once per evaluation, however many KPI rules the file has.
@@ -149,12 +167,21 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
     if (!stopped) timer = setTimeout(() => void schedule(), every);
   };
   timer = setTimeout(() => void schedule(), 0);
+  // Keeps the lease while this process lives, or takes it over from one that died, and then
+  // evaluates at once rather than at its next tick.
+  const heartbeat = setInterval(() => {
+    void holdLease()
+      .then(({ gained }) => (gained && !stopped ? void tick() : undefined))
+      .catch(() => undefined);
+  }, leaseMs / 3);
+  heartbeat.unref();
 
   return {
     tick,
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      clearInterval(heartbeat);
       await running;
       // Hand over at once rather than after the key's ttl.
       if ((await deps.redis.get(leaderKey).catch(() => null)) === token) await deps.redis.del(leaderKey).catch(() => 0);

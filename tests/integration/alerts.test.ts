@@ -145,6 +145,33 @@ describe('alerts as code', () => {
     }
   });
 
+  // Found 2026-12-05: after a kill -9 of the leader, its key held for three of its `every` (15
+  // minutes at 5m): no alert was evaluated, and nothing said so.
+  it('takes over from a leader that died within its short lease, and evaluates at once', async () => {
+    const redis = createRedis(stack.balise.redisTarget);
+    const prefix = '{alerts-takeover}';
+    // A leader that died holding the key: nobody renews it.
+    await redis.set(`${prefix}:alerts:leader`, 'a-dead-process', 'PX', 600);
+    const scheduler = startAlertScheduler({
+      warehouse: stack.warehouse,
+      redis,
+      prefix,
+      alerts: async () => ({ everyMs: 3_600_000, webhooks: [], rules: [{ kind: 'dead_letter', id: 'dl_takeover' }] }),
+      kpis: () => loadKpiDefinitions(planDir),
+      deadLetterCount: async () => 1,
+      logger: pino({ level: 'silent' }),
+      leaseMs: 600,
+    });
+    try {
+      // Its first tick found the key taken; its next is an hour away: the takeover evaluates.
+      await waitFor('the new leader evaluating', async () => ((await redis.sismember(`${prefix}:alerts:firing`, 'dl_takeover')) === 1 ? true : undefined), { timeoutMs: 10_000 });
+      expect(await redis.get(`${prefix}:alerts:leader`)).not.toBe('a-dead-process');
+    } finally {
+      await scheduler.stop();
+      redis.disconnect();
+    }
+  });
+
   it("a KPI alert reads the KPI's last complete period (a week for a weekly KPI) against the one before, not the 90-day total", async () => {
     // A Wednesday: the week under way (Monday 2025-03-17) is not read; last week is 03-10 to 03-17.
     const now = Date.UTC(2025, 2, 19, 12);
