@@ -10,7 +10,8 @@ import type { AdminDependencies } from './router.ts';
 
 function subjectOf(body: unknown): string {
   const id = (body as { id?: unknown } | undefined)?.id;
-  if (typeof id !== 'string' || id.trim() === '' || id.length > 1000) throw new BaliseError('invalid_parameter', 'send {"id": "<userId, anonymousId or alias>"}');
+  if (typeof id !== 'string' || id.trim() === '' || id.length > 1000)
+    throw new BaliseError('invalid_parameter', 'no id: give the userId, an anonymousId or an alias of the person (over HTTP, {"id": "…"} in the body)');
   return id;
 }
 

@@ -7,7 +7,7 @@ import { stableJson } from '../util/stable-json.ts';
 import type { JsonValue } from '../types.ts';
 import { eventKey, undeclaredPolicy, type PlanEvent, type PropertyPolicy, type UnplannedPolicy, type PropertySchema, type TrackingPlan } from './model.ts';
 import { piiSummary, privacyOf } from './pii.ts';
-import { BUMP_RANK, bumpBetween, type Bump } from './semver.ts';
+import { BUMP_RANK, bumpBetween, bumped, type Bump } from './semver.ts';
 import { isPlainObject } from '../util/objects.ts';
 
 export type ChangeLevel = 'breaking' | 'non_breaking';
@@ -380,7 +380,7 @@ export function diff(before: TrackingPlan, after: TrackingPlan): DiffReport {
     summary = `${changes.length} change(s)${isBreaking ? ', breaking' : ''}: ${requiredBump} bump needed, ${before.version} → ${after.version} is a ${actualBump} bump`;
   } else {
     ok = false;
-    summary = `${changes.length} change(s)${isBreaking ? ', breaking' : ''} need a ${requiredBump} bump, but ${before.version} → ${after.version} is ${actualBump === 'none' ? 'no bump' : `a ${actualBump} bump`}`;
+    summary = `${changes.length} change(s)${isBreaking ? ', breaking' : ''} need a ${requiredBump} bump, but ${before.version} → ${after.version} is ${actualBump === 'none' ? 'no bump' : `a ${actualBump} bump`}: set \`version: ${bumped(before.version, requiredBump)}\` in plan.yaml`;
   }
   return { from: before.version, to: after.version, changes, breaking: isBreaking, requiredBump, actualBump, ok, summary };
 }

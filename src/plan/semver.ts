@@ -36,3 +36,11 @@ export function bumpBetween(from: string, to: string): Bump | 'downgrade' | 'inv
 }
 
 export const BUMP_RANK: Record<Bump, number> = { none: 0, patch: 1, minor: 2, major: 3 };
+
+/** The version `bump` makes of `from` (2.3.1 → major 3.0.0, minor 2.4.0, patch 2.3.2); undefined when `from` is not semver. */
+export function bumped(from: string, bump: Exclude<Bump, 'none'>): string | undefined {
+  const v = parseSemver(from);
+  if (!v) return undefined;
+  const [major, minor, patch] = v;
+  return bump === 'major' ? `${major + 1}.0.0` : bump === 'minor' ? `${major}.${minor + 1}.0` : `${major}.${minor}.${patch + 1}`;
+}

@@ -388,5 +388,13 @@ describe('a data-subject request', () => {
   it('refuses a request without an id', async () => {
     const res = await api<{ code: string }>('/api/admin/privacy/erase', { id: '' });
     expect(res).toEqual({ status: 400, body: expect.objectContaining({ code: 'invalid_parameter' }) });
+    // Said for a CLI user too (found 2026-12-05: `balise privacy erase " "` answered in HTTP terms only).
+    const cli = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      execFile(process.execPath, [BIN, 'privacy', 'erase', ' '], { env: { ...process.env, BALISE_URL: stack.baseUrl, BALISE_ADMIN_TOKEN: stack.adminToken } }, (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+      );
+    });
+    expect(cli.code).not.toBe(0);
+    expect(cli.out).toContain('no id: give the userId, an anonymousId or an alias of the person');
   });
 });

@@ -75,6 +75,8 @@ describe('plan diff classification', () => {
     const zoned = diff(plan('1.0.0', base), plan('1.0.0', base, { timezone: 'Europe/Paris' }));
     expect(zoned.changes.map((c) => [c.code, c.bump])).toEqual([['time_zone_changed', 'minor']]);
     expect(zoned.ok).toBe(false);
+    // It names the version to set (found 2026-12-05: a reviewer had to work it out).
+    expect(zoned.summary).toBe('1 change(s) need a minor bump, but 1.0.0 → 1.0.0 is no bump: set `version: 1.1.0` in plan.yaml');
     const moved = diff(plan('1.0.0', base), plan('1.0.1', [{ ...base[0]!, file: 'events/posted.yml' }]));
     expect(moved.changes.map((c) => [c.code, c.bump])).toEqual([['event_file_moved', 'patch']]);
   });
