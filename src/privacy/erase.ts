@@ -58,9 +58,14 @@ export interface ErasureReport {
 const chunks = <T>(items: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
 /** The table's rows holding one of `values`: as stored (one replica per shard), or, with `replicas`, every copy of them. */
+/**
+ * The person's rows in a table: as the export reads them (a Replacing table's copies of a row
+ * folded, FINAL) for the report, or every copy still on disk on every replica for the check.
+ */
 async function count(warehouse: Warehouse, table: PersonTable, values: readonly string[], copies: 'shards' | 'replicas' = 'shards'): Promise<number> {
   if (values.length === 0) return 0;
-  const [row] = await queryRows<{ n: string }>(warehouse, `SELECT count() AS n FROM ${readFrom(table.table, warehouse.cluster, copies)} WHERE ${selectCondition(table)}`, { values });
+  const final = table.replacing && copies === 'shards' ? ' FINAL' : '';
+  const [row] = await queryRows<{ n: string }>(warehouse, `SELECT count() AS n FROM ${readFrom(table.table, warehouse.cluster, copies)}${final} WHERE ${selectCondition(table)}`, { values });
   return Number(row?.n ?? 0);
 }
 
