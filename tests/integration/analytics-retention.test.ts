@@ -112,6 +112,7 @@ describe('retention edges', () => {
       {
         cohort: '2025-03-03',
         entered: 1,
+        cut: false,
         cells: [
           { period: 0, start: '2025-03-03', status: 'complete', entities: 0, rate: 0 },
           { period: 1, start: '2025-03-04', status: 'complete', entities: 0, rate: 0 },
@@ -156,6 +157,8 @@ describe('retention edges', () => {
       {
         cohort: '2025-03-01',
         entered: 2,
+        // The range (3 to 30 March) starts and ends inside March: a part of that month's cohort.
+        cut: true,
         cells: [
           { period: 0, start: '2025-03-01', status: 'complete', entities: 1, rate: 0.5 },
           { period: 1, start: '2025-04-01', status: 'complete', entities: 1, rate: 0.5 },

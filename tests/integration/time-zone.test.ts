@@ -108,8 +108,9 @@ describe('metric buckets follow the zone', () => {
   it('compiles the zone as the {tz:String} parameter of every calendar function', () => {
     const q = compileMetric(orders('week'), PARIS_RANGE, 'week');
     expect(q.sql).toContain('SELECT toStartOfWeek(ts, 1, {tz:String}) AS bucket');
-    // The previous period has the same length in ms (35 local days less the hour lost to summer time).
-    expect(q.params).toEqual({ previous_from: '2025-01-27 00:00:00.000', from: '2025-03-02 23:00:00.000', to: '2025-04-06 22:00:00.000', tz: PARIS });
+    // The previous period is as many local days before (35): it starts at a Paris midnight too, not
+    // an hour off for the hour summer time took from the range.
+    expect(q.params).toEqual({ previous_from: '2025-01-26 23:00:00.000', from: '2025-03-02 23:00:00.000', to: '2025-04-06 22:00:00.000', tz: PARIS });
     expect(compileMetric(orders('day'), PARIS_RANGE, 'day').sql).toContain('SELECT toDate(ts, {tz:String}) AS bucket');
     expect(compileMetric(orders('month'), PARIS_RANGE, 'month').sql).toContain('SELECT toStartOfMonth(ts, {tz:String}) AS bucket');
     expect(compileTrend(orders('week'), PARIS_RANGE).sql).toContain('SELECT toStartOfWeek(ts, 1, {tz:String}) AS bucket');
