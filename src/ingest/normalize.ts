@@ -9,6 +9,8 @@ import type { QuarantineCode } from '../errors.ts';
 export interface EventRejection {
   code: Exclude<QuarantineCode, 'plan_violation'>;
   message: string;
+  /** The field at fault as a JSON pointer (`/timestamp`, `/userId`), when there is one. */
+  path?: string;
 }
 
 /** What checkStructure finds: the codes a batch-level context can also be refused with. */
@@ -55,8 +57,8 @@ const PROTO_KEY = '__proto__';
 /** A lone UTF-16 surrogate (JSON's "\ud800" escape): with the u flag a valid pair is one code point. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
-function reject(code: EventRejection['code'], message: string): NormalizeResult {
-  return { ok: false, rejection: { code, message } };
+function reject(code: EventRejection['code'], message: string, path?: string): NormalizeResult {
+  return { ok: false, rejection: path ? { code, message, path } : { code, message } };
 }
 
 /** Depth and key check in one walk; returns the first problem found. */
@@ -107,11 +109,11 @@ function storableTime(ms: number | undefined): number | null {
 function optionalId(raw: Record<string, unknown>, field: string): string | EventRejection {
   const value = raw[field];
   if (value === undefined || value === null || value === '') return '';
-  if (typeof value !== 'string') return { code: 'invalid_id', message: `${field} must be a string, got ${typeof value}` };
-  if (value.length > MAX_ID_LENGTH) return { code: 'invalid_id', message: `${field} is longer than ${MAX_ID_LENGTH} characters` };
+  if (typeof value !== 'string') return { code: 'invalid_id', message: `${field} must be a string, got ${typeof value}`, path: `/${field}` };
+  if (value.length > MAX_ID_LENGTH) return { code: 'invalid_id', message: `${field} is longer than ${MAX_ID_LENGTH} characters`, path: `/${field}` };
   // Not Unicode: every encoder downstream (Redis keys, ClickHouse) turns it into U+FFFD, so two
   // different ids would become one (a dropped "duplicate", two people merged).
-  if (LONE_SURROGATE.test(value)) return { code: 'invalid_id', message: `${field} contains a lone UTF-16 surrogate (not valid Unicode)` };
+  if (LONE_SURROGATE.test(value)) return { code: 'invalid_id', message: `${field} contains a lone UTF-16 surrogate (not valid Unicode)`, path: `/${field}` };
   return value;
 }
 
@@ -133,20 +135,21 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
 
   const type = ctx.routeType ?? raw.type;
   if (typeof type !== 'string' || !EVENT_TYPES.includes(type as EventType)) {
-    return reject('invalid_type', `type must be one of ${EVENT_TYPES.join(', ')}`);
+    return reject('invalid_type', `type must be one of ${EVENT_TYPES.join(', ')}`, '/type');
   }
   const eventType = type as EventType;
 
   let event = '';
   if (eventType === 'track') {
-    if (raw.event === undefined || raw.event === null || raw.event === '') return reject('missing_event_name', 'track events need an "event" name');
-    if (typeof raw.event !== 'string' || raw.event.length > MAX_EVENT_NAME_LENGTH) return reject('invalid_event_name', `event must be a string of at most ${MAX_EVENT_NAME_LENGTH} characters`);
-    if (LONE_SURROGATE.test(raw.event)) return reject('invalid_event_name', 'event contains a lone UTF-16 surrogate (not valid Unicode)');
+    if (raw.event === undefined || raw.event === null || raw.event === '') return reject('missing_event_name', 'track events need an "event" name', '/event');
+    if (typeof raw.event !== 'string' || raw.event.length > MAX_EVENT_NAME_LENGTH)
+      return reject('invalid_event_name', `event must be a string of at most ${MAX_EVENT_NAME_LENGTH} characters`, '/event');
+    if (LONE_SURROGATE.test(raw.event)) return reject('invalid_event_name', 'event contains a lone UTF-16 surrogate (not valid Unicode)', '/event');
     event = raw.event;
   } else if (eventType === 'page' || eventType === 'screen') {
     if (raw.name !== undefined && raw.name !== null) {
-      if (typeof raw.name !== 'string' || raw.name.length > MAX_EVENT_NAME_LENGTH) return reject('invalid_event_name', `name must be a string of at most ${MAX_EVENT_NAME_LENGTH} characters`);
-      if (LONE_SURROGATE.test(raw.name)) return reject('invalid_event_name', 'name contains a lone UTF-16 surrogate (not valid Unicode)');
+      if (typeof raw.name !== 'string' || raw.name.length > MAX_EVENT_NAME_LENGTH) return reject('invalid_event_name', `name must be a string of at most ${MAX_EVENT_NAME_LENGTH} characters`, '/name');
+      if (LONE_SURROGATE.test(raw.name)) return reject('invalid_event_name', 'name contains a lone UTF-16 surrogate (not valid Unicode)', '/name');
       event = raw.name;
     }
   }
@@ -158,17 +161,17 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
     ids[field] = value;
   }
   if (!ids.userId && !ids.anonymousId) return reject('missing_identity', 'userId or anonymousId is required');
-  if (eventType === 'alias' && !ids.previousId) return reject('invalid_id', 'alias events need a previousId');
+  if (eventType === 'alias' && !ids.previousId) return reject('invalid_id', 'alias events need a previousId', '/previousId');
   // An alias merges previousId into userId: without the userId it links nothing.
-  if (eventType === 'alias' && !ids.userId) return reject('invalid_id', 'alias events need a userId (the id previousId becomes)');
-  if (eventType === 'group' && !ids.groupId) return reject('invalid_id', 'group events need a groupId');
+  if (eventType === 'alias' && !ids.userId) return reject('invalid_id', 'alias events need a userId (the id previousId becomes)', '/userId');
+  if (eventType === 'group' && !ids.groupId) return reject('invalid_id', 'group events need a groupId', '/groupId');
 
   let properties = optionalObject(raw, 'properties');
   let traits = optionalObject(raw, 'traits');
   const ownContext = optionalObject(raw, 'context');
-  if (!properties) return reject('invalid_field', 'properties must be an object');
-  if (!traits) return reject('invalid_field', 'traits must be an object');
-  if (!ownContext) return reject('invalid_field', 'context must be an object');
+  if (!properties) return reject('invalid_field', 'properties must be an object', '/properties');
+  if (!traits) return reject('invalid_field', 'traits must be an object', '/traits');
+  if (!ownContext) return reject('invalid_field', 'context must be an object', '/context');
   let context = ctx.batchContext ? { ...ctx.batchContext, ...ownContext } : ownContext;
   if (ctx.requestIp && context.ip === undefined) context = { ...context, ip: ctx.requestIp };
   // RudderStack sends identify traits only in context.traits (on group, context.traits are the
@@ -186,11 +189,15 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
   const rawTimestamp = raw.timestamp ?? raw.originalTimestamp;
   const clientTimestamp = rawTimestamp === undefined ? undefined : parseTime(rawTimestamp);
   if (rawTimestamp !== undefined && clientTimestamp === undefined)
-    return reject('invalid_timestamp', `timestamp ${JSON.stringify(rawTimestamp)?.slice(0, 80)} is not an ISO 8601 date-time (e.g. 2026-12-01T10:00:00.000Z) or epoch milliseconds`);
+    return reject(
+      'invalid_timestamp',
+      `timestamp ${JSON.stringify(rawTimestamp)?.slice(0, 80)} is not an ISO 8601 date-time (e.g. 2026-12-01T10:00:00.000Z) or epoch milliseconds`,
+      raw.timestamp === undefined ? '/originalTimestamp' : '/timestamp',
+    );
   const rawSentAt = raw.sentAt ?? ctx.batchSentAt;
   const sentAt = rawSentAt === undefined || rawSentAt === null ? null : (parseTime(rawSentAt) ?? null);
   if (rawSentAt !== undefined && rawSentAt !== null && sentAt === null)
-    return reject('invalid_timestamp', `sentAt ${JSON.stringify(rawSentAt)?.slice(0, 80)} is not an ISO 8601 date-time (e.g. 2026-12-01T10:00:00.000Z) or epoch milliseconds`);
+    return reject('invalid_timestamp', `sentAt ${JSON.stringify(rawSentAt)?.slice(0, 80)} is not an ISO 8601 date-time (e.g. 2026-12-01T10:00:00.000Z) or epoch milliseconds`, '/sentAt');
 
   // Clock-skew correction: the device clock may be wrong, but (sentAt − timestamp) is a
   // duration measured on that same clock, so it is trustworthy relative to our receivedAt.
@@ -204,9 +211,10 @@ export function normalizeEvent(raw: unknown, ctx: NormalizeContext): NormalizeRe
       return reject(
         'invalid_timestamp',
         `sentAt ${new Date(sentAt).toISOString()} is ${Math.abs(days)} days ${days < 0 ? 'before' : 'after'} the timestamp: corrected for clock skew, the event would be before 2000 or more than a day in the future`,
+        '/sentAt',
       );
     }
-    return reject('invalid_timestamp', 'timestamp is before 2000 or more than a day in the future');
+    return reject('invalid_timestamp', 'timestamp is before 2000 or more than a day in the future', '/timestamp');
   }
 
   const plan = isPlainObject(context.plan) ? context.plan : undefined;

@@ -115,7 +115,7 @@ export function normalizeStep(raw: unknown, ctx: NormalizeContext, privacy: Priv
   // A too-deep event could overflow the stack when serialised whole: keep its top levels.
   const kept = storedRaw(rejection.code === 'too_deep' ? truncateDepth(raw) : raw, ctx.source, privacy, ctx.routeType);
   const row = toMalformedRow(raw, rejection, ctx.receivedAt, ctx.source, JSON.stringify(kept) ?? 'null', ctx.routeType);
-  const violations = [{ path: '', rule: rejection.code, message: rejection.message }];
+  const violations = [{ path: rejection.path ?? '', rule: rejection.code, message: rejection.message }];
   return {
     ok: false,
     quarantine: {

@@ -220,9 +220,9 @@ export const RAW_USER_KEYS = ['userId', 'user_id'] as const;
 export const RAW_ANONYMOUS_KEYS = ['anonymousId', 'anonymous_id'] as const;
 export const RAW_PREVIOUS_KEYS = ['previousId', 'previous_id'] as const;
 
-export function toMalformedRow(raw: unknown, rejection: { code: string; message: string }, receivedAt: number, source: string, rawText: string, callType?: string): QuarantineRow {
+export function toMalformedRow(raw: unknown, rejection: { code: string; message: string; path?: string }, receivedAt: number, source: string, rawText: string, callType?: string): QuarantineRow {
   const obj = isPlainObject(raw) ? raw : {};
-  const violation: Violation = { path: '', rule: rejection.code, message: rejection.message };
+  const violation: Violation = { path: rejection.path ?? '', rule: rejection.code, message: rejection.message };
   return {
     message_id: typeof obj.messageId === 'string' ? obj.messageId.slice(0, 255) : '',
     received_at: receivedAt,

@@ -52,6 +52,22 @@ describe('normalizeEvent', () => {
     expect(ipOf(track(), { requestIp: undefined })).toBeUndefined();
   });
 
+  // Found 2026-12-05: every malformed event's violation had the path "", whatever field was at fault.
+  it.each([
+    [track({ timestamp: 'yesterday' }), '/timestamp'],
+    [{ type: 'track', event: 'e', userId: 'u', originalTimestamp: 'yesterday' }, '/originalTimestamp'],
+    [track({ sentAt: {} }), '/sentAt'],
+    [track({ timestamp: new Date(receivedAt).toISOString(), sentAt: 12 }), '/sentAt'],
+    [track({ userId: 42 }), '/userId'],
+    [{ type: 'alias', userId: 'u' }, '/previousId'],
+    [track({ properties: [1] }), '/properties'],
+    [{ type: 'track', userId: 'u' }, '/event'],
+    [{ type: 'nope', userId: 'u' }, '/type'],
+  ])('names the field at fault of %j as %s', (raw, path) => {
+    const result = normalizeEvent(raw, ctx);
+    expect(result.ok ? undefined : result.rejection.path).toBe(path);
+  });
+
   it('blames sentAt, not the timestamp, when only the clock-skew correction puts the event out of range', () => {
     const result = normalizeEvent(track({ timestamp: new Date(receivedAt).toISOString(), sentAt: '2001-01-01T00:00:00Z' }), ctx);
     expect(result.ok ? '' : result.rejection.message).toMatch(/^sentAt 2001-01-01T00:00:00\.000Z is 9\d{3} days before the timestamp: corrected for clock skew/);

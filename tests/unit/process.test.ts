@@ -75,7 +75,7 @@ describe('processEvents: every event accepted, quarantined or suppressed, none l
     const raw = { type: 'track', userId: 'u1', messageId: 'm-noname' };
     const out = processEvents([raw], validator, options());
     expect(out.outcomes).toEqual([
-      { index: 0, messageId: 'm-noname', status: 'quarantined', code: 'missing_event_name', violations: [{ path: '', rule: 'missing_event_name', message: expect.any(String) }] },
+      { index: 0, messageId: 'm-noname', status: 'quarantined', code: 'missing_event_name', violations: [{ path: '/event', rule: 'missing_event_name', message: expect.any(String) }] },
     ]);
     expect(row(out.job.quarantine[0])).toMatchObject({ message_id: 'm-noname', reasons: ['malformed:missing_event_name'], raw: JSON.stringify(raw) });
     expect(out.violationLabels).toEqual([{ event: '(malformed)', version: '', rule: 'missing_event_name' }]);
