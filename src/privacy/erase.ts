@@ -57,10 +57,10 @@ export interface ErasureReport {
 
 const chunks = <T>(items: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
-/** The table's rows holding one of `values`: as stored (one replica per shard), or, with `replicas`, every copy of them. */
 /**
- * The person's rows in a table: as the export reads them (a Replacing table's copies of a row
- * folded, FINAL) for the report, or every copy still on disk on every replica for the check.
+ * The table's rows holding one of `values`: as the export reads them (one replica per shard, a
+ * Replacing table's copies of a row folded by FINAL) for the report, or, with `replicas`, every
+ * copy still on disk on every replica, for the check.
  */
 async function count(warehouse: Warehouse, table: PersonTable, values: readonly string[], copies: 'shards' | 'replicas' = 'shards'): Promise<number> {
   if (values.length === 0) return 0;
