@@ -17,9 +17,12 @@ export interface PlanHealth {
 /**
  * A quarantined event still to resolve: neither replayed nor stored since, as the client's own
  * resend (which replay counts as already stored). Such a row was counted quarantined and stored.
+ * The stored ids looked for are the quarantined ones only: the range's every message id would be
+ * a set of millions.
  */
 const UNRESOLVED = `message_id NOT IN (SELECT message_id FROM quarantine_replays)
-         AND message_id NOT IN (SELECT message_id FROM events WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}))`;
+         AND message_id NOT IN (SELECT message_id FROM events WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})
+           AND message_id IN (SELECT message_id FROM quarantine WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})))`;
 
 /**
  * What the data behind the KPIs looks like: versions in use, violations, examples. Every figure
