@@ -108,7 +108,8 @@ function servedRoute(url: string | undefined): ServedRoute | undefined {
   if (url === undefined) return undefined;
   if (!url.startsWith('/')) return URL.canParse(url) ? servedRoute(new URL(url).pathname) : undefined;
   const query = url.indexOf('?');
-  const path = (query === -1 ? url : url.slice(0, query)).toLowerCase().replace(/\/{2,}/g, '/');
+  const asked = (query === -1 ? url : url.slice(0, query)).toLowerCase();
+  const path = asked.includes('//') ? asked.replace(/\/{2,}/g, '/') : asked;
   return servedPaths.get(path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
 }
 
