@@ -19,6 +19,8 @@ if (d && d.writeKey) {
   const queued = (w.balise && w.balise.q) || [];
   // data-consent="pending": nothing stored or sent until balise.setConsent('granted') (a consent banner's yes).
   const b = (w.balise = createBalise({ writeKey: d.writeKey, host: d.host || s.src.replace(/\/sdk\/(v[^/]+\/)?balise\.min\.js.*$/, ''), consent: d.consent as Consent | undefined }));
+  // Refused: what an earlier visit stored (its ids, its queue) is forgotten too.
+  if (d.consent == 'denied') b.setConsent('denied');
   // The queued calls first: an early identify or setConsent applies to the page view too.
   for (const [m, a] of queued) (b as unknown as Record<string, (...x: unknown[]) => void>)[m]?.(...a);
   if (d.page != 'off') b.page();

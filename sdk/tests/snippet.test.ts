@@ -124,6 +124,33 @@ describe('the README snippet', () => {
     }
   });
 
+  it('with data-consent="denied", what an earlier visit stored (ids, queue) is forgotten, and nothing is sent', async () => {
+    const tag = SNIPPET.replace('http://127.0.0.1:3000', stack.baseUrl).replace('YOUR_WRITE_KEY', stack.writeKey).replace(' data-write-key=', ' data-consent="denied" data-write-key=');
+    const html = `<!doctype html><html><head><title>Denied</title>${STUB}${tag}</head><body></body></html>`;
+    const site = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end(html));
+    await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
+    const url = `http://localhost:${(site.address() as AddressInfo).port}/denied`;
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      // An earlier visit, before the visitor refused: its ids and an unsent event.
+      await page.goto(`${url}?first`);
+      await page.evaluate(() => {
+        localStorage.setItem('balise_aid', 'old-anon');
+        localStorage.setItem('balise_uid', 'old-user');
+        localStorage.setItem('balise_q', JSON.stringify([{ type: 'track', event: 'old', messageId: 'denied-old', anonymousId: 'old-anon' }]));
+      });
+      await page.goto(url);
+      await page.waitForFunction(() => 'flush' in ((window as unknown as { balise: object }).balise ?? {}));
+      expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('balise')))).toEqual([]);
+      await page.evaluate(() => (window as unknown as { balise: { flush(): Promise<void> } }).balise.flush());
+      expect(await stack.query("SELECT message_id FROM events WHERE message_id = 'denied-old' OR JSONExtractString(context, 'page', 'url') LIKE {u:String}", { u: `${url}%` })).toEqual([]);
+    } finally {
+      await context.close();
+      await new Promise((r) => site.close(r));
+    }
+  });
+
   it('in a page in Chromium: the page view and a track call are stored in ClickHouse', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
