@@ -11,6 +11,7 @@ import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { FUNNEL_KEYS, METRIC_KEYS, parseKpiFile, STEP_KEYS } from './kpi-parse.ts';
 import { lintDefinitionsAgainstPlan } from './kpi-lint.ts';
+import { withEventKinds } from './definitions.ts';
 import { AnalyticsInputError, KpiDefinitionError } from './errors.ts';
 import { compileFunnel } from './funnel-sql.ts';
 import { compileTrend } from './metric-sql.ts';
@@ -66,8 +67,8 @@ function validate(kind: AdHocKind, raw: unknown, plan: TrackingPlan): { yaml: st
   const errors = all.filter((m) => m.severity === 'error');
   if (errors.length) throw new KpiDefinitionError(`invalid definition: ${errors.map((m) => m.message).join('; ')}`, errors);
   const warnings = all.filter((m) => m.severity !== 'error');
-  const metric = definitions.metrics[0];
-  return { yaml, metric, funnel: definitions.funnels[0], warnings };
+  const counted = withEventKinds(definitions, plan);
+  return { yaml, metric: counted.metrics[0], funnel: counted.funnels[0], warnings };
 }
 
 export function adHocMetric(raw: unknown, plan: TrackingPlan): AdHocDefinition<EventMetric> {

@@ -87,8 +87,8 @@ export function compileFunnel(def: FunnelDefinition, opts: FunnelQueryOptions): 
   const needsPerson = def.entity.kind === 'person' || byTrait;
 
   const entity = def.entity.kind === 'person' ? PERSON : propertyText('e.properties', keyLiteral(def.entity.property));
-  const conditions = steps.map((s) => eventCondition('e.event', s.event, s.filters, 'e.properties', params));
-  const exclusions = steps.map((s) => (s.exclude.length ? s.exclude.map((x) => `(${eventCondition('e.event', x.event, x.filters, 'e.properties', params)})`).join(' OR ') : undefined));
+  const conditions = steps.map((s) => eventCondition(s, params));
+  const exclusions = steps.map((s) => (s.exclude.length ? s.exclude.map((x) => `(${eventCondition(x, params)})`).join(' OR ') : undefined));
   // The step each step is measured from: the last required one before it (0 = the entry).
   const anchorOf = (k: number): number => {
     let j = k - 1;

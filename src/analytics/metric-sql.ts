@@ -92,7 +92,7 @@ function compileOverPeriods(metrics: readonly EventMetric[], range: TimeRange, g
   const from = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
   const until = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
   const tz = zoneParam(range, params);
-  const condition = eventCondition('e.event', first.event, first.filters, 'e.properties', params);
+  const condition = eventCondition(first, params);
   const sql = [
     `SELECT key, ${metrics.map((m, i) => `${total(m, i)} AS ${valueColumns[i]}`).join(', ')}`,
     `FROM (`,
@@ -141,7 +141,7 @@ export function compileTrend(metric: EventMetric, range: TimeRange, grain: TimeG
   const since = params.set('from', "DateTime64(3, 'UTC')", chDateTime(range.fromMs));
   const until = params.set('to', "DateTime64(3, 'UTC')", chDateTime(range.toMs));
   const tz = zoneParam(range, params);
-  const condition = eventCondition('e.event', metric.event, metric.filters, 'e.properties', params);
+  const condition = eventCondition(metric, params);
   const breakdown = `${metric.breakdown ? propertyText('e.properties', keyLiteral(metric.breakdown)) : "''"} AS bd`;
   const sql = [
     `SELECT key, bd, ${total(metric, 0)} AS value`,

@@ -17,7 +17,22 @@ export interface PropertyFilter {
   value: FilterScalar | FilterScalar[];
 }
 
-export interface FunnelStep {
+/**
+ * The call type an event name is counted on: a track event unless the plan declares that name a
+ * page or a screen (set from the plan when definitions are loaded, `withEventKinds`). A page
+ * view named like a track event is not that event.
+ */
+export type EventKind = 'track' | 'page' | 'screen';
+
+/** An event a definition counts, with its filters. */
+export interface EventRef {
+  event: string;
+  filters: PropertyFilter[];
+  /** Absent: track. */
+  callType?: EventKind | undefined;
+}
+
+export interface FunnelStep extends EventRef {
   event: string;
   label: string;
   filters: PropertyFilter[];
@@ -28,7 +43,7 @@ export interface FunnelStep {
    * previous step was reached (any order: the entry) and this step ("… without a declined
    * proposal in between").
    */
-  exclude: { event: string; filters: PropertyFilter[] }[];
+  exclude: EventRef[];
   /**
    * Counted when it happens, skippable: later steps are measured from the last required step
    * before them (decision 0036). Never the first or the last step.
@@ -98,7 +113,7 @@ interface MetricBase {
   line: number;
 }
 
-export interface EventMetricSource {
+export interface EventMetricSource extends EventRef {
   event: string;
   filters: PropertyFilter[];
   /** Optional property to split the series by (ad-hoc trends; a tile shows the total). */
@@ -115,10 +130,7 @@ export type MetricDefinition =
 export type EventMetric = Exclude<MetricDefinition, { type: 'ratio' }>;
 
 /** An event that starts or renews retention, with its own filters. */
-export interface RetentionEvent {
-  event: string;
-  filters: PropertyFilter[];
-}
+export type RetentionEvent = EventRef;
 
 /**
  * Retention as code: entities (stitched persons, or a property such as mission_id) enter a

@@ -48,8 +48,8 @@ export function compileRetention(def: RetentionDefinition, opts: RetentionQueryO
   const periods = params.set('periods', 'Int64', def.periods);
   const tz = zoneParam(opts, params);
   const entity = def.entity.kind === 'person' ? PERSON : propertyText('e.properties', keyLiteral(def.entity.property));
-  const isStart = eventCondition('e.event', def.start.event, def.start.filters, 'e.properties', params);
-  const isReturn = eventCondition('e.event', def.return.event, def.return.filters, 'e.properties', params);
+  const isStart = eventCondition(def.start, params);
+  const isReturn = eventCondition(def.return, params);
   const events = [...new Set([def.start.event, def.return.event].map((e) => `'${ident(e)}'`))].join(', ');
 
   const scan = [

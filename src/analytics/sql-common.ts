@@ -4,7 +4,7 @@
  * ClickHouse query parameter ({name:Type}).
  */
 import { AnalyticsInputError } from './errors.ts';
-import { IDENTIFIER, type FilterScalar, type PropertyFilter } from './model.ts';
+import { IDENTIFIER, type EventRef, type FilterScalar, type PropertyFilter } from './model.ts';
 import { DEFAULT_RANGE_DAYS, defaultRangeMs } from '../util/default-range.ts';
 import { parseDateInput as readDate } from '../util/dates.ts';
 import { addDays, DEFAULT_TIME_ZONE, isTimeZone, zonedMidnight, zonedWallClock } from '../util/zone.ts';
@@ -84,8 +84,9 @@ export function filterSql(column: string, filter: PropertyFilter, params: Params
   return `(${has} AND ${extract(column, key, type)} ${op} ${param})`;
 }
 
-export function eventCondition(column: string, event: string, filters: PropertyFilter[], propertiesColumn: string, params: Params): string {
-  return [`${column} = '${ident(event)}'`, ...filters.map((f) => filterSql(propertiesColumn, f, params))].join(' AND ');
+/** An event of `e` (events AS e) as a definition counts it: its name, its call type (track unless the plan says page or screen), its filters. */
+export function eventCondition(ref: EventRef, params: Params): string {
+  return [`e.event = '${ident(ref.event)}'`, `e.type = '${ref.callType ?? 'track'}'`, ...ref.filters.map((f) => filterSql('e.properties', f, params))].join(' AND ');
 }
 
 /**

@@ -11,7 +11,7 @@ import { openWarehouse, type Warehouse } from '../../src/warehouse/client.ts';
 import { migrate } from '../../src/warehouse/migrations.ts';
 import { formatFunnel, formatKpis } from '../../src/analytics/format.ts';
 import { runFunnel, runKpis, runReadOnlySql } from '../../src/analytics/run.ts';
-import { loadKpiDefinitions } from '../../src/analytics/definitions.ts';
+import { loadKpiDefinitions, withEventKinds } from '../../src/analytics/definitions.ts';
 import { parseKpiFile } from '../../src/analytics/kpi-parse.ts';
 import { generateMarketplace } from '../../src/demo/generate.ts';
 import { demoCallToRow } from '../../src/demo/rows.ts';
@@ -241,6 +241,26 @@ funnels:
     expect(await resolveIds(warehouse, 'anon-chain')).toEqual(['anon-chain', 'new-chain', 'old-chain']);
     // The People page: the same person, whichever id is asked for.
     for (const id of ['anon-chain', 'old-chain', 'new-chain']) expect(await resolvePerson(warehouse, id), id).toEqual({ person: 'new-chain', ids: ['new-chain', 'anon-chain', 'old-chain'] });
+  });
+
+  // Found 2026-12-05: a page view named like a track event counted as that event in KPIs and funnels.
+  it('counts an event on the call type the plan gives its name: a page named like a track event is not it, a planned page is counted on pages', async () => {
+    await insert([
+      { event: 'mission_posted', user: 'k-1', at: T0 },
+      { event: 'mission_posted', type: 'page', user: 'k-2', at: T0 },
+      { event: 'mission_list', type: 'page', user: 'k-3', at: T0 },
+      { event: 'mission_list', user: 'k-4', at: T0 },
+    ]);
+    const plan = { events: [{ name: 'mission_list', kind: 'page' as const }] };
+    const metrics = withEventKinds(defs(`metrics:\n  - { id: posted, type: unique_persons, event: mission_posted }\n  - { id: listed, type: unique_persons, event: mission_list }\n`), plan);
+    const kpis = await runKpis(warehouse, metrics, range);
+    expect(kpis.map((k) => [k.id, k.value])).toEqual([
+      ['posted', 1],
+      ['listed', 1],
+    ]);
+    const funnel = withEventKinds(defs(`funnels:\n  - { id: seen, window: 1d, steps: [mission_list, mission_posted] }\n`), plan);
+    // k-3 viewed the list page, k-1 posted: nobody did both; k-2's page named mission_posted is not a post.
+    expect((await runFunnel(warehouse, funnel, 'seen', range)).steps.map((s) => s.count)).toEqual([1, 0]);
   });
 
   // Found 2026-12-05: `balise kpis` and /api/kpis showed a fall of 100 % for a range that had not begun.

@@ -98,7 +98,7 @@ describe('metric filters: every operator with each value type', () => {
     const { sql, params } = compileMetric(m, RANGE);
     // Only events that carry the property match; the comparison follows.
     expect(sql).toContain(
-      `WHERE e.event = 'order' AND (JSONHas(e.properties, '${filter.property}') AND ${expression}) AND e.timestamp >= {previous_from:DateTime64(3, 'UTC')} AND e.timestamp < {to:DateTime64(3, 'UTC')}`,
+      `WHERE e.event = 'order' AND e.type = 'track' AND (JSONHas(e.properties, '${filter.property}') AND ${expression}) AND e.timestamp >= {previous_from:DateTime64(3, 'UTC')} AND e.timestamp < {to:DateTime64(3, 'UTC')}`,
     );
     expect(params).toEqual({ ...DATES, ...filterParams });
     expect((await run(m)).current).toBe(count);

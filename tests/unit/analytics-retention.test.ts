@@ -34,7 +34,7 @@ describe('retention SQL', () => {
     expect(q.sql).toContain(`SELECT toStartOfWeek(fromUnixTimestamp64Milli(t0, {tz:String}), 1) AS cohort,
   arrayDistinct(arrayFilter(p -> p < {periods:Int64}, arrayMap(x -> intDiv(dateDiff('day', cohort, toStartOfWeek(fromUnixTimestamp64Milli(x, {tz:String}), 1)), 7), arrayFilter(x -> x > t0, returns)))) AS retained`);
     expect(q.sql).toContain(
-      `(e.event = 'freelancer_signup_completed' AND (JSONHas(e.properties, 'community') AND JSONExtractString(e.properties, 'community') = {f0:String})) AND e.timestamp < {to:DateTime64(3, 'UTC')} AS is_start`,
+      `(e.event = 'freelancer_signup_completed' AND e.type = 'track' AND (JSONHas(e.properties, 'community') AND JSONExtractString(e.properties, 'community') = {f0:String})) AND e.timestamp < {to:DateTime64(3, 'UTC')} AS is_start`,
     );
     expect(q.sql).toContain(
       `WHERE e.event IN ('freelancer_signup_completed', 'mission_proposal_accepted') AND e.timestamp >= {from:DateTime64(3, 'UTC')} AND e.timestamp < {as_of:DateTime64(3, 'UTC')}`,

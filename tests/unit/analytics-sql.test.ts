@@ -54,8 +54,8 @@ FROM (
     SELECT if(links.linked_user != '', links.linked_user, if(e.user_id != '', e.user_id, e.anonymous_id)) AS entity,
       toUnixTimestamp64Milli(e.timestamp) AS ts,
       (e.timestamp >= {from:DateTime64(3, 'UTC')} AND e.timestamp < {to:DateTime64(3, 'UTC')}) AS in_period,
-      (e.event = 'freelancer_signup_completed' AND (JSONHas(e.properties, 'community') AND JSONExtractString(e.properties, 'community') = {f0:String})) AS c0,
-      (e.event = 'mission_proposal_received') AS c1,
+      (e.event = 'freelancer_signup_completed' AND e.type = 'track' AND (JSONHas(e.properties, 'community') AND JSONExtractString(e.properties, 'community') = {f0:String})) AS c0,
+      (e.event = 'mission_proposal_received' AND e.type = 'track') AS c1,
       if(JSONType(e.properties, 'category') = 'String', JSONExtractString(e.properties, 'category'), JSONExtractRaw(e.properties, 'category')) AS bd_value
     FROM events AS e FINAL
     LEFT JOIN (SELECT l1.alias_id AS alias_id, multiIf(l2.linked_user = '' OR l2.linked_user IN (l1.alias_id, l1.linked_user), l1.linked_user, l3.linked_user = '' OR l3.linked_user IN (l1.alias_id, l1.linked_user, l2.linked_user), l2.linked_user, l3.linked_user) AS linked_user FROM (SELECT alias_id, argMin(user_id, (first_seen, user_id)) AS linked_user FROM identity_links WHERE alias_id != user_id GROUP BY alias_id) AS l1 LEFT JOIN (SELECT previous_id AS alias_id, argMin(user_id, (timestamp, user_id)) AS linked_user FROM events WHERE event = '' AND type = 'alias' AND previous_id != '' AND user_id != '' AND previous_id != user_id GROUP BY previous_id) AS l2 ON l2.alias_id = l1.linked_user LEFT JOIN (SELECT previous_id AS alias_id, argMin(user_id, (timestamp, user_id)) AS linked_user FROM events WHERE event = '' AND type = 'alias' AND previous_id != '' AND user_id != '' AND previous_id != user_id GROUP BY previous_id) AS l3 ON l3.alias_id = l2.linked_user) AS links ON links.alias_id = if(e.user_id != '', e.user_id, e.anonymous_id)
@@ -77,7 +77,7 @@ FROM (
   FROM (
     SELECT e.message_id AS message_id, e.timestamp AS ts, JSONExtract(e.properties, 'rating', 'Nullable(Float64)') AS v
     FROM events AS e FINAL
-    WHERE e.event = 'mission_rated' AND (JSONHas(e.properties, 'rater_side') AND JSONExtractString(e.properties, 'rater_side') = {f0:String}) AND e.timestamp >= {previous_from:DateTime64(3, 'UTC')} AND e.timestamp < {to:DateTime64(3, 'UTC')}
+    WHERE e.event = 'mission_rated' AND e.type = 'track' AND (JSONHas(e.properties, 'rater_side') AND JSONExtractString(e.properties, 'rater_side') = {f0:String}) AND e.timestamp >= {previous_from:DateTime64(3, 'UTC')} AND e.timestamp < {to:DateTime64(3, 'UTC')}
     LIMIT 1 BY message_id
   ) AS folded
   GROUP BY bucket, in_period
@@ -139,7 +139,7 @@ funnels:
 `).funnels;
     const q = compileFunnel(f!, JAN);
     expect(q.sql).toContain("WHERE e.event IN ('mission_proposal_received', 'mission_proposal_accepted', 'mission_started', 'mission_proposal_declined')");
-    expect(q.sql).toContain("((e.event = 'mission_proposal_declined' AND (JSONHas(e.properties, 'reason') AND JSONExtractString(e.properties, 'reason') = {f0:String}))) AS x1");
+    expect(q.sql).toContain("((e.event = 'mission_proposal_declined' AND e.type = 'track' AND (JSONHas(e.properties, 'reason') AND JSONExtractString(e.properties, 'reason') = {f0:String}))) AS x1");
     expect(q.sql).toContain('groupArrayIf(ts, x1) AS e1, groupArrayIf(ts, x2) AS e2');
     expect(q.sql).toContain('arrayFilter(x -> NOT arrayExists(z -> z > t0 AND z < x, e1), arrayFilter(x -> x >= t0 AND x <= t0 + {window_ms:Int64}, s1)) AS r1');
     expect(q.sql).toContain('NOT arrayExists(z -> z > t1 AND z < x, e2)');
