@@ -105,6 +105,8 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
   const resumed = request !== undefined;
   if (!request) {
     const ids = await resolveIds(warehouse, subject, await queuedLinks(deps.queue, deps.redis));
+    // The rows of jobs being inserted are counted once they are in ClickHouse (the report said 0 found).
+    await activeJobsDone(deps.queue, ACTIVE_JOBS_WAIT_MS);
     const report: Record<string, TableReport> = {};
     const messageIds = await personMessageIds(warehouse, tables, ids);
     for (const table of tables) report[table.table] = { found: await count(warehouse, table, valuesFor(table, ids, messageIds)), remaining: 0 };

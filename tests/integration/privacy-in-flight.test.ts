@@ -54,6 +54,11 @@ describe('a data-subject request while the person’s rows are being inserted', 
     const report = await api<ErasureReport>('/api/admin/privacy/erase', { id: user });
     expect(report.state).toBe('done');
     expect(report.ids).toEqual([device, user].sort());
+    // Counted once they landed, for the record of the erasure (found 2026-12-05: "0 found" while it deleted them).
+    expect([report.tables.events, report.tables.identity_links]).toEqual([
+      { found: 3, remaining: 0 },
+      { found: 1, remaining: 0 },
+    ]);
     expect(await stored(messageIds, device)).toEqual({ events: 0, links: 0 });
     // Nothing lands later either: the jobs were done before the verification passes.
     await stack.waitForDrained();
