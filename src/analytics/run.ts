@@ -24,6 +24,7 @@ import {
 } from './model.ts';
 import { checkNoAdminTables, checkSingleQuery, sqlResultValue, statementSyntaxError, wrapReadOnly, type ReadOnlyLimits } from './readonly-sql.ts';
 import { bucketStarts, cohortIncomplete } from '../util/periods.ts';
+import { zonedMidnight } from '../util/zone.ts';
 import type { FunnelGroupResult, FunnelResult, KpiPoint, KpiResult, RetentionResult, SqlResult } from './results.ts';
 import { compileRetention } from './retention-sql.ts';
 import { shapeRetention, type RetentionRow } from './retention-shape.ts';
@@ -283,7 +284,11 @@ export async function runKpis(
     // Every bucket of the range, as Explore draws them: a period without events is 0 (a count, a
     // sum) or no value (an average, a ratio), not left out for a line to be drawn across.
     const empty = metric.type === 'average' || metric.type === 'ratio' ? null : 0;
-    const series: KpiPoint[] = bucketStarts(range, metric.grain, range.timeZone).map((bucket) => ({ bucket, value: values.buckets.get(bucket) ?? empty }));
+    // A bucket that has not started has no value yet: not a drop to 0 on a chart.
+    const series: KpiPoint[] = bucketStarts(range, metric.grain, range.timeZone).map((bucket) => ({
+      bucket,
+      value: zonedMidnight(bucket, range.timeZone) > now ? null : (values.buckets.get(bucket) ?? empty),
+    }));
     results.push({
       id: metric.id,
       title: metric.title,

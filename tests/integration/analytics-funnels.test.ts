@@ -272,6 +272,11 @@ funnels:
     expect([future!.period, future!.value, future!.change, future!.previous]).toEqual(['not_started', null, null, 0]);
     const [running] = await runKpis(warehouse, received, { from: '2026-11-20', to: '2026-12-20', now });
     expect([running!.period, running!.value]).toEqual(['under_way', 1]);
+    // Its days after today have no value yet, rather than 0 (a chart drew a drop).
+    const later = running!.series.filter((p) => p.bucket > '2026-12-05');
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.map((p) => p.value)).toEqual(later.map(() => null));
+    expect(running!.series.filter((p) => p.bucket <= '2026-12-05').every((p) => typeof p.value === 'number')).toBe(true);
     const [past] = await runKpis(warehouse, received, { from: '2026-11-01', to: '2026-11-30', now });
     expect([past!.period, past!.value]).toEqual(['complete', 1]);
     const text = formatKpis([future!, { ...running!, previous: 2, change: -0.5 }]);
