@@ -3,7 +3,7 @@ import { zonedDate } from '../util/zone.ts';
 import Table from 'cli-table3';
 import { formatDuration } from '../util/duration.ts';
 import { funnelStepRules } from '../util/funnel-rules.ts';
-import { changesInPoints, pointChange } from '../util/kpi-change.ts';
+import { changesInPoints, pointChange, runsPastToday } from '../util/kpi-change.ts';
 import type { FunnelResult, KpiResult, RetentionResult, SqlResult } from './results.ts';
 import type { RangeInfo } from './sql-common.ts';
 
@@ -107,9 +107,9 @@ export function formatFunnel(result: FunnelResult, options: FormatOptions = {}):
 }
 
 /** As the dashboard's tile tells it (util/kpi-change.ts): a rate in points, anything else in relative %. */
-function changeText(k: KpiResult): string {
+function changeText(k: KpiResult, now: number): string {
   if (k.period === 'not_started') return 'not started';
-  const under = k.period === 'under_way' ? ' (so far)' : '';
+  const under = runsPastToday(k, now) ? ' (so far)' : '';
   if (changesInPoints(k)) {
     const points = pointChange(k.value, k.previous);
     return points === null ? '–' : `${points >= 0 ? '+' : ''}${points.toFixed(1)} pts${under}`;
@@ -117,10 +117,10 @@ function changeText(k: KpiResult): string {
   return k.change === null ? '–' : `${k.change >= 0 ? '+' : ''}${pct(k.change)}${under}`;
 }
 
-export function formatKpis(kpis: KpiResult[], options: FormatOptions = {}): string {
+export function formatKpis(kpis: KpiResult[], options: FormatOptions = {}, now: number = Date.now()): string {
   const t = table(['KPI', 'Value', 'Previous', 'Change', 'Period'], options);
   for (const k of kpis) {
-    t.push([k.title, fmtNumber(k.value, k.unit), fmtNumber(k.previous, k.unit), changeText(k), formatRange(k.range)]);
+    t.push([k.title, fmtNumber(k.value, k.unit), fmtNumber(k.previous, k.unit), changeText(k, now), formatRange(k.range)]);
   }
   return t.toString();
 }

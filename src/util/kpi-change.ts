@@ -1,3 +1,5 @@
+import { addDays, zonedDate, zonedMidnight } from './zone.ts';
+
 /**
  * How a KPI's change against the previous period is told, the same in the CLI and the
  * dashboard: a rate (a ratio, or a value shown in %) in percentage points, since a relative
@@ -10,4 +12,13 @@ export const changesInPoints = (kpi: { type: string; unit?: string }): boolean =
 export function pointChange(value: number | null, previous: number | null): number | null {
   if (value === null || previous === null || !Number.isFinite(value) || !Number.isFinite(previous)) return null;
   return Math.round((value - previous) * 1000) / 10;
+}
+
+/**
+ * Whether a KPI's range runs past today (days not begun yet in it): its value so far is then set
+ * against a whole previous period, and its change is said "so far". Today itself not being over
+ * is said once, by the range, not on every KPI.
+ */
+export function runsPastToday(kpi: { period?: string; to: string; range: { timeZone: string } }, now: number): boolean {
+  return kpi.period === 'under_way' && Date.parse(kpi.to) > zonedMidnight(addDays(zonedDate(now, kpi.range.timeZone), 1), kpi.range.timeZone);
 }

@@ -279,9 +279,13 @@ funnels:
     expect(running!.series.filter((p) => p.bucket <= '2026-12-05').every((p) => typeof p.value === 'number')).toBe(true);
     const [past] = await runKpis(warehouse, received, { from: '2026-11-01', to: '2026-11-30', now });
     expect([past!.period, past!.value]).toEqual(['complete', 1]);
-    const text = formatKpis([future!, { ...running!, previous: 2, change: -0.5 }]);
+    const text = formatKpis([future!, { ...running!, previous: 2, change: -0.5 }], {}, now);
     expect(text).toContain('not started');
     expect(text).toContain('-50.0% (so far)');
+    // A range ending today is under way too, but only today is not over: the range says that, not each KPI.
+    const [toToday] = await runKpis(warehouse, received, { from: '2026-11-20', to: '2026-12-05', now });
+    expect(toToday!.period).toBe('under_way');
+    expect(formatKpis([{ ...toToday!, previous: 2, change: -0.5 }], {}, now)).not.toContain('so far');
   });
 
   it('compares a range of whole local days with as many local days before it, across a DST change', async () => {

@@ -337,6 +337,26 @@ describe('built-in dashboard in chromium: a range that has not started', () => {
   });
 });
 
+describe('built-in dashboard in chromium: a range that runs past today', () => {
+  // Found 2026-12-05: the CLI said "(so far)" and the tiles did not.
+  it('says each change is so far, as the CLI does; a range ending today does not', async () => {
+    const { page, consoleErrors } = await openPage();
+    await page.context().addCookies([await dashboardSessionCookie(baseUrl, stack.adminToken)]);
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const changes = async (query: string) => {
+      await page.goto(`${baseUrl}/?${query}`, { timeout: 30_000 });
+      await waitUntilLoaded(page);
+      return page.locator('[data-kpi] [data-field="change"]').allTextContents();
+    };
+    const past = await changes(`from=${day(-30)}&to=${day(10)}&tz=UTC`);
+    expect(past.length).toBeGreaterThan(0);
+    expect(past.filter((c) => !/so far$/.test(c) && !/^no comparison|^–/.test(c))).toEqual([]);
+    expect(past.some((c) => /so far$/.test(c))).toBe(true);
+    expect((await changes(`from=${day(-30)}&to=${day(0)}&tz=UTC`)).some((c) => /so far/.test(c))).toBe(false);
+    expect(consoleErrors).toEqual([]);
+  });
+});
+
 describe('built-in dashboard in chromium: counts in words', () => {
   it('a range with no events says so and how to get some, instead of an empty chart', async () => {
     const { page, consoleErrors } = await openPage();

@@ -2,7 +2,7 @@ import { isIncomplete } from '../../util/periods.ts';
 import type { KpiResult } from '../../analytics/results.ts';
 import { getJson } from './api.ts';
 import { append, byId, clear, el } from './dom.ts';
-import { changesInPoints } from '../../util/kpi-change.ts';
+import { changesInPoints, runsPastToday } from '../../util/kpi-change.ts';
 import { formatChange, formatKpi, formatPointChange } from './format.ts';
 import type { Range } from './range.ts';
 import { sparkline } from './sparkline.ts';
@@ -14,9 +14,10 @@ function trendClass(delta: number | null): string {
 }
 
 /** The change against the previous period, or words when there is nothing to compare yet. */
-function changeText(kpi: KpiResult, notStarted: boolean): string {
+function changeText(kpi: KpiResult, notStarted: boolean, now: number): string {
   if (notStarted) return 'not started yet';
-  return changesInPoints(kpi) ? formatPointChange(kpi.value, kpi.previous) : formatChange(kpi.change, kpi.previous, kpi.value);
+  const change = changesInPoints(kpi) ? formatPointChange(kpi.value, kpi.previous) : formatChange(kpi.change, kpi.previous, kpi.value);
+  return runsPastToday(kpi, now) ? `${change} so far` : change;
 }
 
 function tile(kpi: KpiResult, now: number): HTMLElement {
@@ -34,7 +35,7 @@ function tile(kpi: KpiResult, now: number): HTMLElement {
     { class: 'tile', 'data-kpi': kpi.id },
     el('h3', {}, kpi.title),
     el('p', { class: 'value' }, notStarted ? '–' : formatKpi(kpi.value, kpi.unit)),
-    el('p', { class: `change ${cls}`, 'data-field': 'change' }, el('span', { 'aria-hidden': 'true' }, arrow ? `${arrow} ` : ''), changeText(kpi, notStarted)),
+    el('p', { class: `change ${cls}`, 'data-field': 'change' }, el('span', { 'aria-hidden': 'true' }, arrow ? `${arrow} ` : ''), changeText(kpi, notStarted, now)),
     el('p', { class: 'muted small' }, `Previous period: ${formatKpi(kpi.previous, kpi.unit)}`),
     kpi.series.length
       ? el(
