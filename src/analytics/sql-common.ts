@@ -7,7 +7,7 @@ import { AnalyticsInputError } from './errors.ts';
 import { IDENTIFIER, type EventRef, type FilterScalar, type PropertyFilter } from './model.ts';
 import { DEFAULT_RANGE_DAYS, defaultRangeMs } from '../util/default-range.ts';
 import { parseDateInput as readDate } from '../util/dates.ts';
-import { addDays, DEFAULT_TIME_ZONE, isTimeZone, zonedMidnight, zonedWallClock } from '../util/zone.ts';
+import { addDays, DEFAULT_TIME_ZONE, isTimeZone, zonedDate, zonedMidnight, zonedWallClock } from '../util/zone.ts';
 
 export type ParamValue = string | number | boolean | string[] | number[];
 
@@ -211,7 +211,12 @@ export function resolveRange(
       : opts.to
         ? toMs - (fallback.toMs - fallback.fromMs)
         : fallback.fromMs;
-  if (toMs <= fromMs) throw new AnalyticsInputError('invalid_range', `the range is empty: from (${new Date(fromMs).toISOString()}) must be before to (${new Date(toMs).toISOString()})`);
+  if (toMs <= fromMs) {
+    // Said with the dates as given (an end date is through that day, not the midnight after it).
+    const fromText = opts.from?.trim() ?? `${zonedDate(fromMs, timeZone)} (the default start)`;
+    const toText = opts.to?.trim() ?? `today, ${zonedDate(toMs - 1, timeZone)} (the default end)`;
+    throw new AnalyticsInputError('invalid_range', `the range is empty: from ${fromText} comes after to ${toText}`);
+  }
   return { fromMs, toMs, isDefault: !opts.from && !opts.to, timeZone };
 }
 
