@@ -81,9 +81,13 @@ export function revalidate(validator: PlanValidator, event: NormalizedEvent, unj
 
 function explain(messageId: string, event: NormalizedEvent, tried: QuarantineStay['tried'], judgedAtIngest: readonly string[]): QuarantineStay {
   const declared = event.declaredPlanVersion;
-  const parts = tried.map((t, i) => `${i === 0 && declared === t.version ? `declared version ${t.version}` : `version ${t.version}${i > 0 ? ' (current)' : ''}`}: ${summary(t.violations)}`);
-  const stored = judgedAtIngest.length ? ` | ${judgedAtIngest.join(', ')} failed the plan at ingest and was then hashed or dropped by its privacy rules: it cannot be checked again` : '';
-  return { messageId, event: event.event || event.type, ...(declared ? { declaredVersion: declared } : {}), tried, why: parts.join(' | ') + stored };
+  // A version that now accepts what is left of the event says nothing: the reason is the replaced value.
+  const parts = tried
+    .map((t, i) => ({ t, i }))
+    .filter(({ t }) => t.violations.length > 0 || judgedAtIngest.length === 0)
+    .map(({ t, i }) => `${i === 0 && declared === t.version ? `declared version ${t.version}` : `version ${t.version}${i > 0 ? ' (current)' : ''}`}: ${summary(t.violations)}`);
+  if (judgedAtIngest.length) parts.push(`${judgedAtIngest.join(', ')} failed the plan at ingest and was then hashed or dropped by its privacy rules: it cannot be checked again`);
+  return { messageId, event: event.event || event.type, ...(declared ? { declaredVersion: declared } : {}), tried, why: parts.join(' | ') };
 }
 
 interface Candidate {

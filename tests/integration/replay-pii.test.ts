@@ -84,7 +84,8 @@ describe('replay of events whose personal values the plan hashed or dropped', ()
     expect(result.stays.map((s) => s.messageId).sort()).toEqual(['pii-bad-card', 'pii-bad-email']);
     const why = (id: string) => result.stays.find((s) => s.messageId === id)!.why;
     expect(why('pii-bad-email')).toContain('/properties/contact_email failed the plan at ingest and was then hashed or dropped by its privacy rules: it cannot be checked again');
-    expect(why('pii-bad-card')).toContain('/properties/card_last4 failed the plan at ingest and was then hashed or dropped by its privacy rules: it cannot be checked again');
+    // Only that: the current version accepts what is left of it (found 2026-12-05: "no reason recorded | …").
+    expect(why('pii-bad-card')).toBe('/properties/card_last4 failed the plan at ingest and was then hashed or dropped by its privacy rules: it cannot be checked again');
 
     const moved = await piiStack.query<{ plan_status: string; properties: string }>("SELECT plan_status, properties FROM events FINAL WHERE message_id = 'pii-fixed-later'");
     expect(moved).toHaveLength(1);
