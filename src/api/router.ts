@@ -118,6 +118,9 @@ const bodyOf = (req: Request): Record<string, unknown> => {
   return body;
 };
 
+/** The call types a plan names events of. */
+const VIEW_OR_TRACK = new Set(['track', 'page', 'screen']);
+
 /** The read side of Balise, all behind the admin token: KPIs, funnels, SQL, health, replays. */
 export function createAdminRouter(deps: AdminDependencies): Router {
   const router = express.Router();
@@ -313,7 +316,8 @@ export function createAdminRouter(deps: AdminDependencies): Router {
         versions: validator.versions,
         ...health,
         plannedNeverSeen: planned.filter((name) => !seen.has(name)),
-        unplannedSeen: health.eventsSeen.filter((e) => e.type === 'track' && !planned.includes(e.event)),
+        // Page and screen views too, as "Events by plan version" counts them unplanned: one the plan does not name with its kind.
+        unplannedSeen: health.eventsSeen.filter((e) => VIEW_OR_TRACK.has(e.type) && !validator.plan.events.some((p) => p.name === e.event && p.kind === e.type)),
         range: rangeInfo(range),
       });
     }),

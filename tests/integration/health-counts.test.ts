@@ -98,6 +98,17 @@ describe('data health of what was quarantined, then resolved or never stored', (
     expect(body.quarantinedByEvent.find((q) => q.event === 'company_signed_up')?.count).toBe(1);
     expect(body.plannedNeverSeen).not.toContain('company_signed_up');
   }, 60_000);
+
+  // Found 2026-12-05: "Events by plan version" counted unnamed page views as unplanned, and
+  // "Unplanned events seen" said there were none (it listed track events only).
+  it('lists an unplanned page view among the unplanned events seen, as it is counted', async () => {
+    expect((await post(stack, '/v1/page', { userId: 'co_pv', messageId: 'pv-1', name: 'Pricing' })).status).toBe(200);
+    await stack.waitForDrained();
+    await stack.waitForRows("events WHERE message_id = 'pv-1'", 1);
+    const health = await fetch(`${stack.baseUrl}/api/health/plan`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+    const body = (await health.json()) as { unplannedSeen: { event: string; type: string }[] };
+    expect(body.unplannedSeen).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'Pricing', type: 'page' })]));
+  }, 60_000);
 });
 
 describe('the data health range', () => {
