@@ -116,6 +116,11 @@ describe('dashboard formatting', () => {
     [0.4567, '45.7%'],
     [1, '100.0%'],
     [null, '–'],
+    // 1 event in 2,100 (found 2026-12-05: shown as 0.0%, read as none).
+    [1 / 2100, '<0.1%'],
+    [0.0001, '<0.1%'],
+    [0.0005, '0.1%'],
+    [0, '0.0%'],
   ])('formatPercent(%j) = %s', (v, expected) => expect(formatPercent(v)).toBe(expected));
 
   it.each([

@@ -16,9 +16,11 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return n === 1 ? one : many;
 }
 
-/** 0.4567 → "45.7%". */
+/** 0.4567 → "45.7%"; a rate above 0 too small to show is "<0.1%", never a 0.0% that reads as none. */
 export function formatPercent(ratio: number | null, digits = 1): string {
   if (ratio === null || !Number.isFinite(ratio)) return '–';
+  const smallest = 10 ** -digits;
+  if (ratio > 0 && ratio * 100 < smallest / 2) return `<${smallest.toFixed(digits)}%`;
   return `${(ratio * 100).toFixed(digits)}%`;
 }
 
