@@ -76,7 +76,10 @@ async function run(roles: Roles, split = false, apiProcesses = 0): Promise<void>
     if (++signals > 1) {
       logger.warn({ signal }, 'second signal: exiting now (acknowledged events are safe in Redis)');
       started.children?.kill();
+      // exitAtOnce ends the process a moment later (its import resolves first): a second graceful
+      // stop must not start meanwhile, or its process.exit runs the engine's teardown mid-insert (SIGSEGV).
       exitAtOnce();
+      return;
     }
     const balise = started.balise;
     if (!balise) {
