@@ -5,6 +5,7 @@ import { addDays, addMonths, DEFAULT_TIME_ZONE, zonedDate, zonedMidnight } from 
 import type { KpiDefinitions } from '../analytics/model.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
+import { UNRESOLVED_QUARANTINE } from '../warehouse/unresolved.ts';
 import type { Measurement } from './evaluate.ts';
 import type { AlertRule } from './model.ts';
 
@@ -65,9 +66,7 @@ export async function measure(rule: AlertRule, deps: MeasureDeps): Promise<Measu
       const [row] = await queryRows<{ q: string; e: string }>(
         warehouse,
         `SELECT
-           (SELECT uniqExact(message_id) FROM quarantine WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})
-              AND message_id NOT IN (SELECT message_id FROM quarantine_replays)
-              AND message_id NOT IN (SELECT message_id FROM events WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}))) AS q,
+           (SELECT uniqExact(message_id) FROM quarantine WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND ${UNRESOLVED_QUARANTINE}) AS q,
            (SELECT uniqExact(message_id) FROM events WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})) AS e`,
         { since },
       );

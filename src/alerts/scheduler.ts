@@ -14,6 +14,7 @@ import { evaluate, transition } from './evaluate.ts';
 import { measure } from './measure.ts';
 import type { AlertNotice, AlertsConfig } from './model.ts';
 import { notify } from './notify.ts';
+import { holdLease, releaseLease } from '../util/redis-lease.ts';
 
 export interface AlertSchedulerDeps {
   warehouse: Warehouse;
@@ -67,17 +68,9 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   let leading = false;
 
-  /** Takes the leader key, or keeps it; true when this process leads for the next ttl. */
-  const lead = async (ttlMs: number): Promise<boolean> => {
-    if ((await deps.redis.set(leaderKey, token, 'PX', ttlMs, 'NX')) === 'OK') return true;
-    if ((await deps.redis.get(leaderKey)) !== token) return false;
-    await deps.redis.pexpire(leaderKey, ttlMs);
-    return true;
-  };
-
   /** Takes or keeps the lease; says when this process starts leading (at start, or taking over from one that died). */
-  const holdLease = async (): Promise<{ leads: boolean; gained: boolean }> => {
-    const leads = await lead(leaseMs);
+  const keepLeading = async (): Promise<{ leads: boolean; gained: boolean }> => {
+    const leads = await holdLease(deps.redis, leaderKey, token, leaseMs);
     const gained = leads && !leading;
     if (gained) deps.logger.info('this process evaluates the alerts (tracking-plan/alerts.yaml) from now on');
     leading = leads;
@@ -118,7 +111,7 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
   const evaluateAll = async (): Promise<AlertNotice[]> => {
     const config = await deps.alerts();
     if (!config || config.rules.length === 0) return [];
-    if (!(await holdLease()).leads) return [];
+    if (!(await keepLeading()).leads) return [];
     const now = Date.now();
     const firing = new Set(await deps.redis.smembers(stateKey));
     // Read once per evaluation, however many KPI rules the file has.
@@ -170,7 +163,7 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
   // Keeps the lease while this process lives, or takes it over from one that died, and then
   // evaluates at once rather than at its next tick.
   const heartbeat = setInterval(() => {
-    void holdLease()
+    void keepLeading()
       .then(({ gained }) => (gained && !stopped ? void tick() : undefined))
       .catch(() => undefined);
   }, leaseMs / 3);
@@ -184,7 +177,7 @@ export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
       clearInterval(heartbeat);
       await running;
       // Hand over at once rather than after the key's ttl.
-      if ((await deps.redis.get(leaderKey).catch(() => null)) === token) await deps.redis.del(leaderKey).catch(() => 0);
+      await releaseLease(deps.redis, leaderKey, token).catch(() => undefined);
     },
   };
 }

@@ -26,17 +26,18 @@ export async function readKpiSources(planDir: string): Promise<KpiSourceFile[]> 
 
 /**
  * Loads and validates `<planDir>/kpis/*.yaml`; throws KpiDefinitionError listing every problem.
- * Each event is counted on the call type the plan gives its name (a page, a screen, else track).
+ * Each event is counted on the call type the plan gives its name (a page, a screen, else track):
+ * the plan the caller holds already (the server's validator), else the one in `planDir`.
  */
-export async function loadKpiDefinitions(planDir: string): Promise<KpiDefinitions> {
+export async function loadKpiDefinitions(planDir: string, plan?: PlanKinds): Promise<KpiDefinitions> {
   const { definitions, messages } = parseKpiSources(await readKpiSources(planDir));
   const errors = messages.filter((m) => m.severity === 'error');
   if (errors.length > 0) {
     throw new KpiDefinitionError(`invalid KPI definitions:\n${errors.map((m) => `${m.file}:${m.line} ${m.message}`).join('\n')}`, errors);
   }
   // A plan that does not load is `plan check`'s to report: its events are then counted as track events.
-  const { plan } = await loadPlanFiles(planDir).catch(() => ({ plan: undefined }));
-  return plan ? withEventKinds(definitions, plan) : definitions;
+  const kinds = plan ?? (await loadPlanFiles(planDir).catch(() => ({ plan: undefined }))).plan;
+  return kinds ? withEventKinds(definitions, kinds) : definitions;
 }
 
 /**
@@ -44,7 +45,10 @@ export async function loadKpiDefinitions(planDir: string): Promise<KpiDefinition
  * a screen is counted on those calls only, any other on track calls (a page view named like a
  * track event is not that event).
  */
-export function withEventKinds(definitions: KpiDefinitions, plan: { events: readonly { name: string; kind: EventKind }[] }): KpiDefinitions {
+/** What a plan says of its events' kinds. */
+type PlanKinds = { events: readonly { name: string; kind: EventKind }[] };
+
+export function withEventKinds(definitions: KpiDefinitions, plan: PlanKinds): KpiDefinitions {
   const kinds = new Map(plan.events.filter((e) => e.kind !== 'track').map((e) => [e.name, e.kind]));
   const typed = <T extends EventRef>(ref: T): T => (kinds.has(ref.event) ? { ...ref, callType: kinds.get(ref.event) } : ref);
   return {

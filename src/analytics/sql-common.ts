@@ -105,7 +105,7 @@ const FIRST_LINKS = `(SELECT alias_id, argMin(user_id, (first_seen, user_id)) AS
 const ALIAS_LINKS = `(SELECT previous_id AS alias_id, argMin(user_id, (timestamp, user_id)) AS linked_user FROM events WHERE event = '' AND type = 'alias' AND previous_id != '' AND user_id != '' AND previous_id != user_id GROUP BY previous_id)`;
 
 /** Links followed from an id to its person: an anonymousId → an old userId → the new one → a newer one. */
-export const IDENTITY_HOPS = 3;
+const IDENTITY_HOPS = 3;
 
 /**
  * The person each linked id belongs to: its first link, followed through the users' own first
@@ -121,7 +121,7 @@ function resolvedLinks(hops: number): string {
     const path = ['l1.alias_id', ...on.slice(0, i + 1).map((p) => `${p}.linked_user`)];
     return [`${l}.linked_user = '' OR ${l}.linked_user IN (${path.join(', ')})`, `${on[i]}.linked_user`];
   });
-  const person = hops === 1 ? 'l1.linked_user' : `multiIf(${[...stops, `${on[hops - 1]}.linked_user`].join(', ')})`;
+  const person = `multiIf(${[...stops, `${on[hops - 1]}.linked_user`].join(', ')})`;
   return `(SELECT l1.alias_id AS alias_id, ${person} AS linked_user FROM ${FIRST_LINKS} AS l1 ${joins.join(' ')})`;
 }
 

@@ -1,5 +1,6 @@
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows as rows } from '../warehouse/query.ts';
+import { UNRESOLVED_QUARANTINE } from '../warehouse/unresolved.ts';
 
 export interface PlanHealth {
   eventsByPlanVersion: { plan_version: string; plan_status: string; events: number }[];
@@ -13,16 +14,6 @@ export interface PlanHealth {
   quarantinedTotal: number;
   acceptedTotal: number;
 }
-
-/**
- * A quarantined event still to resolve: neither replayed nor stored since, as the client's own
- * resend (which replay counts as already stored). Such a row was counted quarantined and stored.
- * The stored ids looked for are the quarantined ones only: the range's every message id would be
- * a set of millions.
- */
-const UNRESOLVED = `message_id NOT IN (SELECT message_id FROM quarantine_replays)
-         AND message_id NOT IN (SELECT message_id FROM events WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})
-           AND message_id IN (SELECT message_id FROM quarantine WHERE received_at >= fromUnixTimestamp64Milli({since:Int64})))`;
 
 /**
  * What the data behind the KPIs looks like: versions in use, violations, examples. Every figure
@@ -41,14 +32,14 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
     rows<{ event: string; type: string; plan_version: string; rule: string; count: string }>(
       warehouse,
       `SELECT event, type, plan_version, arrayJoin(reasons) AS rule, count() AS count FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64})
-         AND ${UNRESOLVED}
+         AND ${UNRESOLVED_QUARANTINE}
        GROUP BY event, type, plan_version, rule ORDER BY count DESC LIMIT 200`,
       since,
     ),
     rows<PlanHealth['quarantineExamples'][number]>(
       warehouse,
       `SELECT message_id, event, type, toString(quarantine.received_at) AS received_at, reasons, violations FROM quarantine FINAL WHERE quarantine.received_at >= fromUnixTimestamp64Milli({since:Int64}) AND quarantine.received_at < fromUnixTimestamp64Milli({until:Int64})
-         AND ${UNRESOLVED}
+         AND ${UNRESOLVED_QUARANTINE}
        ORDER BY quarantine.received_at DESC LIMIT 1 BY event, type, reasons LIMIT 50`,
       since,
     ),
@@ -72,7 +63,7 @@ export async function planHealth(warehouse: Warehouse, sinceMs: number, untilMs:
     rows<{ event: string; type: string; count: string }>(
       warehouse,
       `SELECT event, type, count() AS count FROM quarantine FINAL WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND received_at < fromUnixTimestamp64Milli({until:Int64})
-         AND ${UNRESOLVED}
+         AND ${UNRESOLVED_QUARANTINE}
        GROUP BY event, type ORDER BY count DESC`,
       since,
     ),

@@ -126,14 +126,14 @@ export function createAdminRouter(deps: AdminDependencies): Router {
   const router = express.Router();
   // Read from disk with the plan, and again whenever the validator is another one: a reload
   // here (replay, reload endpoint, a KPI saved) or one announced by another API process.
-  const loadDefinitions = () => {
-    const loading = loadKpiDefinitions(deps.config.planDir);
+  const loadDefinitions = (validator: PlanValidator) => {
+    const loading = loadKpiDefinitions(deps.config.planDir, validator.plan);
     // Invalid definitions fail the requests that need them, never the process (unhandled rejection).
     loading.catch(() => undefined);
     return loading;
   };
   let definitionsOf = deps.validator();
-  let loadedDefinitions = loadDefinitions();
+  let loadedDefinitions = loadDefinitions(definitionsOf);
   // Viewers who open the dashboard together (or one viewer's tabs) share one computation of the
   // KPI panel: on a busy box N identical panels would otherwise each read the events N times.
   // Keyed by the definitions loaded, so a request after a reload never gets the old ones' values.
@@ -142,7 +142,7 @@ export function createAdminRouter(deps: AdminDependencies): Router {
     const validator = deps.validator();
     if (validator !== definitionsOf) {
       definitionsOf = validator;
-      loadedDefinitions = loadDefinitions();
+      loadedDefinitions = loadDefinitions(validator);
       definitionsVersion++;
     }
     return loadedDefinitions;
@@ -311,13 +311,14 @@ export function createAdminRouter(deps: AdminDependencies): Router {
       // Received counts, stored or quarantined: an event whose every copy was quarantined was seen.
       const seen = new Set([...health.eventsSeen, ...health.quarantinedByEvent].map((e) => e.event));
       const planned = validator.plan.events.filter((e) => e.kind === 'track').map((e) => e.name);
+      const plannedKinds = new Set(validator.plan.events.map((e) => `${e.kind} ${e.name}`));
       res.json({
         planVersion: validator.latestVersion,
         versions: validator.versions,
         ...health,
         plannedNeverSeen: planned.filter((name) => !seen.has(name)),
         // Page and screen views too, as "Events by plan version" counts them unplanned: one the plan does not name with its kind.
-        unplannedSeen: health.eventsSeen.filter((e) => VIEW_OR_TRACK.has(e.type) && !validator.plan.events.some((p) => p.name === e.event && p.kind === e.type)),
+        unplannedSeen: health.eventsSeen.filter((e) => VIEW_OR_TRACK.has(e.type) && !plannedKinds.has(`${e.type} ${e.event}`)),
         range: rangeInfo(range),
       });
     }),

@@ -44,8 +44,8 @@ export function registerMetabaseCommand(program: Command): void {
       const config = loadConfig();
       const settings = metabaseSettings(config);
       const details = clickhouseDetails(config, opts.clickhouseUrl);
-      const definitions = await loadKpiDefinitions(config.planDir);
       const plan = await loadPlan(config.planDir);
+      const definitions = await loadKpiDefinitions(config.planDir, plan);
       // What `plan check` refuses (an unplanned event, an unknown property) is not pushed to Metabase as a question reading 0.
       const errors = lintDefinitionsAgainstPlan(plan, definitions).filter((m) => m.severity === 'error');
       if (errors.length) {

@@ -370,8 +370,8 @@ export async function startBalise(config: Config, roles: Roles, logger: Logger, 
         prefix: queueKeys.prefix,
         // Checked against the plan and the KPIs as `plan check` does: a KPI renamed or misspelt in
         // alerts.yaml stops alerts (logged) rather than reading as "no value" and resolving.
-        alerts: async () => loadAlerts(config.planDir, validator.plan, await loadKpiDefinitions(config.planDir)),
-        kpis: () => loadKpiDefinitions(config.planDir),
+        alerts: async () => loadAlerts(config.planDir, validator.plan, await loadKpiDefinitions(config.planDir, validator.plan)),
+        kpis: () => loadKpiDefinitions(config.planDir, validator.plan),
         timeZone: () => projectTimeZone(config, validator.plan),
         deadLetterCount: async () => (await ingestQueue.getJobCounts('failed')).failed ?? 0,
         logger,

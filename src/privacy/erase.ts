@@ -14,7 +14,7 @@ import { onClusterClause } from '../util/sql-quote.ts';
 import { resolveIds } from './identity.ts';
 import { dropEarlierVersions, hashId, newRequest, saveRequest, unfinishedErasure, type PrivacyRequest, type TableReport } from './requests.ts';
 import type { SuppressionList } from './suppression.ts';
-import { ACTIVE_JOBS_WAIT_MS, activeJobsDone, eraseQueued, queuedLinks, queuedRows } from './queued.ts';
+import { waitForActiveJobs, eraseQueued, queuedLinks, queuedRows } from './queued.ts';
 import { mutationCondition, personTables, readFrom, selectCondition, type PersonTable } from './tables.ts';
 
 /** Values per mutation: keeps its text well under max_query_size (256 KiB). */
@@ -106,7 +106,7 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
   if (!request) {
     const ids = await resolveIds(warehouse, subject, await queuedLinks(deps.queue, deps.redis));
     // The rows of jobs being inserted are counted once they are in ClickHouse (the report said 0 found).
-    await activeJobsDone(deps.queue, ACTIVE_JOBS_WAIT_MS);
+    await waitForActiveJobs(deps.queue);
     const report: Record<string, TableReport> = {};
     const messageIds = await personMessageIds(warehouse, tables, ids);
     for (const table of tables) report[table.table] = { found: await count(warehouse, table, valuesFor(table, ids, messageIds)), remaining: 0 };
@@ -134,7 +134,7 @@ export async function erasePerson(deps: ErasureDependencies, subject: string, op
     let removed = await eraseQueued(deps.queue, deps.redis, new Set(ids));
     // Jobs being inserted cannot be edited: once done, their rows are in ClickHouse for the
     // deletes below; one that failed meanwhile is back in the queue, where a second pass edits it.
-    await activeJobsDone(deps.queue, ACTIVE_JOBS_WAIT_MS);
+    await waitForActiveJobs(deps.queue);
     removed += await eraseQueued(deps.queue, deps.redis, new Set(ids));
     // Redis's append-only file still has every command that carried the person's rows: rewritten
     // from what Redis holds now, it has none (in the background; a Redis without AOF is left alone).

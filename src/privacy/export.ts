@@ -9,7 +9,7 @@ import type { QueuedJobData } from '../queue/jobs.ts';
 import type { Warehouse } from '../warehouse/client.ts';
 import { queryRows } from '../warehouse/query.ts';
 import { resolveIds } from './identity.ts';
-import { ACTIVE_JOBS_WAIT_MS, activeJobsDone, queuedLinks, queuedRows } from './queued.ts';
+import { waitForActiveJobs, queuedLinks, queuedRows } from './queued.ts';
 import { hashId, newRequest, saveRequest } from './requests.ts';
 import { personTables, readFrom, selectCondition, type PersonTable } from './tables.ts';
 
@@ -44,7 +44,7 @@ export async function exportPerson(deps: { warehouse: Warehouse; queue: Queue<Qu
   const { warehouse } = deps;
   const ids = await resolveIds(warehouse, subject, await queuedLinks(deps.queue, deps.redis));
   // The rows of jobs being inserted right now are read from ClickHouse once they are there.
-  await activeJobsDone(deps.queue, ACTIVE_JOBS_WAIT_MS);
+  await waitForActiveJobs(deps.queue);
   const tables: PersonExport['tables'] = {};
   const all = await personTables(warehouse);
   const messageIds = new Set<string>();

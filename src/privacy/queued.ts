@@ -146,22 +146,17 @@ export async function eraseQueued(queue: Queue<QueuedJobData>, redis: Redis, ids
 }
 
 /**
- * How long erasure and export wait for the jobs being inserted to be done: a batch open for
- * BALISE_BATCH_MAX_WAIT_MS, then its insert. Past it (a worker that died holding them, until
- * BullMQ finds them stalled), erasure's verification passes still catch what has landed.
+ * Waits until the jobs being inserted when asked about have left the active state: a batch open
+ * for BALISE_BATCH_MAX_WAIT_MS, then its insert. Past `timeoutMs` (a worker that died holding
+ * them, until BullMQ finds them stalled) it goes on: erasure's verification passes still catch
+ * what has landed. Reads the jobs' ids only, not their rows.
  */
-export const ACTIVE_JOBS_WAIT_MS = 60_000;
-
-/** The jobs being inserted when asked about have left the active state, or `timeoutMs` has passed (false). */
-export async function activeJobsDone(queue: Queue<QueuedJobData>, timeoutMs: number): Promise<boolean> {
-  const activeIds = async () => new Set(((await queue.getJobs(['active'])) as (Job<QueuedJobData> | undefined)[]).map((job) => job?.id));
-  const waitingFor = await activeIds();
+export async function waitForActiveJobs(queue: Queue<QueuedJobData>, timeoutMs = 60_000): Promise<void> {
+  const waitingFor = new Set(await queue.getRanges(['active']));
   const deadline = Date.now() + timeoutMs;
-  while (waitingFor.size > 0) {
-    if (Date.now() >= deadline) return false;
+  while (waitingFor.size > 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const still = await activeIds();
+    const still = new Set(await queue.getRanges(['active']));
     for (const id of waitingFor) if (!still.has(id)) waitingFor.delete(id);
   }
-  return true;
 }
