@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserSizes } from '../build.mjs';
 import { sdkAssetPath } from '../../src/ingest/sdk-asset.ts';
@@ -38,6 +38,22 @@ afterAll(async () => {
   await new Promise((r) => (site ? site.close(r) : r(undefined)));
   await stack?.stop();
 });
+
+/** The README's snippet tag for the test stack, with `attributes` before its write key. */
+const snippetTag = (attributes = '') => SNIPPET.replace('http://127.0.0.1:3000', stack.baseUrl).replace('YOUR_WRITE_KEY', stack.writeKey).replace(' data-write-key=', `${attributes} data-write-key=`);
+
+/** A customer's page at `path` on an origin of its own, visited in a fresh browser context; both closed after. */
+async function onSite(path: string, html: string, visit: (page: Page, url: string) => Promise<void>): Promise<void> {
+  const server = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end(html));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const context = await browser.newContext();
+  try {
+    await visit(await context.newPage(), `http://localhost:${(server.address() as AddressInfo).port}${path}`);
+  } finally {
+    await context.close();
+    await new Promise((r) => server.close(r));
+  }
+}
 
 describe('bundle sizes', () => {
   it('the browser core stays within 3,072 B min+gzip; the snippet bundle adds only its auto-start', async () => {
@@ -71,15 +87,11 @@ describe('the README snippet', () => {
 
   it('with the stub line, calls made before the deferred script ran (inline, at parse time) are made once it runs', async () => {
     expect(STUB).toBeDefined();
-    const html = `<!doctype html><html><head><title>Early</title>${STUB}${SNIPPET.replace('http://127.0.0.1:3000', stack.baseUrl).replace('YOUR_WRITE_KEY', stack.writeKey)}</head><body><script>balise.identify('early_user');balise.track('early_click', { at: 'parse' }, { messageId: 'snippet-early-1' });</script></body></html>`;
-    const early = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end(html));
-    await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
-    const context = await browser.newContext();
-    try {
-      const page = await context.newPage();
+    const html = `<!doctype html><html><head><title>Early</title>${STUB}${snippetTag()}</head><body><script>balise.identify('early_user');balise.track('early_click', { at: 'parse' }, { messageId: 'snippet-early-1' });</script></body></html>`;
+    await onSite('/early', html, async (page, url) => {
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`http://localhost:${(early.address() as AddressInfo).port}/early`);
+      await page.goto(url);
       await page.waitForFunction(() => 'flush' in ((window as unknown as { balise: object }).balise ?? {}));
       await page.evaluate(() => (window as unknown as { balise: { flush(): Promise<void> } }).balise.flush());
       const rows = await waitFor('the early call in ClickHouse', async () => {
@@ -88,23 +100,14 @@ describe('the README snippet', () => {
       });
       expect(rows).toEqual([{ user_id: 'early_user' }]);
       expect(errors).toEqual([]);
-    } finally {
-      await context.close();
-      await new Promise((r) => early.close(r));
-    }
+    });
   });
 
   // Found 2026-12-05: data-consent was ignored, the stub had no setConsent, and an identifier and the
   // page view were in localStorage before any banner could answer.
   it('with data-consent="pending", nothing is stored or sent until the page grants it; then the page view goes, with an identify queued before it', async () => {
-    const tag = SNIPPET.replace('http://127.0.0.1:3000', stack.baseUrl).replace('YOUR_WRITE_KEY', stack.writeKey).replace(' data-write-key=', ' data-consent="pending" data-write-key=');
-    const html = `<!doctype html><html><head><title>Consent</title>${STUB}${tag}</head><body><script>balise.identify('consent_user');</script></body></html>`;
-    const site = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end(html));
-    await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
-    const url = `http://localhost:${(site.address() as AddressInfo).port}/consent`;
-    const context = await browser.newContext();
-    try {
-      const page = await context.newPage();
+    const html = `<!doctype html><html><head><title>Consent</title>${STUB}${snippetTag(' data-consent="pending"')}</head><body><script>balise.identify('consent_user');</script></body></html>`;
+    await onSite('/consent', html, async (page, url) => {
       await page.goto(url);
       await page.waitForFunction(() => 'flush' in ((window as unknown as { balise: object }).balise ?? {}));
       await page.evaluate(() => (window as unknown as { balise: { flush(): Promise<void> } }).balise.flush());
@@ -118,21 +121,12 @@ describe('the README snippet', () => {
         return b.flush();
       });
       expect(await waitFor('the page view once granted', async () => ((await pageViews()).length ? pageViews() : undefined))).toEqual([{ user_id: 'consent_user' }]);
-    } finally {
-      await context.close();
-      await new Promise((r) => site.close(r));
-    }
+    });
   });
 
   it('with data-consent="denied", what an earlier visit stored (ids, queue) is forgotten, and nothing is sent', async () => {
-    const tag = SNIPPET.replace('http://127.0.0.1:3000', stack.baseUrl).replace('YOUR_WRITE_KEY', stack.writeKey).replace(' data-write-key=', ' data-consent="denied" data-write-key=');
-    const html = `<!doctype html><html><head><title>Denied</title>${STUB}${tag}</head><body></body></html>`;
-    const site = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end(html));
-    await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
-    const url = `http://localhost:${(site.address() as AddressInfo).port}/denied`;
-    const context = await browser.newContext();
-    try {
-      const page = await context.newPage();
+    const html = `<!doctype html><html><head><title>Denied</title>${STUB}${snippetTag(' data-consent="denied"')}</head><body></body></html>`;
+    await onSite('/denied', html, async (page, url) => {
       // An earlier visit, before the visitor refused: its ids and an unsent event.
       await page.goto(`${url}?first`);
       await page.evaluate(() => {
@@ -145,10 +139,7 @@ describe('the README snippet', () => {
       expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('balise')))).toEqual([]);
       await page.evaluate(() => (window as unknown as { balise: { flush(): Promise<void> } }).balise.flush());
       expect(await stack.query("SELECT message_id FROM events WHERE message_id = 'denied-old' OR JSONExtractString(context, 'page', 'url') LIKE {u:String}", { u: `${url}%` })).toEqual([]);
-    } finally {
-      await context.close();
-      await new Promise((r) => site.close(r));
-    }
+    });
   });
 
   it('in a page in Chromium: the page view and a track call are stored in ClickHouse', async () => {
